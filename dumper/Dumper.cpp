@@ -1,0 +1,168 @@
+// Dump orchestration (see Dumper.h): checks, seize, read, write, release.
+#include "dumper/Dumper.h"
+
+#include <dirent.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <sstream>
+
+#include "dumper/AddressSpace.h"
+#include "dumper/ImageFile.h"
+#include "dumper/MemoryDump.h"
+#include "dumper/Tracee.h"
+#include "format/Checksum.h"
+#include "x86/ProcMaps.h"
+
+namespace ckpt::dumper {
+
+using format::Image;
+
+static std::string proc_path(pid_t pid, const char* leaf) { return "/proc/" + std::to_string(pid) + "/" + leaf; }
+
+static std::string read_or_fail(pid_t pid, const char* leaf) {
+  try {
+    return x86::read_proc_file(proc_path(pid, leaf));
+  } catch (const std::exception&) {
+    throw DumpError("pid " + std::to_string(pid) + ": cannot read /proc/" + std::to_string(pid) + "/" + leaf +
+                    " (did it exit?)");
+  }
+}
+
+static std::vector<std::string> list_dir(const std::string& path) {
+  std::vector<std::string> names;
+  DIR* d = opendir(path.c_str());
+  if (!d) return names;
+  while (dirent* e = readdir(d))
+    if (e->d_name[0] != '.') names.emplace_back(e->d_name);
+  closedir(d);
+  return names;
+}
+
+// /proc/PID/stat fields after the parenthesised comm, numbered as in proc(5).
+static std::vector<std::string> stat_fields(pid_t pid) {
+  std::string s = read_or_fail(pid, "stat");
+  size_t close = s.rfind(')');
+  if (close == std::string::npos) throw DumpError("pid " + std::to_string(pid) + ": unreadable stat");
+  std::vector<std::string> f = {"", "", ""};  // fields 1 and 2 (pid, comm) are not needed
+  std::istringstream in(s.substr(close + 1));
+  std::string tok;
+  while (in >> tok) f.push_back(tok);
+  return f;  // f[3] is the state
+}
+
+static void check_target(pid_t pid) {
+  if (pid <= 0) throw DumpError("invalid pid " + std::to_string(pid));
+  if (pid == getpid()) throw DumpError("pid " + std::to_string(pid) + " is ckpt itself");
+  if (access(proc_path(pid, "").c_str(), F_OK) != 0) throw DumpError("no process with pid " + std::to_string(pid));
+  auto f = stat_fields(pid);
+  if (f.size() > 9 && f[3] == "Z") throw DumpError("pid " + std::to_string(pid) + " is a zombie");
+  if (f.size() > 9 && (std::stoul(f[9]) & 0x00200000))  // PF_KTHREAD
+    throw DumpError("pid " + std::to_string(pid) + " is a kernel thread");
+}
+
+static void check_threads_and_fds(pid_t pid, bool ignore_fds) {
+  auto tasks = list_dir(proc_path(pid, "task"));
+  if (tasks.size() != 1)
+    throw DumpError("pid " + std::to_string(pid) + " has " + std::to_string(tasks.size()) +
+                    " threads; multi-threaded processes are not supported yet");
+  if (ignore_fds) return;
+  for (const std::string& fd : list_dir(proc_path(pid, "fd"))) {
+    if (fd == "0" || fd == "1" || fd == "2") continue;
+    char target[512] = {};
+    ssize_t n = readlink((proc_path(pid, "fd") + "/" + fd).c_str(), target, sizeof target - 1);
+    throw DumpError("pid " + std::to_string(pid) + " has fd " + fd + " open (" + (n > 0 ? target : "?") +
+                    "); only fds 0-2 are restored for now: close it or pass --ignore-fds");
+  }
+}
+
+static format::ProcessInfo process_info(pid_t pid) {
+  format::ProcessInfo p;
+  p.pid = pid;
+  p.comm = read_or_fail(pid, "comm");
+  if (!p.comm.empty() && p.comm.back() == '\n') p.comm.pop_back();
+  char exe[4096] = {};
+  ssize_t n = readlink(proc_path(pid, "exe").c_str(), exe, sizeof exe - 1);
+  if (n > 0) p.exe.assign(exe, size_t(n));
+  std::istringstream status(read_or_fail(pid, "status"));
+  std::string line;
+  while (std::getline(status, line)) {
+    std::istringstream l(line);
+    std::string key;
+    l >> key;
+    if (key == "Uid:") l >> p.uid >> p.euid >> p.suid >> p.fsuid;
+    if (key == "Gid:") l >> p.gid >> p.egid >> p.sgid >> p.fsgid;
+  }
+  utsname u;
+  if (uname(&u) == 0) p.kernel_release = u.release;
+  return p;
+}
+
+static format::MmInfo mm_info(pid_t pid, const std::vector<format::Vma>& vmas) {
+  auto f = stat_fields(pid);
+  if (f.size() < 52) throw DumpError("pid " + std::to_string(pid) + ": /proc stat lacks the mm fields");
+  auto at = [&](size_t i) { return std::stoull(f[i]); };
+  format::MmInfo m;
+  m.start_code = at(26), m.end_code = at(27), m.start_stack = at(28);
+  m.start_data = at(45), m.end_data = at(46), m.start_brk = at(47);
+  m.arg_start = at(48), m.arg_end = at(49), m.env_start = at(50), m.env_end = at(51);
+  // The kernel's brk is not in /proc; the heap VMA ends at it, page-aligned,
+  // which is all sys_brk compares against.
+  m.brk = m.start_brk;
+  for (const auto& v : vmas)
+    if (v.kind == format::VmaKind::Heap) m.brk = v.end;
+  std::string auxv = read_or_fail(pid, "auxv");
+  m.auxv.assign(auxv.begin(), auxv.end());
+  return m;
+}
+
+DumpReport dump(const DumpOptions& o) {
+  auto t0 = std::chrono::steady_clock::now();
+  check_target(o.pid);
+  Tracee tracee(o.pid);
+  // Everything below reads a stopped process; the destructor releases it.
+  check_threads_and_fds(o.pid, o.ignore_fds);
+
+  Image image;
+  image.process = process_info(o.pid);
+  image.vmas = read_address_space(o.pid);
+  image.mm = mm_info(o.pid, image.vmas);
+  for (const auto& v : image.vmas) {
+    if (v.kind != format::VmaKind::Vdso) continue;
+    std::vector<uint8_t> bytes(v.size());
+    read_remote(o.pid, -1, v.start, bytes.data(), bytes.size());
+    image.mm.vdso_size = v.size();
+    image.mm.vdso_hash = format::checksum(bytes.data(), bytes.size());
+  }
+
+  format::ThreadState t;
+  t.tid = o.pid;
+  x86::UserRegs regs = tracee.registers();
+  static_assert(sizeof regs == sizeof t.gpr);
+  std::memcpy(t.gpr.data(), &regs, sizeof regs);
+  t.sigmask = tracee.signal_mask();
+  auto rseq = tracee.rseq();
+  t.rseq = {rseq.address, rseq.length, rseq.flags, rseq.signature};
+  t.xsave = tracee.xsave(&t.xfeatures);
+  image.threads.push_back(std::move(t));
+
+  ImageFile file(o.output);
+  format::ImageWriter writer(file.fd(), o.compression);
+  writer.write_metadata(image);
+  MemoryStats mem = dump_memory(o.pid, image.vmas, writer);
+  writer.finish();
+  file.commit();
+  if (o.kill) tracee.kill();
+
+  DumpReport r;
+  r.image_bytes = writer.bytes_written();
+  r.pages_saved = mem.pages_saved;
+  r.zero_pages_skipped = mem.zero_pages_skipped;
+  r.vmas = image.vmas.size();
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return r;
+}
+
+}  // namespace ckpt::dumper

@@ -1,0 +1,34 @@
+// `ckpt dump`: seize a process, read its state, write one image, and leave
+// the process exactly as it was (or kill it once the image is safe on disk).
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+
+#include "format/ImageWriter.h"
+
+namespace ckpt::dumper {
+
+struct DumpOptions {
+  pid_t pid = 0;
+  std::string output;
+  bool kill = false;
+  bool ignore_fds = false;
+  format::Compression compression;
+};
+
+struct DumpReport {
+  uint64_t image_bytes = 0;
+  uint64_t pages_saved = 0;
+  uint64_t zero_pages_skipped = 0;
+  size_t vmas = 0;
+  double seconds = 0;
+};
+
+// Throws DumpError with a one-line message on any failure; the target is
+// then detached untouched and no file is left at the output path.
+DumpReport dump(const DumpOptions& options);
+
+}  // namespace ckpt::dumper

@@ -1,0 +1,56 @@
+// Temporary-file-and-rename output (see ImageFile.h).
+#include "dumper/ImageFile.h"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include "dumper/Tracee.h"
+
+namespace ckpt::dumper {
+
+static std::string folder_of(const std::string& path) {
+  size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+ImageFile::ImageFile(const std::string& path) : path_(path) {
+  if (path.empty() || path.back() == '/') throw DumpError("output path '" + path + "' names no file");
+  struct stat st;
+  if (stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) throw DumpError("output path " + path + " is a folder");
+  temp_ = path + ".tmp-XXXXXX";
+  std::vector<char> name(temp_.begin(), temp_.end());
+  name.push_back('\0');
+  // Images hold the process's memory, secrets included: owner-only (mkstemp's 0600).
+  fd_ = mkostemp(name.data(), O_CLOEXEC);
+  if (fd_ < 0) {
+    int e = errno;
+    throw DumpError("cannot create the image in " + folder_of(path) + ": " + std::strerror(e));
+  }
+  temp_.assign(name.data());
+}
+
+ImageFile::~ImageFile() {
+  if (fd_ >= 0) ::close(fd_);
+  if (!committed_) ::unlink(temp_.c_str());
+}
+
+void ImageFile::commit() {
+  if (fsync(fd_) != 0) throw DumpError("cannot sync " + temp_ + ": " + std::strerror(errno));
+  if (rename(temp_.c_str(), path_.c_str()) != 0)
+    throw DumpError("cannot rename " + temp_ + " to " + path_ + ": " + std::strerror(errno));
+  committed_ = true;
+  int dir = ::open(folder_of(path_).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir >= 0) {
+    fsync(dir);  // make the rename itself durable
+    ::close(dir);
+  }
+}
+
+}  // namespace ckpt::dumper

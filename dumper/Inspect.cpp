@@ -1,0 +1,170 @@
+// Image printing and verification (see Inspect.h).
+#include "dumper/Inspect.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include <cerrno>
+#include <cinttypes>
+#include <cstring>
+#include <cstdio>
+#include <memory>
+#include <ostream>
+#include <stdexcept>
+#include <vector>
+
+#include "format/ImageReader.h"
+
+namespace ckpt::dumper {
+
+using namespace ckpt::format;
+
+namespace {
+
+struct OpenImage {
+  explicit OpenImage(const std::string& path) : fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC)) {
+    if (fd < 0) throw std::runtime_error("cannot open " + path + ": " + std::strerror(errno));
+  }
+  ~OpenImage() { ::close(fd); }
+  int fd;
+};
+
+std::string hex(uint64_t v) {
+  char b[24];
+  std::snprintf(b, sizeof b, "0x%" PRIx64, v);
+  return b;
+}
+
+std::string prot_text(uint32_t prot) {
+  std::string s = "---";
+  if (prot & PROT_READ) s[0] = 'r';
+  if (prot & PROT_WRITE) s[1] = 'w';
+  if (prot & PROT_EXEC) s[2] = 'x';
+  return s;
+}
+
+std::string json_string(const std::string& s) {
+  std::string o = "\"";
+  for (unsigned char c : s) {
+    if (c == '"' || c == '\\') o += '\\', o += char(c);
+    else if (c < 0x20) {
+      char b[8];
+      std::snprintf(b, sizeof b, "\\u%04x", c);
+      o += b;
+    } else o += char(c);
+  }
+  return o + "\"";
+}
+
+struct PageTotals {
+  uint64_t pages = 0, stored = 0, raw_chunks = 0, zstd_chunks = 0;
+};
+
+PageTotals totals(const Image& img) {
+  PageTotals t;
+  for (const PageChunk& c : img.chunks) {
+    t.pages += c.npages;
+    t.stored += c.stored_size;
+    (c.encoding == ChunkEncoding::Raw ? t.raw_chunks : t.zstd_chunks)++;
+  }
+  return t;
+}
+
+uint64_t pages_in(const Image& img, const Vma& v) {
+  uint64_t n = 0;
+  for (const PageChunk& c : img.chunks)
+    if (c.vaddr >= v.start && c.vaddr < v.end) n += c.npages;
+  return n;
+}
+
+void print_json(const ImageReader& r, std::ostream& out) {
+  const Image& img = r.image();
+  PageTotals t = totals(img);
+  out << "{\"version\":" << img.version << ",\"file_size\":" << r.file_size() << ",\"process\":{\"pid\":"
+      << img.process.pid << ",\"comm\":" << json_string(img.process.comm) << ",\"exe\":" << json_string(img.process.exe)
+      << ",\"uid\":" << img.process.uid << ",\"gid\":" << img.process.gid
+      << ",\"kernel\":" << json_string(img.process.kernel_release) << "},\"sections\":[";
+  for (size_t i = 0; i < r.sections().size(); ++i) {
+    const SectionInfo& s = r.sections()[i];
+    out << (i ? "," : "") << "{\"type\":\"" << section_name(s.type) << "\",\"offset\":" << s.offset
+        << ",\"length\":" << s.length << "}";
+  }
+  out << "],\"vmas\":[";
+  for (size_t i = 0; i < img.vmas.size(); ++i) {
+    const Vma& v = img.vmas[i];
+    out << (i ? "," : "") << "{\"start\":" << v.start << ",\"end\":" << v.end << ",\"prot\":\"" << prot_text(v.prot)
+        << "\",\"kind\":\"" << vma_kind_name(v.kind) << "\",\"flags\":" << v.flags << ",\"offset\":" << v.pgoff
+        << ",\"path\":" << json_string(v.file.path) << ",\"pages\":" << pages_in(img, v) << "}";
+  }
+  out << "],\"threads\":[";
+  for (size_t i = 0; i < img.threads.size(); ++i) {
+    const ThreadState& th = img.threads[i];
+    out << (i ? "," : "") << "{\"tid\":" << th.tid << ",\"rip\":" << th.gpr[RIP] << ",\"rsp\":" << th.gpr[RSP]
+        << ",\"xsave_bytes\":" << th.xsave.size() << ",\"xfeatures\":" << th.xfeatures << "}";
+  }
+  out << "],\"chunks\":" << img.chunks.size() << ",\"pages\":" << t.pages << ",\"stored_bytes\":" << t.stored
+      << ",\"raw_chunks\":" << t.raw_chunks << ",\"zstd_chunks\":" << t.zstd_chunks << "}\n";
+}
+
+void print_text(const ImageReader& r, std::ostream& out) {
+  const Image& img = r.image();
+  PageTotals t = totals(img);
+  char line[512];
+  out << "ckpt image, format version " << img.version << ", " << r.file_size() << " bytes\n";
+  out << "process: pid " << img.process.pid << " (" << img.process.comm << ") " << img.process.exe << ", uid "
+      << img.process.uid << " gid " << img.process.gid << ", dumped on Linux " << img.process.kernel_release << "\n";
+  out << "sections:\n";
+  for (const SectionInfo& s : r.sections()) {
+    std::snprintf(line, sizeof line, "  %-11s at %12" PRIu64 "  %12" PRIu64 " bytes  xxh3 %016" PRIx64 "\n",
+                  section_name(s.type), s.offset, s.length, s.checksum);
+    out << line;
+  }
+  const MmInfo& m = img.mm;
+  out << "mm: code " << hex(m.start_code) << "-" << hex(m.end_code) << " data " << hex(m.start_data) << "-"
+      << hex(m.end_data) << " brk " << hex(m.start_brk) << "-" << hex(m.brk) << " stack " << hex(m.start_stack)
+      << " auxv " << m.auxv.size() << " bytes\n";
+  out << "memory areas (" << img.vmas.size() << "):\n";
+  for (const Vma& v : img.vmas) {
+    std::snprintf(line, sizeof line, "  %012" PRIx64 "-%012" PRIx64 " %s %-12s %6" PRIu64 " pages saved  %s\n",
+                  v.start, v.end, prot_text(v.prot).c_str(), vma_kind_name(v.kind), pages_in(img, v),
+                  v.file.path.c_str());
+    out << line;
+  }
+  for (const ThreadState& th : img.threads) {
+    std::snprintf(line, sizeof line,
+                  "thread %d: rip %016" PRIx64 " rsp %016" PRIx64 " orig_rax %" PRId64 " rax %" PRId64
+                  ", XSAVE %zu bytes, features %#" PRIx64 ", sigmask %#" PRIx64 "\n",
+                  th.tid, th.gpr[RIP], th.gpr[RSP], int64_t(th.gpr[ORIG_RAX]), int64_t(th.gpr[RAX]), th.xsave.size(),
+                  th.xfeatures, th.sigmask);
+    out << line;
+  }
+  out << "pages: " << t.pages << " (" << t.pages * kPageSize / 1024 << " KiB) in " << img.chunks.size() << " chunks ("
+      << t.raw_chunks << " raw, " << t.zstd_chunks << " zstd), stored in " << t.stored << " bytes\n";
+}
+
+}  // namespace
+
+void inspect_image(const std::string& path, bool json, std::ostream& out) {
+  OpenImage f(path);
+  ImageReader r(f.fd);
+  if (json) print_json(r, out);
+  else print_text(r, out);
+}
+
+void verify_image(const std::string& path, std::ostream& out) {
+  OpenImage f(path);
+  ImageReader r(f.fd);
+  r.verify_page_data();
+  std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx*)> dctx(ZSTD_createDCtx(), ZSTD_freeDCtx);
+  std::vector<uint8_t> pages, scratch;
+  for (const PageChunk& c : r.image().chunks) {
+    pages.resize(c.size());
+    r.read_chunk(c, pages.data(), dctx.get(), scratch);
+  }
+  out << path << ": ok (" << r.sections().size() << " sections, " << r.image().vmas.size() << " memory areas, "
+      << r.image().chunks.size() << " chunks)\n";
+}
+
+}  // namespace ckpt::dumper

@@ -1,0 +1,28 @@
+// Copies the target's saved pages into the image: for each VMA that takes
+// pages, pagemap tells which pages exist (present or swapped; for private
+// file mappings only those copied-on-write), all-zero anonymous pages are
+// left out (fresh anonymous memory is zero), and the rest is read in large
+// batches with process_vm_readv, or /proc/PID/mem where protections forbid it.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "format/Image.h"
+#include "format/ImageWriter.h"
+
+namespace ckpt::dumper {
+
+struct MemoryStats {
+  uint64_t pages_saved = 0;
+  uint64_t zero_pages_skipped = 0;
+};
+
+MemoryStats dump_memory(pid_t pid, const std::vector<format::Vma>& vmas, format::ImageWriter& writer);
+
+// Reads `len` bytes at `addr` of `pid` (used for the vdso too).
+void read_remote(pid_t pid, int mem_fd, uint64_t addr, void* out, size_t len);
+
+}  // namespace ckpt::dumper

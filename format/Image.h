@@ -1,0 +1,146 @@
+// The image model: plain structs for everything a checkpoint image holds,
+// independent of how it is laid out on disk (ImageWriter/ImageReader do that,
+// docs/format.md specifies it). No ptrace, no process code here.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace ckpt::format {
+
+// Bytes 0..7 of every image; what binfmt_misc matches.
+inline constexpr std::array<uint8_t, 8> kMagic = {0x7f, 'C', 'K', 'P', 'T', '\r', '\n', 0x1a};
+inline constexpr std::array<uint8_t, 8> kTrailerMagic = {'C', 'K', 'P', 'T', 'E', 'N', 'D', 0};
+inline constexpr uint32_t kVersion = 1;
+inline constexpr uint32_t kMachineX86_64 = 62;  // EM_X86_64
+inline constexpr uint32_t kPageSize = 4096;
+
+enum class SectionType : uint32_t {
+  Process = 1,    // ProcessInfo
+  Mm = 2,         // MmInfo
+  Vmas = 3,       // std::vector<Vma>
+  Threads = 4,    // std::vector<ThreadState>
+  PageIndex = 5,  // std::vector<PageChunk>
+  PageData = 6,   // the chunks' stored bytes
+};
+const char* section_name(SectionType type);
+
+struct ProcessInfo {
+  int32_t pid = 0;
+  std::string comm;  // /proc/PID/comm
+  std::string exe;   // readlink /proc/PID/exe
+  uint32_t uid = 0, euid = 0, suid = 0, fsuid = 0;
+  uint32_t gid = 0, egid = 0, sgid = 0, fsgid = 0;
+  std::string kernel_release;  // uname -r of the dumping machine, informational
+};
+
+// The kernel's mm fields (prctl PR_SET_MM_MAP) and what the vdso looked like.
+struct MmInfo {
+  uint64_t start_code = 0, end_code = 0, start_data = 0, end_data = 0;
+  uint64_t start_brk = 0, brk = 0, start_stack = 0;
+  uint64_t arg_start = 0, arg_end = 0, env_start = 0, env_end = 0;
+  std::vector<uint8_t> auxv;  // raw /proc/PID/auxv
+  uint64_t vdso_size = 0;     // 0: the process had no vdso
+  uint64_t vdso_hash = 0;     // xxh3-64 of the vdso's bytes
+};
+
+enum class VmaKind : uint32_t {
+  AnonPrivate = 1,
+  FilePrivate = 2,
+  FileShared = 3,
+  AnonShared = 4,
+  Heap = 5,   // anonymous private, labelled [heap]
+  Stack = 6,  // anonymous private, labelled [stack]
+  Vdso = 7,
+  Vvar = 8,
+  VvarVclock = 9,
+};
+const char* vma_kind_name(VmaKind kind);
+bool vma_kind_is_valid(uint32_t raw);
+inline bool vma_kind_has_file(VmaKind k) { return k == VmaKind::FilePrivate || k == VmaKind::FileShared; }
+inline bool vma_kind_is_special(VmaKind k) {
+  return k == VmaKind::Vdso || k == VmaKind::Vvar || k == VmaKind::VvarVclock;
+}
+
+// Bits of Vma::flags (from smaps VmFlags).
+enum VmaFlag : uint32_t {
+  kVmaGrowsDown = 1u << 0,  // gd
+  kVmaLocked = 1u << 1,     // lo
+  kVmaDontFork = 1u << 2,   // dc
+  kVmaDontDump = 1u << 3,   // dd
+  kVmaWipeOnFork = 1u << 4, // wf
+  kVmaHugePage = 1u << 5,   // hg
+  kVmaNoHugePage = 1u << 6, // nh
+  kVmaMergeable = 1u << 7,  // mg
+  kVmaKnownFlags = (1u << 8) - 1,
+};
+
+// What a file looked like at dump time; the restorer refuses a file that
+// no longer matches (size and mtime; device and inode are informational,
+// since they differ on another machine with the same files).
+struct FileId {
+  std::string path;
+  uint64_t dev = 0, ino = 0, size = 0;
+  int64_t mtime_ns = 0;
+};
+
+struct Vma {
+  uint64_t start = 0, end = 0;  // [start, end), page-aligned
+  uint64_t pgoff = 0;           // file offset in bytes (file kinds only)
+  uint32_t prot = 0;            // PROT_READ|PROT_WRITE|PROT_EXEC
+  uint32_t flags = 0;           // VmaFlag bits
+  VmaKind kind = VmaKind::AnonPrivate;
+  FileId file;                  // file kinds only
+  uint64_t size() const { return end - start; }
+};
+
+enum class ChunkEncoding : uint32_t { Raw = 0, Zstd = 1 };
+
+// A run of contiguous saved pages: Linux-CR's <addresses, contents>, with the
+// addresses given as a start and a count.
+struct PageChunk {
+  uint64_t vaddr = 0;        // page-aligned, inside one VMA
+  uint32_t npages = 0;       // 1..kMaxChunkPages
+  ChunkEncoding encoding = ChunkEncoding::Raw;
+  uint64_t offset = 0;       // absolute file offset of the stored bytes (page-aligned if Raw)
+  uint64_t stored_size = 0;  // npages*4096 if Raw
+  uint64_t checksum = 0;     // xxh3-64 of the stored bytes
+  uint64_t size() const { return uint64_t(npages) * kPageSize; }
+};
+
+// General registers in the order of the kernel's struct user_regs_struct.
+enum Gpr : unsigned {
+  R15, R14, R13, R12, RBP, RBX, R11, R10, R9, R8, RAX, RCX, RDX, RSI, RDI,
+  ORIG_RAX, RIP, CS, EFLAGS, RSP, SS, FS_BASE, GS_BASE, DS, ES, FS, GS,
+  kGprCount
+};
+
+struct RseqConfig {
+  uint64_t address = 0;  // 0: not registered
+  uint32_t length = 0;
+  uint32_t flags = 0;
+  uint32_t signature = 0;
+};
+
+struct ThreadState {
+  int32_t tid = 0;
+  std::array<uint64_t, kGprCount> gpr{};  // as read from the stopped thread
+  uint64_t sigmask = 0;                   // blocked signals, bit n-1 = signal n
+  RseqConfig rseq;
+  uint64_t xfeatures = 0;       // XCR0 features the XSAVE area was saved with
+  std::vector<uint8_t> xsave;   // PTRACE_GETREGSET(NT_X86_XSTATE), standard format
+};
+
+struct Image {
+  uint32_t version = kVersion;
+  uint32_t flags = 0;
+  ProcessInfo process;
+  MmInfo mm;
+  std::vector<Vma> vmas;             // sorted by start, non-overlapping
+  std::vector<ThreadState> threads;  // threads[0] is the thread group leader
+  std::vector<PageChunk> chunks;     // sorted by vaddr, non-overlapping
+};
+
+}  // namespace ckpt::format

@@ -1,0 +1,160 @@
+// Image reader: structure first (header, trailer, sections), then metadata,
+// then the semantic rules (Validate.cpp).
+#include "format/ImageReader.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <system_error>
+
+#include "format/Checksum.h"
+#include "format/FormatError.h"
+#include "format/Layout.h"
+#include "format/Limits.h"
+#include "format/Sections.h"
+#include "format/Validate.h"
+
+namespace ckpt::format {
+
+void ImageReader::read_exact(void* dst, size_t n, uint64_t offset, const char* what) const {
+  size_t done = 0;
+  while (done < n) {
+    ssize_t r = ::pread(fd_, static_cast<uint8_t*>(dst) + done, n - done, off_t(offset + done));
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) throw std::system_error(errno, std::generic_category(), std::string("reading ") + what);
+    if (r == 0) throw FormatError(offset + done, std::string("image ends inside ") + what);
+    done += size_t(r);
+  }
+}
+
+std::vector<uint8_t> ImageReader::read_section(const SectionInfo& s) const {
+  std::vector<uint8_t> buf(s.length);
+  read_exact(buf.data(), buf.size(), s.payload(), section_name(s.type));
+  if (checksum(buf.data(), buf.size()) != s.checksum)
+    throw FormatError(s.offset, std::string(section_name(s.type)) + " section checksum mismatch (corrupted image)");
+  return buf;
+}
+
+ImageReader::ImageReader(int fd) : fd_(fd) {
+  struct stat st;
+  if (fstat(fd, &st) != 0) throw std::system_error(errno, std::generic_category(), "stat of the image");
+  if (!S_ISREG(st.st_mode)) throw FormatError(0, "not a regular file");
+  file_size_ = uint64_t(st.st_size);
+
+  FileHeader h;
+  if (file_size_ < sizeof h) throw FormatError(0, "file is too short to be an image (" + std::to_string(file_size_) + " bytes)");
+  read_exact(&h, sizeof h, 0, "file header");
+  if (std::memcmp(h.magic, kMagic.data(), 8) != 0) throw FormatError(0, "not a ckpt image (bad magic)");
+  if (h.checksum != checksum(&h, offsetof(FileHeader, checksum)))
+    throw FormatError(offsetof(FileHeader, checksum), "file header checksum mismatch (corrupted or incomplete image)");
+  if (h.version != kVersion)
+    throw FormatError(offsetof(FileHeader, version), "unsupported format version " + std::to_string(h.version) +
+                                                         " (this build reads version " + std::to_string(kVersion) + ")");
+  if (h.machine != kMachineX86_64) throw FormatError(offsetof(FileHeader, machine), "image is not for x86-64");
+  if (h.flags != 0) throw FormatError(offsetof(FileHeader, flags), "unknown header flags");
+  if (h.header_size != sizeof h) throw FormatError(offsetof(FileHeader, header_size), "unexpected header size");
+  if (h.page_size != kPageSize) throw FormatError(offsetof(FileHeader, page_size), "unsupported page size");
+  if (h.file_size != file_size_)
+    throw FormatError(file_size_, "image is " + std::to_string(file_size_) + " bytes but its header says " +
+                                      std::to_string(h.file_size) + " (truncated or extended)");
+  if (h.trailer_offset < sizeof h || h.trailer_offset % 8 || h.trailer_offset > file_size_ - sizeof(TrailerHeader) - 8)
+    throw FormatError(offsetof(FileHeader, trailer_offset), "trailer offset out of range");
+
+  TrailerHeader th;
+  read_exact(&th, sizeof th, h.trailer_offset, "trailer");
+  if (std::memcmp(th.magic, kTrailerMagic.data(), 8) != 0) throw FormatError(h.trailer_offset, "bad trailer magic");
+  if (th.count == 0 || th.count > kMaxSections) throw FormatError(h.trailer_offset + 8, "bad section count");
+  uint64_t trailer_size = sizeof th + uint64_t(th.count) * sizeof(TrailerEntry) + 8;
+  if (h.trailer_offset + trailer_size != file_size_)
+    throw FormatError(h.trailer_offset + 8, "trailer does not end at the end of the file");
+  std::vector<TrailerEntry> entries(th.count);
+  read_exact(entries.data(), entries.size() * sizeof(TrailerEntry), h.trailer_offset + sizeof th, "trailer");
+  uint64_t tsum;
+  read_exact(&tsum, 8, file_size_ - 8, "trailer checksum");
+  StreamingChecksum expect;
+  expect.update(&th, sizeof th);
+  expect.update(entries.data(), entries.size() * sizeof(TrailerEntry));
+  if (expect.digest() != tsum) throw FormatError(file_size_ - 8, "trailer checksum mismatch (corrupted image)");
+
+  uint64_t prev_end = sizeof h;
+  bool seen[7] = {};
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const TrailerEntry& e = entries[i];
+    uint64_t at = h.trailer_offset + sizeof th + i * sizeof(TrailerEntry);
+    if (e.type < 1 || e.type > 6) throw FormatError(at, "unknown section type " + std::to_string(e.type));
+    if (seen[e.type]) throw FormatError(at, std::string("duplicate ") + section_name(SectionType(e.type)) + " section");
+    seen[e.type] = true;
+    auto type = SectionType(e.type);
+    if (e.offset < prev_end || e.offset % 8 || e.offset > h.trailer_offset ||
+        e.length > h.trailer_offset - e.offset - sizeof(SectionHeader))
+      throw FormatError(at, std::string(section_name(type)) + " section lies outside its bounds");
+    if (type != SectionType::PageData && e.length > kMaxMetadataSection)
+      throw FormatError(at, std::string(section_name(type)) + " section is too large");
+    SectionHeader sh;
+    read_exact(&sh, sizeof sh, e.offset, "section header");
+    if (sh.type != e.type || sh.length != e.length || sh.checksum != e.checksum || sh.flags != 0 || e.flags != 0)
+      throw FormatError(e.offset, std::string(section_name(type)) + " section header does not match the trailer");
+    sections_.push_back({type, e.offset, e.length, e.checksum});
+    prev_end = e.offset + sizeof sh + e.length;
+  }
+  for (int t = 1; t <= 6; ++t)
+    if (!seen[t]) throw FormatError(h.trailer_offset, std::string("missing ") + section_name(SectionType(t)) + " section");
+
+  for (const SectionInfo& s : sections_) {
+    if (s.type == SectionType::PageData) continue;
+    std::vector<uint8_t> p = read_section(s);
+    switch (s.type) {
+      case SectionType::Process: image_.process = decode_process(p.data(), p.size(), s.payload()); break;
+      case SectionType::Mm: image_.mm = decode_mm(p.data(), p.size(), s.payload()); break;
+      case SectionType::Vmas: image_.vmas = decode_vmas(p.data(), p.size(), s.payload()); break;
+      case SectionType::Threads: image_.threads = decode_threads(p.data(), p.size(), s.payload()); break;
+      case SectionType::PageIndex: image_.chunks = decode_page_index(p.data(), p.size(), s.payload()); break;
+      case SectionType::PageData: break;
+    }
+  }
+  validate_image(image_, sections_);
+}
+
+const SectionInfo& ImageReader::page_data() const {
+  for (const SectionInfo& s : sections_)
+    if (s.type == SectionType::PageData) return s;
+  throw FormatError(0, "missing page_data section");  // unreachable: checked at construction
+}
+
+void ImageReader::read_chunk(const PageChunk& c, void* dest, ZSTD_DCtx_s* dctx, std::vector<uint8_t>& scratch) const {
+  if (c.encoding == ChunkEncoding::Raw) {
+    read_exact(dest, c.stored_size, c.offset, "page data");
+    if (checksum(dest, c.stored_size) != c.checksum)
+      throw FormatError(c.offset, "page data checksum mismatch for chunk at " + std::to_string(c.vaddr));
+    return;
+  }
+  scratch.resize(c.stored_size);
+  read_exact(scratch.data(), c.stored_size, c.offset, "page data");
+  if (checksum(scratch.data(), c.stored_size) != c.checksum)
+    throw FormatError(c.offset, "page data checksum mismatch for chunk at " + std::to_string(c.vaddr));
+  size_t n = ZSTD_decompressDCtx(dctx, dest, c.size(), scratch.data(), c.stored_size);
+  if (ZSTD_isError(n))
+    throw FormatError(c.offset, std::string("page data does not decompress: ") + ZSTD_getErrorName(n));
+  if (n != c.size())
+    throw FormatError(c.offset, "chunk decompresses to " + std::to_string(n) + " bytes, not the declared " +
+                                    std::to_string(c.size()));
+}
+
+void ImageReader::verify_page_data() const {
+  const SectionInfo& s = page_data();
+  StreamingChecksum sum;
+  std::vector<uint8_t> buf(std::min<uint64_t>(s.length, 8u << 20));
+  for (uint64_t done = 0; done < s.length;) {
+    size_t n = size_t(std::min<uint64_t>(buf.size(), s.length - done));
+    read_exact(buf.data(), n, s.payload() + done, "page data");
+    sum.update(buf.data(), n);
+    done += n;
+  }
+  if (sum.digest() != s.checksum) throw FormatError(s.offset, "page_data section checksum mismatch (corrupted image)");
+}
+
+}  // namespace ckpt::format

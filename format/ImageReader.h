@@ -1,0 +1,55 @@
+// Reads and checks an image: header, trailer, every section header and
+// checksum, every metadata field against format/Limits.h, and the semantic
+// rules of docs/format.md (Validate.h). Page data is read chunk by chunk on
+// demand, each chunk checked against its own checksum and declared size.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "format/Image.h"
+
+struct ZSTD_DCtx_s;
+
+namespace ckpt::format {
+
+struct SectionInfo {
+  SectionType type;
+  uint64_t offset;    // of the SectionHeader
+  uint64_t length;    // payload bytes
+  uint64_t checksum;
+  uint64_t payload() const { return offset + 32; }
+};
+
+class ImageReader {
+ public:
+  // Throws FormatError (with the offending offset) on any inconsistency;
+  // std::system_error on I/O errors. Does not read page data.
+  explicit ImageReader(int fd);
+
+  const Image& image() const { return image_; }
+  const std::vector<SectionInfo>& sections() const { return sections_; }
+  const SectionInfo& page_data() const;
+  uint64_t file_size() const { return file_size_; }
+  int fd() const { return fd_; }
+
+  // Reads chunk `c` into `dest` (c.size() bytes). `dctx` is a zstd
+  // decompression context owned by the calling thread; `scratch` a buffer it
+  // may grow. Checks the checksum and that the chunk decodes to exactly
+  // c.size() bytes (a chunk can never expand past its declared size).
+  void read_chunk(const PageChunk& c, void* dest, ZSTD_DCtx_s* dctx, std::vector<uint8_t>& scratch) const;
+  // Checks the checksum of the whole page data section.
+  void verify_page_data() const;
+
+ private:
+  void read_exact(void* dst, size_t n, uint64_t offset, const char* what) const;
+  std::vector<uint8_t> read_section(const SectionInfo& s) const;
+
+  int fd_;
+  uint64_t file_size_ = 0;
+  std::vector<SectionInfo> sections_;
+  Image image_;
+};
+
+}  // namespace ckpt::format

@@ -1,0 +1,152 @@
+// Streaming image writer (see ImageWriter.h, docs/format.md).
+#include "format/ImageWriter.h"
+
+#include <unistd.h>
+#include <zstd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <system_error>
+
+#include "format/Limits.h"
+#include "format/Sections.h"
+
+namespace ckpt::format {
+
+static constexpr size_t kFlushThreshold = 8u << 20;
+
+ImageWriter::ImageWriter(int fd, Compression compression) : fd_(fd), compression_(compression) {
+  if (compression_.encoding == ChunkEncoding::Zstd) {
+    cctx_ = ZSTD_createCCtx();
+    ZSTD_CCtx_setParameter(cctx_, ZSTD_c_compressionLevel, compression_.level);
+    scratch_.resize(ZSTD_compressBound(size_t(kMaxChunkPages) * kPageSize));
+  }
+  FileHeader h{};  // rewritten by finish()
+  write(&h, sizeof h);
+}
+
+ImageWriter::~ImageWriter() { ZSTD_freeCCtx(cctx_); }
+
+void ImageWriter::write(const void* p, size_t n) {
+  auto c = static_cast<const uint8_t*>(p);
+  buffer_.insert(buffer_.end(), c, c + n);
+  offset_ += n;
+  if (in_page_data_) page_data_sum_.update(p, n);
+  if (buffer_.size() >= kFlushThreshold) flush();
+}
+
+void ImageWriter::flush() {
+  size_t done = 0;
+  while (done < buffer_.size()) {
+    ssize_t n = ::write(fd_, buffer_.data() + done, buffer_.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw std::system_error(errno, std::generic_category(), "writing the image");
+    done += size_t(n);
+  }
+  buffer_.clear();
+}
+
+void ImageWriter::pad_to(uint64_t alignment) {
+  static const uint8_t zeros[kPageSize] = {};
+  uint64_t pad = (alignment - offset_ % alignment) % alignment;
+  write(zeros, pad);
+}
+
+void ImageWriter::section(SectionType type, const std::vector<uint8_t>& payload) {
+  pad_to(8);
+  SectionHeader h{uint32_t(type), 0, payload.size(), checksum(payload.data(), payload.size()), 0};
+  entries_.push_back({h.type, 0, offset_, h.length, h.checksum});
+  write(&h, sizeof h);
+  write(payload.data(), payload.size());
+}
+
+void ImageWriter::write_metadata(const Image& image) {
+  section(SectionType::Process, encode_process(image.process));
+  section(SectionType::Mm, encode_mm(image.mm));
+  section(SectionType::Vmas, encode_vmas(image.vmas));
+  section(SectionType::Threads, encode_threads(image.threads));
+  begin_page_data();
+}
+
+void ImageWriter::begin_page_data() {
+  pad_to(8);
+  page_data_header_ = offset_;
+  SectionHeader h{uint32_t(SectionType::PageData), 0, 0, 0, 0};  // length and checksum patched in finish()
+  write(&h, sizeof h);
+  in_page_data_ = true;
+}
+
+void ImageWriter::add_pages(uint64_t vaddr, const void* pages, uint64_t npages) {
+  auto bytes = static_cast<const uint8_t*>(pages);
+  while (npages > 0) {
+    uint32_t n = uint32_t(npages < kMaxChunkPages ? npages : kMaxChunkPages);
+    size_t raw_size = size_t(n) * kPageSize;
+    PageChunk c;
+    c.vaddr = vaddr;
+    c.npages = n;
+    const void* stored = bytes;
+    size_t stored_size = raw_size;
+    if (cctx_) {
+      size_t z = ZSTD_compress2(cctx_, scratch_.data(), scratch_.size(), bytes, raw_size);
+      if (ZSTD_isError(z)) throw std::runtime_error(std::string("zstd: ") + ZSTD_getErrorName(z));
+      if (z < raw_size) {  // incompressible pages are stored raw, page-aligned
+        stored = scratch_.data();
+        stored_size = z;
+        c.encoding = ChunkEncoding::Zstd;
+      }
+    }
+    if (c.encoding == ChunkEncoding::Raw) pad_to(kPageSize);
+    c.offset = offset_;
+    c.stored_size = stored_size;
+    c.checksum = checksum(stored, stored_size);
+    write(stored, stored_size);
+    chunks_.push_back(c);
+    pages_ += n;
+    vaddr += raw_size;
+    bytes += raw_size;
+    npages -= n;
+  }
+}
+
+void ImageWriter::finish() {
+  // Close the page data section: its header gets the final length and checksum.
+  in_page_data_ = false;
+  SectionHeader pd{uint32_t(SectionType::PageData), 0, offset_ - page_data_header_ - sizeof(SectionHeader),
+                   page_data_sum_.digest(), 0};
+  entries_.push_back({pd.type, 0, page_data_header_, pd.length, pd.checksum});
+  section(SectionType::PageIndex, encode_page_index(chunks_));
+
+  pad_to(8);
+  uint64_t trailer_offset = offset_;
+  TrailerHeader th{};
+  std::memcpy(th.magic, kTrailerMagic.data(), 8);
+  th.count = uint32_t(entries_.size());
+  StreamingChecksum tsum;
+  tsum.update(&th, sizeof th);
+  write(&th, sizeof th);
+  for (const TrailerEntry& e : entries_) {
+    tsum.update(&e, sizeof e);
+    write(&e, sizeof e);
+  }
+  uint64_t tcheck = tsum.digest();
+  write(&tcheck, sizeof tcheck);
+  flush();
+
+  FileHeader h{};
+  std::memcpy(h.magic, kMagic.data(), 8);
+  h.version = kVersion;
+  h.machine = kMachineX86_64;
+  h.header_size = sizeof(FileHeader);
+  h.trailer_offset = trailer_offset;
+  h.file_size = offset_;
+  h.page_size = kPageSize;
+  h.checksum = checksum(&h, offsetof(FileHeader, checksum));
+  auto pwrite_all = [&](const void* p, size_t n, uint64_t at) {
+    if (::pwrite(fd_, p, n, off_t(at)) != ssize_t(n))
+      throw std::system_error(errno, std::generic_category(), "writing the image header");
+  };
+  pwrite_all(&pd, sizeof pd, page_data_header_);
+  pwrite_all(&h, sizeof h, 0);
+}
+
+}  // namespace ckpt::format

@@ -1,0 +1,62 @@
+// Writes an image to a file descriptor, front to back in one pass: header,
+// metadata sections, page data (chunk by chunk, as the dumper reads memory),
+// page index, trailer; then the header again with the trailer's offset.
+// The caller owns the file (temporary name, fsync, rename: dumper/ImageFile).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "format/Checksum.h"
+#include "format/Image.h"
+#include "format/Layout.h"
+
+struct ZSTD_CCtx_s;
+
+namespace ckpt::format {
+
+struct Compression {
+  ChunkEncoding encoding = ChunkEncoding::Zstd;
+  int level = 3;
+};
+
+class ImageWriter {
+ public:
+  ImageWriter(int fd, Compression compression);
+  ~ImageWriter();
+  ImageWriter(const ImageWriter&) = delete;
+  ImageWriter& operator=(const ImageWriter&) = delete;
+
+  // Process, mm, vmas and threads sections; call once, first.
+  void write_metadata(const Image& image);
+  // Appends `npages` pages at `vaddr` as one or more chunks (split at
+  // kMaxChunkPages). Call in ascending address order after write_metadata.
+  void add_pages(uint64_t vaddr, const void* pages, uint64_t npages);
+  // Page index, trailer, final header. Throws on any I/O error.
+  void finish();
+
+  uint64_t bytes_written() const { return offset_; }
+  uint64_t pages_written() const { return pages_; }
+
+ private:
+  void write(const void* p, size_t n);
+  void pad_to(uint64_t alignment);
+  void flush();
+  void section(SectionType type, const std::vector<uint8_t>& payload);
+  void begin_page_data();
+
+  int fd_;
+  Compression compression_;
+  ZSTD_CCtx_s* cctx_ = nullptr;
+  std::vector<uint8_t> buffer_;   // pending bytes not yet written
+  std::vector<uint8_t> scratch_;  // compression output
+  uint64_t offset_ = 0;           // logical end of what has been written
+  uint64_t pages_ = 0;
+  std::vector<TrailerEntry> entries_;
+  std::vector<PageChunk> chunks_;
+  bool in_page_data_ = false;
+  uint64_t page_data_header_ = 0;
+  StreamingChecksum page_data_sum_;
+};
+
+}  // namespace ckpt::format

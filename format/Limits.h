@@ -1,0 +1,23 @@
+// Hard limits on every count and size an image may declare. The reader
+// rejects an image that exceeds any of them before allocating anything, so
+// a hostile image cannot make the restorer or the inspector exhaust memory.
+// docs/format.md lists the same numbers.
+#pragma once
+
+#include <cstdint>
+
+namespace ckpt::format {
+
+inline constexpr uint32_t kMaxSections = 64;
+inline constexpr uint64_t kMaxMetadataSection = 64ull << 20;  // any section but PageData
+inline constexpr uint32_t kMaxStringLength = 4096;            // PATH_MAX
+inline constexpr uint32_t kMaxAuxvBytes = 4096;
+inline constexpr uint32_t kMaxVmas = 1u << 20;                // > vm.max_map_count default 65530
+inline constexpr uint32_t kMaxThreads = 1;                    // single-threaded for now
+inline constexpr uint32_t kMaxXsaveBytes = 64u << 10;
+inline constexpr uint32_t kMaxChunkPages = 256;               // 1 MiB per chunk
+inline constexpr uint32_t kMaxChunks = 1u << 26;
+// Highest user address + 1 with 4-level paging (TASK_SIZE_MAX on x86-64).
+inline constexpr uint64_t kUserSpaceEnd = 0x00007ffffffff000ull;
+
+}  // namespace ckpt::format

@@ -1,0 +1,205 @@
+// Field-by-field encoding of the metadata sections (docs/format.md, "Sections").
+#include "format/Sections.h"
+
+#include "format/Codec.h"
+#include "format/Limits.h"
+
+namespace ckpt::format {
+
+const char* section_name(SectionType type) {
+  switch (type) {
+    case SectionType::Process: return "process";
+    case SectionType::Mm: return "mm";
+    case SectionType::Vmas: return "vmas";
+    case SectionType::Threads: return "threads";
+    case SectionType::PageIndex: return "page_index";
+    case SectionType::PageData: return "page_data";
+  }
+  return "unknown";
+}
+
+const char* vma_kind_name(VmaKind kind) {
+  switch (kind) {
+    case VmaKind::AnonPrivate: return "anon-private";
+    case VmaKind::FilePrivate: return "file-private";
+    case VmaKind::FileShared: return "file-shared";
+    case VmaKind::AnonShared: return "anon-shared";
+    case VmaKind::Heap: return "heap";
+    case VmaKind::Stack: return "stack";
+    case VmaKind::Vdso: return "vdso";
+    case VmaKind::Vvar: return "vvar";
+    case VmaKind::VvarVclock: return "vvar_vclock";
+  }
+  return "unknown";
+}
+
+bool vma_kind_is_valid(uint32_t raw) { return raw >= 1 && raw <= uint32_t(VmaKind::VvarVclock); }
+
+std::vector<uint8_t> encode_process(const ProcessInfo& p) {
+  ByteWriter w;
+  w.i32(p.pid);
+  w.str(p.comm);
+  w.str(p.exe);
+  for (uint32_t id : {p.uid, p.euid, p.suid, p.fsuid, p.gid, p.egid, p.sgid, p.fsgid}) w.u32(id);
+  w.str(p.kernel_release);
+  return w.bytes();
+}
+
+ProcessInfo decode_process(const uint8_t* data, size_t n, uint64_t base) {
+  ByteReader r(data, n, base);
+  ProcessInfo p;
+  p.pid = r.i32("pid");
+  p.comm = r.str("comm", kMaxStringLength);
+  p.exe = r.str("exe path", kMaxStringLength);
+  for (uint32_t* id : {&p.uid, &p.euid, &p.suid, &p.fsuid, &p.gid, &p.egid, &p.sgid, &p.fsgid}) *id = r.u32("credential");
+  p.kernel_release = r.str("kernel release", kMaxStringLength);
+  r.expect_end("process section");
+  return p;
+}
+
+std::vector<uint8_t> encode_mm(const MmInfo& m) {
+  ByteWriter w;
+  for (uint64_t v : {m.start_code, m.end_code, m.start_data, m.end_data, m.start_brk, m.brk, m.start_stack,
+                     m.arg_start, m.arg_end, m.env_start, m.env_end})
+    w.u64(v);
+  w.blob(m.auxv);
+  w.u64(m.vdso_size);
+  w.u64(m.vdso_hash);
+  return w.bytes();
+}
+
+MmInfo decode_mm(const uint8_t* data, size_t n, uint64_t base) {
+  ByteReader r(data, n, base);
+  MmInfo m;
+  for (uint64_t* v : {&m.start_code, &m.end_code, &m.start_data, &m.end_data, &m.start_brk, &m.brk, &m.start_stack,
+                      &m.arg_start, &m.arg_end, &m.env_start, &m.env_end})
+    *v = r.u64("mm field");
+  m.auxv = r.blob("auxv", kMaxAuxvBytes);
+  m.vdso_size = r.u64("vdso size");
+  m.vdso_hash = r.u64("vdso hash");
+  r.expect_end("mm section");
+  return m;
+}
+
+// Fixed part of a VMA record: start, end, pgoff, prot, flags, kind, then the
+// file identity (path string, dev, ino, size, mtime).
+static constexpr size_t kMinVmaRecord = 8 * 3 + 4 * 3 + 4 + 8 * 4;
+
+std::vector<uint8_t> encode_vmas(const std::vector<Vma>& vmas) {
+  ByteWriter w;
+  w.u32(uint32_t(vmas.size()));
+  for (const Vma& v : vmas) {
+    w.u64(v.start);
+    w.u64(v.end);
+    w.u64(v.pgoff);
+    w.u32(v.prot);
+    w.u32(v.flags);
+    w.u32(uint32_t(v.kind));
+    w.str(v.file.path);
+    w.u64(v.file.dev);
+    w.u64(v.file.ino);
+    w.u64(v.file.size);
+    w.i64(v.file.mtime_ns);
+  }
+  return w.bytes();
+}
+
+std::vector<Vma> decode_vmas(const uint8_t* data, size_t n, uint64_t base) {
+  ByteReader r(data, n, base);
+  uint32_t count = r.count("VMA count", kMaxVmas, kMinVmaRecord);
+  std::vector<Vma> vmas(count);
+  for (Vma& v : vmas) {
+    v.start = r.u64("VMA start");
+    v.end = r.u64("VMA end");
+    v.pgoff = r.u64("VMA offset");
+    v.prot = r.u32("VMA prot");
+    v.flags = r.u32("VMA flags");
+    uint64_t at = r.offset();
+    uint32_t kind = r.u32("VMA kind");
+    if (!vma_kind_is_valid(kind)) throw FormatError(at, "unknown VMA kind " + std::to_string(kind));
+    v.kind = VmaKind(kind);
+    v.file.path = r.str("VMA file path", kMaxStringLength);
+    v.file.dev = r.u64("VMA file device");
+    v.file.ino = r.u64("VMA file inode");
+    v.file.size = r.u64("VMA file size");
+    v.file.mtime_ns = r.i64("VMA file mtime");
+  }
+  r.expect_end("vmas section");
+  return vmas;
+}
+
+static constexpr size_t kMinThreadRecord = 4 + 8 * kGprCount + 8 + 8 + 4 * 3 + 8 + 4;
+
+std::vector<uint8_t> encode_threads(const std::vector<ThreadState>& threads) {
+  ByteWriter w;
+  w.u32(uint32_t(threads.size()));
+  for (const ThreadState& t : threads) {
+    w.i32(t.tid);
+    for (uint64_t g : t.gpr) w.u64(g);
+    w.u64(t.sigmask);
+    w.u64(t.rseq.address);
+    w.u32(t.rseq.length);
+    w.u32(t.rseq.flags);
+    w.u32(t.rseq.signature);
+    w.u64(t.xfeatures);
+    w.blob(t.xsave);
+  }
+  return w.bytes();
+}
+
+std::vector<ThreadState> decode_threads(const uint8_t* data, size_t n, uint64_t base) {
+  ByteReader r(data, n, base);
+  uint32_t count = r.count("thread count", kMaxThreads, kMinThreadRecord);
+  if (count == 0) throw FormatError(base, "image has no thread");
+  std::vector<ThreadState> threads(count);
+  for (ThreadState& t : threads) {
+    t.tid = r.i32("tid");
+    for (uint64_t& g : t.gpr) g = r.u64("register");
+    t.sigmask = r.u64("signal mask");
+    t.rseq.address = r.u64("rseq address");
+    t.rseq.length = r.u32("rseq length");
+    t.rseq.flags = r.u32("rseq flags");
+    t.rseq.signature = r.u32("rseq signature");
+    t.xfeatures = r.u64("xfeatures");
+    t.xsave = r.blob("XSAVE area", kMaxXsaveBytes);
+  }
+  r.expect_end("threads section");
+  return threads;
+}
+
+static constexpr size_t kChunkRecord = 8 + 4 + 4 + 8 + 8 + 8;
+
+std::vector<uint8_t> encode_page_index(const std::vector<PageChunk>& chunks) {
+  ByteWriter w;
+  w.u32(uint32_t(chunks.size()));
+  for (const PageChunk& c : chunks) {
+    w.u64(c.vaddr);
+    w.u32(c.npages);
+    w.u32(uint32_t(c.encoding));
+    w.u64(c.offset);
+    w.u64(c.stored_size);
+    w.u64(c.checksum);
+  }
+  return w.bytes();
+}
+
+std::vector<PageChunk> decode_page_index(const uint8_t* data, size_t n, uint64_t base) {
+  ByteReader r(data, n, base);
+  uint32_t count = r.count("chunk count", kMaxChunks, kChunkRecord);
+  std::vector<PageChunk> chunks(count);
+  for (PageChunk& c : chunks) {
+    c.vaddr = r.u64("chunk address");
+    c.npages = r.u32("chunk page count");
+    uint64_t at = r.offset();
+    uint32_t enc = r.u32("chunk encoding");
+    if (enc > uint32_t(ChunkEncoding::Zstd)) throw FormatError(at, "unknown chunk encoding " + std::to_string(enc));
+    c.encoding = ChunkEncoding(enc);
+    c.offset = r.u64("chunk offset");
+    c.stored_size = r.u64("chunk stored size");
+    c.checksum = r.u64("chunk checksum");
+  }
+  r.expect_end("page_index section");
+  return chunks;
+}
+
+}  // namespace ckpt::format

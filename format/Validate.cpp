@@ -1,0 +1,112 @@
+// Semantic validation of a decoded image (docs/format.md, "Rules").
+#include "format/Validate.h"
+
+#include <sys/mman.h>
+#include <zstd.h>
+
+#include <cstdio>
+
+#include "format/FormatError.h"
+#include "format/Limits.h"
+
+namespace ckpt::format {
+
+static std::string hex(uint64_t v) {
+  char b[24];
+  std::snprintf(b, sizeof b, "0x%llx", static_cast<unsigned long long>(v));
+  return b;
+}
+
+bool vma_kind_takes_pages(VmaKind kind) {
+  return kind == VmaKind::AnonPrivate || kind == VmaKind::FilePrivate || kind == VmaKind::Heap ||
+         kind == VmaKind::Stack;
+}
+
+static uint64_t section_offset(const std::vector<SectionInfo>& sections, SectionType t) {
+  for (const SectionInfo& s : sections)
+    if (s.type == t) return s.offset;
+  return 0;
+}
+
+static bool page_aligned(uint64_t v) { return v % kPageSize == 0; }
+
+void validate_image(const Image& image, const std::vector<SectionInfo>& sections) {
+  const uint64_t vmas_at = section_offset(sections, SectionType::Vmas);
+  const std::vector<Vma>& vmas = image.vmas;
+  if (vmas.empty()) throw FormatError(vmas_at, "image has no memory areas");
+  int specials[3] = {};
+  uint64_t prev_end = 0;
+  for (size_t i = 0; i < vmas.size(); ++i) {
+    const Vma& v = vmas[i];
+    auto bad = [&](const std::string& why) {
+      throw FormatError(vmas_at, "VMA #" + std::to_string(i) + " [" + hex(v.start) + "-" + hex(v.end) + "): " + why);
+    };
+    if (!page_aligned(v.start) || !page_aligned(v.end)) bad("not page-aligned");
+    if (v.start >= v.end) bad("empty or inverted range");
+    if (v.end > kUserSpaceEnd) bad("beyond the user-space limit " + hex(kUserSpaceEnd));
+    if (v.start < prev_end) bad("overlaps or is out of order with the previous VMA");
+    prev_end = v.end;
+    if (v.prot & ~uint32_t(PROT_READ | PROT_WRITE | PROT_EXEC)) bad("unknown protection bits");
+    if (v.flags & ~uint32_t(kVmaKnownFlags)) bad("unknown flag bits");
+    if (vma_kind_has_file(v.kind)) {
+      if (v.file.path.empty() || v.file.path[0] != '/') bad("file mapping without an absolute path");
+      if (!page_aligned(v.pgoff)) bad("file offset not page-aligned");
+      if (v.pgoff > (1ull << 62)) bad("file offset out of range");
+    } else if (!v.file.path.empty() || v.pgoff != 0) {
+      bad("a " + std::string(vma_kind_name(v.kind)) + " mapping has a file");
+    }
+    if (vma_kind_is_special(v.kind) && ++specials[uint32_t(v.kind) - uint32_t(VmaKind::Vdso)] > 1)
+      bad(std::string("second ") + vma_kind_name(v.kind));
+    if (v.kind == VmaKind::Vdso && v.size() != image.mm.vdso_size) bad("vdso size differs from the mm section's");
+  }
+  if (!specials[0] && image.mm.vdso_size != 0) throw FormatError(vmas_at, "mm section names a vdso but no VMA is one");
+
+  const uint64_t mm_at = section_offset(sections, SectionType::Mm);
+  const MmInfo& m = image.mm;
+  for (uint64_t a : {m.start_code, m.end_code, m.start_data, m.end_data, m.start_brk, m.brk, m.start_stack, m.arg_start,
+                     m.arg_end, m.env_start, m.env_end})
+    if (a >= kUserSpaceEnd) throw FormatError(mm_at, "mm address " + hex(a) + " beyond the user-space limit");
+  if (m.start_code > m.end_code || m.start_data > m.end_data || m.start_brk > m.brk || m.arg_start > m.arg_end ||
+      m.env_start > m.env_end)
+    throw FormatError(mm_at, "mm ranges are inverted");
+  if (m.auxv.size() % 16) throw FormatError(mm_at, "auxv is not a whole number of entries");
+
+  const uint64_t threads_at = section_offset(sections, SectionType::Threads);
+  for (const ThreadState& t : image.threads) {
+    if (t.tid <= 0) throw FormatError(threads_at, "thread id " + std::to_string(t.tid) + " is invalid");
+    if (t.xsave.size() < 576) throw FormatError(threads_at, "XSAVE area is smaller than its legacy part and header");
+    if (t.gpr[RIP] >= kUserSpaceEnd || t.gpr[RSP] >= kUserSpaceEnd)
+      throw FormatError(threads_at, "thread " + std::to_string(t.tid) + " has a non-user instruction or stack pointer");
+  }
+
+  const uint64_t index_at = section_offset(sections, SectionType::PageIndex);
+  uint64_t data_begin = 0, data_end = 0;
+  for (const SectionInfo& s : sections)
+    if (s.type == SectionType::PageData) data_begin = s.payload(), data_end = s.payload() + s.length;
+  size_t vi = 0;
+  uint64_t prev = 0;
+  for (size_t i = 0; i < image.chunks.size(); ++i) {
+    const PageChunk& c = image.chunks[i];
+    auto bad = [&](const std::string& why) {
+      throw FormatError(index_at, "chunk #" + std::to_string(i) + " at " + hex(c.vaddr) + ": " + why);
+    };
+    if (c.npages == 0 || c.npages > kMaxChunkPages) bad("page count " + std::to_string(c.npages) + " out of range");
+    if (!page_aligned(c.vaddr)) bad("address not page-aligned");
+    if (c.vaddr < prev) bad("overlaps or is out of order with the previous chunk");
+    if (c.vaddr >= kUserSpaceEnd || c.size() > kUserSpaceEnd - c.vaddr) bad("beyond the user-space limit");
+    prev = c.vaddr + c.size();
+    while (vi < vmas.size() && vmas[vi].end <= c.vaddr) ++vi;
+    if (vi == vmas.size() || c.vaddr < vmas[vi].start || prev > vmas[vi].end) bad("not inside one VMA");
+    if (!vma_kind_takes_pages(vmas[vi].kind)) bad(std::string("inside a ") + vma_kind_name(vmas[vi].kind) + " VMA");
+    if (c.encoding == ChunkEncoding::Raw) {
+      if (c.stored_size != c.size()) bad("raw chunk's stored size differs from its page count");
+      if (!page_aligned(c.offset)) bad("raw chunk not page-aligned in the file");
+    } else if (c.stored_size == 0 || c.stored_size > ZSTD_compressBound(c.size())) {
+      bad("compressed size " + std::to_string(c.stored_size) + " out of range");
+    }
+    if (c.offset < data_begin || c.offset > data_end || c.stored_size > data_end - c.offset)
+      bad("stored bytes lie outside the page_data section");
+  }
+}
+
+}  // namespace ckpt::format

@@ -1,0 +1,22 @@
+// The semantic rules an image must obey beyond its framing: every address
+// range canonical, page-aligned, sorted, non-overlapping and below the
+// user-space limit; every chunk inside one VMA that takes saved pages and
+// inside the page data section; sizes consistent. Machine-independent: what
+// depends on the restoring machine (CPU features, files, vdso) is checked by
+// the restorer.
+#pragma once
+
+#include <vector>
+
+#include "format/Image.h"
+#include "format/ImageReader.h"
+
+namespace ckpt::format {
+
+// Throws FormatError naming the offending record and the section's offset.
+void validate_image(const Image& image, const std::vector<SectionInfo>& sections);
+
+// Whether pages of a VMA of this kind are saved in page data.
+bool vma_kind_takes_pages(VmaKind kind);
+
+}  // namespace ckpt::format

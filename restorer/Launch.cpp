@@ -1,0 +1,216 @@
+// Plan construction and the jump into the trampoline (see Launch.h).
+#include "restorer/Launch.h"
+
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/rseq.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include "format/Limits.h"
+#include "restorer/RestoreError.h"
+#include "trampoline/Blob.h"
+#include "trampoline/Plan.h"
+#include "x86/SigFrame.h"
+#include "x86/SyscallRestart.h"
+
+namespace ckpt::restorer {
+
+using format::kPageSize;
+using trampoline::Move;
+using trampoline::Plan;
+using trampoline::Range;
+
+static constexpr uint64_t kStackSize = 64 * 1024;
+static constexpr size_t kMaxKernelAuxv = 2 * 8 * 26;  // sizeof(mm->saved_auxv): AT_VECTOR_SIZE longs
+
+static uint64_t page_up(uint64_t v) { return (v + kPageSize - 1) & ~uint64_t(kPageSize - 1); }
+static uint64_t blob_size() { return uint64_t(ckpt_trampoline_blob_end - ckpt_trampoline_blob); }
+
+// Byte offsets inside the home: [blob][plan, arrays, auxv][frame][stack].
+struct HomeLayout {
+  uint64_t plan, frame, stack_top, size;
+  size_t plan_bytes, keep_offset, move_offset, auxv_offset;
+};
+
+static HomeLayout layout(const format::Image& image) {
+  HomeLayout h;
+  size_t nkeep = image.vmas.size() + 4, nmove = image.vmas.size() * 2 + 6;
+  h.keep_offset = sizeof(Plan);
+  h.move_offset = h.keep_offset + nkeep * sizeof(Range);
+  h.auxv_offset = h.move_offset + nmove * sizeof(Move);
+  h.plan_bytes = h.auxv_offset + image.mm.auxv.size();
+  h.plan = page_up(blob_size());
+  h.frame = (h.plan + h.plan_bytes + 63) & ~uint64_t(63);
+  uint64_t stack_bottom = page_up(h.frame + x86::sigframe_size(image.threads[0].xsave.size()));
+  h.stack_top = stack_bottom + kStackSize;
+  h.size = h.stack_top;
+  return h;
+}
+
+uint64_t home_size(const format::Image& image) { return layout(image).size; }
+
+static std::pair<uint64_t, uint64_t> saved_vdso_span(const format::Image& image) {
+  uint64_t lo = 0, hi = 0;
+  for (const format::Vma& v : image.vmas)
+    if (format::vma_kind_is_special(v.kind)) {
+      if (!lo) lo = v.start;
+      hi = v.end;
+    }
+  return {lo, hi};
+}
+
+uint64_t vdso_scratch_size(const format::Image& image, const VdsoGroup& vdso) {
+  auto [lo, hi] = saved_vdso_span(image);
+  if (!lo || vdso.parts.empty()) return 0;
+  uint64_t cur_lo = vdso.parts.front().start, cur_hi = vdso.parts.back().end;
+  return (lo < cur_hi && cur_lo < hi) ? cur_hi - cur_lo : 0;
+}
+
+static bool has_capability(int cap) {
+  __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2] = {};
+  if (syscall(SYS_capget, &hdr, data) != 0) return false;
+  return data[cap / 32].effective & (1u << (cap % 32));
+}
+
+// Whether prctl(PR_SET_MM_MAP) will accept these fields (kernel/sys.c).
+static bool mm_fields_acceptable(const format::MmInfo& m) {
+  for (uint64_t a : {m.start_code, m.end_code, m.start_data, m.end_data, m.start_brk, m.brk, m.start_stack,
+                     m.arg_start, m.arg_end, m.env_start, m.env_end})
+    if (a < 65536 || a >= format::kUserSpaceEnd) return false;
+  return m.auxv.size() <= kMaxKernelAuxv;
+}
+
+static void unregister_own_rseq() {
+  if (__rseq_size == 0) return;
+  auto* area = reinterpret_cast<char*>(__builtin_thread_pointer()) + __rseq_offset;
+  // glibc registers sizeof(struct rseq) (32) even where __rseq_size reports the feature size.
+  for (unsigned len : {32u, unsigned(__rseq_size)})
+    if (syscall(SYS_rseq, area, len, RSEQ_FLAG_UNREGISTER, RSEQ_SIG) == 0) return;
+}
+
+void launch(const format::Image& image, const MachineFit& fit, const AddressPlan& ap, const LaunchOptions& options) {
+  const format::ThreadState& thread = image.threads[0];
+  const HomeLayout h = layout(image);
+
+  // Everything that might still fail happens before the first irreversible step.
+  // PR_SET_MM_MAP needs no capability for the address fields; replacing the
+  // exe link needs CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN.
+  bool set_mm = mm_fields_acceptable(image.mm);
+  if (!set_mm)
+    std::fprintf(stderr, "restore: warning: the image's mm fields are out of the kernel's range; the restored "
+                         "process keeps the launcher's brk, cmdline, environ and auxv locations\n");
+  int exe_fd = -1;
+  if (set_mm && (has_capability(CAP_SYS_ADMIN) || has_capability(CAP_CHECKPOINT_RESTORE)))
+    exe_fd = ::open(image.process.exe.c_str(), O_RDONLY | O_CLOEXEC);
+  if (set_mm && exe_fd < 0)
+    std::fprintf(stderr, "restore: warning: /proc/PID/exe of the restored process will name restore, not %s "
+                         "(needs CAP_CHECKPOINT_RESTORE and the file)\n", image.process.exe.c_str());
+
+  void* home = mmap(reinterpret_cast<void*>(ap.home), h.size, PROT_READ | PROT_WRITE,
+                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+  if (home == MAP_FAILED) throw RestoreError(std::string("cannot map the trampoline's home: ") + std::strerror(errno));
+  auto* base = static_cast<uint8_t*>(home);
+  std::memcpy(base, ckpt_trampoline_blob, blob_size());
+
+  auto* plan = reinterpret_cast<Plan*>(base + h.plan);
+  std::memset(plan, 0, h.plan_bytes);
+  plan->magic = trampoline::kPlanMagic;
+  plan->total_size = h.plan_bytes;
+  plan->keep_offset = h.keep_offset;
+  plan->move_offset = h.move_offset;
+  plan->unmap_end = format::kUserSpaceEnd;
+
+  std::vector<Range> keep;
+  keep.push_back({ap.home, ap.home + h.size});
+  std::vector<Move> moves;
+  // The vdso group first, through the scratch span if its saved place overlaps its current one.
+  if (saved_vdso_span(image).first) {
+    size_t part = 0;
+    for (const format::Vma& v : image.vmas) {
+      if (!format::vma_kind_is_special(v.kind)) continue;
+      const auto& cur = fit.vdso.parts[part++];
+      keep.push_back({cur.start, cur.end});
+      if (ap.scratch) {
+        uint64_t via = ap.scratch + (cur.start - fit.vdso.parts.front().start);
+        moves.push_back({cur.start, via, v.size()});
+        moves.push_back({via, v.start, v.size()});
+      } else if (cur.start != v.start) {
+        moves.push_back({cur.start, v.start, v.size()});
+      }
+    }
+    // Moving through the scratch span needs the later parts to leave first when they overlap.
+    if (ap.scratch) {
+      std::vector<Move> ordered;
+      for (size_t i = 0; i < moves.size(); i += 2) ordered.push_back(moves[i]);
+      for (size_t i = 1; i < moves.size(); i += 2) ordered.push_back(moves[i]);
+      moves = ordered;
+    }
+  }
+  for (size_t i = 0; i < image.vmas.size(); ++i) {
+    if (!ap.staged[i]) continue;
+    const format::Vma& v = image.vmas[i];
+    keep.push_back({ap.staged[i], ap.staged[i] + v.size()});
+    if (ap.staged[i] != v.start) moves.push_back({ap.staged[i], v.start, v.size()});
+  }
+  std::sort(keep.begin(), keep.end(), [](const Range& a, const Range& b) { return a.start < b.start; });
+  plan->keep_count = uint32_t(keep.size());
+  plan->move_count = uint32_t(moves.size());
+  std::memcpy(base + h.plan + h.keep_offset, keep.data(), keep.size() * sizeof(Range));
+  std::memcpy(base + h.plan + h.move_offset, moves.data(), moves.size() * sizeof(Move));
+
+  const format::MmInfo& m = image.mm;
+  plan->set_mm = set_mm;
+  plan->mm = {m.start_code, m.end_code, m.start_data, m.end_data, m.start_brk, m.brk, m.start_stack,
+              m.arg_start, m.arg_end, m.env_start, m.env_end, 0, 0, uint32_t(exe_fd)};
+  if (!m.auxv.empty()) {
+    std::memcpy(base + h.plan + h.auxv_offset, m.auxv.data(), m.auxv.size());
+    plan->mm.auxv = ap.home + h.plan + h.auxv_offset;
+    plan->mm.auxv_size = uint32_t(m.auxv.size());
+  }
+  plan->close_from = 3;
+  plan->rseq_address = thread.rseq.address;
+  plan->rseq_length = thread.rseq.length;
+  plan->rseq_signature = thread.rseq.signature;
+  plan->fs_base = thread.gpr[format::FS_BASE];
+  plan->gs_base = thread.gpr[format::GS_BASE];
+
+  x86::UserRegs regs;
+  std::memcpy(&regs, thread.gpr.data(), sizeof regs);
+  regs = x86::resume_registers(regs);
+  plan->resume_rsp = x86::build_sigframe(base + h.frame, ap.home + h.frame, regs, thread.sigmask, thread.xsave.data(),
+                                         thread.xsave.size(), thread.xfeatures);
+  if (mprotect(base, page_up(blob_size()), PROT_READ | PROT_EXEC) != 0)
+    throw RestoreError(std::string("cannot make the trampoline executable: ") + std::strerror(errno));
+  if (options.verbose)
+    std::fprintf(stderr, "restore: home at %#lx (%lu bytes), %zu moves, %zu kept ranges\n", (unsigned long)ap.home,
+                 (unsigned long)h.size, moves.size(), keep.size());
+  std::fflush(nullptr);
+
+  // Point of no return. No signal handler may run from here on: the
+  // launcher's code is about to disappear.
+  sigset_t all;
+  sigfillset(&all);
+  sigprocmask(SIG_SETMASK, &all, nullptr);
+  unregister_own_rseq();
+  uint64_t entry = ap.home;
+  uint64_t sp = ap.home + h.stack_top - 8;  // as if called: rsp % 16 == 8 at entry
+  uint64_t plan_addr = ap.home + h.plan;
+  asm volatile("mov %0, %%rsp\n\t"
+               "xor %%ebp, %%ebp\n\t"
+               "jmp *%1"
+               :
+               : "r"(sp), "r"(entry), "D"(plan_addr)
+               : "memory");
+  __builtin_unreachable();
+}
+
+}  // namespace ckpt::restorer

@@ -1,0 +1,28 @@
+// Phase 4, the point of no return: block signals, unregister the launcher's
+// own rseq area, copy the trampoline blob, its Plan and the thread's signal
+// frame into the home, and jump. Everything that could fail has been
+// checked before this is called.
+#pragma once
+
+#include "format/ImageReader.h"
+#include "restorer/AddressPlan.h"
+#include "restorer/MachineCheck.h"
+
+namespace ckpt::restorer {
+
+struct HomeLayout;  // computed by home_size()
+
+// Bytes the home needs for this image (blob, plan, frame, stack).
+uint64_t home_size(const format::Image& image);
+// Bytes the vdso group needs as scratch when its saved place overlaps its
+// current one (0 when it can move directly).
+uint64_t vdso_scratch_size(const format::Image& image, const VdsoGroup& vdso);
+
+struct LaunchOptions {
+  bool verbose = false;
+};
+
+[[noreturn]] void launch(const format::Image& image, const MachineFit& fit, const AddressPlan& plan,
+                         const LaunchOptions& options);
+
+}  // namespace ckpt::restorer

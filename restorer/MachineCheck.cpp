@@ -1,0 +1,122 @@
+// Machine and caller checks (see MachineCheck.h).
+#include "restorer/MachineCheck.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+
+#include "format/Checksum.h"
+#include "restorer/RestoreError.h"
+#include "x86/Cpu.h"
+#include "x86/SigFrame.h"
+
+namespace ckpt::restorer {
+
+using format::Vma;
+using format::VmaKind;
+
+static std::string hex(uint64_t v) {
+  char b[24];
+  std::snprintf(b, sizeof b, "0x%" PRIx64, v);
+  return b;
+}
+
+static void check_cpu(const format::Image& image) {
+  if (image.threads.size() != 1) throw RestoreError("multi-threaded images are not supported yet");
+  const format::ThreadState& t = image.threads[0];
+  std::string why = x86::xsave_incompatibility(t.xfeatures, uint32_t(t.xsave.size()), x86::xcr0(), x86::xsave_size());
+  if (!why.empty()) throw RestoreError("this CPU cannot resume the image: " + why);
+  why = x86::xsave_area_problem(t.xsave.data(), t.xsave.size(), t.xfeatures);
+  if (!why.empty()) throw RestoreError("thread " + std::to_string(t.tid) + ": " + why);
+}
+
+static void check_credentials(const format::ProcessInfo& p) {
+  uid_t r, e, s;
+  gid_t gr, ge, gs;
+  getresuid(&r, &e, &s);
+  getresgid(&gr, &ge, &gs);
+  // The restored process runs with the caller's credentials: an image never
+  // grants any, and is refused if its owner and the caller differ.
+  if (p.uid != r || p.euid != e || p.gid != gr || p.egid != ge)
+    throw RestoreError("the image belongs to uid " + std::to_string(p.uid) + " gid " + std::to_string(p.gid) +
+                       " (effective " + std::to_string(p.euid) + "/" + std::to_string(p.egid) +
+                       "); restore it as that user");
+}
+
+static VdsoGroup check_vdso(const format::Image& image, const std::vector<x86::MapsEntry>& self) {
+  VdsoGroup g;
+  for (const auto& e : self)
+    if (e.path == "[vvar]" || e.path == "[vvar_vclock]" || e.path == "[vdso]") g.parts.push_back(e);
+  std::vector<const Vma*> saved;
+  for (const Vma& v : image.vmas)
+    if (format::vma_kind_is_special(v.kind)) saved.push_back(&v);
+  if (saved.empty()) return g;  // the process had none: the launcher's is simply unmapped
+  if (saved.size() != g.parts.size())
+    throw RestoreError("the image's vdso/vvar layout (" + std::to_string(saved.size()) +
+                       " areas) differs from this kernel's (" + std::to_string(g.parts.size()) +
+                       "); it was dumped on another kernel version");
+  for (size_t i = 0; i < saved.size(); ++i) {
+    const auto& cur = g.parts[i];
+    std::string name = format::vma_kind_name(saved[i]->kind);
+    if ("[" + name + "]" != cur.path || saved[i]->size() != cur.end - cur.start ||
+        saved[i]->start - saved[0]->start != cur.start - g.parts[0].start)
+      throw RestoreError("the image's " + name + " differs in size or placement from this kernel's; it was dumped "
+                         "on another kernel version");
+    if (saved[i]->kind == VmaKind::Vdso &&
+        format::checksum(reinterpret_cast<const void*>(cur.start), cur.end - cur.start) != image.mm.vdso_hash)
+      throw RestoreError("the image's vdso differs from this kernel's; it was dumped on another kernel version (" +
+                         image.process.kernel_release + ")");
+  }
+  return g;
+}
+
+static int open_mapped_file(const Vma& v) {
+  const format::FileId& f = v.file;
+  bool writable_shared = v.kind == VmaKind::FileShared && (v.prot & PROT_WRITE);
+  int fd = ::open(f.path.c_str(), (writable_shared ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+  if (fd < 0)
+    throw RestoreError("cannot open " + f.path + ", mapped at " + hex(v.start) + ": " + std::strerror(errno));
+  struct stat st;
+  fstat(fd, &st);
+  int64_t mtime = int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+  std::string why;
+  if (!S_ISREG(st.st_mode)) why = "it is no longer a regular file";
+  else if (uint64_t(st.st_size) != f.size)
+    why = "its size changed (" + std::to_string(f.size) + " -> " + std::to_string(st.st_size) + " bytes)";
+  else if (mtime != f.mtime_ns) why = "it was modified after the dump";
+  else if (st.st_mode & (S_ISUID | S_ISGID)) why = "it is setuid or setgid";
+  if (!why.empty()) {
+    ::close(fd);
+    throw RestoreError("file " + f.path + ", mapped at " + hex(v.start) + ", differs from the dump: " + why);
+  }
+  return fd;
+}
+
+MachineFit check_machine(const format::Image& image, const std::vector<x86::MapsEntry>& self_maps) {
+  check_cpu(image);
+  check_credentials(image.process);
+  for (const Vma& v : image.vmas)
+    if (v.kind == VmaKind::AnonShared) throw RestoreError("shared anonymous memory is not supported yet");
+  MachineFit fit;
+  fit.vdso = check_vdso(image, self_maps);
+  fit.file_fds.assign(image.vmas.size(), -1);
+  // Open each distinct file once, keep one descriptor per VMA index.
+  for (size_t i = 0; i < image.vmas.size(); ++i) {
+    const Vma& v = image.vmas[i];
+    if (!format::vma_kind_has_file(v.kind)) continue;
+    for (size_t j = 0; j < i; ++j)
+      if (fit.file_fds[j] >= 0 && image.vmas[j].file.path == v.file.path && image.vmas[j].kind == v.kind &&
+          image.vmas[j].prot == v.prot)
+        fit.file_fds[i] = fit.file_fds[j];
+    if (fit.file_fds[i] < 0) fit.file_fds[i] = open_mapped_file(v);
+  }
+  return fit;
+}
+
+}  // namespace ckpt::restorer

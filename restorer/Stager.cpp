@@ -1,0 +1,78 @@
+// Staging of memory contents (see Stager.h).
+#include "restorer/Stager.h"
+
+#include <sys/mman.h>
+#include <zstd.h>
+
+#include <cerrno>
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+
+#include "format/Validate.h"
+#include "restorer/RestoreError.h"
+
+namespace ckpt::restorer {
+
+using format::Vma;
+using format::VmaKind;
+
+static std::string hex(uint64_t v) {
+  char b[24];
+  std::snprintf(b, sizeof b, "0x%" PRIx64, v);
+  return b;
+}
+
+static void map_at(uint64_t addr, const Vma& v, int prot, int flags, int fd) {
+  void* r = mmap(reinterpret_cast<void*>(addr), v.size(), prot, flags | MAP_FIXED, fd, off_t(v.pgoff));
+  if (r == MAP_FAILED)
+    throw RestoreError("cannot stage the memory area at " + hex(v.start) + " (" + std::string(vma_kind_name(v.kind)) +
+                       (v.file.path.empty() ? "" : " " + v.file.path) + "): " + std::strerror(errno));
+}
+
+void stage_memory(const format::ImageReader& reader, const MachineFit& fit, const AddressPlan& plan) {
+  const format::Image& image = reader.image();
+  std::vector<bool> has_pages(image.vmas.size(), false);
+  {
+    size_t vi = 0;
+    for (const format::PageChunk& c : image.chunks) {
+      while (image.vmas[vi].end <= c.vaddr) ++vi;  // validated: every chunk lies inside a VMA
+      has_pages[vi] = true;
+    }
+  }
+  // Map every area, writable where pages are to be laid over.
+  for (size_t i = 0; i < image.vmas.size(); ++i) {
+    const Vma& v = image.vmas[i];
+    if (!plan.staged[i]) continue;
+    int prot = int(v.prot) | (has_pages[i] ? PROT_READ | PROT_WRITE : 0);
+    switch (v.kind) {
+      case VmaKind::AnonPrivate:
+      case VmaKind::Heap:
+      case VmaKind::Stack:
+        map_at(plan.staged[i], v, prot,
+               MAP_PRIVATE | MAP_ANONYMOUS | ((v.flags & format::kVmaGrowsDown) ? MAP_GROWSDOWN : 0), -1);
+        break;
+      case VmaKind::FilePrivate: map_at(plan.staged[i], v, prot, MAP_PRIVATE, fit.file_fds[i]); break;
+      case VmaKind::FileShared: map_at(plan.staged[i], v, prot, MAP_SHARED, fit.file_fds[i]); break;
+      default: throw RestoreError(std::string("cannot stage a ") + vma_kind_name(v.kind) + " area");
+    }
+  }
+  // Fill: each chunk decompresses (or is read) straight into its staged place.
+  std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx*)> dctx(ZSTD_createDCtx(), ZSTD_freeDCtx);
+  std::vector<uint8_t> scratch;
+  size_t vi = 0;
+  for (const format::PageChunk& c : image.chunks) {
+    while (image.vmas[vi].end <= c.vaddr) ++vi;
+    uint8_t* dest = reinterpret_cast<uint8_t*>(plan.staged[vi] + (c.vaddr - image.vmas[vi].start));
+    reader.read_chunk(c, dest, dctx.get(), scratch);
+  }
+  for (size_t i = 0; i < image.vmas.size(); ++i) {
+    const Vma& v = image.vmas[i];
+    if (!plan.staged[i] || !has_pages[i]) continue;
+    if (mprotect(reinterpret_cast<void*>(plan.staged[i]), v.size(), int(v.prot)) != 0)
+      throw RestoreError("cannot protect the staged area for " + hex(v.start) + ": " + std::strerror(errno));
+  }
+}
+
+}  // namespace ckpt::restorer

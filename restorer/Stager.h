@@ -1,0 +1,17 @@
+// Phase 3: build every saved VMA's final contents at its staging address,
+// with libc and zstd at hand: anonymous memory filled from the image
+// (straight into place, never-saved pages left untouched), private file
+// mappings mapped from their file with the saved pages laid over, shared
+// file mappings mapped again; then each area gets its final protection.
+#pragma once
+
+#include "format/ImageReader.h"
+#include "restorer/AddressPlan.h"
+#include "restorer/MachineCheck.h"
+
+namespace ckpt::restorer {
+
+// Throws RestoreError (or format::FormatError for corrupt page data).
+void stage_memory(const format::ImageReader& reader, const MachineFit& fit, const AddressPlan& plan);
+
+}  // namespace ckpt::restorer

@@ -1,0 +1,80 @@
+// `restore IMAGE`: this process becomes the process saved in IMAGE, keeping
+// its own pid and its fds 0, 1 and 2 (the shell-job convention).
+//
+// Phases (docs/architecture.md): 1. read and validate the image and this
+// machine, with no side effects; 2. plan addresses; 3. stage memory;
+// 4. point of no return; 5. the trampoline finishes and resumes the program.
+// Exit status before the point of no return: 1 bad image or unfit machine,
+// 2 usage; after it: 120 (trampoline::kExitAfterPointOfNoReturn).
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <boost/program_options.hpp>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+
+#include "format/FormatError.h"
+#include "format/ImageReader.h"
+#include "restorer/AddressPlan.h"
+#include "restorer/Launch.h"
+#include "restorer/MachineCheck.h"
+#include "restorer/RestoreError.h"
+#include "restorer/Stager.h"
+#include "x86/ProcMaps.h"
+
+namespace po = boost::program_options;
+using namespace ckpt;
+
+static const char* kUsage =
+    "usage: restore IMAGE [--check] [--verbose]\n"
+    "  Replaces this process with the one saved in IMAGE (made by `ckpt dump`).\n"
+    "  --check    validate the image against this machine and exit 0, restoring nothing\n"
+    "  --verbose  say what is done, on stderr\n";
+
+int main(int argc, char** argv) {
+  std::string image_path;
+  bool check_only = false, verbose = false;
+  try {
+    po::options_description opts;
+    opts.add_options()("image", po::value(&image_path))("check", po::bool_switch(&check_only))(
+        "verbose", po::bool_switch(&verbose))("help,h", "");
+    po::positional_options_description pos;
+    pos.add("image", 1);
+    po::variables_map vm;
+    po::store(po::command_line_parser(argc, argv).options(opts).positional(pos).run(), vm);
+    po::notify(vm);
+    if (vm.count("help")) {
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
+    if (image_path.empty()) throw po::error("missing IMAGE");
+  } catch (const po::error& e) {
+    std::fprintf(stderr, "restore: %s\n%s", e.what(), kUsage);
+    return 2;
+  }
+
+  try {
+    int fd = ::open(image_path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) throw restorer::RestoreError("cannot open " + image_path + ": " + std::strerror(errno));
+    format::ImageReader reader(fd);
+    const format::Image& image = reader.image();
+    std::vector<x86::MapsEntry> self = x86::parse_maps(x86::read_proc_file("/proc/self/maps"));
+    restorer::MachineFit fit = restorer::check_machine(image, self);
+    if (check_only) {
+      reader.verify_page_data();
+      std::printf("%s: can be restored here\n", image_path.c_str());
+      return 0;
+    }
+    restorer::AddressPlan plan = restorer::plan_addresses(image, self, restorer::home_size(image),
+                                                          restorer::vdso_scratch_size(image, fit.vdso));
+    restorer::stage_memory(reader, fit, plan);
+    restorer::launch(image, fit, plan, {verbose});
+  } catch (const format::FormatError& e) {
+    std::fprintf(stderr, "restore: %s: bad image %s\n", image_path.c_str(), e.what());
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "restore: %s: %s\n", image_path.c_str(), e.what());
+  }
+  return 1;
+}

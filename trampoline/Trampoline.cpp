@@ -1,0 +1,105 @@
+// The code that runs after the point of no return, from a copy placed in a
+// hole of the address space that no saved VMA uses. Freestanding: no libc,
+// no C++ runtime, no data needing relocation; only raw system calls. It
+// unmaps the launcher, moves the staged areas and the vdso into place with
+// mremap (no copying), restores process-wide kernel state, and resumes the
+// saved thread through rt_sigreturn. Any failure is final: it says which
+// step failed on stderr and exits with kExitAfterPointOfNoReturn.
+#include <asm/prctl.h>
+#include <asm/unistd.h>
+#include <linux/mman.h>
+#include <linux/prctl.h>
+
+#include "trampoline/Plan.h"
+#include "x86/Syscall.h"
+
+using namespace ckpt::trampoline;
+using namespace ckpt::x86;
+
+namespace {
+
+// Strings live in .rodata and are reached RIP-relative: no relocation.
+[[noreturn]] __attribute__((noinline)) void die(const char* step, long err) {
+  char buf[160];
+  unsigned n = 0;
+  const char* prefix = "restore: failed after the point of no return: ";
+  for (const char* s = prefix; *s && n < 100; ++s) buf[n++] = *s;
+  for (const char* s = step; *s && n < 140; ++s) buf[n++] = *s;
+  const char* mid = " (errno ";
+  for (const char* s = mid; *s; ++s) buf[n++] = *s;
+  unsigned long e = static_cast<unsigned long>(-err);
+  char digits[20];
+  unsigned nd = 0;
+  do {
+    digits[nd++] = char('0' + e % 10);
+    e /= 10;
+  } while (e && nd < sizeof digits);
+  while (nd) buf[n++] = digits[--nd];
+  buf[n++] = ')';
+  buf[n++] = '\n';
+  syscall3(__NR_write, 2, reinterpret_cast<long>(buf), n);
+  for (;;) syscall1(__NR_exit_group, kExitAfterPointOfNoReturn);
+}
+
+void check(long ret, const char* step) {
+  if (ret < 0 && ret > -4096) die(step, ret);
+}
+
+}  // namespace
+
+extern "C" [[noreturn]] __attribute__((section(".text.entry"), used)) void trampoline_entry(const Plan* plan) {
+  if (plan->magic != kPlanMagic) die("plan is corrupt", -22);
+
+  // 1. Unmap every launcher mapping: everything below unmap_end that is not kept.
+  const Range* keep = plan_keeps(plan);
+  uint64_t cursor = 0;
+  for (uint32_t i = 0; i <= plan->keep_count; ++i) {
+    uint64_t next = i < plan->keep_count ? keep[i].start : plan->unmap_end;
+    if (next > cursor) check(syscall2(__NR_munmap, long(cursor), long(next - cursor)), "unmapping the launcher");
+    if (i < plan->keep_count) cursor = keep[i].end;
+  }
+
+  // 2. Move vdso/vvar and every staged area onto its final address.
+  const Move* moves = plan_moves(plan);
+  for (uint32_t i = 0; i < plan->move_count; ++i) {
+    long r = syscall5(__NR_mremap, long(moves[i].from), long(moves[i].len), long(moves[i].len),
+                      MREMAP_MAYMOVE | MREMAP_FIXED, long(moves[i].to));
+    if (r < 0 && r > -4096) die("moving a memory area into place", r);
+  }
+
+  // 3. Process-wide state.
+  if (plan->set_mm) {
+    check(syscall5(__NR_prctl, PR_SET_MM, PR_SET_MM_MAP, long(&plan->mm), sizeof(plan->mm), 0),
+          "prctl(PR_SET_MM_MAP)");
+  }
+  if (plan->close_from >= 0) check(syscall3(__NR_close_range, plan->close_from, ~0u, 0), "closing the launcher's files");
+  if (plan->rseq_address) {
+    check(syscall4(__NR_rseq, long(plan->rseq_address), plan->rseq_length, 0, plan->rseq_signature),
+          "registering rseq");
+  }
+  check(syscall2(__NR_arch_prctl, ARCH_SET_FS, long(plan->fs_base)), "setting the fs base");
+  check(syscall2(__NR_arch_prctl, ARCH_SET_GS, long(plan->gs_base)), "setting the gs base");
+
+  // 4. Resume: the kernel loads every register, the signal mask and the XSAVE state from the frame.
+  asm volatile("mov %0, %%rsp\n\t"
+               "mov %1, %%eax\n\t"
+               "syscall\n\t"
+               "ud2"
+               :
+               : "r"(plan->resume_rsp), "i"(__NR_rt_sigreturn)
+               : "memory");
+  __builtin_unreachable();
+}
+
+// The compiler may emit calls to these for struct copies even when freestanding.
+extern "C" void* memcpy(void* d, const void* s, unsigned long n) {
+  auto dd = static_cast<char*>(d);
+  auto ss = static_cast<const char*>(s);
+  while (n--) *dd++ = *ss++;
+  return d;
+}
+extern "C" void* memset(void* d, int c, unsigned long n) {
+  auto dd = static_cast<char*>(d);
+  while (n--) *dd++ = char(c);
+  return d;
+}

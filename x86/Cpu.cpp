@@ -1,0 +1,100 @@
+// Reading XCR0 and the XSAVE size from the CPU, and judging whether saved
+// XSAVE state fits this CPU. See Cpu.h.
+#include "x86/Cpu.h"
+
+#include <cpuid.h>
+
+#include <array>
+#include <cstdio>
+#include <string_view>
+
+namespace ckpt::x86 {
+
+namespace {
+
+constexpr std::array<std::string_view, 20> kXFeatureNames = {
+    "x87",
+    "SSE",
+    "AVX",
+    "MPX bndregs",
+    "MPX bndcsr",
+    "AVX-512 opmask",
+    "AVX-512 ZMM_Hi256",
+    "AVX-512 Hi16_ZMM",
+    "PT",
+    "PKRU",
+    "PASID",
+    "CET user",
+    "CET supervisor",
+    "HDC",
+    "UINTR",
+    "LBR",
+    "HWP",
+    "AMX tilecfg",
+    "AMX tiledata",
+    "APX",
+};
+
+constexpr unsigned kCpuidOsxsave = 1u << 27;  // leaf 1, ECX
+
+bool os_enabled_xsave() {
+    unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+    if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx)) return false;
+    return (ecx & kCpuidOsxsave) != 0;
+}
+
+std::string hex(std::uint64_t value) {
+    char buf[24];
+    std::snprintf(buf, sizeof buf, "%#llx", static_cast<unsigned long long>(value));
+    return buf;
+}
+
+}  // namespace
+
+std::string xfeature_name(unsigned bit) {
+    if (bit < kXFeatureNames.size()) return std::string(kXFeatureNames[bit]);
+    return "bit " + std::to_string(bit);
+}
+
+std::uint64_t xcr0() {
+    if (!os_enabled_xsave()) return (1u << kXFeatureX87) | (1u << kXFeatureSse);
+    std::uint32_t lo = 0, hi = 0;
+    // The mnemonic, not _xgetbv(): this file is built without -mxsave.
+    asm volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return (std::uint64_t{hi} << 32) | lo;
+}
+
+std::uint32_t xsave_size() {
+    if (!os_enabled_xsave()) return 0;
+    unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+    if (!__get_cpuid_count(0xd, 0, &eax, &ebx, &ecx, &edx)) return 0;
+    return ebx;
+}
+
+std::string xsave_incompatibility(std::uint64_t saved_xfeatures, std::uint32_t saved_size, std::uint64_t cpu_xcr0,
+                                  std::uint32_t cpu_size) {
+    const std::uint64_t missing = saved_xfeatures & ~cpu_xcr0;
+    const std::string size_clause = "the image's XSAVE area is " + std::to_string(saved_size) +
+                                    " bytes but this CPU's is " + std::to_string(cpu_size) + " bytes";
+    if (missing == 0) {
+        if (saved_size == cpu_size) return "";
+        return "cannot resume the saved register state here: " + size_clause + " (XCR0 " + hex(cpu_xcr0) +
+               "), so the process may have laid out its buffers for another CPU";
+    }
+    std::string names;
+    unsigned count = 0;
+    for (unsigned bit = 0; bit < 64; ++bit) {
+        if ((missing >> bit & 1) == 0) continue;
+        if (count++ != 0) names += ", ";
+        names += xfeature_name(bit);
+        if (bit < kXFeatureNames.size()) names += " (bit " + std::to_string(bit) + ")";
+    }
+    std::string sentence = "cannot resume the saved register state here: this CPU lacks the XSAVE feature";
+    sentence += count == 1 ? " " : "s ";
+    sentence += names + " that the image uses (image xfeatures " + hex(saved_xfeatures) + ", CPU XCR0 " +
+                hex(cpu_xcr0) + ")";
+    if (saved_size != cpu_size) sentence += ", and " + size_clause;
+    return sentence;
+}
+
+}  // namespace ckpt::x86

@@ -1,0 +1,79 @@
+// /proc/PID/maps and smaps parsing (see ProcMaps.h).
+#include "x86/ProcMaps.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+#include <sstream>
+#include <stdexcept>
+#include <system_error>
+
+namespace ckpt::x86 {
+
+bool MapsEntry::has_flag(const char* f) const {
+  for (const std::string& v : vmflags)
+    if (v == f) return true;
+  return false;
+}
+
+std::string read_proc_file(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw std::system_error(errno, std::generic_category(), "cannot open " + path);
+  std::string out;
+  char buf[65536];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int e = errno;
+      ::close(fd);
+      throw std::system_error(e, std::generic_category(), "cannot read " + path);
+    }
+    if (n == 0) break;
+    out.append(buf, size_t(n));
+  }
+  ::close(fd);
+  return out;
+}
+
+static bool is_header_line(const std::string& line) {
+  // "start-end perms offset dev inode [path]": the first token has a '-' and only hex digits.
+  size_t sp = line.find(' ');
+  if (sp == std::string::npos) return false;
+  size_t dash = line.find('-');
+  return dash != std::string::npos && dash < sp && line.find(':') > sp;
+}
+
+std::vector<MapsEntry> parse_maps(const std::string& text) {
+  std::vector<MapsEntry> out;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    if (is_header_line(line)) {
+      MapsEntry e;
+      char perms[5] = {};
+      int path_at = -1;
+      if (std::sscanf(line.c_str(), "%" SCNx64 "-%" SCNx64 " %4s %" SCNx64 " %x:%x %" SCNu64 " %n", &e.start, &e.end,
+                      perms, &e.offset, &e.dev_major, &e.dev_minor, &e.inode, &path_at) < 7)
+        throw std::runtime_error("malformed maps line: " + line);
+      e.read = perms[0] == 'r';
+      e.write = perms[1] == 'w';
+      e.exec = perms[2] == 'x';
+      e.shared = perms[3] == 's';
+      if (path_at > 0 && size_t(path_at) < line.size()) e.path = line.substr(size_t(path_at));
+      out.push_back(std::move(e));
+    } else if (line.rfind("VmFlags:", 0) == 0 && !out.empty()) {
+      std::istringstream f(line.substr(8));
+      std::string flag;
+      while (f >> flag) out.back().vmflags.push_back(flag);
+    }
+  }
+  return out;
+}
+
+}  // namespace ckpt::x86

@@ -1,0 +1,54 @@
+// What the kernel does with a system call interrupted by a stop that the
+// thread never returns from: a checkpointed thread caught inside a call must
+// resume as if no handler had run, so the restorer applies the same rules.
+#pragma once
+
+#include <cstdint>
+
+#include "x86/Registers.h"
+
+namespace ckpt::x86 {
+
+inline constexpr int64_t kERESTARTSYS = -512;
+inline constexpr int64_t kERESTARTNOINTR = -513;
+inline constexpr int64_t kERESTARTNOHAND = -514;
+inline constexpr int64_t kERESTART_RESTARTBLOCK = -516;
+
+enum class RestartAction {
+  None,         // not in a system call, or the call had completed
+  Restart,      // rip -= 2, rax = orig_rax: the call runs again
+  Interrupted,  // the call returns -EINTR
+};
+
+// Decision for ERESTART_RESTARTBLOCK (nanosleep, clock_nanosleep, poll,
+// futex with a timeout): the kernel's restart block, which holds the time
+// left, dies with the process, and restarting the original call would sleep
+// its whole timeout again. We return -EINTR, as CRIU does: the remaining
+// time was already written to nanosleep's `rem`, so a caller that loops on
+// EINTR finishes exactly on time. The choice is the same on every restore.
+inline RestartAction restart_action(const UserRegs& r) {
+  if (int64_t(r.orig_rax) < 0) return RestartAction::None;
+  switch (int64_t(r.rax)) {
+    case kERESTARTSYS:
+    case kERESTARTNOINTR:
+    case kERESTARTNOHAND: return RestartAction::Restart;
+    case kERESTART_RESTARTBLOCK: return RestartAction::Interrupted;
+    default: return RestartAction::None;
+  }
+}
+
+// The registers the thread resumes with.
+inline UserRegs resume_registers(UserRegs r) {
+  switch (restart_action(r)) {
+    case RestartAction::Restart:
+      r.rax = r.orig_rax;
+      r.rip -= 2;  // the 2-byte `syscall` instruction
+      break;
+    case RestartAction::Interrupted: r.rax = uint64_t(-4); break;  // -EINTR
+    case RestartAction::None: break;
+  }
+  r.orig_rax = uint64_t(-1);
+  return r;
+}
+
+}  // namespace ckpt::x86
