@@ -2,6 +2,8 @@
 #include "dumper/Dumper.h"
 
 #include <dirent.h>
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -15,6 +17,7 @@
 #include "dumper/Tracee.h"
 #include "format/Checksum.h"
 #include "x86/ProcMaps.h"
+#include "x86/ResumeGadgets.h"
 
 namespace ckpt::dumper {
 
@@ -118,6 +121,35 @@ static format::MmInfo mm_info(pid_t pid, const std::vector<format::Vma>& vmas) {
   return m;
 }
 
+// Looks for the code the trampoline finishes through (x86/ResumeGadgets.h)
+// in the process's executable mappings, read from their files (reading the
+// target's memory would fault pages into it) or, for the vdso, from memory.
+static void find_resume_gadgets(format::Image& image) {
+  x86::GadgetScan found;
+  std::vector<uint8_t> code;
+  for (const auto& v : image.vmas) {
+    if (!(v.prot & PROT_EXEC)) continue;
+    code.resize(v.size());
+    size_t got = 0;
+    if (v.kind == format::VmaKind::Vdso) {
+      read_remote(image.process.pid, -1, v.start, code.data(), code.size());
+      got = code.size();
+    } else if (v.kind == format::VmaKind::FilePrivate) {
+      int fd = ::open(v.file.path.c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd < 0) continue;
+      ssize_t n = pread(fd, code.data(), code.size(), off_t(v.pgoff));
+      ::close(fd);
+      got = n > 0 ? size_t(n) : 0;
+    }
+    x86::scan_gadgets(code.data(), got, v.start, found);
+    if (found.syscall && found.sigreturn) break;
+  }
+  if (found.syscall && found.sigreturn) {
+    image.mm.syscall_gadget = found.syscall;
+    image.mm.sigreturn_gadget = found.sigreturn;
+  }
+}
+
 DumpReport dump(const DumpOptions& o) {
   auto t0 = std::chrono::steady_clock::now();
   check_target(o.pid);
@@ -136,6 +168,8 @@ DumpReport dump(const DumpOptions& o) {
     image.mm.vdso_size = v.size();
     image.mm.vdso_hash = format::checksum(bytes.data(), bytes.size());
   }
+
+  find_resume_gadgets(image);
 
   format::ThreadState t;
   t.tid = o.pid;

@@ -44,6 +44,9 @@ struct MmInfo {
   std::vector<uint8_t> auxv;  // raw /proc/PID/auxv
   uint64_t vdso_size = 0;     // 0: the process had no vdso
   uint64_t vdso_hash = 0;     // xxh3-64 of the vdso's bytes
+  // Code in the process itself the trampoline finishes through (x86/ResumeGadgets.h); 0: none found.
+  uint64_t syscall_gadget = 0;    // "syscall; ret"
+  uint64_t sigreturn_gadget = 0;  // "mov $15, %rax; syscall"
 };
 
 enum class VmaKind : uint32_t {

@@ -56,6 +56,7 @@ ImageReader::ImageReader(int fd) : fd_(fd) {
                                                          " (this build reads version " + std::to_string(kVersion) + ")");
   if (h.machine != kMachineX86_64) throw FormatError(offsetof(FileHeader, machine), "image is not for x86-64");
   if (h.flags != 0) throw FormatError(offsetof(FileHeader, flags), "unknown header flags");
+  if (h.reserved0 != 0 || h.reserved1 != 0) throw FormatError(offsetof(FileHeader, reserved0), "reserved header bytes are set");
   if (h.header_size != sizeof h) throw FormatError(offsetof(FileHeader, header_size), "unexpected header size");
   if (h.page_size != kPageSize) throw FormatError(offsetof(FileHeader, page_size), "unsupported page size");
   if (h.file_size != file_size_)
@@ -67,7 +68,8 @@ ImageReader::ImageReader(int fd) : fd_(fd) {
   TrailerHeader th;
   read_exact(&th, sizeof th, h.trailer_offset, "trailer");
   if (std::memcmp(th.magic, kTrailerMagic.data(), 8) != 0) throw FormatError(h.trailer_offset, "bad trailer magic");
-  if (th.count == 0 || th.count > kMaxSections) throw FormatError(h.trailer_offset + 8, "bad section count");
+  if (th.count == 0 || th.count > kMaxSections || th.reserved != 0)
+    throw FormatError(h.trailer_offset + 8, "bad section count");
   uint64_t trailer_size = sizeof th + uint64_t(th.count) * sizeof(TrailerEntry) + 8;
   if (h.trailer_offset + trailer_size != file_size_)
     throw FormatError(h.trailer_offset + 8, "trailer does not end at the end of the file");
@@ -96,7 +98,8 @@ ImageReader::ImageReader(int fd) : fd_(fd) {
       throw FormatError(at, std::string(section_name(type)) + " section is too large");
     SectionHeader sh;
     read_exact(&sh, sizeof sh, e.offset, "section header");
-    if (sh.type != e.type || sh.length != e.length || sh.checksum != e.checksum || sh.flags != 0 || e.flags != 0)
+    if (sh.type != e.type || sh.length != e.length || sh.checksum != e.checksum || sh.flags != 0 || e.flags != 0 ||
+        sh.reserved != 0)
       throw FormatError(e.offset, std::string(section_name(type)) + " section header does not match the trailer");
     sections_.push_back({type, e.offset, e.length, e.checksum});
     prev_end = e.offset + sizeof sh + e.length;

@@ -65,6 +65,8 @@ std::vector<uint8_t> encode_mm(const MmInfo& m) {
   w.blob(m.auxv);
   w.u64(m.vdso_size);
   w.u64(m.vdso_hash);
+  w.u64(m.syscall_gadget);
+  w.u64(m.sigreturn_gadget);
   return w.bytes();
 }
 
@@ -77,6 +79,8 @@ MmInfo decode_mm(const uint8_t* data, size_t n, uint64_t base) {
   m.auxv = r.blob("auxv", kMaxAuxvBytes);
   m.vdso_size = r.u64("vdso size");
   m.vdso_hash = r.u64("vdso hash");
+  m.syscall_gadget = r.u64("syscall gadget");
+  m.sigreturn_gadget = r.u64("sigreturn gadget");
   r.expect_end("mm section");
   return m;
 }

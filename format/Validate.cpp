@@ -70,6 +70,13 @@ void validate_image(const Image& image, const std::vector<SectionInfo>& sections
       m.env_start > m.env_end)
     throw FormatError(mm_at, "mm ranges are inverted");
   if (m.auxv.size() % 16) throw FormatError(mm_at, "auxv is not a whole number of entries");
+  for (uint64_t g : {m.syscall_gadget, m.sigreturn_gadget}) {
+    if (!g) continue;
+    bool in_code = false;
+    for (const Vma& v : vmas)
+      if (g >= v.start && g < v.end) in_code = (v.prot & PROT_EXEC) && (v.kind == VmaKind::FilePrivate || v.kind == VmaKind::Vdso);
+    if (!in_code) throw FormatError(mm_at, "resume gadget " + hex(g) + " is not inside the process's code");
+  }
 
   const uint64_t threads_at = section_offset(sections, SectionType::Threads);
   for (const ThreadState& t : image.threads) {

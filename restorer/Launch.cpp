@@ -18,6 +18,7 @@
 #include "restorer/RestoreError.h"
 #include "trampoline/Blob.h"
 #include "trampoline/Plan.h"
+#include "x86/ResumeGadgets.h"
 #include "x86/SigFrame.h"
 #include "x86/SyscallRestart.h"
 
@@ -87,6 +88,50 @@ static bool mm_fields_acceptable(const format::MmInfo& m) {
                      m.arg_start, m.arg_end, m.env_start, m.env_end})
     if (a < 65536 || a >= format::kUserSpaceEnd) return false;
   return m.auxv.size() <= kMaxKernelAuxv;
+}
+
+// Where a saved address can be read now, before the point of no return: in
+// its staged area, or for the vdso in the launcher's own (identical) vdso.
+// Returns nullptr when it cannot be read (no such area, not readable).
+static const uint8_t* readable_now(const format::Image& image, const MachineFit& fit, const AddressPlan& ap,
+                                   uint64_t addr, size_t len) {
+  size_t special = 0;
+  for (size_t i = 0; i < image.vmas.size(); ++i) {
+    const format::Vma& v = image.vmas[i];
+    bool inside = addr >= v.start && addr < v.end && len <= v.end - addr;
+    if (format::vma_kind_is_special(v.kind)) {
+      if (inside && v.kind == format::VmaKind::Vdso && special < fit.vdso.parts.size())
+        return reinterpret_cast<const uint8_t*>(fit.vdso.parts[special].start + (addr - v.start));
+      ++special;
+      continue;
+    }
+    if (inside) return (v.prot & PROT_READ) && ap.staged[i] ? reinterpret_cast<const uint8_t*>(ap.staged[i] + (addr - v.start)) : nullptr;
+  }
+  return nullptr;
+}
+
+// The no-trace finish (x86/ResumeGadgets.h) needs both gadgets intact in the
+// staged memory and room for the frame below the thread's red zone, in the
+// writable area its stack pointer is in. Returns the frame address, or 0.
+static uint64_t frame_on_thread_stack(const format::Image& image, const MachineFit& fit, const AddressPlan& ap,
+                                      size_t frame_size, uint8_t** write_at) {
+  const format::MmInfo& m = image.mm;
+  if (!m.syscall_gadget || !m.sigreturn_gadget) return 0;
+  const uint8_t* g = readable_now(image, fit, ap, m.syscall_gadget, sizeof x86::kSyscallRet);
+  if (!g || !x86::is_syscall_gadget(g, image.vmas.back().end - m.syscall_gadget)) return 0;
+  const uint8_t* r = readable_now(image, fit, ap, m.sigreturn_gadget, sizeof x86::kSigreturn);
+  if (!r || !x86::is_sigreturn_gadget(r, sizeof x86::kSigreturn)) return 0;
+  uint64_t rsp = image.threads[0].gpr[format::RSP];
+  for (size_t i = 0; i < image.vmas.size(); ++i) {
+    const format::Vma& v = image.vmas[i];
+    if (rsp <= v.start || rsp > v.end || !ap.staged[i]) continue;
+    if ((v.prot & (PROT_READ | PROT_WRITE)) != (PROT_READ | PROT_WRITE) || v.kind == format::VmaKind::FileShared) return 0;
+    uint64_t frame = (rsp - 128 - frame_size) & ~uint64_t(63);  // below the red zone, 64-aligned for XSAVE
+    if (rsp < 128 + frame_size + 64 || frame < v.start) return 0;
+    *write_at = reinterpret_cast<uint8_t*>(ap.staged[i] + (frame - v.start));
+    return frame;
+  }
+  return 0;
 }
 
 static void unregister_own_rseq() {
@@ -186,8 +231,20 @@ void launch(const format::Image& image, const MachineFit& fit, const AddressPlan
   x86::UserRegs regs;
   std::memcpy(&regs, thread.gpr.data(), sizeof regs);
   regs = x86::resume_registers(regs);
-  plan->resume_rsp = x86::build_sigframe(base + h.frame, ap.home + h.frame, regs, thread.sigmask, thread.xsave.data(),
-                                         thread.xsave.size(), thread.xfeatures);
+  const size_t frame_size = x86::sigframe_size(thread.xsave.size());
+  uint8_t* frame_at = nullptr;
+  if (uint64_t frame = frame_on_thread_stack(image, fit, ap, frame_size, &frame_at)) {
+    plan->resume_rsp = x86::build_sigframe(frame_at, frame, regs, thread.sigmask, thread.xsave.data(),
+                                           thread.xsave.size(), thread.xfeatures, image.mm.sigreturn_gadget);
+    plan->finish_gadget = image.mm.syscall_gadget;
+    plan->home_start = ap.home;
+    plan->home_length = h.size;
+  } else {
+    std::fprintf(stderr, "restore: warning: the process has no usable resume code; the restorer's page stays mapped at "
+                         "%#lx\n", (unsigned long)ap.home);
+    plan->resume_rsp = x86::build_sigframe(base + h.frame, ap.home + h.frame, regs, thread.sigmask,
+                                           thread.xsave.data(), thread.xsave.size(), thread.xfeatures);
+  }
   if (mprotect(base, page_up(blob_size()), PROT_READ | PROT_EXEC) != 0)
     throw RestoreError(std::string("cannot make the trampoline executable: ") + std::strerror(errno));
   if (options.verbose)

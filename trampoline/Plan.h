@@ -47,8 +47,14 @@ struct Plan {
   uint32_t rseq_length;
   uint32_t rseq_signature;
   uint64_t fs_base, gs_base;
-  // The thread resumes through rt_sigreturn with rsp = resume_rsp.
+  // The thread resumes through rt_sigreturn with rsp = resume_rsp, issued
+  // from the trampoline (finish_gadget == 0), or, leaving no trace, through
+  // the process's own "syscall; ret" at finish_gadget: rsp = resume_rsp - 8
+  // (the frame's pretcode slot, holding the address of its own
+  // "mov $15, %rax; syscall"), rax = munmap, rdi/rsi = the home.
   uint64_t resume_rsp;
+  uint64_t finish_gadget;
+  uint64_t home_start, home_length;
 };
 
 inline const Range* plan_keeps(const Plan* p) {

@@ -81,6 +81,17 @@ extern "C" [[noreturn]] __attribute__((section(".text.entry"), used)) void tramp
   check(syscall2(__NR_arch_prctl, ARCH_SET_GS, long(plan->gs_base)), "setting the gs base");
 
   // 4. Resume: the kernel loads every register, the signal mask and the XSAVE state from the frame.
+  if (plan->finish_gadget) {
+    // munmap(home) runs from the process's own code, whose `ret` pops the
+    // frame's pretcode: its own rt_sigreturn sequence. Nothing of ours is left.
+    asm volatile("mov %0, %%rsp\n\t"
+                 "jmp *%1"
+                 :
+                 : "r"(plan->resume_rsp - 8), "r"(plan->finish_gadget), "a"(long(__NR_munmap)),
+                   "D"(plan->home_start), "S"(plan->home_length)
+                 : "memory");
+    __builtin_unreachable();
+  }
   asm volatile("mov %0, %%rsp\n\t"
                "mov %1, %%eax\n\t"
                "syscall\n\t"

@@ -23,9 +23,10 @@ std::string xsave_area_problem(const uint8_t* xsave, size_t size, uint64_t xfeat
 }
 
 uint64_t build_sigframe(uint8_t* out, uint64_t frame_addr, const UserRegs& r, uint64_t sigmask, const uint8_t* xsave,
-                        size_t xsave_size, uint64_t xfeatures) {
+                        size_t xsave_size, uint64_t xfeatures, uint64_t pretcode) {
   std::memset(out, 0, sigframe_size(xsave_size));
   RtSigframe f{};
+  f.pretcode = pretcode;
   f.uc.uc_flags = kUcFpXstate | kUcSigcontextSs | kUcStrictRestoreSs;
   f.uc.uc_stack.ss_flags = SS_DISABLE;
   KernelSigcontext& sc = f.uc.uc_mcontext;
