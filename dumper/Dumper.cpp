@@ -180,6 +180,7 @@ DumpReport dump(const DumpOptions& o) {
   auto rseq = tracee.rseq();
   t.rseq = {rseq.address, rseq.length, rseq.flags, rseq.signature};
   t.xsave = tracee.xsave(&t.xfeatures);
+  tracee.robust_list(&t.robust_list, &t.robust_list_len);
   image.threads.push_back(std::move(t));
 
   ImageFile file(o.output);

@@ -5,7 +5,9 @@
 #include <signal.h>
 #include <sys/ptrace.h>
 #include <sys/uio.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -89,6 +91,15 @@ Tracee::Rseq Tracee::rseq() const {
   if (ptrace(PTRACE_GET_RSEQ_CONFIGURATION, pid_, reinterpret_cast<void*>(sizeof conf), &conf) < 0)
     throw DumpError("cannot read the rseq registration of pid " + std::to_string(pid_) + ": " + errno_text(errno));
   return {conf.rseq_abi_pointer, conf.rseq_abi_size, conf.flags, conf.signature};
+}
+
+void Tracee::robust_list(uint64_t* head, uint64_t* len) const {
+  void* h = nullptr;
+  size_t l = 0;
+  if (syscall(SYS_get_robust_list, pid_, &h, &l) != 0)
+    throw DumpError("cannot read the robust futex list of pid " + std::to_string(pid_) + ": " + errno_text(errno));
+  *head = reinterpret_cast<uint64_t>(h);
+  *len = l;
 }
 
 void Tracee::kill() {

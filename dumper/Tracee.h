@@ -39,6 +39,8 @@ class Tracee {
     uint32_t length, flags, signature;
   };
   Rseq rseq() const;
+  // get_robust_list(): the head and length the thread registered.
+  void robust_list(uint64_t* head, uint64_t* len) const;
   // SIGKILL while stopped: the process never runs another instruction.
   void kill();
 

@@ -132,6 +132,8 @@ struct ThreadState {
   std::array<uint64_t, kGprCount> gpr{};  // as read from the stopped thread
   uint64_t sigmask = 0;                   // blocked signals, bit n-1 = signal n
   RseqConfig rseq;
+  uint64_t robust_list = 0, robust_list_len = 0;  // set_robust_list()
+  uint64_t clear_child_tid = 0;                   // set_tid_address(); 0: none
   uint64_t xfeatures = 0;       // XCR0 features the XSAVE area was saved with
   std::vector<uint8_t> xsave;   // PTRACE_GETREGSET(NT_X86_XSTATE), standard format
 };

@@ -49,11 +49,11 @@ ImageReader::ImageReader(int fd) : fd_(fd) {
   if (file_size_ < sizeof h) throw FormatError(0, "file is too short to be an image (" + std::to_string(file_size_) + " bytes)");
   read_exact(&h, sizeof h, 0, "file header");
   if (std::memcmp(h.magic, kMagic.data(), 8) != 0) throw FormatError(0, "not a ckpt image (bad magic)");
-  if (h.checksum != checksum(&h, offsetof(FileHeader, checksum)))
-    throw FormatError(offsetof(FileHeader, checksum), "file header checksum mismatch (corrupted or incomplete image)");
   if (h.version != kVersion)
     throw FormatError(offsetof(FileHeader, version), "unsupported format version " + std::to_string(h.version) +
                                                          " (this build reads version " + std::to_string(kVersion) + ")");
+  if (h.checksum != checksum(&h, offsetof(FileHeader, checksum)))
+    throw FormatError(offsetof(FileHeader, checksum), "file header checksum mismatch (corrupted or incomplete image)");
   if (h.machine != kMachineX86_64) throw FormatError(offsetof(FileHeader, machine), "image is not for x86-64");
   if (h.flags != 0) throw FormatError(offsetof(FileHeader, flags), "unknown header flags");
   if (h.reserved0 != 0 || h.reserved1 != 0) throw FormatError(offsetof(FileHeader, reserved0), "reserved header bytes are set");
@@ -91,7 +91,7 @@ ImageReader::ImageReader(int fd) : fd_(fd) {
     if (seen[e.type]) throw FormatError(at, std::string("duplicate ") + section_name(SectionType(e.type)) + " section");
     seen[e.type] = true;
     auto type = SectionType(e.type);
-    if (e.offset < prev_end || e.offset % 8 || e.offset > h.trailer_offset ||
+    if (e.offset < prev_end || e.offset % 8 || e.offset > h.trailer_offset - sizeof(SectionHeader) ||
         e.length > h.trailer_offset - e.offset - sizeof(SectionHeader))
       throw FormatError(at, std::string(section_name(type)) + " section lies outside its bounds");
     if (type != SectionType::PageData && e.length > kMaxMetadataSection)

@@ -132,7 +132,7 @@ std::vector<Vma> decode_vmas(const uint8_t* data, size_t n, uint64_t base) {
   return vmas;
 }
 
-static constexpr size_t kMinThreadRecord = 4 + 8 * kGprCount + 8 + 8 + 4 * 3 + 8 + 4;
+static constexpr size_t kMinThreadRecord = 4 + 8 * kGprCount + 8 + 8 + 4 * 3 + 8 * 3 + 8 + 4;
 
 std::vector<uint8_t> encode_threads(const std::vector<ThreadState>& threads) {
   ByteWriter w;
@@ -145,6 +145,9 @@ std::vector<uint8_t> encode_threads(const std::vector<ThreadState>& threads) {
     w.u32(t.rseq.length);
     w.u32(t.rseq.flags);
     w.u32(t.rseq.signature);
+    w.u64(t.robust_list);
+    w.u64(t.robust_list_len);
+    w.u64(t.clear_child_tid);
     w.u64(t.xfeatures);
     w.blob(t.xsave);
   }
@@ -164,6 +167,9 @@ std::vector<ThreadState> decode_threads(const uint8_t* data, size_t n, uint64_t 
     t.rseq.length = r.u32("rseq length");
     t.rseq.flags = r.u32("rseq flags");
     t.rseq.signature = r.u32("rseq signature");
+    t.robust_list = r.u64("robust list");
+    t.robust_list_len = r.u64("robust list length");
+    t.clear_child_tid = r.u64("clear-child-tid address");
     t.xfeatures = r.u64("xfeatures");
     t.xsave = r.blob("XSAVE area", kMaxXsaveBytes);
   }

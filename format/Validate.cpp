@@ -82,8 +82,17 @@ void validate_image(const Image& image, const std::vector<SectionInfo>& sections
   for (const ThreadState& t : image.threads) {
     if (t.tid <= 0) throw FormatError(threads_at, "thread id " + std::to_string(t.tid) + " is invalid");
     if (t.xsave.size() < 576) throw FormatError(threads_at, "XSAVE area is smaller than its legacy part and header");
-    if (t.gpr[RIP] >= kUserSpaceEnd || t.gpr[RSP] >= kUserSpaceEnd)
-      throw FormatError(threads_at, "thread " + std::to_string(t.tid) + " has a non-user instruction or stack pointer");
+    auto bad = [&](const std::string& why) {
+      throw FormatError(threads_at, "thread " + std::to_string(t.tid) + ": " + why);
+    };
+    if (t.gpr[RIP] >= kUserSpaceEnd || t.gpr[RSP] >= kUserSpaceEnd) bad("non-user instruction or stack pointer");
+    // What the kernel would refuse after the point of no return is refused here.
+    if (t.robust_list_len != 24) bad("robust list length is not sizeof(struct robust_list_head)");
+    if (t.robust_list >= kUserSpaceEnd || t.clear_child_tid >= kUserSpaceEnd) bad("robust list or clear-child-tid address beyond user space");
+    if (t.rseq.address &&
+        (t.rseq.address % 32 || t.rseq.length < 32 || t.rseq.length > 4096 ||
+         t.rseq.address >= kUserSpaceEnd - t.rseq.length))
+      bad("rseq area is misaligned, of an invalid length, or beyond user space");
   }
 
   const uint64_t index_at = section_offset(sections, SectionType::PageIndex);

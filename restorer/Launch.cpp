@@ -5,6 +5,7 @@
 #include <linux/capability.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/rseq.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -87,25 +88,34 @@ static bool mm_fields_acceptable(const format::MmInfo& m) {
   for (uint64_t a : {m.start_code, m.end_code, m.start_data, m.end_data, m.start_brk, m.brk, m.start_stack,
                      m.arg_start, m.arg_end, m.env_start, m.env_end})
     if (a < 65536 || a >= format::kUserSpaceEnd) return false;
+  if (m.start_code >= m.end_code) return false;  // the kernel wants this pair strictly ordered
+  rlimit data;
+  if (getrlimit(RLIMIT_DATA, &data) == 0 && data.rlim_cur != RLIM_INFINITY &&
+      (m.brk - m.start_brk) + (m.end_data - m.start_data) > data.rlim_cur)
+    return false;
   return m.auxv.size() <= kMaxKernelAuxv;
 }
 
 // Where a saved address can be read now, before the point of no return: in
 // its staged area, or for the vdso in the launcher's own (identical) vdso.
 // Returns nullptr when it cannot be read (no such area, not readable).
+// `*avail` is set to the bytes readable from there to the end of its area.
 static const uint8_t* readable_now(const format::Image& image, const MachineFit& fit, const AddressPlan& ap,
-                                   uint64_t addr, size_t len) {
+                                   uint64_t addr, size_t* avail) {
   size_t special = 0;
   for (size_t i = 0; i < image.vmas.size(); ++i) {
     const format::Vma& v = image.vmas[i];
-    bool inside = addr >= v.start && addr < v.end && len <= v.end - addr;
+    bool inside = addr >= v.start && addr < v.end;
+    if (inside) *avail = v.end - addr;
     if (format::vma_kind_is_special(v.kind)) {
       if (inside && v.kind == format::VmaKind::Vdso && special < fit.vdso.parts.size())
         return reinterpret_cast<const uint8_t*>(fit.vdso.parts[special].start + (addr - v.start));
       ++special;
       continue;
     }
-    if (inside) return (v.prot & PROT_READ) && ap.staged[i] ? reinterpret_cast<const uint8_t*>(ap.staged[i] + (addr - v.start)) : nullptr;
+    if (inside)
+      return (v.prot & PROT_READ) && ap.staged[i] ? reinterpret_cast<const uint8_t*>(ap.staged[i] + (addr - v.start))
+                                                  : nullptr;
   }
   return nullptr;
 }
@@ -117,10 +127,11 @@ static uint64_t frame_on_thread_stack(const format::Image& image, const MachineF
                                       size_t frame_size, uint8_t** write_at) {
   const format::MmInfo& m = image.mm;
   if (!m.syscall_gadget || !m.sigreturn_gadget) return 0;
-  const uint8_t* g = readable_now(image, fit, ap, m.syscall_gadget, sizeof x86::kSyscallRet);
-  if (!g || !x86::is_syscall_gadget(g, image.vmas.back().end - m.syscall_gadget)) return 0;
-  const uint8_t* r = readable_now(image, fit, ap, m.sigreturn_gadget, sizeof x86::kSigreturn);
-  if (!r || !x86::is_sigreturn_gadget(r, sizeof x86::kSigreturn)) return 0;
+  size_t g_avail = 0, r_avail = 0;
+  const uint8_t* g = readable_now(image, fit, ap, m.syscall_gadget, &g_avail);
+  if (!g || !x86::is_syscall_gadget(g, g_avail)) return 0;
+  const uint8_t* r = readable_now(image, fit, ap, m.sigreturn_gadget, &r_avail);
+  if (!r || !x86::is_sigreturn_gadget(r, r_avail)) return 0;
   uint64_t rsp = image.threads[0].gpr[format::RSP];
   for (size_t i = 0; i < image.vmas.size(); ++i) {
     const format::Vma& v = image.vmas[i];
@@ -225,6 +236,9 @@ void launch(const format::Image& image, const MachineFit& fit, const AddressPlan
   plan->rseq_address = thread.rseq.address;
   plan->rseq_length = thread.rseq.length;
   plan->rseq_signature = thread.rseq.signature;
+  plan->robust_list = thread.robust_list;
+  plan->robust_list_len = thread.robust_list_len;
+  plan->clear_child_tid = thread.clear_child_tid;
   plan->fs_base = thread.gpr[format::FS_BASE];
   plan->gs_base = thread.gpr[format::GS_BASE];
 

@@ -47,6 +47,8 @@ struct Plan {
   uint32_t rseq_length;
   uint32_t rseq_signature;
   uint64_t fs_base, gs_base;
+  uint64_t robust_list, robust_list_len;
+  uint64_t clear_child_tid;
   // The thread resumes through rt_sigreturn with rsp = resume_rsp, issued
   // from the trampoline (finish_gadget == 0), or, leaving no trace, through
   // the process's own "syscall; ret" at finish_gadget: rsp = resume_rsp - 8

@@ -68,15 +68,19 @@ extern "C" [[noreturn]] __attribute__((section(".text.entry"), used)) void tramp
   }
 
   // 3. Process-wide state.
-  if (plan->set_mm) {
-    check(syscall5(__NR_prctl, PR_SET_MM, PR_SET_MM_MAP, long(&plan->mm), sizeof(plan->mm), 0),
-          "prctl(PR_SET_MM_MAP)");
-  }
+  // Not fatal: the launcher checked what the kernel checks, and without it
+  // the process still runs (with the launcher's brk and argument locations).
+  if (plan->set_mm) syscall5(__NR_prctl, PR_SET_MM, PR_SET_MM_MAP, long(&plan->mm), sizeof(plan->mm), 0);
   if (plan->close_from >= 0) check(syscall3(__NR_close_range, plan->close_from, ~0u, 0), "closing the launcher's files");
   if (plan->rseq_address) {
     check(syscall4(__NR_rseq, long(plan->rseq_address), plan->rseq_length, 0, plan->rseq_signature),
           "registering rseq");
   }
+  // The launcher's glibc registered its own robust list and clear-child-tid
+  // address; left in place, the kernel would write into the restored
+  // process's memory at exit.
+  check(syscall2(__NR_set_robust_list, long(plan->robust_list), long(plan->robust_list_len)), "set_robust_list");
+  syscall1(__NR_set_tid_address, long(plan->clear_child_tid));
   check(syscall2(__NR_arch_prctl, ARCH_SET_FS, long(plan->fs_base)), "setting the fs base");
   check(syscall2(__NR_arch_prctl, ARCH_SET_GS, long(plan->gs_base)), "setting the gs base");
 
