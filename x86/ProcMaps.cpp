@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cinttypes>
 #include <cstdio>
@@ -48,6 +49,15 @@ static bool is_header_line(const std::string& line) {
   return dash != std::string::npos && dash < sp && line.find(':') > sp;
 }
 
+// smaps detail lines: "Name:   value" with a name of letters, digits and '_'.
+static bool is_smaps_field(const std::string& line) {
+  size_t colon = line.find(':');
+  if (colon == 0 || colon == std::string::npos) return false;
+  for (size_t i = 0; i < colon; ++i)
+    if (!std::isalnum(static_cast<unsigned char>(line[i])) && line[i] != '_') return false;
+  return true;
+}
+
 std::vector<MapsEntry> parse_maps(const std::string& text) {
   std::vector<MapsEntry> out;
   std::istringstream in(text);
@@ -71,6 +81,9 @@ std::vector<MapsEntry> parse_maps(const std::string& text) {
       std::istringstream f(line.substr(8));
       std::string flag;
       while (f >> flag) out.back().vmflags.push_back(flag);
+    } else if (!is_smaps_field(line) || out.empty()) {
+      // A cut-off or foreign line would silently hide mappings.
+      throw std::runtime_error("malformed maps line: " + line);
     }
   }
   return out;

@@ -1,0 +1,937 @@
+// The image format (format/): a realistic image written with ImageWriter
+// reads back field for field with ImageReader, raw and zstd; and every check
+// the reader makes refuses the bad input it exists for, with a message that
+// says what is wrong.
+#include <doctest/doctest.h>
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "format/Checksum.h"
+#include "format/Codec.h"
+#include "format/FormatError.h"
+#include "format/Image.h"
+#include "format/ImageReader.h"
+#include "format/ImageWriter.h"
+#include "format/Layout.h"
+#include "format/Limits.h"
+#include "format/Sections.h"
+
+using namespace ckpt::format;
+
+namespace {
+
+// doctest's matcher for "the exception's message contains this".
+doctest::Contains has(const std::string& s) { return doctest::Contains(doctest::String(s.c_str())); }
+
+// ---------------------------------------------------------------- fixtures
+
+// An unlinked temporary file, closed on destruction.
+class TempFile {
+ public:
+  TempFile() {
+    char name[] = "/tmp/ckpt-test-format-XXXXXX";
+    fd_ = ::mkstemp(name);
+    REQUIRE(fd_ >= 0);
+    ::unlink(name);
+  }
+  ~TempFile() { ::close(fd_); }
+  TempFile(const TempFile&) = delete;
+  TempFile& operator=(const TempFile&) = delete;
+  int fd() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+struct ZstdDctx {
+  ZSTD_DCtx* p = ZSTD_createDCtx();
+  ~ZstdDctx() { ZSTD_freeDCtx(p); }
+};
+
+constexpr uint64_t kExeText = 0x555555556000;
+constexpr uint64_t kHeap = 0x555555560000;
+constexpr uint64_t kHeapPages = 512;
+constexpr uint64_t kAnon = 0x7ffff7a00000;
+constexpr uint64_t kAnonPages = 1024;
+constexpr uint64_t kShared = 0x7ffff7e00000;
+constexpr uint64_t kVvar = 0x7ffff7fc1000;
+constexpr uint64_t kVdso = 0x7ffff7fc5000;
+constexpr uint64_t kStackEnd = 0x7ffffffff000;
+constexpr uint64_t kStack = kStackEnd - 0x21000;
+
+Vma vma(uint64_t start, uint64_t end, uint32_t prot, VmaKind kind, uint32_t flags = 0) {
+  Vma v;
+  v.start = start;
+  v.end = end;
+  v.prot = prot;
+  v.kind = kind;
+  v.flags = flags;
+  return v;
+}
+
+Vma file_vma(uint64_t start, uint64_t end, uint32_t prot, VmaKind kind, const std::string& path, uint64_t pgoff) {
+  Vma v = vma(start, end, prot, kind);
+  v.pgoff = pgoff;
+  v.file.path = path;
+  v.file.dev = 0xfd01;
+  v.file.ino = 1316089;
+  v.file.size = 6'831'288;
+  v.file.mtime_ns = 1'700'000'000'123'456'789;
+  return v;
+}
+
+// What a small python3 might look like: code and data of the executable, a
+// heap, a large anonymous area, a shared file, vvar, vdso and the stack.
+Image realistic_image() {
+  Image img;
+  img.process.pid = 41237;
+  img.process.comm = "python3";
+  img.process.exe = "/usr/bin/python3.11";
+  img.process.uid = 1000, img.process.euid = 1001, img.process.suid = 1002, img.process.fsuid = 1003;
+  img.process.gid = 100, img.process.egid = 101, img.process.sgid = 102, img.process.fsgid = 103;
+  img.process.kernel_release = "6.18.0-ckpt";
+
+  MmInfo& m = img.mm;
+  m.start_code = kExeText, m.end_code = kExeText + 0x3000;
+  m.start_data = 0x55555555a000, m.end_data = 0x55555555b000;
+  m.start_brk = kHeap, m.brk = kHeap + kHeapPages * kPageSize;
+  m.start_stack = kStackEnd - 0x1000;
+  m.arg_start = kStackEnd - 0x800, m.arg_end = kStackEnd - 0x700;
+  m.env_start = kStackEnd - 0x700, m.env_end = kStackEnd - 0x10;
+  for (uint64_t kv : {uint64_t(33), kVdso, uint64_t(6), uint64_t(4096), uint64_t(25), kStackEnd - 0x900,
+                      uint64_t(0), uint64_t(0)}) {  // AT_SYSINFO_EHDR, AT_PAGESZ, AT_RANDOM, AT_NULL
+    uint8_t b[8];
+    std::memcpy(b, &kv, 8);
+    m.auxv.insert(m.auxv.end(), b, b + 8);
+  }
+  m.vdso_size = 0x2000;
+  m.vdso_hash = 0x0123456789abcdefull;
+  m.syscall_gadget = kExeText + 0x456;  // in the executable's code
+  m.sigreturn_gadget = kVdso + 0x880;   // in the vdso
+
+  img.vmas = {
+      file_vma(kExeText - 0x2000, kExeText, PROT_READ, VmaKind::FilePrivate, "/usr/bin/python3.11", 0),
+      file_vma(kExeText, kExeText + 0x3000, PROT_READ | PROT_EXEC, VmaKind::FilePrivate, "/usr/bin/python3.11",
+               0x2000),
+      file_vma(0x55555555a000, 0x55555555b000, PROT_READ | PROT_WRITE, VmaKind::FilePrivate,
+               "/usr/bin/python3.11", 0x5000),
+      vma(kHeap, kHeap + kHeapPages * kPageSize, PROT_READ | PROT_WRITE, VmaKind::Heap),
+      vma(kAnon, kAnon + kAnonPages * kPageSize, PROT_READ | PROT_WRITE, VmaKind::AnonPrivate, kVmaDontDump),
+      file_vma(kShared, kShared + 0x4000, PROT_READ | PROT_WRITE, VmaKind::FileShared, "/dev/shm/my shared data",
+               0x1000),
+      vma(kVvar, kVvar + 0x4000, PROT_READ, VmaKind::Vvar),
+      vma(kVdso, kVdso + 0x2000, PROT_READ | PROT_EXEC, VmaKind::Vdso),
+      vma(kStack, kStackEnd, PROT_READ | PROT_WRITE, VmaKind::Stack, kVmaGrowsDown),
+  };
+
+  ThreadState t;
+  t.tid = 41237;
+  for (unsigned i = 0; i < kGprCount; ++i) t.gpr[i] = 0x1111111111111111ull * (i % 15 + 1) + i;
+  t.gpr[RIP] = kExeText + 0x123;
+  t.gpr[RSP] = kStackEnd - 0x1f00;
+  t.gpr[CS] = 0x33;
+  t.gpr[SS] = 0x2b;
+  t.gpr[EFLAGS] = 0x246;
+  t.gpr[ORIG_RAX] = uint64_t(-1);
+  t.gpr[FS_BASE] = 0x7ffff7d8a740;
+  t.sigmask = (1ull << (10 - 1)) | (1ull << (12 - 1));
+  t.rseq = {0x7ffff7d8ae00, 32, 0, 0x53053053};
+  t.robust_list = 0x7ffff7d8aa20;
+  t.robust_list_len = 24;
+  t.clear_child_tid = 0x7ffff7d8aa10;
+  t.xfeatures = 0xe7;
+  t.xsave.resize(2432);
+  for (size_t i = 0; i < t.xsave.size(); ++i) t.xsave[i] = uint8_t(i * 7 + 3);
+  img.threads = {t};
+  return img;
+}
+
+// A run of pages to save: where, and its contents.
+struct Run {
+  uint64_t vaddr;
+  std::vector<uint8_t> bytes;
+  uint64_t npages() const { return bytes.size() / kPageSize; }
+};
+
+std::vector<uint8_t> compressible_pages(uint64_t npages, uint32_t seed) {
+  std::vector<uint8_t> b(npages * kPageSize);
+  for (size_t i = 0; i < b.size(); ++i) b[i] = uint8_t((i / 64 + seed) % 7);
+  return b;
+}
+
+std::vector<uint8_t> random_pages(uint64_t npages, uint32_t seed) {
+  std::mt19937_64 rng(seed);
+  std::vector<uint8_t> b(npages * kPageSize);
+  for (size_t i = 0; i < b.size(); i += 8) {
+    uint64_t v = rng();
+    std::memcpy(&b[i], &v, 8);
+  }
+  return b;
+}
+
+// Ascending, each inside one page-taking VMA; the heap and anon runs are
+// longer than kMaxChunkPages so they split.
+std::vector<Run> realistic_runs() {
+  return {
+      {0x55555555a000, random_pages(1, 1)},           // a dirty page of the executable's data
+      {kHeap, compressible_pages(300, 2)},            // 256 + 44
+      {kHeap + 310 * kPageSize, random_pages(3, 3)},  // incompressible, raw even under zstd
+      {kAnon, random_pages(600, 4)},                  // 256 + 256 + 88, raw even under zstd
+      {kAnon + 700 * kPageSize, compressible_pages(257, 5)},  // 256 + 1
+      {kStackEnd - 3 * kPageSize, compressible_pages(3, 6)},
+  };
+}
+
+void write_image(int fd, const Image& img, const std::vector<Run>& runs, Compression c) {
+  ImageWriter w(fd, c);
+  w.write_metadata(img);
+  for (const Run& r : runs) w.add_pages(r.vaddr, r.bytes.data(), r.npages());
+  w.finish();
+}
+
+std::vector<uint8_t> file_bytes(int fd) {
+  struct stat st;
+  REQUIRE(::fstat(fd, &st) == 0);
+  std::vector<uint8_t> b(size_t(st.st_size));
+  REQUIRE(::pread(fd, b.data(), b.size(), 0) == ssize_t(b.size()));
+  return b;
+}
+
+std::vector<uint8_t> image_bytes(const Image& img, const std::vector<Run>& runs, Compression c) {
+  TempFile f;
+  write_image(f.fd(), img, runs, c);
+  return file_bytes(f.fd());
+}
+
+// A reader over an in-memory image, kept alive with its file.
+struct OpenImage {
+  TempFile file;
+  std::unique_ptr<ImageReader> reader;
+};
+
+std::unique_ptr<OpenImage> open_bytes(const std::vector<uint8_t>& bytes) {
+  auto o = std::make_unique<OpenImage>();
+  if (!bytes.empty()) REQUIRE(::pwrite(o->file.fd(), bytes.data(), bytes.size(), 0) == ssize_t(bytes.size()));
+  o->reader = std::make_unique<ImageReader>(o->file.fd());
+  return o;
+}
+
+// Writes `img` with one small compressible run per run given, and opens it.
+std::unique_ptr<OpenImage> write_and_open(const Image& img, const std::vector<Run>& runs,
+                                          Compression c = {ChunkEncoding::Zstd, 3}) {
+  return open_bytes(image_bytes(img, runs, c));
+}
+
+// A minimal valid image: the realistic metadata and one stack page.
+std::vector<Run> one_page() { return {{kStackEnd - kPageSize, compressible_pages(1, 9)}}; }
+
+// ------------------------------------------------- raw structure patching
+
+template <typename T>
+T get(const std::vector<uint8_t>& b, uint64_t at) {
+  T v;
+  REQUIRE(at + sizeof v <= b.size());
+  std::memcpy(&v, &b[at], sizeof v);
+  return v;
+}
+
+template <typename T>
+void put(std::vector<uint8_t>& b, uint64_t at, T v) {
+  REQUIRE(at + sizeof v <= b.size());
+  std::memcpy(&b[at], &v, sizeof v);
+}
+
+FileHeader header(const std::vector<uint8_t>& b) { return get<FileHeader>(b, 0); }
+
+void put_header(std::vector<uint8_t>& b, FileHeader h, bool fix_checksum = true) {
+  if (fix_checksum) h.checksum = checksum(&h, offsetof(FileHeader, checksum));
+  put(b, 0, h);
+}
+
+uint64_t trailer_entry_at(const std::vector<uint8_t>& b, size_t i) {
+  return header(b).trailer_offset + sizeof(TrailerHeader) + i * sizeof(TrailerEntry);
+}
+
+size_t trailer_index(const std::vector<uint8_t>& b, SectionType t) {
+  auto th = get<TrailerHeader>(b, header(b).trailer_offset);
+  for (size_t i = 0; i < th.count; ++i)
+    if (get<TrailerEntry>(b, trailer_entry_at(b, i)).type == uint32_t(t)) return i;
+  FAIL("no such section");
+  return 0;
+}
+
+void fix_trailer_checksum(std::vector<uint8_t>& b) {
+  uint64_t at = header(b).trailer_offset;
+  auto th = get<TrailerHeader>(b, at);
+  size_t n = sizeof th + th.count * sizeof(TrailerEntry);
+  put(b, at + n, checksum(&b[at], n));
+}
+
+// Replaces a metadata section's payload by one of the same length, with the
+// section header, trailer entry and trailer checksum made consistent again:
+// what a hostile image that passes every checksum looks like.
+void replace_payload(std::vector<uint8_t>& b, SectionType t, const std::vector<uint8_t>& payload) {
+  size_t i = trailer_index(b, t);
+  uint64_t eat = trailer_entry_at(b, i);
+  auto e = get<TrailerEntry>(b, eat);
+  REQUIRE(e.length == payload.size());
+  std::memcpy(&b[e.offset + sizeof(SectionHeader)], payload.data(), payload.size());
+  auto sh = get<SectionHeader>(b, e.offset);
+  sh.checksum = e.checksum = checksum(payload.data(), payload.size());
+  put(b, e.offset, sh);
+  put(b, eat, e);
+  fix_trailer_checksum(b);
+}
+
+// --------------------------------------------------------------- checks
+
+void check_same_image(const Image& got, const Image& want) {
+  CHECK(got.version == want.version);
+  CHECK(got.flags == want.flags);
+
+  const ProcessInfo &p = got.process, &q = want.process;
+  CHECK(p.pid == q.pid);
+  CHECK(p.comm == q.comm);
+  CHECK(p.exe == q.exe);
+  CHECK(p.uid == q.uid);
+  CHECK(p.euid == q.euid);
+  CHECK(p.suid == q.suid);
+  CHECK(p.fsuid == q.fsuid);
+  CHECK(p.gid == q.gid);
+  CHECK(p.egid == q.egid);
+  CHECK(p.sgid == q.sgid);
+  CHECK(p.fsgid == q.fsgid);
+  CHECK(p.kernel_release == q.kernel_release);
+
+  const MmInfo &m = got.mm, &n = want.mm;
+  CHECK(m.start_code == n.start_code);
+  CHECK(m.end_code == n.end_code);
+  CHECK(m.start_data == n.start_data);
+  CHECK(m.end_data == n.end_data);
+  CHECK(m.start_brk == n.start_brk);
+  CHECK(m.brk == n.brk);
+  CHECK(m.start_stack == n.start_stack);
+  CHECK(m.arg_start == n.arg_start);
+  CHECK(m.arg_end == n.arg_end);
+  CHECK(m.env_start == n.env_start);
+  CHECK(m.env_end == n.env_end);
+  CHECK(m.auxv == n.auxv);
+  CHECK(m.vdso_size == n.vdso_size);
+  CHECK(m.vdso_hash == n.vdso_hash);
+  CHECK(m.syscall_gadget == n.syscall_gadget);
+  CHECK(m.sigreturn_gadget == n.sigreturn_gadget);
+
+  REQUIRE(got.vmas.size() == want.vmas.size());
+  for (size_t i = 0; i < got.vmas.size(); ++i) {
+    CAPTURE(i);
+    const Vma &v = got.vmas[i], &w = want.vmas[i];
+    CHECK(v.start == w.start);
+    CHECK(v.end == w.end);
+    CHECK(v.pgoff == w.pgoff);
+    CHECK(v.prot == w.prot);
+    CHECK(v.flags == w.flags);
+    CHECK(v.kind == w.kind);
+    CHECK(v.file.path == w.file.path);
+    CHECK(v.file.dev == w.file.dev);
+    CHECK(v.file.ino == w.file.ino);
+    CHECK(v.file.size == w.file.size);
+    CHECK(v.file.mtime_ns == w.file.mtime_ns);
+  }
+
+  REQUIRE(got.threads.size() == want.threads.size());
+  for (size_t i = 0; i < got.threads.size(); ++i) {
+    const ThreadState &t = got.threads[i], &u = want.threads[i];
+    CHECK(t.tid == u.tid);
+    CHECK(t.gpr == u.gpr);
+    CHECK(t.sigmask == u.sigmask);
+    CHECK(t.rseq.address == u.rseq.address);
+    CHECK(t.rseq.length == u.rseq.length);
+    CHECK(t.rseq.flags == u.rseq.flags);
+    CHECK(t.rseq.signature == u.rseq.signature);
+    CHECK(t.robust_list == u.robust_list);
+    CHECK(t.robust_list_len == u.robust_list_len);
+    CHECK(t.clear_child_tid == u.clear_child_tid);
+    CHECK(t.xfeatures == u.xfeatures);
+    CHECK(t.xsave == u.xsave);
+  }
+}
+
+// The chunks the writer must produce for `runs`: split at kMaxChunkPages.
+struct ExpectedChunk {
+  uint64_t vaddr;
+  uint32_t npages;
+  const uint8_t* bytes;
+};
+
+std::vector<ExpectedChunk> expected_chunks(const std::vector<Run>& runs) {
+  std::vector<ExpectedChunk> out;
+  for (const Run& r : runs)
+    for (uint64_t done = 0; done < r.npages(); done += kMaxChunkPages) {
+      uint32_t n = uint32_t(std::min<uint64_t>(kMaxChunkPages, r.npages() - done));
+      out.push_back({r.vaddr + done * kPageSize, n, r.bytes.data() + done * kPageSize});
+    }
+  return out;
+}
+
+void check_round_trip(Compression c) {
+  const Image img = realistic_image();
+  const std::vector<Run> runs = realistic_runs();
+  TempFile f;
+  write_image(f.fd(), img, runs, c);
+
+  ImageReader reader(f.fd());
+  check_same_image(reader.image(), img);
+
+  struct stat st;
+  REQUIRE(::fstat(f.fd(), &st) == 0);
+  CHECK(reader.file_size() == uint64_t(st.st_size));
+  REQUIRE(reader.sections().size() == 6);
+  const SectionType order[] = {SectionType::Process, SectionType::Mm,       SectionType::Vmas,
+                               SectionType::Threads, SectionType::PageData, SectionType::PageIndex};
+  for (size_t i = 0; i < 6; ++i) {
+    CHECK(reader.sections()[i].type == order[i]);
+    CHECK(reader.sections()[i].offset % 8 == 0);
+  }
+
+  const std::vector<ExpectedChunk> want = expected_chunks(runs);
+  const std::vector<PageChunk>& chunks = reader.image().chunks;
+  REQUIRE(chunks.size() == want.size());
+  REQUIRE(chunks.size() == 10);
+  ZstdDctx dctx;
+  std::vector<uint8_t> scratch, page(size_t(kMaxChunkPages) * kPageSize), direct(page.size());
+  size_t raw = 0, zstd = 0;
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    CAPTURE(i);
+    const PageChunk& ch = chunks[i];
+    CHECK(ch.vaddr == want[i].vaddr);
+    REQUIRE(ch.npages == want[i].npages);
+    reader.read_chunk(ch, page.data(), dctx.p, scratch);
+    CHECK(std::memcmp(page.data(), want[i].bytes, ch.size()) == 0);
+    if (ch.encoding == ChunkEncoding::Raw) {
+      ++raw;
+      // Raw chunks can be mapped straight from the file.
+      CHECK(ch.offset % kPageSize == 0);
+      CHECK(ch.stored_size == ch.size());
+      REQUIRE(::pread(f.fd(), direct.data(), ch.size(), off_t(ch.offset)) == ssize_t(ch.size()));
+      CHECK(std::memcmp(direct.data(), want[i].bytes, ch.size()) == 0);
+    } else {
+      ++zstd;
+      CHECK(ch.stored_size < ch.size());
+    }
+  }
+  reader.verify_page_data();
+  if (c.encoding == ChunkEncoding::Raw) {
+    CHECK(zstd == 0);
+  } else {
+    CHECK(zstd == 5);  // heap 256 + 44, anon 256 + 1, stack 3
+    CHECK(raw == 5);   // the random runs
+  }
+}
+
+}  // namespace
+
+// =================================================================== round trip
+
+TEST_CASE("format: a realistic image round-trips, raw") { check_round_trip({ChunkEncoding::Raw, 0}); }
+
+TEST_CASE("format: a realistic image round-trips, zstd with raw chunks for incompressible pages") {
+  check_round_trip({ChunkEncoding::Zstd, 3});
+}
+
+TEST_CASE("format: the file starts with the magic binfmt_misc matches") {
+  auto b = image_bytes(realistic_image(), one_page(), {ChunkEncoding::Raw, 0});
+  REQUIRE(b.size() > 8);
+  CHECK(std::memcmp(b.data(), kMagic.data(), 8) == 0);
+  FileHeader h = header(b);
+  CHECK(h.version == kVersion);
+  CHECK(h.file_size == b.size());
+  CHECK(h.page_size == kPageSize);
+  CHECK(std::memcmp(&b[h.trailer_offset], kTrailerMagic.data(), 8) == 0);
+}
+
+TEST_CASE("format: an image without pages is valid") {
+  auto o = write_and_open(realistic_image(), {});
+  CHECK(o->reader->image().chunks.empty());
+  CHECK(o->reader->page_data().length == 0);
+  o->reader->verify_page_data();
+}
+
+// ============================================================ framing checks
+
+TEST_CASE("format: an empty file is refused") {
+  CHECK_THROWS_WITH_AS(open_bytes({}), has("too short to be an image (0 bytes)"), FormatError);
+}
+
+TEST_CASE("format: a file shorter than the header is refused") {
+  auto b = image_bytes(realistic_image(), one_page(), {});
+  b.resize(40);
+  CHECK_THROWS_WITH_AS(open_bytes(b), has("too short to be an image (40 bytes)"), FormatError);
+}
+
+TEST_CASE("format: bad magic is refused") {
+  auto b = image_bytes(realistic_image(), one_page(), {});
+  b[1] = 'X';
+  CHECK_THROWS_WITH_AS(open_bytes(b), has("not a ckpt image (bad magic)"), FormatError);
+  // Even a text file of the right size.
+  std::vector<uint8_t> text(200, 'a');
+  CHECK_THROWS_WITH_AS(open_bytes(text), has("bad magic"), FormatError);
+}
+
+TEST_CASE("format: a corrupted file header is refused by its checksum") {
+  auto b = image_bytes(realistic_image(), one_page(), {});
+  b[offsetof(FileHeader, trailer_offset)] ^= 0x08;
+  CHECK_THROWS_WITH_AS(open_bytes(b), has("file header checksum mismatch"), FormatError);
+}
+
+TEST_CASE("format: an unsupported version is refused, naming both versions") {
+  auto b = image_bytes(realistic_image(), one_page(), {});
+  FileHeader h = header(b);
+  h.version = 2;
+  put_header(b, h);
+  CHECK_THROWS_WITH_AS(open_bytes(b), has("unsupported format version 2 (this build reads version 1)"),
+                       FormatError);
+}
+
+TEST_CASE("format: other header fields are checked") {
+  const auto good = image_bytes(realistic_image(), one_page(), {});
+  auto with = [&](auto change) {
+    auto b = good;
+    FileHeader h = header(b);
+    change(h);
+    put_header(b, h);
+    return b;
+  };
+  CHECK_THROWS_WITH_AS(open_bytes(with([](FileHeader& h) { h.machine = 3; })), has("not for x86-64"),
+                       FormatError);
+  CHECK_THROWS_WITH_AS(open_bytes(with([](FileHeader& h) { h.flags = 1; })), has("unknown header flags"),
+                       FormatError);
+  CHECK_THROWS_WITH_AS(open_bytes(with([](FileHeader& h) { h.header_size = 128; })),
+                       has("unexpected header size"), FormatError);
+  CHECK_THROWS_WITH_AS(open_bytes(with([](FileHeader& h) { h.page_size = 16384; })),
+                       has("unsupported page size"), FormatError);
+  CHECK_THROWS_WITH_AS(open_bytes(with([](FileHeader& h) { h.reserved0 = 1; })),
+                       has("reserved header bytes are set"), FormatError);
+  CHECK_THROWS_WITH_AS(open_bytes(with([](FileHeader& h) { h.reserved1 = 1ull << 40; })),
+                       has("reserved header bytes are set"), FormatError);
+}
+
+TEST_CASE("format: a truncated or extended file is refused by its size") {
+  const auto good = image_bytes(realistic_image(), one_page(), {});
+  auto shorter = good;
+  shorter.pop_back();
+  CHECK_THROWS_WITH_AS(open_bytes(shorter), has("(truncated or extended)"), FormatError);
+  CHECK_THROWS_WITH_AS(open_bytes(shorter), has("image is " + std::to_string(good.size() - 1) + " bytes"),
+                       FormatError);
+  auto longer = good;
+  longer.resize(good.size() + 4096);
+  CHECK_THROWS_WITH_AS(open_bytes(longer), has("header says " + std::to_string(good.size())), FormatError);
+}
+
+TEST_CASE("format: a trailer offset out of range is refused") {
+  const auto good = image_bytes(realistic_image(), one_page(), {});
+  for (uint64_t off : {uint64_t(0), uint64_t(32), uint64_t(good.size()), uint64_t(good.size() - 8),
+                       header(good).trailer_offset + 4, ~uint64_t(0) & ~uint64_t(7)}) {
+    CAPTURE(off);
+    auto b = good;
+    FileHeader h = header(b);
+    h.trailer_offset = off;
+    put_header(b, h);
+    CHECK_THROWS_WITH_AS(open_bytes(b), has("trailer offset out of range"), FormatError);
+  }
+}
+
+TEST_CASE("format: a corrupted trailer is refused by its checksum") {
+  const auto good = image_bytes(realistic_image(), one_page(), {});
+  auto b = good;
+  uint64_t e = trailer_entry_at(b, 2);
+  b[e + offsetof(TrailerEntry, checksum)] ^= 1;
+  CHECK_THROWS_WITH_AS(open_bytes(b), has("trailer checksum mismatch"), FormatError);
+  b = good;
+  b[b.size() - 1] ^= 0x80;  // the checksum itself
+  CHECK_THROWS_WITH_AS(open_bytes(b), has("trailer checksum mismatch"), FormatError);
+}
+
+TEST_CASE("format: a bad trailer header is refused") {
+  const auto good = image_bytes(realistic_image(), one_page(), {});
+  const uint64_t at = header(good).trailer_offset;
+  auto b = good;
+  b[at + 3] ^= 0x20;
+  CHECK_THROWS_WITH_AS(open_bytes(b), has("bad trailer magic"), FormatError);
+  for (uint32_t count : {0u, kMaxSections + 1, 5u, 7u}) {
+    CAPTURE(count);
+    b = good;
+    put(b, at + offsetof(TrailerHeader, count), count);  // checked before the trailer checksum
+    CHECK_THROWS_AS(open_bytes(b), FormatError);
+  }
+  b = good;
+  put(b, at + offsetof(TrailerHeader, reserved), uint32_t(1));
+  fix_trailer_checksum(b);
+  CHECK_THROWS_WITH_AS(open_bytes(b), has("bad section count"), FormatError);
+}
+
+TEST_CASE("format: a section header that disagrees with the trailer is refused") {
+  const auto good = image_bytes(realistic_image(), one_page(), {});
+  for (size_t field : {offsetof(SectionHeader, type), offsetof(SectionHeader, flags), offsetof(SectionHeader, length),
+                       offsetof(SectionHeader, checksum), offsetof(SectionHeader, reserved)}) {
+    CAPTURE(field);
+    auto b = good;
+    auto e = get<TrailerEntry>(b, trailer_entry_at(b, trailer_index(b, SectionType::Vmas)));
+    b[e.offset + field] ^= 0x04;
+    CHECK_THROWS_WITH_AS(open_bytes(b), has("vmas section header does not match the trailer"), FormatError);
+  }
+}
+
+TEST_CASE("format: trailer entries that break the section structure are refused") {
+  const auto good = image_bytes(realistic_image(), one_page(), {});
+  auto with_entry = [&](SectionType t, auto change) {
+    auto b = good;
+    uint64_t at = trailer_entry_at(b, trailer_index(b, t));
+    auto e = get<TrailerEntry>(b, at);
+    change(e);
+    put(b, at, e);
+    fix_trailer_checksum(b);
+    return b;
+  };
+  CHECK_THROWS_WITH_AS(open_bytes(with_entry(SectionType::Mm, [](TrailerEntry& e) { e.type = 9; })),
+                       has("unknown section type 9"), FormatError);
+  CHECK_THROWS_WITH_AS(open_bytes(with_entry(SectionType::Mm, [](TrailerEntry& e) { e.type = 1; })),
+                       has("duplicate process section"), FormatError);
+  CHECK_THROWS_WITH_AS(open_bytes(with_entry(SectionType::Threads, [](TrailerEntry& e) { e.length = 1ull << 40; })),
+                       has("threads section lies outside its bounds"), FormatError);
+  CHECK_THROWS_WITH_AS(open_bytes(with_entry(SectionType::Mm, [](TrailerEntry& e) { e.offset = 8; })),
+                       has("mm section lies outside its bounds"), FormatError);
+}
+
+TEST_CASE("format: a flipped byte in any metadata section is caught by its checksum") {
+  const auto good = image_bytes(realistic_image(), realistic_runs(), {});
+  auto o = open_bytes(good);
+  for (const SectionInfo& s : o->reader->sections()) {
+    if (s.type == SectionType::PageData) continue;
+    const std::string name = section_name(s.type);
+    CAPTURE(name);
+    REQUIRE(s.length > 0);
+    for (uint64_t at : {s.payload(), s.payload() + s.length / 2, s.payload() + s.length - 1}) {
+      auto b = good;
+      b[at] ^= 0x10;
+      CHECK_THROWS_WITH_AS(open_bytes(b), has(name + " section checksum mismatch"), FormatError);
+    }
+  }
+}
+
+TEST_CASE("format: a flipped byte in page data is caught, raw and zstd") {
+  for (Compression c : {Compression{ChunkEncoding::Raw, 0}, Compression{ChunkEncoding::Zstd, 3}}) {
+    CAPTURE(int(c.encoding));
+    const auto good = image_bytes(realistic_image(), realistic_runs(), c);
+    auto o = open_bytes(good);
+    const auto chunks = o->reader->image().chunks;  // [1] is heap, compressible
+    for (size_t i : {size_t(0), size_t(1), size_t(3)}) {
+      CAPTURE(i);
+      const PageChunk& ch = chunks[i];
+      auto b = good;
+      b[ch.offset + ch.stored_size / 2] ^= 0x01;
+      auto bad = open_bytes(b);  // metadata intact: opening succeeds
+      CHECK_THROWS_WITH_AS(bad->reader->verify_page_data(), has("page_data section checksum mismatch"),
+                           FormatError);
+      ZstdDctx dctx;
+      std::vector<uint8_t> scratch, dest(ch.size());
+      CHECK_THROWS_WITH_AS(bad->reader->read_chunk(ch, dest.data(), dctx.p, scratch),
+                           has("page data checksum mismatch for chunk at " + std::to_string(ch.vaddr)),
+                           FormatError);
+      // Its neighbours still read.
+      const PageChunk& other = chunks[i + 1];
+      std::vector<uint8_t> dest2(other.size());
+      bad->reader->read_chunk(other, dest2.data(), dctx.p, scratch);
+    }
+  }
+}
+
+// ============================================================ semantic rules
+
+TEST_CASE("format: VMAs out of order are refused") {
+  Image img = realistic_image();
+  std::swap(img.vmas[3], img.vmas[4]);
+  CHECK_THROWS_WITH_AS(write_and_open(img, {}), has("overlaps or is out of order with the previous VMA"),
+                       FormatError);
+}
+
+TEST_CASE("format: overlapping VMAs are refused") {
+  Image img = realistic_image();
+  img.vmas[4].end = img.vmas[5].start + kPageSize;
+  CHECK_THROWS_WITH_AS(write_and_open(img, {}), has("VMA #5"), FormatError);
+  CHECK_THROWS_WITH_AS(write_and_open(img, {}), has("overlaps or is out of order"), FormatError);
+}
+
+TEST_CASE("format: VMAs not page-aligned are refused") {
+  Image img = realistic_image();
+  img.vmas[3].end += 8;
+  CHECK_THROWS_WITH_AS(write_and_open(img, {}), has("not page-aligned"), FormatError);
+  img = realistic_image();
+  img.vmas[0].start += 1;
+  CHECK_THROWS_WITH_AS(write_and_open(img, {}), has("VMA #0"), FormatError);
+}
+
+TEST_CASE("format: VMAs beyond the user-space limit are refused") {
+  Image img = realistic_image();
+  img.vmas.push_back(vma(0xffffffffff600000ull, 0xffffffffff601000ull, PROT_EXEC, VmaKind::AnonPrivate));
+  CHECK_THROWS_WITH_AS(write_and_open(img, {}), has("beyond the user-space limit 0x7ffffffff000"),
+                       FormatError);
+  img = realistic_image();
+  img.vmas.back().end = kUserSpaceEnd + kPageSize;
+  CHECK_THROWS_WITH_AS(write_and_open(img, {}), has("beyond the user-space limit"), FormatError);
+}
+
+TEST_CASE("format: empty or inverted VMAs are refused") {
+  Image img = realistic_image();
+  std::swap(img.vmas[3].start, img.vmas[3].end);
+  CHECK_THROWS_WITH_AS(write_and_open(img, {}), has("empty or inverted range"), FormatError);
+  img = realistic_image();
+  img.vmas[3].end = img.vmas[3].start;
+  CHECK_THROWS_WITH_AS(write_and_open(img, {}), has("empty or inverted range"), FormatError);
+}
+
+TEST_CASE("format: a file VMA needs an absolute path") {
+  for (const char* path : {"", "lib/libc.so.6"}) {
+    CAPTURE(path);
+    Image img = realistic_image();
+    img.vmas[1].file.path = path;
+    CHECK_THROWS_WITH_AS(write_and_open(img, {}), has("file mapping without an absolute path"), FormatError);
+  }
+  Image img = realistic_image();
+  img.vmas[5].file.path = "";  // file-shared too
+  CHECK_THROWS_WITH_AS(write_and_open(img, {}), has("VMA #5"), FormatError);
+}
+
+TEST_CASE("format: an anonymous VMA with a file is refused") {
+  Image img = realistic_image();
+  img.vmas[4].file.path = "/usr/lib/libc.so.6";
+  CHECK_THROWS_WITH_AS(write_and_open(img, {}), has("a anon-private mapping has a file"), FormatError);
+  img = realistic_image();
+  img.vmas[3].pgoff = 0x1000;  // a heap with a file offset
+  CHECK_THROWS_WITH_AS(write_and_open(img, {}), has("heap mapping has a file"), FormatError);
+}
+
+TEST_CASE("format: the vdso VMA must match the mm section's vdso size") {
+  Image img = realistic_image();
+  img.mm.vdso_size = 0x3000;
+  CHECK_THROWS_WITH_AS(write_and_open(img, {}), has("vdso size differs from the mm section's"), FormatError);
+  img = realistic_image();
+  img.vmas.erase(img.vmas.begin() + 7);  // the vdso
+  CHECK_THROWS_WITH_AS(write_and_open(img, {}), has("mm section names a vdso but no VMA is one"), FormatError);
+}
+
+TEST_CASE("format: resume gadgets must lie in the process's code") {
+  Image img = realistic_image();
+  img.mm.syscall_gadget = kHeap + 0x10;  // writable data, not code
+  CHECK_THROWS_WITH_AS(write_and_open(img, {}), has("resume gadget 0x555555560010 is not inside the process's code"),
+                       FormatError);
+  img = realistic_image();
+  img.mm.sigreturn_gadget = kExeText - 0x1000;  // the executable, but its read-only part
+  CHECK_THROWS_WITH_AS(write_and_open(img, {}), has("is not inside the process's code"), FormatError);
+  img = realistic_image();
+  img.mm.sigreturn_gadget = 0x1000;  // in no VMA
+  CHECK_THROWS_WITH_AS(write_and_open(img, {}), has("is not inside the process's code"), FormatError);
+  img = realistic_image();
+  img.mm.syscall_gadget = img.mm.sigreturn_gadget = 0;  // none found: fine
+  CHECK(write_and_open(img, {})->reader->image().mm.syscall_gadget == 0);
+}
+
+TEST_CASE("format: a chunk outside every VMA is refused") {
+  Image img = realistic_image();
+  CHECK_THROWS_WITH_AS(write_and_open(img, {{0x10000, compressible_pages(1, 0)}}), has("not inside one VMA"),
+                       FormatError);
+  // In the hole between the heap and the anonymous area.
+  CHECK_THROWS_WITH_AS(write_and_open(img, {{kHeap + kHeapPages * kPageSize, compressible_pages(1, 0)}}),
+                       has("not inside one VMA"), FormatError);
+}
+
+TEST_CASE("format: a chunk spanning two VMAs is refused") {
+  Image img = realistic_image();
+  // Two adjacent private file VMAs of the executable.
+  CHECK_THROWS_WITH_AS(write_and_open(img, {{kExeText - kPageSize, compressible_pages(2, 0)}}),
+                       has("chunk #0 at 0x555555555000: not inside one VMA"), FormatError);
+}
+
+TEST_CASE("format: a chunk in a VMA that takes no saved pages is refused") {
+  Image img = realistic_image();
+  CHECK_THROWS_WITH_AS(write_and_open(img, {{kVdso, compressible_pages(1, 0)}}), has("inside a vdso VMA"),
+                       FormatError);
+  CHECK_THROWS_WITH_AS(write_and_open(img, {{kVvar, compressible_pages(1, 0)}}), has("inside a vvar VMA"),
+                       FormatError);
+  CHECK_THROWS_WITH_AS(write_and_open(img, {{kShared, compressible_pages(1, 0)}}),
+                       has("inside a file-shared VMA"), FormatError);
+}
+
+TEST_CASE("format: a thread with a tiny XSAVE area is refused") {
+  Image img = realistic_image();
+  img.threads[0].xsave.resize(512);
+  CHECK_THROWS_WITH_AS(write_and_open(img, {}), has("XSAVE area is smaller than its legacy part and header"),
+                       FormatError);
+}
+
+TEST_CASE("format: an image needs a thread, and at most kMaxThreads") {
+  Image img = realistic_image();
+  img.threads.clear();
+  CHECK_THROWS_WITH_AS(write_and_open(img, {}), has("image has no thread"), FormatError);
+  img = realistic_image();
+  while (img.threads.size() <= kMaxThreads) img.threads.push_back(img.threads[0]);
+  CHECK_THROWS_WITH_AS(write_and_open(img, {}),
+                       has("thread count is " + std::to_string(kMaxThreads + 1) + ", limit " +
+                                std::to_string(kMaxThreads)),
+                       FormatError);
+}
+
+TEST_CASE("format: a thread outside user space is refused") {
+  Image img = realistic_image();
+  img.threads[0].gpr[RIP] = 0xffffffff81000000ull;
+  CHECK_THROWS_WITH_AS(write_and_open(img, {}), has("non-user instruction or stack pointer"), FormatError);
+  img = realistic_image();
+  img.threads[0].tid = 0;
+  CHECK_THROWS_WITH_AS(write_and_open(img, {}), has("thread id 0 is invalid"), FormatError);
+}
+
+TEST_CASE("format: a zstd chunk must decode to exactly its declared size") {
+  const Image img = realistic_image();
+  const std::vector<Run> runs = {{kHeap, compressible_pages(4, 7)}};
+  const auto good = image_bytes(img, runs, {ChunkEncoding::Zstd, 3});
+  auto o = open_bytes(good);
+  REQUIRE(o->reader->image().chunks.size() == 1);
+  const PageChunk orig = o->reader->image().chunks[0];
+  REQUIRE(orig.encoding == ChunkEncoding::Zstd);
+
+  auto with_npages = [&](uint32_t npages) {
+    std::vector<PageChunk> chunks = {orig};
+    chunks[0].npages = npages;
+    auto b = good;
+    replace_payload(b, SectionType::PageIndex, encode_page_index(chunks));
+    return open_bytes(b);  // passes every structural check
+  };
+  ZstdDctx dctx;
+  std::vector<uint8_t> scratch, dest(8 * kPageSize);
+
+  auto fewer = with_npages(5);  // decodes to 4 pages, 5 declared
+  fewer->reader->verify_page_data();
+  CHECK_THROWS_WITH_AS(fewer->reader->read_chunk(fewer->reader->image().chunks[0], dest.data(), dctx.p, scratch),
+                       has("chunk decompresses to 16384 bytes, not the declared 20480"), FormatError);
+
+  auto more = with_npages(3);  // would expand past its declared 3 pages
+  CHECK_THROWS_WITH_AS(more->reader->read_chunk(more->reader->image().chunks[0], dest.data(), dctx.p, scratch),
+                       has("page data does not decompress"), FormatError);
+
+  auto same = with_npages(4);  // the helper itself changes nothing else
+  same->reader->read_chunk(same->reader->image().chunks[0], dest.data(), dctx.p, scratch);
+  CHECK(std::memcmp(dest.data(), runs[0].bytes.data(), 4 * kPageSize) == 0);
+}
+
+TEST_CASE("format: a chunk whose stored bytes lie outside page data is refused") {
+  const auto good = image_bytes(realistic_image(), realistic_runs(), {ChunkEncoding::Raw, 0});
+  auto o = open_bytes(good);
+  std::vector<PageChunk> chunks = o->reader->image().chunks;
+  chunks[0].offset = 0;  // page-aligned, but the file header
+  auto b = good;
+  replace_payload(b, SectionType::PageIndex, encode_page_index(chunks));
+  CHECK_THROWS_WITH_AS(open_bytes(b), has("stored bytes lie outside the page_data section"), FormatError);
+
+  chunks = o->reader->image().chunks;
+  chunks[0].offset += 1;  // raw, no longer mappable
+  b = good;
+  replace_payload(b, SectionType::PageIndex, encode_page_index(chunks));
+  CHECK_THROWS_WITH_AS(open_bytes(b), has("raw chunk not page-aligned in the file"), FormatError);
+}
+
+// ============================================================ codec limits
+
+TEST_CASE("codec: a string longer than kMaxStringLength is refused before it is read") {
+  ProcessInfo p;
+  p.comm = "python3";
+  p.exe = std::string(kMaxStringLength + 1, 'x');
+  std::vector<uint8_t> b = encode_process(p);
+  CHECK_THROWS_WITH_AS(decode_process(b.data(), b.size(), 1000),
+                       has("exe path length " + std::to_string(kMaxStringLength + 1) + " exceeds limit " +
+                                std::to_string(kMaxStringLength)),
+                       FormatError);
+  p.exe = std::string(kMaxStringLength, 'x');  // at the limit: fine
+  b = encode_process(p);
+  CHECK(decode_process(b.data(), b.size(), 0).exe.size() == kMaxStringLength);
+
+  // And through the reader, in a VMA path.
+  Image img = realistic_image();
+  img.vmas[0].file.path = "/" + std::string(kMaxStringLength, 'p');
+  CHECK_THROWS_WITH_AS(write_and_open(img, {}), has("VMA file path length 4097 exceeds limit 4096"),
+                       FormatError);
+}
+
+TEST_CASE("codec: a string or blob running past its section is refused") {
+  ByteWriter w;
+  w.u32(100);
+  w.put("short", 5);
+  ByteReader r(w.bytes().data(), w.bytes().size(), 5000);
+  CHECK_THROWS_WITH_AS(r.str("comm", kMaxStringLength), has("at offset 5000: comm runs past the end"),
+                       FormatError);
+  ByteReader r2(w.bytes().data(), w.bytes().size(), 0);
+  CHECK_THROWS_WITH_AS(r2.blob("auxv", 50), has("auxv length 100 exceeds limit 50"), FormatError);
+}
+
+TEST_CASE("codec: a count over its limit is refused") {
+  ByteWriter w;
+  w.u32(kMaxVmas + 1);
+  ByteReader r(w.bytes().data(), w.bytes().size(), 64);
+  CHECK_THROWS_WITH_AS(r.count("VMA count", kMaxVmas, 1),
+                       has("at offset 64: VMA count is " + std::to_string(kMaxVmas + 1) + ", limit " +
+                                std::to_string(kMaxVmas)),
+                       FormatError);
+
+  std::vector<PageChunk> none;
+  std::vector<uint8_t> idx = encode_page_index(none);
+  uint32_t huge = kMaxChunks + 1;
+  std::memcpy(idx.data(), &huge, 4);
+  CHECK_THROWS_WITH_AS(decode_page_index(idx.data(), idx.size(), 0), has("chunk count is"), FormatError);
+}
+
+TEST_CASE("codec: a count larger than the remaining bytes can hold is refused") {
+  // Declares 1000 VMAs but holds one: refused before allocating 1000 records.
+  std::vector<uint8_t> b = encode_vmas({realistic_image().vmas[3]});
+  uint32_t n = 1000;
+  std::memcpy(b.data(), &n, 4);
+  CHECK_THROWS_WITH_AS(decode_vmas(b.data(), b.size(), 0), has("VMA count 1000 does not fit in the section"),
+                       FormatError);
+
+  ByteWriter w;
+  w.u32(3);
+  w.put("0123456789ab", 12);
+  ByteReader r(w.bytes().data(), w.bytes().size(), 0);
+  CHECK_THROWS_WITH_AS(r.count("things", 10, 8), has("things 3 does not fit in the section"), FormatError);
+  ByteReader ok(w.bytes().data(), w.bytes().size(), 0);
+  CHECK(ok.count("things", 10, 4) == 3);
+}
+
+TEST_CASE("codec: truncated fields, trailing bytes and unknown enums are refused") {
+  std::vector<uint8_t> mm = encode_mm(realistic_image().mm);
+  CHECK_THROWS_WITH_AS(decode_mm(mm.data(), mm.size() - 4, 0), has("section ends inside "),
+                       FormatError);
+  mm.push_back(0);
+  CHECK_THROWS_WITH_AS(decode_mm(mm.data(), mm.size(), 0), has("1 unexpected trailing bytes in mm section"),
+                       FormatError);
+
+  Vma v = realistic_image().vmas[3];
+  v.kind = VmaKind(42);
+  std::vector<uint8_t> b = encode_vmas({v});
+  CHECK_THROWS_WITH_AS(decode_vmas(b.data(), b.size(), 0), has("unknown VMA kind 42"), FormatError);
+
+  PageChunk c;
+  c.encoding = ChunkEncoding(7);
+  b = encode_page_index({c});
+  CHECK_THROWS_WITH_AS(decode_page_index(b.data(), b.size(), 0), has("unknown chunk encoding 7"), FormatError);
+}
