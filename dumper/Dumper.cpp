@@ -14,9 +14,11 @@
 #include "dumper/AddressSpace.h"
 #include "dumper/ImageFile.h"
 #include "dumper/MemoryDump.h"
+#include "dumper/TaskState.h"
 #include "dumper/Tracee.h"
 #include "format/Checksum.h"
 #include "x86/ProcMaps.h"
+#include "x86/RemoteSyscall.h"
 #include "x86/ResumeGadgets.h"
 
 namespace ckpt::dumper {
@@ -161,12 +163,14 @@ DumpReport dump(const DumpOptions& o) {
   image.process = process_info(o.pid);
   image.vmas = read_address_space(o.pid);
   image.mm = mm_info(o.pid, image.vmas);
+  uint64_t syscall_insn = 0;  // for syscall injection: one in the vdso, always mapped and present
   for (const auto& v : image.vmas) {
     if (v.kind != format::VmaKind::Vdso) continue;
     std::vector<uint8_t> bytes(v.size());
     read_remote(o.pid, -1, v.start, bytes.data(), bytes.size());
     image.mm.vdso_size = v.size();
     image.mm.vdso_hash = format::checksum(bytes.data(), bytes.size());
+    syscall_insn = x86::find_syscall_instruction(bytes.data(), bytes.size(), v.start);
   }
 
   find_resume_gadgets(image);
@@ -182,6 +186,9 @@ DumpReport dump(const DumpOptions& o) {
   t.xsave = tracee.xsave(&t.xfeatures);
   tracee.robust_list(&t.robust_list, &t.robust_list_len);
   image.threads.push_back(std::move(t));
+  if (!syscall_insn) syscall_insn = image.mm.syscall_gadget;
+  if (!syscall_insn) throw DumpError("pid " + std::to_string(o.pid) + " has no system call instruction to inject through");
+  read_task_state(tracee, syscall_insn, image);
 
   ImageFile file(o.output);
   format::ImageWriter writer(file.fd(), o.compression);

@@ -46,7 +46,10 @@ Tracee::Tracee(pid_t pid) : pid_(pid) {
     // A signal-delivery-stop came first: keep the signal to hand back at
     // detach (issue: pending signals are saved in a later format version),
     // and wait for the interrupt stop, which is still due.
-    if (event == 0 && sig != SIGTRAP) pending_signal_ = sig;
+    if (event == 0 && sig != SIGTRAP) {
+      pending_signal_ = sig;
+      if (ptrace(PTRACE_GETSIGINFO, pid, nullptr, &consumed_info_) != 0) consumed_info_.si_signo = 0;
+    }
     if (ptrace(PTRACE_CONT, pid, nullptr, nullptr) != 0)
       throw DumpError("cannot stop pid " + std::to_string(pid) + ": " + errno_text(errno));
     if (ptrace(PTRACE_INTERRUPT, pid, nullptr, nullptr) != 0)

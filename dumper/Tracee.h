@@ -5,6 +5,7 @@
 // ends it while it is still stopped, for --kill.
 #pragma once
 
+#include <signal.h>
 #include <sys/types.h>
 
 #include <cstdint>
@@ -41,6 +42,10 @@ class Tracee {
   Rseq rseq() const;
   // get_robust_list(): the head and length the thread registered.
   void robust_list(uint64_t* head, uint64_t* len) const;
+  // The signal the stop took out of the queue before the dump could see it
+  // (si_signo 0: none). It goes back to the process at detach, and into the
+  // image as pending.
+  const siginfo_t& consumed_signal() const { return consumed_info_; }
   // SIGKILL while stopped: the process never runs another instruction.
   void kill();
 
@@ -48,6 +53,7 @@ class Tracee {
   pid_t pid_;
   bool attached_ = false;
   int pending_signal_ = 0;  // consumed by a signal-delivery-stop; re-sent at detach
+  siginfo_t consumed_info_{};
 };
 
 }  // namespace ckpt::dumper

@@ -24,7 +24,9 @@ enum class SectionType : uint32_t {
   Threads = 4,    // std::vector<ThreadState>
   PageIndex = 5,  // std::vector<PageChunk>
   PageData = 6,   // the chunks' stored bytes
+  Task = 7,       // TaskState
 };
+inline constexpr uint32_t kSectionTypeCount = 7;
 const char* section_name(SectionType type);
 
 struct ProcessInfo {
@@ -127,6 +129,10 @@ struct RseqConfig {
   uint32_t signature = 0;
 };
 
+// A queued signal as the kernel reports it (PTRACE_PEEKSIGINFO): the
+// 128-byte siginfo in its user-space layout; si_signo is its first int.
+using SigInfo = std::array<uint8_t, 128>;
+
 struct ThreadState {
   int32_t tid = 0;
   std::array<uint64_t, kGprCount> gpr{};  // as read from the stopped thread
@@ -134,8 +140,50 @@ struct ThreadState {
   RseqConfig rseq;
   uint64_t robust_list = 0, robust_list_len = 0;  // set_robust_list()
   uint64_t clear_child_tid = 0;                   // set_tid_address(); 0: none
+  // Where glibc caches this thread's id in its thread descriptor (found at
+  // dump time; 0: none found, nothing to rewrite).
+  uint64_t cached_tid_address = 0;
+  uint64_t altstack_sp = 0, altstack_size = 0;    // sigaltstack()
+  int32_t altstack_flags = 0;                     // SS_DISABLE, SS_ONSTACK, SS_AUTODISARM
+  std::vector<SigInfo> pending;                   // signals pending for this thread only, in queue order
   uint64_t xfeatures = 0;       // XCR0 features the XSAVE area was saved with
   std::vector<uint8_t> xsave;   // PTRACE_GETREGSET(NT_X86_XSTATE), standard format
+};
+
+// struct sigaction as the kernel's rt_sigaction takes it on x86-64.
+struct SigAction {
+  uint64_t handler = 0;  // SIG_DFL 0, SIG_IGN 1, or an address
+  uint64_t flags = 0;    // SA_* including SA_RESTORER
+  uint64_t restorer = 0;
+  uint64_t mask = 0;     // bit n-1 = signal n
+};
+
+struct Itimer {  // struct itimerval
+  int64_t interval_sec = 0, interval_usec = 0, value_sec = 0, value_usec = 0;
+};
+
+struct Rlimit {
+  uint64_t cur = 0, max = 0;  // RLIM_INFINITY is ~0
+};
+
+inline constexpr unsigned kSignalCount = 64;
+inline constexpr unsigned kRlimitCount = 16;  // RLIM_NLIMITS
+
+// Process-wide kernel state beyond memory and identity: what the process
+// could observe with getters and that a restore must put back.
+struct TaskState {
+  std::string cwd;
+  uint32_t umask = 022;
+  uint32_t personality = 0;
+  std::array<Rlimit, kRlimitCount> rlimits{};
+  int32_t pdeath_signal = 0;
+  int32_t dumpable = 1;
+  uint32_t no_new_privs = 0;
+  uint32_t thp_disable = 0;
+  std::array<SigAction, kSignalCount> sigactions{};  // index = signal - 1
+  std::vector<SigInfo> shared_pending;             // process-wide pending signals, in queue order
+  std::array<Itimer, 3> itimers{};                 // ITIMER_REAL, ITIMER_VIRTUAL, ITIMER_PROF
+  std::vector<uint64_t> ldt;                       // raw 8-byte descriptors; index = LDT slot
 };
 
 struct Image {
@@ -143,6 +191,7 @@ struct Image {
   uint32_t flags = 0;
   ProcessInfo process;
   MmInfo mm;
+  TaskState task;
   std::vector<Vma> vmas;             // sorted by start, non-overlapping
   std::vector<ThreadState> threads;  // threads[0] is the thread group leader
   std::vector<PageChunk> chunks;     // sorted by vaddr, non-overlapping

@@ -83,11 +83,11 @@ ImageReader::ImageReader(int fd) : fd_(fd) {
   if (expect.digest() != tsum) throw FormatError(file_size_ - 8, "trailer checksum mismatch (corrupted image)");
 
   uint64_t prev_end = sizeof h;
-  bool seen[7] = {};
+  bool seen[kSectionTypeCount + 1] = {};
   for (size_t i = 0; i < entries.size(); ++i) {
     const TrailerEntry& e = entries[i];
     uint64_t at = h.trailer_offset + sizeof th + i * sizeof(TrailerEntry);
-    if (e.type < 1 || e.type > 6) throw FormatError(at, "unknown section type " + std::to_string(e.type));
+    if (e.type < 1 || e.type > kSectionTypeCount) throw FormatError(at, "unknown section type " + std::to_string(e.type));
     if (seen[e.type]) throw FormatError(at, std::string("duplicate ") + section_name(SectionType(e.type)) + " section");
     seen[e.type] = true;
     auto type = SectionType(e.type);
@@ -104,7 +104,7 @@ ImageReader::ImageReader(int fd) : fd_(fd) {
     sections_.push_back({type, e.offset, e.length, e.checksum});
     prev_end = e.offset + sizeof sh + e.length;
   }
-  for (int t = 1; t <= 6; ++t)
+  for (uint32_t t = 1; t <= kSectionTypeCount; ++t)
     if (!seen[t]) throw FormatError(h.trailer_offset, std::string("missing ") + section_name(SectionType(t)) + " section");
 
   for (const SectionInfo& s : sections_) {
@@ -116,6 +116,7 @@ ImageReader::ImageReader(int fd) : fd_(fd) {
       case SectionType::Vmas: image_.vmas = decode_vmas(p.data(), p.size(), s.payload()); break;
       case SectionType::Threads: image_.threads = decode_threads(p.data(), p.size(), s.payload()); break;
       case SectionType::PageIndex: image_.chunks = decode_page_index(p.data(), p.size(), s.payload()); break;
+      case SectionType::Task: image_.task = decode_task(p.data(), p.size(), s.payload()); break;
       case SectionType::PageData: break;
     }
   }

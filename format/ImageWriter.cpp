@@ -63,6 +63,7 @@ void ImageWriter::section(SectionType type, const std::vector<uint8_t>& payload)
 void ImageWriter::write_metadata(const Image& image) {
   section(SectionType::Process, encode_process(image.process));
   section(SectionType::Mm, encode_mm(image.mm));
+  section(SectionType::Task, encode_task(image.task));
   section(SectionType::Vmas, encode_vmas(image.vmas));
   section(SectionType::Threads, encode_threads(image.threads));
   begin_page_data();

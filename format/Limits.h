@@ -17,6 +17,8 @@ inline constexpr uint32_t kMaxThreads = 1;                    // single-threaded
 inline constexpr uint32_t kMaxXsaveBytes = 64u << 10;
 inline constexpr uint32_t kMaxChunkPages = 256;               // 1 MiB per chunk
 inline constexpr uint32_t kMaxChunks = 1u << 26;
+inline constexpr uint32_t kMaxPendingSignals = 1u << 16;  // > any RLIMIT_SIGPENDING in practice
+inline constexpr uint32_t kMaxLdtEntries = 8192;          // LDT_ENTRIES
 // Highest user address + 1 with 4-level paging (TASK_SIZE_MAX on x86-64).
 inline constexpr uint64_t kUserSpaceEnd = 0x00007ffffffff000ull;
 

@@ -4,6 +4,8 @@
 #include "format/Codec.h"
 #include "format/Limits.h"
 
+#include <cstring>
+
 namespace ckpt::format {
 
 const char* section_name(SectionType type) {
@@ -14,6 +16,7 @@ const char* section_name(SectionType type) {
     case SectionType::Threads: return "threads";
     case SectionType::PageIndex: return "page_index";
     case SectionType::PageData: return "page_data";
+    case SectionType::Task: return "task";
   }
   return "unknown";
 }
@@ -34,6 +37,28 @@ const char* vma_kind_name(VmaKind kind) {
 }
 
 bool vma_kind_is_valid(uint32_t raw) { return raw >= 1 && raw <= uint32_t(VmaKind::VvarVclock); }
+
+static void put_siginfos(ByteWriter& w, const std::vector<SigInfo>& infos) {
+  w.u32(uint32_t(infos.size()));
+  for (const SigInfo& i : infos) w.put(i.data(), i.size());
+}
+
+static std::vector<SigInfo> get_siginfos(ByteReader& r, const char* what) {
+  uint32_t n = r.count(what, kMaxPendingSignals, sizeof(SigInfo));
+  std::vector<SigInfo> infos(n);
+  for (SigInfo& i : infos) {
+    uint64_t at = r.offset();
+    for (size_t k = 0; k < i.size(); k += 8) {
+      uint64_t v = r.u64("siginfo");
+      std::memcpy(i.data() + k, &v, 8);
+    }
+    int32_t signo;
+    std::memcpy(&signo, i.data(), 4);
+    if (signo < 1 || signo > int32_t(kSignalCount) || signo == 9 || signo == 19)
+      throw FormatError(at, "pending signal number " + std::to_string(signo) + " is invalid");
+  }
+  return infos;
+}
 
 std::vector<uint8_t> encode_process(const ProcessInfo& p) {
   ByteWriter w;
@@ -132,7 +157,7 @@ std::vector<Vma> decode_vmas(const uint8_t* data, size_t n, uint64_t base) {
   return vmas;
 }
 
-static constexpr size_t kMinThreadRecord = 4 + 8 * kGprCount + 8 + 8 + 4 * 3 + 8 * 3 + 8 + 4;
+static constexpr size_t kMinThreadRecord = 4 + 8 * kGprCount + 8 + 8 + 4 * 3 + 8 * 3 + 8 * 3 + 4 + 4 + 8 + 4;
 
 std::vector<uint8_t> encode_threads(const std::vector<ThreadState>& threads) {
   ByteWriter w;
@@ -148,6 +173,11 @@ std::vector<uint8_t> encode_threads(const std::vector<ThreadState>& threads) {
     w.u64(t.robust_list);
     w.u64(t.robust_list_len);
     w.u64(t.clear_child_tid);
+    w.u64(t.cached_tid_address);
+    w.u64(t.altstack_sp);
+    w.u64(t.altstack_size);
+    w.i32(t.altstack_flags);
+    put_siginfos(w, t.pending);
     w.u64(t.xfeatures);
     w.blob(t.xsave);
   }
@@ -170,6 +200,11 @@ std::vector<ThreadState> decode_threads(const uint8_t* data, size_t n, uint64_t 
     t.robust_list = r.u64("robust list");
     t.robust_list_len = r.u64("robust list length");
     t.clear_child_tid = r.u64("clear-child-tid address");
+    t.cached_tid_address = r.u64("cached tid address");
+    t.altstack_sp = r.u64("alternate stack address");
+    t.altstack_size = r.u64("alternate stack size");
+    t.altstack_flags = r.i32("alternate stack flags");
+    t.pending = get_siginfos(r, "thread pending signal count");
     t.xfeatures = r.u64("xfeatures");
     t.xsave = r.blob("XSAVE area", kMaxXsaveBytes);
   }
@@ -210,6 +245,54 @@ std::vector<PageChunk> decode_page_index(const uint8_t* data, size_t n, uint64_t
   }
   r.expect_end("page_index section");
   return chunks;
+}
+
+std::vector<uint8_t> encode_task(const TaskState& t) {
+  ByteWriter w;
+  w.str(t.cwd);
+  w.u32(t.umask);
+  w.u32(t.personality);
+  w.u32(kRlimitCount);
+  for (const Rlimit& l : t.rlimits) w.u64(l.cur), w.u64(l.max);
+  w.i32(t.pdeath_signal);
+  w.i32(t.dumpable);
+  w.u32(t.no_new_privs);
+  w.u32(t.thp_disable);
+  w.u32(kSignalCount);
+  for (const SigAction& a : t.sigactions) w.u64(a.handler), w.u64(a.flags), w.u64(a.restorer), w.u64(a.mask);
+  put_siginfos(w, t.shared_pending);
+  for (const Itimer& i : t.itimers) w.i64(i.interval_sec), w.i64(i.interval_usec), w.i64(i.value_sec), w.i64(i.value_usec);
+  w.u32(uint32_t(t.ldt.size()));
+  for (uint64_t d : t.ldt) w.u64(d);
+  return w.bytes();
+}
+
+TaskState decode_task(const uint8_t* data, size_t n, uint64_t base) {
+  ByteReader r(data, n, base);
+  TaskState t;
+  t.cwd = r.str("cwd", kMaxStringLength);
+  t.umask = r.u32("umask");
+  t.personality = r.u32("personality");
+  uint64_t at = r.offset();
+  if (r.u32("rlimit count") != kRlimitCount) throw FormatError(at, "rlimit count is not " + std::to_string(kRlimitCount));
+  for (Rlimit& l : t.rlimits) l.cur = r.u64("rlimit"), l.max = r.u64("rlimit");
+  t.pdeath_signal = r.i32("pdeath signal");
+  t.dumpable = r.i32("dumpable");
+  t.no_new_privs = r.u32("no_new_privs");
+  t.thp_disable = r.u32("THP disable");
+  at = r.offset();
+  if (r.u32("signal count") != kSignalCount) throw FormatError(at, "signal count is not " + std::to_string(kSignalCount));
+  for (SigAction& a : t.sigactions)
+    a.handler = r.u64("sigaction"), a.flags = r.u64("sigaction"), a.restorer = r.u64("sigaction"), a.mask = r.u64("sigaction");
+  t.shared_pending = get_siginfos(r, "shared pending signal count");
+  for (Itimer& i : t.itimers)
+    i.interval_sec = r.i64("itimer"), i.interval_usec = r.i64("itimer"), i.value_sec = r.i64("itimer"),
+    i.value_usec = r.i64("itimer");
+  uint32_t nldt = r.count("LDT entry count", kMaxLdtEntries, 8);
+  t.ldt.resize(nldt);
+  for (uint64_t& d : t.ldt) d = r.u64("LDT entry");
+  r.expect_end("task section");
+  return t;
 }
 
 }  // namespace ckpt::format

@@ -78,6 +78,24 @@ void validate_image(const Image& image, const std::vector<SectionInfo>& sections
     if (!in_code) throw FormatError(mm_at, "resume gadget " + hex(g) + " is not inside the process's code");
   }
 
+  const uint64_t task_at = section_offset(sections, SectionType::Task);
+  const TaskState& task = image.task;
+  auto bad_task = [&](const std::string& why) { throw FormatError(task_at, "task: " + why); };
+  if (task.umask & ~0777u) bad_task("umask has bits beyond 0777");
+  if (task.pdeath_signal < 0 || task.pdeath_signal > int32_t(kSignalCount)) bad_task("invalid parent-death signal");
+  if (task.dumpable < 0 || task.dumpable > 2) bad_task("invalid dumpable mode");
+  if (task.no_new_privs > 1 || task.thp_disable > 1) bad_task("invalid no_new_privs or THP-disable flag");
+  for (unsigned sig = 1; sig <= kSignalCount; ++sig) {
+    const SigAction& a = task.sigactions[sig - 1];
+    if ((sig == 9 || sig == 19) && a.handler != 0) bad_task("SIGKILL and SIGSTOP cannot have a handler");
+    if (a.handler >= kUserSpaceEnd || a.restorer >= kUserSpaceEnd)
+      bad_task("signal " + std::to_string(sig) + " has a handler beyond user space");
+  }
+  for (const Itimer& i : task.itimers)
+    if (i.interval_sec < 0 || i.value_sec < 0 || i.interval_usec < 0 || i.value_usec < 0 ||
+        i.interval_usec > 999999 || i.value_usec > 999999)
+      bad_task("invalid interval timer");
+
   const uint64_t threads_at = section_offset(sections, SectionType::Threads);
   for (const ThreadState& t : image.threads) {
     if (t.tid <= 0) throw FormatError(threads_at, "thread id " + std::to_string(t.tid) + " is invalid");
@@ -93,6 +111,11 @@ void validate_image(const Image& image, const std::vector<SectionInfo>& sections
         (t.rseq.address % 32 || t.rseq.length < 32 || t.rseq.length > 4096 ||
          t.rseq.address >= kUserSpaceEnd - t.rseq.length))
       bad("rseq area is misaligned, of an invalid length, or beyond user space");
+    if (t.cached_tid_address % 4 || t.cached_tid_address >= kUserSpaceEnd) bad("invalid cached tid address");
+    const int32_t known_ss = 1 | 2 | int32_t(1u << 31);  // SS_ONSTACK, SS_DISABLE, SS_AUTODISARM
+    if (t.altstack_flags & ~known_ss) bad("unknown alternate stack flags");
+    if (!(t.altstack_flags & 2) && (t.altstack_sp >= kUserSpaceEnd || t.altstack_size > kUserSpaceEnd - t.altstack_sp))
+      bad("alternate stack beyond user space");
   }
 
   const uint64_t index_at = section_offset(sections, SectionType::PageIndex);

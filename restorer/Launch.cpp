@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <signal.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/rseq.h>
@@ -19,6 +20,8 @@
 #include "restorer/RestoreError.h"
 #include "trampoline/Blob.h"
 #include "trampoline/Plan.h"
+#include "restorer/TaskRestore.h"
+#include "x86/LdtDescriptor.h"
 #include "x86/ResumeGadgets.h"
 #include "x86/SigFrame.h"
 #include "x86/SyscallRestart.h"
@@ -39,7 +42,7 @@ static uint64_t blob_size() { return uint64_t(ckpt_trampoline_blob_end - ckpt_tr
 // Byte offsets inside the home: [blob][plan, arrays, auxv][frame][stack].
 struct HomeLayout {
   uint64_t plan, frame, stack_top, size;
-  size_t plan_bytes, keep_offset, move_offset, auxv_offset;
+  size_t plan_bytes, keep_offset, move_offset, auxv_offset, ldt_offset, shared_offset, thread_offset;
 };
 
 static HomeLayout layout(const format::Image& image) {
@@ -47,7 +50,10 @@ static HomeLayout layout(const format::Image& image) {
   size_t nkeep = image.vmas.size() + 4, nmove = image.vmas.size() * 2 + 6;
   h.keep_offset = sizeof(Plan);
   h.move_offset = h.keep_offset + nkeep * sizeof(Range);
-  h.auxv_offset = h.move_offset + nmove * sizeof(Move);
+  h.ldt_offset = h.move_offset + nmove * sizeof(Move);
+  h.shared_offset = h.ldt_offset + image.task.ldt.size() * sizeof(trampoline::LdtEntry);
+  h.thread_offset = h.shared_offset + image.task.shared_pending.size() * sizeof(trampoline::QueuedSignal);
+  h.auxv_offset = h.thread_offset + image.threads[0].pending.size() * sizeof(trampoline::QueuedSignal);
   h.plan_bytes = h.auxv_offset + image.mm.auxv.size();
   h.plan = page_up(blob_size());
   h.frame = (h.plan + h.plan_bytes + 63) & ~uint64_t(63);
@@ -118,6 +124,64 @@ static const uint8_t* readable_now(const format::Image& image, const MachineFit&
                                                   : nullptr;
   }
   return nullptr;
+}
+
+// Where `len` bytes at a saved address can be written now, in their staged
+// area (which must be writable in the image too); nullptr if they cannot.
+static uint8_t* writable_now(const format::Image& image, const AddressPlan& ap, uint64_t addr, size_t len) {
+  for (size_t i = 0; i < image.vmas.size(); ++i) {
+    const format::Vma& v = image.vmas[i];
+    if (addr >= v.start && addr < v.end)
+      return ap.staged[i] && (v.prot & PROT_WRITE) && len <= v.end - addr && v.kind != format::VmaKind::FileShared
+                 ? reinterpret_cast<uint8_t*>(ap.staged[i] + (addr - v.start))
+                 : nullptr;
+  }
+  return nullptr;
+}
+
+// glibc's cached thread id must name the thread's new id (this process's
+// pid), or raise(), pthread_kill() and owner-checking mutexes fail.
+static void rewrite_cached_tid(const format::Image& image, const AddressPlan& ap) {
+  const format::ThreadState& t = image.threads[0];
+  if (!t.cached_tid_address) return;
+  uint8_t* p = writable_now(image, ap, t.cached_tid_address, 4);
+  if (!p) throw RestoreError("the C library's cached thread id is not in writable memory");
+  int32_t tid = int32_t(getpid());
+  std::memcpy(p, &tid, 4);
+}
+
+// A thread stopped inside an rseq critical section resumes at its abort
+// handler, as the kernel would have moved it on preemption; the area's
+// rseq_cs pointer is cleared, as the kernel does. (struct rseq: rseq_cs at
+// offset 8; struct rseq_cs: version, flags, start_ip, post_commit_offset,
+// abort_ip; the signature sits in the 4 bytes before abort_ip.)
+static void apply_rseq_abort(const format::Image& image, const MachineFit& fit, const AddressPlan& ap,
+                             x86::UserRegs& regs) {
+  const format::RseqConfig& rs = image.threads[0].rseq;
+  if (!rs.address) return;
+  uint8_t* area = writable_now(image, ap, rs.address + 8, 8);
+  if (!area) return;
+  uint64_t cs_addr;
+  std::memcpy(&cs_addr, area, 8);
+  if (!cs_addr) return;
+  size_t avail = 0;
+  const uint8_t* cs = readable_now(image, fit, ap, cs_addr, &avail);
+  if (cs && avail >= 32) {
+    uint64_t start, post_commit, abort_ip;
+    std::memcpy(&start, cs + 8, 8);
+    std::memcpy(&post_commit, cs + 16, 8);
+    std::memcpy(&abort_ip, cs + 24, 8);
+    if (regs.rip >= start && regs.rip - start < post_commit) {
+      size_t sig_avail = 0;
+      const uint8_t* sig = abort_ip >= 4 ? readable_now(image, fit, ap, abort_ip - 4, &sig_avail) : nullptr;
+      uint32_t signature = 0;
+      if (sig && sig_avail >= 4) std::memcpy(&signature, sig, 4);
+      if (signature != rs.signature)
+        throw RestoreError("the thread is inside an rseq critical section whose abort handler lacks the signature");
+      regs.rip = abort_ip;
+    }
+  }
+  std::memset(area, 0, 8);
 }
 
 // The no-trace finish (x86/ResumeGadgets.h) needs both gadgets intact in the
@@ -245,11 +309,40 @@ void launch(const format::Image& image, const MachineFit& fit, const AddressPlan
   x86::UserRegs regs;
   std::memcpy(&regs, thread.gpr.data(), sizeof regs);
   regs = x86::resume_registers(regs);
+  apply_rseq_abort(image, fit, ap, regs);
+  rewrite_cached_tid(image, ap);
+  const format::TaskState& task = image.task;
+  static_assert(sizeof(format::SigAction) == sizeof(trampoline::KernelSigaction));
+  std::memcpy(plan->sigactions, task.sigactions.data(), sizeof plan->sigactions);
+  for (size_t i = 0; i < 3; ++i) {
+    const format::Itimer& it = task.itimers[i];
+    plan->itimers[i] = {it.interval_sec, it.interval_usec, it.value_sec, it.value_usec};
+  }
+  plan->ldt_offset = h.ldt_offset;
+  for (size_t i = 0; i < task.ldt.size(); ++i) {
+    if (x86::descriptor_is_empty(task.ldt[i])) continue;
+    user_desc ud = x86::descriptor_to_user_desc(task.ldt[i], unsigned(i));
+    std::memcpy(base + h.plan + h.ldt_offset + plan->ldt_count++ * sizeof(trampoline::LdtEntry), &ud, sizeof ud);
+  }
+  plan->ds = uint16_t(thread.gpr[format::DS] == 0x2b ? 0 : thread.gpr[format::DS]);
+  plan->es = uint16_t(thread.gpr[format::ES] == 0x2b ? 0 : thread.gpr[format::ES]);
+  plan->fs = uint16_t(thread.gpr[format::FS]);
+  plan->gs = uint16_t(thread.gpr[format::GS]);
+  plan->have_fsgsbase = (getauxval(AT_HWCAP2) & 2) != 0;  // HWCAP2_FSGSBASE
+  plan->shared_pending_offset = h.shared_offset;
+  plan->shared_pending_count = uint32_t(task.shared_pending.size());
+  for (size_t i = 0; i < task.shared_pending.size(); ++i)
+    std::memcpy(base + h.plan + h.shared_offset + i * 128, task.shared_pending[i].data(), 128);
+  plan->thread_pending_offset = h.thread_offset;
+  plan->thread_pending_count = uint32_t(thread.pending.size());
+  for (size_t i = 0; i < thread.pending.size(); ++i)
+    std::memcpy(base + h.plan + h.thread_offset + i * 128, thread.pending[i].data(), 128);
+  x86::KernelStack altstack{thread.altstack_sp, thread.altstack_flags, 0, thread.altstack_size};
   const size_t frame_size = x86::sigframe_size(thread.xsave.size());
   uint8_t* frame_at = nullptr;
   if (uint64_t frame = frame_on_thread_stack(image, fit, ap, frame_size, &frame_at)) {
     plan->resume_rsp = x86::build_sigframe(frame_at, frame, regs, thread.sigmask, thread.xsave.data(),
-                                           thread.xsave.size(), thread.xfeatures, image.mm.sigreturn_gadget);
+                                           thread.xsave.size(), thread.xfeatures, image.mm.sigreturn_gadget, &altstack);
     plan->finish_gadget = image.mm.syscall_gadget;
     plan->home_start = ap.home;
     plan->home_length = h.size;
@@ -257,13 +350,14 @@ void launch(const format::Image& image, const MachineFit& fit, const AddressPlan
     std::fprintf(stderr, "restore: warning: the process has no usable resume code; the restorer's page stays mapped at "
                          "%#lx\n", (unsigned long)ap.home);
     plan->resume_rsp = x86::build_sigframe(base + h.frame, ap.home + h.frame, regs, thread.sigmask,
-                                           thread.xsave.data(), thread.xsave.size(), thread.xfeatures);
+                                           thread.xsave.data(), thread.xsave.size(), thread.xfeatures, 0, &altstack);
   }
   if (mprotect(base, page_up(blob_size()), PROT_READ | PROT_EXEC) != 0)
     throw RestoreError(std::string("cannot make the trampoline executable: ") + std::strerror(errno));
   if (options.verbose)
     std::fprintf(stderr, "restore: home at %#lx (%lu bytes), %zu moves, %zu kept ranges\n", (unsigned long)ap.home,
                  (unsigned long)h.size, moves.size(), keep.size());
+  std::fputs(apply_process_state(image).c_str(), stderr);
   std::fflush(nullptr);
 
   // Point of no return. No signal handler may run from here on: the

@@ -13,6 +13,7 @@
 
 #include "format/Checksum.h"
 #include "restorer/RestoreError.h"
+#include "restorer/TaskRestore.h"
 #include "x86/Cpu.h"
 #include "x86/SigFrame.h"
 
@@ -101,6 +102,7 @@ static int open_mapped_file(const Vma& v) {
 MachineFit check_machine(const format::Image& image, const std::vector<x86::MapsEntry>& self_maps) {
   check_cpu(image);
   check_credentials(image.process);
+  check_task(image);
   for (const Vma& v : image.vmas)
     if (v.kind == VmaKind::AnonShared) throw RestoreError("shared anonymous memory is not supported yet");
   MachineFit fit;

@@ -20,6 +20,25 @@ struct Move {
   uint64_t from, to, len;
 };
 
+// The kernel's struct sigaction for rt_sigaction on x86-64.
+struct KernelSigaction {
+  uint64_t handler, flags, restorer, mask;
+};
+
+struct Itimerval {
+  int64_t interval_sec, interval_usec, value_sec, value_usec;
+};
+
+// struct user_desc, for modify_ldt(0x11).
+struct LdtEntry {
+  uint32_t entry_number, base_addr, limit, flags;
+};
+
+// A signal to queue again: a 128-byte siginfo, its first int the signal.
+struct QueuedSignal {
+  uint8_t info[128];
+};
+
 // prctl(PR_SET_MM, PR_SET_MM_MAP) argument (struct prctl_mm_map).
 struct MmMap {
   uint64_t start_code, end_code, start_data, end_data, start_brk, brk, start_stack;
@@ -57,6 +76,17 @@ struct Plan {
   uint64_t resume_rsp;
   uint64_t finish_gadget;
   uint64_t home_start, home_length;
+  // Signals: every disposition but SIGKILL's and SIGSTOP's, then pending
+  // signals queued again (process-wide, then for the thread), then timers.
+  KernelSigaction sigactions[64];
+  uint64_t shared_pending_offset, thread_pending_offset;
+  uint32_t shared_pending_count, thread_pending_count;
+  Itimerval itimers[3];
+  // LDT entries, then the selectors loaded again (0: leave as is).
+  uint64_t ldt_offset;
+  uint32_t ldt_count;
+  uint16_t ds, es, fs, gs;
+  uint32_t have_fsgsbase;  // wrfsbase/wrgsbase usable: set a base without dropping a selector
 };
 
 inline const Range* plan_keeps(const Plan* p) {
@@ -64,6 +94,12 @@ inline const Range* plan_keeps(const Plan* p) {
 }
 inline const Move* plan_moves(const Plan* p) {
   return reinterpret_cast<const Move*>(reinterpret_cast<const char*>(p) + p->move_offset);
+}
+inline const LdtEntry* plan_ldt(const Plan* p) {
+  return reinterpret_cast<const LdtEntry*>(reinterpret_cast<const char*>(p) + p->ldt_offset);
+}
+inline const QueuedSignal* plan_signals(const Plan* p, uint64_t offset) {
+  return reinterpret_cast<const QueuedSignal*>(reinterpret_cast<const char*>(p) + offset);
 }
 
 // Exit status of `restore` when a step after the point of no return fails

@@ -76,13 +76,45 @@ extern "C" [[noreturn]] __attribute__((section(".text.entry"), used)) void tramp
     check(syscall4(__NR_rseq, long(plan->rseq_address), plan->rseq_length, 0, plan->rseq_signature),
           "registering rseq");
   }
+  // The LDT, then the selectors that refer to it, before any base is set:
+  // loading a selector reloads its base from the descriptor.
+  const LdtEntry* ldt = plan_ldt(plan);
+  for (uint32_t i = 0; i < plan->ldt_count; ++i)
+    check(int(syscall3(__NR_modify_ldt, 0x11, long(&ldt[i]), sizeof ldt[i])), "restoring an LDT entry");
+  if (plan->ds) asm volatile("mov %0, %%ds" ::"r"(plan->ds));
+  if (plan->es) asm volatile("mov %0, %%es" ::"r"(plan->es));
+  if (plan->fs) asm volatile("mov %0, %%fs" ::"r"(plan->fs));
+  if (plan->gs) asm volatile("mov %0, %%gs" ::"r"(plan->gs));
+
   // The launcher's glibc registered its own robust list and clear-child-tid
   // address; left in place, the kernel would write into the restored
   // process's memory at exit.
   check(syscall2(__NR_set_robust_list, long(plan->robust_list), long(plan->robust_list_len)), "set_robust_list");
   syscall1(__NR_set_tid_address, long(plan->clear_child_tid));
-  check(syscall2(__NR_arch_prctl, ARCH_SET_FS, long(plan->fs_base)), "setting the fs base");
-  check(syscall2(__NR_arch_prctl, ARCH_SET_GS, long(plan->gs_base)), "setting the gs base");
+  // arch_prctl clears a selector as it sets the base; with a selector in
+  // place only wrfsbase/wrgsbase keep both.
+  if (!plan->fs) check(syscall2(__NR_arch_prctl, ARCH_SET_FS, long(plan->fs_base)), "setting the fs base");
+  else if (plan->have_fsgsbase) asm volatile("wrfsbase %0" ::"r"(plan->fs_base));
+  if (!plan->gs) check(syscall2(__NR_arch_prctl, ARCH_SET_GS, long(plan->gs_base)), "setting the gs base");
+  else if (plan->have_fsgsbase) asm volatile("wrgsbase %0" ::"r"(plan->gs_base));
+
+  // Signals last: every handler, then what was pending (all signals stay
+  // blocked until rt_sigreturn installs the saved mask), then the timers.
+  for (long sig = 1; sig <= 64; ++sig) {
+    if (sig == 9 || sig == 19) continue;  // SIGKILL, SIGSTOP: fixed
+    check(syscall4(__NR_rt_sigaction, sig, long(&plan->sigactions[sig - 1]), 0, 8), "restoring a signal handler");
+  }
+  const long pid = syscall0(__NR_getpid);
+  const QueuedSignal* shared = plan_signals(plan, plan->shared_pending_offset);
+  for (uint32_t i = 0; i < plan->shared_pending_count; ++i)
+    check(syscall3(__NR_rt_sigqueueinfo, pid, *reinterpret_cast<const int*>(shared[i].info), long(shared[i].info)),
+          "queueing a pending signal");
+  const QueuedSignal* own = plan_signals(plan, plan->thread_pending_offset);
+  for (uint32_t i = 0; i < plan->thread_pending_count; ++i)
+    check(syscall4(__NR_rt_tgsigqueueinfo, pid, pid, *reinterpret_cast<const int*>(own[i].info), long(own[i].info)),
+          "queueing a pending signal");
+  for (long which = 0; which < 3; ++which)
+    check(syscall3(__NR_setitimer, which, long(&plan->itimers[which]), 0), "restoring an interval timer");
 
   // 4. Resume: the kernel loads every register, the signal mask and the XSAVE state from the frame.
   if (plan->finish_gadget) {

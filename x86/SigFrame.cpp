@@ -23,12 +23,13 @@ std::string xsave_area_problem(const uint8_t* xsave, size_t size, uint64_t xfeat
 }
 
 uint64_t build_sigframe(uint8_t* out, uint64_t frame_addr, const UserRegs& r, uint64_t sigmask, const uint8_t* xsave,
-                        size_t xsave_size, uint64_t xfeatures, uint64_t pretcode) {
+                        size_t xsave_size, uint64_t xfeatures, uint64_t pretcode, const KernelStack* altstack) {
   std::memset(out, 0, sigframe_size(xsave_size));
   RtSigframe f{};
   f.pretcode = pretcode;
   f.uc.uc_flags = kUcFpXstate | kUcSigcontextSs | kUcStrictRestoreSs;
-  f.uc.uc_stack.ss_flags = SS_DISABLE;
+  if (altstack) f.uc.uc_stack = *altstack;
+  else f.uc.uc_stack.ss_flags = SS_DISABLE;
   KernelSigcontext& sc = f.uc.uc_mcontext;
   sc.r8 = r.r8, sc.r9 = r.r9, sc.r10 = r.r10, sc.r11 = r.r11;
   sc.r12 = r.r12, sc.r13 = r.r13, sc.r14 = r.r14, sc.r15 = r.r15;

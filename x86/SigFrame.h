@@ -72,8 +72,10 @@ std::string xsave_area_problem(const uint8_t* xsave, size_t size, uint64_t xfeat
 // `frame_addr` (64-byte aligned) when rt_sigreturn runs. The returned value
 // is the rsp to issue rt_sigreturn with. `regs` are the registers to resume
 // with (after the syscall-restart adjustment); `sigmask` the blocked set.
-// `pretcode` fills the return-address slot (the address `ret` would pop).
+// `pretcode` fills the return-address slot (the address `ret` would pop);
+// `altstack` is the alternate signal stack sigreturn installs (disabled if null).
 uint64_t build_sigframe(uint8_t* out, uint64_t frame_addr, const UserRegs& regs, uint64_t sigmask,
-                        const uint8_t* xsave, size_t xsave_size, uint64_t xfeatures, uint64_t pretcode = 0);
+                        const uint8_t* xsave, size_t xsave_size, uint64_t xfeatures, uint64_t pretcode = 0,
+                        const KernelStack* altstack = nullptr);
 
 }  // namespace ckpt::x86

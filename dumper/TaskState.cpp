@@ -1,0 +1,150 @@
+// Task and thread state beyond memory (see TaskState.h).
+#include "dumper/TaskState.h"
+
+#include <asm/ldt.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <sstream>
+
+#include "x86/ProcMaps.h"
+#include "x86/RemoteSyscall.h"
+
+namespace ckpt::dumper {
+
+using format::SigInfo;
+
+namespace {
+
+std::string proc(pid_t pid, const char* leaf) { return "/proc/" + std::to_string(pid) + "/" + leaf; }
+
+[[noreturn]] void fail(pid_t pid, const std::string& what) {
+  throw DumpError("pid " + std::to_string(pid) + ": " + what);
+}
+
+long checked(pid_t pid, long r, const char* what) {
+  if (r < 0 && r > -4096) fail(pid, std::string("cannot read ") + what + ": " + std::strerror(int(-r)));
+  return r;
+}
+
+std::string status_field(const std::string& status, const char* key) {
+  std::istringstream in(status);
+  std::string line;
+  size_t n = std::strlen(key);
+  while (std::getline(in, line))
+    if (line.compare(0, n, key) == 0 && line.size() > n && line[n] == ':') return line.substr(n + 1);
+  return "";
+}
+
+// PTRACE_PEEKSIGINFO, all of one queue, in order.
+std::vector<SigInfo> peek_pending(pid_t tid, bool shared) {
+  std::vector<SigInfo> out;
+  for (;;) {
+    __ptrace_peeksiginfo_args args{out.size(), shared ? uint32_t(PTRACE_PEEKSIGINFO_SHARED) : 0u, 32};
+    SigInfo batch[32];
+    long n = ptrace(PTRACE_PEEKSIGINFO, tid, &args, batch);
+    if (n < 0) fail(tid, std::string("cannot read pending signals: ") + std::strerror(errno));
+    for (long i = 0; i < n; ++i) out.push_back(batch[i]);
+    if (n < 32) return out;
+  }
+}
+
+// glibc keeps the thread id in its thread descriptor, which starts at the
+// thread pointer (fs base; tcbhead_t.self at +16 points to itself). Find
+// the one 4-byte slot holding the tid; refuse when it is ambiguous.
+uint64_t find_cached_tid(const x86::RemoteSyscall& rs, pid_t tid, uint64_t fs_base) {
+  if (!fs_base) return 0;
+  uint8_t tcb[2048];
+  try {
+    rs.read(fs_base, tcb, sizeof tcb);
+  } catch (const std::exception&) {
+    return 0;  // no readable descriptor there: not glibc's layout
+  }
+  uint64_t self;
+  std::memcpy(&self, tcb + 16, 8);
+  if (self != fs_base) return 0;
+  uint64_t found = 0;
+  int hits = 0;
+  for (size_t off = 24; off + 4 <= sizeof tcb; off += 4) {
+    int32_t v;
+    std::memcpy(&v, tcb + off, 4);
+    if (v == tid) ++hits, found = fs_base + off;
+  }
+  if (hits > 1)
+    fail(tid, "cannot tell where the C library caches the thread id (" + std::to_string(hits) +
+                  " candidates in its thread descriptor)");
+  return found;
+}
+
+}  // namespace
+
+void read_task_state(const Tracee& tracee, uint64_t syscall_insn, format::Image& image) {
+  const pid_t pid = tracee.pid();
+  format::TaskState& t = image.task;
+  format::ThreadState& th = image.threads.at(0);
+
+  char cwd[4096];
+  ssize_t n = readlink(proc(pid, "cwd").c_str(), cwd, sizeof cwd - 1);
+  if (n <= 0) fail(pid, "cannot read its working directory");
+  t.cwd.assign(cwd, size_t(n));
+
+  std::string status = x86::read_proc_file(proc(pid, "status"));
+  t.umask = uint32_t(std::stoul(status_field(status, "Umask"), nullptr, 8));
+  t.no_new_privs = uint32_t(std::stoul(status_field(status, "NoNewPrivs")));
+  t.personality = uint32_t(std::stoul(x86::read_proc_file(proc(pid, "personality")), nullptr, 16));
+  for (unsigned r = 0; r < format::kRlimitCount; ++r) {
+    rlimit l;
+    if (prlimit(pid, __rlimit_resource(r), nullptr, &l) != 0) fail(pid, "cannot read its resource limits");
+    t.rlimits[r] = {l.rlim_cur, l.rlim_max};
+  }
+  t.shared_pending = peek_pending(pid, true);
+  th.pending = peek_pending(pid, false);
+  const siginfo_t& consumed = tracee.consumed_signal();
+  if (consumed.si_signo > 0) {
+    SigInfo info{};
+    std::memcpy(info.data(), &consumed, sizeof info);
+    t.shared_pending.push_back(info);
+  }
+
+  x86::RemoteSyscall rs(pid, syscall_insn);
+  const uint64_t buf = rs.scratch();
+  for (unsigned sig = 1; sig <= format::kSignalCount; ++sig) {
+    checked(pid, rs.call(SYS_rt_sigaction, sig, 0, long(buf), 8), "a signal handler");
+    rs.read(buf, &t.sigactions[sig - 1], sizeof(format::SigAction));
+  }
+  for (int which = 0; which < 3; ++which) {
+    checked(pid, rs.call(SYS_getitimer, which, long(buf)), "an interval timer");
+    itimerval v;
+    rs.read(buf, &v, sizeof v);
+    t.itimers[size_t(which)] = {v.it_interval.tv_sec, v.it_interval.tv_usec, v.it_value.tv_sec, v.it_value.tv_usec};
+  }
+  // modify_ldt returns an int: only the low 32 bits of rax are meaningful.
+  int ldt_bytes = int(checked(pid, int(rs.call(SYS_modify_ldt, 0, long(buf), LDT_ENTRIES * LDT_ENTRY_SIZE)), "the LDT"));
+  if (ldt_bytes > 0) {
+    std::vector<uint64_t> ldt(size_t(ldt_bytes) / 8);
+    rs.read(buf, ldt.data(), ldt.size() * 8);
+    while (!ldt.empty() && ldt.back() == 0) ldt.pop_back();
+    t.ldt = std::move(ldt);
+  }
+  checked(pid, rs.call(SYS_sigaltstack, 0, long(buf)), "the alternate signal stack");
+  stack_t ss;
+  rs.read(buf, &ss, sizeof ss);
+  th.altstack_sp = reinterpret_cast<uint64_t>(ss.ss_sp);
+  th.altstack_size = ss.ss_size;
+  th.altstack_flags = ss.ss_flags;
+  checked(pid, rs.call(SYS_prctl, PR_GET_TID_ADDRESS, long(buf)), "the clear-child-tid address");
+  rs.read(buf, &th.clear_child_tid, 8);
+  checked(pid, rs.call(SYS_prctl, PR_GET_PDEATHSIG, long(buf)), "the parent-death signal");
+  rs.read(buf, &t.pdeath_signal, 4);
+  t.dumpable = int32_t(checked(pid, rs.call(SYS_prctl, PR_GET_DUMPABLE), "the dumpable flag"));
+  t.thp_disable = uint32_t(checked(pid, rs.call(SYS_prctl, PR_GET_THP_DISABLE), "the THP-disable flag"));
+  th.cached_tid_address = find_cached_tid(rs, th.tid, th.gpr[format::FS_BASE]);
+}
+
+}  // namespace ckpt::dumper

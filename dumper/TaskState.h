@@ -1,0 +1,17 @@
+// Reads what only the stopped process itself can tell, or what /proc and
+// ptrace report beside its memory: signal dispositions, pending signals,
+// interval timers, the LDT, the alternate stack, clear-child-tid, glibc's
+// cached thread id, and cwd/umask/rlimits/personality/prctl settings.
+#pragma once
+
+#include "dumper/Tracee.h"
+#include "format/Image.h"
+
+namespace ckpt::dumper {
+
+// Fills image.task and the per-thread extras of image.threads[0]; the
+// thread's registers must already be in image.threads[0]. Uses syscall
+// injection (x86/RemoteSyscall) through `syscall_insn`.
+void read_task_state(const Tracee& tracee, uint64_t syscall_insn, format::Image& image);
+
+}  // namespace ckpt::dumper

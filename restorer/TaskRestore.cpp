@@ -1,0 +1,83 @@
+// Process-wide state: checks and application (see TaskRestore.h).
+#include "restorer/TaskRestore.h"
+
+#include <asm/ldt.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/auxv.h>
+#include <sys/personality.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "restorer/RestoreError.h"
+#include "x86/LdtDescriptor.h"
+
+namespace ckpt::restorer {
+
+static const char* const kRlimitNames[format::kRlimitCount] = {
+    "CPU", "FSIZE", "DATA", "STACK", "CORE", "RSS", "NPROC", "NOFILE",
+    "MEMLOCK", "AS", "LOCKS", "SIGPENDING", "MSGQUEUE", "NICE", "RTPRIO", "RTTIME"};
+
+// A selector the trampoline can load again: null, the user data segment,
+// or an LDT selector (TI set, RPL 3) naming an entry the image restores.
+static bool selector_restorable(uint64_t sel, const std::vector<uint64_t>& ldt) {
+  if (sel == 0 || sel == 0x2b) return true;
+  if ((sel & 7) != 7) return false;
+  size_t index = sel >> 3;
+  return index < ldt.size() && !x86::descriptor_is_empty(ldt[index]) && ((ldt[index] >> x86::ldt_bits::kP) & 1);
+}
+
+void check_task(const format::Image& image) {
+  const format::TaskState& t = image.task;
+  for (size_t i = 0; i < t.ldt.size(); ++i)
+    if (!x86::descriptor_is_empty(t.ldt[i]) && !x86::descriptor_is_installable(t.ldt[i]))
+      throw RestoreError("LDT entry " + std::to_string(i) + " cannot be installed with modify_ldt");
+  const format::ThreadState& th = image.threads.at(0);
+  for (unsigned reg : {format::DS, format::ES, format::FS, format::GS})
+    if (!selector_restorable(th.gpr[reg], t.ldt))
+      throw RestoreError("thread " + std::to_string(th.tid) + " holds segment selector " +
+                         std::to_string(th.gpr[reg]) + ", which cannot be restored");
+  if (!(th.altstack_flags & SS_DISABLE)) {
+    unsigned long min = getauxval(AT_MINSIGSTKSZ);
+    if (th.altstack_size < (min ? min : MINSIGSTKSZ))
+      throw RestoreError("the alternate signal stack (" + std::to_string(th.altstack_size) +
+                         " bytes) is below this machine's minimum");
+  }
+  struct stat st;
+  if (stat(t.cwd.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+    throw RestoreError("working directory " + t.cwd + " is missing here");
+  if (access(t.cwd.c_str(), X_OK) != 0) throw RestoreError("working directory " + t.cwd + " is not accessible");
+}
+
+std::string apply_process_state(const format::Image& image) {
+  const format::TaskState& t = image.task;
+  std::string warnings;
+  auto fail = [](const std::string& what) { throw RestoreError(what + ": " + std::strerror(errno)); };
+  if (chdir(t.cwd.c_str()) != 0) fail("cannot enter " + t.cwd);
+  umask(t.umask);
+  for (unsigned r = 0; r < format::kRlimitCount; ++r) {
+    rlimit now, want{t.rlimits[r].cur, t.rlimits[r].max};
+    getrlimit(__rlimit_resource(r), &now);
+    if (setrlimit(__rlimit_resource(r), &want) == 0) continue;
+    // Raising a hard limit takes privilege; an image never grants it.
+    if (want.rlim_max > now.rlim_max) want.rlim_max = now.rlim_max;
+    if (want.rlim_cur > want.rlim_max) want.rlim_cur = want.rlim_max;
+    if (setrlimit(__rlimit_resource(r), &want) != 0) fail(std::string("cannot set RLIMIT_") + kRlimitNames[r]);
+    warnings += std::string("restore: warning: RLIMIT_") + kRlimitNames[r] +
+                " hard limit kept at the caller's, below the saved one\n";
+  }
+  if (personality(t.personality) < 0) fail("cannot set the personality");
+  prctl(PR_SET_NAME, image.process.comm.c_str(), 0, 0, 0);
+  if (t.no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail("cannot set no_new_privs");
+  if (prctl(PR_SET_PDEATHSIG, t.pdeath_signal, 0, 0, 0) != 0) fail("cannot set the parent-death signal");
+  if (prctl(PR_SET_THP_DISABLE, t.thp_disable, 0, 0, 0) != 0) fail("cannot set THP-disable");
+  if (prctl(PR_SET_DUMPABLE, t.dumpable == 2 ? 0 : t.dumpable, 0, 0, 0) != 0) fail("cannot set dumpable");
+  return warnings;
+}
+
+}  // namespace ckpt::restorer
