@@ -7,6 +7,7 @@
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -82,7 +83,20 @@ uint64_t find_cached_tid(const x86::RemoteSyscall& rs, pid_t tid, uint64_t fs_ba
   return found;
 }
 
+bool read_word(pid_t pid, uint64_t addr, uint64_t* value) {
+  iovec local{value, 8}, remote{reinterpret_cast<void*>(addr), 8};
+  return process_vm_readv(pid, &local, 1, &remote, 1, 0) == 8;
+}
+
+void write_word(pid_t pid, uint64_t addr, uint64_t value) {
+  iovec local{&value, 8}, remote{reinterpret_cast<void*>(addr), 8};
+  if (process_vm_writev(pid, &local, 1, &remote, 1, 0) != 8)
+    fail(pid, std::string("cannot restore its rseq_cs pointer: ") + std::strerror(errno));
+}
+
 }  // namespace
+
+static void inject_getters(pid_t pid, uint64_t syscall_insn, format::TaskState& t, format::ThreadState& th);
 
 void read_task_state(const Tracee& tracee, uint64_t syscall_insn, format::Image& image) {
   const pid_t pid = tracee.pid();
@@ -112,6 +126,18 @@ void read_task_state(const Tracee& tracee, uint64_t syscall_insn, format::Image&
     t.shared_pending.push_back(info);
   }
 
+  // Returning to user space from an injected call, the kernel clears the
+  // rseq area's rseq_cs pointer (the thread is then outside any critical
+  // section); it is put back afterwards so that neither the process nor
+  // the image loses it.
+  const uint64_t rseq_cs_at = th.rseq.address ? th.rseq.address + 8 : 0;
+  uint64_t rseq_cs = 0;
+  bool have_rseq_cs = rseq_cs_at && read_word(pid, rseq_cs_at, &rseq_cs);
+  inject_getters(pid, syscall_insn, t, th);
+  if (have_rseq_cs) write_word(pid, rseq_cs_at, rseq_cs);
+}
+
+static void inject_getters(pid_t pid, uint64_t syscall_insn, format::TaskState& t, format::ThreadState& th) {
   x86::RemoteSyscall rs(pid, syscall_insn);
   const uint64_t buf = rs.scratch();
   for (unsigned sig = 1; sig <= format::kSignalCount; ++sig) {

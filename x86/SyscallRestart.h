@@ -20,19 +20,26 @@ enum class RestartAction {
   Interrupted,  // the call returns -EINTR
 };
 
+inline constexpr uint64_t kSysPoll = 7;
+
 // Decision for ERESTART_RESTARTBLOCK (nanosleep, clock_nanosleep, poll,
 // futex with a timeout): the kernel's restart block, which holds the time
 // left, dies with the process, and restarting the original call would sleep
 // its whole timeout again. We return -EINTR, as CRIU does: the remaining
 // time was already written to nanosleep's `rem`, so a caller that loops on
-// EINTR finishes exactly on time. The choice is the same on every restore.
+// EINTR finishes exactly on time. The one exception is poll without a
+// timeout, which uses a restart block too but loses nothing by starting
+// again: it is restarted, as the kernel would have done. The choice is the
+// same on every restore.
 inline RestartAction restart_action(const UserRegs& r) {
   if (int64_t(r.orig_rax) < 0) return RestartAction::None;
   switch (int64_t(r.rax)) {
     case kERESTARTSYS:
     case kERESTARTNOINTR:
     case kERESTARTNOHAND: return RestartAction::Restart;
-    case kERESTART_RESTARTBLOCK: return RestartAction::Interrupted;
+    case kERESTART_RESTARTBLOCK:
+      if (r.orig_rax == kSysPoll && int32_t(r.rdx) < 0) return RestartAction::Restart;
+      return RestartAction::Interrupted;
     default: return RestartAction::None;
   }
 }

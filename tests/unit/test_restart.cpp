@@ -131,3 +131,16 @@ TEST_CASE("restart: a call number of 0 (read) is a system call too") {
   CHECK(restart_action(r) == RestartAction::Restart);
   CHECK(resume_registers(r).rax == 0);
 }
+
+TEST_CASE("restart: poll uses a restart block; without a timeout it restarts, with one it returns -EINTR") {
+  UserRegs forever = stopped_thread(kSysPoll, kERESTART_RESTARTBLOCK);
+  forever.rdx = uint64_t(-1);  // timeout -1: wait forever
+  CHECK(restart_action(forever) == RestartAction::Restart);
+  CHECK(resume_registers(forever).rip == kSyscallRip - 2);
+  CHECK(resume_registers(forever).rax == kSysPoll);
+
+  UserRegs timed = stopped_thread(kSysPoll, kERESTART_RESTARTBLOCK);
+  timed.rdx = 5000;  // 5 s: the time left died with the restart block
+  CHECK(restart_action(timed) == RestartAction::Interrupted);
+  CHECK(int64_t(resume_registers(timed).rax) == -EINTR);
+}
