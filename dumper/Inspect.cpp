@@ -98,7 +98,9 @@ void print_json(const ImageReader& r, std::ostream& out) {
         << "\",\"kind\":\"" << vma_kind_name(v.kind) << "\",\"flags\":" << v.flags << ",\"offset\":" << v.pgoff
         << ",\"path\":" << json_string(v.file.path) << ",\"pages\":" << pages_in(img, v) << "}";
   }
-  out << "],\"threads\":[";
+  out << "],\"task\":{\"cwd\":" << json_string(img.task.cwd) << ",\"umask\":" << img.task.umask
+      << ",\"shared_pending\":" << img.task.shared_pending.size() << ",\"ldt_slots\":" << img.task.ldt.size()
+      << "},\"threads\":[";
   for (size_t i = 0; i < img.threads.size(); ++i) {
     const ThreadState& th = img.threads[i];
     out << (i ? "," : "") << "{\"tid\":" << th.tid << ",\"rip\":" << th.gpr[RIP] << ",\"rsp\":" << th.gpr[RSP]
@@ -125,6 +127,16 @@ void print_text(const ImageReader& r, std::ostream& out) {
   out << "mm: code " << hex(m.start_code) << "-" << hex(m.end_code) << " data " << hex(m.start_data) << "-"
       << hex(m.end_data) << " brk " << hex(m.start_brk) << "-" << hex(m.brk) << " stack " << hex(m.start_stack)
       << " auxv " << m.auxv.size() << " bytes\n";
+  const TaskState& task = img.task;
+  unsigned handled = 0, ignored = 0;
+  for (const SigAction& a : task.sigactions) {
+    if (a.handler == 1) ++ignored;  // SIG_IGN
+    else if (a.handler > 1) ++handled;
+  }
+  out << "task: cwd " << task.cwd << ", umask " << std::oct << task.umask << std::dec << ", " << handled
+      << " signal handlers (" << ignored << " ignored), " << task.shared_pending.size() << " shared pending signals, "
+      << task.ldt.size() << " LDT slots, personality " << hex(task.personality) << "\n";
+  out << "resume code: syscall " << hex(m.syscall_gadget) << ", sigreturn " << hex(m.sigreturn_gadget) << "\n";
   out << "memory areas (" << img.vmas.size() << "):\n";
   for (const Vma& v : img.vmas) {
     std::snprintf(line, sizeof line, "  %012" PRIx64 "-%012" PRIx64 " %s %-12s %6" PRIu64 " pages saved  %s\n",
@@ -139,6 +151,10 @@ void print_text(const ImageReader& r, std::ostream& out) {
                   th.tid, th.gpr[RIP], th.gpr[RSP], int64_t(th.gpr[ORIG_RAX]), int64_t(th.gpr[RAX]), th.xsave.size(),
                   th.xfeatures, th.sigmask);
     out << line;
+    out << "  pending " << th.pending.size() << ", altstack " << hex(th.altstack_sp) << "+" << th.altstack_size
+        << " flags " << th.altstack_flags << ", rseq " << hex(th.rseq.address) << ", robust list "
+        << hex(th.robust_list) << ", clear-child-tid " << hex(th.clear_child_tid) << ", cached tid at "
+        << hex(th.cached_tid_address) << "\n";
   }
   out << "pages: " << t.pages << " (" << t.pages * kPageSize / 1024 << " KiB) in " << img.chunks.size() << " chunks ("
       << t.raw_chunks << " raw, " << t.zstd_chunks << " zstd), stored in " << t.stored << " bytes\n";
