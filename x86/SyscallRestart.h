@@ -21,16 +21,20 @@ enum class RestartAction {
 };
 
 inline constexpr uint64_t kSysPoll = 7;
+inline constexpr uint64_t kSysFutex = 202;
+inline constexpr uint64_t kFutexWaitBitset = 9;  // takes an absolute deadline
+inline constexpr uint64_t kFutexCmdMask = ~uint64_t(128 | 256);  // without FUTEX_PRIVATE_FLAG, FUTEX_CLOCK_REALTIME
 
 // Decision for ERESTART_RESTARTBLOCK (nanosleep, clock_nanosleep, poll,
 // futex with a timeout): the kernel's restart block, which holds the time
 // left, dies with the process, and restarting the original call would sleep
 // its whole timeout again. We return -EINTR, as CRIU does: the remaining
 // time was already written to nanosleep's `rem`, so a caller that loops on
-// EINTR finishes exactly on time. The one exception is poll without a
-// timeout, which uses a restart block too but loses nothing by starting
-// again: it is restarted, as the kernel would have done. The choice is the
-// same on every restore.
+// EINTR finishes exactly on time. The exceptions are the calls that use a
+// restart block but lose nothing by starting again, which are restarted as
+// the kernel would have done: poll without a timeout, and
+// FUTEX_WAIT_BITSET, whose deadline is absolute. The choice is the same on
+// every restore.
 inline RestartAction restart_action(const UserRegs& r) {
   if (int64_t(r.orig_rax) < 0) return RestartAction::None;
   switch (int64_t(r.rax)) {
@@ -39,6 +43,7 @@ inline RestartAction restart_action(const UserRegs& r) {
     case kERESTARTNOHAND: return RestartAction::Restart;
     case kERESTART_RESTARTBLOCK:
       if (r.orig_rax == kSysPoll && int32_t(r.rdx) < 0) return RestartAction::Restart;
+      if (r.orig_rax == kSysFutex && (r.rsi & kFutexCmdMask) == kFutexWaitBitset) return RestartAction::Restart;
       return RestartAction::Interrupted;
     default: return RestartAction::None;
   }

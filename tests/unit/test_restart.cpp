@@ -144,3 +144,12 @@ TEST_CASE("restart: poll uses a restart block; without a timeout it restarts, wi
   CHECK(restart_action(timed) == RestartAction::Interrupted);
   CHECK(int64_t(resume_registers(timed).rax) == -EINTR);
 }
+
+TEST_CASE("restart: FUTEX_WAIT_BITSET has an absolute deadline, so it restarts; FUTEX_WAIT with a timeout does not") {
+  UserRegs bitset = stopped_thread(kSysFutex, kERESTART_RESTARTBLOCK);
+  bitset.rsi = kFutexWaitBitset | 128;  // FUTEX_WAIT_BITSET_PRIVATE
+  CHECK(restart_action(bitset) == RestartAction::Restart);
+  UserRegs relative = stopped_thread(kSysFutex, kERESTART_RESTARTBLOCK);
+  relative.rsi = 0 | 128;  // FUTEX_WAIT_PRIVATE with a relative timeout
+  CHECK(restart_action(relative) == RestartAction::Interrupted);
+}
