@@ -27,7 +27,7 @@ static uint32_t vma_flags(const x86::MapsEntry& e) {
     uint32_t bit;
   } table[] = {{"gd", format::kVmaGrowsDown},   {"lo", format::kVmaLocked},     {"dc", format::kVmaDontFork},
                {"dd", format::kVmaDontDump},    {"wf", format::kVmaWipeOnFork}, {"hg", format::kVmaHugePage},
-               {"nh", format::kVmaNoHugePage},  {"mg", format::kVmaMergeable}};
+               {"nh", format::kVmaNoHugePage},  {"mg", format::kVmaMergeable},  {"nr", format::kVmaNoReserve}};
   uint32_t flags = 0;
   for (const auto& t : table)
     if (e.has_flag(t.name)) flags |= t.bit;
@@ -55,8 +55,19 @@ std::vector<Vma> read_address_space(pid_t pid) {
     else if (e.path == "[heap]") v.kind = VmaKind::Heap;
     else if (e.path == "[stack]") v.kind = VmaKind::Stack;
     else if (!e.path.empty() && e.path[0] == '[') refuse("special kernel mapping not supported");
-    else if (e.inode == 0 && e.path.empty()) {
-      if (e.shared) refuse("shared anonymous memory is not supported yet");
+    else if (e.shared && (e.path == "/dev/zero (deleted)" || (e.path.empty() && e.inode != 0))) {
+      v.kind = VmaKind::AnonShared;  // MAP_SHARED|MAP_ANONYMOUS: a shmem object named by its inode
+      v.pgoff = e.offset;
+      v.file.ino = e.inode;
+    } else if (e.path.rfind("/memfd:", 0) == 0 && e.path.size() > 17 &&
+               e.path.compare(e.path.size() - 10, 10, " (deleted)") == 0) {
+      if (!e.shared) refuse("private mappings of a memfd are not supported yet");
+      v.kind = VmaKind::MemfdShared;
+      v.pgoff = e.offset;
+      v.file.path = e.path;
+      v.file.ino = e.inode;
+    } else if (e.inode == 0 && e.path.empty()) {
+      if (e.shared) refuse("shared anonymous memory without an object");
       v.kind = VmaKind::AnonPrivate;
     } else {
       if (e.path.size() > 10 && e.path.compare(e.path.size() - 10, 10, " (deleted)") == 0)

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "dumper/AddressSpace.h"
+#include "dumper/Descriptors.h"
 #include "dumper/ImageFile.h"
 #include "dumper/MemoryDump.h"
 #include "dumper/TaskState.h"
@@ -68,19 +69,11 @@ static void check_target(pid_t pid) {
     throw DumpError("pid " + std::to_string(pid) + " is a kernel thread");
 }
 
-static void check_threads_and_fds(pid_t pid, bool ignore_fds) {
+static void check_threads(pid_t pid) {
   auto tasks = list_dir(proc_path(pid, "task"));
   if (tasks.size() != 1)
     throw DumpError("pid " + std::to_string(pid) + " has " + std::to_string(tasks.size()) +
                     " threads; multi-threaded processes are not supported yet");
-  if (ignore_fds) return;
-  for (const std::string& fd : list_dir(proc_path(pid, "fd"))) {
-    if (fd == "0" || fd == "1" || fd == "2") continue;
-    char target[512] = {};
-    ssize_t n = readlink((proc_path(pid, "fd") + "/" + fd).c_str(), target, sizeof target - 1);
-    throw DumpError("pid " + std::to_string(pid) + " has fd " + fd + " open (" + (n > 0 ? target : "?") +
-                    "); only fds 0-2 are restored for now: close it or pass --ignore-fds");
-  }
 }
 
 static format::ProcessInfo process_info(pid_t pid) {
@@ -157,12 +150,16 @@ DumpReport dump(const DumpOptions& o) {
   check_target(o.pid);
   Tracee tracee(o.pid);
   // Everything below reads a stopped process; the destructor releases it.
-  check_threads_and_fds(o.pid, o.ignore_fds);
+  check_threads(o.pid);
 
   Image image;
   image.process = process_info(o.pid);
   image.vmas = read_address_space(o.pid);
   image.mm = mm_info(o.pid, image.vmas);
+  image.files = read_files(o.pid, image.vmas);
+  // --ignore-fds: descriptors are left out (restore's own 0-2 stand in);
+  // shared memory objects behind mappings are still saved.
+  if (o.ignore_fds) image.files.fds.clear();
   uint64_t syscall_insn = 0;  // for syscall injection: one in the vdso, always mapped and present
   for (const auto& v : image.vmas) {
     if (v.kind != format::VmaKind::Vdso) continue;

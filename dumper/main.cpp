@@ -1,12 +1,15 @@
 // `ckpt`: the command line of the dumper side. Subcommands:
-//   dump PID -o FILE [--kill] [--compress none|zstd[:LEVEL]] [--ignore-fds]
+//   dump PID -o FILE [--kill] [--compress none|zstd[:LEVEL]] [--ignore-fds] [--executable]
 //   inspect FILE [--json]
 //   verify FILE
 //   run FILE          (exec `restore FILE`, found beside this binary or on PATH)
 // Exit status: 0 success, 1 failure (one line on stderr), 2 usage.
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <boost/program_options.hpp>
+#include <cerrno>
+#include <cstring>
 #include <cstdio>
 #include <iostream>
 #include <string>
@@ -23,7 +26,7 @@ using namespace ckpt;
 namespace {
 
 const char* kUsage =
-    "usage: ckpt dump PID -o FILE [--kill] [--compress none|zstd[:LEVEL]] [--ignore-fds]\n"
+    "usage: ckpt dump PID -o FILE [--kill] [--compress none|zstd[:LEVEL]] [--ignore-fds] [--executable]\n"
     "       ckpt inspect FILE [--json]\n"
     "       ckpt verify FILE\n"
     "       ckpt run FILE\n";
@@ -66,11 +69,12 @@ po::variables_map parse(const std::vector<std::string>& args, po::options_descri
 
 int cmd_dump(const std::vector<std::string>& args) {
   std::string pid_text, compress = "zstd:3";
+  bool executable = false;
   dumper::DumpOptions o;
   po::options_description opts;
   opts.add_options()("pid", po::value(&pid_text))("output,o", po::value(&o.output)->required())(
       "kill", po::bool_switch(&o.kill))("ignore-fds", po::bool_switch(&o.ignore_fds))(
-      "compress", po::value(&compress));
+      "compress", po::value(&compress))("executable", po::bool_switch(&executable));
   parse(args, opts, "pid", 1);
   size_t used = 0;
   try {
@@ -82,6 +86,11 @@ int cmd_dump(const std::vector<std::string>& args) {
   }
   o.compression = parse_compression(compress);
   dumper::DumpReport r = dumper::dump(o);
+  // u+x only: runnable as ./FILE through restore's binfmt_misc entry, and
+  // still owner-only, since the image holds the process's memory.
+  if (executable && chmod(o.output.c_str(), S_IRUSR | S_IWUSR | S_IXUSR) != 0)
+    throw std::runtime_error("dumped pid " + std::to_string(o.pid) + " to " + o.output +
+                             " but cannot make it executable: " + std::strerror(errno));
   std::fprintf(stderr, "ckpt: dumped pid %d to %s: %zu memory areas, %llu pages saved (%llu zero pages skipped), "
                        "%llu bytes, %.3f s%s\n",
                o.pid, o.output.c_str(), r.vmas, (unsigned long long)r.pages_saved,

@@ -25,8 +25,9 @@ enum class SectionType : uint32_t {
   PageIndex = 5,  // std::vector<PageChunk>
   PageData = 6,   // the chunks' stored bytes
   Task = 7,       // TaskState
+  Files = 8,      // FileTable
 };
-inline constexpr uint32_t kSectionTypeCount = 7;
+inline constexpr uint32_t kSectionTypeCount = 8;
 const char* section_name(SectionType type);
 
 struct ProcessInfo {
@@ -61,10 +62,13 @@ enum class VmaKind : uint32_t {
   Vdso = 7,
   Vvar = 8,
   VvarVclock = 9,
+  MemfdShared = 10,  // MAP_SHARED of a memfd; file.ino names its SharedObject
 };
 const char* vma_kind_name(VmaKind kind);
 bool vma_kind_is_valid(uint32_t raw);
 inline bool vma_kind_has_file(VmaKind k) { return k == VmaKind::FilePrivate || k == VmaKind::FileShared; }
+// Shared memory the restorer recreates from a SharedObject (file.ino is its id).
+inline bool vma_kind_is_shm(VmaKind k) { return k == VmaKind::AnonShared || k == VmaKind::MemfdShared; }
 inline bool vma_kind_is_special(VmaKind k) {
   return k == VmaKind::Vdso || k == VmaKind::Vvar || k == VmaKind::VvarVclock;
 }
@@ -79,7 +83,8 @@ enum VmaFlag : uint32_t {
   kVmaHugePage = 1u << 5,   // hg
   kVmaNoHugePage = 1u << 6, // nh
   kVmaMergeable = 1u << 7,  // mg
-  kVmaKnownFlags = (1u << 8) - 1,
+  kVmaNoReserve = 1u << 8,  // nr (MAP_NORESERVE: no swap accounting)
+  kVmaKnownFlags = (1u << 9) - 1,
 };
 
 // What a file looked like at dump time; the restorer refuses a file that
@@ -186,12 +191,74 @@ struct TaskState {
   std::vector<uint64_t> ldt;                       // raw 8-byte descriptors; index = LDT slot
 };
 
+// Shared memory whose contents live in the image: the object behind
+// MAP_SHARED|MAP_ANONYMOUS mappings and memfds (mapped, open, or both).
+struct SharedObject {
+  uint64_t id = 0;      // the object's inode at dump time; what VMAs and fds refer to
+  bool memfd = false;   // memfd (name, seals) or anonymous shared memory
+  std::string name;     // memfd name (without "memfd:")
+  uint64_t size = 0;    // bytes
+  uint32_t seals = 0;   // F_GET_SEALS
+  struct Extent {
+    uint64_t offset = 0;
+    std::vector<uint8_t> bytes;
+  };
+  std::vector<Extent> data;  // the parts that hold data (SEEK_DATA); the rest reads as zeros
+};
+
+enum class FdKind : uint32_t {
+  RegularFile = 1,
+  Directory = 2,
+  CharDevice = 3,
+  DeletedFile = 4,  // contents in `contents`
+  Pipe = 5,         // `object` = pipe inode; `contents` = unread data (read end)
+  Fifo = 6,         // a named pipe, reopened by path
+  EventFd = 7,
+  Epoll = 8,
+  SignalFd = 9,
+  TimerFd = 10,
+  Memfd = 11,       // `object` = SharedObject id
+};
+const char* fd_kind_name(FdKind kind);
+
+struct EpollTarget {
+  int32_t fd = 0;
+  uint32_t events = 0;
+  uint64_t data = 0;
+};
+
+// One open file descriptor (fds 0-2 are never recorded: they are restore's).
+struct FdEntry {
+  int32_t fd = 0;
+  FdKind kind = FdKind::RegularFile;
+  uint32_t flags = 0;      // O_ACCMODE and status flags (O_APPEND, O_NONBLOCK...), from fdinfo
+  uint32_t cloexec = 0;
+  int64_t pos = 0;
+  FileId file;             // path (and identity for regular files, directories, devices)
+  uint64_t rdev = 0;       // character devices
+  uint64_t object = 0;     // pipe inode, or SharedObject id for memfds
+  uint32_t external = 0;   // pipe/FIFO end whose other end is outside the process
+  uint32_t pipe_size = 0;
+  std::vector<uint8_t> contents;  // unread pipe data, or a deleted file's bytes
+  uint64_t count = 0;      // eventfd counter
+  uint64_t sigmask = 0;    // signalfd
+  int32_t clockid = 0;     // timerfd
+  int64_t value_ns = 0, interval_ns = 0;  // timerfd: time left and period (0: disarmed)
+  std::vector<EpollTarget> targets;       // epoll, in registration order as fdinfo lists them
+};
+
+struct FileTable {
+  std::vector<SharedObject> objects;
+  std::vector<FdEntry> fds;  // sorted by fd
+};
+
 struct Image {
   uint32_t version = kVersion;
   uint32_t flags = 0;
   ProcessInfo process;
   MmInfo mm;
   TaskState task;
+  FileTable files;
   std::vector<Vma> vmas;             // sorted by start, non-overlapping
   std::vector<ThreadState> threads;  // threads[0] is the thread group leader
   std::vector<PageChunk> chunks;     // sorted by vaddr, non-overlapping

@@ -117,6 +117,7 @@ ImageReader::ImageReader(int fd) : fd_(fd) {
       case SectionType::Threads: image_.threads = decode_threads(p.data(), p.size(), s.payload()); break;
       case SectionType::PageIndex: image_.chunks = decode_page_index(p.data(), p.size(), s.payload()); break;
       case SectionType::Task: image_.task = decode_task(p.data(), p.size(), s.payload()); break;
+      case SectionType::Files: image_.files = decode_files(p.data(), p.size(), s.payload()); break;
       case SectionType::PageData: break;
     }
   }

@@ -64,6 +64,7 @@ void ImageWriter::write_metadata(const Image& image) {
   section(SectionType::Process, encode_process(image.process));
   section(SectionType::Mm, encode_mm(image.mm));
   section(SectionType::Task, encode_task(image.task));
+  section(SectionType::Files, encode_files(image.files));
   section(SectionType::Vmas, encode_vmas(image.vmas));
   section(SectionType::Threads, encode_threads(image.threads));
   begin_page_data();

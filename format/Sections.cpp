@@ -17,6 +17,7 @@ const char* section_name(SectionType type) {
     case SectionType::PageIndex: return "page_index";
     case SectionType::PageData: return "page_data";
     case SectionType::Task: return "task";
+    case SectionType::Files: return "files";
   }
   return "unknown";
 }
@@ -32,11 +33,29 @@ const char* vma_kind_name(VmaKind kind) {
     case VmaKind::Vdso: return "vdso";
     case VmaKind::Vvar: return "vvar";
     case VmaKind::VvarVclock: return "vvar_vclock";
+    case VmaKind::MemfdShared: return "memfd-shared";
   }
   return "unknown";
 }
 
-bool vma_kind_is_valid(uint32_t raw) { return raw >= 1 && raw <= uint32_t(VmaKind::VvarVclock); }
+bool vma_kind_is_valid(uint32_t raw) { return raw >= 1 && raw <= uint32_t(VmaKind::MemfdShared); }
+
+const char* fd_kind_name(FdKind kind) {
+  switch (kind) {
+    case FdKind::RegularFile: return "file";
+    case FdKind::Directory: return "directory";
+    case FdKind::CharDevice: return "device";
+    case FdKind::DeletedFile: return "deleted file";
+    case FdKind::Pipe: return "pipe";
+    case FdKind::Fifo: return "fifo";
+    case FdKind::EventFd: return "eventfd";
+    case FdKind::Epoll: return "epoll";
+    case FdKind::SignalFd: return "signalfd";
+    case FdKind::TimerFd: return "timerfd";
+    case FdKind::Memfd: return "memfd";
+  }
+  return "unknown";
+}
 
 static void put_siginfos(ByteWriter& w, const std::vector<SigInfo>& infos) {
   w.u32(uint32_t(infos.size()));
@@ -292,6 +311,115 @@ TaskState decode_task(const uint8_t* data, size_t n, uint64_t base) {
   t.ldt.resize(nldt);
   for (uint64_t& d : t.ldt) d = r.u64("LDT entry");
   r.expect_end("task section");
+  return t;
+}
+
+static void put_file_id(ByteWriter& w, const FileId& f) {
+  w.str(f.path);
+  w.u64(f.dev);
+  w.u64(f.ino);
+  w.u64(f.size);
+  w.i64(f.mtime_ns);
+}
+
+static FileId get_file_id(ByteReader& r) {
+  FileId f;
+  f.path = r.str("file path", kMaxStringLength);
+  f.dev = r.u64("file device");
+  f.ino = r.u64("file inode");
+  f.size = r.u64("file size");
+  f.mtime_ns = r.i64("file mtime");
+  return f;
+}
+
+std::vector<uint8_t> encode_files(const FileTable& t) {
+  ByteWriter w;
+  w.u32(uint32_t(t.objects.size()));
+  for (const SharedObject& o : t.objects) {
+    w.u64(o.id);
+    w.u32(o.memfd);
+    w.str(o.name);
+    w.u64(o.size);
+    w.u32(o.seals);
+    w.u32(uint32_t(o.data.size()));
+    for (const SharedObject::Extent& e : o.data) {
+      w.u64(e.offset);
+      w.blob(e.bytes);
+    }
+  }
+  w.u32(uint32_t(t.fds.size()));
+  for (const FdEntry& f : t.fds) {
+    w.i32(f.fd);
+    w.u32(uint32_t(f.kind));
+    w.u32(f.flags);
+    w.u32(f.cloexec);
+    w.i64(f.pos);
+    put_file_id(w, f.file);
+    w.u64(f.rdev);
+    w.u64(f.object);
+    w.u32(f.external);
+    w.u32(f.pipe_size);
+    w.blob(f.contents);
+    w.u64(f.count);
+    w.u64(f.sigmask);
+    w.i32(f.clockid);
+    w.i64(f.value_ns);
+    w.i64(f.interval_ns);
+    w.u32(uint32_t(f.targets.size()));
+    for (const EpollTarget& e : f.targets) {
+      w.i32(e.fd);
+      w.u32(e.events);
+      w.u64(e.data);
+    }
+  }
+  return w.bytes();
+}
+
+FileTable decode_files(const uint8_t* data, size_t n, uint64_t base) {
+  ByteReader r(data, n, base);
+  FileTable t;
+  t.objects.resize(r.count("shared object count", kMaxSharedObjects, 8 + 4 + 4 + 8 + 4 + 4));
+  for (SharedObject& o : t.objects) {
+    o.id = r.u64("object id");
+    o.memfd = r.u32("object kind") != 0;
+    o.name = r.str("memfd name", kMaxStringLength);
+    o.size = r.u64("object size");
+    o.seals = r.u32("object seals");
+    o.data.resize(r.count("object extent count", kMaxChunks, 12));
+    for (SharedObject::Extent& e : o.data) {
+      e.offset = r.u64("extent offset");
+      e.bytes = r.blob("extent bytes", kMaxBlobBytes);
+    }
+  }
+  t.fds.resize(r.count("fd count", kMaxFds, 4 * 4 + 8 + 4 + 8 * 4 + 8 * 2 + 4 * 2 + 4 + 8 * 2 + 4 + 8 * 2 + 4));
+  for (FdEntry& f : t.fds) {
+    f.fd = r.i32("fd number");
+    uint64_t at = r.offset();
+    uint32_t kind = r.u32("fd kind");
+    if (kind < 1 || kind > uint32_t(FdKind::Memfd)) throw FormatError(at, "unknown fd kind " + std::to_string(kind));
+    f.kind = FdKind(kind);
+    f.flags = r.u32("fd flags");
+    f.cloexec = r.u32("fd cloexec");
+    f.pos = r.i64("fd offset");
+    f.file = get_file_id(r);
+    f.rdev = r.u64("device number");
+    f.object = r.u64("fd object");
+    f.external = r.u32("external end");
+    f.pipe_size = r.u32("pipe size");
+    f.contents = r.blob("fd contents", kMaxBlobBytes);
+    f.count = r.u64("eventfd count");
+    f.sigmask = r.u64("signalfd mask");
+    f.clockid = r.i32("timerfd clock");
+    f.value_ns = r.i64("timerfd value");
+    f.interval_ns = r.i64("timerfd interval");
+    f.targets.resize(r.count("epoll target count", kMaxEpollTargets, 16));
+    for (EpollTarget& e : f.targets) {
+      e.fd = r.i32("epoll target fd");
+      e.events = r.u32("epoll events");
+      e.data = r.u64("epoll data");
+    }
+  }
+  r.expect_end("files section");
   return t;
 }
 

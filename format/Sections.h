@@ -16,6 +16,7 @@ std::vector<uint8_t> encode_vmas(const std::vector<Vma>&);
 std::vector<uint8_t> encode_threads(const std::vector<ThreadState>&);
 std::vector<uint8_t> encode_page_index(const std::vector<PageChunk>&);
 std::vector<uint8_t> encode_task(const TaskState&);
+std::vector<uint8_t> encode_files(const FileTable&);
 
 // `base` is the payload's absolute offset in the image, for error messages.
 ProcessInfo decode_process(const uint8_t* p, size_t n, uint64_t base);
@@ -24,5 +25,6 @@ std::vector<Vma> decode_vmas(const uint8_t* p, size_t n, uint64_t base);
 std::vector<ThreadState> decode_threads(const uint8_t* p, size_t n, uint64_t base);
 std::vector<PageChunk> decode_page_index(const uint8_t* p, size_t n, uint64_t base);
 TaskState decode_task(const uint8_t* p, size_t n, uint64_t base);
+FileTable decode_files(const uint8_t* p, size_t n, uint64_t base);
 
 }  // namespace ckpt::format

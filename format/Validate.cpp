@@ -48,7 +48,14 @@ void validate_image(const Image& image, const std::vector<SectionInfo>& sections
     prev_end = v.end;
     if (v.prot & ~uint32_t(PROT_READ | PROT_WRITE | PROT_EXEC)) bad("unknown protection bits");
     if (v.flags & ~uint32_t(kVmaKnownFlags)) bad("unknown flag bits");
-    if (vma_kind_has_file(v.kind)) {
+    if (vma_kind_is_shm(v.kind)) {
+      const SharedObject* o = nullptr;
+      for (const SharedObject& s : image.files.objects)
+        if (s.id == v.file.ino) o = &s;
+      if (!o) bad("shared memory object " + std::to_string(v.file.ino) + " is not in the files section");
+      if (!page_aligned(v.pgoff) || v.pgoff > (1ull << 46)) bad("shared memory offset out of range");
+      if (o->memfd != (v.kind == VmaKind::MemfdShared)) bad("shared memory object of the wrong kind");
+    } else if (vma_kind_has_file(v.kind)) {
       if (v.file.path.empty() || v.file.path[0] != '/') bad("file mapping without an absolute path");
       if (!page_aligned(v.pgoff)) bad("file offset not page-aligned");
       if (v.pgoff > (1ull << 62)) bad("file offset out of range");
@@ -95,6 +102,45 @@ void validate_image(const Image& image, const std::vector<SectionInfo>& sections
     if (i.interval_sec < 0 || i.value_sec < 0 || i.interval_usec < 0 || i.value_usec < 0 ||
         i.interval_usec > 999999 || i.value_usec > 999999)
       bad_task("invalid interval timer");
+
+  const uint64_t files_at = section_offset(sections, SectionType::Files);
+  auto bad_files = [&](const std::string& why) { throw FormatError(files_at, "files: " + why); };
+  for (size_t i = 0; i < image.files.objects.size(); ++i) {
+    const SharedObject& o = image.files.objects[i];
+    if (o.size > (1ull << 46)) bad_files("shared object size out of range");
+    for (size_t j = 0; j < i; ++j)
+      if (image.files.objects[j].id == o.id) bad_files("duplicate shared object " + std::to_string(o.id));
+    uint64_t end = 0;
+    for (const SharedObject::Extent& e : o.data) {
+      if (e.offset < end || e.offset > o.size || e.bytes.size() > o.size - e.offset)
+        bad_files("shared object " + std::to_string(o.id) + " has an extent out of order or beyond its size");
+      end = e.offset + e.bytes.size();
+    }
+  }
+  int32_t prev_fd = 2;
+  for (const FdEntry& f : image.files.fds) {
+    auto bad_fd = [&](const std::string& why) { bad_files("fd " + std::to_string(f.fd) + ": " + why); };
+    if (f.fd <= prev_fd) bad_fd("fds must be above 2, sorted and unique");
+    prev_fd = f.fd;
+    if (f.fd >= int32_t(kMaxFds)) bad_fd("number too large");
+    bool has_path = f.kind == FdKind::RegularFile || f.kind == FdKind::Directory || f.kind == FdKind::CharDevice ||
+                    f.kind == FdKind::DeletedFile || f.kind == FdKind::Fifo;
+    if (has_path && (f.file.path.empty() || f.file.path[0] != '/')) bad_fd("no absolute path");
+    if (f.kind == FdKind::Memfd) {
+      bool found = false;
+      for (const SharedObject& o : image.files.objects) found |= o.id == f.object && o.memfd;
+      if (!found) bad_fd("its memfd object is not in the files section");
+    }
+    if (f.kind == FdKind::Epoll)
+      for (const EpollTarget& t : f.targets) {
+        bool found = false;
+        for (const FdEntry& g : image.files.fds) found |= g.fd == t.fd && g.kind != FdKind::Epoll;
+        if (!found && t.fd > 2) bad_fd("watches fd " + std::to_string(t.fd) + ", which is not in the image");
+      }
+    if (f.kind == FdKind::TimerFd && (f.value_ns < 0 || f.interval_ns < 0)) bad_fd("negative timer");
+    if ((f.kind == FdKind::Pipe || f.kind == FdKind::Fifo) && f.contents.size() > f.pipe_size)
+      bad_fd("more unread data than the pipe holds");
+  }
 
   const uint64_t threads_at = section_offset(sections, SectionType::Threads);
   for (const ThreadState& t : image.threads) {

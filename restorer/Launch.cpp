@@ -43,6 +43,7 @@ static uint64_t blob_size() { return uint64_t(ckpt_trampoline_blob_end - ckpt_tr
 struct HomeLayout {
   uint64_t plan, frame, stack_top, size;
   size_t plan_bytes, keep_offset, move_offset, auxv_offset, ldt_offset, shared_offset, thread_offset;
+  size_t fd_move_offset, epoll_offset;
 };
 
 static HomeLayout layout(const format::Image& image) {
@@ -53,7 +54,12 @@ static HomeLayout layout(const format::Image& image) {
   h.ldt_offset = h.move_offset + nmove * sizeof(Move);
   h.shared_offset = h.ldt_offset + image.task.ldt.size() * sizeof(trampoline::LdtEntry);
   h.thread_offset = h.shared_offset + image.task.shared_pending.size() * sizeof(trampoline::QueuedSignal);
-  h.auxv_offset = h.thread_offset + image.threads[0].pending.size() * sizeof(trampoline::QueuedSignal);
+  h.fd_move_offset = h.thread_offset + image.threads[0].pending.size() * sizeof(trampoline::QueuedSignal);
+  size_t epoll_adds = 0;
+  for (const auto& f : image.files.fds) epoll_adds += f.targets.size();
+  h.epoll_offset = h.fd_move_offset + image.files.fds.size() * sizeof(trampoline::FdMove);
+  h.epoll_offset = (h.epoll_offset + 7) & ~size_t(7);
+  h.auxv_offset = h.epoll_offset + epoll_adds * sizeof(trampoline::EpollAdd);
   h.plan_bytes = h.auxv_offset + image.mm.auxv.size();
   h.plan = page_up(blob_size());
   h.frame = (h.plan + h.plan_bytes + 63) & ~uint64_t(63);
@@ -217,7 +223,8 @@ static void unregister_own_rseq() {
     if (syscall(SYS_rseq, area, len, RSEQ_FLAG_UNREGISTER, RSEQ_SIG) == 0) return;
 }
 
-void launch(const format::Image& image, const MachineFit& fit, const AddressPlan& ap, const LaunchOptions& options) {
+void launch(const format::Image& image, const MachineFit& fit, const AddressPlan& ap, const PreparedFiles& files,
+            const LaunchOptions& options) {
   const format::ThreadState& thread = image.threads[0];
   const HomeLayout h = layout(image);
 
@@ -296,7 +303,13 @@ void launch(const format::Image& image, const MachineFit& fit, const AddressPlan
     plan->mm.auxv = ap.home + h.plan + h.auxv_offset;
     plan->mm.auxv_size = uint32_t(m.auxv.size());
   }
-  plan->close_from = 3;
+  plan->close_upto = files.close_upto;
+  plan->fd_move_offset = h.fd_move_offset;
+  plan->fd_move_count = uint32_t(files.moves.size());
+  std::memcpy(base + h.plan + h.fd_move_offset, files.moves.data(), files.moves.size() * sizeof(trampoline::FdMove));
+  plan->epoll_offset = h.epoll_offset;
+  plan->epoll_count = uint32_t(files.epoll.size());
+  std::memcpy(base + h.plan + h.epoll_offset, files.epoll.data(), files.epoll.size() * sizeof(trampoline::EpollAdd));
   plan->rseq_address = thread.rseq.address;
   plan->rseq_length = thread.rseq.length;
   plan->rseq_signature = thread.rseq.signature;

@@ -6,6 +6,7 @@
 
 #include "format/ImageReader.h"
 #include "restorer/AddressPlan.h"
+#include "restorer/Descriptors.h"
 #include "restorer/MachineCheck.h"
 
 namespace ckpt::restorer {
@@ -23,6 +24,6 @@ struct LaunchOptions {
 };
 
 [[noreturn]] void launch(const format::Image& image, const MachineFit& fit, const AddressPlan& plan,
-                         const LaunchOptions& options);
+                         const PreparedFiles& files, const LaunchOptions& options);
 
 }  // namespace ckpt::restorer

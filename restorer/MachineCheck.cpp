@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -80,10 +81,26 @@ static VdsoGroup check_vdso(const format::Image& image, const std::vector<x86::M
 static int open_mapped_file(const Vma& v) {
   const format::FileId& f = v.file;
   bool writable_shared = v.kind == VmaKind::FileShared && (v.prot & PROT_WRITE);
-  int fd = ::open(f.path.c_str(), (writable_shared ? O_RDWR : O_RDONLY) | O_CLOEXEC);
-  if (fd < 0)
+  // The path comes from the image: look at what it names (O_PATH runs no
+  // driver's open and never blocks) before really opening it, so that a
+  // FIFO cannot hang restore and a device's open cannot act (a watchdog, a
+  // tape, a tty). The real open goes through the O_PATH descriptor, so it
+  // reaches the very file that was checked.
+  int probe = ::open(f.path.c_str(), O_PATH | O_CLOEXEC);
+  if (probe < 0)
     throw RestoreError("cannot open " + f.path + ", mapped at " + hex(v.start) + ": " + std::strerror(errno));
   struct stat st;
+  fstat(probe, &st);
+  if (!S_ISREG(st.st_mode)) {
+    ::close(probe);
+    throw RestoreError("file " + f.path + ", mapped at " + hex(v.start) + ", differs from the dump: it is no longer a regular file");
+  }
+  int fd = ::open(("/proc/self/fd/" + std::to_string(probe)).c_str(),
+                  (writable_shared ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+  int open_errno = errno;
+  ::close(probe);
+  if (fd < 0)
+    throw RestoreError("cannot open " + f.path + ", mapped at " + hex(v.start) + ": " + std::strerror(open_errno));
   fstat(fd, &st);
   int64_t mtime = int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
   std::string why;
@@ -99,12 +116,44 @@ static int open_mapped_file(const Vma& v) {
   return fd;
 }
 
+// MemAvailable + SwapFree from /proc/meminfo, in bytes; 0 when unknown.
+static uint64_t memory_available() {
+  FILE* f = std::fopen("/proc/meminfo", "re");
+  if (!f) return 0;
+  char line[256];
+  uint64_t avail = 0, swap = 0, kib;
+  while (std::fgets(line, sizeof line, f)) {
+    if (std::sscanf(line, "MemAvailable: %" SCNu64, &kib) == 1) avail = kib << 10;
+    if (std::sscanf(line, "SwapFree: %" SCNu64, &kib) == 1) swap = kib << 10;
+  }
+  std::fclose(f);
+  return avail ? avail + swap : 0;
+}
+
+void check_memory(const format::Image& image) {
+  // Only saved pages are certain to be committed: untouched anonymous
+  // memory costs nothing until the program writes to it (a JVM's 32 GiB
+  // reservation), and file pages are the page cache's, reclaimable. So the
+  // image is refused only when it cannot possibly be staged, not when the
+  // program might later run short as it could have before the dump.
+  uint64_t saved = 0, mapped = 0;
+  for (const format::PageChunk& c : image.chunks) saved += c.size();
+  for (const Vma& v : image.vmas) mapped += v.size();
+  uint64_t avail = memory_available();
+  if (avail && saved > avail)
+    throw RestoreError("the image holds " + std::to_string(saved >> 20) + " MiB of saved memory but this machine has " +
+                       std::to_string(avail >> 20) + " MiB available (MemAvailable + SwapFree)");
+  rlimit as;
+  if (getrlimit(RLIMIT_AS, &as) == 0 && as.rlim_cur != RLIM_INFINITY && mapped > as.rlim_cur)
+    throw RestoreError("the image maps " + std::to_string(mapped >> 20) + " MiB of address space, above this " +
+                       "caller's RLIMIT_AS of " + std::to_string(uint64_t(as.rlim_cur) >> 20) + " MiB");
+}
+
 MachineFit check_machine(const format::Image& image, const std::vector<x86::MapsEntry>& self_maps) {
   check_cpu(image);
   check_credentials(image.process);
   check_task(image);
-  for (const Vma& v : image.vmas)
-    if (v.kind == VmaKind::AnonShared) throw RestoreError("shared anonymous memory is not supported yet");
+  check_memory(image);
   MachineFit fit;
   fit.vdso = check_vdso(image, self_maps);
   fit.file_fds.assign(image.vmas.size(), -1);

@@ -22,6 +22,12 @@ struct MachineFit {
   VdsoGroup vdso;
 };
 
+// Throws RestoreError when the image's saved pages (the memory a restore
+// certainly commits) exceed what this machine has available (MemAvailable +
+// SwapFree), or when its address space exceeds the caller's RLIMIT_AS. Reads
+// /proc/meminfo and the rlimit only: no side effects.
+void check_memory(const format::Image& image);
+
 // Throws RestoreError naming the first problem.
 MachineFit check_machine(const format::Image& image, const std::vector<x86::MapsEntry>& self_maps);
 

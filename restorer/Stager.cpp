@@ -31,7 +31,8 @@ static void map_at(uint64_t addr, const Vma& v, int prot, int flags, int fd) {
                        (v.file.path.empty() ? "" : " " + v.file.path) + "): " + std::strerror(errno));
 }
 
-void stage_memory(const format::ImageReader& reader, const MachineFit& fit, const AddressPlan& plan) {
+void stage_memory(const format::ImageReader& reader, const MachineFit& fit, const AddressPlan& plan,
+                  const PreparedFiles& files) {
   const format::Image& image = reader.image();
   std::vector<bool> has_pages(image.vmas.size(), false);
   {
@@ -51,12 +52,34 @@ void stage_memory(const format::ImageReader& reader, const MachineFit& fit, cons
       case VmaKind::Heap:
       case VmaKind::Stack:
         map_at(plan.staged[i], v, prot,
-               MAP_PRIVATE | MAP_ANONYMOUS | ((v.flags & format::kVmaGrowsDown) ? MAP_GROWSDOWN : 0), -1);
+               MAP_PRIVATE | MAP_ANONYMOUS | ((v.flags & format::kVmaGrowsDown) ? MAP_GROWSDOWN : 0) |
+                   ((v.flags & format::kVmaNoReserve) ? MAP_NORESERVE : 0),
+               -1);
         break;
-      case VmaKind::FilePrivate: map_at(plan.staged[i], v, prot, MAP_PRIVATE, fit.file_fds[i]); break;
+      case VmaKind::FilePrivate:
+        map_at(plan.staged[i], v, prot, MAP_PRIVATE | ((v.flags & format::kVmaNoReserve) ? MAP_NORESERVE : 0),
+               fit.file_fds[i]);
+        break;
       case VmaKind::FileShared: map_at(plan.staged[i], v, prot, MAP_SHARED, fit.file_fds[i]); break;
+      case VmaKind::AnonShared:
+      case VmaKind::MemfdShared: map_at(plan.staged[i], v, prot, MAP_SHARED, files.objects.at(v.file.ino)); break;
       default: throw RestoreError(std::string("cannot stage a ") + vma_kind_name(v.kind) + " area");
     }
+  }
+  // VMA flags that madvise and mlock set; they move with the area.
+  for (size_t i = 0; i < image.vmas.size(); ++i) {
+    const Vma& v = image.vmas[i];
+    if (!plan.staged[i] || !v.flags) continue;
+    void* at = reinterpret_cast<void*>(plan.staged[i]);
+    static const struct {
+      uint32_t flag;
+      int advice;
+    } advice[] = {{format::kVmaDontFork, MADV_DONTFORK},   {format::kVmaDontDump, MADV_DONTDUMP},
+                  {format::kVmaWipeOnFork, MADV_WIPEONFORK}, {format::kVmaHugePage, MADV_HUGEPAGE},
+                  {format::kVmaNoHugePage, MADV_NOHUGEPAGE}, {format::kVmaMergeable, MADV_MERGEABLE}};
+    for (const auto& a : advice)
+      if ((v.flags & a.flag) && madvise(at, v.size(), a.advice) != 0 && a.flag != format::kVmaMergeable)
+        throw RestoreError("cannot apply madvise flags to the area at " + hex(v.start) + ": " + std::strerror(errno));
   }
   // Fill: each chunk decompresses (or is read) straight into its staged place.
   std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx*)> dctx(ZSTD_createDCtx(), ZSTD_freeDCtx);
@@ -69,9 +92,13 @@ void stage_memory(const format::ImageReader& reader, const MachineFit& fit, cons
   }
   for (size_t i = 0; i < image.vmas.size(); ++i) {
     const Vma& v = image.vmas[i];
-    if (!plan.staged[i] || !has_pages[i]) continue;
-    if (mprotect(reinterpret_cast<void*>(plan.staged[i]), v.size(), int(v.prot)) != 0)
+    if (!plan.staged[i]) continue;
+    if (has_pages[i] && mprotect(reinterpret_cast<void*>(plan.staged[i]), v.size(), int(v.prot)) != 0)
       throw RestoreError("cannot protect the staged area for " + hex(v.start) + ": " + std::strerror(errno));
+    // Locked last, once the contents are in place (mlock faults every page in).
+    if ((v.flags & format::kVmaLocked) && mlock(reinterpret_cast<void*>(plan.staged[i]), v.size()) != 0)
+      throw RestoreError("cannot lock the area at " + hex(v.start) + " in memory (RLIMIT_MEMLOCK?): " +
+                         std::strerror(errno));
   }
 }
 

@@ -7,11 +7,13 @@
 
 #include "format/ImageReader.h"
 #include "restorer/AddressPlan.h"
+#include "restorer/Descriptors.h"
 #include "restorer/MachineCheck.h"
 
 namespace ckpt::restorer {
 
 // Throws RestoreError (or format::FormatError for corrupt page data).
-void stage_memory(const format::ImageReader& reader, const MachineFit& fit, const AddressPlan& plan);
+void stage_memory(const format::ImageReader& reader, const MachineFit& fit, const AddressPlan& plan,
+                  const PreparedFiles& files);
 
 }  // namespace ckpt::restorer

@@ -14,10 +14,14 @@
 #include <cstdio>
 #include <cstring>
 #include <iostream>
+#include <set>
+#include <vector>
 
 #include "format/FormatError.h"
 #include "format/ImageReader.h"
 #include "restorer/AddressPlan.h"
+#include "restorer/Binfmt.h"
+#include "restorer/Descriptors.h"
 #include "restorer/Launch.h"
 #include "restorer/MachineCheck.h"
 #include "restorer/RestoreError.h"
@@ -28,18 +32,26 @@ namespace po = boost::program_options;
 using namespace ckpt;
 
 static const char* kUsage =
-    "usage: restore IMAGE [--check] [--verbose]\n"
+    "usage: restore IMAGE [--check] [--verbose] [--inherit-fd N]...\n"
+    "       restore --install-binfmt | --uninstall-binfmt\n"
     "  Replaces this process with the one saved in IMAGE (made by `ckpt dump`).\n"
     "  --check    validate the image against this machine and exit 0, restoring nothing\n"
-    "  --verbose  say what is done, on stderr\n";
+    "  --verbose  say what is done, on stderr\n"
+    "  --inherit-fd N  this fd N stands in for the saved process's fd N, a pipe end\n"
+    "                  whose other end was outside the process\n"
+    "  --install-binfmt    (root) register this restore with binfmt_misc, so ./IMAGE runs\n"
+    "  --uninstall-binfmt  (root) remove that registration\n";
 
 int main(int argc, char** argv) {
   std::string image_path;
-  bool check_only = false, verbose = false;
+  bool check_only = false, verbose = false, install = false, uninstall = false;
+  std::vector<int> inherit_list;
   try {
     po::options_description opts;
     opts.add_options()("image", po::value(&image_path))("check", po::bool_switch(&check_only))(
-        "verbose", po::bool_switch(&verbose))("help,h", "");
+        "verbose", po::bool_switch(&verbose))("install-binfmt", po::bool_switch(&install))(
+        "uninstall-binfmt", po::bool_switch(&uninstall))("inherit-fd", po::value(&inherit_list)->composing())(
+        "help,h", "");
     po::positional_options_description pos;
     pos.add("image", 1);
     po::variables_map vm;
@@ -49,12 +61,34 @@ int main(int argc, char** argv) {
       std::fputs(kUsage, stdout);
       return 0;
     }
-    if (image_path.empty()) throw po::error("missing IMAGE");
+    if (install || uninstall) {
+      if (install && uninstall) throw po::error("--install-binfmt and --uninstall-binfmt exclude each other");
+      if (!image_path.empty() || check_only) throw po::error("--install-binfmt and --uninstall-binfmt take no image");
+    } else if (image_path.empty()) {
+      throw po::error("missing IMAGE");
+    }
   } catch (const po::error& e) {
     std::fprintf(stderr, "restore: %s\n%s", e.what(), kUsage);
     return 2;
   }
+  if (install || uninstall) {
+    try {
+      std::fputs((install ? restorer::install_binfmt() : restorer::uninstall_binfmt()).c_str(), stdout);
+      return 0;
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "restore: %s\n", e.what());
+      return 1;
+    }
+  }
 
+  const std::set<int> inherit(inherit_list.begin(), inherit_list.end());
+  // Checked before restore opens anything, which could take a closed number.
+  for (int n : inherit)
+    if (n < 3 || fcntl(n, F_GETFD) < 0) {
+      std::fprintf(stderr, "restore: --inherit-fd %d: %s\n", n,
+                   n < 3 ? "fds 0-2 are always restore's own" : "restore has no such fd open");
+      return 1;
+    }
   try {
     int fd = ::open(image_path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) throw restorer::RestoreError("cannot open " + image_path + ": " + std::strerror(errno));
@@ -62,6 +96,7 @@ int main(int argc, char** argv) {
     const format::Image& image = reader.image();
     std::vector<x86::MapsEntry> self = x86::parse_maps(x86::read_proc_file("/proc/self/maps"));
     restorer::MachineFit fit = restorer::check_machine(image, self);
+    restorer::check_files(image, inherit);
     if (check_only) {
       reader.verify_page_data();
       std::printf("%s: can be restored here\n", image_path.c_str());
@@ -69,8 +104,10 @@ int main(int argc, char** argv) {
     }
     restorer::AddressPlan plan = restorer::plan_addresses(image, self, restorer::home_size(image),
                                                           restorer::vdso_scratch_size(image, fit.vdso));
-    restorer::stage_memory(reader, fit, plan);
-    restorer::launch(image, fit, plan, {verbose});
+    restorer::PreparedFiles files = restorer::prepare_files(image, inherit);
+    restorer::stage_memory(reader, fit, plan, files);
+    restorer::seal_memfds(files);
+    restorer::launch(image, fit, plan, files, {verbose});
   } catch (const format::FormatError& e) {
     std::fprintf(stderr, "restore: %s: bad image %s\n", image_path.c_str(), e.what());
   } catch (const std::exception& e) {

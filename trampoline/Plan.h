@@ -39,6 +39,19 @@ struct QueuedSignal {
   uint8_t info[128];
 };
 
+// dup3(from, to, cloexec ? O_CLOEXEC : 0), then `from` is closed.
+struct FdMove {
+  int32_t from, to;
+  uint32_t cloexec;
+};
+
+// epoll_ctl(epfd, EPOLL_CTL_ADD, fd, {events, data}), once every fd has its number.
+struct EpollAdd {
+  int32_t epfd, fd;
+  uint32_t events;
+  uint64_t data;
+};
+
 // prctl(PR_SET_MM, PR_SET_MM_MAP) argument (struct prctl_mm_map).
 struct MmMap {
   uint64_t start_code, end_code, start_data, end_data, start_brk, brk, start_stack;
@@ -60,7 +73,11 @@ struct Plan {
   uint64_t unmap_end;
   // Process state.
   uint32_t set_mm;  // 1: prctl(PR_SET_MM_MAP) with `mm`
-  int32_t close_from;  // close every fd >= this before resuming
+  // Descriptors: each move is done, then every fd >= 3 that is not a move's
+  // target is closed, then the epoll interest lists are filled.
+  int32_t close_upto;  // no launcher fd is at or above this, except those close_range takes
+  uint32_t fd_move_count, epoll_count;
+  uint64_t fd_move_offset, epoll_offset;
   MmMap mm;
   uint64_t rseq_address;
   uint32_t rseq_length;
@@ -94,6 +111,12 @@ inline const Range* plan_keeps(const Plan* p) {
 }
 inline const Move* plan_moves(const Plan* p) {
   return reinterpret_cast<const Move*>(reinterpret_cast<const char*>(p) + p->move_offset);
+}
+inline const FdMove* plan_fd_moves(const Plan* p) {
+  return reinterpret_cast<const FdMove*>(reinterpret_cast<const char*>(p) + p->fd_move_offset);
+}
+inline const EpollAdd* plan_epoll(const Plan* p) {
+  return reinterpret_cast<const EpollAdd*>(reinterpret_cast<const char*>(p) + p->epoll_offset);
 }
 inline const LdtEntry* plan_ldt(const Plan* p) {
   return reinterpret_cast<const LdtEntry*>(reinterpret_cast<const char*>(p) + p->ldt_offset);

@@ -8,6 +8,7 @@
 #include <asm/prctl.h>
 #include <asm/unistd.h>
 #include <linux/mman.h>
+#include <linux/fcntl.h>
 #include <linux/prctl.h>
 
 #include "trampoline/Plan.h"
@@ -71,7 +72,27 @@ extern "C" [[noreturn]] __attribute__((section(".text.entry"), used)) void tramp
   // Not fatal: the launcher checked what the kernel checks, and without it
   // the process still runs (with the launcher's brk and argument locations).
   if (plan->set_mm) syscall5(__NR_prctl, PR_SET_MM, PR_SET_MM_MAP, long(&plan->mm), sizeof(plan->mm), 0);
-  if (plan->close_from >= 0) check(syscall3(__NR_close_range, plan->close_from, ~0u, 0), "closing the launcher's files");
+  // Descriptors: created by the launcher above every saved number, moved
+  // onto their numbers here; everything else of the launcher's is closed.
+  const FdMove* fds = plan_fd_moves(plan);
+  for (uint32_t i = 0; i < plan->fd_move_count; ++i) {
+    check(syscall3(__NR_dup3, fds[i].from, fds[i].to, fds[i].cloexec ? O_CLOEXEC : 0), "placing a file descriptor");
+    syscall1(__NR_close, fds[i].from);
+  }
+  for (int32_t fd = 3; fd < plan->close_upto; ++fd) {
+    bool target = false;
+    for (uint32_t i = 0; i < plan->fd_move_count && !target; ++i) target = fds[i].to == fd;
+    if (!target) syscall1(__NR_close, fd);
+  }
+  check(syscall3(__NR_close_range, plan->close_upto, ~0u, 0), "closing the launcher's files");
+  const EpollAdd* adds = plan_epoll(plan);
+  for (uint32_t i = 0; i < plan->epoll_count; ++i) {
+    struct {
+      uint32_t events;
+      uint64_t data;
+    } __attribute__((packed)) ev{adds[i].events, adds[i].data};  // struct epoll_event is packed on x86-64
+    check(syscall4(__NR_epoll_ctl, adds[i].epfd, 1 /* EPOLL_CTL_ADD */, adds[i].fd, long(&ev)), "filling an epoll set");
+  }
   if (plan->rseq_address) {
     check(syscall4(__NR_rseq, long(plan->rseq_address), plan->rseq_length, 0, plan->rseq_signature),
           "registering rseq");

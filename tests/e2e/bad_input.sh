@@ -107,12 +107,17 @@ expect_files "$WORK/out" ""
 cp "$WORK/out/good.ckpt" "$WORK/good.copy"
 expect_files "$WORK/out" "good.ckpt raw.ckpt "
 
-# A process holding fd 3 is refused, naming the fd, unless --ignore-fds.
-start withfd bash -c 'exec 3<"$1"; exec "$2" "$1"' - "$WORK/data" "$PROGRAMS/counter"
+# A process holding a kind of fd that cannot be restored (a socket on fd 3)
+# is refused, naming the fd; the process and an older image stay as they were.
+start withfd /usr/bin/python3 -c 'import os, socket, sys
+a, b = socket.socketpair()  # fds 3 and 4; only 3 survives the exec
+assert a.fileno() == 3
+os.set_inheritable(3, True)
+os.execv(sys.argv[1], sys.argv[1:])' "$PROGRAMS/counter" "$WORK/data"
 send withfd first
 wait_lines withfd 1
-expect_refused "ckpt dump of a process holding fd 3" "$CKPT" dump "$PID_withfd" -o "$WORK/out/good.ckpt" --kill
-grep -qw 3 "$WORK/last.stderr" || problem "the refusal of an extra fd does not name fd 3: $(cat "$WORK/last.stderr")"
+expect_refused "ckpt dump of a process holding a socket on fd 3" "$CKPT" dump "$PID_withfd" -o "$WORK/out/good.ckpt" --kill
+grep -qw 3 "$WORK/last.stderr" || problem "the refusal of a socket does not name fd 3: $(cat "$WORK/last.stderr")"
 cmp -s "$WORK/out/good.ckpt" "$WORK/good.copy" || problem "a refused dump changed the existing image at its output path"
 expect_files "$WORK/out" "good.ckpt raw.ckpt "
 alive_and_well withfd 2

@@ -179,7 +179,6 @@ dump() {
   local name=$1 img=$2; shift 2
   local pid rc
   pid=$(pid_of "$name")
-  check_std_fds "$name"
   disown "$pid"
   "$CKPT" dump "$pid" -o "$img" --compress "$COMPRESS" --kill "$@" \
     >"$WORK/dump-$name.out" 2>"$WORK/dump-$name.err"
@@ -195,7 +194,6 @@ dump() {
 dump_live() {
   local name=$1 img=$2 pid rc state tracer
   pid=$(pid_of "$name")
-  check_std_fds "$name"
   "$CKPT" dump "$pid" -o "$img" --compress "$COMPRESS" \
     >"$WORK/dump-$name.out" 2>"$WORK/dump-$name.err"
   rc=$?

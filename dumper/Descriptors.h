@@ -1,0 +1,21 @@
+// The target's open file descriptors (beyond the inherited 0, 1, 2) and the
+// shared memory objects behind its shared mappings and memfds, as an image
+// FileTable. Pipe contents are peeked with tee(), never consumed; shared
+// memory is read through /proc/PID/map_files or the fd with SEEK_DATA, so
+// no page is faulted into the target. Kinds this version cannot restore
+// (sockets, ttys, inotify, ...) are refused with the fd number and kind.
+#pragma once
+
+#include <sys/types.h>
+
+#include <vector>
+
+#include "format/Image.h"
+
+namespace ckpt::dumper {
+
+// `vmas` must already be classified (AddressSpace.h); shared-memory VMAs
+// name their object by file.ino, which this fills in image.files.objects.
+format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas);
+
+}  // namespace ckpt::dumper

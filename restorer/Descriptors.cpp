@@ -1,0 +1,276 @@
+// Descriptors and shared memory objects (see Descriptors.h).
+#include "restorer/Descriptors.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+
+#include "restorer/RestoreError.h"
+
+namespace ckpt::restorer {
+
+using format::FdEntry;
+using format::FdKind;
+
+namespace {
+
+std::string fd_text(const FdEntry& f) {
+  return "fd " + std::to_string(f.fd) + " (" + format::fd_kind_name(f.kind) +
+         (f.file.path.empty() ? "" : " " + f.file.path) + ")";
+}
+
+[[noreturn]] void fail(const FdEntry& f, const std::string& why) { throw RestoreError(fd_text(f) + ": " + why); }
+
+int64_t mtime_of(const struct stat& st) { return int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec; }
+
+// The status flags F_SETFL can set; the access mode is fixed at open.
+constexpr uint32_t kSettable = O_APPEND | O_NONBLOCK | O_ASYNC | O_DIRECT | O_NOATIME;
+
+void write_all(int fd, const uint8_t* p, size_t n, uint64_t at, const std::string& what) {
+  size_t done = 0;
+  while (done < n) {
+    ssize_t w = pwrite(fd, p + done, n - done, off_t(at + done));
+    if (w <= 0) throw RestoreError("cannot write " + what + ": " + std::strerror(errno));
+    done += size_t(w);
+  }
+}
+
+int make_object(const format::SharedObject& o) {
+  int fd = -1;
+  const std::string what = o.memfd ? "memfd " + o.name : "shared memory object " + std::to_string(o.id);
+  if (o.memfd) {
+    fd = memfd_create(o.name.c_str(), MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (fd < 0 || ftruncate(fd, off_t(o.size)) != 0) throw RestoreError("cannot create " + what + ": " + std::strerror(errno));
+  } else {
+    // A MAP_SHARED|MAP_ANONYMOUS object is named "/dev/zero (deleted)" in
+    // maps; only mmap makes one. map_files gives a descriptor for it.
+    size_t len = std::max<uint64_t>(o.size, 4096);
+    void* m = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) throw RestoreError("cannot create " + what + ": " + std::strerror(errno));
+    char link[96];
+    std::snprintf(link, sizeof link, "/proc/self/map_files/%" PRIxPTR "-%" PRIxPTR, uintptr_t(m), uintptr_t(m) + len);
+    fd = ::open(link, O_RDWR | O_CLOEXEC);
+    int e = errno;
+    munmap(m, len);
+    if (fd < 0)
+      throw RestoreError("cannot reopen " + what + " through /proc/self/map_files (needs CAP_CHECKPOINT_RESTORE): " +
+                         std::strerror(e));
+  }
+  for (const auto& ext : o.data) write_all(fd, ext.bytes.data(), ext.bytes.size(), ext.offset, what);
+  return fd;
+}
+
+// Opens a path (FIFO, file, directory, device) as the saved fd had it.
+int open_like(const FdEntry& f, const std::string& path, uint32_t extra = 0) {
+  uint32_t flags = (f.flags & ~uint32_t(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY)) | O_CLOEXEC | extra;
+  int fd = ::open(path.c_str(), int(flags));
+  if (fd < 0) fail(f, std::string("cannot open it: ") + std::strerror(errno));
+  return fd;
+}
+
+// Recreates a file that was deleted while open: same contents, unlinked,
+// under its old name if that is free (so /proc shows "NAME (deleted)").
+int recreate_deleted(const FdEntry& f) {
+  std::string path = f.file.path;
+  int tmp = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (tmp < 0) {
+    std::string dir = path.substr(0, path.rfind('/') + 1);
+    std::string templ = (dir.empty() ? std::string("/tmp/") : dir) + ".ckpt-restored-XXXXXX";
+    std::vector<char> name(templ.begin(), templ.end());
+    name.push_back('\0');
+    tmp = mkostemp(name.data(), O_CLOEXEC);
+    if (tmp < 0) {
+      std::string fallback = "/tmp/.ckpt-restored-XXXXXX";
+      name.assign(fallback.begin(), fallback.end());
+      name.push_back('\0');
+      tmp = mkostemp(name.data(), O_CLOEXEC);
+    }
+    if (tmp < 0) fail(f, std::string("cannot recreate the deleted file: ") + std::strerror(errno));
+    path = name.data();
+  }
+  write_all(tmp, f.contents.data(), f.contents.size(), 0, "the deleted file's contents");
+  int fd = ::open(("/proc/self/fd/" + std::to_string(tmp)).c_str(), int((f.flags & (O_ACCMODE | O_APPEND)) | O_CLOEXEC));
+  int e = errno;
+  ::unlink(path.c_str());
+  ::close(tmp);
+  if (fd < 0) fail(f, std::string("cannot reopen the recreated file: ") + std::strerror(e));
+  return fd;
+}
+
+}  // namespace
+
+void check_files(const format::Image& image, const std::set<int>& inherit) {
+  for (const FdEntry& f : image.files.fds) {
+    struct stat st;
+    switch (f.kind) {
+      case FdKind::RegularFile:
+        if (stat(f.file.path.c_str(), &st) != 0) fail(f, "the file is missing");
+        if (!S_ISREG(st.st_mode)) fail(f, "it is no longer a regular file");
+        if ((f.flags & O_ACCMODE) == O_RDONLY) {
+          if (uint64_t(st.st_size) != f.file.size || mtime_of(st) != f.file.mtime_ns)
+            fail(f, "the file changed since the dump (size or modification time)");
+        } else if (!(f.flags & O_APPEND) && uint64_t(st.st_size) < uint64_t(f.pos)) {
+          fail(f, "the file is now shorter than the saved offset");
+        }
+        break;
+      case FdKind::Directory:
+        if (stat(f.file.path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) fail(f, "the directory is missing");
+        break;
+      case FdKind::CharDevice:
+        if (stat(f.file.path.c_str(), &st) != 0 || !S_ISCHR(st.st_mode) || st.st_rdev != f.rdev)
+          fail(f, "the device is missing or is another device");
+        break;
+      case FdKind::Pipe:
+        if (f.external && !inherit.count(f.fd))
+          fail(f, "its other end was outside the process; pass --inherit-fd " + std::to_string(f.fd) +
+                      " with a replacement open on that fd of restore");
+        if (f.external && fcntl(f.fd, F_GETFD) < 0)
+          fail(f, "--inherit-fd " + std::to_string(f.fd) + " was given but restore has no fd " + std::to_string(f.fd));
+        break;
+      case FdKind::Fifo:
+        if (stat(f.file.path.c_str(), &st) != 0 || !S_ISFIFO(st.st_mode)) fail(f, "the FIFO is missing");
+        break;
+      default: break;
+    }
+  }
+  for (int n : inherit) {
+    bool used = false;
+    for (const FdEntry& f : image.files.fds) used |= f.fd == n && f.external;
+    if (!used) throw RestoreError("--inherit-fd " + std::to_string(n) + ": the image has no outside pipe end on fd " +
+                                  std::to_string(n));
+  }
+}
+
+PreparedFiles prepare_files(const format::Image& image, const std::set<int>& /*inherit: checked by check_files*/) {
+  PreparedFiles out;
+  for (const auto& o : image.files.objects) {
+    out.objects[o.id] = make_object(o);
+    if (o.memfd && o.seals) out.seals.emplace_back(out.objects[o.id], o.seals);
+  }
+  int top = 2;
+  for (const FdEntry& f : image.files.fds) top = std::max(top, f.fd);
+  // Created fds go above every saved number and every fd the launcher holds now.
+  rlimit nofile;
+  getrlimit(RLIMIT_NOFILE, &nofile);
+  if (uint64_t(top) + image.files.fds.size() + 64 > nofile.rlim_cur)
+    throw RestoreError("the image needs fd " + std::to_string(top) + ", above this process's RLIMIT_NOFILE");
+  int base = top + 1;
+
+  std::map<uint64_t, std::pair<int, int>> pipes;  // pipe inode -> (read end, write end)
+  // FIFOs: read ends first, so that opening a write end finds a reader.
+  std::vector<const FdEntry*> order;
+  for (const FdEntry& f : image.files.fds) order.push_back(&f);
+  std::stable_sort(order.begin(), order.end(), [](const FdEntry* a, const FdEntry* b) {
+    auto rank = [](const FdEntry* f) { return f->kind == FdKind::Fifo && (f->flags & O_ACCMODE) != O_RDONLY; };
+    return rank(a) < rank(b);
+  });
+  for (const FdEntry* fp : order) {
+    const FdEntry& f = *fp;
+    const bool nonblock = f.flags & O_NONBLOCK;
+    int fd = -1;
+    switch (f.kind) {
+      case FdKind::RegularFile:
+      case FdKind::Directory:
+      case FdKind::CharDevice: fd = open_like(f, f.file.path); break;
+      case FdKind::DeletedFile: fd = recreate_deleted(f); break;
+      case FdKind::Fifo:
+        fd = open_like(f, f.file.path, O_NONBLOCK);
+        if (!f.contents.empty() && ::write(fd, f.contents.data(), f.contents.size()) < 0) {
+          // The data goes in through a write end; reopen one for it.
+          int w = ::open(f.file.path.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+          if (w < 0 || ::write(w, f.contents.data(), f.contents.size()) != ssize_t(f.contents.size()))
+            fail(f, "cannot put back the FIFO's unread data");
+          ::close(w);
+        }
+        break;
+      case FdKind::Pipe:
+        if (f.external) {
+          fd = fcntl(f.fd, F_DUPFD_CLOEXEC, base);  // --inherit-fd: restore's own fd f.fd
+          break;
+        } else {
+          auto it = pipes.find(f.object);
+          if (it == pipes.end()) {
+            int p[2];
+            if (pipe2(p, O_CLOEXEC) != 0) fail(f, std::string("pipe2: ") + std::strerror(errno));
+            if (f.pipe_size && fcntl(p[1], F_SETPIPE_SZ, f.pipe_size) < 0)
+              fail(f, "cannot set the pipe size to " + std::to_string(f.pipe_size));
+            it = pipes.emplace(f.object, std::make_pair(p[0], p[1])).first;
+          }
+          // The dumper attaches the unread data to one read end of the pipe.
+          if (!f.contents.empty() &&
+              ::write(it->second.second, f.contents.data(), f.contents.size()) != ssize_t(f.contents.size()))
+            fail(f, "cannot put back the pipe's unread data");
+          // More fds on one end are dups of it, as pipe fds can only be.
+          // (Reopening through /proc would add O_LARGEFILE, which pipe2 never sets.)
+          int end = (f.flags & O_ACCMODE) == O_RDONLY ? it->second.first : it->second.second;
+          fd = fcntl(end, F_DUPFD_CLOEXEC, 0);
+        }
+        break;
+      case FdKind::EventFd:
+        fd = eventfd(unsigned(f.count), EFD_CLOEXEC | (nonblock ? EFD_NONBLOCK : 0) | ((f.flags & 1) ? EFD_SEMAPHORE : 0));
+        break;
+      case FdKind::Epoll: fd = epoll_create1(EPOLL_CLOEXEC); break;
+      case FdKind::SignalFd: {
+        sigset_t mask;
+        sigemptyset(&mask);
+        std::memcpy(&mask, &f.sigmask, sizeof f.sigmask);
+        fd = signalfd(-1, &mask, SFD_CLOEXEC | (nonblock ? SFD_NONBLOCK : 0));
+        break;
+      }
+      case FdKind::TimerFd:
+        fd = timerfd_create(f.clockid, TFD_CLOEXEC | (nonblock ? TFD_NONBLOCK : 0));
+        if (fd >= 0 && f.value_ns) {
+          itimerspec its{{f.interval_ns / 1000000000, f.interval_ns % 1000000000},
+                         {f.value_ns / 1000000000, f.value_ns % 1000000000}};
+          if (timerfd_settime(fd, 0, &its, nullptr) != 0) fail(f, std::string("timerfd_settime: ") + std::strerror(errno));
+        }
+        break;
+      case FdKind::Memfd: {
+        auto it = out.objects.find(f.object);
+        if (it == out.objects.end()) fail(f, "its memfd object is missing");
+        fd = ::open(("/proc/self/fd/" + std::to_string(it->second)).c_str(), int((f.flags & O_ACCMODE) | O_CLOEXEC));
+        break;
+      }
+    }
+    if (fd < 0) fail(f, std::string("cannot recreate it: ") + std::strerror(errno));
+    if (f.kind != FdKind::Epoll && fcntl(fd, F_SETFL, int(f.flags & kSettable)) != 0)
+      fail(f, std::string("cannot set its flags: ") + std::strerror(errno));
+    if ((f.kind == FdKind::RegularFile || f.kind == FdKind::Directory || f.kind == FdKind::DeletedFile ||
+         f.kind == FdKind::Memfd) &&
+        lseek(fd, f.pos, SEEK_SET) != f.pos)
+      fail(f, "cannot seek to offset " + std::to_string(f.pos));
+    int high = fcntl(fd, F_DUPFD_CLOEXEC, base);
+    if (high < 0) fail(f, std::string("cannot move it out of the way: ") + std::strerror(errno));
+    if (high != fd) ::close(fd);
+    out.moves.push_back({high, f.fd, f.cloexec});
+    out.close_upto = std::max(out.close_upto, high + 1);
+    for (const auto& t : f.targets) out.epoll.push_back({f.fd, t.fd, t.events, t.data});
+  }
+  for (const auto& [ino, ends] : pipes) {
+    ::close(ends.first);
+    ::close(ends.second);
+  }
+  return out;
+}
+
+void seal_memfds(const PreparedFiles& files) {
+  for (const auto& [fd, seals] : files.seals)
+    if (fcntl(fd, F_ADD_SEALS, int(seals)) != 0)
+      throw RestoreError(std::string("cannot seal a memfd again: ") + std::strerror(errno));
+}
+
+}  // namespace ckpt::restorer

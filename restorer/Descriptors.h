@@ -1,0 +1,38 @@
+// File descriptors and shared memory objects on the restoring side.
+// Phase 1 checks that every file is present and unchanged and that every
+// pipe end whose partner lived outside the process has a replacement
+// (--inherit-fd). Phase 3 creates them all in the launcher, above every
+// number the restored process uses, so nothing collides; the trampoline
+// then moves each to its number with dup3 and sets up epoll interest lists
+// (which are keyed by fd number, so only once the numbers are final).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <set>
+#include <vector>
+
+#include "format/Image.h"
+#include "trampoline/Plan.h"
+
+namespace ckpt::restorer {
+
+struct PreparedFiles {
+  std::map<uint64_t, int> objects;            // SharedObject id -> fd (mapped by the stager)
+  std::vector<trampoline::FdMove> moves;      // launcher fd -> saved number
+  std::vector<trampoline::EpollAdd> epoll;    // interest lists, in saved order
+  std::vector<std::pair<int, uint32_t>> seals;  // memfd fd -> seals, applied after staging
+  int close_upto = 3;                         // every fd in [3, close_upto) that is not a target is closed
+};
+
+// `inherit`: fd numbers the user passed with --inherit-fd (restore's own fd N
+// becomes the restored process's fd N). Throws RestoreError.
+void check_files(const format::Image& image, const std::set<int>& inherit);
+
+// Creates every object and descriptor. Throws RestoreError.
+PreparedFiles prepare_files(const format::Image& image, const std::set<int>& inherit);
+
+// Seals memfds once their shared mappings exist (a write seal would forbid them).
+void seal_memfds(const PreparedFiles& files);
+
+}  // namespace ckpt::restorer

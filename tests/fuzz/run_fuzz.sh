@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Runs the libFuzzer target (see CMakeLists.txt beside this file).
+#   run_fuzz.sh regressions   every file in regressions/ once; all must pass
+#   run_fuzz.sh fuzz          FUZZ_SECONDS of fuzzing on one core, seeded with
+#                             real images dumped here (raw and zstd) and the
+#                             regression inputs; prints the executions count.
+# A crash leaves its input in $FUZZ_ARTIFACTS (default: the work dir, kept);
+# fix the bug and add the input to regressions/.
+# Environment: FUZZER, CKPT, PROGRAMS, FUZZ_DIR, FUZZ_SECONDS.
+set -u -o pipefail
+: "${FUZZER:?}" "${FUZZ_DIR:?}"
+mode=${1:-fuzz}
+[[ -x $FUZZER ]] || { echo "run_fuzz: $FUZZER is not built" >&2; exit 1; }
+
+if [[ $mode == regressions ]]; then
+  shopt -s nullglob
+  inputs=("$FUZZ_DIR"/regressions/*)
+  ((${#inputs[@]})) || { echo "run_fuzz: no regression inputs in $FUZZ_DIR/regressions" >&2; exit 1; }
+  # Given files, libFuzzer runs each once and stops at the first failure.
+  "$FUZZER" "${inputs[@]}" 2>&1 | tail -n 40
+  rc=${PIPESTATUS[0]}
+  ((rc == 0)) || { echo "run_fuzz: a regression input fails again (status $rc)" >&2; exit 1; }
+  echo "run_fuzz: ${#inputs[@]} regression inputs pass"
+  exit 0
+fi
+
+: "${CKPT:?}" "${PROGRAMS:?}"
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/ckpt-fuzz.XXXXXX") || exit 1
+keep=0
+sleeper_pid=
+cleanup() {
+  [[ -n $sleeper_pid ]] && kill -9 "$sleeper_pid" 2>/dev/null
+  ((keep)) || rm -rf "$WORK"
+}
+trap cleanup EXIT
+mkdir "$WORK/corpus"
+cp "$FUZZ_DIR"/regressions/* "$WORK/corpus/" 2>/dev/null
+
+# Seeds: a real process caught in nanosleep, dumped raw and compressed.
+for compress in none zstd; do
+  (  # with fds 0-2 only: the dumper refuses any other
+    for fd in /proc/$BASHPID/fd/*; do
+      fd=${fd##*/}
+      ((fd > 2)) && eval "exec $fd>&-"
+    done
+    exec "$PROGRAMS/sleeper" 1000 >/dev/null 2>&1 </dev/null
+  ) &
+  sleeper_pid=$!
+  disown "$sleeper_pid"  # killed by the dump: no job notice
+  sleep 0.2
+  "$CKPT" dump "$sleeper_pid" -o "$WORK/corpus/sleeper-$compress.ckpt" --compress "$compress" --kill \
+    >/dev/null 2>"$WORK/dump.err" || { echo "run_fuzz: cannot make a seed image: $(cat "$WORK/dump.err")" >&2; exit 1; }
+  sleeper_pid=
+done
+
+artifacts=${FUZZ_ARTIFACTS:-$WORK/artifacts}
+mkdir -p "$artifacts"
+"$FUZZER" -max_total_time="${FUZZ_SECONDS:-60}" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+  -artifact_prefix="$artifacts/" "$WORK/corpus" >"$WORK/fuzz.log" 2>&1
+rc=$?
+runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$WORK/fuzz.log" | grep -o '[0-9]*$')
+if ((rc != 0)); then
+  keep=1
+  tail -n 60 "$WORK/fuzz.log" >&2
+  echo "run_fuzz: FAIL: the fuzzer found a crash (status $rc) after ${runs:-?} executions; input(s): $(ls "$artifacts")" \
+       "in $artifacts; log $WORK/fuzz.log" >&2
+  exit 1
+fi
+echo "run_fuzz: PASS: ${runs:-?} executions in ${FUZZ_SECONDS:-60} s, corpus of $(ls "$WORK/corpus" | wc -l) inputs, no crash"
