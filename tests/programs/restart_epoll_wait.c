@@ -1,9 +1,5 @@
 /*
- * pending_restart_epoll_wait -- NOT built or run yet: the epoll fd (fd 3)
- * makes the dumper refuse the process until descriptors are dumped (the
- * files issue). Rename it to restart_epoll_wait.c then; state.sh drives it.
- *
- * Dumped while blocked in epoll_wait(2), 3 s timeout, on an epoll fd
+ * restart_epoll_wait: dumped while blocked in epoll_wait(2), 3 s timeout, on an epoll fd
  * watching stdin, nothing to read yet.
  *
  * Expected kernel behaviour (fs/eventpoll.c, ep_poll): on a pending signal
