@@ -18,6 +18,7 @@
 #include "dumper/TaskState.h"
 #include "dumper/Tracee.h"
 #include "format/Checksum.h"
+#include "format/Limits.h"
 #include "x86/ProcMaps.h"
 #include "x86/RemoteSyscall.h"
 #include "x86/ResumeGadgets.h"
@@ -37,15 +38,6 @@ static std::string read_or_fail(pid_t pid, const char* leaf) {
   }
 }
 
-static std::vector<std::string> list_dir(const std::string& path) {
-  std::vector<std::string> names;
-  DIR* d = opendir(path.c_str());
-  if (!d) return names;
-  while (dirent* e = readdir(d))
-    if (e->d_name[0] != '.') names.emplace_back(e->d_name);
-  closedir(d);
-  return names;
-}
 
 // /proc/PID/stat fields after the parenthesised comm, numbered as in proc(5).
 static std::vector<std::string> stat_fields(pid_t pid) {
@@ -69,12 +61,7 @@ static void check_target(pid_t pid) {
     throw DumpError("pid " + std::to_string(pid) + " is a kernel thread");
 }
 
-static void check_threads(pid_t pid) {
-  auto tasks = list_dir(proc_path(pid, "task"));
-  if (tasks.size() != 1)
-    throw DumpError("pid " + std::to_string(pid) + " has " + std::to_string(tasks.size()) +
-                    " threads; multi-threaded processes are not supported yet");
-}
+
 
 static format::ProcessInfo process_info(pid_t pid) {
   format::ProcessInfo p;
@@ -150,7 +137,9 @@ DumpReport dump(const DumpOptions& o) {
   check_target(o.pid);
   Tracee tracee(o.pid);
   // Everything below reads a stopped process; the destructor releases it.
-  check_threads(o.pid);
+  if (tracee.tids().size() > format::kMaxThreads)
+    throw DumpError("pid " + std::to_string(o.pid) + " has " + std::to_string(tracee.tids().size()) +
+                    " threads, more than the format's limit of " + std::to_string(format::kMaxThreads));
 
   Image image;
   image.process = process_info(o.pid);
@@ -172,17 +161,24 @@ DumpReport dump(const DumpOptions& o) {
 
   find_resume_gadgets(image);
 
-  format::ThreadState t;
-  t.tid = o.pid;
-  x86::UserRegs regs = tracee.registers();
-  static_assert(sizeof regs == sizeof t.gpr);
-  std::memcpy(t.gpr.data(), &regs, sizeof regs);
-  t.sigmask = tracee.signal_mask();
-  auto rseq = tracee.rseq();
-  t.rseq = {rseq.address, rseq.length, rseq.flags, rseq.signature};
-  t.xsave = tracee.xsave(&t.xfeatures);
-  tracee.robust_list(&t.robust_list, &t.robust_list_len);
-  image.threads.push_back(std::move(t));
+  for (pid_t tid : tracee.tids()) {
+    format::ThreadState t;
+    t.tid = tid;
+    x86::UserRegs regs = tracee.registers(tid);
+    static_assert(sizeof regs == sizeof t.gpr);
+    std::memcpy(t.gpr.data(), &regs, sizeof regs);
+    t.sigmask = tracee.signal_mask(tid);
+    auto rseq = tracee.rseq(tid);
+    t.rseq = {rseq.address, rseq.length, rseq.flags, rseq.signature};
+    t.xsave = tracee.xsave(tid, &t.xfeatures);
+    tracee.robust_list(tid, &t.robust_list, &t.robust_list_len);
+    try {
+      t.comm = x86::read_proc_file(proc_path(o.pid, ("task/" + std::to_string(tid) + "/comm").c_str()));
+    } catch (const std::exception&) {
+    }
+    if (!t.comm.empty() && t.comm.back() == '\n') t.comm.pop_back();
+    image.threads.push_back(std::move(t));
+  }
   if (!syscall_insn) syscall_insn = image.mm.syscall_gadget;
   if (!syscall_insn) throw DumpError("pid " + std::to_string(o.pid) + " has no system call instruction to inject through");
   read_task_state(tracee, syscall_insn, image);

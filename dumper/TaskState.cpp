@@ -96,12 +96,12 @@ void write_word(pid_t pid, uint64_t addr, uint64_t value) {
 
 }  // namespace
 
-static void inject_getters(pid_t pid, uint64_t syscall_insn, format::TaskState& t, format::ThreadState& th);
+static void inject_getters(pid_t pid, uint64_t syscall_insn, format::TaskState* t, format::ThreadState& th);
+static void inject_process_getters(pid_t pid, x86::RemoteSyscall& rs, uint64_t buf, format::TaskState& t);
 
 void read_task_state(const Tracee& tracee, uint64_t syscall_insn, format::Image& image) {
   const pid_t pid = tracee.pid();
   format::TaskState& t = image.task;
-  format::ThreadState& th = image.threads.at(0);
 
   char cwd[4096];
   ssize_t n = readlink(proc(pid, "cwd").c_str(), cwd, sizeof cwd - 1);
@@ -118,28 +118,44 @@ void read_task_state(const Tracee& tracee, uint64_t syscall_insn, format::Image&
     t.rlimits[r] = {l.rlim_cur, l.rlim_max};
   }
   t.shared_pending = peek_pending(pid, true);
-  th.pending = peek_pending(pid, false);
-  const siginfo_t& consumed = tracee.consumed_signal();
-  if (consumed.si_signo > 0) {
-    SigInfo info{};
-    std::memcpy(info.data(), &consumed, sizeof info);
-    t.shared_pending.push_back(info);
-  }
 
-  // Returning to user space from an injected call, the kernel clears the
-  // rseq area's rseq_cs pointer (the thread is then outside any critical
-  // section); it is put back afterwards so that neither the process nor
-  // the image loses it.
-  const uint64_t rseq_cs_at = th.rseq.address ? th.rseq.address + 8 : 0;
-  uint64_t rseq_cs = 0;
-  bool have_rseq_cs = rseq_cs_at && read_word(pid, rseq_cs_at, &rseq_cs);
-  inject_getters(pid, syscall_insn, t, th);
-  if (have_rseq_cs) write_word(pid, rseq_cs_at, rseq_cs);
+  for (format::ThreadState& th : image.threads) {
+    th.pending = peek_pending(th.tid, false);
+    // A signal the stop consumed was on its way to this thread: it stays its.
+    const siginfo_t& consumed = tracee.consumed_signal(th.tid);
+    if (consumed.si_signo > 0) {
+      SigInfo info{};
+      std::memcpy(info.data(), &consumed, sizeof info);
+      th.pending.push_back(info);
+    }
+    // Returning to user space from an injected call, the kernel clears the
+    // rseq area's rseq_cs pointer (the thread is then outside any critical
+    // section); it is put back afterwards so that neither the process nor
+    // the image loses it.
+    const uint64_t rseq_cs_at = th.rseq.address ? th.rseq.address + 8 : 0;
+    uint64_t rseq_cs = 0;
+    bool have_rseq_cs = rseq_cs_at && read_word(pid, rseq_cs_at, &rseq_cs);
+    inject_getters(pid, syscall_insn, th.tid == pid ? &t : nullptr, th);
+    if (have_rseq_cs) write_word(pid, rseq_cs_at, rseq_cs);
+  }
 }
 
-static void inject_getters(pid_t pid, uint64_t syscall_insn, format::TaskState& t, format::ThreadState& th) {
-  x86::RemoteSyscall rs(pid, syscall_insn);
+static void inject_getters(pid_t pid, uint64_t syscall_insn, format::TaskState* t, format::ThreadState& th) {
+  x86::RemoteSyscall rs(th.tid, syscall_insn);
   const uint64_t buf = rs.scratch();
+  if (t) inject_process_getters(pid, rs, buf, *t);
+  checked(pid, rs.call(SYS_sigaltstack, 0, long(buf)), "the alternate signal stack");
+  stack_t ss;
+  rs.read(buf, &ss, sizeof ss);
+  th.altstack_sp = reinterpret_cast<uint64_t>(ss.ss_sp);
+  th.altstack_size = ss.ss_size;
+  th.altstack_flags = ss.ss_flags;
+  checked(pid, rs.call(SYS_prctl, PR_GET_TID_ADDRESS, long(buf)), "the clear-child-tid address");
+  rs.read(buf, &th.clear_child_tid, 8);
+  th.cached_tid_address = find_cached_tid(rs, th.tid, th.gpr[format::FS_BASE]);
+}
+
+static void inject_process_getters(pid_t pid, x86::RemoteSyscall& rs, uint64_t buf, format::TaskState& t) {
   for (unsigned sig = 1; sig <= format::kSignalCount; ++sig) {
     checked(pid, rs.call(SYS_rt_sigaction, sig, 0, long(buf), 8), "a signal handler");
     rs.read(buf, &t.sigactions[sig - 1], sizeof(format::SigAction));
@@ -158,19 +174,10 @@ static void inject_getters(pid_t pid, uint64_t syscall_insn, format::TaskState& 
     while (!ldt.empty() && ldt.back() == 0) ldt.pop_back();
     t.ldt = std::move(ldt);
   }
-  checked(pid, rs.call(SYS_sigaltstack, 0, long(buf)), "the alternate signal stack");
-  stack_t ss;
-  rs.read(buf, &ss, sizeof ss);
-  th.altstack_sp = reinterpret_cast<uint64_t>(ss.ss_sp);
-  th.altstack_size = ss.ss_size;
-  th.altstack_flags = ss.ss_flags;
-  checked(pid, rs.call(SYS_prctl, PR_GET_TID_ADDRESS, long(buf)), "the clear-child-tid address");
-  rs.read(buf, &th.clear_child_tid, 8);
   checked(pid, rs.call(SYS_prctl, PR_GET_PDEATHSIG, long(buf)), "the parent-death signal");
   rs.read(buf, &t.pdeath_signal, 4);
   t.dumpable = int32_t(checked(pid, rs.call(SYS_prctl, PR_GET_DUMPABLE), "the dumpable flag"));
   t.thp_disable = uint32_t(checked(pid, rs.call(SYS_prctl, PR_GET_THP_DISABLE), "the THP-disable flag"));
-  th.cached_tid_address = find_cached_tid(rs, th.tid, th.gpr[format::FS_BASE]);
 }
 
 }  // namespace ckpt::dumper

@@ -1,14 +1,16 @@
-// ptrace seize/interrupt/detach and register reads (see Tracee.h).
+// ptrace seize/interrupt/detach of a whole thread group, and register
+// reads (see Tracee.h).
 #include "dumper/Tracee.h"
 
+#include <dirent.h>
 #include <elf.h>
-#include <signal.h>
 #include <sys/ptrace.h>
-#include <sys/uio.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -16,102 +18,156 @@ namespace ckpt::dumper {
 
 static std::string errno_text(int e) { return std::strerror(e); }
 
-Tracee::Tracee(pid_t pid) : pid_(pid) {
-  if (ptrace(PTRACE_SEIZE, pid, nullptr, nullptr) != 0) {
+static std::vector<pid_t> list_tasks(pid_t pid) {
+  std::vector<pid_t> tids;
+  if (DIR* d = opendir(("/proc/" + std::to_string(pid) + "/task").c_str())) {
+    while (dirent* e = readdir(d))
+      if (e->d_name[0] != '.') tids.push_back(pid_t(std::atoi(e->d_name)));
+    closedir(d);
+  }
+  std::sort(tids.begin(), tids.end());
+  return tids;
+}
+
+bool Tracee::seize(pid_t tid) {
+  const bool leader = tid == pid_;
+  if (ptrace(PTRACE_SEIZE, tid, nullptr, nullptr) != 0) {
     int e = errno;
-    if (e == ESRCH) throw DumpError("no process with pid " + std::to_string(pid));
+    if (e == ESRCH && !leader) return false;  // exited between the scan and now
+    if (e == ESRCH) throw DumpError("no process with pid " + std::to_string(pid_));
     if (e == EPERM)
-      throw DumpError("not permitted to trace pid " + std::to_string(pid) +
+      throw DumpError("not permitted to trace pid " + std::to_string(pid_) +
                       " (another user's process, already traced, or restricted by Yama/capabilities)");
-    throw DumpError("cannot seize pid " + std::to_string(pid) + ": " + errno_text(e));
+    throw DumpError("cannot seize pid " + std::to_string(pid_) + ": " + errno_text(e));
   }
   attached_ = true;
-  if (ptrace(PTRACE_INTERRUPT, pid, nullptr, nullptr) != 0) {
+  Thread t{tid};
+  if (ptrace(PTRACE_INTERRUPT, tid, nullptr, nullptr) != 0) {
     int e = errno;
-    throw DumpError("cannot stop pid " + std::to_string(pid) + ": " + errno_text(e));
+    throw DumpError("cannot stop thread " + std::to_string(tid) + " of pid " + std::to_string(pid_) + ": " + errno_text(e));
   }
   for (;;) {
     int status;
-    pid_t r = waitpid(pid, &status, __WALL);
+    pid_t r = waitpid(tid, &status, __WALL);
     if (r < 0 && errno == EINTR) continue;
-    if (r < 0) throw DumpError("waiting for pid " + std::to_string(pid) + " to stop: " + errno_text(errno));
+    if (r < 0) throw DumpError("waiting for pid " + std::to_string(pid_) + " to stop: " + errno_text(errno));
     if (WIFEXITED(status) || WIFSIGNALED(status)) {
-      attached_ = false;
-      throw DumpError("pid " + std::to_string(pid) + " exited while being stopped");
+      if (!leader) return false;  // a thread exiting at dump time is left out
+      throw DumpError("pid " + std::to_string(pid_) + " exited while being stopped");
     }
     if (!WIFSTOPPED(status)) continue;
     int event = status >> 16;
     int sig = WSTOPSIG(status);
     if (event == PTRACE_EVENT_STOP) break;  // interrupt stop or group stop
-    // A signal-delivery-stop came first: keep the signal to hand back at
-    // detach (issue: pending signals are saved in a later format version),
-    // and wait for the interrupt stop, which is still due.
+    // A signal-delivery-stop came first: keep the signal (it goes back at
+    // detach, and into the image) and wait for the interrupt stop, still due.
     if (event == 0 && sig != SIGTRAP) {
-      pending_signal_ = sig;
-      if (ptrace(PTRACE_GETSIGINFO, pid, nullptr, &consumed_info_) != 0) consumed_info_.si_signo = 0;
+      t.pending_signal = sig;
+      if (ptrace(PTRACE_GETSIGINFO, tid, nullptr, &t.consumed) != 0) t.consumed.si_signo = 0;
     }
-    if (ptrace(PTRACE_CONT, pid, nullptr, nullptr) != 0)
-      throw DumpError("cannot stop pid " + std::to_string(pid) + ": " + errno_text(errno));
-    if (ptrace(PTRACE_INTERRUPT, pid, nullptr, nullptr) != 0)
-      throw DumpError("cannot stop pid " + std::to_string(pid) + ": " + errno_text(errno));
+    if (ptrace(PTRACE_CONT, tid, nullptr, nullptr) != 0 || ptrace(PTRACE_INTERRUPT, tid, nullptr, nullptr) != 0) {
+      if (!leader && errno == ESRCH) return false;
+      throw DumpError("cannot stop thread " + std::to_string(tid) + ": " + errno_text(errno));
+    }
+  }
+  threads_.push_back(t);
+  return true;
+}
+
+Tracee::Tracee(pid_t pid) : pid_(pid) {
+  try {
+    if (!seize(pid)) throw DumpError("no process with pid " + std::to_string(pid));
+    // Threads created while we stop the others: scan until a pass finds none.
+    for (bool found = true; found;) {
+      found = false;
+      for (pid_t tid : list_tasks(pid)) {
+        bool known = false;
+        for (const Thread& t : threads_) known |= t.tid == tid;
+        if (!known) found |= seize(tid);
+      }
+    }
+  } catch (...) {
+    for (const Thread& t : threads_) ptrace(PTRACE_DETACH, t.tid, nullptr, reinterpret_cast<void*>(intptr_t(t.pending_signal)));
+    throw;
   }
 }
 
 Tracee::~Tracee() {
-  if (attached_) ptrace(PTRACE_DETACH, pid_, nullptr, reinterpret_cast<void*>(intptr_t(pending_signal_)));
+  if (!attached_) return;
+  for (const Thread& t : threads_)
+    ptrace(PTRACE_DETACH, t.tid, nullptr, reinterpret_cast<void*>(intptr_t(t.pending_signal)));
 }
 
-x86::UserRegs Tracee::registers() const {
+std::vector<pid_t> Tracee::tids() const {
+  std::vector<pid_t> out;
+  for (const Thread& t : threads_) out.push_back(t.tid);
+  return out;
+}
+
+const Tracee::Thread& Tracee::thread(pid_t tid) const {
+  for (const Thread& t : threads_)
+    if (t.tid == tid) return t;
+  throw DumpError("thread " + std::to_string(tid) + " is not stopped");
+}
+
+const siginfo_t& Tracee::consumed_signal(pid_t tid) const { return thread(tid).consumed; }
+
+x86::UserRegs Tracee::registers(pid_t tid) const {
   x86::UserRegs r;
-  if (ptrace(PTRACE_GETREGS, pid_, nullptr, &r) != 0)
-    throw DumpError("cannot read the registers of pid " + std::to_string(pid_) + ": " + errno_text(errno));
+  if (ptrace(PTRACE_GETREGS, tid, nullptr, &r) != 0)
+    throw DumpError("cannot read the registers of thread " + std::to_string(tid) + ": " + errno_text(errno));
   return r;
 }
 
-std::vector<uint8_t> Tracee::xsave(uint64_t* xfeatures) const {
+std::vector<uint8_t> Tracee::xsave(pid_t tid, uint64_t* xfeatures) const {
   std::vector<uint8_t> buf(64 * 1024);
   iovec iov{buf.data(), buf.size()};
-  if (ptrace(PTRACE_GETREGSET, pid_, reinterpret_cast<void*>(NT_X86_XSTATE), &iov) != 0)
-    throw DumpError("cannot read the XSAVE state of pid " + std::to_string(pid_) + ": " + errno_text(errno));
+  if (ptrace(PTRACE_GETREGSET, tid, reinterpret_cast<void*>(NT_X86_XSTATE), &iov) != 0)
+    throw DumpError("cannot read the XSAVE state of thread " + std::to_string(tid) + ": " + errno_text(errno));
   buf.resize(iov.iov_len);
   // For ptrace the kernel puts the buffer's feature mask (the user part of
   // XCR0) in the first software-reserved bytes (offset 464); the signal
   // frame's magic numbers are not there.
-  if (buf.size() < 576) throw DumpError("pid " + std::to_string(pid_) + ": unexpected XSAVE layout from the kernel");
+  if (buf.size() < 576) throw DumpError("thread " + std::to_string(tid) + ": unexpected XSAVE layout from the kernel");
   std::memcpy(xfeatures, buf.data() + 464, 8);
   return buf;
 }
 
-uint64_t Tracee::signal_mask() const {
+uint64_t Tracee::signal_mask(pid_t tid) const {
   uint64_t mask = 0;
-  if (ptrace(PTRACE_GETSIGMASK, pid_, reinterpret_cast<void*>(sizeof mask), &mask) != 0)
-    throw DumpError("cannot read the signal mask of pid " + std::to_string(pid_) + ": " + errno_text(errno));
+  if (ptrace(PTRACE_GETSIGMASK, tid, reinterpret_cast<void*>(sizeof mask), &mask) != 0)
+    throw DumpError("cannot read the signal mask of thread " + std::to_string(tid) + ": " + errno_text(errno));
   return mask;
 }
 
-Tracee::Rseq Tracee::rseq() const {
+Tracee::Rseq Tracee::rseq(pid_t tid) const {
   __ptrace_rseq_configuration conf{};
-  if (ptrace(PTRACE_GET_RSEQ_CONFIGURATION, pid_, reinterpret_cast<void*>(sizeof conf), &conf) < 0)
-    throw DumpError("cannot read the rseq registration of pid " + std::to_string(pid_) + ": " + errno_text(errno));
+  if (ptrace(PTRACE_GET_RSEQ_CONFIGURATION, tid, reinterpret_cast<void*>(sizeof conf), &conf) < 0)
+    throw DumpError("cannot read the rseq registration of thread " + std::to_string(tid) + ": " + errno_text(errno));
   return {conf.rseq_abi_pointer, conf.rseq_abi_size, conf.flags, conf.signature};
 }
 
-void Tracee::robust_list(uint64_t* head, uint64_t* len) const {
+void Tracee::robust_list(pid_t tid, uint64_t* head, uint64_t* len) const {
   void* h = nullptr;
   size_t l = 0;
-  if (syscall(SYS_get_robust_list, pid_, &h, &l) != 0)
-    throw DumpError("cannot read the robust futex list of pid " + std::to_string(pid_) + ": " + errno_text(errno));
+  if (syscall(SYS_get_robust_list, tid, &h, &l) != 0)
+    throw DumpError("cannot read the robust futex list of thread " + std::to_string(tid) + ": " + errno_text(errno));
   *head = reinterpret_cast<uint64_t>(h);
   *len = l;
 }
 
 void Tracee::kill() {
   ::kill(pid_, SIGKILL);
-  for (;;) {
-    int status;
-    pid_t r = waitpid(pid_, &status, __WALL);
-    if (r < 0 && errno == EINTR) continue;
-    if (r < 0 || WIFEXITED(status) || WIFSIGNALED(status)) break;
+  // Every thread reports its exit to us, its tracer; the leader's exit is
+  // reported only once the others are reaped, so it comes last.
+  std::vector<Thread> order(threads_.rbegin(), threads_.rend());
+  for (const Thread& t : order) {
+    for (;;) {
+      int status;
+      pid_t r = waitpid(t.tid, &status, __WALL);
+      if (r < 0 && errno == EINTR) continue;
+      if (r < 0 || WIFEXITED(status) || WIFSIGNALED(status)) break;
+    }
   }
   attached_ = false;
 }

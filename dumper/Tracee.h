@@ -1,8 +1,9 @@
-// A process seized with ptrace for the duration of a dump. The constructor
-// seizes and stops it (PTRACE_SEIZE + PTRACE_INTERRUPT, no PTRACE_O_EXITKILL,
-// so a dumper that dies leaves it running); the destructor detaches it,
-// handing back any signal the stop consumed, exactly as it was. kill()
-// ends it while it is still stopped, for --kill.
+// A process seized with ptrace for the duration of a dump: every thread of
+// it. The constructor seizes and stops each thread (PTRACE_SEIZE +
+// PTRACE_INTERRUPT, no PTRACE_O_EXITKILL, so a dumper that dies leaves the
+// process running), rescanning /proc/PID/task until no new thread appears;
+// the destructor detaches every thread, handing back any signal a stop
+// consumed, exactly as it was. kill() ends the process while it is stopped.
 #pragma once
 
 #include <signal.h>
@@ -31,29 +32,41 @@ class Tracee {
   Tracee& operator=(const Tracee&) = delete;
 
   pid_t pid() const { return pid_; }
-  x86::UserRegs registers() const;
+  // The stopped threads, the thread group leader (tid == pid) first. A
+  // thread that was already exiting when the dump began is left out.
+  std::vector<pid_t> tids() const;
+
+  x86::UserRegs registers(pid_t tid) const;
   // The XSAVE area (standard format) and the feature mask it was saved with.
-  std::vector<uint8_t> xsave(uint64_t* xfeatures) const;
-  uint64_t signal_mask() const;
+  std::vector<uint8_t> xsave(pid_t tid, uint64_t* xfeatures) const;
+  uint64_t signal_mask(pid_t tid) const;
   struct Rseq {
     uint64_t address;
     uint32_t length, flags, signature;
   };
-  Rseq rseq() const;
+  Rseq rseq(pid_t tid) const;
   // get_robust_list(): the head and length the thread registered.
-  void robust_list(uint64_t* head, uint64_t* len) const;
-  // The signal the stop took out of the queue before the dump could see it
-  // (si_signo 0: none). It goes back to the process at detach, and into the
-  // image as pending.
-  const siginfo_t& consumed_signal() const { return consumed_info_; }
+  void robust_list(pid_t tid, uint64_t* head, uint64_t* len) const;
+  // The signal the thread's stop took out of a queue before the dump could
+  // see it (si_signo 0: none). It goes back to the thread at detach, and
+  // into the image as pending for that thread.
+  const siginfo_t& consumed_signal(pid_t tid) const;
   // SIGKILL while stopped: the process never runs another instruction.
   void kill();
 
  private:
+  struct Thread {
+    pid_t tid;
+    int pending_signal = 0;
+    siginfo_t consumed{};
+  };
+  // Seizes and stops one thread; false if it vanished (exited) meanwhile.
+  bool seize(pid_t tid);
+  const Thread& thread(pid_t tid) const;
+
   pid_t pid_;
+  std::vector<Thread> threads_;
   bool attached_ = false;
-  int pending_signal_ = 0;  // consumed by a signal-delivery-stop; re-sent at detach
-  siginfo_t consumed_info_{};
 };
 
 }  // namespace ckpt::dumper

@@ -140,6 +140,7 @@ using SigInfo = std::array<uint8_t, 128>;
 
 struct ThreadState {
   int32_t tid = 0;
+  std::string comm;  // /proc/PID/task/TID/comm
   std::array<uint64_t, kGprCount> gpr{};  // as read from the stopped thread
   uint64_t sigmask = 0;                   // blocked signals, bit n-1 = signal n
   RseqConfig rseq;

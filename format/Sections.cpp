@@ -176,13 +176,14 @@ std::vector<Vma> decode_vmas(const uint8_t* data, size_t n, uint64_t base) {
   return vmas;
 }
 
-static constexpr size_t kMinThreadRecord = 4 + 8 * kGprCount + 8 + 8 + 4 * 3 + 8 * 3 + 8 * 3 + 4 + 4 + 8 + 4;
+static constexpr size_t kMinThreadRecord = 4 + 4 + 8 * kGprCount + 8 + 8 + 4 * 3 + 8 * 3 + 8 * 3 + 4 + 4 + 8 + 4;
 
 std::vector<uint8_t> encode_threads(const std::vector<ThreadState>& threads) {
   ByteWriter w;
   w.u32(uint32_t(threads.size()));
   for (const ThreadState& t : threads) {
     w.i32(t.tid);
+    w.str(t.comm);
     for (uint64_t g : t.gpr) w.u64(g);
     w.u64(t.sigmask);
     w.u64(t.rseq.address);
@@ -210,6 +211,7 @@ std::vector<ThreadState> decode_threads(const uint8_t* data, size_t n, uint64_t 
   std::vector<ThreadState> threads(count);
   for (ThreadState& t : threads) {
     t.tid = r.i32("tid");
+    t.comm = r.str("thread name", 16);
     for (uint64_t& g : t.gpr) g = r.u64("register");
     t.sigmask = r.u64("signal mask");
     t.rseq.address = r.u64("rseq address");

@@ -145,6 +145,8 @@ void validate_image(const Image& image, const std::vector<SectionInfo>& sections
   const uint64_t threads_at = section_offset(sections, SectionType::Threads);
   for (const ThreadState& t : image.threads) {
     if (t.tid <= 0) throw FormatError(threads_at, "thread id " + std::to_string(t.tid) + " is invalid");
+    for (const ThreadState& u : image.threads)
+      if (&u != &t && u.tid == t.tid) throw FormatError(threads_at, "thread id " + std::to_string(t.tid) + " appears twice");
     if (t.xsave.size() < 576) throw FormatError(threads_at, "XSAVE area is smaller than its legacy part and header");
     auto bad = [&](const std::string& why) {
       throw FormatError(threads_at, "thread " + std::to_string(t.tid) + ": " + why);

@@ -43,8 +43,11 @@ static uint64_t blob_size() { return uint64_t(ckpt_trampoline_blob_end - ckpt_tr
 struct HomeLayout {
   uint64_t plan, frame, stack_top, size;
   size_t plan_bytes, keep_offset, move_offset, auxv_offset, ldt_offset, shared_offset, thread_offset;
-  size_t fd_move_offset, epoll_offset;
+  size_t fd_move_offset, epoll_offset, others_offset, others_pending_offset;
+  size_t frame_stride;         // one fallback frame per thread, from `frame`
+  uint64_t thread_stacks;      // 16 KiB per other thread, from here
 };
+static constexpr uint64_t kThreadStackSize = 16 * 1024;
 
 static HomeLayout layout(const format::Image& image) {
   HomeLayout h;
@@ -59,13 +62,21 @@ static HomeLayout layout(const format::Image& image) {
   for (const auto& f : image.files.fds) epoll_adds += f.targets.size();
   h.epoll_offset = h.fd_move_offset + image.files.fds.size() * sizeof(trampoline::FdMove);
   h.epoll_offset = (h.epoll_offset + 7) & ~size_t(7);
-  h.auxv_offset = h.epoll_offset + epoll_adds * sizeof(trampoline::EpollAdd);
+  h.others_offset = (h.epoll_offset + epoll_adds * sizeof(trampoline::EpollAdd) + 7) & ~size_t(7);
+  h.others_pending_offset = h.others_offset + (image.threads.size() - 1) * sizeof(trampoline::ThreadPlan);
+  size_t others_pending = 0;
+  for (size_t i = 1; i < image.threads.size(); ++i) others_pending += image.threads[i].pending.size();
+  h.auxv_offset = h.others_pending_offset + others_pending * sizeof(trampoline::QueuedSignal);
   h.plan_bytes = h.auxv_offset + image.mm.auxv.size();
   h.plan = page_up(blob_size());
   h.frame = (h.plan + h.plan_bytes + 63) & ~uint64_t(63);
-  uint64_t stack_bottom = page_up(h.frame + x86::sigframe_size(image.threads[0].xsave.size()));
+  size_t biggest = 0;
+  for (const auto& t : image.threads) biggest = std::max(biggest, x86::sigframe_size(t.xsave.size()));
+  h.frame_stride = (biggest + 63) & ~size_t(63);
+  uint64_t stack_bottom = page_up(h.frame + h.frame_stride * image.threads.size());
   h.stack_top = stack_bottom + kStackSize;
-  h.size = h.stack_top;
+  h.thread_stacks = h.stack_top;
+  h.size = h.thread_stacks + (image.threads.size() - 1) * kThreadStackSize;
   return h;
 }
 
@@ -145,8 +156,9 @@ static uint8_t* writable_now(const format::Image& image, const AddressPlan& ap, 
   return nullptr;
 }
 
-// glibc's cached thread id must name the thread's new id (this process's
-// pid), or raise(), pthread_kill() and owner-checking mutexes fail.
+// glibc's cached thread id must name the thread's new id, or raise(),
+// pthread_kill() and owner-checking mutexes fail. The leader's new id is
+// this process's pid; the kernel writes the others' as it clones them.
 static void rewrite_cached_tid(const format::Image& image, const AddressPlan& ap) {
   const format::ThreadState& t = image.threads[0];
   if (!t.cached_tid_address) return;
@@ -162,8 +174,8 @@ static void rewrite_cached_tid(const format::Image& image, const AddressPlan& ap
 // offset 8; struct rseq_cs: version, flags, start_ip, post_commit_offset,
 // abort_ip; the signature sits in the 4 bytes before abort_ip.)
 static void apply_rseq_abort(const format::Image& image, const MachineFit& fit, const AddressPlan& ap,
-                             x86::UserRegs& regs) {
-  const format::RseqConfig& rs = image.threads[0].rseq;
+                             const format::ThreadState& thread, x86::UserRegs& regs) {
+  const format::RseqConfig& rs = thread.rseq;
   if (!rs.address) return;
   uint8_t* area = writable_now(image, ap, rs.address + 8, 8);
   if (!area) return;
@@ -193,16 +205,19 @@ static void apply_rseq_abort(const format::Image& image, const MachineFit& fit, 
 // The no-trace finish (x86/ResumeGadgets.h) needs both gadgets intact in the
 // staged memory and room for the frame below the thread's red zone, in the
 // writable area its stack pointer is in. Returns the frame address, or 0.
-static uint64_t frame_on_thread_stack(const format::Image& image, const MachineFit& fit, const AddressPlan& ap,
-                                      size_t frame_size, uint8_t** write_at) {
+static bool gadgets_usable(const format::Image& image, const MachineFit& fit, const AddressPlan& ap) {
   const format::MmInfo& m = image.mm;
-  if (!m.syscall_gadget || !m.sigreturn_gadget) return 0;
+  if (!m.syscall_gadget || !m.sigreturn_gadget) return false;
   size_t g_avail = 0, r_avail = 0;
   const uint8_t* g = readable_now(image, fit, ap, m.syscall_gadget, &g_avail);
-  if (!g || !x86::is_syscall_gadget(g, g_avail)) return 0;
+  if (!g || !x86::is_syscall_gadget(g, g_avail)) return false;
   const uint8_t* r = readable_now(image, fit, ap, m.sigreturn_gadget, &r_avail);
-  if (!r || !x86::is_sigreturn_gadget(r, r_avail)) return 0;
-  uint64_t rsp = image.threads[0].gpr[format::RSP];
+  return r && x86::is_sigreturn_gadget(r, r_avail);
+}
+
+static uint64_t frame_on_thread_stack(const format::Image& image, const AddressPlan& ap,
+                                      const format::ThreadState& thread, size_t frame_size, uint8_t** write_at) {
+  uint64_t rsp = thread.gpr[format::RSP];
   for (size_t i = 0; i < image.vmas.size(); ++i) {
     const format::Vma& v = image.vmas[i];
     if (rsp <= v.start || rsp > v.end || !ap.staged[i]) continue;
@@ -319,10 +334,6 @@ void launch(const format::Image& image, const MachineFit& fit, const AddressPlan
   plan->fs_base = thread.gpr[format::FS_BASE];
   plan->gs_base = thread.gpr[format::GS_BASE];
 
-  x86::UserRegs regs;
-  std::memcpy(&regs, thread.gpr.data(), sizeof regs);
-  regs = x86::resume_registers(regs);
-  apply_rseq_abort(image, fit, ap, regs);
   rewrite_cached_tid(image, ap);
   const format::TaskState& task = image.task;
   static_assert(sizeof(format::SigAction) == sizeof(trampoline::KernelSigaction));
@@ -350,21 +361,76 @@ void launch(const format::Image& image, const MachineFit& fit, const AddressPlan
   plan->thread_pending_count = uint32_t(thread.pending.size());
   for (size_t i = 0; i < thread.pending.size(); ++i)
     std::memcpy(base + h.plan + h.thread_offset + i * 128, thread.pending[i].data(), 128);
-  x86::KernelStack altstack{thread.altstack_sp, thread.altstack_flags, 0, thread.altstack_size};
-  const size_t frame_size = x86::sigframe_size(thread.xsave.size());
-  uint8_t* frame_at = nullptr;
-  if (uint64_t frame = frame_on_thread_stack(image, fit, ap, frame_size, &frame_at)) {
-    plan->resume_rsp = x86::build_sigframe(frame_at, frame, regs, thread.sigmask, thread.xsave.data(),
-                                           thread.xsave.size(), thread.xfeatures, image.mm.sigreturn_gadget, &altstack);
+  // Every thread's frame: on its own stack when the process's own code can
+  // finish the restore (then nothing of the restorer stays), else in the home.
+  std::vector<uint64_t> frame_addr(image.threads.size());
+  std::vector<uint8_t*> frame_at(image.threads.size());
+  bool on_stacks = gadgets_usable(image, fit, ap);
+  for (size_t i = 0; i < image.threads.size() && on_stacks; ++i) {
+    const format::ThreadState& t = image.threads[i];
+    frame_addr[i] = frame_on_thread_stack(image, ap, t, x86::sigframe_size(t.xsave.size()), &frame_at[i]);
+    on_stacks = frame_addr[i] != 0;
+  }
+  if (on_stacks) {
     plan->finish_gadget = image.mm.syscall_gadget;
     plan->home_start = ap.home;
     plan->home_length = h.size;
   } else {
     std::fprintf(stderr, "restore: warning: the process has no usable resume code; the restorer's page stays mapped at "
                          "%#lx\n", (unsigned long)ap.home);
-    plan->resume_rsp = x86::build_sigframe(base + h.frame, ap.home + h.frame, regs, thread.sigmask,
-                                           thread.xsave.data(), thread.xsave.size(), thread.xfeatures, 0, &altstack);
+    for (size_t i = 0; i < image.threads.size(); ++i) {
+      frame_addr[i] = ap.home + h.frame + i * h.frame_stride;
+      frame_at[i] = base + h.frame + i * h.frame_stride;
+    }
   }
+  auto build_frame = [&](size_t i) {
+    const format::ThreadState& t = image.threads[i];
+    x86::UserRegs regs;
+    std::memcpy(&regs, t.gpr.data(), sizeof regs);
+    regs = x86::resume_registers(regs);
+    apply_rseq_abort(image, fit, ap, t, regs);
+    x86::KernelStack altstack{t.altstack_sp, t.altstack_flags, 0, t.altstack_size};
+    return x86::build_sigframe(frame_at[i], frame_addr[i], regs, t.sigmask, t.xsave.data(), t.xsave.size(),
+                               t.xfeatures, on_stacks ? image.mm.sigreturn_gadget : 0, &altstack);
+  };
+  plan->resume_rsp = build_frame(0);
+
+  // The other threads, each with its own plan, pending signals and stack.
+  plan->thread_offset = h.others_offset;
+  plan->thread_count = uint32_t(image.threads.size() - 1);
+  size_t pending_at = h.others_pending_offset;
+  for (size_t i = 1; i < image.threads.size(); ++i) {
+    const format::ThreadState& t = image.threads[i];
+    trampoline::ThreadPlan& tp = trampoline::plan_threads(plan)[i - 1];
+    std::memset(&tp, 0, sizeof tp);
+    tp.resume_rsp = build_frame(i);
+    tp.fs_base = t.gpr[format::FS_BASE];
+    tp.gs_base = t.gpr[format::GS_BASE];
+    tp.robust_list = t.robust_list;
+    tp.robust_list_len = t.robust_list_len;
+    tp.clear_child_tid = t.clear_child_tid;
+    tp.cached_tid = t.cached_tid_address;
+    tp.rseq_address = t.rseq.address;
+    tp.rseq_length = t.rseq.length;
+    tp.rseq_signature = t.rseq.signature;
+    tp.pending_offset = pending_at;
+    tp.pending_count = uint32_t(t.pending.size());
+    for (const auto& info : t.pending) {
+      std::memcpy(base + h.plan + pending_at, info.data(), 128);
+      pending_at += 128;
+    }
+    tp.stack_top = ap.home + h.thread_stacks + i * kThreadStackSize;  // 16-aligned top of stack i-1
+    std::strncpy(tp.comm, t.comm.c_str(), sizeof tp.comm - 1);
+  }
+  // The threads' rendezvous fds go near the top of the fd table, away from
+  // every number the program uses or will get from open() soon.
+  rlimit nofile{};
+  getrlimit(RLIMIT_NOFILE, &nofile);
+  const format::Rlimit& saved_nofile = image.task.rlimits[RLIMIT_NOFILE];
+  uint64_t limit = std::min<uint64_t>(nofile.rlim_cur, saved_nofile.cur);
+  plan->sync_fd_base = int32_t(limit > image.threads.size() + 64 ? limit - image.threads.size() - 2 : 0);
+  if (plan->thread_count && plan->sync_fd_base < files.close_upto)
+    throw RestoreError("RLIMIT_NOFILE is too low to restore " + std::to_string(image.threads.size()) + " threads");
   if (mprotect(base, page_up(blob_size()), PROT_READ | PROT_EXEC) != 0)
     throw RestoreError(std::string("cannot make the trampoline executable: ") + std::strerror(errno));
   if (options.verbose)

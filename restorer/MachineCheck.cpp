@@ -30,12 +30,15 @@ static std::string hex(uint64_t v) {
 }
 
 static void check_cpu(const format::Image& image) {
-  if (image.threads.size() != 1) throw RestoreError("multi-threaded images are not supported yet");
-  const format::ThreadState& t = image.threads[0];
-  std::string why = x86::xsave_incompatibility(t.xfeatures, uint32_t(t.xsave.size()), x86::xcr0(), x86::xsave_size());
-  if (!why.empty()) throw RestoreError("this CPU cannot resume the image: " + why);
-  why = x86::xsave_area_problem(t.xsave.data(), t.xsave.size(), t.xfeatures);
-  if (!why.empty()) throw RestoreError("thread " + std::to_string(t.tid) + ": " + why);
+  if (image.threads.at(0).tid != image.process.pid)
+    throw RestoreError("the image's first thread is not the thread group leader");
+  for (const format::ThreadState& t : image.threads) {
+    std::string why =
+        x86::xsave_incompatibility(t.xfeatures, uint32_t(t.xsave.size()), x86::xcr0(), x86::xsave_size());
+    if (!why.empty()) throw RestoreError("this CPU cannot resume the image: " + why);
+    why = x86::xsave_area_problem(t.xsave.data(), t.xsave.size(), t.xfeatures);
+    if (!why.empty()) throw RestoreError("thread " + std::to_string(t.tid) + ": " + why);
+  }
 }
 
 static void check_credentials(const format::ProcessInfo& p) {
@@ -43,6 +46,12 @@ static void check_credentials(const format::ProcessInfo& p) {
   gid_t gr, ge, gs;
   getresuid(&r, &e, &s);
   getresgid(&gr, &ge, &gs);
+  // A restore installed setuid/setgid (or run by a setuid program) would
+  // hand its borrowed ids to whatever the image holds: refused outright.
+  if (r != e || gr != ge)
+    throw RestoreError("restore is running with effective ids (" + std::to_string(e) + "/" + std::to_string(ge) +
+                       ") other than its real ones (" + std::to_string(r) + "/" + std::to_string(gr) +
+                       "); it must not be installed setuid or setgid");
   // The restored process runs with the caller's credentials: an image never
   // grants any, and is refused if its owner and the caller differ.
   if (p.uid != r || p.euid != e || p.gid != gr || p.egid != ge)

@@ -37,16 +37,18 @@ void check_task(const format::Image& image) {
   for (size_t i = 0; i < t.ldt.size(); ++i)
     if (!x86::descriptor_is_empty(t.ldt[i]) && !x86::descriptor_is_installable(t.ldt[i]))
       throw RestoreError("LDT entry " + std::to_string(i) + " cannot be installed with modify_ldt");
-  const format::ThreadState& th = image.threads.at(0);
-  for (unsigned reg : {format::DS, format::ES, format::FS, format::GS})
-    if (!selector_restorable(th.gpr[reg], t.ldt))
-      throw RestoreError("thread " + std::to_string(th.tid) + " holds segment selector " +
-                         std::to_string(th.gpr[reg]) + ", which cannot be restored");
-  if (!(th.altstack_flags & SS_DISABLE)) {
-    unsigned long min = getauxval(AT_MINSIGSTKSZ);
-    if (th.altstack_size < (min ? min : MINSIGSTKSZ))
-      throw RestoreError("the alternate signal stack (" + std::to_string(th.altstack_size) +
-                         " bytes) is below this machine's minimum");
+  for (const format::ThreadState& th : image.threads) {
+    // Selectors are loaded again for the leader only; other threads must hold none.
+    for (unsigned reg : {format::DS, format::ES, format::FS, format::GS})
+      if (!selector_restorable(th.gpr[reg], t.ldt) || (&th != &image.threads[0] && th.gpr[reg] && th.gpr[reg] != 0x2b))
+        throw RestoreError("thread " + std::to_string(th.tid) + " holds segment selector " +
+                           std::to_string(th.gpr[reg]) + ", which cannot be restored");
+    if (!(th.altstack_flags & SS_DISABLE)) {
+      unsigned long min = getauxval(AT_MINSIGSTKSZ);
+      if (th.altstack_size < (min ? min : MINSIGSTKSZ))
+        throw RestoreError("the alternate signal stack of thread " + std::to_string(th.tid) + " (" +
+                           std::to_string(th.altstack_size) + " bytes) is below this machine's minimum");
+    }
   }
   struct stat st;
   if (stat(t.cwd.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))

@@ -52,6 +52,23 @@ struct EpollAdd {
   uint64_t data;
 };
 
+// What a thread other than the leader restores for itself. The leader
+// clones it at the very end; it sets its own state, waits until the leader
+// says go (so no thread runs program code before all exist), and resumes.
+struct ThreadPlan {
+  uint64_t resume_rsp;  // as Plan::resume_rsp, for this thread's own frame
+  uint64_t fs_base, gs_base;
+  uint64_t robust_list, robust_list_len, clear_child_tid;
+  uint64_t cached_tid;  // where the kernel writes the new tid (CLONE_CHILD_SETTID); 0: nowhere
+  uint64_t rseq_address;
+  uint32_t rseq_length, rseq_signature;
+  uint64_t pending_offset;  // QueuedSignal[], from the Plan
+  uint32_t pending_count;
+  int32_t done_fd;      // closed once the thread has left the home (filled by the trampoline)
+  uint64_t stack_top;   // its stack while it runs trampoline code
+  char comm[16];
+};
+
 // prctl(PR_SET_MM, PR_SET_MM_MAP) argument (struct prctl_mm_map).
 struct MmMap {
   uint64_t start_code, end_code, start_data, end_data, start_brk, brk, start_stack;
@@ -104,6 +121,12 @@ struct Plan {
   uint32_t ldt_count;
   uint16_t ds, es, fs, gs;
   uint32_t have_fsgsbase;  // wrfsbase/wrgsbase usable: set a base without dropping a selector
+  // Threads other than the leader, and their rendezvous.
+  uint64_t thread_offset;  // ThreadPlan[]
+  uint32_t thread_count;
+  volatile uint32_t go;    // futex: 0 until every thread exists
+  int32_t sync_fd_base;    // the threads' done-pipe fds go at and above this number
+  int32_t pad;
 };
 
 inline const Range* plan_keeps(const Plan* p) {
@@ -117,6 +140,9 @@ inline const FdMove* plan_fd_moves(const Plan* p) {
 }
 inline const EpollAdd* plan_epoll(const Plan* p) {
   return reinterpret_cast<const EpollAdd*>(reinterpret_cast<const char*>(p) + p->epoll_offset);
+}
+inline ThreadPlan* plan_threads(const Plan* p) {
+  return reinterpret_cast<ThreadPlan*>(const_cast<char*>(reinterpret_cast<const char*>(p)) + p->thread_offset);
 }
 inline const LdtEntry* plan_ldt(const Plan* p) {
   return reinterpret_cast<const LdtEntry*>(reinterpret_cast<const char*>(p) + p->ldt_offset);

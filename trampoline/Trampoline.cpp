@@ -10,6 +10,7 @@
 #include <linux/mman.h>
 #include <linux/fcntl.h>
 #include <linux/prctl.h>
+#include <linux/sched.h>
 
 #include "trampoline/Plan.h"
 #include "x86/Syscall.h"
@@ -44,6 +45,112 @@ namespace {
 
 void check(long ret, const char* step) {
   if (ret < 0 && ret > -4096) die(step, ret);
+}
+
+void queue_signals(const Plan* plan, uint64_t offset, uint32_t count, long pid, long tid) {
+  const QueuedSignal* q = plan_signals(plan, offset);
+  for (uint32_t i = 0; i < count; ++i) {
+    long sig = *reinterpret_cast<const int*>(q[i].info);
+    check(tid ? syscall4(__NR_rt_tgsigqueueinfo, pid, tid, sig, long(q[i].info))
+              : syscall3(__NR_rt_sigqueueinfo, pid, sig, long(q[i].info)),
+          "queueing a pending signal");
+  }
+}
+
+// Leaves the home for good. With the process's own code (finish_gadget) the
+// last syscall runs from there: munmap of the home for the leader, close of
+// its done fd for another thread, after which `ret` pops the frame's
+// pretcode, the process's own rt_sigreturn sequence.
+[[noreturn]] __attribute__((noinline)) void resume(uint64_t rsp, uint64_t gadget, long nr, long a, long b) {
+  if (gadget) {
+    asm volatile("mov %0, %%rsp\n\t"
+                 "jmp *%1"
+                 :
+                 : "r"(rsp - 8), "r"(gadget), "a"(nr), "D"(a), "S"(b)
+                 : "memory");
+    __builtin_unreachable();
+  }
+  if (nr != __NR_munmap) syscall1(nr, a);  // a thread's done fd; the home stays in this mode
+  asm volatile("mov %0, %%rsp\n\t"
+               "mov %1, %%eax\n\t"
+               "syscall\n\t"
+               "ud2"
+               :
+               : "r"(rsp), "i"(__NR_rt_sigreturn)
+               : "memory");
+  __builtin_unreachable();
+}
+
+}  // namespace
+
+// A thread other than the leader, from its clone onwards (see ThreadPlan).
+extern "C" [[noreturn]] __attribute__((used, noinline)) void trampoline_thread(ThreadPlan* tp, const Plan* plan) {
+  const long pid = syscall0(__NR_getpid), tid = syscall0(__NR_gettid);
+  check(syscall2(__NR_set_robust_list, long(tp->robust_list), long(tp->robust_list_len)), "set_robust_list");
+  syscall1(__NR_set_tid_address, long(tp->clear_child_tid));
+  if (tp->rseq_address)
+    check(syscall4(__NR_rseq, long(tp->rseq_address), tp->rseq_length, 0, tp->rseq_signature), "registering rseq");
+  check(syscall2(__NR_arch_prctl, ARCH_SET_GS, long(tp->gs_base)), "setting the gs base");
+  syscall2(__NR_prctl, PR_SET_NAME, long(tp->comm));
+  queue_signals(plan, tp->pending_offset, tp->pending_count, pid, tid);
+  while (!plan->go) syscall6(__NR_futex, long(&plan->go), 0 /* FUTEX_WAIT */, 0, 0, 0, 0);
+  resume(tp->resume_rsp, plan->finish_gadget, __NR_close, tp->done_fd, 0);
+}
+
+namespace {
+
+// clone() onto `stack_top`; the child calls trampoline_thread(tp, plan)
+// and never comes back here (its registers, not this frame, carry on).
+long spawn_thread(unsigned long flags, uint64_t stack_top, uint64_t child_tid, uint64_t tls, ThreadPlan* tp,
+                  const Plan* plan) {
+  long ret;
+  register long r10 asm("r10") = long(child_tid);
+  register long r8 asm("r8") = long(tls);
+  register long r12 asm("r12") = long(tp);
+  register long r13 asm("r13") = long(plan);
+  asm volatile("syscall\n\t"
+               "test %%rax, %%rax\n\t"
+               "jnz 1f\n\t"
+               "xor %%ebp, %%ebp\n\t"
+               "mov %%r12, %%rdi\n\t"
+               "mov %%r13, %%rsi\n\t"
+               "call trampoline_thread\n\t"
+               "ud2\n"
+               "1:"
+               : "=a"(ret)
+               : "a"(long(__NR_clone)), "D"(flags), "S"(stack_top), "d"(0), "r"(r10), "r"(r8), "r"(r12), "r"(r13)
+               : "rcx", "r11", "memory");
+  return ret;
+}
+
+// Creates every other thread, lets them go together, and waits until each
+// has left the home: its done fd, one of a pipe's write ends, is closed by
+// its last syscall, so the read end sees EOF when all are gone.
+void spawn_threads(const Plan* plan) {
+  ThreadPlan* threads = plan_threads(plan);
+  int p[2];
+  check(syscall2(__NR_pipe2, long(p), O_CLOEXEC), "creating the thread rendezvous");
+  const int rfd = int(syscall3(__NR_fcntl, p[0], F_DUPFD_CLOEXEC, plan->sync_fd_base));
+  check(rfd, "placing the thread rendezvous");
+  for (uint32_t i = 0; i < plan->thread_count; ++i) {
+    threads[i].done_fd = int(syscall3(__NR_fcntl, p[1], F_DUPFD_CLOEXEC, plan->sync_fd_base));
+    check(threads[i].done_fd, "placing the thread rendezvous");
+  }
+  syscall1(__NR_close, p[0]);
+  syscall1(__NR_close, p[1]);
+  const unsigned long base_flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD |
+                                   CLONE_SYSVSEM | CLONE_SETTLS;
+  for (uint32_t i = 0; i < plan->thread_count; ++i) {
+    ThreadPlan* tp = &threads[i];
+    unsigned long flags = base_flags | (tp->cached_tid ? CLONE_CHILD_SETTID : 0);
+    check(spawn_thread(flags, tp->stack_top, tp->cached_tid, tp->fs_base, tp, plan), "creating a thread");
+  }
+  const_cast<Plan*>(plan)->go = 1;
+  syscall6(__NR_futex, long(&plan->go), 1 /* FUTEX_WAKE */, 0x7fffffff, 0, 0, 0);
+  char byte;
+  while (syscall3(__NR_read, rfd, long(&byte), 1) != 0) {
+  }
+  syscall1(__NR_close, rfd);
 }
 
 }  // namespace
@@ -126,37 +233,18 @@ extern "C" [[noreturn]] __attribute__((section(".text.entry"), used)) void tramp
     check(syscall4(__NR_rt_sigaction, sig, long(&plan->sigactions[sig - 1]), 0, 8), "restoring a signal handler");
   }
   const long pid = syscall0(__NR_getpid);
-  const QueuedSignal* shared = plan_signals(plan, plan->shared_pending_offset);
-  for (uint32_t i = 0; i < plan->shared_pending_count; ++i)
-    check(syscall3(__NR_rt_sigqueueinfo, pid, *reinterpret_cast<const int*>(shared[i].info), long(shared[i].info)),
-          "queueing a pending signal");
-  const QueuedSignal* own = plan_signals(plan, plan->thread_pending_offset);
-  for (uint32_t i = 0; i < plan->thread_pending_count; ++i)
-    check(syscall4(__NR_rt_tgsigqueueinfo, pid, pid, *reinterpret_cast<const int*>(own[i].info), long(own[i].info)),
-          "queueing a pending signal");
+  queue_signals(plan, plan->shared_pending_offset, plan->shared_pending_count, pid, 0);
+  queue_signals(plan, plan->thread_pending_offset, plan->thread_pending_count, pid, pid);
   for (long which = 0; which < 3; ++which)
     check(syscall3(__NR_setitimer, which, long(&plan->itimers[which]), 0), "restoring an interval timer");
 
-  // 4. Resume: the kernel loads every register, the signal mask and the XSAVE state from the frame.
-  if (plan->finish_gadget) {
-    // munmap(home) runs from the process's own code, whose `ret` pops the
-    // frame's pretcode: its own rt_sigreturn sequence. Nothing of ours is left.
-    asm volatile("mov %0, %%rsp\n\t"
-                 "jmp *%1"
-                 :
-                 : "r"(plan->resume_rsp - 8), "r"(plan->finish_gadget), "a"(long(__NR_munmap)),
-                   "D"(plan->home_start), "S"(plan->home_length)
-                 : "memory");
-    __builtin_unreachable();
-  }
-  asm volatile("mov %0, %%rsp\n\t"
-               "mov %1, %%eax\n\t"
-               "syscall\n\t"
-               "ud2"
-               :
-               : "r"(plan->resume_rsp), "i"(__NR_rt_sigreturn)
-               : "memory");
-  __builtin_unreachable();
+  // 4. The other threads, all at once, once everything they share is in place.
+  if (plan->thread_count) spawn_threads(plan);
+
+  // 5. Resume: the kernel loads every register, the signal mask and the
+  // XSAVE state from the frame. With the process's own code, munmap(home)
+  // runs from there and nothing of ours is left.
+  resume(plan->resume_rsp, plan->finish_gadget, __NR_munmap, long(plan->home_start), long(plan->home_length));
 }
 
 // The compiler may emit calls to these for struct copies even when freestanding.

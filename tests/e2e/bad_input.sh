@@ -122,16 +122,6 @@ cmp -s "$WORK/out/good.ckpt" "$WORK/good.copy" || problem "a refused dump change
 expect_files "$WORK/out" "good.ckpt raw.ckpt "
 alive_and_well withfd 2
 
-# A multi-threaded process is refused (for now).
-start threads /usr/bin/python3 -c 'import threading, time
-threading.Thread(target=time.sleep, args=(60,), daemon=True).start()
-print("ready", flush=True)
-time.sleep(60)'
-wait_lines threads 1
-expect_refused "ckpt dump of a multi-threaded process" "$CKPT" dump "$PID_threads" -o "$WORK/out/t.ckpt" --kill
-[[ $(proc_state "$PID_threads") == S ]] || problem "the refused multi-threaded process is not left running"
-expect_files "$WORK/out" "good.ckpt raw.ckpt "
-
 # --- the image side: restore and verify must both refuse every bad image.
 # make_variants IMAGE INSPECT_JSON DIR: writes every damaged copy of IMAGE
 # into DIR (1.bad, 2.bad, ...) and prints "FILE<TAB>what was damaged" for
