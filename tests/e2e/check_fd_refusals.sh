@@ -64,6 +64,9 @@ for c in "${cases[@]}"; do
   helper=$(awk '$1 == "helper" {print $2}' "$WORK/$kind.out")
   pid=$(pid_of "$kind")
   target=$(readlink "/proc/$pid/fd/$fd")
+  # Which file the fd is, by device and inode: the name is not stable (a
+  # pts slave's may gain " (deleted)" while it is open).
+  ident=$(stat -L -c '%d %i %t:%T' "/proc/$pid/fd/$fd")
   img="$WORK/$kind.ckpt"
 
   "$CKPT" dump "$pid" -o "$img" --compress "$COMPRESS" >"$WORK/dump-$kind.out" 2>"$WORK/dump-$kind.err"
@@ -81,7 +84,7 @@ for c in "${cases[@]}"; do
   [[ $state == S || $state == R ]] || fail "$kind holder (pid $pid) is in state '$state' after the refused dump"
   tracer=$(awk '/^TracerPid:/ {print $2}' "/proc/$pid/status")
   [[ $tracer == 0 ]] || fail "$kind holder (pid $pid) is still traced by $tracer after the refused dump"
-  [[ $(readlink "/proc/$pid/fd/$fd") == "$target" ]] || fail "$kind holder lost its fd $fd ($target)"
+  [[ $(stat -L -c '%d %i %t:%T' "/proc/$pid/fd/$fd" 2>&1) == "$ident" ]] || fail "$kind holder lost its fd $fd ($target)"
   have=$(wc -l <"$WORK/$kind.out")
   send "$kind" "still-there"
   wait_lines "$kind" $((have + 1))

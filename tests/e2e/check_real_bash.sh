@@ -30,13 +30,16 @@ questions=(
   'echo $$'
 )
 
-start ref "$BASH_BIN"
+# lib.sh's start waits (up to 200 polls, seconds here) for the program to
+# stop being bash, which this one never does; _spawn is start without that
+# wait, and bash reads the FIFO whenever it gets there.
+_spawn ref "$BASH_BIN"
 send ref "${setup[@]}" "${questions[@]}"
 wait_lines ref $((${#setup[@]} + ${#questions[@]}))
 close_input ref
 wait_exit ref 0
 
-start run "$BASH_BIN"
+_spawn run "$BASH_BIN"
 send run "${setup[@]}"
 wait_lines run ${#setup[@]}
 dump run "$WORK/bash.ckpt"
