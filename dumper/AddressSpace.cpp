@@ -70,11 +70,12 @@ std::vector<Vma> read_address_space(pid_t pid) {
       if (e.shared) refuse("shared anonymous memory without an object");
       v.kind = VmaKind::AnonPrivate;
     } else {
+      if (e.path.rfind("/SYSV", 0) == 0) refuse("System V shared memory is not supported yet");
+      if (e.path.rfind("/memfd:", 0) == 0 || e.path.rfind("/dev/zero", 0) == 0)
+        refuse("private mappings of shared memory objects are not supported yet");
       if (e.path.size() > 10 && e.path.compare(e.path.size() - 10, 10, " (deleted)") == 0)
-        refuse("the file was deleted (deleted files are not supported yet)");
+        refuse("the file was deleted (mappings of deleted files are not supported yet)");
       if (e.path[0] != '/') refuse("unrecognised mapping");
-      if (e.path.rfind("/memfd:", 0) == 0 || e.path.rfind("/SYSV", 0) == 0 || e.path.rfind("/dev/zero", 0) == 0)
-        refuse("shared memory objects are not supported yet");
       v.kind = e.shared ? VmaKind::FileShared : VmaKind::FilePrivate;
       v.pgoff = e.offset;
       v.file.path = e.path;

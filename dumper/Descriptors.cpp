@@ -243,6 +243,9 @@ format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas) {
     } else if (S_ISREG(st.st_mode) && ends_with(target, " (deleted)")) {
       f.kind = FdKind::DeletedFile;
       f.file.path = target.substr(0, target.size() - 10);
+      if (uint64_t(st.st_size) > format::kMaxBlobBytes)
+        refuse(pid, n, "the deleted file holds " + std::to_string(st.st_size >> 20) + " MiB, more than the " +
+                           std::to_string(format::kMaxBlobBytes >> 20) + " MiB this version saves");
       Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
       if (fd.get() < 0) refuse(pid, n, "cannot open the deleted file to save it");
       for (auto& e : read_extents(fd.get(), uint64_t(st.st_size), "the deleted file at fd " + std::to_string(n))) {

@@ -136,6 +136,11 @@ void print_text(const ImageReader& r, std::ostream& out) {
   out << "task: cwd " << task.cwd << ", umask " << std::oct << task.umask << std::dec << ", " << handled
       << " signal handlers (" << ignored << " ignored), " << task.shared_pending.size() << " shared pending signals, "
       << task.ldt.size() << " LDT slots, personality " << hex(task.personality) << "\n";
+  out << "files: " << img.files.fds.size() << " descriptors";
+  for (const FdEntry& f : img.files.fds)
+    out << (&f == &img.files.fds[0] ? " (" : ", ") << f.fd << " " << fd_kind_name(f.kind)
+        << (f.file.path.empty() ? "" : " " + f.file.path) << (&f == &img.files.fds.back() ? ")" : "");
+  out << "; " << img.files.objects.size() << " shared memory objects\n";
   out << "resume code: syscall " << hex(m.syscall_gadget) << ", sigreturn " << hex(m.sigreturn_gadget) << "\n";
   out << "memory areas (" << img.vmas.size() << "):\n";
   for (const Vma& v : img.vmas) {

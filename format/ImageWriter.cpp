@@ -53,6 +53,9 @@ void ImageWriter::pad_to(uint64_t alignment) {
 }
 
 void ImageWriter::section(SectionType type, const std::vector<uint8_t>& payload) {
+  if (payload.size() > kMaxMetadataSection)
+    throw std::runtime_error(std::string("the ") + section_name(type) + " section would exceed the format's limit of " +
+                             std::to_string(kMaxMetadataSection >> 20) + " MiB");
   pad_to(8);
   SectionHeader h{uint32_t(type), 0, payload.size(), checksum(payload.data(), payload.size()), 0};
   entries_.push_back({h.type, 0, offset_, h.length, h.checksum});

@@ -143,13 +143,19 @@ void check_files(const format::Image& image, const std::set<int>& inherit) {
         break;
       case FdKind::Fifo:
         if (stat(f.file.path.c_str(), &st) != 0 || !S_ISFIFO(st.st_mode)) fail(f, "the FIFO is missing");
+        // A write end whose reader was outside needs a reader now, or its open would fail later.
+        if (f.external && (f.flags & O_ACCMODE) != O_RDONLY) {
+          int probe = ::open(f.file.path.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+          if (probe < 0) fail(f, "the FIFO has no reader now (" + std::string(std::strerror(errno)) + ")");
+          ::close(probe);
+        }
         break;
       default: break;
     }
   }
   for (int n : inherit) {
     bool used = false;
-    for (const FdEntry& f : image.files.fds) used |= f.fd == n && f.external;
+    for (const FdEntry& f : image.files.fds) used |= f.fd == n && f.external && f.kind == FdKind::Pipe;
     if (!used) throw RestoreError("--inherit-fd " + std::to_string(n) + ": the image has no outside pipe end on fd " +
                                   std::to_string(n));
   }
