@@ -8,7 +8,12 @@
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
+#include <algorithm>
+#include <atomic>
+#include <exception>
 #include <memory>
+#include <mutex>
+#include <thread>
 
 #include "format/Validate.h"
 #include "restorer/RestoreError.h"
@@ -81,15 +86,40 @@ void stage_memory(const format::ImageReader& reader, const MachineFit& fit, cons
       if ((v.flags & a.flag) && madvise(at, v.size(), a.advice) != 0 && a.flag != format::kVmaMergeable)
         throw RestoreError("cannot apply madvise flags to the area at " + hex(v.start) + ": " + std::strerror(errno));
   }
-  // Fill: each chunk decompresses (or is read) straight into its staged place.
-  std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx*)> dctx(ZSTD_createDCtx(), ZSTD_freeDCtx);
-  std::vector<uint8_t> scratch;
-  size_t vi = 0;
-  for (const format::PageChunk& c : image.chunks) {
+  // Fill: each chunk decompresses (or is read) straight into its staged
+  // place, on every core: chunks are independent, so workers take the next
+  // one from a shared counter, each with its own zstd context.
+  std::vector<uint8_t*> dest(image.chunks.size());
+  uint64_t bytes = 0;
+  for (size_t ci = 0, vi = 0; ci < image.chunks.size(); ++ci) {
+    const format::PageChunk& c = image.chunks[ci];
     while (image.vmas[vi].end <= c.vaddr) ++vi;
-    uint8_t* dest = reinterpret_cast<uint8_t*>(plan.staged[vi] + (c.vaddr - image.vmas[vi].start));
-    reader.read_chunk(c, dest, dctx.get(), scratch);
+    dest[ci] = reinterpret_cast<uint8_t*>(plan.staged[vi] + (c.vaddr - image.vmas[vi].start));
+    bytes += c.size();
   }
+  std::atomic<size_t> next{0};
+  std::atomic<bool> failed{false};
+  std::exception_ptr error;
+  std::mutex error_lock;
+  auto work = [&] {
+    std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx*)> dctx(ZSTD_createDCtx(), ZSTD_freeDCtx);
+    std::vector<uint8_t> scratch;
+    for (size_t ci; !failed && (ci = next++) < image.chunks.size();) {
+      try {
+        reader.read_chunk(image.chunks[ci], dest[ci], dctx.get(), scratch);
+      } catch (...) {
+        std::lock_guard<std::mutex> g(error_lock);
+        if (!failed.exchange(true)) error = std::current_exception();
+      }
+    }
+  };
+  // Small images are not worth a thread; large ones get one worker per core.
+  unsigned workers = bytes < (8u << 20) ? 1 : std::clamp(std::thread::hardware_concurrency(), 1u, 8u);
+  std::vector<std::thread> helpers;
+  for (unsigned w = 1; w < workers; ++w) helpers.emplace_back(work);
+  work();
+  for (std::thread& t : helpers) t.join();
+  if (error) std::rethrow_exception(error);
   for (size_t i = 0; i < image.vmas.size(); ++i) {
     const Vma& v = image.vmas[i];
     if (!plan.staged[i]) continue;
