@@ -15,6 +15,7 @@
 #include <map>
 #include <sstream>
 
+#include "dumper/ScopedFd.h"
 #include "dumper/Tracee.h"
 #include "format/Limits.h"
 #include "x86/ProcMaps.h"
@@ -27,19 +28,6 @@ using format::SharedObject;
 
 namespace {
 
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 std::string proc(pid_t pid, const std::string& leaf) { return "/proc/" + std::to_string(pid) + "/" + leaf; }
 
@@ -126,11 +114,11 @@ SharedObject read_object(int fd, uint64_t id, bool memfd, const std::string& nam
 
 // The unread bytes of a pipe, copied with tee() so the pipe keeps them.
 std::vector<uint8_t> peek_pipe(pid_t pid, int fd, uint32_t size) {
-  Fd src(::open(proc(pid, "fd/" + std::to_string(fd)).c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+  ScopedFd src(::open(proc(pid, "fd/" + std::to_string(fd)).c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
   if (src.get() < 0) refuse(pid, fd, std::string("cannot open the pipe to read its contents: ") + std::strerror(errno));
   int p[2];
   if (pipe2(p, O_CLOEXEC | O_NONBLOCK) != 0) throw DumpError("pipe2: " + std::string(std::strerror(errno)));
-  Fd r(p[0]), w(p[1]);
+  ScopedFd r(p[0]), w(p[1]);
   fcntl(w.get(), F_SETPIPE_SZ, size);
   std::vector<uint8_t> data;
   ssize_t n = tee(src.get(), w.get(), size, SPLICE_F_NONBLOCK);
@@ -165,7 +153,7 @@ format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas) {
     char link[96];
     std::snprintf(link, sizeof link, "map_files/%" PRIx64 "-%" PRIx64, v.start, v.end);
     std::string what = "the shared memory at " + std::string(link + 10);
-    Fd fd(::open(proc(pid, link).c_str(), O_RDONLY | O_CLOEXEC));
+    ScopedFd fd(::open(proc(pid, link).c_str(), O_RDONLY | O_CLOEXEC));
     if (fd.get() < 0) throw DumpError("pid " + std::to_string(pid) + ": cannot open " + what + ": " + std::strerror(errno));
     bool memfd = v.kind == format::VmaKind::MemfdShared;
     std::string name = memfd ? v.file.path.substr(7, v.file.path.size() - 7 - 10) : "";
@@ -226,7 +214,7 @@ format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas) {
     } else if (S_ISFIFO(st.st_mode)) {
       f.object = st.st_ino;
       f.kind = target.rfind("pipe:", 0) == 0 ? FdKind::Pipe : FdKind::Fifo;
-      Fd probe(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+      ScopedFd probe(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
       int size = probe.get() >= 0 ? fcntl(probe.get(), F_GETPIPE_SZ) : -1;
       f.pipe_size = size > 0 ? uint32_t(size) : 65536;
       pipe_ends[st.st_ino] |= (f.flags & O_ACCMODE) == O_RDONLY ? 1u : (f.flags & O_ACCMODE) == O_WRONLY ? 2u : 3u;
@@ -234,7 +222,7 @@ format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas) {
       f.kind = FdKind::Memfd;
       f.object = st.st_ino;
       if (!object_index.count(st.st_ino)) {
-        Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+        ScopedFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
         if (fd.get() < 0) refuse(pid, n, "cannot open the memfd to read it");
         object_index[st.st_ino] = table.objects.size();
         table.objects.push_back(read_object(fd.get(), st.st_ino, true, target.substr(7, target.size() - 17),
@@ -246,7 +234,7 @@ format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas) {
       if (uint64_t(st.st_size) > format::kMaxBlobBytes)
         refuse(pid, n, "the deleted file holds " + std::to_string(st.st_size >> 20) + " MiB, more than the " +
                            std::to_string(format::kMaxBlobBytes >> 20) + " MiB this version saves");
-      Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+      ScopedFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
       if (fd.get() < 0) refuse(pid, n, "cannot open the deleted file to save it");
       for (auto& e : read_extents(fd.get(), uint64_t(st.st_size), "the deleted file at fd " + std::to_string(n))) {
         if (f.contents.size() < e.offset + e.bytes.size()) f.contents.resize(e.offset + e.bytes.size());

@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "dumper/ScopedFd.h"
 #include "dumper/Tracee.h"
 #include "format/Validate.h"
 
@@ -25,19 +26,6 @@ static constexpr uint64_t kPmSwapped = 1ull << 62;
 static constexpr uint64_t kPmFile = 1ull << 61;
 static constexpr uint64_t kBatchPages = 1024;  // 4 MiB per read
 
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 static std::string hex(uint64_t v) {
   char b[24];
@@ -75,8 +63,8 @@ static bool all_zero(const uint8_t* p) {
 
 MemoryStats dump_memory(pid_t pid, const std::vector<Vma>& vmas, format::ImageWriter& writer) {
   const std::string proc = "/proc/" + std::to_string(pid);
-  Fd pagemap(::open((proc + "/pagemap").c_str(), O_RDONLY | O_CLOEXEC));
-  Fd mem(::open((proc + "/mem").c_str(), O_RDONLY | O_CLOEXEC));
+  ScopedFd pagemap(::open((proc + "/pagemap").c_str(), O_RDONLY | O_CLOEXEC));
+  ScopedFd mem(::open((proc + "/mem").c_str(), O_RDONLY | O_CLOEXEC));
   if (pagemap.get() < 0 || mem.get() < 0)
     throw DumpError("pid " + std::to_string(pid) + ": cannot open its pagemap or mem: " + std::strerror(errno));
 
