@@ -78,7 +78,7 @@ MemoryStats dump_memory(pid_t pid, const std::vector<Vma>& vmas, format::ImageWr
       uint64_t npages = std::min<uint64_t>(kBatchPages, (v.end - base) / kPageSize);
       size_t bytes = npages * 8;
       if (pread(pagemap.get(), entries.data(), bytes, off_t(base / kPageSize * 8)) != ssize_t(bytes))
-        throw DumpError("pid " + std::to_string(pid) + ": cannot read pagemap at " + hex(base));
+        throw DumpError("pid " + std::to_string(pid) + ": cannot read pagemap at " + hex(base) + " (did it exit?)");
       // Pages worth saving, as runs [i, j).
       auto wanted = [&](uint64_t i) {
         uint64_t e = entries[i];

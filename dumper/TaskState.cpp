@@ -112,10 +112,20 @@ void read_task_state(const Tracee& tracee, uint64_t syscall_insn, format::Image&
   t.umask = uint32_t(std::stoul(status_field(status, "Umask"), nullptr, 8));
   t.no_new_privs = uint32_t(std::stoul(status_field(status, "NoNewPrivs")));
   t.personality = uint32_t(std::stoul(x86::read_proc_file(proc(pid, "personality")), nullptr, 16));
-  for (unsigned r = 0; r < format::kRlimitCount; ++r) {
-    rlimit l;
-    if (prlimit(pid, __rlimit_resource(r), nullptr, &l) != 0) fail(pid, "cannot read its resource limits");
-    t.rlimits[r] = {l.rlim_cur, l.rlim_max};
+  // /proc/PID/limits rather than prlimit(), which wants CAP_SYS_RESOURCE for
+  // another user's process; its rows are in RLIMIT_* order.
+  {
+    std::istringstream limits(x86::read_proc_file(proc(pid, "limits")));
+    std::string line;
+    std::getline(limits, line);  // header
+    for (unsigned r = 0; r < format::kRlimitCount; ++r) {
+      if (!std::getline(limits, line) || line.size() < 26) fail(pid, "cannot read its resource limits");
+      std::istringstream values(line.substr(25));
+      std::string soft, hard;
+      values >> soft >> hard;
+      auto value = [](const std::string& v) { return v == "unlimited" ? RLIM_INFINITY : std::stoull(v); };
+      t.rlimits[r] = {value(soft), value(hard)};
+    }
   }
   t.shared_pending = peek_pending(pid, true);
 

@@ -76,7 +76,11 @@ int make_object(const format::SharedObject& o) {
 
 // Opens a path (FIFO, file, directory, device) as the saved fd had it.
 int open_like(const FdEntry& f, const std::string& path, uint32_t extra = 0) {
-  uint32_t flags = (f.flags & ~uint32_t(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY)) | O_CLOEXEC | extra;
+  // Only flags that say how an existing file is used; never O_CREAT,
+  // O_TRUNC, O_PATH, O_TMPFILE or anything else an image could abuse.
+  constexpr uint32_t kAllowed = O_ACCMODE | O_APPEND | O_NONBLOCK | O_DSYNC | O_SYNC | O_DIRECT | O_NOATIME |
+                                O_LARGEFILE | O_DIRECTORY | O_ASYNC;
+  uint32_t flags = (f.flags & kAllowed) | O_CLOEXEC | O_NOCTTY | extra;
   int fd = ::open(path.c_str(), int(flags));
   if (fd < 0) fail(f, std::string("cannot open it: ") + std::strerror(errno));
   return fd;

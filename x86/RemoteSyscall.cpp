@@ -36,7 +36,26 @@ RemoteSyscall::~RemoteSyscall() {
     if (scratch_) call(SYS_munmap, long(scratch_), kScratchSize);
   } catch (const std::exception&) {
   }
-  if (dirty_) ptrace(PTRACE_SETREGS, tid_, nullptr, &saved_);
+  if (!dirty_) return;
+  ptrace(PTRACE_SETREGS, tid_, nullptr, &saved_);
+  // The thread now sits in the SIGTRAP stop of its last step, single-step
+  // still armed. Were the tracer to die here, the kernel would let it take
+  // that SIGTRAP and die of it. So it is moved back to an interrupt stop,
+  // as it was before: the queued interrupt stops it again inside the same
+  // signal handling, before it runs an instruction (and the restart of a
+  // call it was in still happens when it is finally let go).
+  if (ptrace(PTRACE_INTERRUPT, tid_, nullptr, nullptr) != 0 || ptrace(PTRACE_CONT, tid_, nullptr, nullptr) != 0) return;
+  for (;;) {
+    int status;
+    pid_t w = waitpid(tid_, &status, __WALL);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0 || !WIFSTOPPED(status)) return;
+    if ((status >> 16) == PTRACE_EVENT_STOP) return;
+    // The interrupt is handled before any signal is dequeued, so this is
+    // not expected; should a signal stop come first, it is delivered as
+    // the kernel would have.
+    if (ptrace(PTRACE_CONT, tid_, nullptr, reinterpret_cast<void*>(intptr_t(WSTOPSIG(status)))) != 0) return;
+  }
 }
 
 long RemoteSyscall::call(long nr, long a, long b, long c, long d, long e, long f) {

@@ -117,6 +117,10 @@ log "./app.ckpt carried on like the undisturbed run, with fds 0 1 2 only"
 
 run_ok "uninstall" "removed the binfmt_misc entry 'ckpt'" "$RESTORE" --uninstall-binfmt
 [[ -e $ENTRY ]] && fail "--uninstall-binfmt said so but $ENTRY still exists"
-./app.ckpt </dev/null >/dev/null 2>"$WORK/noexec.err" && fail "./app.ckpt still runs after --uninstall-binfmt"
-log "after uninstall, ./app.ckpt is refused by the kernel: $(cat "$WORK/noexec.err")"
+# execve itself (a shell or execvp would fall back to reading the file as a
+# script on ENOEXEC): the kernel no longer knows the format.
+python3 -c 'import os, sys; os.execv(sys.argv[1], sys.argv[1:])' ./app.ckpt </dev/null >/dev/null 2>"$WORK/noexec.err" &&
+  fail "./app.ckpt still runs after --uninstall-binfmt"
+grep -q 'Exec format error' "$WORK/noexec.err" || fail "after uninstall, execve of ./app.ckpt: $(cat -v "$WORK/noexec.err")"
+log "after uninstall, execve of ./app.ckpt fails with ENOEXEC (Exec format error)"
 log "PASS"

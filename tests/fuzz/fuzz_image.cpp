@@ -7,22 +7,36 @@
 // reader), reading and decompressing every page chunk and the page_data
 // checksum (what `restore --check` and staging do), and the side-effect-free
 // part of the restorer's phase 1: the XSAVE checks of check_cpu, check_task
-// (stat/access of the saved cwd only) and check_memory. Not exercised:
+// (stat/access of the saved cwd only), check_memory and check_files (stat of
+// the paths of saved fds, no --inherit-fd). Not exercised:
 // check_machine as a whole, because it opens every file the image names (a
 // fuzzed path may be a device) and compares the restorer's own vdso;
-// plan/stage/launch, which change the address space.
+// prepare_files, which creates files and objects; plan/stage/launch, which
+// change the address space.
+//
+// Each input runs twice: as it is (so the checksum checks themselves are
+// fuzzed), and with every checksum and the header's file size recomputed
+// (repair_checksums), because a random mutation almost never keeps a
+// checksum right and would otherwise stop at the first one, leaving the
+// decoders, the semantic rules and zstd decoding unexplored.
 #include <sys/mman.h>
 #include <unistd.h>
 #include <zstd.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <system_error>
 #include <vector>
 
+#include "format/Checksum.h"
 #include "format/FormatError.h"
 #include "format/ImageReader.h"
+#include "format/Layout.h"
+#include "format/Limits.h"
+#include "restorer/Descriptors.h"
 #include "restorer/MachineCheck.h"
 #include "restorer/RestoreError.h"
 #include "restorer/TaskRestore.h"
@@ -48,7 +62,60 @@ static void load(const uint8_t* data, size_t size) {
   }
 }
 
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+// Rewrites, where the layout lets it find them, every chunk checksum, every
+// section checksum (in the section header and its trailer entry), the
+// trailer checksum, the header's file_size and the header checksum.
+static void repair_checksums(std::vector<uint8_t>& b) {
+  using namespace format;
+  const uint64_t size = b.size();
+  if (size < sizeof(FileHeader)) return;
+  FileHeader h;
+  std::memcpy(&h, b.data(), sizeof h);
+  h.file_size = size;
+  uint64_t t = h.trailer_offset;
+  if (t <= size && size - t >= sizeof(TrailerHeader) + 8) {
+    TrailerHeader th;
+    std::memcpy(&th, b.data() + t, sizeof th);
+    uint64_t room = (size - t - sizeof th - 8) / sizeof(TrailerEntry);
+    uint32_t n = uint32_t(std::min<uint64_t>(th.count, std::min<uint64_t>(room, kMaxSections)));
+    auto entry_at = [&](uint32_t i) { return t + sizeof th + uint64_t(i) * sizeof(TrailerEntry); };
+    auto payload_ok = [&](const TrailerEntry& e) {
+      return e.offset <= size && size - e.offset >= sizeof(SectionHeader) &&
+             e.length <= size - e.offset - sizeof(SectionHeader);
+    };
+    // Chunks first: the page index's own checksum covers theirs.
+    for (uint32_t i = 0; i < n; ++i) {
+      TrailerEntry e;
+      std::memcpy(&e, b.data() + entry_at(i), sizeof e);
+      if (e.type != uint32_t(SectionType::PageIndex) || !payload_ok(e) || e.length < 4) continue;
+      uint64_t p = e.offset + sizeof(SectionHeader);
+      uint32_t chunks;
+      std::memcpy(&chunks, b.data() + p, 4);
+      for (uint64_t k = 0; k < chunks && 4 + (k + 1) * 40 <= e.length; ++k) {
+        uint64_t rec = p + 4 + k * 40, off, stored;
+        std::memcpy(&off, b.data() + rec + 16, 8);
+        std::memcpy(&stored, b.data() + rec + 24, 8);
+        if (off > size || stored > size - off) continue;
+        uint64_t sum = checksum(b.data() + off, stored);
+        std::memcpy(b.data() + rec + 32, &sum, 8);
+      }
+    }
+    for (uint32_t i = 0; i < n; ++i) {
+      TrailerEntry e;
+      std::memcpy(&e, b.data() + entry_at(i), sizeof e);
+      if (!payload_ok(e)) continue;
+      e.checksum = checksum(b.data() + e.offset + sizeof(SectionHeader), e.length);
+      std::memcpy(b.data() + entry_at(i), &e, sizeof e);
+      std::memcpy(b.data() + e.offset + offsetof(SectionHeader, checksum), &e.checksum, 8);
+    }
+    uint64_t tsum = checksum(b.data() + t, sizeof th + uint64_t(n) * sizeof(TrailerEntry));
+    if (n == th.count) std::memcpy(b.data() + size - 8, &tsum, 8);
+  }
+  h.checksum = checksum(&h, offsetof(FileHeader, checksum));
+  std::memcpy(b.data(), &h, sizeof h);
+}
+
+static void run_one(const uint8_t* data, size_t size) {
   load(data, size);
   try {
     format::ImageReader reader(image_fd());
@@ -65,6 +132,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       restorer::check_memory(image);
     } catch (const restorer::RestoreError&) {
     }
+    try {
+      restorer::check_files(image, {});
+    } catch (const restorer::RestoreError&) {
+    }
     reader.verify_page_data();
     // What staging does with each chunk, into a buffer of exactly its size.
     std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx*)> dctx(ZSTD_createDCtx(), ZSTD_freeDCtx);
@@ -78,5 +149,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   // Anything else escaping (std::out_of_range, std::bad_alloc, ...) is a bug:
   // libFuzzer reports the uncaught exception as a crash.
+}
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  run_one(data, size);
+  std::vector<uint8_t> repaired(data, data + size);
+  repair_checksums(repaired);
+  run_one(repaired.data(), repaired.size());
   return 0;
 }
