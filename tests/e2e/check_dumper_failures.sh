@@ -92,7 +92,14 @@ done
 untouched victim $((++step))
 
 # --- a zombie: a child its parent (exec'd into sleep) never reaps.
-sh -c 'true & echo $! >"$1"; exec sleep 60' - "$WORK/zombie.pid" &
+# (python forks and never waits, then becomes sleep, which never waits either:
+# no shell that might reap the child in between)
+/usr/bin/python3 -c 'import os, sys
+pid = os.fork()
+if pid == 0:
+    os._exit(0)
+open(sys.argv[1], "w").write(str(pid))
+os.execvp("sleep", ["sleep", "60"])' "$WORK/zombie.pid" &
 _PIDS[zparent]=$!
 for ((i = 0; i < 200; i++)); do
   [[ -s $WORK/zombie.pid && $(proc_state "$(cat "$WORK/zombie.pid")") == Z ]] && break
