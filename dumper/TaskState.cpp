@@ -58,7 +58,10 @@ std::vector<SigInfo> peek_pending(pid_t tid, bool shared) {
 
 // glibc keeps the thread id in its thread descriptor, which starts at the
 // thread pointer (fs base; tcbhead_t.self at +16 points to itself). Find
-// the one 4-byte slot holding the tid; refuse when it is ambiguous.
+// the one slot holding the tid; refuse when it is ambiguous. Only 8-byte
+// aligned slots count (glibc's pid_t tid is one): the upper halves of
+// pointers into the mmap area (0x7fXX...) would otherwise match any tid
+// between 0x7f00 and 0x7fff.
 uint64_t find_cached_tid(const x86::RemoteSyscall& rs, pid_t tid, uint64_t fs_base) {
   if (!fs_base) return 0;
   uint8_t tcb[2048];
@@ -72,7 +75,7 @@ uint64_t find_cached_tid(const x86::RemoteSyscall& rs, pid_t tid, uint64_t fs_ba
   if (self != fs_base) return 0;
   uint64_t found = 0;
   int hits = 0;
-  for (size_t off = 24; off + 4 <= sizeof tcb; off += 4) {
+  for (size_t off = 24; off + 4 <= sizeof tcb; off += 8) {
     int32_t v;
     std::memcpy(&v, tcb + off, 4);
     if (v == tid) ++hits, found = fs_base + off;
@@ -148,6 +151,13 @@ void read_task_state(const Tracee& tracee, uint64_t syscall_insn, format::Image&
     inject_getters(pid, syscall_insn, th.tid == pid ? &t : nullptr, th);
     if (have_rseq_cs) write_word(pid, rseq_cs_at, rseq_cs);
   }
+  // One C library, one layout: the cached tid sits at the same offset in
+  // every thread's descriptor, or the search was fooled.
+  const format::ThreadState& leader = image.threads.at(0);
+  for (const format::ThreadState& th : image.threads)
+    if (th.cached_tid_address && leader.cached_tid_address &&
+        th.cached_tid_address - th.gpr[format::FS_BASE] != leader.cached_tid_address - leader.gpr[format::FS_BASE])
+      fail(pid, "the C library's cached thread id is not at the same place in every thread");
 }
 
 static void inject_getters(pid_t pid, uint64_t syscall_insn, format::TaskState* t, format::ThreadState& th) {

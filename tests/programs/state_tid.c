@@ -75,7 +75,7 @@ static long find_tid(void)
 	const char *pd = (const char *)pthread_self();
 	int tid = raw_gettid(), matches = 0;
 	long at = -1;
-	for (long off = 0; off + 4 <= SEARCH_BYTES; off += 4) {
+	for (long off = 0; off + 4 <= SEARCH_BYTES; off += 8) { /* pid_t tid is 8-aligned; see dumper/TaskState.cpp */
 		int v;
 		memcpy(&v, pd + off, sizeof v);
 		if (v == tid) {
