@@ -1,0 +1,377 @@
+#!/usr/bin/env python3
+"""ckpt benchmarks (issue 7). Run through bench/run.sh, which builds what this needs.
+
+    bench.py --build BUILD_DIR --tools TOOL_DIR --work WORK_DIR [--png PATH] [--quick]
+
+Every baseline is measured in the same run as the thing it is compared with,
+and the runs are interleaved (baseline, ckpt, baseline, ckpt, ...) so that a
+drift of the machine during the run hits both sides alike. Each figure is the
+median of several runs after one discarded warm-up run.
+"""
+import argparse
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+
+def die(msg):
+    sys.exit("bench: " + msg)
+
+
+class Bench:
+    def __init__(self, a):
+        self.build, self.tools, self.work = a.build, a.tools, a.work
+        self.ckpt = os.path.join(self.build, "dumper", "ckpt")
+        self.restore = os.path.join(self.build, "restorer", "restore")
+        self.quick = a.quick
+        self.idle_budget = float(os.environ.get("CKPT_BENCH_IDLE_WAIT", "600"))
+        self.busy_groups = []
+        # CKPT_BENCH_RT=1: tlaunch runs every timed process SCHED_FIFO (see
+        # tlaunch.c), so a busy machine is noted but not waited for.
+        self.rt = os.environ.get("CKPT_BENCH_RT", "0") not in ("", "0")
+        os.makedirs(self.work, exist_ok=True)
+
+    def tool(self, name):
+        return os.path.join(self.tools, name)
+
+    # --- processes -------------------------------------------------------
+    def start_hog(self, mib, mode):
+        """Starts the hog and waits until its memory is filled; it then waits in read(0)."""
+        p = subprocess.Popen([self.tool("hog"), str(mib), mode], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL, close_fds=True)
+        line = p.stdout.readline().decode().split()
+        if len(line) != 2 or line[0] != "READY":
+            die(f"hog {mib} {mode} did not start")
+        return p, line[1]
+
+    @staticmethod
+    def stop_hog(p):
+        p.stdin.close()  # EOF: the hog exits by itself
+        p.wait(timeout=60)
+
+    def dump(self, pid, out, compress):
+        if os.path.exists(out):
+            os.unlink(out)
+        r = subprocess.run([self.ckpt, "dump", str(pid), "-o", out, "--compress", compress],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            die(f"ckpt dump failed: {r.stderr.strip()}")
+        return out
+
+    @staticmethod
+    def page_cache(path):
+        """Reads the file once so that it is in the page cache, as the benchmark specifies."""
+        with open(path, "rb") as f:
+            while f.read(8 << 20):
+                pass
+
+    def tlaunch(self, cmd, *flags, expect_sum=None):
+        r = subprocess.run([self.tool("tlaunch"), *flags, "--", *cmd], capture_output=True, text=True)
+        kv = dict(x.split("=", 1) for x in r.stdout.split())
+        if r.returncode != 0 or kv.get("status") != "0" or int(kv.get("lat_ns", -1)) < 0:
+            die(f"{' '.join(cmd)} failed: {r.stdout.strip()} {r.stderr.strip()}")
+        if expect_sum is not None and kv.get("sum") != expect_sum:
+            die(f"{' '.join(cmd)}: restored memory differs (checksum {kv.get('sum')}, expected {expect_sum})")
+        kv["ms"] = int(kv["lat_ns"]) / 1e6
+        return kv
+
+    def wait_idle(self, label):
+        """Waits until the rest of the machine leaves the CPUs alone.
+
+        restore stages on every core, so anything else running steals from it
+        far more than from the single-threaded floor; a busy machine makes the
+        ratios meaningless. Before each group of runs, CPU use is sampled over
+        2 s from /proc/stat and we wait (at most CKPT_BENCH_IDLE_WAIT seconds
+        over the whole run, default 600) until it is under 15 %. Groups that
+        had to start on a busy machine are counted in the output."""
+        def sample():
+            v = [int(x) for x in open("/proc/stat").readline().split()[1:]]
+            return sum(v), v[3] + v[4]  # total, idle + iowait
+        while True:
+            t0, i0 = sample()
+            time.sleep(2)
+            t1, i1 = sample()
+            busy = 1 - (i1 - i0) / max(1, t1 - t0)
+            if busy < 0.15:
+                return
+            if self.idle_budget <= 0 or self.rt:
+                self.busy_groups.append(f"{label} ({busy:.0%} busy)")
+                return
+            print(f"  waiting for an idle machine before '{label}': CPUs {busy:.0%} busy", file=sys.stderr)
+            time.sleep(8)
+            self.idle_budget -= 10
+
+    def interleaved(self, label, runs, cases):
+        """cases: name -> function returning a result dict with "ms". One warm-up round is discarded.
+        Every run's time goes to stderr, so an outlier (the machine is shared) is visible."""
+        self.wait_idle(label)
+        res = {k: [] for k in cases}
+        for i in range(runs + 1):
+            for k, f in cases.items():
+                r = f()
+                if i:
+                    res[k].append(r)
+        for k, rs in res.items():
+            print(f"  {label} {k}: median {med(rs):.1f} ms; runs " + " ".join(f"{r['ms']:.1f}" for r in rs),
+                  file=sys.stderr)
+        return res
+
+    # --- benchmarks ------------------------------------------------------
+    def restore_sweep(self, sizes):
+        """a, d and e: restore latency and restore's extra memory per size, random data."""
+        out = {}
+        for mib in sizes:
+            runs = 3 if mib > 256 else 5
+            if self.quick:
+                runs = 2
+            hog, s = self.start_hog(mib, "random")
+            raw = self.dump(hog.pid, os.path.join(self.work, f"r{mib}.raw.ckpt"), "none")
+            zst = self.dump(hog.pid, os.path.join(self.work, f"r{mib}.zstd.ckpt"), "zstd:3")
+            self.stop_hog(hog)
+            self.page_cache(raw)
+            self.page_cache(zst)
+            res = self.interleaved(f"restore {mib} MiB random", runs, {
+                "floor": lambda: self.tlaunch([self.tool("floor"), raw]),
+                "raw": lambda: self.tlaunch([self.restore, raw], "--hold", expect_sum=s),
+                "zstd": lambda: self.tlaunch([self.restore, zst], "--hold", expect_sum=s),
+            })
+            out[mib] = res
+            out[mib]["runs"] = runs
+            out[mib]["files"] = (raw, zst)
+        return out
+
+    def lazy(self, raw):
+        r = subprocess.run([self.restore, raw, "--lazy", "--check"], capture_output=True, text=True)
+        if r.returncode == 2 and "--lazy" in r.stderr:
+            return None  # usage error: the option does not exist
+        return "exists (not benchmarked by this script yet)"
+
+    def compressible(self, mib):
+        """Image sizes and zstd restore for compressible (text) data."""
+        hog, s = self.start_hog(mib, "text")
+        raw = self.dump(hog.pid, os.path.join(self.work, f"t{mib}.raw.ckpt"), "none")
+        t0 = time.monotonic_ns()
+        zst = self.dump(hog.pid, os.path.join(self.work, f"t{mib}.zstd.ckpt"), "zstd:3")
+        zdump_ms = (time.monotonic_ns() - t0) / 1e6
+        self.stop_hog(hog)
+        self.page_cache(raw)
+        self.page_cache(zst)
+        res = self.interleaved(f"restore {mib} MiB text", 2 if self.quick else 5, {
+            "floor": lambda: self.tlaunch([self.tool("floor"), raw]),
+            "zstd": lambda: self.tlaunch([self.restore, zst], "--hold", expect_sum=s),
+        })
+        res["sizes"] = (os.path.getsize(raw), os.path.getsize(zst))
+        res["zdump_ms"] = zdump_ms
+        return res
+
+    def small(self):
+        """b: a dynamically linked 1 MiB process against fork+exec of a static no-op."""
+        hog, s = self.start_hog(1, "random")
+        zst = self.dump(hog.pid, os.path.join(self.work, "small.zstd.ckpt"), "zstd:3")
+        raw = self.dump(hog.pid, os.path.join(self.work, "small.raw.ckpt"), "none")
+        self.stop_hog(hog)
+        self.page_cache(raw)
+        self.page_cache(zst)
+        return self.interleaved("small process", 5 if self.quick else 21, {
+            "nop": lambda: self.tlaunch([self.tool("nop")]),
+            "zstd": lambda: self.tlaunch([self.restore, zst], expect_sum=s),
+            "raw": lambda: self.tlaunch([self.restore, raw], expect_sum=s),
+        })
+
+    def dumps(self, mib):
+        """c: dump of a running hog (left running) against process_vm_readv + write + fsync."""
+        hog, _ = self.start_hog(mib, "random")
+        ck = os.path.join(self.work, "dump.ckpt")
+        vm = os.path.join(self.work, "dump.vmread")
+        zs = os.path.join(self.work, "dump.zstd.ckpt")
+
+        def fresh(path):
+            # Both sides write a new file: ckpt renames its temporary file over
+            # the old image, which would add the freeing of the old blocks.
+            if os.path.exists(path):
+                os.unlink(path)
+            subprocess.run(["sync"])
+            return path
+
+        res = self.interleaved(f"dump {mib} MiB random", 2 if self.quick else 5, {
+            "vmread": lambda: self.tlaunch([self.tool("vmread"), str(hog.pid), fresh(vm)], "--wall"),
+            "raw": lambda: self.tlaunch([self.ckpt, "dump", str(hog.pid), "-o", fresh(ck), "--compress", "none"],
+                                        "--wall"),
+            "zstd": lambda: self.tlaunch([self.ckpt, "dump", str(hog.pid), "-o", fresh(zs), "--compress", "zstd:3"],
+                                         "--wall"),
+        })
+        alive = hog.poll() is None
+        self.stop_hog(hog)
+        if not alive:
+            die("the dumped process did not keep running")
+        res["vm_bytes"] = os.path.getsize(vm)
+        res["ck_bytes"] = os.path.getsize(ck)
+        return res
+
+    def criu(self, work):
+        """f: whether CRIU/DMTCP from Debian exist here and run on this kernel."""
+        pol = subprocess.run(["apt-cache", "policy", "criu", "dmtcp"], capture_output=True, text=True).stdout
+        cand = dict(re.findall(r"^(\S+):\n\s+Installed: .*\n\s+Candidate: (\S+)", pol, re.M))
+        lines = []
+        for name in ("criu", "dmtcp"):
+            c = cand.get(name, "(none)")
+            lines.append(f"{name}: Debian candidate {c}")
+        if shutil.which("criu"):
+            ver = subprocess.run(["criu", "--version"], capture_output=True, text=True).stdout.split()
+            ver = ver[1] if len(ver) > 1 else "?"
+            chk = subprocess.run(["criu", "check"], capture_output=True, text=True)
+            err = [l for l in chk.stderr.splitlines() if "Error" in l]
+            hog, _ = self.start_hog(16, "random")
+            d = os.path.join(work, "criu")
+            shutil.rmtree(d, ignore_errors=True)
+            os.makedirs(d)
+            dmp = subprocess.run(["criu", "dump", "-t", str(hog.pid), "-D", d, "--leave-running", "--shell-job",
+                                  "-o", "dump.log"], capture_output=True, text=True)
+            self.stop_hog(hog)
+            log = open(os.path.join(d, "dump.log"), errors="replace").read() if os.path.exists(
+                os.path.join(d, "dump.log")) else dmp.stderr
+            derr = [l for l in log.splitlines() if "Error" in l]
+            if chk.returncode == 0 and dmp.returncode == 0:
+                lines.append(f"criu {ver}: check and dump work on this kernel (restore comparison not automated)")
+            else:
+                # The first errors are only "exited, status=1" from helper
+                # children; the cause is in the lines after them.
+                errs = [re.sub(r"^\(\s*\d+\.\d+\)\s*", "", l).strip() for l in (derr or err)]
+                why = "; ".join([e for e in errs if "exited, status" not in e][:2] or errs[:1] or ["(no message)"])
+                lines.append(f"criu {ver}: does not work on this kernel: `criu dump` exits "
+                             f"{dmp.returncode}: {why}")
+        if not shutil.which("dmtcp_launch"):
+            lines.append("dmtcp: not packaged for Debian 12; not compared")
+        return lines
+
+
+def med(rs, key="ms"):
+    return statistics.median(float(r[key]) if isinstance(r, dict) else r for r in rs)
+
+
+def machine():
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+    mem = next(int(l.split()[1]) for l in open("/proc/meminfo") if l.startswith("MemTotal"))
+    thp = open("/sys/kernel/mm/transparent_hugepage/enabled").read().strip()
+    return (f"{cpu}, {os.cpu_count()} cores, {mem / 2**20:.1f} GiB, Linux {os.uname().release}, "
+            f"THP {thp}")
+
+
+def plot(sweep, png):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    sizes = sorted(sweep)
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for key, label, style in (("floor", "floor: one core reads the raw image into fresh memory", "k--o"),
+                              ("raw", "ckpt restore, raw image", "b-o"),
+                              ("zstd", "ckpt restore, zstd:3 image", "r-s")):
+        ax.plot(sizes, [med(sweep[s][key]) for s in sizes], style, label=label)
+    ax.plot([], [], " ", label="ckpt restore --lazy: not implemented")
+    ax.set_xlabel("touched anonymous memory (MiB, random data)")
+    ax.set_ylabel("time until the program runs again (ms, median)")
+    ax.set_title("ckpt restore time against image size")
+    ax.set_xticks(sizes)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(png, dpi=110)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", required=True)
+    ap.add_argument("--tools", required=True)
+    ap.add_argument("--work", required=True)
+    ap.add_argument("--png")
+    ap.add_argument("--quick", action="store_true", help="fewer runs and sizes (for trying the script)")
+    a = ap.parse_args()
+    b = Bench(a)
+    t_start = time.monotonic()
+    load0 = open("/proc/loadavg").read().split()[:3]
+
+    print("restore size sweep (a, d, e)...", file=sys.stderr)
+    sizes = [16, 256] if a.quick else [16, 64, 256, 512]
+    sweep = b.restore_sweep(sizes)
+    lazy = b.lazy(sweep[256]["files"][0])
+    print("compressible data...", file=sys.stderr)
+    text = b.compressible(256)
+    print("small process (b)...", file=sys.stderr)
+    small = b.small()
+    print("dump (c)...", file=sys.stderr)
+    dumps = b.dumps(256)
+    print("CRIU/DMTCP (f)...", file=sys.stderr)
+    others = b.criu(a.work)
+
+    def verdict(ok):
+        return "holds" if ok else "MISSED"
+
+    s256 = sweep[256]
+    fl = med(s256["floor"])
+    raw, zst = med(s256["raw"]), med(s256["zstd"])
+    nop, sz, sr = med(small["nop"]), med(small["zstd"]), med(small["raw"])
+    dv, dr, dz = med(dumps["vmread"]), med(dumps["raw"]), med(dumps["zstd"])
+    n = s256["runs"]
+    L = []
+    L.append(f"machine: {machine()}")
+    L.append(f"medians of {n} runs (512 MiB: {sweep.get(512, s256)['runs']}, small process: "
+             f"{len(small['nop'])}), each after a discarded warm-up; times in ms")
+    L.append(f"{'benchmark':<49}{'ckpt':>9}{'baseline':>10}  {'ratio':>6}  {'target':<7} verdict")
+
+    def row(tag, name, ck, base, target=None, info=""):
+        r = ck / base
+        v = verdict(r <= target) if target else "(info)"
+        t = f"<= {target:g}" if target else ""
+        L.append(f"{tag:<2} {name:<46}{ck:9.1f}{base:10.1f}  {r:6.2f}  {t:<7} {v}{info}")
+
+    row("a", "restore 256 MiB random, raw (vs floor)", raw, fl, 1.0)
+    row("a", "restore 256 MiB random, zstd:3 (vs floor)", zst, fl, 1.3)
+    row("a", "restore 256 MiB text, zstd:3 (vs floor)", med(text["zstd"]), med(text["floor"]))
+    L.append(f"{'a':<2} {'restore --lazy 256 MiB raw (vs fork+exec)':<46}{'not implemented':>19}  {'':>6}  "
+             f"{'<= 5':<7} " + ("MISSED (no --lazy option)" if lazy is None else lazy))
+    row("b", "restore 1 MiB dynamic, zstd:3 (vs fork+exec)", sz, nop, 3.0)
+    row("b", "restore 1 MiB dynamic, raw (vs fork+exec)", sr, nop, 3.0)
+    row("c", "dump 256 MiB, none (vs vm_readv+write+fsync)", dr, dv, 1.5)
+    row("c", "dump 256 MiB, zstd:3 (vs same)", dz, dv)
+    mi = 2 ** 20
+    rs, zs = os.path.getsize(s256["files"][0]), os.path.getsize(s256["files"][1])
+    tr, tz = text["sizes"]
+    L.append(f"c  image sizes, 256 MiB: random raw {rs / mi:.1f} MiB, zstd:3 {zs / mi:.1f} MiB ({rs / zs:.2f}x); "
+             f"text raw {tr / mi:.1f} MiB, zstd:3 {tz / mi:.1f} MiB ({tr / tz:.2f}x)")
+
+    def extra(rs_):
+        return statistics.median((int(r["vmhwm_kb"]) - int(r["vmrss_kb"])) / 1024 for r in rs_)
+
+    ex = {k: [extra(sweep[s][k]) for s in sizes] for k in ("raw", "zstd")}
+    grow = max(max(v) - min(v) for v in ex.values())
+    L.append(f"d  restore peak beyond the image (VmHWM - VmRSS, MiB) at {'/'.join(map(str, sizes))} MiB: "
+             f"raw {'/'.join(f'{x:.1f}' for x in ex['raw'])}; zstd {'/'.join(f'{x:.1f}' for x in ex['zstd'])}"
+             f"  -> {verdict(grow < 8)} (constant: grows {grow:.1f} MiB)")
+    L.append(f"d  same, 256 MiB text zstd:3: {extra(text['zstd']):.1f} MiB; restored VmRSS at 256 MiB random: "
+             f"{med(s256['raw'], 'vmrss_kb') / 1024:.0f} MiB (raw), {med(s256['zstd'], 'vmrss_kb') / 1024:.0f} MiB (zstd)")
+    L.append(f"e  {'size MiB':<10}{'floor':>9}{'raw':>9}{'zstd':>9}{'raw/floor':>11}{'zstd/floor':>12}")
+    for s in sizes:
+        f_, r_, z_ = med(sweep[s]["floor"]), med(sweep[s]["raw"]), med(sweep[s]["zstd"])
+        L.append(f"e  {s:<10}{f_:9.1f}{r_:9.1f}{z_:9.1f}{r_ / f_:11.2f}{z_ / f_:12.2f}")
+    for o in others:
+        L.append(f"f  {o}")
+    if b.busy_groups:
+        L.append("WARNING: started on a busy machine (other processes using the CPUs): " + ", ".join(b.busy_groups)
+                 + ("; the timed processes ran SCHED_FIFO above them (CKPT_BENCH_RT=1)" if b.rt else ""))
+    elif b.rt:
+        L.append("timed processes ran SCHED_FIFO (CKPT_BENCH_RT=1)")
+    load1 = open("/proc/loadavg").read().split()[:3]
+    L.append(f"(total benchmark time {time.monotonic() - t_start:.0f} s; load average {' '.join(load0)} "
+             f"at the start, {' '.join(load1)} at the end)")
+    print("\n".join(L))
+    if a.png:
+        plot(sweep, a.png)
+        print(f"plot: {a.png}")
+
+
+if __name__ == "__main__":
+    main()

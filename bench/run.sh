@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# ckpt benchmarks (issue 7): one command that builds what it needs, runs every
+# benchmark with its baseline in the same run, prints a table and writes
+# docs/benchmarks-restore.png. Not part of CI; see docs/benchmarks.md.
+#
+#   bash bench/run.sh [BUILD_DIR] [--quick]
+#
+# BUILD_DIR defaults to build/. If it holds no ckpt/restore, the product is
+# configured (Release) and built there. Run as root: `ckpt dump` needs ptrace
+# rights over the benchmark's processes, and missing tools are apt-get
+# installed. About 2-4 minutes of measuring on 2 cores, plus any wait for
+# idle CPUs (CKPT_BENCH_IDLE_WAIT seconds at most, default 600). On a shared,
+# busy machine, CKPT_BENCH_RT=1 runs the timed processes SCHED_FIFO instead.
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+build=$repo/build
+quick=()
+for a in "$@"; do
+  case $a in
+    --quick) quick=(--quick) ;;
+    *) build=$(realpath -m "$a") ;;
+  esac
+done
+
+# Extra dependencies, installed only when missing: matplotlib for the plot;
+# CRIU because the issue asks for a comparison wherever Debian packages it
+# (DMTCP is not packaged for Debian 12, so there is nothing to install).
+# Debian's python3, not whatever python3 comes first in PATH (pyenv, venv):
+# apt installs matplotlib for that one.
+py=/usr/bin/python3
+need=()
+[[ -x $py ]] || need+=(python3)
+[[ -x $py ]] && "$py" -c 'import matplotlib' 2>/dev/null || need+=(python3-matplotlib)
+command -v gcc >/dev/null || need+=(gcc libc6-dev)
+if ! command -v criu >/dev/null && apt-cache policy criu 2>/dev/null | grep -q 'Candidate: [0-9]'; then
+  need+=(criu)
+fi
+if ((${#need[@]})); then
+  echo "bench: installing ${need[*]}" >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}" >&2
+fi
+
+if [[ ! -x $build/dumper/ckpt || ! -x $build/restorer/restore ]]; then
+  echo "bench: building ckpt in $build" >&2
+  cmake -S "$repo" -B "$build" -DCMAKE_BUILD_TYPE=Release >&2
+  cmake --build "$build" -j"$(nproc)" >&2
+fi
+
+# The small programs go to a temporary directory. It lives on disk (/var/tmp),
+# not tmpfs, so images are real files: written through fsync by the dump and
+# then read from the page cache by the restore, as the benchmarks specify.
+tmp=$(mktemp -d /var/tmp/ckpt-bench.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+tools=$tmp/tools
+mkdir -p "$tools"
+gcc -O2 -o "$tools/hog" "$repo/bench/hog.c"  # dynamically linked: the issue's "small process"
+gcc -O2 -static -o "$tools/floor" "$repo/bench/floor.c"
+gcc -O2 -static -o "$tools/nop" "$repo/bench/nop.c"
+gcc -O2 -o "$tools/tlaunch" "$repo/bench/tlaunch.c"
+gcc -O2 -o "$tools/vmread" "$repo/bench/vmread.c"
+
+echo "ckpt $(git -C "$repo" describe --always --dirty 2>/dev/null || echo '?'), built in $build"
+"$py" "$repo/bench/bench.py" --build "$build" --tools "$tools" --work "$tmp/work" \
+  --png "$repo/docs/benchmarks-restore.png" "${quick[@]}"
