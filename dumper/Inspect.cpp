@@ -15,9 +15,12 @@
 #include <stdexcept>
 #include <vector>
 
+#include "format/Hex.h"
 #include "format/ImageReader.h"
 
 namespace ckpt::dumper {
+
+using format::hex;
 
 using namespace ckpt::format;
 
@@ -30,12 +33,6 @@ struct OpenImage {
   ~OpenImage() { ::close(fd); }
   int fd;
 };
-
-std::string hex(uint64_t v) {
-  char b[24];
-  std::snprintf(b, sizeof b, "0x%" PRIx64, v);
-  return b;
-}
 
 std::string prot_text(uint32_t prot) {
   std::string s = "---";

@@ -11,11 +11,14 @@
 #include <cstdio>
 #include <cstring>
 
+#include "format/Hex.h"
 #include "dumper/ScopedFd.h"
 #include "dumper/Tracee.h"
 #include "format/Validate.h"
 
 namespace ckpt::dumper {
+
+using format::hex;
 
 using format::kPageSize;
 using format::Vma;
@@ -26,12 +29,6 @@ static constexpr uint64_t kPmSwapped = 1ull << 62;
 static constexpr uint64_t kPmFile = 1ull << 61;
 static constexpr uint64_t kBatchPages = 1024;  // 4 MiB per read
 
-
-static std::string hex(uint64_t v) {
-  char b[24];
-  std::snprintf(b, sizeof b, "0x%" PRIx64, v);
-  return b;
-}
 
 void read_remote(pid_t pid, int mem_fd, uint64_t addr, void* out, size_t len) {
   iovec local{out, len};

@@ -129,6 +129,24 @@ MmInfo decode_mm(const uint8_t* data, size_t n, uint64_t base) {
   return m;
 }
 
+static void put_file_id(ByteWriter& w, const FileId& f) {
+  w.str(f.path);
+  w.u64(f.dev);
+  w.u64(f.ino);
+  w.u64(f.size);
+  w.i64(f.mtime_ns);
+}
+
+static FileId get_file_id(ByteReader& r) {
+  FileId f;
+  f.path = r.str("file path", kMaxStringLength);
+  f.dev = r.u64("file device");
+  f.ino = r.u64("file inode");
+  f.size = r.u64("file size");
+  f.mtime_ns = r.i64("file mtime");
+  return f;
+}
+
 // Fixed part of a VMA record: start, end, pgoff, prot, flags, kind, then the
 // file identity (path string, dev, ino, size, mtime).
 static constexpr size_t kMinVmaRecord = 8 * 3 + 4 * 3 + 4 + 8 * 4;
@@ -143,11 +161,7 @@ std::vector<uint8_t> encode_vmas(const std::vector<Vma>& vmas) {
     w.u32(v.prot);
     w.u32(v.flags);
     w.u32(uint32_t(v.kind));
-    w.str(v.file.path);
-    w.u64(v.file.dev);
-    w.u64(v.file.ino);
-    w.u64(v.file.size);
-    w.i64(v.file.mtime_ns);
+    put_file_id(w, v.file);
   }
   return w.bytes();
 }
@@ -166,11 +180,7 @@ std::vector<Vma> decode_vmas(const uint8_t* data, size_t n, uint64_t base) {
     uint32_t kind = r.u32("VMA kind");
     if (!vma_kind_is_valid(kind)) throw FormatError(at, "unknown VMA kind " + std::to_string(kind));
     v.kind = VmaKind(kind);
-    v.file.path = r.str("VMA file path", kMaxStringLength);
-    v.file.dev = r.u64("VMA file device");
-    v.file.ino = r.u64("VMA file inode");
-    v.file.size = r.u64("VMA file size");
-    v.file.mtime_ns = r.i64("VMA file mtime");
+    v.file = get_file_id(r);
   }
   r.expect_end("vmas section");
   return vmas;
@@ -314,24 +324,6 @@ TaskState decode_task(const uint8_t* data, size_t n, uint64_t base) {
   for (uint64_t& d : t.ldt) d = r.u64("LDT entry");
   r.expect_end("task section");
   return t;
-}
-
-static void put_file_id(ByteWriter& w, const FileId& f) {
-  w.str(f.path);
-  w.u64(f.dev);
-  w.u64(f.ino);
-  w.u64(f.size);
-  w.i64(f.mtime_ns);
-}
-
-static FileId get_file_id(ByteReader& r) {
-  FileId f;
-  f.path = r.str("file path", kMaxStringLength);
-  f.dev = r.u64("file device");
-  f.ino = r.u64("file inode");
-  f.size = r.u64("file size");
-  f.mtime_ns = r.i64("file mtime");
-  return f;
 }
 
 std::vector<uint8_t> encode_files(const FileTable& t) {

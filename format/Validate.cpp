@@ -6,16 +6,11 @@
 
 #include <cstdio>
 
+#include "format/Hex.h"
 #include "format/FormatError.h"
 #include "format/Limits.h"
 
 namespace ckpt::format {
-
-static std::string hex(uint64_t v) {
-  char b[24];
-  std::snprintf(b, sizeof b, "0x%llx", static_cast<unsigned long long>(v));
-  return b;
-}
 
 bool vma_kind_takes_pages(VmaKind kind) {
   return kind == VmaKind::AnonPrivate || kind == VmaKind::FilePrivate || kind == VmaKind::Heap ||

@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "format/Hex.h"
 #include "format/Checksum.h"
 #include "restorer/RestoreError.h"
 #include "restorer/TaskRestore.h"
@@ -20,14 +21,10 @@
 
 namespace ckpt::restorer {
 
+using format::hex;
+
 using format::Vma;
 using format::VmaKind;
-
-static std::string hex(uint64_t v) {
-  char b[24];
-  std::snprintf(b, sizeof b, "0x%" PRIx64, v);
-  return b;
-}
 
 static void check_cpu(const format::Image& image) {
   if (image.threads.at(0).tid != image.process.pid)

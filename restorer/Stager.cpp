@@ -15,19 +15,16 @@
 #include <mutex>
 #include <thread>
 
+#include "format/Hex.h"
 #include "format/Validate.h"
 #include "restorer/RestoreError.h"
 
 namespace ckpt::restorer {
 
+using format::hex;
+
 using format::Vma;
 using format::VmaKind;
-
-static std::string hex(uint64_t v) {
-  char b[24];
-  std::snprintf(b, sizeof b, "0x%" PRIx64, v);
-  return b;
-}
 
 static void map_at(uint64_t addr, const Vma& v, int prot, int flags, int fd) {
   void* r = mmap(reinterpret_cast<void*>(addr), v.size(), prot, flags | MAP_FIXED, fd, off_t(v.pgoff));
