@@ -137,13 +137,14 @@ static void put_file_id(ByteWriter& w, const FileId& f) {
   w.i64(f.mtime_ns);
 }
 
-static FileId get_file_id(ByteReader& r) {
+// `what` names the record in messages ("VMA file", "file").
+static FileId get_file_id(ByteReader& r, const std::string& what) {
   FileId f;
-  f.path = r.str("file path", kMaxStringLength);
-  f.dev = r.u64("file device");
-  f.ino = r.u64("file inode");
-  f.size = r.u64("file size");
-  f.mtime_ns = r.i64("file mtime");
+  f.path = r.str((what + " path").c_str(), kMaxStringLength);
+  f.dev = r.u64((what + " device").c_str());
+  f.ino = r.u64((what + " inode").c_str());
+  f.size = r.u64((what + " size").c_str());
+  f.mtime_ns = r.i64((what + " mtime").c_str());
   return f;
 }
 
@@ -180,7 +181,7 @@ std::vector<Vma> decode_vmas(const uint8_t* data, size_t n, uint64_t base) {
     uint32_t kind = r.u32("VMA kind");
     if (!vma_kind_is_valid(kind)) throw FormatError(at, "unknown VMA kind " + std::to_string(kind));
     v.kind = VmaKind(kind);
-    v.file = get_file_id(r);
+    v.file = get_file_id(r, "VMA file");
   }
   r.expect_end("vmas section");
   return vmas;
@@ -395,7 +396,7 @@ FileTable decode_files(const uint8_t* data, size_t n, uint64_t base) {
     f.flags = r.u32("fd flags");
     f.cloexec = r.u32("fd cloexec");
     f.pos = r.i64("fd offset");
-    f.file = get_file_id(r);
+    f.file = get_file_id(r, "file");
     f.rdev = r.u64("device number");
     f.object = r.u64("fd object");
     f.external = r.u32("external end");
