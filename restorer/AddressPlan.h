@@ -19,6 +19,8 @@ struct AddressPlan {
   uint64_t home = 0, home_size = 0;
   uint64_t scratch = 0, scratch_size = 0;
   std::vector<uint64_t> staged;          // per image VMA: where it is built (its own start if in place), 0 for vdso/vvar
+  std::vector<bool> lazy;                // per image VMA (empty: none): mapped empty, filled by the page server
+  bool is_lazy(size_t vma) const { return vma < lazy.size() && lazy[vma]; }
 };
 
 // Whether a VMA of this kind is built at a staging address (vdso and vvar

@@ -43,7 +43,7 @@ static uint64_t blob_size() { return uint64_t(ckpt_trampoline_blob_end - ckpt_tr
 struct HomeLayout {
   uint64_t plan, frame, stack_top, size;
   size_t plan_bytes, keep_offset, move_offset, auxv_offset, ldt_offset, shared_offset, thread_offset;
-  size_t fd_move_offset, epoll_offset, others_offset, others_pending_offset;
+  size_t fd_move_offset, epoll_offset, others_offset, others_pending_offset, lazy_offset;
   size_t frame_stride;         // one fallback frame per thread, from `frame`
   uint64_t thread_stacks;      // 16 KiB per other thread, from here
 };
@@ -66,7 +66,8 @@ static HomeLayout layout(const format::Image& image) {
   h.others_pending_offset = h.others_offset + (image.threads.size() - 1) * sizeof(trampoline::ThreadPlan);
   size_t others_pending = 0;
   for (size_t i = 1; i < image.threads.size(); ++i) others_pending += image.threads[i].pending.size();
-  h.auxv_offset = h.others_pending_offset + others_pending * sizeof(trampoline::QueuedSignal);
+  h.lazy_offset = h.others_pending_offset + others_pending * sizeof(trampoline::QueuedSignal);
+  h.auxv_offset = h.lazy_offset + image.vmas.size() * sizeof(Range);
   h.plan_bytes = h.auxv_offset + image.mm.auxv.size();
   h.plan = page_up(blob_size());
   h.frame = (h.plan + h.plan_bytes + 63) & ~uint64_t(63);
@@ -137,8 +138,9 @@ static const uint8_t* readable_now(const format::Image& image, const MachineFit&
       continue;
     }
     if (inside)
-      return (v.prot & PROT_READ) && ap.staged[i] ? reinterpret_cast<const uint8_t*>(ap.staged[i] + (addr - v.start))
-                                                  : nullptr;
+      return (v.prot & PROT_READ) && ap.staged[i] && !ap.is_lazy(i)
+                 ? reinterpret_cast<const uint8_t*>(ap.staged[i] + (addr - v.start))
+                 : nullptr;
   }
   return nullptr;
 }
@@ -149,7 +151,8 @@ static uint8_t* writable_now(const format::Image& image, const AddressPlan& ap, 
   for (size_t i = 0; i < image.vmas.size(); ++i) {
     const format::Vma& v = image.vmas[i];
     if (addr >= v.start && addr < v.end)
-      return ap.staged[i] && (v.prot & PROT_WRITE) && len <= v.end - addr && v.kind != format::VmaKind::FileShared
+      return ap.staged[i] && !ap.is_lazy(i) && (v.prot & PROT_WRITE) && len <= v.end - addr &&
+                     v.kind != format::VmaKind::FileShared
                  ? reinterpret_cast<uint8_t*>(ap.staged[i] + (addr - v.start))
                  : nullptr;
   }
@@ -220,7 +223,7 @@ static uint64_t frame_on_thread_stack(const format::Image& image, const AddressP
   uint64_t rsp = thread.gpr[format::RSP];
   for (size_t i = 0; i < image.vmas.size(); ++i) {
     const format::Vma& v = image.vmas[i];
-    if (rsp <= v.start || rsp > v.end || !ap.staged[i]) continue;
+    if (rsp <= v.start || rsp > v.end || !ap.staged[i] || ap.is_lazy(i)) continue;
     if ((v.prot & (PROT_READ | PROT_WRITE)) != (PROT_READ | PROT_WRITE) || v.kind == format::VmaKind::FileShared) return 0;
     uint64_t frame = (rsp - 128 - frame_size) & ~uint64_t(63);  // below the red zone, 64-aligned for XSAVE
     if (rsp < 128 + frame_size + 64 || frame < v.start) return 0;
@@ -318,6 +321,14 @@ void launch(const format::Image& image, const MachineFit& fit, const AddressPlan
     plan->mm.auxv = ap.home + h.plan + h.auxv_offset;
     plan->mm.auxv_size = uint32_t(m.auxv.size());
   }
+  plan->uffd = options.uffd;
+  plan->lazy_go_fd = options.lazy_go_fd;
+  plan->lazy_offset = h.lazy_offset;
+  if (options.uffd >= 0)
+    for (size_t i = 0; i < image.vmas.size(); ++i)
+      if (ap.is_lazy(i))
+        reinterpret_cast<Range*>(base + h.plan + h.lazy_offset)[plan->lazy_count++] = {image.vmas[i].start,
+                                                                                       image.vmas[i].end};
   plan->close_upto = files.close_upto;
   plan->fd_move_offset = h.fd_move_offset;
   plan->fd_move_count = uint32_t(files.moves.size());

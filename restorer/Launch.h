@@ -21,6 +21,8 @@ uint64_t vdso_scratch_size(const format::Image& image, const VdsoGroup& vdso);
 
 struct LaunchOptions {
   bool verbose = false;
+  int uffd = -1;        // restore --lazy: the userfaultfd the lazy areas are registered with
+  int lazy_go_fd = -1;  // and the page server's start pipe (LazyPages.h)
 };
 
 [[noreturn]] void launch(const format::Image& image, const MachineFit& fit, const AddressPlan& plan,

@@ -83,15 +83,19 @@ void stage_memory(const format::ImageReader& reader, const MachineFit& fit, cons
       if ((v.flags & a.flag) && madvise(at, v.size(), a.advice) != 0 && a.flag != format::kVmaMergeable)
         throw RestoreError("cannot apply madvise flags to the area at " + hex(v.start) + ": " + std::strerror(errno));
   }
-  // Fill: each chunk decompresses (or is read) straight into its staged
+  // Fill: a lazy area is left empty (the page server brings its pages in);
+  // each other chunk decompresses (or is read) straight into its staged
   // place, on every core: chunks are independent, so workers take the next
   // one from a shared counter, each with its own zstd context.
-  std::vector<uint8_t*> dest(image.chunks.size());
+  std::vector<const format::PageChunk*> todo;
+  std::vector<uint8_t*> dest;
   uint64_t bytes = 0;
   for (size_t ci = 0, vi = 0; ci < image.chunks.size(); ++ci) {
     const format::PageChunk& c = image.chunks[ci];
     while (image.vmas[vi].end <= c.vaddr) ++vi;
-    dest[ci] = reinterpret_cast<uint8_t*>(plan.staged[vi] + (c.vaddr - image.vmas[vi].start));
+    if (plan.is_lazy(vi)) continue;
+    todo.push_back(&c);
+    dest.push_back(reinterpret_cast<uint8_t*>(plan.staged[vi] + (c.vaddr - image.vmas[vi].start)));
     bytes += c.size();
   }
   std::atomic<size_t> next{0};
@@ -101,9 +105,9 @@ void stage_memory(const format::ImageReader& reader, const MachineFit& fit, cons
   auto work = [&] {
     std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx*)> dctx(ZSTD_createDCtx(), ZSTD_freeDCtx);
     std::vector<uint8_t> scratch;
-    for (size_t ci; !failed && (ci = next++) < image.chunks.size();) {
+    for (size_t ci; !failed && (ci = next++) < todo.size();) {
       try {
-        reader.read_chunk(image.chunks[ci], dest[ci], dctx.get(), scratch);
+        reader.read_chunk(*todo[ci], dest[ci], dctx.get(), scratch);
       } catch (...) {
         std::lock_guard<std::mutex> g(error_lock);
         if (!failed.exchange(true)) error = std::current_exception();

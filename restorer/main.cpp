@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <boost/program_options.hpp>
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -22,6 +23,7 @@
 #include "restorer/AddressPlan.h"
 #include "restorer/Binfmt.h"
 #include "restorer/Descriptors.h"
+#include "restorer/LazyPages.h"
 #include "restorer/Launch.h"
 #include "restorer/MachineCheck.h"
 #include "restorer/RestoreError.h"
@@ -32,9 +34,12 @@ namespace po = boost::program_options;
 using namespace ckpt;
 
 static const char* kUsage =
-    "usage: restore IMAGE [--check] [--verbose] [--inherit-fd N]...\n"
+    "usage: restore IMAGE [--lazy] [--check] [--verbose] [--inherit-fd N]...\n"
     "       restore --install-binfmt | --uninstall-binfmt\n"
     "  Replaces this process with the one saved in IMAGE (made by `ckpt dump`).\n"
+    "  --lazy     bring private anonymous memory in on first touch (and in the background)\n"
+    "             instead of before the program runs again: start-up time independent of\n"
+    "             memory size; a detached page server (ckpt-lazy) lives until all is in\n"
     "  --check    validate the image against this machine and exit 0, restoring nothing\n"
     "  --verbose  say what is done, on stderr\n"
     "  --inherit-fd N  this fd N stands in for the saved process's fd N, a pipe end\n"
@@ -44,12 +49,12 @@ static const char* kUsage =
 
 int main(int argc, char** argv) {
   std::string image_path;
-  bool check_only = false, verbose = false, install = false, uninstall = false;
+  bool check_only = false, verbose = false, install = false, uninstall = false, lazy = false;
   std::vector<int> inherit_list;
   try {
     po::options_description opts;
     opts.add_options()("image", po::value(&image_path))("check", po::bool_switch(&check_only))(
-        "verbose", po::bool_switch(&verbose))("install-binfmt", po::bool_switch(&install))(
+        "verbose", po::bool_switch(&verbose))("lazy", po::bool_switch(&lazy))("install-binfmt", po::bool_switch(&install))(
         "uninstall-binfmt", po::bool_switch(&uninstall))("inherit-fd", po::value(&inherit_list)->composing())(
         "help,h", "");
     po::positional_options_description pos;
@@ -63,7 +68,7 @@ int main(int argc, char** argv) {
     }
     if (install || uninstall) {
       if (install && uninstall) throw po::error("--install-binfmt and --uninstall-binfmt exclude each other");
-      if (!image_path.empty() || check_only) throw po::error("--install-binfmt and --uninstall-binfmt take no image");
+      if (!image_path.empty() || check_only || lazy) throw po::error("--install-binfmt and --uninstall-binfmt take no image");
     } else if (image_path.empty()) {
       throw po::error("missing IMAGE");
     }
@@ -99,15 +104,26 @@ int main(int argc, char** argv) {
     restorer::check_files(image, inherit);
     if (check_only) {
       reader.verify_page_data();
+      if (lazy) restorer::check_lazy_pages();
       std::printf("%s: can be restored here\n", image_path.c_str());
       return 0;
     }
     restorer::AddressPlan plan = restorer::plan_addresses(image, self, restorer::home_size(image),
                                                           restorer::vdso_scratch_size(image, fit.vdso));
     restorer::PreparedFiles files = restorer::prepare_files(image, inherit);
+    restorer::LaunchOptions options{verbose};
+    if (lazy) {
+      std::vector<bool> chosen = restorer::choose_lazy(image);
+      if (std::find(chosen.begin(), chosen.end(), true) != chosen.end()) {
+        restorer::LazyPages pages = restorer::start_lazy_pages(reader, std::move(chosen));
+        plan.lazy = std::move(pages.lazy);
+        options.uffd = pages.uffd;
+        options.lazy_go_fd = pages.go_fd;
+      }
+    }
     restorer::stage_memory(reader, fit, plan, files);
     restorer::seal_memfds(files);
-    restorer::launch(image, fit, plan, files, {verbose});
+    restorer::launch(image, fit, plan, files, options);
   } catch (const format::FormatError& e) {
     std::fprintf(stderr, "restore: %s: bad image %s\n", image_path.c_str(), e.what());
   } catch (const std::exception& e) {

@@ -126,7 +126,15 @@ struct Plan {
   uint32_t thread_count;
   volatile uint32_t go;    // futex: 0 until every thread exists
   int32_t sync_fd_base;    // the threads' done-pipe fds go at and above this number
-  int32_t pad;
+  // restore --lazy: once every area is in place, each lazy range (Range[],
+  // from the Plan) is registered with the userfaultfd `uffd` for missing
+  // pages, one byte is written to `lazy_go_fd` to wake the page server, and
+  // both fds are closed (the server holds its own). uffd < 0: not lazy.
+  int32_t uffd;
+  int32_t lazy_go_fd;
+  uint32_t lazy_count;
+  uint32_t pad;
+  uint64_t lazy_offset;
 };
 
 inline const Range* plan_keeps(const Plan* p) {
@@ -134,6 +142,9 @@ inline const Range* plan_keeps(const Plan* p) {
 }
 inline const Move* plan_moves(const Plan* p) {
   return reinterpret_cast<const Move*>(reinterpret_cast<const char*>(p) + p->move_offset);
+}
+inline const Range* plan_lazy(const Plan* p) {
+  return reinterpret_cast<const Range*>(reinterpret_cast<const char*>(p) + p->lazy_offset);
 }
 inline const FdMove* plan_fd_moves(const Plan* p) {
   return reinterpret_cast<const FdMove*>(reinterpret_cast<const char*>(p) + p->fd_move_offset);

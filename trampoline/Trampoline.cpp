@@ -11,6 +11,8 @@
 #include <linux/fcntl.h>
 #include <linux/prctl.h>
 #include <linux/sched.h>
+#include <linux/ioctl.h>
+#include <linux/userfaultfd.h>
 
 #include "trampoline/Plan.h"
 #include "x86/Syscall.h"
@@ -173,6 +175,26 @@ extern "C" [[noreturn]] __attribute__((section(".text.entry"), used)) void tramp
     long r = syscall5(__NR_mremap, long(moves[i].from), long(moves[i].len), long(moves[i].len),
                       MREMAP_MAYMOVE | MREMAP_FIXED, long(moves[i].to));
     if (r < 0 && r > -4096) die("moving a memory area into place", r);
+  }
+
+  // 2b. restore --lazy: the areas whose pages the server fills on first
+  // touch are registered now that they are at their final addresses (a
+  // move drops a registration), then the server is told to start. Its fds
+  // are closed before the descriptors are placed, since their numbers may
+  // be anybody's.
+  if (plan->uffd >= 0) {
+    const Range* lazy = plan_lazy(plan);
+    for (uint32_t i = 0; i < plan->lazy_count; ++i) {
+      uffdio_register reg{};
+      reg.range.start = lazy[i].start;
+      reg.range.len = lazy[i].end - lazy[i].start;
+      reg.mode = UFFDIO_REGISTER_MODE_MISSING;
+      check(syscall3(__NR_ioctl, plan->uffd, long(UFFDIO_REGISTER), long(&reg)), "registering a lazy memory area");
+    }
+    const char go = 'g';
+    check(syscall3(__NR_write, plan->lazy_go_fd, long(&go), 1), "starting the lazy page server");
+    syscall1(__NR_close, plan->lazy_go_fd);
+    syscall1(__NR_close, plan->uffd);
   }
 
   // 3. Process-wide state.

@@ -71,6 +71,8 @@ expect_usage "ckpt dump with no pid" "$CKPT" dump
 expect_usage "ckpt dump with no -o" "$CKPT" dump 1
 expect_usage "ckpt with an unknown command" "$CKPT" frobnicate
 expect_usage "restore with no arguments" "$RESTORE"
+expect_usage "restore --lazy with --install-binfmt" "$RESTORE" --install-binfmt --lazy
+expect_usage "restore --lazy with no image" "$RESTORE" --lazy
 
 # --- the dump side
 expect_refused "ckpt dump of a missing pid" "$CKPT" dump 999999999 -o "$WORK/out/x.ckpt"

@@ -76,7 +76,8 @@ start() {
 
 # restore_start NAME IMAGE: starts `restore IMAGE` the same way.  restore
 # itself holds the image open for a while, so its fds are not checked here.
-restore_start() { _spawn "$1" "$RESTORE" "$2"; }
+# RESTORE_FLAGS: extra restore options for the whole script (e.g. --lazy).
+restore_start() { _spawn "$1" "$RESTORE" ${RESTORE_FLAGS:-} "$2"; }
 
 _spawn() {
   local name=$1; shift

@@ -1,0 +1,441 @@
+// The lazy page server (see PageServer.h).
+//
+// One "space" per address space served: the restored process's, then one
+// per fork. A space knows where each saved page now lives (regions, moved
+// by mremap and cut by munmap) and which saved pages are resolved: copied
+// in, or dropped by the program, after which only zeros may appear there.
+// Every uffd ioctl that copies fails with EAGAIN while the kernel has an
+// event (fork, mremap, munmap, MADV_DONTNEED) queued that the server has
+// not read yet, so applying events in the order they are read keeps the
+// bookkeeping exact; the operation is retried after the event is applied.
+#include "restorer/PageServer.h"
+
+#include <fcntl.h>
+#include <linux/userfaultfd.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <list>
+#include <memory>
+
+#include "format/FormatError.h"
+#include "format/Hex.h"
+#include "format/Limits.h"
+
+namespace ckpt::restorer {
+
+using format::hex;
+using format::kPageSize;
+using format::PageChunk;
+
+namespace {
+
+constexpr uint64_t kFirstWindow = 16 * kPageSize;  // copied first on a fault, so the thread resumes sooner
+constexpr uint64_t kZeroRun = 256 * kPageSize;      // never-saved pages mapped as zeros per fault, at most
+
+// [cur, end) of the served address space shows the saved pages from `saved`.
+struct Region {
+  uint64_t cur, end, saved;
+};
+
+struct Space {
+  int fd = -1;
+  std::vector<Region> regions;     // sorted by cur, disjoint
+  std::vector<uint64_t> resolved;  // bit per saved page (Catalog index)
+  size_t next_chunk = 0;           // background copying's cursor
+  bool dead = false;
+  bool target = false;             // the restored process's own (its end is seen through a pidfd)
+};
+
+enum class Outcome { Done, Retry, Dead };
+
+// The saved side: which pages exist, where each chunk's bytes are.
+class Catalog {
+ public:
+  Catalog(const format::ImageReader& reader, const std::vector<format::Vma>& areas)
+      : reader_(reader), areas_(areas), dctx_(ZSTD_createDCtx(), ZSTD_freeDCtx) {
+    uint64_t pages = 0;
+    for (const format::Vma& v : areas_) {
+      base_.push_back(pages);
+      pages += v.size() / kPageSize;
+    }
+    pages_ = pages;
+    for (const PageChunk& c : reader.image().chunks)
+      if (area_of(c.vaddr) >= 0) chunks_.push_back(&c);
+    buffer_.reset(new uint8_t[format::kMaxChunkPages * kPageSize]);
+  }
+  uint64_t pages() const { return pages_; }
+  const std::vector<const PageChunk*>& chunks() const { return chunks_; }
+  // Bit index of a saved page; -1 when it is in no lazy area.
+  int64_t index(uint64_t saved) const {
+    long a = area_of(saved);
+    return a < 0 ? -1 : int64_t(base_[a] + (saved - areas_[a].start) / kPageSize);
+  }
+  const PageChunk* chunk_at(uint64_t saved) const {
+    auto it = std::upper_bound(chunks_.begin(), chunks_.end(), saved,
+                               [](uint64_t a, const PageChunk* c) { return a < c->vaddr; });
+    if (it == chunks_.begin()) return nullptr;
+    const PageChunk* c = *(it - 1);
+    return saved < c->vaddr + c->size() ? c : nullptr;
+  }
+  // First chunk starting at or after `saved` (its vaddr), or ~0.
+  uint64_t next_chunk_start(uint64_t saved) const {
+    auto it = std::lower_bound(chunks_.begin(), chunks_.end(), saved,
+                               [](const PageChunk* c, uint64_t a) { return c->vaddr < a; });
+    return it == chunks_.end() ? ~uint64_t(0) : (*it)->vaddr;
+  }
+  // The chunk's pages, decoded and checked (the last one is kept).
+  const uint8_t* load(const PageChunk& c) {
+    if (loaded_ != &c) {
+      loaded_ = nullptr;
+      reader_.read_chunk(c, buffer_.get(), dctx_.get(), scratch_);
+      loaded_ = &c;
+    }
+    return buffer_.get();
+  }
+
+ private:
+  long area_of(uint64_t saved) const {
+    auto it = std::upper_bound(areas_.begin(), areas_.end(), saved,
+                               [](uint64_t a, const format::Vma& v) { return a < v.start; });
+    if (it == areas_.begin() || saved >= (it - 1)->end) return -1;
+    return long(it - areas_.begin()) - 1;
+  }
+  const format::ImageReader& reader_;
+  std::vector<format::Vma> areas_;
+  std::vector<uint64_t> base_;
+  uint64_t pages_ = 0;
+  std::vector<const PageChunk*> chunks_;
+  std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx*)> dctx_;
+  std::vector<uint8_t> scratch_;
+  std::unique_ptr<uint8_t[]> buffer_;
+  const PageChunk* loaded_ = nullptr;
+};
+
+class Server {
+ public:
+  Server(const format::ImageReader& reader, const PageServerSetup& setup) : catalog_(reader, setup.areas), setup_(setup) {
+    Space s;
+    s.fd = setup.uffd;
+    s.target = true;
+    for (const format::Vma& v : setup.areas) s.regions.push_back({v.start, v.end, v.start});
+    s.resolved.assign((catalog_.pages() + 63) / 64, 0);
+    spaces_.push_back(std::move(s));
+  }
+  [[noreturn]] void run();
+
+ private:
+  bool is_resolved(const Space& s, int64_t i) const { return i >= 0 && (s.resolved[i / 64] >> (i % 64)) & 1; }
+  void resolve(Space& s, int64_t i) {
+    if (i >= 0) s.resolved[i / 64] |= uint64_t(1) << (i % 64);
+  }
+  // The saved address shown at `cur`, if a region covers it.
+  static bool to_saved(const Space& s, uint64_t cur, uint64_t* saved) {
+    for (const Region& r : s.regions)
+      if (cur >= r.cur && cur < r.end) {
+        *saved = r.saved + (cur - r.cur);
+        return true;
+      }
+    return false;
+  }
+  Outcome fill(Space& s, uint64_t lo, uint64_t hi, const uint8_t* data);
+  Outcome fill_run(Space& s, uint64_t cur, uint64_t saved, uint64_t len, const uint8_t* src);
+  Outcome fault(Space& s, uint64_t address);
+  Outcome prefetch(Space& s);
+  void handle(Space& s, const uffd_msg& m);
+  void mark(Space& s, uint64_t start, uint64_t end);
+  std::vector<Region> cut(Space& s, uint64_t start, uint64_t end);
+  void drain(Space& s);
+  static bool gone(const Space& s);
+  [[noreturn]] void corrupt(const format::FormatError& e);
+
+  Catalog catalog_;
+  const PageServerSetup& setup_;
+  std::list<Space> spaces_;
+  std::vector<std::pair<Space*, uint64_t>> retry_;  // faults to serve again once events are applied
+};
+
+// Copies (or, with no data, maps zeros into) the unresolved pages of the
+// saved range [lo, hi) wherever they live now. `data` holds [lo, hi).
+Outcome Server::fill(Space& s, uint64_t lo, uint64_t hi, const uint8_t* data) {
+  for (const Region& r : std::vector<Region>(s.regions)) {
+    uint64_t a = std::max(lo, r.saved), b = std::min(hi, r.saved + (r.end - r.cur));
+    for (uint64_t p = a; p < b;) {
+      if (is_resolved(s, catalog_.index(p))) {
+        p += kPageSize;
+        continue;
+      }
+      uint64_t q = p + kPageSize;
+      while (q < b && !is_resolved(s, catalog_.index(q))) q += kPageSize;
+      Outcome o = fill_run(s, r.cur + (p - r.saved), p, q - p, data ? data + (p - lo) : nullptr);
+      if (o != Outcome::Done) return o;
+      p = q;
+    }
+  }
+  return Outcome::Done;
+}
+
+Outcome Server::fill_run(Space& s, uint64_t cur, uint64_t saved, uint64_t len, const uint8_t* src) {
+  while (len) {
+    long done;
+    if (src) {
+      uffdio_copy c{cur, uint64_t(src), len, 0, 0};
+      ioctl(s.fd, UFFDIO_COPY, &c);
+      done = long(c.copy);
+    } else {
+      uffdio_zeropage z{{cur, len}, 0, 0};
+      ioctl(s.fd, UFFDIO_ZEROPAGE, &z);
+      done = long(z.zeropage);
+    }
+    if (done > 0) {
+      for (uint64_t i = 0; i < uint64_t(done); i += kPageSize) resolve(s, catalog_.index(saved + i));
+    } else if (done == -EAGAIN) {
+      return Outcome::Retry;  // an event is queued: apply it first
+    } else if (done == -ESRCH) {
+      return Outcome::Dead;  // the address space is gone
+    } else {
+      // EEXIST: the page is there already (the program's own, or copied
+      // before); ENOENT/EINVAL: no longer a registered area. Either way
+      // this page is settled; go on with the next.
+      resolve(s, catalog_.index(saved));
+      done = long(kPageSize);
+    }
+    cur += uint64_t(done), saved += uint64_t(done), src = src ? src + done : nullptr, len -= uint64_t(done);
+  }
+  return Outcome::Done;
+}
+
+Outcome Server::fault(Space& s, uint64_t address) {
+  const uint64_t page = address & ~uint64_t(kPageSize - 1);
+  uint64_t saved;
+  Outcome o = Outcome::Done;
+  bool settled = true;
+  if (!to_saved(s, page, &saved)) {
+    // Registered but not from the image (an mremap grew the area): zeros.
+  } else if (const PageChunk* c = catalog_.chunk_at(saved); c && !is_resolved(s, catalog_.index(saved))) {
+    settled = false;
+    try {
+      const uint8_t* data = catalog_.load(*c);
+      uint64_t end = c->vaddr + c->size();
+      uint64_t first_end = std::min(end, saved + kFirstWindow);
+      o = fill(s, saved, first_end, data + (saved - c->vaddr));
+      if (o == Outcome::Done) o = fill(s, c->vaddr, end, data);
+    } catch (const format::FormatError& e) {
+      corrupt(e);
+    }
+  } else if (!is_resolved(s, catalog_.index(saved))) {
+    // Never saved (untouched or all zeros at the dump): a run of zero pages.
+    settled = false;
+    uint64_t end = std::min({catalog_.next_chunk_start(saved), saved + kZeroRun});
+    o = fill(s, saved, end, nullptr);
+  }
+  if (o != Outcome::Done || !settled) return o;
+  // A page that is not ours to fill, or one already resolved: dropped by the
+  // program (zeros are right) or copied while this fault was queued.
+  uffdio_zeropage z{{page, kPageSize}, 0, 0};
+  if (ioctl(s.fd, UFFDIO_ZEROPAGE, &z) == 0) return Outcome::Done;
+  if (z.zeropage == -EAGAIN) return Outcome::Retry;
+  if (z.zeropage == -ESRCH) return Outcome::Dead;
+  uffdio_range wake{page, kPageSize};
+  ioctl(s.fd, UFFDIO_WAKE, &wake);
+  return Outcome::Done;
+}
+
+// Copies in the next chunk not yet done, whole.
+Outcome Server::prefetch(Space& s) {
+  const auto& chunks = catalog_.chunks();
+  if (s.next_chunk >= chunks.size()) return Outcome::Done;
+  const PageChunk& c = *chunks[s.next_chunk];
+  // Skip the read when every page of the chunk is settled already.
+  bool any = false;
+  for (uint64_t p = c.vaddr; p < c.vaddr + c.size() && !any; p += kPageSize) any = !is_resolved(s, catalog_.index(p));
+  Outcome o = Outcome::Done;
+  if (any) {
+    try {
+      o = fill(s, c.vaddr, c.vaddr + c.size(), catalog_.load(c));
+    } catch (const format::FormatError& e) {
+      corrupt(e);
+    }
+  }
+  if (o == Outcome::Done) ++s.next_chunk;
+  return o;
+}
+
+// Pages of [start, end) (current addresses) the program dropped or unmapped.
+void Server::mark(Space& s, uint64_t start, uint64_t end) {
+  for (const Region& r : s.regions) {
+    uint64_t a = std::max(start, r.cur), b = std::min(end, r.end);
+    for (uint64_t p = a; p < b; p += kPageSize) resolve(s, catalog_.index(r.saved + (p - r.cur)));
+  }
+}
+
+// Removes [start, end) from the regions and returns the pieces that were in it.
+std::vector<Region> Server::cut(Space& s, uint64_t start, uint64_t end) {
+  std::vector<Region> keep, inside;
+  for (const Region& r : s.regions) {
+    if (r.end <= start || r.cur >= end) {
+      keep.push_back(r);
+      continue;
+    }
+    if (r.cur < start) keep.push_back({r.cur, start, r.saved});
+    uint64_t a = std::max(start, r.cur), b = std::min(end, r.end);
+    inside.push_back({a, b, r.saved + (a - r.cur)});
+    if (r.end > end) keep.push_back({end, r.end, r.saved + (end - r.cur)});
+  }
+  s.regions = keep;
+  return inside;
+}
+
+void Server::handle(Space& s, const uffd_msg& m) {
+  switch (m.event) {
+    case UFFD_EVENT_PAGEFAULT: {
+      Outcome o = fault(s, m.arg.pagefault.address);
+      if (o == Outcome::Retry) retry_.push_back({&s, m.arg.pagefault.address});
+      if (o == Outcome::Dead) s.dead = true;
+      break;
+    }
+    case UFFD_EVENT_FORK: {
+      // The child starts with the parent's view: what the parent had is
+      // copied into it by the kernel, what it lacked the child lacks too.
+      Space child;
+      child.fd = int(m.arg.fork.ufd);
+      child.regions = s.regions;
+      child.resolved = s.resolved;
+      child.next_chunk = s.next_chunk;
+      fcntl(child.fd, F_SETFD, FD_CLOEXEC);
+      fcntl(child.fd, F_SETFL, fcntl(child.fd, F_GETFL) | O_NONBLOCK);
+      spaces_.push_back(std::move(child));
+      break;
+    }
+    case UFFD_EVENT_REMAP: {
+      uint64_t from = m.arg.remap.from, to = m.arg.remap.to, len = m.arg.remap.len;
+      std::vector<Region> moved = cut(s, from, from + len);
+      cut(s, to, to + len);  // whatever was there is gone
+      for (Region r : moved) s.regions.push_back({r.cur - from + to, r.end - from + to, r.saved});
+      std::sort(s.regions.begin(), s.regions.end(), [](const Region& a, const Region& b) { return a.cur < b.cur; });
+      break;
+    }
+    case UFFD_EVENT_REMOVE: mark(s, m.arg.remove.start, m.arg.remove.end); break;
+    case UFFD_EVENT_UNMAP:
+      mark(s, m.arg.remove.start, m.arg.remove.end);
+      cut(s, m.arg.remove.start, m.arg.remove.end);
+      break;
+    default: break;
+  }
+}
+
+// Reads and applies every message queued on the space's uffd.
+void Server::drain(Space& s) {
+  uffd_msg msgs[32];
+  for (;;) {
+    ssize_t n = read(s.fd, msgs, sizeof msgs);
+    if (n <= 0) return;  // EAGAIN: nothing more
+    for (size_t i = 0; i < size_t(n) / sizeof(uffd_msg); ++i) handle(s, msgs[i]);
+  }
+}
+
+// Whether the space's address space has ended. A forked child's end sends
+// nothing, so while background copying is held back (which finds out by
+// itself, with ESRCH) this asks: an operation at the top user page, which
+// nothing maps, fails with ESRCH once the mm is gone and ENOENT before.
+bool Server::gone(const Space& s) {
+  constexpr uint64_t kTopPage = format::kUserSpaceEnd - kPageSize;
+  uint64_t saved;
+  if (to_saved(s, kTopPage, &saved)) return false;
+  uffdio_zeropage z{{kTopPage, kPageSize}, 0, 0};
+  return ioctl(s.fd, UFFDIO_ZEROPAGE, &z) != 0 && errno == ESRCH;
+}
+
+[[noreturn]] void Server::corrupt(const format::FormatError& e) {
+  kill(setup_.target, SIGKILL);
+  std::fprintf(stderr, "restore --lazy: bad image %s; the restored process %d was killed\n", e.what(), int(setup_.target));
+  _exit(1);
+}
+
+static uint64_t now_ms() {
+  timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return uint64_t(t.tv_sec) * 1000 + uint64_t(t.tv_nsec) / 1000000;
+}
+
+void Server::run() {
+  int pidfd = int(syscall(SYS_pidfd_open, setup_.target, 0));
+  const uint64_t prefetch_at = now_ms() + setup_.prefetch_delay_ms;
+  uint64_t next_probe = 0;
+  std::vector<pollfd> fds;
+  for (;;) {
+    // Spaces that are gone, or fully copied: closing the uffd unregisters
+    // what is left, whose pages then behave as never touched (zeros), which
+    // is what they are.
+    for (auto it = spaces_.begin(); it != spaces_.end();) {
+      bool finished = it->next_chunk >= catalog_.chunks().size();
+      if (finished && !it->dead) drain(*it);  // a fork just before the end must be seen
+      if (it->dead || finished) {
+        retry_.erase(std::remove_if(retry_.begin(), retry_.end(), [&](const auto& f) { return f.first == &*it; }),
+                     retry_.end());
+        close(it->fd);
+        it = spaces_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    if (spaces_.empty()) _exit(0);
+    const uint64_t now = now_ms();
+    int timeout = !retry_.empty() ? 1 : now >= prefetch_at ? 0 : int(std::min<uint64_t>(prefetch_at - now, 200));
+    if (now < prefetch_at && now >= next_probe) {
+      for (Space& s : spaces_) s.dead = s.dead || (!s.target && gone(s));
+      next_probe = now + 200;
+    }
+    fds.clear();
+    for (const Space& s : spaces_) fds.push_back({s.fd, POLLIN, 0});
+    if (pidfd >= 0) fds.push_back({pidfd, POLLIN, 0});
+    if (poll(fds.data(), fds.size(), timeout) < 0 && errno != EINTR) _exit(1);
+    size_t i = 0;
+    for (Space& s : spaces_) {
+      if (fds[i++].revents) drain(s);
+    }
+    if (pidfd >= 0 && fds.back().revents) {
+      for (Space& s : spaces_) s.dead = s.dead || s.target;  // the restored process has ended (its forks may live on)
+      close(pidfd);
+      pidfd = -1;
+    }
+    std::vector<std::pair<Space*, uint64_t>> again;
+    again.swap(retry_);
+    for (auto& [s, address] : again) {
+      if (s->dead) continue;
+      Outcome o = fault(*s, address);
+      if (o == Outcome::Retry) retry_.push_back({s, address});
+      if (o == Outcome::Dead) s->dead = true;
+    }
+    if (now_ms() >= prefetch_at && retry_.empty()) {
+      for (Space& s : spaces_) {
+        if (s.dead || s.next_chunk >= catalog_.chunks().size()) continue;
+        if (prefetch(s) == Outcome::Dead) s.dead = true;
+        break;  // one chunk per turn, so faults never wait behind more than one
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void serve_pages(const format::ImageReader& reader, const PageServerSetup& setup) {
+  char go = 0;
+  ssize_t n;
+  while ((n = read(setup.go_fd, &go, 1)) < 0 && errno == EINTR) {
+  }
+  if (n != 1) _exit(0);  // the restore ended before its point of no return: nothing to serve
+  close(setup.go_fd);
+  Server(reader, setup).run();
+}
+
+}  // namespace ckpt::restorer

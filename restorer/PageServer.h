@@ -1,0 +1,36 @@
+// restore --lazy's page server: a process of its own, detached from the
+// restored one, that fills the restored process's lazy areas through a
+// userfaultfd. A page is brought in when the program first touches it
+// (missing-page fault), and meanwhile every chunk is copied in the
+// background, so the server's work ends soon whatever the program does.
+//
+// It keeps the restored memory exactly as if it had been there all along:
+// pages the program drops (MADV_DONTNEED, munmap) are never filled from the
+// image again; areas it moves (mremap) are followed; a fork gets its own
+// userfaultfd, and the child is served the pages its parent had not yet
+// received at the fork. docs/architecture.md, "Lazy restore", has the
+// protocol; the kernel's side is Documentation/admin-guide/mm/userfaultfd.rst.
+#pragma once
+
+#include <sys/types.h>
+
+#include <vector>
+
+#include "format/ImageReader.h"
+
+namespace ckpt::restorer {
+
+struct PageServerSetup {
+  int uffd = -1;         // registered by the trampoline, for the restored process's mm
+  int go_fd = -1;        // read end: one byte once the areas are registered, EOF if the restore ended before
+  pid_t target = 0;      // the restored process (restore's own pid)
+  std::vector<format::Vma> areas;  // the lazy areas as saved, sorted by address
+  unsigned prefetch_delay_ms = 0;  // background copying starts this long after the go byte (tests)
+};
+
+// Runs the server and exits the process (status 0 when every area is
+// filled or gone; 1 after killing the target because the image's page data
+// proved corrupt). Never returns.
+[[noreturn]] void serve_pages(const format::ImageReader& reader, const PageServerSetup& setup);
+
+}  // namespace ckpt::restorer

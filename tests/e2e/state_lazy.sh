@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# restore --lazy: tests/programs/state_lazy checks its memory through a
+# kernel read, MADV_DONTNEED, mremap, munmap and fork, each on pages the
+# page server has not yet brought in (background copying held back with
+# CKPT_LAZY_PREFETCH_DELAY_MS), and must PASS; then again with copying
+# racing the program, from a zstd image. Around that:
+#   - before the check the restored process must be small (its 32 MiB not
+#     yet read: the restore really was lazy) and the page server (comm
+#     ckpt-lazy, its command line restore's) must be alive and must not be
+#     the restored process's child;
+#   - once the process (and its fork) ended, the server must end too;
+#   - a raw image with one byte of the lazy area's page data flipped:
+#     plain restore refuses it before its point of no return (exit 1), and
+#     restore --lazy's server, finding it on first touch, kills the restored
+#     process and says why in one line.
+source "$(dirname "$0")/lib.sh"
+prog=state_lazy
+
+# The page server of the restore of IMAGE: its pid, or nothing.
+server_of() {
+  local p c cmd
+  for p in /proc/[0-9]*; do
+    read -r c 2>/dev/null <"$p/comm" && [[ $c == ckpt-lazy ]] || continue
+    cmd=$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null)
+    [[ $cmd == *"$1"* ]] && { echo "${p#/proc/}"; return; }
+  done
+}
+
+wait_server_gone() {
+  local i pid
+  for ((i = 0; i < WAIT_SECONDS * 10; i++)); do
+    pid=$(server_of "$1")
+    [[ -z $pid ]] && return 0
+    sleep 0.1
+  done
+  fail "the page server of $1 (pid $pid) is still running ${WAIT_SECONDS}s after its process ended"
+}
+
+start fresh "$PROGRAMS/$prog" --fresh
+wait_lines fresh 1
+send fresh check
+close_input fresh
+wait_exit fresh any
+((EXIT_STATUS != 0)) && grep -q '^FAIL' "$WORK/fresh.out" ||
+  fail "$prog --fresh did not FAIL its check (status $EXIT_STATUS): the check cannot tell"
+
+# Round 1: raw image, every check meets pages not yet brought in.
+COMPRESS=none
+start orig "$PROGRAMS/$prog"
+wait_lines orig 1
+dump orig "$WORK/raw.ckpt"
+cp "$WORK/raw.ckpt" "$WORK/bad.ckpt"
+"$RESTORE" --check --lazy "$WORK/raw.ckpt" >"$WORK/check.out" 2>&1 && grep -q 'can be restored here' "$WORK/check.out" ||
+  fail "restore --check --lazy did not accept the image: $(head -n 2 "$WORK/check.out")"
+CKPT_LAZY_PREFETCH_DELAY_MS=60000 RESTORE_FLAGS=--lazy restore_start held "$WORK/raw.ckpt"
+sleep 0.3
+server=$(server_of "$WORK/raw.ckpt")
+[[ -n $server ]] || fail "no page server (ckpt-lazy) runs for the lazy restore"
+ppid=$(awk '/^PPid:/ {print $2}' "/proc/$server/status")
+((ppid != PID_held)) || fail "the page server is a child of the restored process"
+rss=$(awk '/^VmRSS:/ {print $2}' "/proc/$PID_held/status")
+((rss < 16384)) || fail "the restored process has $rss kB resident before touching its memory: not lazy"
+check_std_fds held
+send held check
+wait_exit held any
+grep -q '^PASS' "$WORK/held.out" && ((EXIT_STATUS == 0)) ||
+  fail "lazily restored $prog did not PASS (status $EXIT_STATUS): $(grep -v '^ready' "$WORK/held.out" | head -n 5)"
+check_quiet "$WORK/held.err" "restored $prog"
+wait_server_gone "$WORK/raw.ckpt"
+log "held back: $(grep '^PASS' "$WORK/held.out"), resident before the check ${rss} kB"
+
+# Round 2: zstd image, background copying races the checks.
+COMPRESS=zstd
+start orig2 "$PROGRAMS/$prog"
+wait_lines orig2 1
+dump orig2 "$WORK/zstd.ckpt"
+RESTORE_FLAGS=--lazy restore_start racing "$WORK/zstd.ckpt"
+send racing check
+wait_exit racing any
+grep -q '^PASS' "$WORK/racing.out" && ((EXIT_STATUS == 0)) ||
+  fail "lazily restored $prog (copying in the background) did not PASS (status $EXIT_STATUS): $(grep -v '^ready' "$WORK/racing.out" | head -n 5)"
+check_quiet "$WORK/racing.err" "restored $prog"
+wait_server_gone "$WORK/zstd.ckpt"
+log "racing: PASS"
+
+# Round 3: corrupt page data in the lazy area (16 MiB into the page data:
+# inside the 32 MiB area, whose chunks are all there is at that depth).
+at=$(($("$CKPT" inspect "$WORK/bad.ckpt" | awk '$1 == "page_data" {print $3}') + 16 * 1048576))
+printf '\x5a' | dd of="$WORK/bad.ckpt" bs=1 seek="$at" conv=notrunc status=none
+"$RESTORE" "$WORK/bad.ckpt" </dev/null >"$WORK/eager-bad.out" 2>"$WORK/eager-bad.err"
+rc=$?
+((rc == 1)) && grep -q 'checksum mismatch' "$WORK/eager-bad.err" ||
+  fail "plain restore of the corrupt image exited $rc: $(head -n 2 "$WORK/eager-bad.err")"
+CKPT_LAZY_PREFETCH_DELAY_MS=60000 RESTORE_FLAGS=--lazy restore_start bad "$WORK/bad.ckpt"
+send bad check
+wait_exit bad any
+((EXIT_STATUS == 137)) || fail "the restored process with corrupt lazy pages exited $EXIT_STATUS, not killed (137)"
+[[ $(wc -l <"$WORK/bad.err") == 1 ]] && grep -q '^restore --lazy: bad image .*checksum mismatch.* was killed$' "$WORK/bad.err" ||
+  fail "the page server did not say in one line why it killed the process: $(head -n 3 "$WORK/bad.err")"
+wait_server_gone "$WORK/bad.ckpt"
+log "corrupt page data: plain restore refused, lazy one killed: $(cat "$WORK/bad.err")"
+log "PASS"
