@@ -146,14 +146,16 @@ LazyPages start_lazy_pages(const format::ImageReader& reader, std::vector<bool> 
   setup.go_fd = go[0];
   setup.target = getpid();
   if (const char* d = std::getenv("CKPT_LAZY_PREFETCH_DELAY_MS")) setup.prefetch_delay_ms = unsigned(std::atoi(d));
+  // The middle process detaches first, so that once it has been reaped no
+  // fd of the restored process is held by the server; then it forks the
+  // server and exits, and the server is reparented: never the restored
+  // process's child.
   pid_t mid = fork();
   if (mid == 0) {
+    detach({lp.uffd, go[0], reader.fd()});
     pid_t server = fork();
-    if (server == 0) {
-      detach({lp.uffd, go[0], reader.fd()});
-      serve_pages(reader, setup);
-    }
-    _exit(server < 0 ? 1 : 0);  // the server is reparented at once: never a child of the restored process
+    if (server == 0) serve_pages(reader, setup);
+    _exit(server < 0 ? 1 : 0);
   }
   int status = 0;
   if (mid < 0 || waitpid(mid, &status, 0) != mid || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
