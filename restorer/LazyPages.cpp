@@ -82,9 +82,11 @@ static int ready_userfaultfd() {
   if (ioctl(fd, UFFDIO_API, &api) != 0) {
     int err = errno;
     ::close(fd);
-    throw RestoreError(std::string("--lazy: this kernel's userfaultfd lacks fork, mremap, munmap or "
-                                   "MADV_DONTNEED events: ") + std::strerror(err) +
-                       (err == EPERM ? " (fork events need CAP_SYS_PTRACE)" : ""));
+    throw RestoreError(err == EPERM ? "--lazy: the page server's userfaultfd fork events need CAP_SYS_PTRACE, "
+                                      "which this caller lacks; restore without --lazy"
+                                    : std::string("--lazy: this kernel's userfaultfd lacks fork, mremap, munmap or "
+                                                  "MADV_DONTNEED events (") + std::strerror(err) +
+                                          "); restore without --lazy");
   }
   void* probe = mmap(nullptr, format::kPageSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (probe == MAP_FAILED) {

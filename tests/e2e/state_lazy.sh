@@ -9,6 +9,8 @@
 #     ckpt-lazy, its command line restore's) must be alive and must not be
 #     the restored process's child;
 #   - once the process (and its fork) ended, the server must end too;
+#   - without CAP_SYS_PTRACE (no userfaultfd fork events) --lazy is
+#     refused before anything happens;
 #   - a raw image with one byte of the lazy area's page data flipped:
 #     plain restore refuses it before its point of no return (exit 1), and
 #     restore --lazy's server, finding it on first touch, kills the restored
@@ -50,6 +52,15 @@ start orig "$PROGRAMS/$prog"
 wait_lines orig 1
 dump orig "$WORK/raw.ckpt"
 cp "$WORK/raw.ckpt" "$WORK/bad.ckpt"
+# Without CAP_SYS_PTRACE the userfaultfd gets no fork events: refused up
+# front with one line and exit 1; the caller never becomes the program.
+printf 'check\n' | setpriv --bounding-set=-sys_ptrace --inh-caps=-sys_ptrace "$RESTORE" --lazy "$WORK/raw.ckpt" \
+  >"$WORK/noptrace.out" 2>"$WORK/noptrace.err"
+rc=$?
+((rc == 1)) && [[ ! -s $WORK/noptrace.out && $(wc -l <"$WORK/noptrace.err") == 1 ]] &&
+  grep -q 'CAP_SYS_PTRACE' "$WORK/noptrace.err" ||
+  fail "restore --lazy without CAP_SYS_PTRACE exited $rc: $(head -n 2 "$WORK/noptrace.err")"
+log "refused without CAP_SYS_PTRACE: $(cat "$WORK/noptrace.err")"
 "$RESTORE" --check --lazy "$WORK/raw.ckpt" >"$WORK/check.out" 2>&1 && grep -q 'can be restored here' "$WORK/check.out" ||
   fail "restore --check --lazy did not accept the image: $(head -n 2 "$WORK/check.out")"
 CKPT_LAZY_PREFETCH_DELAY_MS=60000 RESTORE_FLAGS=--lazy restore_start held "$WORK/raw.ckpt"
