@@ -13,6 +13,7 @@
 
 #include "format/Checksum.h"
 #include "format/FormatError.h"
+#include "format/Hex.h"
 #include "format/Layout.h"
 #include "format/Limits.h"
 #include "format/Sections.h"
@@ -134,13 +135,13 @@ void ImageReader::read_chunk(const PageChunk& c, void* dest, ZSTD_DCtx_s* dctx, 
   if (c.encoding == ChunkEncoding::Raw) {
     read_exact(dest, c.stored_size, c.offset, "page data");
     if (checksum(dest, c.stored_size) != c.checksum)
-      throw FormatError(c.offset, "page data checksum mismatch for chunk at " + std::to_string(c.vaddr));
+      throw FormatError(c.offset, "page data checksum mismatch for the chunk at " + hex(c.vaddr));
     return;
   }
   scratch.resize(c.stored_size);
   read_exact(scratch.data(), c.stored_size, c.offset, "page data");
   if (checksum(scratch.data(), c.stored_size) != c.checksum)
-    throw FormatError(c.offset, "page data checksum mismatch for chunk at " + std::to_string(c.vaddr));
+    throw FormatError(c.offset, "page data checksum mismatch for the chunk at " + hex(c.vaddr));
   size_t n = ZSTD_decompressDCtx(dctx, dest, c.size(), scratch.data(), c.stored_size);
   if (ZSTD_isError(n))
     throw FormatError(c.offset, std::string("page data does not decompress: ") + ZSTD_getErrorName(n));

@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "format/Hex.h"
 #include "format/Checksum.h"
 #include "format/Codec.h"
 #include "format/FormatError.h"
@@ -649,7 +650,7 @@ TEST_CASE("format: a flipped byte in page data is caught, raw and zstd") {
       ZstdDctx dctx;
       std::vector<uint8_t> scratch, dest(ch.size());
       CHECK_THROWS_WITH_AS(bad->reader->read_chunk(ch, dest.data(), dctx.p, scratch),
-                           has("page data checksum mismatch for chunk at " + std::to_string(ch.vaddr)),
+                           has("page data checksum mismatch for the chunk at " + hex(ch.vaddr)),
                            FormatError);
       // Its neighbours still read.
       const PageChunk& other = chunks[i + 1];
