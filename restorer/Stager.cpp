@@ -17,6 +17,7 @@
 
 #include "format/Hex.h"
 #include "format/Validate.h"
+#include "restorer/PageWriter.h"
 #include "restorer/RestoreError.h"
 
 namespace ckpt::restorer {
@@ -83,9 +84,10 @@ void stage_memory(const format::ImageReader& reader, const MachineFit& fit, cons
       if ((v.flags & a.flag) && madvise(at, v.size(), a.advice) != 0 && a.flag != format::kVmaMergeable)
         throw RestoreError("cannot apply madvise flags to the area at " + hex(v.start) + ": " + std::strerror(errno));
   }
-  // Fill: each chunk decompresses (or is read) straight into its staged
-  // place, on every core: chunks are independent, so workers take the next
-  // one from a shared counter, each with its own zstd context.
+  // Fill: each chunk is read (raw, in pieces) or decompressed into a buffer
+  // of the worker's and written into its staged place by the kernel
+  // (PageWriter), on every core: chunks are independent, so workers take
+  // the next one from a shared counter, each with its own zstd context.
   std::vector<uint8_t*> dest(image.chunks.size());
   uint64_t bytes = 0;
   for (size_t ci = 0, vi = 0; ci < image.chunks.size(); ++ci) {
@@ -100,10 +102,14 @@ void stage_memory(const format::ImageReader& reader, const MachineFit& fit, cons
   std::mutex error_lock;
   auto work = [&] {
     std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx*)> dctx(ZSTD_createDCtx(), ZSTD_freeDCtx);
-    std::vector<uint8_t> scratch;
+    std::vector<uint8_t> scratch, pages;
+    PageWriter out;
     for (size_t ci; !failed && (ci = next++) < image.chunks.size();) {
       try {
-        reader.read_chunk(image.chunks[ci], dest[ci], dctx.get(), scratch);
+        uint8_t* to = dest[ci];
+        out.populate(to, image.chunks[ci].size());
+        reader.read_chunk(image.chunks[ci], dctx.get(), scratch, pages,
+                          [&](uint64_t at, const uint8_t* data, size_t n) { out.write(to + at, data, n); });
       } catch (...) {
         std::lock_guard<std::mutex> g(error_lock);
         if (!failed.exchange(true)) error = std::current_exception();
