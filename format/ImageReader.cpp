@@ -131,23 +131,51 @@ const SectionInfo& ImageReader::page_data() const {
   throw FormatError(0, "missing page_data section");  // unreachable: checked at construction
 }
 
-void ImageReader::read_chunk(const PageChunk& c, void* dest, ZSTD_DCtx_s* dctx, std::vector<uint8_t>& scratch) const {
-  if (c.encoding == ChunkEncoding::Raw) {
-    read_exact(dest, c.stored_size, c.offset, "page data");
-    if (checksum(dest, c.stored_size) != c.checksum)
-      throw FormatError(c.offset, "page data checksum mismatch for the chunk at " + hex(c.vaddr));
-    return;
-  }
+static FormatError chunk_checksum_mismatch(const PageChunk& c) {
+  return FormatError(c.offset, "page data checksum mismatch for the chunk at " + hex(c.vaddr));
+}
+
+// A compressed chunk: read, checked, and decompressed into `dest` (c.size() bytes).
+void ImageReader::decompress_chunk(const PageChunk& c, void* dest, ZSTD_DCtx_s* dctx,
+                                   std::vector<uint8_t>& scratch) const {
   scratch.resize(c.stored_size);
   read_exact(scratch.data(), c.stored_size, c.offset, "page data");
-  if (checksum(scratch.data(), c.stored_size) != c.checksum)
-    throw FormatError(c.offset, "page data checksum mismatch for the chunk at " + hex(c.vaddr));
+  if (checksum(scratch.data(), c.stored_size) != c.checksum) throw chunk_checksum_mismatch(c);
   size_t n = ZSTD_decompressDCtx(dctx, dest, c.size(), scratch.data(), c.stored_size);
   if (ZSTD_isError(n))
     throw FormatError(c.offset, std::string("page data does not decompress: ") + ZSTD_getErrorName(n));
   if (n != c.size())
     throw FormatError(c.offset, "chunk decompresses to " + std::to_string(n) + " bytes, not the declared " +
                                     std::to_string(c.size()));
+}
+
+void ImageReader::read_chunk(const PageChunk& c, void* dest, ZSTD_DCtx_s* dctx, std::vector<uint8_t>& scratch) const {
+  if (c.encoding == ChunkEncoding::Raw) {
+    read_exact(dest, c.stored_size, c.offset, "page data");
+    if (checksum(dest, c.stored_size) != c.checksum) throw chunk_checksum_mismatch(c);
+    return;
+  }
+  decompress_chunk(c, dest, dctx, scratch);
+}
+
+void ImageReader::read_chunk(const PageChunk& c, ZSTD_DCtx_s* dctx, std::vector<uint8_t>& scratch,
+                             std::vector<uint8_t>& pages, const ChunkSink& sink) const {
+  if (c.encoding == ChunkEncoding::Raw) {
+    scratch.resize(std::min<uint64_t>(c.stored_size, kChunkPiece));
+    StreamingChecksum sum;
+    for (uint64_t at = 0; at < c.stored_size;) {
+      size_t n = size_t(std::min<uint64_t>(scratch.size(), c.stored_size - at));
+      read_exact(scratch.data(), n, c.offset + at, "page data");
+      sum.update(scratch.data(), n);
+      sink(at, scratch.data(), n);
+      at += n;
+    }
+    if (sum.digest() != c.checksum) throw chunk_checksum_mismatch(c);
+    return;
+  }
+  pages.resize(c.size());
+  decompress_chunk(c, pages.data(), dctx, scratch);
+  sink(0, pages.data(), pages.size());
 }
 
 void ImageReader::verify_page_data() const {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -39,12 +40,24 @@ class ImageReader {
   // may grow. Checks the checksum and that the chunk decodes to exactly
   // c.size() bytes (a chunk can never expand past its declared size).
   void read_chunk(const PageChunk& c, void* dest, ZSTD_DCtx_s* dctx, std::vector<uint8_t>& scratch) const;
+  // The same read and checks, but the pages go to `sink(at, data, n)` (`at`:
+  // their offset in the chunk), in order, rather than to one destination: a
+  // raw chunk in pieces of at most kChunkPiece bytes read through `scratch`,
+  // a compressed one whole, decompressed into `pages`. Kept by the caller
+  // from chunk to chunk, the buffers' pages are touched once however many
+  // chunks pass through them. The sink sees the pages before the checksum
+  // is known: if this throws, what it was given is not the image's.
+  using ChunkSink = std::function<void(uint64_t at, const uint8_t* data, size_t n)>;
+  static constexpr size_t kChunkPiece = 64 * 1024;
+  void read_chunk(const PageChunk& c, ZSTD_DCtx_s* dctx, std::vector<uint8_t>& scratch, std::vector<uint8_t>& pages,
+                  const ChunkSink& sink) const;
   // Checks the checksum of the whole page data section.
   void verify_page_data() const;
 
  private:
   void read_exact(void* dst, size_t n, uint64_t offset, const char* what) const;
   std::vector<uint8_t> read_section(const SectionInfo& s) const;
+  void decompress_chunk(const PageChunk& c, void* dest, ZSTD_DCtx_s* dctx, std::vector<uint8_t>& scratch) const;
 
   int fd_;
   uint64_t file_size_ = 0;

@@ -29,9 +29,11 @@ using format::VmaKind;
 static void check_cpu(const format::Image& image) {
   if (image.threads.at(0).tid != image.process.pid)
     throw RestoreError("the image's first thread is not the thread group leader");
+  // Asked once: each CPUID traps to the hypervisor in a virtual machine.
+  const uint64_t xcr0 = x86::xcr0();
+  const uint32_t xsave_size = x86::xsave_size();
   for (const format::ThreadState& t : image.threads) {
-    std::string why =
-        x86::xsave_incompatibility(t.xfeatures, uint32_t(t.xsave.size()), x86::xcr0(), x86::xsave_size());
+    std::string why = x86::xsave_incompatibility(t.xfeatures, uint32_t(t.xsave.size()), xcr0, xsave_size);
     if (!why.empty()) throw RestoreError("this CPU cannot resume the image: " + why);
     why = x86::xsave_area_problem(t.xsave.data(), t.xsave.size(), t.xfeatures);
     if (!why.empty()) throw RestoreError("thread " + std::to_string(t.tid) + ": " + why);
@@ -84,9 +86,12 @@ static VdsoGroup check_vdso(const format::Image& image, const std::vector<x86::M
   return g;
 }
 
-static int open_mapped_file(const Vma& v) {
+static bool needs_write(const Vma& v) { return v.kind == VmaKind::FileShared && (v.prot & PROT_WRITE); }
+
+// Opens the file a VMA maps, checked to be a regular file; `st` gets its
+// status. The VMA's own expectations are checked by check_mapped_file.
+static int open_mapped_file(const Vma& v, struct stat& st) {
   const format::FileId& f = v.file;
-  bool writable_shared = v.kind == VmaKind::FileShared && (v.prot & PROT_WRITE);
   // The path comes from the image: look at what it names (O_PATH runs no
   // driver's open and never blocks) before really opening it, so that a
   // FIFO cannot hang restore and a device's open cannot act (a watchdog, a
@@ -95,19 +100,24 @@ static int open_mapped_file(const Vma& v) {
   int probe = ::open(f.path.c_str(), O_PATH | O_CLOEXEC);
   if (probe < 0)
     throw RestoreError("cannot open " + f.path + ", mapped at " + hex(v.start) + ": " + std::strerror(errno));
-  struct stat st;
   fstat(probe, &st);
   if (!S_ISREG(st.st_mode)) {
     ::close(probe);
     throw RestoreError("file " + f.path + ", mapped at " + hex(v.start) + ", differs from the dump: it is no longer a regular file");
   }
   int fd = ::open(("/proc/self/fd/" + std::to_string(probe)).c_str(),
-                  (writable_shared ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+                  (needs_write(v) ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
   int open_errno = errno;
   ::close(probe);
   if (fd < 0)
     throw RestoreError("cannot open " + f.path + ", mapped at " + hex(v.start) + ": " + std::strerror(open_errno));
   fstat(fd, &st);
+  return fd;
+}
+
+// Whether the opened file (status `st`) is still the one the VMA mapped.
+static void check_mapped_file(const Vma& v, const struct stat& st) {
+  const format::FileId& f = v.file;
   int64_t mtime = int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
   std::string why;
   if (!S_ISREG(st.st_mode)) why = "it is no longer a regular file";
@@ -115,11 +125,8 @@ static int open_mapped_file(const Vma& v) {
     why = "its size changed (" + std::to_string(f.size) + " -> " + std::to_string(st.st_size) + " bytes)";
   else if (mtime != f.mtime_ns) why = "it was modified after the dump";
   else if (st.st_mode & (S_ISUID | S_ISGID)) why = "it is setuid or setgid";
-  if (!why.empty()) {
-    ::close(fd);
+  if (!why.empty())
     throw RestoreError("file " + f.path + ", mapped at " + hex(v.start) + ", differs from the dump: " + why);
-  }
-  return fd;
 }
 
 // MemAvailable + SwapFree from /proc/meminfo, in bytes; 0 when unknown.
@@ -129,6 +136,7 @@ static uint64_t memory_available() {
   char line[256];
   uint64_t avail = 0, swap = 0, kib;
   while (std::fgets(line, sizeof line, f)) {
+    if (line[0] != 'M' && line[0] != 'S') continue;  // sscanf on each of ~55 lines costs more than the read
     if (std::sscanf(line, "MemAvailable: %" SCNu64, &kib) == 1) avail = kib << 10;
     if (std::sscanf(line, "SwapFree: %" SCNu64, &kib) == 1) swap = kib << 10;
   }
@@ -163,15 +171,20 @@ MachineFit check_machine(const format::Image& image, const std::vector<x86::Maps
   MachineFit fit;
   fit.vdso = check_vdso(image, self_maps);
   fit.file_fds.assign(image.vmas.size(), -1);
-  // Open each distinct file once, keep one descriptor per VMA index.
+  // Open each distinct file once (twice if a writable shared mapping needs
+  // it read-write), keep one descriptor per VMA index; check every VMA's
+  // expectations against what was opened.
+  std::vector<struct stat> status(image.vmas.size());
   for (size_t i = 0; i < image.vmas.size(); ++i) {
     const Vma& v = image.vmas[i];
     if (!format::vma_kind_has_file(v.kind)) continue;
-    for (size_t j = 0; j < i; ++j)
-      if (fit.file_fds[j] >= 0 && image.vmas[j].file.path == v.file.path && image.vmas[j].kind == v.kind &&
-          image.vmas[j].prot == v.prot)
+    for (size_t j = 0; j < i && fit.file_fds[i] < 0; ++j)
+      if (fit.file_fds[j] >= 0 && image.vmas[j].file.path == v.file.path && needs_write(image.vmas[j]) == needs_write(v)) {
         fit.file_fds[i] = fit.file_fds[j];
-    if (fit.file_fds[i] < 0) fit.file_fds[i] = open_mapped_file(v);
+        status[i] = status[j];
+      }
+    if (fit.file_fds[i] < 0) fit.file_fds[i] = open_mapped_file(v, status[i]);
+    check_mapped_file(v, status[i]);
   }
   return fit;
 }

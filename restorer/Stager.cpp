@@ -17,6 +17,7 @@
 
 #include "format/Hex.h"
 #include "format/Validate.h"
+#include "restorer/PageWriter.h"
 #include "restorer/RestoreError.h"
 
 namespace ckpt::restorer {
@@ -84,9 +85,10 @@ void stage_memory(const format::ImageReader& reader, const MachineFit& fit, cons
         throw RestoreError("cannot apply madvise flags to the area at " + hex(v.start) + ": " + std::strerror(errno));
   }
   // Fill: a lazy area is left empty (the page server brings its pages in);
-  // each other chunk decompresses (or is read) straight into its staged
-  // place, on every core: chunks are independent, so workers take the next
-  // one from a shared counter, each with its own zstd context.
+  // each other chunk is read (raw, in pieces) or decompressed into a buffer
+  // of the worker's and written into its staged place by the kernel
+  // (PageWriter), on every core: chunks are independent, so workers take
+  // the next one from a shared counter, each with its own zstd context.
   std::vector<const format::PageChunk*> todo;
   std::vector<uint8_t*> dest;
   uint64_t bytes = 0;
@@ -104,10 +106,14 @@ void stage_memory(const format::ImageReader& reader, const MachineFit& fit, cons
   std::mutex error_lock;
   auto work = [&] {
     std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx*)> dctx(ZSTD_createDCtx(), ZSTD_freeDCtx);
-    std::vector<uint8_t> scratch;
+    std::vector<uint8_t> scratch, pages;
+    PageWriter out;
     for (size_t ci; !failed && (ci = next++) < todo.size();) {
       try {
-        reader.read_chunk(*todo[ci], dest[ci], dctx.get(), scratch);
+        uint8_t* to = dest[ci];
+        out.populate(to, todo[ci]->size());
+        reader.read_chunk(*todo[ci], dctx.get(), scratch, pages,
+                          [&](uint64_t at, const uint8_t* data, size_t n) { out.write(to + at, data, n); });
       } catch (...) {
         std::lock_guard<std::mutex> g(error_lock);
         if (!failed.exchange(true)) error = std::current_exception();

@@ -65,6 +65,7 @@ std::string apply_process_state(const format::Image& image) {
   for (unsigned r = 0; r < format::kRlimitCount; ++r) {
     rlimit now, want{t.rlimits[r].cur, t.rlimits[r].max};
     getrlimit(__rlimit_resource(r), &now);
+    if (now.rlim_cur == want.rlim_cur && now.rlim_max == want.rlim_max) continue;  // usually: nothing to set
     if (setrlimit(__rlimit_resource(r), &want) == 0) continue;
     // Raising a hard limit takes privilege; an image never grants it.
     if (want.rlim_max > now.rlim_max) want.rlim_max = now.rlim_max;

@@ -9,12 +9,10 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <boost/program_options.hpp>
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <iostream>
 #include <set>
 #include <vector>
 
@@ -22,6 +20,7 @@
 #include "format/ImageReader.h"
 #include "restorer/AddressPlan.h"
 #include "restorer/Binfmt.h"
+#include "restorer/CommandLine.h"
 #include "restorer/Descriptors.h"
 #include "restorer/LazyPages.h"
 #include "restorer/Launch.h"
@@ -30,52 +29,23 @@
 #include "restorer/Stager.h"
 #include "x86/ProcMaps.h"
 
-namespace po = boost::program_options;
 using namespace ckpt;
 
-static const char* kUsage =
-    "usage: restore IMAGE [--lazy] [--check] [--verbose] [--inherit-fd N]...\n"
-    "       restore --install-binfmt | --uninstall-binfmt\n"
-    "  Replaces this process with the one saved in IMAGE (made by `ckpt dump`).\n"
-    "  --lazy     bring private anonymous memory in on first touch (and in the background)\n"
-    "             instead of before the program runs again: start-up time independent of\n"
-    "             memory size; a detached page server (ckpt-lazy) lives until all is in\n"
-    "  --check    validate the image against this machine and exit 0, restoring nothing\n"
-    "  --verbose  say what is done, on stderr\n"
-    "  --inherit-fd N  this fd N stands in for the saved process's fd N, a pipe end\n"
-    "                  whose other end was outside the process\n"
-    "  --install-binfmt    (root) register this restore with binfmt_misc, so ./IMAGE runs\n"
-    "  --uninstall-binfmt  (root) remove that registration\n";
-
 int main(int argc, char** argv) {
-  std::string image_path;
-  bool check_only = false, verbose = false, install = false, uninstall = false, lazy = false;
-  std::vector<int> inherit_list;
+  restorer::CommandLine cl;
   try {
-    po::options_description opts;
-    opts.add_options()("image", po::value(&image_path))("check", po::bool_switch(&check_only))(
-        "verbose", po::bool_switch(&verbose))("lazy", po::bool_switch(&lazy))("install-binfmt", po::bool_switch(&install))(
-        "uninstall-binfmt", po::bool_switch(&uninstall))("inherit-fd", po::value(&inherit_list)->composing())(
-        "help,h", "");
-    po::positional_options_description pos;
-    pos.add("image", 1);
-    po::variables_map vm;
-    po::store(po::command_line_parser(argc, argv).options(opts).positional(pos).run(), vm);
-    po::notify(vm);
-    if (vm.count("help")) {
-      std::fputs(kUsage, stdout);
-      return 0;
-    }
-    if (install || uninstall) {
-      if (install && uninstall) throw po::error("--install-binfmt and --uninstall-binfmt exclude each other");
-      if (!image_path.empty() || check_only || lazy) throw po::error("--install-binfmt and --uninstall-binfmt take no image");
-    } else if (image_path.empty()) {
-      throw po::error("missing IMAGE");
-    }
-  } catch (const po::error& e) {
-    std::fprintf(stderr, "restore: %s\n%s", e.what(), kUsage);
+    cl = restorer::parse_command_line(argc, argv);
+  } catch (const restorer::UsageError& e) {
+    std::fprintf(stderr, "restore: %s\n%s", e.what(), restorer::kUsage);
     return 2;
   }
+  if (cl.help) {
+    std::fputs(restorer::kUsage, stdout);
+    return 0;
+  }
+  const std::string& image_path = cl.image;
+  const bool check_only = cl.check, verbose = cl.verbose, lazy = cl.lazy, install = cl.install_binfmt, uninstall = cl.uninstall_binfmt;
+  const std::vector<int>& inherit_list = cl.inherit_fds;
   if (install || uninstall) {
     try {
       std::fputs((install ? restorer::install_binfmt() : restorer::uninstall_binfmt()).c_str(), stdout);

@@ -9,7 +9,6 @@
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
-#include <sstream>
 #include <stdexcept>
 #include <system_error>
 
@@ -58,11 +57,15 @@ static bool is_smaps_field(const std::string& line) {
   return true;
 }
 
+// Lines and words are cut by hand: string streams would initialise the C++
+// locales, which costs restore's start-up more than the whole parse.
 std::vector<MapsEntry> parse_maps(const std::string& text) {
   std::vector<MapsEntry> out;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
+  for (size_t at = 0; at < text.size();) {
+    size_t nl = text.find('\n', at);
+    if (nl == std::string::npos) nl = text.size();
+    const std::string line = text.substr(at, nl - at);
+    at = nl + 1;
     if (line.empty()) continue;
     if (is_header_line(line)) {
       MapsEntry e;
@@ -78,9 +81,13 @@ std::vector<MapsEntry> parse_maps(const std::string& text) {
       if (path_at > 0 && size_t(path_at) < line.size()) e.path = line.substr(size_t(path_at));
       out.push_back(std::move(e));
     } else if (line.rfind("VmFlags:", 0) == 0 && !out.empty()) {
-      std::istringstream f(line.substr(8));
-      std::string flag;
-      while (f >> flag) out.back().vmflags.push_back(flag);
+      for (size_t w = 8; w < line.size();) {
+        while (w < line.size() && std::isspace(static_cast<unsigned char>(line[w]))) ++w;
+        size_t end = w;
+        while (end < line.size() && !std::isspace(static_cast<unsigned char>(line[end]))) ++end;
+        if (end > w) out.back().vmflags.push_back(line.substr(w, end - w));
+        w = end;
+      }
     } else if (!is_smaps_field(line) || out.empty()) {
       // A cut-off or foreign line would silently hide mappings.
       throw std::runtime_error("malformed maps line: " + line);

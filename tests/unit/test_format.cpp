@@ -422,6 +422,18 @@ void check_round_trip(Compression c) {
     REQUIRE(ch.npages == want[i].npages);
     reader.read_chunk(ch, page.data(), dctx.p, scratch);
     CHECK(std::memcmp(page.data(), want[i].bytes, ch.size()) == 0);
+    // The same pages through a sink: in order, whole, raw ones in pieces.
+    std::vector<uint8_t> pieces, pages;
+    size_t calls = 0;
+    reader.read_chunk(ch, dctx.p, scratch, pages, [&](uint64_t at, const uint8_t* data, size_t n) {
+      CHECK(at == pieces.size());
+      CHECK(n <= (ch.encoding == ChunkEncoding::Raw ? ImageReader::kChunkPiece : ch.size()));
+      pieces.insert(pieces.end(), data, data + n);
+      ++calls;
+    });
+    REQUIRE(pieces.size() == ch.size());
+    CHECK(std::memcmp(pieces.data(), want[i].bytes, ch.size()) == 0);
+    CHECK(calls == (ch.encoding == ChunkEncoding::Raw ? (ch.size() + ImageReader::kChunkPiece - 1) / ImageReader::kChunkPiece : 1));
     if (ch.encoding == ChunkEncoding::Raw) {
       ++raw;
       // Raw chunks can be mapped straight from the file.
@@ -650,6 +662,10 @@ TEST_CASE("format: a flipped byte in page data is caught, raw and zstd") {
       ZstdDctx dctx;
       std::vector<uint8_t> scratch, dest(ch.size());
       CHECK_THROWS_WITH_AS(bad->reader->read_chunk(ch, dest.data(), dctx.p, scratch),
+                           has("page data checksum mismatch for the chunk at " + hex(ch.vaddr)),
+                           FormatError);
+      std::vector<uint8_t> pages;
+      CHECK_THROWS_WITH_AS(bad->reader->read_chunk(ch, dctx.p, scratch, pages, [](uint64_t, const uint8_t*, size_t) {}),
                            has("page data checksum mismatch for the chunk at " + hex(ch.vaddr)),
                            FormatError);
       // Its neighbours still read.

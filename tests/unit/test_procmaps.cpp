@@ -164,6 +164,20 @@ TEST_CASE("procmaps: smaps fields are skipped and VmFlags go to their own mappin
   CHECK(m[3].vmflags.size() == 7);
 }
 
+TEST_CASE("procmaps: a last line without its newline, blank lines and runs of blanks between flags") {
+  const std::string text =
+      "55d0c9b3e000-55d0c9b5f000 rw-p 00000000 00:00 0                          [heap]\n"
+      "\n"
+      "VmFlags:  rd\twr   mr \n"
+      "7ffd5a1e0000-7ffd5a201000 rw-p 00000000 00:00 0                          [stack]\n"
+      "VmFlags: rd wr gd";
+  auto m = parse_maps(text);
+  REQUIRE(m.size() == 2);
+  CHECK(m[0].vmflags == std::vector<std::string>{"rd", "wr", "mr"});
+  CHECK(m[1].path == "[stack]");
+  CHECK(m[1].vmflags == std::vector<std::string>{"rd", "wr", "gd"});
+}
+
 TEST_CASE("procmaps: a truncated or garbled mapping line is refused") {
   // Looks like a mapping (range first) but lacks fields or has non-hex ones.
   CHECK_THROWS_AS(parse_maps("7f3a1c000000-7f3a1c021000 rw-p\n"), std::runtime_error);

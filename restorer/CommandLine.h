@@ -1,0 +1,30 @@
+// restore's command line. Parsed by hand: an option library (and the C++
+// streams and locales it brings in) costs a process that starts in a few
+// milliseconds a noticeable share of them (docs/benchmarks.md, target b).
+#pragma once
+
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace ckpt::restorer {
+
+extern const char* const kUsage;
+
+struct CommandLine {
+  std::string image;
+  bool check = false, verbose = false, lazy = false, install_binfmt = false, uninstall_binfmt = false, help = false;
+  std::vector<int> inherit_fds;  // in the order given, repeats kept
+};
+
+// A command line restore does not accept; what() says why, in one line.
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// Long options as `--name` or `--name=value` (`--inherit-fd N` too), `-h`,
+// one positional IMAGE, `--` ending the options. With --help, nothing else
+// is checked. Throws UsageError.
+CommandLine parse_command_line(int argc, const char* const* argv);
+
+}  // namespace ckpt::restorer

@@ -1,0 +1,72 @@
+// restore's command line (restorer/CommandLine.h): every option form it
+// accepts, and a one-line reason for each it refuses.
+#include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
+
+#include "restorer/CommandLine.h"
+
+using namespace ckpt::restorer;
+
+namespace {
+
+CommandLine parse(std::vector<const char*> args) {
+  args.insert(args.begin(), "restore");
+  return parse_command_line(int(args.size()), args.data());
+}
+
+std::string refusal(std::vector<const char*> args) {
+  try {
+    parse(args);
+  } catch (const UsageError& e) {
+    return e.what();
+  }
+  return "(accepted)";
+}
+
+}  // namespace
+
+TEST_CASE("command line: an image and every option") {
+  CommandLine c = parse({"--verbose", "img.ckpt", "--check", "--inherit-fd", "5", "--inherit-fd=7"});
+  CHECK(c.image == "img.ckpt");
+  CHECK(c.check);
+  CHECK(c.verbose);
+  CHECK_FALSE(c.install_binfmt);
+  CHECK_FALSE(c.help);
+  CHECK(c.inherit_fds == std::vector<int>{5, 7});
+}
+
+TEST_CASE("command line: -- ends the options; - is an image name") {
+  CHECK(parse({"--", "--check"}).image == "--check");
+  CHECK_FALSE(parse({"--", "--check"}).check);
+  CHECK(parse({"-"}).image == "-");
+}
+
+TEST_CASE("command line: help, binfmt") {
+  CHECK(parse({"-h"}).help);
+  CHECK(parse({"--help"}).help);
+  CHECK(parse({"--help", "a"}).help);
+  CHECK(parse({"--install-binfmt"}).install_binfmt);
+  CHECK(parse({"--uninstall-binfmt"}).uninstall_binfmt);
+}
+
+TEST_CASE("command line: refusals") {
+  CHECK(refusal({}) == "missing IMAGE");
+  CHECK(refusal({""}) == "missing IMAGE");
+  CHECK(refusal({"--check"}) == "missing IMAGE");
+  CHECK(refusal({"a", "b"}) == "too many positional options have been specified on the command line");
+  CHECK(refusal({"--bogus", "a"}) == "unrecognised option '--bogus'");
+  CHECK(refusal({"--bogus=1", "a"}) == "unrecognised option '--bogus'");
+  CHECK(refusal({"-x", "a"}) == "unrecognised option '-x'");
+  CHECK(refusal({"--check=yes", "a"}) == "option '--check' does not take any arguments");
+  CHECK(refusal({"a", "--inherit-fd"}) == "the required argument for option '--inherit-fd' is missing");
+  CHECK(refusal({"a", "--inherit-fd", "x"}) == "the argument ('x') for option '--inherit-fd' is invalid");
+  CHECK(refusal({"a", "--inherit-fd=5x"}) == "the argument ('5x') for option '--inherit-fd' is invalid");
+  CHECK(refusal({"a", "--inherit-fd="}) == "the argument ('') for option '--inherit-fd' is invalid");
+  CHECK(refusal({"a", "--inherit-fd", "99999999999"}) ==
+        "the argument ('99999999999') for option '--inherit-fd' is invalid");
+  CHECK(refusal({"--install-binfmt", "--uninstall-binfmt"}) == "--install-binfmt and --uninstall-binfmt exclude each other");
+  CHECK(refusal({"--install-binfmt", "a"}) == "--install-binfmt and --uninstall-binfmt take no image");
+  CHECK(refusal({"--uninstall-binfmt", "--check"}) == "--install-binfmt and --uninstall-binfmt take no image");
+}
