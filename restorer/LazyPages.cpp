@@ -8,16 +8,24 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sched.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
+#include <cstdio>
 #include <cstring>
+#include <memory>
+#include <new>
+#include <string>
 
+#include "format/Checksum.h"
+#include "format/Hex.h"
 #include "restorer/PageServer.h"
 #include "restorer/RestoreError.h"
+#include "x86/Syscall.h"
 
 namespace ckpt::restorer {
 
@@ -108,67 +116,161 @@ static int ready_userfaultfd() {
 
 void check_lazy_pages() { ::close(ready_userfaultfd()); }
 
-// In the page server, before serving: no terminal, no signal from it, no
-// file of the restored process held open, no directory kept busy.
-static void detach(const std::vector<int>& keep) {
-  setsid();
+// The page server is `restore` itself, run again in its hidden server mode
+// (run_page_server below), started first thing so that its exec and its
+// own reading of the image overlap the launcher's. A middle process shares
+// this one's memory (a clone with CLONE_VM: nothing copied, no
+// copy-on-write faults) and makes the server with a vfork-style clone; it
+// exits once the server runs `restore` (or has died), so the server is
+// reparented and never the restored process's child. The launcher reaps
+// the middle just before its point of no return. Fixed fds in the server:
+enum : int { kServerImageFd = 3, kServerUffd = 4, kServerGoFd = 5, kServerFds = 6 };
+constexpr size_t kSpawnStack = 64 * 1024;
+
+namespace {
+
+// At the start of the spawn area: [Spawn][the server's stack][the middle's stack].
+struct Spawn {
+  int sources[kServerFds];  // what becomes fd 0..5 of the server (-1: 2 stays)
+  const char* argv[5];
+  char* const* envp;
+  char target[16];
+  char path[4096];
+};
+
+// Both clones run on their own stacks in this process's memory, beside
+// its threads: raw system calls only (no errno, no TLS, no allocation).
+int exec_server(void* arg) {
+  const Spawn* s = static_cast<const Spawn*>(arg);
+  x86::syscall0(SYS_setsid);
+  // Every source first to a high number without FD_CLOEXEC, then onto its
+  // place: a source may already sit on another one's target.
+  int high[kServerFds];
+  for (int i = 0; i < kServerFds; ++i)
+    high[i] = s->sources[i] < 0 ? -1 : int(x86::syscall3(SYS_fcntl, s->sources[i], F_DUPFD, 64 + i));
+  for (int i = 0; i < kServerFds; ++i)
+    if (high[i] >= 0 && x86::syscall2(SYS_dup2, high[i], i) != i) x86::syscall1(SYS_exit, 127);
+  x86::syscall3(SYS_close_range, kServerFds, ~0u, 0);
+  x86::syscall3(SYS_execve, long("/proc/self/exe"), long(s->argv), long(s->envp));
+  x86::syscall1(SYS_exit, 127);
+  return 127;
+}
+
+// Exit status 0 once the server runs `restore`: a vfork-style clone comes
+// back when the child has exec'd or died, and a dead one is a zombie here.
+int middle(void* arg) {
+  auto* area = static_cast<uint8_t*>(arg);
+  long server = clone(exec_server, area + 2 * kSpawnStack, CLONE_VM | CLONE_VFORK | SIGCHLD, area);
+  x86::syscall1(SYS_exit, server < 0 || x86::syscall4(SYS_wait4, server, 0, WNOHANG, 0) != 0 ? 1 : 0);
+  return 0;
+}
+
+// The lazy areas as a digest: the server, which reads the image itself,
+// must choose exactly the areas the launcher registers.
+std::string areas_digest(const format::Image& image, const std::vector<bool>& lazy) {
+  std::vector<uint64_t> ranges;
+  for (size_t i = 0; i < lazy.size(); ++i)
+    if (lazy[i]) ranges.insert(ranges.end(), {image.vmas[i].start, image.vmas[i].end});
+  return format::hex(format::checksum(ranges.data(), ranges.size() * sizeof(uint64_t)));
+}
+
+void close_fd(int& fd) {
+  if (fd >= 0) ::close(fd);
+  fd = -1;
+}
+
+}  // namespace
+
+LazyPages::~LazyPages() {
+  close_fd(uffd);
+  close_fd(go_fd);
+  if (middle_ > 0) waitpid(middle_, nullptr, 0);  // it runs on our memory: gone before that is
+  if (spawn_area_) munmap(spawn_area_, 3 * kSpawnStack);
+}
+
+std::unique_ptr<LazyPages> start_page_server(int image_fd, const std::string& image_path) {
+  auto lp = std::make_unique<LazyPages>();
+  lp->uffd = ready_userfaultfd();
+  if (image_path.size() >= sizeof(Spawn::path)) throw RestoreError("--lazy: the image's path is too long");
+  int go[2];
+  int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (null < 0 || pipe2(go, O_CLOEXEC) != 0) {
+    int err = errno;
+    if (null >= 0) ::close(null);
+    throw RestoreError(std::string("--lazy: cannot create the page server's pipe: ") + std::strerror(err));
+  }
+  lp->go_fd = go[1];
+  void* m = mmap(nullptr, 3 * kSpawnStack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (m == MAP_FAILED) {
+    int err = errno;
+    ::close(null), ::close(go[0]);
+    throw RestoreError(std::string("--lazy: cannot map the page server's start-up stacks: ") + std::strerror(err));
+  }
+  lp->spawn_area_ = static_cast<uint8_t*>(m);
+  auto* s = new (m) Spawn{{null, null, -1, image_fd, lp->uffd, go[0]}, {}, environ, {}, {}};
+  std::snprintf(s->target, sizeof s->target, "%d", int(getpid()));
+  std::memcpy(s->path, image_path.c_str(), image_path.size() + 1);
+  s->argv[0] = "restore", s->argv[1] = "--page-server", s->argv[2] = s->target, s->argv[3] = s->path;
+  lp->middle_ = clone(middle, lp->spawn_area_ + 3 * kSpawnStack, CLONE_VM | SIGCHLD, m);
+  int err = errno;
+  ::close(null), ::close(go[0]);  // the middle has copies: its fd table was copied at the clone
+  if (lp->middle_ < 0) throw RestoreError(std::string("--lazy: cannot start the page server: ") + std::strerror(err));
+  return lp;
+}
+
+void commit_lazy_areas(LazyPages& lp, const format::Image& image, const std::vector<bool>& lazy) {
+  std::string line = areas_digest(image, lazy) + "\n";
+  if (::write(lp.go_fd, line.data(), line.size()) != ssize_t(line.size()))
+    throw RestoreError(std::string("--lazy: cannot reach the page server: ") + std::strerror(errno));
+}
+
+void confirm_page_server(LazyPages& lp) {
+  int status = 0;
+  pid_t r = waitpid(lp.middle_, &status, 0);
+  lp.middle_ = -1;
+  munmap(lp.spawn_area_, 3 * kSpawnStack);
+  lp.spawn_area_ = nullptr;
+  if (r < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    throw RestoreError("--lazy: cannot start the page server (cannot run /proc/self/exe)");
+}
+
+int run_page_server(int argc, char** argv) {
+  if (argc != 4) {
+    std::fprintf(stderr, "restore --page-server: internal use only\n");
+    return 2;
+  }
   for (int sig : {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGPIPE, SIGTSTP, SIGTTIN, SIGTTOU, SIGUSR1, SIGUSR2})
     signal(sig, SIG_IGN);
   prctl(PR_SET_NAME, "ckpt-lazy");
-  if (chdir("/") != 0) _exit(1);
-  int null = ::open("/dev/null", O_RDWR);
-  if (null >= 0) {
-    dup2(null, 0);
-    dup2(null, 1);
+  const pid_t target = pid_t(std::atol(argv[2]));
+  // Once the launcher has said which areas are lazy, it goes on to its
+  // point of no return without waiting: what cannot be served from then
+  // on has to end the restored process, as a corrupt chunk found later does.
+  std::string said;
+  char c;
+  while (::read(kServerGoFd, &c, 1) == 1 && c != '\n') said += c;
+  if (said.empty()) return 0;  // the launcher stopped before: nothing to serve
+  auto give_up = [&](const std::string& why) {
+    kill(target, SIGKILL);
+    std::fprintf(stderr, "restore --lazy: %s; the restored process %d was killed\n", why.c_str(), int(target));
+    return 1;
+  };
+  if (chdir("/") != 0) return give_up(std::string("the page server cannot change to /: ") + std::strerror(errno));
+  try {
+    static format::ImageReader reader(kServerImageFd);  // static: serve_pages never returns
+    std::vector<bool> lazy = choose_lazy(reader.image());
+    if (areas_digest(reader.image(), lazy) != said) return give_up(std::string(argv[3]) + " changed while it was being restored");
+    PageServerSetup setup;
+    for (size_t i = 0; i < lazy.size(); ++i)
+      if (lazy[i]) setup.areas.push_back(reader.image().vmas[i]);
+    setup.uffd = kServerUffd;
+    setup.go_fd = kServerGoFd;
+    setup.target = target;
+    if (const char* d = std::getenv("CKPT_LAZY_PREFETCH_DELAY_MS")) setup.prefetch_delay_ms = unsigned(std::atoi(d));
+    serve_pages(reader, setup);
+  } catch (const std::exception& e) {
+    return give_up(std::string("the page server cannot read ") + argv[3] + ": " + e.what());
   }
-  std::vector<int> k(keep);
-  k.push_back(0), k.push_back(1), k.push_back(2);
-  std::sort(k.begin(), k.end());
-  unsigned from = 0;
-  for (int fd : k) {
-    if (unsigned(fd) > from) syscall(SYS_close_range, from, unsigned(fd) - 1, 0);
-    from = unsigned(fd) + 1;
-  }
-  syscall(SYS_close_range, from, ~0u, 0);
-}
-
-LazyPages start_lazy_pages(const format::ImageReader& reader, std::vector<bool> lazy) {
-  LazyPages lp;
-  lp.lazy = std::move(lazy);
-  PageServerSetup setup;
-  for (size_t i = 0; i < lp.lazy.size(); ++i)
-    if (lp.lazy[i]) setup.areas.push_back(reader.image().vmas[i]);
-  lp.uffd = ready_userfaultfd();
-  int go[2];
-  if (pipe2(go, O_CLOEXEC) != 0) {
-    ::close(lp.uffd);
-    throw RestoreError(std::string("--lazy: cannot create a pipe: ") + std::strerror(errno));
-  }
-  setup.uffd = lp.uffd;
-  setup.go_fd = go[0];
-  setup.target = getpid();
-  if (const char* d = std::getenv("CKPT_LAZY_PREFETCH_DELAY_MS")) setup.prefetch_delay_ms = unsigned(std::atoi(d));
-  // The middle process detaches first, so that once it has been reaped no
-  // fd of the restored process is held by the server; then it forks the
-  // server and exits, and the server is reparented: never the restored
-  // process's child.
-  pid_t mid = fork();
-  if (mid == 0) {
-    detach({lp.uffd, go[0], reader.fd()});
-    pid_t server = fork();
-    if (server == 0) serve_pages(reader, setup);
-    _exit(server < 0 ? 1 : 0);
-  }
-  int status = 0;
-  if (mid < 0 || waitpid(mid, &status, 0) != mid || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    ::close(lp.uffd);
-    ::close(go[0]);
-    ::close(go[1]);
-    throw RestoreError(std::string("--lazy: cannot start the page server: ") + std::strerror(errno));
-  }
-  ::close(go[0]);
-  lp.go_fd = go[1];
-  return lp;
 }
 
 }  // namespace ckpt::restorer

@@ -8,6 +8,11 @@
 // on how much memory it has. See docs/architecture.md, "Lazy restore".
 #pragma once
 
+#include <sys/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
 #include <vector>
 
 #include "format/ImageReader.h"
@@ -25,20 +30,42 @@ namespace ckpt::restorer {
 // MADV_DONTFORK, MADV_WIPEONFORK).
 std::vector<bool> choose_lazy(const format::Image& image);
 
+// A page server on its way: started before the image is even read (its
+// own start-up overlaps the launcher's), committed once the lazy areas are
+// chosen, confirmed just before the point of no return.
 struct LazyPages {
   int uffd = -1;   // the launcher's copy; the trampoline registers the areas with it, then closes it
-  int go_fd = -1;  // the trampoline writes one byte here once they are registered
-  std::vector<bool> lazy;
+  int go_fd = -1;  // the launcher writes the areas' digest here, the trampoline one byte to start serving
+  ~LazyPages();    // closing go_fd unstarted lets the server exit quietly
+  pid_t middle_ = -1;
+  uint8_t* spawn_area_ = nullptr;
 };
 
 // Creates the userfaultfd (with fork, mremap, munmap and MADV_DONTNEED
 // events), proves here that registering an area works, and starts the page
-// server: double-forked so that it is never the restored process's child,
-// in a session of its own, holding only the image, the userfaultfd and
-// stderr. Throws RestoreError if this kernel or this caller cannot.
-LazyPages start_lazy_pages(const format::ImageReader& reader, std::vector<bool> lazy);
+// server: this restore run again in its server mode, in a session of its
+// own, never the restored process's child, holding only the image, the
+// userfaultfd, the start pipe and stderr. Throws RestoreError if this kernel
+// or this caller cannot.
+std::unique_ptr<LazyPages> start_page_server(int image_fd, const std::string& image_path);
 
-// Only proves that start_lazy_pages would work here (restore --check --lazy).
+// Tells the server which areas are lazy (as a digest it checks against its
+// own reading of the image).
+void commit_lazy_areas(LazyPages& lp, const format::Image& image, const std::vector<bool>& lazy);
+
+// Waits until the server runs (not until it is ready: faults wait for it);
+// throws RestoreError if it could not be started.
+void confirm_page_server(LazyPages& lp);
+
+// Only proves that start_page_server would work here (restore --check --lazy).
 void check_lazy_pages();
+
+// `restore --page-server PID IMAGE` (internal; started by start_page_server
+// with fds 3 the image, 4 the userfaultfd, 5 the start pipe): waits for the
+// areas' digest (EOF: the restore stopped before, exit 0), reads and
+// validates the image again, checks that it chooses the same lazy areas,
+// and serves (PageServer.h) once the trampoline says go. If it cannot, it
+// kills the restored process PID and says why in one line.
+int run_page_server(int argc, char** argv);
 
 }  // namespace ckpt::restorer

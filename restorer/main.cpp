@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <memory>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -32,6 +33,8 @@
 using namespace ckpt;
 
 int main(int argc, char** argv) {
+  // Internal: the page server of a restore --lazy (restorer/LazyPages.h).
+  if (argc > 1 && std::strcmp(argv[1], "--page-server") == 0) return restorer::run_page_server(argc, argv);
   restorer::CommandLine cl;
   try {
     cl = restorer::parse_command_line(argc, argv);
@@ -67,6 +70,9 @@ int main(int argc, char** argv) {
   try {
     int fd = ::open(image_path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) throw restorer::RestoreError("cannot open " + image_path + ": " + std::strerror(errno));
+    // The page server starts first: its exec overlaps all that follows.
+    std::unique_ptr<restorer::LazyPages> lazy_pages;
+    if (lazy && !check_only) lazy_pages = restorer::start_page_server(fd, image_path);
     format::ImageReader reader(fd);
     const format::Image& image = reader.image();
     std::vector<x86::MapsEntry> self = x86::parse_maps(x86::read_proc_file("/proc/self/maps"));
@@ -82,17 +88,20 @@ int main(int argc, char** argv) {
                                                           restorer::vdso_scratch_size(image, fit.vdso));
     restorer::PreparedFiles files = restorer::prepare_files(image, inherit);
     restorer::LaunchOptions options{verbose};
-    if (lazy) {
+    if (lazy_pages) {
       std::vector<bool> chosen = restorer::choose_lazy(image);
-      if (std::find(chosen.begin(), chosen.end(), true) != chosen.end()) {
-        restorer::LazyPages pages = restorer::start_lazy_pages(reader, std::move(chosen));
-        plan.lazy = std::move(pages.lazy);
-        options.uffd = pages.uffd;
-        options.lazy_go_fd = pages.go_fd;
+      if (std::find(chosen.begin(), chosen.end(), true) == chosen.end()) {
+        lazy_pages.reset();  // nothing to serve: the server sees EOF and exits
+      } else {
+        restorer::commit_lazy_areas(*lazy_pages, image, chosen);
+        plan.lazy = std::move(chosen);
+        options.uffd = lazy_pages->uffd;
+        options.lazy_go_fd = lazy_pages->go_fd;
       }
     }
     restorer::stage_memory(reader, fit, plan, files);
     restorer::seal_memfds(files);
+    if (lazy_pages) restorer::confirm_page_server(*lazy_pages);
     restorer::launch(image, fit, plan, files, options);
   } catch (const format::FormatError& e) {
     std::fprintf(stderr, "restore: %s: bad image %s\n", image_path.c_str(), e.what());

@@ -9,6 +9,8 @@
 #     ckpt-lazy, its command line restore's) must be alive and must not be
 #     the restored process's child;
 #   - once the process (and its fork) ended, the server must end too;
+#   - a truncated image is refused (exit 1, one line) and leaves no page
+#     server behind, though the server is started before the image is read;
 #   - without CAP_SYS_PTRACE (no userfaultfd fork events) --lazy is
 #     refused before anything happens;
 #   - a raw image with one byte of the lazy area's page data flipped:
@@ -61,6 +63,14 @@ rc=$?
   grep -q 'CAP_SYS_PTRACE' "$WORK/noptrace.err" ||
   fail "restore --lazy without CAP_SYS_PTRACE exited $rc: $(head -n 2 "$WORK/noptrace.err")"
 log "refused without CAP_SYS_PTRACE: $(cat "$WORK/noptrace.err")"
+# The page server starts before the image is read: a refused image must
+# leave none behind.
+head -c 100000 "$WORK/raw.ckpt" >"$WORK/short.ckpt"
+"$RESTORE" --lazy "$WORK/short.ckpt" </dev/null >"$WORK/short.out" 2>"$WORK/short.err"
+rc=$?
+((rc == 1)) && [[ $(wc -l <"$WORK/short.err") == 1 ]] ||
+  fail "restore --lazy of a truncated image exited $rc: $(head -n 2 "$WORK/short.err")"
+wait_server_gone "$WORK/short.ckpt"
 "$RESTORE" --check --lazy "$WORK/raw.ckpt" >"$WORK/check.out" 2>&1 && grep -q 'can be restored here' "$WORK/check.out" ||
   fail "restore --check --lazy did not accept the image: $(head -n 2 "$WORK/check.out")"
 CKPT_LAZY_PREFETCH_DELAY_MS=60000 RESTORE_FLAGS=--lazy restore_start held "$WORK/raw.ckpt"
