@@ -186,7 +186,7 @@ DumpReport dump(const DumpOptions& o) {
   ImageFile file(o.output);
   format::ImageWriter writer(file.fd(), o.compression);
   writer.write_metadata(image);
-  MemoryStats mem = dump_memory(o.pid, image.vmas, writer);
+  MemoryStats mem = dump_memory(o.pid, image.vmas, writer, [&] { file.write_back(writer.bytes_written()); });
   writer.finish();
   file.commit();
   if (o.kill) tracee.kill();

@@ -225,7 +225,8 @@ static void read_pages(pid_t pid, const std::vector<Vma>& vmas, BatchQueue& queu
   }
 }
 
-MemoryStats dump_memory(pid_t pid, const std::vector<Vma>& vmas, format::ImageWriter& writer) {
+MemoryStats dump_memory(pid_t pid, const std::vector<Vma>& vmas, format::ImageWriter& writer,
+                        const std::function<void()>& written) {
   MemoryStats stats;
   BatchQueue queue;
   std::thread reader([&] {
@@ -244,6 +245,7 @@ MemoryStats dump_memory(pid_t pid, const std::vector<Vma>& vmas, format::ImageWr
         stats.pages_saved += r.npages;
       }
       queue.put_empty(b);
+      written();
     }
   } catch (...) {
     queue.cancel();
