@@ -197,6 +197,10 @@ DumpReport dump(const DumpOptions& o) {
   format::ImageWriter writer(file.fd(), o.compression);
   writer.write_metadata(image);
   MemoryStats mem = dump_memory(o.pid, image.vmas, writer, [&] { file.write_back(writer.bytes_written()); });
+  // Everything is read: a process left running goes on while the image is
+  // finished and made durable. With --kill it stays stopped until the image
+  // is committed, and then dies.
+  if (!o.kill) tracee.release();
   writer.finish();
   file.commit();
   if (o.kill) tracee.kill();
