@@ -3,6 +3,7 @@
 // file mappings only those copied-on-write), all-zero anonymous pages are
 // left out (fresh anonymous memory is zero), and the rest is read in large
 // batches with process_vm_readv, or /proc/PID/mem where protections forbid it.
+// The reading runs on a thread of its own, a batch ahead of the writing.
 #pragma once
 
 #include <sys/types.h>
