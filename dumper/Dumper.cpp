@@ -7,6 +7,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <sstream>
@@ -15,6 +16,7 @@
 #include "dumper/Descriptors.h"
 #include "dumper/ImageFile.h"
 #include "dumper/MemoryDump.h"
+#include "dumper/ScopedFd.h"
 #include "dumper/TaskState.h"
 #include "dumper/Tracee.h"
 #include "format/Checksum.h"
@@ -106,24 +108,32 @@ static format::MmInfo mm_info(pid_t pid, const std::vector<format::Vma>& vmas) {
 // Looks for the code the trampoline finishes through (x86/ResumeGadgets.h)
 // in the process's executable mappings, read from their files (reading the
 // target's memory would fault pages into it) or, for the vdso, from memory.
+// Files are read a piece at a time: the gadgets usually turn up early, and
+// a copy of all of libc's code would cost more in page faults than the scan.
+// Each piece carries the first bytes of the next, for a gadget on the seam.
 static void find_resume_gadgets(format::Image& image) {
+  constexpr size_t kPiece = 64u << 10;
   x86::GadgetScan found;
   std::vector<uint8_t> code;
   for (const auto& v : image.vmas) {
     if (!(v.prot & PROT_EXEC)) continue;
-    code.resize(v.size());
-    size_t got = 0;
     if (v.kind == format::VmaKind::Vdso) {
+      code.resize(v.size());
       read_remote(image.process.pid, -1, v.start, code.data(), code.size());
-      got = code.size();
+      x86::scan_gadgets(code.data(), code.size(), v.start, found);
     } else if (v.kind == format::VmaKind::FilePrivate) {
-      int fd = ::open(v.file.path.c_str(), O_RDONLY | O_CLOEXEC);
-      if (fd < 0) continue;
-      ssize_t n = pread(fd, code.data(), code.size(), off_t(v.pgoff));
-      ::close(fd);
-      got = n > 0 ? size_t(n) : 0;
+      ScopedFd fd(::open(v.file.path.c_str(), O_RDONLY | O_CLOEXEC));
+      if (fd.get() < 0) continue;
+      code.resize(kPiece + x86::kGadgetMaxBytes - 1);
+      for (uint64_t at = 0; at < v.size() && !(found.syscall && found.sigreturn); at += kPiece) {
+        size_t want = size_t(std::min<uint64_t>(code.size(), v.size() - at));
+        ssize_t n = pread(fd.get(), code.data(), want, off_t(v.pgoff + at));
+        if (n <= 0) break;
+        bool last = size_t(n) < want;  // the file ends inside the mapping
+        x86::scan_gadgets(code.data(), size_t(n), v.start + at, found, last ? size_t(n) : kPiece);
+        if (last) break;
+      }
     }
-    x86::scan_gadgets(code.data(), got, v.start, found);
     if (found.syscall && found.sigreturn) break;
   }
   if (found.syscall && found.sigreturn) {
@@ -186,7 +196,11 @@ DumpReport dump(const DumpOptions& o) {
   ImageFile file(o.output);
   format::ImageWriter writer(file.fd(), o.compression);
   writer.write_metadata(image);
-  MemoryStats mem = dump_memory(o.pid, image.vmas, writer);
+  MemoryStats mem = dump_memory(o.pid, image.vmas, writer, [&] { file.write_back(writer.bytes_written()); });
+  // Everything is read: a process left running goes on while the image is
+  // finished and made durable. With --kill it stays stopped until the image
+  // is committed, and then dies.
+  if (!o.kill) tracee.release();
   writer.finish();
   file.commit();
   if (o.kill) tracee.kill();

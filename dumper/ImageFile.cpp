@@ -41,6 +41,15 @@ ImageFile::~ImageFile() {
   if (!committed_) ::unlink(temp_.c_str());
 }
 
+void ImageFile::write_back(uint64_t end) {
+  constexpr uint64_t kStep = 8u << 20;
+  if (end < written_back_ + kStep) return;
+  // Only a hint (WB_SYNC_NONE): an I/O error here is reported again by
+  // commit's fsync, which is what decides whether the image is good.
+  sync_file_range(fd_, off_t(written_back_), off_t(end - written_back_), SYNC_FILE_RANGE_WRITE);
+  written_back_ = end;
+}
+
 void ImageFile::commit() {
   if (fsync(fd_) != 0) throw DumpError("cannot sync " + temp_ + ": " + std::strerror(errno));
   if (rename(temp_.c_str(), path_.c_str()) != 0)

@@ -2,9 +2,12 @@
 // folder, fsynced, and renamed over the target only when complete, so a
 // failed or killed dump never leaves a partial image under the final name
 // nor destroys an older image there. The destructor removes an uncommitted
-// temporary file.
+// temporary file. While the image is being written, write_back() starts
+// sending what is already written to the disk, so that the fsync of commit()
+// waits only for the last few MiB instead of the whole image.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 namespace ckpt::dumper {
@@ -17,12 +20,16 @@ class ImageFile {
   ImageFile& operator=(const ImageFile&) = delete;
 
   int fd() const { return fd_; }
+  // The first `end` bytes are written: start writing them to the disk, if
+  // enough has accumulated since the last call; does not wait for the disk.
+  void write_back(uint64_t end);
   // fsync, rename to the final name, fsync the folder.
   void commit();
 
  private:
   std::string path_, temp_;
   int fd_ = -1;
+  uint64_t written_back_ = 0;  // write_back() has been started up to here
   bool committed_ = false;
 };
 

@@ -2,14 +2,18 @@
 #include "dumper/MemoryDump.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
-#include <cinttypes>
-#include <cstdio>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
+#include <exception>
+#include <mutex>
+#include <thread>
 
 #include "format/Hex.h"
 #include "dumper/ScopedFd.h"
@@ -28,6 +32,7 @@ static constexpr uint64_t kPmPresent = 1ull << 63;
 static constexpr uint64_t kPmSwapped = 1ull << 62;
 static constexpr uint64_t kPmFile = 1ull << 61;
 static constexpr uint64_t kBatchPages = 1024;  // 4 MiB per read
+static constexpr size_t kBatchBytes = kBatchPages * kPageSize;
 
 
 void read_remote(pid_t pid, int mem_fd, uint64_t addr, void* out, size_t len) {
@@ -48,30 +53,134 @@ void read_remote(pid_t pid, int mem_fd, uint64_t addr, void* out, size_t len) {
   }
 }
 
+// Whether a page is all zero; stops at the first non-zero 64 bytes, so
+// ordinary data costs a few loads and only zero pages are read whole.
 static bool all_zero(const uint8_t* p) {
-  uint64_t acc = 0;
-  for (size_t i = 0; i < kPageSize; i += 8) {
-    uint64_t v;
-    std::memcpy(&v, p + i, 8);
-    acc |= v;
+  for (size_t i = 0; i < kPageSize; i += 64) {
+    uint64_t acc = 0;
+    for (size_t j = 0; j < 64; j += 8) {
+      uint64_t v;
+      std::memcpy(&v, p + i + j, 8);
+      acc |= v;
+    }
+    if (acc) return false;
   }
-  return acc == 0;
+  return true;
 }
 
-MemoryStats dump_memory(pid_t pid, const std::vector<Vma>& vmas, format::ImageWriter& writer) {
+namespace {
+
+// Pages read from the target and waiting to be written: runs of saved
+// pages, stored back to back in `data` (kBatchPages pages at most).
+struct Batch {
+  struct Run {
+    uint64_t vaddr;
+    uint64_t npages;
+    size_t offset;  // in data
+  };
+  uint8_t* data = nullptr;
+  std::vector<Run> runs;
+};
+
+// The batches passed between the thread that reads the target and the one
+// that writes the image, so that reading the next batch overlaps writing
+// the last. kBatches buffers of 4 MiB, in one mapping that asks for huge
+// pages: first-touching 12 MiB of small pages would cost thousands of page
+// faults, more than the copying itself on a virtual machine.
+class BatchQueue {
+ public:
+  static constexpr size_t kBatches = 3;  // one being read, one being written, one ready
+
+  BatchQueue() {
+    constexpr size_t kHuge = 2u << 20;
+    map_size_ = kBatches * kBatchBytes + kHuge;
+    void* m = mmap(nullptr, map_size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) throw DumpError(std::string("cannot allocate the copy buffers: ") + std::strerror(errno));
+    map_ = static_cast<uint8_t*>(m);
+    auto* aligned = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(map_) + kHuge - 1) & ~(kHuge - 1));
+    madvise(aligned, kBatches * kBatchBytes, MADV_HUGEPAGE);  // a hint: small pages work too
+    for (size_t i = 0; i < kBatches; ++i) {
+      batches_[i].data = aligned + i * kBatchBytes;
+      empty_.push_back(&batches_[i]);
+    }
+  }
+  ~BatchQueue() { munmap(map_, map_size_); }
+  BatchQueue(const BatchQueue&) = delete;
+  BatchQueue& operator=(const BatchQueue&) = delete;
+
+  // Reading side. An empty batch to fill, or nullptr if the writer gave up.
+  Batch* take_empty() {
+    std::unique_lock lock(mutex_);
+    changed_.wait(lock, [&] { return cancelled_ || !empty_.empty(); });
+    if (cancelled_) return nullptr;
+    Batch* b = empty_.front();
+    empty_.pop_front();
+    b->runs.clear();
+    return b;
+  }
+  void put_full(Batch* b) { push(full_, b); }
+  // No more batches; `error` is why reading stopped early, if it did.
+  void close(std::exception_ptr error) {
+    std::lock_guard lock(mutex_);
+    closed_ = true;
+    error_ = error;
+    changed_.notify_all();
+  }
+
+  // Writing side. The next full batch in order, or nullptr when there are
+  // no more (then error() tells whether reading failed).
+  Batch* take_full() {
+    std::unique_lock lock(mutex_);
+    changed_.wait(lock, [&] { return error_ || closed_ || !full_.empty(); });
+    if (error_ || full_.empty()) return nullptr;
+    Batch* b = full_.front();
+    full_.pop_front();
+    return b;
+  }
+  void put_empty(Batch* b) { push(empty_, b); }
+  void cancel() {
+    std::lock_guard lock(mutex_);
+    cancelled_ = true;
+    changed_.notify_all();
+  }
+  std::exception_ptr error() {
+    std::lock_guard lock(mutex_);
+    return error_;
+  }
+
+ private:
+  void push(std::deque<Batch*>& to, Batch* b) {
+    std::lock_guard lock(mutex_);
+    to.push_back(b);
+    changed_.notify_all();
+  }
+
+  uint8_t* map_ = nullptr;
+  size_t map_size_ = 0;
+  Batch batches_[kBatches];
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::deque<Batch*> empty_, full_;
+  bool closed_ = false, cancelled_ = false;
+  std::exception_ptr error_;
+};
+
+}  // namespace
+
+// The reading thread: walks the VMAs that take pages through pagemap, reads
+// the wanted pages into batches and leaves out all-zero anonymous pages.
+static void read_pages(pid_t pid, const std::vector<Vma>& vmas, BatchQueue& queue, MemoryStats& stats) {
   const std::string proc = "/proc/" + std::to_string(pid);
   ScopedFd pagemap(::open((proc + "/pagemap").c_str(), O_RDONLY | O_CLOEXEC));
   ScopedFd mem(::open((proc + "/mem").c_str(), O_RDONLY | O_CLOEXEC));
   if (pagemap.get() < 0 || mem.get() < 0)
     throw DumpError("pid " + std::to_string(pid) + ": cannot open its pagemap or mem: " + std::strerror(errno));
 
-  MemoryStats stats;
   std::vector<uint64_t> entries(kBatchPages);
-  std::vector<uint8_t> data(kBatchPages * kPageSize);
   for (const Vma& v : vmas) {
     if (!format::vma_kind_takes_pages(v.kind)) continue;
     const bool file_backed = v.kind == VmaKind::FilePrivate;
-    for (uint64_t base = v.start; base < v.end; base += kBatchPages * kPageSize) {
+    for (uint64_t base = v.start; base < v.end; base += kBatchBytes) {
       uint64_t npages = std::min<uint64_t>(kBatchPages, (v.end - base) / kPageSize);
       size_t bytes = npages * 8;
       if (pread(pagemap.get(), entries.data(), bytes, off_t(base / kPageSize * 8)) != ssize_t(bytes))
@@ -83,6 +192,8 @@ MemoryStats dump_memory(pid_t pid, const std::vector<Vma>& vmas, format::ImageWr
         if (!(e & kPmPresent)) return false;
         return !file_backed || !(e & kPmFile);  // a private file page still in the page cache is the file's
       };
+      Batch* batch = nullptr;
+      size_t filled = 0;
       for (uint64_t i = 0; i < npages;) {
         if (!wanted(i)) {
           ++i;
@@ -90,26 +201,59 @@ MemoryStats dump_memory(pid_t pid, const std::vector<Vma>& vmas, format::ImageWr
         }
         uint64_t j = i;
         while (j < npages && wanted(j)) ++j;
-        uint8_t* buf = data.data();
+        if (!batch && !(batch = queue.take_empty())) return;  // the writer gave up
+        uint8_t* buf = batch->data + filled;
         read_remote(pid, mem.get(), base + i * kPageSize, buf, (j - i) * kPageSize);
         // Split the run at all-zero pages of anonymous memory.
-        uint64_t k = i;
-        while (k < j) {
+        for (uint64_t k = i; k < j;) {
           if (!file_backed && all_zero(buf + (k - i) * kPageSize)) {
             ++stats.zero_pages_skipped;
             ++k;
             continue;
           }
-          uint64_t m = k;
+          uint64_t m = k + 1;
           while (m < j && (file_backed || !all_zero(buf + (m - i) * kPageSize))) ++m;
-          writer.add_pages(base + k * kPageSize, buf + (k - i) * kPageSize, m - k);
-          stats.pages_saved += m - k;
+          batch->runs.push_back({base + k * kPageSize, m - k, filled + (k - i) * kPageSize});
           k = m;
         }
+        filled += (j - i) * kPageSize;
         i = j;
       }
+      if (batch && batch->runs.empty()) queue.put_empty(batch);
+      else if (batch) queue.put_full(batch);
     }
   }
+}
+
+MemoryStats dump_memory(pid_t pid, const std::vector<Vma>& vmas, format::ImageWriter& writer,
+                        const std::function<void()>& written) {
+  MemoryStats stats;
+  BatchQueue queue;
+  std::thread reader([&] {
+    std::exception_ptr error;
+    try {
+      read_pages(pid, vmas, queue, stats);
+    } catch (...) {
+      error = std::current_exception();
+    }
+    queue.close(error);
+  });
+  try {
+    while (Batch* b = queue.take_full()) {
+      for (const Batch::Run& r : b->runs) {
+        writer.add_pages(r.vaddr, b->data + r.offset, r.npages);
+        stats.pages_saved += r.npages;
+      }
+      queue.put_empty(b);
+      written();
+    }
+  } catch (...) {
+    queue.cancel();
+    reader.join();
+    throw;
+  }
+  reader.join();
+  if (std::exception_ptr e = queue.error()) std::rethrow_exception(e);
   return stats;
 }
 

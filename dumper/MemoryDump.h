@@ -3,11 +3,13 @@
 // file mappings only those copied-on-write), all-zero anonymous pages are
 // left out (fresh anonymous memory is zero), and the rest is read in large
 // batches with process_vm_readv, or /proc/PID/mem where protections forbid it.
+// The reading runs on a thread of its own, a batch ahead of the writing.
 #pragma once
 
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "format/Image.h"
@@ -20,7 +22,9 @@ struct MemoryStats {
   uint64_t zero_pages_skipped = 0;
 };
 
-MemoryStats dump_memory(pid_t pid, const std::vector<format::Vma>& vmas, format::ImageWriter& writer);
+// `written` is called after each batch of pages has gone to the writer.
+MemoryStats dump_memory(pid_t pid, const std::vector<format::Vma>& vmas, format::ImageWriter& writer,
+                        const std::function<void()>& written);
 
 // Reads `len` bytes at `addr` of `pid` (used for the vdso too).
 void read_remote(pid_t pid, int mem_fd, uint64_t addr, void* out, size_t len);

@@ -87,15 +87,18 @@ Tracee::Tracee(pid_t pid) : pid_(pid) {
       }
     }
   } catch (...) {
-    for (const Thread& t : threads_) ptrace(PTRACE_DETACH, t.tid, nullptr, reinterpret_cast<void*>(intptr_t(t.pending_signal)));
+    release();
     throw;
   }
 }
 
-Tracee::~Tracee() {
+Tracee::~Tracee() { release(); }
+
+void Tracee::release() {
   if (!attached_) return;
   for (const Thread& t : threads_)
     ptrace(PTRACE_DETACH, t.tid, nullptr, reinterpret_cast<void*>(intptr_t(t.pending_signal)));
+  attached_ = false;
 }
 
 std::vector<pid_t> Tracee::tids() const {

@@ -53,6 +53,9 @@ class Tracee {
   const siginfo_t& consumed_signal(pid_t tid) const;
   // SIGKILL while stopped: the process never runs another instruction.
   void kill();
+  // Detaches now (as the destructor would): every thread resumes and gets
+  // back the signal its stop consumed. Nothing may be read from it after.
+  void release();
 
  private:
   struct Thread {

@@ -1,6 +1,7 @@
 // Streaming image writer (see ImageWriter.h, docs/format.md).
 #include "format/ImageWriter.h"
 
+#include <sys/uio.h>
 #include <unistd.h>
 #include <zstd.h>
 
@@ -13,7 +14,11 @@
 
 namespace ckpt::format {
 
-static constexpr size_t kFlushThreshold = 8u << 20;
+// Small pieces (headers, metadata, padding) are gathered in buffer_; a piece
+// of at least kDirectWrite bytes (a chunk of page data) goes to the file
+// straight from the caller's memory, with whatever is pending in front of it.
+static constexpr size_t kFlushThreshold = 1u << 20;
+static constexpr size_t kDirectWrite = 64u << 10;
 
 ImageWriter::ImageWriter(int fd, Compression compression) : fd_(fd), compression_(compression) {
   if (compression_.encoding == ChunkEncoding::Zstd) {
@@ -28,20 +33,34 @@ ImageWriter::ImageWriter(int fd, Compression compression) : fd_(fd), compression
 ImageWriter::~ImageWriter() { ZSTD_freeCCtx(cctx_); }
 
 void ImageWriter::write(const void* p, size_t n) {
-  auto c = static_cast<const uint8_t*>(p);
-  buffer_.insert(buffer_.end(), c, c + n);
   offset_ += n;
   if (in_page_data_) page_data_sum_.update(p, n);
+  if (n >= kDirectWrite) {
+    flush(p, n);
+    return;
+  }
+  auto c = static_cast<const uint8_t*>(p);
+  buffer_.insert(buffer_.end(), c, c + n);
   if (buffer_.size() >= kFlushThreshold) flush();
 }
 
-void ImageWriter::flush() {
-  size_t done = 0;
-  while (done < buffer_.size()) {
-    ssize_t n = ::write(fd_, buffer_.data() + done, buffer_.size() - done);
+void ImageWriter::flush(const void* extra, size_t extra_size) {
+  iovec iov[2] = {{buffer_.data(), buffer_.size()}, {const_cast<void*>(extra), extra_size}};
+  iovec* next = iov;
+  int count = 2;
+  for (;;) {
+    while (count > 0 && next->iov_len == 0) ++next, --count;
+    if (count == 0) break;
+    ssize_t n = ::writev(fd_, next, count);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) throw std::system_error(errno, std::generic_category(), "writing the image");
-    done += size_t(n);
+    for (size_t done = size_t(n); done > 0;) {  // a short write: skip what went out
+      size_t step = done < next->iov_len ? done : next->iov_len;
+      next->iov_base = static_cast<uint8_t*>(next->iov_base) + step;
+      next->iov_len -= step;
+      done -= step;
+      if (next->iov_len == 0) ++next, --count;
+    }
   }
   buffer_.clear();
 }

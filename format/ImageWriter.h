@@ -41,14 +41,15 @@ class ImageWriter {
  private:
   void write(const void* p, size_t n);
   void pad_to(uint64_t alignment);
-  void flush();
+  // Writes the pending bytes, then `extra` (not copied) after them.
+  void flush(const void* extra = nullptr, size_t extra_size = 0);
   void section(SectionType type, const std::vector<uint8_t>& payload);
   void begin_page_data();
 
   int fd_;
   Compression compression_;
   ZSTD_CCtx_s* cctx_ = nullptr;
-  std::vector<uint8_t> buffer_;   // pending bytes not yet written
+  std::vector<uint8_t> buffer_;   // pending small pieces not yet written
   std::vector<uint8_t> scratch_;  // compression output
   uint64_t offset_ = 0;           // logical end of what has been written
   uint64_t pages_ = 0;

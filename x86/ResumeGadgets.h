@@ -34,9 +34,12 @@ struct GadgetScan {
   uint64_t syscall = 0, sigreturn = 0;  // 0: not found
 };
 
-// Scans code bytes that sit at address `base`, keeping the first hits.
-inline void scan_gadgets(const uint8_t* code, size_t size, uint64_t base, GadgetScan& found) {
-  for (size_t i = 0; i + 2 <= size && !(found.syscall && found.sigreturn); ++i) {
+// Scans code bytes that sit at address `base`, keeping the first hits. Only
+// gadgets that start in the first `starts` bytes count; the rest of `size`
+// is there to check a gadget that starts just before that limit.
+inline void scan_gadgets(const uint8_t* code, size_t size, uint64_t base, GadgetScan& found,
+                         size_t starts = SIZE_MAX) {
+  for (size_t i = 0; i < starts && i + 2 <= size && !(found.syscall && found.sigreturn); ++i) {
     if (!found.syscall && code[i] == 0x0f && is_syscall_gadget(code + i, size - i)) found.syscall = base + i;
     if (!found.sigreturn && code[i] == 0x48 && is_sigreturn_gadget(code + i, size - i)) found.sigreturn = base + i;
   }
