@@ -16,7 +16,8 @@
  *     --held, each first locks an error-checking mutex of its own and keeps
  *     it locked across the dump;
  *   - "condvar", in pthread_cond_wait on an error-checking mutex;
- *   - "sleeper", in a 3 s nanosleep, looping on EINTR with the remaining time;
+ *   - "sleeper", in a 3 s nanosleep, looping on EINTR with the remaining time,
+ *     then waiting until the check (so it is still a thread when counted);
  *   - "detached", created detached, waiting in sem_wait;
  *   - "guard", with a 64 KiB stack guard and its own alternate stack, in the
  *     barrier too.
@@ -352,6 +353,9 @@ static void *condvar_main(void *arg)
 /* ---- the sleeper ---- */
 
 static long long slept_ns;
+/* Posted at check time: a sleeper done early (a slow, busy machine) stays
+ * a thread until then, so the thread count the test compares holds. */
+static sem_t sleeper_release;
 static int sleep_eintr;
 
 static long long mono_ns(void)
@@ -378,6 +382,7 @@ static void *sleeper_main(void *arg)
 	}
 	slept_ns = mono_ns() - t0;
 	check_tid("sleeper");
+	sem_wait_intr(&sleeper_release);
 	return NULL;
 }
 
@@ -569,6 +574,7 @@ int main(int argc, char **argv)
 	sem_init(&setup_done, 0, 0);
 	sem_init(&detached_go, 0, 0);
 	sem_init(&detached_done, 0, 0);
+	sem_init(&sleeper_release, 0, 0);
 	pthread_barrier_init(&barrier, NULL, n_workers + 2);
 	init_mutex(&cv_lock, PTHREAD_MUTEX_ERRORCHECK);
 
@@ -638,6 +644,7 @@ int main(int argc, char **argv)
 	for (int i = 0; i < n_workers; i++)
 		join(workers[i].thread, workers[i].name);
 	join(condvar, "condvar");
+	sem_post(&sleeper_release);
 	join(sleeper, "sleeper");
 	join(guard, "guard");
 
