@@ -17,7 +17,12 @@
  *
  * --wall: just fork, exec, wait; report the wall time (for `ckpt dump`).
  *
- * Output, one line: lat_ns=N status=S [sum=HEX] [vmrss_kb=N vmhwm_kb=N] */
+ * A "SUM <hex>" line after the timestamp (the hog's checksum of its whole
+ * memory, the floor's of what it read) is reported as sum=, and the time
+ * from the start until that line arrived as sum_ns=: until the program has
+ * read all its memory once.
+ *
+ * Output, one line: lat_ns=N status=S [sum=HEX sum_ns=N] [vmrss_kb=N vmhwm_kb=N] */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <sched.h>
@@ -105,7 +110,7 @@ int main(int argc, char **argv) {
   close(in[0]);
   close(out[1]);
 
-  long long lat = -1;
+  long long lat = -1, sum_lat = -1;
   char sum[64] = "", line[256];
   long rss = -1, hwm = -1;
   if (!wall) {
@@ -117,6 +122,7 @@ int main(int argc, char **argv) {
     /* The hog goes on with "SUM"; programs that just exit give EOF. */
     while (lat >= 0 && read_line(out[0], line, sizeof line))
       if (!strncmp(line, "SUM ", 4)) {
+        sum_lat = now_ns() - t0;
         snprintf(sum, sizeof sum, "%.60s", line + 4);
         break;
       }
@@ -132,7 +138,7 @@ int main(int argc, char **argv) {
   if (waitpid(pid, &st, 0) != pid) return perror("waitpid"), 1;
   if (wall) lat = now_ns() - t0;
   printf("lat_ns=%lld status=%d", lat, WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
-  if (sum[0]) printf(" sum=%s", sum);
+  if (sum[0]) printf(" sum=%s sum_ns=%lld", sum, sum_lat);
   if (hold) printf(" vmrss_kb=%ld vmhwm_kb=%ld", rss, hwm);
   printf("\n");
   return lat >= 0 ? 0 : 1;
