@@ -266,7 +266,7 @@ def plot(sweep, png):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     sizes = sorted(sweep)
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = plt.subplots(figsize=(9.5, 4.5))
     for key, label, style in (("floor", "floor: one core reads the raw image into fresh memory", "k--o"),
                               ("raw", "ckpt restore, raw image", "b-o"),
                               ("zstd", "ckpt restore, zstd:3 image", "r-s"),
@@ -279,7 +279,7 @@ def plot(sweep, png):
     ax.set_title("ckpt restore time against image size")
     ax.set_xticks(sizes)
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
     fig.tight_layout()
     fig.savefig(png, dpi=110)
 
