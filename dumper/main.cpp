@@ -29,7 +29,7 @@ const char* kUsage =
     "usage: ckpt dump PID -o FILE [--kill] [--compress none|zstd[:LEVEL]] [--ignore-fds] [--executable]\n"
     "       ckpt inspect FILE [--json]\n"
     "       ckpt verify FILE\n"
-    "       ckpt run FILE\n";
+    "       ckpt run FILE [--lazy]\n";
 
 struct UsageError : std::runtime_error {
   using std::runtime_error::runtime_error;
@@ -118,14 +118,16 @@ int cmd_verify(const std::vector<std::string>& args) {
   return 0;
 }
 
-int cmd_run(const std::vector<std::string>& args, const char* argv0) {
-  if (args.size() != 1) throw UsageError("run takes exactly one image");
+int cmd_run(std::vector<std::string> args, const char* argv0) {
+  const bool lazy = std::erase(args, std::string("--lazy")) > 0;
+  if (args.size() != 1) throw UsageError("run takes exactly one image (and --lazy)");
   std::string self(argv0);
   char exe[4096];
   ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
   if (n > 0) self.assign(exe, size_t(n));
   std::string beside = self.substr(0, self.rfind('/') + 1) + "restore";
-  const char* restore_args[] = {"restore", args[0].c_str(), nullptr};
+  const char* restore_args[] = {"restore", lazy ? "--lazy" : args[0].c_str(), lazy ? args[0].c_str() : nullptr,
+                                nullptr};
   if (access(beside.c_str(), X_OK) == 0) execv(beside.c_str(), const_cast<char**>(restore_args));
   execvp("restore", const_cast<char**>(restore_args));
   throw std::runtime_error("cannot run restore (looked beside ckpt and on PATH)");

@@ -70,6 +70,7 @@ expect_usage "ckpt with no arguments" "$CKPT"
 expect_usage "ckpt dump with no pid" "$CKPT" dump
 expect_usage "ckpt dump with no -o" "$CKPT" dump 1
 expect_usage "ckpt with an unknown command" "$CKPT" frobnicate
+expect_usage "ckpt run with two images" "$CKPT" run a.ckpt b.ckpt --lazy
 expect_usage "restore with no arguments" "$RESTORE"
 expect_usage "restore --lazy with --install-binfmt" "$RESTORE" --install-binfmt --lazy
 expect_usage "restore --lazy with no image" "$RESTORE" --lazy

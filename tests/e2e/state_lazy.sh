@@ -95,7 +95,8 @@ COMPRESS=zstd
 start orig2 "$PROGRAMS/$prog"
 wait_lines orig2 1
 dump orig2 "$WORK/zstd.ckpt"
-RESTORE_FLAGS=--lazy restore_start racing "$WORK/zstd.ckpt"
+# Through `ckpt run --lazy` this time (it finds restore on PATH in a build tree).
+PATH="$(dirname "$RESTORE"):$PATH" _spawn racing "$CKPT" run --lazy "$WORK/zstd.ckpt"
 send racing check
 wait_exit racing any
 grep -q '^PASS' "$WORK/racing.out" && ((EXIT_STATUS == 0)) ||
