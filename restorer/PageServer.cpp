@@ -167,7 +167,7 @@ class Server {
 // Copies (or, with no data, maps zeros into) the unresolved pages of the
 // saved range [lo, hi) wherever they live now. `data` holds [lo, hi).
 Outcome Server::fill(Space& s, uint64_t lo, uint64_t hi, const uint8_t* data) {
-  for (const Region& r : std::vector<Region>(s.regions)) {
+  for (const Region& r : s.regions) {  // copying never changes the regions: only events do
     uint64_t a = std::max(lo, r.saved), b = std::min(hi, r.saved + (r.end - r.cur));
     for (uint64_t p = a; p < b;) {
       if (is_resolved(s, catalog_.index(p))) {
