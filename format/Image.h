@@ -265,4 +265,9 @@ struct Image {
   std::vector<PageChunk> chunks;     // sorted by vaddr, non-overlapping
 };
 
+// For a validated image (every chunk inside one VMA): the index of the VMA
+// each chunk lies in, and which VMAs have saved pages.
+std::vector<size_t> chunk_vmas(const Image& image);
+std::vector<bool> vmas_with_pages(const Image& image);
+
 }  // namespace ckpt::format

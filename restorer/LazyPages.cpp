@@ -34,11 +34,7 @@ using format::VmaKind;
 
 std::vector<bool> choose_lazy(const format::Image& image) {
   std::vector<bool> lazy(image.vmas.size(), false);
-  std::vector<bool> has_pages(image.vmas.size(), false);
-  for (size_t ci = 0, vi = 0; ci < image.chunks.size(); ++ci) {
-    while (image.vmas[vi].end <= image.chunks[ci].vaddr) ++vi;  // validated: every chunk lies inside a VMA
-    has_pages[vi] = true;
-  }
+  const std::vector<bool> has_pages = format::vmas_with_pages(image);
   // Addresses the launcher reads or writes in staged memory before the point of no return.
   std::vector<uint64_t> touched;
   for (const format::ThreadState& t : image.threads) {

@@ -150,6 +150,12 @@ class Server {
   Outcome fill(Space& s, uint64_t lo, uint64_t hi, const uint8_t* data);
   Outcome fill_run(Space& s, uint64_t cur, uint64_t saved, uint64_t len, const uint8_t* src);
   Outcome fault(Space& s, uint64_t address);
+  // fault(), kept for later if an event must be applied first.
+  void serve(Space& s, uint64_t address) {
+    Outcome o = fault(s, address);
+    if (o == Outcome::Retry) retry_.push_back({&s, address});
+    if (o == Outcome::Dead) s.dead = true;
+  }
   Outcome prefetch(Space& s);
   void handle(Space& s, const uffd_msg& m);
   void mark(Space& s, uint64_t start, uint64_t end);
@@ -297,12 +303,7 @@ std::vector<Region> Server::cut(Space& s, uint64_t start, uint64_t end) {
 
 void Server::handle(Space& s, const uffd_msg& m) {
   switch (m.event) {
-    case UFFD_EVENT_PAGEFAULT: {
-      Outcome o = fault(s, m.arg.pagefault.address);
-      if (o == Outcome::Retry) retry_.push_back({&s, m.arg.pagefault.address});
-      if (o == Outcome::Dead) s.dead = true;
-      break;
-    }
+    case UFFD_EVENT_PAGEFAULT: serve(s, m.arg.pagefault.address); break;
     case UFFD_EVENT_FORK: {
       // The child starts with the parent's view: what the parent had is
       // copied into it by the kernel, what it lacked the child lacks too.
@@ -411,10 +412,7 @@ void Server::run() {
     std::vector<std::pair<Space*, uint64_t>> again;
     again.swap(retry_);
     for (auto& [s, address] : again) {
-      if (s->dead) continue;
-      Outcome o = fault(*s, address);
-      if (o == Outcome::Retry) retry_.push_back({s, address});
-      if (o == Outcome::Dead) s->dead = true;
+      if (!s->dead) serve(*s, address);
     }
     if (now_ms() >= prefetch_at && retry_.empty()) {
       for (Space& s : spaces_) {

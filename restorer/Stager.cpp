@@ -37,14 +37,9 @@ static void map_at(uint64_t addr, const Vma& v, int prot, int flags, int fd) {
 void stage_memory(const format::ImageReader& reader, const MachineFit& fit, const AddressPlan& plan,
                   const PreparedFiles& files) {
   const format::Image& image = reader.image();
+  const std::vector<size_t> chunk_vma = format::chunk_vmas(image);
   std::vector<bool> has_pages(image.vmas.size(), false);
-  {
-    size_t vi = 0;
-    for (const format::PageChunk& c : image.chunks) {
-      while (image.vmas[vi].end <= c.vaddr) ++vi;  // validated: every chunk lies inside a VMA
-      has_pages[vi] = true;
-    }
-  }
+  for (size_t vi : chunk_vma) has_pages[vi] = true;
   // Map every area, writable where pages are to be laid over.
   for (size_t i = 0; i < image.vmas.size(); ++i) {
     const Vma& v = image.vmas[i];
@@ -92,9 +87,9 @@ void stage_memory(const format::ImageReader& reader, const MachineFit& fit, cons
   std::vector<const format::PageChunk*> todo;
   std::vector<uint8_t*> dest;
   uint64_t bytes = 0;
-  for (size_t ci = 0, vi = 0; ci < image.chunks.size(); ++ci) {
+  for (size_t ci = 0; ci < image.chunks.size(); ++ci) {
     const format::PageChunk& c = image.chunks[ci];
-    while (image.vmas[vi].end <= c.vaddr) ++vi;
+    const size_t vi = chunk_vma[ci];
     if (plan.is_lazy(vi)) continue;
     todo.push_back(&c);
     dest.push_back(reinterpret_cast<uint8_t*>(plan.staged[vi] + (c.vaddr - image.vmas[vi].start)));
