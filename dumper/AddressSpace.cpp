@@ -79,13 +79,21 @@ std::vector<Vma> read_address_space(pid_t pid) {
       v.kind = e.shared ? VmaKind::FileShared : VmaKind::FilePrivate;
       v.pgoff = e.offset;
       v.file.path = e.path;
-      // map_files names the very file mapped, even if a path now points elsewhere.
-      struct stat st;
+      // map_files names the very file mapped (root only); the path is what
+      // restore will open, resolved here in the dumper's mount namespace,
+      // which the target's owner may have filled differently from the
+      // target's. Both must be the mapped inode. stat() opens nothing, so a
+      // FIFO or a device at the path costs nothing here.
+      struct stat st, at_path;
       char link[96];
       std::snprintf(link, sizeof link, "%s/map_files/%" PRIx64 "-%" PRIx64, proc.c_str(), e.start, e.end);
-      if (stat(link, &st) != 0 && stat(e.path.c_str(), &st) != 0) refuse("cannot stat the file");
+      bool exact = stat(link, &st) == 0;
+      if (stat(e.path.c_str(), &at_path) != 0) refuse("cannot stat the file");
+      if (!exact) st = at_path;
       if (!S_ISREG(st.st_mode)) refuse("mappings of devices are not supported");
       if (st.st_ino != e.inode) refuse("the file at this path was replaced since it was mapped");
+      if (at_path.st_dev != st.st_dev || at_path.st_ino != st.st_ino)
+        refuse("this path names another file here (the target's mount namespace differs, or the file was replaced)");
       v.file.dev = st.st_dev;
       v.file.ino = st.st_ino;
       v.file.size = uint64_t(st.st_size);

@@ -16,6 +16,7 @@
 #include <sstream>
 
 #include "dumper/ScopedFd.h"
+#include "dumper/TargetFile.h"
 #include "dumper/Tracee.h"
 #include "format/Limits.h"
 #include "x86/ProcMaps.h"
@@ -113,9 +114,10 @@ SharedObject read_object(int fd, uint64_t id, bool memfd, const std::string& nam
 }
 
 // The unread bytes of a pipe, copied with tee() so the pipe keeps them.
-std::vector<uint8_t> peek_pipe(pid_t pid, int fd, uint32_t size) {
-  ScopedFd src(::open(proc(pid, "fd/" + std::to_string(fd)).c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
-  if (src.get() < 0) refuse(pid, fd, std::string("cannot open the pipe to read its contents: ") + std::strerror(errno));
+std::vector<uint8_t> peek_pipe(pid_t pid, int fd, uint64_t ino, uint32_t size) {
+  std::string why;
+  ScopedFd src(open_target_file(proc(pid, "fd/" + std::to_string(fd)), {S_IFIFO, 0, ino_t(ino)}, &why));
+  if (src.get() < 0) refuse(pid, fd, "cannot open the pipe to read its contents: " + why);
   int p[2];
   if (pipe2(p, O_CLOEXEC | O_NONBLOCK) != 0) throw DumpError("pipe2: " + std::string(std::strerror(errno)));
   ScopedFd r(p[0]), w(p[1]);
@@ -153,8 +155,9 @@ format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas) {
     char link[96];
     std::snprintf(link, sizeof link, "map_files/%" PRIx64 "-%" PRIx64, v.start, v.end);
     std::string what = "the shared memory at " + std::string(link + 10);
-    ScopedFd fd(::open(proc(pid, link).c_str(), O_RDONLY | O_CLOEXEC));
-    if (fd.get() < 0) throw DumpError("pid " + std::to_string(pid) + ": cannot open " + what + ": " + std::strerror(errno));
+    std::string why;
+    ScopedFd fd(open_target_file(proc(pid, link), {S_IFREG, 0, ino_t(v.file.ino)}, &why));
+    if (fd.get() < 0) throw DumpError("pid " + std::to_string(pid) + ": cannot open " + what + ": " + why);
     bool memfd = v.kind == format::VmaKind::MemfdShared;
     std::string name = memfd ? v.file.path.substr(7, v.file.path.size() - 7 - 10) : "";
     object_index[v.file.ino] = table.objects.size();
@@ -214,7 +217,8 @@ format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas) {
     } else if (S_ISFIFO(st.st_mode)) {
       f.object = st.st_ino;
       f.kind = target.rfind("pipe:", 0) == 0 ? FdKind::Pipe : FdKind::Fifo;
-      ScopedFd probe(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+      std::string why;
+      ScopedFd probe(open_target_file(path, {S_IFIFO, st.st_dev, st.st_ino}, &why));
       int size = probe.get() >= 0 ? fcntl(probe.get(), F_GETPIPE_SZ) : -1;
       f.pipe_size = size > 0 ? uint32_t(size) : 65536;
       pipe_ends[st.st_ino] |= (f.flags & O_ACCMODE) == O_RDONLY ? 1u : (f.flags & O_ACCMODE) == O_WRONLY ? 2u : 3u;
@@ -222,8 +226,9 @@ format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas) {
       f.kind = FdKind::Memfd;
       f.object = st.st_ino;
       if (!object_index.count(st.st_ino)) {
-        ScopedFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-        if (fd.get() < 0) refuse(pid, n, "cannot open the memfd to read it");
+        std::string why;
+        ScopedFd fd(open_target_file(path, {S_IFREG, st.st_dev, st.st_ino}, &why));
+        if (fd.get() < 0) refuse(pid, n, "cannot open the memfd to read it: " + why);
         object_index[st.st_ino] = table.objects.size();
         table.objects.push_back(read_object(fd.get(), st.st_ino, true, target.substr(7, target.size() - 17),
                                             "the memfd at fd " + std::to_string(n)));
@@ -234,8 +239,9 @@ format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas) {
       if (uint64_t(st.st_size) > format::kMaxBlobBytes)
         refuse(pid, n, "the deleted file holds " + std::to_string(st.st_size >> 20) + " MiB, more than the " +
                            std::to_string(format::kMaxBlobBytes >> 20) + " MiB this version saves");
-      ScopedFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-      if (fd.get() < 0) refuse(pid, n, "cannot open the deleted file to save it");
+      std::string why;
+      ScopedFd fd(open_target_file(path, {S_IFREG, st.st_dev, st.st_ino}, &why));
+      if (fd.get() < 0) refuse(pid, n, "cannot open the deleted file to save it: " + why);
       for (auto& e : read_extents(fd.get(), uint64_t(st.st_size), "the deleted file at fd " + std::to_string(n))) {
         if (f.contents.size() < e.offset + e.bytes.size()) f.contents.resize(e.offset + e.bytes.size());
         std::memcpy(f.contents.data() + e.offset, e.bytes.data(), e.bytes.size());
@@ -269,7 +275,7 @@ format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas) {
       bool first = true;
       for (const FdEntry& g : table.fds)
         if (&g != &f && g.object == f.object && (g.flags & O_ACCMODE) == O_RDONLY && g.fd < f.fd) first = false;
-      if (first) f.contents = peek_pipe(pid, f.fd, f.pipe_size);
+      if (first) f.contents = peek_pipe(pid, f.fd, f.object, f.pipe_size);
     }
   }
   return table;

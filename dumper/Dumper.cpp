@@ -4,10 +4,12 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cinttypes>
 #include <chrono>
 #include <cstring>
 #include <sstream>
@@ -18,6 +20,7 @@
 #include "dumper/MemoryDump.h"
 #include "dumper/ScopedFd.h"
 #include "dumper/TaskState.h"
+#include "dumper/TargetFile.h"
 #include "dumper/Tracee.h"
 #include "format/Checksum.h"
 #include "format/Limits.h"
@@ -122,8 +125,19 @@ static void find_resume_gadgets(format::Image& image) {
       read_remote(image.process.pid, -1, v.start, code.data(), code.size());
       x86::scan_gadgets(code.data(), code.size(), v.start, found);
     } else if (v.kind == format::VmaKind::FilePrivate) {
-      ScopedFd fd(::open(v.file.path.c_str(), O_RDONLY | O_CLOEXEC));
-      if (fd.get() < 0) continue;
+      // Through map_files (root), else the path: either way only the
+      // mapped inode, as a regular file, is opened (TargetFile.h).
+      char range[40];
+      std::snprintf(range, sizeof range, "%" PRIx64 "-%" PRIx64, v.start, v.end);
+      const ExpectedFile expected{S_IFREG, dev_t(v.file.dev), ino_t(v.file.ino)};
+      std::string why;
+      bool wrong = false;
+      ScopedFd fd(open_target_file(proc_path(image.process.pid, "map_files/") + range, expected, &why, &wrong));
+      if (fd.get() < 0 && !wrong) fd.reset(open_target_file(v.file.path, expected, &why, &wrong));
+      if (wrong)
+        throw DumpError("pid " + std::to_string(image.process.pid) + ": cannot dump the mapping " + range + " " +
+                        v.file.path + ": " + why);
+      if (fd.get() < 0) continue;  // unreadable here: the code may be found elsewhere
       code.resize(kPiece + x86::kGadgetMaxBytes - 1);
       for (uint64_t at = 0; at < v.size() && !(found.syscall && found.sigreturn); at += kPiece) {
         size_t want = size_t(std::min<uint64_t>(code.size(), v.size() - at));
