@@ -2,7 +2,8 @@
 // changed and every checksum recomputed, so that tests can feed `restore`
 // images that are well-formed but say something this machine must refuse
 // (another kernel's vdso, CPU features it lacks, another owner...).
-// Fields: vdso_hash, uid, gid, xfeatures, xsave_size, cwd, syscall_gadget;
+// Fields: vdso_hash, uid, gid, xfeatures, xfeatures_or (bits added to the
+// saved ones), xsave_size, cwd, syscall_gadget;
 // file_path=PATH (the first file VMA maps PATH instead, with PATH's size and
 // mtime, so only the file itself differs); add_anon=START:SIZE (a PROT_NONE
 // reservation, no pages); add_saved=START:SIZE (read-write anonymous memory,
@@ -59,6 +60,7 @@ int main(int argc, char** argv) {
       else if (field == "uid") img.process.uid = img.process.euid = uint32_t(n);
       else if (field == "gid") img.process.gid = img.process.egid = uint32_t(n);
       else if (field == "xfeatures") img.threads.at(0).xfeatures = n;
+      else if (field == "xfeatures_or") img.threads.at(0).xfeatures |= n;
       else if (field == "xsave_size") img.threads.at(0).xsave.resize(n);
       else if (field == "cwd") img.task.cwd = value;
       else if (field == "syscall_gadget") img.mm.syscall_gadget = n;
