@@ -93,13 +93,33 @@ alive_and_well victim 2
 expect_refused "ckpt dump into /proc" "$CKPT" dump "$pid" -o /proc/x.ckpt --kill
 ls -A /proc | grep -q ckpt && problem "files left in /proc: $(ls -A /proc | grep ckpt)"
 alive_and_well victim 3
-chmod 0555 "$WORK/out"
-if ! touch "$WORK/out/probe" 2>/dev/null; then  # root ignores the mode on most filesystems
-  expect_refused "ckpt dump into a read-only folder" "$CKPT" dump "$pid" -o "$WORK/out/x.ckpt" --kill
-  alive_and_well victim 4
+# A read-only folder: root ignores the mode, so as root the dumper and its
+# target run as nobody (through setpriv, util-linux), in a folder nobody
+# owns and may not write to; a caller who is not root is that user itself.
+as_user=()
+if [[ $(id -u) == 0 ]]; then
+  command -v setpriv >/dev/null || fail "setpriv (util-linux, .ci/deps) is missing: the read-only-folder case needs it as root"
+  as_user=(setpriv --reuid=nobody --regid=nogroup --clear-groups)
+  chmod 711 "$WORK"  # nobody reaches the data file and its own folder below
+  chmod 644 "$WORK/data"
 fi
-rm -f "$WORK/out/probe"
-chmod 0755 "$WORK/out"
+mkdir "$WORK/ro"
+((${#as_user[@]})) && chown nobody:nogroup "$WORK/ro"
+chmod 0555 "$WORK/ro"
+"${as_user[@]}" touch "$WORK/ro/probe" 2>/dev/null &&
+  fail "the read-only folder $WORK/ro is writable for $("${as_user[@]}" id -un): the case would prove nothing"
+start rovictim "${as_user[@]}" "$PROGRAMS/counter" "$WORK/data"
+send rovictim first
+wait_lines rovictim 1
+[[ $(stat -c %u "/proc/$PID_rovictim") == $("${as_user[@]}" id -u) ]] || fail "the victim does not run as the dumping user"
+expect_refused "ckpt dump into a read-only folder (as $("${as_user[@]}" id -un))" \
+  "${as_user[@]}" "$CKPT" dump "$PID_rovictim" -o "$WORK/ro/x.ckpt" --kill
+grep -q "$WORK/ro" "$WORK/last.stderr" || problem "the refusal of a read-only folder does not name it: $(cat "$WORK/last.stderr")"
+expect_files "$WORK/ro" ""
+log "read-only folder as $("${as_user[@]}" id -un): $(cat "$WORK/last.stderr")"
+alive_and_well rovictim 2
+close_input rovictim
+wait_exit rovictim any
 expect_files "$WORK/out" ""
 
 # A valid image made now; a later failed dump to the same path must leave it.
