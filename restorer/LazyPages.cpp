@@ -6,6 +6,8 @@
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <linux/capability.h>
+#include <linux/securebits.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sched.h>
@@ -81,8 +83,10 @@ static int open_userfaultfd() {
 // A userfaultfd with the events the page server needs, proven to register here.
 static int ready_userfaultfd() {
   int fd = open_userfaultfd();
+  // THREAD_ID: a fault names its thread, which is how the server finds a
+  // forked child to kill when the chunk it waits for proves corrupt.
   uffdio_api api{UFFD_API, UFFD_FEATURE_EVENT_FORK | UFFD_FEATURE_EVENT_REMAP | UFFD_FEATURE_EVENT_REMOVE |
-                               UFFD_FEATURE_EVENT_UNMAP, 0};
+                               UFFD_FEATURE_EVENT_UNMAP | UFFD_FEATURE_THREAD_ID, 0};
   if (ioctl(fd, UFFDIO_API, &api) != 0) {
     int err = errno;
     ::close(fd);
@@ -120,7 +124,9 @@ void check_lazy_pages() { ::close(ready_userfaultfd()); }
 // exits once the server runs `restore` (or has died), so the server is
 // reparented and never the restored process's child. The launcher reaps
 // the middle just before its point of no return. Fixed fds in the server:
-enum : int { kServerImageFd = 3, kServerUffd = 4, kServerGoFd = 5, kServerFds = 6 };
+// a pidfd of this very process (the restored one), so that the server can
+// only ever signal it, never whatever process gets its number later.
+enum : int { kServerImageFd = 3, kServerUffd = 4, kServerGoFd = 5, kServerPidFd = 6, kServerFds = 7 };
 constexpr size_t kSpawnStack = 64 * 1024;
 
 namespace {
@@ -189,27 +195,31 @@ std::unique_ptr<LazyPages> start_page_server(int image_fd, const std::string& im
   lp->uffd = ready_userfaultfd();
   if (image_path.size() >= sizeof(Spawn::path)) throw RestoreError("--lazy: the image's path is too long");
   int go[2];
+  int self = int(syscall(SYS_pidfd_open, getpid(), 0));  // close-on-exec by itself
+  if (self < 0)
+    throw RestoreError(std::string("--lazy: cannot open a pidfd for the page server: ") + std::strerror(errno));
   int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
   if (null < 0 || pipe2(go, O_CLOEXEC) != 0) {
     int err = errno;
     if (null >= 0) ::close(null);
+    ::close(self);
     throw RestoreError(std::string("--lazy: cannot create the page server's pipe: ") + std::strerror(err));
   }
   lp->go_fd = go[1];
   void* m = mmap(nullptr, 3 * kSpawnStack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (m == MAP_FAILED) {
     int err = errno;
-    ::close(null), ::close(go[0]);
+    ::close(null), ::close(go[0]), ::close(self);
     throw RestoreError(std::string("--lazy: cannot map the page server's start-up stacks: ") + std::strerror(err));
   }
   lp->spawn_area_ = static_cast<uint8_t*>(m);
-  auto* s = new (m) Spawn{{null, null, -1, image_fd, lp->uffd, go[0]}, {}, environ, {}, {}};
+  auto* s = new (m) Spawn{{null, null, -1, image_fd, lp->uffd, go[0], self}, {}, environ, {}, {}};
   std::snprintf(s->target, sizeof s->target, "%d", int(getpid()));
   std::memcpy(s->path, image_path.c_str(), image_path.size() + 1);
   s->argv[0] = "restore", s->argv[1] = "--page-server", s->argv[2] = s->target, s->argv[3] = s->path;
   lp->middle_ = clone(middle, lp->spawn_area_ + 3 * kSpawnStack, CLONE_VM | SIGCHLD, m);
   int err = errno;
-  ::close(null), ::close(go[0]);  // the middle has copies: its fd table was copied at the clone
+  ::close(null), ::close(go[0]), ::close(self);  // the middle has copies: its fd table was copied at the clone
   if (lp->middle_ < 0) throw RestoreError(std::string("--lazy: cannot start the page server: ") + std::strerror(err));
   return lp;
 }
@@ -230,13 +240,48 @@ void confirm_page_server(LazyPages& lp) {
     throw RestoreError("--lazy: cannot start the page server (cannot run /proc/self/exe)");
 }
 
+namespace {
+
+// SIGTERM, SIGHUP, SIGINT: finish now (PageServer.h). The server never
+// simply stops: pages it has not copied would then read as zeros.
+volatile sig_atomic_t g_finish_now = 0;
+void on_finish_signal(int) { g_finish_now = 1; }
+
+// Everything the server needs from root's powers was used by the launcher
+// (the userfaultfd with fork events, CAP_SYS_PTRACE, is made; the image is
+// open). What stays: CAP_KILL, if it had it, and only in case a restored
+// process has since changed its user ids, so that the server can still kill
+// it through its pidfd when a chunk proves corrupt. No capability can come
+// back: the bounding set is emptied, no_new_privs is set, and the root uid
+// gains nothing on exec (SECBIT_NOROOT).
+void drop_capabilities() {
+  __user_cap_header_struct head{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2] = {};
+  if (syscall(SYS_capget, &head, data) != 0) return;
+  const bool had_kill = data[0].effective & (1u << CAP_KILL);
+  prctl(PR_SET_SECUREBITS, SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP |
+                               SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_KEEP_CAPS_LOCKED, 0, 0, 0);
+  for (int cap = 0; cap <= 63; ++cap) prctl(PR_CAPBSET_DROP, cap, 0, 0, 0);  // EINVAL past the last one
+  prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+  prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+  __user_cap_data_struct keep[2] = {};
+  if (had_kill) keep[0].effective = keep[0].permitted = 1u << CAP_KILL;
+  syscall(SYS_capset, &head, keep);
+}
+
+}  // namespace
+
 int run_page_server(int argc, char** argv) {
   if (argc != 4) {
     std::fprintf(stderr, "restore --page-server: internal use only\n");
     return 2;
   }
-  for (int sig : {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGPIPE, SIGTSTP, SIGTTIN, SIGTTOU, SIGUSR1, SIGUSR2})
-    signal(sig, SIG_IGN);
+  drop_capabilities();
+  for (int sig : {SIGQUIT, SIGPIPE, SIGTSTP, SIGTTIN, SIGTTOU, SIGUSR1, SIGUSR2}) signal(sig, SIG_IGN);
+  struct sigaction finish = {};
+  finish.sa_handler = on_finish_signal;
+  finish.sa_flags = SA_RESTART;
+  for (int sig : {SIGTERM, SIGHUP, SIGINT}) sigaction(sig, &finish, nullptr);
   prctl(PR_SET_NAME, "ckpt-lazy");
   const pid_t target = pid_t(std::atol(argv[2]));
   // Once the launcher has said which areas are lazy, it goes on to its
@@ -247,7 +292,7 @@ int run_page_server(int argc, char** argv) {
   while (::read(kServerGoFd, &c, 1) == 1 && c != '\n') said += c;
   if (said.empty()) return 0;  // the launcher stopped before: nothing to serve
   auto give_up = [&](const std::string& why) {
-    kill(target, SIGKILL);
+    syscall(SYS_pidfd_send_signal, kServerPidFd, SIGKILL, nullptr, 0);
     std::fprintf(stderr, "restore --lazy: %s; the restored process %d was killed\n", why.c_str(), int(target));
     return 1;
   };
@@ -262,6 +307,8 @@ int run_page_server(int argc, char** argv) {
     setup.uffd = kServerUffd;
     setup.go_fd = kServerGoFd;
     setup.target = target;
+    setup.target_pidfd = kServerPidFd;
+    setup.finish_now = &g_finish_now;
     if (const char* d = std::getenv("CKPT_LAZY_PREFETCH_DELAY_MS")) setup.prefetch_delay_ms = unsigned(std::atoi(d));
     serve_pages(reader, setup);
   } catch (const std::exception& e) {

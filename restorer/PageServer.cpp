@@ -17,6 +17,7 @@
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <time.h>
+#include <cstdlib>
 #include <unistd.h>
 #include <zstd.h>
 
@@ -49,6 +50,7 @@ struct Region {
 
 struct Space {
   int fd = -1;
+  int pidfd = -1;                  // the process, once known (the target from the start; a fork at its first fault)
   std::vector<Region> regions;     // sorted by cur, disjoint
   std::vector<uint64_t> resolved;  // bit per saved page (Catalog index)
   size_t next_chunk = 0;           // background copying's cursor
@@ -126,6 +128,7 @@ class Server {
   Server(const format::ImageReader& reader, const PageServerSetup& setup) : catalog_(reader, setup.areas), setup_(setup) {
     Space s;
     s.fd = setup.uffd;
+    s.pidfd = setup.target_pidfd;
     s.target = true;
     for (const format::Vma& v : setup.areas) s.regions.push_back({v.start, v.end, v.start});
     s.resolved.assign((catalog_.pages() + 63) / 64, 0);
@@ -162,12 +165,15 @@ class Server {
   std::vector<Region> cut(Space& s, uint64_t start, uint64_t end);
   void drain(Space& s);
   static bool gone(const Space& s);
-  [[noreturn]] void corrupt(const format::FormatError& e);
+  void learn_process(Space& s, pid_t tid);
+  bool kill_space(Space& s);
+  void corrupt(const format::FormatError& e);
 
   Catalog catalog_;
   const PageServerSetup& setup_;
   std::list<Space> spaces_;
   std::vector<std::pair<Space*, uint64_t>> retry_;  // faults to serve again once events are applied
+  bool poisoned_ = false;  // a chunk proved corrupt: nothing more is served, every process is killed
 };
 
 // Copies (or, with no data, maps zeros into) the unresolved pages of the
@@ -237,6 +243,7 @@ Outcome Server::fault(Space& s, uint64_t address) {
       if (o == Outcome::Done) o = fill(s, c->vaddr, end, data);
     } catch (const format::FormatError& e) {
       corrupt(e);
+      return Outcome::Done;  // the faulting process has been killed, or will be at its next fault
     }
   } else if (!is_resolved(s, catalog_.index(saved))) {
     // Never saved (untouched or all zeros at the dump): a run of zero pages.
@@ -270,6 +277,7 @@ Outcome Server::prefetch(Space& s) {
       o = fill(s, c.vaddr, c.vaddr + c.size(), catalog_.load(c));
     } catch (const format::FormatError& e) {
       corrupt(e);
+      return Outcome::Done;
     }
   }
   if (o == Outcome::Done) ++s.next_chunk;
@@ -303,7 +311,14 @@ std::vector<Region> Server::cut(Space& s, uint64_t start, uint64_t end) {
 
 void Server::handle(Space& s, const uffd_msg& m) {
   switch (m.event) {
-    case UFFD_EVENT_PAGEFAULT: serve(s, m.arg.pagefault.address); break;
+    case UFFD_EVENT_PAGEFAULT:
+      if (s.pidfd < 0) learn_process(s, pid_t(m.arg.pagefault.feat.ptid));
+      if (poisoned_) {
+        kill_space(s);  // its memory can no longer be completed
+        break;
+      }
+      serve(s, m.arg.pagefault.address);
+      break;
     case UFFD_EVENT_FORK: {
       // The child starts with the parent's view: what the parent had is
       // copied into it by the kernel, what it lacked the child lacks too.
@@ -356,10 +371,53 @@ bool Server::gone(const Space& s) {
   return ioctl(s.fd, UFFDIO_ZEROPAGE, &z) != 0 && errno == ESRCH;
 }
 
-[[noreturn]] void Server::corrupt(const format::FormatError& e) {
-  kill(setup_.target, SIGKILL);
-  std::fprintf(stderr, "restore --lazy: bad image %s; the restored process %d was killed\n", e.what(), int(setup_.target));
-  _exit(1);
+// A pidfd of the process whose thread `tid` waits in a fault on this space.
+// The thread cannot leave that fault by itself, so the tid is still its:
+// the thread's own pidfd is taken first, the process's through its thread
+// group id next, and the pair is kept only if the thread was alive
+// throughout (then the group id could not have changed hands either).
+void Server::learn_process(Space& s, pid_t tid) {
+  constexpr unsigned kPidfdThread = O_EXCL;  // PIDFD_THREAD (Linux 6.9), not in older headers
+  if (tid <= 0) return;
+  int thread = int(syscall(SYS_pidfd_open, tid, kPidfdThread));
+  if (thread < 0) return;
+  pid_t tgid = 0;
+  char path[64], buf[512];
+  std::snprintf(path, sizeof path, "/proc/%d/status", int(tid));
+  int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+  if (fd >= 0) close(fd);
+  if (n > 0) {
+    buf[n] = 0;
+    if (const char* t = std::strstr(buf, "\nTgid:")) tgid = pid_t(std::atol(t + 6));
+  }
+  int process = tgid > 0 ? int(syscall(SYS_pidfd_open, tgid, 0)) : -1;
+  pollfd p{thread, POLLIN, 0};
+  if (process >= 0 && poll(&p, 1, 0) != 0) {  // the thread has ended meanwhile: nothing proven
+    close(process);
+    process = -1;
+  }
+  close(thread);
+  s.pidfd = process;
+}
+
+// SIGKILL through the space's pidfd; true when its process is certainly
+// dead or dying (it never runs its own code again), so the space can go.
+bool Server::kill_space(Space& s) {
+  if (s.dead) return true;
+  if (s.pidfd < 0) return false;
+  if (syscall(SYS_pidfd_send_signal, s.pidfd, SIGKILL, nullptr, 0) != 0 && errno != ESRCH) return false;
+  s.dead = true;
+  return true;
+}
+
+void Server::corrupt(const format::FormatError& e) {
+  if (poisoned_) return;
+  poisoned_ = true;
+  retry_.clear();
+  for (Space& s : spaces_) kill_space(s);
+  std::fprintf(stderr, "restore --lazy: bad image %s; the restored process %d (and each fork of it that needs a page) was killed\n",
+               e.what(), int(setup_.target));
 }
 
 static uint64_t now_ms() {
@@ -369,52 +427,59 @@ static uint64_t now_ms() {
 }
 
 void Server::run() {
-  int pidfd = int(syscall(SYS_pidfd_open, setup_.target, 0));
-  const uint64_t prefetch_at = now_ms() + setup_.prefetch_delay_ms;
+  uint64_t prefetch_at = now_ms() + setup_.prefetch_delay_ms;
   uint64_t next_probe = 0;
   std::vector<pollfd> fds;
   for (;;) {
+    if (setup_.finish_now && *setup_.finish_now) prefetch_at = 0;
     // Spaces that are gone, or fully copied: closing the uffd unregisters
     // what is left, whose pages then behave as never touched (zeros), which
-    // is what they are.
+    // is what they are. Once poisoned, only spaces whose process is dead.
     for (auto it = spaces_.begin(); it != spaces_.end();) {
-      bool finished = it->next_chunk >= catalog_.chunks().size();
+      bool finished = !poisoned_ && it->next_chunk >= catalog_.chunks().size();
       if (finished && !it->dead) drain(*it);  // a fork just before the end must be seen
       if (it->dead || finished) {
         retry_.erase(std::remove_if(retry_.begin(), retry_.end(), [&](const auto& f) { return f.first == &*it; }),
                      retry_.end());
         close(it->fd);
+        if (it->pidfd >= 0) close(it->pidfd);
         it = spaces_.erase(it);
       } else {
         ++it;
       }
     }
-    if (spaces_.empty()) _exit(0);
+    if (spaces_.empty()) _exit(poisoned_ ? 1 : 0);
     const uint64_t now = now_ms();
-    int timeout = !retry_.empty() ? 1 : now >= prefetch_at ? 0 : int(std::min<uint64_t>(prefetch_at - now, 200));
-    if (now < prefetch_at && now >= next_probe) {
+    int timeout = !retry_.empty()                  ? 1
+                  : poisoned_                      ? 200
+                  : now >= prefetch_at             ? 0
+                                                   : int(std::min<uint64_t>(prefetch_at - now, 200));
+    if ((now < prefetch_at || poisoned_) && now >= next_probe) {
       for (Space& s : spaces_) s.dead = s.dead || (!s.target && gone(s));
       next_probe = now + 200;
     }
+    // Each space's uffd, then the target's pidfd (its end), if it is still served.
     fds.clear();
     for (const Space& s : spaces_) fds.push_back({s.fd, POLLIN, 0});
-    if (pidfd >= 0) fds.push_back({pidfd, POLLIN, 0});
+    Space* target = nullptr;
+    for (Space& s : spaces_)
+      if (s.target && s.pidfd >= 0) target = &s;
+    if (target) fds.push_back({target->pidfd, POLLIN, 0});
     if (poll(fds.data(), fds.size(), timeout) < 0 && errno != EINTR) _exit(1);
     size_t i = 0;
     for (Space& s : spaces_) {
       if (fds[i++].revents) drain(s);
     }
-    if (pidfd >= 0 && fds.back().revents) {
-      for (Space& s : spaces_) s.dead = s.dead || s.target;  // the restored process has ended (its forks may live on)
-      close(pidfd);
-      pidfd = -1;
+    if (target && fds.back().revents) {
+      // The restored process has ended (its forks may live on).
+      target->dead = true;
     }
     std::vector<std::pair<Space*, uint64_t>> again;
     again.swap(retry_);
     for (auto& [s, address] : again) {
-      if (!s->dead) serve(*s, address);
+      if (!s->dead && !poisoned_) serve(*s, address);
     }
-    if (now_ms() >= prefetch_at && retry_.empty()) {
+    if (!poisoned_ && now_ms() >= prefetch_at && retry_.empty()) {
       for (Space& s : spaces_) {
         if (s.dead || s.next_chunk >= catalog_.chunks().size()) continue;
         if (prefetch(s) == Outcome::Dead) s.dead = true;

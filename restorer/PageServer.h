@@ -12,6 +12,7 @@
 // protocol; the kernel's side is Documentation/admin-guide/mm/userfaultfd.rst.
 #pragma once
 
+#include <signal.h>
 #include <sys/types.h>
 
 #include <vector>
@@ -23,14 +24,28 @@ namespace ckpt::restorer {
 struct PageServerSetup {
   int uffd = -1;         // registered by the trampoline, for the restored process's mm
   int go_fd = -1;        // read end: one byte once the areas are registered, EOF if the restore ended before
-  pid_t target = 0;      // the restored process (restore's own pid)
+  pid_t target = 0;      // the restored process (restore's own pid), for messages
+  int target_pidfd = -1; // the restored process: the only way it is signalled or watched
+  const volatile sig_atomic_t* finish_now = nullptr;  // set by SIGTERM/HUP/INT: copy everything now, then exit
   std::vector<format::Vma> areas;  // the lazy areas as saved, sorted by address
   unsigned prefetch_delay_ms = 0;  // background copying starts this long after the go byte (tests)
 };
 
 // Runs the server and exits the process (status 0 when every area is
-// filled or gone; 1 after killing the target because the image's page data
-// proved corrupt). Never returns.
+// filled or gone; 1 after killing because the image's page data proved
+// corrupt). Never returns.
+//
+// A corrupt chunk (its checksum, or its decoding, fails when the server
+// reads it) ends every process whose memory the server can no longer
+// complete: the restored process (through its pidfd) and each fork of it,
+// found through the thread that a fault of that fork names (the thread
+// waits in that very fault; a pidfd of it is taken then). Until each
+// served address space has been killed or has ended, the server stays and
+// keeps its userfaultfd open, and kills any process that faults on it:
+// closing it would let the missing pages read as zeros.
+//
+// SIGTERM, SIGHUP and SIGINT make it finish at once: background copying
+// starts without delay and the server exits when everything is copied.
 [[noreturn]] void serve_pages(const format::ImageReader& reader, const PageServerSetup& setup);
 
 }  // namespace ckpt::restorer

@@ -253,3 +253,25 @@ lines() { sed -n "$2,$3p" "$1"; }
 image_bytes() { stat -c %s "$1"; }
 
 now_ms() { date +%s%3N; }
+
+# lazy_server_of IMAGE: the pid of the page server (comm ckpt-lazy, which it
+# takes once set up) of a restore --lazy of IMAGE, or nothing.
+lazy_server_of() {
+  local p c cmd
+  for p in /proc/[0-9]*; do
+    read -r c 2>/dev/null <"$p/comm" && [[ $c == ckpt-lazy ]] || continue
+    cmd=$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null)
+    [[ $cmd == *"$1"* ]] && { echo "${p#/proc/}"; return; }
+  done
+}
+
+# wait_lazy_server_gone IMAGE: the page server of IMAGE must end (bounded).
+wait_lazy_server_gone() {
+  local i pid
+  for ((i = 0; i < WAIT_SECONDS * 10; i++)); do
+    pid=$(lazy_server_of "$1")
+    [[ -z $pid ]] && return 0
+    sleep 0.1
+  done
+  fail "the page server of $1 (pid $pid) is still running after ${WAIT_SECONDS}s"
+}

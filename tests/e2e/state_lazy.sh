@@ -20,26 +20,6 @@
 source "$(dirname "$0")/lib.sh"
 prog=state_lazy
 
-# The page server of the restore of IMAGE: its pid, or nothing.
-server_of() {
-  local p c cmd
-  for p in /proc/[0-9]*; do
-    read -r c 2>/dev/null <"$p/comm" && [[ $c == ckpt-lazy ]] || continue
-    cmd=$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null)
-    [[ $cmd == *"$1"* ]] && { echo "${p#/proc/}"; return; }
-  done
-}
-
-wait_server_gone() {
-  local i pid
-  for ((i = 0; i < WAIT_SECONDS * 10; i++)); do
-    pid=$(server_of "$1")
-    [[ -z $pid ]] && return 0
-    sleep 0.1
-  done
-  fail "the page server of $1 (pid $pid) is still running ${WAIT_SECONDS}s after its process ended"
-}
-
 start fresh "$PROGRAMS/$prog" --fresh
 wait_lines fresh 1
 send fresh check
@@ -70,12 +50,12 @@ head -c 100000 "$WORK/raw.ckpt" >"$WORK/short.ckpt"
 rc=$?
 ((rc == 1)) && [[ $(wc -l <"$WORK/short.err") == 1 ]] ||
   fail "restore --lazy of a truncated image exited $rc: $(head -n 2 "$WORK/short.err")"
-wait_server_gone "$WORK/short.ckpt"
+wait_lazy_server_gone "$WORK/short.ckpt"
 "$RESTORE" --check --lazy "$WORK/raw.ckpt" >"$WORK/check.out" 2>&1 && grep -q 'can be restored here' "$WORK/check.out" ||
   fail "restore --check --lazy did not accept the image: $(head -n 2 "$WORK/check.out")"
 CKPT_LAZY_PREFETCH_DELAY_MS=60000 RESTORE_FLAGS=--lazy restore_start held "$WORK/raw.ckpt"
 sleep 0.3
-server=$(server_of "$WORK/raw.ckpt")
+server=$(lazy_server_of "$WORK/raw.ckpt")
 [[ -n $server ]] || fail "no page server (ckpt-lazy) runs for the lazy restore"
 ppid=$(awk '/^PPid:/ {print $2}' "/proc/$server/status")
 ((ppid != PID_held)) || fail "the page server is a child of the restored process"
@@ -87,7 +67,7 @@ wait_exit held any
 grep -q '^PASS' "$WORK/held.out" && ((EXIT_STATUS == 0)) ||
   fail "lazily restored $prog did not PASS (status $EXIT_STATUS): $(grep -v '^ready' "$WORK/held.out" | head -n 5)"
 check_quiet "$WORK/held.err" "restored $prog"
-wait_server_gone "$WORK/raw.ckpt"
+wait_lazy_server_gone "$WORK/raw.ckpt"
 log "held back: $(grep '^PASS' "$WORK/held.out"), resident before the check ${rss} kB"
 
 # Round 2: zstd image, background copying races the checks.
@@ -102,7 +82,7 @@ wait_exit racing any
 grep -q '^PASS' "$WORK/racing.out" && ((EXIT_STATUS == 0)) ||
   fail "lazily restored $prog (copying in the background) did not PASS (status $EXIT_STATUS): $(grep -v '^ready' "$WORK/racing.out" | head -n 5)"
 check_quiet "$WORK/racing.err" "restored $prog"
-wait_server_gone "$WORK/zstd.ckpt"
+wait_lazy_server_gone "$WORK/zstd.ckpt"
 log "racing: PASS"
 
 # Round 3: corrupt page data in the lazy area (16 MiB into the page data:
@@ -119,6 +99,6 @@ wait_exit bad any
 ((EXIT_STATUS == 137)) || fail "the restored process with corrupt lazy pages exited $EXIT_STATUS, not killed (137)"
 [[ $(wc -l <"$WORK/bad.err") == 1 ]] && grep -q '^restore --lazy: bad image .*checksum mismatch.* was killed$' "$WORK/bad.err" ||
   fail "the page server did not say in one line why it killed the process: $(head -n 3 "$WORK/bad.err")"
-wait_server_gone "$WORK/bad.ckpt"
+wait_lazy_server_gone "$WORK/bad.ckpt"
 log "corrupt page data: plain restore refused, lazy one killed: $(cat "$WORK/bad.err")"
 log "PASS"
