@@ -2,23 +2,30 @@
 // end in a FormatError or a RestoreError (one line, exit 1), never a crash,
 // a hang, a leak or undefined behaviour.
 //
-// Exercised: format::ImageReader (header, trailer, sections, every decoder
-// and the limits of format/Limits.h), format::validate_image (run by the
-// reader), reading and decompressing every page chunk and the page_data
-// checksum (what `restore --check` and staging do), and the side-effect-free
-// part of the restorer's phase 1: the XSAVE checks of check_cpu, check_task
-// (stat/access of the saved cwd only), check_memory and check_files (stat of
-// the paths of saved fds, no --inherit-fd). Not exercised:
-// check_machine as a whole, because it opens every file the image names (a
-// fuzzed path may be a device) and compares the restorer's own vdso;
-// prepare_files, which creates files and objects; plan/stage/launch, which
-// change the address space.
+// Exercised in the fuzzer's own process (no side effects):
+// format::ImageReader (header, trailer, sections, every decoder and the
+// limits of format/Limits.h), format::validate_image (run by the reader),
+// reading and decompressing every page chunk and the page_data checksum
+// (what `restore --check` and staging do), and the side-effect-free part of
+// the restorer's phase 1: the XSAVE checks of check_cpu, check_task
+// (stat/access of the saved cwd only), check_memory and check_files (stat
+// of the paths of saved fds, no --inherit-fd).
+//
+// Exercised in a sandboxed child (Sandbox.h: its own user and mount
+// namespaces, every mount read-only and nodev but a private /tmp, nobody on
+// the machine when run as root, rlimits, a timeout), for every image that got that far: check_machine as a whole
+// (it opens every file the image maps), prepare_files (creates files,
+// pipes, memfds) and stage_memory (maps and fills every VMA at its staging
+// address), then seal_memfds. Images that would stage more than
+// kMaxSandboxPages are left out there. A child that crashes, trips a
+// sanitizer or hangs makes this process abort, so libFuzzer keeps the
+// input. Not exercised: launch (the point of no return and the trampoline).
 //
 // Each input runs twice: as it is (so the checksum checks themselves are
 // fuzzed), and with every checksum and the header's file size recomputed
-// (repair_checksums), because a random mutation almost never keeps a
-// checksum right and would otherwise stop at the first one, leaving the
-// decoders, the semantic rules and zstd decoding unexplored.
+// (tests/tools/RepairChecksums.h), because a random mutation almost never
+// keeps a checksum right and would otherwise stop at the first one, leaving
+// the decoders, the semantic rules and zstd decoding unexplored.
 #include <sys/mman.h>
 #include <unistd.h>
 #include <zstd.h>
@@ -37,11 +44,15 @@
 #include "format/ImageReader.h"
 #include "format/Layout.h"
 #include "format/Limits.h"
+#include "restorer/AddressPlan.h"
 #include "restorer/Descriptors.h"
 #include "restorer/MachineCheck.h"
 #include "restorer/RestoreError.h"
+#include "restorer/Stager.h"
 #include "restorer/TaskRestore.h"
+#include "tests/fuzz/Sandbox.h"
 #include "x86/Cpu.h"
+#include "x86/ProcMaps.h"
 #include "x86/SigFrame.h"
 
 using namespace ckpt;
@@ -60,6 +71,56 @@ static void load(const uint8_t* data, size_t size) {
     ssize_t n = pwrite(fd, data + done, size - done, off_t(done));
     if (n <= 0) std::abort();
     done += size_t(n);
+  }
+}
+
+// How often the sandboxed part ran, for run_fuzz.sh (printed at exit).
+static uint64_t g_sandboxed = 0, g_staged = 0;
+
+static void report_sandbox() {
+  std::fprintf(stderr, "fuzz_image: sandboxed file preparation and staging: %llu inputs, %llu staged completely\n",
+               (unsigned long long)g_sandboxed, (unsigned long long)g_staged);
+}
+
+// check_machine, prepare_files, stage_memory, seal_memfds: in a sandboxed
+// child (Sandbox.h). Anything but a clean refusal or a complete staging
+// aborts this process, keeping the input.
+static void stage_sandboxed(const format::ImageReader& reader) {
+  const format::Image& image = reader.image();
+  uint64_t pages = 0;
+  for (const format::PageChunk& c : image.chunks) pages += c.npages;
+  if (pages > tests::kMaxSandboxPages) return;
+  ++g_sandboxed;
+  int r = tests::run_sandboxed(
+      [&]() -> int {
+        try {
+          std::vector<x86::MapsEntry> self = x86::parse_maps(x86::read_proc_file("/proc/self/maps"));
+          restorer::MachineFit fit = restorer::check_machine(image, self);
+          restorer::check_files(image, {});
+          // The launcher's home and vdso scratch sizes come from the
+          // trampoline blob, which is not linked here: generous stand-ins.
+          restorer::AddressPlan plan = restorer::plan_addresses(image, self, 4u << 20, 1u << 20);
+          restorer::PreparedFiles files = restorer::prepare_files(image, {});
+          restorer::stage_memory(reader, fit, plan, files);
+          restorer::seal_memfds(files);
+          return tests::kStaged;
+        } catch (const std::exception& e) {
+          // Refusals are expected; anything else escaping is a bug (abort).
+          if (!dynamic_cast<const format::FormatError*>(&e) && !dynamic_cast<const restorer::RestoreError*>(&e) &&
+              !dynamic_cast<const std::system_error*>(&e))
+            throw;
+          if (std::getenv("CKPT_FUZZ_VERBOSE")) std::fprintf(stderr, "fuzz_image: sandbox: refused: %s\n", e.what());
+        }
+        return tests::kRefused;
+      });
+  if (r == tests::kStaged) ++g_staged;
+  if (r == tests::kNoSandbox) {
+    std::fprintf(stderr, "fuzz_image: the sandbox cannot be set up here; file preparation and staging are not fuzzed\n");
+    std::abort();
+  }
+  if (r != tests::kRefused && r != tests::kStaged) {
+    std::fprintf(stderr, "fuzz_image: the sandboxed child failed (%s %d)\n", r < 0 ? "signal" : "exit status", r < 0 ? -r : r);
+    std::abort();
   }
 }
 
@@ -92,11 +153,17 @@ static void run_one(const uint8_t* data, size_t size) {
       pages.resize(c.size());
       reader.read_chunk(c, pages.data(), dctx.get(), scratch);
     }
+    stage_sandboxed(reader);
   } catch (const format::FormatError&) {
   } catch (const std::system_error&) {  // I/O errors: none on a memfd, but the reader may say so
   }
   // Anything else escaping (std::out_of_range, std::bad_alloc, ...) is a bug:
   // libFuzzer reports the uncaught exception as a crash.
+}
+
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  std::atexit(report_sandbox);
+  return 0;
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

@@ -4,6 +4,14 @@
 #   run_fuzz.sh fuzz          FUZZ_SECONDS of fuzzing on one core, seeded with
 #                             real images dumped here (raw and zstd) and the
 #                             regression inputs; prints the executions count.
+#                             Fails, besides on a crash, when libFuzzer's final
+#                             stats show fewer than FUZZ_MIN_EXECS executions
+#                             (default 1000), or when fewer than
+#                             FUZZ_MIN_STAGED inputs (default 20) were staged
+#                             completely in the sandboxed child (file
+#                             preparation and staging, tests/fuzz/Sandbox.h),
+#                             so a run that fuzzed nothing, or never got past
+#                             phase 1, cannot pass.
 # A crash leaves its input in $FUZZ_ARTIFACTS (default: the work dir, kept);
 # fix the bug and add the input to regressions/.
 # Environment: FUZZER, CKPT, PROGRAMS, FUZZ_DIR, FUZZ_SECONDS.
@@ -66,4 +74,23 @@ if ((rc != 0)); then
        "in $artifacts; log $WORK/fuzz.log" >&2
   exit 1
 fi
-echo "run_fuzz: PASS: ${runs:-?} executions in ${FUZZ_SECONDS:-60} s, corpus of $(ls "$WORK/corpus" | wc -l) inputs, no crash"
+sandboxed=$(grep -o 'sandboxed file preparation and staging: [0-9]* inputs, [0-9]* staged' "$WORK/fuzz.log" | tail -n 1)
+reached=$(awk '{print $(NF-3)}' <<<"$sandboxed")
+staged=$(awk '{print $(NF-1)}' <<<"$sandboxed")
+min_execs=${FUZZ_MIN_EXECS:-1000} min_staged=${FUZZ_MIN_STAGED:-20}
+if [[ -z $runs ]] || ((runs < min_execs)); then
+  keep=1
+  echo "run_fuzz: FAIL: ${runs:-no} executions in ${FUZZ_SECONDS:-60} s (libFuzzer's final stats), fewer than" \
+       "the minimum of $min_execs; log $WORK/fuzz.log" >&2
+  exit 1
+fi
+if [[ -z $staged ]] || ((staged < min_staged)); then
+  keep=1
+  grep -m 3 'no sandbox\|sandbox cannot' "$WORK/fuzz.log" >&2
+  echo "run_fuzz: FAIL: ${staged:-no} inputs staged in the sandboxed child (of ${reached:-?} that reached it)," \
+       "fewer than the minimum of $min_staged: file preparation and staging were not fuzzed; log $WORK/fuzz.log" >&2
+  exit 1
+fi
+echo "run_fuzz: PASS: $runs executions in ${FUZZ_SECONDS:-60} s (at least $min_execs required), corpus of" \
+     "$(ls "$WORK/corpus" | wc -l) inputs, no crash; $reached inputs reached file preparation and staging in the" \
+     "sandbox, $staged staged completely (at least $min_staged required)"
