@@ -250,6 +250,11 @@ format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas) {
     } else if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) {
       f.kind = S_ISREG(st.st_mode) ? FdKind::RegularFile : FdKind::Directory;
       if (target.empty() || target[0] != '/') refuse(pid, n, "it has no path (" + target + ")");
+      // Restore reopens it by this path, shown as in the target's mount
+      // namespace: it must name this very file here too (stat opens nothing).
+      struct stat named;
+      if (stat(target.c_str(), &named) != 0 || named.st_dev != st.st_dev || named.st_ino != st.st_ino)
+        refuse(pid, n, "its path " + target + " names another file here (the target's mount namespace differs, or the file was replaced)");
       f.file.dev = st.st_dev;
       f.file.ino = st.st_ino;
       f.file.size = uint64_t(st.st_size);
