@@ -102,6 +102,10 @@ if [[ $(id -u) == 0 ]]; then
   as_user=(setpriv --reuid=nobody --regid=nogroup --clear-groups)
   chmod 711 "$WORK"  # nobody reaches the data file and its own folder below
   chmod 644 "$WORK/data"
+  for bin in "$CKPT" "$PROGRAMS/counter"; do
+    "${as_user[@]}" test -x "$bin" ||
+      fail "nobody cannot run $bin: the read-only-folder case needs the build tree readable by others"
+  done
 fi
 mkdir "$WORK/ro"
 ((${#as_user[@]})) && chown nobody:nogroup "$WORK/ro"

@@ -40,6 +40,8 @@ PY
 }
 
 chmod 711 "$WORK"  # nobody must reach its own folder below
+setpriv --reuid=nobody --regid=nogroup --clear-groups test -x "$PROGRAMS/mapswap" ||
+  fail "nobody cannot run $PROGRAMS/mapswap: this test needs the build tree readable by others"
 for case in fifo:map symlink:map fifo:fd none:cwd; do
   kind=${case%%:*} mode=${case#*:}
   dir="$WORK/$kind-$mode"
