@@ -380,7 +380,13 @@ void Server::learn_process(Space& s, pid_t tid) {
   constexpr unsigned kPidfdThread = O_EXCL;  // PIDFD_THREAD (Linux 6.9), not in older headers
   if (tid <= 0) return;
   int thread = int(syscall(SYS_pidfd_open, tid, kPidfdThread));
-  if (thread < 0) return;
+  if (thread < 0) {
+    // Before Linux 6.9 only a thread group leader has a pidfd: the faulting
+    // thread is then its process's leader, or no process is learned.
+    int process = int(syscall(SYS_pidfd_open, tid, 0));
+    if (process >= 0) s.pidfd = process;
+    return;
+  }
   pid_t tgid = 0;
   char path[64], buf[512];
   std::snprintf(path, sizeof path, "/proc/%d/status", int(tid));
