@@ -253,7 +253,9 @@ format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas) {
       // Restore reopens it by this path, shown as in the target's mount
       // namespace: it must name this very file here too (stat opens nothing).
       struct stat named;
-      if (stat(target.c_str(), &named) != 0 || named.st_dev != st.st_dev || named.st_ino != st.st_ino)
+      if (stat(target.c_str(), &named) != 0)
+        refuse(pid, n, "its path " + target + " cannot be reached here: " + std::strerror(errno));
+      if (named.st_dev != st.st_dev || named.st_ino != st.st_ino)
         refuse(pid, n, "its path " + target + " names another file here (the target's mount namespace differs, or the file was replaced)");
       f.file.dev = st.st_dev;
       f.file.ino = st.st_ino;

@@ -2,10 +2,10 @@
 #include "dumper/TaskState.h"
 
 #include <asm/ldt.h>
-#include <sys/stat.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/uio.h>
@@ -117,10 +117,13 @@ void read_task_state(const Tracee& tracee, uint64_t syscall_insn, format::Image&
   struct stat real, named;
   const std::string deleted = " (deleted)";
   bool is_deleted = t.cwd.size() > deleted.size() && t.cwd.compare(t.cwd.size() - deleted.size(), deleted.size(), deleted) == 0;
-  if (!is_deleted && stat(proc(pid, "cwd").c_str(), &real) == 0 &&
-      (stat(t.cwd.c_str(), &named) != 0 || named.st_dev != real.st_dev || named.st_ino != real.st_ino))
-    fail(pid, "its working directory " + t.cwd +
-                  " names another folder here (the target's mount namespace differs, or it was replaced)");
+  if (!is_deleted && stat(proc(pid, "cwd").c_str(), &real) == 0) {
+    if (stat(t.cwd.c_str(), &named) != 0)
+      fail(pid, "its working directory " + t.cwd + " cannot be reached here: " + std::strerror(errno));
+    if (named.st_dev != real.st_dev || named.st_ino != real.st_ino)
+      fail(pid, "its working directory " + t.cwd +
+                    " names another folder here (the target's mount namespace differs, or it was replaced)");
+  }
 
   std::string status = x86::read_proc_file(proc(pid, "status"));
   t.umask = uint32_t(std::stoul(status_field(status, "Umask"), nullptr, 8));
