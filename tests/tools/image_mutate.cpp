@@ -23,10 +23,12 @@
 #include <zstd.h>
 
 #include <cstdio>
+#include <cstring>
 #include <memory>
 #include <random>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "format/ImageReader.h"
@@ -97,9 +99,10 @@ T& any_of(std::vector<T>& v, Rng& rng) {
 // One decoded field changed; returns what.
 std::string mutate_field(Image& img, Rng& rng, const std::string& outdir) {
   auto set = [&](auto& field, const std::string& name) {
+    using T = std::remove_reference_t<decltype(field)>;
+    const T before = field;
     uint64_t was = uint64_t(field);
-    uint64_t now = interesting(rng, was);
-    field = static_cast<std::remove_reference_t<decltype(field)>>(now);
+    for (int tries = 0; tries < 16 && field == before; ++tries) field = static_cast<T>(interesting(rng, was));
     return name + " " + hex(was) + " -> " + hex(uint64_t(field));
   };
   for (;;) {
@@ -367,8 +370,8 @@ int main(int argc, char** argv) {
           const unsigned widths[] = {1, 2, 4, 8};
           unsigned w = widths[rng() % 4];
           uint64_t at = s.payload + rng() % s.length;
-          uint64_t was = get(b, at, w), now = interesting(rng, was);
-          put(b, at, now, w);
+          uint64_t was = get(b, at, w);
+          for (int tries = 0; tries < 16 && get(b, at, w) == was; ++tries) put(b, at, interesting(rng, was), w);
           what += "section " + std::to_string(s.type) + ": " + std::to_string(w) + " bytes at payload offset " +
                   std::to_string(at - s.payload) + " " + hex(was) + " -> " + hex(get(b, at, w));
           break;
@@ -384,7 +387,8 @@ int main(int argc, char** argv) {
           } fields[] = {{0, 8, "vaddr"}, {8, 4, "npages"}, {12, 4, "encoding"}, {16, 8, "offset"}, {24, 8, "stored size"}};
           const auto& f = fields[rng() % 5];
           uint64_t was = get(b, rec + f.off, f.width);
-          put(b, rec + f.off, interesting(rng, was), f.width);
+          for (int tries = 0; tries < 16 && get(b, rec + f.off, f.width) == was; ++tries)
+            put(b, rec + f.off, interesting(rng, was), f.width);
           what = "index: chunk " + std::to_string(k) + " " + f.name + " " + hex(was) + " -> " +
                  hex(get(b, rec + f.off, f.width));
           break;
