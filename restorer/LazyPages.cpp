@@ -2,12 +2,12 @@
 #include "restorer/LazyPages.h"
 
 #include <fcntl.h>
+#include <linux/capability.h>
+#include <linux/securebits.h>
 #include <linux/userfaultfd.h>
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <linux/capability.h>
-#include <linux/securebits.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sched.h>
@@ -252,8 +252,9 @@ void on_finish_signal(int) { g_finish_now = 1; }
 // open). What stays: CAP_KILL, if it had it, and only in case a restored
 // process has since changed its user ids, so that the server can still kill
 // it through its pidfd when a chunk proves corrupt. No capability can come
-// back: the bounding set is emptied, no_new_privs is set, and the root uid
-// gains nothing on exec (SECBIT_NOROOT).
+// back: no_new_privs is set (no exec gains any), and with CAP_SETPCAP (root)
+// the bounding set is emptied and the root uid gains nothing on exec
+// either (SECBIT_NOROOT, locked).
 void drop_capabilities() {
   __user_cap_header_struct head{_LINUX_CAPABILITY_VERSION_3, 0};
   __user_cap_data_struct data[2] = {};
