@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <memory>
 #include <system_error>
 
 #include "format/Checksum.h"
@@ -189,6 +190,13 @@ void ImageReader::verify_page_data() const {
     done += n;
   }
   if (sum.digest() != s.checksum) throw FormatError(s.offset, "page_data section checksum mismatch (corrupted image)");
+}
+
+void ImageReader::verify_chunks() const {
+  std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx*)> dctx(ZSTD_createDCtx(), ZSTD_freeDCtx);
+  std::vector<uint8_t> scratch, pages;
+  for (const PageChunk& c : image_.chunks)
+    read_chunk(c, dctx.get(), scratch, pages, [](uint64_t, const uint8_t*, size_t) {});
 }
 
 }  // namespace ckpt::format

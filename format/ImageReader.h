@@ -53,6 +53,10 @@ class ImageReader {
                   const ChunkSink& sink) const;
   // Checks the checksum of the whole page data section.
   void verify_page_data() const;
+  // Reads every chunk as staging would (its checksum, and its decompression
+  // into exactly its declared size), keeping nothing: what `restore --check`
+  // must refuse that staging would.
+  void verify_chunks() const;
 
  private:
   void read_exact(void* dst, size_t n, uint64_t offset, const char* what) const;

@@ -80,6 +80,7 @@ int main(int argc, char** argv) {
     restorer::check_files(image, inherit);
     if (check_only) {
       reader.verify_page_data();
+      reader.verify_chunks();  // as staging reads them: what it would refuse, --check refuses
       if (lazy) restorer::check_lazy_pages();
       std::printf("%s: can be restored here\n", image_path.c_str());
       return 0;

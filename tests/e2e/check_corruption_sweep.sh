@@ -17,7 +17,8 @@
 #    exit 120 (a failure after the point of no return: something that
 #    could have been checked before was not). `ckpt verify` must accept or
 #    refuse (exit 0, or 1 with one line), and must not refuse what restore
-#    restored.
+#    restored; `restore --check` (same checks as restore) must accept what
+#    restore restored and refuse what restore refused with exit 1.
 # 2. Blind damage, which the checksums must catch: one byte flipped at each
 #    of FLIPS offsets spread over the whole file (header, every section
 #    header and payload, page data, page index, trailer), and the file cut
@@ -165,10 +166,30 @@ def restore_run(p):
 
 restored = {"ticking": 0, "exited": 0, "signal": 0}
 mutants_refused = 0
+def check_only(what, p):
+    """restore --check: exit 0, or 1 with one line; returns the exit status."""
+    try:
+        r = subprocess.run([restore, "--check", p], stdin=subprocess.DEVNULL, capture_output=True, timeout=HANG,
+                           cwd=work)
+    except subprocess.TimeoutExpired:
+        problems.append("%s: restore --check hung (killed after %d s)" % (what, HANG))
+        return None
+    err = r.stderr.decode(errors="replace").strip().splitlines()
+    if r.returncode not in (0, 1) or (r.returncode == 1 and (r.stdout or len(err) != 1)):
+        problems.append("%s: restore --check exit status %d, %d lines on stderr %s" % (what, r.returncode, len(err), err[:2]))
+    return r.returncode
+
 def mutant(what, p):
     global slowest, mutants_refused
     outcome, rc, err, out, dt = restore_run(p)
     v = verify(what, p)
+    c = check_only(what, p)
+    # restore --check runs the same checks as restore: it accepts exactly
+    # the images restore takes past its point of no return.
+    if outcome == "restored" and c == 1:
+        problems.append("%s: restore --check refused an image that restore restored" % what)
+    elif outcome == "exited" and rc == 1 and c == 0:
+        problems.append("%s: restore --check accepted an image that restore refused: %s" % (what, err[:1]))
     if outcome == "hung":
         problems.append("%s: restore hung (killed after %d s, before any point of no return)" % (what, HANG))
     elif outcome == "restored":
