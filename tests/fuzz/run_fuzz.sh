@@ -70,6 +70,11 @@ runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$WORK/fuzz.log" | grep
 if ((rc != 0)); then
   keep=1
   tail -n 60 "$WORK/fuzz.log" >&2
+  if grep -q 'sandbox cannot be set up' "$WORK/fuzz.log"; then
+    echo "run_fuzz: FAIL: the sandbox for file preparation and staging cannot be set up here:" \
+         "$(grep -m 1 'no sandbox' "$WORK/fuzz.log")" >&2
+    exit 1
+  fi
   echo "run_fuzz: FAIL: the fuzzer found a crash (status $rc) after ${runs:-?} executions; input(s): $(ls "$artifacts")" \
        "in $artifacts; log $WORK/fuzz.log" >&2
   exit 1
