@@ -105,6 +105,12 @@ for a, b, name in where:  # the first and last byte of every part, too
             offsets.append(o)
 cuts = sorted(set([0, 1, 7, 8, 63, 64, 65, size - 8, size - 1] + [i * size // ncuts for i in range(ncuts)]))
 
+def lines_of(b):
+    """The lines of what a program wrote: split at newlines only (a path in
+    a message may hold other control characters; they are not line ends)."""
+    t = b.decode(errors="replace").strip("\n")
+    return t.split("\n") if t else []
+
 path = os.path.join(work, "variant.ckpt")
 problems, tried, refused, slowest = [], 0, 0, 0.0
 HANG = 10.0
@@ -116,7 +122,7 @@ def verify(what, p):
     except subprocess.TimeoutExpired:
         problems.append("%s: ckpt verify hung (killed after %d s)" % (what, HANG))
         return None
-    err = r.stderr.decode(errors="replace").strip().splitlines()
+    err = lines_of(r.stderr)
     if r.returncode == 0:
         return 0
     if r.returncode != 1 or r.stdout or len(err) != 1:
@@ -156,7 +162,7 @@ def restore_run(p):
     dt = time.monotonic() - t0
     errf.seek(0)
     outf.seek(0)
-    err = errf.read().decode(errors="replace").strip().splitlines()
+    err = lines_of(errf.read())
     out = outf.read()
     errf.close()
     outf.close()
@@ -174,7 +180,7 @@ def check_only(what, p):
     except subprocess.TimeoutExpired:
         problems.append("%s: restore --check hung (killed after %d s)" % (what, HANG))
         return None
-    err = r.stderr.decode(errors="replace").strip().splitlines()
+    err = lines_of(r.stderr)
     if r.returncode not in (0, 1) or (r.returncode == 1 and (r.stdout or len(err) != 1)):
         problems.append("%s: restore --check exit status %d, %d lines on stderr %s" % (what, r.returncode, len(err), err[:2]))
     return r.returncode
@@ -233,7 +239,7 @@ def check(what, blob):
             continue
         dt = time.monotonic() - t0
         slowest = max(slowest, dt)
-        err = r.stderr.decode(errors="replace").strip().splitlines()
+        err = lines_of(r.stderr)
         who = " ".join(os.path.basename(c) for c in cmd[:2] if c != path)
         if not (1 <= r.returncode <= 125):
             problems.append("%s: %s exit status %d %s" % (what, who, r.returncode, err[:2]))
