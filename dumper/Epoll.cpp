@@ -31,7 +31,7 @@ std::vector<format::EpollTarget> read_epoll_targets(pid_t pid, int epfd, const F
         if ((it->second->fd > 2) == (pass == 0) && epoll_entry_is(pid, epfd, tfd, toff, it->second->fd))
           file = it->second->file;
     if (file < 0)
-      refuse_fd(pid, epfd, "its entry for fd " + std::to_string(tfd) +
+      refuse_fd(pid, epfd, "its epoll entry for fd " + std::to_string(tfd) +
                                " watches a file that no fd of the process holds any more (inode " + std::to_string(ino) +
                                "), which cannot be watched again");
     out.push_back({tfd, events, uint64_t(data), file});
