@@ -64,9 +64,9 @@ static void validate_descriptions(const FileTable& files, const std::function<vo
         bad_fd("timerfd clock " + std::to_string(f.clockid) + " is not one timerfd takes");
       if (f.expiry_ns < 0) bad_fd("negative timer expiry");
     } else if (f.timer_flags || f.ticks || f.expiry_ns) {
-      bad_fd("timer fields on a " + std::string(fd_kind_name(f.kind)));
+      bad_fd("timer fields on kind " + std::string(fd_kind_name(f.kind)));
     }
-    if (f.kind != FdKind::Epoll && !f.targets.empty()) bad_fd("epoll targets on a " + std::string(fd_kind_name(f.kind)));
+    if (f.kind != FdKind::Epoll && !f.targets.empty()) bad_fd("epoll targets on kind " + std::string(fd_kind_name(f.kind)));
   }
   std::sort(numbers.begin(), numbers.end());
   for (size_t i = 1; i < numbers.size(); ++i)

@@ -49,10 +49,10 @@ std::string conflict(int fd, const FileLock& l) {
                       : "another open file holds a conflicting lock";
 }
 
+// A second open file description of f's file, for a placeholder: open for
+// writing only to hold a write lock (validation made sure f is).
 int reopen(const FdEntry& f, int fd, const FileLock& l) {
-  int mode = l.write ? ((f.flags & O_ACCMODE) == O_WRONLY ? O_WRONLY : O_RDWR) : O_RDONLY;
-  if (!l.write && (f.flags & O_ACCMODE) == O_WRONLY) mode = O_WRONLY;
-  int again = ::open(("/proc/self/fd/" + std::to_string(fd)).c_str(), mode | O_CLOEXEC | O_NOCTTY);
+  int again = ::open(("/proc/self/fd/" + std::to_string(fd)).c_str(), (l.write ? O_WRONLY : O_RDONLY) | O_CLOEXEC | O_NOCTTY);
   if (again < 0) held_elsewhere(f, l, std::string("cannot open the file again to hold its range: ") + std::strerror(errno));
   return again;
 }
@@ -63,8 +63,9 @@ void check_locks(const FdEntry& f) {
   // Only files found by path can be locked by someone else; recreated ones are new.
   if (f.locks.empty() || f.kind != format::FdKind::RegularFile) return;
   for (const FileLock& l : f.locks) {
-    bool writes = (f.flags & O_ACCMODE) != O_RDONLY;
-    int fd = ::open(f.file.path.c_str(), (l.write && writes ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    // Read-only is enough to ask (F_OFD_GETLK checks no access mode) and
+    // breaks no one's read lease.
+    int fd = ::open(f.file.path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0) held_elsewhere(f, l, std::string("cannot open the file: ") + std::strerror(errno));
     std::string why;
     if (l.kind == LockKind::Flock) {
