@@ -11,7 +11,11 @@ namespace ckpt::dumper {
 std::vector<format::EpollTarget> read_epoll_targets(pid_t pid, int epfd, const FdInfo& info,
                                                     const std::vector<HeldFile>& held) {
   std::multimap<uint64_t, const HeldFile*> by_inode;
-  for (const HeldFile& h : held) by_inode.emplace(h.ino, &h);
+  std::map<int, const HeldFile*> by_fd;
+  for (const HeldFile& h : held) {
+    by_inode.emplace(h.ino, &h);
+    by_fd.emplace(h.fd, &h);
+  }
   std::map<int, int> seen;  // tfd -> entries with that number so far: kcmp's `toff`
   std::vector<format::EpollTarget> out;
   for (const auto& [k, v] : info) {
@@ -23,8 +27,13 @@ std::vector<format::EpollTarget> read_epoll_targets(pid_t pid, int epfd, const F
     if (std::sscanf(v.c_str(), "%d events: %x data: %llx pos:%lld ino:%llx", &tfd, &events, &data, &pos, &ino) != 5)
       refuse_fd(pid, epfd, "unreadable epoll entry: " + v);
     const int toff = seen[tfd]++;
-    // fds above 2 first: a file also at 0-2 is then watched through the fd the image restores.
+    // Usually the entry's own number still holds its file: one kcmp. Else
+    // every fd on the inode the line names, those above 2 first (a file
+    // also at 0-2 is then watched through the fd the image restores).
     int32_t file = -1;
+    auto own = by_fd.find(tfd);
+    if (own != by_fd.end() && own->second->ino == ino && epoll_entry_is(pid, epfd, tfd, toff, tfd))
+      file = own->second->file;
     auto [lo, hi] = by_inode.equal_range(ino);
     for (int pass = 0; pass < 2 && file < 0; ++pass)
       for (auto it = lo; it != hi && file < 0; ++it)
