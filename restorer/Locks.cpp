@@ -70,7 +70,14 @@ void check_locks(const FdEntry& f) {
     std::string why;
     if (l.kind == LockKind::Flock) {
       if (flock(fd, (l.write ? LOCK_EX : LOCK_SH) | LOCK_NB) != 0) why = "another process holds a conflicting flock";
-    } else if (l.kind != LockKind::Lease) {
+    } else if (l.kind == LockKind::Lease) {
+      // Taken and at once let go: whether someone has the file open in a
+      // way the lease forbids (writing, for a read lease; at all, for a write lease).
+      if (fcntl(fd, F_SETLEASE, l.write ? F_WRLCK : F_RDLCK) != 0)
+        why = std::string("the file is open elsewhere in a way the lease forbids (F_SETLEASE: ") + std::strerror(errno) + ")";
+      else
+        fcntl(fd, F_SETLEASE, F_UNLCK);
+    } else {
       why = conflict(fd, l);
     }
     ::close(fd);

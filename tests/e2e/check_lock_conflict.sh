@@ -3,8 +3,9 @@
 # is refused before the point of no return (exit 1, not 120), naming the
 # file, by `restore --check` and by `restore`; once the other holder is
 # gone the same image restores and holds its locks (state_locks' check).
-# Three holders in turn: a POSIX lock on the range the process had
-# POSIX-locked, a POSIX lock on the range of its OFD lock, and a flock.
+# Four holders in turn: a POSIX lock on the range the process had
+# POSIX-locked, a POSIX lock on the range of its OFD lock, a flock, and a
+# process that has the file of its read lease open for writing.
 source "$(dirname "$0")/lib.sh"
 
 PYTHON=/usr/bin/python3
@@ -15,6 +16,8 @@ kind, path, start, length = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.
 f = open(path, "r+")
 if kind == "flock":
     fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+elif kind == "open":  # only holds the file open for writing
+    pass
 else:
     fcntl.lockf(f, fcntl.LOCK_EX | fcntl.LOCK_NB, length, start)
 print("held", flush=True)
@@ -62,6 +65,11 @@ holder flock flock "$base.g" 0 0
 refused "an exclusive flock" "$base.g"
 close_input flock
 wait_exit flock 0
+
+holder writer open "$base.l" 0 0
+refused "a writer of the leased file" "$base.l"
+close_input writer
+wait_exit writer 0
 
 restore_start back "$WORK/locks.ckpt"
 send back check
