@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
@@ -30,9 +31,17 @@ void read_timerfd(pid_t pid, format::FdEntry& f) {
   timespec now{};
   // After gettime, fdinfo's ticks include the periods it caught up on.
   FdInfo info = read_fdinfo(getpid(), timer.get());
-  f.clockid = std::stoi(fdinfo_field(info, "clockid"));
-  f.ticks = std::stoull(fdinfo_field(info, "ticks"));
-  f.timer_flags = uint32_t(std::stoul(fdinfo_field(info, "settime flags"), nullptr, 8)) & 3u;
+  auto number = [&](const char* key, int base) {
+    std::string v = fdinfo_field(info, key);
+    char* end = nullptr;
+    errno = 0;
+    unsigned long long n = std::strtoull(v.c_str(), &end, base);
+    if (v.empty() || *end || errno) refuse_fd(pid, f.fd, std::string("the timer's fdinfo has no readable \"") + key + "\"");
+    return n;
+  };
+  f.clockid = int32_t(number("clockid", 10));
+  f.ticks = number("ticks", 10);
+  f.timer_flags = uint32_t(number("settime flags", 8)) & 3u;
   f.value_ns = ns_of(its.it_value);
   f.interval_ns = ns_of(its.it_interval);
   f.expiry_ns = 0;
