@@ -140,8 +140,8 @@ format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas) {
   std::sort(numbers.begin(), numbers.end());
   std::map<uint64_t, unsigned> pipe_ends;  // pipe inode -> bit 1 read end seen, bit 2 write end seen
 
-  // Every fd's inode (0-2 included: epoll may watch them), then the fds
-  // above 2 grouped by open file description.
+  // Every fd grouped by open file description, 0-2 included: epoll may
+  // watch them, and an fd above 2 may share one of theirs.
   std::vector<FdIdentity> ids;
   std::vector<HeldFile> held;
   for (int n : numbers) {
@@ -151,17 +151,31 @@ format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas) {
       refuse_fd(pid, n, "cannot stat it (" + link_of(proc_path(pid, "fd/" + std::to_string(n))) + ")");
     }
     held.push_back({n, uint64_t(st.st_ino), n});
-    if (n > 2) ids.push_back({n, uint64_t(st.st_dev), uint64_t(st.st_ino)});
+    ids.push_back({n, uint64_t(st.st_dev), uint64_t(st.st_ino)});
   }
   std::vector<std::vector<int>> groups = group_open_files(pid, std::move(ids));
   std::map<int, int> description_of;  // fd -> lowest fd of its description
   for (const auto& g : groups)
     for (int n : g) description_of[n] = g.front();
-  for (HeldFile& h : held)
-    if (h.fd > 2) h.file = description_of.at(h.fd);
+  for (HeldFile& h : held) h.file = description_of.at(h.fd);
 
   for (const auto& group : groups) {
-    const int n = group.front();  // the shell-job convention: fds 0-2 are restore's own stdio, never here
+    const int n = group.front();
+    if (n <= 2) {
+      // The shell-job convention: fds 0-2 are restore's own stdio, so the
+      // fds above 2 that share one of theirs become dups of restore's.
+      // Locks held through them could not come back: refused.
+      std::vector<format::FileLock> locks = read_locks(pid, n, read_fdinfo(pid, n));
+      if (!locks.empty())
+        refuse_fd(pid, n, "it holds a " + std::string(format::lock_kind_name(locks[0].kind)) +
+                              ", but fds 0-2 are restore's own, so it could not be held again");
+      for (int m : group) {
+        if (m <= 2) continue;
+        uint32_t flags = uint32_t(std::stoul(fdinfo_field(read_fdinfo(pid, m), "flags"), nullptr, 8));
+        table.stdio_dups.push_back({m, (flags & O_CLOEXEC) ? 1u : 0u, n});
+      }
+      continue;
+    }
     const std::string path = proc_path(pid, "fd/" + std::to_string(n));
     std::string target = link_of(path);
     struct stat st;
@@ -242,6 +256,9 @@ format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas) {
     }
     table.fds.push_back(std::move(f));
   }
+
+  std::sort(table.stdio_dups.begin(), table.stdio_dups.end(),
+            [](const format::StdioDup& a, const format::StdioDup& b) { return a.fd < b.fd; });
 
   // A pipe is recreated whole when both ends are inside; an end whose
   // partner is outside needs --inherit-fd at restore. Unread data belongs

@@ -283,9 +283,19 @@ struct FdEntry {
   int64_t expiry_ns = 0;                  // timerfd with TFD_TIMER_ABSTIME: next expiration on its clock
 };
 
+// An fd above 2 that shared the open file description of fd 0, 1 or 2:
+// those are restore's own (the shell-job convention), so it becomes a dup
+// of restore's fd `of`.
+struct StdioDup {
+  int32_t fd = 0;
+  uint32_t cloexec = 0;
+  int32_t of = 0;
+};
+
 struct FileTable {
   std::vector<SharedObject> objects;
   std::vector<FdEntry> fds;  // one per open file description, sorted by fd
+  std::vector<StdioDup> stdio_dups;  // sorted by fd
 };
 
 struct Image {

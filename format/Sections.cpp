@@ -393,6 +393,12 @@ std::vector<uint8_t> encode_files(const FileTable& t) {
     w.u64(f.ticks);
     w.i64(f.expiry_ns);
   }
+  w.u32(uint32_t(t.stdio_dups.size()));
+  for (const StdioDup& d : t.stdio_dups) {
+    w.i32(d.fd);
+    w.u32(d.cloexec);
+    w.i32(d.of);
+  }
   return w.bytes();
 }
 
@@ -458,6 +464,12 @@ FileTable decode_files(const uint8_t* data, size_t n, uint64_t base) {
     f.timer_flags = r.u32("timerfd flags");
     f.ticks = r.u64("timerfd ticks");
     f.expiry_ns = r.i64("timerfd expiry");
+  }
+  t.stdio_dups.resize(r.count("stdio dup count", kMaxFds, 12));
+  for (StdioDup& d : t.stdio_dups) {
+    d.fd = r.i32("stdio dup fd");
+    d.cloexec = r.u32("stdio dup cloexec");
+    d.of = r.i32("stdio dup of");
   }
   r.expect_end("files section");
   return t;

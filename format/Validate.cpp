@@ -68,6 +68,14 @@ static void validate_descriptions(const FileTable& files, const std::function<vo
     }
     if (f.kind != FdKind::Epoll && !f.targets.empty()) bad_fd("epoll targets on kind " + std::string(fd_kind_name(f.kind)));
   }
+  int32_t prev_stdio = 2;
+  for (const StdioDup& d : files.stdio_dups) {
+    std::string what = "fd " + std::to_string(d.fd) + " (a dup of fd " + std::to_string(d.of) + ")";
+    if (d.fd <= prev_stdio || d.fd >= int32_t(kMaxFds)) bad_files(what + ": dups of fds 0-2 must be above 2, ascending and < 2^20");
+    if (d.of < 0 || d.of > 2) bad_files(what + ": not a dup of fd 0, 1 or 2");
+    if (d.cloexec > 1) bad_files(what + ": cloexec is not 0 or 1");
+    numbers.push_back(prev_stdio = d.fd);
+  }
   std::sort(numbers.begin(), numbers.end());
   for (size_t i = 1; i < numbers.size(); ++i)
     if (numbers[i] == numbers[i - 1]) bad_files("fd " + std::to_string(numbers[i]) + " belongs to two open files");

@@ -161,6 +161,10 @@ void check_files(const format::Image& image, const std::set<int>& inherit) {
     check_locks(f);
   }
   check_timerfds(image);
+  for (const format::StdioDup& d : image.files.stdio_dups)
+    if (fcntl(d.of, F_GETFD) < 0)
+      throw RestoreError("fd " + std::to_string(d.fd) + " shared fd " + std::to_string(d.of) +
+                         "'s open file, which is restore's own, but restore has no fd " + std::to_string(d.of));
   for (int n : inherit) {
     bool used = false;
     for (const FdEntry& f : image.files.fds) used |= f.fd == n && f.external && f.kind == FdKind::Pipe;
@@ -183,6 +187,8 @@ PreparedFiles prepare_files(const format::Image& image, const std::set<int>& /*i
     for (const auto& d : f.dups) top = std::max(top, d.fd);
     for (const auto& t : f.targets) top = std::max(top, t.fd);
   }
+  for (const auto& d : image.files.stdio_dups) top = std::max(top, d.fd);
+  numbers += image.files.stdio_dups.size();
   // Created fds go above every saved number and every fd the launcher holds now.
   rlimit nofile;
   getrlimit(RLIMIT_NOFILE, &nofile);
@@ -289,6 +295,14 @@ PreparedFiles prepare_files(const format::Image& image, const std::set<int>& /*i
       out.moves.push_back({again, d.fd, d.cloexec});
       out.close_upto = std::max(out.close_upto, again + 1);
     }
+  }
+  for (const format::StdioDup& d : image.files.stdio_dups) {  // restore's own 0-2 stand for the saved ones
+    int again = fcntl(d.of, F_DUPFD_CLOEXEC, base);
+    if (again < 0)
+      throw RestoreError("fd " + std::to_string(d.fd) + ": cannot make it a dup of restore's fd " + std::to_string(d.of) +
+                         ": " + std::strerror(errno));
+    out.moves.push_back({again, d.fd, d.cloexec});
+    out.close_upto = std::max(out.close_upto, again + 1);
   }
   // Every open file exists: the locks held through them (POSIX ones are only
   // reserved here; the trampoline takes them), then the epoll sets.

@@ -58,7 +58,7 @@ static HomeLayout layout(const format::Image& image) {
   h.shared_offset = h.ldt_offset + image.task.ldt.size() * sizeof(trampoline::LdtEntry);
   h.thread_offset = h.shared_offset + image.task.shared_pending.size() * sizeof(trampoline::QueuedSignal);
   h.fd_move_offset = h.thread_offset + image.threads[0].pending.size() * sizeof(trampoline::QueuedSignal);
-  size_t fd_numbers = 0, locks = 0;
+  size_t fd_numbers = image.files.stdio_dups.size(), locks = 0;
   for (const auto& f : image.files.fds) {
     fd_numbers += 1 + f.dups.size();
     for (const auto& l : f.locks) locks += l.kind == format::LockKind::Posix;

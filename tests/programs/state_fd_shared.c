@@ -14,7 +14,10 @@
  *         read open of the pipe
  *   w     dup(p[1])
  *   e, e2 eventfd(3, 0) and dup2(e, 50)
- * Check: kcmp(KCMP_FILE) says a = b = c, e = e2, p[1] = w, and a != d,
+ *   s1    dup(1), s0 fcntl(0, F_DUPFD_CLOEXEC, 60): fds above 2 sharing
+ *         stdio's open files (restored as dups of restore's own 0 and 1)
+ * Check: kcmp(KCMP_FILE) says a = b = c, e = e2, p[1] = w, s1 = 1, s0 = 0
+ * (and s0 has FD_CLOEXEC, s1 not), and a != d,
  * p[0] != q; offsets: b and c at 5, d at 9, and after lseek(b, 7) a is at
  * 7 while d stays at 9; F_GETFL: a, b, c O_APPEND without O_NONBLOCK, d
  * O_NONBLOCK without O_APPEND, q O_NONBLOCK, p[0] not; setting O_NONBLOCK
@@ -34,7 +37,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-static int a = -1, b = -1, c = -1, d = -1, p[2] = {-1, -1}, q = -1, w = -1, e = -1, e2 = -1;
+static int a = -1, b = -1, c = -1, d = -1, p[2] = {-1, -1}, q = -1, w = -1, e = -1, e2 = -1, s0 = -1, s1 = -1;
 static char path[64];
 
 static int same(int x, int y)
@@ -71,6 +74,8 @@ static void setup(void)
 	e = eventfd(3, 0);
 	if (e < 0 || (e2 = dup2(e, 50)) < 0)
 		tp_die("eventfd");
+	if ((s1 = dup(1)) < 0 || (s0 = fcntl(0, F_DUPFD_CLOEXEC, 60)) < 0)
+		tp_die("dup of stdio");
 }
 
 int main(int argc, char **argv)
@@ -91,6 +96,10 @@ int main(int argc, char **argv)
 		FAIL("the pipe's two read opens share one open file description");
 	if (!same(e, e2))
 		FAIL("the eventfd and its dup no longer share one open file description");
+	if (!same(s1, 1) || !same(s0, 0))
+		FAIL("the dups of stdout and stdin (fds %d, %d) no longer share fd 1's and fd 0's open files", s1, s0);
+	if (fcntl(s0, F_GETFD) != FD_CLOEXEC || fcntl(s1, F_GETFD) != 0)
+		FAIL("FD_CLOEXEC of the stdio dups: %d %d, want 1 0", fcntl(s0, F_GETFD), fcntl(s1, F_GETFD));
 	if (lseek(b, 0, SEEK_CUR) != 5 || lseek(c, 0, SEEK_CUR) != 5)
 		FAIL("b/c offsets %lld/%lld, want 5", (long long)lseek(b, 0, SEEK_CUR), (long long)lseek(c, 0, SEEK_CUR));
 	if (lseek(d, 0, SEEK_CUR) != 9)
@@ -121,5 +130,5 @@ int main(int argc, char **argv)
 		FAIL("the eventfd's dup read %llu, want 3", (unsigned long long)v);
 	if (!fresh)
 		unlink(path);
-	return tp_finish("dup'd fds share offset and flags, separate opens of a file and a pipe stay separate");
+	return tp_finish("dup'd fds share offset and flags (stdio dups share restore's), separate opens of a file and a pipe stay separate");
 }

@@ -181,3 +181,26 @@ TEST_CASE("files: epoll entries the kernel would refuse are refused") {
   efd.targets = {{9, 1, 0, 5}};
   refused(with_files({ep, file, efd}), "epoll targets on kind eventfd");
 }
+
+TEST_CASE("files: stdio dups round-trip and are checked") {
+  FileTable t;
+  t.fds = {entry(3, FdKind::EventFd)};
+  t.stdio_dups = {{5, 0, 1}, {60, 1, 0}};
+  std::vector<uint8_t> bytes = encode_files(t);
+  FileTable back = decode_files(bytes.data(), bytes.size(), 0);
+  REQUIRE(back.stdio_dups.size() == 2);
+  CHECK(back.stdio_dups[1].fd == 60);
+  CHECK(back.stdio_dups[1].cloexec == 1);
+  CHECK(back.stdio_dups[0].of == 1);
+  Image img = with_files(t.fds);
+  img.files.stdio_dups = t.stdio_dups;
+  validate(img);
+  img.files.stdio_dups = {{3, 0, 1}};
+  refused(img, "fd 3 belongs to two open files");
+  img.files.stdio_dups = {{2, 0, 1}};
+  refused(img, "must be above 2");
+  img.files.stdio_dups = {{9, 0, 3}};
+  refused(img, "not a dup of fd 0, 1 or 2");
+  img.files.stdio_dups = {{9, 0, 1}, {8, 0, 1}};
+  refused(img, "ascending");
+}
