@@ -142,6 +142,9 @@ void print_text(const ImageReader& r, std::ostream& out) {
     if (!f.locks.empty()) out << " [" << f.locks.size() << (f.locks.size() == 1 ? " lock]" : " locks]");
     if (&f == &img.files.fds.back()) out << ")";
   }
+  for (const auto& d : img.files.stdio_dups)
+    out << (&d == &img.files.stdio_dups[0] ? "; dups of restore's stdio (" : ", ") << d.fd << " of " << d.of
+        << (&d == &img.files.stdio_dups.back() ? ")" : "");
   out << "; " << img.files.objects.size() << " shared memory objects\n";
   out << "resume code: syscall " << hex(m.syscall_gadget) << ", sigreturn " << hex(m.sigreturn_gadget) << "\n";
   out << "memory areas (" << img.vmas.size() << "):\n";
