@@ -59,7 +59,6 @@ static void validate_descriptions(const FileTable& files, const std::function<vo
     }
     if (f.kind == FdKind::TimerFd) {
       if (f.timer_flags & ~3u) bad_fd("unknown timerfd flags");
-      if ((f.timer_flags & 2) && !(f.timer_flags & 1)) bad_fd("TFD_TIMER_CANCEL_ON_SET without TFD_TIMER_ABSTIME");
       if (f.clockid != 0 && f.clockid != 1 && f.clockid != 7 && f.clockid != 8 && f.clockid != 9)
         bad_fd("timerfd clock " + std::to_string(f.clockid) + " is not one timerfd takes");
       if (f.expiry_ns < 0) bad_fd("negative timer expiry");
