@@ -44,7 +44,7 @@ static uint64_t blob_size() { return uint64_t(ckpt_trampoline_blob_end - ckpt_tr
 struct HomeLayout {
   uint64_t plan, frame, stack_top, size;
   size_t plan_bytes, keep_offset, move_offset, auxv_offset, ldt_offset, shared_offset, thread_offset;
-  size_t fd_move_offset, epoll_offset, others_offset, others_pending_offset, lazy_offset;
+  size_t fd_move_offset, lock_offset, others_offset, others_pending_offset, lazy_offset;
   size_t frame_stride;         // one fallback frame per thread, from `frame`
   uint64_t thread_stacks;      // 16 KiB per other thread, from here
 };
@@ -59,11 +59,14 @@ static HomeLayout layout(const format::Image& image) {
   h.shared_offset = h.ldt_offset + image.task.ldt.size() * sizeof(trampoline::LdtEntry);
   h.thread_offset = h.shared_offset + image.task.shared_pending.size() * sizeof(trampoline::QueuedSignal);
   h.fd_move_offset = h.thread_offset + image.threads[0].pending.size() * sizeof(trampoline::QueuedSignal);
-  size_t epoll_adds = 0;
-  for (const auto& f : image.files.fds) epoll_adds += f.targets.size();
-  h.epoll_offset = h.fd_move_offset + image.files.fds.size() * sizeof(trampoline::FdMove);
-  h.epoll_offset = (h.epoll_offset + 7) & ~size_t(7);
-  h.others_offset = (h.epoll_offset + epoll_adds * sizeof(trampoline::EpollAdd) + 7) & ~size_t(7);
+  size_t fd_numbers = image.files.stdio_dups.size(), locks = 0;
+  for (const auto& f : image.files.fds) {
+    fd_numbers += 1 + f.dups.size();
+    for (const auto& l : f.locks) locks += l.kind == format::LockKind::Posix;
+  }
+  h.lock_offset = h.fd_move_offset + fd_numbers * sizeof(trampoline::FdMove);
+  h.lock_offset = (h.lock_offset + 7) & ~size_t(7);
+  h.others_offset = (h.lock_offset + locks * sizeof(trampoline::PosixLock) + 7) & ~size_t(7);
   h.others_pending_offset = h.others_offset + (image.threads.size() - 1) * sizeof(trampoline::ThreadPlan);
   size_t others_pending = 0;
   for (size_t i = 1; i < image.threads.size(); ++i) others_pending += image.threads[i].pending.size();
@@ -334,9 +337,10 @@ void launch(const format::Image& image, const MachineFit& fit, const AddressPlan
   plan->fd_move_offset = h.fd_move_offset;
   plan->fd_move_count = uint32_t(files.moves.size());
   std::memcpy(base + h.plan + h.fd_move_offset, files.moves.data(), files.moves.size() * sizeof(trampoline::FdMove));
-  plan->epoll_offset = h.epoll_offset;
-  plan->epoll_count = uint32_t(files.epoll.size());
-  std::memcpy(base + h.plan + h.epoll_offset, files.epoll.data(), files.epoll.size() * sizeof(trampoline::EpollAdd));
+  plan->posix_lock_offset = h.lock_offset;
+  plan->posix_lock_count = uint32_t(files.posix_locks.size());
+  std::memcpy(base + h.plan + h.lock_offset, files.posix_locks.data(),
+              files.posix_locks.size() * sizeof(trampoline::PosixLock));
   plan->rseq_address = thread.rseq.address;
   plan->rseq_length = thread.rseq.length;
   plan->rseq_signature = thread.rseq.signature;
