@@ -27,6 +27,7 @@
 #include <string>
 
 #include "x86/FaultPoint.h"
+#include "x86/ProcMaps.h"
 #include "x86/ResumeGadgets.h"
 #include "x86/SigFrame.h"
 #include "x86/SyscallRestart.h"
@@ -84,15 +85,31 @@ void RemoteSyscall::begin() {
       KernelStack keep_altstack{0, 3, 0, 0};
       build_sigframe(frame.data(), addr, resume_registers(saved_), saved_mask_, xsave.data(), xsave.size(), xfeatures,
                      site_.sigreturn, &keep_altstack);
-      covered_.resize(size);
-      if (top > size + 64 && read_remote(tid_, addr, covered_.data(), size)) {
+      // The scratch buffer goes just below the frame when the same private
+      // writable mapping (the stack) has room for it: then nothing but
+      // bytes below the stack pointer is ever touched, and they are put back.
+      uint64_t low = addr;
+      const uint64_t below = (addr - kScratchSize) & ~uint64_t(63);
+      if (addr > kScratchSize + 4096) {
+        try {
+          for (const MapsEntry& m : parse_maps(read_proc_file("/proc/" + std::to_string(tid_) + "/maps")))
+            if (m.start <= below && addr + size <= m.end && m.read && m.write && !m.shared &&
+                (m.path.empty() || m.path == "[stack]"))
+              low = below;
+        } catch (const std::exception&) {
+        }
+      }
+      covered_.resize(addr + size - low);
+      if (top > size + 64 && read_remote(tid_, low, covered_.data(), covered_.size())) {
         if (write_remote(tid_, addr, frame.data(), size)) {
+          covered_at_ = low;
           frame_addr_ = addr;
+          if (low != addr) scratch_ = low, scratch_on_stack_ = true;
           insn_ = site_.syscall_ret;
           fault_point("inject: safety frame written");
           return;
         }
-        write_remote(tid_, addr, covered_.data(), size);  // a partial write
+        write_remote(tid_, low, covered_.data(), covered_.size());  // a partial write
       }
       covered_.clear();
     }
@@ -166,6 +183,7 @@ long RemoteSyscall::call(long nr, long a, long b, long c, long d, long e, long f
 }
 
 uint64_t RemoteSyscall::scratch() {
+  if (!insn_) begin();
   if (!scratch_) {
     long r = call(SYS_mmap, 0, kScratchSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (r < 0 && r > -4096) throw RemoteSyscallError("cannot map scratch memory in " + who(tid_));
@@ -188,7 +206,7 @@ void RemoteSyscall::finish() noexcept {
       if (write_remote(tid_, at, &info, sizeof info))
         call(SYS_rt_tgsigqueueinfo, call(SYS_getpid), tid_, info.si_signo, long(at));
     }
-    if (scratch_) call(SYS_munmap, long(scratch_), kScratchSize);
+    if (scratch_ && !scratch_on_stack_) call(SYS_munmap, long(scratch_), kScratchSize);
     fault_point("restore: scratch unmapped");
   } catch (const std::exception&) {
   }
@@ -219,7 +237,7 @@ void RemoteSyscall::finish() noexcept {
     fault_point("restore: registers put back", false);
   }
   if (frame_addr_) {
-    write_remote(tid_, frame_addr_, covered_.data(), covered_.size());
+    write_remote(tid_, covered_at_, covered_.data(), covered_.size());
     fault_point("restore: stack bytes put back", false);
   }
   if (!dirty_) return;

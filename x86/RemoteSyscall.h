@@ -61,7 +61,9 @@ class RemoteSyscall {
   // (negative errno on failure). Throws RemoteSyscallError only when the
   // tracee cannot be driven (it died, or did not stop as expected).
   long call(long nr, long a = 0, long b = 0, long c = 0, long d = 0, long e = 0, long f = 0);
-  // A scratch buffer of `kScratchSize` bytes in the tracee, mapped on first use.
+  // A scratch buffer of `kScratchSize` bytes in the tracee: below the
+  // safety frame when the thread's stack has room (its bytes are put back
+  // at the end), else mapped on first use and unmapped at the end.
   uint64_t scratch();
   // Copies `len` bytes from the tracee.
   void read(uint64_t addr, void* out, size_t len) const;
@@ -84,8 +86,11 @@ class RemoteSyscall {
   Stop at_ = Stop::Interrupt;
   bool dirty_ = false;  // registers or mask changed since the constructor
   uint64_t scratch_ = 0;
-  // The safety frame and the stack bytes it covers (put back at the end).
+  bool scratch_on_stack_ = false;  // below the frame, not mapped
+  // The safety frame, and the stack bytes it and a scratch buffer below it
+  // cover from `covered_at_` (put back at the end).
   uint64_t frame_addr_ = 0;
+  uint64_t covered_at_ = 0;
   std::vector<uint8_t> covered_;
   // Signals that cannot be blocked (SIGSTOP) dequeued while the thread ran
   // an injected call; queued again by the destructor.
