@@ -9,7 +9,7 @@
 //
 // Points are counted from 1 across the whole run, in the order reached.
 // Without CKPT_FAULT the cost is one load and branch per point. Used by
-// tests/e2e/check_dumper_killed.sh and check_dump_failures_exact.sh.
+// tests/e2e/check_dumper_killed.sh and check_target_intact.sh.
 #pragma once
 
 namespace ckpt::x86 {
