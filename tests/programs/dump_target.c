@@ -237,6 +237,14 @@ static void check(void)
 	expect("main thread mask", get_mask(), main_mask);
 	expect("main thread SigPnd", status_field(gettid(), "SigPnd"), bit(SIGTRAP));
 	pid_t regs = tid_named("regs"), reader = tid_named("reader");
+	/* Just after a restore, a thread may not have left the restorer yet
+	 * (it still has every signal blocked there): wait for that to end. */
+	for (int i = 0; i < 400; i++) {
+		uint64_t a = status_field(regs, "SigBlk"), b = status_field(reader, "SigBlk");
+		if ((~a & 0xfffffffffffbfeffULL) && (~b & 0xfffffffffffbfeffULL))
+			break;
+		usleep(5000);
+	}
 	expect("regs thread SigBlk", status_field(regs, "SigBlk"), regs_mask);
 	expect("regs thread SigPnd", status_field(regs, "SigPnd"), bit(SIGUSR2));
 	expect("reader thread SigBlk", status_field(reader, "SigBlk"), reader_mask);
