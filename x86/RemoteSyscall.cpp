@@ -23,6 +23,7 @@
 #include <sys/wait.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
@@ -54,7 +55,41 @@ static bool code_is(pid_t tid, uint64_t addr, const uint8_t* want, size_t len) {
   return addr && len <= sizeof have && read_remote(tid, addr, have, len) && std::memcmp(have, want, len) == 0;
 }
 
+// A task's seccomp mode (0 none, 1 strict, 2 filter) and number of
+// filters, from /proc; -1 where unknown.
+struct Seccomp {
+  int mode = -1;
+  long filters = -1;
+};
+static Seccomp seccomp_of(const std::string& status_path) {
+  Seccomp s;
+  try {
+    std::string status = read_proc_file(status_path);
+    size_t at = status.find("\nSeccomp:");
+    if (at != std::string::npos) s.mode = std::atoi(status.c_str() + at + 9);
+    at = status.find("\nSeccomp_filters:");
+    if (at != std::string::npos) s.filters = std::atol(status.c_str() + at + 17);
+  } catch (const std::exception&) {
+  }
+  return s;
+}
+
 RemoteSyscall::RemoteSyscall(pid_t tid, const InjectionSite& site) : tid_(tid), site_(site) {
+  // Under seccomp an injected call may kill the thread (strict mode, or a
+  // filter's KILL), force a SIGSYS on it (TRAP) or wait for a supervisor
+  // (USER_NOTIF). Filters are inherited and never removed: a thread with no
+  // more of them than ckpt itself has only its environment's (a
+  // container's), under which ckpt runs too; more than that is its own
+  // sandbox, which the restored process would lose.
+  const Seccomp target = seccomp_of("/proc/" + std::to_string(tid_) + "/status");
+  const Seccomp self = seccomp_of("/proc/thread-self/status");
+  if (target.mode == 1)
+    throw RemoteSyscallError(who(tid_) + " runs in seccomp strict mode: ckpt can neither inject system calls there "
+                                         "(they would kill it) nor restore that mode");
+  if (target.mode != 0 && (target.mode != self.mode || target.filters < 0 || target.filters > self.filters))
+    throw RemoteSyscallError(who(tid_) + " runs under seccomp filters of its own (" +
+                             std::to_string(target.filters) + ", ckpt has " + std::to_string(self.filters) +
+                             "): ckpt can neither inject system calls there (they could kill it) nor restore them");
   if (ptrace(PTRACE_GETREGS, tid_, nullptr, &saved_) != 0)
     throw RemoteSyscallError("cannot read the registers of " + who(tid_) + ": " + std::strerror(errno));
   if (ptrace(PTRACE_GETSIGMASK, tid_, reinterpret_cast<void*>(sizeof saved_mask_), &saved_mask_) != 0)

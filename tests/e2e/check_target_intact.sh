@@ -14,8 +14,10 @@
 #     CKPT_FAULT=fail: the point throws as a failed ptrace request would):
 #     while seizing, while setting up, entering and leaving each injected
 #     call, and in each later phase of the dump;
-#   - a real failure of an injected call: a seccomp filter makes getitimer
-#     fail with EPERM in the target, so the dump cannot read its timers.
+#   - a seccomp filter in the target (one that would only make getitimer
+#     fail with EPERM): refused after the seize, before any call is
+#     injected, since a filter may as well kill, trap or block on one, and
+#     seccomp is not restored.
 # Then: dumped with --kill and restored, the target's final check takes the
 # SIGTRAP (and the other pending signals) back with their siginfo.
 source "$(dirname "$0")/lib.sh"
@@ -98,9 +100,9 @@ log "$forced dumps failed at forced points (of $total), each leaving the target 
 have=$(wc -l <"$WORK/t.out")
 send t seccomp
 wait_lines t $((have + 1))
-failed "getitimer refused by seccomp" "interval timer.*Operation not permitted"
+failed "a seccomp filter" "thread $PID_t runs under seccomp filters of its own"
 log "refused: $(cat "$WORK/f.err")"
-checked "after an injected call failed for real" t
+checked "after a dump refused for its seccomp filter" t
 send t final
 close_input t
 wait_exit t 0

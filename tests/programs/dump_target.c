@@ -30,8 +30,7 @@
  *   sock      opens a TCP socket (a descriptor ckpt refuses); "sock FD"
  *   unsock    closes it; "unsock"
  *   seccomp   installs a seccomp filter (all threads) under which
- *             getitimer fails with EPERM, so that an injected call fails;
- *             "seccomp"
+ *             getitimer fails with EPERM; "seccomp"
  *   final     check, then take every pending signal back with its
  *             siginfo (rt_sigtimedwait) and end the threads; prints
  *             "PASS ..." and exits 0, or FAIL lines and exits 1
