@@ -98,6 +98,28 @@ RemoteSyscall::RemoteSyscall(pid_t tid, const InjectionSite& site) : tid_(tid), 
     throw RemoteSyscallError("cannot set the ptrace options of " + who(tid_) + ": " + std::strerror(errno));
 }
 
+// A thread inside an rseq critical section resumes at its abort handler,
+// as the kernel sends it there after any preemption: the first return to
+// user space from an injected call clears its rseq_cs (the call's rip is
+// outside the section), so the frame must do it should the dumper vanish.
+static void rseq_abort(pid_t tid, UserRegs& regs) {
+  __ptrace_rseq_configuration conf{};
+  if (ptrace(PTRACE_GET_RSEQ_CONFIGURATION, tid, reinterpret_cast<void*>(sizeof conf), &conf) <= 0 ||
+      !conf.rseq_abi_pointer)
+    return;
+  uint64_t cs_addr = 0;
+  struct {
+    uint32_t version, flags;
+    uint64_t start_ip, post_commit_offset, abort_ip;
+  } cs;
+  uint32_t signature = 0;
+  if (!read_remote(tid, conf.rseq_abi_pointer + 8, &cs_addr, 8) || !cs_addr || !read_remote(tid, cs_addr, &cs, sizeof cs))
+    return;
+  if (regs.rip - cs.start_ip < cs.post_commit_offset && cs.abort_ip >= 4 &&
+      read_remote(tid, cs.abort_ip - 4, &signature, 4) && signature == conf.signature)
+    regs.rip = cs.abort_ip;
+}
+
 // Chooses where calls run. Guarded: the safety frame goes below the red
 // zone, where the kernel itself would put a signal frame, and the bytes
 // it covers are kept to be put back.
@@ -115,10 +137,12 @@ void RemoteSyscall::begin() {
       const uint64_t top = saved_.rsp - kRedZone;
       const uint64_t addr = (top - size) & ~uint64_t(63);
       std::vector<uint8_t> frame(size);
+      UserRegs resume = resume_registers(saved_);
+      rseq_abort(tid_, resume);
       // An invalid ss_flags makes sigreturn leave the alternate stack as
       // it is (its error is ignored): the injection does not know it yet.
       KernelStack keep_altstack{0, 3, 0, 0};
-      build_sigframe(frame.data(), addr, resume_registers(saved_), saved_mask_, xsave.data(), xsave.size(), xfeatures,
+      build_sigframe(frame.data(), addr, resume, saved_mask_, xsave.data(), xsave.size(), xfeatures,
                      site_.sigreturn, &keep_altstack);
       // The scratch buffer goes just below the frame when the same private
       // writable mapping (the stack) has room for it: then nothing but

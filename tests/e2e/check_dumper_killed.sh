@@ -17,7 +17,8 @@
 # actions, the alternate stack, 4 MiB of memory, /proc/self/maps, the
 # registers of a thread busy in a loop of assembly (rbx, rdx, r8-r10,
 # r12-r15, xmm0-15), and a thread blocked in read(). At the end it takes
-# every pending signal back with its siginfo.
+# every pending signal back with its siginfo. Then a thread inside an rseq
+# critical section must still leave it only through its abort handler.
 source "$(dirname "$0")/lib.sh"
 
 # checked: one "check N" round trip, which must answer "ok N".
@@ -88,4 +89,32 @@ send t final
 close_input t
 wait_exit t 0
 grep -q '^PASS' "$WORK/t.out" || fail "the target's final check did not pass"
-log "PASS: ckpt killed at ${#points[@]} points of a dump; $(grep '^PASS' "$WORK/t.out")"
+log "ckpt killed at ${#points[@]} points of a dump; $(grep '^PASS' "$WORK/t.out")"
+
+# A thread inside an rseq critical section (tests/programs/state_rseq_cs)
+# must leave it through its abort handler, as after any preemption, also
+# when ckpt dies while its registers are the injection's: the first return
+# to user space from an injected call clears rseq_cs, so resuming at the
+# saved rip would run on inside the section unprotected. Each kill is
+# followed by more than the section's own deadline (about 1 s), so that a
+# thread left inside would be seen there before the next dump aborts it.
+start r "$PROGRAMS/state_rseq_cs"
+wait_lines r 1
+CKPT_FAULT=trace "$CKPT" dump "$PID_r" -o "$WORK/rtrace.ckpt" >/dev/null 2>"$WORK/rtrace.err" ||
+  fail "a traced dump of state_rseq_cs failed: $(grep -v '^ckpt fault point' "$WORK/rtrace.err" | head -n 3)"
+rm -f "$WORK/rtrace.ckpt"
+mapfile -t rpoints < <(awk -F'[ :]+' '/inject: registers set/ && ++n <= 3 {print $4}' "$WORK/rtrace.err")
+((${#rpoints[@]} == 3)) || fail "no injection points in a dump of state_rseq_cs"
+for n in "${rpoints[@]}"; do
+  (CKPT_FAULT=kill CKPT_FAULT_AT=$n "$CKPT" dump "$PID_r" -o "$WORK/k.ckpt" >/dev/null 2>&1
+   echo $? >"$WORK/k.rc") 2>/dev/null
+  [[ $(cat "$WORK/k.rc") == 137 ]] || fail "state_rseq_cs: ckpt was not killed at point $n"
+  rm -f "$WORK"/k.ckpt*
+  sleep 1.5  # past the section's deadline: see above
+done
+send r check
+close_input r
+wait_exit r any
+grep -q '^PASS' "$WORK/r.out" && ((EXIT_STATUS == 0)) ||
+  fail "state_rseq_cs after ckpt was killed mid-injection: $(grep -v '^ready' "$WORK/r.out" | head -n 3)"
+log "PASS; state_rseq_cs, ckpt killed at ${#rpoints[@]} injection points: $(grep '^PASS' "$WORK/r.out")"
