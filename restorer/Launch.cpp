@@ -25,6 +25,7 @@
 #include "x86/LdtDescriptor.h"
 #include "x86/ResumeGadgets.h"
 #include "x86/SigFrame.h"
+#include "x86/Syscall.h"
 #include "x86/SyscallRestart.h"
 
 namespace ckpt::restorer {
@@ -462,11 +463,13 @@ void launch(const format::Image& image, const MachineFit& fit, const AddressPlan
   std::fputs(apply_process_state(image).c_str(), stderr);
   std::fflush(nullptr);
 
-  // Point of no return. No signal handler may run from here on: the
-  // launcher's code is about to disappear.
-  sigset_t all;
-  sigfillset(&all);
-  sigprocmask(SIG_SETMASK, &all, nullptr);
+  // Point of no return. No signal may be handled from here on: the
+  // launcher's code is about to disappear, and the saved actions (SIG_DFL:
+  // death, for most) are put in place before the pending signals are queued.
+  // The raw call with all 64 bits: glibc's sigfillset/sigprocmask leave its
+  // internal signals 32 and 33 unblocked, and a pending 32 would kill the
+  // restored process.
+  x86::block_all_signals();
   unregister_own_rseq();
   uint64_t entry = ap.home;
   uint64_t sp = ap.home + h.stack_top - 8;  // as if called: rsp % 16 == 8 at entry
