@@ -16,6 +16,7 @@
 
 #include "dumper/Epoll.h"
 #include "dumper/FdInfo.h"
+#include "dumper/FileOwner.h"
 #include "dumper/Locks.h"
 #include "dumper/OpenFiles.h"
 #include "dumper/ScopedFd.h"
@@ -193,6 +194,7 @@ format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas) {
     }
     f.locks = read_locks(pid, n, info);
     f.file.path = target;
+    if (target.rfind("socket:", 0) != 0) read_file_owner(pid, f);
 
     if (target.rfind("socket:", 0) == 0) refuse_fd(pid, n, "sockets are not supported yet (" + target + ")");
     if (target == "anon_inode:[eventfd]") {

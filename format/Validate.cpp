@@ -65,6 +65,8 @@ static void validate_descriptions(const FileTable& files, const std::function<vo
     } else if (f.timer_flags || f.ticks || f.expiry_ns) {
       bad_fd("timer fields on kind " + std::string(fd_kind_name(f.kind)));
     }
+    if (f.owner > kOwnerThread) bad_fd("unknown owner kind " + std::to_string(f.owner));
+    if (f.owner_signal < 0 || f.owner_signal > int32_t(kSignalCount)) bad_fd("owner signal out of range");
     if (f.kind != FdKind::Epoll && !f.targets.empty()) bad_fd("epoll targets on kind " + std::string(fd_kind_name(f.kind)));
   }
   int32_t prev_stdio = 2;

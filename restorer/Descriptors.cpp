@@ -19,6 +19,7 @@
 #include <cstring>
 
 #include "restorer/Epoll.h"
+#include "restorer/FileOwner.h"
 #include "restorer/Locks.h"
 #include "restorer/RestoreError.h"
 #include "restorer/TimerFd.h"
@@ -40,7 +41,9 @@ std::string fd_text(const FdEntry& f) {
 int64_t mtime_of(const struct stat& st) { return int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec; }
 
 // The status flags F_SETFL can set; the access mode is fixed at open.
-constexpr uint32_t kSettable = O_APPEND | O_NONBLOCK | O_ASYNC | O_DIRECT | O_NOATIME;
+// O_ASYNC is left to the trampoline, which sets it on the final fd number
+// (the kernel records that number for si_fd).
+constexpr uint32_t kSettable = O_APPEND | O_NONBLOCK | O_DIRECT | O_NOATIME;
 
 void write_all(int fd, const uint8_t* p, size_t n, uint64_t at, const std::string& what) {
   size_t done = 0;
@@ -81,7 +84,7 @@ int open_like(const FdEntry& f, const std::string& path, uint32_t extra = 0) {
   // Only flags that say how an existing file is used; never O_CREAT,
   // O_TRUNC, O_PATH, O_TMPFILE or anything else an image could abuse.
   constexpr uint32_t kAllowed = O_ACCMODE | O_APPEND | O_NONBLOCK | O_DSYNC | O_SYNC | O_DIRECT | O_NOATIME |
-                                O_LARGEFILE | O_DIRECTORY | O_ASYNC;
+                                O_LARGEFILE | O_DIRECTORY;
   uint32_t flags = (f.flags & kAllowed) | O_CLOEXEC | O_NOCTTY | extra;
   int fd = ::open(path.c_str(), int(flags));
   if (fd < 0) fail(f, std::string("cannot open it: ") + std::strerror(errno));
@@ -279,6 +282,11 @@ PreparedFiles prepare_files(const format::Image& image, const std::set<int>& /*i
     if (fd < 0) fail(f, std::string("cannot recreate it: ") + std::strerror(errno));
     if (f.kind != FdKind::Epoll && fcntl(fd, F_SETFL, int(f.flags & kSettable)) != 0)
       fail(f, std::string("cannot set its flags: ") + std::strerror(errno));
+    set_file_owner(f, fd);
+    if (f.flags & O_ASYNC) out.fixups.push_back({f.fd, trampoline::kFixupAsync, 0, 0});
+    for (const format::FileLock& l : f.locks)
+      if (l.kind == format::LockKind::Lease)
+        out.fixups.push_back({f.fd, trampoline::kFixupLease, l.write ? F_WRLCK : F_RDLCK, 0});
     if ((f.kind == FdKind::RegularFile || f.kind == FdKind::Directory || f.kind == FdKind::DeletedFile ||
          f.kind == FdKind::Memfd) &&
         lseek(fd, f.pos, SEEK_SET) != f.pos)

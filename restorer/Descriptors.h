@@ -23,6 +23,7 @@ struct PreparedFiles {
   std::map<uint64_t, int> objects;            // SharedObject id -> fd (mapped by the stager)
   std::vector<trampoline::FdMove> moves;      // launcher fd -> saved number
   std::vector<trampoline::PosixLock> posix_locks;  // taken by the trampoline once every fd is in place
+  std::vector<trampoline::FdFixup> fixups;         // O_ASYNC and leases, tied to fd numbers
   std::vector<std::pair<int, uint32_t>> seals;  // memfd fd -> seals, applied after staging
   int close_upto = 3;                         // every fd in [3, close_upto) that is not a target is closed
 };

@@ -43,7 +43,7 @@ static uint64_t blob_size() { return uint64_t(ckpt_trampoline_blob_end - ckpt_tr
 struct HomeLayout {
   uint64_t plan, frame, stack_top, size;
   size_t plan_bytes, keep_offset, move_offset, auxv_offset, ldt_offset, shared_offset, thread_offset;
-  size_t fd_move_offset, lock_offset, others_offset, others_pending_offset, lazy_offset;
+  size_t fd_move_offset, lock_offset, fixup_offset, others_offset, others_pending_offset, lazy_offset;
   size_t frame_stride;         // one fallback frame per thread, from `frame`
   uint64_t thread_stacks;      // 16 KiB per other thread, from here
 };
@@ -58,14 +58,19 @@ static HomeLayout layout(const format::Image& image) {
   h.shared_offset = h.ldt_offset + image.task.ldt.size() * sizeof(trampoline::LdtEntry);
   h.thread_offset = h.shared_offset + image.task.shared_pending.size() * sizeof(trampoline::QueuedSignal);
   h.fd_move_offset = h.thread_offset + image.threads[0].pending.size() * sizeof(trampoline::QueuedSignal);
-  size_t fd_numbers = image.files.stdio_dups.size(), locks = 0;
+  size_t fd_numbers = image.files.stdio_dups.size(), locks = 0, fixups = 0;
   for (const auto& f : image.files.fds) {
     fd_numbers += 1 + f.dups.size();
-    for (const auto& l : f.locks) locks += l.kind == format::LockKind::Posix;
+    fixups += (f.flags & O_ASYNC) ? 1 : 0;
+    for (const auto& l : f.locks) {
+      locks += l.kind == format::LockKind::Posix;
+      fixups += l.kind == format::LockKind::Lease;
+    }
   }
   h.lock_offset = h.fd_move_offset + fd_numbers * sizeof(trampoline::FdMove);
   h.lock_offset = (h.lock_offset + 7) & ~size_t(7);
-  h.others_offset = (h.lock_offset + locks * sizeof(trampoline::PosixLock) + 7) & ~size_t(7);
+  h.fixup_offset = (h.lock_offset + locks * sizeof(trampoline::PosixLock) + 7) & ~size_t(7);
+  h.others_offset = (h.fixup_offset + fixups * sizeof(trampoline::FdFixup) + 7) & ~size_t(7);
   h.others_pending_offset = h.others_offset + (image.threads.size() - 1) * sizeof(trampoline::ThreadPlan);
   size_t others_pending = 0;
   for (size_t i = 1; i < image.threads.size(); ++i) others_pending += image.threads[i].pending.size();
@@ -336,6 +341,9 @@ void launch(const format::Image& image, const MachineFit& fit, const AddressPlan
   plan->fd_move_offset = h.fd_move_offset;
   plan->fd_move_count = uint32_t(files.moves.size());
   std::memcpy(base + h.plan + h.fd_move_offset, files.moves.data(), files.moves.size() * sizeof(trampoline::FdMove));
+  plan->fd_fixup_offset = h.fixup_offset;
+  plan->fd_fixup_count = uint32_t(files.fixups.size());
+  std::memcpy(base + h.plan + h.fixup_offset, files.fixups.data(), files.fixups.size() * sizeof(trampoline::FdFixup));
   plan->posix_lock_offset = h.lock_offset;
   plan->posix_lock_count = uint32_t(files.posix_locks.size());
   std::memcpy(base + h.plan + h.lock_offset, files.posix_locks.data(),

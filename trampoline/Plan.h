@@ -50,6 +50,17 @@ struct FdMove {
 // drops, so it is taken only once every fd has its number and every other
 // fd is closed. (The launcher held an OFD lock on the same range until
 // then, so nobody else could take it; see restorer/Locks.h.)
+// What the kernel ties to an fd *number* and so is set only once each fd
+// has its number: O_ASYNC (its SIGIO carries the number in si_fd) and a
+// lease (its break signal does too). F_SETFL / F_SETLEASE on `fd`.
+enum FdFixupOp : uint32_t { kFixupAsync = 1, kFixupLease = 2 };
+struct FdFixup {
+  int32_t fd;
+  uint32_t op;
+  int32_t arg;  // kFixupLease: F_RDLCK or F_WRLCK (the lease the launcher already took, re-issued here)
+  uint32_t pad;
+};
+
 struct PosixLock {
   int32_t fd;
   int16_t type;  // F_RDLCK 0, F_WRLCK 1
@@ -140,6 +151,10 @@ struct Plan {
   uint32_t lazy_count;
   uint32_t pad;
   uint64_t lazy_offset;
+  // After the POSIX locks: O_ASYNC set and leases re-issued (FdFixup[]).
+  uint64_t fd_fixup_offset;
+  uint32_t fd_fixup_count;
+  uint32_t pad2;
 };
 
 inline const Range* plan_keeps(const Plan* p) {
@@ -153,6 +168,9 @@ inline const Range* plan_lazy(const Plan* p) {
 }
 inline const FdMove* plan_fd_moves(const Plan* p) {
   return reinterpret_cast<const FdMove*>(reinterpret_cast<const char*>(p) + p->fd_move_offset);
+}
+inline const FdFixup* plan_fd_fixups(const Plan* p) {
+  return reinterpret_cast<const FdFixup*>(reinterpret_cast<const char*>(p) + p->fd_fixup_offset);
 }
 inline const PosixLock* plan_posix_locks(const Plan* p) {
   return reinterpret_cast<const PosixLock*>(reinterpret_cast<const char*>(p) + p->posix_lock_offset);

@@ -228,6 +228,18 @@ extern "C" [[noreturn]] __attribute__((section(".text.entry"), used)) void tramp
     while (r == -4 /* EINTR */);
     check(r, "taking a POSIX file lock");
   }
+  const FdFixup* fixups = plan_fd_fixups(plan);
+  for (uint32_t i = 0; i < plan->fd_fixup_count; ++i) {
+    if (fixups[i].op == kFixupAsync) {
+      long fl = syscall2(__NR_fcntl, fixups[i].fd, F_GETFL);
+      check(fl, "reading a descriptor's flags");
+      check(syscall3(__NR_fcntl, fixups[i].fd, F_SETFL, fl | FASYNC), "setting O_ASYNC");
+    } else {
+      // The launcher holds this lease already; re-issued only so that its
+      // break signal names this fd. Not fatal: the lease itself is held.
+      syscall3(__NR_fcntl, fixups[i].fd, 1024 /* F_SETLEASE */, fixups[i].arg);
+    }
+  }
   if (plan->rseq_address) {
     check(syscall4(__NR_rseq, long(plan->rseq_address), plan->rseq_length, 0, plan->rseq_signature),
           "registering rseq");
