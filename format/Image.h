@@ -190,6 +190,9 @@ struct TaskState {
   std::vector<SigInfo> shared_pending;             // process-wide pending signals, in queue order
   std::array<Itimer, 3> itimers{};                 // ITIMER_REAL, ITIMER_VIRTUAL, ITIMER_PROF
   std::vector<uint64_t> ldt;                       // raw 8-byte descriptors; index = LDT slot
+  // XSAVE features the process may use (arch_prctl ARCH_GET_XCOMP_PERM),
+  // including those granted only on request (AMX tile data); 0: not reported.
+  uint64_t xcomp_perm = 0;
 };
 
 // Shared memory whose contents live in the image: the object behind

@@ -306,6 +306,7 @@ std::vector<uint8_t> encode_task(const TaskState& t) {
   for (const Itimer& i : t.itimers) w.i64(i.interval_sec), w.i64(i.interval_usec), w.i64(i.value_sec), w.i64(i.value_usec);
   w.u32(uint32_t(t.ldt.size()));
   for (uint64_t d : t.ldt) w.u64(d);
+  w.u64(t.xcomp_perm);
   return w.bytes();
 }
 
@@ -333,6 +334,7 @@ TaskState decode_task(const uint8_t* data, size_t n, uint64_t base) {
   uint32_t nldt = r.count("LDT entry count", kMaxLdtEntries, 8);
   t.ldt.resize(nldt);
   for (uint64_t& d : t.ldt) d = r.u64("LDT entry");
+  t.xcomp_perm = r.u64("XSAVE permission");
   r.expect_end("task section");
   return t;
 }

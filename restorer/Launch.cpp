@@ -21,9 +21,11 @@
 #include "trampoline/Blob.h"
 #include "trampoline/Plan.h"
 #include "restorer/TaskRestore.h"
+#include "x86/Cpu.h"
 #include "x86/LdtDescriptor.h"
 #include "x86/ResumeGadgets.h"
 #include "x86/SigFrame.h"
+#include "x86/Syscall.h"
 #include "x86/SyscallRestart.h"
 
 namespace ckpt::restorer {
@@ -406,15 +408,22 @@ void launch(const format::Image& image, const MachineFit& fit, const AddressPlan
       frame_at[i] = base + h.frame + i * h.frame_stride;
     }
   }
+  // A frame carries only the XSAVE components every process is granted:
+  // sigreturn loads nothing if xstate_size exceeds what the kernel lets this
+  // process use, and one granted on request (AMX tile data) is never in use
+  // in an image (the dump refuses that).
+  const uint64_t frame_features_mask = ~x86::xfeatures_on_request(x86::xcr0());
   auto build_frame = [&](size_t i) {
     const format::ThreadState& t = image.threads[i];
+    const uint64_t frame_features = t.xfeatures & frame_features_mask;
+    const size_t frame_xsave = std::min(t.xsave.size(), size_t(x86::xsave_size_of(frame_features)));
     x86::UserRegs regs;
     std::memcpy(&regs, t.gpr.data(), sizeof regs);
     regs = x86::resume_registers(regs);
     apply_rseq_abort(image, fit, ap, t, regs);
     x86::KernelStack altstack{t.altstack_sp, t.altstack_flags, 0, t.altstack_size};
-    return x86::build_sigframe(frame_at[i], frame_addr[i], regs, t.sigmask, t.xsave.data(), t.xsave.size(),
-                               t.xfeatures, on_stacks ? image.mm.sigreturn_gadget : 0, &altstack);
+    return x86::build_sigframe(frame_at[i], frame_addr[i], regs, t.sigmask, t.xsave.data(), frame_xsave,
+                               frame_features, on_stacks ? image.mm.sigreturn_gadget : 0, &altstack);
   };
   plan->resume_rsp = build_frame(0);
 
@@ -462,11 +471,13 @@ void launch(const format::Image& image, const MachineFit& fit, const AddressPlan
   std::fputs(apply_process_state(image).c_str(), stderr);
   std::fflush(nullptr);
 
-  // Point of no return. No signal handler may run from here on: the
-  // launcher's code is about to disappear.
-  sigset_t all;
-  sigfillset(&all);
-  sigprocmask(SIG_SETMASK, &all, nullptr);
+  // Point of no return. No signal may be handled from here on: the
+  // launcher's code is about to disappear, and the saved actions (SIG_DFL:
+  // death, for most) are put in place before the pending signals are queued.
+  // The raw call with all 64 bits: glibc's sigfillset/sigprocmask leave its
+  // internal signals 32 and 33 unblocked, and a pending 32 would kill the
+  // restored process.
+  x86::block_all_signals();
   unregister_own_rseq();
   uint64_t entry = ap.home;
   uint64_t sp = ap.home + h.stack_top - 8;  // as if called: rsp % 16 == 8 at entry

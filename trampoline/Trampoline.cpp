@@ -87,6 +87,7 @@ void queue_signals(const Plan* plan, uint64_t offset, uint32_t count, long pid, 
 
 // A thread other than the leader, from its clone onwards (see ThreadPlan).
 extern "C" [[noreturn]] __attribute__((used, noinline)) void trampoline_thread(ThreadPlan* tp, const Plan* plan) {
+  block_all_signals();  // inherited from the leader already; a thread never relies on that
   const long pid = syscall0(__NR_getpid), tid = syscall0(__NR_gettid);
   check(syscall2(__NR_set_robust_list, long(tp->robust_list), long(tp->robust_list_len)), "set_robust_list");
   syscall1(__NR_set_tid_address, long(tp->clear_child_tid));
@@ -158,6 +159,10 @@ void spawn_threads(const Plan* plan) {
 }  // namespace
 
 extern "C" [[noreturn]] __attribute__((section(".text.entry"), used)) void trampoline_entry(const Plan* plan) {
+  // The launcher blocked every signal (all 64 bits) before jumping here;
+  // blocked again so that nothing queued below can be handled before
+  // rt_sigreturn installs the saved mask, whoever entered.
+  block_all_signals();
   if (plan->magic != kPlanMagic) die("plan is corrupt", -22);
 
   // 1. Unmap every launcher mapping: everything below unmap_end that is not kept.
