@@ -29,8 +29,15 @@ struct PreparedFiles {
 // becomes the restored process's fd N). Throws RestoreError.
 void check_files(const format::Image& image, const std::set<int>& inherit);
 
-// Creates every object and descriptor. Throws RestoreError.
-PreparedFiles prepare_files(const format::Image& image, const std::set<int>& inherit);
+// Creates the shared memory objects (memfds, anonymous shared memory):
+// the launcher's own memory, no file-system side effect. Staging maps them.
+PreparedFiles prepare_objects(const format::Image& image);
+
+// Creates every descriptor into `files`: opens saved paths, recreates
+// deleted files, writes unread pipe and FIFO data (last). The first step
+// with side effects outside the launcher, so restore calls it only once
+// every page has been staged and checked. Throws RestoreError.
+void prepare_fds(const format::Image& image, const std::set<int>& inherit, PreparedFiles& files);
 
 // Seals memfds once their shared mappings exist (a write seal would forbid them).
 void seal_memfds(const PreparedFiles& files);

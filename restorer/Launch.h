@@ -25,6 +25,12 @@ struct LaunchOptions {
   int lazy_go_fd = -1;  // and the page server's start pipe (LazyPages.h)
 };
 
+// The checks launch() makes on staged memory and on the resource limits,
+// without changing anything: run before any file-system side effect
+// (prepare_fds), so that launch() itself has nothing left to refuse but
+// the epoll trial (which needs the descriptors). Throws RestoreError.
+void check_launch(const format::Image& image, const MachineFit& fit, const AddressPlan& plan);
+
 [[noreturn]] void launch(const format::Image& image, const MachineFit& fit, const AddressPlan& plan,
                          const PreparedFiles& files, const LaunchOptions& options);
 

@@ -11,6 +11,9 @@
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
+#include <map>
+#include <string>
+#include <utility>
 
 #include "format/Hex.h"
 #include "format/Checksum.h"
@@ -173,18 +176,16 @@ MachineFit check_machine(const format::Image& image, const std::vector<x86::Maps
   fit.file_fds.assign(image.vmas.size(), -1);
   // Open each distinct file once (twice if a writable shared mapping needs
   // it read-write), keep one descriptor per VMA index; check every VMA's
-  // expectations against what was opened.
-  std::vector<struct stat> status(image.vmas.size());
+  // expectations against what was opened. Looked up by path, not by a scan
+  // of the VMAs before: an image may hold a million mappings.
+  std::map<std::pair<std::string, bool>, std::pair<int, struct stat>> opened;
   for (size_t i = 0; i < image.vmas.size(); ++i) {
     const Vma& v = image.vmas[i];
     if (!format::vma_kind_has_file(v.kind)) continue;
-    for (size_t j = 0; j < i && fit.file_fds[i] < 0; ++j)
-      if (fit.file_fds[j] >= 0 && image.vmas[j].file.path == v.file.path && needs_write(image.vmas[j]) == needs_write(v)) {
-        fit.file_fds[i] = fit.file_fds[j];
-        status[i] = status[j];
-      }
-    if (fit.file_fds[i] < 0) fit.file_fds[i] = open_mapped_file(v, status[i]);
-    check_mapped_file(v, status[i]);
+    auto [it, fresh] = opened.try_emplace({v.file.path, needs_write(v)});
+    if (fresh) it->second.first = open_mapped_file(v, it->second.second);
+    fit.file_fds[i] = it->second.first;
+    check_mapped_file(v, it->second.second);
   }
   return fit;
 }

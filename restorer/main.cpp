@@ -86,7 +86,10 @@ int main(int argc, char** argv) {
     }
     restorer::AddressPlan plan = restorer::plan_addresses(image, self, restorer::home_size(image),
                                                           restorer::vdso_scratch_size(image, fit.vdso));
-    restorer::PreparedFiles files = restorer::prepare_files(image, inherit);
+    // Shared memory objects only here: the launcher's own memory. Nothing
+    // outside it changes until every page is staged and checked and every
+    // check of launch() has passed (prepare_fds below).
+    restorer::PreparedFiles files = restorer::prepare_objects(image);
     restorer::LaunchOptions options{verbose};
     if (lazy_pages) {
       std::vector<bool> chosen = restorer::choose_lazy(image);
@@ -100,6 +103,8 @@ int main(int argc, char** argv) {
       }
     }
     restorer::stage_memory(reader, fit, plan, files);
+    restorer::check_launch(image, fit, plan);
+    restorer::prepare_fds(image, inherit, files);
     restorer::seal_memfds(files);
     if (lazy_pages) restorer::confirm_page_server(*lazy_pages);
     restorer::launch(image, fit, plan, files, options);
