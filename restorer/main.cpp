@@ -7,6 +7,7 @@
 // Exit status before the point of no return: 1 bad image or unfit machine,
 // 2 usage; after it: 120 (trampoline::kExitAfterPointOfNoReturn).
 #include <fcntl.h>
+#include <sys/auxv.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -32,12 +33,29 @@
 
 using namespace ckpt;
 
+// Whether binfmt_misc started this restore for an image (./app.ckpt): the
+// kernel then passes the executed file's name as argv[1], the very string
+// AT_EXECFN names. That argument is an image path whatever it looks like,
+// so an image named --install-binfmt or --page-server never reaches those
+// modes. (Run directly, AT_EXECFN names restore itself, not argv[1].)
+static bool started_by_binfmt(int argc, char** argv) {
+  const char* execfn = reinterpret_cast<const char*>(getauxval(AT_EXECFN));
+  return argc > 1 && execfn && std::strcmp(execfn, argv[1]) == 0;
+}
+
 int main(int argc, char** argv) {
+  const bool binfmt = started_by_binfmt(argc, argv);
   // Internal: the page server of a restore --lazy (restorer/LazyPages.h).
-  if (argc > 1 && std::strcmp(argv[1], "--page-server") == 0) return restorer::run_page_server(argc, argv);
+  if (!binfmt && argc > 1 && std::strcmp(argv[1], "--page-server") == 0) return restorer::run_page_server(argc, argv);
   restorer::CommandLine cl;
   try {
-    cl = restorer::parse_command_line(argc, argv);
+    if (binfmt) {
+      // The restored program's argv is the saved one: ./IMAGE takes no arguments.
+      if (argc > 2) throw restorer::UsageError(std::string("an image run by itself takes no arguments (") + argv[2] + ")");
+      cl.image = argv[1];
+    } else {
+      cl = restorer::parse_command_line(argc, argv);
+    }
   } catch (const restorer::UsageError& e) {
     std::fprintf(stderr, "restore: %s\n%s", e.what(), restorer::kUsage);
     return 2;
@@ -68,8 +86,7 @@ int main(int argc, char** argv) {
       return 1;
     }
   try {
-    int fd = ::open(image_path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) throw restorer::RestoreError("cannot open " + image_path + ": " + std::strerror(errno));
+    int fd = format::open_image(image_path);
     // The page server starts first: its exec overlaps all that follows.
     std::unique_ptr<restorer::LazyPages> lazy_pages;
     if (lazy && !check_only) lazy_pages = restorer::start_page_server(fd, image_path);
