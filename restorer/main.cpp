@@ -29,6 +29,7 @@
 #include "restorer/MachineCheck.h"
 #include "restorer/RestoreError.h"
 #include "restorer/Stager.h"
+#include "restorer/TaskRestore.h"
 #include "x86/ProcMaps.h"
 
 using namespace ckpt;
@@ -96,6 +97,11 @@ int main(int argc, char** argv) {
     restorer::MachineFit fit = restorer::check_machine(image, self);
     restorer::check_files(image, inherit);
     if (check_only) {
+      // What restore checks later, without staging: the saved resource
+      // limits (tried on a child) and all page data.
+      trampoline::Rlimit limits[format::kRlimitCount];
+      uint32_t limit_mask = 0;
+      restorer::plan_rlimits(image, limits, &limit_mask);
       reader.verify_page_data();
       if (lazy) restorer::check_lazy_pages();
       std::printf("%s: can be restored here\n", image_path.c_str());
