@@ -20,7 +20,8 @@
 // (every zstd chunk of the first one's size points at its stored bytes).
 // Size: bulk=N (N anonymous shared objects and their mappings, N mappings
 // of the first mapped file, N eventfds and an epoll fd watching them all:
-// an image whose validation is slow if any check is quadratic).
+// an image whose validation is slow if any check is quadratic); bulk_maps=N
+// (the same without the fds, which restore --check would need room for).
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -120,7 +121,7 @@ static void patch_page_index(int fd, Edit edit) {
 }
 
 // N of each record a quadratic check would compare pairwise (see the top).
-static void add_bulk(Image& img, uint32_t n) {
+static void add_bulk(Image& img, uint32_t n, bool with_fds) {
   const Vma* file_vma = nullptr;
   for (const Vma& v : img.vmas)
     if (v.kind == VmaKind::FilePrivate) file_vma = &v;
@@ -142,6 +143,7 @@ static void add_bulk(Image& img, uint32_t n) {
     at += 4 * kPageSize;
   }
   std::sort(img.vmas.begin(), img.vmas.end(), [](const Vma& a, const Vma& b) { return a.start < b.start; });
+  if (!with_fds) return;
   int32_t first = img.files.fds.empty() ? 3 : img.files.fds.back().fd + 1;
   FdEntry ep;
   ep.fd = first + int32_t(n), ep.kind = FdKind::Epoll, ep.flags = O_RDWR;
@@ -186,7 +188,8 @@ int main(int argc, char** argv) {
       else if (field == "exe") img.process.exe = value;
       else if (field == "corrupt_chunk") corrupt_chunk = n != 0;
       else if (field == "share_chunks") share_chunks = n != 0;
-      else if (field == "bulk") add_bulk(img, uint32_t(n));
+      else if (field == "bulk") add_bulk(img, uint32_t(n), true);
+      else if (field == "bulk_maps") add_bulk(img, uint32_t(n), false);
       else if (field == "saved_file_path") {
         const std::vector<size_t> of = chunk_vmas(img);
         if (of.empty() || !vma_kind_has_file(img.vmas[of[0]].kind)) {
