@@ -89,6 +89,8 @@ void validate_image(const Image& image, const std::vector<SectionInfo>& sections
       if (!o) bad("shared memory object " + std::to_string(v.file.ino) + " is not in the files section");
       if (!page_aligned(v.pgoff) || v.pgoff > (1ull << 46)) bad("shared memory offset out of range");
       if (o->memfd != (v.kind == VmaKind::MemfdShared)) bad("shared memory object of the wrong kind");
+      // F_ADD_SEALS refuses F_SEAL_WRITE while a writable shared mapping exists.
+      if (o->memfd && (o->seals & 0x0008) && (v.prot & PROT_WRITE)) bad("writable mapping of a write-sealed memfd");
     } else if (vma_kind_has_file(v.kind)) {
       if (v.file.path.empty() || v.file.path[0] != '/') bad("file mapping without an absolute path");
       if (!page_aligned(v.pgoff)) bad("file offset not page-aligned");
@@ -139,6 +141,9 @@ void validate_image(const Image& image, const std::vector<SectionInfo>& sections
 
   for (const SharedObject& o : image.files.objects) {
     if (o.size > (1ull << 46)) bad_files("shared object size out of range");
+    // F_SEAL_SEAL, SHRINK, GROW, WRITE, FUTURE_WRITE, EXEC: anything else F_ADD_SEALS refuses.
+    if (o.seals & ~uint32_t(0x3f)) bad_files("shared object " + std::to_string(o.id) + " has unknown seals");
+    if (o.seals && !o.memfd) bad_files("shared object " + std::to_string(o.id) + " is sealed but not a memfd");
     uint64_t end = 0;
     for (const SharedObject::Extent& e : o.data) {
       if (e.offset < end || e.offset > o.size || e.bytes.size() > o.size - e.offset)

@@ -166,8 +166,45 @@ void check_memory(const format::Image& image) {
                        "caller's RLIMIT_AS of " + std::to_string(uint64_t(as.rlim_cur) >> 20) + " MiB");
 }
 
+// The trampoline queues every saved pending signal again under the
+// caller's RLIMIT_SIGPENDING (the saved limit is set only after it), which
+// counts every signal queued for the caller's user: a real-time signal
+// sent with information (si_code other than SI_USER) that does not fit is
+// refused with EAGAIN, after the point of no return. /proc/self/status
+// says "SigQ: queued/limit" for this user now. (Other processes of the
+// user may queue more in between: that cannot be known here.)
+static void check_signal_room(const format::Image& image) {
+  uint64_t total = 0;
+  bool realtime = false;
+  auto count = [&](const std::vector<format::SigInfo>& infos) {
+    for (const format::SigInfo& i : infos) {
+      int32_t signo, code;
+      std::memcpy(&signo, i.data(), 4);
+      std::memcpy(&code, i.data() + 8, 4);
+      realtime |= signo >= 32 && code != 0;
+      ++total;
+    }
+  };
+  count(image.task.shared_pending);
+  for (const format::ThreadState& t : image.threads) count(t.pending);
+  if (!realtime) return;
+  FILE* f = std::fopen("/proc/self/status", "re");
+  if (!f) throw RestoreError(std::string("cannot read /proc/self/status: ") + std::strerror(errno));
+  char line[256];
+  uint64_t queued = 0, limit = 0;
+  bool found = false;
+  while (!found && std::fgets(line, sizeof line, f))
+    found = std::sscanf(line, "SigQ: %" SCNu64 "/%" SCNu64, &queued, &limit) == 2;
+  std::fclose(f);
+  if (found && queued + total > limit)
+    throw RestoreError("the image has " + std::to_string(total) + " pending signals, real-time ones among them, but " +
+                       "only " + std::to_string(limit > queued ? limit - queued : 0) + " more can be queued for this " +
+                       "user now (RLIMIT_SIGPENDING " + std::to_string(limit) + ", " + std::to_string(queued) + " queued)");
+}
+
 MachineFit check_machine(const format::Image& image, const std::vector<x86::MapsEntry>& self_maps) {
   check_cpu(image);
+  check_signal_room(image);
   check_credentials(image.process);
   check_task(image);
   check_memory(image);

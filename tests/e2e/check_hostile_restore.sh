@@ -7,8 +7,9 @@
 #     pipe holds (restore blocked forever writing them);
 #   - a saved page of a file mapping past the file's end (SIGBUS);
 #   - chunks sharing stored bytes (decompression amplification);
-#   - an epoll fd watching a regular file (exit 120 after the point of no
-#     return);
+#   - an epoll fd watching a regular file, or a deleted file (exit 120
+#     after the point of no return);
+#   - more pending real-time signals than the caller may queue (the same);
 #   - an image refused for a bad chunk that also names a FIFO with unread
 #     data and a deleted file of 40 MiB: nothing reaches the FIFO and no
 #     file is created, because page data is staged and checked before any
@@ -78,6 +79,13 @@ refused epoll-file "epoll fd 21 cannot watch fd 20: Operation not permitted" "$R
 edit epoll-deleted add_deleted=20:"$WORK/gone":10 add_epoll=21:20
 refused epoll-deleted "fd 21: watches fd 20, a deleted file, which epoll cannot watch" "$RESTORE" "$WORK/epoll-deleted.ckpt"
 refused epoll-deleted-check "which epoll cannot watch" "$RESTORE" --check "$WORK/epoll-deleted.ckpt"
+
+# Eight queued real-time signals, restored by a caller who may queue only
+# four: queueing them after the point of no return would fail (EAGAIN).
+edit pending add_pending_rt=8
+refused pending-rt "8 pending signals, real-time ones among them, but only [0-4] more can be queued" \
+  prlimit --sigpending=4 "$RESTORE" "$WORK/pending.ckpt"
+refused pending-rt-check "more can be queued" prlimit --sigpending=4 "$RESTORE" --check "$WORK/pending.ckpt"
 
 # Refused for a bad chunk, with side effects on offer: unread data for an
 # existing FIFO (held open here, so data written into it would stay), and a

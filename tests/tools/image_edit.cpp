@@ -14,7 +14,8 @@
 // BYTES bytes, each carrying BYTES bytes of unread data); add_fifo=FD:PATH:BYTES
 // (the read end of a FIFO, BYTES of unread data); add_deleted=FD:PATH:BYTES
 // (a deleted file of BYTES bytes); add_file_fd=FD:PATH (a regular file,
-// read-only); add_eventfd=FD; add_epoll=FD:T1,T2... (watching those fds).
+// read-only); add_eventfd=FD; add_epoll=FD:T1,T2... (watching those fds);
+// add_pending_rt=N (N real-time signals queued for the process, SI_QUEUE).
 // Page data: corrupt_chunk=1 (one byte of the first chunk's stored bytes
 // flipped, its checksum left: refused only while staging); share_chunks=1
 // (every zstd chunk of the first one's size points at its stored bytes).
@@ -186,6 +187,15 @@ int main(int argc, char** argv) {
       else if (field == "syscall_gadget") img.mm.syscall_gadget = n;
       else if (field == "compress") out_compression = Compression{ChunkEncoding::Zstd, 1};
       else if (field == "exe") img.process.exe = value;
+      else if (field == "add_pending_rt") {
+        for (uint64_t i = 0, count = std::stoull(value, nullptr, 0); i < count; ++i) {
+          SigInfo info{};
+          int32_t signo = 35, code = -1;  // SIGRTMIN+1 (kernel numbering), SI_QUEUE
+          std::memcpy(info.data(), &signo, 4);
+          std::memcpy(info.data() + 8, &code, 4);
+          img.task.shared_pending.push_back(info);
+        }
+      }
       else if (field == "corrupt_chunk") corrupt_chunk = n != 0;
       else if (field == "share_chunks") share_chunks = n != 0;
       else if (field == "bulk") add_bulk(img, uint32_t(n), true);
