@@ -333,6 +333,12 @@ void prepare_fds(const format::Image& image, const std::set<int>& /*inherit: che
   }
 }
 
+PreparedFiles prepare_files(const format::Image& image, const std::set<int>& inherit) {
+  PreparedFiles files = prepare_objects(image);
+  prepare_fds(image, inherit, files);
+  return files;
+}
+
 void seal_memfds(const PreparedFiles& files) {
   for (const auto& [fd, seals] : files.seals)
     if (fcntl(fd, F_ADD_SEALS, int(seals)) != 0)

@@ -39,6 +39,9 @@ PreparedFiles prepare_objects(const format::Image& image);
 // every page has been staged and checked. Throws RestoreError.
 void prepare_fds(const format::Image& image, const std::set<int>& inherit, PreparedFiles& files);
 
+// prepare_objects and prepare_fds in one (for callers without staging in between).
+PreparedFiles prepare_files(const format::Image& image, const std::set<int>& inherit);
+
 // Seals memfds once their shared mappings exist (a write seal would forbid them).
 void seal_memfds(const PreparedFiles& files);
 
