@@ -123,6 +123,15 @@ void write_pipe_data(const FdEntry& f, int end, const std::vector<uint8_t>& data
                 (n < 0 ? std::string(std::strerror(e)) : "only " + std::to_string(n) + " fit"));
 }
 
+// Keeps a descriptor of the pipe or FIFO `f`'s unread data goes into, above
+// every saved number, until fill_pipes writes it: into a FIFO, that data is
+// a side effect others may see, so it is written last of all.
+void keep_for_fill(PreparedFiles& out, const FdEntry& f, int end, int base) {
+  int fd = fcntl(end, F_DUPFD_CLOEXEC, base);
+  if (fd < 0) fail(f, std::string("cannot keep the pipe for its unread data: ") + std::strerror(errno));
+  out.fills.emplace_back(&f, fd);
+}
+
 // Recreates a file that was deleted while open: same contents, unlinked,
 // under its old name if that is free (so /proc shows "NAME (deleted)").
 int recreate_deleted(const FdEntry& f) {
@@ -243,7 +252,6 @@ void prepare_fds(const format::Image& image, const std::set<int>& /*inherit: che
   int base = top + 1;
 
   std::map<uint64_t, std::pair<int, int>> pipes;  // pipe inode -> (read end, write end)
-  std::vector<std::pair<const FdEntry*, int>> fill;  // unread data to write, and where
   // FIFOs: read ends first, so that opening a write end finds a reader.
   std::vector<const FdEntry*> order;
   for (const FdEntry& f : image.files.fds) order.push_back(&f);
@@ -277,7 +285,7 @@ void prepare_fds(const format::Image& image, const std::set<int>& /*inherit: che
             it = pipes.emplace(f.object, std::make_pair(p[0], p[1])).first;
           }
           // The dumper attaches the unread data to one read end of the pipe.
-          if (!f.contents.empty()) fill.emplace_back(&f, it->second.second);  // once every fd is open
+          if (!f.contents.empty()) keep_for_fill(out, f, it->second.second, base);
           // More fds on one end are dups of it, as pipe fds can only be.
           // (Reopening through /proc would add O_LARGEFILE, which pipe2 never sets.)
           int end = (f.flags & O_ACCMODE) == O_RDONLY ? it->second.first : it->second.second;
@@ -320,22 +328,30 @@ void prepare_fds(const format::Image& image, const std::set<int>& /*inherit: che
     int high = fcntl(fd, F_DUPFD_CLOEXEC, base);
     if (high < 0) fail(f, std::string("cannot move it out of the way: ") + std::strerror(errno));
     if (high != fd) ::close(fd);
-    if (f.kind == FdKind::Fifo && !f.contents.empty()) fill.emplace_back(&f, high);  // once every fd is open
+    if (f.kind == FdKind::Fifo && !f.contents.empty()) keep_for_fill(out, f, high, base);
     out.moves.push_back({high, f.fd, f.cloexec});
     out.close_upto = std::max(out.close_upto, high + 1);
     for (const auto& t : f.targets) out.epoll.push_back({f.fd, t.fd, t.events, t.data});
   }
-  // Unread data last: into a FIFO, it is a side effect others may see.
-  for (const auto& [f, fd] : fill) write_pipe_data(*f, fd, f->contents);
   for (const auto& [ino, ends] : pipes) {
     ::close(ends.first);
     ::close(ends.second);
   }
 }
 
+void fill_pipes(PreparedFiles& files) {
+  for (auto& [f, fd] : files.fills) {
+    write_pipe_data(*f, fd, f->contents);
+    ::close(fd);
+    fd = -1;
+  }
+  files.fills.clear();
+}
+
 PreparedFiles prepare_files(const format::Image& image, const std::set<int>& inherit) {
   PreparedFiles files = prepare_objects(image);
   prepare_fds(image, inherit, files);
+  fill_pipes(files);
   return files;
 }
 

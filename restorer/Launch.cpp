@@ -313,7 +313,7 @@ static int32_t sync_fd_base(const format::Image& image) {
 // a scratch epoll set per saved one, with the very descriptors the
 // trampoline will add: a target epoll cannot watch (a regular file, a
 // device without poll) is refused here, not after the point of no return.
-static void check_epoll_sets(const PreparedFiles& files) {
+void check_epoll_sets(const PreparedFiles& files) {
   std::map<int32_t, int32_t> launcher_fd;  // saved number -> launcher fd
   for (const trampoline::FdMove& m : files.moves) launcher_fd[m.to] = m.from;
   std::map<int32_t, int> scratch;  // saved epoll fd -> scratch set
@@ -554,7 +554,6 @@ void launch(const format::Image& image, const MachineFit& fit, const AddressPlan
   if (plan->thread_count && plan->sync_fd_base < files.close_upto)
     throw RestoreError("RLIMIT_NOFILE is too low to restore " + std::to_string(image.threads.size()) + " threads");
   std::string limit_warnings = plan_rlimits(image, plan->rlimits, &plan->rlimit_mask);
-  check_epoll_sets(files);
   if (mprotect(base, page_up(blob_size()), PROT_READ | PROT_EXEC) != 0)
     throw RestoreError(std::string("cannot make the trampoline executable: ") + std::strerror(errno));
   if (options.verbose)

@@ -27,9 +27,16 @@ struct LaunchOptions {
 
 // The checks launch() makes on staged memory and on the resource limits,
 // without changing anything: run before any file-system side effect
-// (prepare_fds), so that launch() itself has nothing left to refuse but
-// the epoll trial (which needs the descriptors). Throws RestoreError.
+// (prepare_fds), so that launch() itself has nothing left to refuse.
+// Throws RestoreError.
 void check_launch(const format::Image& image, const MachineFit& fit, const AddressPlan& plan);
+
+// epoll_ctl(EPOLL_CTL_ADD) of every saved interest-list entry, tried on a
+// scratch epoll set per saved one with the very descriptors the trampoline
+// will add: a target epoll cannot watch (a regular file, a device without
+// poll) is refused before the point of no return. Run once the descriptors
+// exist and before fill_pipes. Throws RestoreError.
+void check_epoll_sets(const PreparedFiles& files);
 
 [[noreturn]] void launch(const format::Image& image, const MachineFit& fit, const AddressPlan& plan,
                          const PreparedFiles& files, const LaunchOptions& options);
