@@ -2,11 +2,13 @@
 #include "restorer/MachineCheck.h"
 
 #include <fcntl.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cinttypes>
 #include <cstdio>
@@ -202,9 +204,57 @@ static void check_signal_room(const format::Image& image) {
                        "user now (RLIMIT_SIGPENDING " + std::to_string(limit) + ", " + std::to_string(queued) + " queued)");
 }
 
+// epoll_ctl refuses to watch a file that cannot be polled (EPERM). Which
+// regular files can be (those of /proc, /sys, cgroupfs) only the kernel
+// knows: each regular-file target is opened read-only (looked at through
+// O_PATH first) and tried on a scratch epoll set, as is each of restore's
+// own fds 0-2 that a set watches. Done here so that restore --check
+// refuses what restore would; devices are tried only once the restore has
+// opened them (their open may act), before the point of no return.
+static void check_epoll_targets(const format::Image& image) {
+  const std::vector<format::FdEntry>& fds = image.files.fds;
+  int scratch = -1;
+  auto cannot_watch = [&](const format::FdEntry& ep, int32_t target, const std::string& what, int err) {
+    if (scratch >= 0) ::close(scratch);
+    throw RestoreError("epoll fd " + std::to_string(ep.fd) + " cannot watch fd " + std::to_string(target) + what +
+                       ": " + std::strerror(err));
+  };
+  for (const format::FdEntry& ep : fds) {
+    if (ep.kind != format::FdKind::Epoll) continue;
+    for (const format::EpollTarget& t : ep.targets) {
+      int fd = -1;
+      bool own = false;
+      std::string what;
+      if (t.fd <= 2) {
+        fd = t.fd, own = true, what = " (restore's own)";
+      } else {
+        auto g = std::lower_bound(fds.begin(), fds.end(), t.fd, [](const format::FdEntry& f, int32_t n) { return f.fd < n; });
+        if (g == fds.end() || g->fd != t.fd || g->kind != format::FdKind::RegularFile) continue;
+        what = " (" + g->file.path + ")";
+        int probe = ::open(g->file.path.c_str(), O_PATH | O_CLOEXEC);
+        struct stat st;
+        if (probe >= 0 && fstat(probe, &st) == 0 && S_ISREG(st.st_mode))
+          fd = ::open(("/proc/self/fd/" + std::to_string(probe)).c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+        if (probe >= 0) ::close(probe);
+        if (fd < 0) continue;  // unreadable or gone: check_files and the open later say why
+      }
+      if (scratch < 0) scratch = epoll_create1(EPOLL_CLOEXEC);
+      epoll_event ev{};
+      ev.events = t.events & ~uint32_t(EPOLLEXCLUSIVE);  // validated; a trial on one set either way
+      int r = scratch < 0 ? -1 : epoll_ctl(scratch, EPOLL_CTL_ADD, fd, &ev);
+      int err = errno;
+      if (r == 0) epoll_ctl(scratch, EPOLL_CTL_DEL, fd, nullptr);
+      if (!own) ::close(fd);
+      if (r != 0) cannot_watch(ep, t.fd, what, err);
+    }
+  }
+  if (scratch >= 0) ::close(scratch);
+}
+
 MachineFit check_machine(const format::Image& image, const std::vector<x86::MapsEntry>& self_maps) {
   check_cpu(image);
   check_signal_room(image);
+  check_epoll_targets(image);
   check_credentials(image.process);
   check_task(image);
   check_memory(image);

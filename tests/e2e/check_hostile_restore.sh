@@ -73,7 +73,12 @@ refused shared-chunks-restore "stored bytes overlap" "$RESTORE" "$WORK/shared.ck
 # An epoll fd watching a regular file: epoll_ctl says EPERM, so restore must
 # say it before its point of no return (it exited 120 after it).
 edit epoll-file add_file_fd=20:"$WORK/data" add_epoll=21:20
-refused epoll-file "epoll fd 21 cannot watch fd 20: Operation not permitted" "$RESTORE" "$WORK/epoll-file.ckpt"
+refused epoll-file "epoll fd 21 cannot watch fd 20 \($WORK/data\): Operation not permitted" "$RESTORE" "$WORK/epoll-file.ckpt"
+refused epoll-file-check "epoll fd 21 cannot watch fd 20" "$RESTORE" --check "$WORK/epoll-file.ckpt"
+# ... and restore's own stdin, when it is a regular file.
+edit epoll-stdin add_epoll=21:0
+refused epoll-stdin "epoll fd 21 cannot watch fd 0 \(restore's own\): Operation not permitted" \
+  sh -c 'exec "$0" "$1" <"$2"' "$RESTORE" "$WORK/epoll-stdin.ckpt" "$WORK/data"
 # ... and a deleted file (recreated on disk: never pollable), which
 # validation knows without trying.
 edit epoll-deleted add_deleted=20:"$WORK/gone":10 add_epoll=21:20
