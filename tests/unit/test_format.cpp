@@ -148,6 +148,7 @@ Image realistic_image() {
   t.gpr[EFLAGS] = 0x246;
   t.gpr[ORIG_RAX] = uint64_t(-1);
   t.gpr[FS_BASE] = 0x7ffff7d8a740;
+  t.gpr[GS_BASE] = 0;
   t.sigmask = (1ull << (10 - 1)) | (1ull << (12 - 1));
   t.rseq = {0x7ffff7d8ae00, 32, 0, 0x53053053};
   t.robust_list = 0x7ffff7d8aa20;
