@@ -299,14 +299,19 @@ static int open_saved_exe(const std::string& path) {
   return fd;
 }
 
-// Where the threads' rendezvous fds go: near the top of the caller's fd
-// table (the limit in force in the trampoline), away from every number the
-// program uses or will get from open() soon.
-static int32_t sync_fd_base(const format::Image& image) {
+// Where the threads' rendezvous fds go: near the top of the fd table, away
+// from every number the program uses or will get from open() soon. Below
+// the saved RLIMIT_NOFILE if that leaves room above every placed fd (the
+// kernel never shrinks a table it grew for a high number), else below the
+// caller's, which is in force until the trampoline's very end.
+static int32_t sync_fd_base(const format::Image& image, int32_t close_upto) {
   rlimit nofile{};
   getrlimit(RLIMIT_NOFILE, &nofile);
+  const uint64_t need = image.threads.size() + 2;
   uint64_t limit = std::min<uint64_t>(nofile.rlim_cur, INT32_MAX);
-  return int32_t(limit > image.threads.size() + 64 ? limit - image.threads.size() - 2 : 0);
+  uint64_t saved = image.task.rlimits[RLIMIT_NOFILE].cur;
+  if (saved < limit && saved >= uint64_t(close_upto) + need + 64) limit = saved;
+  return int32_t(limit > need + 64 ? limit - need : 0);
 }
 
 // epoll_ctl(EPOLL_CTL_ADD) of every saved interest-list entry, tried now on
@@ -550,7 +555,7 @@ void launch(const format::Image& image, const MachineFit& fit, const AddressPlan
   // every number the program uses or will get from open() soon.
   // The saved limits are applied only at the very end, so the caller's are
   // in force for every fd the trampoline places or creates.
-  plan->sync_fd_base = sync_fd_base(image);
+  plan->sync_fd_base = sync_fd_base(image, files.close_upto);
   if (plan->thread_count && plan->sync_fd_base < files.close_upto)
     throw RestoreError("RLIMIT_NOFILE is too low to restore " + std::to_string(image.threads.size()) + " threads");
   std::string limit_warnings = plan_rlimits(image, plan->rlimits, &plan->rlimit_mask);

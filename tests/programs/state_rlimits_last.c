@@ -6,21 +6,24 @@
  * failed with EBADF, and queueing the fifth real-time signal with EAGAIN,
  * after the point of no return: exit 120, process lost.)
  *
- * Setup: /dev/null on fd 900, an eventfd with count 5 on fd 800, then
- * RLIMIT_NOFILE soft limit 64; SIGRTMIN+1 blocked and queued 8 times with
+ * Setup: a second thread (blocked in pause()), /dev/null on fd 900, an
+ * eventfd with count 5 on fd 800, then RLIMIT_NOFILE soft limit 64 (the
+ * threads' rendezvous fds must then go under the caller's limit); SIGRTMIN+1 blocked and queued 8 times with
  * sigqueue (values 1..8), then RLIMIT_SIGPENDING soft limit 4 (hard limits
  * unchanged).
  *
  * Check: fds 800 and 900 are what they were; the soft limits are 64 and 4
  * and the hard ones as before; dup2 onto fd 100 fails with EBADF (the
  * limit is in force, not just reported); the 8 signals are pending and come
- * out with their values in order.
+ * out with their values in order; both threads are there.
  *
  * Protocol: see tests/e2e/state.sh. --fresh sets nothing up.
  */
 #include "testprog.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -28,6 +31,25 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+static void *idle(void *arg)
+{
+	(void)arg;
+	for (;;)
+		pause();
+	return NULL;
+}
+
+static int thread_count(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	int n = 0;
+	for (struct dirent *e; d && (e = readdir(d));)
+		n += e->d_name[0] != '.';
+	if (d)
+		closedir(d);
+	return n;
+}
 
 int main(int argc, char **argv)
 {
@@ -40,6 +62,11 @@ int main(int argc, char **argv)
 	sigaddset(&rt, SIGRTMIN + 1);
 	sigprocmask(SIG_BLOCK, &rt, NULL);
 	if (!fresh) {
+		pthread_t t;
+		if (pthread_create(&t, NULL, idle, NULL) != 0) {
+			perror("pthread_create");
+			return 2;
+		}
 		int null = open("/dev/null", O_RDWR);
 		int ev = eventfd(5, 0);
 		if (null < 0 || ev < 0 || dup2(null, 900) != 900 || dup2(ev, 800) != 800) {
@@ -93,5 +120,7 @@ int main(int argc, char **argv)
 			break;
 		}
 	}
-	return tp_finish("fds 800 and 900 above RLIMIT_NOFILE 64, 8 signals queued above RLIMIT_SIGPENDING 4");
+	if (thread_count() != 2)
+		FAIL("%d threads, expected 2", thread_count());
+	return tp_finish("2 threads, fds 800 and 900 above RLIMIT_NOFILE 64, 8 signals queued above RLIMIT_SIGPENDING 4");
 }
