@@ -4,7 +4,8 @@
 # with every checksum right, so that it reaches the decoders, validation
 # and staging:
 #   - two fds of one pipe that together carry more unread data than the
-#     pipe holds (restore blocked forever writing them);
+#     pipe holds (restore blocked forever writing them), and the same for a
+#     FIFO (written without blocking: an error, not a hang);
 #   - a saved page of a file mapping past the file's end (SIGBUS);
 #   - chunks sharing stored bytes (decompression amplification);
 #   - an epoll fd watching a regular file, or a deleted file (exit 120
@@ -57,6 +58,13 @@ BASE=$WORK/base.ckpt
 edit pipe add_pipe=20,21:65536
 refused pipe-overfull "ends carry 131072 bytes of unread data, more than the pipe holds" "$RESTORE" "$WORK/pipe.ckpt"
 refused pipe-overfull-check "more than the pipe holds" "$RESTORE" --check "$WORK/pipe.ckpt"
+
+# Two read ends of one FIFO, each with 64 KiB of unread data for its
+# 64 KiB buffer: written without blocking, the second write is an error.
+mkfifo "$WORK/fifo2"
+edit fifo-overfull add_fifo=20:"$WORK/fifo2":65536 add_fifo=22:"$WORK/fifo2":65536
+refused fifo-overfull "fd 22 \(fifo $WORK/fifo2\): cannot put back the 65536 bytes of unread data" \
+  "$RESTORE" "$WORK/fifo-overfull.ckpt"
 
 # The first file mapping with saved pages now maps a file of one byte.
 printf x >"$WORK/tiny"
