@@ -341,6 +341,17 @@ void check_epoll_sets(const PreparedFiles& files) {
   if (!failure.empty()) throw RestoreError(failure);
 }
 
+void check_launch_layout(const format::Image& image) {
+  // Where each area will be staged does not matter to this check, only
+  // whether it will be: the addresses below are never dereferenced.
+  AddressPlan ap;
+  ap.staged.assign(image.vmas.size(), 0);
+  for (size_t i = 0; i < image.vmas.size(); ++i)
+    if (is_staged(image.vmas[i])) ap.staged[i] = image.vmas[i].start;
+  const MachineFit fit;
+  rewrite_cached_tid(image, StagedView(image, fit, ap), true);
+}
+
 void check_launch(const format::Image& image, const MachineFit& fit, const AddressPlan& ap) {
   const StagedView mem(image, fit, ap);
   rewrite_cached_tid(image, mem, true);

@@ -31,6 +31,10 @@ struct LaunchOptions {
 // Throws RestoreError.
 void check_launch(const format::Image& image, const MachineFit& fit, const AddressPlan& plan);
 
+// The part of check_launch that needs no staged memory (glibc's cached
+// tid in writable, backed memory), for restore --check.
+void check_launch_layout(const format::Image& image);
+
 // epoll_ctl(EPOLL_CTL_ADD) of every saved interest-list entry, tried on a
 // scratch epoll set per saved one with the very descriptors the trampoline
 // will add: a target epoll cannot watch (a regular file, a device without

@@ -102,6 +102,7 @@ int main(int argc, char** argv) {
       trampoline::Rlimit limits[format::kRlimitCount];
       uint32_t limit_mask = 0;
       restorer::plan_rlimits(image, limits, &limit_mask);
+      restorer::check_launch_layout(image);
       reader.verify_page_data();
       if (lazy) restorer::check_lazy_pages();
       std::printf("%s: can be restored here\n", image_path.c_str());

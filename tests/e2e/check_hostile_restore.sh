@@ -18,7 +18,9 @@
 #   - the saved executable replaced by a FIFO: restore neither hangs nor
 #     refuses (it is only the /proc/PID/exe link);
 #   - a FIFO given as the image path to restore, restore --check, ckpt
-#     verify and ckpt inspect: refused at once.
+#     verify and ckpt inspect: refused at once;
+#   - glibc's cached tid in read-only memory: refused by restore --check as
+#     by restore (--check runs restore's checks).
 # Each refusal: exit 1, one line on stderr saying why, nothing on stdout,
 # within 10 s.
 source "$(dirname "$0")/lib.sh"
@@ -92,6 +94,12 @@ refused epoll-stdin "epoll fd 21 cannot watch fd 0 \(restore's own\): Operation 
 edit epoll-deleted add_deleted=20:"$WORK/gone":10 add_epoll=21:20
 refused epoll-deleted "fd 21: watches fd 20, a deleted file, which epoll cannot watch" "$RESTORE" "$WORK/epoll-deleted.ckpt"
 refused epoll-deleted-check "which epoll cannot watch" "$RESTORE" --check "$WORK/epoll-deleted.ckpt"
+
+# glibc's cached tid said to be in read-only memory: restore could not
+# rewrite it, and --check says so too.
+edit cached-tid cached_tid_readonly=1
+refused cached-tid-check "cached thread id is not in writable memory" "$RESTORE" --check "$WORK/cached-tid.ckpt"
+refused cached-tid "cached thread id is not in writable memory" "$RESTORE" "$WORK/cached-tid.ckpt"
 
 # Eight queued real-time signals, restored by a caller who may queue only
 # four: queueing them after the point of no return would fail (EAGAIN).

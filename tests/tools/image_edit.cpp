@@ -7,7 +7,8 @@
 // file_path=PATH (the first file VMA maps PATH instead, with PATH's size and
 // mtime, so only the file itself differs); saved_file_path=PATH (the same
 // for the first file VMA that has saved pages); exe=PATH (the saved
-// executable); add_anon=START:SIZE (a PROT_NONE reservation, no pages);
+// executable); cached_tid_readonly=1 (glibc's cached tid said to be in the
+// first read-only area); add_anon=START:SIZE (a PROT_NONE reservation, no pages);
 // add_saved=START:SIZE (read-write anonymous memory, every page saved, as
 // zeros); compress=zstd (write zstd chunks, not raw).
 // Descriptors: add_pipe=FD1,FD2:BYTES (two read ends of one new pipe of
@@ -187,6 +188,11 @@ int main(int argc, char** argv) {
       else if (field == "syscall_gadget") img.mm.syscall_gadget = n;
       else if (field == "compress") out_compression = Compression{ChunkEncoding::Zstd, 1};
       else if (field == "exe") img.process.exe = value;
+      else if (field == "cached_tid_readonly") {
+        auto v = std::find_if(img.vmas.begin(), img.vmas.end(), [](const Vma& v) { return !(v.prot & PROT_WRITE); });
+        if (v == img.vmas.end()) throw std::runtime_error("the image has no read-only memory");
+        img.threads.at(0).cached_tid_address = v->start;
+      }
       else if (field == "add_pending_rt") {
         for (uint64_t i = 0, count = std::stoull(value, nullptr, 0); i < count; ++i) {
           SigInfo info{};
