@@ -30,8 +30,11 @@ int open_image(const std::string& path) {
   struct stat st;
   if (fstat(probe, &st) != 0 || !S_ISREG(st.st_mode)) {
     ::close(probe);
-    const char* kind = S_ISFIFO(st.st_mode) ? "a FIFO" : S_ISDIR(st.st_mode) ? "a directory" : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device" : "not a regular file";
-    throw std::runtime_error("cannot use " + path + " as an image: it is " + std::string(kind) + ", not a regular file");
+    const char* kind = S_ISFIFO(st.st_mode)                          ? "a FIFO"
+                       : S_ISDIR(st.st_mode)                         ? "a directory"
+                       : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)  ? "a device"
+                                                                     : "something else";
+    throw std::runtime_error("cannot use " + path + " as an image: it is " + kind + ", not a regular file");
   }
   int fd = ::open(("/proc/self/fd/" + std::to_string(probe)).c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
   int e = errno;

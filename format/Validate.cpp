@@ -61,7 +61,8 @@ void validate_image(const Image& image, const std::vector<SectionInfo>& sections
   for (size_t i = 0; i < image.files.objects.size(); ++i) object_ids.emplace_back(image.files.objects[i].id, i);
   std::sort(object_ids.begin(), object_ids.end());
   for (size_t i = 1; i < object_ids.size(); ++i)
-    if (object_ids[i].first == object_ids[i - 1].first) bad_files("duplicate shared object " + std::to_string(object_ids[i].first));
+    if (object_ids[i].first == object_ids[i - 1].first)
+      bad_files("duplicate shared object " + std::to_string(object_ids[i].first));
   auto find_object = [&](uint64_t id) -> const SharedObject* {
     auto it = std::lower_bound(object_ids.begin(), object_ids.end(), std::make_pair(id, size_t(0)));
     return it != object_ids.end() && it->first == id ? &image.files.objects[it->second] : nullptr;
@@ -211,7 +212,8 @@ void validate_image(const Image& image, const std::vector<SectionInfo>& sections
     for (; j < pipe_ends.size() && pipe_ends[j].first == pipe_ends[i].first; ++j) {
       const FdEntry& f = fds[pipe_ends[j].second];
       if (f.pipe_size != first.pipe_size)
-        bad_files("fd " + std::to_string(f.fd) + ": pipe size differs from fd " + std::to_string(first.fd) + "'s, an end of the same pipe");
+        bad_files("fd " + std::to_string(f.fd) + ": pipe size differs from fd " + std::to_string(first.fd) +
+                  "'s, an end of the same pipe");
       total += f.contents.size();
     }
     if (total > first.pipe_size)

@@ -214,7 +214,9 @@ void check_files(const format::Image& image, const std::set<int>& inherit) {
   for (const format::Vma& v : image.vmas)
     if (format::vma_kind_has_file(v.kind)) mapped.push_back(&v.file.path);
   std::sort(mapped.begin(), mapped.end(), [](const std::string* a, const std::string* b) { return *a < *b; });
-  size_t distinct = std::unique(mapped.begin(), mapped.end(), [](const std::string* a, const std::string* b) { return *a == *b; }) - mapped.begin();
+  const size_t distinct = size_t(
+      std::unique(mapped.begin(), mapped.end(), [](const std::string* a, const std::string* b) { return *a == *b; }) -
+      mapped.begin());
   rlimit nofile;
   getrlimit(RLIMIT_NOFILE, &nofile);
   uint64_t need = uint64_t(top) + image.files.fds.size() + 64 + distinct + image.threads.size() + 2;
