@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <cstring>
 #include <set>
+#include <string>
 #include <vector>
 
 #include "format/FormatError.h"
@@ -36,18 +37,27 @@ using namespace ckpt;
 
 // Whether binfmt_misc started this restore for an image (./app.ckpt): the
 // kernel then passes the executed file's name as argv[1], the very string
-// AT_EXECFN names. That argument is an image path whatever it looks like,
-// so an image named --install-binfmt or --page-server never reaches those
-// modes. (Run directly, AT_EXECFN names restore itself, not argv[1].)
+// AT_EXECFN names (run directly, AT_EXECFN names restore itself). That
+// argument is then an image path whatever it looks like, so an image named
+// --install-binfmt or --page-server never reaches those modes.
 static bool started_by_binfmt(int argc, char** argv) {
   const char* execfn = reinterpret_cast<const char*>(getauxval(AT_EXECFN));
   return argc > 1 && execfn && std::strcmp(execfn, argv[1]) == 0;
 }
 
+// Whether this is the page server of a restore --lazy: LazyPages executes
+// /proc/self/exe with argv[0] "restore" and argv[1] "--page-server".
+// Through binfmt_misc argv[0] is always the interpreter's absolute path,
+// also when a script's "#!" line names an image called --page-server (then
+// argv[1] is that name, not AT_EXECFN's): that never reaches this mode.
+static bool is_page_server(int argc, char** argv, bool binfmt) {
+  return !binfmt && argc > 1 && std::strcmp(argv[0], "restore") == 0 && std::strcmp(argv[1], "--page-server") == 0;
+}
+
 int main(int argc, char** argv) {
   const bool binfmt = started_by_binfmt(argc, argv);
   // Internal: the page server of a restore --lazy (restorer/LazyPages.h).
-  if (!binfmt && argc > 1 && std::strcmp(argv[1], "--page-server") == 0) return restorer::run_page_server(argc, argv);
+  if (is_page_server(argc, argv, binfmt)) return restorer::run_page_server(argc, argv);
   restorer::CommandLine cl;
   try {
     if (binfmt) {

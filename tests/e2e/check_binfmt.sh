@@ -133,6 +133,17 @@ for name in --install-binfmt --uninstall-binfmt --page-server --check; do
   expect_same "output of the image named $name" "$WORK/expected-named" "$WORK/named.out"
   log "an image named $name ran as an image"
 done
+# A script whose "#!" line names such an image (by a relative name, which
+# the kernel opens from the current folder) gives that name as argv[1],
+# with the line's argument and the script after it, and argv[0] the
+# interpreter's absolute path: never the page server's mode (which only
+# restore's own exec reaches, with argv[0] "restore"), so a usage error.
+printf '#!--page-server 1\n' >"$WORK/via-script" && chmod 755 "$WORK/via-script"
+./via-script </dev/null >"$WORK/script.out" 2>"$WORK/script.err"
+rc=$?
+((rc == 2)) && grep -q "unrecognised option '--page-server'" "$WORK/script.err" ||
+  fail "a script naming the image --page-server: exit status $rc, expected 2 (usage): $(cat "$WORK/script.err")"
+log "a script naming the image --page-server: $(head -n 1 "$WORK/script.err")"
 printf 'x\n' | python3 -c 'import os, sys; os.execv(sys.argv[1], sys.argv[1:])' ./app.ckpt --check >/dev/null 2>"$WORK/args.err"
 rc=$?
 ((rc == 2)) || fail "./app.ckpt --check: exit status $rc, expected 2 (an image takes no arguments): $(cat "$WORK/args.err")"
