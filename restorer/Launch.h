@@ -35,12 +35,6 @@ void check_launch(const format::Image& image, const MachineFit& fit, const Addre
 // tid in writable, backed memory), for restore --check.
 void check_launch_layout(const format::Image& image);
 
-// epoll_ctl(EPOLL_CTL_ADD) of every saved interest-list entry, tried on a
-// scratch epoll set per saved one with the very descriptors the trampoline
-// will add: a target epoll cannot watch (a regular file, a device without
-// poll) is refused before the point of no return. Run once the descriptors
-// exist and before fill_pipes. Throws RestoreError.
-void check_epoll_sets(const PreparedFiles& files);
 
 [[noreturn]] void launch(const format::Image& image, const MachineFit& fit, const AddressPlan& plan,
                          const PreparedFiles& files, const LaunchOptions& options);

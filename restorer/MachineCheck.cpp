@@ -37,11 +37,17 @@ static void check_cpu(const format::Image& image) {
   // Asked once: each CPUID traps to the hypervisor in a virtual machine.
   const uint64_t xcr0 = x86::xcr0();
   const uint32_t xsave_size = x86::xsave_size();
+  const uint64_t on_request = x86::xfeatures_on_request(xcr0);
   for (const format::ThreadState& t : image.threads) {
     std::string why = x86::xsave_incompatibility(t.xfeatures, uint32_t(t.xsave.size()), xcr0, xsave_size);
     if (!why.empty()) throw RestoreError("this CPU cannot resume the image: " + why);
     why = x86::xsave_area_problem(t.xsave.data(), t.xsave.size(), t.xfeatures);
     if (!why.empty()) throw RestoreError("thread " + std::to_string(t.tid) + ": " + why);
+    uint64_t in_use;
+    std::memcpy(&in_use, t.xsave.data() + x86::kXsaveHeaderOffset, 8);
+    if (in_use & on_request)
+      throw RestoreError("thread " + std::to_string(t.tid) + ": the XSAVE area holds state of components granted only "
+                         "on request (" + format::hex(in_use & on_request) + "), which sigreturn cannot load");
   }
 }
 
@@ -204,48 +210,28 @@ static void check_signal_room(const format::Image& image) {
                        "user now (RLIMIT_SIGPENDING " + std::to_string(limit) + ", " + std::to_string(queued) + " queued)");
 }
 
-// epoll_ctl refuses to watch a file that cannot be polled (EPERM). Which
-// regular files can be (those of /proc, /sys, cgroupfs) only the kernel
-// knows: each regular-file target is opened read-only (looked at through
-// O_PATH first) and tried on a scratch epoll set, as is each of restore's
-// own fds 0-2 that a set watches. Done here so that restore --check
-// refuses what restore would; devices are tried only once the restore has
-// opened them (their open may act), before the point of no return.
+// epoll_ctl refuses to watch a file that cannot be polled (EPERM). An
+// epoll entry may watch restore's own fd 0, 1 or 2 (the process's stdio),
+// which only this machine knows: each such entry is tried on a scratch
+// epoll set, so that restore --check refuses what the restore's own
+// epoll_ctl would (validation already refuses kinds that cannot be polled).
 static void check_epoll_targets(const format::Image& image) {
-  const std::vector<format::FdEntry>& fds = image.files.fds;
   int scratch = -1;
-  auto cannot_watch = [&](const format::FdEntry& ep, int32_t target, const std::string& what, int err) {
-    if (scratch >= 0) ::close(scratch);
-    throw RestoreError("epoll fd " + std::to_string(ep.fd) + " cannot watch fd " + std::to_string(target) + what +
-                       ": " + std::strerror(err));
-  };
-  for (const format::FdEntry& ep : fds) {
+  for (const format::FdEntry& ep : image.files.fds) {
     if (ep.kind != format::FdKind::Epoll) continue;
     for (const format::EpollTarget& t : ep.targets) {
-      int fd = -1;
-      bool own = false;
-      std::string what;
-      if (t.fd <= 2) {
-        fd = t.fd, own = true, what = " (restore's own)";
-      } else {
-        auto g = std::lower_bound(fds.begin(), fds.end(), t.fd, [](const format::FdEntry& f, int32_t n) { return f.fd < n; });
-        if (g == fds.end() || g->fd != t.fd || g->kind != format::FdKind::RegularFile) continue;
-        what = " (" + g->file.path + ")";
-        int probe = ::open(g->file.path.c_str(), O_PATH | O_CLOEXEC);
-        struct stat st;
-        if (probe >= 0 && fstat(probe, &st) == 0 && S_ISREG(st.st_mode))
-          fd = ::open(("/proc/self/fd/" + std::to_string(probe)).c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-        if (probe >= 0) ::close(probe);
-        if (fd < 0) continue;  // unreadable or gone: check_files and the open later say why
-      }
+      if (t.file < 0 || t.file > 2) continue;
       if (scratch < 0) scratch = epoll_create1(EPOLL_CLOEXEC);
       epoll_event ev{};
       ev.events = t.events & ~uint32_t(EPOLLEXCLUSIVE);  // validated; a trial on one set either way
-      int r = scratch < 0 ? -1 : epoll_ctl(scratch, EPOLL_CTL_ADD, fd, &ev);
+      int r = scratch < 0 ? -1 : epoll_ctl(scratch, EPOLL_CTL_ADD, t.file, &ev);
       int err = errno;
-      if (r == 0) epoll_ctl(scratch, EPOLL_CTL_DEL, fd, nullptr);
-      if (!own) ::close(fd);
-      if (r != 0) cannot_watch(ep, t.fd, what, err);
+      if (r == 0) epoll_ctl(scratch, EPOLL_CTL_DEL, t.file, nullptr);
+      if (r != 0) {
+        if (scratch >= 0) ::close(scratch);
+        throw RestoreError("epoll fd " + std::to_string(ep.fd) + " cannot watch fd " + std::to_string(t.file) +
+                           " (restore's own): " + std::strerror(err));
+      }
     }
   }
   if (scratch >= 0) ::close(scratch);

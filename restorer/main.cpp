@@ -139,7 +139,6 @@ int main(int argc, char** argv) {
     restorer::stage_memory(reader, fit, plan, files);
     restorer::check_launch(image, fit, plan);
     restorer::prepare_fds(image, inherit, files);
-    restorer::check_epoll_sets(files);
     restorer::fill_pipes(files);
     restorer::seal_memfds(files);
     if (lazy_pages) restorer::confirm_page_server(*lazy_pages);

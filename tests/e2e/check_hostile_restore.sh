@@ -83,8 +83,8 @@ refused shared-chunks-restore "stored bytes overlap" "$RESTORE" "$WORK/shared.ck
 # An epoll fd watching a regular file: epoll_ctl says EPERM, so restore must
 # say it before its point of no return (it exited 120 after it).
 edit epoll-file add_file_fd=20:"$WORK/data" add_epoll=21:20
-refused epoll-file "epoll fd 21 cannot watch fd 20 \($WORK/data\): Operation not permitted" "$RESTORE" "$WORK/epoll-file.ckpt"
-refused epoll-file-check "epoll fd 21 cannot watch fd 20" "$RESTORE" --check "$WORK/epoll-file.ckpt"
+refused epoll-file "epoll fd 21: entry for fd 20: watches a file, which epoll cannot watch" "$RESTORE" "$WORK/epoll-file.ckpt"
+refused epoll-file-check "which epoll cannot watch" "$RESTORE" --check "$WORK/epoll-file.ckpt"
 # ... and restore's own stdin, when it is a regular file.
 edit epoll-stdin add_epoll=21:0
 refused epoll-stdin "epoll fd 21 cannot watch fd 0 \(restore's own\): Operation not permitted" \
@@ -92,7 +92,8 @@ refused epoll-stdin "epoll fd 21 cannot watch fd 0 \(restore's own\): Operation 
 # ... and a deleted file (recreated on disk: never pollable), which
 # validation knows without trying.
 edit epoll-deleted add_deleted=20:"$WORK/gone":10 add_epoll=21:20
-refused epoll-deleted "fd 21: watches fd 20, a deleted file, which epoll cannot watch" "$RESTORE" "$WORK/epoll-deleted.ckpt"
+refused epoll-deleted "epoll fd 21: entry for fd 20: watches a deleted file, which epoll cannot watch" \
+  "$RESTORE" "$WORK/epoll-deleted.ckpt"
 refused epoll-deleted-check "which epoll cannot watch" "$RESTORE" --check "$WORK/epoll-deleted.ckpt"
 
 # glibc's cached tid said to be in read-only memory: restore could not

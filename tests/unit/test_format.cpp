@@ -984,17 +984,17 @@ TEST_CASE("format: epoll targets are fds epoll can watch, each once") {
   ev.fd = 900, ev.kind = FdKind::EventFd;
   del.fd = 901, del.kind = FdKind::DeletedFile, del.file.path = "/tmp/gone";
   ep.fd = 902, ep.kind = FdKind::Epoll;
-  ep.targets = {{900, 1, 0}, {0, 1, 0}};
+  ep.targets = {{900, 1, 0, 900}, {0, 1, 0, 0}};
   img.files.fds = {ev, del, ep};
   CHECK_NOTHROW(write_and_open(img, {}));
-  img.files.fds[2].targets = {{900, 1, 0}, {900, 4, 0}};
-  CHECK_THROWS_WITH_AS(write_and_open(img, {}), has("fd 902: watches one fd twice"), FormatError);
-  img.files.fds[2].targets = {{901, 1, 0}};
-  CHECK_THROWS_WITH_AS(write_and_open(img, {}), has("a deleted file, which epoll cannot watch"), FormatError);
-  img.files.fds[2].targets = {{-1, 1, 0}};
-  CHECK_THROWS_WITH_AS(write_and_open(img, {}), has("watches fd -1, which is not in the image"), FormatError);
-  img.files.fds[2].targets = {{900, (1u << 28) | 0x2 /* EPOLLPRI */, 0}};
-  CHECK_THROWS_WITH_AS(write_and_open(img, {}), has("with EPOLLEXCLUSIVE and bits it excludes"), FormatError);
+  img.files.fds[2].targets = {{900, 1, 0, 900}, {900, 4, 0, 900}};
+  CHECK_THROWS_WITH_AS(write_and_open(img, {}), has("epoll fd 902: fd 900 is watched twice for one file"), FormatError);
+  img.files.fds[2].targets = {{901, 1, 0, 901}};
+  CHECK_THROWS_WITH_AS(write_and_open(img, {}), has("watches a deleted file, which epoll cannot watch"), FormatError);
+  img.files.fds[2].targets = {{-1, 1, 0, -1}};
+  CHECK_THROWS_WITH_AS(write_and_open(img, {}), has("entry for fd -1: number out of range"), FormatError);
+  img.files.fds[2].targets = {{900, (1u << 28) | 0x2 /* EPOLLPRI */, 0, 900}};
+  CHECK_THROWS_WITH_AS(write_and_open(img, {}), has("EPOLLEXCLUSIVE with bits it excludes"), FormatError);
 }
 
 TEST_CASE("format: shared objects have unique ids and known seals; threads unique ids") {
