@@ -85,6 +85,11 @@ struct ThreadPlan {
   char comm[16];
 };
 
+// struct rlimit64, for prlimit64.
+struct Rlimit {
+  uint64_t cur, max;
+};
+
 // prctl(PR_SET_MM, PR_SET_MM_MAP) argument (struct prctl_mm_map).
 struct MmMap {
   uint64_t start_code, end_code, start_data, end_data, start_brk, brk, start_stack;
@@ -155,6 +160,14 @@ struct Plan {
   uint64_t fd_fixup_offset;
   uint32_t fd_fixup_count;
   uint32_t pad2;
+  // Resource limits, set last, once the fds are placed, the signals queued
+  // and the threads created (a saved RLIMIT_NOFILE below a saved fd number,
+  // or a saved RLIMIT_SIGPENDING or RLIMIT_NPROC, would make those fail):
+  // prlimit64(0, r, &rlimits[r]) for each bit r of rlimit_mask, values the
+  // launcher tried on a child of its own first.
+  uint32_t rlimit_mask;
+  uint32_t pad3;
+  Rlimit rlimits[16];
 };
 
 inline const Range* plan_keeps(const Plan* p) {
