@@ -26,6 +26,7 @@
 // (tests/tools/RepairChecksums.h), because a random mutation almost never
 // keeps a checksum right and would otherwise stop at the first one, leaving
 // the decoders, the semantic rules and zstd decoding unexplored.
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 #include <zstd.h>
@@ -35,6 +36,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <string>
 #include <system_error>
 #include <vector>
 
@@ -74,12 +76,28 @@ static void load(const uint8_t* data, size_t size) {
   }
 }
 
-// How often the sandboxed part ran, for run_fuzz.sh (printed at exit).
+// How often the sandboxed part ran, for run_fuzz.sh: written after every
+// sandboxed input to the file $CKPT_FUZZ_STATS names (libFuzzer may end the
+// process without running exit handlers), and printed at exit.
 static uint64_t g_sandboxed = 0, g_staged = 0;
 
-static void report_sandbox() {
-  std::fprintf(stderr, "fuzz_image: sandboxed file preparation and staging: %llu inputs, %llu staged completely\n",
-               (unsigned long long)g_sandboxed, (unsigned long long)g_staged);
+static std::string sandbox_line() {
+  char line[160];
+  std::snprintf(line, sizeof line, "fuzz_image: sandboxed file preparation and staging: %llu inputs, %llu staged completely\n",
+                (unsigned long long)g_sandboxed, (unsigned long long)g_staged);
+  return line;
+}
+
+static void report_sandbox() { std::fputs(sandbox_line().c_str(), stderr); }
+
+static void record_sandbox() {
+  static const char* path = std::getenv("CKPT_FUZZ_STATS");
+  if (!path) return;
+  std::string line = sandbox_line();
+  int fd = ::open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return;
+  (void)!::write(fd, line.data(), line.size());
+  ::close(fd);
 }
 
 // check_machine, prepare_files, stage_memory, seal_memfds: in a sandboxed
@@ -114,6 +132,7 @@ static void stage_sandboxed(const format::ImageReader& reader) {
         return tests::kRefused;
       });
   if (r == tests::kStaged) ++g_staged;
+  record_sandbox();
   if (r == tests::kNoSandbox) {
     std::fprintf(stderr, "fuzz_image: the sandbox cannot be set up here; file preparation and staging are not fuzzed\n");
     std::abort();

@@ -63,7 +63,7 @@ done
 
 artifacts=${FUZZ_ARTIFACTS:-$WORK/artifacts}
 mkdir -p "$artifacts"
-"$FUZZER" -max_total_time="${FUZZ_SECONDS:-60}" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+CKPT_FUZZ_STATS="$WORK/sandbox.stats" "$FUZZER" -max_total_time="${FUZZ_SECONDS:-60}" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
   -artifact_prefix="$artifacts/" "$WORK/corpus" >"$WORK/fuzz.log" 2>&1
 rc=$?
 runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$WORK/fuzz.log" | grep -o '[0-9]*$')
@@ -79,9 +79,13 @@ if ((rc != 0)); then
        "in $artifacts; log $WORK/fuzz.log" >&2
   exit 1
 fi
-sandboxed=$(grep -o 'sandboxed file preparation and staging: [0-9]* inputs, [0-9]* staged' "$WORK/fuzz.log" | tail -n 1)
-reached=$(awk '{print $(NF-3)}' <<<"$sandboxed")
-staged=$(awk '{print $(NF-1)}' <<<"$sandboxed")
+# The target rewrites $WORK/sandbox.stats after every sandboxed input.
+sandboxed=$(grep -ho 'sandboxed file preparation and staging: [0-9]* inputs, [0-9]* staged' \
+              "$WORK/sandbox.stats" "$WORK/fuzz.log" 2>/dev/null | tail -n 1)
+reached= staged=
+if [[ $sandboxed =~ ([0-9]+)\ inputs,\ ([0-9]+)\ staged ]]; then
+  reached=${BASH_REMATCH[1]} staged=${BASH_REMATCH[2]}
+fi
 min_execs=${FUZZ_MIN_EXECS:-1000} min_staged=${FUZZ_MIN_STAGED:-20}
 if [[ -z $runs ]] || ((runs < min_execs)); then
   keep=1
