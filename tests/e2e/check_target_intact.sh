@@ -14,6 +14,7 @@
 #     CKPT_FAULT=fail: the point throws as a failed ptrace request would):
 #     while seizing, while setting up, entering and leaving each injected
 #     call, and in each later phase of the dump;
+#   - the target killed while a call is injected into it: one line, exit 1;
 #   - a seccomp filter in the target (one that would only make getitimer
 #     fail with EPERM): refused after the seize, before any call is
 #     injected, since a filter may as well kill, trap or block on one, and
@@ -107,6 +108,30 @@ send t final
 close_input t
 wait_exit t 0
 grep -q '^PASS' "$WORK/t.out" || fail "the target's final check did not pass"
+
+# The target killed while a call is injected into it (ckpt stopped at the
+# 10th call's entry stop, the target killed, ckpt continued): one line,
+# exit 1, no file left.
+start v "$PROGRAMS/dump_target"
+wait_lines v 1
+n=$(awk '/inject: at the system call.s entry/ && ++k == 10 {print $1}' "$WORK/points")
+CKPT_FAULT=stop CKPT_FAULT_AT=$n "$CKPT" dump "$PID_v" -o "$WORK/x.ckpt" >"$WORK/f.out" 2>"$WORK/f.err" &
+dumper=$!
+for ((i = 0; i < 500; i++)); do
+  [[ $(proc_state "$dumper") == T ]] && break
+  sleep 0.01
+done
+[[ $(proc_state "$dumper") == T ]] || fail "ckpt did not stop at fault point $n"
+kill -9 "$PID_v"
+kill -CONT "$dumper"
+wait "$dumper"
+rc=$?
+wait "$PID_v" 2>/dev/null
+unset "_PIDS[v]"
+((rc == 1)) || fail "a dump whose target died mid-injection exited $rc: $(head -n 3 "$WORK/f.err")"
+(($(wc -l <"$WORK/f.err") == 1)) || fail "a dump whose target died mid-injection: not one line: $(head -n 5 "$WORK/f.err")"
+compgen -G "$WORK/x.ckpt*" >/dev/null && fail "a dump whose target died mid-injection left $(ls "$WORK"/x.ckpt*)"
+log "refused, the target killed mid-injection: $(cat "$WORK/f.err")"
 
 # Dumpable with its blocked pending SIGTRAP, and restored with it.
 start u "$PROGRAMS/dump_target"
