@@ -21,6 +21,7 @@
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
@@ -268,11 +269,6 @@ RemoteSyscall::~RemoteSyscall() { finish(); }
 
 void RemoteSyscall::finish() noexcept {
   try {
-    for (const siginfo_t& info : intercepted_) {
-      uint64_t at = scratch();
-      if (write_remote(tid_, at, &info, sizeof info))
-        call(SYS_rt_tgsigqueueinfo, call(SYS_getpid), tid_, info.si_signo, long(at));
-    }
     if (scratch_ && !scratch_on_stack_) call(SYS_munmap, long(scratch_), kScratchSize);
     fault_point("restore: scratch unmapped");
   } catch (const std::exception&) {
@@ -325,6 +321,10 @@ void RemoteSyscall::finish() noexcept {
     if (ptrace(PTRACE_CONT, tid_, nullptr, reinterpret_cast<void*>(intptr_t(sig))) != 0) return;
   }
   fault_point("restore: back in the interrupt stop", false);
+  // Every blockable signal was blocked: what was taken meanwhile can only
+  // be SIGSTOP, sent again now that the thread is its own (it stops the
+  // process once it is let go).
+  for (const siginfo_t& info : intercepted_) syscall(SYS_tkill, tid_, info.si_signo);
 }
 
 uint64_t find_syscall_instruction(const uint8_t* code, size_t size, uint64_t base) {

@@ -15,6 +15,8 @@
 #     while seizing, while setting up, entering and leaving each injected
 #     call, and in each later phase of the dump;
 #   - the target killed while a call is injected into it: one line, exit 1;
+#   - SIGSTOP sent while a call is injected: the process stops after the
+#     dump, as told, and is exact once continued;
 #   - a seccomp filter in the target (one that would only make getitimer
 #     fail with EPERM): refused after the seize, before any call is
 #     injected, since a filter may as well kill, trap or block on one, and
@@ -97,6 +99,29 @@ for ((n = 1; n <= total; n++)); do
 done
 ((forced >= 30)) || fail "only $forced dumps failed at a forced point"
 log "$forced dumps failed at forced points (of $total), each leaving the target exact"
+
+# SIGSTOP sent while a call is injected (ckpt stopped at the 10th call's
+# exit stop): the dump succeeds, the process is stopped after it, as
+# SIGSTOP says, and once continued it is exact.
+n=$(awk '/inject: at the system call.s exit/ && ++k == 10 {print $1}' "$WORK/points")
+CKPT_FAULT=stop CKPT_FAULT_AT=$n "$CKPT" dump "$PID_t" -o "$WORK/s.ckpt" >/dev/null 2>"$WORK/s.err" &
+dumper=$!
+for ((i = 0; i < 500; i++)); do
+  [[ $(proc_state "$dumper") == T ]] && break
+  sleep 0.01
+done
+[[ $(proc_state "$dumper") == T ]] || fail "ckpt did not stop at fault point $n"
+kill -STOP "$PID_t"
+kill -CONT "$dumper"
+wait "$dumper" || fail "the dump during which SIGSTOP arrived failed: $(cat "$WORK/s.err")"
+for ((i = 0; i < 200; i++)); do
+  [[ $(proc_state "$PID_t") == T ]] && break
+  sleep 0.01
+done
+[[ $(proc_state "$PID_t") == T ]] || fail "SIGSTOP sent during injection was lost (state $(proc_state "$PID_t"))"
+kill -CONT "$PID_t"
+checked "after SIGSTOP arrived during injection and SIGCONT" t
+log "SIGSTOP sent during injection stopped the process after the dump"
 
 have=$(wc -l <"$WORK/t.out")
 send t seccomp
