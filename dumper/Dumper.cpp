@@ -20,11 +20,14 @@
 #include "dumper/TaskState.h"
 #include "dumper/Tracee.h"
 #include "format/Checksum.h"
+#include "format/Hex.h"
 #include "format/Limits.h"
+#include "x86/Cpu.h"
 #include "x86/FaultPoint.h"
 #include "x86/ProcMaps.h"
 #include "x86/RemoteSyscall.h"
 #include "x86/ResumeGadgets.h"
+#include "x86/SigFrame.h"
 
 namespace ckpt::dumper {
 
@@ -178,6 +181,9 @@ DumpReport dump(const DumpOptions& o) {
 
   const uint64_t syscall_ret = find_resume_gadgets(image);
 
+  // State of an XSAVE component granted only on request (AMX tile data)
+  // cannot be put back through sigreturn, which a restored process resumes by.
+  const uint64_t on_request = x86::xfeatures_on_request(x86::xcr0());
   for (pid_t tid : tracee.tids()) {
     format::ThreadState t;
     t.tid = tid;
@@ -188,6 +194,12 @@ DumpReport dump(const DumpOptions& o) {
     auto rseq = tracee.rseq(tid);
     t.rseq = {rseq.address, rseq.length, rseq.flags, rseq.signature};
     t.xsave = tracee.xsave(tid, &t.xfeatures);
+    uint64_t in_use;
+    std::memcpy(&in_use, t.xsave.data() + x86::kXsaveHeaderOffset, 8);
+    if (in_use & on_request)
+      throw DumpError("pid " + std::to_string(o.pid) + ": thread " + std::to_string(tid) +
+                      " holds AMX tile data (XSAVE features " + format::hex(in_use & on_request) +
+                      " in use), which a restore cannot put back; dump it once its tiles are released");
     tracee.robust_list(tid, &t.robust_list, &t.robust_list_len);
     try {
       t.comm = x86::read_proc_file(proc_path(o.pid, ("task/" + std::to_string(tid) + "/comm").c_str()));

@@ -2,6 +2,7 @@
 #include "dumper/TaskState.h"
 
 #include <asm/ldt.h>
+#include <asm/prctl.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/resource.h>
@@ -189,6 +190,14 @@ static void inject_process_getters(pid_t pid, x86::RemoteSyscall& rs, uint64_t b
   }
   checked(pid, rs.call(SYS_prctl, PR_GET_PDEATHSIG, long(buf)), "the parent-death signal");
   rs.read(buf, &t.pdeath_signal, 4);
+  // The XSAVE features granted on request (AMX tile data) are a per-process
+  // permission the restored process must hold again. EINVAL: a kernel older
+  // than 5.16, where there are none.
+  long perm = rs.call(SYS_arch_prctl, ARCH_GET_XCOMP_PERM, long(buf));
+  if (perm != -EINVAL) {
+    checked(pid, perm, "the XSAVE feature permission");
+    rs.read(buf, &t.xcomp_perm, 8);
+  }
   t.dumpable = int32_t(checked(pid, rs.call(SYS_prctl, PR_GET_DUMPABLE), "the dumpable flag"));
   t.thp_disable = uint32_t(checked(pid, rs.call(SYS_prctl, PR_GET_THP_DISABLE), "the THP-disable flag"));
 }
