@@ -23,11 +23,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <string>
 
+#include "x86/Cpu.h"
 #include "x86/FaultPoint.h"
 #include "x86/ProcMaps.h"
 #include "x86/ResumeGadgets.h"
@@ -138,10 +140,21 @@ void RemoteSyscall::begin() {
       code_is(tid_, site_.sigreturn, kSigreturn, sizeof kSigreturn)) {
     std::vector<uint8_t> xsave(64 * 1024);
     iovec iov{xsave.data(), xsave.size()};
-    if (ptrace(PTRACE_GETREGSET, tid_, reinterpret_cast<void*>(NT_X86_XSTATE), &iov) == 0 && iov.iov_len >= 576) {
-      xsave.resize(iov.iov_len);
-      uint64_t xfeatures;
+    // The frame carries only the XSAVE components every process is granted:
+    // with a larger xstate_size than the kernel lets the thread use,
+    // rt_sigreturn loads only the legacy part (docs/architecture.md, phase 4).
+    // State in a component granted on request (AMX tiles in use) could not
+    // be carried: no frame then.
+    uint64_t xfeatures = 0, in_use = ~uint64_t(0);
+    const uint64_t on_request = xfeatures_on_request(xcr0());
+    if (ptrace(PTRACE_GETREGSET, tid_, reinterpret_cast<void*>(NT_X86_XSTATE), &iov) == 0 &&
+        iov.iov_len >= kXsaveHeaderOffset + 64) {
       std::memcpy(&xfeatures, xsave.data() + kXsaveSwReservedOffset, 8);
+      std::memcpy(&in_use, xsave.data() + kXsaveHeaderOffset, 8);
+      xfeatures &= ~on_request;
+      xsave.resize(std::min(size_t(iov.iov_len), size_t(xsave_size_of(xfeatures))));
+    }
+    if (!(in_use & on_request)) {
       const size_t size = sigframe_size(xsave.size());
       const uint64_t top = saved_.rsp - kRedZone;
       const uint64_t addr = (top - size) & ~uint64_t(63);
