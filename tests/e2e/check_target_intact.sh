@@ -17,6 +17,9 @@
 #   - the target killed while a call is injected into it: one line, exit 1;
 #   - SIGSTOP sent while a call is injected: the process stops after the
 #     dump, as told, and is exact once continued;
+#   - a seccomp filter ckpt runs under too is accepted; one under which
+#     getitimer fails makes an injected call really fail (the target, a
+#     sleep, is then checked from outside: running, untraced);
 #   - a seccomp filter in the target (one that would only make getitimer
 #     fail with EPERM): refused after the seize, before any call is
 #     injected, since a filter may as well kill, trap or block on one, and
@@ -133,6 +136,32 @@ send t final
 close_input t
 wait_exit t 0
 grep -q '^PASS' "$WORK/t.out" || fail "the target's final check did not pass"
+
+# A filter the dumper runs under too (as in a container) is its
+# environment's, not the target's own: the dump goes on. With a filter that
+# makes no injected call fail (on acct) it succeeds; with one that makes
+# getitimer fail with EPERM, that injected call fails for real, and the dump
+# with it, in one line, leaving the target running and untraced.
+under_shared() {
+  "$PROGRAMS/dump_target" --under-seccomp "$1" bash -c '
+    sleep 60 & p=$!
+    grep -q "^Seccomp_filters:[[:space:]]*1$" /proc/$p/status || { echo "no filter on the target" >&2; kill $p; exit 3; }
+    "$1" dump $p -o "$2" >/dev/null; rc=$?
+    state=$(awk "{print \$3}" /proc/$p/stat); tracer=$(awk "/^TracerPid:/ {print \$2}" /proc/$p/status)
+    [[ ($state == S || $state == R) && $tracer == 0 ]] || { echo "target left in state $state, tracer $tracer" >&2; rc=4; }
+    kill $p; exit $rc' - "$CKPT" "$WORK/shared.ckpt" 2>"$WORK/shared.err"
+}
+under_shared 163 || fail "a target under the dumper's own seccomp filter (acct) was not dumped: $(cat "$WORK/shared.err")"
+[[ -s $WORK/shared.ckpt ]] || fail "no image of a target under the dumper's own seccomp filter"
+rm -f "$WORK/shared.ckpt"
+log "dumped: a target under the same seccomp filter as ckpt"
+under_shared 36
+rc=$?
+((rc == 1)) || fail "getitimer failing under a shared filter: exit $rc: $(cat "$WORK/shared.err")"
+(($(wc -l <"$WORK/shared.err") == 1)) && grep -q "interval timer.*Operation not permitted" "$WORK/shared.err" ||
+  fail "getitimer failing under a shared filter: $(cat "$WORK/shared.err")"
+compgen -G "$WORK/shared.ckpt*" >/dev/null && fail "a failed dump left $(ls "$WORK"/shared.ckpt*)"
+log "refused, an injected call failed (getitimer, EPERM): $(cat "$WORK/shared.err")"
 
 # The target killed while a call is injected into it (ckpt stopped at the
 # 10th call's entry stop, the target killed, ckpt continued): one line,

@@ -36,6 +36,10 @@
  *             siginfo (rt_sigtimedwait) and end the threads; prints
  *             "PASS ..." and exits 0, or FAIL lines and exits 1
  * The first line is "ready".
+ *
+ * dump_target --under-seccomp NR CMD ARGS... installs such a filter for
+ * system call NR and runs CMD (which inherits it), for a dumper and a
+ * target that share it.
  */
 #include "testprog.h"
 
@@ -316,11 +320,11 @@ static void take(int sig, int code, int value)
 		FAIL("signal %d si_value %d, want %d", sig, si.si_value.sival_int, value);
 }
 
-static int install_seccomp(void)
+static int install_seccomp(int nr)
 {
 	struct sock_filter f[] = {
 		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_getitimer, 0, 1),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)nr, 0, 1),
 		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
 		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
 	};
@@ -332,6 +336,12 @@ static int install_seccomp(void)
 
 int main(int argc, char **argv)
 {
+	if (argc > 3 && strcmp(argv[1], "--under-seccomp") == 0) {
+		if (install_seccomp(atoi(argv[2])) != 0)
+			tp_die("seccomp");
+		execvp(argv[3], argv + 3);
+		tp_die("execvp");
+	}
 	tp_start(argc, argv);
 	setup_pid = getpid();
 	rtsig = SIGRTMIN + 2;
@@ -394,7 +404,7 @@ int main(int argc, char **argv)
 			sock = -1;
 			printf("unsock\n");
 		} else if (strcmp(line, "seccomp\n") == 0) {
-			if (install_seccomp() != 0)
+			if (install_seccomp(SYS_getitimer) != 0)
 				tp_die("seccomp");
 			printf("seccomp\n");
 		} else if (strcmp(line, "final\n") == 0) {
