@@ -17,6 +17,7 @@
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
+#include <map>
 
 #include "restorer/Epoll.h"
 #include "restorer/FileOwner.h"
@@ -191,6 +192,23 @@ FdRoom fd_room(const format::Image& image) {
 
 }  // namespace
 
+// Whether this caller can give a pipe `size` bytes (F_SETPIPE_SZ refuses
+// sizes above /proc/sys/fs/pipe-max-size without CAP_SYS_RESOURCE, and
+// above 2^31 always): tried on a scratch pipe, once per size, so that
+// restore --check refuses what prepare_fds would.
+static bool pipe_size_settable(uint32_t size) {
+  static std::map<uint32_t, bool> tried;
+  auto it = tried.find(size);
+  if (it != tried.end()) return it->second;
+  int p[2];
+  bool ok = false;
+  if (pipe2(p, O_CLOEXEC | O_NONBLOCK) == 0) {
+    ok = fcntl(p[1], F_SETPIPE_SZ, size) >= 0;
+    ::close(p[0]), ::close(p[1]);
+  }
+  return tried[size] = ok;
+}
+
 void check_files(const format::Image& image, const std::set<int>& inherit) {
   for (const FdEntry& f : image.files.fds) {
     struct stat st;
@@ -218,6 +236,8 @@ void check_files(const format::Image& image, const std::set<int>& inherit) {
                       " with a replacement open on that fd of restore");
         if (f.external && fcntl(f.fd, F_GETFD) < 0)
           fail(f, "--inherit-fd " + std::to_string(f.fd) + " was given but restore has no fd " + std::to_string(f.fd));
+        if (!f.external && f.pipe_size && !pipe_size_settable(f.pipe_size))
+          fail(f, "cannot set the pipe size to " + std::to_string(f.pipe_size) + " here");
         break;
       case FdKind::Fifo:
         if (stat(f.file.path.c_str(), &st) != 0 || !S_ISFIFO(st.st_mode)) fail(f, "the FIFO is missing");
