@@ -27,7 +27,9 @@ static uint32_t vma_flags(const x86::MapsEntry& e) {
     uint32_t bit;
   } table[] = {{"gd", format::kVmaGrowsDown},   {"lo", format::kVmaLocked},     {"dc", format::kVmaDontFork},
                {"dd", format::kVmaDontDump},    {"wf", format::kVmaWipeOnFork}, {"hg", format::kVmaHugePage},
-               {"nh", format::kVmaNoHugePage},  {"mg", format::kVmaMergeable},  {"nr", format::kVmaNoReserve}};
+               {"nh", format::kVmaNoHugePage},  {"mg", format::kVmaMergeable},  {"nr", format::kVmaNoReserve},
+               {"sr", format::kVmaSeqRead},     {"rr", format::kVmaRandRead},   {"dp", format::kVmaDroppable},
+               {"mw", format::kVmaMayWrite}};
   uint32_t flags = 0;
   for (const auto& t : table)
     if (e.has_flag(t.name)) flags |= t.bit;

@@ -84,7 +84,11 @@ enum VmaFlag : uint32_t {
   kVmaNoHugePage = 1u << 6, // nh
   kVmaMergeable = 1u << 7,  // mg
   kVmaNoReserve = 1u << 8,  // nr (MAP_NORESERVE: no swap accounting)
-  kVmaKnownFlags = (1u << 9) - 1,
+  kVmaSeqRead = 1u << 9,    // sr (MADV_SEQUENTIAL)
+  kVmaRandRead = 1u << 10,  // rr (MADV_RANDOM)
+  kVmaDroppable = 1u << 11, // dp (MAP_DROPPABLE, kernel 6.11+)
+  kVmaMayWrite = 1u << 12,  // mw: a shared mapping whose file or object is open for writing
+  kVmaKnownFlags = (1u << 13) - 1,
 };
 
 // What a file looked like at dump time; the restorer refuses a file that

@@ -86,7 +86,12 @@ static VdsoGroup check_vdso(const format::Image& image, const std::vector<x86::M
   return g;
 }
 
-static bool needs_write(const Vma& v) { return v.kind == VmaKind::FileShared && (v.prot & PROT_WRITE); }
+// A shared file mapping that is writable, or may be made so by mprotect
+// (VmFlags "mw": the file was open for writing when it was mapped), needs
+// the file open read-write, or mprotect(PROT_WRITE) would fail with EACCES.
+static bool needs_write(const Vma& v) {
+  return v.kind == VmaKind::FileShared && ((v.prot & PROT_WRITE) || (v.flags & format::kVmaMayWrite));
+}
 
 // Opens the file a VMA maps, checked to be a regular file; `st` gets its
 // status. The VMA's own expectations are checked by check_mapped_file.
@@ -110,7 +115,9 @@ static int open_mapped_file(const Vma& v, struct stat& st) {
   int open_errno = errno;
   ::close(probe);
   if (fd < 0)
-    throw RestoreError("cannot open " + f.path + ", mapped at " + hex(v.start) + ": " + std::strerror(open_errno));
+    throw RestoreError("cannot open " + f.path + (needs_write(v) ? " for writing" : "") + ", mapped at " +
+                       hex(v.start) + (needs_write(v) && !(v.prot & PROT_WRITE) ? " (shared, may be made writable)" : "") +
+                       ": " + std::strerror(open_errno));
   fstat(fd, &st);
   return fd;
 }

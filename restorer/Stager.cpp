@@ -1,7 +1,9 @@
 // Staging of memory contents (see Stager.h).
 #include "restorer/Stager.h"
 
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <unistd.h>
 #include <zstd.h>
 
 #include <cerrno>
@@ -27,6 +29,11 @@ using format::hex;
 using format::Vma;
 using format::VmaKind;
 
+// Linux 6.11+ (uapi mman-common.h); Debian 12's headers are older.
+#ifndef MAP_DROPPABLE
+#define MAP_DROPPABLE 0x08
+#endif
+
 static void map_at(uint64_t addr, const Vma& v, int prot, int flags, int fd) {
   void* r = mmap(reinterpret_cast<void*>(addr), v.size(), prot, flags | MAP_FIXED, fd, off_t(v.pgoff));
   if (r == MAP_FAILED)
@@ -47,6 +54,11 @@ void stage_memory(const format::ImageReader& reader, const MachineFit& fit, cons
     int prot = int(v.prot) | (has_pages[i] ? PROT_READ | PROT_WRITE : 0);
     switch (v.kind) {
       case VmaKind::AnonPrivate:
+        if (v.flags & format::kVmaDroppable) {  // its own mapping type: the kernel may free its pages under pressure
+          map_at(plan.staged[i], v, prot, MAP_DROPPABLE | MAP_ANONYMOUS, -1);
+          break;
+        }
+        [[fallthrough]];
       case VmaKind::Heap:
       case VmaKind::Stack:
         map_at(plan.staged[i], v, prot,
@@ -60,7 +72,22 @@ void stage_memory(const format::ImageReader& reader, const MachineFit& fit, cons
         break;
       case VmaKind::FileShared: map_at(plan.staged[i], v, prot, MAP_SHARED, fit.file_fds[i]); break;
       case VmaKind::AnonShared:
-      case VmaKind::MemfdShared: map_at(plan.staged[i], v, prot, MAP_SHARED, files.objects.at(v.file.ino)); break;
+      case VmaKind::MemfdShared: {
+        // Without "mw" the object was open read-only where it was mapped (or
+        // write-sealed): map it through a read-only descriptor, so that the
+        // area cannot be made writable now either.
+        int fd = files.objects.at(v.file.ino), ro = -1;
+        if (!(v.flags & format::kVmaMayWrite) && !(v.prot & PROT_WRITE)) {
+          ro = ::open(("/proc/self/fd/" + std::to_string(fd)).c_str(), O_RDONLY | O_CLOEXEC);
+          if (ro < 0)
+            throw RestoreError("cannot reopen the shared memory for " + hex(v.start) + " read-only: " +
+                               std::strerror(errno));
+          fd = ro;
+        }
+        map_at(plan.staged[i], v, prot, MAP_SHARED, fd);
+        if (ro >= 0) ::close(ro);
+        break;
+      }
       default: throw RestoreError(std::string("cannot stage a ") + vma_kind_name(v.kind) + " area");
     }
   }
@@ -74,7 +101,8 @@ void stage_memory(const format::ImageReader& reader, const MachineFit& fit, cons
       int advice;
     } advice[] = {{format::kVmaDontFork, MADV_DONTFORK},   {format::kVmaDontDump, MADV_DONTDUMP},
                   {format::kVmaWipeOnFork, MADV_WIPEONFORK}, {format::kVmaHugePage, MADV_HUGEPAGE},
-                  {format::kVmaNoHugePage, MADV_NOHUGEPAGE}, {format::kVmaMergeable, MADV_MERGEABLE}};
+                  {format::kVmaNoHugePage, MADV_NOHUGEPAGE}, {format::kVmaMergeable, MADV_MERGEABLE},
+                  {format::kVmaSeqRead, MADV_SEQUENTIAL},    {format::kVmaRandRead, MADV_RANDOM}};
     for (const auto& a : advice)
       if ((v.flags & a.flag) && madvise(at, v.size(), a.advice) != 0 && a.flag != format::kVmaMergeable)
         throw RestoreError("cannot apply madvise flags to the area at " + hex(v.start) + ": " + std::strerror(errno));
