@@ -31,6 +31,7 @@ using format::VmaKind;
 static constexpr uint64_t kPmPresent = 1ull << 63;
 static constexpr uint64_t kPmSwapped = 1ull << 62;
 static constexpr uint64_t kPmFile = 1ull << 61;
+static constexpr uint64_t kPmGuard = 1ull << 58;  // a guard page (Linux 6.14+), reported swapped as well
 static constexpr uint64_t kBatchPages = 1024;  // 4 MiB per read
 static constexpr size_t kBatchBytes = kBatchPages * kPageSize;
 
@@ -185,9 +186,16 @@ static void read_pages(pid_t pid, const std::vector<Vma>& vmas, BatchQueue& queu
       size_t bytes = npages * 8;
       if (pread(pagemap.get(), entries.data(), bytes, off_t(base / kPageSize * 8)) != ssize_t(bytes))
         throw DumpError("pid " + std::to_string(pid) + ": cannot read pagemap at " + hex(base) + " (did it exit?)");
-      // Pages worth saving, as runs [i, j).
+      // Pages worth saving, as runs [i, j). A guard page holds nothing and cannot be read.
+      auto guarded = [&](uint64_t i) {
+        uint64_t a = base + i * kPageSize;
+        auto g = std::upper_bound(v.guards.begin(), v.guards.end(), a,
+                                  [](uint64_t x, const format::GuardRange& r) { return x < r.end; });
+        return g != v.guards.end() && g->start <= a;
+      };
       auto wanted = [&](uint64_t i) {
         uint64_t e = entries[i];
+        if ((e & kPmGuard) || (!v.guards.empty() && guarded(i))) return false;
         if (e & kPmSwapped) return true;
         if (!(e & kPmPresent)) return false;
         return !file_backed || !(e & kPmFile);  // a private file page still in the page cache is the file's

@@ -100,6 +100,11 @@ struct FileId {
   int64_t mtime_ns = 0;
 };
 
+// A run of guard pages (MADV_GUARD_INSTALL) inside a VMA: [start, end).
+struct GuardRange {
+  uint64_t start = 0, end = 0;
+};
+
 struct Vma {
   uint64_t start = 0, end = 0;  // [start, end), page-aligned
   uint64_t pgoff = 0;           // file offset in bytes (file kinds only)
@@ -107,6 +112,7 @@ struct Vma {
   uint32_t flags = 0;           // VmaFlag bits
   VmaKind kind = VmaKind::AnonPrivate;
   FileId file;                  // file kinds only
+  std::vector<GuardRange> guards;  // sorted, disjoint, inside [start, end); their pages are never saved
   uint64_t size() const { return end - start; }
 };
 

@@ -149,8 +149,8 @@ static FileId get_file_id(ByteReader& r, const std::string& what) {
 }
 
 // Fixed part of a VMA record: start, end, pgoff, prot, flags, kind, then the
-// file identity (path string, dev, ino, size, mtime).
-static constexpr size_t kMinVmaRecord = 8 * 3 + 4 * 3 + 4 + 8 * 4;
+// file identity (path string, dev, ino, size, mtime), then the guard count.
+static constexpr size_t kMinVmaRecord = 8 * 3 + 4 * 3 + 4 + 8 * 4 + 4;
 
 std::vector<uint8_t> encode_vmas(const std::vector<Vma>& vmas) {
   ByteWriter w;
@@ -163,6 +163,8 @@ std::vector<uint8_t> encode_vmas(const std::vector<Vma>& vmas) {
     w.u32(v.flags);
     w.u32(uint32_t(v.kind));
     put_file_id(w, v.file);
+    w.u32(uint32_t(v.guards.size()));
+    for (const GuardRange& g : v.guards) w.u64(g.start), w.u64(g.end);
   }
   return w.bytes();
 }
@@ -182,6 +184,8 @@ std::vector<Vma> decode_vmas(const uint8_t* data, size_t n, uint64_t base) {
     if (!vma_kind_is_valid(kind)) throw FormatError(at, "unknown VMA kind " + std::to_string(kind));
     v.kind = VmaKind(kind);
     v.file = get_file_id(r, "VMA file");
+    v.guards.resize(r.count("VMA guard range count", kMaxGuardRanges, 16));
+    for (GuardRange& g : v.guards) g.start = r.u64("VMA guard start"), g.end = r.u64("VMA guard end");
   }
   r.expect_end("vmas section");
   return vmas;

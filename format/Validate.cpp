@@ -57,6 +57,14 @@ void validate_image(const Image& image, const std::vector<SectionInfo>& sections
     } else if (!v.file.path.empty() || v.pgoff != 0) {
       bad("a " + std::string(vma_kind_name(v.kind)) + " mapping has a file");
     }
+    uint64_t guard_end = v.start;
+    for (const GuardRange& g : v.guards) {
+      if (!page_aligned(g.start) || !page_aligned(g.end) || g.start >= g.end) bad("guard range not page-aligned or empty");
+      if (g.start < guard_end || g.end > v.end) bad("guard range " + hex(g.start) + " out of order or outside the VMA");
+      guard_end = g.end;
+    }
+    if (!v.guards.empty() && (vma_kind_is_special(v.kind) || (v.flags & kVmaLocked)))
+      bad("guard pages in a vdso/vvar or locked VMA");
     if (vma_kind_is_special(v.kind) && ++specials[uint32_t(v.kind) - uint32_t(VmaKind::Vdso)] > 1)
       bad(std::string("second ") + vma_kind_name(v.kind));
     if (v.kind == VmaKind::Vdso && v.size() != image.mm.vdso_size) bad("vdso size differs from the mm section's");
@@ -165,7 +173,7 @@ void validate_image(const Image& image, const std::vector<SectionInfo>& sections
   uint64_t data_begin = 0, data_end = 0;
   for (const SectionInfo& s : sections)
     if (s.type == SectionType::PageData) data_begin = s.payload(), data_end = s.payload() + s.length;
-  size_t vi = 0;
+  size_t vi = 0, gi = 0;
   uint64_t prev = 0;
   for (size_t i = 0; i < image.chunks.size(); ++i) {
     const PageChunk& c = image.chunks[i];
@@ -180,6 +188,11 @@ void validate_image(const Image& image, const std::vector<SectionInfo>& sections
     while (vi < vmas.size() && vmas[vi].end <= c.vaddr) ++vi;
     if (vi == vmas.size() || c.vaddr < vmas[vi].start || prev > vmas[vi].end) bad("not inside one VMA");
     if (!vma_kind_takes_pages(vmas[vi].kind)) bad(std::string("inside a ") + vma_kind_name(vmas[vi].kind) + " VMA");
+    // Guard pages hold nothing: no chunk may cover one (chunks and guards are both sorted).
+    if (i == 0 || vmas[vi].start > image.chunks[i - 1].vaddr) gi = 0;
+    const std::vector<GuardRange>& guards = vmas[vi].guards;
+    while (gi < guards.size() && guards[gi].end <= c.vaddr) ++gi;
+    if (gi < guards.size() && guards[gi].start < prev) bad("covers a guard page");
     if (c.encoding == ChunkEncoding::Raw) {
       if (c.stored_size != c.size()) bad("raw chunk's stored size differs from its page count");
       if (!page_aligned(c.offset)) bad("raw chunk not page-aligned in the file");

@@ -170,11 +170,28 @@ void check_memory(const format::Image& image) {
                        "caller's RLIMIT_AS of " + std::to_string(uint64_t(as.rlim_cur) >> 20) + " MiB");
 }
 
+// Guard pages (MADV_GUARD_INSTALL) need Linux 6.13+: tried once on a page
+// of our own, so that an older kernel refuses here, not while staging.
+static void check_guard_pages(const format::Image& image) {
+  for (const Vma& v : image.vmas) {
+    if (v.guards.empty()) continue;
+    void* p = mmap(nullptr, format::kPageSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    bool ok = p != MAP_FAILED && madvise(p, format::kPageSize, 102 /* MADV_GUARD_INSTALL */) == 0;
+    int e = errno;
+    if (p != MAP_FAILED) munmap(p, format::kPageSize);
+    if (!ok)
+      throw RestoreError("the memory area at " + hex(v.start) + " has guard pages (from " + hex(v.guards[0].start) +
+                         ") and this kernel cannot install them (MADV_GUARD_INSTALL, Linux 6.13+): " + std::strerror(e));
+    return;
+  }
+}
+
 MachineFit check_machine(const format::Image& image, const std::vector<x86::MapsEntry>& self_maps) {
   check_cpu(image);
   check_credentials(image.process);
   check_task(image);
   check_memory(image);
+  check_guard_pages(image);
   MachineFit fit;
   fit.vdso = check_vdso(image, self_maps);
   fit.file_fds.assign(image.vmas.size(), -1);

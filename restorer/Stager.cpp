@@ -34,6 +34,9 @@ using format::VmaKind;
 #define MAP_DROPPABLE 0x08
 #endif
 
+// Linux 6.13+ (uapi mman-common.h).
+constexpr int kMadvGuardInstall = 102;
+
 static void map_at(uint64_t addr, const Vma& v, int prot, int flags, int fd) {
   void* r = mmap(reinterpret_cast<void*>(addr), v.size(), prot, flags | MAP_FIXED, fd, off_t(v.pgoff));
   if (r == MAP_FAILED)
@@ -153,6 +156,12 @@ void stage_memory(const format::ImageReader& reader, const MachineFit& fit, cons
   for (size_t i = 0; i < image.vmas.size(); ++i) {
     const Vma& v = image.vmas[i];
     if (!plan.staged[i]) continue;
+    // Guard pages go in once the contents are (installing one zaps the page
+    // under it); they move with the area when the trampoline mremaps it.
+    for (const format::GuardRange& g : v.guards)
+      if (madvise(reinterpret_cast<void*>(plan.staged[i] + (g.start - v.start)), g.end - g.start, kMadvGuardInstall) != 0)
+        throw RestoreError("cannot install the guard pages " + hex(g.start) + "-" + hex(g.end) + ": " +
+                           std::strerror(errno));
     if (has_pages[i] && mprotect(reinterpret_cast<void*>(plan.staged[i]), v.size(), int(v.prot)) != 0)
       throw RestoreError("cannot protect the staged area for " + hex(v.start) + ": " + std::strerror(errno));
     // Locked last, once the contents are in place (mlock faults every page in).

@@ -953,3 +953,44 @@ TEST_CASE("codec: truncated fields, trailing bytes and unknown enums are refused
   b = encode_page_index({c});
   CHECK_THROWS_WITH_AS(decode_page_index(b.data(), b.size(), 0), has("unknown chunk encoding 7"), FormatError);
 }
+
+// Guard pages (MADV_GUARD_INSTALL) recorded per VMA.
+static Vma& anon_vma(Image& img) {
+  for (Vma& v : img.vmas)
+    if (v.start == kAnon) return v;
+  FAIL("no VMA at kAnon");
+  return img.vmas[0];
+}
+
+TEST_CASE("format: guard ranges round-trip and keep chunks out") {
+  Image img = realistic_image();
+  anon_vma(img).guards = {{kAnon + 650 * kPageSize, kAnon + 652 * kPageSize}, {kAnon + 690 * kPageSize, kAnon + 691 * kPageSize}};
+  auto o = write_and_open(img, realistic_runs());
+  const Image& got = o->reader->image();
+  bool found = false;
+  for (const Vma& v : got.vmas)
+    if (v.start == kAnon) {
+      found = true;
+      REQUIRE(v.guards.size() == 2);
+      CHECK(v.guards[0].start == kAnon + 650 * kPageSize);
+      CHECK(v.guards[1].end == kAnon + 691 * kPageSize);
+    }
+  CHECK(found);
+  // A saved page under a guard is refused.
+  anon_vma(img).guards = {{kAnon + 10 * kPageSize, kAnon + 11 * kPageSize}};
+  CHECK_THROWS_WITH_AS(write_and_open(img, realistic_runs()), has("covers a guard page"), FormatError);
+}
+
+TEST_CASE("format: bad guard ranges are refused") {
+  auto refused = [](std::vector<GuardRange> g, const char* why, uint32_t flags = 0) {
+    Image img = realistic_image();
+    anon_vma(img).guards = g;
+    anon_vma(img).flags |= flags;
+    CHECK_THROWS_WITH_AS(write_and_open(img, {}), has(why), FormatError);
+  };
+  refused({{kAnon + 1, kAnon + kPageSize}}, "guard range not page-aligned or empty");
+  refused({{kAnon + kPageSize, kAnon + kPageSize}}, "guard range not page-aligned or empty");
+  refused({{kAnon + 2 * kPageSize, kAnon + 3 * kPageSize}, {kAnon, kAnon + kPageSize}}, "out of order or outside");
+  refused({{kAnon - kPageSize, kAnon + kPageSize}}, "out of order or outside");
+  refused({{kAnon, kAnon + kPageSize}}, "guard pages in a vdso/vvar or locked VMA", kVmaLocked);
+}
