@@ -3,6 +3,7 @@
 
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include <cinttypes>
 #include <cstdio>
@@ -36,6 +37,14 @@ static uint32_t vma_flags(const x86::MapsEntry& e) {
   return flags;
 }
 
+// Whether a mapping named "/dev/zero" really maps the zero device (1:5).
+static bool is_dev_zero(const std::string& proc, const x86::MapsEntry& e) {
+  struct stat st;
+  char link[96];
+  std::snprintf(link, sizeof link, "%s/map_files/%" PRIx64 "-%" PRIx64, proc.c_str(), e.start, e.end);
+  return stat(link, &st) == 0 && S_ISCHR(st.st_mode) && major(st.st_rdev) == 1 && minor(st.st_rdev) == 5;
+}
+
 std::vector<Vma> read_address_space(pid_t pid) {
   const std::string proc = "/proc/" + std::to_string(pid);
   std::vector<x86::MapsEntry> entries = x86::parse_maps(x86::read_proc_file(proc + "/smaps"));
@@ -57,24 +66,27 @@ std::vector<Vma> read_address_space(pid_t pid) {
     else if (e.path == "[heap]") v.kind = VmaKind::Heap;
     else if (e.path == "[stack]") v.kind = VmaKind::Stack;
     else if (!e.path.empty() && e.path[0] == '[') refuse("special kernel mapping not supported");
-    else if (e.shared && (e.path == "/dev/zero (deleted)" || (e.path.empty() && e.inode != 0))) {
-      v.kind = VmaKind::AnonShared;  // MAP_SHARED|MAP_ANONYMOUS: a shmem object named by its inode
+    else if (e.path == "/dev/zero (deleted)" || (e.shared && e.path.empty() && e.inode != 0)) {
+      // MAP_SHARED|MAP_ANONYMOUS: a shmem object named by its inode; a
+      // private mapping of one (through map_files) sees its pages until written.
+      v.kind = e.shared ? VmaKind::AnonShared : VmaKind::AnonSharedPrivate;
       v.pgoff = e.offset;
       v.file.ino = e.inode;
     } else if (e.path.rfind("/memfd:", 0) == 0 && e.path.size() > 17 &&
                e.path.compare(e.path.size() - 10, 10, " (deleted)") == 0) {
-      if (!e.shared) refuse("private mappings of a memfd are not supported yet");
-      v.kind = VmaKind::MemfdShared;
+      v.kind = e.shared ? VmaKind::MemfdShared : VmaKind::MemfdPrivate;
       v.pgoff = e.offset;
       v.file.path = e.path;
       v.file.ino = e.inode;
+    } else if (!e.shared && e.path == "/dev/zero" && is_dev_zero(proc, e)) {
+      v.kind = VmaKind::DevZeroPrivate;  // the old way to get anonymous memory: all of it is the process's own
+      v.pgoff = e.offset;
+      v.file.path = e.path;
     } else if (e.inode == 0 && e.path.empty()) {
       if (e.shared) refuse("shared anonymous memory without an object");
       v.kind = VmaKind::AnonPrivate;
     } else {
       if (e.path.rfind("/SYSV", 0) == 0) refuse("System V shared memory is not supported yet");
-      if (e.path.rfind("/memfd:", 0) == 0 || e.path.rfind("/dev/zero", 0) == 0)
-        refuse("private mappings of shared memory objects are not supported yet");
       if (e.path.size() > 10 && e.path.compare(e.path.size() - 10, 10, " (deleted)") == 0)
         refuse("the file was deleted (mappings of deleted files are not supported yet)");
       if (e.path[0] != '/') refuse("unrecognised mapping");

@@ -180,7 +180,9 @@ static void read_pages(pid_t pid, const std::vector<Vma>& vmas, BatchQueue& queu
   std::vector<uint64_t> entries(kBatchPages);
   for (const Vma& v : vmas) {
     if (!format::vma_kind_takes_pages(v.kind)) continue;
-    const bool file_backed = v.kind == VmaKind::FilePrivate;
+    // Pages still the file's or object's are not saved, and a zero page copied
+    // on write differs from what lies beneath it, so it is kept.
+    const bool file_backed = v.kind == VmaKind::FilePrivate || format::vma_kind_is_private_object(v.kind);
     for (uint64_t base = v.start; base < v.end; base += kBatchBytes) {
       uint64_t npages = std::min<uint64_t>(kBatchPages, (v.end - base) / kPageSize);
       size_t bytes = npages * 8;

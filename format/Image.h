@@ -63,12 +63,22 @@ enum class VmaKind : uint32_t {
   Vvar = 8,
   VvarVclock = 9,
   MemfdShared = 10,  // MAP_SHARED of a memfd; file.ino names its SharedObject
+  // 11-19 left for other kinds; these numbers were taken apart so that
+  // kinds added at the same time by other changes do not collide.
+  MemfdPrivate = 20,      // MAP_PRIVATE of a memfd: its SharedObject, copied-on-write pages saved
+  AnonSharedPrivate = 21, // MAP_PRIVATE of a shared anonymous object ("/dev/zero (deleted)"), likewise
+  DevZeroPrivate = 22,    // MAP_PRIVATE of the /dev/zero device: anonymous memory named "/dev/zero"
 };
 const char* vma_kind_name(VmaKind kind);
 bool vma_kind_is_valid(uint32_t raw);
 inline bool vma_kind_has_file(VmaKind k) { return k == VmaKind::FilePrivate || k == VmaKind::FileShared; }
 // Shared memory the restorer recreates from a SharedObject (file.ino is its id).
 inline bool vma_kind_is_shm(VmaKind k) { return k == VmaKind::AnonShared || k == VmaKind::MemfdShared; }
+// Private mappings of such an object: the object, with copied-on-write pages laid over.
+inline bool vma_kind_is_private_object(VmaKind k) { return k == VmaKind::MemfdPrivate || k == VmaKind::AnonSharedPrivate; }
+// Any mapping whose file.ino names a SharedObject.
+inline bool vma_kind_has_object(VmaKind k) { return vma_kind_is_shm(k) || vma_kind_is_private_object(k); }
+inline bool vma_kind_is_memfd(VmaKind k) { return k == VmaKind::MemfdShared || k == VmaKind::MemfdPrivate; }
 inline bool vma_kind_is_special(VmaKind k) {
   return k == VmaKind::Vdso || k == VmaKind::Vvar || k == VmaKind::VvarVclock;
 }

@@ -34,11 +34,17 @@ const char* vma_kind_name(VmaKind kind) {
     case VmaKind::Vvar: return "vvar";
     case VmaKind::VvarVclock: return "vvar_vclock";
     case VmaKind::MemfdShared: return "memfd-shared";
+    case VmaKind::MemfdPrivate: return "memfd-private";
+    case VmaKind::AnonSharedPrivate: return "anon-shared-private";
+    case VmaKind::DevZeroPrivate: return "devzero-private";
   }
   return "unknown";
 }
 
-bool vma_kind_is_valid(uint32_t raw) { return raw >= 1 && raw <= uint32_t(VmaKind::MemfdShared); }
+bool vma_kind_is_valid(uint32_t raw) {
+  return (raw >= 1 && raw <= uint32_t(VmaKind::MemfdShared)) ||
+         (raw >= uint32_t(VmaKind::MemfdPrivate) && raw <= uint32_t(VmaKind::DevZeroPrivate));
+}
 
 const char* fd_kind_name(FdKind kind) {
   switch (kind) {

@@ -14,7 +14,7 @@ namespace ckpt::format {
 
 bool vma_kind_takes_pages(VmaKind kind) {
   return kind == VmaKind::AnonPrivate || kind == VmaKind::FilePrivate || kind == VmaKind::Heap ||
-         kind == VmaKind::Stack;
+         kind == VmaKind::Stack || vma_kind_is_private_object(kind) || kind == VmaKind::DevZeroPrivate;
 }
 
 static uint64_t section_offset(const std::vector<SectionInfo>& sections, SectionType t) {
@@ -43,17 +43,20 @@ void validate_image(const Image& image, const std::vector<SectionInfo>& sections
     prev_end = v.end;
     if (v.prot & ~uint32_t(PROT_READ | PROT_WRITE | PROT_EXEC)) bad("unknown protection bits");
     if (v.flags & ~uint32_t(kVmaKnownFlags)) bad("unknown flag bits");
-    if (vma_kind_is_shm(v.kind)) {
+    if (vma_kind_has_object(v.kind)) {
       const SharedObject* o = nullptr;
       for (const SharedObject& s : image.files.objects)
         if (s.id == v.file.ino) o = &s;
       if (!o) bad("shared memory object " + std::to_string(v.file.ino) + " is not in the files section");
       if (!page_aligned(v.pgoff) || v.pgoff > (1ull << 46)) bad("shared memory offset out of range");
-      if (o->memfd != (v.kind == VmaKind::MemfdShared)) bad("shared memory object of the wrong kind");
+      if (o->memfd != vma_kind_is_memfd(v.kind)) bad("shared memory object of the wrong kind");
     } else if (vma_kind_has_file(v.kind)) {
       if (v.file.path.empty() || v.file.path[0] != '/') bad("file mapping without an absolute path");
       if (!page_aligned(v.pgoff)) bad("file offset not page-aligned");
       if (v.pgoff > (1ull << 62)) bad("file offset out of range");
+    } else if (v.kind == VmaKind::DevZeroPrivate) {
+      if (v.file.path != "/dev/zero" || !page_aligned(v.pgoff) || v.pgoff > (1ull << 46))
+        bad("a devzero-private mapping not of /dev/zero, or at an offset out of range");
     } else if (!v.file.path.empty() || v.pgoff != 0) {
       bad("a " + std::string(vma_kind_name(v.kind)) + " mapping has a file");
     }

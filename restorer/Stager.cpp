@@ -74,6 +74,23 @@ void stage_memory(const format::ImageReader& reader, const MachineFit& fit, cons
                fit.file_fds[i]);
         break;
       case VmaKind::FileShared: map_at(plan.staged[i], v, prot, MAP_SHARED, fit.file_fds[i]); break;
+      case VmaKind::MemfdPrivate:
+      case VmaKind::AnonSharedPrivate:
+        map_at(plan.staged[i], v, prot, MAP_PRIVATE | ((v.flags & format::kVmaNoReserve) ? MAP_NORESERVE : 0),
+               files.objects.at(v.file.ino));
+        break;
+      case VmaKind::DevZeroPrivate: {
+        int zero = ::open("/dev/zero", O_RDONLY | O_CLOEXEC);
+        if (zero < 0) throw RestoreError(std::string("cannot open /dev/zero: ") + std::strerror(errno));
+        try {
+          map_at(plan.staged[i], v, prot, MAP_PRIVATE | ((v.flags & format::kVmaNoReserve) ? MAP_NORESERVE : 0), zero);
+        } catch (...) {
+          ::close(zero);
+          throw;
+        }
+        ::close(zero);
+        break;
+      }
       case VmaKind::AnonShared:
       case VmaKind::MemfdShared: {
         // Without "mw" the object was open read-only where it was mapped (or

@@ -94,4 +94,40 @@ static inline void vt_maps_line(const char *maps, const void *addr, char *out, s
 	}
 }
 
+/* Rewrites a /proc/self/maps text in place with single spaces between
+ * fields and the inode of every "... (deleted)" object (memfd, shared
+ * anonymous memory) replaced by '*': a restored object is a new one, whose
+ * inode number differs (docs/architecture.md, "Known gaps"). */
+static inline void vt_mask_object_inodes(char *maps)
+{
+	char *out = maps;
+	for (char *line = maps; *line;) {
+		char *end = strchr(line, '\n');
+		size_t len = end ? (size_t)(end - line) : strlen(line);
+		int deleted = len > 10 && memcmp(line + len - 10, " (deleted)", 10) == 0;
+		size_t i = 0;
+		/* Five fields (range, perms, offset, device, inode), each followed by
+		 * one space; then the path as it is, without the padding before it. */
+		for (int field = 0; field < 5; field++) {
+			while (i < len && line[i] == ' ')
+				i++;
+			if (field == 4 && deleted) {
+				*out++ = '*';
+				while (i < len && line[i] != ' ')
+					i++;
+			}
+			while (i < len && line[i] != ' ')
+				*out++ = line[i++];
+			*out++ = ' ';
+		}
+		while (i < len && line[i] == ' ')
+			i++;
+		while (i < len)
+			*out++ = line[i++];
+		*out++ = '\n';
+		line += len + (end ? 1 : 0);
+	}
+	*out = '\0';
+}
+
 #endif

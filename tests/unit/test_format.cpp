@@ -994,3 +994,26 @@ TEST_CASE("format: bad guard ranges are refused") {
   refused({{kAnon - kPageSize, kAnon + kPageSize}}, "out of order or outside");
   refused({{kAnon, kAnon + kPageSize}}, "guard pages in a vdso/vvar or locked VMA", kVmaLocked);
 }
+
+TEST_CASE("format: private mappings of /dev/zero and of shared objects") {
+  Image img = realistic_image();
+  anon_vma(img).kind = VmaKind::DevZeroPrivate;
+  CHECK_THROWS_WITH_AS(write_and_open(img, {}), has("not of /dev/zero"), FormatError);
+  anon_vma(img).file.path = "/dev/zero";
+  auto o = write_and_open(img, realistic_runs());  // takes pages like anonymous memory
+  CHECK(o->reader->image().chunks.size() > 0);
+  anon_vma(img).kind = VmaKind::MemfdPrivate;
+  anon_vma(img).file.path = "/memfd:x (deleted)";
+  anon_vma(img).file.ino = 4242;
+  CHECK_THROWS_WITH_AS(write_and_open(img, {}), has("shared memory object 4242 is not in the files section"), FormatError);
+  SharedObject obj;
+  obj.id = 4242;
+  obj.memfd = false;
+  obj.size = kAnonPages * kPageSize;
+  img.files.objects.push_back(obj);
+  CHECK_THROWS_WITH_AS(write_and_open(img, {}), has("shared memory object of the wrong kind"), FormatError);
+  img.files.objects.back().memfd = true;
+  CHECK(write_and_open(img, realistic_runs())->reader->image().vmas.size() == img.vmas.size());
+  anon_vma(img).kind = VmaKind(23);
+  CHECK_THROWS_WITH_AS(write_and_open(img, {}), has("unknown VMA kind 23"), FormatError);
+}
