@@ -82,11 +82,17 @@ std::vector<Vma> read_address_space(pid_t pid) {
       v.kind = VmaKind::DevZeroPrivate;  // the old way to get anonymous memory: all of it is the process's own
       v.pgoff = e.offset;
       v.file.path = e.path;
+    } else if (e.path.rfind("/SYSV", 0) == 0 && e.path.size() == 23 &&
+               e.path.compare(e.path.size() - 10, 10, " (deleted)") == 0) {
+      if (!e.shared) refuse("a private mapping of System V shared memory is not supported");
+      v.kind = VmaKind::SysvShm;  // a shmat() attachment; the inode is the segment's id (dumper/SysvShm.cpp)
+      v.pgoff = e.offset;
+      v.file.path = e.path;
+      v.file.ino = e.inode;
     } else if (e.inode == 0 && e.path.empty()) {
       if (e.shared) refuse("shared anonymous memory without an object");
       v.kind = VmaKind::AnonPrivate;
     } else {
-      if (e.path.rfind("/SYSV", 0) == 0) refuse("System V shared memory is not supported yet");
       if (e.path.size() > 10 && e.path.compare(e.path.size() - 10, 10, " (deleted)") == 0)
         refuse("the file was deleted (mappings of deleted files are not supported yet)");
       if (e.path[0] != '/') refuse("unrecognised mapping");

@@ -26,8 +26,11 @@ enum class SectionType : uint32_t {
   PageData = 6,   // the chunks' stored bytes
   Task = 7,       // TaskState
   Files = 8,      // FileTable
+  SysvShm = 13,   // std::vector<SysvSegment>; optional (written only when there are segments)
 };
-inline constexpr uint32_t kSectionTypeCount = 8;
+inline constexpr uint32_t kSectionTypeCount = 8;  // types 1..kSectionTypeCount are all required
+// Whether a section type beyond the required ones is known (it may be absent).
+inline bool section_type_is_optional(uint32_t t) { return t == uint32_t(SectionType::SysvShm); }
 const char* section_name(SectionType type);
 
 struct ProcessInfo {
@@ -68,6 +71,7 @@ enum class VmaKind : uint32_t {
   MemfdPrivate = 20,      // MAP_PRIVATE of a memfd: its SharedObject, copied-on-write pages saved
   AnonSharedPrivate = 21, // MAP_PRIVATE of a shared anonymous object ("/dev/zero (deleted)"), likewise
   DevZeroPrivate = 22,    // MAP_PRIVATE of the /dev/zero device: anonymous memory named "/dev/zero"
+  SysvShm = 23,           // a shmat() attachment, whole; file.ino is the SysvSegment's id
 };
 const char* vma_kind_name(VmaKind kind);
 bool vma_kind_is_valid(uint32_t raw);
@@ -273,6 +277,17 @@ struct FileTable {
   std::vector<FdEntry> fds;  // sorted by fd
 };
 
+// A System V shared memory segment attached by the process (shmget/shmat).
+struct SysvSegment {
+  int32_t key = 0;    // IPC_PRIVATE (0) for a private segment or one marked for removal
+  int32_t id = 0;     // shmid; what SysvShm VMAs refer to; recreated with the same id
+  uint32_t mode = 0;  // shm_perm.mode: permission bits 0777 and SHM_DEST (01000, IPC_RMID while attached)
+  uint32_t uid = 0, gid = 0;  // shm_perm.uid/gid (the owner; IPC_SET)
+  uint64_t size = 0;  // shm_segsz, bytes
+  std::vector<SharedObject::Extent> data;  // the parts holding data; the rest reads as zeros
+};
+inline constexpr uint32_t kShmDest = 01000;  // SHM_DEST
+
 struct Image {
   uint32_t version = kVersion;
   uint32_t flags = 0;
@@ -283,6 +298,7 @@ struct Image {
   std::vector<Vma> vmas;             // sorted by start, non-overlapping
   std::vector<ThreadState> threads;  // threads[0] is the thread group leader
   std::vector<PageChunk> chunks;     // sorted by vaddr, non-overlapping
+  std::vector<SysvSegment> sysv_shm; // sorted by id
 };
 
 // For a validated image (every chunk inside one VMA): the index of the VMA

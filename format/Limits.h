@@ -21,6 +21,7 @@ inline constexpr uint32_t kMaxPendingSignals = 1u << 16;  // > any RLIMIT_SIGPEN
 inline constexpr uint32_t kMaxLdtEntries = 8192;          // LDT_ENTRIES
 inline constexpr uint32_t kMaxFds = 1u << 20;              // > fs.nr_open default
 inline constexpr uint32_t kMaxSharedObjects = 1u << 16;
+inline constexpr uint32_t kMaxSysvSegments = 4096;       // SHMMNI default
 inline constexpr uint32_t kMaxGuardRanges = 1u << 20;      // per VMA; the VMA's page count bounds it further
 inline constexpr uint32_t kMaxEpollTargets = 1u << 20;
 inline constexpr uint32_t kMaxBlobBytes = 48u << 20;       // one fd's or object extent's bytes, inside the 64 MiB section

@@ -18,6 +18,7 @@ const char* section_name(SectionType type) {
     case SectionType::PageData: return "page_data";
     case SectionType::Task: return "task";
     case SectionType::Files: return "files";
+    case SectionType::SysvShm: return "sysv_shm";
   }
   return "unknown";
 }
@@ -37,13 +38,14 @@ const char* vma_kind_name(VmaKind kind) {
     case VmaKind::MemfdPrivate: return "memfd-private";
     case VmaKind::AnonSharedPrivate: return "anon-shared-private";
     case VmaKind::DevZeroPrivate: return "devzero-private";
+    case VmaKind::SysvShm: return "sysv-shm";
   }
   return "unknown";
 }
 
 bool vma_kind_is_valid(uint32_t raw) {
   return (raw >= 1 && raw <= uint32_t(VmaKind::MemfdShared)) ||
-         (raw >= uint32_t(VmaKind::MemfdPrivate) && raw <= uint32_t(VmaKind::DevZeroPrivate));
+         (raw >= uint32_t(VmaKind::MemfdPrivate) && raw <= uint32_t(VmaKind::SysvShm));
 }
 
 const char* fd_kind_name(FdKind kind) {
@@ -426,6 +428,48 @@ FileTable decode_files(const uint8_t* data, size_t n, uint64_t base) {
   }
   r.expect_end("files section");
   return t;
+}
+
+// key, id, mode, uid, gid, size, extent count.
+static constexpr size_t kMinSysvRecord = 4 * 5 + 8 + 4;
+
+std::vector<uint8_t> encode_sysv_shm(const std::vector<SysvSegment>& segments) {
+  ByteWriter w;
+  w.u32(uint32_t(segments.size()));
+  for (const SysvSegment& g : segments) {
+    w.i32(g.key);
+    w.i32(g.id);
+    w.u32(g.mode);
+    w.u32(g.uid);
+    w.u32(g.gid);
+    w.u64(g.size);
+    w.u32(uint32_t(g.data.size()));
+    for (const SharedObject::Extent& e : g.data) {
+      w.u64(e.offset);
+      w.blob(e.bytes);
+    }
+  }
+  return w.bytes();
+}
+
+std::vector<SysvSegment> decode_sysv_shm(const uint8_t* data, size_t n, uint64_t base) {
+  ByteReader r(data, n, base);
+  std::vector<SysvSegment> segments(r.count("SysV segment count", kMaxSysvSegments, kMinSysvRecord));
+  for (SysvSegment& g : segments) {
+    g.key = r.i32("SysV key");
+    g.id = r.i32("SysV id");
+    g.mode = r.u32("SysV mode");
+    g.uid = r.u32("SysV uid");
+    g.gid = r.u32("SysV gid");
+    g.size = r.u64("SysV size");
+    g.data.resize(r.count("SysV extent count", kMaxChunks, 12));
+    for (SharedObject::Extent& e : g.data) {
+      e.offset = r.u64("SysV extent offset");
+      e.bytes = r.blob("SysV extent bytes", kMaxBlobBytes);
+    }
+  }
+  r.expect_end("sysv_shm section");
+  return segments;
 }
 
 }  // namespace ckpt::format

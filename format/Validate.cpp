@@ -4,6 +4,7 @@
 #include <sys/mman.h>
 #include <zstd.h>
 
+#include <algorithm>
 #include <cstdio>
 
 #include "format/Hex.h"
@@ -25,7 +26,45 @@ static uint64_t section_offset(const std::vector<SectionInfo>& sections, Section
 
 static bool page_aligned(uint64_t v) { return v % kPageSize == 0; }
 
+// The SysV segments: sorted by id, each sane, each attached somewhere.
+static void validate_sysv(const Image& image, const std::vector<SectionInfo>& sections) {
+  const uint64_t at = section_offset(sections, SectionType::SysvShm);
+  const std::vector<SysvSegment>& segs = image.sysv_shm;
+  for (size_t i = 0; i < segs.size(); ++i) {
+    const SysvSegment& g = segs[i];
+    auto bad = [&](const std::string& why) {
+      throw FormatError(at, "SysV segment #" + std::to_string(i) + " (id " + std::to_string(g.id) + "): " + why);
+    };
+    if (g.id < 0 || (i && g.id <= segs[i - 1].id)) bad("ids not ascending");
+    if (g.size == 0 || g.size > (1ull << 46)) bad("size out of range");
+    if (g.mode & ~uint32_t(0777 | kShmDest)) bad("unknown mode bits");
+    if ((g.mode & kShmDest) && g.key != 0) bad("marked for removal but has a key");
+    uint64_t prev = 0;
+    for (const SharedObject::Extent& e : g.data)
+      if (e.offset < prev || e.bytes.empty() || e.offset > g.size || e.bytes.size() > g.size - e.offset)
+        bad("data extent out of order or outside the segment");
+      else prev = e.offset + e.bytes.size();
+  }
+  std::vector<bool> attached(segs.size(), false);
+  for (size_t i = 0; i < image.vmas.size(); ++i) {
+    const Vma& v = image.vmas[i];
+    if (v.kind != VmaKind::SysvShm) continue;
+    auto it = std::lower_bound(segs.begin(), segs.end(), v.file.ino,
+                               [](const SysvSegment& g, uint64_t id) { return uint64_t(g.id) < id; });
+    if (it == segs.end() || uint64_t(it->id) != v.file.ino)
+      throw FormatError(at, "VMA #" + std::to_string(i) + " attaches SysV segment " + std::to_string(v.file.ino) +
+                                ", which is not in the image");
+    if (v.pgoff != 0 || v.size() != (it->size + kPageSize - 1) / kPageSize * kPageSize)
+      throw FormatError(at, "VMA #" + std::to_string(i) + " is not a whole attachment of SysV segment " +
+                                std::to_string(it->id));
+    attached[size_t(it - segs.begin())] = true;
+  }
+  for (size_t i = 0; i < segs.size(); ++i)
+    if (!attached[i]) throw FormatError(at, "SysV segment " + std::to_string(segs[i].id) + " is attached nowhere");
+}
+
 void validate_image(const Image& image, const std::vector<SectionInfo>& sections) {
+  validate_sysv(image, sections);
   const uint64_t vmas_at = section_offset(sections, SectionType::Vmas);
   const std::vector<Vma>& vmas = image.vmas;
   if (vmas.empty()) throw FormatError(vmas_at, "image has no memory areas");
@@ -54,6 +93,8 @@ void validate_image(const Image& image, const std::vector<SectionInfo>& sections
       if (v.file.path.empty() || v.file.path[0] != '/') bad("file mapping without an absolute path");
       if (!page_aligned(v.pgoff)) bad("file offset not page-aligned");
       if (v.pgoff > (1ull << 62)) bad("file offset out of range");
+    } else if (v.kind == VmaKind::SysvShm) {
+      if (v.file.path.rfind("/SYSV", 0) != 0) bad("a SysV attachment without its /SYSV name");
     } else if (v.kind == VmaKind::DevZeroPrivate) {
       if (v.file.path != "/dev/zero" || !page_aligned(v.pgoff) || v.pgoff > (1ull << 46))
         bad("a devzero-private mapping not of /dev/zero, or at an offset out of range");

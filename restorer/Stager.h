@@ -9,11 +9,12 @@
 #include "restorer/AddressPlan.h"
 #include "restorer/Descriptors.h"
 #include "restorer/MachineCheck.h"
+#include "restorer/SysvShm.h"
 
 namespace ckpt::restorer {
 
 // Throws RestoreError (or format::FormatError for corrupt page data).
 void stage_memory(const format::ImageReader& reader, const MachineFit& fit, const AddressPlan& plan,
-                  const PreparedFiles& files);
+                  const PreparedFiles& files, const SysvSegments& sysv);
 
 }  // namespace ckpt::restorer

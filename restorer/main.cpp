@@ -28,6 +28,7 @@
 #include "restorer/MachineCheck.h"
 #include "restorer/RestoreError.h"
 #include "restorer/Stager.h"
+#include "restorer/SysvShm.h"
 #include "x86/ProcMaps.h"
 
 using namespace ckpt;
@@ -78,6 +79,7 @@ int main(int argc, char** argv) {
     std::vector<x86::MapsEntry> self = x86::parse_maps(x86::read_proc_file("/proc/self/maps"));
     restorer::MachineFit fit = restorer::check_machine(image, self);
     restorer::check_files(image, inherit);
+    restorer::check_sysv_shm(image);
     if (check_only) {
       reader.verify_page_data();
       if (lazy) restorer::check_lazy_pages();
@@ -99,7 +101,9 @@ int main(int argc, char** argv) {
         options.lazy_go_fd = lazy_pages->go_fd;
       }
     }
-    restorer::stage_memory(reader, fit, plan, files);
+    restorer::SysvSegments sysv = restorer::create_sysv_shm(image);  // removed again if the restore fails before launch
+    restorer::stage_memory(reader, fit, plan, files, sysv);
+    sysv.mark_removed(image);
     restorer::seal_memfds(files);
     if (lazy_pages) restorer::confirm_page_server(*lazy_pages);
     restorer::launch(image, fit, plan, files, options);

@@ -1014,6 +1014,59 @@ TEST_CASE("format: private mappings of /dev/zero and of shared objects") {
   CHECK_THROWS_WITH_AS(write_and_open(img, {}), has("shared memory object of the wrong kind"), FormatError);
   img.files.objects.back().memfd = true;
   CHECK(write_and_open(img, realistic_runs())->reader->image().vmas.size() == img.vmas.size());
-  anon_vma(img).kind = VmaKind(23);
-  CHECK_THROWS_WITH_AS(write_and_open(img, {}), has("unknown VMA kind 23"), FormatError);
+  anon_vma(img).kind = VmaKind(19);
+  CHECK_THROWS_WITH_AS(write_and_open(img, {}), has("unknown VMA kind 19"), FormatError);
+}
+
+TEST_CASE("format: SysV segments round-trip and are checked") {
+  Image img = realistic_image();
+  Vma& v = anon_vma(img);
+  v.kind = VmaKind::SysvShm;
+  v.file.path = "/SYSV7c000001 (deleted)";
+  v.file.ino = 7;
+  SysvSegment g;
+  g.key = 0x7c000001;
+  g.id = 7;
+  g.mode = 0640;
+  g.size = kAnonPages * kPageSize - 100;
+  g.data.push_back({4096, std::vector<uint8_t>(10, 'x')});
+  img.sysv_shm = {g};
+  {
+    auto o = write_and_open(img, {});
+    const auto& got = o->reader->image().sysv_shm;
+    REQUIRE(got.size() == 1);
+    CHECK(got[0].key == g.key);
+    CHECK(got[0].id == 7);
+    CHECK(got[0].mode == 0640);
+    CHECK(got[0].size == g.size);
+    REQUIRE(got[0].data.size() == 1);
+    CHECK(got[0].data[0].offset == 4096);
+  }
+  auto refused = [&](Image bad, const char* why) { CHECK_THROWS_WITH_AS(write_and_open(bad, {}), has(why), FormatError); };
+  Image b = img;
+  b.sysv_shm[0].mode |= 04000;
+  refused(b, "unknown mode bits");
+  b = img;
+  b.sysv_shm[0].mode |= kShmDest;
+  refused(b, "marked for removal but has a key");
+  b = img;
+  b.sysv_shm[0].data[0].offset = g.size;
+  refused(b, "data extent out of order or outside the segment");
+  b = img;
+  b.sysv_shm[0].size = 4096;
+  b.sysv_shm[0].data.clear();
+  refused(b, "is not a whole attachment of SysV segment 7");
+  b = img;
+  anon_vma(b).file.ino = 8;
+  refused(b, "attaches SysV segment 8, which is not in the image");
+  b = img;
+  b.sysv_shm.push_back(g);
+  refused(b, "ids not ascending");
+  b = img;
+  b.sysv_shm[0].size = 0;
+  refused(b, "size out of range");
+  b = img;
+  anon_vma(b).kind = VmaKind::AnonPrivate;
+  anon_vma(b).file = {};
+  refused(b, "SysV segment 7 is attached nowhere");
 }
