@@ -9,6 +9,7 @@
 #include <cstdio>
 
 #include "dumper/Tracee.h"
+#include "format/Limits.h"
 #include "x86/ProcMaps.h"
 
 namespace ckpt::dumper {
@@ -89,6 +90,9 @@ std::vector<Vma> read_address_space(pid_t pid) {
       v.pgoff = e.offset;
       v.file.path = e.path;
       v.file.ino = e.inode;
+    } else if (e.path == "/anon_hugepage (deleted)") {
+      refuse(std::string("anonymous huge-page memory (MAP_HUGETLB, ") + (e.shared ? "shared" : "private") +
+             ") is not supported yet");
     } else if (e.inode == 0 && e.path.empty()) {
       if (e.shared) refuse("shared anonymous memory without an object");
       v.kind = VmaKind::AnonPrivate;
@@ -110,6 +114,17 @@ std::vector<Vma> read_address_space(pid_t pid) {
       v.file.ino = st.st_ino;
       v.file.size = uint64_t(st.st_size);
       v.file.mtime_ns = int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+      // The process's own per-process file, named after its pid (a JVM's
+      // /tmp/hsperfdata_USER/PID), mapped shared and writable: it changes
+      // as long as the process runs and is deleted when it exits, so its
+      // contents travel in the image (docs/architecture.md, "Per-process files").
+      const std::string name = e.path.substr(e.path.rfind('/') + 1);
+      if (e.shared && name == std::to_string(pid) && ((v.prot & PROT_WRITE) || (v.flags & format::kVmaMayWrite))) {
+        if (e.offset != 0 || uint64_t(st.st_size) > v.size())
+          refuse("only part of this per-process file (named after the pid) is mapped");
+        if (uint64_t(st.st_size) > format::kMaxBlobBytes) refuse("the per-process file is larger than 48 MiB");
+        v.kind = VmaKind::FileSharedOwn;
+      }
     }
     vmas.push_back(std::move(v));
   }

@@ -195,7 +195,10 @@ static void read_pages(pid_t pid, const std::vector<Vma>& vmas, BatchQueue& queu
                                   [](uint64_t x, const format::GuardRange& r) { return x < r.end; });
         return g != v.guards.end() && g->start <= a;
       };
+      // A per-process file is saved whole, up to its size, present or not (it is read through the mapping).
+      const uint64_t own_end = v.start + (v.file.size + kPageSize - 1) / kPageSize * kPageSize;
       auto wanted = [&](uint64_t i) {
+        if (v.kind == VmaKind::FileSharedOwn) return base + i * kPageSize < own_end;
         uint64_t e = entries[i];
         if ((e & kPmGuard) || (!v.guards.empty() && guarded(i))) return false;
         if (e & kPmSwapped) return true;

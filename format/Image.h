@@ -72,6 +72,10 @@ enum class VmaKind : uint32_t {
   AnonSharedPrivate = 21, // MAP_PRIVATE of a shared anonymous object ("/dev/zero (deleted)"), likewise
   DevZeroPrivate = 22,    // MAP_PRIVATE of the /dev/zero device: anonymous memory named "/dev/zero"
   SysvShm = 23,           // a shmat() attachment, whole; file.ino is the SysvSegment's id
+  // A writable shared mapping of the process's own per-process file (named
+  // after its pid, like a JVM's /tmp/hsperfdata_USER/PID): its contents are
+  // saved as pages and written to a new file named after the restored pid.
+  FileSharedOwn = 24,
 };
 const char* vma_kind_name(VmaKind kind);
 bool vma_kind_is_valid(uint32_t raw);

@@ -39,13 +39,14 @@ const char* vma_kind_name(VmaKind kind) {
     case VmaKind::AnonSharedPrivate: return "anon-shared-private";
     case VmaKind::DevZeroPrivate: return "devzero-private";
     case VmaKind::SysvShm: return "sysv-shm";
+    case VmaKind::FileSharedOwn: return "file-shared-own";
   }
   return "unknown";
 }
 
 bool vma_kind_is_valid(uint32_t raw) {
   return (raw >= 1 && raw <= uint32_t(VmaKind::MemfdShared)) ||
-         (raw >= uint32_t(VmaKind::MemfdPrivate) && raw <= uint32_t(VmaKind::SysvShm));
+         (raw >= uint32_t(VmaKind::MemfdPrivate) && raw <= uint32_t(VmaKind::FileSharedOwn));
 }
 
 const char* fd_kind_name(FdKind kind) {

@@ -15,7 +15,7 @@ namespace ckpt::format {
 
 bool vma_kind_takes_pages(VmaKind kind) {
   return kind == VmaKind::AnonPrivate || kind == VmaKind::FilePrivate || kind == VmaKind::Heap ||
-         kind == VmaKind::Stack || vma_kind_is_private_object(kind) || kind == VmaKind::DevZeroPrivate;
+         kind == VmaKind::Stack || vma_kind_is_private_object(kind) || kind == VmaKind::DevZeroPrivate || kind == VmaKind::FileSharedOwn;
 }
 
 static uint64_t section_offset(const std::vector<SectionInfo>& sections, SectionType t) {
@@ -93,6 +93,13 @@ void validate_image(const Image& image, const std::vector<SectionInfo>& sections
       if (v.file.path.empty() || v.file.path[0] != '/') bad("file mapping without an absolute path");
       if (!page_aligned(v.pgoff)) bad("file offset not page-aligned");
       if (v.pgoff > (1ull << 62)) bad("file offset out of range");
+    } else if (v.kind == VmaKind::FileSharedOwn) {
+      const std::string& p = v.file.path;
+      size_t slash = p.rfind('/');
+      if (p.empty() || p[0] != '/' || slash == 0 || slash + 1 >= p.size() ||
+          p.find_first_not_of("0123456789", slash + 1) != std::string::npos || p.find("/../") != std::string::npos)
+        bad("a per-process file mapping whose path is not /DIR/PID");
+      if (v.pgoff != 0 || v.file.size > v.size()) bad("a per-process file mapping that does not map its whole file");
     } else if (v.kind == VmaKind::SysvShm) {
       if (v.file.path.rfind("/SYSV", 0) != 0) bad("a SysV attachment without its /SYSV name");
     } else if (v.kind == VmaKind::DevZeroPrivate) {

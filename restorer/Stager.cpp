@@ -45,7 +45,7 @@ static void map_at(uint64_t addr, const Vma& v, int prot, int flags, int fd) {
 }
 
 void stage_memory(const format::ImageReader& reader, const MachineFit& fit, const AddressPlan& plan,
-                  const PreparedFiles& files, const SysvSegments& sysv) {
+                  const PreparedFiles& files, const SysvSegments& sysv, const OwnFiles& own) {
   const format::Image& image = reader.image();
   const std::vector<size_t> chunk_vma = format::chunk_vmas(image);
   std::vector<bool> has_pages(image.vmas.size(), false);
@@ -80,6 +80,7 @@ void stage_memory(const format::ImageReader& reader, const MachineFit& fit, cons
                files.objects.at(v.file.ino));
         break;
       case VmaKind::SysvShm: sysv.attach(v, plan.staged[i]); break;
+      case VmaKind::FileSharedOwn: map_at(plan.staged[i], v, prot, MAP_SHARED, own.fd_for(v)); break;
       case VmaKind::DevZeroPrivate: {
         int zero = ::open("/dev/zero", O_RDONLY | O_CLOEXEC);
         if (zero < 0) throw RestoreError(std::string("cannot open /dev/zero: ") + std::strerror(errno));

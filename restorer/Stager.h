@@ -9,12 +9,13 @@
 #include "restorer/AddressPlan.h"
 #include "restorer/Descriptors.h"
 #include "restorer/MachineCheck.h"
+#include "restorer/OwnFiles.h"
 #include "restorer/SysvShm.h"
 
 namespace ckpt::restorer {
 
 // Throws RestoreError (or format::FormatError for corrupt page data).
 void stage_memory(const format::ImageReader& reader, const MachineFit& fit, const AddressPlan& plan,
-                  const PreparedFiles& files, const SysvSegments& sysv);
+                  const PreparedFiles& files, const SysvSegments& sysv, const OwnFiles& own);
 
 }  // namespace ckpt::restorer

@@ -28,6 +28,7 @@
 #include "restorer/MachineCheck.h"
 #include "restorer/RestoreError.h"
 #include "restorer/Stager.h"
+#include "restorer/OwnFiles.h"
 #include "restorer/SysvShm.h"
 #include "x86/ProcMaps.h"
 
@@ -80,6 +81,7 @@ int main(int argc, char** argv) {
     restorer::MachineFit fit = restorer::check_machine(image, self);
     restorer::check_files(image, inherit);
     restorer::check_sysv_shm(image);
+    restorer::check_own_files(image);
     if (check_only) {
       reader.verify_page_data();
       if (lazy) restorer::check_lazy_pages();
@@ -102,7 +104,8 @@ int main(int argc, char** argv) {
       }
     }
     restorer::SysvSegments sysv = restorer::create_sysv_shm(image);  // removed again if the restore fails before launch
-    restorer::stage_memory(reader, fit, plan, files, sysv);
+    restorer::OwnFiles own = restorer::create_own_files(image);  // likewise
+    restorer::stage_memory(reader, fit, plan, files, sysv, own);
     sysv.mark_removed(image);
     restorer::seal_memfds(files);
     if (lazy_pages) restorer::confirm_page_server(*lazy_pages);

@@ -1070,3 +1070,19 @@ TEST_CASE("format: SysV segments round-trip and are checked") {
   anon_vma(b).file = {};
   refused(b, "SysV segment 7 is attached nowhere");
 }
+
+TEST_CASE("format: per-process file mappings must name /DIR/PID and their whole file") {
+  Image img = realistic_image();
+  Vma& v = anon_vma(img);
+  v.kind = VmaKind::FileSharedOwn;
+  v.file.size = 3 * kPageSize;
+  for (const char* p : {"/tmp/hsperfdata_root/x12", "relative/12", "/12", "/tmp/dir/", "/tmp/../12/../34"}) {
+    CAPTURE(p);
+    anon_vma(img).file.path = p;
+    CHECK_THROWS_WITH_AS(write_and_open(img, {}), has("not /DIR/PID"), FormatError);
+  }
+  anon_vma(img).file.path = "/tmp/hsperfdata_root/1234";
+  CHECK(write_and_open(img, realistic_runs())->reader->image().vmas.size() == img.vmas.size());
+  anon_vma(img).file.size = kAnonPages * kPageSize + 1;
+  CHECK_THROWS_WITH_AS(write_and_open(img, {}), has("does not map its whole file"), FormatError);
+}
