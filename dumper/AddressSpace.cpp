@@ -7,8 +7,11 @@
 
 #include <cinttypes>
 #include <cstdio>
+#include <cstring>
+#include <cerrno>
 
 #include "dumper/Tracee.h"
+#include "format/Hex.h"
 #include "format/Limits.h"
 #include "x86/ProcMaps.h"
 
@@ -31,7 +34,7 @@ static uint32_t vma_flags(const x86::MapsEntry& e) {
                {"dd", format::kVmaDontDump},    {"wf", format::kVmaWipeOnFork}, {"hg", format::kVmaHugePage},
                {"nh", format::kVmaNoHugePage},  {"mg", format::kVmaMergeable},  {"nr", format::kVmaNoReserve},
                {"sr", format::kVmaSeqRead},     {"rr", format::kVmaRandRead},   {"dp", format::kVmaDroppable},
-               {"mw", format::kVmaMayWrite}};
+               {"mw", format::kVmaMayWrite},    {"ht", format::kVmaHugetlb}};
   uint32_t flags = 0;
   for (const auto& t : table)
     if (e.has_flag(t.name)) flags |= t.bit;
@@ -50,6 +53,7 @@ std::vector<Vma> read_address_space(pid_t pid) {
   const std::string proc = "/proc/" + std::to_string(pid);
   std::vector<x86::MapsEntry> entries = x86::parse_maps(x86::read_proc_file(proc + "/smaps"));
   std::vector<Vma> vmas;
+  std::vector<std::pair<size_t, uint64_t>> hugetlb_shared;  // VMA index, kB of huge pages it maps
   for (const x86::MapsEntry& e : entries) {
     if (e.path == "[vsyscall]") continue;  // fixed by the kernel, above user space
     Vma v;
@@ -91,8 +95,24 @@ std::vector<Vma> read_address_space(pid_t pid) {
       v.file.path = e.path;
       v.file.ino = e.inode;
     } else if (e.path == "/anon_hugepage (deleted)") {
-      refuse(std::string("anonymous huge-page memory (MAP_HUGETLB, ") + (e.shared ? "shared" : "private") +
-             ") is not supported yet");
+      // MAP_HUGETLB|MAP_ANONYMOUS memory: private is anonymous memory in huge
+      // pages; shared is an object on the kernel's internal hugetlbfs, saved
+      // as pages when this is its only mapping (checked below).
+      if (!(v.flags & format::kVmaHugetlb)) refuse("huge-page memory without the \"ht\" flag");
+      if (e.kernel_page_kb == (1u << 20)) v.flags |= format::kVmaHuge1G;
+      else if (e.kernel_page_kb != 2048)
+        refuse("huge-page memory with " + std::to_string(e.kernel_page_kb) + " kB pages (only 2 MiB and 1 GiB are supported)");
+      if (e.shared) {
+        v.kind = VmaKind::HugetlbShared;
+        v.file.path = e.path;
+        v.file.ino = e.inode;
+        hugetlb_shared.push_back({vmas.size(), e.hugetlb_kb});
+        if (e.offset != 0) refuse("only part of this shared huge-page memory is mapped");
+      } else {
+        v.kind = VmaKind::AnonPrivate;
+      }
+    } else if (v.flags & format::kVmaHugetlb) {
+      refuse("mappings of hugetlbfs files are not supported");
     } else if (e.inode == 0 && e.path.empty()) {
       if (e.shared) refuse("shared anonymous memory without an object");
       v.kind = VmaKind::AnonPrivate;
@@ -127,6 +147,25 @@ std::vector<Vma> read_address_space(pid_t pid) {
       }
     }
     vmas.push_back(std::move(v));
+  }
+  // A shared huge-page object is saved through its one mapping: each of its
+  // pages must be mapped there (a page mapped nowhere, or elsewhere, would be lost).
+  for (const auto& [i, mapped_kb] : hugetlb_shared) {
+    const Vma& v = vmas[i];
+    char link[96];
+    std::snprintf(link, sizeof link, "%s/map_files/%" PRIx64 "-%" PRIx64, proc.c_str(), v.start, v.end);
+    struct stat st;
+    std::string why;
+    if (stat(link, &st) != 0) why = std::string("cannot stat it: ") + std::strerror(errno);
+    else if (uint64_t(st.st_size) != v.size()) why = "the object is " + std::to_string(st.st_size) + " bytes, its mapping " + std::to_string(v.size());
+    else if (uint64_t(st.st_blocks) * 512 != mapped_kb * 1024)
+      why = "the object holds " + std::to_string(uint64_t(st.st_blocks) / 2) + " kB of huge pages, its mapping here " +
+            std::to_string(mapped_kb) + " kB (is it shared with another process?)";
+    for (const Vma& w : vmas)
+      if (&w != &v && w.kind == VmaKind::HugetlbShared && w.file.ino == v.file.ino) why = "it is mapped more than once";
+    if (!why.empty())
+      throw DumpError("pid " + std::to_string(pid) + ": cannot dump the shared huge-page memory " + format::hex(v.start) +
+                      "-" + format::hex(v.end) + ": " + why);
   }
   return vmas;
 }

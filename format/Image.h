@@ -76,6 +76,10 @@ enum class VmaKind : uint32_t {
   // after its pid, like a JVM's /tmp/hsperfdata_USER/PID): its contents are
   // saved as pages and written to a new file named after the restored pid.
   FileSharedOwn = 24,
+  // MAP_SHARED|MAP_ANONYMOUS|MAP_HUGETLB memory ("/anon_hugepage (deleted)"),
+  // mapped once: its pages are saved as pages. (Private huge-page memory is
+  // AnonPrivate with kVmaHugetlb.)
+  HugetlbShared = 25,
 };
 const char* vma_kind_name(VmaKind kind);
 bool vma_kind_is_valid(uint32_t raw);
@@ -106,7 +110,9 @@ enum VmaFlag : uint32_t {
   kVmaRandRead = 1u << 10,  // rr (MADV_RANDOM)
   kVmaDroppable = 1u << 11, // dp (MAP_DROPPABLE, kernel 6.11+)
   kVmaMayWrite = 1u << 12,  // mw: a shared mapping whose file or object is open for writing
-  kVmaKnownFlags = (1u << 13) - 1,
+  kVmaHugetlb = 1u << 13,   // ht: MAP_HUGETLB memory, 2 MiB pages unless kVmaHuge1G
+  kVmaHuge1G = 1u << 14,    // with ht: 1 GiB pages
+  kVmaKnownFlags = (1u << 15) - 1,
 };
 
 // What a file looked like at dump time; the restorer refuses a file that
@@ -122,6 +128,10 @@ struct FileId {
 struct GuardRange {
   uint64_t start = 0, end = 0;
 };
+
+struct Vma;
+// The alignment a VMA needs (its huge page size for MAP_HUGETLB memory).
+uint64_t vma_alignment(const Vma& v);
 
 struct Vma {
   uint64_t start = 0, end = 0;  // [start, end), page-aligned

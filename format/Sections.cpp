@@ -40,13 +40,19 @@ const char* vma_kind_name(VmaKind kind) {
     case VmaKind::DevZeroPrivate: return "devzero-private";
     case VmaKind::SysvShm: return "sysv-shm";
     case VmaKind::FileSharedOwn: return "file-shared-own";
+    case VmaKind::HugetlbShared: return "hugetlb-shared";
   }
   return "unknown";
 }
 
+uint64_t vma_alignment(const Vma& v) {
+  if (!(v.flags & kVmaHugetlb)) return kPageSize;
+  return (v.flags & kVmaHuge1G) ? 1ull << 30 : 2ull << 20;
+}
+
 bool vma_kind_is_valid(uint32_t raw) {
   return (raw >= 1 && raw <= uint32_t(VmaKind::MemfdShared)) ||
-         (raw >= uint32_t(VmaKind::MemfdPrivate) && raw <= uint32_t(VmaKind::FileSharedOwn));
+         (raw >= uint32_t(VmaKind::MemfdPrivate) && raw <= uint32_t(VmaKind::HugetlbShared));
 }
 
 const char* fd_kind_name(FdKind kind) {

@@ -15,7 +15,8 @@ namespace ckpt::format {
 
 bool vma_kind_takes_pages(VmaKind kind) {
   return kind == VmaKind::AnonPrivate || kind == VmaKind::FilePrivate || kind == VmaKind::Heap ||
-         kind == VmaKind::Stack || vma_kind_is_private_object(kind) || kind == VmaKind::DevZeroPrivate || kind == VmaKind::FileSharedOwn;
+         kind == VmaKind::Stack || vma_kind_is_private_object(kind) || kind == VmaKind::DevZeroPrivate || kind == VmaKind::FileSharedOwn ||
+         kind == VmaKind::HugetlbShared;
 }
 
 static uint64_t section_offset(const std::vector<SectionInfo>& sections, SectionType t) {
@@ -93,6 +94,8 @@ void validate_image(const Image& image, const std::vector<SectionInfo>& sections
       if (v.file.path.empty() || v.file.path[0] != '/') bad("file mapping without an absolute path");
       if (!page_aligned(v.pgoff)) bad("file offset not page-aligned");
       if (v.pgoff > (1ull << 62)) bad("file offset out of range");
+    } else if (v.kind == VmaKind::HugetlbShared) {
+      if (v.pgoff != 0) bad("a shared huge-page mapping at an offset");
     } else if (v.kind == VmaKind::FileSharedOwn) {
       const std::string& p = v.file.path;
       size_t slash = p.rfind('/');
@@ -108,14 +111,20 @@ void validate_image(const Image& image, const std::vector<SectionInfo>& sections
     } else if (!v.file.path.empty() || v.pgoff != 0) {
       bad("a " + std::string(vma_kind_name(v.kind)) + " mapping has a file");
     }
+    if ((v.flags & kVmaHugetlb) != 0) {
+      if (v.kind != VmaKind::AnonPrivate && v.kind != VmaKind::HugetlbShared) bad("huge-page flag on a kind without huge pages");
+      if (v.start % vma_alignment(v) || v.end % vma_alignment(v)) bad("huge-page memory not aligned to its page size");
+    } else if (v.kind == VmaKind::HugetlbShared || (v.flags & kVmaHuge1G)) {
+      bad("huge-page kind or size without the huge-page flag");
+    }
     uint64_t guard_end = v.start;
     for (const GuardRange& g : v.guards) {
       if (!page_aligned(g.start) || !page_aligned(g.end) || g.start >= g.end) bad("guard range not page-aligned or empty");
       if (g.start < guard_end || g.end > v.end) bad("guard range " + hex(g.start) + " out of order or outside the VMA");
       guard_end = g.end;
     }
-    if (!v.guards.empty() && (vma_kind_is_special(v.kind) || (v.flags & kVmaLocked)))
-      bad("guard pages in a vdso/vvar or locked VMA");
+    if (!v.guards.empty() && (vma_kind_is_special(v.kind) || (v.flags & (kVmaLocked | kVmaHugetlb))))
+      bad("guard pages in a vdso/vvar, locked or huge-page VMA");
     if (vma_kind_is_special(v.kind) && ++specials[uint32_t(v.kind) - uint32_t(VmaKind::Vdso)] > 1)
       bad(std::string("second ") + vma_kind_name(v.kind));
     if (v.kind == VmaKind::Vdso && v.size() != image.mm.vdso_size) bad("vdso size differs from the mm section's");

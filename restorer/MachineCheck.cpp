@@ -170,6 +170,39 @@ void check_memory(const format::Image& image) {
                        "caller's RLIMIT_AS of " + std::to_string(uint64_t(as.rlim_cur) >> 20) + " MiB");
 }
 
+// Huge-page memory (MAP_HUGETLB) needs free huge pages of its size now:
+// mmap reserves them all (unless MAP_NORESERVE), and without them the
+// staging would fail, or, worse, a later fault would kill the process.
+static void check_huge_pages(const format::Image& image) {
+  uint64_t need[2] = {0, 0};  // 2 MiB, 1 GiB pages
+  uint64_t first[2] = {0, 0};
+  for (const Vma& v : image.vmas) {
+    if (!(v.flags & format::kVmaHugetlb)) continue;
+    int k = (v.flags & format::kVmaHuge1G) ? 1 : 0;
+    if (!first[k]) first[k] = v.start;
+    need[k] += v.size() / format::vma_alignment(v);
+  }
+  static const char* const dir[2] = {"/sys/kernel/mm/hugepages/hugepages-2048kB/",
+                                     "/sys/kernel/mm/hugepages/hugepages-1048576kB/"};
+  for (int k = 0; k < 2; ++k) {
+    if (!need[k]) continue;
+    auto read_count = [&](const char* leaf) -> uint64_t {
+      FILE* f = std::fopen((std::string(dir[k]) + leaf).c_str(), "re");
+      unsigned long long n = 0;
+      if (!f) return 0;
+      if (std::fscanf(f, "%llu", &n) != 1) n = 0;
+      std::fclose(f);
+      return n;
+    };
+    uint64_t free_pages = read_count("free_hugepages"), reserved = read_count("resv_hugepages");
+    uint64_t avail = free_pages > reserved ? free_pages - reserved : 0;
+    if (avail < need[k])
+      throw RestoreError("the image has huge-page memory (MAP_HUGETLB, from " + hex(first[k]) + ") needing " +
+                         std::to_string(need[k]) + (k ? " pages of 1 GiB" : " pages of 2 MiB") + " and this machine has " +
+                         std::to_string(avail) + " free (vm.nr_hugepages, " + dir[k] + ")");
+  }
+}
+
 // Guard pages (MADV_GUARD_INSTALL) need Linux 6.13+: tried once on a page
 // of our own, so that an older kernel refuses here, not while staging.
 static void check_guard_pages(const format::Image& image) {
@@ -192,6 +225,7 @@ MachineFit check_machine(const format::Image& image, const std::vector<x86::Maps
   check_task(image);
   check_memory(image);
   check_guard_pages(image);
+  check_huge_pages(image);
   MachineFit fit;
   fit.vdso = check_vdso(image, self_maps);
   fit.file_fds.assign(image.vmas.size(), -1);

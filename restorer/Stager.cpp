@@ -37,6 +37,12 @@ using format::VmaKind;
 // Linux 6.13+ (uapi mman-common.h).
 constexpr int kMadvGuardInstall = 102;
 
+// MAP_HUGETLB with the page size (MAP_HUGE_SHIFT 26: log2 of the size).
+static int huge_flags(const Vma& v) {
+  return MAP_HUGETLB | (((v.flags & format::kVmaHuge1G) ? 30 : 21) << 26) |
+         ((v.flags & format::kVmaNoReserve) ? MAP_NORESERVE : 0);
+}
+
 static void map_at(uint64_t addr, const Vma& v, int prot, int flags, int fd) {
   void* r = mmap(reinterpret_cast<void*>(addr), v.size(), prot, flags | MAP_FIXED, fd, off_t(v.pgoff));
   if (r == MAP_FAILED)
@@ -57,6 +63,10 @@ void stage_memory(const format::ImageReader& reader, const MachineFit& fit, cons
     int prot = int(v.prot) | (has_pages[i] ? PROT_READ | PROT_WRITE : 0);
     switch (v.kind) {
       case VmaKind::AnonPrivate:
+        if (v.flags & format::kVmaHugetlb) {
+          map_at(plan.staged[i], v, prot, MAP_PRIVATE | MAP_ANONYMOUS | huge_flags(v), -1);
+          break;
+        }
         if (v.flags & format::kVmaDroppable) {  // its own mapping type: the kernel may free its pages under pressure
           map_at(plan.staged[i], v, prot, MAP_DROPPABLE | MAP_ANONYMOUS, -1);
           break;
@@ -80,6 +90,7 @@ void stage_memory(const format::ImageReader& reader, const MachineFit& fit, cons
                files.objects.at(v.file.ino));
         break;
       case VmaKind::SysvShm: sysv.attach(v, plan.staged[i]); break;
+      case VmaKind::HugetlbShared: map_at(plan.staged[i], v, prot, MAP_SHARED | MAP_ANONYMOUS | huge_flags(v), -1); break;
       case VmaKind::FileSharedOwn: map_at(plan.staged[i], v, prot, MAP_SHARED, own.fd_for(v)); break;
       case VmaKind::DevZeroPrivate: {
         int zero = ::open("/dev/zero", O_RDONLY | O_CLOEXEC);

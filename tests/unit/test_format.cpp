@@ -992,7 +992,7 @@ TEST_CASE("format: bad guard ranges are refused") {
   refused({{kAnon + kPageSize, kAnon + kPageSize}}, "guard range not page-aligned or empty");
   refused({{kAnon + 2 * kPageSize, kAnon + 3 * kPageSize}, {kAnon, kAnon + kPageSize}}, "out of order or outside");
   refused({{kAnon - kPageSize, kAnon + kPageSize}}, "out of order or outside");
-  refused({{kAnon, kAnon + kPageSize}}, "guard pages in a vdso/vvar or locked VMA", kVmaLocked);
+  refused({{kAnon, kAnon + kPageSize}}, "guard pages in a vdso/vvar, locked or huge-page VMA", kVmaLocked);
 }
 
 TEST_CASE("format: private mappings of /dev/zero and of shared objects") {
@@ -1085,4 +1085,20 @@ TEST_CASE("format: per-process file mappings must name /DIR/PID and their whole 
   CHECK(write_and_open(img, realistic_runs())->reader->image().vmas.size() == img.vmas.size());
   anon_vma(img).file.size = kAnonPages * kPageSize + 1;
   CHECK_THROWS_WITH_AS(write_and_open(img, {}), has("does not map its whole file"), FormatError);
+}
+
+TEST_CASE("format: huge-page memory must be aligned and of a kind that has it") {
+  Image img = realistic_image();
+  anon_vma(img).flags = kVmaHugetlb;  // kAnon is 2 MiB aligned, 4 MiB long
+  CHECK(write_and_open(img, realistic_runs())->reader->image().vmas.size() == img.vmas.size());
+  anon_vma(img).flags = kVmaHugetlb | kVmaHuge1G;
+  CHECK_THROWS_WITH_AS(write_and_open(img, {}), has("not aligned to its page size"), FormatError);
+  anon_vma(img).flags = kVmaHuge1G;
+  CHECK_THROWS_WITH_AS(write_and_open(img, {}), has("without the huge-page flag"), FormatError);
+  anon_vma(img).flags = 0;
+  anon_vma(img).kind = VmaKind::HugetlbShared;
+  CHECK_THROWS_WITH_AS(write_and_open(img, {}), has("without the huge-page flag"), FormatError);
+  img = realistic_image();
+  img.vmas[3].flags |= kVmaHugetlb;  // the heap
+  CHECK_THROWS_WITH_AS(write_and_open(img, {}), has("huge-page flag on a kind without huge pages"), FormatError);
 }
