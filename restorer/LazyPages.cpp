@@ -48,7 +48,10 @@ std::vector<bool> choose_lazy(const format::Image& image) {
   const format::MmInfo& m = image.mm;
   for (uint64_t a : {m.syscall_gadget, m.sigreturn_gadget, m.arg_start, m.arg_end - 1, m.env_start, m.env_end - 1})
     if (a && a != ~uint64_t(0)) touched.push_back(a);
-  const uint32_t eager_flags = format::kVmaLocked | format::kVmaDontFork | format::kVmaWipeOnFork;
+  // Huge-page memory takes whole huge pages from userfaultfd, and droppable
+  // memory may be dropped under the server: both are filled eagerly.
+  const uint32_t eager_flags = format::kVmaLocked | format::kVmaDontFork | format::kVmaWipeOnFork |
+                               format::kVmaHugetlb | format::kVmaDroppable;
   for (size_t i = 0; i < image.vmas.size(); ++i) {
     const Vma& v = image.vmas[i];
     if ((v.kind != VmaKind::AnonPrivate && v.kind != VmaKind::Heap) || !has_pages[i] || (v.flags & eager_flags) ||
