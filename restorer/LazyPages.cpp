@@ -48,6 +48,7 @@ std::vector<bool> choose_lazy(const format::Image& image) {
   const format::MmInfo& m = image.mm;
   for (uint64_t a : {m.syscall_gadget, m.sigreturn_gadget, m.arg_start, m.arg_end - 1, m.env_start, m.env_end - 1})
     if (a && a != ~uint64_t(0)) touched.push_back(a);
+  std::sort(touched.begin(), touched.end());  // searched per VMA: a scan each would be V x threads
   // Huge-page memory takes whole huge pages from userfaultfd, and droppable
   // memory may be dropped under the server: both are filled eagerly.
   const uint32_t eager_flags = format::kVmaLocked | format::kVmaDontFork | format::kVmaWipeOnFork |
@@ -57,7 +58,8 @@ std::vector<bool> choose_lazy(const format::Image& image) {
     if ((v.kind != VmaKind::AnonPrivate && v.kind != VmaKind::Heap) || !has_pages[i] || (v.flags & eager_flags) ||
         (v.prot & PROT_EXEC))
       continue;
-    lazy[i] = std::none_of(touched.begin(), touched.end(), [&](uint64_t a) { return a >= v.start && a < v.end; });
+    auto first = std::lower_bound(touched.begin(), touched.end(), v.start);
+    lazy[i] = first == touched.end() || *first >= v.end;
   }
   return lazy;
 }
