@@ -50,8 +50,66 @@ static void map_at(uint64_t addr, const Vma& v, int prot, int flags, int fd) {
                        (v.file.path.empty() ? "" : " " + v.file.path) + "): " + std::strerror(errno));
 }
 
+// The madvise flags of a VMA, on its staged area at `at`.
+static void apply_advice(const Vma& v, uint64_t at_addr) {
+  if (!v.flags) return;
+  void* at = reinterpret_cast<void*>(at_addr);
+  static const struct {
+    uint32_t flag;
+    int advice;
+  } advice[] = {{format::kVmaDontFork, MADV_DONTFORK},   {format::kVmaDontDump, MADV_DONTDUMP},
+                {format::kVmaWipeOnFork, MADV_WIPEONFORK}, {format::kVmaHugePage, MADV_HUGEPAGE},
+                {format::kVmaNoHugePage, MADV_NOHUGEPAGE}, {format::kVmaMergeable, MADV_MERGEABLE},
+                {format::kVmaSeqRead, MADV_SEQUENTIAL},    {format::kVmaRandRead, MADV_RANDOM}};
+  for (const auto& a : advice)
+    if ((v.flags & a.flag) && madvise(at, v.size(), a.advice) != 0 && a.flag != format::kVmaMergeable)
+      throw RestoreError("cannot apply madvise flags to the area at " + hex(v.start) + ": " + std::strerror(errno));
+}
+
+// Guard pages go in once the contents are (installing one zaps the page
+// under it); they move with the area when the trampoline mremaps it.
+static void install_guards(const Vma& v, uint64_t at) {
+  for (const format::GuardRange& g : v.guards)
+    if (madvise(reinterpret_cast<void*>(at + (g.start - v.start)), g.end - g.start, kMadvGuardInstall) != 0)
+      throw RestoreError("cannot install the guard pages " + hex(g.start) + "-" + hex(g.end) + ": " + std::strerror(errno));
+}
+
+// Locked last, once the contents are in place (mlock faults every page in).
+static void lock_area(const Vma& v, uint64_t at) {
+  if ((v.flags & format::kVmaLocked) && mlock(reinterpret_cast<void*>(at), v.size()) != 0)
+    throw RestoreError("cannot lock the area at " + hex(v.start) + " in memory (RLIMIT_MEMLOCK?): " + std::strerror(errno));
+}
+
+void stage_outside(const format::Image& image, const AddressPlan& plan, const SysvSegments& sysv, const OwnFiles& own) {
+  for (size_t i = 0; i < image.vmas.size(); ++i) {
+    const Vma& v = image.vmas[i];
+    if (!plan.staged[i]) continue;
+    if (v.kind == VmaKind::SysvShm) {
+      sysv.attach(v, plan.staged[i]);
+    } else if (v.kind == VmaKind::FileSharedOwn) {
+      // The staged private copy becomes the new file's contents, then the
+      // file is mapped over it.
+      int fd = own.fd_for(v);
+      const uint8_t* from = reinterpret_cast<const uint8_t*>(plan.staged[i]);
+      if ((v.prot & PROT_READ) == 0 && mprotect(const_cast<uint8_t*>(from), v.size(), PROT_READ) != 0)
+        throw RestoreError("cannot read the staged per-process file for " + hex(v.start) + ": " + std::strerror(errno));
+      for (uint64_t done = 0; done < v.file.size;) {
+        ssize_t n = pwrite(fd, from + done, size_t(v.file.size - done), off_t(done));
+        if (n <= 0) throw RestoreError("cannot write " + own_file_path(v) + ": " + std::strerror(errno));
+        done += uint64_t(n);
+      }
+      map_at(plan.staged[i], v, int(v.prot), MAP_SHARED, fd);
+    } else {
+      continue;
+    }
+    apply_advice(v, plan.staged[i]);
+    install_guards(v, plan.staged[i]);
+    lock_area(v, plan.staged[i]);
+  }
+}
+
 void stage_memory(const format::ImageReader& reader, const MachineFit& fit, const AddressPlan& plan,
-                  const PreparedFiles& files, const SysvSegments& sysv, const OwnFiles& own) {
+                  const PreparedFiles& files) {
   const format::Image& image = reader.image();
   const std::vector<size_t> chunk_vma = format::chunk_vmas(image);
   std::vector<bool> has_pages(image.vmas.size(), false);
@@ -89,9 +147,10 @@ void stage_memory(const format::ImageReader& reader, const MachineFit& fit, cons
         map_at(plan.staged[i], v, prot, MAP_PRIVATE | ((v.flags & format::kVmaNoReserve) ? MAP_NORESERVE : 0),
                files.objects.at(v.file.ino));
         break;
-      case VmaKind::SysvShm: sysv.attach(v, plan.staged[i]); break;
+      case VmaKind::SysvShm: break;  // attached by stage_outside, after every check: its reservation stays
+      // Filled here as private memory, moved into its new file by stage_outside.
+      case VmaKind::FileSharedOwn: map_at(plan.staged[i], v, prot, MAP_PRIVATE | MAP_ANONYMOUS, -1); break;
       case VmaKind::HugetlbShared: map_at(plan.staged[i], v, prot, MAP_SHARED | MAP_ANONYMOUS | huge_flags(v), -1); break;
-      case VmaKind::FileSharedOwn: map_at(plan.staged[i], v, prot, MAP_SHARED, own.fd_for(v)); break;
       case VmaKind::DevZeroPrivate: {
         int zero = ::open("/dev/zero", O_RDONLY | O_CLOEXEC);
         if (zero < 0) throw RestoreError(std::string("cannot open /dev/zero: ") + std::strerror(errno));
@@ -125,21 +184,8 @@ void stage_memory(const format::ImageReader& reader, const MachineFit& fit, cons
     }
   }
   // VMA flags that madvise and mlock set; they move with the area.
-  for (size_t i = 0; i < image.vmas.size(); ++i) {
-    const Vma& v = image.vmas[i];
-    if (!plan.staged[i] || !v.flags) continue;
-    void* at = reinterpret_cast<void*>(plan.staged[i]);
-    static const struct {
-      uint32_t flag;
-      int advice;
-    } advice[] = {{format::kVmaDontFork, MADV_DONTFORK},   {format::kVmaDontDump, MADV_DONTDUMP},
-                  {format::kVmaWipeOnFork, MADV_WIPEONFORK}, {format::kVmaHugePage, MADV_HUGEPAGE},
-                  {format::kVmaNoHugePage, MADV_NOHUGEPAGE}, {format::kVmaMergeable, MADV_MERGEABLE},
-                  {format::kVmaSeqRead, MADV_SEQUENTIAL},    {format::kVmaRandRead, MADV_RANDOM}};
-    for (const auto& a : advice)
-      if ((v.flags & a.flag) && madvise(at, v.size(), a.advice) != 0 && a.flag != format::kVmaMergeable)
-        throw RestoreError("cannot apply madvise flags to the area at " + hex(v.start) + ": " + std::strerror(errno));
-  }
+  for (size_t i = 0; i < image.vmas.size(); ++i)
+    if (plan.staged[i] && image.vmas[i].kind != VmaKind::SysvShm) apply_advice(image.vmas[i], plan.staged[i]);
   // Fill: a lazy area is left empty (the page server brings its pages in);
   // each other chunk is read (raw, in pieces) or decompressed into a buffer
   // of the worker's and written into its staged place by the kernel
@@ -186,18 +232,11 @@ void stage_memory(const format::ImageReader& reader, const MachineFit& fit, cons
   for (size_t i = 0; i < image.vmas.size(); ++i) {
     const Vma& v = image.vmas[i];
     if (!plan.staged[i]) continue;
-    // Guard pages go in once the contents are (installing one zaps the page
-    // under it); they move with the area when the trampoline mremaps it.
-    for (const format::GuardRange& g : v.guards)
-      if (madvise(reinterpret_cast<void*>(plan.staged[i] + (g.start - v.start)), g.end - g.start, kMadvGuardInstall) != 0)
-        throw RestoreError("cannot install the guard pages " + hex(g.start) + "-" + hex(g.end) + ": " +
-                           std::strerror(errno));
+    if (v.kind == VmaKind::SysvShm) continue;  // stage_outside
+    if (v.kind != VmaKind::FileSharedOwn) install_guards(v, plan.staged[i]);  // that one's in stage_outside too
     if (has_pages[i] && mprotect(reinterpret_cast<void*>(plan.staged[i]), v.size(), int(v.prot)) != 0)
       throw RestoreError("cannot protect the staged area for " + hex(v.start) + ": " + std::strerror(errno));
-    // Locked last, once the contents are in place (mlock faults every page in).
-    if ((v.flags & format::kVmaLocked) && mlock(reinterpret_cast<void*>(plan.staged[i]), v.size()) != 0)
-      throw RestoreError("cannot lock the area at " + hex(v.start) + " in memory (RLIMIT_MEMLOCK?): " +
-                         std::strerror(errno));
+    if (v.kind != VmaKind::FileSharedOwn) lock_area(v, plan.staged[i]);  // that one in stage_outside
   }
 }
 

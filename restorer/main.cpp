@@ -140,11 +140,14 @@ int main(int argc, char** argv) {
         options.lazy_go_fd = lazy_pages->go_fd;
       }
     }
-    restorer::SysvSegments sysv = restorer::create_sysv_shm(image);  // removed again if the restore fails before launch
-    restorer::OwnFiles own = restorer::create_own_files(image);  // likewise
-    restorer::stage_memory(reader, fit, plan, files, sysv, own);
-    sysv.mark_removed(image);
+    restorer::stage_memory(reader, fit, plan, files);
     restorer::check_launch(image, fit, plan);
+    // The first changes outside this process: SysV segments and per-process
+    // files, removed again if the restore fails before launch.
+    restorer::SysvSegments sysv = restorer::create_sysv_shm(image);
+    restorer::OwnFiles own = restorer::create_own_files(image);
+    restorer::stage_outside(image, plan, sysv, own);
+    sysv.mark_removed(image);
     restorer::prepare_fds(image, inherit, files);
     restorer::fill_pipes(files);
     restorer::seal_memfds(files);
