@@ -198,9 +198,9 @@ static void read_pages(pid_t pid, const std::vector<Vma>& vmas, BatchQueue& queu
       // A per-process file is saved whole, up to its size, present or not (it is read through the mapping).
       const uint64_t own_end = v.start + (v.file.size + kPageSize - 1) / kPageSize * kPageSize;
       auto wanted = [&](uint64_t i) {
-        if (v.kind == VmaKind::FileSharedOwn) return base + i * kPageSize < own_end;
         uint64_t e = entries[i];
         if ((e & kPmGuard) || (!v.guards.empty() && guarded(i))) return false;
+        if (v.kind == VmaKind::FileSharedOwn) return base + i * kPageSize < own_end;
         if (e & kPmSwapped) return true;
         if (!(e & kPmPresent)) return false;
         return !file_backed || !(e & kPmFile);  // a private file page still in the page cache is the file's
