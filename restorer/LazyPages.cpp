@@ -55,7 +55,9 @@ std::vector<bool> choose_lazy(const format::Image& image) {
                                format::kVmaHugetlb | format::kVmaDroppable;
   for (size_t i = 0; i < image.vmas.size(); ++i) {
     const Vma& v = image.vmas[i];
+    // An area with guard pages is filled eagerly too: the server's filling would lose them.
     if ((v.kind != VmaKind::AnonPrivate && v.kind != VmaKind::Heap) || !has_pages[i] || (v.flags & eager_flags) ||
+        !v.guards.empty() ||
         (v.prot & PROT_EXEC))
       continue;
     auto first = std::lower_bound(touched.begin(), touched.end(), v.start);
