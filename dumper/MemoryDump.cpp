@@ -179,7 +179,7 @@ static void read_pages(pid_t pid, const std::vector<Vma>& vmas, BatchQueue& queu
   std::vector<uint64_t> entries(kBatchPages);
   for (const Vma& v : vmas) {
     if (!format::vma_kind_takes_pages(v.kind)) continue;
-    const bool file_backed = v.kind == VmaKind::FilePrivate;
+    const bool file_backed = v.kind == VmaKind::FilePrivate || v.kind == VmaKind::DeletedPrivate;
     for (uint64_t base = v.start; base < v.end; base += kBatchBytes) {
       uint64_t npages = std::min<uint64_t>(kBatchPages, (v.end - base) / kPageSize);
       size_t bytes = npages * 8;

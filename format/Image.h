@@ -63,12 +63,16 @@ enum class VmaKind : uint32_t {
   Vvar = 8,
   VvarVclock = 9,
   MemfdShared = 10,  // MAP_SHARED of a memfd; file.ino names its SharedObject
+  DeletedPrivate = 11,  // MAP_PRIVATE of a file deleted while mapped; file.ino names its DeletedFile
+  DeletedShared = 12,   // MAP_SHARED of such a file
 };
 const char* vma_kind_name(VmaKind kind);
 bool vma_kind_is_valid(uint32_t raw);
 inline bool vma_kind_has_file(VmaKind k) { return k == VmaKind::FilePrivate || k == VmaKind::FileShared; }
 // Shared memory the restorer recreates from a SharedObject (file.ino is its id).
 inline bool vma_kind_is_shm(VmaKind k) { return k == VmaKind::AnonShared || k == VmaKind::MemfdShared; }
+// Mappings of a file recreated from the image (file.ino is its DeletedFile id).
+inline bool vma_kind_is_deleted(VmaKind k) { return k == VmaKind::DeletedPrivate || k == VmaKind::DeletedShared; }
 inline bool vma_kind_is_special(VmaKind k) {
   return k == VmaKind::Vdso || k == VmaKind::Vvar || k == VmaKind::VvarVclock;
 }
@@ -205,22 +209,53 @@ struct SharedObject {
     std::vector<uint8_t> bytes;
   };
   std::vector<Extent> data;  // the parts that hold data (SEEK_DATA); the rest reads as zeros
+  uint32_t mode = 0;    // permission bits (memfds: 0777 unless MFD_NOEXEC_SEAL or fchmod)
 };
+
+// A file-system object that lost its last name while the process used it
+// (docs/format.md, "Deleted files"): held once, referenced by id from every
+// fd (FdEntry::object), mapping (Vma::file.ino) and the working directory
+// that uses it, and recreated once, unlinked, at restore.
+struct DeletedFile {
+  uint64_t id = 0;        // its inode at dump time
+  uint32_t mode = 0;      // st_mode: S_IFREG, S_IFIFO or S_IFDIR, and permission bits
+  uint32_t uid = 0, gid = 0;
+  int64_t atime_ns = 0, mtime_ns = 0;
+  uint64_t size = 0;      // regular files
+  std::string path;       // the name it had (without " (deleted)")
+  uint32_t flags = 0;     // kDeletedIsCwd
+  // A regular file that still had another hard link is not copied: it is
+  // reopened by file handle on the file system mounted at `mount`.
+  std::string mount;      // empty: recreated from `data`
+  uint32_t handle_type = 0;
+  std::vector<uint8_t> handle;
+  std::vector<SharedObject::Extent> data;  // regular files: the parts that hold data
+};
+inline constexpr uint32_t kDeletedIsCwd = 1;  // the process's working directory
 
 enum class FdKind : uint32_t {
   RegularFile = 1,
   Directory = 2,
   CharDevice = 3,
-  DeletedFile = 4,  // contents in `contents`
+  DeletedFile = 4,  // `object` = DeletedFile id (a regular file, directory or FIFO)
   Pipe = 5,         // `object` = pipe inode; `contents` = unread data (read end)
-  Fifo = 6,         // a named pipe, reopened by path
+  Fifo = 6,         // a named pipe, reopened by path; `contents` = unread data (first fd that can read)
   EventFd = 7,
   Epoll = 8,
   SignalFd = 9,
   TimerFd = 10,
   Memfd = 11,       // `object` = SharedObject id
+  Inotify = 12,     // `watches`
 };
 const char* fd_kind_name(FdKind kind);
+
+// One inotify watch: what inotify_add_watch gave and was given.
+struct InotifyWatch {
+  int32_t wd = 0;
+  uint32_t mask = 0;   // IN_* event and flag bits as fdinfo shows them
+  std::string path;    // resolved at dump from the watch's file handle
+  uint64_t dev = 0, ino = 0;  // the watched inode at dump (informational)
+};
 
 struct EpollTarget {
   int32_t fd = 0;
@@ -246,11 +281,13 @@ struct FdEntry {
   int32_t clockid = 0;     // timerfd
   int64_t value_ns = 0, interval_ns = 0;  // timerfd: time left and period (0: disarmed)
   std::vector<EpollTarget> targets;       // epoll, in registration order as fdinfo lists them
+  std::vector<InotifyWatch> watches;      // inotify, sorted by wd
 };
 
 struct FileTable {
   std::vector<SharedObject> objects;
   std::vector<FdEntry> fds;  // sorted by fd
+  std::vector<DeletedFile> deleted;  // sorted by id
 };
 
 struct Image {

@@ -23,6 +23,10 @@ inline constexpr uint32_t kMaxFds = 1u << 20;              // > fs.nr_open defau
 inline constexpr uint32_t kMaxSharedObjects = 1u << 16;
 inline constexpr uint32_t kMaxEpollTargets = 1u << 20;
 inline constexpr uint32_t kMaxBlobBytes = 48u << 20;       // one fd's or object extent's bytes, inside the 64 MiB section
+inline constexpr uint32_t kMaxDeletedFiles = 1u << 16;
+inline constexpr uint64_t kMaxDeletedBytes = 48ull << 20;  // all deleted files' saved bytes together (one section)
+inline constexpr uint32_t kMaxFileHandleBytes = 128;       // MAX_HANDLE_SZ
+inline constexpr uint32_t kMaxInotifyWatches = 1u << 20;   // > fs.inotify.max_user_watches default
 // Highest user address + 1 with 4-level paging (TASK_SIZE_MAX on x86-64).
 inline constexpr uint64_t kUserSpaceEnd = 0x00007ffffffff000ull;
 

@@ -2,6 +2,8 @@
 #include "format/Sections.h"
 
 #include "format/Codec.h"
+#include "format/DeletedFile.h"
+#include "format/Inotify.h"
 #include "format/Limits.h"
 
 #include <cstring>
@@ -34,11 +36,13 @@ const char* vma_kind_name(VmaKind kind) {
     case VmaKind::Vvar: return "vvar";
     case VmaKind::VvarVclock: return "vvar_vclock";
     case VmaKind::MemfdShared: return "memfd-shared";
+    case VmaKind::DeletedPrivate: return "deleted-private";
+    case VmaKind::DeletedShared: return "deleted-shared";
   }
   return "unknown";
 }
 
-bool vma_kind_is_valid(uint32_t raw) { return raw >= 1 && raw <= uint32_t(VmaKind::MemfdShared); }
+bool vma_kind_is_valid(uint32_t raw) { return raw >= 1 && raw <= uint32_t(VmaKind::DeletedShared); }
 
 const char* fd_kind_name(FdKind kind) {
   switch (kind) {
@@ -53,6 +57,7 @@ const char* fd_kind_name(FdKind kind) {
     case FdKind::SignalFd: return "signalfd";
     case FdKind::TimerFd: return "timerfd";
     case FdKind::Memfd: return "memfd";
+    case FdKind::Inotify: return "inotify";
   }
   return "unknown";
 }
@@ -341,6 +346,7 @@ std::vector<uint8_t> encode_files(const FileTable& t) {
       w.u64(e.offset);
       w.blob(e.bytes);
     }
+    w.u32(o.mode);
   }
   w.u32(uint32_t(t.fds.size()));
   for (const FdEntry& f : t.fds) {
@@ -366,14 +372,16 @@ std::vector<uint8_t> encode_files(const FileTable& t) {
       w.u32(e.events);
       w.u64(e.data);
     }
+    put_inotify_watches(w, f.watches);
   }
+  put_deleted_files(w, t.deleted);
   return w.bytes();
 }
 
 FileTable decode_files(const uint8_t* data, size_t n, uint64_t base) {
   ByteReader r(data, n, base);
   FileTable t;
-  t.objects.resize(r.count("shared object count", kMaxSharedObjects, 8 + 4 + 4 + 8 + 4 + 4));
+  t.objects.resize(r.count("shared object count", kMaxSharedObjects, 8 + 4 + 4 + 8 + 4 + 4 + 4));
   for (SharedObject& o : t.objects) {
     o.id = r.u64("object id");
     o.memfd = r.u32("object kind") != 0;
@@ -385,13 +393,14 @@ FileTable decode_files(const uint8_t* data, size_t n, uint64_t base) {
       e.offset = r.u64("extent offset");
       e.bytes = r.blob("extent bytes", kMaxBlobBytes);
     }
+    o.mode = r.u32("object mode");
   }
-  t.fds.resize(r.count("fd count", kMaxFds, 4 * 4 + 8 + 4 + 8 * 4 + 8 * 2 + 4 * 2 + 4 + 8 * 2 + 4 + 8 * 2 + 4));
+  t.fds.resize(r.count("fd count", kMaxFds, 4 * 4 + 8 + 4 + 8 * 4 + 8 * 2 + 4 * 2 + 4 + 8 * 2 + 4 + 8 * 2 + 4 + 4));
   for (FdEntry& f : t.fds) {
     f.fd = r.i32("fd number");
     uint64_t at = r.offset();
     uint32_t kind = r.u32("fd kind");
-    if (kind < 1 || kind > uint32_t(FdKind::Memfd)) throw FormatError(at, "unknown fd kind " + std::to_string(kind));
+    if (kind < 1 || kind > uint32_t(FdKind::Inotify)) throw FormatError(at, "unknown fd kind " + std::to_string(kind));
     f.kind = FdKind(kind);
     f.flags = r.u32("fd flags");
     f.cloexec = r.u32("fd cloexec");
@@ -413,7 +422,9 @@ FileTable decode_files(const uint8_t* data, size_t n, uint64_t base) {
       e.events = r.u32("epoll events");
       e.data = r.u64("epoll data");
     }
+    f.watches = get_inotify_watches(r);
   }
+  t.deleted = get_deleted_files(r);
   r.expect_end("files section");
   return t;
 }

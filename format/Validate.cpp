@@ -6,7 +6,9 @@
 
 #include <cstdio>
 
+#include "format/DeletedFile.h"
 #include "format/Hex.h"
+#include "format/Inotify.h"
 #include "format/FormatError.h"
 #include "format/Limits.h"
 
@@ -14,7 +16,7 @@ namespace ckpt::format {
 
 bool vma_kind_takes_pages(VmaKind kind) {
   return kind == VmaKind::AnonPrivate || kind == VmaKind::FilePrivate || kind == VmaKind::Heap ||
-         kind == VmaKind::Stack;
+         kind == VmaKind::Stack || kind == VmaKind::DeletedPrivate;
 }
 
 static uint64_t section_offset(const std::vector<SectionInfo>& sections, SectionType t) {
@@ -54,6 +56,8 @@ void validate_image(const Image& image, const std::vector<SectionInfo>& sections
       if (v.file.path.empty() || v.file.path[0] != '/') bad("file mapping without an absolute path");
       if (!page_aligned(v.pgoff)) bad("file offset not page-aligned");
       if (v.pgoff > (1ull << 62)) bad("file offset out of range");
+    } else if (vma_kind_is_deleted(v.kind)) {
+      // checked by validate_deleted_files
     } else if (!v.file.path.empty() || v.pgoff != 0) {
       bad("a " + std::string(vma_kind_name(v.kind)) + " mapping has a file");
     }
@@ -103,6 +107,7 @@ void validate_image(const Image& image, const std::vector<SectionInfo>& sections
   for (size_t i = 0; i < image.files.objects.size(); ++i) {
     const SharedObject& o = image.files.objects[i];
     if (o.size > (1ull << 46)) bad_files("shared object size out of range");
+    if (o.mode & ~0777u) bad_files("shared object " + std::to_string(o.id) + " has mode bits beyond 0777");
     for (size_t j = 0; j < i; ++j)
       if (image.files.objects[j].id == o.id) bad_files("duplicate shared object " + std::to_string(o.id));
     uint64_t end = 0;
@@ -135,7 +140,9 @@ void validate_image(const Image& image, const std::vector<SectionInfo>& sections
     if (f.kind == FdKind::TimerFd && (f.value_ns < 0 || f.interval_ns < 0)) bad_fd("negative timer");
     if ((f.kind == FdKind::Pipe || f.kind == FdKind::Fifo) && f.contents.size() > f.pipe_size)
       bad_fd("more unread data than the pipe holds");
+    validate_inotify(f, bad_fd);
   }
+  validate_deleted_files(image, bad_files);
 
   const uint64_t threads_at = section_offset(sections, SectionType::Threads);
   for (const ThreadState& t : image.threads) {

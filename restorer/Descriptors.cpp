@@ -19,6 +19,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include "restorer/DeletedFiles.h"
+#include "restorer/Fifo.h"
 #include "restorer/RestoreError.h"
 
 namespace ckpt::restorer {
@@ -71,6 +73,8 @@ int make_object(const format::SharedObject& o) {
                          std::strerror(e));
   }
   for (const auto& ext : o.data) write_all(fd, ext.bytes.data(), ext.bytes.size(), ext.offset, what);
+  // memfd_create makes 0777 (0666 with MFD_NOEXEC_SEAL); fchmod may have changed it since.
+  if (o.memfd && fchmod(fd, o.mode & 0777) != 0) throw RestoreError("cannot set the mode of " + what + ": " + std::strerror(errno));
   return fd;
 }
 
@@ -86,38 +90,10 @@ int open_like(const FdEntry& f, const std::string& path, uint32_t extra = 0) {
   return fd;
 }
 
-// Recreates a file that was deleted while open: same contents, unlinked,
-// under its old name if that is free (so /proc shows "NAME (deleted)").
-int recreate_deleted(const FdEntry& f) {
-  std::string path = f.file.path;
-  int tmp = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (tmp < 0) {
-    std::string dir = path.substr(0, path.rfind('/') + 1);
-    std::string templ = (dir.empty() ? std::string("/tmp/") : dir) + ".ckpt-restored-XXXXXX";
-    std::vector<char> name(templ.begin(), templ.end());
-    name.push_back('\0');
-    tmp = mkostemp(name.data(), O_CLOEXEC);
-    if (tmp < 0) {
-      std::string fallback = "/tmp/.ckpt-restored-XXXXXX";
-      name.assign(fallback.begin(), fallback.end());
-      name.push_back('\0');
-      tmp = mkostemp(name.data(), O_CLOEXEC);
-    }
-    if (tmp < 0) fail(f, std::string("cannot recreate the deleted file: ") + std::strerror(errno));
-    path = name.data();
-  }
-  write_all(tmp, f.contents.data(), f.contents.size(), 0, "the deleted file's contents");
-  int fd = ::open(("/proc/self/fd/" + std::to_string(tmp)).c_str(), int((f.flags & (O_ACCMODE | O_APPEND)) | O_CLOEXEC));
-  int e = errno;
-  ::unlink(path.c_str());
-  ::close(tmp);
-  if (fd < 0) fail(f, std::string("cannot reopen the recreated file: ") + std::strerror(e));
-  return fd;
-}
-
 }  // namespace
 
 void check_files(const format::Image& image, const std::set<int>& inherit) {
+  check_deleted_files(image);
   for (const FdEntry& f : image.files.fds) {
     struct stat st;
     switch (f.kind) {
@@ -146,6 +122,7 @@ void check_files(const format::Image& image, const std::set<int>& inherit) {
           fail(f, "--inherit-fd " + std::to_string(f.fd) + " was given but restore has no fd " + std::to_string(f.fd));
         break;
       case FdKind::Fifo:
+        if (fifo_is_unlinked(image, f)) break;  // recreated (DeletedFiles.h)
         if (stat(f.file.path.c_str(), &st) != 0 || !S_ISFIFO(st.st_mode)) fail(f, "the FIFO is missing");
         // A write end whose reader was outside needs a reader now, or its open would fail later.
         if (f.external && (f.flags & O_ACCMODE) != O_RDONLY) {
@@ -167,6 +144,11 @@ void check_files(const format::Image& image, const std::set<int>& inherit) {
 
 PreparedFiles prepare_files(const format::Image& image, const std::set<int>& /*inherit: checked by check_files*/) {
   PreparedFiles out;
+  out.deleted = make_deleted_files(image);
+  if (const format::DeletedFile* cwd = deleted_cwd(image))
+    if (fchdir(out.deleted.at(cwd->id)) != 0)
+      throw RestoreError("cannot enter the recreated working directory: " + std::string(std::strerror(errno)));
+  FifoOpener fifos(image, out.deleted);
   for (const auto& o : image.files.objects) {
     out.objects[o.id] = make_object(o);
     if (o.memfd && o.seals) out.seals.emplace_back(out.objects[o.id], o.seals);
@@ -196,17 +178,11 @@ PreparedFiles prepare_files(const format::Image& image, const std::set<int>& /*i
       case FdKind::RegularFile:
       case FdKind::Directory:
       case FdKind::CharDevice: fd = open_like(f, f.file.path); break;
-      case FdKind::DeletedFile: fd = recreate_deleted(f); break;
-      case FdKind::Fifo:
-        fd = open_like(f, f.file.path, O_NONBLOCK);
-        if (!f.contents.empty() && ::write(fd, f.contents.data(), f.contents.size()) < 0) {
-          // The data goes in through a write end; reopen one for it.
-          int w = ::open(f.file.path.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-          if (w < 0 || ::write(w, f.contents.data(), f.contents.size()) != ssize_t(f.contents.size()))
-            fail(f, "cannot put back the FIFO's unread data");
-          ::close(w);
-        }
+      case FdKind::DeletedFile:
+        fd = ::open(("/proc/self/fd/" + std::to_string(out.deleted.at(f.object))).c_str(),
+                    int((f.flags & (O_ACCMODE | O_APPEND | O_DIRECTORY)) | O_CLOEXEC));
         break;
+      case FdKind::Fifo: fd = fifos.open(f); break;
       case FdKind::Pipe:
         if (f.external) {
           fd = fcntl(f.fd, F_DUPFD_CLOEXEC, base);  // --inherit-fd: restore's own fd f.fd

@@ -22,6 +22,7 @@ struct PreparedFiles {
   std::vector<trampoline::FdMove> moves;      // launcher fd -> saved number
   std::vector<trampoline::EpollAdd> epoll;    // interest lists, in saved order
   std::vector<std::pair<int, uint32_t>> seals;  // memfd fd -> seals, applied after staging
+  std::map<uint64_t, int> deleted;            // DeletedFile id -> fd (DeletedFiles.h; mapped by the stager)
   int close_upto = 3;                         // every fd in [3, close_upto) that is not a target is closed
 };
 

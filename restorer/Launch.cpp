@@ -152,7 +152,7 @@ static uint8_t* writable_now(const format::Image& image, const AddressPlan& ap, 
     const format::Vma& v = image.vmas[i];
     if (addr >= v.start && addr < v.end)
       return ap.staged[i] && !ap.is_lazy(i) && (v.prot & PROT_WRITE) && len <= v.end - addr &&
-                     v.kind != format::VmaKind::FileShared
+                     v.kind != format::VmaKind::FileShared && v.kind != format::VmaKind::DeletedShared
                  ? reinterpret_cast<uint8_t*>(ap.staged[i] + (addr - v.start))
                  : nullptr;
   }
@@ -224,7 +224,9 @@ static uint64_t frame_on_thread_stack(const format::Image& image, const AddressP
   for (size_t i = 0; i < image.vmas.size(); ++i) {
     const format::Vma& v = image.vmas[i];
     if (rsp <= v.start || rsp > v.end || !ap.staged[i] || ap.is_lazy(i)) continue;
-    if ((v.prot & (PROT_READ | PROT_WRITE)) != (PROT_READ | PROT_WRITE) || v.kind == format::VmaKind::FileShared) return 0;
+    if ((v.prot & (PROT_READ | PROT_WRITE)) != (PROT_READ | PROT_WRITE) || v.kind == format::VmaKind::FileShared ||
+        v.kind == format::VmaKind::DeletedShared)
+      return 0;
     uint64_t frame = (rsp - 128 - frame_size) & ~uint64_t(63);  // below the red zone, 64-aligned for XSAVE
     if (rsp < 128 + frame_size + 64 || frame < v.start) return 0;
     *write_at = reinterpret_cast<uint8_t*>(ap.staged[i] + (frame - v.start));

@@ -61,6 +61,12 @@ void stage_memory(const format::ImageReader& reader, const MachineFit& fit, cons
       case VmaKind::FileShared: map_at(plan.staged[i], v, prot, MAP_SHARED, fit.file_fds[i]); break;
       case VmaKind::AnonShared:
       case VmaKind::MemfdShared: map_at(plan.staged[i], v, prot, MAP_SHARED, files.objects.at(v.file.ino)); break;
+      case VmaKind::DeletedPrivate:
+      case VmaKind::DeletedShared:  // the recreated file (DeletedFiles.h)
+        map_at(plan.staged[i], v, prot,
+               v.kind == VmaKind::DeletedShared ? MAP_SHARED : MAP_PRIVATE | ((v.flags & format::kVmaNoReserve) ? MAP_NORESERVE : 0),
+               files.deleted.at(v.file.ino));
+        break;
       default: throw RestoreError(std::string("cannot stage a ") + vma_kind_name(v.kind) + " area");
     }
   }

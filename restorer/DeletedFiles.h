@@ -1,0 +1,35 @@
+// Files deleted while in use (format::DeletedFile) on the restoring side.
+// Each object is created once, in the launcher, and unlinked at once:
+//   - a regular file is written from the image, under its old name if that
+//     is free (so /proc shows "NAME (deleted)" again), else under a
+//     temporary name in the same directory or /tmp; then its owner, mode and
+//     times are set; or, when it still had another hard link, the very file
+//     is reopened by its file handle (root only, same file system);
+//   - a FIFO is made with mkfifo and held open O_RDWR|O_NONBLOCK, so that
+//     every end can be opened without blocking (Fifo.h);
+//   - a directory is made with mkdir and removed again (the working
+//     directory, or an fd on a deleted directory).
+// Every fd and mapping that used the object is then opened from its fd.
+#pragma once
+
+#include <cstdint>
+#include <map>
+
+#include "format/Image.h"
+
+namespace ckpt::restorer {
+
+// Phase 1: what can be known before anything is created (owner this
+// process can give, handle-reopened files present and unchanged). Throws
+// RestoreError.
+void check_deleted_files(const format::Image& image);
+
+// Creates every object: id -> an fd on it (O_RDWR for files; O_RDWR for
+// FIFOs; O_RDONLY for directories), owned by the launcher until the
+// trampoline closes it. Throws RestoreError.
+std::map<uint64_t, int> make_deleted_files(const format::Image& image);
+
+// The working directory's object (kDeletedIsCwd), if any.
+const format::DeletedFile* deleted_cwd(const format::Image& image);
+
+}  // namespace ckpt::restorer
