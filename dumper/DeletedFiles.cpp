@@ -123,7 +123,8 @@ uint64_t DeletedFiles::add(const std::string& link, const std::string& name, boo
     d.size = uint64_t(st.st_size);
     if (st.st_nlink > 0) {
       // Still reachable by another name: remember the inode by handle on its
-      // file system, and check now that the handle finds it again.
+      // file system (open_by_handle_at wants a mount fd that is not O_PATH),
+      // and check now that the handle finds it again.
       std::vector<uint8_t> buf(sizeof(file_handle) + format::kMaxFileHandleBytes);
       auto* h = reinterpret_cast<file_handle*>(buf.data());
       h->handle_bytes = format::kMaxFileHandleBytes;
@@ -132,7 +133,7 @@ uint64_t DeletedFiles::add(const std::string& link, const std::string& name, boo
         refuse(std::to_string(st.st_nlink) + " other hard link(s) remain, but its file system gives no file handle (" +
                std::strerror(errno) + ")");
       d.mount = mount_point(pid_, mount_id);
-      ScopedFd mfd(d.mount.empty() ? -1 : ::open(d.mount.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+      ScopedFd mfd(d.mount.empty() ? -1 : ::open(d.mount.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
       ScopedFd back(mfd.get() < 0 ? -1 : open_by_handle_at(mfd.get(), h, O_PATH | O_CLOEXEC));
       struct stat again;
       if (back.get() < 0 || fstat(back.get(), &again) != 0 || again.st_ino != st.st_ino || again.st_dev != st.st_dev)
@@ -144,12 +145,21 @@ uint64_t DeletedFiles::add(const std::string& link, const std::string& name, boo
       if (d.size > format::kMaxBlobBytes)
         refuse("it holds " + std::to_string(d.size >> 20) + " MiB, more than the " +
                std::to_string(format::kMaxBlobBytes >> 20) + " MiB this version saves");
+      // O_NOATIME: reading the copy must not change the original's atime
+      // (allowed to the file's owner and to root; others fall back).
+      auto open_reading = [&] {
+        int fd = ::open(link.c_str(), O_RDONLY | O_CLOEXEC | O_NOATIME);
+        return fd < 0 && errno == EPERM ? ::open(link.c_str(), O_RDONLY | O_CLOEXEC) : fd;
+      };
       int fd;
-      if (readable) {
-        fd = ::open(link.c_str(), O_RDONLY | O_CLOEXEC);
-      } else {
+      if (!readable) {
+        // The kernel's own permission check, with the target's identity.
         TargetFsCreds as_target(pid_);
         fd = ::open(link.c_str(), O_RDONLY | O_CLOEXEC);
+      }
+      if (readable || fd >= 0) {
+        if (!readable) ::close(fd);
+        fd = open_reading();
       }
       if (fd < 0)
         refuse(readable ? std::string("cannot open it to save it: ") + std::strerror(errno)

@@ -38,7 +38,7 @@ bool in_groups(gid_t g) {
 
 // Opens the file a handle names, as at dump. Throws.
 int open_by_handle(const DeletedFile& d, int flags) {
-  int mfd = ::open(d.mount.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  int mfd = ::open(d.mount.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (mfd < 0) fail(d, "its file system's mount point " + d.mount + " is missing (" + std::strerror(errno) + ")");
   std::vector<uint8_t> buf(sizeof(file_handle) + d.handle.size());
   auto* h = reinterpret_cast<file_handle*>(buf.data());
