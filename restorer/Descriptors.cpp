@@ -149,6 +149,7 @@ PreparedFiles prepare_files(const format::Image& image, const std::set<int>& /*i
     if (fchdir(out.deleted.at(cwd->id)) != 0)
       throw RestoreError("cannot enter the recreated working directory: " + std::string(std::strerror(errno)));
   FifoOpener fifos(image, out.deleted);
+  std::set<uint64_t> memfd_given;  // memfds whose created description an fd took
   for (const auto& o : image.files.objects) {
     out.objects[o.id] = make_object(o);
     if (o.memfd && o.seals) out.seals.emplace_back(out.objects[o.id], o.seals);
@@ -228,7 +229,14 @@ PreparedFiles prepare_files(const format::Image& image, const std::set<int>& /*i
       case FdKind::Memfd: {
         auto it = out.objects.find(f.object);
         if (it == out.objects.end()) fail(f, "its memfd object is missing");
-        fd = ::open(("/proc/self/fd/" + std::to_string(it->second)).c_str(), int((f.flags & O_ACCMODE) | O_CLOEXEC));
+        // memfd_create's own description is not counted as a writer of the
+        // inode (execveat of the memfd works while it is open); a reopen
+        // with O_RDWR is, and makes execveat fail with ETXTBSY. So the
+        // first O_RDWR fd of a memfd gets the created description itself.
+        if ((f.flags & O_ACCMODE) == O_RDWR && memfd_given.insert(f.object).second)
+          fd = fcntl(it->second, F_DUPFD_CLOEXEC, 0);
+        else
+          fd = ::open(("/proc/self/fd/" + std::to_string(it->second)).c_str(), int((f.flags & O_ACCMODE) | O_CLOEXEC));
         break;
       }
     }
