@@ -18,6 +18,7 @@
 #include "dumper/DeletedFiles.h"
 #include "dumper/Fifo.h"
 #include "dumper/FileExtents.h"
+#include "dumper/Inotify.h"
 #include "dumper/ScopedFd.h"
 #include "dumper/Tracee.h"
 #include "format/Limits.h"
@@ -170,6 +171,9 @@ format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas) {
       f.clockid = std::stoi(field(info, "clockid"));
       f.value_ns = timespec_field(field(info, "it_value"));
       f.interval_ns = timespec_field(field(info, "it_interval"));
+    } else if (target == "anon_inode:inotify") {
+      f.kind = FdKind::Inotify;
+      read_inotify(pid, n, f);  // Inotify.h
     } else if (target.rfind("anon_inode:", 0) == 0) {
       refuse(pid, n, target.substr(11) + " descriptors are not supported yet");
     } else if (S_ISFIFO(st.st_mode)) {

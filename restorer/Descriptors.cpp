@@ -21,6 +21,7 @@
 
 #include "restorer/DeletedFiles.h"
 #include "restorer/Fifo.h"
+#include "restorer/Inotify.h"
 #include "restorer/RestoreError.h"
 
 namespace ckpt::restorer {
@@ -121,6 +122,7 @@ void check_files(const format::Image& image, const std::set<int>& inherit) {
         if (f.external && fcntl(f.fd, F_GETFD) < 0)
           fail(f, "--inherit-fd " + std::to_string(f.fd) + " was given but restore has no fd " + std::to_string(f.fd));
         break;
+      case FdKind::Inotify: check_inotify(f); break;
       case FdKind::Fifo:
         if (fifo_is_unlinked(image, f)) break;  // recreated (DeletedFiles.h)
         if (stat(f.file.path.c_str(), &st) != 0 || !S_ISFIFO(st.st_mode)) fail(f, "the FIFO is missing");
@@ -184,6 +186,7 @@ PreparedFiles prepare_files(const format::Image& image, const std::set<int>& /*i
                     int((f.flags & (O_ACCMODE | O_APPEND | O_DIRECTORY)) | O_CLOEXEC));
         break;
       case FdKind::Fifo: fd = fifos.open(f); break;
+      case FdKind::Inotify: fd = make_inotify(f); break;
       case FdKind::Pipe:
         if (f.external) {
           fd = fcntl(f.fd, F_DUPFD_CLOEXEC, base);  // --inherit-fd: restore's own fd f.fd

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Deleted files ckpt will not carry are refused at dump time, naming the fd,
+# Deleted files and inotify queues ckpt will not carry are refused at dump time, naming the fd,
 # in one line, with the process left running and untraced:
 #   devnode    a device node (mknod c 1 3) deleted while open: ckpt does not
 #              recreate device nodes (restore used to refuse it instead)
@@ -9,6 +9,8 @@
 #              is then deleted: a root dumper must not copy contents the
 #              process itself could not read (issue 16). Its control,
 #              the same with mode 0666, dumps and carries the contents.
+#   inotify    an inotify fd with unread events in its queue: the events
+#              are not carried, so the dump refuses (naming fd and count)
 # Needs root (mknod, a process of another user); says so and fails otherwise.
 source "$(dirname "$0")/lib.sh"
 
@@ -81,4 +83,18 @@ rm "$D/log0666"
 grep -q 'SECRET-0666-CONTENTS' "$WORK/readable.ckpt" || fail "the control's image does not carry the deleted file's contents"
 close_input readable
 wait_exit readable 0
+INOTIFY='
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+fd = libc.inotify_init1(0)
+if fd < 0 or libc.inotify_add_watch(fd, sys.argv[1].encode(), 0x100) != 1:  # IN_CREATE
+    sys.exit("inotify: errno %d" % ctypes.get_errno())
+open(sys.argv[1] + "/made", "w").close()  # one IN_CREATE event, left unread
+print("ready", fd, flush=True)
+for line in sys.stdin:
+    print("echo", line.strip(), flush=True)
+'
+mkdir "$D/watched"
+start inotify "$PYTHON" -u -c "$INOTIFY" "$D/watched"
+refused inotify 'unread events'
 log "PASS"
