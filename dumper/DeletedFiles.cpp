@@ -104,6 +104,7 @@ uint64_t DeletedFiles::add(const std::string& link, const std::string& name, boo
   auto seen = devs_.find(st.st_ino);
   if (seen != devs_.end()) {
     if (seen->second != st.st_dev) refuse("another deleted file in use has the same inode number on another file system");
+    if (readable && copies_.count(st.st_ino)) copies_[st.st_ino].readable = true;
     return st.st_ino;
   }
   if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode))
@@ -141,32 +142,11 @@ uint64_t DeletedFiles::add(const std::string& link, const std::string& name, boo
                "(needs root, and its mount point " + (d.mount.empty() ? "?" : d.mount) + " visible to ckpt)");
       d.handle_type = uint32_t(h->handle_type);
       d.handle.assign(h->f_handle, h->f_handle + h->handle_bytes);
+    } else if (d.size > format::kMaxBlobBytes) {
+      refuse("it holds " + std::to_string(d.size >> 20) + " MiB, more than the " +
+             std::to_string(format::kMaxBlobBytes >> 20) + " MiB this version saves");
     } else {
-      if (d.size > format::kMaxBlobBytes)
-        refuse("it holds " + std::to_string(d.size >> 20) + " MiB, more than the " +
-               std::to_string(format::kMaxBlobBytes >> 20) + " MiB this version saves");
-      // O_NOATIME: reading the copy must not change the original's atime
-      // (allowed to the file's owner and to root; others fall back).
-      auto open_reading = [&] {
-        int fd = ::open(link.c_str(), O_RDONLY | O_CLOEXEC | O_NOATIME);
-        return fd < 0 && errno == EPERM ? ::open(link.c_str(), O_RDONLY | O_CLOEXEC) : fd;
-      };
-      int fd;
-      if (!readable) {
-        // The kernel's own permission check, with the target's identity.
-        TargetFsCreds as_target(pid_);
-        fd = ::open(link.c_str(), O_RDONLY | O_CLOEXEC);
-      }
-      if (readable || fd >= 0) {
-        if (!readable) ::close(fd);
-        fd = open_reading();
-      }
-      if (fd < 0)
-        refuse(readable ? std::string("cannot open it to save it: ") + std::strerror(errno)
-                        : std::string("it is open write-only and its process could not read it (") +
-                              std::strerror(errno) + "); ckpt does not copy contents the process cannot read");
-      ScopedFd owned(fd);
-      d.data = read_extents(fd, d.size, what);
+      copies_[d.id] = {link, what, readable};  // read by take(), once every user is known
     }
   }
   devs_[d.id] = st.st_dev;
@@ -204,7 +184,33 @@ bool DeletedFiles::add_cwd() {
   return true;
 }
 
+void DeletedFiles::read_copy(format::DeletedFile& d, const Copy& c) {
+  auto refuse = [&](const std::string& why) {
+    throw DumpError("pid " + std::to_string(pid_) + ": cannot dump " + c.what + " (" + d.path + ", deleted): " + why);
+  };
+  int fd = -1;
+  if (!c.readable) {
+    // Only write-only fds use it: the kernel's own permission check, with
+    // the target's identity, decides whether its contents may be copied.
+    TargetFsCreds as_target(pid_);
+    fd = ::open(c.link.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+      refuse(std::string("it is open write-only and its process could not read it (") + std::strerror(errno) +
+             "); ckpt does not copy contents the process cannot read");
+    ::close(fd);
+  }
+  // O_NOATIME: reading the copy must not change the original's atime
+  // (allowed to the file's owner and to root; others fall back).
+  fd = ::open(c.link.c_str(), O_RDONLY | O_CLOEXEC | O_NOATIME);
+  if (fd < 0 && errno == EPERM) fd = ::open(c.link.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) refuse(std::string("cannot open it to save it: ") + std::strerror(errno));
+  ScopedFd owned(fd);
+  d.data = read_extents(fd, d.size, c.what);
+}
+
 std::vector<format::DeletedFile> DeletedFiles::take() {
+  for (auto& [id, c] : copies_) read_copy(files_[id], c);
+  copies_.clear();
   std::vector<format::DeletedFile> out;
   for (auto& [id, d] : files_) out.push_back(std::move(d));
   files_.clear();

@@ -35,14 +35,24 @@ class DeletedFiles {
   // The working directory, if it was deleted; returns whether it was.
   bool add_cwd();
 
-  std::vector<format::DeletedFile> take();  // sorted by id
+  // Reads the contents of the files to be copied, and returns them all,
+  // sorted by id. Throws DumpError.
+  std::vector<format::DeletedFile> take();
 
  private:
   // `link`: a /proc path that opens the object; `readable`: the target
   // itself can read it through the fd or mapping that uses it.
   uint64_t add(const std::string& link, const std::string& name, bool readable, const std::string& what);
+  // A regular file to copy: how to open it, what uses it, and whether any
+  // of its users can read it (else the target's own rights are checked).
+  struct Copy {
+    std::string link, what;
+    bool readable = false;
+  };
+  void read_copy(format::DeletedFile& d, const Copy& c);
   pid_t pid_;
   std::map<uint64_t, format::DeletedFile> files_;
+  std::map<uint64_t, Copy> copies_;
   std::map<uint64_t, dev_t> devs_;
 };
 

@@ -115,12 +115,8 @@ int make_one(const DeletedFile& d) {
       }
     check(ftruncate(fd, off_t(d.size)) == 0, "size");
   }
-  // Owner before mode: chown clears set-id bits (none are carried anyway).
   if (d.uid != geteuid() || d.gid != getegid()) check(fchown(fd, d.uid, d.gid) == 0, "owner");
-  check(fchmod(fd, d.mode & 01777) == 0, "mode");
-  timespec times[2] = {ts(d.atime_ns), ts(d.mtime_ns)};
-  check(futimens(fd, times) == 0, "times");
-  return fd;
+  return fd;  // mode and times: finish_deleted_files
 }
 
 }  // namespace
@@ -149,6 +145,16 @@ std::map<uint64_t, int> make_deleted_files(const format::Image& image) {
     throw;
   }
   return out;
+}
+
+void finish_deleted_files(const format::Image& image, const std::map<uint64_t, int>& fds) {
+  for (const DeletedFile& d : image.files.deleted) {
+    if (!d.mount.empty()) continue;  // the very file, untouched
+    int fd = fds.at(d.id);
+    timespec times[2] = {ts(d.atime_ns), ts(d.mtime_ns)};
+    if (fchmod(fd, d.mode & 01777) != 0) fail(d, std::string("cannot set its mode: ") + std::strerror(errno));
+    if (futimens(fd, times) != 0) fail(d, std::string("cannot set its times: ") + std::strerror(errno));
+  }
 }
 
 const DeletedFile* deleted_cwd(const format::Image& image) {

@@ -9,6 +9,7 @@
 //     every end can be opened without blocking (Fifo.h);
 //   - a directory is made with mkdir and removed again (the working
 //     directory, or an fd on a deleted directory).
+// Mode and times are set last (finish_deleted_files), after staging.
 // Every fd and mapping that used the object is then opened from its fd.
 #pragma once
 
@@ -28,6 +29,11 @@ void check_deleted_files(const format::Image& image);
 // FIFOs; O_RDONLY for directories), owned by the launcher until the
 // trampoline closes it. Throws RestoreError.
 std::map<uint64_t, int> make_deleted_files(const format::Image& image);
+
+// Last, once every fd is open and every mapping staged (opens and mmap
+// would be refused by a restrictive mode, and would move the times): sets
+// each recreated object's mode, atime and mtime. Throws RestoreError.
+void finish_deleted_files(const format::Image& image, const std::map<uint64_t, int>& fds);
 
 // The working directory's object (kDeletedIsCwd), if any.
 const format::DeletedFile* deleted_cwd(const format::Image& image);

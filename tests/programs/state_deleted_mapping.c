@@ -8,7 +8,10 @@
  * file, mapped MAP_SHARED read-only, has its fd closed and is unlinked
  * (only the mapping holds it).
  *
- * Check: the maps lines of all three mappings end in " (deleted)"; sh and
+ * The file then gets mode 0604 and mtime 1300000000.000000700.
+ *
+ * Check: the file's mode and mtime (set after staging mapped it); the maps
+ * lines of all three mappings end in " (deleted)"; sh and
  * fd are one file (a store to sh is read by pread; a pwrite is seen in
  * sh), and pr is not shared (its dirty page kept, a pwrite to page 2 seen
  * there since it is still the file's page; a store to pr not seen by
@@ -83,8 +86,17 @@ int main(int argc, char **argv)
 	if (sh == MAP_FAILED || pr == MAP_FAILED || ro == MAP_FAILED)
 		tp_die("mmap");
 	memset(pr + PAGE, 0xab, PAGE);
+	struct timespec t[2] = {{1100000000, 0}, {1300000000, 700}};
+	if (fchmod(fd, 0604) != 0 || futimens(fd, t) != 0)
+		tp_die("fchmod/futimens");
 	tp_ready(fresh);
 	tp_wait_check();
+
+	struct stat first;
+	if (fstat(fd, &first) != 0 || (first.st_mode & 07777) != 0604 || first.st_mtim.tv_sec != 1300000000 ||
+	    first.st_mtim.tv_nsec != 700)
+		FAIL("mapped deleted file: mode %o mtime %ld.%09ld, want 0604 and 1300000000.000000700",
+		     first.st_mode & 07777, (long)first.st_mtim.tv_sec, first.st_mtim.tv_nsec);
 
 	if (!maps_deleted(sh) || !maps_deleted(pr) || !maps_deleted(ro))
 		FAIL("the mappings are not all of deleted files (sh %d pr %d ro %d)", maps_deleted(sh), maps_deleted(pr),
