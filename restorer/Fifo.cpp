@@ -2,6 +2,7 @@
 #include "restorer/Fifo.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -37,8 +38,13 @@ int FifoOpener::holder(const format::FdEntry& f) {
     owned_[f.object] = false;
   } else {
     // O_RDWR on a FIFO never blocks and never fails for want of a partner.
-    fd = ::open(f.file.path.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC);
+    fd = ::open(f.file.path.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) fail(f, std::string("cannot open it: ") + std::strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISFIFO(st.st_mode)) {
+      ::close(fd);
+      fail(f, "the path is no longer a FIFO");
+    }
     owned_[f.object] = true;
   }
   holders_[f.object] = fd;
