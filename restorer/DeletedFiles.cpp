@@ -36,29 +36,36 @@ bool in_groups(gid_t g) {
   return false;
 }
 
-// Opens the file a handle names, as at dump. Throws.
+// Opens the file a handle names, as at dump. Throws. O_PATH first, which
+// opens nothing: the handle comes from the image and could name a FIFO or
+// a device on that file system.
 int open_by_handle(const DeletedFile& d, int flags) {
-  int mfd = ::open(d.mount.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  int mfd = ::open(d.mount.c_str(), O_RDONLY | O_DIRECTORY | O_NONBLOCK | O_CLOEXEC);
   if (mfd < 0) fail(d, "its file system's mount point " + d.mount + " is missing (" + std::strerror(errno) + ")");
   std::vector<uint8_t> buf(sizeof(file_handle) + d.handle.size());
   auto* h = reinterpret_cast<file_handle*>(buf.data());
   h->handle_bytes = unsigned(d.handle.size());
   h->handle_type = int(d.handle_type);
   std::memcpy(h->f_handle, d.handle.data(), d.handle.size());
-  int fd = open_by_handle_at(mfd, h, flags | O_CLOEXEC);
-  if (fd < 0 && (flags & O_ACCMODE) == O_RDWR) fd = open_by_handle_at(mfd, h, O_RDONLY | O_CLOEXEC);
+  int path_fd = open_by_handle_at(mfd, h, O_PATH | O_CLOEXEC);
   int e = errno;
   ::close(mfd);
-  if (fd < 0)
+  if (path_fd < 0)
     fail(d, "it had another hard link, but it cannot be found again by its file handle on " + d.mount + " (" +
                 std::strerror(e) + (e == EPERM ? "; needs root" : "") + ")");
   struct stat st;
-  fstat(fd, &st);
+  fstat(path_fd, &st);
   if (st.st_ino != d.id || !S_ISREG(st.st_mode) || uint64_t(st.st_size) != d.size ||
       int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec != d.mtime_ns) {
-    ::close(fd);
+    ::close(path_fd);
     fail(d, "its file handle now finds another or a changed file (size or modification time)");
   }
+  const std::string via = "/proc/self/fd/" + std::to_string(path_fd);
+  int fd = ::open(via.c_str(), flags | O_CLOEXEC);
+  if (fd < 0 && (flags & O_ACCMODE) == O_RDWR) fd = ::open(via.c_str(), O_RDONLY | O_CLOEXEC);
+  e = errno;
+  ::close(path_fd);
+  if (fd < 0) fail(d, std::string("cannot open it by its file handle: ") + std::strerror(e));
   return fd;
 }
 
@@ -124,7 +131,7 @@ int make_one(const DeletedFile& d) {
 void check_deleted_files(const format::Image& image) {
   for (const DeletedFile& d : image.files.deleted) {
     if (!d.mount.empty()) {
-      ::close(open_by_handle(d, O_RDONLY));
+      ::close(open_by_handle(d, O_PATH));
       continue;
     }
     // Only root gives a file to someone else; an unprivileged restore of
