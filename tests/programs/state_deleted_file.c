@@ -9,8 +9,8 @@
  *
  * Check: a, b and c are one inode (same st_dev and st_ino); a and b are
  * still separate opens (b's offset moves, a's not) sharing contents (a
- * pwrite through b is read through a; whether b and c share one open file
- * description is the descriptor model's test, state_fd_files); st_nlink 0; mode 0641; owner as
+ * pwrite through b is read through a), while b and c share one (a read
+ * through b moves c's offset); st_nlink 0; mode 0641; owner as
  * set; atime and mtime to the nanosecond (the dump reads the contents
  * with O_NOATIME, so the original's atime is not moved either); contents
  * intact.
@@ -86,6 +86,8 @@ int main(int argc, char **argv)
 	unsigned char buf[SIZE];
 	if (pread(a, buf, SIZE, 0) != SIZE || memcmp(buf, data, SIZE) != 0)
 		FAIL("contents differ");
+	if (read(b, buf, 10) != 10 || lseek(a, 0, SEEK_CUR) != 0 || lseek(c, 0, SEEK_CUR) != 10)
+		FAIL("fd %d and its dup %d do not share an offset apart from fd %d", b, c, a);
 	if (pwrite(b, "XYZ", 3, 50) != 3 || pread(a, buf, 3, 50) != 3 || memcmp(buf, "XYZ", 3) != 0)
 		FAIL("a write through fd %d is not seen through fd %d (two copies, not one file)", b, a);
 	return tp_finish("deleted file: one inode on 3 fds, mode 0641, owner, atime and mtime kept");
