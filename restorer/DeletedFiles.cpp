@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -12,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "format/DeletedFile.h"
 #include "format/Limits.h"
 #include "restorer/RestoreError.h"
 
@@ -154,7 +156,7 @@ std::map<uint64_t, int> make_deleted_files(const format::Image& image) {
   return out;
 }
 
-void finish_deleted_files(const format::Image& image, const std::map<uint64_t, int>& fds) {
+int finish_deleted_files(const format::Image& image, std::map<uint64_t, int>& fds) {
   for (const DeletedFile& d : image.files.deleted) {
     if (!d.mount.empty()) continue;  // the very file, untouched
     int fd = fds.at(d.id);
@@ -162,6 +164,27 @@ void finish_deleted_files(const format::Image& image, const std::map<uint64_t, i
     if (fchmod(fd, d.mode & 01777) != 0) fail(d, std::string("cannot set its mode: ") + std::strerror(errno));
     if (futimens(fd, times) != 0) fail(d, std::string("cannot set its times: ") + std::strerror(errno));
   }
+  // The executable, when it was deleted: the object an executable
+  // deleted-private mapping maps, under the exe's old name.
+  int exe = -1;
+  std::string exe_name;
+  const std::string& exe_link = image.process.exe;
+  constexpr char kSuffix[] = " (deleted)";
+  const size_t n = sizeof kSuffix - 1;
+  if (exe_link.size() > n && exe_link.compare(exe_link.size() - n, n, kSuffix) == 0) {
+    exe_name = exe_link.substr(0, exe_link.size() - n);
+    for (const format::Vma& v : image.vmas) {
+      const DeletedFile* d = v.kind == format::VmaKind::DeletedPrivate && (v.prot & PROT_EXEC)
+                                 ? format::find_deleted(image.files.deleted, v.file.ino)
+                                 : nullptr;
+      if (!d || d->path != exe_name) continue;
+      exe = ::open(("/proc/self/fd/" + std::to_string(fds.at(d->id))).c_str(), O_RDONLY | O_CLOEXEC);
+      break;
+    }
+  }
+  for (auto& [id, fd] : fds) ::close(fd);
+  fds.clear();
+  return exe;
 }
 
 const DeletedFile* deleted_cwd(const format::Image& image) {

@@ -32,8 +32,13 @@ std::map<uint64_t, int> make_deleted_files(const format::Image& image);
 
 // Last, once every fd is open and every mapping staged (opens and mmap
 // would be refused by a restrictive mode, and would move the times): sets
-// each recreated object's mode, atime and mtime. Throws RestoreError.
-void finish_deleted_files(const format::Image& image, const std::map<uint64_t, int>& fds);
+// each recreated object's mode, atime and mtime, then closes the
+// launcher's descriptors on them (the restored fds and mappings hold them
+// now; an O_RDWR one left open would count as a writer, and the kernel
+// refuses a file with writers as a process's exe). Returns a read-only
+// descriptor on the executable when the process ran a deleted one (for
+// PR_SET_MM_MAP), else -1. Throws RestoreError.
+int finish_deleted_files(const format::Image& image, std::map<uint64_t, int>& fds);
 
 // The working directory's object (kDeletedIsCwd), if any.
 const format::DeletedFile* deleted_cwd(const format::Image& image);

@@ -262,7 +262,7 @@ void launch(const format::Image& image, const MachineFit& fit, const AddressPlan
                          "process keeps the launcher's brk, cmdline, environ and auxv locations\n");
   int exe_fd = -1;
   if (set_mm && (has_capability(CAP_SYS_ADMIN) || has_capability(CAP_CHECKPOINT_RESTORE)))
-    exe_fd = ::open(image.process.exe.c_str(), O_RDONLY | O_CLOEXEC);
+    exe_fd = files.deleted_exe >= 0 ? files.deleted_exe : ::open(image.process.exe.c_str(), O_RDONLY | O_CLOEXEC);
   if (set_mm && exe_fd < 0)
     std::fprintf(stderr, "restore: warning: /proc/PID/exe of the restored process will name restore, not %s "
                          "(needs CAP_CHECKPOINT_RESTORE and the file)\n", image.process.exe.c_str());

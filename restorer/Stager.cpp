@@ -1,7 +1,9 @@
 // Staging of memory contents (see Stager.h).
 #include "restorer/Stager.h"
 
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <unistd.h>
 #include <zstd.h>
 
 #include <cerrno>
@@ -61,12 +63,25 @@ void stage_memory(const format::ImageReader& reader, const MachineFit& fit, cons
       case VmaKind::FileShared: map_at(plan.staged[i], v, prot, MAP_SHARED, fit.file_fds[i]); break;
       case VmaKind::AnonShared:
       case VmaKind::MemfdShared: map_at(plan.staged[i], v, prot, MAP_SHARED, files.objects.at(v.file.ino)); break;
-      case VmaKind::DeletedPrivate:
       case VmaKind::DeletedShared:  // the recreated file (DeletedFiles.h)
-        map_at(plan.staged[i], v, prot,
-               v.kind == VmaKind::DeletedShared ? MAP_SHARED : MAP_PRIVATE | ((v.flags & format::kVmaNoReserve) ? MAP_NORESERVE : 0),
-               files.deleted.at(v.file.ino));
+        map_at(plan.staged[i], v, prot, MAP_SHARED, files.deleted.at(v.file.ino));
         break;
+      case VmaKind::DeletedPrivate: {
+        // Through a read-only description, as exec and most loaders map:
+        // a mapping keeps its file open, and one open for writing would
+        // count as a writer (the kernel refuses such a file as an exe).
+        int ro = ::open(("/proc/self/fd/" + std::to_string(files.deleted.at(v.file.ino))).c_str(), O_RDONLY | O_CLOEXEC);
+        if (ro < 0)
+          throw RestoreError("cannot reopen the deleted file " + v.file.path + " to map it: " + std::strerror(errno));
+        try {
+          map_at(plan.staged[i], v, prot, MAP_PRIVATE | ((v.flags & format::kVmaNoReserve) ? MAP_NORESERVE : 0), ro);
+        } catch (...) {
+          ::close(ro);
+          throw;
+        }
+        ::close(ro);
+        break;
+      }
       default: throw RestoreError(std::string("cannot stage a ") + vma_kind_name(v.kind) + " area");
     }
   }

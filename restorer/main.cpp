@@ -102,7 +102,7 @@ int main(int argc, char** argv) {
     }
     restorer::stage_memory(reader, fit, plan, files);
     restorer::seal_memfds(files);
-    restorer::finish_deleted_files(image, files.deleted);
+    files.deleted_exe = restorer::finish_deleted_files(image, files.deleted);
     if (lazy_pages) restorer::confirm_page_server(*lazy_pages);
     restorer::launch(image, fit, plan, files, options);
   } catch (const format::FormatError& e) {
