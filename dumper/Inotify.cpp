@@ -79,6 +79,9 @@ void read_inotify(pid_t pid, int fd, format::FdEntry& f) {
                     &wd, &ino, &sdev, &mask, &ignored, &hbytes, &htype, handle_hex) != 8)
       refuse("unreadable watch line: " + line);
     const std::string which = "watch wd " + std::to_string(wd);
+    if (wd > format::kMaxInotifyWd)
+      refuse(which + ": restore recreates wds up to " + std::to_string(format::kMaxInotifyWd) +
+             " only (it adds and removes a dummy watch for each skipped number)");
     std::vector<uint8_t> bytes = unhex(handle_hex);
     if (bytes.size() != hbytes || hbytes > format::kMaxFileHandleBytes) refuse(which + ": unreadable file handle");
     std::vector<uint8_t> buf(sizeof(file_handle) + hbytes);

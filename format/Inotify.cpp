@@ -40,7 +40,7 @@ void validate_inotify(const FdEntry& f, const std::function<void(const std::stri
   int32_t prev = 0;
   for (const InotifyWatch& x : f.watches) {
     if (x.wd <= prev) bad("inotify watches must have positive wds, sorted and unique");
-    if (x.wd > int32_t(kMaxInotifyWatches) * 2) bad("inotify wd " + std::to_string(x.wd) + " too large");
+    if (x.wd > kMaxInotifyWd) bad("inotify wd " + std::to_string(x.wd) + " too large");
     prev = x.wd;
     if (x.mask & ~kKnown) bad("inotify wd " + std::to_string(x.wd) + " has unknown mask bits");
     if (x.path.empty() || x.path[0] != '/') bad("inotify wd " + std::to_string(x.wd) + " has no absolute path");

@@ -11,6 +11,9 @@
 #              the same with mode 0666, dumps and carries the contents.
 #   inotify    an inotify fd with unread events in its queue: the events
 #              are not carried, so the dump refuses (naming fd and count)
+#   bigwd      an inotify watch whose wd is above kMaxInotifyWd (2^18): restore
+#              could only reach it through as many dummy watches, so the
+#              dump refuses (naming fd and wd)
 # Needs root (mknod, a process of another user); says so and fails otherwise.
 source "$(dirname "$0")/lib.sh"
 
@@ -97,4 +100,29 @@ for line in sys.stdin:
 mkdir "$D/watched"
 start inotify "$PYTHON" -u -c "$INOTIFY" "$D/watched"
 refused inotify 'unread events'
+
+BIGWD='
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+fd = libc.inotify_init1(os.O_NONBLOCK)
+add, rm, path = libc.inotify_add_watch, libc.inotify_rm_watch, sys.argv[1].encode()
+def drain():  # each removal queued an IN_IGNORED event
+    try:
+        while os.read(fd, 1 << 20):
+            pass
+    except BlockingIOError:
+        pass
+for i in range(1 << 18):  # each add takes the next wd
+    rm(fd, add(fd, path, 0x100))
+    if i % 4096 == 0:
+        drain()
+wd = add(fd, path, 0x100)
+drain()
+print("ready", fd, wd, flush=True)
+for line in sys.stdin:
+    print("echo", line.strip(), flush=True)
+'
+start bigwd "$PYTHON" -u -c "$BIGWD" "$D/watched"
+WAIT_SECONDS=120 wait_lines bigwd 1
+refused bigwd 'wd [0-9]+: restore recreates wds up to'
 log "PASS"

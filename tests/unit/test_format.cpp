@@ -1058,6 +1058,9 @@ TEST_CASE("format: bad inotify watches and memfd modes are refused") {
   img.files.fds[1].watches[0].mask = 0x00400000u;  // unknown
   CHECK_THROWS_WITH_AS(write_and_open(img, one_page()), has("unknown mask bits"), FormatError);
   img = image_with_file_kinds();
+  img.files.fds[1].watches[1].wd = kMaxInotifyWd + 1;
+  CHECK_THROWS_WITH_AS(write_and_open(img, one_page()), has("too large"), FormatError);
+  img = image_with_file_kinds();
   img.files.fds[1].watches[0].path = "tmp";
   CHECK_THROWS_WITH_AS(write_and_open(img, one_page()), has("no absolute path"), FormatError);
   img = image_with_file_kinds();
