@@ -87,12 +87,25 @@ std::string make_somewhere(const DeletedFile& d, const std::function<bool(const 
   fail(d, std::string("cannot recreate it: ") + std::strerror(errno));
 }
 
-int make_one(const DeletedFile& d) {
+// An unnamed regular file (O_TMPFILE) in the old name's directory, else in
+// /tmp: no name ever appears, so it can be made before the pages are
+// checked, for the mappings that need it while staging.
+int make_unnamed(const DeletedFile& d) {
+  const std::string dir = d.path.substr(0, d.path.rfind('/') + 1);
+  int fd = ::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+  if (fd < 0) fd = ::open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+  if (fd < 0) fail(d, std::string("cannot make an unnamed file for it (O_TMPFILE): ") + std::strerror(errno));
+  return fd;
+}
+
+int make_one(const DeletedFile& d, bool unnamed) {
   if (!d.mount.empty()) return open_by_handle(d, O_RDWR);
   const uint32_t type = d.mode & S_IFMT;
   int fd = -1;
   std::string name;
-  if (type == S_IFREG) {
+  if (unnamed) {
+    fd = make_unnamed(d);
+  } else if (type == S_IFREG) {
     name = make_somewhere(d, [&](const std::string& p) {
       fd = ::open(p.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
       return fd >= 0;
@@ -105,8 +118,10 @@ int make_one(const DeletedFile& d) {
   }
   int e = errno;
   // Unlinked at once: from here on only the fd reaches it.
-  if (type == S_IFDIR) ::rmdir(name.c_str());
-  else ::unlink(name.c_str());
+  if (!unnamed) {
+    if (type == S_IFDIR) ::rmdir(name.c_str());
+    else ::unlink(name.c_str());
+  }
   if (fd < 0) fail(d, std::string("cannot open it once made: ") + std::strerror(e));
   auto check = [&](bool ok, const char* what) {
     if (!ok) {
@@ -145,15 +160,18 @@ void check_deleted_files(const format::Image& image) {
   }
 }
 
-std::map<uint64_t, int> make_deleted_files(const format::Image& image) {
-  std::map<uint64_t, int> out;
-  try {
-    for (const DeletedFile& d : image.files.deleted) out[d.id] = make_one(d);
-  } catch (...) {
-    for (auto& [id, fd] : out) ::close(fd);
-    throw;
+void make_mapped_deleted_files(const format::Image& image, std::map<uint64_t, int>& fds) {
+  for (const format::Vma& v : image.vmas) {
+    if (!format::vma_kind_is_deleted(v.kind) || fds.count(v.file.ino)) continue;
+    const DeletedFile* d = format::find_deleted(image.files.deleted, v.file.ino);
+    if (!d) throw RestoreError("the mapping of a deleted file names no deleted file");  // validation forbids it
+    fds[d->id] = make_one(*d, d->mount.empty());
   }
-  return out;
+}
+
+void make_deleted_files(const format::Image& image, std::map<uint64_t, int>& fds) {
+  for (const DeletedFile& d : image.files.deleted)
+    if (!fds.count(d.id)) fds[d.id] = make_one(d, false);
 }
 
 int finish_deleted_files(const format::Image& image, std::map<uint64_t, int>& fds) {

@@ -3,7 +3,9 @@
 # ran (as after an upgrade) is dumped and restored: both files come back
 # from the image, the counter's hashes continue exactly as an uninterrupted
 # reference run's, and /proc/PID/exe of the restored process names the
-# executable again ("NAME (deleted)", the recreated file), not restore.
+# recreated executable (a deleted file in the same directory), not restore.
+# A mapped deleted file is recreated unnamed (O_TMPFILE) before staging, so
+# its name is "DIR/#INODE (deleted)" (docs/architecture.md, Known gaps).
 # Before, such a dump was refused ("mappings of deleted files").
 source "$(dirname "$0")/lib.sh"
 
@@ -30,7 +32,10 @@ restore_start back "$WORK/delexe.ckpt"
 send back $(input 11)
 wait_lines back 1
 exe=$(readlink "/proc/$(pid_of back)/exe")
-[[ $exe == "$D/counter (deleted)" ]] || fail "the restored exe link is '$exe', want '$D/counter (deleted)'"
+[[ $exe == "$D/"*" (deleted)" ]] || fail "the restored exe link is '$exe', want the recreated file in $D"
+text=$(awk '/ \(deleted\)$/ {print $1; exit}' "/proc/$(pid_of back)/maps")  # the lowest: the executable's
+[[ $(stat -L -c %i "/proc/$(pid_of back)/exe") == $(stat -L -c %i "/proc/$(pid_of back)/map_files/$text") ]] ||
+  fail "the restored exe is not the file its text is mapped from"
 [[ -e $D/counter || -e $D/data ]] && fail "a recreated file was left under its name"
 send back $(input $(seq 12 20))
 wait_lines back 10
