@@ -146,6 +146,13 @@ int make_one(const DeletedFile& d, bool unnamed) {
 }  // namespace
 
 void check_deleted_files(const format::Image& image) {
+  // The unnamed files mappings need (make_mapped_deleted_files): one made
+  // and dropped at once shows the file system takes them (no name appears).
+  for (const format::Vma& v : image.vmas) {
+    if (!format::vma_kind_is_deleted(v.kind)) continue;
+    const DeletedFile* d = format::find_deleted(image.files.deleted, v.file.ino);
+    if (d && d->mount.empty()) ::close(make_unnamed(*d));
+  }
   for (const DeletedFile& d : image.files.deleted) {
     if (!d.mount.empty()) {
       ::close(open_by_handle(d, O_PATH));
