@@ -165,7 +165,7 @@ class StagedView {
     else if (format::vma_kind_is_deleted(v.kind)) {
       const format::DeletedFile* d = format::find_deleted(image_.files.deleted, v.file.ino);
       size = d ? d->size : 0;
-    } else if (format::vma_kind_is_shm(v.kind)) {
+    } else if (format::vma_kind_has_object(v.kind)) {
       auto it = object_size_.find(v.file.ino);
       size = it == object_size_.end() ? 0 : it->second;
     } else return v.end;
@@ -188,7 +188,9 @@ class StagedView {
       return nullptr;
     }
     uint64_t end = backed_end(i);
-    if (!(v.prot & PROT_READ) || !ap_.staged[i] || ap_.is_lazy(i) || addr >= end) return nullptr;
+    // A SysV attachment is made only after these checks (restorer/SysvShm.h).
+    if (!(v.prot & PROT_READ) || !ap_.staged[i] || ap_.is_lazy(i) || addr >= end || v.kind == format::VmaKind::SysvShm)
+      return nullptr;
     *avail = end - addr;
     return reinterpret_cast<const uint8_t*>(ap_.staged[i] + (addr - v.start));
   }
@@ -200,7 +202,8 @@ class StagedView {
     if (i == SIZE_MAX) return nullptr;
     const format::Vma& v = image_.vmas[i];
     if (format::vma_kind_is_special(v.kind) || !ap_.staged[i] || ap_.is_lazy(i) || !(v.prot & PROT_WRITE) ||
-        v.kind == format::VmaKind::FileShared || v.kind == format::VmaKind::DeletedShared || len > backed_end(i) - std::min(addr, backed_end(i)))
+        v.kind == format::VmaKind::FileShared || v.kind == format::VmaKind::SysvShm ||
+        v.kind == format::VmaKind::FileSharedOwn || v.kind == format::VmaKind::DeletedShared || len > backed_end(i) - std::min(addr, backed_end(i)))
       return nullptr;
     return reinterpret_cast<uint8_t*>(ap_.staged[i] + (addr - v.start));
   }
