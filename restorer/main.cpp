@@ -28,6 +28,7 @@
 #include "restorer/MachineCheck.h"
 #include "restorer/RestoreError.h"
 #include "restorer/Stager.h"
+#include "restorer/TimeNamespace.h"
 #include "x86/ProcMaps.h"
 
 using namespace ckpt;
@@ -78,6 +79,8 @@ int main(int argc, char** argv) {
     std::vector<x86::MapsEntry> self = x86::parse_maps(x86::read_proc_file("/proc/self/maps"));
     restorer::MachineFit fit = restorer::check_machine(image, self);
     restorer::check_files(image, inherit);
+    const restorer::ClockPlan clocks = restorer::plan_clocks(image, cl.host_clocks);
+    std::fputs(clocks.warning.c_str(), stderr);
     if (check_only) {
       reader.verify_page_data();
       if (lazy) restorer::check_lazy_pages();
@@ -102,6 +105,9 @@ int main(int argc, char** argv) {
     restorer::stage_memory(reader, fit, plan, files);
     restorer::seal_memfds(files);
     if (lazy_pages) restorer::confirm_page_server(*lazy_pages);
+    // Single-threaded from here (the stager's threads and the lazy
+    // server's middle are gone), as joining a time namespace requires.
+    if (clocks.time_namespace) restorer::enter_time_namespace(image);
     restorer::launch(image, fit, plan, files, options);
   } catch (const format::FormatError& e) {
     std::fprintf(stderr, "restore: %s: bad image %s\n", image_path.c_str(), e.what());
