@@ -6,7 +6,8 @@
 // file_path=PATH (the first file VMA maps PATH instead, with PATH's size and
 // mtime, so only the file itself differs); add_anon=START:SIZE (a PROT_NONE
 // reservation, no pages); add_saved=START:SIZE (read-write anonymous memory,
-// every page saved, as zeros); compress=zstd (write zstd chunks, not raw).
+// every page saved, as zeros); compress=zstd (write zstd chunks, not raw);
+// timer_clock=N (the first POSIX timer's clock), oom_score_adj=N.
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -61,6 +62,8 @@ int main(int argc, char** argv) {
       else if (field == "xfeatures") img.threads.at(0).xfeatures = n;
       else if (field == "xsave_size") img.threads.at(0).xsave.resize(n);
       else if (field == "cwd") img.task.cwd = value;
+      else if (field == "timer_clock" && !img.task.timers.empty()) img.task.timers[0].clock = int32_t(n);
+      else if (field == "oom_score_adj") img.task.oom_score_adj = int32_t(int64_t(n));
       else if (field == "syscall_gadget") img.mm.syscall_gadget = n;
       else if (field == "compress") out_compression = Compression{ChunkEncoding::Zstd, 1};
       else if (field == "file_path") {
