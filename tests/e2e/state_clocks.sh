@@ -26,7 +26,7 @@ host() { read -r _ H_MONO H_BOOT _ _ < <("$prog" --now); }
 # reads its clocks, ends it; sets MONO BOOT OFF_MONO OFF_BOOT.
 restore_clocks() {
   local img=$1; shift
-  _spawn back "$RESTORE" "$@" "$img"
+  _spawn back "$RESTORE" ${RESTORE_FLAGS:-} "$@" "$img"
   clocks back
   close_input back
   wait_exit back 0
@@ -60,7 +60,7 @@ check_quiet "$WORK/back.err" "restore --host-clocks"
 
 # 3. Without CAP_SYS_ADMIN: the host's clocks, with a warning saying so.
 nocap=(setpriv --inh-caps=-sys_admin --bounding-set=-sys_admin)
-_spawn back "${nocap[@]}" "$RESTORE" "$WORK/clocks.ckpt"
+_spawn back "${nocap[@]}" "$RESTORE" ${RESTORE_FLAGS:-} "$WORK/clocks.ckpt"
 clocks back
 close_input back
 wait_exit back 0
