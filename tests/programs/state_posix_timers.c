@@ -11,6 +11,7 @@
  *   9:  SIGEV_SIGNAL SIGUSR2, CLOCK_BOOTTIME, 1000 s, one-shot (must not fire)
  *   10: created, never armed
  *   11: glibc SIGEV_THREAD (its helper thread, signal 32), every 20 ms
+ *   12: SIGEV_THREAD_ID to the main thread (the leader), SIGRTMIN+2, every 20 ms
  *
  * Check: timer_gettime works on every kept id and fails on deleted ones;
  * periods are exact and values in range; the periodic ones fire again
@@ -31,9 +32,10 @@
 
 #define MS 1000000L
 
-static timer_t ids[8];
+static timer_t ids[9];
 static atomic_int usr1_count, usr1_bad_value, usr1_bad_id, usr2_count, thread_count, sigev_thread_count;
 static atomic_int worker_tid;  /* the worker's id as of its last wake-up */
+static atomic_int leader_count, leader_elsewhere;
 
 static void on_usr1(int sig, siginfo_t *si, void *uc)
 {
@@ -46,6 +48,14 @@ static void on_usr1(int sig, siginfo_t *si, void *uc)
 }
 
 static void on_usr2(int sig) { (void)sig, usr2_count++; }
+
+static void on_leader(int sig)
+{
+	(void)sig;
+	leader_count++;
+	if (syscall(SYS_gettid) != getpid())
+		leader_elsewhere++;
+}
 
 static void *worker(void *arg)
 {
@@ -82,6 +92,9 @@ int main(int argc, char **argv)
 	sa.sa_flags = SA_SIGINFO | SA_RESTART;
 	sigaction(SIGUSR1, &sa, NULL);
 	signal(SIGUSR2, on_usr2);
+	sa.sa_handler = on_leader;
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGRTMIN + 2, &sa, NULL);
 	/* Only the worker takes SIGRTMIN+1 (it blocks it too, to wait for it). */
 	sigset_t rt;
 	sigemptyset(&rt);
@@ -92,7 +105,7 @@ int main(int argc, char **argv)
 		tp_die("pthread_create");
 	while (!worker_tid)
 		usleep(1000);
-	for (int i = 0; i < 8; i++)
+	for (int i = 0; i < 9; i++)
 		ids[i] = (timer_t)(1000000L + i); /* no such timer (glibc would follow a negative one as a pointer) */
 
 	if (!fresh) {
@@ -134,6 +147,12 @@ int main(int argc, char **argv)
 		te.sigev_notify_function = on_sigev_thread;
 		if (timer_create(CLOCK_MONOTONIC, &te, &ids[7]) != 0)
 			tp_die("timer_create SIGEV_THREAD");
+		ev.sigev_notify = SIGEV_THREAD_ID;
+		ev.sigev_signo = SIGRTMIN + 2;
+		ev._sigev_un._tid = getpid();
+		if (timer_create(CLOCK_MONOTONIC, &ev, &ids[8]) != 0)
+			tp_die("timer_create leader");
+		arm(ids[8], 20 * MS, 20 * MS);
 		arm(ids[0], 20 * MS, 20 * MS);
 		arm(ids[2], 20 * MS, 20 * MS);
 		arm(ids[4], 1000000 * MS, 0);
@@ -147,9 +166,9 @@ int main(int argc, char **argv)
 	tp_wait_check();
 
 	struct itimerspec its;
-	static const char *const names[8] = {"SIGUSR1/MONOTONIC", "deleted", "THREAD_ID/REALTIME", "deleted",
-					     "NONE/PROCESS_CPUTIME", "BOOTTIME", "unarmed", "SIGEV_THREAD"};
-	for (int i = 0; i < 8; i++) {
+	static const char *const names[9] = {"SIGUSR1/MONOTONIC", "deleted", "THREAD_ID/REALTIME", "deleted",
+					     "NONE/PROCESS_CPUTIME", "BOOTTIME", "unarmed", "SIGEV_THREAD", "THREAD_ID/leader"};
+	for (int i = 0; i < 9; i++) {
 		int r = timer_gettime(ids[i], &its);
 		if (i == 1 || i == 3) {
 			if (r == 0)
@@ -161,7 +180,7 @@ int main(int argc, char **argv)
 			continue;
 		}
 		long long v = ns(its.it_value), iv = ns(its.it_interval);
-		if ((i == 0 || i == 2 || i == 7) && (iv != 20 * MS || v <= 0 || v > 20 * MS))
+		if ((i == 0 || i == 2 || i == 7 || i == 8) && (iv != 20 * MS || v <= 0 || v > 20 * MS))
 			FAIL("timer %s: value %lld ns interval %lld ns, want (0, 20 ms] and 20 ms", names[i], v, iv);
 		if ((i == 4 || i == 5) && (iv != 0 || v <= 900000 * MS || v > 1000000 * MS))
 			FAIL("timer %s: value %lld ns interval %lld ns, want (900, 1000] s, one-shot", names[i], v, iv);
@@ -169,9 +188,15 @@ int main(int argc, char **argv)
 			FAIL("unarmed timer: value %lld ns interval %lld ns, want 0", v, iv);
 	}
 	/* They go on firing: wait (bounded, generously) for a few more of each. */
-	int u0 = usr1_count, t0 = thread_count, s0 = sigev_thread_count;
-	for (int i = 0; i < 1000 && !tp_failures && (usr1_count < u0 + 3 || thread_count < t0 + 3 || sigev_thread_count < s0 + 3); i++)
+	int u0 = usr1_count, t0 = thread_count, s0 = sigev_thread_count, l0 = leader_count;
+	for (int i = 0; i < 1000 && !tp_failures &&
+			(usr1_count < u0 + 3 || thread_count < t0 + 3 || sigev_thread_count < s0 + 3 || leader_count < l0 + 3);
+	     i++)
 		usleep(10000);
+	if (leader_count < l0 + 3)
+		FAIL("the leader's SIGEV_THREAD_ID timer fired %d times in 10 s", leader_count - l0);
+	if (leader_elsewhere)
+		FAIL("%d of the leader's timer signals ran in another thread", (int)leader_elsewhere);
 	if (usr1_count < u0 + 3)
 		FAIL("SIGUSR1 timer fired %d times in 10 s after the check began", usr1_count - u0);
 	if (thread_count < t0 + 3)
@@ -199,6 +224,6 @@ int main(int argc, char **argv)
 		FAIL("/proc/self/timers does not show timer %ld aimed at the worker thread %d", (long)ids[2], (int)worker_tid);
 	if (usr2_count)
 		FAIL("the 1000 s BOOTTIME timer fired");
-	return tp_finish("POSIX timers: ids %ld %ld %ld %ld %ld %ld, ids 1 and 3 stay deleted, periodic ones firing",
-			 (long)ids[0], (long)ids[2], (long)ids[4], (long)ids[5], (long)ids[6], (long)ids[7]);
+	return tp_finish("POSIX timers: ids %ld %ld %ld %ld %ld %ld and a SIGEV_THREAD one, deleted ids stay deleted, "
+			 "periodic ones firing", (long)ids[0], (long)ids[2], (long)ids[4], (long)ids[5], (long)ids[6], (long)ids[8]);
 }
