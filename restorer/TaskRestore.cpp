@@ -37,8 +37,9 @@ static bool selector_restorable(uint64_t sel, const std::vector<uint64_t>& ldt) 
 
 static constexpr long kMembarrierQuery = 0;
 
-// Raising it is always allowed; lowering it below what this process was
-// started with takes CAP_SYS_RESOURCE, and an image never grants that.
+// Raising it is always allowed; lowering it below the floor this process
+// inherited (oom_score_adj_min, what a privileged ancestor last set) takes
+// CAP_SYS_RESOURCE, and an image never grants that: kept, with a warning.
 static std::string set_oom_score_adj(int32_t want) {
   int fd = ::open("/proc/self/oom_score_adj", O_RDWR | O_CLOEXEC);
   if (fd < 0) throw RestoreError(std::string("cannot open /proc/self/oom_score_adj: ") + std::strerror(errno));
