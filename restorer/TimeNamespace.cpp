@@ -100,7 +100,10 @@ ClockPlan plan_clocks(const format::Image& image, bool host_clocks) {
 
 void enter_time_namespace(const format::Image& image) {
   const format::TaskState& t = image.task;
-  auto fail = [](const std::string& what) { throw RestoreError("time namespace: " + what + ": " + std::strerror(errno)); };
+  auto fail = [](const std::string& what) {
+    throw RestoreError("time namespace: " + what + ": " + std::strerror(errno) +
+                       " (restore --host-clocks does without one)");
+  };
   const Offsets own = own_offsets();
   if (unshare(CLONE_NEWTIME) != 0) fail("cannot create one");
   // The host's clocks now, and how far the saved values are from them.
