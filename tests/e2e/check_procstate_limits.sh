@@ -8,7 +8,10 @@
 #     without an RTC) or cannot use (without CAP_WAKE_ALARM): refused in
 #     phase 1, by --check too; a clock no timer can have: a bad image;
 #   - oom_score_adj below the caller's: without CAP_SYS_RESOURCE kept at
-#     the caller's, with a warning; with it (where root has it), set.
+#     the caller's, with a warning; with it (where root has it), set;
+#   - a time namespace the kernel will not create (unshare made to fail
+#     with EPERM by a seccomp filter): exit 1 in one line naming
+#     --host-clocks, before the point of no return; --host-clocks restores.
 # Needs root (setpriv drops capabilities from a root restore).
 source "$(dirname "$0")/lib.sh"
 EDIT="$PROGRAMS/../tools/image_edit"
@@ -74,4 +77,29 @@ if (($(printf '%d' "0x$(awk '/^CapEff:/ {print $2}' /proc/self/status)") >> 24 &
 else
   log "NOTE: this machine's root lacks CAP_SYS_RESOURCE: lowering oom_score_adj is not tried with it"
 fi
-log "PASS: thread CPU-clock timer refused at dump; alarm clock and clock 4 refused at restore; oom_score_adj -500 set, or kept with a warning"
+# 4. unshare(CLONE_NEWTIME) refused by the kernel.
+cat >"$WORK/no_unshare.py" <<'PY'
+import ctypes, os, struct, sys
+libc = ctypes.CDLL(None, use_errno=True)
+# Load the syscall number; unshare (272 on x86-64) gets EPERM, all else runs.
+prog = b"".join(struct.pack("HBBI", *f) for f in [
+    (0x20, 0, 0, 0), (0x15, 0, 1, 272), (0x06, 0, 0, 0x00050001), (0x06, 0, 0, 0x7fff0000)])
+buf = ctypes.create_string_buffer(prog)
+fprog = struct.pack("HxxxxxxQ", 4, ctypes.addressof(buf))
+if libc.prctl(38, 1, 0, 0, 0) or libc.prctl(22, 2, ctypes.c_char_p(fprog), 0, 0):  # NO_NEW_PRIVS, SECCOMP_MODE_FILTER
+    sys.exit("cannot install the seccomp filter: %s" % os.strerror(ctypes.get_errno()))
+os.execv(sys.argv[1], sys.argv[1:])
+PY
+no_unshare=(python3 "$WORK/no_unshare.py")
+"${no_unshare[@]}" "$RESTORE" "$WORK/clocks.ckpt" </dev/null >"$WORK/r.out" 2>"$WORK/r.err" &&
+  fail "restore went on without its time namespace"
+grep -q 'time namespace: cannot create one: Operation not permitted (restore --host-clocks does without one)' \
+  "$WORK/r.err" || fail "restore with unshare refused: $(cat "$WORK/r.err")"
+(($(wc -l <"$WORK/r.err") == 1)) && [[ ! -s $WORK/r.out ]] || fail "restore with unshare refused said more than one line"
+_spawn back "${no_unshare[@]}" "$RESTORE" --host-clocks "$WORK/clocks.ckpt"
+send back tick
+wait_lines back 1
+close_input back
+wait_exit back 0
+
+log "PASS: thread CPU-clock timer refused at dump; alarm clock and clock 4 refused at restore; oom_score_adj -500 set, or kept with a warning; no time namespace: exit 1, --host-clocks restores"
