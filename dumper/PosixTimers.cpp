@@ -17,6 +17,7 @@
 #include <string>
 
 #include "dumper/Tracee.h"
+#include "format/Limits.h"
 #include "x86/ProcMaps.h"
 
 namespace ckpt::dumper {
@@ -102,6 +103,9 @@ std::vector<PosixTimer> read_posix_timers(pid_t pid, x86::RemoteSyscall& rs, uin
     throw DumpError("pid " + std::to_string(pid) + ": cannot read " + path + ", so its POSIX timers cannot be saved");
   }
   std::vector<PosixTimer> timers = parse(pid, text);
+  if (timers.size() > format::kMaxPosixTimers)
+    throw DumpError("pid " + std::to_string(pid) + " has " + std::to_string(timers.size()) +
+                    " POSIX timers, more than the format's limit of " + std::to_string(format::kMaxPosixTimers));
   for (PosixTimer& t : timers) {
     if (!format::timer_clock_is_restorable(t.clock)) refuse(pid, t.id, clock_problem(t.clock));
     long r = rs.call(SYS_timer_gettime, t.id, long(buf));
