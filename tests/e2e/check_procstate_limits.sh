@@ -3,7 +3,7 @@
 # dropped:
 #   - a timer on one thread's CPU clock: `ckpt dump --kill` refuses it in
 #     one line naming the timer, writes no image and leaves the process
-#     running, untraced;
+#     running, untraced; so are 65537 timers, one more than an image holds;
 #   - an image whose timer uses a clock this machine lacks (an alarm clock
 #     without an RTC) or cannot use (without CAP_WAKE_ALARM): refused in
 #     phase 1, by --check too; a clock no timer can have: a bad image;
@@ -32,6 +32,22 @@ state=$(proc_state "$PID_t")
 [[ $(awk '/^TracerPid:/ {print $2}' "/proc/$PID_t/status") == 0 ]] || fail "the refused process is still traced"
 close_input t
 wait_exit t 0
+
+# 1b. More timers than the format holds (65536): refused, naming the count.
+if (ulimit -i 70000 2>/dev/null); then
+  start many bash -c 'ulimit -i 70000 && exec "$0" 65537' "$PROGRAMS/many_timers"
+  wait_lines many 1
+  grep -q '^ready 65537' "$WORK/many.out" || fail "many_timers did not make 65537 timers: $(cat "$WORK/many.err")"
+  "$CKPT" dump "$PID_many" -o "$WORK/many.ckpt" --kill >"$WORK/dump.out" 2>"$WORK/dump.err" &&
+    fail "ckpt dump accepted 65537 POSIX timers"
+  grep -q "pid $PID_many has 65537 POSIX timers, more than the format's limit of 65536" "$WORK/dump.err" ||
+    fail "ckpt dump of 65537 timers: $(cat "$WORK/dump.err")"
+  [[ -e $WORK/many.ckpt ]] && fail "a refused dump left an image"
+  close_input many
+  wait_exit many 0
+else
+  log "NOTE: RLIMIT_SIGPENDING cannot be raised to 70000 here: the timer count limit is not tried"
+fi
 
 # 2. Clocks at restore.
 start p "$PROGRAMS/state_posix_timers"
