@@ -1,9 +1,12 @@
-// The target's open file descriptors (beyond the inherited 0, 1, 2) and the
-// shared memory objects behind its shared mappings and memfds, as an image
-// FileTable. Pipe contents are peeked with tee(), never consumed; shared
-// memory is read through /proc/PID/map_files or the fd with SEEK_DATA, so
-// no page is faulted into the target. Kinds this version cannot restore
-// (sockets, ttys, inotify, ...) are refused with the fd number and kind.
+// The target's open files (beyond the inherited 0, 1, 2) and the shared
+// memory objects behind its shared mappings and memfds, as an image
+// FileTable: one record per open file description, with every fd that
+// refers to it (OpenFiles.h), the locks held through it (Locks.h), and per
+// kind what it holds (Epoll.h, TimerFd.h, and the simpler kinds here).
+// Pipe contents are peeked with tee(), never consumed; shared memory is
+// read through /proc/PID/map_files or the fd with SEEK_DATA, so no page is
+// faulted into the target. Kinds this version cannot restore (sockets,
+// ttys, inotify, ...) are refused with the fd number and kind.
 #pragma once
 
 #include <sys/types.h>
