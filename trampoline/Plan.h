@@ -50,6 +50,17 @@ struct FdMove {
 // drops, so it is taken only once every fd has its number and every other
 // fd is closed. (The launcher held an OFD lock on the same range until
 // then, so nobody else could take it; see restorer/Locks.h.)
+// What the kernel ties to an fd *number* and so is set only once each fd
+// has its number: O_ASYNC (its SIGIO carries the number in si_fd) and a
+// lease (its break signal does too). F_SETFL / F_SETLEASE on `fd`.
+enum FdFixupOp : uint32_t { kFixupAsync = 1, kFixupLease = 2 };
+struct FdFixup {
+  int32_t fd;
+  uint32_t op;
+  int32_t arg;  // kFixupLease: F_RDLCK or F_WRLCK (the lease the launcher already took, re-issued here)
+  uint32_t pad;
+};
+
 struct PosixLock {
   int32_t fd;
   int16_t type;  // F_RDLCK 0, F_WRLCK 1
@@ -85,6 +96,11 @@ struct TimerPlan {
   int32_t target;  // SIGEV_THREAD_ID: 0 the leader, i > 0 ThreadPlan i-1; -1: none
   int32_t pad;
   int64_t interval_sec, interval_nsec, value_sec, value_nsec;  // struct itimerspec
+};
+
+// struct rlimit64, for prlimit64.
+struct Rlimit {
+  uint64_t cur, max;
 };
 
 // prctl(PR_SET_MM, PR_SET_MM_MAP) argument (struct prctl_mm_map).
@@ -153,11 +169,23 @@ struct Plan {
   uint32_t lazy_count;
   uint32_t pad;
   uint64_t lazy_offset;
+  // After the POSIX locks: O_ASYNC set and leases re-issued (FdFixup[]).
+  uint64_t fd_fixup_offset;
+  uint32_t fd_fixup_count;
+  uint32_t pad2;
+  // Resource limits, set last, once the fds are placed, the signals queued
+  // and the threads created (a saved RLIMIT_NOFILE below a saved fd number,
+  // or a saved RLIMIT_SIGPENDING or RLIMIT_NPROC, would make those fail):
+  // prlimit64(0, r, &rlimits[r]) for each bit r of rlimit_mask, values the
+  // launcher tried on a child of its own first.
+  uint32_t rlimit_mask;
+  uint32_t pad3;
+  Rlimit rlimits[16];
   // POSIX timers (TimerPlan[]), created once every thread exists, before
   // any of them runs program code; armed last.
   uint64_t timer_offset;
   uint32_t timer_count;
-  uint32_t pad2;
+  uint32_t pad4;
 };
 
 inline const Range* plan_keeps(const Plan* p) {
@@ -171,6 +199,9 @@ inline const Range* plan_lazy(const Plan* p) {
 }
 inline const FdMove* plan_fd_moves(const Plan* p) {
   return reinterpret_cast<const FdMove*>(reinterpret_cast<const char*>(p) + p->fd_move_offset);
+}
+inline const FdFixup* plan_fd_fixups(const Plan* p) {
+  return reinterpret_cast<const FdFixup*>(reinterpret_cast<const char*>(p) + p->fd_fixup_offset);
 }
 inline const PosixLock* plan_posix_locks(const Plan* p) {
   return reinterpret_cast<const PosixLock*>(reinterpret_cast<const char*>(p) + p->posix_lock_offset);

@@ -249,12 +249,15 @@ extern "C" [[noreturn]] __attribute__((section(".text.entry"), used)) void tramp
     check(syscall3(__NR_dup3, fds[i].from, fds[i].to, fds[i].cloexec ? O_CLOEXEC : 0), "placing a file descriptor");
     syscall1(__NR_close, fds[i].from);
   }
-  for (int32_t fd = 3; fd < plan->close_upto; ++fd) {
-    bool target = false;
-    for (uint32_t i = 0; i < plan->fd_move_count && !target; ++i) target = fds[i].to == fd;
-    if (!target) syscall1(__NR_close, fd);
+  // The moves are sorted by target: every gap between targets is closed,
+  // in one pass (a scan of the moves per number would be quadratic).
+  long next_open = 3;
+  for (uint32_t i = 0; i < plan->fd_move_count; ++i) {
+    if (fds[i].to > next_open)
+      check(syscall3(__NR_close_range, next_open, fds[i].to - 1, 0), "closing the launcher's files");
+    if (fds[i].to + 1 > next_open) next_open = fds[i].to + 1;
   }
-  check(syscall3(__NR_close_range, plan->close_upto, ~0u, 0), "closing the launcher's files");
+  check(syscall3(__NR_close_range, next_open, ~0u, 0), "closing the launcher's files");
   // Waits rather than fails: someone could only have taken such a range in
   // the moment between the launcher's placeholder lock closing and this.
   const PosixLock* locks = plan_posix_locks(plan);
@@ -268,6 +271,18 @@ extern "C" [[noreturn]] __attribute__((section(".text.entry"), used)) void tramp
     do r = syscall3(__NR_fcntl, locks[i].fd, F_SETLKW, long(&fl));
     while (r == -4 /* EINTR */);
     check(r, "taking a POSIX file lock");
+  }
+  const FdFixup* fixups = plan_fd_fixups(plan);
+  for (uint32_t i = 0; i < plan->fd_fixup_count; ++i) {
+    if (fixups[i].op == kFixupAsync) {
+      long fl = syscall2(__NR_fcntl, fixups[i].fd, F_GETFL);
+      check(fl, "reading a descriptor's flags");
+      check(syscall3(__NR_fcntl, fixups[i].fd, F_SETFL, fl | FASYNC), "setting O_ASYNC");
+    } else {
+      // The launcher holds this lease already; re-issued only so that its
+      // break signal names this fd. Not fatal: the lease itself is held.
+      syscall3(__NR_fcntl, fixups[i].fd, 1024 /* F_SETLEASE */, fixups[i].arg);
+    }
   }
   if (plan->rseq_address) {
     check(syscall4(__NR_rseq, long(plan->rseq_address), plan->rseq_length, 0, plan->rseq_signature),
@@ -296,11 +311,8 @@ extern "C" [[noreturn]] __attribute__((section(".text.entry"), used)) void tramp
   else if (plan->have_fsgsbase) asm volatile("wrgsbase %0" ::"r"(plan->gs_base));
 
   // Signals last: every handler, then what was pending (all signals stay
-  // blocked until rt_sigreturn installs the saved mask), then the timers.
-  // All 64 blocked here whatever the launcher did (glibc's sigfillset
-  // leaves 32 and 33 open), before any timer can fire or thread inherit it.
-  const uint64_t all = ~uint64_t(0);
-  check(syscall4(__NR_rt_sigprocmask, 2 /* SIG_SETMASK */, long(&all), 0, 8), "blocking every signal");
+  // blocked until rt_sigreturn installs the saved mask: block_all_signals
+  // at entry), then the timers.
   for (long sig = 1; sig <= 64; ++sig) {
     if (sig == 9 || sig == 19) continue;  // SIGKILL, SIGSTOP: fixed
     check(syscall4(__NR_rt_sigaction, sig, long(&plan->sigactions[sig - 1]), 0, 8), "restoring a signal handler");
@@ -315,6 +327,11 @@ extern "C" [[noreturn]] __attribute__((section(".text.entry"), used)) void tramp
   // place; the POSIX timers once the threads they signal exist.
   if (plan->thread_count) spawn_threads(plan);
   else restore_timers(plan);
+
+  // Resource limits last: the saved ones may be below what the steps above needed.
+  for (long r = 0; r < 16; ++r)
+    if (plan->rlimit_mask & (1u << r))
+      check(syscall4(__NR_prlimit64, 0, r, long(&plan->rlimits[r]), 0), "setting a resource limit");
 
   // 5. Resume: the kernel loads every register, the signal mask and the
   // XSAVE state from the frame. With the process's own code, munmap(home)
