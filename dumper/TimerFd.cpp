@@ -12,6 +12,7 @@
 
 #include "dumper/OpenFiles.h"
 #include "dumper/ScopedFd.h"
+#include "dumper/TimeNamespace.h"
 
 namespace ckpt::dumper {
 
@@ -46,7 +47,8 @@ void read_timerfd(pid_t pid, format::FdEntry& f) {
     // The alarm clocks read as their base clocks.
     clockid_t c = f.clockid == CLOCK_REALTIME_ALARM ? CLOCK_REALTIME : f.clockid == CLOCK_BOOTTIME_ALARM ? CLOCK_BOOTTIME : f.clockid;
     if (clock_gettime(c, &now) != 0) refuse_fd(pid, f.fd, "cannot read the timer's clock " + std::to_string(f.clockid));
-    f.expiry_ns = ns_of(now) + f.value_ns;
+    // On the process's clock, which a time namespace may shift from ours.
+    f.expiry_ns = ns_of(now) + f.value_ns + clock_shift_ns(pid, c);
   }
 }
 

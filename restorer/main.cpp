@@ -141,13 +141,15 @@ int main(int argc, char** argv) {
     }
     restorer::stage_memory(reader, fit, plan, files);
     restorer::check_launch(image, fit, plan);
+    if (lazy_pages) restorer::confirm_page_server(*lazy_pages);
+    // Single-threaded from here (the stager's threads and the lazy
+    // server's middle are gone), as joining a time namespace requires; and
+    // before any descriptor is made, so that an absolute timerfd deadline
+    // on CLOCK_MONOTONIC or CLOCK_BOOTTIME is read on the process's clock.
+    if (clocks.time_namespace) restorer::enter_time_namespace(image);
     restorer::prepare_fds(image, inherit, files);
     restorer::fill_pipes(files);
     restorer::seal_memfds(files);
-    if (lazy_pages) restorer::confirm_page_server(*lazy_pages);
-    // Single-threaded from here (the stager's threads and the lazy
-    // server's middle are gone), as joining a time namespace requires.
-    if (clocks.time_namespace) restorer::enter_time_namespace(image);
     restorer::launch(image, fit, plan, files, options);
   } catch (const format::FormatError& e) {
     std::fprintf(stderr, "restore: %s: bad image %s\n", image_path.c_str(), e.what());

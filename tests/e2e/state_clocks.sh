@@ -3,7 +3,8 @@
 # values at the dump (a time namespace), whatever the image did meanwhile;
 # restore --host-clocks keeps the host's instead; clocks that would go
 # back are refused; without CAP_SYS_ADMIN the host's are kept with a
-# warning. Speed-independent: every bound is between readings of the
+# warning; an absolute timerfd keeps its deadline on the process's clock.
+# Speed-independent: every bound is between readings of the
 # script's own clocks (H) and the process's (P) taken before and after:
 #   in a namespace, P2 - P1 <= (H2 - H1) - SIT   (the sitting time is left out)
 #   with host clocks, P2 - P1 >= SIT
@@ -13,12 +14,16 @@ prog="$PROGRAMS/state_clocks"
 SIT=3  # seconds the image sits between dump and restore
 
 # clocks NAME: asks NAME for its clocks; sets MONO BOOT OFF_MONO OFF_BOOT.
+# Its absolute CLOCK_MONOTONIC timerfd must still expire at its deadline
+# on the process's clock, namespace or not (within 500 ms: two readings).
 clocks() {
-  local name=$1 n
+  local name=$1 n skew
   n=$(wc -l <"$WORK/$name.out")
   send "$name" tick
   wait_lines "$name" $((n + 1))
-  read -r _ MONO BOOT OFF_MONO OFF_BOOT < <(tail -n 1 "$WORK/$name.out")
+  read -r _ MONO BOOT OFF_MONO OFF_BOOT skew < <(tail -n 1 "$WORK/$name.out")
+  ((skew >= -500 && skew <= 500)) ||
+    fail "$name: its absolute CLOCK_MONOTONIC timerfd moved by $skew ms against its own clock"
 }
 host() { read -r _ H_MONO H_BOOT _ _ < <("$prog" --now); }
 
