@@ -24,7 +24,8 @@ std::string link(const std::string& path) {
 // for the namespace P's children get; P's own when the two are the same.
 int64_t offset_ns(const std::string& proc, const char* which) {
   if (link(proc + "/ns/time") != link(proc + "/ns/time_for_children"))
-    throw DumpError(proc + " lives in another time namespace than its children get: its clock offsets cannot be read");
+    throw DumpError("its time namespace is not the one its children get (it called unshare(CLONE_NEWTIME)), "
+                    "so the offsets its clocks run with cannot be read");
   std::string text;
   try {
     text = x86::read_proc_file(proc + "/timens_offsets");

@@ -3,7 +3,9 @@
 # dropped:
 #   - a timer on one thread's CPU clock: `ckpt dump --kill` refuses it in
 #     one line naming the timer, writes no image and leaves the process
-#     running, untraced; so are 65537 timers, one more than an image holds;
+#     running, untraced; so are 65537 timers, one more than an image holds,
+#     and an absolute timerfd in a process that unshared its time namespace
+#     itself (its clock offsets cannot be read);
 #   - an image whose timer uses a clock this machine lacks (an alarm clock
 #     without an RTC) or cannot use (without CAP_WAKE_ALARM): refused in
 #     phase 1, by --check too; a clock no timer can have: a bad image;
@@ -48,6 +50,18 @@ if (ulimit -i 70000 2>/dev/null); then
 else
   log "NOTE: RLIMIT_SIGPENDING cannot be raised to 70000 here: the timer count limit is not tried"
 fi
+
+# 1c. An absolute timerfd in a process whose own time namespace is not the
+# one /proc shows (it called unshare(CLONE_NEWTIME) itself): refused.
+start u "$PROGRAMS/state_clocks" --unshare
+wait_lines u 1
+"$CKPT" dump "$PID_u" -o "$WORK/u.ckpt" --kill >"$WORK/dump.out" 2>"$WORK/dump.err" &&
+  fail "ckpt dump accepted an absolute timer on a clock whose offsets it cannot read"
+grep -q "an absolute timer: its time namespace is not the one its children get" "$WORK/dump.err" ||
+  fail "ckpt dump of an unshared time namespace: $(cat "$WORK/dump.err")"
+(($(wc -l <"$WORK/dump.err") == 1)) || fail "ckpt dump said more than one line: $(cat "$WORK/dump.err")"
+close_input u
+wait_exit u 0
 
 # 2. Clocks at restore.
 start p "$PROGRAMS/state_posix_timers"

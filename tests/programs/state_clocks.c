@@ -9,10 +9,13 @@
  * SKEW_MS: how far the timerfd's time left is from deadline - now, which
  * is 0 when the deadline kept its place on the process's clock), and
  * exits 0 at EOF. With --now it prints that line once (skew 0) and exits:
- * the script's view of the clocks.
+ * the script's view of the clocks. With --unshare it first calls
+ * unshare(CLONE_NEWTIME): its children would get another namespace than
+ * its own, whose offsets /proc cannot show (the dump must refuse).
  */
 #include "testprog.h"
 
+#include <sched.h>
 #include <sys/timerfd.h>
 #include <time.h>
 
@@ -57,6 +60,8 @@ int main(int argc, char **argv)
 		report();
 		return 0;
 	}
+	if (argc > 1 && strcmp(argv[1], "--unshare") == 0 && unshare(CLONE_NEWTIME) != 0)
+		tp_die("unshare(CLONE_NEWTIME)");
 	tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
 	deadline = ns(CLOCK_MONOTONIC) + 1000 * 1000000000LL;
 	struct itimerspec its = {{0, 0}, {deadline / 1000000000, deadline % 1000000000}};
