@@ -30,6 +30,8 @@
 #include "restorer/MachineCheck.h"
 #include "restorer/RestoreError.h"
 #include "restorer/Stager.h"
+#include "restorer/OwnFiles.h"
+#include "restorer/SysvShm.h"
 #include "restorer/TaskRestore.h"
 #include "restorer/TimeNamespace.h"
 #include "x86/ProcMaps.h"
@@ -107,6 +109,8 @@ int main(int argc, char** argv) {
     std::vector<x86::MapsEntry> self = x86::parse_maps(x86::read_proc_file("/proc/self/maps"));
     restorer::MachineFit fit = restorer::check_machine(image, self);
     restorer::check_files(image, inherit);
+    restorer::check_sysv_shm(image);
+    restorer::check_own_files(image);
     const restorer::ClockPlan clocks = restorer::plan_clocks(image, cl.host_clocks);
     std::fputs(clocks.warning.c_str(), stderr);
     if (check_only) {
@@ -147,6 +151,12 @@ int main(int argc, char** argv) {
     // before any descriptor is made, so that an absolute timerfd deadline
     // on CLOCK_MONOTONIC or CLOCK_BOOTTIME is read on the process's clock.
     if (clocks.time_namespace) restorer::enter_time_namespace(image);
+    // The first changes outside this process: SysV segments and per-process
+    // files, removed again if the restore fails before launch.
+    restorer::SysvSegments sysv = restorer::create_sysv_shm(image);
+    restorer::OwnFiles own = restorer::create_own_files(image);
+    restorer::stage_outside(image, plan, sysv, own);
+    sysv.mark_removed(image);
     restorer::prepare_fds(image, inherit, files);
     restorer::fill_pipes(files);
     restorer::seal_memfds(files);
