@@ -24,6 +24,7 @@
 #include "restorer/AddressPlan.h"
 #include "restorer/Binfmt.h"
 #include "restorer/CommandLine.h"
+#include "restorer/DeletedFiles.h"
 #include "restorer/Descriptors.h"
 #include "restorer/LazyPages.h"
 #include "restorer/Launch.h"
@@ -160,6 +161,7 @@ int main(int argc, char** argv) {
     restorer::prepare_fds(image, inherit, files);
     restorer::fill_pipes(files);
     restorer::seal_memfds(files);
+    files.deleted_exe = restorer::finish_deleted_files(image, files.deleted);
     restorer::launch(image, fit, plan, files, options);
   } catch (const format::FormatError& e) {
     std::fprintf(stderr, "restore: %s: bad image %s\n", image_path.c_str(), e.what());
