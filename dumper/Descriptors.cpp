@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <cstring>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include "dumper/ScopedFd.h"
@@ -31,9 +32,7 @@ namespace {
 
 std::string proc(pid_t pid, const std::string& leaf) { return "/proc/" + std::to_string(pid) + "/" + leaf; }
 
-[[noreturn]] void refuse(pid_t pid, int fd, const std::string& why) {
-  throw DumpError("pid " + std::to_string(pid) + ": cannot dump fd " + std::to_string(fd) + ": " + why);
-}
+[[noreturn]] void refuse(pid_t pid, int fd, const std::string& why) { throw FdRefused(pid, fd, why); }
 
 std::string link_of(const std::string& path) {
   char buf[4096];
@@ -143,7 +142,10 @@ bool is_tty(dev_t rdev) {
 
 }  // namespace
 
-format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas) {
+FdRefused::FdRefused(pid_t pid, int fd, const std::string& why)
+    : DumpError("pid " + std::to_string(pid) + ": cannot dump fd " + std::to_string(fd) + ": " + why), fd(fd), why(why) {}
+
+format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas, std::vector<std::string>* left_out) {
   format::FileTable table;
   std::map<uint64_t, size_t> object_index;  // id -> index in table.objects
 
@@ -170,8 +172,10 @@ format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas) {
   std::sort(numbers.begin(), numbers.end());
   std::map<uint64_t, unsigned> pipe_ends;  // pipe inode -> bit 1 read end seen, bit 2 write end seen
 
+  std::set<int> skipped;  // --ignore-fds: refused and left out
   for (int n : numbers) {
     if (n <= 2) continue;  // the shell-job convention: restore's own stdio takes their place
+    try {  // (body not indented, to keep it easy to merge: ends at the FdRefused catch)
     const std::string path = proc(pid, "fd/" + std::to_string(n));
     std::string target = link_of(path);
     struct stat st;
@@ -256,6 +260,19 @@ format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas) {
       refuse(pid, n, "unsupported kind of file (" + target + ")");
     }
     table.fds.push_back(std::move(f));
+    } catch (const FdRefused& r) {
+      if (!left_out) throw;
+      left_out->push_back("left out fd " + std::to_string(r.fd) + " (--ignore-fds): " + r.why);
+      skipped.insert(r.fd);
+    }
+  }
+  for (FdEntry& f : table.fds) {
+    auto gone = [&](const format::EpollTarget& t) { return skipped.count(t.fd) > 0; };
+    for (const format::EpollTarget& t : f.targets)
+      if (gone(t))
+        left_out->push_back("epoll fd " + std::to_string(f.fd) + " no longer watches left-out fd " +
+                            std::to_string(t.fd));
+    std::erase_if(f.targets, gone);
   }
 
   // A pipe is recreated whole when both ends are inside; an end whose

@@ -20,6 +20,8 @@
 #include "dumper/TaskState.h"
 #include "dumper/Tracee.h"
 #include "format/Checksum.h"
+#include "format/FormatError.h"
+#include "format/ImageReader.h"
 #include "format/Limits.h"
 #include "x86/ProcMaps.h"
 #include "x86/RemoteSyscall.h"
@@ -142,8 +144,38 @@ static void find_resume_gadgets(format::Image& image) {
   }
 }
 
+// A pipe end whose other end is outside the process is saved without its
+// pipe: restore needs a stand-in for it, and says so only then, after a
+// --kill. The dump says it now, with the flag to give restore.
+static void note_outside_pipes(const format::FileTable& files, const std::string& image,
+                               std::vector<std::string>& warnings) {
+  for (const format::FdEntry& f : files.fds)
+    if (f.kind == format::FdKind::Pipe && f.external)
+      warnings.push_back("fd " + std::to_string(f.fd) + " is a pipe " +
+                         ((f.flags & O_ACCMODE) == O_RDONLY ? "read" : "write") +
+                         " end whose other end is outside the process (" + f.file.path + "): restore it with "
+                         "`restore --inherit-fd " + std::to_string(f.fd) + " " + image + "` and a stand-in open on fd " +
+                         std::to_string(f.fd) + ", or with `restore --external-fds=null " + image + "`");
+}
+
+// Reads the image just written with restore's own reader: every framing,
+// limit and content rule (format/Validate.cpp) that `restore` applies to an
+// image's own content, so that an image restore would refuse is never
+// committed, and --kill never kills for one. Page data is not read back:
+// its checksums are computed from the very bytes written, and fsync reports
+// an I/O error.
+static void check_restorable(pid_t pid, int fd) {
+  try {
+    format::ImageReader reader(fd);
+  } catch (const format::FormatError& e) {
+    throw DumpError("pid " + std::to_string(pid) + ": restore would refuse this image (" + e.what() +
+                    "); nothing was written");
+  }
+}
+
 DumpReport dump(const DumpOptions& o) {
   auto t0 = std::chrono::steady_clock::now();
+  ImageFile::check_path(o.output);  // before the process is touched
   check_target(o.pid);
   Tracee tracee(o.pid);
   // Everything below reads a stopped process; the destructor releases it.
@@ -155,10 +187,9 @@ DumpReport dump(const DumpOptions& o) {
   image.process = process_info(o.pid);
   image.vmas = read_address_space(o.pid);
   image.mm = mm_info(o.pid, image.vmas);
-  image.files = read_files(o.pid, image.vmas);
-  // --ignore-fds: descriptors are left out (restore's own 0-2 stand in);
-  // shared memory objects behind mappings are still saved.
-  if (o.ignore_fds) image.files.fds.clear();
+  DumpReport r;
+  image.files = read_files(o.pid, image.vmas, o.ignore_fds ? &r.warnings : nullptr);
+  note_outside_pipes(image.files, o.output, r.warnings);
   uint64_t syscall_insn = 0;  // for syscall injection: one in the vdso, always mapped and present
   for (const auto& v : image.vmas) {
     if (v.kind != format::VmaKind::Vdso) continue;
@@ -202,10 +233,11 @@ DumpReport dump(const DumpOptions& o) {
   // is committed, and then dies.
   if (!o.kill) tracee.release();
   writer.finish();
+  check_restorable(o.pid, file.fd());
+  if (o.executable) file.make_executable();
   file.commit();
   if (o.kill) tracee.kill();
 
-  DumpReport r;
   r.image_bytes = writer.bytes_written();
   r.pages_saved = mem.pages_saved;
   r.zero_pages_skipped = mem.zero_pages_skipped;

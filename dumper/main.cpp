@@ -2,7 +2,8 @@
 //   dump PID -o FILE [--kill] [--compress none|zstd[:LEVEL]] [--ignore-fds] [--executable]
 //   inspect FILE [--json]
 //   verify FILE
-//   run FILE          (exec `restore FILE`, found beside this binary or on PATH)
+//   run FILE [--lazy] [--inherit-fd N]... [--external-fds=null]
+//                     (exec `restore ... FILE`, found beside this binary or on PATH)
 // Exit status: 0 success, 1 failure (one line on stderr), 2 usage.
 #include <sys/stat.h>
 #include <unistd.h>
@@ -29,7 +30,7 @@ const char* kUsage =
     "usage: ckpt dump PID -o FILE [--kill] [--compress none|zstd[:LEVEL]] [--ignore-fds] [--executable]\n"
     "       ckpt inspect FILE [--json]\n"
     "       ckpt verify FILE\n"
-    "       ckpt run FILE [--lazy]\n";
+    "       ckpt run FILE [--lazy] [--inherit-fd N]... [--external-fds=null]\n";
 
 struct UsageError : std::runtime_error {
   using std::runtime_error::runtime_error;
@@ -69,12 +70,11 @@ po::variables_map parse(const std::vector<std::string>& args, po::options_descri
 
 int cmd_dump(const std::vector<std::string>& args) {
   std::string pid_text, compress = "zstd:3";
-  bool executable = false;
   dumper::DumpOptions o;
   po::options_description opts;
   opts.add_options()("pid", po::value(&pid_text))("output,o", po::value(&o.output)->required())(
       "kill", po::bool_switch(&o.kill))("ignore-fds", po::bool_switch(&o.ignore_fds))(
-      "compress", po::value(&compress))("executable", po::bool_switch(&executable));
+      "compress", po::value(&compress))("executable", po::bool_switch(&o.executable));
   parse(args, opts, "pid", 1);
   size_t used = 0;
   try {
@@ -86,11 +86,7 @@ int cmd_dump(const std::vector<std::string>& args) {
   }
   o.compression = parse_compression(compress);
   dumper::DumpReport r = dumper::dump(o);
-  // u+x only: runnable as ./FILE through restore's binfmt_misc entry, and
-  // still owner-only, since the image holds the process's memory.
-  if (executable && chmod(o.output.c_str(), S_IRUSR | S_IWUSR | S_IXUSR) != 0)
-    throw std::runtime_error("dumped pid " + std::to_string(o.pid) + " to " + o.output +
-                             " but cannot make it executable: " + std::strerror(errno));
+  for (const std::string& w : r.warnings) std::fprintf(stderr, "ckpt: warning: %s\n", w.c_str());
   std::fprintf(stderr, "ckpt: dumped pid %d to %s: %zu memory areas, %llu pages saved (%llu zero pages skipped), "
                        "%llu bytes, %.3f s%s\n",
                o.pid, o.output.c_str(), r.vmas, (unsigned long long)r.pages_saved,
@@ -118,18 +114,39 @@ int cmd_verify(const std::vector<std::string>& args) {
   return 0;
 }
 
-int cmd_run(std::vector<std::string> args, const char* argv0) {
-  const bool lazy = std::erase(args, std::string("--lazy")) > 0;
-  if (args.size() != 1) throw UsageError("run takes exactly one image (and --lazy)");
+// Options restore takes that `run` passes on as they are: --lazy,
+// --inherit-fd N (or =N), --external-fds=null. restore checks their values.
+int cmd_run(const std::vector<std::string>& args, const char* argv0) {
+  std::vector<std::string> pass = {"restore"};
+  std::string image;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--lazy" || a.rfind("--inherit-fd=", 0) == 0 || a.rfind("--external-fds=", 0) == 0) {
+      pass.push_back(a);
+    } else if (a == "--inherit-fd" || a == "--external-fds") {
+      if (i + 1 >= args.size()) throw UsageError(a + " needs a value");
+      pass.push_back(a + "=" + args[++i]);
+    } else if (a.rfind("-", 0) == 0 && a != "-") {
+      throw UsageError("run passes on --lazy, --inherit-fd N and --external-fds=null, not '" + a + "'");
+    } else if (!image.empty()) {
+      throw UsageError("run takes exactly one image");
+    } else {
+      image = a;
+    }
+  }
+  if (image.empty()) throw UsageError("run takes exactly one image");
+  pass.push_back("--");
+  pass.push_back(image);
+  std::vector<char*> restore_args;
+  for (std::string& a : pass) restore_args.push_back(a.data());
+  restore_args.push_back(nullptr);
   std::string self(argv0);
   char exe[4096];
   ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
   if (n > 0) self.assign(exe, size_t(n));
   std::string beside = self.substr(0, self.rfind('/') + 1) + "restore";
-  const char* restore_args[] = {"restore", lazy ? "--lazy" : args[0].c_str(), lazy ? args[0].c_str() : nullptr,
-                                nullptr};
-  if (access(beside.c_str(), X_OK) == 0) execv(beside.c_str(), const_cast<char**>(restore_args));
-  execvp("restore", const_cast<char**>(restore_args));
+  if (access(beside.c_str(), X_OK) == 0) execv(beside.c_str(), restore_args.data());
+  execvp("restore", restore_args.data());
   throw std::runtime_error("cannot run restore (looked beside ckpt and on PATH)");
 }
 

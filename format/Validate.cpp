@@ -4,11 +4,14 @@
 #include <sys/mman.h>
 #include <zstd.h>
 
+#include <algorithm>
 #include <cstdio>
 
 #include "format/Hex.h"
 #include "format/FormatError.h"
 #include "format/Limits.h"
+#include "x86/LdtDescriptor.h"
+#include "x86/SigFrame.h"
 
 namespace ckpt::format {
 
@@ -24,6 +27,8 @@ static uint64_t section_offset(const std::vector<SectionInfo>& sections, Section
 }
 
 static bool page_aligned(uint64_t v) { return v % kPageSize == 0; }
+
+static void validate_cpu_state(const Image& image, const std::vector<SectionInfo>& sections);
 
 void validate_image(const Image& image, const std::vector<SectionInfo>& sections) {
   const uint64_t vmas_at = section_offset(sections, SectionType::Vmas);
@@ -188,6 +193,59 @@ void validate_image(const Image& image, const std::vector<SectionInfo>& sections
     }
     if (c.offset < data_begin || c.offset > data_end || c.stored_size > data_end - c.offset)
       bad("stored bytes lie outside the page_data section");
+  }
+  validate_cpu_state(image, sections);
+}
+
+// What the restorer would otherwise find only while resuming the threads:
+// rules on the saved CPU state that hold on every machine. They live here,
+// and not in restorer/, so that `ckpt dump` (which re-reads its image
+// before committing it and before --kill) refuses exactly what `restore`
+// would refuse.
+
+// A selector the trampoline can load again: null, the user data segment,
+// or an LDT selector (TI set, RPL 3) naming a present entry the image restores.
+static bool selector_restorable(uint64_t sel, const std::vector<uint64_t>& ldt) {
+  if (sel == 0 || sel == 0x2b) return true;
+  if ((sel & 7) != 7) return false;
+  size_t index = sel >> 3;
+  return index < ldt.size() && !x86::descriptor_is_empty(ldt[index]) && ((ldt[index] >> x86::ldt_bits::kP) & 1);
+}
+
+static void validate_cpu_state(const Image& image, const std::vector<SectionInfo>& sections) {
+  const uint64_t threads_at = section_offset(sections, SectionType::Threads);
+  const uint64_t task_at = section_offset(sections, SectionType::Task);
+  if (image.threads.empty() || image.threads[0].tid != image.process.pid)
+    throw FormatError(threads_at, "the image's first thread is not the thread group leader");
+  const std::vector<uint64_t>& ldt = image.task.ldt;
+  for (size_t i = 0; i < ldt.size(); ++i)
+    if (!x86::descriptor_is_empty(ldt[i]) && !x86::descriptor_is_installable(ldt[i]))
+      throw FormatError(task_at, "task: LDT entry " + std::to_string(i) + " cannot be installed with modify_ldt");
+  // The VMAs are sorted and disjoint (checked above): binary search.
+  auto vma_at = [&](uint64_t a) -> const Vma* {
+    auto it = std::upper_bound(image.vmas.begin(), image.vmas.end(), a,
+                               [](uint64_t x, const Vma& v) { return x < v.start; });
+    if (it == image.vmas.begin()) return nullptr;
+    --it;
+    return a < it->end ? &*it : nullptr;
+  };
+  for (const ThreadState& t : image.threads) {
+    auto bad = [&](const std::string& why) {
+      throw FormatError(threads_at, "thread " + std::to_string(t.tid) + ": " + why);
+    };
+    std::string why = x86::xsave_area_problem(t.xsave.data(), t.xsave.size(), t.xfeatures);
+    if (!why.empty()) bad(why);
+    // Selectors are loaded again for the leader only; other threads must hold none.
+    for (unsigned reg : {DS, ES, FS, GS})
+      if (!selector_restorable(t.gpr[reg], ldt) || (&t != &image.threads[0] && t.gpr[reg] && t.gpr[reg] != 0x2b))
+        bad("holds segment selector " + std::to_string(t.gpr[reg]) + ", which cannot be restored");
+    // glibc's cached thread id is rewritten in place before the point of no return.
+    if (t.cached_tid_address) {
+      const Vma* v = vma_at(t.cached_tid_address);
+      if (!v || !(v->prot & PROT_WRITE) || v->kind == VmaKind::FileShared || vma_kind_is_special(v->kind) ||
+          v->end - t.cached_tid_address < 4)
+        bad("the C library's cached thread id at " + hex(t.cached_tid_address) + " is not in writable memory");
+    }
   }
 }
 

@@ -15,6 +15,7 @@ struct CommandLine {
   std::string image;
   bool check = false, verbose = false, lazy = false, install_binfmt = false, uninstall_binfmt = false, help = false;
   std::vector<int> inherit_fds;  // in the order given, repeats kept
+  bool external_null = false;    // --external-fds=null
 };
 
 // A command line restore does not accept; what() says why, in one line.

@@ -117,7 +117,8 @@ int recreate_deleted(const FdEntry& f) {
 
 }  // namespace
 
-void check_files(const format::Image& image, const std::set<int>& inherit) {
+void check_files(const format::Image& image, const ExternalFds& external) {
+  const std::set<int>& inherit = external.inherit;
   for (const FdEntry& f : image.files.fds) {
     struct stat st;
     switch (f.kind) {
@@ -139,9 +140,9 @@ void check_files(const format::Image& image, const std::set<int>& inherit) {
           fail(f, "the device is missing or is another device");
         break;
       case FdKind::Pipe:
-        if (f.external && !inherit.count(f.fd))
+        if (f.external && !inherit.count(f.fd) && !external.null)
           fail(f, "its other end was outside the process; pass --inherit-fd " + std::to_string(f.fd) +
-                      " with a replacement open on that fd of restore");
+                      " with a replacement open on that fd of restore, or --external-fds=null");
         if (f.external && fcntl(f.fd, F_GETFD) < 0)
           fail(f, "--inherit-fd " + std::to_string(f.fd) + " was given but restore has no fd " + std::to_string(f.fd));
         break;
@@ -165,7 +166,7 @@ void check_files(const format::Image& image, const std::set<int>& inherit) {
   }
 }
 
-PreparedFiles prepare_files(const format::Image& image, const std::set<int>& /*inherit: checked by check_files*/) {
+PreparedFiles prepare_files(const format::Image& image, const ExternalFds& external) {
   PreparedFiles out;
   for (const auto& o : image.files.objects) {
     out.objects[o.id] = make_object(o);
@@ -208,8 +209,11 @@ PreparedFiles prepare_files(const format::Image& image, const std::set<int>& /*i
         }
         break;
       case FdKind::Pipe:
-        if (f.external) {
+        if (f.external && external.inherit.count(f.fd)) {
           fd = fcntl(f.fd, F_DUPFD_CLOEXEC, base);  // --inherit-fd: restore's own fd f.fd
+          break;
+        } else if (f.external) {  // --external-fds=null (check_files made sure)
+          fd = ::open("/dev/null", int((f.flags & O_ACCMODE) | O_CLOEXEC | O_NOCTTY));
           break;
         } else {
           auto it = pipes.find(f.object);

@@ -1,7 +1,7 @@
 // File descriptors and shared memory objects on the restoring side.
 // Phase 1 checks that every file is present and unchanged and that every
 // pipe end whose partner lived outside the process has a replacement
-// (--inherit-fd). Phase 3 creates them all in the launcher, above every
+// (--inherit-fd, or /dev/null for all with --external-fds=null). Phase 3 creates them all in the launcher, above every
 // number the restored process uses, so nothing collides; the trampoline
 // then moves each to its number with dup3 and sets up epoll interest lists
 // (which are keyed by fd number, so only once the numbers are final).
@@ -25,12 +25,17 @@ struct PreparedFiles {
   int close_upto = 3;                         // every fd in [3, close_upto) that is not a target is closed
 };
 
-// `inherit`: fd numbers the user passed with --inherit-fd (restore's own fd N
-// becomes the restored process's fd N). Throws RestoreError.
-void check_files(const format::Image& image, const std::set<int>& inherit);
+// What stands in for the pipe ends whose other end was outside the process.
+struct ExternalFds {
+  std::set<int> inherit;  // --inherit-fd N: restore's own fd N becomes the restored process's fd N
+  bool null = false;      // --external-fds=null: /dev/null for every other one
+};
+
+// Throws RestoreError.
+void check_files(const format::Image& image, const ExternalFds& external);
 
 // Creates every object and descriptor. Throws RestoreError.
-PreparedFiles prepare_files(const format::Image& image, const std::set<int>& inherit);
+PreparedFiles prepare_files(const format::Image& image, const ExternalFds& external);
 
 // Seals memfds once their shared mappings exist (a write seal would forbid them).
 void seal_memfds(const PreparedFiles& files);

@@ -15,7 +15,6 @@
 #include <cstring>
 
 #include "restorer/RestoreError.h"
-#include "x86/LdtDescriptor.h"
 
 namespace ckpt::restorer {
 
@@ -23,26 +22,10 @@ static const char* const kRlimitNames[format::kRlimitCount] = {
     "CPU", "FSIZE", "DATA", "STACK", "CORE", "RSS", "NPROC", "NOFILE",
     "MEMLOCK", "AS", "LOCKS", "SIGPENDING", "MSGQUEUE", "NICE", "RTPRIO", "RTTIME"};
 
-// A selector the trampoline can load again: null, the user data segment,
-// or an LDT selector (TI set, RPL 3) naming an entry the image restores.
-static bool selector_restorable(uint64_t sel, const std::vector<uint64_t>& ldt) {
-  if (sel == 0 || sel == 0x2b) return true;
-  if ((sel & 7) != 7) return false;
-  size_t index = sel >> 3;
-  return index < ldt.size() && !x86::descriptor_is_empty(ldt[index]) && ((ldt[index] >> x86::ldt_bits::kP) & 1);
-}
-
 void check_task(const format::Image& image) {
+  // LDT entries and segment selectors are the format's rules (format/Validate.cpp).
   const format::TaskState& t = image.task;
-  for (size_t i = 0; i < t.ldt.size(); ++i)
-    if (!x86::descriptor_is_empty(t.ldt[i]) && !x86::descriptor_is_installable(t.ldt[i]))
-      throw RestoreError("LDT entry " + std::to_string(i) + " cannot be installed with modify_ldt");
   for (const format::ThreadState& th : image.threads) {
-    // Selectors are loaded again for the leader only; other threads must hold none.
-    for (unsigned reg : {format::DS, format::ES, format::FS, format::GS})
-      if (!selector_restorable(th.gpr[reg], t.ldt) || (&th != &image.threads[0] && th.gpr[reg] && th.gpr[reg] != 0x2b))
-        throw RestoreError("thread " + std::to_string(th.tid) + " holds segment selector " +
-                           std::to_string(th.gpr[reg]) + ", which cannot be restored");
     if (!(th.altstack_flags & SS_DISABLE)) {
       unsigned long min = getauxval(AT_MINSIGSTKSZ);
       if (th.altstack_size < (min ? min : MINSIGSTKSZ))

@@ -77,7 +77,8 @@ int main(int argc, char** argv) {
     const format::Image& image = reader.image();
     std::vector<x86::MapsEntry> self = x86::parse_maps(x86::read_proc_file("/proc/self/maps"));
     restorer::MachineFit fit = restorer::check_machine(image, self);
-    restorer::check_files(image, inherit);
+    const restorer::ExternalFds external{inherit, cl.external_null};
+    restorer::check_files(image, external);
     if (check_only) {
       reader.verify_page_data();
       if (lazy) restorer::check_lazy_pages();
@@ -86,7 +87,7 @@ int main(int argc, char** argv) {
     }
     restorer::AddressPlan plan = restorer::plan_addresses(image, self, restorer::home_size(image),
                                                           restorer::vdso_scratch_size(image, fit.vdso));
-    restorer::PreparedFiles files = restorer::prepare_files(image, inherit);
+    restorer::PreparedFiles files = restorer::prepare_files(image, external);
     restorer::LaunchOptions options{verbose};
     if (lazy_pages) {
       std::vector<bool> chosen = restorer::choose_lazy(image);

@@ -156,6 +156,13 @@ Image realistic_image() {
   t.xfeatures = 0xe7;
   t.xsave.resize(2432);
   for (size_t i = 0; i < t.xsave.size(); ++i) t.xsave[i] = uint8_t(i * 7 + 3);
+  // What the validation's CPU-state rules require of real state: restorable
+  // selectors, MXCSR without reserved bits, a standard-format XSAVE header.
+  t.gpr[DS] = t.gpr[ES] = t.gpr[FS] = t.gpr[GS] = 0;
+  const uint32_t mxcsr = 0x1f80;
+  std::memcpy(t.xsave.data() + 24, &mxcsr, 4);
+  std::fill(t.xsave.begin() + 512, t.xsave.begin() + 576, 0);
+  t.xsave[512] = 0x07;  // XSTATE_BV: x87, SSE, AVX
   img.threads = {t};
   return img;
 }
