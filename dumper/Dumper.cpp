@@ -168,7 +168,10 @@ static void check_restorable(pid_t pid, int fd) {
   try {
     format::ImageReader reader(fd);
   } catch (const format::FormatError& e) {
-    throw DumpError("pid " + std::to_string(pid) + ": restore would refuse this image (" + e.what() +
+    // The offset is that of a file about to be removed: only the reason matters.
+    std::string why = e.what();
+    if (why.rfind("at offset ", 0) == 0 && why.find(": ") != std::string::npos) why.erase(0, why.find(": ") + 2);
+    throw DumpError("pid " + std::to_string(pid) + ": restore would refuse this image (" + why +
                     "); nothing was written");
   }
 }

@@ -26,15 +26,21 @@ void ImageFile::check_path(const std::string& path) {
   if (lstat(path.c_str(), &st) != 0) return;  // a new file (a missing folder is said when it is created)
   if (S_ISREG(st.st_mode)) return;            // replaced whole by the rename, as an older image is
   if (S_ISDIR(st.st_mode)) throw DumpError("output path " + path + " is a folder");
-  const char* what = S_ISLNK(st.st_mode)                          ? "a symbolic link"
+  std::string what = S_ISLNK(st.st_mode)                          ? "a symbolic link"
                      : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device"
                      : S_ISFIFO(st.st_mode)                       ? "a FIFO"
                                                                   : "a socket";
-  // Streaming an image (to a pipe, a device, a socket) is not supported yet;
-  // the rename would replace the node itself, not write where it leads.
+  if (S_ISLNK(st.st_mode)) {
+    char to[4096];
+    ssize_t n = readlink(path.c_str(), to, sizeof to - 1);
+    if (n > 0) what += " (to " + std::string(to, size_t(n)) + ")";
+  }
+  // The hook for streaming an image (to a pipe, a device, a socket), a later
+  // feature: until then, renaming over such a node would replace the node
+  // itself rather than write where it leads, so it is refused.
   throw DumpError("output path " + path + " is " + what +
-                  "; ckpt writes an image only to a regular file, which it replaces whole (streaming is not "
-                  "supported yet): name the file itself");
+                  "; ckpt writes an image only to a new or regular file, which it replaces whole (streaming to a "
+                  "link, device or FIFO is not supported yet)");
 }
 
 ImageFile::ImageFile(const std::string& path) : path_(path) {
