@@ -960,3 +960,50 @@ TEST_CASE("codec: truncated fields, trailing bytes and unknown enums are refused
   b = encode_page_index({c});
   CHECK_THROWS_WITH_AS(decode_page_index(b.data(), b.size(), 0), has("unknown chunk encoding 7"), FormatError);
 }
+
+// The CPU-state rules restore used to check only after reading (now in
+// format/Validate.cpp, so that ckpt dump refuses the same images).
+TEST_CASE("format: the saved CPU state must be resumable") {
+  Image ok = realistic_image();
+  CHECK_NOTHROW(write_and_open(ok, {}));
+
+  Image img = realistic_image();
+  img.threads[0].tid = 41238;
+  CHECK_THROWS_WITH_AS(write_and_open(img, {}), has("first thread is not the thread group leader"), FormatError);
+
+  img = realistic_image();
+  img.threads[0].gpr[ES] = 0x33;  // the user code selector: loadable, but not by the restorer
+  CHECK_THROWS_WITH_AS(write_and_open(img, {}), has("holds segment selector 51, which cannot be restored"),
+                       FormatError);
+  img = realistic_image();
+  img.threads[0].gpr[GS] = 0x0f;  // LDT entry 1, which the image does not have
+  CHECK_THROWS_WITH_AS(write_and_open(img, {}), has("holds segment selector 15"), FormatError);
+
+  img = realistic_image();
+  ThreadState other = img.threads[0];
+  other.tid = 41240;
+  other.gpr[DS] = 0x2b;
+  img.threads.push_back(other);
+  CHECK_NOTHROW(write_and_open(img, {}));
+  img.threads[1].gpr[FS] = 0x0f;  // an LDT selector is loaded again for the leader only
+  img.task.ldt = {0, 0x00cff3000000ffffull};  // entry 1: a present 32-bit data segment, DPL 3
+  CHECK_THROWS_WITH_AS(write_and_open(img, {}), has("thread 41240: holds segment selector 15"), FormatError);
+  img.threads.pop_back();
+  img.threads[0].gpr[FS] = 0x0f;
+  CHECK_NOTHROW(write_and_open(img, {}));
+  img.task.ldt = {0, 0x00cf93000000ffffull};  // DPL 0: modify_ldt cannot install it
+  CHECK_THROWS_WITH_AS(write_and_open(img, {}), has("LDT entry 1 cannot be installed"), FormatError);
+
+  img = realistic_image();
+  img.threads[0].xsave[26] = 1;  // a reserved MXCSR bit
+  CHECK_THROWS_WITH_AS(write_and_open(img, {}), has("reserved MXCSR bits"), FormatError);
+
+  img = realistic_image();
+  img.threads[0].cached_tid_address = kHeap + 0x2d0;
+  CHECK_NOTHROW(write_and_open(img, {}));
+  for (uint64_t bad : {kExeText + 0x10, kShared + 0x10, kVvar + 0x10,
+                       uint64_t(0x1000)}) {
+    img.threads[0].cached_tid_address = bad;
+    CHECK_THROWS_WITH_AS(write_and_open(img, {}), has("cached thread id"), FormatError);
+  }
+}
