@@ -143,7 +143,7 @@ void check_files(const format::Image& image, const ExternalFds& external) {
         if (f.external && !inherit.count(f.fd) && !external.null)
           fail(f, "its other end was outside the process; pass --inherit-fd " + std::to_string(f.fd) +
                       " with a replacement open on that fd of restore, or --external-fds=null");
-        if (f.external && fcntl(f.fd, F_GETFD) < 0)
+        if (f.external && inherit.count(f.fd) && fcntl(f.fd, F_GETFD) < 0)
           fail(f, "--inherit-fd " + std::to_string(f.fd) + " was given but restore has no fd " + std::to_string(f.fd));
         break;
       case FdKind::Fifo:
