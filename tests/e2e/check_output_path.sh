@@ -6,7 +6,8 @@
 # rename replaced it: -o /dev/stdout turned /dev/stdout into a regular file).
 # Cases, all inside the test's folder: a symlink to a regular file, a
 # symlink to a FIFO (what /dev/stdout is in a pipeline), a dangling symlink,
-# a character device (a copy of /dev/null made with mknod), a FIFO. Then a
+# a character device (a copy of /dev/null made with mknod), a FIFO, a unix
+# socket. Then a
 # plain path and an older image at the path still work.
 source "$(dirname "$0")/lib.sh"
 
@@ -21,7 +22,9 @@ mkfifo "$WORK/fifo"
 ln -s "$WORK/target" "$WORK/link-file"
 ln -s "$WORK/fifo" "$WORK/link-fifo"
 ln -s "$WORK/nowhere" "$WORK/link-dangling"
-cases=('link-file|symbolic link' 'link-fifo|symbolic link' 'link-dangling|symbolic link' 'fifo|FIFO')
+/usr/bin/python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$WORK/socket" ||
+  fail "cannot make a unix socket node"
+cases=('link-file|symbolic link' 'link-fifo|symbolic link' 'link-dangling|symbolic link' 'fifo|FIFO' 'socket|socket')
 if mknod "$WORK/null" c 1 3 2>/dev/null; then
   cases+=('null|device')
 else

@@ -87,6 +87,18 @@ ext = {f["fd"]: f["external"] for f in j["fds"] if f["kind"] == "pipe"}
 assert ext == {45: True, 46: True}, ext
 EOF
 
+# ckpt run passes on only restore's options, each with its value.
+for bad in "--bogus" "--inherit-fd" "--external-fds" "$img --kill"; do
+  "$CKPT" run $img $bad </dev/null >"$WORK/usage.out" 2>"$WORK/usage.err"
+  rc=$?
+  ((rc == 2)) || fail "ckpt run $img $bad exited $rc, expected 2 (usage)"
+  [[ -s $WORK/usage.out ]] && fail "ckpt run $img $bad ran something"
+done
+"$CKPT" run "$img" --external-fds=zero </dev/null >"$WORK/usage.out" 2>"$WORK/usage.err"
+rc=$?
+((rc == 2)) || fail "ckpt run --external-fds=zero exited $rc, expected 2 (restore's usage error)"
+grep -q "only 'null' is known" "$WORK/usage.err" || fail "restore did not say what --external-fds takes: $(cat "$WORK/usage.err")"
+
 # ckpt run without a stand-in: refused by restore, nothing runs.
 "$CKPT" run "$img" </dev/null >"$WORK/plain.out" 2>"$WORK/plain.err"
 rc=$?
