@@ -239,6 +239,8 @@ static void validate_cpu_state(const Image& image, const std::vector<SectionInfo
     for (unsigned reg : {DS, ES, FS, GS})
       if (!selector_restorable(t.gpr[reg], ldt) || (&t != &image.threads[0] && t.gpr[reg] && t.gpr[reg] != 0x2b))
         bad("holds segment selector " + std::to_string(t.gpr[reg]) + ", which cannot be restored");
+    // MINSIGSTKSZ (2048 on x86-64): below it, every kernel refuses the stack.
+    if (!(t.altstack_flags & 2) && t.altstack_size < 2048) bad("alternate signal stack smaller than MINSIGSTKSZ");
     // glibc's cached thread id is rewritten in place before the point of no return.
     if (t.cached_tid_address) {
       const Vma* v = vma_at(t.cached_tid_address);

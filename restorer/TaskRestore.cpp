@@ -26,11 +26,23 @@ void check_task(const format::Image& image) {
   // LDT entries and segment selectors are the format's rules (format/Validate.cpp).
   const format::TaskState& t = image.task;
   for (const format::ThreadState& th : image.threads) {
+    // The kernel's rule for a stack's size depends on its configuration
+    // (strict_sas_size) and on the task's XSAVE permissions, not only on
+    // AT_MINSIGSTKSZ, which only says what a signal frame may need: most
+    // kernels accept a SIGSTKSZ-sized stack where AT_MINSIGSTKSZ is larger
+    // (AVX-512, AMX). So ask the kernel itself, on this launcher, which the
+    // restored process becomes (same permissions): the trampoline's
+    // rt_sigreturn applies the very same rule. The pointer is not accessed.
     if (!(th.altstack_flags & SS_DISABLE)) {
-      unsigned long min = getauxval(AT_MINSIGSTKSZ);
-      if (th.altstack_size < (min ? min : MINSIGSTKSZ))
+      stack_t probe{}, old{};
+      probe.ss_sp = reinterpret_cast<void*>(th.altstack_sp);
+      probe.ss_size = th.altstack_size;
+      probe.ss_flags = th.altstack_flags & int(1u << 31);  // SS_AUTODISARM
+      if (sigaltstack(&probe, &old) != 0)
         throw RestoreError("the alternate signal stack of thread " + std::to_string(th.tid) + " (" +
-                           std::to_string(th.altstack_size) + " bytes) is below this machine's minimum");
+                           std::to_string(th.altstack_size) + " bytes) is refused by this kernel: " +
+                           std::strerror(errno));
+      sigaltstack(&old, nullptr);
     }
   }
   struct stat st;

@@ -159,6 +159,7 @@ Image realistic_image() {
   // What the validation's CPU-state rules require of real state: restorable
   // selectors, MXCSR without reserved bits, a standard-format XSAVE header.
   t.gpr[DS] = t.gpr[ES] = t.gpr[FS] = t.gpr[GS] = 0;
+  t.altstack_sp = kAnon + 0x10000, t.altstack_size = 0x4000, t.altstack_flags = 0;
   const uint32_t mxcsr = 0x1f80;
   std::memcpy(t.xsave.data() + 24, &mxcsr, 4);
   std::fill(t.xsave.begin() + 512, t.xsave.begin() + 576, 0);
@@ -997,6 +998,12 @@ TEST_CASE("format: the saved CPU state must be resumable") {
   img = realistic_image();
   img.threads[0].xsave[26] = 1;  // a reserved MXCSR bit
   CHECK_THROWS_WITH_AS(write_and_open(img, {}), has("reserved MXCSR bits"), FormatError);
+
+  img = realistic_image();
+  img.threads[0].altstack_size = 2047;
+  CHECK_THROWS_WITH_AS(write_and_open(img, {}), has("smaller than MINSIGSTKSZ"), FormatError);
+  img.threads[0].altstack_flags = 2;  // SS_DISABLE: the size does not matter
+  CHECK_NOTHROW(write_and_open(img, {}));
 
   img = realistic_image();
   img.threads[0].cached_tid_address = kHeap + 0x2d0;
