@@ -16,11 +16,14 @@
 #include <vector>
 
 #include "format/Hex.h"
+#include "format/Printable.h"
 #include "format/ImageReader.h"
 
 namespace ckpt::dumper {
 
 using format::hex;
+using format::json_string;
+using format::printable;
 
 using namespace ckpt::format;
 
@@ -40,85 +43,6 @@ std::string prot_text(uint32_t prot) {
   if (prot & PROT_WRITE) s[1] = 'w';
   if (prot & PROT_EXEC) s[2] = 'x';
   return s;
-}
-
-// Strings in an image (comm, paths) are whatever bytes the process had:
-// printed raw, an escape sequence in them would act on the reader's
-// terminal. Both outputs escape every control character (C0, DEL, C1), the
-// Unicode line separators and bidirectional overrides, and every byte that
-// is not UTF-8; everything else is shown as it is.
-
-// The length of the UTF-8 sequence at s[i] and its code point in *cp, or 0
-// if the bytes there are not UTF-8 (overlong, surrogate, beyond U+10FFFF).
-size_t utf8_at(const std::string& s, size_t i, uint32_t* cp) {
-  const auto b = [&](size_t k) { return uint8_t(s[i + k]); };
-  uint8_t c = b(0);
-  if (c < 0x80) return *cp = c, 1;
-  size_t n = c >= 0xf0 && c < 0xf5 ? 4 : c >= 0xe0 ? (c < 0xf0 ? 3 : 0) : c >= 0xc2 ? 2 : 0;
-  if (n == 0 || i + n > s.size()) return 0;
-  uint32_t v = c & (0xff >> (n + 1));
-  for (size_t k = 1; k < n; ++k) {
-    if ((b(k) & 0xc0) != 0x80) return 0;
-    v = v << 6 | (b(k) & 0x3f);
-  }
-  static constexpr uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
-  if (v < kMin[n] || v > 0x10ffff || (v >= 0xd800 && v < 0xe000)) return 0;
-  return *cp = v, n;
-}
-
-bool must_escape(uint32_t cp) {
-  return cp < 0x20 || (cp >= 0x7f && cp < 0xa0) || cp == 0x2028 || cp == 0x2029 || (cp >= 0x202a && cp <= 0x202e) ||
-         (cp >= 0x2066 && cp <= 0x2069);
-}
-
-// Text output: C escapes (\n, \t, \r, \\, \xNN for other bytes, \u{XXXX} for
-// escaped code points above U+007F).
-std::string shown(const std::string& s) {
-  std::string o;
-  char b[16];
-  for (size_t i = 0; i < s.size();) {
-    uint32_t cp = 0;
-    size_t n = utf8_at(s, i, &cp);
-    if (n == 0) {
-      std::snprintf(b, sizeof b, "\\x%02x", unsigned(uint8_t(s[i])));
-      o += b, i += 1;
-      continue;
-    }
-    if (cp == '\\') o += "\\\\";
-    else if (cp == '\n') o += "\\n";
-    else if (cp == '\t') o += "\\t";
-    else if (cp == '\r') o += "\\r";
-    else if (must_escape(cp)) {
-      std::snprintf(b, sizeof b, cp < 0x80 ? "\\x%02x" : "\\u{%04x}", unsigned(cp));
-      o += b;
-    } else o.append(s, i, n);
-    i += n;
-  }
-  return o;
-}
-
-// JSON output: a byte that is not UTF-8 becomes the lone surrogate
-// U+DC00+byte (Python's "surrogateescape"), so that the exact bytes can be
-// had back: os.fsencode(json.loads(...)).
-std::string json_string(const std::string& s) {
-  std::string o = "\"";
-  char b[8];
-  for (size_t i = 0; i < s.size();) {
-    uint32_t cp = 0;
-    size_t n = utf8_at(s, i, &cp);
-    if (n == 0) {
-      std::snprintf(b, sizeof b, "\\u%04x", 0xdc00u + uint8_t(s[i]));
-      o += b, i += 1;
-      continue;
-    }
-    if (cp == '"' || cp == '\\') o += '\\', o += char(cp);
-    else if (must_escape(cp)) {
-      std::snprintf(b, sizeof b, "\\u%04x", unsigned(cp));
-      o += b;
-    } else o.append(s, i, n);
-    i += n;
-  }
-  return o + "\"";
 }
 
 struct PageTotals {
@@ -196,9 +120,9 @@ void print_text(const ImageReader& r, std::ostream& out) {
   PageTotals t = totals(img);
   char line[512];
   out << "ckpt image, format version " << img.version << ", " << r.file_size() << " bytes\n";
-  out << "process: pid " << img.process.pid << " (" << shown(img.process.comm) << ") " << shown(img.process.exe)
+  out << "process: pid " << img.process.pid << " (" << printable(img.process.comm) << ") " << printable(img.process.exe)
       << ", uid " << img.process.uid << " gid " << img.process.gid << ", dumped on Linux "
-      << shown(img.process.kernel_release) << "\n";
+      << printable(img.process.kernel_release) << "\n";
   out << "sections:\n";
   for (const SectionInfo& s : r.sections()) {
     std::snprintf(line, sizeof line, "  %-11s at %12" PRIu64 "  %12" PRIu64 " bytes  xxh3 %016" PRIx64 "\n",
@@ -215,13 +139,13 @@ void print_text(const ImageReader& r, std::ostream& out) {
     if (a.handler == 1) ++ignored;  // SIG_IGN
     else if (a.handler > 1) ++handled;
   }
-  out << "task: cwd " << shown(task.cwd) << ", umask " << std::oct << task.umask << std::dec << ", " << handled
+  out << "task: cwd " << printable(task.cwd) << ", umask " << std::oct << task.umask << std::dec << ", " << handled
       << " signal handlers (" << ignored << " ignored), " << task.shared_pending.size() << " shared pending signals, "
       << task.ldt.size() << " LDT slots, personality " << hex(task.personality) << "\n";
   out << "files: " << img.files.fds.size() << " descriptors";
   for (const FdEntry& f : img.files.fds)
     out << (&f == &img.files.fds[0] ? " (" : ", ") << f.fd << " " << fd_kind_name(f.kind)
-        << (f.file.path.empty() ? "" : " " + shown(f.file.path)) << (&f == &img.files.fds.back() ? ")" : "");
+        << (f.file.path.empty() ? "" : " " + printable(f.file.path)) << (&f == &img.files.fds.back() ? ")" : "");
   out << "; " << img.files.objects.size() << " shared memory objects\n";
   for (int fd : outside_pipe_ends(img))
     out << "outside pipe end: fd " << fd << " (its other end was not in the process): restore needs --inherit-fd "
@@ -231,7 +155,7 @@ void print_text(const ImageReader& r, std::ostream& out) {
   for (const Vma& v : img.vmas) {
     std::snprintf(line, sizeof line, "  %012" PRIx64 "-%012" PRIx64 " %s %-12s %6" PRIu64 " pages saved  %s\n",
                   v.start, v.end, prot_text(v.prot).c_str(), vma_kind_name(v.kind), pages_in(img, v),
-                  shown(v.file.path).c_str());
+                  printable(v.file.path).c_str());
     out << line;
   }
   for (const ThreadState& th : img.threads) {
@@ -269,7 +193,7 @@ void verify_image(const std::string& path, std::ostream& out) {
     pages.resize(c.size());
     r.read_chunk(c, pages.data(), dctx.get(), scratch);
   }
-  out << path << ": ok (" << r.sections().size() << " sections, " << r.image().vmas.size() << " memory areas, "
+  out << printable(path) << ": ok (" << r.sections().size() << " sections, " << r.image().vmas.size() << " memory areas, "
       << r.image().chunks.size() << " chunks)\n";
 }
 

@@ -20,6 +20,7 @@
 #include "dumper/Inspect.h"
 #include "dumper/Tracee.h"
 #include "format/FormatError.h"
+#include "format/Printable.h"
 
 namespace po = boost::program_options;
 using namespace ckpt;
@@ -86,10 +87,11 @@ int cmd_dump(const std::vector<std::string>& args) {
   }
   o.compression = parse_compression(compress);
   dumper::DumpReport r = dumper::dump(o);
-  for (const std::string& w : r.warnings) std::fprintf(stderr, "ckpt: warning: %s\n", w.c_str());
+  // Messages carry names the target chose (paths, memfd names): printed escaped.
+  for (const std::string& w : r.warnings) std::fprintf(stderr, "ckpt: warning: %s\n", format::printable(w).c_str());
   std::fprintf(stderr, "ckpt: dumped pid %d to %s: %zu memory areas, %llu pages saved (%llu zero pages skipped), "
                        "%llu bytes, %.3f s%s\n",
-               o.pid, o.output.c_str(), r.vmas, (unsigned long long)r.pages_saved,
+               o.pid, format::printable(o.output).c_str(), r.vmas, (unsigned long long)r.pages_saved,
                (unsigned long long)r.zero_pages_skipped, (unsigned long long)r.image_bytes, r.seconds,
                o.kill ? ", process killed" : "");
   return 0;
@@ -167,17 +169,18 @@ int main(int argc, char** argv) {
     if (cmd == "run") return cmd_run(args, argv[0]);
     throw UsageError("unknown command '" + cmd + "'");
   } catch (const UsageError& e) {
-    std::fprintf(stderr, "ckpt: %s\n%s", e.what(), kUsage);
+    std::fprintf(stderr, "ckpt: %s\n%s", format::printable(e.what()).c_str(), kUsage);
     return 2;
   } catch (const po::error& e) {
-    std::fprintf(stderr, "ckpt: %s\n%s", e.what(), kUsage);
+    std::fprintf(stderr, "ckpt: %s\n%s", format::printable(e.what()).c_str(), kUsage);
     return 2;
   } catch (const format::FormatError& e) {
-    std::fprintf(stderr, "ckpt: %s: bad image %s\n", cmd == "dump" ? "" : args.empty() ? "" : args[0].c_str(),
-                 e.what());
+    std::fprintf(stderr, "ckpt: %s: bad image %s\n",
+                 format::printable(cmd == "dump" ? "" : args.empty() ? "" : args[0]).c_str(),
+                 format::printable(e.what()).c_str());
     return 1;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "ckpt: %s\n", e.what());
+    std::fprintf(stderr, "ckpt: %s\n", format::printable(e.what()).c_str());
     return 1;
   }
 }

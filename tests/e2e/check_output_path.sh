@@ -49,6 +49,16 @@ for c in "${cases[@]}"; do
 done
 [[ $(cat "$WORK/target") == target ]] || fail "the symlink's target file was changed"
 
+# A name with an escape sequence is said escaped, never sent to the terminal.
+esc=$'fifo\e[2J\n'
+mkfifo "$WORK/$esc"
+"$CKPT" dump "$pid" -o "$WORK/$esc" --compress "$COMPRESS" >"$WORK/dump.out" 2>"$WORK/dump.err"
+rc=$?
+((rc == 1)) || fail "ckpt dump -o a FIFO named with ESC exited $rc, expected 1"
+[[ $(wc -l <"$WORK/dump.err") == 1 ]] || fail "the refusal for a name with a newline took more than one line"
+grep -q $'\e' "$WORK/dump.err" && fail "the refusal printed a raw ESC"
+grep -qF 'fifo\x1b[2J\n is a FIFO' "$WORK/dump.err" || fail "the name is not shown escaped: $(cat "$WORK/dump.err")"
+
 # What works: a new file, and an older image replaced whole.
 dump_live c "$WORK/new.ckpt"
 dump_live c "$WORK/new.ckpt"
