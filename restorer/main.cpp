@@ -19,6 +19,7 @@
 
 #include "format/FormatError.h"
 #include "format/ImageReader.h"
+#include "format/Printable.h"
 #include "restorer/AddressPlan.h"
 #include "restorer/Binfmt.h"
 #include "restorer/CommandLine.h"
@@ -105,9 +106,12 @@ int main(int argc, char** argv) {
     if (lazy_pages) restorer::confirm_page_server(*lazy_pages);
     restorer::launch(image, fit, plan, files, options);
   } catch (const format::FormatError& e) {
-    std::fprintf(stderr, "restore: %s: bad image %s\n", image_path.c_str(), e.what());
+    std::fprintf(stderr, "restore: %s: bad image %s\n", format::printable(image_path).c_str(),
+                 format::printable(e.what()).c_str());
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "restore: %s: %s\n", image_path.c_str(), e.what());
+    // Messages name paths the image chose: printed escaped.
+    std::fprintf(stderr, "restore: %s: %s\n", format::printable(image_path).c_str(),
+                 format::printable(e.what()).c_str());
   }
   return 1;
 }

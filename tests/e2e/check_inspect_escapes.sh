@@ -68,5 +68,15 @@ for b in bad:
     print("FAIL", b, file=sys.stderr)
 sys.exit(1 if bad else 0)
 PY
+# restore's refusals name paths from the image: escaped too (the folder is gone).
+rm -rf "$WORK/d"$'\e'"[2J"$'\n'
+[[ -e $WORK/d$'\e'[2J$'\n' ]] && fail "cannot remove the holder's folder"
+"$RESTORE" --check "$WORK/esc.ckpt" >"$WORK/check.out" 2>"$WORK/check.err"
+rc=$?
+((rc == 1)) || fail "restore --check with the working directory gone exited $rc, expected 1"
+[[ $(wc -l <"$WORK/check.err") == 1 ]] || fail "restore's refusal took more than one line: $(cat "$WORK/check.err")"
+grep -q $'\e' "$WORK/check.err" && fail "restore's refusal printed a raw ESC"
+grep -qF 'd\x1b[2J\n' "$WORK/check.err" || fail "restore's refusal does not show the folder escaped: $(cat "$WORK/check.err")"
 log "$(grep '^process:' "$WORK/inspect.txt")"
+log "restore: $(cat "$WORK/check.err")"
 log "PASS"
