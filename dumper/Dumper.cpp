@@ -147,8 +147,16 @@ static void find_resume_gadgets(format::Image& image) {
 // A pipe end whose other end is outside the process is saved without its
 // pipe: restore needs a stand-in for it, and says so only then, after a
 // --kill. The dump says it now, with the flag to give restore.
-static void note_outside_pipes(const format::FileTable& files, const std::string& image,
+static void note_outside_pipes(const format::FileTable& files, const std::string& output,
                                std::vector<std::string>& warnings) {
+  // The command as a shell would take it: quoted unless plainly safe.
+  std::string image = output;
+  if (image.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+,:@%=") !=
+      std::string::npos) {
+    image = "'";
+    for (char c : output) image += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    image += "'";
+  }
   for (const format::FdEntry& f : files.fds)
     if (f.kind == format::FdKind::Pipe && f.external)
       warnings.push_back("fd " + std::to_string(f.fd) + " is a pipe " +
