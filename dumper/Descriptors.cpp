@@ -14,12 +14,15 @@
 #include <cstring>
 #include <map>
 #include <set>
-#include <sstream>
 
+#include "dumper/Epoll.h"
+#include "dumper/FdInfo.h"
+#include "dumper/Locks.h"
+#include "dumper/OpenFiles.h"
 #include "dumper/ScopedFd.h"
+#include "dumper/TimerFd.h"
 #include "dumper/Tracee.h"
 #include "format/Limits.h"
-#include "x86/ProcMaps.h"
 
 namespace ckpt::dumper {
 
@@ -30,10 +33,6 @@ using format::SharedObject;
 namespace {
 
 
-std::string proc(pid_t pid, const std::string& leaf) { return "/proc/" + std::to_string(pid) + "/" + leaf; }
-
-[[noreturn]] void refuse(pid_t pid, int fd, const std::string& why) { throw FdRefused(pid, fd, why); }
-
 std::string link_of(const std::string& path) {
   char buf[4096];
   ssize_t n = readlink(path.c_str(), buf, sizeof buf - 1);
@@ -43,26 +42,6 @@ std::string link_of(const std::string& path) {
 bool ends_with(const std::string& s, const char* suffix) {
   size_t n = std::strlen(suffix);
   return s.size() >= n && s.compare(s.size() - n, n, suffix) == 0;
-}
-
-// "key:\tvalue" lines of /proc/PID/fdinfo/N; keys may repeat (epoll tfd lines).
-std::vector<std::pair<std::string, std::string>> fdinfo(pid_t pid, int fd) {
-  std::vector<std::pair<std::string, std::string>> out;
-  std::istringstream in(x86::read_proc_file(proc(pid, "fdinfo/" + std::to_string(fd))));
-  std::string line;
-  while (std::getline(in, line)) {
-    size_t colon = line.find(':');
-    if (colon == std::string::npos) continue;
-    size_t v = line.find_first_not_of(" \t", colon + 1);
-    out.emplace_back(line.substr(0, colon), v == std::string::npos ? "" : line.substr(v));
-  }
-  return out;
-}
-
-std::string field(const std::vector<std::pair<std::string, std::string>>& info, const char* key) {
-  for (const auto& [k, v] : info)
-    if (k == key) return v;
-  return "";
 }
 
 // Reads every data extent of an open shared object (SEEK_DATA/SEEK_HOLE
@@ -113,8 +92,8 @@ SharedObject read_object(int fd, uint64_t id, bool memfd, const std::string& nam
 
 // The unread bytes of a pipe, copied with tee() so the pipe keeps them.
 std::vector<uint8_t> peek_pipe(pid_t pid, int fd, uint32_t size) {
-  ScopedFd src(::open(proc(pid, "fd/" + std::to_string(fd)).c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
-  if (src.get() < 0) refuse(pid, fd, std::string("cannot open the pipe to read its contents: ") + std::strerror(errno));
+  ScopedFd src(::open(proc_path(pid, "fd/" + std::to_string(fd)).c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+  if (src.get() < 0) refuse_fd(pid, fd, std::string("cannot open the pipe to read its contents: ") + std::strerror(errno));
   int p[2];
   if (pipe2(p, O_CLOEXEC | O_NONBLOCK) != 0) throw DumpError("pipe2: " + std::string(std::strerror(errno)));
   ScopedFd r(p[0]), w(p[1]);
@@ -123,16 +102,9 @@ std::vector<uint8_t> peek_pipe(pid_t pid, int fd, uint32_t size) {
   ssize_t n = tee(src.get(), w.get(), size, SPLICE_F_NONBLOCK);
   if (n > 0) {
     data.resize(size_t(n));
-    if (read(r.get(), data.data(), data.size()) != n) refuse(pid, fd, "cannot copy the pipe's contents");
+    if (read(r.get(), data.data(), data.size()) != n) refuse_fd(pid, fd, "cannot copy the pipe's contents");
   }
   return data;
-}
-
-// timerfd fdinfo: "it_value: (sec, nsec)".
-int64_t timespec_field(const std::string& v) {
-  long long sec = 0, nsec = 0;
-  std::sscanf(v.c_str(), "(%lld, %lld)", &sec, &nsec);
-  return sec * 1000000000LL + nsec;
 }
 
 bool is_tty(dev_t rdev) {
@@ -141,9 +113,6 @@ bool is_tty(dev_t rdev) {
 }
 
 }  // namespace
-
-FdRefused::FdRefused(pid_t pid, int fd, const std::string& why)
-    : DumpError("pid " + std::to_string(pid) + ": cannot dump fd " + std::to_string(fd) + ": " + why), fd(fd), why(why) {}
 
 format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas, std::vector<std::string>* left_out) {
   format::FileTable table;
@@ -155,7 +124,7 @@ format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas, st
     char link[96];
     std::snprintf(link, sizeof link, "map_files/%" PRIx64 "-%" PRIx64, v.start, v.end);
     std::string what = "the shared memory at " + std::string(link + 10);
-    ScopedFd fd(::open(proc(pid, link).c_str(), O_RDONLY | O_CLOEXEC));
+    ScopedFd fd(::open(proc_path(pid, link).c_str(), O_RDONLY | O_CLOEXEC));
     if (fd.get() < 0) throw DumpError("pid " + std::to_string(pid) + ": cannot open " + what + ": " + std::strerror(errno));
     bool memfd = v.kind == format::VmaKind::MemfdShared;
     std::string name = memfd ? v.file.path.substr(7, v.file.path.size() - 7 - 10) : "";
@@ -164,7 +133,7 @@ format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas, st
   }
 
   std::vector<int> numbers;
-  if (DIR* d = opendir(proc(pid, "fd").c_str())) {
+  if (DIR* d = opendir(proc_path(pid, "fd").c_str())) {
     while (dirent* e = readdir(d))
       if (e->d_name[0] != '.') numbers.push_back(std::atoi(e->d_name));
     closedir(d);
@@ -172,49 +141,78 @@ format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas, st
   std::sort(numbers.begin(), numbers.end());
   std::map<uint64_t, unsigned> pipe_ends;  // pipe inode -> bit 1 read end seen, bit 2 write end seen
 
-  std::set<int> skipped;  // --ignore-fds: refused and left out
+  // Every fd grouped by open file description, 0-2 included: epoll may
+  // watch them, and an fd above 2 may share one of theirs.
+  std::vector<FdIdentity> ids;
+  std::vector<HeldFile> held;
   for (int n : numbers) {
-    if (n <= 2) continue;  // the shell-job convention: restore's own stdio takes their place
+    struct stat st;
+    if (stat(proc_path(pid, "fd/" + std::to_string(n)).c_str(), &st) != 0) {
+      if (n <= 2) continue;
+      refuse_fd(pid, n, "cannot stat it (" + link_of(proc_path(pid, "fd/" + std::to_string(n))) + ")");
+    }
+    held.push_back({n, uint64_t(st.st_ino), n});
+    ids.push_back({n, uint64_t(st.st_dev), uint64_t(st.st_ino)});
+  }
+  std::vector<std::vector<int>> groups = group_open_files(pid, std::move(ids));
+  std::map<int, int> description_of;  // fd -> lowest fd of its description
+  for (const auto& g : groups)
+    for (int n : g) description_of[n] = g.front();
+  for (HeldFile& h : held) h.file = description_of.at(h.fd);
+
+  std::set<int> skipped;  // --ignore-fds: open files (by lowest fd) refused and left out
+  for (const auto& group : groups) {
+    const int n = group.front();
+    if (n <= 2) {
+      // The shell-job convention: fds 0-2 are restore's own stdio, so the
+      // fds above 2 that share one of theirs become dups of restore's.
+      // Locks held through them could not come back: refused.
+      std::vector<format::FileLock> locks = read_locks(pid, n, read_fdinfo(pid, n));
+      if (!locks.empty())
+        refuse_fd(pid, n, "it holds a " + std::string(format::lock_kind_name(locks[0].kind)) +
+                              ", but fds 0-2 are restore's own, so it could not be held again");
+      for (int m : group) {
+        if (m <= 2) continue;
+        uint32_t flags = uint32_t(std::stoul(fdinfo_field(read_fdinfo(pid, m), "flags"), nullptr, 8));
+        table.stdio_dups.push_back({m, (flags & O_CLOEXEC) ? 1u : 0u, n});
+      }
+      continue;
+    }
     try {  // (body not indented, to keep it easy to merge: ends at the FdRefused catch)
-    const std::string path = proc(pid, "fd/" + std::to_string(n));
+    const std::string path = proc_path(pid, "fd/" + std::to_string(n));
     std::string target = link_of(path);
     struct stat st;
-    if (stat(path.c_str(), &st) != 0) refuse(pid, n, "cannot stat it (" + target + ")");
-    auto info = fdinfo(pid, n);
+    if (stat(path.c_str(), &st) != 0) refuse_fd(pid, n, "cannot stat it (" + target + ")");
+    auto info = read_fdinfo(pid, n);
     FdEntry f;
     f.fd = n;
-    uint32_t raw_flags = uint32_t(std::stoul(field(info, "flags"), nullptr, 8));
+    uint32_t raw_flags = uint32_t(std::stoul(fdinfo_field(info, "flags"), nullptr, 8));
     f.cloexec = (raw_flags & O_CLOEXEC) ? 1 : 0;
     f.flags = raw_flags & ~uint32_t(O_CLOEXEC);
-    f.pos = std::stoll(field(info, "pos"));
+    f.pos = std::stoll(fdinfo_field(info, "pos"));
+    for (size_t i = 1; i < group.size(); ++i) {
+      uint32_t dup_flags = uint32_t(std::stoul(fdinfo_field(read_fdinfo(pid, group[i]), "flags"), nullptr, 8));
+      f.dups.push_back({group[i], (dup_flags & O_CLOEXEC) ? 1u : 0u});
+    }
+    f.locks = read_locks(pid, n, info);
     f.file.path = target;
 
-    if (target.rfind("socket:", 0) == 0) refuse(pid, n, "sockets are not supported yet (" + target + ")");
+    if (target.rfind("socket:", 0) == 0) refuse_fd(pid, n, "sockets are not supported yet (" + target + ")");
     if (target == "anon_inode:[eventfd]") {
       f.kind = FdKind::EventFd;
-      f.count = std::stoull(field(info, "eventfd-count"), nullptr, 16);
-      if (field(info, "eventfd-semaphore") == "1") f.flags |= 1;  // EFD_SEMAPHORE
+      f.count = std::stoull(fdinfo_field(info, "eventfd-count"), nullptr, 16);
+      if (fdinfo_field(info, "eventfd-semaphore") == "1") f.flags |= 1;  // EFD_SEMAPHORE
     } else if (target == "anon_inode:[eventpoll]") {
       f.kind = FdKind::Epoll;
-      for (const auto& [k, v] : info) {
-        if (k != "tfd") continue;
-        int tfd = 0;
-        unsigned events = 0;
-        unsigned long long data = 0;
-        if (std::sscanf(v.c_str(), "%d events: %x data: %llx", &tfd, &events, &data) != 3)
-          refuse(pid, n, "unreadable epoll entry: " + v);
-        f.targets.push_back({tfd, events, uint64_t(data)});
-      }
+      f.targets = read_epoll_targets(pid, n, info, held);
     } else if (target == "anon_inode:[signalfd]") {
       f.kind = FdKind::SignalFd;
-      f.sigmask = std::stoull(field(info, "sigmask"), nullptr, 16);
+      f.sigmask = std::stoull(fdinfo_field(info, "sigmask"), nullptr, 16);
     } else if (target == "anon_inode:[timerfd]") {
       f.kind = FdKind::TimerFd;
-      f.clockid = std::stoi(field(info, "clockid"));
-      f.value_ns = timespec_field(field(info, "it_value"));
-      f.interval_ns = timespec_field(field(info, "it_interval"));
+      read_timerfd(pid, f);
     } else if (target.rfind("anon_inode:", 0) == 0) {
-      refuse(pid, n, target.substr(11) + " descriptors are not supported yet");
+      refuse_fd(pid, n, target.substr(11) + " descriptors are not supported yet");
     } else if (S_ISFIFO(st.st_mode)) {
       f.object = st.st_ino;
       f.kind = target.rfind("pipe:", 0) == 0 ? FdKind::Pipe : FdKind::Fifo;
@@ -227,7 +225,7 @@ format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas, st
       f.object = st.st_ino;
       if (!object_index.count(st.st_ino)) {
         ScopedFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-        if (fd.get() < 0) refuse(pid, n, "cannot open the memfd to read it");
+        if (fd.get() < 0) refuse_fd(pid, n, "cannot open the memfd to read it");
         object_index[st.st_ino] = table.objects.size();
         table.objects.push_back(read_object(fd.get(), st.st_ino, true, target.substr(7, target.size() - 17),
                                             "the memfd at fd " + std::to_string(n)));
@@ -236,10 +234,10 @@ format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas, st
       f.kind = FdKind::DeletedFile;
       f.file.path = target.substr(0, target.size() - 10);
       if (uint64_t(st.st_size) > format::kMaxBlobBytes)
-        refuse(pid, n, "the deleted file holds " + std::to_string(st.st_size >> 20) + " MiB, more than the " +
+        refuse_fd(pid, n, "the deleted file holds " + std::to_string(st.st_size >> 20) + " MiB, more than the " +
                            std::to_string(format::kMaxBlobBytes >> 20) + " MiB this version saves");
       ScopedFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-      if (fd.get() < 0) refuse(pid, n, "cannot open the deleted file to save it");
+      if (fd.get() < 0) refuse_fd(pid, n, "cannot open the deleted file to save it");
       for (auto& e : read_extents(fd.get(), uint64_t(st.st_size), "the deleted file at fd " + std::to_string(n))) {
         if (f.contents.size() < e.offset + e.bytes.size()) f.contents.resize(e.offset + e.bytes.size());
         std::memcpy(f.contents.data() + e.offset, e.bytes.data(), e.bytes.size());
@@ -247,27 +245,31 @@ format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas, st
       f.contents.resize(size_t(st.st_size));
     } else if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) {
       f.kind = S_ISREG(st.st_mode) ? FdKind::RegularFile : FdKind::Directory;
-      if (target.empty() || target[0] != '/') refuse(pid, n, "it has no path (" + target + ")");
+      if (target.empty() || target[0] != '/') refuse_fd(pid, n, "it has no path (" + target + ")");
       f.file.dev = st.st_dev;
       f.file.ino = st.st_ino;
       f.file.size = uint64_t(st.st_size);
       f.file.mtime_ns = int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
     } else if (S_ISCHR(st.st_mode)) {
-      if (is_tty(st.st_rdev)) refuse(pid, n, "terminals other than the inherited stdio are not supported yet (" + target + ")");
+      if (is_tty(st.st_rdev)) refuse_fd(pid, n, "terminals other than the inherited stdio are not supported yet (" + target + ")");
       f.kind = FdKind::CharDevice;
       f.rdev = st.st_rdev;
     } else {
-      refuse(pid, n, "unsupported kind of file (" + target + ")");
+      refuse_fd(pid, n, "unsupported kind of file (" + target + ")");
     }
     table.fds.push_back(std::move(f));
     } catch (const FdRefused& r) {
       if (!left_out) throw;
-      left_out->push_back("left out fd " + std::to_string(r.fd) + " (--ignore-fds): " + r.why);
-      skipped.insert(r.fd);
+      // The whole open file description goes: every fd number of it.
+      for (int m : group)
+        left_out->push_back("left out fd " + std::to_string(m) + " (--ignore-fds): " +
+                            (m == r.fd ? "" : "it shares fd " + std::to_string(r.fd) + "'s open file, and ") + r.why);
+      skipped.insert(n);
     }
   }
+  // Epoll entries of a left-out file go too, as when a file is closed for good.
   for (FdEntry& f : table.fds) {
-    auto gone = [&](const format::EpollTarget& t) { return skipped.count(t.fd) > 0; };
+    auto gone = [&](const format::EpollTarget& t) { return skipped.count(t.file) > 0; };
     for (const format::EpollTarget& t : f.targets)
       if (gone(t))
         left_out->push_back("epoll fd " + std::to_string(f.fd) + " no longer watches left-out fd " +
@@ -275,17 +277,20 @@ format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas, st
     std::erase_if(f.targets, gone);
   }
 
+  std::sort(table.stdio_dups.begin(), table.stdio_dups.end(),
+            [](const format::StdioDup& a, const format::StdioDup& b) { return a.fd < b.fd; });
+
   // A pipe is recreated whole when both ends are inside; an end whose
   // partner is outside needs --inherit-fd at restore. Unread data belongs
   // with the read end.
   for (FdEntry& f : table.fds) {
     if (f.kind != FdKind::Pipe && f.kind != FdKind::Fifo) continue;
     f.external = pipe_ends[f.object] != 3;
-    bool read_end = (f.flags & O_ACCMODE) == O_RDONLY;
-    if (!f.external && read_end) {
+    auto reads = [](const FdEntry& e) { return (e.flags & O_ACCMODE) != O_WRONLY; };
+    if (!f.external && reads(f)) {
       bool first = true;
       for (const FdEntry& g : table.fds)
-        if (&g != &f && g.object == f.object && (g.flags & O_ACCMODE) == O_RDONLY && g.fd < f.fd) first = false;
+        if (&g != &f && g.object == f.object && reads(g) && g.fd < f.fd) first = false;
       if (first) f.contents = peek_pipe(pid, f.fd, f.pipe_size);
     }
   }

@@ -1,9 +1,12 @@
-// The target's open file descriptors (beyond the inherited 0, 1, 2) and the
-// shared memory objects behind its shared mappings and memfds, as an image
-// FileTable. Pipe contents are peeked with tee(), never consumed; shared
-// memory is read through /proc/PID/map_files or the fd with SEEK_DATA, so
-// no page is faulted into the target. Kinds this version cannot restore
-// (sockets, ttys, inotify, ...) are refused with the fd number and kind.
+// The target's open files (beyond the inherited 0, 1, 2) and the shared
+// memory objects behind its shared mappings and memfds, as an image
+// FileTable: one record per open file description, with every fd that
+// refers to it (OpenFiles.h), the locks held through it (Locks.h), and per
+// kind what it holds (Epoll.h, TimerFd.h, and the simpler kinds here).
+// Pipe contents are peeked with tee(), never consumed; shared memory is
+// read through /proc/PID/map_files or the fd with SEEK_DATA, so no page is
+// faulted into the target. Kinds this version cannot restore (sockets,
+// ttys, inotify, ...) are refused with the fd number and kind.
 #pragma once
 
 #include <sys/types.h>
@@ -11,27 +14,16 @@
 #include <string>
 #include <vector>
 
-#include "dumper/Tracee.h"
-
 #include "format/Image.h"
 
 namespace ckpt::dumper {
 
-// An fd this version cannot carry exactly. Every reader of a kind throws
-// this (not a plain DumpError) to refuse one fd, so that --ignore-fds can
-// leave that fd out instead. what(): "pid P: cannot dump fd N: WHY", WHY
-// naming the fd's kind.
-struct FdRefused : DumpError {
-  FdRefused(pid_t pid, int fd, const std::string& why);
-  int fd;
-  std::string why;
-};
-
 // `vmas` must already be classified (AddressSpace.h); shared-memory VMAs
 // name their object by file.ino, which this fills in image.files.objects.
-// With `left_out` (--ignore-fds), a refused fd is left out of the table
-// instead, as if the process had closed it just before the dump: one line
-// per fd is added to *left_out, and epoll sets lose their registrations of
+// With `left_out` (--ignore-fds), an open file a kind's reader refuses
+// (refuse_fd, FdInfo.h) is left out of the table instead, with all its fd
+// numbers, as if the process had closed them just before the dump: one
+// line per fd is added to *left_out, and epoll sets lose their entries for
 // it (as the kernel drops them when a file is closed for good).
 format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas,
                              std::vector<std::string>* left_out = nullptr);

@@ -22,10 +22,14 @@
 #include "format/Checksum.h"
 #include "format/FormatError.h"
 #include "format/ImageReader.h"
+#include "format/Hex.h"
 #include "format/Limits.h"
+#include "x86/Cpu.h"
+#include "x86/FaultPoint.h"
 #include "x86/ProcMaps.h"
 #include "x86/RemoteSyscall.h"
 #include "x86/ResumeGadgets.h"
+#include "x86/SigFrame.h"
 
 namespace ckpt::dumper {
 
@@ -107,13 +111,14 @@ static format::MmInfo mm_info(pid_t pid, const std::vector<format::Vma>& vmas) {
   return m;
 }
 
-// Looks for the code the trampoline finishes through (x86/ResumeGadgets.h)
-// in the process's executable mappings, read from their files (reading the
+// Looks for the code the trampoline finishes through (x86/ResumeGadgets.h),
+// and for the strict `syscall; ret` that syscall injection's safety frame
+// needs (returned), in the process's executable mappings, read from their files (reading the
 // target's memory would fault pages into it) or, for the vdso, from memory.
 // Files are read a piece at a time: the gadgets usually turn up early, and
 // a copy of all of libc's code would cost more in page faults than the scan.
 // Each piece carries the first bytes of the next, for a gadget on the seam.
-static void find_resume_gadgets(format::Image& image) {
+static uint64_t find_resume_gadgets(format::Image& image) {
   constexpr size_t kPiece = 64u << 10;
   x86::GadgetScan found;
   std::vector<uint8_t> code;
@@ -127,7 +132,7 @@ static void find_resume_gadgets(format::Image& image) {
       ScopedFd fd(::open(v.file.path.c_str(), O_RDONLY | O_CLOEXEC));
       if (fd.get() < 0) continue;
       code.resize(kPiece + x86::kGadgetMaxBytes - 1);
-      for (uint64_t at = 0; at < v.size() && !(found.syscall && found.sigreturn); at += kPiece) {
+      for (uint64_t at = 0; at < v.size() && !found.complete(); at += kPiece) {
         size_t want = size_t(std::min<uint64_t>(code.size(), v.size() - at));
         ssize_t n = pread(fd.get(), code.data(), want, off_t(v.pgoff + at));
         if (n <= 0) break;
@@ -136,12 +141,13 @@ static void find_resume_gadgets(format::Image& image) {
         if (last) break;
       }
     }
-    if (found.syscall && found.sigreturn) break;
+    if (found.complete()) break;
   }
   if (found.syscall && found.sigreturn) {
     image.mm.syscall_gadget = found.syscall;
     image.mm.sigreturn_gadget = found.sigreturn;
   }
+  return found.syscall_ret;
 }
 
 // A pipe end whose other end is outside the process is saved without its
@@ -201,18 +207,25 @@ DumpReport dump(const DumpOptions& o) {
   DumpReport r;
   image.files = read_files(o.pid, image.vmas, o.ignore_fds ? &r.warnings : nullptr);
   note_outside_pipes(image.files, o.output, r.warnings);
-  uint64_t syscall_insn = 0;  // for syscall injection: one in the vdso, always mapped and present
+  // For syscall injection: code in the vdso (always mapped and present) if
+  // it has it, else the process's own (x86/RemoteSyscall.h).
+  x86::InjectionSite site;
   for (const auto& v : image.vmas) {
     if (v.kind != format::VmaKind::Vdso) continue;
     std::vector<uint8_t> bytes(v.size());
     read_remote(o.pid, -1, v.start, bytes.data(), bytes.size());
     image.mm.vdso_size = v.size();
     image.mm.vdso_hash = format::checksum(bytes.data(), bytes.size());
-    syscall_insn = x86::find_syscall_instruction(bytes.data(), bytes.size(), v.start);
+    site.syscall = x86::find_syscall_instruction(bytes.data(), bytes.size(), v.start);
+    site.syscall_ret = x86::find_syscall_ret(bytes.data(), bytes.size(), v.start);
   }
+  x86::fault_point("dump: memory map and files read");
 
-  find_resume_gadgets(image);
+  const uint64_t syscall_ret = find_resume_gadgets(image);
 
+  // State of an XSAVE component granted only on request (AMX tile data)
+  // cannot be put back through sigreturn, which a restored process resumes by.
+  const uint64_t on_request = x86::xfeatures_on_request(x86::xcr0());
   for (pid_t tid : tracee.tids()) {
     format::ThreadState t;
     t.tid = tid;
@@ -223,6 +236,12 @@ DumpReport dump(const DumpOptions& o) {
     auto rseq = tracee.rseq(tid);
     t.rseq = {rseq.address, rseq.length, rseq.flags, rseq.signature};
     t.xsave = tracee.xsave(tid, &t.xfeatures);
+    uint64_t in_use;
+    std::memcpy(&in_use, t.xsave.data() + x86::kXsaveHeaderOffset, 8);
+    if (in_use & on_request)
+      throw DumpError("pid " + std::to_string(o.pid) + ": thread " + std::to_string(tid) +
+                      " holds AMX tile data (XSAVE features " + format::hex(in_use & on_request) +
+                      " in use), which a restore cannot put back; dump it once its tiles are released");
     tracee.robust_list(tid, &t.robust_list, &t.robust_list_len);
     try {
       t.comm = x86::read_proc_file(proc_path(o.pid, ("task/" + std::to_string(tid) + "/comm").c_str()));
@@ -231,19 +250,25 @@ DumpReport dump(const DumpOptions& o) {
     if (!t.comm.empty() && t.comm.back() == '\n') t.comm.pop_back();
     image.threads.push_back(std::move(t));
   }
-  if (!syscall_insn) syscall_insn = image.mm.syscall_gadget;
-  if (!syscall_insn) throw DumpError("pid " + std::to_string(o.pid) + " has no system call instruction to inject through");
-  read_task_state(tracee, syscall_insn, image);
+  if (!site.syscall) site.syscall = image.mm.syscall_gadget;
+  if (!site.syscall_ret) site.syscall_ret = syscall_ret;
+  site.sigreturn = image.mm.sigreturn_gadget;
+  if (!site.syscall) throw DumpError("pid " + std::to_string(o.pid) + " has no system call instruction to inject through");
+  x86::fault_point("dump: registers read");
+  read_task_state(tracee, site, image);
+  x86::fault_point("dump: task state read");
 
   ImageFile file(o.output);
   format::ImageWriter writer(file.fd(), o.compression);
   writer.write_metadata(image);
   MemoryStats mem = dump_memory(o.pid, image.vmas, writer, [&] { file.write_back(writer.bytes_written()); });
+  x86::fault_point("dump: memory read");
   // Everything is read: a process left running goes on while the image is
   // finished and made durable. With --kill it stays stopped until the image
   // is committed, and then dies.
   if (!o.kill) tracee.release();
   writer.finish();
+  x86::fault_point("dump: image written");
   check_restorable(o.pid, file.fd());
   if (o.executable) file.make_executable();
   file.commit();

@@ -142,10 +142,18 @@ void print_text(const ImageReader& r, std::ostream& out) {
   out << "task: cwd " << printable(task.cwd) << ", umask " << std::oct << task.umask << std::dec << ", " << handled
       << " signal handlers (" << ignored << " ignored), " << task.shared_pending.size() << " shared pending signals, "
       << task.ldt.size() << " LDT slots, personality " << hex(task.personality) << "\n";
-  out << "files: " << img.files.fds.size() << " descriptors";
-  for (const FdEntry& f : img.files.fds)
-    out << (&f == &img.files.fds[0] ? " (" : ", ") << f.fd << " " << fd_kind_name(f.kind)
-        << (f.file.path.empty() ? "" : " " + printable(f.file.path)) << (&f == &img.files.fds.back() ? ")" : "");
+  // One entry per open file description: "3+4+40" when fds 4 and 40 share fd 3's.
+  out << "files: " << img.files.fds.size() << " open files";
+  for (const FdEntry& f : img.files.fds) {
+    out << (&f == &img.files.fds[0] ? " (" : ", ") << f.fd;
+    for (const auto& d : f.dups) out << "+" << d.fd;
+    out << " " << fd_kind_name(f.kind) << (f.file.path.empty() ? "" : " " + printable(f.file.path));
+    if (!f.locks.empty()) out << " [" << f.locks.size() << (f.locks.size() == 1 ? " lock]" : " locks]");
+    if (&f == &img.files.fds.back()) out << ")";
+  }
+  for (const auto& d : img.files.stdio_dups)
+    out << (&d == &img.files.stdio_dups[0] ? "; dups of restore's stdio (" : ", ") << d.fd << " of " << d.of
+        << (&d == &img.files.stdio_dups.back() ? ")" : "");
   out << "; " << img.files.objects.size() << " shared memory objects\n";
   for (int fd : outside_pipe_ends(img))
     out << "outside pipe end: fd " << fd << " (its other end was not in the process): restore needs --inherit-fd "

@@ -2,6 +2,7 @@
 #include "dumper/TaskState.h"
 
 #include <asm/ldt.h>
+#include <asm/prctl.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/resource.h>
@@ -99,10 +100,10 @@ void write_word(pid_t pid, uint64_t addr, uint64_t value) {
 
 }  // namespace
 
-static void inject_getters(pid_t pid, uint64_t syscall_insn, format::TaskState* t, format::ThreadState& th);
+static void inject_getters(pid_t pid, const x86::InjectionSite& site, format::TaskState* t, format::ThreadState& th);
 static void inject_process_getters(pid_t pid, x86::RemoteSyscall& rs, uint64_t buf, format::TaskState& t);
 
-void read_task_state(const Tracee& tracee, uint64_t syscall_insn, format::Image& image) {
+void read_task_state(const Tracee& tracee, const x86::InjectionSite& site, format::Image& image) {
   const pid_t pid = tracee.pid();
   format::TaskState& t = image.task;
 
@@ -134,13 +135,6 @@ void read_task_state(const Tracee& tracee, uint64_t syscall_insn, format::Image&
 
   for (format::ThreadState& th : image.threads) {
     th.pending = peek_pending(th.tid, false);
-    // A signal the stop consumed was on its way to this thread: it stays its.
-    const siginfo_t& consumed = tracee.consumed_signal(th.tid);
-    if (consumed.si_signo > 0) {
-      SigInfo info{};
-      std::memcpy(info.data(), &consumed, sizeof info);
-      th.pending.push_back(info);
-    }
     // Returning to user space from an injected call, the kernel clears the
     // rseq area's rseq_cs pointer (the thread is then outside any critical
     // section); it is put back afterwards so that neither the process nor
@@ -148,7 +142,7 @@ void read_task_state(const Tracee& tracee, uint64_t syscall_insn, format::Image&
     const uint64_t rseq_cs_at = th.rseq.address ? th.rseq.address + 8 : 0;
     uint64_t rseq_cs = 0;
     bool have_rseq_cs = rseq_cs_at && read_word(pid, rseq_cs_at, &rseq_cs);
-    inject_getters(pid, syscall_insn, th.tid == pid ? &t : nullptr, th);
+    inject_getters(pid, site, th.tid == pid ? &t : nullptr, th);
     if (have_rseq_cs) write_word(pid, rseq_cs_at, rseq_cs);
   }
   // One C library, one layout: the cached tid sits at the same offset in
@@ -160,8 +154,8 @@ void read_task_state(const Tracee& tracee, uint64_t syscall_insn, format::Image&
       fail(pid, "the C library's cached thread id is not at the same place in every thread");
 }
 
-static void inject_getters(pid_t pid, uint64_t syscall_insn, format::TaskState* t, format::ThreadState& th) {
-  x86::RemoteSyscall rs(th.tid, syscall_insn);
+static void inject_getters(pid_t pid, const x86::InjectionSite& site, format::TaskState* t, format::ThreadState& th) {
+  x86::RemoteSyscall rs(th.tid, site);
   const uint64_t buf = rs.scratch();
   if (t) inject_process_getters(pid, rs, buf, *t);
   checked(pid, rs.call(SYS_sigaltstack, 0, long(buf)), "the alternate signal stack");
@@ -196,6 +190,14 @@ static void inject_process_getters(pid_t pid, x86::RemoteSyscall& rs, uint64_t b
   }
   checked(pid, rs.call(SYS_prctl, PR_GET_PDEATHSIG, long(buf)), "the parent-death signal");
   rs.read(buf, &t.pdeath_signal, 4);
+  // The XSAVE features granted on request (AMX tile data) are a per-process
+  // permission the restored process must hold again. EINVAL: a kernel older
+  // than 5.16, where there are none.
+  long perm = rs.call(SYS_arch_prctl, ARCH_GET_XCOMP_PERM, long(buf));
+  if (perm != -EINVAL) {
+    checked(pid, perm, "the XSAVE feature permission");
+    rs.read(buf, &t.xcomp_perm, 8);
+  }
   t.dumpable = int32_t(checked(pid, rs.call(SYS_prctl, PR_GET_DUMPABLE), "the dumpable flag"));
   t.thp_disable = uint32_t(checked(pid, rs.call(SYS_prctl, PR_GET_THP_DISABLE), "the THP-disable flag"));
 }

@@ -6,12 +6,13 @@
 
 #include "dumper/Tracee.h"
 #include "format/Image.h"
+#include "x86/RemoteSyscall.h"
 
 namespace ckpt::dumper {
 
 // Fills image.task and the per-thread extras of image.threads[0]; the
 // thread's registers must already be in image.threads[0]. Uses syscall
-// injection (x86/RemoteSyscall) through `syscall_insn`.
-void read_task_state(const Tracee& tracee, uint64_t syscall_insn, format::Image& image);
+// injection (x86/RemoteSyscall) at `site`.
+void read_task_state(const Tracee& tracee, const x86::InjectionSite& site, format::Image& image);
 
 }  // namespace ckpt::dumper

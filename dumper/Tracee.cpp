@@ -14,6 +14,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "x86/FaultPoint.h"
+
 namespace ckpt::dumper {
 
 static std::string errno_text(int e) { return std::strerror(e); }
@@ -31,7 +33,9 @@ static std::vector<pid_t> list_tasks(pid_t pid) {
 
 bool Tracee::seize(pid_t tid) {
   const bool leader = tid == pid_;
-  if (ptrace(PTRACE_SEIZE, tid, nullptr, nullptr) != 0) {
+  // TRACESYSGOOD: the syscall-stops of injection (x86/RemoteSyscall) are
+  // then never mistaken for a SIGTRAP, nor turned into one if we die.
+  if (ptrace(PTRACE_SEIZE, tid, nullptr, reinterpret_cast<void*>(PTRACE_O_TRACESYSGOOD)) != 0) {
     int e = errno;
     if (e == ESRCH && !leader) return false;  // exited between the scan and now
     if (e == ESRCH) throw DumpError("no process with pid " + std::to_string(pid_));
@@ -41,6 +45,7 @@ bool Tracee::seize(pid_t tid) {
     throw DumpError("cannot seize pid " + std::to_string(pid_) + ": " + errno_text(e));
   }
   attached_ = true;
+  x86::fault_point("seize: thread seized");
   Thread t{tid};
   if (ptrace(PTRACE_INTERRUPT, tid, nullptr, nullptr) != 0) {
     int e = errno;
@@ -59,18 +64,21 @@ bool Tracee::seize(pid_t tid) {
     int event = status >> 16;
     int sig = WSTOPSIG(status);
     if (event == PTRACE_EVENT_STOP) break;  // interrupt stop or group stop
-    // A signal-delivery-stop came first: keep the signal (it goes back at
-    // detach, and into the image) and wait for the interrupt stop, still due.
-    if (event == 0 && sig != SIGTRAP) {
-      t.pending_signal = sig;
-      if (ptrace(PTRACE_GETSIGINFO, tid, nullptr, &t.consumed) != 0) t.consumed.si_signo = 0;
-    }
-    if (ptrace(PTRACE_CONT, tid, nullptr, nullptr) != 0 || ptrace(PTRACE_INTERRUPT, tid, nullptr, nullptr) != 0) {
+    // A signal-delivery-stop came first: the thread was taking that signal
+    // (SIGTRAP included: it is the process's own, as nothing of ours sends
+    // one). It is delivered now, as it would have been without us, and the
+    // interrupt, still due, stops the thread right after, before the
+    // handler's first instruction. (Suppressing it to hand it back at
+    // detach loses it: a detach from an interrupt stop drops its signal.)
+    const int deliver = event == 0 ? sig : 0;
+    if (ptrace(PTRACE_CONT, tid, nullptr, reinterpret_cast<void*>(intptr_t(deliver))) != 0 ||
+        ptrace(PTRACE_INTERRUPT, tid, nullptr, nullptr) != 0) {
       if (!leader && errno == ESRCH) return false;
       throw DumpError("cannot stop thread " + std::to_string(tid) + ": " + errno_text(errno));
     }
   }
   threads_.push_back(t);
+  x86::fault_point("seize: thread stopped");
   return true;
 }
 
@@ -96,8 +104,10 @@ Tracee::~Tracee() { release(); }
 
 void Tracee::release() {
   if (!attached_) return;
-  for (const Thread& t : threads_)
-    ptrace(PTRACE_DETACH, t.tid, nullptr, reinterpret_cast<void*>(intptr_t(t.pending_signal)));
+  for (const Thread& t : threads_) {
+    x86::fault_point("release: detaching a thread", false);
+    ptrace(PTRACE_DETACH, t.tid, nullptr, nullptr);
+  }
   attached_ = false;
 }
 
@@ -113,7 +123,6 @@ const Tracee::Thread& Tracee::thread(pid_t tid) const {
   throw DumpError("thread " + std::to_string(tid) + " is not stopped");
 }
 
-const siginfo_t& Tracee::consumed_signal(pid_t tid) const { return thread(tid).consumed; }
 
 x86::UserRegs Tracee::registers(pid_t tid) const {
   x86::UserRegs r;

@@ -2,8 +2,10 @@
 // it. The constructor seizes and stops each thread (PTRACE_SEIZE +
 // PTRACE_INTERRUPT, no PTRACE_O_EXITKILL, so a dumper that dies leaves the
 // process running), rescanning /proc/PID/task until no new thread appears;
-// the destructor detaches every thread, handing back any signal a stop
-// consumed, exactly as it was. kill() ends the process while it is stopped.
+// a signal a thread was taking as it was stopped is delivered, not held
+// back. Threads are seized with PTRACE_O_TRACESYSGOOD (syscall injection
+// relies on it). The destructor detaches every thread; kill() ends the
+// process while it is stopped.
 #pragma once
 
 #include <signal.h>
@@ -47,21 +49,15 @@ class Tracee {
   Rseq rseq(pid_t tid) const;
   // get_robust_list(): the head and length the thread registered.
   void robust_list(pid_t tid, uint64_t* head, uint64_t* len) const;
-  // The signal the thread's stop took out of a queue before the dump could
-  // see it (si_signo 0: none). It goes back to the thread at detach, and
-  // into the image as pending for that thread.
-  const siginfo_t& consumed_signal(pid_t tid) const;
   // SIGKILL while stopped: the process never runs another instruction.
   void kill();
-  // Detaches now (as the destructor would): every thread resumes and gets
-  // back the signal its stop consumed. Nothing may be read from it after.
+  // Detaches now (as the destructor would): every thread resumes. Nothing
+  // may be read from it after.
   void release();
 
  private:
   struct Thread {
     pid_t tid;
-    int pending_signal = 0;
-    siginfo_t consumed{};
   };
   // Seizes and stops one thread; false if it vanished (exited) meanwhile.
   bool seize(pid_t tid);

@@ -190,6 +190,9 @@ struct TaskState {
   std::vector<SigInfo> shared_pending;             // process-wide pending signals, in queue order
   std::array<Itimer, 3> itimers{};                 // ITIMER_REAL, ITIMER_VIRTUAL, ITIMER_PROF
   std::vector<uint64_t> ldt;                       // raw 8-byte descriptors; index = LDT slot
+  // XSAVE features the process may use (arch_prctl ARCH_GET_XCOMP_PERM),
+  // including those granted only on request (AMX tile data); 0: not reported.
+  uint64_t xcomp_perm = 0;
 };
 
 // Shared memory whose contents live in the image: the object behind
@@ -222,13 +225,43 @@ enum class FdKind : uint32_t {
 };
 const char* fd_kind_name(FdKind kind);
 
+// One entry of an epoll interest list. The kernel keys an entry by (file,
+// fd number): `fd` is the number it was added with, which need not hold
+// that file any more (closed, reused, or dup'd elsewhere); `file` says
+// which open file it watches, by the lowest fd that holds it.
 struct EpollTarget {
   int32_t fd = 0;
   uint32_t events = 0;
   uint64_t data = 0;
+  int32_t file = -1;  // FdEntry::fd of the watched open file; 0-2: restore's own stdio
 };
 
-// One open file descriptor (fds 0-2 are never recorded: they are restore's).
+// Another fd number that refers to an FdEntry's open file description
+// (dup, dup2, F_DUPFD, or inherited that way across fork).
+struct FdNumber {
+  int32_t fd = 0;
+  uint32_t cloexec = 0;
+};
+
+enum class LockKind : uint32_t {
+  Posix = 1,  // fcntl F_SETLK: owned by the process, on the inode
+  Ofd = 2,    // fcntl F_OFD_SETLK: owned by the open file description
+  Flock = 3,  // flock(): owned by the open file description
+  Lease = 4,  // fcntl F_SETLEASE: owned by the open file description
+};
+const char* lock_kind_name(LockKind kind);
+
+// A lock held through an FdEntry (/proc/PID/fdinfo "lock:" lines).
+struct FileLock {
+  LockKind kind = LockKind::Posix;
+  uint32_t write = 0;      // 1: F_WRLCK / LOCK_EX; 0: F_RDLCK / LOCK_SH
+  int64_t start = 0;       // first byte (POSIX, OFD; else 0)
+  int64_t length = 0;      // bytes; 0: to the end of the file, however long
+};
+
+// One open file description (CRIU's "file"): recorded once, whatever the
+// number of fds that share it (fds 0-2 are never recorded: they are
+// restore's). `fd` is the lowest number that refers to it, `dups` the others.
 struct FdEntry {
   int32_t fd = 0;
   FdKind kind = FdKind::RegularFile;
@@ -245,12 +278,27 @@ struct FdEntry {
   uint64_t sigmask = 0;    // signalfd
   int32_t clockid = 0;     // timerfd
   int64_t value_ns = 0, interval_ns = 0;  // timerfd: time left and period (0: disarmed)
-  std::vector<EpollTarget> targets;       // epoll, in registration order as fdinfo lists them
+  std::vector<EpollTarget> targets;       // epoll, in the order fdinfo lists them
+  std::vector<FdNumber> dups;             // the other fds sharing this description, ascending
+  std::vector<FileLock> locks;            // locks held through it (POSIX ones: by the process, on its inode)
+  uint32_t timer_flags = 0;               // timerfd: TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET
+  uint64_t ticks = 0;                     // timerfd: expirations not yet read
+  int64_t expiry_ns = 0;                  // timerfd with TFD_TIMER_ABSTIME: next expiration on its clock
+};
+
+// An fd above 2 that shared the open file description of fd 0, 1 or 2:
+// those are restore's own (the shell-job convention), so it becomes a dup
+// of restore's fd `of`.
+struct StdioDup {
+  int32_t fd = 0;
+  uint32_t cloexec = 0;
+  int32_t of = 0;
 };
 
 struct FileTable {
   std::vector<SharedObject> objects;
-  std::vector<FdEntry> fds;  // sorted by fd
+  std::vector<FdEntry> fds;  // one per open file description, sorted by fd
+  std::vector<StdioDup> stdio_dups;  // sorted by fd
 };
 
 struct Image {

@@ -22,6 +22,7 @@ inline constexpr uint32_t kMaxLdtEntries = 8192;          // LDT_ENTRIES
 inline constexpr uint32_t kMaxFds = 1u << 20;              // > fs.nr_open default
 inline constexpr uint32_t kMaxSharedObjects = 1u << 16;
 inline constexpr uint32_t kMaxEpollTargets = 1u << 20;
+inline constexpr uint32_t kMaxLocks = 1u << 16;            // per open file description
 inline constexpr uint32_t kMaxBlobBytes = 48u << 20;       // one fd's or object extent's bytes, inside the 64 MiB section
 // Highest user address + 1 with 4-level paging (TASK_SIZE_MAX on x86-64).
 inline constexpr uint64_t kUserSpaceEnd = 0x00007ffffffff000ull;

@@ -57,6 +57,16 @@ const char* fd_kind_name(FdKind kind) {
   return "unknown";
 }
 
+const char* lock_kind_name(LockKind kind) {
+  switch (kind) {
+    case LockKind::Posix: return "POSIX lock";
+    case LockKind::Ofd: return "OFD lock";
+    case LockKind::Flock: return "flock";
+    case LockKind::Lease: return "lease";
+  }
+  return "unknown lock";
+}
+
 static void put_siginfos(ByteWriter& w, const std::vector<SigInfo>& infos) {
   w.u32(uint32_t(infos.size()));
   for (const SigInfo& i : infos) w.put(i.data(), i.size());
@@ -296,6 +306,7 @@ std::vector<uint8_t> encode_task(const TaskState& t) {
   for (const Itimer& i : t.itimers) w.i64(i.interval_sec), w.i64(i.interval_usec), w.i64(i.value_sec), w.i64(i.value_usec);
   w.u32(uint32_t(t.ldt.size()));
   for (uint64_t d : t.ldt) w.u64(d);
+  w.u64(t.xcomp_perm);
   return w.bytes();
 }
 
@@ -323,6 +334,7 @@ TaskState decode_task(const uint8_t* data, size_t n, uint64_t base) {
   uint32_t nldt = r.count("LDT entry count", kMaxLdtEntries, 8);
   t.ldt.resize(nldt);
   for (uint64_t& d : t.ldt) d = r.u64("LDT entry");
+  t.xcomp_perm = r.u64("XSAVE permission");
   r.expect_end("task section");
   return t;
 }
@@ -365,7 +377,29 @@ std::vector<uint8_t> encode_files(const FileTable& t) {
       w.i32(e.fd);
       w.u32(e.events);
       w.u64(e.data);
+      w.i32(e.file);
     }
+    w.u32(uint32_t(f.dups.size()));
+    for (const FdNumber& d : f.dups) {
+      w.i32(d.fd);
+      w.u32(d.cloexec);
+    }
+    w.u32(uint32_t(f.locks.size()));
+    for (const FileLock& l : f.locks) {
+      w.u32(uint32_t(l.kind));
+      w.u32(l.write);
+      w.i64(l.start);
+      w.i64(l.length);
+    }
+    w.u32(f.timer_flags);
+    w.u64(f.ticks);
+    w.i64(f.expiry_ns);
+  }
+  w.u32(uint32_t(t.stdio_dups.size()));
+  for (const StdioDup& d : t.stdio_dups) {
+    w.i32(d.fd);
+    w.u32(d.cloexec);
+    w.i32(d.of);
   }
   return w.bytes();
 }
@@ -386,7 +420,7 @@ FileTable decode_files(const uint8_t* data, size_t n, uint64_t base) {
       e.bytes = r.blob("extent bytes", kMaxBlobBytes);
     }
   }
-  t.fds.resize(r.count("fd count", kMaxFds, 4 * 4 + 8 + 4 + 8 * 4 + 8 * 2 + 4 * 2 + 4 + 8 * 2 + 4 + 8 * 2 + 4));
+  t.fds.resize(r.count("fd count", kMaxFds, 4 * 4 + 8 + 4 + 8 * 4 + 8 * 2 + 4 * 2 + 4 + 8 * 2 + 4 + 8 * 2 + 4 + 4 + 4 + 4 + 8 + 8));
   for (FdEntry& f : t.fds) {
     f.fd = r.i32("fd number");
     uint64_t at = r.offset();
@@ -407,12 +441,37 @@ FileTable decode_files(const uint8_t* data, size_t n, uint64_t base) {
     f.clockid = r.i32("timerfd clock");
     f.value_ns = r.i64("timerfd value");
     f.interval_ns = r.i64("timerfd interval");
-    f.targets.resize(r.count("epoll target count", kMaxEpollTargets, 16));
+    f.targets.resize(r.count("epoll target count", kMaxEpollTargets, 20));
     for (EpollTarget& e : f.targets) {
       e.fd = r.i32("epoll target fd");
       e.events = r.u32("epoll events");
       e.data = r.u64("epoll data");
+      e.file = r.i32("epoll target file");
     }
+    f.dups.resize(r.count("dup count", kMaxFds, 8));
+    for (FdNumber& d : f.dups) {
+      d.fd = r.i32("dup fd number");
+      d.cloexec = r.u32("dup cloexec");
+    }
+    f.locks.resize(r.count("lock count", kMaxLocks, 24));
+    for (FileLock& l : f.locks) {
+      uint64_t at = r.offset();
+      uint32_t kind = r.u32("lock kind");
+      if (kind < 1 || kind > uint32_t(LockKind::Lease)) throw FormatError(at, "unknown lock kind " + std::to_string(kind));
+      l.kind = LockKind(kind);
+      l.write = r.u32("lock type");
+      l.start = r.i64("lock start");
+      l.length = r.i64("lock length");
+    }
+    f.timer_flags = r.u32("timerfd flags");
+    f.ticks = r.u64("timerfd ticks");
+    f.expiry_ns = r.i64("timerfd expiry");
+  }
+  t.stdio_dups.resize(r.count("stdio dup count", kMaxFds, 12));
+  for (StdioDup& d : t.stdio_dups) {
+    d.fd = r.i32("stdio dup fd");
+    d.cloexec = r.u32("stdio dup cloexec");
+    d.of = r.i32("stdio dup of");
   }
   r.expect_end("files section");
   return t;

@@ -4,8 +4,11 @@
 #include <sys/mman.h>
 #include <zstd.h>
 
+#include <fcntl.h>
+
 #include <algorithm>
 #include <cstdio>
+#include <functional>
 
 #include "format/Hex.h"
 #include "format/FormatError.h"
@@ -29,6 +32,86 @@ static uint64_t section_offset(const std::vector<SectionInfo>& sections, Section
 static bool page_aligned(uint64_t v) { return v % kPageSize == 0; }
 
 static void validate_cpu_state(const Image& image, const std::vector<SectionInfo>& sections);
+
+// What the restorer could otherwise only find out from a failing system
+// call: fd numbers used twice, epoll entries it cannot add, locks or timers
+// the kernel would refuse. Sorting makes it O(n log n) in fds, targets, locks.
+static void validate_descriptions(const FileTable& files, const std::function<void(const std::string&)>& bad_files) {
+  std::vector<int32_t> numbers;
+  for (const FdEntry& f : files.fds) {
+    auto bad_fd = [&](const std::string& why) { bad_files("fd " + std::to_string(f.fd) + ": " + why); };
+    numbers.push_back(f.fd);
+    int32_t prev = f.fd;
+    for (const FdNumber& d : f.dups) {
+      if (d.fd <= prev || d.fd >= int32_t(kMaxFds)) bad_fd("its other fd numbers must be above it, ascending and < 2^20");
+      if (d.cloexec > 1) bad_fd("cloexec of fd " + std::to_string(d.fd) + " is not 0 or 1");
+      numbers.push_back(prev = d.fd);
+    }
+    const uint32_t access = f.flags & O_ACCMODE;
+    for (const FileLock& l : f.locks) {
+      std::string what = std::string(lock_kind_name(l.kind)) + " ";
+      if (l.write > 1) bad_fd(what + "type is not 0 (read) or 1 (write)");
+      bool ranged = l.kind == LockKind::Posix || l.kind == LockKind::Ofd;
+      if (ranged && (l.start < 0 || l.length < 0 || l.length > INT64_MAX - l.start)) bad_fd(what + "range out of bounds");
+      if (!ranged && (l.start != 0 || l.length != 0)) bad_fd(what + "has a range");
+      if (f.kind != FdKind::RegularFile && f.kind != FdKind::DeletedFile && f.kind != FdKind::Memfd &&
+          !(l.kind == LockKind::Flock && f.kind == FdKind::Directory))
+        bad_fd(what + "on a " + fd_kind_name(f.kind) + ", which this version does not lock");
+      if (ranged && (l.write ? access == O_RDONLY : access == O_WRONLY))
+        bad_fd(what + (l.write ? "for writing on an fd not open for writing" : "for reading on an fd not open for reading"));
+      if (l.kind == LockKind::Lease && f.kind != FdKind::RegularFile) bad_fd("lease on something other than a regular file");
+    }
+    if (f.kind == FdKind::TimerFd) {
+      if (f.timer_flags & ~3u) bad_fd("unknown timerfd flags");
+      if (f.clockid != 0 && f.clockid != 1 && f.clockid != 7 && f.clockid != 8 && f.clockid != 9)
+        bad_fd("timerfd clock " + std::to_string(f.clockid) + " is not one timerfd takes");
+      if (f.expiry_ns < 0) bad_fd("negative timer expiry");
+    } else if (f.timer_flags || f.ticks || f.expiry_ns) {
+      bad_fd("timer fields on kind " + std::string(fd_kind_name(f.kind)));
+    }
+    if (f.kind != FdKind::Epoll && !f.targets.empty()) bad_fd("epoll targets on kind " + std::string(fd_kind_name(f.kind)));
+  }
+  int32_t prev_stdio = 2;
+  for (const StdioDup& d : files.stdio_dups) {
+    std::string what = "fd " + std::to_string(d.fd) + " (a dup of fd " + std::to_string(d.of) + ")";
+    if (d.fd <= prev_stdio || d.fd >= int32_t(kMaxFds)) bad_files(what + ": dups of fds 0-2 must be above 2, ascending and < 2^20");
+    if (d.of < 0 || d.of > 2) bad_files(what + ": not a dup of fd 0, 1 or 2");
+    if (d.cloexec > 1) bad_files(what + ": cloexec is not 0 or 1");
+    numbers.push_back(prev_stdio = d.fd);
+  }
+  std::sort(numbers.begin(), numbers.end());
+  for (size_t i = 1; i < numbers.size(); ++i)
+    if (numbers[i] == numbers[i - 1]) bad_files("fd " + std::to_string(numbers[i]) + " belongs to two open files");
+
+  // files.fds is sorted by fd (checked by the caller), so a target's file is found by binary search.
+  auto find = [&](int32_t fd) -> const FdEntry* {
+    auto it = std::lower_bound(files.fds.begin(), files.fds.end(), fd,
+                               [](const FdEntry& e, int32_t n) { return e.fd < n; });
+    return it != files.fds.end() && it->fd == fd ? &*it : nullptr;
+  };
+  for (const FdEntry& f : files.fds) {
+    if (f.kind != FdKind::Epoll) continue;
+    auto bad_fd = [&](const std::string& why) { bad_files("epoll fd " + std::to_string(f.fd) + ": " + why); };
+    std::vector<std::pair<int32_t, int32_t>> keys;  // (number, file): what the kernel keys an entry by
+    for (const EpollTarget& t : f.targets) {
+      std::string what = "entry for fd " + std::to_string(t.fd);
+      if (t.fd < 0 || t.fd >= int32_t(kMaxFds)) bad_fd(what + ": number out of range");
+      if (t.file < 0 || t.file >= int32_t(kMaxFds)) bad_fd(what + ": watched file out of range");
+      if (t.file > 2) {
+        const FdEntry* g = find(t.file);
+        if (!g) bad_fd(what + ": watches fd " + std::to_string(t.file) + "'s file, which is not in the image");
+        if (g == &f) bad_fd(what + ": watches itself");
+        if (g->kind == FdKind::RegularFile || g->kind == FdKind::Directory || g->kind == FdKind::DeletedFile ||
+            g->kind == FdKind::Memfd)
+          bad_fd(what + ": watches a " + fd_kind_name(g->kind) + ", which epoll cannot watch");
+      }
+      keys.emplace_back(t.fd, t.file);
+    }
+    std::sort(keys.begin(), keys.end());
+    for (size_t i = 1; i < keys.size(); ++i)
+      if (keys[i] == keys[i - 1]) bad_fd("fd " + std::to_string(keys[i].first) + " is watched twice for one file");
+  }
+}
 
 void validate_image(const Image& image, const std::vector<SectionInfo>& sections) {
   const uint64_t vmas_at = section_offset(sections, SectionType::Vmas);
@@ -131,16 +214,11 @@ void validate_image(const Image& image, const std::vector<SectionInfo>& sections
       for (const SharedObject& o : image.files.objects) found |= o.id == f.object && o.memfd;
       if (!found) bad_fd("its memfd object is not in the files section");
     }
-    if (f.kind == FdKind::Epoll)
-      for (const EpollTarget& t : f.targets) {
-        bool found = false;
-        for (const FdEntry& g : image.files.fds) found |= g.fd == t.fd && g.kind != FdKind::Epoll;
-        if (!found && t.fd > 2) bad_fd("watches fd " + std::to_string(t.fd) + ", which is not in the image");
-      }
     if (f.kind == FdKind::TimerFd && (f.value_ns < 0 || f.interval_ns < 0)) bad_fd("negative timer");
     if ((f.kind == FdKind::Pipe || f.kind == FdKind::Fifo) && f.contents.size() > f.pipe_size)
       bad_fd("more unread data than the pipe holds");
   }
+  validate_descriptions(image.files, bad_files);
 
   const uint64_t threads_at = section_offset(sections, SectionType::Threads);
   for (const ThreadState& t : image.threads) {

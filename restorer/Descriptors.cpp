@@ -10,7 +10,6 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
-#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -19,7 +18,10 @@
 #include <cstdio>
 #include <cstring>
 
+#include "restorer/Epoll.h"
+#include "restorer/Locks.h"
 #include "restorer/RestoreError.h"
+#include "restorer/TimerFd.h"
 
 namespace ckpt::restorer {
 
@@ -157,7 +159,13 @@ void check_files(const format::Image& image, const ExternalFds& external) {
         break;
       default: break;
     }
+    check_locks(f);
   }
+  check_timerfds(image);
+  for (const format::StdioDup& d : image.files.stdio_dups)
+    if (fcntl(d.of, F_GETFD) < 0)
+      throw RestoreError("fd " + std::to_string(d.fd) + " shared fd " + std::to_string(d.of) +
+                         "'s open file, which is restore's own, but restore has no fd " + std::to_string(d.of));
   for (int n : inherit) {
     bool used = false;
     for (const FdEntry& f : image.files.fds) used |= f.fd == n && f.external && f.kind == FdKind::Pipe;
@@ -172,16 +180,26 @@ PreparedFiles prepare_files(const format::Image& image, const ExternalFds& exter
     out.objects[o.id] = make_object(o);
     if (o.memfd && o.seals) out.seals.emplace_back(out.objects[o.id], o.seals);
   }
-  int top = 2;
-  for (const FdEntry& f : image.files.fds) top = std::max(top, f.fd);
+  int top = 2;  // the highest fd number the image uses, epoll keys included
+  size_t numbers = 0;
+  for (const FdEntry& f : image.files.fds) {
+    top = std::max(top, f.fd);
+    numbers += 1 + f.dups.size();
+    for (const auto& d : f.dups) top = std::max(top, d.fd);
+    for (const auto& t : f.targets) top = std::max(top, t.fd);
+  }
+  for (const auto& d : image.files.stdio_dups) top = std::max(top, d.fd);
+  numbers += image.files.stdio_dups.size();
   // Created fds go above every saved number and every fd the launcher holds now.
   rlimit nofile;
   getrlimit(RLIMIT_NOFILE, &nofile);
-  if (uint64_t(top) + image.files.fds.size() + 64 > nofile.rlim_cur)
+  if (uint64_t(top) + numbers + 64 > nofile.rlim_cur)
     throw RestoreError("the image needs fd " + std::to_string(top) + ", above this process's RLIMIT_NOFILE");
   int base = top + 1;
 
   std::map<uint64_t, std::pair<int, int>> pipes;  // pipe inode -> (read end, write end)
+  std::map<uint64_t, unsigned> pipe_ends_used;    // bit 1: read end handed out, bit 2: write end
+  std::map<int32_t, int> created;                 // FdEntry::fd -> launcher fd of its open file
   // FIFOs: read ends first, so that opening a write end finds a reader.
   std::vector<const FdEntry*> order;
   for (const FdEntry& f : image.files.fds) order.push_back(&f);
@@ -228,10 +246,19 @@ PreparedFiles prepare_files(const format::Image& image, const ExternalFds& exter
           if (!f.contents.empty() &&
               ::write(it->second.second, f.contents.data(), f.contents.size()) != ssize_t(f.contents.size()))
             fail(f, "cannot put back the pipe's unread data");
-          // More fds on one end are dups of it, as pipe fds can only be.
-          // (Reopening through /proc would add O_LARGEFILE, which pipe2 never sets.)
-          int end = (f.flags & O_ACCMODE) == O_RDONLY ? it->second.first : it->second.second;
-          fd = fcntl(end, F_DUPFD_CLOEXEC, 0);
+          // pipe2's own two ends serve the open files that pipe() made (no
+          // O_LARGEFILE); any other open file of the pipe was opened again
+          // through /proc, and is opened again that way here.
+          const uint32_t access = f.flags & O_ACCMODE;
+          const unsigned bit = access == O_RDONLY ? 1u : access == O_WRONLY ? 2u : 0u;
+          unsigned& used = pipe_ends_used[f.object];
+          if (bit && !(f.flags & O_LARGEFILE) && !(used & bit)) {
+            used |= bit;
+            fd = fcntl(bit == 1 ? it->second.first : it->second.second, F_DUPFD_CLOEXEC, 0);
+          } else {
+            fd = ::open(("/proc/self/fd/" + std::to_string(it->second.first)).c_str(),
+                        int(access | O_CLOEXEC | (f.flags & O_NONBLOCK)));
+          }
         }
         break;
       case FdKind::EventFd:
@@ -245,14 +272,7 @@ PreparedFiles prepare_files(const format::Image& image, const ExternalFds& exter
         fd = signalfd(-1, &mask, SFD_CLOEXEC | (nonblock ? SFD_NONBLOCK : 0));
         break;
       }
-      case FdKind::TimerFd:
-        fd = timerfd_create(f.clockid, TFD_CLOEXEC | (nonblock ? TFD_NONBLOCK : 0));
-        if (fd >= 0 && f.value_ns) {
-          itimerspec its{{f.interval_ns / 1000000000, f.interval_ns % 1000000000},
-                         {f.value_ns / 1000000000, f.value_ns % 1000000000}};
-          if (timerfd_settime(fd, 0, &its, nullptr) != 0) fail(f, std::string("timerfd_settime: ") + std::strerror(errno));
-        }
-        break;
+      case FdKind::TimerFd: fd = make_timerfd(f); break;
       case FdKind::Memfd: {
         auto it = out.objects.find(f.object);
         if (it == out.objects.end()) fail(f, "its memfd object is missing");
@@ -272,8 +292,28 @@ PreparedFiles prepare_files(const format::Image& image, const ExternalFds& exter
     if (high != fd) ::close(fd);
     out.moves.push_back({high, f.fd, f.cloexec});
     out.close_upto = std::max(out.close_upto, high + 1);
-    for (const auto& t : f.targets) out.epoll.push_back({f.fd, t.fd, t.events, t.data});
+    created[f.fd] = high;
+    for (const format::FdNumber& d : f.dups) {  // more fds of one open file description
+      int again = fcntl(high, F_DUPFD_CLOEXEC, base);
+      if (again < 0) fail(f, "cannot give it fd " + std::to_string(d.fd) + " too: " + std::strerror(errno));
+      out.moves.push_back({again, d.fd, d.cloexec});
+      out.close_upto = std::max(out.close_upto, again + 1);
+    }
   }
+  for (const format::StdioDup& d : image.files.stdio_dups) {  // restore's own 0-2 stand for the saved ones
+    int again = fcntl(d.of, F_DUPFD_CLOEXEC, base);
+    if (again < 0)
+      throw RestoreError("fd " + std::to_string(d.fd) + ": cannot make it a dup of restore's fd " + std::to_string(d.of) +
+                         ": " + std::strerror(errno));
+    out.moves.push_back({again, d.fd, d.cloexec});
+    out.close_upto = std::max(out.close_upto, again + 1);
+  }
+  // Every open file exists: the locks held through them (POSIX ones are only
+  // reserved here; the trampoline takes them), then the epoll sets.
+  for (const FdEntry& f : image.files.fds)
+    for (int placeholder : take_locks(f, created.at(f.fd), base, out.posix_locks))
+      out.close_upto = std::max(out.close_upto, placeholder + 1);
+  fill_epoll_sets(image, created, base);
   for (const auto& [ino, ends] : pipes) {
     ::close(ends.first);
     ::close(ends.second);

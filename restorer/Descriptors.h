@@ -1,10 +1,13 @@
 // File descriptors and shared memory objects on the restoring side.
-// Phase 1 checks that every file is present and unchanged and that every
-// pipe end whose partner lived outside the process has a replacement
-// (--inherit-fd, or /dev/null for all with --external-fds=null). Phase 3 creates them all in the launcher, above every
-// number the restored process uses, so nothing collides; the trampoline
-// then moves each to its number with dup3 and sets up epoll interest lists
-// (which are keyed by fd number, so only once the numbers are final).
+// Phase 1 checks that every file is present and unchanged, that no one else
+// holds a lock the process held, and that every pipe end whose partner
+// lived outside the process has a replacement (--inherit-fd, or /dev/null
+// for all with --external-fds=null). Phase 3
+// creates each open file description once, in the launcher, above every
+// number the restored process uses (so nothing collides), takes its locks
+// and fills the epoll sets (Locks.h, Epoll.h); the trampoline then moves
+// each to its numbers with dup3 and takes the POSIX locks. Per-kind code
+// lives in files of its own; this file dispatches.
 #pragma once
 
 #include <cstdint>
@@ -20,7 +23,7 @@ namespace ckpt::restorer {
 struct PreparedFiles {
   std::map<uint64_t, int> objects;            // SharedObject id -> fd (mapped by the stager)
   std::vector<trampoline::FdMove> moves;      // launcher fd -> saved number
-  std::vector<trampoline::EpollAdd> epoll;    // interest lists, in saved order
+  std::vector<trampoline::PosixLock> posix_locks;  // taken by the trampoline once every fd is in place
   std::vector<std::pair<int, uint32_t>> seals;  // memfd fd -> seals, applied after staging
   int close_upto = 3;                         // every fd in [3, close_upto) that is not a target is closed
 };

@@ -21,9 +21,11 @@
 #include "trampoline/Blob.h"
 #include "trampoline/Plan.h"
 #include "restorer/TaskRestore.h"
+#include "x86/Cpu.h"
 #include "x86/LdtDescriptor.h"
 #include "x86/ResumeGadgets.h"
 #include "x86/SigFrame.h"
+#include "x86/Syscall.h"
 #include "x86/SyscallRestart.h"
 
 namespace ckpt::restorer {
@@ -43,7 +45,7 @@ static uint64_t blob_size() { return uint64_t(ckpt_trampoline_blob_end - ckpt_tr
 struct HomeLayout {
   uint64_t plan, frame, stack_top, size;
   size_t plan_bytes, keep_offset, move_offset, auxv_offset, ldt_offset, shared_offset, thread_offset;
-  size_t fd_move_offset, epoll_offset, others_offset, others_pending_offset, lazy_offset;
+  size_t fd_move_offset, lock_offset, others_offset, others_pending_offset, lazy_offset;
   size_t frame_stride;         // one fallback frame per thread, from `frame`
   uint64_t thread_stacks;      // 16 KiB per other thread, from here
 };
@@ -58,11 +60,14 @@ static HomeLayout layout(const format::Image& image) {
   h.shared_offset = h.ldt_offset + image.task.ldt.size() * sizeof(trampoline::LdtEntry);
   h.thread_offset = h.shared_offset + image.task.shared_pending.size() * sizeof(trampoline::QueuedSignal);
   h.fd_move_offset = h.thread_offset + image.threads[0].pending.size() * sizeof(trampoline::QueuedSignal);
-  size_t epoll_adds = 0;
-  for (const auto& f : image.files.fds) epoll_adds += f.targets.size();
-  h.epoll_offset = h.fd_move_offset + image.files.fds.size() * sizeof(trampoline::FdMove);
-  h.epoll_offset = (h.epoll_offset + 7) & ~size_t(7);
-  h.others_offset = (h.epoll_offset + epoll_adds * sizeof(trampoline::EpollAdd) + 7) & ~size_t(7);
+  size_t fd_numbers = image.files.stdio_dups.size(), locks = 0;
+  for (const auto& f : image.files.fds) {
+    fd_numbers += 1 + f.dups.size();
+    for (const auto& l : f.locks) locks += l.kind == format::LockKind::Posix;
+  }
+  h.lock_offset = h.fd_move_offset + fd_numbers * sizeof(trampoline::FdMove);
+  h.lock_offset = (h.lock_offset + 7) & ~size_t(7);
+  h.others_offset = (h.lock_offset + locks * sizeof(trampoline::PosixLock) + 7) & ~size_t(7);
   h.others_pending_offset = h.others_offset + (image.threads.size() - 1) * sizeof(trampoline::ThreadPlan);
   size_t others_pending = 0;
   for (size_t i = 1; i < image.threads.size(); ++i) others_pending += image.threads[i].pending.size();
@@ -333,9 +338,10 @@ void launch(const format::Image& image, const MachineFit& fit, const AddressPlan
   plan->fd_move_offset = h.fd_move_offset;
   plan->fd_move_count = uint32_t(files.moves.size());
   std::memcpy(base + h.plan + h.fd_move_offset, files.moves.data(), files.moves.size() * sizeof(trampoline::FdMove));
-  plan->epoll_offset = h.epoll_offset;
-  plan->epoll_count = uint32_t(files.epoll.size());
-  std::memcpy(base + h.plan + h.epoll_offset, files.epoll.data(), files.epoll.size() * sizeof(trampoline::EpollAdd));
+  plan->posix_lock_offset = h.lock_offset;
+  plan->posix_lock_count = uint32_t(files.posix_locks.size());
+  std::memcpy(base + h.plan + h.lock_offset, files.posix_locks.data(),
+              files.posix_locks.size() * sizeof(trampoline::PosixLock));
   plan->rseq_address = thread.rseq.address;
   plan->rseq_length = thread.rseq.length;
   plan->rseq_signature = thread.rseq.signature;
@@ -394,15 +400,22 @@ void launch(const format::Image& image, const MachineFit& fit, const AddressPlan
       frame_at[i] = base + h.frame + i * h.frame_stride;
     }
   }
+  // A frame carries only the XSAVE components every process is granted:
+  // sigreturn loads nothing if xstate_size exceeds what the kernel lets this
+  // process use, and one granted on request (AMX tile data) is never in use
+  // in an image (the dump refuses that).
+  const uint64_t frame_features_mask = ~x86::xfeatures_on_request(x86::xcr0());
   auto build_frame = [&](size_t i) {
     const format::ThreadState& t = image.threads[i];
+    const uint64_t frame_features = t.xfeatures & frame_features_mask;
+    const size_t frame_xsave = std::min(t.xsave.size(), size_t(x86::xsave_size_of(frame_features)));
     x86::UserRegs regs;
     std::memcpy(&regs, t.gpr.data(), sizeof regs);
     regs = x86::resume_registers(regs);
     apply_rseq_abort(image, fit, ap, t, regs);
     x86::KernelStack altstack{t.altstack_sp, t.altstack_flags, 0, t.altstack_size};
-    return x86::build_sigframe(frame_at[i], frame_addr[i], regs, t.sigmask, t.xsave.data(), t.xsave.size(),
-                               t.xfeatures, on_stacks ? image.mm.sigreturn_gadget : 0, &altstack);
+    return x86::build_sigframe(frame_at[i], frame_addr[i], regs, t.sigmask, t.xsave.data(), frame_xsave,
+                               frame_features, on_stacks ? image.mm.sigreturn_gadget : 0, &altstack);
   };
   plan->resume_rsp = build_frame(0);
 
@@ -450,11 +463,13 @@ void launch(const format::Image& image, const MachineFit& fit, const AddressPlan
   std::fputs(apply_process_state(image).c_str(), stderr);
   std::fflush(nullptr);
 
-  // Point of no return. No signal handler may run from here on: the
-  // launcher's code is about to disappear.
-  sigset_t all;
-  sigfillset(&all);
-  sigprocmask(SIG_SETMASK, &all, nullptr);
+  // Point of no return. No signal may be handled from here on: the
+  // launcher's code is about to disappear, and the saved actions (SIG_DFL:
+  // death, for most) are put in place before the pending signals are queued.
+  // The raw call with all 64 bits: glibc's sigfillset/sigprocmask leave its
+  // internal signals 32 and 33 unblocked, and a pending 32 would kill the
+  // restored process.
+  x86::block_all_signals();
   unregister_own_rseq();
   uint64_t entry = ap.home;
   uint64_t sp = ap.home + h.stack_top - 8;  // as if called: rsp % 16 == 8 at entry

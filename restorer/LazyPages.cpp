@@ -132,6 +132,7 @@ struct Spawn {
   char* const* envp;
   char target[16];
   char path[4096];
+  unsigned long mask;  // the launcher's signal mask, which the server gets back
 };
 
 // Both clones run on their own stacks in this process's memory, beside
@@ -147,6 +148,7 @@ int exec_server(void* arg) {
   for (int i = 0; i < kServerFds; ++i)
     if (high[i] >= 0 && x86::syscall2(SYS_dup2, high[i], i) != i) x86::syscall1(SYS_exit, 127);
   x86::syscall3(SYS_close_range, kServerFds, ~0u, 0);
+  x86::set_signal_mask(s->mask);
   x86::syscall3(SYS_execve, long("/proc/self/exe"), long(s->argv), long(s->envp));
   x86::syscall1(SYS_exit, 127);
   return 127;
@@ -207,8 +209,13 @@ std::unique_ptr<LazyPages> start_page_server(int image_fd, const std::string& im
   std::snprintf(s->target, sizeof s->target, "%d", int(getpid()));
   std::memcpy(s->path, image_path.c_str(), image_path.size() + 1);
   s->argv[0] = "restore", s->argv[1] = "--page-server", s->argv[2] = s->target, s->argv[3] = s->path;
+  // Both clones run on this process's memory with its TLS: no signal may
+  // be handled there, so they start with every signal blocked (raw, all 64
+  // bits) and the server gets the launcher's mask back just before its exec.
+  x86::block_all_signals(&s->mask);
   lp->middle_ = clone(middle, lp->spawn_area_ + 3 * kSpawnStack, CLONE_VM | SIGCHLD, m);
   int err = errno;
+  x86::set_signal_mask(s->mask);
   ::close(null), ::close(go[0]);  // the middle has copies: its fd table was copied at the clone
   if (lp->middle_ < 0) throw RestoreError(std::string("--lazy: cannot start the page server: ") + std::strerror(err));
   return lp;

@@ -17,6 +17,7 @@
 #include "restorer/RestoreError.h"
 #include "restorer/TaskRestore.h"
 #include "x86/Cpu.h"
+#include "x86/SigFrame.h"
 
 namespace ckpt::restorer {
 
@@ -32,9 +33,15 @@ static void check_cpu(const format::Image& image) {
   // Asked once: each CPUID traps to the hypervisor in a virtual machine.
   const uint64_t xcr0 = x86::xcr0();
   const uint32_t xsave_size = x86::xsave_size();
+  const uint64_t on_request = x86::xfeatures_on_request(xcr0);
   for (const format::ThreadState& t : image.threads) {
     std::string why = x86::xsave_incompatibility(t.xfeatures, uint32_t(t.xsave.size()), xcr0, xsave_size);
     if (!why.empty()) throw RestoreError("this CPU cannot resume the image: " + why);
+    uint64_t in_use;
+    std::memcpy(&in_use, t.xsave.data() + x86::kXsaveHeaderOffset, 8);
+    if (in_use & on_request)
+      throw RestoreError("thread " + std::to_string(t.tid) + ": the XSAVE area holds state of components granted only "
+                         "on request (" + format::hex(in_use & on_request) + "), which sigreturn cannot load");
   }
 }
 

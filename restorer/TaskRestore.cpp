@@ -2,6 +2,7 @@
 #include "restorer/TaskRestore.h"
 
 #include <asm/ldt.h>
+#include <asm/prctl.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/auxv.h>
@@ -9,12 +10,15 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 
+#include "format/Hex.h"
 #include "restorer/RestoreError.h"
+#include "x86/Cpu.h"
 
 namespace ckpt::restorer {
 
@@ -22,9 +26,27 @@ static const char* const kRlimitNames[format::kRlimitCount] = {
     "CPU", "FSIZE", "DATA", "STACK", "CORE", "RSS", "NPROC", "NOFILE",
     "MEMLOCK", "AS", "LOCKS", "SIGPENDING", "MSGQUEUE", "NICE", "RTPRIO", "RTTIME"};
 
+// The XSAVE features the saved process had been granted on request (AMX tile
+// data) are asked for here, by the launcher, which the restored process will
+// be: the request is the only way to learn that the kernel grants them, and
+// it changes nothing outside this process. It comes first because it raises
+// the smallest alternate signal stack the kernel accepts.
+static void claim_xsave_permission(const format::TaskState& t) {
+  const uint64_t on_request = x86::xfeatures_on_request(x86::xcr0());
+  const uint64_t wanted = t.xcomp_perm & on_request;
+  const uint64_t missing = t.xcomp_perm & ~x86::xcr0();
+  if (missing)
+    throw RestoreError("the process was granted XSAVE features this CPU lacks (" + format::hex(missing) + ")");
+  for (unsigned bit = 0; bit < 64; ++bit)
+    if ((wanted >> bit & 1) && syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, bit) != 0)
+      throw RestoreError("the kernel refuses the XSAVE feature " + x86::xfeature_name(bit) + " the process was granted: " +
+                         std::strerror(errno));
+}
+
 void check_task(const format::Image& image) {
   // LDT entries and segment selectors are the format's rules (format/Validate.cpp).
   const format::TaskState& t = image.task;
+  claim_xsave_permission(t);
   for (const format::ThreadState& th : image.threads) {
     // The kernel's rule for a stack's size depends on its configuration
     // (strict_sas_size) and on the task's XSAVE permissions, not only on

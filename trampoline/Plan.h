@@ -45,11 +45,16 @@ struct FdMove {
   uint32_t cloexec;
 };
 
-// epoll_ctl(epfd, EPOLL_CTL_ADD, fd, {events, data}), once every fd has its number.
-struct EpollAdd {
-  int32_t epfd, fd;
-  uint32_t events;
-  uint64_t data;
+// fcntl(fd, F_SETLKW, {type, SEEK_SET, start, length}): a POSIX record
+// lock, which belongs to the process and which closing *any* fd of its file
+// drops, so it is taken only once every fd has its number and every other
+// fd is closed. (The launcher held an OFD lock on the same range until
+// then, so nobody else could take it; see restorer/Locks.h.)
+struct PosixLock {
+  int32_t fd;
+  int16_t type;  // F_RDLCK 0, F_WRLCK 1
+  int16_t pad;
+  int64_t start, length;
 };
 
 // What a thread other than the leader restores for itself. The leader
@@ -91,10 +96,10 @@ struct Plan {
   // Process state.
   uint32_t set_mm;  // 1: prctl(PR_SET_MM_MAP) with `mm`
   // Descriptors: each move is done, then every fd >= 3 that is not a move's
-  // target is closed, then the epoll interest lists are filled.
+  // target is closed, then the POSIX locks are taken.
   int32_t close_upto;  // no launcher fd is at or above this, except those close_range takes
-  uint32_t fd_move_count, epoll_count;
-  uint64_t fd_move_offset, epoll_offset;
+  uint32_t fd_move_count, posix_lock_count;
+  uint64_t fd_move_offset, posix_lock_offset;
   MmMap mm;
   uint64_t rseq_address;
   uint32_t rseq_length;
@@ -149,8 +154,8 @@ inline const Range* plan_lazy(const Plan* p) {
 inline const FdMove* plan_fd_moves(const Plan* p) {
   return reinterpret_cast<const FdMove*>(reinterpret_cast<const char*>(p) + p->fd_move_offset);
 }
-inline const EpollAdd* plan_epoll(const Plan* p) {
-  return reinterpret_cast<const EpollAdd*>(reinterpret_cast<const char*>(p) + p->epoll_offset);
+inline const PosixLock* plan_posix_locks(const Plan* p) {
+  return reinterpret_cast<const PosixLock*>(reinterpret_cast<const char*>(p) + p->posix_lock_offset);
 }
 inline ThreadPlan* plan_threads(const Plan* p) {
   return reinterpret_cast<ThreadPlan*>(const_cast<char*>(reinterpret_cast<const char*>(p)) + p->thread_offset);

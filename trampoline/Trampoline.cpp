@@ -87,6 +87,7 @@ void queue_signals(const Plan* plan, uint64_t offset, uint32_t count, long pid, 
 
 // A thread other than the leader, from its clone onwards (see ThreadPlan).
 extern "C" [[noreturn]] __attribute__((used, noinline)) void trampoline_thread(ThreadPlan* tp, const Plan* plan) {
+  block_all_signals();  // inherited from the leader already; a thread never relies on that
   const long pid = syscall0(__NR_getpid), tid = syscall0(__NR_gettid);
   check(syscall2(__NR_set_robust_list, long(tp->robust_list), long(tp->robust_list_len)), "set_robust_list");
   syscall1(__NR_set_tid_address, long(tp->clear_child_tid));
@@ -158,6 +159,10 @@ void spawn_threads(const Plan* plan) {
 }  // namespace
 
 extern "C" [[noreturn]] __attribute__((section(".text.entry"), used)) void trampoline_entry(const Plan* plan) {
+  // The launcher blocked every signal (all 64 bits) before jumping here;
+  // blocked again so that nothing queued below can be handled before
+  // rt_sigreturn installs the saved mask, whoever entered.
+  block_all_signals();
   if (plan->magic != kPlanMagic) die("plan is corrupt", -22);
 
   // 1. Unmap every launcher mapping: everything below unmap_end that is not kept.
@@ -214,13 +219,19 @@ extern "C" [[noreturn]] __attribute__((section(".text.entry"), used)) void tramp
     if (!target) syscall1(__NR_close, fd);
   }
   check(syscall3(__NR_close_range, plan->close_upto, ~0u, 0), "closing the launcher's files");
-  const EpollAdd* adds = plan_epoll(plan);
-  for (uint32_t i = 0; i < plan->epoll_count; ++i) {
-    struct {
-      uint32_t events;
-      uint64_t data;
-    } __attribute__((packed)) ev{adds[i].events, adds[i].data};  // struct epoll_event is packed on x86-64
-    check(syscall4(__NR_epoll_ctl, adds[i].epfd, 1 /* EPOLL_CTL_ADD */, adds[i].fd, long(&ev)), "filling an epoll set");
+  // Waits rather than fails: someone could only have taken such a range in
+  // the moment between the launcher's placeholder lock closing and this.
+  const PosixLock* locks = plan_posix_locks(plan);
+  for (uint32_t i = 0; i < plan->posix_lock_count; ++i) {
+    struct flock fl{};
+    fl.l_type = locks[i].type;
+    fl.l_whence = 0;  // SEEK_SET
+    fl.l_start = locks[i].start;
+    fl.l_len = locks[i].length;
+    long r;
+    do r = syscall3(__NR_fcntl, locks[i].fd, F_SETLKW, long(&fl));
+    while (r == -4 /* EINTR */);
+    check(r, "taking a POSIX file lock");
   }
   if (plan->rseq_address) {
     check(syscall4(__NR_rseq, long(plan->rseq_address), plan->rseq_length, 0, plan->rseq_signature),

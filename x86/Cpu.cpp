@@ -4,6 +4,7 @@
 
 #include <cpuid.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <string_view>
@@ -69,6 +70,27 @@ std::uint32_t xsave_size() {
     unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
     if (!__get_cpuid_count(0xd, 0, &eax, &ebx, &ecx, &edx)) return 0;
     return ebx;
+}
+
+std::uint64_t xfeatures_on_request(std::uint64_t cpu_xcr0) {
+    std::uint64_t out = 0;
+    for (unsigned bit = 2; bit < 64; ++bit) {
+        if ((cpu_xcr0 >> bit & 1) == 0) continue;
+        unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+        if (__get_cpuid_count(0xd, bit, &eax, &ebx, &ecx, &edx) && (ecx & 4u)) out |= std::uint64_t{1} << bit;
+    }
+    return out;
+}
+
+std::uint32_t xsave_size_of(std::uint64_t features) {
+    std::uint32_t end = kXsaveMinSize;
+    for (unsigned bit = 2; bit < 64; ++bit) {
+        if ((features >> bit & 1) == 0) continue;
+        unsigned size = 0, offset = 0, ecx = 0, edx = 0;
+        if (!__get_cpuid_count(0xd, bit, &size, &offset, &ecx, &edx) || size == 0) continue;
+        end = std::max(end, offset + size);
+    }
+    return end;
 }
 
 std::string xsave_incompatibility(std::uint64_t saved_xfeatures, std::uint32_t saved_size, std::uint64_t cpu_xcr0,

@@ -55,6 +55,18 @@ std::uint64_t xcr0();
 // XSAVE (the regset is then unavailable).
 std::uint32_t xsave_size();
 
+// XCR0 features the kernel grants a process only when it asks
+// (arch_prctl ARCH_REQ_XCOMP_PERM): those whose first use the CPU can trap
+// (XFD, CPUID leaf 0xD subleaf N, ECX bit 2), today AMX tile data. Until a
+// process has asked and used one, its signal frames and sigreturn leave it out.
+std::uint64_t xfeatures_on_request(std::uint64_t cpu_xcr0);
+
+// Size of the standard-format XSAVE area that holds `features`: the end of
+// the highest component among them (CPUID leaf 0xD), at least the legacy area
+// and header. What the kernel accepts as a signal frame's xstate_size is this
+// size for the features the process may use at that moment.
+std::uint32_t xsave_size_of(std::uint64_t features);
+
 // "" when an image saved with saved_xfeatures / saved_size can resume on a
 // CPU with cpu_xcr0 / cpu_size; otherwise one sentence naming the features
 // the CPU lacks (by name and bit) or the two sizes.

@@ -1,10 +1,20 @@
-// Syscall injection by single-stepping one `syscall` instruction (see
-// RemoteSyscall.h). After the step the thread sits in a SIGTRAP
-// signal-delivery-stop; when it is finally resumed without that signal, the
-// kernel's signal path runs the usual restart logic on the registers put back
-// here, so an interrupted call of the original restarts as it would have.
+// Syscall injection through syscall-stops, guarded by a signal frame (see
+// RemoteSyscall.h; the reasoning, stop by stop, is in docs/architecture.md,
+// "Syscall injection").
+//
+// The thread goes: interrupt stop (original registers) -> registers set to
+// the call, every signal blocked -> syscall-enter-stop -> syscall-exit-stop
+// (result read) -> the next call is set up from there -> ... -> at the end,
+// from the last exit stop: PTRACE_INTERRUPT queued, mask and registers put
+// back, and PTRACE_CONT takes the thread into an interrupt stop again inside
+// the same signal handling, before it runs an instruction. Neither kind of
+// syscall-stop is a signal (with PTRACE_O_TRACESYSGOOD the kernel's resume
+// code ignores the 0x85 left in exit_code if the tracer dies), so no SIGTRAP
+// is ever forced on the thread: a blocked or ignored SIGTRAP, pending or not,
+// stays exactly as it was.
 #include "x86/RemoteSyscall.h"
 
+#include <elf.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/ptrace.h>
@@ -13,87 +23,226 @@
 #include <sys/wait.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <string>
+
+#include "x86/FaultPoint.h"
+#include "x86/ProcMaps.h"
+#include "x86/ResumeGadgets.h"
+#include "x86/SigFrame.h"
+#include "x86/SyscallRestart.h"
 
 namespace ckpt::x86 {
 
 static std::string who(pid_t tid) { return "thread " + std::to_string(tid); }
 
-RemoteSyscall::RemoteSyscall(pid_t tid, uint64_t syscall_insn) : tid_(tid), insn_(syscall_insn) {
-  if (ptrace(PTRACE_GETREGS, tid_, nullptr, &saved_) != 0)
-    throw RemoteSyscallError("cannot read the registers of " + who(tid_) + ": " + std::strerror(errno));
+static constexpr uint64_t kRedZone = 128;
+static constexpr int kSyscallStop = SIGTRAP | 0x80;
+
+static bool read_remote(pid_t tid, uint64_t addr, void* out, size_t len) {
+  iovec local{out, len}, remote{reinterpret_cast<void*>(addr), len};
+  return process_vm_readv(tid, &local, 1, &remote, 1, 0) == ssize_t(len);
 }
 
-RemoteSyscall::~RemoteSyscall() {
+static bool write_remote(pid_t tid, uint64_t addr, const void* in, size_t len) {
+  iovec local{const_cast<void*>(in), len}, remote{reinterpret_cast<void*>(addr), len};
+  return process_vm_writev(tid, &local, 1, &remote, 1, 0) == ssize_t(len);
+}
+
+static bool code_is(pid_t tid, uint64_t addr, const uint8_t* want, size_t len) {
+  uint8_t have[16];
+  return addr && len <= sizeof have && read_remote(tid, addr, have, len) && std::memcmp(have, want, len) == 0;
+}
+
+// A task's seccomp mode (0 none, 1 strict, 2 filter) and number of
+// filters, from /proc; -1 where unknown.
+struct Seccomp {
+  int mode = -1;
+  long filters = -1;
+};
+static Seccomp seccomp_of(const std::string& status_path) {
+  Seccomp s;
   try {
-    for (const siginfo_t& info : intercepted_) {
-      uint64_t at = scratch();
-      iovec local{const_cast<siginfo_t*>(&info), sizeof info}, remote{reinterpret_cast<void*>(at), sizeof info};
-      if (process_vm_writev(tid_, &local, 1, &remote, 1, 0) == ssize_t(sizeof info))
-        call(SYS_rt_tgsigqueueinfo, call(SYS_getpid), tid_, info.si_signo, long(at));
-    }
-    if (scratch_) call(SYS_munmap, long(scratch_), kScratchSize);
+    std::string status = read_proc_file(status_path);
+    size_t at = status.find("\nSeccomp:");
+    if (at != std::string::npos) s.mode = std::atoi(status.c_str() + at + 9);
+    at = status.find("\nSeccomp_filters:");
+    if (at != std::string::npos) s.filters = std::atol(status.c_str() + at + 17);
   } catch (const std::exception&) {
   }
-  if (!dirty_) return;
-  ptrace(PTRACE_SETREGS, tid_, nullptr, &saved_);
-  // The thread now sits in the SIGTRAP stop of its last step, single-step
-  // still armed. Were the tracer to die here, the kernel would let it take
-  // that SIGTRAP and die of it. So it is moved back to an interrupt stop,
-  // as it was before: the queued interrupt stops it again inside the same
-  // signal handling, before it runs an instruction (and the restart of a
-  // call it was in still happens when it is finally let go).
-  if (ptrace(PTRACE_INTERRUPT, tid_, nullptr, nullptr) != 0 || ptrace(PTRACE_CONT, tid_, nullptr, nullptr) != 0) return;
-  for (;;) {
-    int status;
-    pid_t w = waitpid(tid_, &status, __WALL);
-    if (w < 0 && errno == EINTR) continue;
-    if (w < 0 || !WIFSTOPPED(status)) return;
-    if ((status >> 16) == PTRACE_EVENT_STOP) return;
-    // The interrupt is handled before any signal is dequeued, so this is
-    // not expected; should a signal stop come first, it is delivered as
-    // the kernel would have.
-    if (ptrace(PTRACE_CONT, tid_, nullptr, reinterpret_cast<void*>(intptr_t(WSTOPSIG(status)))) != 0) return;
-  }
+  return s;
 }
 
-long RemoteSyscall::call(long nr, long a, long b, long c, long d, long e, long f) {
-  UserRegs r = saved_;
-  r.rip = insn_;
-  r.rax = uint64_t(nr);
-  r.orig_rax = uint64_t(-1);  // not in a system call: no restart handling on the way out
-  r.rdi = uint64_t(a), r.rsi = uint64_t(b), r.rdx = uint64_t(c);
-  r.r10 = uint64_t(d), r.r8 = uint64_t(e), r.r9 = uint64_t(f);
-  dirty_ = true;
-  if (ptrace(PTRACE_SETREGS, tid_, nullptr, &r) != 0)
-    throw RemoteSyscallError("cannot set the registers of " + who(tid_) + ": " + std::strerror(errno));
-  if (ptrace(PTRACE_SINGLESTEP, tid_, nullptr, nullptr) != 0)
-    throw RemoteSyscallError("cannot step " + who(tid_) + ": " + std::strerror(errno));
+RemoteSyscall::RemoteSyscall(pid_t tid, const InjectionSite& site) : tid_(tid), site_(site) {
+  // Under seccomp an injected call may kill the thread (strict mode, or a
+  // filter's KILL), force a SIGSYS on it (TRAP) or wait for a supervisor
+  // (USER_NOTIF). Filters are inherited and never removed: a thread with no
+  // more of them than ckpt itself has only its environment's (a
+  // container's), under which ckpt runs too; more than that is its own
+  // sandbox, which the restored process would lose.
+  const Seccomp target = seccomp_of("/proc/" + std::to_string(tid_) + "/status");
+  const Seccomp self = seccomp_of("/proc/thread-self/status");
+  if (target.mode == 1)
+    throw RemoteSyscallError(who(tid_) + " runs in seccomp strict mode: ckpt can neither inject system calls there "
+                                         "(they would kill it) nor restore that mode");
+  if (target.mode != 0 && (target.mode != self.mode || target.filters < 0 || target.filters > self.filters))
+    throw RemoteSyscallError(who(tid_) + " runs under seccomp filters of its own (" +
+                             std::to_string(target.filters) + ", ckpt has " + std::to_string(self.filters) +
+                             "): ckpt can neither inject system calls there (they could kill it) nor restore them");
+  if (ptrace(PTRACE_GETREGS, tid_, nullptr, &saved_) != 0)
+    throw RemoteSyscallError("cannot read the registers of " + who(tid_) + ": " + std::strerror(errno));
+  if (ptrace(PTRACE_GETSIGMASK, tid_, reinterpret_cast<void*>(sizeof saved_mask_), &saved_mask_) != 0)
+    throw RemoteSyscallError("cannot read the signal mask of " + who(tid_) + ": " + std::strerror(errno));
+  if (ptrace(PTRACE_SETOPTIONS, tid_, nullptr, reinterpret_cast<void*>(PTRACE_O_TRACESYSGOOD)) != 0)
+    throw RemoteSyscallError("cannot set the ptrace options of " + who(tid_) + ": " + std::strerror(errno));
+}
+
+// A thread inside an rseq critical section resumes at its abort handler,
+// as the kernel sends it there after any preemption: the first return to
+// user space from an injected call clears its rseq_cs (the call's rip is
+// outside the section), so the frame must do it should the dumper vanish.
+static void rseq_abort(pid_t tid, UserRegs& regs) {
+  __ptrace_rseq_configuration conf{};
+  if (ptrace(PTRACE_GET_RSEQ_CONFIGURATION, tid, reinterpret_cast<void*>(sizeof conf), &conf) <= 0 ||
+      !conf.rseq_abi_pointer)
+    return;
+  uint64_t cs_addr = 0;
+  struct {
+    uint32_t version, flags;
+    uint64_t start_ip, post_commit_offset, abort_ip;
+  } cs;
+  uint32_t signature = 0;
+  if (!read_remote(tid, conf.rseq_abi_pointer + 8, &cs_addr, 8) || !cs_addr || !read_remote(tid, cs_addr, &cs, sizeof cs))
+    return;
+  if (regs.rip - cs.start_ip < cs.post_commit_offset && cs.abort_ip >= 4 &&
+      read_remote(tid, cs.abort_ip - 4, &signature, 4) && signature == conf.signature)
+    regs.rip = cs.abort_ip;
+}
+
+// Chooses where calls run. Guarded: the safety frame goes below the red
+// zone, where the kernel itself would put a signal frame, and the bytes
+// it covers are kept to be put back.
+void RemoteSyscall::begin() {
+  static constexpr uint8_t kSyscall[] = {0x0f, 0x05};
+  if (code_is(tid_, site_.syscall_ret, kSyscallRet, sizeof kSyscallRet) &&
+      code_is(tid_, site_.sigreturn, kSigreturn, sizeof kSigreturn)) {
+    std::vector<uint8_t> xsave(64 * 1024);
+    iovec iov{xsave.data(), xsave.size()};
+    if (ptrace(PTRACE_GETREGSET, tid_, reinterpret_cast<void*>(NT_X86_XSTATE), &iov) == 0 && iov.iov_len >= 576) {
+      xsave.resize(iov.iov_len);
+      uint64_t xfeatures;
+      std::memcpy(&xfeatures, xsave.data() + kXsaveSwReservedOffset, 8);
+      const size_t size = sigframe_size(xsave.size());
+      const uint64_t top = saved_.rsp - kRedZone;
+      const uint64_t addr = (top - size) & ~uint64_t(63);
+      std::vector<uint8_t> frame(size);
+      UserRegs resume = resume_registers(saved_);
+      rseq_abort(tid_, resume);
+      // An invalid ss_flags makes sigreturn leave the alternate stack as
+      // it is (its error is ignored): the injection does not know it yet.
+      KernelStack keep_altstack{0, 3, 0, 0};
+      build_sigframe(frame.data(), addr, resume, saved_mask_, xsave.data(), xsave.size(), xfeatures,
+                     site_.sigreturn, &keep_altstack);
+      // The scratch buffer goes just below the frame when the same private
+      // writable mapping (the stack) has room for it: then nothing but
+      // bytes below the stack pointer is ever touched, and they are put back.
+      uint64_t low = addr;
+      const uint64_t below = (addr - kScratchSize) & ~uint64_t(63);
+      if (addr > kScratchSize + 4096) {
+        try {
+          for (const MapsEntry& m : parse_maps(read_proc_file("/proc/" + std::to_string(tid_) + "/maps")))
+            if (m.start <= below && addr + size <= m.end && m.read && m.write && !m.shared &&
+                (m.path.empty() || m.path == "[stack]"))
+              low = below;
+        } catch (const std::exception&) {
+        }
+      }
+      covered_.resize(addr + size - low);
+      if (top > size + 64 && read_remote(tid_, low, covered_.data(), covered_.size())) {
+        if (write_remote(tid_, addr, frame.data(), size)) {
+          covered_at_ = low;
+          frame_addr_ = addr;
+          if (low != addr) scratch_ = low, scratch_on_stack_ = true;
+          insn_ = site_.syscall_ret;
+          fault_point("inject: safety frame written");
+          return;
+        }
+        write_remote(tid_, low, covered_.data(), covered_.size());  // a partial write
+      }
+      covered_.clear();
+    }
+  }
+  if (!code_is(tid_, site_.syscall, kSyscall, sizeof kSyscall))
+    throw RemoteSyscallError(who(tid_) + " has no system call instruction to inject through");
+  insn_ = site_.syscall;
+}
+
+// Resumes the thread to its next syscall-stop of kind `want`. A stop for a
+// signal that cannot be blocked (SIGSTOP) is kept aside and suppressed; a
+// group stop or an interrupt stop is passed by.
+void RemoteSyscall::resume_and_wait(Stop want) {
+  if (ptrace(PTRACE_SYSCALL, tid_, nullptr, nullptr) != 0)
+    throw RemoteSyscallError("cannot resume " + who(tid_) + ": " + std::strerror(errno));
   for (;;) {
     int status;
     pid_t w = waitpid(tid_, &status, __WALL);
     if (w < 0 && errno == EINTR) continue;
     if (w < 0 || WIFEXITED(status) || WIFSIGNALED(status))
       throw RemoteSyscallError(who(tid_) + " exited during an injected system call");
-    if (WIFSTOPPED(status) && WSTOPSIG(status) == SIGTRAP && (status >> 16) == 0) break;
-    // A signal arrived and was dequeued for delivery before the step: keep
-    // it aside (the destructor queues it again) and go on stepping.
-    if (WIFSTOPPED(status) && (status >> 16) == 0) {
+    if (!WIFSTOPPED(status)) continue;
+    if (WSTOPSIG(status) == kSyscallStop) {
+      at_ = want;
+      return;
+    }
+    if ((status >> 16) == 0) {
       siginfo_t info;
       if (ptrace(PTRACE_GETSIGINFO, tid_, nullptr, &info) == 0) intercepted_.push_back(info);
     }
-    if (ptrace(PTRACE_SINGLESTEP, tid_, nullptr, nullptr) != 0)
-      throw RemoteSyscallError("cannot step " + who(tid_) + ": " + std::strerror(errno));
+    if (ptrace(PTRACE_SYSCALL, tid_, nullptr, nullptr) != 0)
+      throw RemoteSyscallError("cannot resume " + who(tid_) + ": " + std::strerror(errno));
   }
+}
+
+long RemoteSyscall::call(long nr, long a, long b, long c, long d, long e, long f) {
+  if (!insn_) begin();
+  UserRegs r = saved_;
+  r.rip = insn_;
+  if (frame_addr_) r.rsp = frame_addr_;  // `ret` pops the sigreturn sequence's address from here
+  r.rax = uint64_t(nr);
+  r.orig_rax = uint64_t(-1);  // not in a system call: no restart handling on the way out
+  r.rdi = uint64_t(a), r.rsi = uint64_t(b), r.rdx = uint64_t(c);
+  r.r10 = uint64_t(d), r.r8 = uint64_t(e), r.r9 = uint64_t(f);
+  fault_point("inject: before setting the registers");
+  dirty_ = true;
+  if (ptrace(PTRACE_SETREGS, tid_, nullptr, &r) != 0)
+    throw RemoteSyscallError("cannot set the registers of " + who(tid_) + ": " + std::strerror(errno));
+  fault_point("inject: registers set");
+  if (at_ == Stop::Interrupt) {
+    // No signal may be taken while the registers are not the thread's own
+    // (its handler would see them); the frame puts the mask back should
+    // we vanish.
+    uint64_t all = ~uint64_t(0);
+    if (ptrace(PTRACE_SETSIGMASK, tid_, reinterpret_cast<void*>(sizeof all), &all) != 0)
+      throw RemoteSyscallError("cannot block the signals of " + who(tid_) + ": " + std::strerror(errno));
+    fault_point("inject: signals blocked");
+  }
+  resume_and_wait(Stop::SyscallEnter);
+  fault_point("inject: at the system call's entry");
   UserRegs out;
   if (ptrace(PTRACE_GETREGS, tid_, nullptr, &out) != 0)
     throw RemoteSyscallError("cannot read the registers of " + who(tid_) + ": " + std::strerror(errno));
-  if (out.rip != insn_ + 2) throw RemoteSyscallError(who(tid_) + " did not execute the injected system call");
+  if (out.rip != insn_ + 2 || out.orig_rax != uint64_t(nr))
+    throw RemoteSyscallError(who(tid_) + " did not execute the injected system call");
+  resume_and_wait(Stop::SyscallExit);
+  fault_point("inject: at the system call's exit");
+  if (ptrace(PTRACE_GETREGS, tid_, nullptr, &out) != 0)
+    throw RemoteSyscallError("cannot read the registers of " + who(tid_) + ": " + std::strerror(errno));
   return long(out.rax);
 }
 
 uint64_t RemoteSyscall::scratch() {
+  if (!insn_) begin();
   if (!scratch_) {
     long r = call(SYS_mmap, 0, kScratchSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (r < 0 && r > -4096) throw RemoteSyscallError("cannot map scratch memory in " + who(tid_));
@@ -103,14 +252,82 @@ uint64_t RemoteSyscall::scratch() {
 }
 
 void RemoteSyscall::read(uint64_t addr, void* out, size_t len) const {
-  iovec local{out, len}, remote{reinterpret_cast<void*>(addr), len};
-  if (process_vm_readv(tid_, &local, 1, &remote, 1, 0) != ssize_t(len))
+  if (!read_remote(tid_, addr, out, len))
     throw RemoteSyscallError("cannot read the memory of " + who(tid_) + ": " + std::strerror(errno));
+}
+
+RemoteSyscall::~RemoteSyscall() { finish(); }
+
+void RemoteSyscall::finish() noexcept {
+  try {
+    for (const siginfo_t& info : intercepted_) {
+      uint64_t at = scratch();
+      if (write_remote(tid_, at, &info, sizeof info))
+        call(SYS_rt_tgsigqueueinfo, call(SYS_getpid), tid_, info.si_signo, long(at));
+    }
+    if (scratch_ && !scratch_on_stack_) call(SYS_munmap, long(scratch_), kScratchSize);
+    fault_point("restore: scratch unmapped");
+  } catch (const std::exception&) {
+  }
+  if (dirty_) {
+    // Stopped at a call's entry (a failure in between): the call is
+    // cancelled (orig_rax -1) and the thread taken to its exit stop.
+    if (at_ == Stop::SyscallEnter) {
+      UserRegs r;
+      try {
+        if (ptrace(PTRACE_GETREGS, tid_, nullptr, &r) == 0) {
+          r.orig_rax = uint64_t(-1);
+          if (ptrace(PTRACE_SETREGS, tid_, nullptr, &r) == 0) resume_and_wait(Stop::SyscallExit);
+        }
+      } catch (const std::exception&) {
+        return;  // the thread is gone
+      }
+    }
+    // Order matters should we vanish in between: while the registers are
+    // the call's, the frame takes the thread back; once they are its own
+    // (and the interrupt queued, which makes the way out run the kernel's
+    // restart logic), the mask must already be its own too.
+    fault_point("restore: before queueing the interrupt", false);
+    if (ptrace(PTRACE_INTERRUPT, tid_, nullptr, nullptr) != 0) return;
+    fault_point("restore: interrupt queued", false);
+    if (ptrace(PTRACE_SETSIGMASK, tid_, reinterpret_cast<void*>(sizeof saved_mask_), &saved_mask_) != 0) return;
+    fault_point("restore: signal mask put back", false);
+    if (ptrace(PTRACE_SETREGS, tid_, nullptr, &saved_) != 0) return;
+    fault_point("restore: registers put back", false);
+  }
+  if (frame_addr_) {
+    write_remote(tid_, covered_at_, covered_.data(), covered_.size());
+    fault_point("restore: stack bytes put back", false);
+  }
+  if (!dirty_) return;
+  // Back to an interrupt stop, as before the first call: the queued
+  // interrupt stops the thread inside the same signal handling, before it
+  // runs an instruction; a call it was in restarts when it is let go.
+  if (ptrace(PTRACE_CONT, tid_, nullptr, nullptr) != 0) return;
+  for (;;) {
+    int status;
+    pid_t w = waitpid(tid_, &status, __WALL);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0 || !WIFSTOPPED(status)) return;
+    if ((status >> 16) == PTRACE_EVENT_STOP) break;
+    // The interrupt is handled before any signal is dequeued, so this is
+    // not expected; should a signal stop come first, it is delivered as
+    // the kernel would have.
+    int sig = (status >> 16) == 0 && WSTOPSIG(status) != kSyscallStop ? WSTOPSIG(status) : 0;
+    if (ptrace(PTRACE_CONT, tid_, nullptr, reinterpret_cast<void*>(intptr_t(sig))) != 0) return;
+  }
+  fault_point("restore: back in the interrupt stop", false);
 }
 
 uint64_t find_syscall_instruction(const uint8_t* code, size_t size, uint64_t base) {
   for (size_t i = 0; i + 1 < size; ++i)
     if (code[i] == 0x0f && code[i + 1] == 0x05) return base + i;
+  return 0;
+}
+
+uint64_t find_syscall_ret(const uint8_t* code, size_t size, uint64_t base) {
+  for (size_t i = 0; i + sizeof kSyscallRet <= size; ++i)
+    if (std::memcmp(code + i, kSyscallRet, sizeof kSyscallRet) == 0) return base + i;
   return 0;
 }
 

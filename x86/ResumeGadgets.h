@@ -32,6 +32,11 @@ inline constexpr size_t kGadgetMaxBytes = sizeof kSyscallCmpRet;
 
 struct GadgetScan {
   uint64_t syscall = 0, sigreturn = 0;  // 0: not found
+  // The strict `syscall; ret` form only, for syscall injection's safety
+  // frame (x86/RemoteSyscall.h): after a failed call the longer form jumps
+  // into the C library's errno code instead of returning.
+  uint64_t syscall_ret = 0;
+  bool complete() const { return syscall && sigreturn && syscall_ret; }
 };
 
 // Scans code bytes that sit at address `base`, keeping the first hits. Only
@@ -39,8 +44,11 @@ struct GadgetScan {
 // is there to check a gadget that starts just before that limit.
 inline void scan_gadgets(const uint8_t* code, size_t size, uint64_t base, GadgetScan& found,
                          size_t starts = SIZE_MAX) {
-  for (size_t i = 0; i < starts && i + 2 <= size && !(found.syscall && found.sigreturn); ++i) {
+  for (size_t i = 0; i < starts && i + 2 <= size && !found.complete(); ++i) {
     if (!found.syscall && code[i] == 0x0f && is_syscall_gadget(code + i, size - i)) found.syscall = base + i;
+    if (!found.syscall_ret && code[i] == 0x0f && size - i >= sizeof kSyscallRet &&
+        std::memcmp(code + i, kSyscallRet, sizeof kSyscallRet) == 0)
+      found.syscall_ret = base + i;
     if (!found.sigreturn && code[i] == 0x48 && is_sigreturn_gadget(code + i, size - i)) found.sigreturn = base + i;
   }
 }

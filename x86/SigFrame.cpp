@@ -44,6 +44,12 @@ uint64_t build_sigframe(uint8_t* out, uint64_t frame_addr, const UserRegs& r, ui
 
   uint8_t* fp = out + kSigframeFpOffset;
   std::memcpy(fp, xsave, xsave_size);
+  // The header may name only components of `xfeatures` (the caller has
+  // checked that no component left out holds state).
+  uint64_t xstate_bv;
+  std::memcpy(&xstate_bv, fp + kXsaveHeaderOffset, 8);
+  xstate_bv &= xfeatures;
+  std::memcpy(fp + kXsaveHeaderOffset, &xstate_bv, 8);
   // The software-reserved bytes tell sigreturn this is a full XSAVE image;
   // without them only the legacy FXSAVE part would be loaded.
   struct {

@@ -3,6 +3,8 @@
 // a negative errno on failure, checked by the caller at once.
 #pragma once
 
+#include <asm/unistd.h>
+
 namespace ckpt::x86 {
 
 __attribute__((always_inline)) static inline long syscall0(long n) {
@@ -48,6 +50,19 @@ __attribute__((always_inline)) static inline long syscall6(long n, long a, long 
                : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
                : "rcx", "r11", "memory");
   return ret;
+}
+
+// Blocks every signal the kernel lets a thread block, all 64 bits, with the
+// raw call: glibc's sigfillset/sigprocmask leave its internal signals 32
+// and 33 unblocked. `old` (if not null) receives the previous mask.
+__attribute__((always_inline)) static inline long block_all_signals(unsigned long* old = nullptr) {
+  unsigned long all = ~0ul;
+  return syscall4(__NR_rt_sigprocmask, 2 /* SIG_SETMASK */, long(&all), long(old), 8);
+}
+
+// Puts back a mask saved by block_all_signals.
+__attribute__((always_inline)) static inline long set_signal_mask(unsigned long mask) {
+  return syscall4(__NR_rt_sigprocmask, 2 /* SIG_SETMASK */, long(&mask), 0, 8);
 }
 
 }  // namespace ckpt::x86

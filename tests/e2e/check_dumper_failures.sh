@@ -11,7 +11,12 @@
 #   - the target killed while the dump runs: no image;
 #   - ckpt itself killed with SIGKILL while dumping: the target carries on,
 #     untraced, and the temporary file left behind (NAME.tmp-XXXXXX) is not
-#     an image: `ckpt verify` refuses it and the final name does not exist.
+#     an image: `ckpt verify` refuses it and the final name does not exist;
+#   - ckpt killed with SIGKILL while a system call is injected into the
+#     target, at each stop of one injected call and of putting the thread
+#     back (deterministic kill points: CKPT_FAULT=kill, x86/FaultPoint.h):
+#     the target carries on, untraced, and answers. check_dumper_killed.sh
+#     sweeps a whole dump this way, checking the target's state from inside.
 # (A target cannot exec in the middle of a dump: it is stopped from the
 # seize to the release; exiting is the case that can happen, by SIGKILL.)
 # The default leave-running dump is invisible to the process: leave_running.sh.
@@ -234,4 +239,34 @@ if [[ $(proc_state "$PID_big") == gone || $(proc_state "$PID_big") == Z ]]; then
 fi
 wait_lines big 2
 untouched big 3
+
+# --- ckpt killed while a system call is injected: at the 10th call's set-up,
+# entry and exit stops, and at each step of putting the thread back.
+CKPT_FAULT=trace "$CKPT" dump "$PID_victim" -o "$WORK/out/trace.ckpt" >/dev/null 2>"$WORK/trace.err" ||
+  fail "a traced dump failed: $(grep -v '^ckpt fault point' "$WORK/trace.err" | head -n 3)"
+rm -f "$WORK/out/trace.ckpt"
+untouched victim $((++step))
+mapfile -t kill_at < <(awk -F'[ :]+' '
+  /inject: registers set/ && ++set == 10 {print $4}
+  /inject: signals blocked/ {print $4}
+  /at the system call.s entry/ && ++entry == 10 {print $4}
+  /at the system call.s exit/ && ++exit_ == 10 {print $4}
+  /restore: (interrupt queued|signal mask put back|registers put back|stack bytes put back)/ {print $4}
+' "$WORK/trace.err")
+((${#kill_at[@]} >= 7)) || fail "the traced dump shows only ${#kill_at[@]} injection kill points: $(head -n 20 "$WORK/trace.err")"
+for n in "${kill_at[@]}"; do
+  what=$(grep "^ckpt fault point $n: " "$WORK/trace.err" | cut -d: -f2-)
+  (CKPT_FAULT=kill CKPT_FAULT_AT=$n "$CKPT" dump "$PID_victim" -o "$WORK/out/k.ckpt" >/dev/null 2>&1
+   echo $? >"$WORK/k.rc") 2>/dev/null
+  [[ $(cat "$WORK/k.rc") == 137 ]] || fail "ckpt was not killed at fault point $n ($what): exit $(cat "$WORK/k.rc")"
+  for ((i = 0; i < 200; i++)); do
+    [[ $(awk '/^TracerPid:/ {print $2}' "/proc/$PID_victim/status" 2>/dev/null) == 0 ]] && break
+    sleep 0.01
+  done
+  [[ $(proc_state "$PID_victim") == gone ]] &&
+    fail "the target died when ckpt was killed at fault point $n ($what) of syscall injection"
+  untouched victim $((++step))
+  rm -f "$WORK"/out/k.ckpt*
+  log "ckpt killed at fault point $n ($what): the target carries on"
+done
 log "PASS"

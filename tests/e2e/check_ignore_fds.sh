@@ -3,7 +3,8 @@
 # refuse, and says so: one warning line per fd left out, naming the fd and
 # its kind. Everything it can carry is still carried.
 #
-# A python3 holder opens a unix socketpair (two fds), a pty (master and
+# A python3 holder opens a unix socketpair (two fds, and a dup of one: an
+# open file is left out with all its fd numbers), a pty (master and
 # slave: terminals), an inotify instance, a regular file read up to an
 # offset, a pipe (both ends inside) and an epoll set watching one socket
 # and the pipe's read end. It is dumped with --kill --ignore-fds and
@@ -38,7 +39,7 @@ r, w = os.pipe()
 ep = select.epoll()
 ep.register(a.fileno(), select.EPOLLIN)
 ep.register(r, select.EPOLLIN)
-fds = {"sock_a": a.fileno(), "sock_b": b.fileno(), "ptm": master, "pts": slave, "inotify": ino,
+fds = {"sock_a": a.fileno(), "sock_b": b.fileno(), "sock_dup": os.dup(a.fileno()), "ptm": master, "pts": slave, "inotify": ino,
        "file": f, "pipe_r": r, "pipe_w": w, "epoll": ep.fileno()}
 print("ready", json.dumps(fds), flush=True)
 sys.stdin.readline()
@@ -78,7 +79,7 @@ wait_gone orig
 
 # One warning per fd left out, naming it and its kind.
 left_out=()
-for c in 'sock_a|socket' 'sock_b|socket' 'ptm|terminal|tty|pty' 'pts|terminal|tty|pty' 'inotify|inotify'; do
+for c in 'sock_a|socket' 'sock_b|socket' 'sock_dup|socket' 'ptm|terminal|tty|pty' 'pts|terminal|tty|pty' 'inotify|inotify'; do
   name=${c%%|*} words=${c#*|}
   fd=$(fd_of "$name")
   n=$(grep -Ec "^ckpt: warning: left out fd $fd[^0-9]" "$WORK/dump.err")
@@ -114,7 +115,7 @@ import json, sys
 report, gone = json.loads(sys.argv[1]), set(json.loads(sys.argv[2]))
 sock, pipe_r = int(sys.argv[3]), int(sys.argv[4])
 bad = []
-for name in ["sock_a", "sock_b", "ptm", "pts", "inotify", "file", "pipe_r", "pipe_w", "epoll"]:
+for name in ["sock_a", "sock_b", "sock_dup", "ptm", "pts", "inotify", "file", "pipe_r", "pipe_w", "epoll"]:
     want = "absent" if name in gone else "open"
     if report[name] != want:
         bad.append("%s is %s, expected %s" % (name, report[name], want))

@@ -18,6 +18,7 @@
 #define CKPT_TESTPROG_H
 
 #define _GNU_SOURCE
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -6,7 +6,11 @@
 // file_path=PATH (the first file VMA maps PATH instead, with PATH's size and
 // mtime, so only the file itself differs); add_anon=START:SIZE (a PROT_NONE
 // reservation, no pages); add_saved=START:SIZE (read-write anonymous memory,
-// every page saved, as zeros); compress=zstd (write zstd chunks, not raw).
+// every page saved, as zeros); compress=zstd (write zstd chunks, not raw);
+// epoll_file=FD (every epoll entry watches the open file of fd FD instead);
+// epoll_twice=1 (the first epoll entry appears twice); dup_fd=N (the first
+// open file also has fd N); lock=write|read (the first regular file gets
+// a POSIX lock of that type on bytes 0-9).
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -53,7 +57,13 @@ int main(int argc, char** argv) {
       size_t eq = arg.find('=');
       if (eq == std::string::npos) throw std::runtime_error("expected FIELD=VALUE, got " + arg);
       std::string field = arg.substr(0, eq), value = arg.substr(eq + 1);
-      bool text = field == "cwd" || field == "file_path" || field == "compress" || field.rfind("add_", 0) == 0;
+      bool text = field == "cwd" || field == "file_path" || field == "compress" || field == "lock" ||
+                  field.rfind("add_", 0) == 0;
+      auto first_epoll = [&]() -> FdEntry& {
+        for (FdEntry& f : img.files.fds)
+          if (f.kind == FdKind::Epoll && !f.targets.empty()) return f;
+        throw std::runtime_error("the image has no epoll entry");
+      };
       uint64_t n = text ? 0 : std::stoull(value, nullptr, 0);
       if (field == "vdso_hash") img.mm.vdso_hash = n;
       else if (field == "uid") img.process.uid = img.process.euid = uint32_t(n);
@@ -77,6 +87,20 @@ int main(int argc, char** argv) {
         img.vmas.insert(std::upper_bound(img.vmas.begin(), img.vmas.end(), v,
                                          [](const Vma& a, const Vma& b) { return a.start < b.start; }),
                         v);
+      }
+      else if (field == "epoll_file") {
+        for (FdEntry& f : img.files.fds)
+          for (EpollTarget& t : f.targets) t.file = int32_t(n);
+      } else if (field == "epoll_twice") {
+        FdEntry& ep = first_epoll();
+        ep.targets.push_back(ep.targets.front());
+      } else if (field == "dup_fd") {
+        img.files.fds.at(0).dups.push_back({int32_t(n), 0});
+      } else if (field == "lock") {
+        auto f = std::find_if(img.files.fds.begin(), img.files.fds.end(),
+                              [](const FdEntry& e) { return e.kind == FdKind::RegularFile; });
+        if (f == img.files.fds.end()) throw std::runtime_error("the image has no regular file open");
+        f->locks.push_back({LockKind::Posix, value == "write" ? 1u : 0u, 0, 10});
       }
       else throw std::runtime_error("unknown field " + field);
     }

@@ -1,0 +1,55 @@
+// Test-only fault points (see FaultPoint.h).
+#include "x86/FaultPoint.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "x86/RemoteSyscall.h"
+
+namespace ckpt::x86 {
+
+namespace {
+
+enum class Mode { Off, Kill, Fail, Trace };
+
+struct Config {
+  Mode mode = Mode::Off;
+  unsigned long at = 0;
+  unsigned long reached = 0;
+  Config() {
+    const char* m = std::getenv("CKPT_FAULT");
+    if (!m) return;
+    if (std::strcmp(m, "kill") == 0) mode = Mode::Kill;
+    else if (std::strcmp(m, "fail") == 0) mode = Mode::Fail;
+    else if (std::strcmp(m, "trace") == 0) mode = Mode::Trace;
+    if (const char* n = std::getenv("CKPT_FAULT_AT")) at = std::strtoul(n, nullptr, 10);
+  }
+};
+
+Config& config() {
+  static Config c;
+  return c;
+}
+
+}  // namespace
+
+void fault_point(const char* where, bool may_throw) {
+  Config& c = config();
+  if (c.mode == Mode::Off) return;
+  ++c.reached;
+  if (c.mode == Mode::Trace) {
+    std::fprintf(stderr, "ckpt fault point %lu: %s\n", c.reached, where);
+    return;
+  }
+  if (c.reached != c.at) return;
+  if (c.mode == Mode::Kill) raise(SIGKILL);
+  if (c.mode == Mode::Fail && may_throw)
+    throw RemoteSyscallError("injected failure at fault point " + std::to_string(c.at) + " (" + where + ")");
+}
+
+}  // namespace ckpt::x86

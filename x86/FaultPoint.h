@@ -1,0 +1,21 @@
+// Test-only fault points in the dumper's dangerous sequences (seizing,
+// syscall injection, detaching), so that end-to-end tests can stop ckpt at
+// a chosen step deterministically instead of racing a timer:
+//
+//   CKPT_FAULT=kill CKPT_FAULT_AT=N  ckpt raises SIGKILL at the Nth point
+//   CKPT_FAULT=fail CKPT_FAULT_AT=N  the Nth point that may fail throws, as
+//                                    a failed ptrace request would
+//   CKPT_FAULT=trace                 each point is named on stderr as reached
+//
+// Points are counted from 1 across the whole run, in the order reached.
+// Without CKPT_FAULT the cost is one load and branch per point. Used by
+// tests/e2e/check_dumper_killed.sh and check_target_intact.sh.
+#pragma once
+
+namespace ckpt::x86 {
+
+// `may_throw`: false where an exception cannot be taken (destructors):
+// there only CKPT_FAULT=kill acts.
+void fault_point(const char* where, bool may_throw = true);
+
+}  // namespace ckpt::x86
