@@ -212,6 +212,31 @@ class Bench:
         res["ck_bytes"] = os.path.getsize(ck)
         return res
 
+    def verify_scaling(self):
+        """g: ckpt verify of a crafted image holding N shared memory objects and their mappings, N more file
+        mappings, N eventfds and an epoll fd watching them (tests/tools/image_edit bulk=N), at N = 8192 and 65536
+        (the format's limit on objects): the 8x larger image must take less than 16x as long (issue 16:
+        every check O(n log n); a pairwise check took 230x)."""
+        edit = os.path.join(self.build, "tests", "tools", "image_edit")
+        if not os.access(edit, os.X_OK):
+            die(f"{edit} is not built")
+        hog, _ = self.start_hog(1, "random")
+        base = self.dump(hog.pid, os.path.join(self.work, "verify-base.ckpt"), "zstd:3")
+        self.stop_hog(hog)
+        images = {}
+        for n in (8192, 65536):
+            images[n] = os.path.join(self.work, f"verify-bulk-{n}.ckpt")
+            r = subprocess.run([edit, base, images[n], f"bulk={n}"], capture_output=True, text=True)
+            if r.returncode != 0:
+                die(f"image_edit bulk={n} failed: {r.stderr.strip()}")
+            self.page_cache(images[n])
+        res = self.interleaved("verify crafted image", 2 if self.quick else 5, {
+            "small": lambda: self.tlaunch([self.ckpt, "verify", images[8192]], "--wall"),
+            "big": lambda: self.tlaunch([self.ckpt, "verify", images[65536]], "--wall"),
+        })
+        res["bytes"] = {n: os.path.getsize(p) for n, p in images.items()}
+        return res
+
     def criu(self, work):
         """f: whether CRIU/DMTCP from Debian exist here and run on this kernel."""
         pol = subprocess.run(["apt-cache", "policy", "criu", "dmtcp"], capture_output=True, text=True).stdout
@@ -305,6 +330,8 @@ def main():
     small = b.small()
     print("dump (c)...", file=sys.stderr)
     dumps = b.dumps(256)
+    print("verify of a crafted image (g)...", file=sys.stderr)
+    verify = b.verify_scaling()
     print("CRIU/DMTCP (f)...", file=sys.stderr)
     others = b.criu(a.work)
 
@@ -365,6 +392,9 @@ def main():
         L.append(f"e  {s:<10}{f_:9.1f}{r_:9.1f}{z_:9.1f}{r_ / f_:11.2f}{z_ / f_:12.2f}{n_:8.1f}{l_:8.1f}{l_ / n_:10.2f}")
     for o in others:
         L.append(f"f  {o}")
+    vb = verify["bytes"]
+    row("g", "verify crafted image, bulk=65536 (vs bulk=8192)", med(verify["big"]), med(verify["small"]), 16.0,
+        f" ({vb[65536] / mi:.1f} MiB vs {vb[8192] / mi:.1f} MiB)")
     if b.busy_groups:
         L.append("WARNING: started on a busy machine (other processes using the CPUs): " + ", ".join(b.busy_groups)
                  + ("; the timed processes ran SCHED_FIFO above them (CKPT_BENCH_RT=1)" if b.rt else ""))

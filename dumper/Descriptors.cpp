@@ -17,6 +17,7 @@
 
 #include "dumper/Epoll.h"
 #include "dumper/FdInfo.h"
+#include "dumper/FileOwner.h"
 #include "dumper/Locks.h"
 #include "dumper/OpenFiles.h"
 #include "dumper/ScopedFd.h"
@@ -190,12 +191,14 @@ format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas, st
     f.cloexec = (raw_flags & O_CLOEXEC) ? 1 : 0;
     f.flags = raw_flags & ~uint32_t(O_CLOEXEC);
     f.pos = std::stoll(fdinfo_field(info, "pos"));
+    if (raw_flags & O_PATH) refuse_fd(pid, n, "O_PATH descriptors are not supported yet (" + target + ")");
     for (size_t i = 1; i < group.size(); ++i) {
       uint32_t dup_flags = uint32_t(std::stoul(fdinfo_field(read_fdinfo(pid, group[i]), "flags"), nullptr, 8));
       f.dups.push_back({group[i], (dup_flags & O_CLOEXEC) ? 1u : 0u});
     }
     f.locks = read_locks(pid, n, info);
     f.file.path = target;
+    if (target.rfind("socket:", 0) != 0) read_file_owner(pid, f);
 
     if (target.rfind("socket:", 0) == 0) refuse_fd(pid, n, "sockets are not supported yet (" + target + ")");
     if (target == "anon_inode:[eventfd]") {

@@ -6,6 +6,7 @@
 #include <unistd.h>
 #include <zstd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cinttypes>
 #include <cstring>
@@ -30,9 +31,7 @@ using namespace ckpt::format;
 namespace {
 
 struct OpenImage {
-  explicit OpenImage(const std::string& path) : fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC)) {
-    if (fd < 0) throw std::runtime_error("cannot open " + path + ": " + std::strerror(errno));
-  }
+  explicit OpenImage(const std::string& path) : fd(format::open_image(path)) {}
   ~OpenImage() { ::close(fd); }
   int fd;
 };
@@ -70,8 +69,10 @@ std::vector<int> outside_pipe_ends(const Image& img) {
 
 uint64_t pages_in(const Image& img, const Vma& v) {
   uint64_t n = 0;
-  for (const PageChunk& c : img.chunks)
-    if (c.vaddr >= v.start && c.vaddr < v.end) n += c.npages;
+  // Chunks are sorted by address (validated): only v's own are visited.
+  auto c = std::lower_bound(img.chunks.begin(), img.chunks.end(), v.start,
+                            [](const PageChunk& x, uint64_t a) { return x.vaddr < a; });
+  for (; c != img.chunks.end() && c->vaddr < v.end; ++c) n += c->npages;
   return n;
 }
 

@@ -47,6 +47,20 @@ std::vector<std::vector<int>> group_open_files(pid_t pid, std::vector<FdIdentity
   return groups;
 }
 
+int copy_open_file(pid_t pid, int fd) {
+  int pidfd = int(syscall(SYS_pidfd_open, pid, 0));
+  if (pidfd < 0)
+    throw DumpError("pid " + std::to_string(pid) + ": cannot dump fd " + std::to_string(fd) +
+                    ": pidfd_open: " + std::strerror(errno));
+  int copy = int(syscall(SYS_pidfd_getfd, pidfd, fd, 0));
+  int e = errno;
+  ::close(pidfd);
+  if (copy < 0)
+    throw DumpError("pid " + std::to_string(pid) + ": cannot dump fd " + std::to_string(fd) +
+                    ": cannot take a copy of it (pidfd_getfd): " + std::strerror(e));
+  return copy;
+}
+
 bool epoll_entry_is(pid_t pid, int epfd, int tfd, int toff, int fd) {
   kcmp_epoll_slot slot{uint32_t(epfd), uint32_t(tfd), uint32_t(toff)};
   long r = syscall(SYS_kcmp, pid, pid, KCMP_EPOLL_TFD, fd, &slot);

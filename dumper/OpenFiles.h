@@ -21,6 +21,11 @@ struct FdIdentity {
 // and two fds are on one inode (sharing could then not be told).
 std::vector<std::vector<int>> group_open_files(pid_t pid, std::vector<FdIdentity> fds);
 
+// A descriptor of the dumper's own on the target's open file at `fd`
+// (pidfd_getfd: the same description, nothing opened, no side effect), for
+// asking what only the description can say. Throws DumpError naming the fd.
+int copy_open_file(pid_t pid, int fd);
+
 // kcmp(pid, pid, KCMP_EPOLL_TFD, fd, {epfd, tfd, toff}) == 0: the file at
 // `fd` is what the toff-th entry keyed `tfd` of epoll `epfd` watches.
 bool epoll_entry_is(pid_t pid, int epfd, int tfd, int toff, int fd);

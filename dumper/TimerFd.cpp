@@ -1,7 +1,6 @@
 // timerfd state (see TimerFd.h).
 #include "dumper/TimerFd.h"
 
-#include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -11,6 +10,7 @@
 #include <cstring>
 #include <string>
 
+#include "dumper/OpenFiles.h"
 #include "dumper/ScopedFd.h"
 
 namespace ckpt::dumper {
@@ -22,10 +22,7 @@ int64_t ns_of(const timespec& t) { return int64_t(t.tv_sec) * 1000000000 + t.tv_
 }  // namespace
 
 void read_timerfd(pid_t pid, format::FdEntry& f) {
-  ScopedFd pidfd(int(syscall(SYS_pidfd_open, pid, 0)));
-  if (pidfd.get() < 0) refuse_fd(pid, f.fd, std::string("cannot open a pidfd to read the timer: ") + std::strerror(errno));
-  ScopedFd timer(int(syscall(SYS_pidfd_getfd, pidfd.get(), f.fd, 0)));
-  if (timer.get() < 0) refuse_fd(pid, f.fd, std::string("cannot take a copy of the timer (pidfd_getfd): ") + std::strerror(errno));
+  ScopedFd timer(copy_open_file(pid, f.fd));
   itimerspec its{};
   if (timerfd_gettime(timer.get(), &its) != 0) refuse_fd(pid, f.fd, std::string("timerfd_gettime: ") + std::strerror(errno));
   timespec now{};

@@ -259,6 +259,14 @@ struct FileLock {
   int64_t length = 0;      // bytes; 0: to the end of the file, however long
 };
 
+// FdEntry::owner: the process itself is the only owner that can be carried
+// (it keeps its identity as restore's pid); anyone else is refused at dump.
+enum FileOwner : uint32_t {
+  kOwnerNone = 0,
+  kOwnerProcess = 1,  // F_OWNER_PID of the process
+  kOwnerThread = 2,   // F_OWNER_TID of its main thread
+};
+
 // One open file description (CRIU's "file"): recorded once, whatever the
 // number of fds that share it (fds 0-2 are never recorded: they are
 // restore's). `fd` is the lowest number that refers to it, `dups` the others.
@@ -284,6 +292,8 @@ struct FdEntry {
   uint32_t timer_flags = 0;               // timerfd: TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET
   uint64_t ticks = 0;                     // timerfd: expirations not yet read
   int64_t expiry_ns = 0;                  // timerfd with TFD_TIMER_ABSTIME: next expiration on its clock
+  uint32_t owner = 0;                     // who gets its SIGIO/SIGURG (F_SETOWN_EX): FileOwner
+  int32_t owner_signal = 0;               // F_SETSIG: 0 for SIGIO
 };
 
 // An fd above 2 that shared the open file description of fd 0, 1 or 2:

@@ -2,6 +2,7 @@
 // then the semantic rules (Validate.cpp).
 #include "format/ImageReader.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zstd.h>
@@ -9,6 +10,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <stdexcept>
+#include <string>
 #include <system_error>
 
 #include "format/Checksum.h"
@@ -20,6 +23,25 @@
 #include "format/Validate.h"
 
 namespace ckpt::format {
+
+int open_image(const std::string& path) {
+  int probe = ::open(path.c_str(), O_PATH | O_CLOEXEC);
+  if (probe < 0) throw std::runtime_error("cannot open " + path + ": " + std::strerror(errno));
+  struct stat st;
+  if (fstat(probe, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(probe);
+    const char* kind = S_ISFIFO(st.st_mode)                          ? "a FIFO"
+                       : S_ISDIR(st.st_mode)                         ? "a directory"
+                       : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)  ? "a device"
+                                                                     : "something else";
+    throw std::runtime_error("cannot use " + path + " as an image: it is " + kind + ", not a regular file");
+  }
+  int fd = ::open(("/proc/self/fd/" + std::to_string(probe)).c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  int e = errno;
+  ::close(probe);
+  if (fd < 0) throw std::runtime_error("cannot open " + path + ": " + std::strerror(e));
+  return fd;
+}
 
 void ImageReader::read_exact(void* dst, size_t n, uint64_t offset, const char* what) const {
   size_t done = 0;

@@ -23,6 +23,13 @@ struct SectionInfo {
   uint64_t payload() const { return offset + 32; }
 };
 
+// Opens an image file for reading, read-only and close-on-exec. The path is
+// looked at through O_PATH first (which never blocks and runs no driver's
+// open): anything but a regular file (a FIFO would hang the open, a device
+// would act) is refused with std::runtime_error before it is opened; the
+// real open goes through that descriptor, so it reaches the file checked.
+int open_image(const std::string& path);
+
 class ImageReader {
  public:
   // Throws FormatError (with the offending offset) on any inconsistency;

@@ -394,6 +394,8 @@ std::vector<uint8_t> encode_files(const FileTable& t) {
     w.u32(f.timer_flags);
     w.u64(f.ticks);
     w.i64(f.expiry_ns);
+    w.u32(f.owner);
+    w.i32(f.owner_signal);
   }
   w.u32(uint32_t(t.stdio_dups.size()));
   for (const StdioDup& d : t.stdio_dups) {
@@ -420,7 +422,7 @@ FileTable decode_files(const uint8_t* data, size_t n, uint64_t base) {
       e.bytes = r.blob("extent bytes", kMaxBlobBytes);
     }
   }
-  t.fds.resize(r.count("fd count", kMaxFds, 4 * 4 + 8 + 4 + 8 * 4 + 8 * 2 + 4 * 2 + 4 + 8 * 2 + 4 + 8 * 2 + 4 + 4 + 4 + 4 + 8 + 8));
+  t.fds.resize(r.count("fd count", kMaxFds, 4 * 4 + 8 + 4 + 8 * 4 + 8 * 2 + 4 * 2 + 4 + 8 * 2 + 4 + 8 * 2 + 4 + 4 + 4 + 4 + 8 + 8 + 4 + 4));
   for (FdEntry& f : t.fds) {
     f.fd = r.i32("fd number");
     uint64_t at = r.offset();
@@ -466,6 +468,8 @@ FileTable decode_files(const uint8_t* data, size_t n, uint64_t base) {
     f.timer_flags = r.u32("timerfd flags");
     f.ticks = r.u64("timerfd ticks");
     f.expiry_ns = r.i64("timerfd expiry");
+    f.owner = r.u32("fd owner");
+    f.owner_signal = r.i32("fd owner signal");
   }
   t.stdio_dups.resize(r.count("stdio dup count", kMaxFds, 12));
   for (StdioDup& d : t.stdio_dups) {

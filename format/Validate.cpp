@@ -7,8 +7,11 @@
 #include <fcntl.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <functional>
+#include <iterator>
+#include <utility>
 
 #include "format/Hex.h"
 #include "format/FormatError.h"
@@ -30,6 +33,29 @@ static uint64_t section_offset(const std::vector<SectionInfo>& sections, Section
 }
 
 static bool page_aligned(uint64_t v) { return v % kPageSize == 0; }
+static uint64_t page_up(uint64_t v) { return (v + kPageSize - 1) & ~uint64_t(kPageSize - 1); }
+
+// Every rule below is O(n log n) in the image's size or better: lookups go
+// through sorted copies or binary search, never a scan per record (a
+// crafted image with a million records must not make validation quadratic).
+
+// The index of the VMA holding `addr` (vmas sorted, disjoint), or npos.
+static size_t vma_at(const std::vector<Vma>& vmas, uint64_t addr) {
+  auto it = std::upper_bound(vmas.begin(), vmas.end(), addr, [](uint64_t a, const Vma& v) { return a < v.start; });
+  if (it == vmas.begin() || addr >= std::prev(it)->end) return SIZE_MAX;
+  return size_t(std::prev(it) - vmas.begin());
+}
+
+// Whether [addr, addr + len) lies in VMAs with all of `prot`, without gaps.
+static bool covered(const std::vector<Vma>& vmas, uint64_t addr, uint64_t len, uint32_t prot) {
+  size_t i = vma_at(vmas, addr);
+  for (uint64_t at = addr; i != SIZE_MAX && i < vmas.size() && vmas[i].start <= at; ++i) {
+    if ((vmas[i].prot & prot) != prot) return false;
+    if (addr + len <= vmas[i].end) return true;
+    at = vmas[i].end;
+  }
+  return false;
+}
 
 static void validate_cpu_state(const Image& image, const std::vector<SectionInfo>& sections);
 
@@ -69,6 +95,8 @@ static void validate_descriptions(const FileTable& files, const std::function<vo
     } else if (f.timer_flags || f.ticks || f.expiry_ns) {
       bad_fd("timer fields on kind " + std::string(fd_kind_name(f.kind)));
     }
+    if (f.owner > kOwnerThread) bad_fd("unknown owner kind " + std::to_string(f.owner));
+    if (f.owner_signal < 0 || f.owner_signal > int32_t(kSignalCount)) bad_fd("owner signal out of range");
     if (f.kind != FdKind::Epoll && !f.targets.empty()) bad_fd("epoll targets on kind " + std::string(fd_kind_name(f.kind)));
   }
   int32_t prev_stdio = 2;
@@ -105,6 +133,10 @@ static void validate_descriptions(const FileTable& files, const std::function<vo
             g->kind == FdKind::Memfd)
           bad_fd(what + ": watches a " + fd_kind_name(g->kind) + ", which epoll cannot watch");
       }
+      // What epoll_ctl(EPOLL_CTL_ADD) refuses with EPOLLEXCLUSIVE.
+      constexpr uint32_t kExclusive = 1u << 28, kWakeup = 1u << 29, kEdge = 1u << 31;
+      constexpr uint32_t kExclusiveOk = 0x001 | 0x004 | 0x008 | 0x010 | kWakeup | kEdge | kExclusive;  // IN OUT ERR HUP
+      if ((t.events & kExclusive) && (t.events & ~kExclusiveOk)) bad_fd(what + ": EPOLLEXCLUSIVE with bits it excludes");
       keys.emplace_back(t.fd, t.file);
     }
     std::sort(keys.begin(), keys.end());
@@ -114,6 +146,21 @@ static void validate_descriptions(const FileTable& files, const std::function<vo
 }
 
 void validate_image(const Image& image, const std::vector<SectionInfo>& sections) {
+  const uint64_t files_at = section_offset(sections, SectionType::Files);
+  auto bad_files = [&](const std::string& why) { throw FormatError(files_at, "files: " + why); };
+  // Shared objects by id, sorted: duplicates are neighbours, lookups binary searches.
+  std::vector<std::pair<uint64_t, size_t>> object_ids;
+  object_ids.reserve(image.files.objects.size());
+  for (size_t i = 0; i < image.files.objects.size(); ++i) object_ids.emplace_back(image.files.objects[i].id, i);
+  std::sort(object_ids.begin(), object_ids.end());
+  for (size_t i = 1; i < object_ids.size(); ++i)
+    if (object_ids[i].first == object_ids[i - 1].first)
+      bad_files("duplicate shared object " + std::to_string(object_ids[i].first));
+  auto find_object = [&](uint64_t id) -> const SharedObject* {
+    auto it = std::lower_bound(object_ids.begin(), object_ids.end(), std::make_pair(id, size_t(0)));
+    return it != object_ids.end() && it->first == id ? &image.files.objects[it->second] : nullptr;
+  };
+
   const uint64_t vmas_at = section_offset(sections, SectionType::Vmas);
   const std::vector<Vma>& vmas = image.vmas;
   if (vmas.empty()) throw FormatError(vmas_at, "image has no memory areas");
@@ -132,12 +179,12 @@ void validate_image(const Image& image, const std::vector<SectionInfo>& sections
     if (v.prot & ~uint32_t(PROT_READ | PROT_WRITE | PROT_EXEC)) bad("unknown protection bits");
     if (v.flags & ~uint32_t(kVmaKnownFlags)) bad("unknown flag bits");
     if (vma_kind_is_shm(v.kind)) {
-      const SharedObject* o = nullptr;
-      for (const SharedObject& s : image.files.objects)
-        if (s.id == v.file.ino) o = &s;
+      const SharedObject* o = find_object(v.file.ino);
       if (!o) bad("shared memory object " + std::to_string(v.file.ino) + " is not in the files section");
       if (!page_aligned(v.pgoff) || v.pgoff > (1ull << 46)) bad("shared memory offset out of range");
       if (o->memfd != (v.kind == VmaKind::MemfdShared)) bad("shared memory object of the wrong kind");
+      // F_ADD_SEALS refuses F_SEAL_WRITE while a writable shared mapping exists.
+      if (o->memfd && (o->seals & 0x0008) && (v.prot & PROT_WRITE)) bad("writable mapping of a write-sealed memfd");
     } else if (vma_kind_has_file(v.kind)) {
       if (v.file.path.empty() || v.file.path[0] != '/') bad("file mapping without an absolute path");
       if (!page_aligned(v.pgoff)) bad("file offset not page-aligned");
@@ -162,9 +209,9 @@ void validate_image(const Image& image, const std::vector<SectionInfo>& sections
   if (m.auxv.size() % 16) throw FormatError(mm_at, "auxv is not a whole number of entries");
   for (uint64_t g : {m.syscall_gadget, m.sigreturn_gadget}) {
     if (!g) continue;
-    bool in_code = false;
-    for (const Vma& v : vmas)
-      if (g >= v.start && g < v.end) in_code = (v.prot & PROT_EXEC) && (v.kind == VmaKind::FilePrivate || v.kind == VmaKind::Vdso);
+    size_t vi = vma_at(vmas, g);
+    bool in_code = vi != SIZE_MAX && (vmas[vi].prot & PROT_EXEC) &&
+                   (vmas[vi].kind == VmaKind::FilePrivate || vmas[vi].kind == VmaKind::Vdso);
     if (!in_code) throw FormatError(mm_at, "resume gadget " + hex(g) + " is not inside the process's code");
   }
 
@@ -186,13 +233,11 @@ void validate_image(const Image& image, const std::vector<SectionInfo>& sections
         i.interval_usec > 999999 || i.value_usec > 999999)
       bad_task("invalid interval timer");
 
-  const uint64_t files_at = section_offset(sections, SectionType::Files);
-  auto bad_files = [&](const std::string& why) { throw FormatError(files_at, "files: " + why); };
-  for (size_t i = 0; i < image.files.objects.size(); ++i) {
-    const SharedObject& o = image.files.objects[i];
+  for (const SharedObject& o : image.files.objects) {
     if (o.size > (1ull << 46)) bad_files("shared object size out of range");
-    for (size_t j = 0; j < i; ++j)
-      if (image.files.objects[j].id == o.id) bad_files("duplicate shared object " + std::to_string(o.id));
+    // F_SEAL_SEAL, SHRINK, GROW, WRITE, FUTURE_WRITE, EXEC: anything else F_ADD_SEALS refuses.
+    if (o.seals & ~uint32_t(0x3f)) bad_files("shared object " + std::to_string(o.id) + " has unknown seals");
+    if (o.seals && !o.memfd) bad_files("shared object " + std::to_string(o.id) + " is sealed but not a memfd");
     uint64_t end = 0;
     for (const SharedObject::Extent& e : o.data) {
       if (e.offset < end || e.offset > o.size || e.bytes.size() > o.size - e.offset)
@@ -200,36 +245,66 @@ void validate_image(const Image& image, const std::vector<SectionInfo>& sections
       end = e.offset + e.bytes.size();
     }
   }
+  const std::vector<FdEntry>& fds = image.files.fds;
+  // Sorted and unique first: validate_descriptions looks fds up by binary search.
   int32_t prev_fd = 2;
-  for (const FdEntry& f : image.files.fds) {
-    auto bad_fd = [&](const std::string& why) { bad_files("fd " + std::to_string(f.fd) + ": " + why); };
-    if (f.fd <= prev_fd) bad_fd("fds must be above 2, sorted and unique");
+  for (const FdEntry& f : fds) {
+    if (f.fd <= prev_fd) bad_files("fd " + std::to_string(f.fd) + ": fds must be above 2, sorted and unique");
     prev_fd = f.fd;
+  }
+  // Pipe ends by pipe: (inode, fd index), for the per-pipe rules below.
+  std::vector<std::pair<uint64_t, size_t>> pipe_ends;
+  for (const FdEntry& f : fds) {
+    auto bad_fd = [&](const std::string& why) { bad_files("fd " + std::to_string(f.fd) + ": " + why); };
     if (f.fd >= int32_t(kMaxFds)) bad_fd("number too large");
     bool has_path = f.kind == FdKind::RegularFile || f.kind == FdKind::Directory || f.kind == FdKind::CharDevice ||
                     f.kind == FdKind::DeletedFile || f.kind == FdKind::Fifo;
     if (has_path && (f.file.path.empty() || f.file.path[0] != '/')) bad_fd("no absolute path");
     if (f.kind == FdKind::Memfd) {
-      bool found = false;
-      for (const SharedObject& o : image.files.objects) found |= o.id == f.object && o.memfd;
-      if (!found) bad_fd("its memfd object is not in the files section");
+      const SharedObject* o = find_object(f.object);
+      if (!o || !o->memfd) bad_fd("its memfd object is not in the files section");
     }
     if (f.kind == FdKind::TimerFd && (f.value_ns < 0 || f.interval_ns < 0)) bad_fd("negative timer");
     if ((f.kind == FdKind::Pipe || f.kind == FdKind::Fifo) && f.contents.size() > f.pipe_size)
       bad_fd("more unread data than the pipe holds");
+    if (f.kind == FdKind::Pipe && !f.external) pipe_ends.emplace_back(f.object, size_t(&f - fds.data()));
+  }
+  // A pipe's unread data is written back through its one buffer, whichever
+  // fds carry it: together it must fit, and all ends must agree on the size.
+  std::sort(pipe_ends.begin(), pipe_ends.end());
+  for (size_t i = 0; i < pipe_ends.size();) {
+    size_t j = i;
+    uint64_t total = 0;
+    const FdEntry& first = fds[pipe_ends[i].second];
+    for (; j < pipe_ends.size() && pipe_ends[j].first == pipe_ends[i].first; ++j) {
+      const FdEntry& f = fds[pipe_ends[j].second];
+      if (f.pipe_size != first.pipe_size)
+        bad_files("fd " + std::to_string(f.fd) + ": pipe size differs from fd " + std::to_string(first.fd) +
+                  "'s, an end of the same pipe");
+      total += f.contents.size();
+    }
+    if (total > first.pipe_size)
+      bad_files("fd " + std::to_string(first.fd) + ": its pipe's ends carry " + std::to_string(total) +
+                " bytes of unread data, more than the pipe holds (" + std::to_string(first.pipe_size) + ")");
+    i = j;
   }
   validate_descriptions(image.files, bad_files);
 
   const uint64_t threads_at = section_offset(sections, SectionType::Threads);
+  std::vector<int32_t> tids;
+  for (const ThreadState& t : image.threads) tids.push_back(t.tid);
+  std::sort(tids.begin(), tids.end());
+  if (auto d = std::adjacent_find(tids.begin(), tids.end()); d != tids.end())
+    throw FormatError(threads_at, "thread id " + std::to_string(*d) + " appears twice");
   for (const ThreadState& t : image.threads) {
     if (t.tid <= 0) throw FormatError(threads_at, "thread id " + std::to_string(t.tid) + " is invalid");
-    for (const ThreadState& u : image.threads)
-      if (&u != &t && u.tid == t.tid) throw FormatError(threads_at, "thread id " + std::to_string(t.tid) + " appears twice");
     if (t.xsave.size() < 576) throw FormatError(threads_at, "XSAVE area is smaller than its legacy part and header");
     auto bad = [&](const std::string& why) {
       throw FormatError(threads_at, "thread " + std::to_string(t.tid) + ": " + why);
     };
     if (t.gpr[RIP] >= kUserSpaceEnd || t.gpr[RSP] >= kUserSpaceEnd) bad("non-user instruction or stack pointer");
+    // arch_prctl(ARCH_SET_FS/GS) refuses a non-user base with EPERM.
+    if (t.gpr[FS_BASE] >= kUserSpaceEnd || t.gpr[GS_BASE] >= kUserSpaceEnd) bad("fs or gs base beyond user space");
     // What the kernel would refuse after the point of no return is refused here.
     if (t.robust_list_len != 24) bad("robust list length is not sizeof(struct robust_list_head)");
     if (t.robust_list >= kUserSpaceEnd || t.clear_child_tid >= kUserSpaceEnd) bad("robust list or clear-child-tid address beyond user space");
@@ -237,6 +312,10 @@ void validate_image(const Image& image, const std::vector<SectionInfo>& sections
         (t.rseq.address % 32 || t.rseq.length < 32 || t.rseq.length > 4096 ||
          t.rseq.address >= kUserSpaceEnd - t.rseq.length))
       bad("rseq area is misaligned, of an invalid length, or beyond user space");
+    // The kernel writes the area on every return to user space: outside
+    // writable memory, the restored thread would die of SIGSEGV at once.
+    if (t.rseq.address && !covered(vmas, t.rseq.address, t.rseq.length, PROT_READ | PROT_WRITE))
+      bad("rseq area is not in readable and writable memory");
     if (t.cached_tid_address % 4 || t.cached_tid_address >= kUserSpaceEnd) bad("invalid cached tid address");
     const int32_t known_ss = 1 | 2 | int32_t(1u << 31);  // SS_ONSTACK, SS_DISABLE, SS_AUTODISARM
     if (t.altstack_flags & ~known_ss) bad("unknown alternate stack flags");
@@ -263,6 +342,11 @@ void validate_image(const Image& image, const std::vector<SectionInfo>& sections
     while (vi < vmas.size() && vmas[vi].end <= c.vaddr) ++vi;
     if (vi == vmas.size() || c.vaddr < vmas[vi].start || prev > vmas[vi].end) bad("not inside one VMA");
     if (!vma_kind_takes_pages(vmas[vi].kind)) bad(std::string("inside a ") + vma_kind_name(vmas[vi].kind) + " VMA");
+    // A page of a file mapping past the file's last page cannot be touched
+    // (SIGBUS), so no real process has one saved; staging would die on it.
+    if (vmas[vi].kind == VmaKind::FilePrivate &&
+        vmas[vi].pgoff + (prev - vmas[vi].start) > page_up(vmas[vi].file.size))
+      bad("saved pages lie past the end of " + vmas[vi].file.path + " (" + std::to_string(vmas[vi].file.size) + " bytes)");
     if (c.encoding == ChunkEncoding::Raw) {
       if (c.stored_size != c.size()) bad("raw chunk's stored size differs from its page count");
       if (!page_aligned(c.offset)) bad("raw chunk not page-aligned in the file");
@@ -271,6 +355,19 @@ void validate_image(const Image& image, const std::vector<SectionInfo>& sections
     }
     if (c.offset < data_begin || c.offset > data_end || c.stored_size > data_end - c.offset)
       bad("stored bytes lie outside the page_data section");
+  }
+  // Each chunk's stored bytes are its own: chunks sharing bytes would let a
+  // small image describe any amount of memory (decompression amplification).
+  std::vector<std::pair<uint64_t, size_t>> stored;
+  stored.reserve(image.chunks.size());
+  for (size_t i = 0; i < image.chunks.size(); ++i) stored.emplace_back(image.chunks[i].offset, i);
+  std::sort(stored.begin(), stored.end());
+  for (size_t k = 1; k < stored.size(); ++k) {
+    const PageChunk& a = image.chunks[stored[k - 1].second];
+    if (a.offset + a.stored_size > stored[k].first)
+      throw FormatError(index_at, "chunk #" + std::to_string(stored[k].second) + " at " +
+                                      hex(image.chunks[stored[k].second].vaddr) + ": its stored bytes overlap chunk #" +
+                                      std::to_string(stored[k - 1].second) + "'s");
   }
   validate_cpu_state(image, sections);
 }
@@ -299,14 +396,6 @@ static void validate_cpu_state(const Image& image, const std::vector<SectionInfo
   for (size_t i = 0; i < ldt.size(); ++i)
     if (!x86::descriptor_is_empty(ldt[i]) && !x86::descriptor_is_installable(ldt[i]))
       throw FormatError(task_at, "task: LDT entry " + std::to_string(i) + " cannot be installed with modify_ldt");
-  // The VMAs are sorted and disjoint (checked above): binary search.
-  auto vma_at = [&](uint64_t a) -> const Vma* {
-    auto it = std::upper_bound(image.vmas.begin(), image.vmas.end(), a,
-                               [](uint64_t x, const Vma& v) { return x < v.start; });
-    if (it == image.vmas.begin()) return nullptr;
-    --it;
-    return a < it->end ? &*it : nullptr;
-  };
   for (const ThreadState& t : image.threads) {
     auto bad = [&](const std::string& why) {
       throw FormatError(threads_at, "thread " + std::to_string(t.tid) + ": " + why);
@@ -321,7 +410,8 @@ static void validate_cpu_state(const Image& image, const std::vector<SectionInfo
     if (!(t.altstack_flags & 2) && t.altstack_size < 2048) bad("alternate signal stack smaller than MINSIGSTKSZ");
     // glibc's cached thread id is rewritten in place before the point of no return.
     if (t.cached_tid_address) {
-      const Vma* v = vma_at(t.cached_tid_address);
+      const size_t vi = vma_at(image.vmas, t.cached_tid_address);  // VMAs checked sorted and disjoint above
+      const Vma* v = vi == SIZE_MAX ? nullptr : &image.vmas[vi];
       if (!v || !(v->prot & PROT_WRITE) || v->kind == VmaKind::FileShared || vma_kind_is_special(v->kind) ||
           v->end - t.cached_tid_address < 4)
         bad("the C library's cached thread id at " + hex(t.cached_tid_address) + " is not in writable memory");

@@ -62,6 +62,29 @@ static std::string entry_interpreter() {
   return interp;
 }
 
+// The interpreter runs for every user who executes an image, with their
+// rights: it must be root's and writable by no one else, and so must every
+// folder above it, or another user could change what runs (before the
+// kernel opens it at registration, flag F). A sticky folder (/tmp) is
+// writable by others but lets them remove or rename only their own files.
+static void check_interpreter(const std::string& path) {
+  for (std::string p = path;;) {
+    struct stat st;
+    if (lstat(p.c_str(), &st) != 0) throw RestoreError("cannot check " + p + ": " + std::strerror(errno));
+    const bool dir = S_ISDIR(st.st_mode), sticky = dir && (st.st_mode & S_ISVTX);
+    const char* what = dir ? "folder " : "";
+    if (st.st_uid != 0)
+      throw RestoreError("refusing to register " + path + " with binfmt_misc: " + what + p + " is owned by uid " +
+                         std::to_string(st.st_uid) + ", not root");
+    if (((st.st_mode & S_IWOTH) || ((st.st_mode & S_IWGRP) && st.st_gid != 0)) && !sticky)
+      throw RestoreError("refusing to register " + path + " with binfmt_misc: " + what + p +
+                         " is writable by users other than root");
+    if (p == "/") break;
+    size_t slash = p.rfind('/');
+    p = slash == 0 ? "/" : p.substr(0, slash);
+  }
+}
+
 std::string install_binfmt() {
   require_mounted();
   // The kernel keeps the path only as a name (F opens it now); what runs
@@ -74,6 +97,7 @@ std::string install_binfmt() {
   if (interp.find(':') != std::string::npos || interp.find('\n') != std::string::npos)
     throw RestoreError("restore's path " + interp + " contains ':' or a newline, which binfmt_misc cannot take; install it elsewhere");
   if (interp.size() >= 256) throw RestoreError("restore's path " + interp + " is too long for binfmt_misc (255 bytes at most)");
+  check_interpreter(interp);
 
   std::string magic;
   for (uint8_t b : format::kMagic) {

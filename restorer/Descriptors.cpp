@@ -19,6 +19,7 @@
 #include <cstring>
 
 #include "restorer/Epoll.h"
+#include "restorer/FileOwner.h"
 #include "restorer/Locks.h"
 #include "restorer/RestoreError.h"
 #include "restorer/TimerFd.h"
@@ -40,7 +41,9 @@ std::string fd_text(const FdEntry& f) {
 int64_t mtime_of(const struct stat& st) { return int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec; }
 
 // The status flags F_SETFL can set; the access mode is fixed at open.
-constexpr uint32_t kSettable = O_APPEND | O_NONBLOCK | O_ASYNC | O_DIRECT | O_NOATIME;
+// O_ASYNC is left to the trampoline, which sets it on the final fd number
+// (the kernel records that number for si_fd).
+constexpr uint32_t kSettable = O_APPEND | O_NONBLOCK | O_DIRECT | O_NOATIME;
 
 void write_all(int fd, const uint8_t* p, size_t n, uint64_t at, const std::string& what) {
   size_t done = 0;
@@ -76,16 +79,62 @@ int make_object(const format::SharedObject& o) {
   return fd;
 }
 
-// Opens a path (FIFO, file, directory, device) as the saved fd had it.
+// Opens a path (FIFO, file, directory, device) as the saved fd had it. The
+// path comes from the image and may have changed since check_files: it is
+// looked at through O_PATH first (no driver's open, never blocks) and must
+// still be of the saved kind (and device); the real open goes through that
+// descriptor, non-blocking (a FIFO without a writer, a tty), and the saved
+// status flags are set afterwards with F_SETFL.
 int open_like(const FdEntry& f, const std::string& path, uint32_t extra = 0) {
   // Only flags that say how an existing file is used; never O_CREAT,
   // O_TRUNC, O_PATH, O_TMPFILE or anything else an image could abuse.
   constexpr uint32_t kAllowed = O_ACCMODE | O_APPEND | O_NONBLOCK | O_DSYNC | O_SYNC | O_DIRECT | O_NOATIME |
-                                O_LARGEFILE | O_DIRECTORY | O_ASYNC;
-  uint32_t flags = (f.flags & kAllowed) | O_CLOEXEC | O_NOCTTY | extra;
-  int fd = ::open(path.c_str(), int(flags));
-  if (fd < 0) fail(f, std::string("cannot open it: ") + std::strerror(errno));
+                                O_LARGEFILE | O_DIRECTORY;
+  int probe = ::open(path.c_str(), O_PATH | O_CLOEXEC);
+  if (probe < 0) fail(f, std::string("cannot open it: ") + std::strerror(errno));
+  struct stat st;
+  bool same_kind = fstat(probe, &st) == 0;
+  switch (f.kind) {
+    case FdKind::RegularFile: same_kind &= S_ISREG(st.st_mode); break;
+    case FdKind::Directory: same_kind &= S_ISDIR(st.st_mode); break;
+    case FdKind::CharDevice: same_kind &= S_ISCHR(st.st_mode) && st.st_rdev == f.rdev; break;
+    case FdKind::Fifo: same_kind &= S_ISFIFO(st.st_mode); break;
+    default: same_kind = false;
+  }
+  if (!same_kind) {
+    ::close(probe);
+    fail(f, std::string("it is no longer a ") + format::fd_kind_name(f.kind) + " (changed since it was checked)");
+  }
+  uint32_t flags = (f.flags & kAllowed) | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | extra;
+  int fd = ::open(("/proc/self/fd/" + std::to_string(probe)).c_str(), int(flags));
+  int e = errno;
+  ::close(probe);
+  if (fd < 0) fail(f, std::string("cannot open it: ") + std::strerror(e));
   return fd;
+}
+
+// Writes saved unread data into a pipe or FIFO through a description of its
+// own opened O_NONBLOCK: restore never blocks on a full pipe, and a short
+// write is an error (before the point of no return).
+void write_pipe_data(const FdEntry& f, int end, const std::vector<uint8_t>& data) {
+  if (data.empty()) return;
+  int w = ::open(("/proc/self/fd/" + std::to_string(end)).c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+  if (w < 0) fail(f, std::string("cannot reach the pipe to put back its unread data: ") + std::strerror(errno));
+  ssize_t n = ::write(w, data.data(), data.size());
+  int e = errno;
+  ::close(w);
+  if (n != ssize_t(data.size()))
+    fail(f, "cannot put back the " + std::to_string(data.size()) + " bytes of unread data: " +
+                (n < 0 ? std::string(std::strerror(e)) : "only " + std::to_string(n) + " fit"));
+}
+
+// Keeps a descriptor of the pipe or FIFO `f`'s unread data goes into, above
+// every saved number, until fill_pipes writes it: into a FIFO, that data is
+// a side effect others may see, so it is written last of all.
+void keep_for_fill(PreparedFiles& out, const FdEntry& f, int end, int base) {
+  int fd = fcntl(end, F_DUPFD_CLOEXEC, base);
+  if (fd < 0) fail(f, std::string("cannot keep the pipe for its unread data: ") + std::strerror(errno));
+  out.fills.emplace_back(&f, fd);
 }
 
 // Recreates a file that was deleted while open: same contents, unlinked,
@@ -115,6 +164,29 @@ int recreate_deleted(const FdEntry& f) {
   ::close(tmp);
   if (fd < 0) fail(f, std::string("cannot reopen the recreated file: ") + std::strerror(e));
   return fd;
+}
+
+}  // namespace
+
+namespace {
+
+// The highest fd number the image uses (epoll keys, dups and stdio dups
+// included) and how many numbers it uses in all.
+struct FdRoom {
+  int top = 2;
+  size_t numbers = 0;
+};
+FdRoom fd_room(const format::Image& image) {
+  FdRoom r;
+  for (const FdEntry& f : image.files.fds) {
+    r.top = std::max(r.top, f.fd);
+    r.numbers += 1 + f.dups.size();
+    for (const auto& d : f.dups) r.top = std::max(r.top, d.fd);
+    for (const auto& t : f.targets) r.top = std::max(r.top, t.fd);
+  }
+  for (const auto& d : image.files.stdio_dups) r.top = std::max(r.top, d.fd);
+  r.numbers += image.files.stdio_dups.size();
+  return r;
 }
 
 }  // namespace
@@ -161,35 +233,54 @@ void check_files(const format::Image& image, const ExternalFds& external) {
     }
     check_locks(f);
   }
+  // The room prepare_fds and the trampoline need under the caller's
+  // RLIMIT_NOFILE (the saved one is applied only after them): every fd is
+  // created above the highest saved number, besides the launcher's own
+  // (one per distinct mapped file, the image, a few more), and the
+  // threads' rendezvous fds go above those.
+  const FdRoom room = fd_room(image);
+  std::vector<const std::string*> mapped;
+  for (const format::Vma& v : image.vmas)
+    if (format::vma_kind_has_file(v.kind)) mapped.push_back(&v.file.path);
+  std::sort(mapped.begin(), mapped.end(), [](const std::string* a, const std::string* b) { return *a < *b; });
+  const size_t distinct = size_t(
+      std::unique(mapped.begin(), mapped.end(), [](const std::string* a, const std::string* b) { return *a == *b; }) -
+      mapped.begin());
+  rlimit nofile;
+  getrlimit(RLIMIT_NOFILE, &nofile);
+  uint64_t need = uint64_t(room.top) + room.numbers + 64 + distinct + image.threads.size() + 2;
+  if (nofile.rlim_cur != RLIM_INFINITY && need > nofile.rlim_cur)
+    throw RestoreError("the image needs fd " + std::to_string(room.top) + " and " + std::to_string(need) +
+                       " fds in all while it is restored, above this caller's RLIMIT_NOFILE of " +
+                       std::to_string(nofile.rlim_cur));
   check_timerfds(image);
   for (const format::StdioDup& d : image.files.stdio_dups)
     if (fcntl(d.of, F_GETFD) < 0)
       throw RestoreError("fd " + std::to_string(d.fd) + " shared fd " + std::to_string(d.of) +
                          "'s open file, which is restore's own, but restore has no fd " + std::to_string(d.of));
   for (int n : inherit) {
-    bool used = false;
-    for (const FdEntry& f : image.files.fds) used |= f.fd == n && f.external && f.kind == FdKind::Pipe;
+    auto it = std::lower_bound(image.files.fds.begin(), image.files.fds.end(), n,
+                               [](const FdEntry& f, int x) { return f.fd < x; });
+    bool used = it != image.files.fds.end() && it->fd == n && it->external && it->kind == FdKind::Pipe;
     if (!used) throw RestoreError("--inherit-fd " + std::to_string(n) + ": the image has no outside pipe end on fd " +
                                   std::to_string(n));
   }
 }
 
-PreparedFiles prepare_files(const format::Image& image, const ExternalFds& external) {
+PreparedFiles prepare_objects(const format::Image& image) {
   PreparedFiles out;
   for (const auto& o : image.files.objects) {
     out.objects[o.id] = make_object(o);
     if (o.memfd && o.seals) out.seals.emplace_back(out.objects[o.id], o.seals);
   }
-  int top = 2;  // the highest fd number the image uses, epoll keys included
-  size_t numbers = 0;
-  for (const FdEntry& f : image.files.fds) {
-    top = std::max(top, f.fd);
-    numbers += 1 + f.dups.size();
-    for (const auto& d : f.dups) top = std::max(top, d.fd);
-    for (const auto& t : f.targets) top = std::max(top, t.fd);
-  }
-  for (const auto& d : image.files.stdio_dups) top = std::max(top, d.fd);
-  numbers += image.files.stdio_dups.size();
+  return out;
+}
+
+void prepare_fds(const format::Image& image, const ExternalFds& external /*checked by check_files*/,
+                 PreparedFiles& out) {
+  const FdRoom room = fd_room(image);
+  const int top = room.top;
+  const size_t numbers = room.numbers;
   // Created fds go above every saved number and every fd the launcher holds now.
   rlimit nofile;
   getrlimit(RLIMIT_NOFILE, &nofile);
@@ -217,14 +308,7 @@ PreparedFiles prepare_files(const format::Image& image, const ExternalFds& exter
       case FdKind::CharDevice: fd = open_like(f, f.file.path); break;
       case FdKind::DeletedFile: fd = recreate_deleted(f); break;
       case FdKind::Fifo:
-        fd = open_like(f, f.file.path, O_NONBLOCK);
-        if (!f.contents.empty() && ::write(fd, f.contents.data(), f.contents.size()) < 0) {
-          // The data goes in through a write end; reopen one for it.
-          int w = ::open(f.file.path.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-          if (w < 0 || ::write(w, f.contents.data(), f.contents.size()) != ssize_t(f.contents.size()))
-            fail(f, "cannot put back the FIFO's unread data");
-          ::close(w);
-        }
+        fd = open_like(f, f.file.path);
         break;
       case FdKind::Pipe:
         if (f.external && external.inherit.count(f.fd)) {
@@ -243,9 +327,7 @@ PreparedFiles prepare_files(const format::Image& image, const ExternalFds& exter
             it = pipes.emplace(f.object, std::make_pair(p[0], p[1])).first;
           }
           // The dumper attaches the unread data to one read end of the pipe.
-          if (!f.contents.empty() &&
-              ::write(it->second.second, f.contents.data(), f.contents.size()) != ssize_t(f.contents.size()))
-            fail(f, "cannot put back the pipe's unread data");
+          if (!f.contents.empty()) keep_for_fill(out, f, it->second.second, base);  // written last
           // pipe2's own two ends serve the open files that pipe() made (no
           // O_LARGEFILE); any other open file of the pipe was opened again
           // through /proc, and is opened again that way here.
@@ -283,6 +365,11 @@ PreparedFiles prepare_files(const format::Image& image, const ExternalFds& exter
     if (fd < 0) fail(f, std::string("cannot recreate it: ") + std::strerror(errno));
     if (f.kind != FdKind::Epoll && fcntl(fd, F_SETFL, int(f.flags & kSettable)) != 0)
       fail(f, std::string("cannot set its flags: ") + std::strerror(errno));
+    set_file_owner(f, fd);
+    if (f.flags & O_ASYNC) out.fixups.push_back({f.fd, trampoline::kFixupAsync, 0, 0});
+    for (const format::FileLock& l : f.locks)
+      if (l.kind == format::LockKind::Lease)
+        out.fixups.push_back({f.fd, trampoline::kFixupLease, l.write ? F_WRLCK : F_RDLCK, 0});
     if ((f.kind == FdKind::RegularFile || f.kind == FdKind::Directory || f.kind == FdKind::DeletedFile ||
          f.kind == FdKind::Memfd) &&
         lseek(fd, f.pos, SEEK_SET) != f.pos)
@@ -290,6 +377,7 @@ PreparedFiles prepare_files(const format::Image& image, const ExternalFds& exter
     int high = fcntl(fd, F_DUPFD_CLOEXEC, base);
     if (high < 0) fail(f, std::string("cannot move it out of the way: ") + std::strerror(errno));
     if (high != fd) ::close(fd);
+    if (f.kind == FdKind::Fifo && !f.contents.empty()) keep_for_fill(out, f, high, base);
     out.moves.push_back({high, f.fd, f.cloexec});
     out.close_upto = std::max(out.close_upto, high + 1);
     created[f.fd] = high;
@@ -318,7 +406,22 @@ PreparedFiles prepare_files(const format::Image& image, const ExternalFds& exter
     ::close(ends.first);
     ::close(ends.second);
   }
-  return out;
+}
+
+void fill_pipes(PreparedFiles& files) {
+  for (auto& [f, fd] : files.fills) {
+    write_pipe_data(*f, fd, f->contents);
+    ::close(fd);
+    fd = -1;
+  }
+  files.fills.clear();
+}
+
+PreparedFiles prepare_files(const format::Image& image, const ExternalFds& external) {
+  PreparedFiles files = prepare_objects(image);
+  prepare_fds(image, external, files);
+  fill_pipes(files);
+  return files;
 }
 
 void seal_memfds(const PreparedFiles& files) {

@@ -24,8 +24,12 @@ struct PreparedFiles {
   std::map<uint64_t, int> objects;            // SharedObject id -> fd (mapped by the stager)
   std::vector<trampoline::FdMove> moves;      // launcher fd -> saved number
   std::vector<trampoline::PosixLock> posix_locks;  // taken by the trampoline once every fd is in place
+  std::vector<trampoline::FdFixup> fixups;         // O_ASYNC and leases, tied to fd numbers
   std::vector<std::pair<int, uint32_t>> seals;  // memfd fd -> seals, applied after staging
   int close_upto = 3;                         // every fd in [3, close_upto) that is not a target is closed
+  // Unread pipe and FIFO data still to write, and a descriptor of the pipe
+  // it goes into (closed by fill_pipes).
+  std::vector<std::pair<const format::FdEntry*, int>> fills;
 };
 
 // What stands in for the pipe ends whose other end was outside the process.
@@ -37,7 +41,22 @@ struct ExternalFds {
 // Throws RestoreError.
 void check_files(const format::Image& image, const ExternalFds& external);
 
-// Creates every object and descriptor. Throws RestoreError.
+// Creates the shared memory objects (memfds, anonymous shared memory):
+// the launcher's own memory, no file-system side effect. Staging maps them.
+PreparedFiles prepare_objects(const format::Image& image);
+
+// Creates every descriptor into `files`: opens saved paths, recreates
+// deleted files, creates pipes. The first step with side effects outside
+// the launcher, so restore calls it only once every page has been staged
+// and checked. Throws RestoreError.
+void prepare_fds(const format::Image& image, const ExternalFds& external, PreparedFiles& files);
+
+// Writes the saved unread data into pipes and FIFOs, non-blocking (a short
+// write is an error): the last step before launch, since data written
+// into a FIFO is seen by whoever else has it open. Throws RestoreError.
+void fill_pipes(PreparedFiles& files);
+
+// prepare_objects, prepare_fds and fill_pipes in one (for callers without staging in between).
 PreparedFiles prepare_files(const format::Image& image, const ExternalFds& external);
 
 // Seals memfds once their shared mappings exist (a write seal would forbid them).

@@ -8,6 +8,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/rseq.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -15,6 +16,8 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <iterator>
+#include <map>
 
 #include "format/Limits.h"
 #include "restorer/RestoreError.h"
@@ -45,7 +48,7 @@ static uint64_t blob_size() { return uint64_t(ckpt_trampoline_blob_end - ckpt_tr
 struct HomeLayout {
   uint64_t plan, frame, stack_top, size;
   size_t plan_bytes, keep_offset, move_offset, auxv_offset, ldt_offset, shared_offset, thread_offset;
-  size_t fd_move_offset, lock_offset, others_offset, others_pending_offset, lazy_offset;
+  size_t fd_move_offset, lock_offset, fixup_offset, others_offset, others_pending_offset, lazy_offset;
   size_t frame_stride;         // one fallback frame per thread, from `frame`
   uint64_t thread_stacks;      // 16 KiB per other thread, from here
 };
@@ -60,14 +63,19 @@ static HomeLayout layout(const format::Image& image) {
   h.shared_offset = h.ldt_offset + image.task.ldt.size() * sizeof(trampoline::LdtEntry);
   h.thread_offset = h.shared_offset + image.task.shared_pending.size() * sizeof(trampoline::QueuedSignal);
   h.fd_move_offset = h.thread_offset + image.threads[0].pending.size() * sizeof(trampoline::QueuedSignal);
-  size_t fd_numbers = image.files.stdio_dups.size(), locks = 0;
+  size_t fd_numbers = image.files.stdio_dups.size(), locks = 0, fixups = 0;
   for (const auto& f : image.files.fds) {
     fd_numbers += 1 + f.dups.size();
-    for (const auto& l : f.locks) locks += l.kind == format::LockKind::Posix;
+    fixups += (f.flags & O_ASYNC) ? 1 : 0;
+    for (const auto& l : f.locks) {
+      locks += l.kind == format::LockKind::Posix;
+      fixups += l.kind == format::LockKind::Lease;
+    }
   }
   h.lock_offset = h.fd_move_offset + fd_numbers * sizeof(trampoline::FdMove);
   h.lock_offset = (h.lock_offset + 7) & ~size_t(7);
-  h.others_offset = (h.lock_offset + locks * sizeof(trampoline::PosixLock) + 7) & ~size_t(7);
+  h.fixup_offset = (h.lock_offset + locks * sizeof(trampoline::PosixLock) + 7) & ~size_t(7);
+  h.others_offset = (h.fixup_offset + fixups * sizeof(trampoline::FdFixup) + 7) & ~size_t(7);
   h.others_pending_offset = h.others_offset + (image.threads.size() - 1) * sizeof(trampoline::ThreadPlan);
   size_t others_pending = 0;
   for (size_t i = 1; i < image.threads.size(); ++i) others_pending += image.threads[i].pending.size();
@@ -125,53 +133,108 @@ static bool mm_fields_acceptable(const format::MmInfo& m) {
   return m.auxv.size() <= kMaxKernelAuxv;
 }
 
-// Where a saved address can be read now, before the point of no return: in
-// its staged area, or for the vdso in the launcher's own (identical) vdso.
-// Returns nullptr when it cannot be read (no such area, not readable).
-// `*avail` is set to the bytes readable from there to the end of its area.
-static const uint8_t* readable_now(const format::Image& image, const MachineFit& fit, const AddressPlan& ap,
-                                   uint64_t addr, size_t* avail) {
-  size_t special = 0;
-  for (size_t i = 0; i < image.vmas.size(); ++i) {
-    const format::Vma& v = image.vmas[i];
-    bool inside = addr >= v.start && addr < v.end;
-    if (inside) *avail = v.end - addr;
-    if (format::vma_kind_is_special(v.kind)) {
-      if (inside && v.kind == format::VmaKind::Vdso && special < fit.vdso.parts.size())
-        return reinterpret_cast<const uint8_t*>(fit.vdso.parts[special].start + (addr - v.start));
-      ++special;
-      continue;
-    }
-    if (inside)
-      return (v.prot & PROT_READ) && ap.staged[i] && !ap.is_lazy(i)
-                 ? reinterpret_cast<const uint8_t*>(ap.staged[i] + (addr - v.start))
-                 : nullptr;
+// The saved address space as staged before the point of no return: which
+// VMA holds an address (binary search: an image may have a million VMAs
+// and thousands of threads), where its bytes are now, and how much of it
+// is backed by its file or shared object (touching a page past that would
+// raise SIGBUS in the launcher).
+class StagedView {
+ public:
+  StagedView(const format::Image& image, const MachineFit& fit, const AddressPlan& ap)
+      : image_(image), fit_(fit), ap_(ap), special_(image.vmas.size(), SIZE_MAX) {
+    size_t n = 0;
+    for (size_t i = 0; i < image.vmas.size(); ++i)
+      if (format::vma_kind_is_special(image.vmas[i].kind)) special_[i] = n++;
+    for (const format::SharedObject& o : image.files.objects) object_size_[o.id] = o.size;
   }
-  return nullptr;
-}
 
-// Where `len` bytes at a saved address can be written now, in their staged
-// area (which must be writable in the image too); nullptr if they cannot.
-static uint8_t* writable_now(const format::Image& image, const AddressPlan& ap, uint64_t addr, size_t len) {
-  for (size_t i = 0; i < image.vmas.size(); ++i) {
-    const format::Vma& v = image.vmas[i];
-    if (addr >= v.start && addr < v.end)
-      return ap.staged[i] && !ap.is_lazy(i) && (v.prot & PROT_WRITE) && len <= v.end - addr &&
-                     v.kind != format::VmaKind::FileShared
-                 ? reinterpret_cast<uint8_t*>(ap.staged[i] + (addr - v.start))
-                 : nullptr;
+  // The VMA holding `addr`, or SIZE_MAX.
+  size_t find(uint64_t addr) const {
+    const auto& v = image_.vmas;
+    auto it = std::upper_bound(v.begin(), v.end(), addr, [](uint64_t a, const format::Vma& x) { return a < x.start; });
+    if (it == v.begin() || addr >= std::prev(it)->end) return SIZE_MAX;
+    return size_t(std::prev(it) - v.begin());
   }
-  return nullptr;
-}
+
+  // End of the part of VMA `i` backed by its file or object.
+  uint64_t backed_end(size_t i) const {
+    const format::Vma& v = image_.vmas[i];
+    uint64_t size;
+    if (format::vma_kind_has_file(v.kind)) size = v.file.size;
+    else if (format::vma_kind_is_shm(v.kind)) {
+      auto it = object_size_.find(v.file.ino);
+      size = it == object_size_.end() ? 0 : it->second;
+    } else return v.end;
+    size = page_up(size);
+    return size <= v.pgoff ? v.start : std::min(v.end, v.start + (size - v.pgoff));
+  }
+
+  // Where a saved address can be read now: in its staged area, or for the
+  // vdso in the launcher's own (identical) vdso. nullptr when it cannot be
+  // read (no such area, not readable, lazy, past its file's end). `*avail`:
+  // the bytes readable from there on.
+  const uint8_t* readable(uint64_t addr, size_t* avail) const {
+    size_t i = find(addr);
+    if (i == SIZE_MAX) return nullptr;
+    const format::Vma& v = image_.vmas[i];
+    if (format::vma_kind_is_special(v.kind)) {
+      *avail = v.end - addr;
+      if (v.kind == format::VmaKind::Vdso && special_[i] < fit_.vdso.parts.size())
+        return reinterpret_cast<const uint8_t*>(fit_.vdso.parts[special_[i]].start + (addr - v.start));
+      return nullptr;
+    }
+    uint64_t end = backed_end(i);
+    if (!(v.prot & PROT_READ) || !ap_.staged[i] || ap_.is_lazy(i) || addr >= end) return nullptr;
+    *avail = end - addr;
+    return reinterpret_cast<const uint8_t*>(ap_.staged[i] + (addr - v.start));
+  }
+
+  // Where `len` bytes at a saved address can be written now, in their
+  // staged area (which must be writable in the image too); nullptr if not.
+  uint8_t* writable(uint64_t addr, size_t len) const {
+    size_t i = find(addr);
+    if (i == SIZE_MAX) return nullptr;
+    const format::Vma& v = image_.vmas[i];
+    if (format::vma_kind_is_special(v.kind) || !ap_.staged[i] || ap_.is_lazy(i) || !(v.prot & PROT_WRITE) ||
+        v.kind == format::VmaKind::FileShared || len > backed_end(i) - std::min(addr, backed_end(i)))
+      return nullptr;
+    return reinterpret_cast<uint8_t*>(ap_.staged[i] + (addr - v.start));
+  }
+
+  // A thread's frame on its own stack: below the red zone, 64-aligned for
+  // XSAVE, in the writable staged area its stack pointer is in. Returns the
+  // frame's saved address (0: no room) and sets *write_at.
+  uint64_t frame_on_stack(const format::ThreadState& thread, size_t frame_size, uint8_t** write_at) const {
+    uint64_t rsp = thread.gpr[format::RSP];
+    if (rsp == 0) return 0;
+    size_t i = find(rsp - 1);  // rsp may sit at the very end of its area
+    if (i == SIZE_MAX) return 0;
+    const format::Vma& v = image_.vmas[i];
+    if (format::vma_kind_is_special(v.kind) || !ap_.staged[i] || ap_.is_lazy(i)) return 0;
+    if ((v.prot & (PROT_READ | PROT_WRITE)) != (PROT_READ | PROT_WRITE) || v.kind == format::VmaKind::FileShared) return 0;
+    uint64_t frame = (rsp - 128 - frame_size) & ~uint64_t(63);
+    if (rsp < 128 + frame_size + 64 || frame < v.start || rsp > backed_end(i)) return 0;
+    *write_at = reinterpret_cast<uint8_t*>(ap_.staged[i] + (frame - v.start));
+    return frame;
+  }
+
+ private:
+  const format::Image& image_;
+  const MachineFit& fit_;
+  const AddressPlan& ap_;
+  std::vector<size_t> special_;  // per VMA: its index among the vdso group, or SIZE_MAX
+  std::map<uint64_t, uint64_t> object_size_;
+};
 
 // glibc's cached thread id must name the thread's new id, or raise(),
 // pthread_kill() and owner-checking mutexes fail. The leader's new id is
 // this process's pid; the kernel writes the others' as it clones them.
-static void rewrite_cached_tid(const format::Image& image, const AddressPlan& ap) {
+static void rewrite_cached_tid(const format::Image& image, const StagedView& mem, bool dry) {
   const format::ThreadState& t = image.threads[0];
   if (!t.cached_tid_address) return;
-  uint8_t* p = writable_now(image, ap, t.cached_tid_address, 4);
+  uint8_t* p = mem.writable(t.cached_tid_address, 4);
   if (!p) throw RestoreError("the C library's cached thread id is not in writable memory");
+  if (dry) return;
   int32_t tid = int32_t(getpid());
   std::memcpy(p, &tid, 4);
 }
@@ -180,18 +243,18 @@ static void rewrite_cached_tid(const format::Image& image, const AddressPlan& ap
 // handler, as the kernel would have moved it on preemption; the area's
 // rseq_cs pointer is cleared, as the kernel does. (struct rseq: rseq_cs at
 // offset 8; struct rseq_cs: version, flags, start_ip, post_commit_offset,
-// abort_ip; the signature sits in the 4 bytes before abort_ip.)
-static void apply_rseq_abort(const format::Image& image, const MachineFit& fit, const AddressPlan& ap,
-                             const format::ThreadState& thread, x86::UserRegs& regs) {
+// abort_ip; the signature sits in the 4 bytes before abort_ip.) `dry`:
+// only the checks, nothing written.
+static void apply_rseq_abort(const StagedView& mem, const format::ThreadState& thread, x86::UserRegs& regs, bool dry) {
   const format::RseqConfig& rs = thread.rseq;
   if (!rs.address) return;
-  uint8_t* area = writable_now(image, ap, rs.address + 8, 8);
+  uint8_t* area = mem.writable(rs.address + 8, 8);
   if (!area) return;
   uint64_t cs_addr;
   std::memcpy(&cs_addr, area, 8);
   if (!cs_addr) return;
   size_t avail = 0;
-  const uint8_t* cs = readable_now(image, fit, ap, cs_addr, &avail);
+  const uint8_t* cs = mem.readable(cs_addr, &avail);
   if (cs && avail >= 32) {
     uint64_t start, post_commit, abort_ip;
     std::memcpy(&start, cs + 8, 8);
@@ -199,7 +262,7 @@ static void apply_rseq_abort(const format::Image& image, const MachineFit& fit, 
     std::memcpy(&abort_ip, cs + 24, 8);
     if (regs.rip >= start && regs.rip - start < post_commit) {
       size_t sig_avail = 0;
-      const uint8_t* sig = abort_ip >= 4 ? readable_now(image, fit, ap, abort_ip - 4, &sig_avail) : nullptr;
+      const uint8_t* sig = abort_ip >= 4 ? mem.readable(abort_ip - 4, &sig_avail) : nullptr;
       uint32_t signature = 0;
       if (sig && sig_avail >= 4) std::memcpy(&signature, sig, 4);
       if (signature != rs.signature)
@@ -207,35 +270,19 @@ static void apply_rseq_abort(const format::Image& image, const MachineFit& fit, 
       regs.rip = abort_ip;
     }
   }
-  std::memset(area, 0, 8);
+  if (!dry) std::memset(area, 0, 8);
 }
 
 // The no-trace finish (x86/ResumeGadgets.h) needs both gadgets intact in the
-// staged memory and room for the frame below the thread's red zone, in the
-// writable area its stack pointer is in. Returns the frame address, or 0.
-static bool gadgets_usable(const format::Image& image, const MachineFit& fit, const AddressPlan& ap) {
+// staged memory.
+static bool gadgets_usable(const format::Image& image, const StagedView& mem) {
   const format::MmInfo& m = image.mm;
   if (!m.syscall_gadget || !m.sigreturn_gadget) return false;
   size_t g_avail = 0, r_avail = 0;
-  const uint8_t* g = readable_now(image, fit, ap, m.syscall_gadget, &g_avail);
+  const uint8_t* g = mem.readable(m.syscall_gadget, &g_avail);
   if (!g || !x86::is_syscall_gadget(g, g_avail)) return false;
-  const uint8_t* r = readable_now(image, fit, ap, m.sigreturn_gadget, &r_avail);
+  const uint8_t* r = mem.readable(m.sigreturn_gadget, &r_avail);
   return r && x86::is_sigreturn_gadget(r, r_avail);
-}
-
-static uint64_t frame_on_thread_stack(const format::Image& image, const AddressPlan& ap,
-                                      const format::ThreadState& thread, size_t frame_size, uint8_t** write_at) {
-  uint64_t rsp = thread.gpr[format::RSP];
-  for (size_t i = 0; i < image.vmas.size(); ++i) {
-    const format::Vma& v = image.vmas[i];
-    if (rsp <= v.start || rsp > v.end || !ap.staged[i] || ap.is_lazy(i)) continue;
-    if ((v.prot & (PROT_READ | PROT_WRITE)) != (PROT_READ | PROT_WRITE) || v.kind == format::VmaKind::FileShared) return 0;
-    uint64_t frame = (rsp - 128 - frame_size) & ~uint64_t(63);  // below the red zone, 64-aligned for XSAVE
-    if (rsp < 128 + frame_size + 64 || frame < v.start) return 0;
-    *write_at = reinterpret_cast<uint8_t*>(ap.staged[i] + (frame - v.start));
-    return frame;
-  }
-  return 0;
 }
 
 static void unregister_own_rseq() {
@@ -244,6 +291,61 @@ static void unregister_own_rseq() {
   // glibc registers sizeof(struct rseq) (32) even where __rseq_size reports the feature size.
   for (unsigned len : {32u, unsigned(__rseq_size)})
     if (syscall(SYS_rseq, area, len, RSEQ_FLAG_UNREGISTER, RSEQ_SIG) == 0) return;
+}
+
+// The saved executable, for /proc/PID/exe: looked at through O_PATH first
+// (a FIFO or a device there must neither hang restore nor run a driver's
+// open), and used only if it is a regular file the caller may execute, as
+// prctl(PR_SET_MM_EXE_FILE) requires. -1 otherwise.
+static int open_saved_exe(const std::string& path) {
+  int probe = ::open(path.c_str(), O_PATH | O_CLOEXEC);
+  if (probe < 0) return -1;
+  struct stat st;
+  int fd = -1;
+  if (fstat(probe, &st) == 0 && S_ISREG(st.st_mode) && faccessat(probe, "", X_OK, AT_EMPTY_PATH | AT_EACCESS) == 0)
+    fd = ::open(("/proc/self/fd/" + std::to_string(probe)).c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+  ::close(probe);
+  return fd;
+}
+
+// Where the threads' rendezvous fds go: near the top of the fd table, away
+// from every number the program uses or will get from open() soon. Below
+// the saved RLIMIT_NOFILE if that leaves room above every placed fd (the
+// kernel never shrinks a table it grew for a high number), else below the
+// caller's, which is in force until the trampoline's very end.
+static int32_t sync_fd_base(const format::Image& image, int32_t close_upto) {
+  rlimit nofile{};
+  getrlimit(RLIMIT_NOFILE, &nofile);
+  const uint64_t need = image.threads.size() + 2;
+  uint64_t limit = std::min<uint64_t>(nofile.rlim_cur, INT32_MAX);
+  uint64_t saved = image.task.rlimits[RLIMIT_NOFILE].cur;
+  if (saved < limit && saved >= uint64_t(close_upto) + need + 64) limit = saved;
+  return int32_t(limit > need + 64 ? limit - need : 0);
+}
+
+void check_launch_layout(const format::Image& image) {
+  // Where each area will be staged does not matter to this check, only
+  // whether it will be: the addresses below are never dereferenced.
+  AddressPlan ap;
+  ap.staged.assign(image.vmas.size(), 0);
+  for (size_t i = 0; i < image.vmas.size(); ++i)
+    if (is_staged(image.vmas[i])) ap.staged[i] = image.vmas[i].start;
+  const MachineFit fit;
+  rewrite_cached_tid(image, StagedView(image, fit, ap), true);
+}
+
+void check_launch(const format::Image& image, const MachineFit& fit, const AddressPlan& ap) {
+  const StagedView mem(image, fit, ap);
+  rewrite_cached_tid(image, mem, true);
+  for (const format::ThreadState& t : image.threads) {
+    x86::UserRegs regs;
+    std::memcpy(&regs, t.gpr.data(), sizeof regs);
+    regs = x86::resume_registers(regs);
+    apply_rseq_abort(mem, t, regs, true);
+  }
+  trampoline::Rlimit limits[format::kRlimitCount];
+  uint32_t mask = 0;
+  plan_rlimits(image, limits, &mask);
 }
 
 void launch(const format::Image& image, const MachineFit& fit, const AddressPlan& ap, const PreparedFiles& files,
@@ -260,7 +362,7 @@ void launch(const format::Image& image, const MachineFit& fit, const AddressPlan
                          "process keeps the launcher's brk, cmdline, environ and auxv locations\n");
   int exe_fd = -1;
   if (set_mm && (has_capability(CAP_SYS_ADMIN) || has_capability(CAP_CHECKPOINT_RESTORE)))
-    exe_fd = ::open(image.process.exe.c_str(), O_RDONLY | O_CLOEXEC);
+    exe_fd = open_saved_exe(image.process.exe);
   if (set_mm && exe_fd < 0)
     std::fprintf(stderr, "restore: warning: /proc/PID/exe of the restored process will name restore, not %s "
                          "(needs CAP_CHECKPOINT_RESTORE and the file)\n", image.process.exe.c_str());
@@ -337,7 +439,13 @@ void launch(const format::Image& image, const MachineFit& fit, const AddressPlan
   plan->close_upto = files.close_upto;
   plan->fd_move_offset = h.fd_move_offset;
   plan->fd_move_count = uint32_t(files.moves.size());
-  std::memcpy(base + h.plan + h.fd_move_offset, files.moves.data(), files.moves.size() * sizeof(trampoline::FdMove));
+  // By target number: the trampoline closes the gaps between targets in one pass.
+  std::vector<trampoline::FdMove> fd_moves = files.moves;
+  std::sort(fd_moves.begin(), fd_moves.end(), [](const auto& a, const auto& b) { return a.to < b.to; });
+  std::memcpy(base + h.plan + h.fd_move_offset, fd_moves.data(), fd_moves.size() * sizeof(trampoline::FdMove));
+  plan->fd_fixup_offset = h.fixup_offset;
+  plan->fd_fixup_count = uint32_t(files.fixups.size());
+  std::memcpy(base + h.plan + h.fixup_offset, files.fixups.data(), files.fixups.size() * sizeof(trampoline::FdFixup));
   plan->posix_lock_offset = h.lock_offset;
   plan->posix_lock_count = uint32_t(files.posix_locks.size());
   std::memcpy(base + h.plan + h.lock_offset, files.posix_locks.data(),
@@ -351,7 +459,8 @@ void launch(const format::Image& image, const MachineFit& fit, const AddressPlan
   plan->fs_base = thread.gpr[format::FS_BASE];
   plan->gs_base = thread.gpr[format::GS_BASE];
 
-  rewrite_cached_tid(image, ap);
+  const StagedView mem(image, fit, ap);
+  rewrite_cached_tid(image, mem, false);
   const format::TaskState& task = image.task;
   static_assert(sizeof(format::SigAction) == sizeof(trampoline::KernelSigaction));
   std::memcpy(plan->sigactions, task.sigactions.data(), sizeof plan->sigactions);
@@ -382,10 +491,10 @@ void launch(const format::Image& image, const MachineFit& fit, const AddressPlan
   // finish the restore (then nothing of the restorer stays), else in the home.
   std::vector<uint64_t> frame_addr(image.threads.size());
   std::vector<uint8_t*> frame_at(image.threads.size());
-  bool on_stacks = gadgets_usable(image, fit, ap);
+  bool on_stacks = gadgets_usable(image, mem);
   for (size_t i = 0; i < image.threads.size() && on_stacks; ++i) {
     const format::ThreadState& t = image.threads[i];
-    frame_addr[i] = frame_on_thread_stack(image, ap, t, x86::sigframe_size(t.xsave.size()), &frame_at[i]);
+    frame_addr[i] = mem.frame_on_stack(t, x86::sigframe_size(t.xsave.size()), &frame_at[i]);
     on_stacks = frame_addr[i] != 0;
   }
   if (on_stacks) {
@@ -412,7 +521,7 @@ void launch(const format::Image& image, const MachineFit& fit, const AddressPlan
     x86::UserRegs regs;
     std::memcpy(&regs, t.gpr.data(), sizeof regs);
     regs = x86::resume_registers(regs);
-    apply_rseq_abort(image, fit, ap, t, regs);
+    apply_rseq_abort(mem, t, regs, false);
     x86::KernelStack altstack{t.altstack_sp, t.altstack_flags, 0, t.altstack_size};
     return x86::build_sigframe(frame_at[i], frame_addr[i], regs, t.sigmask, t.xsave.data(), frame_xsave,
                                frame_features, on_stacks ? image.mm.sigreturn_gadget : 0, &altstack);
@@ -448,19 +557,18 @@ void launch(const format::Image& image, const MachineFit& fit, const AddressPlan
   }
   // The threads' rendezvous fds go near the top of the fd table, away from
   // every number the program uses or will get from open() soon.
-  rlimit nofile{};
-  getrlimit(RLIMIT_NOFILE, &nofile);
-  const format::Rlimit& saved_nofile = image.task.rlimits[RLIMIT_NOFILE];
-  uint64_t limit = std::min<uint64_t>(nofile.rlim_cur, saved_nofile.cur);
-  plan->sync_fd_base = int32_t(limit > image.threads.size() + 64 ? limit - image.threads.size() - 2 : 0);
+  // The saved limits are applied only at the very end, so the caller's are
+  // in force for every fd the trampoline places or creates.
+  plan->sync_fd_base = sync_fd_base(image, files.close_upto);
   if (plan->thread_count && plan->sync_fd_base < files.close_upto)
     throw RestoreError("RLIMIT_NOFILE is too low to restore " + std::to_string(image.threads.size()) + " threads");
+  std::string limit_warnings = plan_rlimits(image, plan->rlimits, &plan->rlimit_mask);
   if (mprotect(base, page_up(blob_size()), PROT_READ | PROT_EXEC) != 0)
     throw RestoreError(std::string("cannot make the trampoline executable: ") + std::strerror(errno));
   if (options.verbose)
     std::fprintf(stderr, "restore: home at %#lx (%lu bytes), %zu moves, %zu kept ranges\n", (unsigned long)ap.home,
                  (unsigned long)h.size, moves.size(), keep.size());
-  std::fputs(apply_process_state(image).c_str(), stderr);
+  std::fputs((limit_warnings + apply_process_state(image)).c_str(), stderr);
   std::fflush(nullptr);
 
   // Point of no return. No signal may be handled from here on: the

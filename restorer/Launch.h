@@ -25,6 +25,17 @@ struct LaunchOptions {
   int lazy_go_fd = -1;  // and the page server's start pipe (LazyPages.h)
 };
 
+// The checks launch() makes on staged memory and on the resource limits,
+// without changing anything: run before any file-system side effect
+// (prepare_fds), so that launch() itself has nothing left to refuse.
+// Throws RestoreError.
+void check_launch(const format::Image& image, const MachineFit& fit, const AddressPlan& plan);
+
+// The part of check_launch that needs no staged memory (glibc's cached
+// tid in writable, backed memory), for restore --check.
+void check_launch_layout(const format::Image& image);
+
+
 [[noreturn]] void launch(const format::Image& image, const MachineFit& fit, const AddressPlan& plan,
                          const PreparedFiles& files, const LaunchOptions& options);
 

@@ -48,13 +48,15 @@ std::vector<bool> choose_lazy(const format::Image& image) {
   const format::MmInfo& m = image.mm;
   for (uint64_t a : {m.syscall_gadget, m.sigreturn_gadget, m.arg_start, m.arg_end - 1, m.env_start, m.env_end - 1})
     if (a && a != ~uint64_t(0)) touched.push_back(a);
+  std::sort(touched.begin(), touched.end());  // searched per VMA: a scan each would be V x threads
   const uint32_t eager_flags = format::kVmaLocked | format::kVmaDontFork | format::kVmaWipeOnFork;
   for (size_t i = 0; i < image.vmas.size(); ++i) {
     const Vma& v = image.vmas[i];
     if ((v.kind != VmaKind::AnonPrivate && v.kind != VmaKind::Heap) || !has_pages[i] || (v.flags & eager_flags) ||
         (v.prot & PROT_EXEC))
       continue;
-    lazy[i] = std::none_of(touched.begin(), touched.end(), [&](uint64_t a) { return a >= v.start && a < v.end; });
+    auto first = std::lower_bound(touched.begin(), touched.end(), v.start);
+    lazy[i] = first == touched.end() || *first >= v.end;
   }
   return lazy;
 }

@@ -2,15 +2,20 @@
 #include "restorer/MachineCheck.h"
 
 #include <fcntl.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
+#include <map>
+#include <string>
+#include <utility>
 
 #include "format/Hex.h"
 #include "format/Checksum.h"
@@ -168,8 +173,73 @@ void check_memory(const format::Image& image) {
                        "caller's RLIMIT_AS of " + std::to_string(uint64_t(as.rlim_cur) >> 20) + " MiB");
 }
 
+// The trampoline queues every saved pending signal again under the
+// caller's RLIMIT_SIGPENDING (the saved limit is set only after it), which
+// counts every signal queued for the caller's user: a real-time signal
+// sent with information (si_code other than SI_USER) that does not fit is
+// refused with EAGAIN, after the point of no return. /proc/self/status
+// says "SigQ: queued/limit" for this user now. (Other processes of the
+// user may queue more in between: that cannot be known here.)
+static void check_signal_room(const format::Image& image) {
+  uint64_t total = 0;
+  bool realtime = false;
+  auto count = [&](const std::vector<format::SigInfo>& infos) {
+    for (const format::SigInfo& i : infos) {
+      int32_t signo, code;
+      std::memcpy(&signo, i.data(), 4);
+      std::memcpy(&code, i.data() + 8, 4);
+      realtime |= signo >= 32 && code != 0;
+      ++total;
+    }
+  };
+  count(image.task.shared_pending);
+  for (const format::ThreadState& t : image.threads) count(t.pending);
+  if (!realtime) return;
+  FILE* f = std::fopen("/proc/self/status", "re");
+  if (!f) throw RestoreError(std::string("cannot read /proc/self/status: ") + std::strerror(errno));
+  char line[256];
+  uint64_t queued = 0, limit = 0;
+  bool found = false;
+  while (!found && std::fgets(line, sizeof line, f))
+    found = std::sscanf(line, "SigQ: %" SCNu64 "/%" SCNu64, &queued, &limit) == 2;
+  std::fclose(f);
+  if (found && queued + total > limit)
+    throw RestoreError("the image has " + std::to_string(total) + " pending signals, real-time ones among them, but " +
+                       "only " + std::to_string(limit > queued ? limit - queued : 0) + " more can be queued for this " +
+                       "user now (RLIMIT_SIGPENDING " + std::to_string(limit) + ", " + std::to_string(queued) + " queued)");
+}
+
+// epoll_ctl refuses to watch a file that cannot be polled (EPERM). An
+// epoll entry may watch restore's own fd 0, 1 or 2 (the process's stdio),
+// which only this machine knows: each such entry is tried on a scratch
+// epoll set, so that restore --check refuses what the restore's own
+// epoll_ctl would (validation already refuses kinds that cannot be polled).
+static void check_epoll_targets(const format::Image& image) {
+  int scratch = -1;
+  for (const format::FdEntry& ep : image.files.fds) {
+    if (ep.kind != format::FdKind::Epoll) continue;
+    for (const format::EpollTarget& t : ep.targets) {
+      if (t.file < 0 || t.file > 2) continue;
+      if (scratch < 0) scratch = epoll_create1(EPOLL_CLOEXEC);
+      epoll_event ev{};
+      ev.events = t.events & ~uint32_t(EPOLLEXCLUSIVE);  // validated; a trial on one set either way
+      int r = scratch < 0 ? -1 : epoll_ctl(scratch, EPOLL_CTL_ADD, t.file, &ev);
+      int err = errno;
+      if (r == 0) epoll_ctl(scratch, EPOLL_CTL_DEL, t.file, nullptr);
+      if (r != 0) {
+        if (scratch >= 0) ::close(scratch);
+        throw RestoreError("epoll fd " + std::to_string(ep.fd) + " cannot watch fd " + std::to_string(t.file) +
+                           " (restore's own): " + std::strerror(err));
+      }
+    }
+  }
+  if (scratch >= 0) ::close(scratch);
+}
+
 MachineFit check_machine(const format::Image& image, const std::vector<x86::MapsEntry>& self_maps) {
   check_cpu(image);
+  check_signal_room(image);
+  check_epoll_targets(image);
   check_credentials(image.process);
   check_task(image);
   check_memory(image);
@@ -178,18 +248,16 @@ MachineFit check_machine(const format::Image& image, const std::vector<x86::Maps
   fit.file_fds.assign(image.vmas.size(), -1);
   // Open each distinct file once (twice if a writable shared mapping needs
   // it read-write), keep one descriptor per VMA index; check every VMA's
-  // expectations against what was opened.
-  std::vector<struct stat> status(image.vmas.size());
+  // expectations against what was opened. Looked up by path, not by a scan
+  // of the VMAs before: an image may hold a million mappings.
+  std::map<std::pair<std::string, bool>, std::pair<int, struct stat>> opened;
   for (size_t i = 0; i < image.vmas.size(); ++i) {
     const Vma& v = image.vmas[i];
     if (!format::vma_kind_has_file(v.kind)) continue;
-    for (size_t j = 0; j < i && fit.file_fds[i] < 0; ++j)
-      if (fit.file_fds[j] >= 0 && image.vmas[j].file.path == v.file.path && needs_write(image.vmas[j]) == needs_write(v)) {
-        fit.file_fds[i] = fit.file_fds[j];
-        status[i] = status[j];
-      }
-    if (fit.file_fds[i] < 0) fit.file_fds[i] = open_mapped_file(v, status[i]);
-    check_mapped_file(v, status[i]);
+    auto [it, fresh] = opened.try_emplace({v.file.path, needs_write(v)});
+    if (fresh) it->second.first = open_mapped_file(v, it->second.second);
+    fit.file_fds[i] = it->second.first;
+    check_mapped_file(v, it->second.second);
   }
   return fit;
 }

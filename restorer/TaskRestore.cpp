@@ -9,16 +9,20 @@
 #include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sched.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <vector>
 
 #include "format/Hex.h"
 #include "restorer/RestoreError.h"
 #include "x86/Cpu.h"
+#include "x86/Syscall.h"
 
 namespace ckpt::restorer {
 
@@ -73,24 +77,66 @@ void check_task(const format::Image& image) {
   if (access(t.cwd.c_str(), X_OK) != 0) throw RestoreError("working directory " + t.cwd + " is not accessible");
 }
 
+namespace {
+
+struct RlimitTrial {
+  unsigned resource;
+  trampoline::Rlimit want;
+};
+
+// Runs in a CLONE_VM|CLONE_VFORK child: raw system calls only. Its limits
+// are its own (no CLONE_THREAD), so trying them changes nothing here.
+int try_rlimit(void* arg) {
+  auto* t = static_cast<const RlimitTrial*>(arg);
+  long r = x86::syscall4(SYS_prlimit64, 0, long(t->resource), long(&t->want), 0);
+  x86::syscall1(SYS_exit, r == 0 ? 0 : 1);
+  return 1;
+}
+
+// Whether prlimit64(resource, want) would succeed for this process now.
+bool rlimit_acceptable(unsigned resource, const trampoline::Rlimit& want) {
+  static std::vector<uint8_t> stack(64 * 1024);
+  RlimitTrial trial{resource, want};
+  pid_t child = clone(try_rlimit, stack.data() + stack.size(), CLONE_VM | CLONE_VFORK | SIGCHLD, &trial);
+  if (child < 0) throw RestoreError(std::string("cannot try the saved resource limits: ") + std::strerror(errno));
+  int status = 0;
+  while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+}  // namespace
+
+std::string plan_rlimits(const format::Image& image, trampoline::Rlimit* out, uint32_t* mask) {
+  const format::TaskState& t = image.task;
+  std::string warnings;
+  *mask = 0;
+  for (unsigned r = 0; r < format::kRlimitCount; ++r) {
+    rlimit now;
+    getrlimit(__rlimit_resource(r), &now);
+    trampoline::Rlimit want{t.rlimits[r].cur, t.rlimits[r].max};
+    if (now.rlim_cur == want.cur && now.rlim_max == want.max) continue;  // usually: nothing to set
+    if (!rlimit_acceptable(r, want)) {
+      // Raising a hard limit takes privilege; an image never grants it.
+      if (want.max > now.rlim_max) want.max = now.rlim_max;
+      if (want.cur > want.max) want.cur = want.max;
+      if (!rlimit_acceptable(r, want))
+        throw RestoreError(std::string("cannot set RLIMIT_") + kRlimitNames[r] + " to the saved value");
+      warnings += std::string("restore: warning: RLIMIT_") + kRlimitNames[r] +
+                  " hard limit kept at the caller's, below the saved one\n";
+    }
+    out[r] = want;
+    *mask |= 1u << r;
+  }
+  return warnings;
+}
+
 std::string apply_process_state(const format::Image& image) {
   const format::TaskState& t = image.task;
   std::string warnings;
   auto fail = [](const std::string& what) { throw RestoreError(what + ": " + std::strerror(errno)); };
   if (chdir(t.cwd.c_str()) != 0) fail("cannot enter " + t.cwd);
   umask(t.umask);
-  for (unsigned r = 0; r < format::kRlimitCount; ++r) {
-    rlimit now, want{t.rlimits[r].cur, t.rlimits[r].max};
-    getrlimit(__rlimit_resource(r), &now);
-    if (now.rlim_cur == want.rlim_cur && now.rlim_max == want.rlim_max) continue;  // usually: nothing to set
-    if (setrlimit(__rlimit_resource(r), &want) == 0) continue;
-    // Raising a hard limit takes privilege; an image never grants it.
-    if (want.rlim_max > now.rlim_max) want.rlim_max = now.rlim_max;
-    if (want.rlim_cur > want.rlim_max) want.rlim_cur = want.rlim_max;
-    if (setrlimit(__rlimit_resource(r), &want) != 0) fail(std::string("cannot set RLIMIT_") + kRlimitNames[r]);
-    warnings += std::string("restore: warning: RLIMIT_") + kRlimitNames[r] +
-                " hard limit kept at the caller's, below the saved one\n";
-  }
   if (personality(t.personality) < 0) fail("cannot set the personality");
   prctl(PR_SET_NAME, image.process.comm.c_str(), 0, 0, 0);
   if (t.no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail("cannot set no_new_privs");

@@ -7,6 +7,7 @@
 // Exit status before the point of no return: 1 bad image or unfit machine,
 // 2 usage; after it: 120 (trampoline::kExitAfterPointOfNoReturn).
 #include <fcntl.h>
+#include <sys/auxv.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -15,6 +16,7 @@
 #include <cstdio>
 #include <cstring>
 #include <set>
+#include <string>
 #include <vector>
 
 #include "format/FormatError.h"
@@ -29,16 +31,43 @@
 #include "restorer/MachineCheck.h"
 #include "restorer/RestoreError.h"
 #include "restorer/Stager.h"
+#include "restorer/TaskRestore.h"
 #include "x86/ProcMaps.h"
 
 using namespace ckpt;
 
+// Whether binfmt_misc started this restore for an image (./app.ckpt): the
+// kernel then passes the executed file's name as argv[1], the very string
+// AT_EXECFN names (run directly, AT_EXECFN names restore itself). That
+// argument is then an image path whatever it looks like, so an image named
+// --install-binfmt or --page-server never reaches those modes.
+static bool started_by_binfmt(int argc, char** argv) {
+  const char* execfn = reinterpret_cast<const char*>(getauxval(AT_EXECFN));
+  return argc > 1 && execfn && std::strcmp(execfn, argv[1]) == 0;
+}
+
+// Whether this is the page server of a restore --lazy: LazyPages executes
+// /proc/self/exe with argv[0] "restore" and argv[1] "--page-server".
+// Through binfmt_misc argv[0] is always the interpreter's absolute path,
+// also when a script's "#!" line names an image called --page-server (then
+// argv[1] is that name, not AT_EXECFN's): that never reaches this mode.
+static bool is_page_server(int argc, char** argv, bool binfmt) {
+  return !binfmt && argc > 1 && std::strcmp(argv[0], "restore") == 0 && std::strcmp(argv[1], "--page-server") == 0;
+}
+
 int main(int argc, char** argv) {
+  const bool binfmt = started_by_binfmt(argc, argv);
   // Internal: the page server of a restore --lazy (restorer/LazyPages.h).
-  if (argc > 1 && std::strcmp(argv[1], "--page-server") == 0) return restorer::run_page_server(argc, argv);
+  if (is_page_server(argc, argv, binfmt)) return restorer::run_page_server(argc, argv);
   restorer::CommandLine cl;
   try {
-    cl = restorer::parse_command_line(argc, argv);
+    if (binfmt) {
+      // The restored program's argv is the saved one: ./IMAGE takes no arguments.
+      if (argc > 2) throw restorer::UsageError(std::string("an image run by itself takes no arguments (") + argv[2] + ")");
+      cl.image = argv[1];
+    } else {
+      cl = restorer::parse_command_line(argc, argv);
+    }
   } catch (const restorer::UsageError& e) {
     std::fprintf(stderr, "restore: %s\n%s", e.what(), restorer::kUsage);
     return 2;
@@ -69,8 +98,7 @@ int main(int argc, char** argv) {
       return 1;
     }
   try {
-    int fd = ::open(image_path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) throw restorer::RestoreError("cannot open " + image_path + ": " + std::strerror(errno));
+    int fd = format::open_image(image_path);
     // The page server starts first: its exec overlaps all that follows.
     std::unique_ptr<restorer::LazyPages> lazy_pages;
     if (lazy && !check_only) lazy_pages = restorer::start_page_server(fd, image_path);
@@ -81,6 +109,12 @@ int main(int argc, char** argv) {
     const restorer::ExternalFds external{inherit, cl.external_null};
     restorer::check_files(image, external);
     if (check_only) {
+      // What restore checks later, without staging: the saved resource
+      // limits (tried on a child) and all page data.
+      trampoline::Rlimit limits[format::kRlimitCount];
+      uint32_t limit_mask = 0;
+      restorer::plan_rlimits(image, limits, &limit_mask);
+      restorer::check_launch_layout(image);
       reader.verify_page_data();
       if (lazy) restorer::check_lazy_pages();
       std::printf("%s: can be restored here\n", image_path.c_str());
@@ -88,7 +122,10 @@ int main(int argc, char** argv) {
     }
     restorer::AddressPlan plan = restorer::plan_addresses(image, self, restorer::home_size(image),
                                                           restorer::vdso_scratch_size(image, fit.vdso));
-    restorer::PreparedFiles files = restorer::prepare_files(image, external);
+    // Shared memory objects only here: the launcher's own memory. Nothing
+    // outside it changes until every page is staged and checked and every
+    // check of launch() has passed (prepare_fds below).
+    restorer::PreparedFiles files = restorer::prepare_objects(image);
     restorer::LaunchOptions options{verbose};
     if (lazy_pages) {
       std::vector<bool> chosen = restorer::choose_lazy(image);
@@ -102,6 +139,9 @@ int main(int argc, char** argv) {
       }
     }
     restorer::stage_memory(reader, fit, plan, files);
+    restorer::check_launch(image, fit, plan);
+    restorer::prepare_fds(image, external, files);
+    restorer::fill_pipes(files);
     restorer::seal_memfds(files);
     if (lazy_pages) restorer::confirm_page_server(*lazy_pages);
     restorer::launch(image, fit, plan, files, options);

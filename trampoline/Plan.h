@@ -50,6 +50,17 @@ struct FdMove {
 // drops, so it is taken only once every fd has its number and every other
 // fd is closed. (The launcher held an OFD lock on the same range until
 // then, so nobody else could take it; see restorer/Locks.h.)
+// What the kernel ties to an fd *number* and so is set only once each fd
+// has its number: O_ASYNC (its SIGIO carries the number in si_fd) and a
+// lease (its break signal does too). F_SETFL / F_SETLEASE on `fd`.
+enum FdFixupOp : uint32_t { kFixupAsync = 1, kFixupLease = 2 };
+struct FdFixup {
+  int32_t fd;
+  uint32_t op;
+  int32_t arg;  // kFixupLease: F_RDLCK or F_WRLCK (the lease the launcher already took, re-issued here)
+  uint32_t pad;
+};
+
 struct PosixLock {
   int32_t fd;
   int16_t type;  // F_RDLCK 0, F_WRLCK 1
@@ -72,6 +83,11 @@ struct ThreadPlan {
   int32_t done_fd;      // closed once the thread has left the home (filled by the trampoline)
   uint64_t stack_top;   // its stack while it runs trampoline code
   char comm[16];
+};
+
+// struct rlimit64, for prlimit64.
+struct Rlimit {
+  uint64_t cur, max;
 };
 
 // prctl(PR_SET_MM, PR_SET_MM_MAP) argument (struct prctl_mm_map).
@@ -140,6 +156,18 @@ struct Plan {
   uint32_t lazy_count;
   uint32_t pad;
   uint64_t lazy_offset;
+  // After the POSIX locks: O_ASYNC set and leases re-issued (FdFixup[]).
+  uint64_t fd_fixup_offset;
+  uint32_t fd_fixup_count;
+  uint32_t pad2;
+  // Resource limits, set last, once the fds are placed, the signals queued
+  // and the threads created (a saved RLIMIT_NOFILE below a saved fd number,
+  // or a saved RLIMIT_SIGPENDING or RLIMIT_NPROC, would make those fail):
+  // prlimit64(0, r, &rlimits[r]) for each bit r of rlimit_mask, values the
+  // launcher tried on a child of its own first.
+  uint32_t rlimit_mask;
+  uint32_t pad3;
+  Rlimit rlimits[16];
 };
 
 inline const Range* plan_keeps(const Plan* p) {
@@ -153,6 +181,9 @@ inline const Range* plan_lazy(const Plan* p) {
 }
 inline const FdMove* plan_fd_moves(const Plan* p) {
   return reinterpret_cast<const FdMove*>(reinterpret_cast<const char*>(p) + p->fd_move_offset);
+}
+inline const FdFixup* plan_fd_fixups(const Plan* p) {
+  return reinterpret_cast<const FdFixup*>(reinterpret_cast<const char*>(p) + p->fd_fixup_offset);
 }
 inline const PosixLock* plan_posix_locks(const Plan* p) {
   return reinterpret_cast<const PosixLock*>(reinterpret_cast<const char*>(p) + p->posix_lock_offset);

@@ -213,12 +213,15 @@ extern "C" [[noreturn]] __attribute__((section(".text.entry"), used)) void tramp
     check(syscall3(__NR_dup3, fds[i].from, fds[i].to, fds[i].cloexec ? O_CLOEXEC : 0), "placing a file descriptor");
     syscall1(__NR_close, fds[i].from);
   }
-  for (int32_t fd = 3; fd < plan->close_upto; ++fd) {
-    bool target = false;
-    for (uint32_t i = 0; i < plan->fd_move_count && !target; ++i) target = fds[i].to == fd;
-    if (!target) syscall1(__NR_close, fd);
+  // The moves are sorted by target: every gap between targets is closed,
+  // in one pass (a scan of the moves per number would be quadratic).
+  long next_open = 3;
+  for (uint32_t i = 0; i < plan->fd_move_count; ++i) {
+    if (fds[i].to > next_open)
+      check(syscall3(__NR_close_range, next_open, fds[i].to - 1, 0), "closing the launcher's files");
+    if (fds[i].to + 1 > next_open) next_open = fds[i].to + 1;
   }
-  check(syscall3(__NR_close_range, plan->close_upto, ~0u, 0), "closing the launcher's files");
+  check(syscall3(__NR_close_range, next_open, ~0u, 0), "closing the launcher's files");
   // Waits rather than fails: someone could only have taken such a range in
   // the moment between the launcher's placeholder lock closing and this.
   const PosixLock* locks = plan_posix_locks(plan);
@@ -232,6 +235,18 @@ extern "C" [[noreturn]] __attribute__((section(".text.entry"), used)) void tramp
     do r = syscall3(__NR_fcntl, locks[i].fd, F_SETLKW, long(&fl));
     while (r == -4 /* EINTR */);
     check(r, "taking a POSIX file lock");
+  }
+  const FdFixup* fixups = plan_fd_fixups(plan);
+  for (uint32_t i = 0; i < plan->fd_fixup_count; ++i) {
+    if (fixups[i].op == kFixupAsync) {
+      long fl = syscall2(__NR_fcntl, fixups[i].fd, F_GETFL);
+      check(fl, "reading a descriptor's flags");
+      check(syscall3(__NR_fcntl, fixups[i].fd, F_SETFL, fl | FASYNC), "setting O_ASYNC");
+    } else {
+      // The launcher holds this lease already; re-issued only so that its
+      // break signal names this fd. Not fatal: the lease itself is held.
+      syscall3(__NR_fcntl, fixups[i].fd, 1024 /* F_SETLEASE */, fixups[i].arg);
+    }
   }
   if (plan->rseq_address) {
     check(syscall4(__NR_rseq, long(plan->rseq_address), plan->rseq_length, 0, plan->rseq_signature),
@@ -273,6 +288,11 @@ extern "C" [[noreturn]] __attribute__((section(".text.entry"), used)) void tramp
 
   // 4. The other threads, all at once, once everything they share is in place.
   if (plan->thread_count) spawn_threads(plan);
+
+  // Resource limits last: the saved ones may be below what the steps above needed.
+  for (long r = 0; r < 16; ++r)
+    if (plan->rlimit_mask & (1u << r))
+      check(syscall4(__NR_prlimit64, 0, r, long(&plan->rlimits[r]), 0), "setting a resource limit");
 
   // 5. Resume: the kernel loads every register, the signal mask and the
   // XSAVE state from the frame. With the process's own code, munmap(home)

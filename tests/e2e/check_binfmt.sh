@@ -6,7 +6,9 @@
 # as an undisturbed run, fds 0, 1 and 2 only. Re-installing replaces the
 # entry; --uninstall-binfmt removes it (also when there is none); a caller
 # who is not root, or a system without binfmt_misc mounted, is told what to
-# do. The entry is always removed at the end (and one that existed before
+# do. An image named like one of restore's options runs as an image; an
+# interpreter (or folder) another user owns or may write is refused. The
+# entry is always removed at the end (and one that existed before
 # the test is put back); binfmt_misc is mounted if it was not, and
 # unmounted again. Needs root.
 source "$(dirname "$0")/lib.sh"
@@ -114,6 +116,54 @@ check_quiet "$WORK/back.err" "./app.ckpt"
 lines "$WORK/ref.out" 11 12 >"$WORK/expected-after"
 expect_same "output of ./app.ckpt" "$WORK/expected-after" "$WORK/back.out"
 log "./app.ckpt carried on like the undisturbed run, with fds 0 1 2 only"
+
+# An image whose file name is one of restore's options, executed by that
+# bare name (as execvp finds it through a PATH that holds "."): binfmt_misc
+# passes the name as argv[1], and it is an image like any other. It never
+# re-registers or removes the handler, never enters the page server's mode.
+for name in --install-binfmt --uninstall-binfmt --page-server --check; do
+  cp "$WORK/app.ckpt" "$WORK/$name" || fail "cannot copy the image to $name"
+  input 11 | python3 -c 'import os, sys; os.execv(sys.argv[1], sys.argv[1:])' "$name" \
+    >"$WORK/named.out" 2>"$WORK/named.err"
+  rc=$?
+  ((rc == 0)) || fail "an image named $name, run by itself: exit status $rc: $(cat "$WORK/named.err")"
+  grep -q binfmt "$WORK/named.out" "$WORK/named.err" && fail "an image named $name reached a binfmt mode: $(cat "$WORK/named.out")"
+  [[ -e $ENTRY ]] && grep -qx "interpreter $interp" "$ENTRY" || fail "running an image named $name changed the entry"
+  lines "$WORK/ref.out" 11 11 >"$WORK/expected-named"
+  expect_same "output of the image named $name" "$WORK/expected-named" "$WORK/named.out"
+  log "an image named $name ran as an image"
+done
+# A script whose "#!" line names such an image (by a relative name, which
+# the kernel opens from the current folder) gives that name as argv[1],
+# with the line's argument and the script after it, and argv[0] the
+# interpreter's absolute path: never the page server's mode (which only
+# restore's own exec reaches, with argv[0] "restore"), so a usage error.
+printf '#!--page-server 1\n' >"$WORK/via-script" && chmod 755 "$WORK/via-script"
+./via-script </dev/null >"$WORK/script.out" 2>"$WORK/script.err"
+rc=$?
+((rc == 2)) && grep -q "unrecognised option '--page-server'" "$WORK/script.err" ||
+  fail "a script naming the image --page-server: exit status $rc, expected 2 (usage): $(cat "$WORK/script.err")"
+log "a script naming the image --page-server: $(head -n 1 "$WORK/script.err")"
+printf 'x\n' | python3 -c 'import os, sys; os.execv(sys.argv[1], sys.argv[1:])' ./app.ckpt --check >/dev/null 2>"$WORK/args.err"
+rc=$?
+((rc == 2)) || fail "./app.ckpt --check: exit status $rc, expected 2 (an image takes no arguments): $(cat "$WORK/args.err")"
+log "./app.ckpt with arguments: usage error ($(head -n 1 "$WORK/args.err"))"
+
+# The interpreter runs for everyone who executes an image: one that another
+# user owns or may write (or whose folder they may write) is refused, and
+# the entry stays as it was.
+mkdir -m 755 "$WORK/own"
+cp "$RESTORE" "$WORK/own/restore" && chmod 755 "$WORK/own/restore" || fail "cannot copy restore"
+chown nobody "$WORK/own/restore"
+run_refused "install of a restore owned by nobody" "owned by uid" "$WORK/own/restore" --install-binfmt
+chown root "$WORK/own/restore" && chmod 757 "$WORK/own/restore"
+run_refused "install of a restore others may write" "writable by users other than root" "$WORK/own/restore" --install-binfmt
+chmod 755 "$WORK/own/restore" && chmod 777 "$WORK/own"
+run_refused "install of a restore in a folder others may write" "folder $WORK/own is writable" "$WORK/own/restore" --install-binfmt
+grep -qx "interpreter $interp" "$ENTRY" || fail "a refused install changed the entry: $(cat "$ENTRY")"
+chmod 755 "$WORK/own"
+run_ok "install of a restore root owns, in root's folders" "registered binfmt_misc entry" "$WORK/own/restore" --install-binfmt
+run_ok "install back" "registered binfmt_misc entry" "$RESTORE" --install-binfmt
 
 run_ok "uninstall" "removed the binfmt_misc entry 'ckpt'" "$RESTORE" --uninstall-binfmt
 [[ -e $ENTRY ]] && fail "--uninstall-binfmt said so but $ENTRY still exists"

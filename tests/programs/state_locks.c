@@ -10,8 +10,8 @@
  *   d  open(BASE.f, O_RDWR), a second open: OFD write lock on bytes 40-49
  *   g  open(BASE.g, O_RDONLY): flock LOCK_SH
  *   h  open(BASE.h, O_RDWR): flock LOCK_EX
- *   l  open(BASE.l, O_RDONLY): read lease (F_SETLEASE F_RDLCK); SIGIO is
- *      ignored so that the lease break below does not kill it
+ *   l  open(BASE.l, O_RDONLY): read lease (F_SETLEASE F_RDLCK), its break
+ *      signal SIGUSR2 (F_SETSIG; blocked, so it stays pending to be checked)
  * The "lock:" lines of each fd's fdinfo are recorded without their id,
  * pid and device:inode fields.
  *
@@ -21,8 +21,9 @@
  * fails with EAGAIN (the read lock to EOF); F_OFD_GETLK for writing bytes
  * 40-49 reports a conflict; flock(BASE.g, LOCK_EX|LOCK_NB) and
  * flock(BASE.h, LOCK_SH|LOCK_NB) fail with EWOULDBLOCK; opening BASE.l for
- * writing with O_NONBLOCK fails with EWOULDBLOCK (the lease). The files are
- * removed at the end.
+ * writing with O_NONBLOCK fails with EWOULDBLOCK (the lease), which sends
+ * this process SIGUSR2 with si_fd = l (waited for up to 60 s). The files
+ * are removed at the end.
  *
  * Protocol: see tests/e2e/state.sh. --fresh opens the files but takes no
  * lock, so every check fails.
@@ -34,6 +35,7 @@
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 enum { A, D, G, H, L, N };
@@ -90,7 +92,10 @@ static void lock_lines(int fd, char *out, size_t size)
 static void setup(int fresh)
 {
 	snprintf(base, sizeof base, "/tmp/state_locks.%d", (int)getpid());
-	signal(SIGIO, SIG_IGN);
+	sigset_t block;
+	sigemptyset(&block);
+	sigaddset(&block, SIGUSR2);
+	sigprocmask(SIG_BLOCK, &block, NULL);
 	fds[A] = make('f', O_RDWR);
 	fds[D] = open(file('f'), O_RDWR);
 	fds[G] = make('g', O_RDONLY);
@@ -101,7 +106,8 @@ static void setup(int fresh)
 	if (!fresh &&
 	    (posix_lock(fds[A], F_SETLK, F_WRLCK, 10, 5) != 0 || posix_lock(fds[A], F_SETLK, F_RDLCK, 100, 0) != 0 ||
 	     posix_lock(fds[D], F_OFD_SETLK, F_WRLCK, 40, 10) != 0 || flock(fds[G], LOCK_SH) != 0 ||
-	     flock(fds[H], LOCK_EX) != 0 || fcntl(fds[L], F_SETLEASE, F_RDLCK) != 0))
+	     flock(fds[H], LOCK_EX) != 0 || fcntl(fds[L], F_SETSIG, SIGUSR2) != 0 ||
+	     fcntl(fds[L], F_SETLEASE, F_RDLCK) != 0))
 		tp_die("locking");
 	for (int i = 0; i < N; i++)
 		lock_lines(fds[i], info[i], sizeof info[i]);
@@ -154,8 +160,15 @@ int main(int argc, char **argv)
 	int status = 0;
 	if (child < 0 || waitpid(child, &status, 0) != child || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
 		FAIL("another process did not find the locks held (see its lines above)");
+	sigset_t usr2;
+	sigemptyset(&usr2);
+	sigaddset(&usr2, SIGUSR2);
+	siginfo_t si;
+	struct timespec limit = {60, 0};
+	if (!tp_failures && (sigtimedwait(&usr2, &si, &limit) != SIGUSR2 || si.si_fd != fds[L]))
+		FAIL("the lease break did not bring SIGUSR2 with si_fd %d (si_fd %d)", fds[L], si.si_fd);
 	const char which[] = "fghl";
 	for (int i = 0; i < 4; i++)
 		unlink(file(which[i]));
-	return tp_finish("POSIX (2 ranges), OFD, flock (shared, exclusive) and lease held again, seen from another process");
+	return tp_finish("POSIX (2 ranges), OFD, flock (shared, exclusive) and lease held again, seen from another process; the lease break names its fd");
 }

@@ -1,16 +1,33 @@
 // image_edit IN OUT FIELD=VALUE...: rewrites a valid image with some fields
 // changed and every checksum recomputed, so that tests can feed `restore`
 // images that are well-formed but say something this machine must refuse
-// (another kernel's vdso, CPU features it lacks, another owner...).
+// (another kernel's vdso, CPU features it lacks, another owner...), or that
+// a hostile author crafted (tests/e2e/check_hostile_images.sh, issue 16).
 // Fields: vdso_hash, uid, gid, xfeatures, xsave_size, cwd, syscall_gadget;
 // file_path=PATH (the first file VMA maps PATH instead, with PATH's size and
-// mtime, so only the file itself differs); add_anon=START:SIZE (a PROT_NONE
-// reservation, no pages); add_saved=START:SIZE (read-write anonymous memory,
-// every page saved, as zeros); compress=zstd (write zstd chunks, not raw);
-// epoll_file=FD (every epoll entry watches the open file of fd FD instead);
-// epoll_twice=1 (the first epoll entry appears twice); dup_fd=N (the first
-// open file also has fd N); lock=write|read (the first regular file gets
-// a POSIX lock of that type on bytes 0-9).
+// mtime, so only the file itself differs); saved_file_path=PATH (the same
+// for the first file VMA that has saved pages); exe=PATH (the saved
+// executable); cached_tid_readonly=1 (glibc's cached tid said to be in the
+// first read-only area); add_anon=START:SIZE (a PROT_NONE reservation, no pages);
+// add_saved=START:SIZE (read-write anonymous memory, every page saved, as
+// zeros); compress=zstd (write zstd chunks, not raw); epoll_file=FD (every
+// epoll entry watches the open file of fd FD instead); epoll_twice=1 (the
+// first epoll entry appears twice); dup_fd=N (the first open file also has
+// fd N); lock=write|read (the first regular file gets a POSIX lock of that
+// type on bytes 0-9).
+// Descriptors: add_pipe=FD1,FD2:BYTES (two read ends of one new pipe of
+// BYTES bytes, each carrying BYTES bytes of unread data); add_fifo=FD:PATH:BYTES
+// (the read end of a FIFO, BYTES of unread data); add_deleted=FD:PATH:BYTES
+// (a deleted file of BYTES bytes); add_file_fd=FD:PATH (a regular file,
+// read-only); add_eventfd=FD; add_epoll=FD:T1,T2... (watching those fds);
+// add_pending_rt=N (N real-time signals queued for the process, SI_QUEUE).
+// Page data: corrupt_chunk=1 (one byte of the first chunk's stored bytes
+// flipped, its checksum left: refused only while staging); share_chunks=1
+// (every zstd chunk of the first one's size points at its stored bytes).
+// Size: bulk=N (N anonymous shared objects and their mappings, N mappings
+// of the first mapped file, N eventfds and an epoll fd watching them all:
+// an image whose validation is slow if any check is quadratic); bulk_maps=N
+// (the same without the fds, which restore --check would need room for).
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -22,6 +39,11 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <vector>
+
+#include "format/Checksum.h"
+#include "format/Layout.h"
+#include "format/Sections.h"
 
 #include "format/ImageReader.h"
 #include "format/ImageWriter.h"
@@ -40,6 +62,106 @@ static Vma parse_area(const std::string& value, uint32_t prot) {
   return v;
 }
 
+
+static std::vector<std::string> split(const std::string& s, char sep) {
+  std::vector<std::string> out;
+  size_t at = 0;
+  for (size_t next; (next = s.find(sep, at)) != std::string::npos; at = next + 1) out.push_back(s.substr(at, next - at));
+  out.push_back(s.substr(at));
+  return out;
+}
+
+static FileId file_id(const std::string& path) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) throw std::runtime_error("cannot stat " + path);
+  FileId f;
+  f.path = path;
+  f.dev = st.st_dev;
+  f.ino = st.st_ino;
+  f.size = uint64_t(st.st_size);
+  f.mtime_ns = int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+  return f;
+}
+
+static void add_fd(Image& img, FdEntry f) {
+  auto at = std::lower_bound(img.files.fds.begin(), img.files.fds.end(), f.fd,
+                             [](const FdEntry& e, int32_t n) { return e.fd < n; });
+  img.files.fds.insert(at, std::move(f));
+}
+
+static void pread_all(int fd, void* p, size_t n, uint64_t at) {
+  if (::pread(fd, p, n, off_t(at)) != ssize_t(n)) throw std::runtime_error("cannot read back the image");
+}
+static void pwrite_all(int fd, const void* p, size_t n, uint64_t at) {
+  if (::pwrite(fd, p, n, off_t(at)) != ssize_t(n)) throw std::runtime_error("cannot patch the image");
+}
+
+// Rewrites the page index of a finished image with `edit` applied, and the
+// checksums that cover it (section header, trailer entry, trailer).
+template <class Edit>
+static void patch_page_index(int fd, Edit edit) {
+  FileHeader h;
+  pread_all(fd, &h, sizeof h, 0);
+  TrailerHeader th;
+  pread_all(fd, &th, sizeof th, h.trailer_offset);
+  std::vector<TrailerEntry> entries(th.count);
+  pread_all(fd, entries.data(), entries.size() * sizeof(TrailerEntry), h.trailer_offset + sizeof th);
+  for (TrailerEntry& e : entries) {
+    if (e.type != uint32_t(SectionType::PageIndex)) continue;
+    std::vector<uint8_t> payload(e.length);
+    pread_all(fd, payload.data(), payload.size(), e.offset + sizeof(SectionHeader));
+    std::vector<PageChunk> chunks = decode_page_index(payload.data(), payload.size(), 0);
+    edit(chunks);
+    payload = encode_page_index(chunks);
+    if (payload.size() != e.length) throw std::runtime_error("the page index changed size");
+    e.checksum = checksum(payload.data(), payload.size());
+    pwrite_all(fd, payload.data(), payload.size(), e.offset + sizeof(SectionHeader));
+    pwrite_all(fd, &e.checksum, 8, e.offset + offsetof(SectionHeader, checksum));
+  }
+  pwrite_all(fd, entries.data(), entries.size() * sizeof(TrailerEntry), h.trailer_offset + sizeof th);
+  StreamingChecksum sum;
+  sum.update(&th, sizeof th);
+  sum.update(entries.data(), entries.size() * sizeof(TrailerEntry));
+  uint64_t digest = sum.digest();
+  pwrite_all(fd, &digest, 8, h.file_size - 8);
+}
+
+// N of each record a quadratic check would compare pairwise (see the top).
+static void add_bulk(Image& img, uint32_t n, bool with_fds) {
+  const Vma* file_vma = nullptr;
+  for (const Vma& v : img.vmas)
+    if (v.kind == VmaKind::FilePrivate) file_vma = &v;
+  if (!file_vma) throw std::runtime_error("the image maps no file privately");
+  const Vma mapped = *file_vma;
+  uint64_t at = 0x500000000000ull;
+  for (uint32_t i = 0; i < n; ++i) {
+    SharedObject o;
+    o.id = 0x7e0000000000ull + i;
+    o.size = kPageSize;
+    img.files.objects.push_back(o);
+    Vma shm;
+    shm.start = at, shm.end = at + kPageSize, shm.prot = PROT_READ, shm.kind = VmaKind::AnonShared;
+    shm.file.ino = o.id;
+    Vma file = mapped;
+    file.start = at + 2 * kPageSize, file.end = at + 3 * kPageSize;
+    img.vmas.push_back(shm);
+    img.vmas.push_back(file);
+    at += 4 * kPageSize;
+  }
+  std::sort(img.vmas.begin(), img.vmas.end(), [](const Vma& a, const Vma& b) { return a.start < b.start; });
+  if (!with_fds) return;
+  int32_t first = img.files.fds.empty() ? 3 : img.files.fds.back().fd + 1;
+  FdEntry ep;
+  ep.fd = first + int32_t(n), ep.kind = FdKind::Epoll, ep.flags = O_RDWR;
+  for (uint32_t i = 0; i < n; ++i) {
+    FdEntry e;
+    e.fd = first + int32_t(i), e.kind = FdKind::EventFd, e.flags = O_RDWR;
+    img.files.fds.push_back(e);
+    ep.targets.push_back({e.fd, 1 /* EPOLLIN */, i, e.fd});
+  }
+  img.files.fds.push_back(ep);
+}
+
 int main(int argc, char** argv) {
   if (argc < 4) {
     std::fprintf(stderr, "usage: image_edit IN OUT FIELD=VALUE...\n");
@@ -52,13 +174,14 @@ int main(int argc, char** argv) {
     Image img = reader.image();
     Compression out_compression{ChunkEncoding::Raw, 0};
     std::vector<Vma> saved_areas;  // add_saved: pages written as zeros
+    bool corrupt_chunk = false, share_chunks = false;
     for (int i = 3; i < argc; ++i) {
       std::string arg = argv[i];
       size_t eq = arg.find('=');
       if (eq == std::string::npos) throw std::runtime_error("expected FIELD=VALUE, got " + arg);
       std::string field = arg.substr(0, eq), value = arg.substr(eq + 1);
-      bool text = field == "cwd" || field == "file_path" || field == "compress" || field == "lock" ||
-                  field.rfind("add_", 0) == 0;
+      bool text = field == "cwd" || field == "file_path" || field == "saved_file_path" || field == "exe" ||
+                  field == "compress" || field == "lock" || field.rfind("add_", 0) == 0;
       auto first_epoll = [&]() -> FdEntry& {
         for (FdEntry& f : img.files.fds)
           if (f.kind == FdKind::Epoll && !f.targets.empty()) return f;
@@ -73,6 +196,70 @@ int main(int argc, char** argv) {
       else if (field == "cwd") img.task.cwd = value;
       else if (field == "syscall_gadget") img.mm.syscall_gadget = n;
       else if (field == "compress") out_compression = Compression{ChunkEncoding::Zstd, 1};
+      else if (field == "exe") img.process.exe = value;
+      else if (field == "cached_tid_readonly") {
+        auto v = std::find_if(img.vmas.begin(), img.vmas.end(), [](const Vma& v) { return !(v.prot & PROT_WRITE); });
+        if (v == img.vmas.end()) throw std::runtime_error("the image has no read-only memory");
+        img.threads.at(0).cached_tid_address = v->start;
+      }
+      else if (field == "add_pending_rt") {
+        for (uint64_t i = 0, count = std::stoull(value, nullptr, 0); i < count; ++i) {
+          SigInfo info{};
+          int32_t signo = 35, code = -1;  // SIGRTMIN+1 (kernel numbering), SI_QUEUE
+          std::memcpy(info.data(), &signo, 4);
+          std::memcpy(info.data() + 8, &code, 4);
+          img.task.shared_pending.push_back(info);
+        }
+      }
+      else if (field == "corrupt_chunk") corrupt_chunk = n != 0;
+      else if (field == "share_chunks") share_chunks = n != 0;
+      else if (field == "bulk") add_bulk(img, uint32_t(n), true);
+      else if (field == "bulk_maps") add_bulk(img, uint32_t(n), false);
+      else if (field == "saved_file_path") {
+        const std::vector<size_t> of = chunk_vmas(img);
+        if (of.empty() || !vma_kind_has_file(img.vmas[of[0]].kind)) {
+          auto c = std::find_if(of.begin(), of.end(), [&](size_t vi) { return vma_kind_has_file(img.vmas[vi].kind); });
+          if (c == of.end()) throw std::runtime_error("no file VMA has saved pages");
+          img.vmas[*c].file = file_id(value);
+        } else {
+          img.vmas[of[0]].file = file_id(value);
+        }
+      } else if (field == "add_pipe") {
+        std::vector<std::string> p = split(value, ':'), fds = split(p.at(0), ',');
+        uint32_t bytes = uint32_t(std::stoul(p.at(1), nullptr, 0));
+        for (const std::string& n : fds) {
+          FdEntry f;
+          f.fd = std::stoi(n), f.kind = FdKind::Pipe, f.flags = O_RDONLY, f.object = 0x7f0000000001ull;
+          f.pipe_size = bytes;
+          f.contents.assign(bytes, 'p');
+          add_fd(img, f);
+        }
+      } else if (field == "add_fifo" || field == "add_deleted" || field == "add_file_fd") {
+        std::vector<std::string> p = split(value, ':');
+        FdEntry f;
+        f.fd = std::stoi(p.at(0));
+        f.file.path = p.at(1);
+        if (field == "add_fifo") {
+          f.kind = FdKind::Fifo, f.flags = O_RDONLY | O_NONBLOCK, f.pipe_size = 65536;
+          f.contents.assign(std::stoul(p.at(2), nullptr, 0), 'f');
+        } else if (field == "add_deleted") {
+          f.kind = FdKind::DeletedFile, f.flags = O_RDWR;
+          f.contents.assign(std::stoul(p.at(2), nullptr, 0), 'd');
+        } else {
+          f.kind = FdKind::RegularFile, f.flags = O_RDONLY, f.file = file_id(p.at(1));
+        }
+        add_fd(img, f);
+      } else if (field == "add_eventfd") {
+        FdEntry f;
+        f.fd = std::stoi(value), f.kind = FdKind::EventFd, f.flags = O_RDWR;
+        add_fd(img, f);
+      } else if (field == "add_epoll") {
+        std::vector<std::string> p = split(value, ':');
+        FdEntry f;
+        f.fd = std::stoi(p.at(0)), f.kind = FdKind::Epoll, f.flags = O_RDWR;
+        for (const std::string& t : split(p.at(1), ',')) f.targets.push_back({std::stoi(t), 1 /* EPOLLIN */, 7, std::stoi(t)});
+        add_fd(img, f);
+      }
       else if (field == "file_path") {
         auto v = std::find_if(img.vmas.begin(), img.vmas.end(), [](const Vma& v) { return vma_kind_has_file(v.kind); });
         if (v == img.vmas.end()) throw std::runtime_error("the image maps no file");
@@ -104,7 +291,7 @@ int main(int argc, char** argv) {
       }
       else throw std::runtime_error("unknown field " + field);
     }
-    int out = ::open(argv[2], O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    int out = ::open(argv[2], O_RDWR | O_CREAT | O_TRUNC, 0600);
     if (out < 0) throw std::runtime_error(std::string("cannot create ") + argv[2]);
     ImageWriter writer(out, out_compression);
     writer.write_metadata(img);
@@ -127,6 +314,26 @@ int main(int argc, char** argv) {
     }
     add_areas_before(UINT64_MAX);
     writer.finish();
+    if (share_chunks)
+      patch_page_index(out, [](std::vector<PageChunk>& chunks) {
+        auto first = std::find_if(chunks.begin(), chunks.end(), [](const PageChunk& c) {
+          return c.encoding == ChunkEncoding::Zstd && c.npages == kMaxChunkPages;
+        });
+        if (first == chunks.end()) throw std::runtime_error("share_chunks: no zstd chunk of the largest size");
+        for (PageChunk& c : chunks)
+          if (c.encoding == ChunkEncoding::Zstd && c.npages == first->npages)
+            c.offset = first->offset, c.stored_size = first->stored_size, c.checksum = first->checksum;
+      });
+    if (corrupt_chunk) {
+      int back = ::open(argv[2], O_RDONLY);
+      ImageReader check(back);
+      const PageChunk& c = check.image().chunks.at(0);
+      uint8_t byte;
+      pread_all(out, &byte, 1, c.offset);
+      byte ^= 0x5a;
+      pwrite_all(out, &byte, 1, c.offset);
+      ::close(back);
+    }
     ::close(out);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "image_edit: %s\n", e.what());

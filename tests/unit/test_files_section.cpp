@@ -206,3 +206,21 @@ TEST_CASE("files: stdio dups round-trip and are checked") {
   img.files.stdio_dups = {{9, 0, 1}, {8, 0, 1}};
   refused(img, "ascending");
 }
+
+TEST_CASE("files: SIGIO owners round-trip and are checked") {
+  FileTable t;
+  FdEntry p = entry(3, FdKind::Pipe, O_RDONLY);
+  p.owner = kOwnerThread;
+  p.owner_signal = 12;
+  t.fds = {p};
+  std::vector<uint8_t> bytes = encode_files(t);
+  FileTable back = decode_files(bytes.data(), bytes.size(), 0);
+  CHECK(back.fds.at(0).owner == kOwnerThread);
+  CHECK(back.fds.at(0).owner_signal == 12);
+  validate(with_files(t.fds));
+  p.owner = 3;
+  refused(with_files({p}), "unknown owner kind 3");
+  p.owner = kOwnerProcess;
+  p.owner_signal = 65;
+  refused(with_files({p}), "owner signal out of range");
+}

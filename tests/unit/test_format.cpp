@@ -148,6 +148,7 @@ Image realistic_image() {
   t.gpr[EFLAGS] = 0x246;
   t.gpr[ORIG_RAX] = uint64_t(-1);
   t.gpr[FS_BASE] = 0x7ffff7d8a740;
+  t.gpr[GS_BASE] = 0;
   t.sigmask = (1ull << (10 - 1)) | (1ull << (12 - 1));
   t.rseq = {0x7ffff7d8ae00, 32, 0, 0x53053053};
   t.robust_list = 0x7ffff7d8aa20;
@@ -1013,4 +1014,66 @@ TEST_CASE("format: the saved CPU state must be resumable") {
     img.threads[0].cached_tid_address = bad;
     CHECK_THROWS_WITH_AS(write_and_open(img, {}), has("cached thread id"), FormatError);
   }
+}
+
+// Issue 16: rules a crafted image once slipped past (format.md §8).
+TEST_CASE("format: the fs and gs bases must be user addresses") {
+  Image img = realistic_image();
+  img.threads[0].gpr[GS_BASE] = kUserSpaceEnd;
+  CHECK_THROWS_WITH_AS(write_and_open(img, {}), has("fs or gs base beyond user space"), FormatError);
+}
+
+TEST_CASE("format: the fds of one pipe carry no more data together than the pipe holds") {
+  Image img = realistic_image();
+  FdEntry a;
+  a.fd = 900, a.kind = FdKind::Pipe, a.object = 77, a.pipe_size = 4096;
+  a.contents.assign(3000, 'a');
+  FdEntry b = a;
+  b.fd = 901;
+  img.files.fds = {a, b};
+  CHECK_THROWS_WITH_AS(write_and_open(img, {}), has("ends carry 6000 bytes of unread data, more than the pipe holds"),
+                       FormatError);
+  img.files.fds[1].contents.assign(1096, 'b');
+  CHECK_NOTHROW(write_and_open(img, {}));
+  img.files.fds[1].pipe_size = 8192;
+  CHECK_THROWS_WITH_AS(write_and_open(img, {}), has("pipe size differs from fd 900's"), FormatError);
+}
+
+TEST_CASE("format: epoll targets are fds epoll can watch, each once") {
+  Image img = realistic_image();
+  FdEntry ev, del, ep;
+  ev.fd = 900, ev.kind = FdKind::EventFd;
+  del.fd = 901, del.kind = FdKind::DeletedFile, del.file.path = "/tmp/gone";
+  ep.fd = 902, ep.kind = FdKind::Epoll;
+  ep.targets = {{900, 1, 0, 900}, {0, 1, 0, 0}};
+  img.files.fds = {ev, del, ep};
+  CHECK_NOTHROW(write_and_open(img, {}));
+  img.files.fds[2].targets = {{900, 1, 0, 900}, {900, 4, 0, 900}};
+  CHECK_THROWS_WITH_AS(write_and_open(img, {}), has("epoll fd 902: fd 900 is watched twice for one file"), FormatError);
+  img.files.fds[2].targets = {{901, 1, 0, 901}};
+  CHECK_THROWS_WITH_AS(write_and_open(img, {}), has("watches a deleted file, which epoll cannot watch"), FormatError);
+  img.files.fds[2].targets = {{-1, 1, 0, -1}};
+  CHECK_THROWS_WITH_AS(write_and_open(img, {}), has("entry for fd -1: number out of range"), FormatError);
+  img.files.fds[2].targets = {{900, (1u << 28) | 0x2 /* EPOLLPRI */, 0, 900}};
+  CHECK_THROWS_WITH_AS(write_and_open(img, {}), has("EPOLLEXCLUSIVE with bits it excludes"), FormatError);
+}
+
+TEST_CASE("format: shared objects have unique ids and known seals; threads unique ids") {
+  Image img = realistic_image();
+  SharedObject o;
+  o.id = 5, o.memfd = true, o.size = 4096;
+  img.files.objects = {o, o};
+  CHECK_THROWS_WITH_AS(write_and_open(img, {}), has("duplicate shared object 5"), FormatError);
+  img.files.objects = {o};
+  img.files.objects[0].seals = 0x40;
+  CHECK_THROWS_WITH_AS(write_and_open(img, {}), has("has unknown seals"), FormatError);
+  img = realistic_image();
+  img.threads.push_back(img.threads[0]);
+  CHECK_THROWS_WITH_AS(write_and_open(img, {}), has("thread id 41237 appears twice"), FormatError);
+}
+
+TEST_CASE("format: the rseq area must be in writable memory") {
+  Image img = realistic_image();
+  img.threads[0].rseq.address = kExeText;  // read-only code
+  CHECK_THROWS_WITH_AS(write_and_open(img, {}), has("rseq area is not in readable and writable memory"), FormatError);
 }
