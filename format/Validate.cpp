@@ -414,7 +414,7 @@ static void validate_cpu_state(const Image& image, const std::vector<SectionInfo
       const Vma* v = vi == SIZE_MAX ? nullptr : &image.vmas[vi];
       if (!v || !(v->prot & PROT_WRITE) || v->kind == VmaKind::FileShared || vma_kind_is_special(v->kind) ||
           v->end - t.cached_tid_address < 4)
-        bad("the C library's cached thread id at " + hex(t.cached_tid_address) + " is not in writable memory");
+        bad("the C library's cached thread id is not in writable memory (at " + hex(t.cached_tid_address) + ")");
     }
   }
 }
