@@ -117,11 +117,6 @@ std::vector<pid_t> Tracee::tids() const {
   return out;
 }
 
-const Tracee::Thread& Tracee::thread(pid_t tid) const {
-  for (const Thread& t : threads_)
-    if (t.tid == tid) return t;
-  throw DumpError("thread " + std::to_string(tid) + " is not stopped");
-}
 
 
 x86::UserRegs Tracee::registers(pid_t tid) const {

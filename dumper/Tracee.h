@@ -61,7 +61,6 @@ class Tracee {
   };
   // Seizes and stops one thread; false if it vanished (exited) meanwhile.
   bool seize(pid_t tid);
-  const Thread& thread(pid_t tid) const;
 
   pid_t pid_;
   std::vector<Thread> threads_;

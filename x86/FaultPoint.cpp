@@ -15,7 +15,7 @@ namespace ckpt::x86 {
 
 namespace {
 
-enum class Mode { Off, Kill, Fail, Trace };
+enum class Mode { Off, Kill, Fail, Stop, Trace };
 
 struct Config {
   Mode mode = Mode::Off;
@@ -26,6 +26,7 @@ struct Config {
     if (!m) return;
     if (std::strcmp(m, "kill") == 0) mode = Mode::Kill;
     else if (std::strcmp(m, "fail") == 0) mode = Mode::Fail;
+    else if (std::strcmp(m, "stop") == 0) mode = Mode::Stop;
     else if (std::strcmp(m, "trace") == 0) mode = Mode::Trace;
     if (const char* n = std::getenv("CKPT_FAULT_AT")) at = std::strtoul(n, nullptr, 10);
   }
@@ -48,6 +49,7 @@ void fault_point(const char* where, bool may_throw) {
   }
   if (c.reached != c.at) return;
   if (c.mode == Mode::Kill) raise(SIGKILL);
+  if (c.mode == Mode::Stop) raise(SIGSTOP);
   if (c.mode == Mode::Fail && may_throw)
     throw RemoteSyscallError("injected failure at fault point " + std::to_string(c.at) + " (" + where + ")");
 }

@@ -5,6 +5,8 @@
 //   CKPT_FAULT=kill CKPT_FAULT_AT=N  ckpt raises SIGKILL at the Nth point
 //   CKPT_FAULT=fail CKPT_FAULT_AT=N  the Nth point that may fail throws, as
 //                                    a failed ptrace request would
+//   CKPT_FAULT=stop CKPT_FAULT_AT=N  ckpt stops itself (SIGSTOP) at the Nth
+//                                    point, for a test to act, then SIGCONT it
 //   CKPT_FAULT=trace                 each point is named on stderr as reached
 //
 // Points are counted from 1 across the whole run, in the order reached.

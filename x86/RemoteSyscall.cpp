@@ -21,12 +21,15 @@
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <string>
 
+#include "x86/Cpu.h"
 #include "x86/FaultPoint.h"
 #include "x86/ProcMaps.h"
 #include "x86/ResumeGadgets.h"
@@ -36,6 +39,14 @@
 namespace ckpt::x86 {
 
 static std::string who(pid_t tid) { return "thread " + std::to_string(tid); }
+
+// A failed ptrace request, said in one line; ESRCH means the thread died.
+// `what` names the request ("read the registers of", "resume").
+static RemoteSyscallError ptrace_error(pid_t tid, const std::string& what) {
+  const int e = errno;
+  if (e == ESRCH) return RemoteSyscallError(who(tid) + " exited during an injected system call");
+  return RemoteSyscallError("cannot " + what + " " + who(tid) + ": " + std::strerror(e));
+}
 
 static constexpr uint64_t kRedZone = 128;
 static constexpr int kSyscallStop = SIGTRAP | 0x80;
@@ -91,11 +102,11 @@ RemoteSyscall::RemoteSyscall(pid_t tid, const InjectionSite& site) : tid_(tid), 
                              std::to_string(target.filters) + ", ckpt has " + std::to_string(self.filters) +
                              "): ckpt can neither inject system calls there (they could kill it) nor restore them");
   if (ptrace(PTRACE_GETREGS, tid_, nullptr, &saved_) != 0)
-    throw RemoteSyscallError("cannot read the registers of " + who(tid_) + ": " + std::strerror(errno));
+    throw ptrace_error(tid_, "read the registers of");
   if (ptrace(PTRACE_GETSIGMASK, tid_, reinterpret_cast<void*>(sizeof saved_mask_), &saved_mask_) != 0)
-    throw RemoteSyscallError("cannot read the signal mask of " + who(tid_) + ": " + std::strerror(errno));
+    throw ptrace_error(tid_, "read the signal mask of");
   if (ptrace(PTRACE_SETOPTIONS, tid_, nullptr, reinterpret_cast<void*>(PTRACE_O_TRACESYSGOOD)) != 0)
-    throw RemoteSyscallError("cannot set the ptrace options of " + who(tid_) + ": " + std::strerror(errno));
+    throw ptrace_error(tid_, "set the ptrace options of");
 }
 
 // A thread inside an rseq critical section resumes at its abort handler,
@@ -129,10 +140,21 @@ void RemoteSyscall::begin() {
       code_is(tid_, site_.sigreturn, kSigreturn, sizeof kSigreturn)) {
     std::vector<uint8_t> xsave(64 * 1024);
     iovec iov{xsave.data(), xsave.size()};
-    if (ptrace(PTRACE_GETREGSET, tid_, reinterpret_cast<void*>(NT_X86_XSTATE), &iov) == 0 && iov.iov_len >= 576) {
-      xsave.resize(iov.iov_len);
-      uint64_t xfeatures;
+    // The frame carries only the XSAVE components every process is granted:
+    // with a larger xstate_size than the kernel lets the thread use,
+    // rt_sigreturn loads only the legacy part (docs/architecture.md, phase 4).
+    // State in a component granted on request (AMX tiles in use) could not
+    // be carried: no frame then.
+    uint64_t xfeatures = 0, in_use = ~uint64_t(0);
+    const uint64_t on_request = xfeatures_on_request(xcr0());
+    if (ptrace(PTRACE_GETREGSET, tid_, reinterpret_cast<void*>(NT_X86_XSTATE), &iov) == 0 &&
+        iov.iov_len >= kXsaveHeaderOffset + 64) {
       std::memcpy(&xfeatures, xsave.data() + kXsaveSwReservedOffset, 8);
+      std::memcpy(&in_use, xsave.data() + kXsaveHeaderOffset, 8);
+      xfeatures &= ~on_request;
+      xsave.resize(std::min(size_t(iov.iov_len), size_t(xsave_size_of(xfeatures))));
+    }
+    if (!(in_use & on_request)) {
       const size_t size = sigframe_size(xsave.size());
       const uint64_t top = saved_.rsp - kRedZone;
       const uint64_t addr = (top - size) & ~uint64_t(63);
@@ -183,7 +205,7 @@ void RemoteSyscall::begin() {
 // group stop or an interrupt stop is passed by.
 void RemoteSyscall::resume_and_wait(Stop want) {
   if (ptrace(PTRACE_SYSCALL, tid_, nullptr, nullptr) != 0)
-    throw RemoteSyscallError("cannot resume " + who(tid_) + ": " + std::strerror(errno));
+    throw ptrace_error(tid_, "resume");
   for (;;) {
     int status;
     pid_t w = waitpid(tid_, &status, __WALL);
@@ -200,7 +222,7 @@ void RemoteSyscall::resume_and_wait(Stop want) {
       if (ptrace(PTRACE_GETSIGINFO, tid_, nullptr, &info) == 0) intercepted_.push_back(info);
     }
     if (ptrace(PTRACE_SYSCALL, tid_, nullptr, nullptr) != 0)
-      throw RemoteSyscallError("cannot resume " + who(tid_) + ": " + std::strerror(errno));
+      throw ptrace_error(tid_, "resume");
   }
 }
 
@@ -216,7 +238,7 @@ long RemoteSyscall::call(long nr, long a, long b, long c, long d, long e, long f
   fault_point("inject: before setting the registers");
   dirty_ = true;
   if (ptrace(PTRACE_SETREGS, tid_, nullptr, &r) != 0)
-    throw RemoteSyscallError("cannot set the registers of " + who(tid_) + ": " + std::strerror(errno));
+    throw ptrace_error(tid_, "set the registers of");
   fault_point("inject: registers set");
   if (at_ == Stop::Interrupt) {
     // No signal may be taken while the registers are not the thread's own
@@ -224,20 +246,20 @@ long RemoteSyscall::call(long nr, long a, long b, long c, long d, long e, long f
     // we vanish.
     uint64_t all = ~uint64_t(0);
     if (ptrace(PTRACE_SETSIGMASK, tid_, reinterpret_cast<void*>(sizeof all), &all) != 0)
-      throw RemoteSyscallError("cannot block the signals of " + who(tid_) + ": " + std::strerror(errno));
+      throw ptrace_error(tid_, "block the signals of");
     fault_point("inject: signals blocked");
   }
   resume_and_wait(Stop::SyscallEnter);
   fault_point("inject: at the system call's entry");
   UserRegs out;
   if (ptrace(PTRACE_GETREGS, tid_, nullptr, &out) != 0)
-    throw RemoteSyscallError("cannot read the registers of " + who(tid_) + ": " + std::strerror(errno));
+    throw ptrace_error(tid_, "read the registers of");
   if (out.rip != insn_ + 2 || out.orig_rax != uint64_t(nr))
     throw RemoteSyscallError(who(tid_) + " did not execute the injected system call");
   resume_and_wait(Stop::SyscallExit);
   fault_point("inject: at the system call's exit");
   if (ptrace(PTRACE_GETREGS, tid_, nullptr, &out) != 0)
-    throw RemoteSyscallError("cannot read the registers of " + who(tid_) + ": " + std::strerror(errno));
+    throw ptrace_error(tid_, "read the registers of");
   return long(out.rax);
 }
 
@@ -253,18 +275,13 @@ uint64_t RemoteSyscall::scratch() {
 
 void RemoteSyscall::read(uint64_t addr, void* out, size_t len) const {
   if (!read_remote(tid_, addr, out, len))
-    throw RemoteSyscallError("cannot read the memory of " + who(tid_) + ": " + std::strerror(errno));
+    throw ptrace_error(tid_, "read the memory of");
 }
 
 RemoteSyscall::~RemoteSyscall() { finish(); }
 
 void RemoteSyscall::finish() noexcept {
   try {
-    for (const siginfo_t& info : intercepted_) {
-      uint64_t at = scratch();
-      if (write_remote(tid_, at, &info, sizeof info))
-        call(SYS_rt_tgsigqueueinfo, call(SYS_getpid), tid_, info.si_signo, long(at));
-    }
     if (scratch_ && !scratch_on_stack_) call(SYS_munmap, long(scratch_), kScratchSize);
     fault_point("restore: scratch unmapped");
   } catch (const std::exception&) {
@@ -317,6 +334,10 @@ void RemoteSyscall::finish() noexcept {
     if (ptrace(PTRACE_CONT, tid_, nullptr, reinterpret_cast<void*>(intptr_t(sig))) != 0) return;
   }
   fault_point("restore: back in the interrupt stop", false);
+  // Every blockable signal was blocked: what was taken meanwhile can only
+  // be SIGSTOP, sent again now that the thread is its own (it stops the
+  // process once it is let go).
+  for (const siginfo_t& info : intercepted_) syscall(SYS_tkill, tid_, info.si_signo);
 }
 
 uint64_t find_syscall_instruction(const uint8_t* code, size_t size, uint64_t base) {

@@ -93,7 +93,7 @@ class RemoteSyscall {
   uint64_t covered_at_ = 0;
   std::vector<uint8_t> covered_;
   // Signals that cannot be blocked (SIGSTOP) dequeued while the thread ran
-  // an injected call; queued again by the destructor.
+  // an injected call; sent again by the destructor.
   std::vector<siginfo_t> intercepted_;
 };
 

@@ -14,6 +14,12 @@
 #     CKPT_FAULT=fail: the point throws as a failed ptrace request would):
 #     while seizing, while setting up, entering and leaving each injected
 #     call, and in each later phase of the dump;
+#   - the target killed while a call is injected into it: one line, exit 1;
+#   - SIGSTOP sent while a call is injected: the process stops after the
+#     dump, as told, and is exact once continued;
+#   - a seccomp filter ckpt runs under too is accepted; one under which
+#     getitimer fails makes an injected call really fail (the target, a
+#     sleep, is then checked from outside: running, untraced);
 #   - a seccomp filter in the target (one that would only make getitimer
 #     fail with EPERM): refused after the seize, before any call is
 #     injected, since a filter may as well kill, trap or block on one, and
@@ -97,6 +103,29 @@ done
 ((forced >= 30)) || fail "only $forced dumps failed at a forced point"
 log "$forced dumps failed at forced points (of $total), each leaving the target exact"
 
+# SIGSTOP sent while a call is injected (ckpt stopped at the 10th call's
+# exit stop): the dump succeeds, the process is stopped after it, as
+# SIGSTOP says, and once continued it is exact.
+n=$(awk '/inject: at the system call.s exit/ && ++k == 10 {print $1}' "$WORK/points")
+CKPT_FAULT=stop CKPT_FAULT_AT=$n "$CKPT" dump "$PID_t" -o "$WORK/s.ckpt" >/dev/null 2>"$WORK/s.err" &
+dumper=$!
+for ((i = 0; i < 500; i++)); do
+  [[ $(proc_state "$dumper") == T ]] && break
+  sleep 0.01
+done
+[[ $(proc_state "$dumper") == T ]] || fail "ckpt did not stop at fault point $n"
+kill -STOP "$PID_t"
+kill -CONT "$dumper"
+wait "$dumper" || fail "the dump during which SIGSTOP arrived failed: $(cat "$WORK/s.err")"
+for ((i = 0; i < 200; i++)); do
+  [[ $(proc_state "$PID_t") == T ]] && break
+  sleep 0.01
+done
+[[ $(proc_state "$PID_t") == T ]] || fail "SIGSTOP sent during injection was lost (state $(proc_state "$PID_t"))"
+kill -CONT "$PID_t"
+checked "after SIGSTOP arrived during injection and SIGCONT" t
+log "SIGSTOP sent during injection stopped the process after the dump"
+
 have=$(wc -l <"$WORK/t.out")
 send t seccomp
 wait_lines t $((have + 1))
@@ -107,6 +136,56 @@ send t final
 close_input t
 wait_exit t 0
 grep -q '^PASS' "$WORK/t.out" || fail "the target's final check did not pass"
+
+# A filter the dumper runs under too (as in a container) is its
+# environment's, not the target's own: the dump goes on. With a filter that
+# makes no injected call fail (on acct) it succeeds; with one that makes
+# getitimer fail with EPERM, that injected call fails for real, and the dump
+# with it, in one line, leaving the target running and untraced.
+under_shared() {
+  "$PROGRAMS/dump_target" --under-seccomp "$1" bash -c '
+    sleep 60 & p=$!
+    grep -q "^Seccomp_filters:[[:space:]]*1$" /proc/$p/status || { echo "no filter on the target" >&2; kill $p; exit 3; }
+    "$1" dump $p -o "$2" >/dev/null; rc=$?
+    state=$(awk "{print \$3}" /proc/$p/stat); tracer=$(awk "/^TracerPid:/ {print \$2}" /proc/$p/status)
+    [[ ($state == S || $state == R) && $tracer == 0 ]] || { echo "target left in state $state, tracer $tracer" >&2; rc=4; }
+    kill $p; exit $rc' - "$CKPT" "$WORK/shared.ckpt" 2>"$WORK/shared.err"
+}
+under_shared 163 || fail "a target under the dumper's own seccomp filter (acct) was not dumped: $(cat "$WORK/shared.err")"
+[[ -s $WORK/shared.ckpt ]] || fail "no image of a target under the dumper's own seccomp filter"
+rm -f "$WORK/shared.ckpt"
+log "dumped: a target under the same seccomp filter as ckpt"
+under_shared 36
+rc=$?
+((rc == 1)) || fail "getitimer failing under a shared filter: exit $rc: $(cat "$WORK/shared.err")"
+(($(wc -l <"$WORK/shared.err") == 1)) && grep -q "interval timer.*Operation not permitted" "$WORK/shared.err" ||
+  fail "getitimer failing under a shared filter: $(cat "$WORK/shared.err")"
+compgen -G "$WORK/shared.ckpt*" >/dev/null && fail "a failed dump left $(ls "$WORK"/shared.ckpt*)"
+log "refused, an injected call failed (getitimer, EPERM): $(cat "$WORK/shared.err")"
+
+# The target killed while a call is injected into it (ckpt stopped at the
+# 10th call's entry stop, the target killed, ckpt continued): one line,
+# exit 1, no file left.
+start v "$PROGRAMS/dump_target"
+wait_lines v 1
+n=$(awk '/inject: at the system call.s entry/ && ++k == 10 {print $1}' "$WORK/points")
+CKPT_FAULT=stop CKPT_FAULT_AT=$n "$CKPT" dump "$PID_v" -o "$WORK/x.ckpt" >"$WORK/f.out" 2>"$WORK/f.err" &
+dumper=$!
+for ((i = 0; i < 500; i++)); do
+  [[ $(proc_state "$dumper") == T ]] && break
+  sleep 0.01
+done
+[[ $(proc_state "$dumper") == T ]] || fail "ckpt did not stop at fault point $n"
+kill -9 "$PID_v"
+kill -CONT "$dumper"
+wait "$dumper"
+rc=$?
+wait "$PID_v" 2>/dev/null
+unset "_PIDS[v]"
+((rc == 1)) || fail "a dump whose target died mid-injection exited $rc: $(head -n 3 "$WORK/f.err")"
+(($(wc -l <"$WORK/f.err") == 1)) || fail "a dump whose target died mid-injection: not one line: $(head -n 5 "$WORK/f.err")"
+compgen -G "$WORK/x.ckpt*" >/dev/null && fail "a dump whose target died mid-injection left $(ls "$WORK"/x.ckpt*)"
+log "refused, the target killed mid-injection: $(cat "$WORK/f.err")"
 
 # Dumpable with its blocked pending SIGTRAP, and restored with it.
 start u "$PROGRAMS/dump_target"

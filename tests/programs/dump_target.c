@@ -14,8 +14,9 @@
  *     count: none may ever run;
  *   - "regs" thread: SIGTRAP, SIGUSR1, SIGUSR2, SIGRTMIN+2 blocked, a
  *     SIGUSR2 pending for it;
- *     loops in assembly holding known values in rbx, rdx, r8-r10, r12-r15
- *     and xmm0-xmm15, checking them every turn and sleeping 2 ms every
+ *     loops in assembly holding known values in rbx, rdx, r8-r10, r12-r15,
+ *     xmm0-xmm14 and (with AVX2) the upper half of ymm14, checking them
+ *     every turn and sleeping 2 ms every
  *     16384 turns (so it is caught in user code and in nanosleep alike);
  *   - "reader" thread: SIGTRAP, SIGUSR1, SIGRTMIN+2 blocked; in read() on a
  *     pipe until "final";
@@ -35,6 +36,10 @@
  *             siginfo (rt_sigtimedwait) and end the threads; prints
  *             "PASS ..." and exits 0, or FAIL lines and exits 1
  * The first line is "ready".
+ *
+ * dump_target --under-seccomp NR CMD ARGS... installs such a filter for
+ * system call NR and runs CMD (which inherits it), for a dumper and a
+ * target that share it.
  */
 #include "testprog.h"
 
@@ -169,6 +174,7 @@ static void *regs_thread(void *arg)
 	prctl(PR_SET_NAME, "regs");
 	__atomic_store_n(&regs_tid, gettid(), __ATOMIC_RELEASE);
 	struct timespec nap = {0, 2000000}, *napp = &nap;
+	int avx2 = __builtin_cpu_supports("avx2");
 #define SET(r, v) "movabs $" #v ", %%rax\n\tmov %%rax, %%" #r "\n\t"
 #define SETX(x, v) "movabs $" #v ", %%rax\n\tmovq %%rax, %%" #x "\n\t"
 #define CHK(n, r, v) "movabs $" #v ", %%rax\n\tcmp %%rax, %%" #r "\n\tmov $" #n ", %%ecx\n\tjne 9f\n\t"
@@ -182,7 +188,11 @@ static void *regs_thread(void *arg)
 		SETX(xmm6, 0x0707070707070707) SETX(xmm7, 0x0808080808080808) SETX(xmm8, 0x0909090909090909)
 		SETX(xmm9, 0x0a0a0a0a0a0a0a0a) SETX(xmm10, 0x0b0b0b0b0b0b0b0b) SETX(xmm11, 0x0c0c0c0c0c0c0c0c)
 		SETX(xmm12, 0x0d0d0d0d0d0d0d0d) SETX(xmm13, 0x0e0e0e0e0e0e0e0e) SETX(xmm14, 0x0f0f0f0f0f0f0f0f)
-		SETX(xmm15, 0x1010101010101010)
+		/* With AVX2, ymm14's upper half too (xmm15 is then the scratch to check it). */
+		"cmpl $0, %[avx]\n\t"
+		"je 4f\n\t"
+		"vpbroadcastq %%xmm14, %%ymm14\n"
+		"4:\n\t"
 		"1:\n\t"
 		CHK(1, rbx, 0x1111111111111111) CHK(2, rdx, 0x2222222222222222) CHK(3, r8, 0x3333333333333333)
 		CHK(4, r9, 0x4444444444444444) CHK(5, r10, 0x5555555555555555) CHK(6, r12, 0x6666666666666666)
@@ -194,7 +204,12 @@ static void *regs_thread(void *arg)
 		CHKX(18, xmm8, 0x0909090909090909) CHKX(19, xmm9, 0x0a0a0a0a0a0a0a0a)
 		CHKX(20, xmm10, 0x0b0b0b0b0b0b0b0b) CHKX(21, xmm11, 0x0c0c0c0c0c0c0c0c)
 		CHKX(22, xmm12, 0x0d0d0d0d0d0d0d0d) CHKX(23, xmm13, 0x0e0e0e0e0e0e0e0e)
-		CHKX(24, xmm14, 0x0f0f0f0f0f0f0f0f) CHKX(25, xmm15, 0x1010101010101010)
+		CHKX(24, xmm14, 0x0f0f0f0f0f0f0f0f)
+		"cmpl $0, %[avx]\n\t"
+		"je 5f\n\t"
+		"vextracti128 $1, %%ymm14, %%xmm15\n\t"
+		CHKX(25, xmm15, 0x0f0f0f0f0f0f0f0f)
+		"5:\n\t"
 		"incq %[turns]\n\t"
 		"testl $16383, %[turns]\n\t"
 		"jnz 2f\n\t"
@@ -210,7 +225,7 @@ static void *regs_thread(void *arg)
 		"mov %%ecx, %[bad]\n"
 		"8:\n"
 		: [turns] "+m"(reg_turns), [bad] "+m"(reg_bad)
-		: [stop] "m"(reg_stop), [nap] "m"(napp)
+		: [stop] "m"(reg_stop), [nap] "m"(napp), [avx] "m"(avx2)
 		: "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15",
 		  "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11",
 		  "xmm12", "xmm13", "xmm14", "xmm15", "memory", "cc");
@@ -305,11 +320,11 @@ static void take(int sig, int code, int value)
 		FAIL("signal %d si_value %d, want %d", sig, si.si_value.sival_int, value);
 }
 
-static int install_seccomp(void)
+static int install_seccomp(int nr)
 {
 	struct sock_filter f[] = {
 		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_getitimer, 0, 1),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)nr, 0, 1),
 		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
 		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
 	};
@@ -321,6 +336,12 @@ static int install_seccomp(void)
 
 int main(int argc, char **argv)
 {
+	if (argc > 3 && strcmp(argv[1], "--under-seccomp") == 0) {
+		if (install_seccomp(atoi(argv[2])) != 0)
+			tp_die("seccomp");
+		execvp(argv[3], argv + 3);
+		tp_die("execvp");
+	}
 	tp_start(argc, argv);
 	setup_pid = getpid();
 	rtsig = SIGRTMIN + 2;
@@ -383,7 +404,7 @@ int main(int argc, char **argv)
 			sock = -1;
 			printf("unsock\n");
 		} else if (strcmp(line, "seccomp\n") == 0) {
-			if (install_seccomp() != 0)
+			if (install_seccomp(SYS_getitimer) != 0)
 				tp_die("seccomp");
 			printf("seccomp\n");
 		} else if (strcmp(line, "final\n") == 0) {

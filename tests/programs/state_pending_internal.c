@@ -9,6 +9,7 @@
  * SIG_DFL for 32, 33 and 64, starts a second thread that waits in read(),
  * blocks the three in both threads and makes pending:
  *   32  process-wide, rt_sigqueueinfo, value 32        SI_QUEUE
+ *   33  process-wide, rt_sigqueueinfo, value 33        SI_QUEUE
  *   64  process-wide, rt_sigqueueinfo, value 64        SI_QUEUE
  *   33  for the main thread, tgkill                    SI_TKILL
  *   32  for the second thread, rt_tgsigqueueinfo, 320  SI_QUEUE
@@ -144,6 +145,9 @@ int main(int argc, char **argv)
 		si.si_signo = 32, si.si_value.sival_int = 32;
 		if (syscall(SYS_rt_sigqueueinfo, getpid(), 32, &si) != 0)
 			tp_die("rt_sigqueueinfo 32");
+		si.si_signo = 33, si.si_value.sival_int = 33;
+		if (syscall(SYS_rt_sigqueueinfo, getpid(), 33, &si) != 0)
+			tp_die("rt_sigqueueinfo 33");
 		si.si_signo = 64, si.si_value.sival_int = 64;
 		if (syscall(SYS_rt_sigqueueinfo, getpid(), 64, &si) != 0)
 			tp_die("rt_sigqueueinfo 64");
@@ -159,8 +163,9 @@ int main(int argc, char **argv)
 	tp_wait_check();
 
 	check_thread("main thread", bit(33));
-	expect_set("process", "ShdPnd", status_field("/proc/self/status", "ShdPnd"), bit(32) | bit(64));
-	take("main thread", 33, -1);
+	expect_set("process", "ShdPnd", status_field("/proc/self/status", "ShdPnd"), bit(32) | bit(33) | bit(64));
+	take("main thread", 33, -1); /* its own queue first, then the process's */
+	take("main thread", 33, 33);
 	take("main thread", 32, 32);
 	take("main thread", 64, 64);
 	if (write(wake[1], "g", 1) != 1)
