@@ -3,11 +3,16 @@
 
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include <cinttypes>
 #include <cstdio>
+#include <cstring>
+#include <cerrno>
 
 #include "dumper/Tracee.h"
+#include "format/Hex.h"
+#include "format/Limits.h"
 #include "x86/ProcMaps.h"
 
 namespace ckpt::dumper {
@@ -27,17 +32,28 @@ static uint32_t vma_flags(const x86::MapsEntry& e) {
     uint32_t bit;
   } table[] = {{"gd", format::kVmaGrowsDown},   {"lo", format::kVmaLocked},     {"dc", format::kVmaDontFork},
                {"dd", format::kVmaDontDump},    {"wf", format::kVmaWipeOnFork}, {"hg", format::kVmaHugePage},
-               {"nh", format::kVmaNoHugePage},  {"mg", format::kVmaMergeable},  {"nr", format::kVmaNoReserve}};
+               {"nh", format::kVmaNoHugePage},  {"mg", format::kVmaMergeable},  {"nr", format::kVmaNoReserve},
+               {"sr", format::kVmaSeqRead},     {"rr", format::kVmaRandRead},   {"dp", format::kVmaDroppable},
+               {"mw", format::kVmaMayWrite},    {"ht", format::kVmaHugetlb}};
   uint32_t flags = 0;
   for (const auto& t : table)
     if (e.has_flag(t.name)) flags |= t.bit;
   return flags;
 }
 
+// Whether a mapping named "/dev/zero" really maps the zero device (1:5).
+static bool is_dev_zero(const std::string& proc, const x86::MapsEntry& e) {
+  struct stat st;
+  char link[96];
+  std::snprintf(link, sizeof link, "%s/map_files/%" PRIx64 "-%" PRIx64, proc.c_str(), e.start, e.end);
+  return stat(link, &st) == 0 && S_ISCHR(st.st_mode) && major(st.st_rdev) == 1 && minor(st.st_rdev) == 5;
+}
+
 std::vector<Vma> read_address_space(pid_t pid) {
   const std::string proc = "/proc/" + std::to_string(pid);
   std::vector<x86::MapsEntry> entries = x86::parse_maps(x86::read_proc_file(proc + "/smaps"));
   std::vector<Vma> vmas;
+  std::vector<std::pair<size_t, uint64_t>> hugetlb_shared;  // VMA index, kB of huge pages it maps
   for (const x86::MapsEntry& e : entries) {
     if (e.path == "[vsyscall]") continue;  // fixed by the kernel, above user space
     Vma v;
@@ -55,24 +71,52 @@ std::vector<Vma> read_address_space(pid_t pid) {
     else if (e.path == "[heap]") v.kind = VmaKind::Heap;
     else if (e.path == "[stack]") v.kind = VmaKind::Stack;
     else if (!e.path.empty() && e.path[0] == '[') refuse("special kernel mapping not supported");
-    else if (e.shared && (e.path == "/dev/zero (deleted)" || (e.path.empty() && e.inode != 0))) {
-      v.kind = VmaKind::AnonShared;  // MAP_SHARED|MAP_ANONYMOUS: a shmem object named by its inode
+    else if (e.path == "/dev/zero (deleted)" || (e.shared && e.path.empty() && e.inode != 0)) {
+      // MAP_SHARED|MAP_ANONYMOUS: a shmem object named by its inode; a
+      // private mapping of one (through map_files) sees its pages until written.
+      v.kind = e.shared ? VmaKind::AnonShared : VmaKind::AnonSharedPrivate;
       v.pgoff = e.offset;
       v.file.ino = e.inode;
     } else if (e.path.rfind("/memfd:", 0) == 0 && e.path.size() > 17 &&
                e.path.compare(e.path.size() - 10, 10, " (deleted)") == 0) {
-      if (!e.shared) refuse("private mappings of a memfd are not supported yet");
-      v.kind = VmaKind::MemfdShared;
+      v.kind = e.shared ? VmaKind::MemfdShared : VmaKind::MemfdPrivate;
       v.pgoff = e.offset;
       v.file.path = e.path;
       v.file.ino = e.inode;
+    } else if (!e.shared && e.path == "/dev/zero" && is_dev_zero(proc, e)) {
+      v.kind = VmaKind::DevZeroPrivate;  // the old way to get anonymous memory: all of it is the process's own
+      v.pgoff = e.offset;
+      v.file.path = e.path;
+    } else if (e.path.rfind("/SYSV", 0) == 0 && e.path.size() == 23 &&
+               e.path.compare(e.path.size() - 10, 10, " (deleted)") == 0) {
+      if (!e.shared) refuse("a private mapping of System V shared memory is not supported");
+      v.kind = VmaKind::SysvShm;  // a shmat() attachment; the inode is the segment's id (dumper/SysvShm.cpp)
+      v.pgoff = e.offset;
+      v.file.path = e.path;
+      v.file.ino = e.inode;
+    } else if (e.path == "/anon_hugepage (deleted)") {
+      // MAP_HUGETLB|MAP_ANONYMOUS memory: private is anonymous memory in huge
+      // pages; shared is an object on the kernel's internal hugetlbfs, saved
+      // as pages when this is its only mapping (checked below).
+      if (!(v.flags & format::kVmaHugetlb)) refuse("huge-page memory without the \"ht\" flag");
+      if (e.kernel_page_kb == (1u << 20)) v.flags |= format::kVmaHuge1G;
+      else if (e.kernel_page_kb != 2048)
+        refuse("huge-page memory with " + std::to_string(e.kernel_page_kb) + " kB pages (only 2 MiB and 1 GiB are supported)");
+      if (e.shared) {
+        v.kind = VmaKind::HugetlbShared;
+        v.file.path = e.path;
+        v.file.ino = e.inode;
+        hugetlb_shared.push_back({vmas.size(), e.hugetlb_kb});
+        if (e.offset != 0) refuse("only part of this shared huge-page memory is mapped");
+      } else {
+        v.kind = VmaKind::AnonPrivate;
+      }
+    } else if (v.flags & format::kVmaHugetlb) {
+      refuse("mappings of hugetlbfs files are not supported");
     } else if (e.inode == 0 && e.path.empty()) {
       if (e.shared) refuse("shared anonymous memory without an object");
       v.kind = VmaKind::AnonPrivate;
     } else {
-      if (e.path.rfind("/SYSV", 0) == 0) refuse("System V shared memory is not supported yet");
-      if (e.path.rfind("/memfd:", 0) == 0 || e.path.rfind("/dev/zero", 0) == 0)
-        refuse("private mappings of shared memory objects are not supported yet");
       if (e.path.size() > 10 && e.path.compare(e.path.size() - 10, 10, " (deleted)") == 0)
         refuse("the file was deleted (mappings of deleted files are not supported yet)");
       if (e.path[0] != '/') refuse("unrecognised mapping");
@@ -90,8 +134,38 @@ std::vector<Vma> read_address_space(pid_t pid) {
       v.file.ino = st.st_ino;
       v.file.size = uint64_t(st.st_size);
       v.file.mtime_ns = int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+      // The process's own per-process file, named after its pid (a JVM's
+      // /tmp/hsperfdata_USER/PID), mapped shared and writable: it changes
+      // as long as the process runs and is deleted when it exits, so its
+      // contents travel in the image (docs/architecture.md, "Per-process files").
+      const std::string name = e.path.substr(e.path.rfind('/') + 1);
+      if (e.shared && name == std::to_string(pid) && ((v.prot & PROT_WRITE) || (v.flags & format::kVmaMayWrite))) {
+        if (e.offset != 0 || uint64_t(st.st_size) > v.size())
+          refuse("only part of this per-process file (named after the pid) is mapped");
+        if (uint64_t(st.st_size) > format::kMaxBlobBytes) refuse("the per-process file is larger than 48 MiB");
+        v.kind = VmaKind::FileSharedOwn;
+      }
     }
     vmas.push_back(std::move(v));
+  }
+  // A shared huge-page object is saved through its one mapping: each of its
+  // pages must be mapped there (a page mapped nowhere, or elsewhere, would be lost).
+  for (const auto& [i, mapped_kb] : hugetlb_shared) {
+    const Vma& v = vmas[i];
+    char link[96];
+    std::snprintf(link, sizeof link, "%s/map_files/%" PRIx64 "-%" PRIx64, proc.c_str(), v.start, v.end);
+    struct stat st;
+    std::string why;
+    if (stat(link, &st) != 0) why = std::string("cannot stat it: ") + std::strerror(errno);
+    else if (uint64_t(st.st_size) != v.size()) why = "the object is " + std::to_string(st.st_size) + " bytes, its mapping " + std::to_string(v.size());
+    else if (uint64_t(st.st_blocks) * 512 != mapped_kb * 1024)
+      why = "the object holds " + std::to_string(uint64_t(st.st_blocks) / 2) + " kB of huge pages, its mapping here " +
+            std::to_string(mapped_kb) + " kB (is it shared with another process?)";
+    for (const Vma& w : vmas)
+      if (&w != &v && w.kind == VmaKind::HugetlbShared && w.file.ino == v.file.ino) why = "it is mapped more than once";
+    if (!why.empty())
+      throw DumpError("pid " + std::to_string(pid) + ": cannot dump the shared huge-page memory " + format::hex(v.start) +
+                      "-" + format::hex(v.end) + ": " + why);
   }
   return vmas;
 }

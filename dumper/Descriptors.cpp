@@ -121,13 +121,13 @@ format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas, st
 
   // Shared memory behind mappings, read through map_files (once per object).
   for (const format::Vma& v : vmas) {
-    if (!format::vma_kind_is_shm(v.kind) || object_index.count(v.file.ino)) continue;
+    if (!format::vma_kind_has_object(v.kind) || object_index.count(v.file.ino)) continue;
     char link[96];
     std::snprintf(link, sizeof link, "map_files/%" PRIx64 "-%" PRIx64, v.start, v.end);
     std::string what = "the shared memory at " + std::string(link + 10);
     ScopedFd fd(::open(proc_path(pid, link).c_str(), O_RDONLY | O_CLOEXEC));
     if (fd.get() < 0) throw DumpError("pid " + std::to_string(pid) + ": cannot open " + what + ": " + std::strerror(errno));
-    bool memfd = v.kind == format::VmaKind::MemfdShared;
+    bool memfd = format::vma_kind_is_memfd(v.kind);
     std::string name = memfd ? v.file.path.substr(7, v.file.path.size() - 7 - 10) : "";
     object_index[v.file.ino] = table.objects.size();
     table.objects.push_back(read_object(fd.get(), v.file.ino, memfd, name, what));

@@ -14,6 +14,8 @@
 
 #include "dumper/AddressSpace.h"
 #include "dumper/Descriptors.h"
+#include "dumper/GuardRegions.h"
+#include "dumper/SysvShm.h"
 #include "dumper/ImageFile.h"
 #include "dumper/MemoryDump.h"
 #include "dumper/ScopedFd.h"
@@ -203,6 +205,8 @@ DumpReport dump(const DumpOptions& o) {
   Image image;
   image.process = process_info(o.pid);
   image.vmas = read_address_space(o.pid);
+  read_guard_regions(o.pid, image.vmas);
+  image.sysv_shm = read_sysv_shm(o.pid, image.vmas);
   image.mm = mm_info(o.pid, image.vmas);
   DumpReport r;
   image.files = read_files(o.pid, image.vmas, o.ignore_fds ? &r.warnings : nullptr);

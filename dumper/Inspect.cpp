@@ -93,7 +93,7 @@ void print_json(const ImageReader& r, std::ostream& out) {
     const Vma& v = img.vmas[i];
     out << (i ? "," : "") << "{\"start\":" << v.start << ",\"end\":" << v.end << ",\"prot\":\"" << prot_text(v.prot)
         << "\",\"kind\":\"" << vma_kind_name(v.kind) << "\",\"flags\":" << v.flags << ",\"offset\":" << v.pgoff
-        << ",\"path\":" << json_string(v.file.path) << ",\"pages\":" << pages_in(img, v) << "}";
+        << ",\"path\":" << json_string(v.file.path) << ",\"pages\":" << pages_in(img, v) << ",\"guard_ranges\":" << v.guards.size() << "}";
   }
   out << "],\"task\":{\"cwd\":" << json_string(img.task.cwd) << ",\"umask\":" << img.task.umask
       << ",\"shared_pending\":" << img.task.shared_pending.size() << ",\"ldt_slots\":" << img.task.ldt.size()

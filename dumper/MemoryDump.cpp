@@ -31,6 +31,7 @@ using format::VmaKind;
 static constexpr uint64_t kPmPresent = 1ull << 63;
 static constexpr uint64_t kPmSwapped = 1ull << 62;
 static constexpr uint64_t kPmFile = 1ull << 61;
+static constexpr uint64_t kPmGuard = 1ull << 58;  // a guard page (Linux 6.14+), reported swapped as well
 static constexpr uint64_t kBatchPages = 1024;  // 4 MiB per read
 static constexpr size_t kBatchBytes = kBatchPages * kPageSize;
 
@@ -179,15 +180,27 @@ static void read_pages(pid_t pid, const std::vector<Vma>& vmas, BatchQueue& queu
   std::vector<uint64_t> entries(kBatchPages);
   for (const Vma& v : vmas) {
     if (!format::vma_kind_takes_pages(v.kind)) continue;
-    const bool file_backed = v.kind == VmaKind::FilePrivate;
+    // Pages still the file's or object's are not saved, and a zero page copied
+    // on write differs from what lies beneath it, so it is kept.
+    const bool file_backed = v.kind == VmaKind::FilePrivate || format::vma_kind_is_private_object(v.kind);
     for (uint64_t base = v.start; base < v.end; base += kBatchBytes) {
       uint64_t npages = std::min<uint64_t>(kBatchPages, (v.end - base) / kPageSize);
       size_t bytes = npages * 8;
       if (pread(pagemap.get(), entries.data(), bytes, off_t(base / kPageSize * 8)) != ssize_t(bytes))
         throw DumpError("pid " + std::to_string(pid) + ": cannot read pagemap at " + hex(base) + " (did it exit?)");
-      // Pages worth saving, as runs [i, j).
+      // Pages worth saving, as runs [i, j). A guard page holds nothing and cannot be read.
+      auto guarded = [&](uint64_t i) {
+        uint64_t a = base + i * kPageSize;
+        auto g = std::upper_bound(v.guards.begin(), v.guards.end(), a,
+                                  [](uint64_t x, const format::GuardRange& r) { return x < r.end; });
+        return g != v.guards.end() && g->start <= a;
+      };
+      // A per-process file is saved whole, up to its size, present or not (it is read through the mapping).
+      const uint64_t own_end = v.start + (v.file.size + kPageSize - 1) / kPageSize * kPageSize;
       auto wanted = [&](uint64_t i) {
         uint64_t e = entries[i];
+        if ((e & kPmGuard) || (!v.guards.empty() && guarded(i))) return false;
+        if (v.kind == VmaKind::FileSharedOwn) return base + i * kPageSize < own_end;
         if (e & kPmSwapped) return true;
         if (!(e & kPmPresent)) return false;
         return !file_backed || !(e & kPmFile);  // a private file page still in the page cache is the file's

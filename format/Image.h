@@ -26,8 +26,11 @@ enum class SectionType : uint32_t {
   PageData = 6,   // the chunks' stored bytes
   Task = 7,       // TaskState
   Files = 8,      // FileTable
+  SysvShm = 13,   // std::vector<SysvSegment>; optional (written only when there are segments)
 };
-inline constexpr uint32_t kSectionTypeCount = 8;
+inline constexpr uint32_t kSectionTypeCount = 8;  // types 1..kSectionTypeCount are all required
+// Whether a section type beyond the required ones is known (it may be absent).
+inline bool section_type_is_optional(uint32_t t) { return t == uint32_t(SectionType::SysvShm); }
 const char* section_name(SectionType type);
 
 struct ProcessInfo {
@@ -63,12 +66,31 @@ enum class VmaKind : uint32_t {
   Vvar = 8,
   VvarVclock = 9,
   MemfdShared = 10,  // MAP_SHARED of a memfd; file.ino names its SharedObject
+  // 11-19 left for other kinds; these numbers were taken apart so that
+  // kinds added at the same time by other changes do not collide.
+  MemfdPrivate = 20,      // MAP_PRIVATE of a memfd: its SharedObject, copied-on-write pages saved
+  AnonSharedPrivate = 21, // MAP_PRIVATE of a shared anonymous object ("/dev/zero (deleted)"), likewise
+  DevZeroPrivate = 22,    // MAP_PRIVATE of the /dev/zero device: anonymous memory named "/dev/zero"
+  SysvShm = 23,           // a shmat() attachment, whole; file.ino is the SysvSegment's id
+  // A writable shared mapping of the process's own per-process file (named
+  // after its pid, like a JVM's /tmp/hsperfdata_USER/PID): its contents are
+  // saved as pages and written to a new file named after the restored pid.
+  FileSharedOwn = 24,
+  // MAP_SHARED|MAP_ANONYMOUS|MAP_HUGETLB memory ("/anon_hugepage (deleted)"),
+  // mapped once: its pages are saved as pages. (Private huge-page memory is
+  // AnonPrivate with kVmaHugetlb.)
+  HugetlbShared = 25,
 };
 const char* vma_kind_name(VmaKind kind);
 bool vma_kind_is_valid(uint32_t raw);
 inline bool vma_kind_has_file(VmaKind k) { return k == VmaKind::FilePrivate || k == VmaKind::FileShared; }
 // Shared memory the restorer recreates from a SharedObject (file.ino is its id).
 inline bool vma_kind_is_shm(VmaKind k) { return k == VmaKind::AnonShared || k == VmaKind::MemfdShared; }
+// Private mappings of such an object: the object, with copied-on-write pages laid over.
+inline bool vma_kind_is_private_object(VmaKind k) { return k == VmaKind::MemfdPrivate || k == VmaKind::AnonSharedPrivate; }
+// Any mapping whose file.ino names a SharedObject.
+inline bool vma_kind_has_object(VmaKind k) { return vma_kind_is_shm(k) || vma_kind_is_private_object(k); }
+inline bool vma_kind_is_memfd(VmaKind k) { return k == VmaKind::MemfdShared || k == VmaKind::MemfdPrivate; }
 inline bool vma_kind_is_special(VmaKind k) {
   return k == VmaKind::Vdso || k == VmaKind::Vvar || k == VmaKind::VvarVclock;
 }
@@ -84,7 +106,13 @@ enum VmaFlag : uint32_t {
   kVmaNoHugePage = 1u << 6, // nh
   kVmaMergeable = 1u << 7,  // mg
   kVmaNoReserve = 1u << 8,  // nr (MAP_NORESERVE: no swap accounting)
-  kVmaKnownFlags = (1u << 9) - 1,
+  kVmaSeqRead = 1u << 9,    // sr (MADV_SEQUENTIAL)
+  kVmaRandRead = 1u << 10,  // rr (MADV_RANDOM)
+  kVmaDroppable = 1u << 11, // dp (MAP_DROPPABLE, kernel 6.11+)
+  kVmaMayWrite = 1u << 12,  // mw: a shared mapping whose file or object is open for writing
+  kVmaHugetlb = 1u << 13,   // ht: MAP_HUGETLB memory, 2 MiB pages unless kVmaHuge1G
+  kVmaHuge1G = 1u << 14,    // with ht: 1 GiB pages
+  kVmaKnownFlags = (1u << 15) - 1,
 };
 
 // What a file looked like at dump time; the restorer refuses a file that
@@ -96,6 +124,15 @@ struct FileId {
   int64_t mtime_ns = 0;
 };
 
+// A run of guard pages (MADV_GUARD_INSTALL) inside a VMA: [start, end).
+struct GuardRange {
+  uint64_t start = 0, end = 0;
+};
+
+struct Vma;
+// The alignment a VMA needs (its huge page size for MAP_HUGETLB memory).
+uint64_t vma_alignment(const Vma& v);
+
 struct Vma {
   uint64_t start = 0, end = 0;  // [start, end), page-aligned
   uint64_t pgoff = 0;           // file offset in bytes (file kinds only)
@@ -103,6 +140,7 @@ struct Vma {
   uint32_t flags = 0;           // VmaFlag bits
   VmaKind kind = VmaKind::AnonPrivate;
   FileId file;                  // file kinds only
+  std::vector<GuardRange> guards;  // sorted, disjoint, inside [start, end); their pages are never saved
   uint64_t size() const { return end - start; }
 };
 
@@ -311,6 +349,17 @@ struct FileTable {
   std::vector<StdioDup> stdio_dups;  // sorted by fd
 };
 
+// A System V shared memory segment attached by the process (shmget/shmat).
+struct SysvSegment {
+  int32_t key = 0;    // IPC_PRIVATE (0) for a private segment or one marked for removal
+  int32_t id = 0;     // shmid; what SysvShm VMAs refer to; recreated with the same id
+  uint32_t mode = 0;  // shm_perm.mode: permission bits 0777 and SHM_DEST (01000, IPC_RMID while attached)
+  uint32_t uid = 0, gid = 0;  // shm_perm.uid/gid (the owner; IPC_SET)
+  uint64_t size = 0;  // shm_segsz, bytes
+  std::vector<SharedObject::Extent> data;  // the parts holding data; the rest reads as zeros
+};
+inline constexpr uint32_t kShmDest = 01000;  // SHM_DEST
+
 struct Image {
   uint32_t version = kVersion;
   uint32_t flags = 0;
@@ -321,6 +370,7 @@ struct Image {
   std::vector<Vma> vmas;             // sorted by start, non-overlapping
   std::vector<ThreadState> threads;  // threads[0] is the thread group leader
   std::vector<PageChunk> chunks;     // sorted by vaddr, non-overlapping
+  std::vector<SysvSegment> sysv_shm; // sorted by id
 };
 
 // For a validated image (every chunk inside one VMA): the index of the VMA

@@ -106,11 +106,11 @@ ImageReader::ImageReader(int fd) : fd_(fd) {
   if (expect.digest() != tsum) throw FormatError(file_size_ - 8, "trailer checksum mismatch (corrupted image)");
 
   uint64_t prev_end = sizeof h;
-  bool seen[kSectionTypeCount + 1] = {};
+  bool seen[32] = {};
   for (size_t i = 0; i < entries.size(); ++i) {
     const TrailerEntry& e = entries[i];
     uint64_t at = h.trailer_offset + sizeof th + i * sizeof(TrailerEntry);
-    if (e.type < 1 || e.type > kSectionTypeCount) throw FormatError(at, "unknown section type " + std::to_string(e.type));
+    if ((e.type < 1 || e.type > kSectionTypeCount) && !section_type_is_optional(e.type)) throw FormatError(at, "unknown section type " + std::to_string(e.type));
     if (seen[e.type]) throw FormatError(at, std::string("duplicate ") + section_name(SectionType(e.type)) + " section");
     seen[e.type] = true;
     auto type = SectionType(e.type);
@@ -141,6 +141,7 @@ ImageReader::ImageReader(int fd) : fd_(fd) {
       case SectionType::PageIndex: image_.chunks = decode_page_index(p.data(), p.size(), s.payload()); break;
       case SectionType::Task: image_.task = decode_task(p.data(), p.size(), s.payload()); break;
       case SectionType::Files: image_.files = decode_files(p.data(), p.size(), s.payload()); break;
+      case SectionType::SysvShm: image_.sysv_shm = decode_sysv_shm(p.data(), p.size(), s.payload()); break;
       case SectionType::PageData: break;
     }
   }

@@ -89,6 +89,7 @@ void ImageWriter::write_metadata(const Image& image) {
   section(SectionType::Files, encode_files(image.files));
   section(SectionType::Vmas, encode_vmas(image.vmas));
   section(SectionType::Threads, encode_threads(image.threads));
+  if (!image.sysv_shm.empty()) section(SectionType::SysvShm, encode_sysv_shm(image.sysv_shm));
   begin_page_data();
 }
 

@@ -18,6 +18,7 @@ const char* section_name(SectionType type) {
     case SectionType::PageData: return "page_data";
     case SectionType::Task: return "task";
     case SectionType::Files: return "files";
+    case SectionType::SysvShm: return "sysv_shm";
   }
   return "unknown";
 }
@@ -34,11 +35,25 @@ const char* vma_kind_name(VmaKind kind) {
     case VmaKind::Vvar: return "vvar";
     case VmaKind::VvarVclock: return "vvar_vclock";
     case VmaKind::MemfdShared: return "memfd-shared";
+    case VmaKind::MemfdPrivate: return "memfd-private";
+    case VmaKind::AnonSharedPrivate: return "anon-shared-private";
+    case VmaKind::DevZeroPrivate: return "devzero-private";
+    case VmaKind::SysvShm: return "sysv-shm";
+    case VmaKind::FileSharedOwn: return "file-shared-own";
+    case VmaKind::HugetlbShared: return "hugetlb-shared";
   }
   return "unknown";
 }
 
-bool vma_kind_is_valid(uint32_t raw) { return raw >= 1 && raw <= uint32_t(VmaKind::MemfdShared); }
+uint64_t vma_alignment(const Vma& v) {
+  if (!(v.flags & kVmaHugetlb)) return kPageSize;
+  return (v.flags & kVmaHuge1G) ? 1ull << 30 : 2ull << 20;
+}
+
+bool vma_kind_is_valid(uint32_t raw) {
+  return (raw >= 1 && raw <= uint32_t(VmaKind::MemfdShared)) ||
+         (raw >= uint32_t(VmaKind::MemfdPrivate) && raw <= uint32_t(VmaKind::HugetlbShared));
+}
 
 const char* fd_kind_name(FdKind kind) {
   switch (kind) {
@@ -159,8 +174,8 @@ static FileId get_file_id(ByteReader& r, const std::string& what) {
 }
 
 // Fixed part of a VMA record: start, end, pgoff, prot, flags, kind, then the
-// file identity (path string, dev, ino, size, mtime).
-static constexpr size_t kMinVmaRecord = 8 * 3 + 4 * 3 + 4 + 8 * 4;
+// file identity (path string, dev, ino, size, mtime), then the guard count.
+static constexpr size_t kMinVmaRecord = 8 * 3 + 4 * 3 + 4 + 8 * 4 + 4;
 
 std::vector<uint8_t> encode_vmas(const std::vector<Vma>& vmas) {
   ByteWriter w;
@@ -173,6 +188,8 @@ std::vector<uint8_t> encode_vmas(const std::vector<Vma>& vmas) {
     w.u32(v.flags);
     w.u32(uint32_t(v.kind));
     put_file_id(w, v.file);
+    w.u32(uint32_t(v.guards.size()));
+    for (const GuardRange& g : v.guards) w.u64(g.start), w.u64(g.end);
   }
   return w.bytes();
 }
@@ -192,6 +209,8 @@ std::vector<Vma> decode_vmas(const uint8_t* data, size_t n, uint64_t base) {
     if (!vma_kind_is_valid(kind)) throw FormatError(at, "unknown VMA kind " + std::to_string(kind));
     v.kind = VmaKind(kind);
     v.file = get_file_id(r, "VMA file");
+    v.guards.resize(r.count("VMA guard range count", kMaxGuardRanges, 16));
+    for (GuardRange& g : v.guards) g.start = r.u64("VMA guard start"), g.end = r.u64("VMA guard end");
   }
   r.expect_end("vmas section");
   return vmas;
@@ -479,6 +498,48 @@ FileTable decode_files(const uint8_t* data, size_t n, uint64_t base) {
   }
   r.expect_end("files section");
   return t;
+}
+
+// key, id, mode, uid, gid, size, extent count.
+static constexpr size_t kMinSysvRecord = 4 * 5 + 8 + 4;
+
+std::vector<uint8_t> encode_sysv_shm(const std::vector<SysvSegment>& segments) {
+  ByteWriter w;
+  w.u32(uint32_t(segments.size()));
+  for (const SysvSegment& g : segments) {
+    w.i32(g.key);
+    w.i32(g.id);
+    w.u32(g.mode);
+    w.u32(g.uid);
+    w.u32(g.gid);
+    w.u64(g.size);
+    w.u32(uint32_t(g.data.size()));
+    for (const SharedObject::Extent& e : g.data) {
+      w.u64(e.offset);
+      w.blob(e.bytes);
+    }
+  }
+  return w.bytes();
+}
+
+std::vector<SysvSegment> decode_sysv_shm(const uint8_t* data, size_t n, uint64_t base) {
+  ByteReader r(data, n, base);
+  std::vector<SysvSegment> segments(r.count("SysV segment count", kMaxSysvSegments, kMinSysvRecord));
+  for (SysvSegment& g : segments) {
+    g.key = r.i32("SysV key");
+    g.id = r.i32("SysV id");
+    g.mode = r.u32("SysV mode");
+    g.uid = r.u32("SysV uid");
+    g.gid = r.u32("SysV gid");
+    g.size = r.u64("SysV size");
+    g.data.resize(r.count("SysV extent count", kMaxChunks, 12));
+    for (SharedObject::Extent& e : g.data) {
+      e.offset = r.u64("SysV extent offset");
+      e.bytes = r.blob("SysV extent bytes", kMaxBlobBytes);
+    }
+  }
+  r.expect_end("sysv_shm section");
+  return segments;
 }
 
 }  // namespace ckpt::format

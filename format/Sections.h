@@ -17,6 +17,7 @@ std::vector<uint8_t> encode_threads(const std::vector<ThreadState>&);
 std::vector<uint8_t> encode_page_index(const std::vector<PageChunk>&);
 std::vector<uint8_t> encode_task(const TaskState&);
 std::vector<uint8_t> encode_files(const FileTable&);
+std::vector<uint8_t> encode_sysv_shm(const std::vector<SysvSegment>&);
 
 // `base` is the payload's absolute offset in the image, for error messages.
 ProcessInfo decode_process(const uint8_t* p, size_t n, uint64_t base);
@@ -26,5 +27,6 @@ std::vector<ThreadState> decode_threads(const uint8_t* p, size_t n, uint64_t bas
 std::vector<PageChunk> decode_page_index(const uint8_t* p, size_t n, uint64_t base);
 TaskState decode_task(const uint8_t* p, size_t n, uint64_t base);
 FileTable decode_files(const uint8_t* p, size_t n, uint64_t base);
+std::vector<SysvSegment> decode_sysv_shm(const uint8_t* p, size_t n, uint64_t base);
 
 }  // namespace ckpt::format

@@ -23,7 +23,8 @@ namespace ckpt::format {
 
 bool vma_kind_takes_pages(VmaKind kind) {
   return kind == VmaKind::AnonPrivate || kind == VmaKind::FilePrivate || kind == VmaKind::Heap ||
-         kind == VmaKind::Stack;
+         kind == VmaKind::Stack || vma_kind_is_private_object(kind) || kind == VmaKind::DevZeroPrivate || kind == VmaKind::FileSharedOwn ||
+         kind == VmaKind::HugetlbShared;
 }
 
 static uint64_t section_offset(const std::vector<SectionInfo>& sections, SectionType t) {
@@ -58,6 +59,43 @@ static bool covered(const std::vector<Vma>& vmas, uint64_t addr, uint64_t len, u
 }
 
 static void validate_cpu_state(const Image& image, const std::vector<SectionInfo>& sections);
+
+// The SysV segments: sorted by id, each sane, each attached somewhere.
+static void validate_sysv(const Image& image, const std::vector<SectionInfo>& sections) {
+  const uint64_t at = section_offset(sections, SectionType::SysvShm);
+  const std::vector<SysvSegment>& segs = image.sysv_shm;
+  for (size_t i = 0; i < segs.size(); ++i) {
+    const SysvSegment& g = segs[i];
+    auto bad = [&](const std::string& why) {
+      throw FormatError(at, "SysV segment #" + std::to_string(i) + " (id " + std::to_string(g.id) + "): " + why);
+    };
+    if (g.id < 0 || (i && g.id <= segs[i - 1].id)) bad("ids not ascending");
+    if (g.size == 0 || g.size > (1ull << 46)) bad("size out of range");
+    if (g.mode & ~uint32_t(0777 | kShmDest)) bad("unknown mode bits");
+    if ((g.mode & kShmDest) && g.key != 0) bad("marked for removal but has a key");
+    uint64_t prev = 0;
+    for (const SharedObject::Extent& e : g.data)
+      if (e.offset < prev || e.bytes.empty() || e.offset > g.size || e.bytes.size() > g.size - e.offset)
+        bad("data extent out of order or outside the segment");
+      else prev = e.offset + e.bytes.size();
+  }
+  std::vector<bool> attached(segs.size(), false);
+  for (size_t i = 0; i < image.vmas.size(); ++i) {
+    const Vma& v = image.vmas[i];
+    if (v.kind != VmaKind::SysvShm) continue;
+    auto it = std::lower_bound(segs.begin(), segs.end(), v.file.ino,
+                               [](const SysvSegment& g, uint64_t id) { return uint64_t(g.id) < id; });
+    if (it == segs.end() || uint64_t(it->id) != v.file.ino)
+      throw FormatError(at, "VMA #" + std::to_string(i) + " attaches SysV segment " + std::to_string(v.file.ino) +
+                                ", which is not in the image");
+    if (v.pgoff != 0 || v.size() != (it->size + kPageSize - 1) / kPageSize * kPageSize)
+      throw FormatError(at, "VMA #" + std::to_string(i) + " is not a whole attachment of SysV segment " +
+                                std::to_string(it->id));
+    attached[size_t(it - segs.begin())] = true;
+  }
+  for (size_t i = 0; i < segs.size(); ++i)
+    if (!attached[i]) throw FormatError(at, "SysV segment " + std::to_string(segs[i].id) + " is attached nowhere");
+}
 
 // What the restorer could otherwise only find out from a failing system
 // call: fd numbers used twice, epoll entries it cannot add, locks or timers
@@ -146,6 +184,7 @@ static void validate_descriptions(const FileTable& files, const std::function<vo
 }
 
 void validate_image(const Image& image, const std::vector<SectionInfo>& sections) {
+  validate_sysv(image, sections);
   const uint64_t files_at = section_offset(sections, SectionType::Files);
   auto bad_files = [&](const std::string& why) { throw FormatError(files_at, "files: " + why); };
   // Shared objects by id, sorted: duplicates are neighbours, lookups binary searches.
@@ -178,20 +217,48 @@ void validate_image(const Image& image, const std::vector<SectionInfo>& sections
     prev_end = v.end;
     if (v.prot & ~uint32_t(PROT_READ | PROT_WRITE | PROT_EXEC)) bad("unknown protection bits");
     if (v.flags & ~uint32_t(kVmaKnownFlags)) bad("unknown flag bits");
-    if (vma_kind_is_shm(v.kind)) {
+    if (vma_kind_has_object(v.kind)) {
       const SharedObject* o = find_object(v.file.ino);
       if (!o) bad("shared memory object " + std::to_string(v.file.ino) + " is not in the files section");
       if (!page_aligned(v.pgoff) || v.pgoff > (1ull << 46)) bad("shared memory offset out of range");
-      if (o->memfd != (v.kind == VmaKind::MemfdShared)) bad("shared memory object of the wrong kind");
+      if (o->memfd != vma_kind_is_memfd(v.kind)) bad("shared memory object of the wrong kind");
       // F_ADD_SEALS refuses F_SEAL_WRITE while a writable shared mapping exists.
-      if (o->memfd && (o->seals & 0x0008) && (v.prot & PROT_WRITE)) bad("writable mapping of a write-sealed memfd");
+      if (o->memfd && (o->seals & 0x0008) && (v.prot & PROT_WRITE) && vma_kind_is_shm(v.kind)) bad("writable mapping of a write-sealed memfd");
     } else if (vma_kind_has_file(v.kind)) {
       if (v.file.path.empty() || v.file.path[0] != '/') bad("file mapping without an absolute path");
       if (!page_aligned(v.pgoff)) bad("file offset not page-aligned");
       if (v.pgoff > (1ull << 62)) bad("file offset out of range");
+    } else if (v.kind == VmaKind::HugetlbShared) {
+      if (v.pgoff != 0) bad("a shared huge-page mapping at an offset");
+    } else if (v.kind == VmaKind::FileSharedOwn) {
+      const std::string& p = v.file.path;
+      size_t slash = p.rfind('/');
+      if (p.empty() || p[0] != '/' || slash == 0 || slash + 1 >= p.size() ||
+          p.find_first_not_of("0123456789", slash + 1) != std::string::npos || p.find("/../") != std::string::npos)
+        bad("a per-process file mapping whose path is not /DIR/PID");
+      if (v.pgoff != 0 || v.file.size > v.size()) bad("a per-process file mapping that does not map its whole file");
+    } else if (v.kind == VmaKind::SysvShm) {
+      if (v.file.path.rfind("/SYSV", 0) != 0) bad("a SysV attachment without its /SYSV name");
+    } else if (v.kind == VmaKind::DevZeroPrivate) {
+      if (v.file.path != "/dev/zero" || !page_aligned(v.pgoff) || v.pgoff > (1ull << 46))
+        bad("a devzero-private mapping not of /dev/zero, or at an offset out of range");
     } else if (!v.file.path.empty() || v.pgoff != 0) {
       bad("a " + std::string(vma_kind_name(v.kind)) + " mapping has a file");
     }
+    if ((v.flags & kVmaHugetlb) != 0) {
+      if (v.kind != VmaKind::AnonPrivate && v.kind != VmaKind::HugetlbShared) bad("huge-page flag on a kind without huge pages");
+      if (v.start % vma_alignment(v) || v.end % vma_alignment(v)) bad("huge-page memory not aligned to its page size");
+    } else if (v.kind == VmaKind::HugetlbShared || (v.flags & kVmaHuge1G)) {
+      bad("huge-page kind or size without the huge-page flag");
+    }
+    uint64_t guard_end = v.start;
+    for (const GuardRange& g : v.guards) {
+      if (!page_aligned(g.start) || !page_aligned(g.end) || g.start >= g.end) bad("guard range not page-aligned or empty");
+      if (g.start < guard_end || g.end > v.end) bad("guard range " + hex(g.start) + " out of order or outside the VMA");
+      guard_end = g.end;
+    }
+    if (!v.guards.empty() && (vma_kind_is_special(v.kind) || (v.flags & (kVmaLocked | kVmaHugetlb))))
+      bad("guard pages in a vdso/vvar, locked or huge-page VMA");
     if (vma_kind_is_special(v.kind) && ++specials[uint32_t(v.kind) - uint32_t(VmaKind::Vdso)] > 1)
       bad(std::string("second ") + vma_kind_name(v.kind));
     if (v.kind == VmaKind::Vdso && v.size() != image.mm.vdso_size) bad("vdso size differs from the mm section's");
@@ -327,7 +394,7 @@ void validate_image(const Image& image, const std::vector<SectionInfo>& sections
   uint64_t data_begin = 0, data_end = 0;
   for (const SectionInfo& s : sections)
     if (s.type == SectionType::PageData) data_begin = s.payload(), data_end = s.payload() + s.length;
-  size_t vi = 0;
+  size_t vi = 0, gi = 0;
   uint64_t prev = 0;
   for (size_t i = 0; i < image.chunks.size(); ++i) {
     const PageChunk& c = image.chunks[i];
@@ -342,6 +409,11 @@ void validate_image(const Image& image, const std::vector<SectionInfo>& sections
     while (vi < vmas.size() && vmas[vi].end <= c.vaddr) ++vi;
     if (vi == vmas.size() || c.vaddr < vmas[vi].start || prev > vmas[vi].end) bad("not inside one VMA");
     if (!vma_kind_takes_pages(vmas[vi].kind)) bad(std::string("inside a ") + vma_kind_name(vmas[vi].kind) + " VMA");
+    // Guard pages hold nothing: no chunk may cover one (chunks and guards are both sorted).
+    if (i == 0 || vmas[vi].start > image.chunks[i - 1].vaddr) gi = 0;
+    const std::vector<GuardRange>& guards = vmas[vi].guards;
+    while (gi < guards.size() && guards[gi].end <= c.vaddr) ++gi;
+    if (gi < guards.size() && guards[gi].start < prev) bad("covers a guard page");
     // A page of a file mapping past the file's last page cannot be touched
     // (SIGBUS), so no real process has one saved; staging would die on it.
     if (vmas[vi].kind == VmaKind::FilePrivate &&

@@ -36,8 +36,11 @@ AddressPlan plan_addresses(const format::Image& image, const std::vector<x86::Ma
     }
   }
   uint64_t total = home_size + kPageSize + scratch_size + kPageSize;
+  // Huge-page memory is staged at an address aligned to its page size
+  // (mmap and mremap of MAP_HUGETLB memory need it): room for the padding.
   for (size_t i = 0; i < image.vmas.size(); ++i)
-    if (is_staged(image.vmas[i]) && !p.staged[i]) total += image.vmas[i].size() + kPageSize;
+    if (is_staged(image.vmas[i]) && !p.staged[i])
+      total += image.vmas[i].size() + kPageSize + (format::vma_alignment(image.vmas[i]) - kPageSize);
   p.size = total;
 
   std::vector<std::pair<uint64_t, uint64_t>> used;
@@ -81,6 +84,8 @@ AddressPlan plan_addresses(const format::Image& image, const std::vector<x86::Ma
   cursor += scratch_size + kPageSize;
   for (size_t i = 0; i < image.vmas.size(); ++i) {
     if (!is_staged(image.vmas[i]) || p.staged[i]) continue;
+    const uint64_t align = format::vma_alignment(image.vmas[i]);
+    cursor = (cursor + align - 1) & ~(align - 1);
     p.staged[i] = cursor;
     cursor += image.vmas[i].size() + kPageSize;
   }

@@ -161,7 +161,7 @@ class StagedView {
     const format::Vma& v = image_.vmas[i];
     uint64_t size;
     if (format::vma_kind_has_file(v.kind)) size = v.file.size;
-    else if (format::vma_kind_is_shm(v.kind)) {
+    else if (format::vma_kind_has_object(v.kind)) {
       auto it = object_size_.find(v.file.ino);
       size = it == object_size_.end() ? 0 : it->second;
     } else return v.end;
@@ -184,7 +184,9 @@ class StagedView {
       return nullptr;
     }
     uint64_t end = backed_end(i);
-    if (!(v.prot & PROT_READ) || !ap_.staged[i] || ap_.is_lazy(i) || addr >= end) return nullptr;
+    // A SysV attachment is made only after these checks (restorer/SysvShm.h).
+    if (!(v.prot & PROT_READ) || !ap_.staged[i] || ap_.is_lazy(i) || addr >= end || v.kind == format::VmaKind::SysvShm)
+      return nullptr;
     *avail = end - addr;
     return reinterpret_cast<const uint8_t*>(ap_.staged[i] + (addr - v.start));
   }
@@ -196,7 +198,8 @@ class StagedView {
     if (i == SIZE_MAX) return nullptr;
     const format::Vma& v = image_.vmas[i];
     if (format::vma_kind_is_special(v.kind) || !ap_.staged[i] || ap_.is_lazy(i) || !(v.prot & PROT_WRITE) ||
-        v.kind == format::VmaKind::FileShared || len > backed_end(i) - std::min(addr, backed_end(i)))
+        v.kind == format::VmaKind::FileShared || v.kind == format::VmaKind::SysvShm ||
+        v.kind == format::VmaKind::FileSharedOwn || len > backed_end(i) - std::min(addr, backed_end(i)))
       return nullptr;
     return reinterpret_cast<uint8_t*>(ap_.staged[i] + (addr - v.start));
   }

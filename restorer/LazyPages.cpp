@@ -49,10 +49,15 @@ std::vector<bool> choose_lazy(const format::Image& image) {
   for (uint64_t a : {m.syscall_gadget, m.sigreturn_gadget, m.arg_start, m.arg_end - 1, m.env_start, m.env_end - 1})
     if (a && a != ~uint64_t(0)) touched.push_back(a);
   std::sort(touched.begin(), touched.end());  // searched per VMA: a scan each would be V x threads
-  const uint32_t eager_flags = format::kVmaLocked | format::kVmaDontFork | format::kVmaWipeOnFork;
+  // Huge-page memory takes whole huge pages from userfaultfd, and droppable
+  // memory may be dropped under the server: both are filled eagerly.
+  const uint32_t eager_flags = format::kVmaLocked | format::kVmaDontFork | format::kVmaWipeOnFork |
+                               format::kVmaHugetlb | format::kVmaDroppable;
   for (size_t i = 0; i < image.vmas.size(); ++i) {
     const Vma& v = image.vmas[i];
+    // An area with guard pages is filled eagerly too: the server's filling would lose them.
     if ((v.kind != VmaKind::AnonPrivate && v.kind != VmaKind::Heap) || !has_pages[i] || (v.flags & eager_flags) ||
+        !v.guards.empty() ||
         (v.prot & PROT_EXEC))
       continue;
     auto first = std::lower_bound(touched.begin(), touched.end(), v.start);

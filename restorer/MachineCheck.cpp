@@ -96,7 +96,12 @@ static VdsoGroup check_vdso(const format::Image& image, const std::vector<x86::M
   return g;
 }
 
-static bool needs_write(const Vma& v) { return v.kind == VmaKind::FileShared && (v.prot & PROT_WRITE); }
+// A shared file mapping that is writable, or may be made so by mprotect
+// (VmFlags "mw": the file was open for writing when it was mapped), needs
+// the file open read-write, or mprotect(PROT_WRITE) would fail with EACCES.
+static bool needs_write(const Vma& v) {
+  return v.kind == VmaKind::FileShared && ((v.prot & PROT_WRITE) || (v.flags & format::kVmaMayWrite));
+}
 
 // Opens the file a VMA maps, checked to be a regular file; `st` gets its
 // status. The VMA's own expectations are checked by check_mapped_file.
@@ -120,7 +125,9 @@ static int open_mapped_file(const Vma& v, struct stat& st) {
   int open_errno = errno;
   ::close(probe);
   if (fd < 0)
-    throw RestoreError("cannot open " + f.path + ", mapped at " + hex(v.start) + ": " + std::strerror(open_errno));
+    throw RestoreError("cannot open " + f.path + (needs_write(v) ? " for writing" : "") + ", mapped at " +
+                       hex(v.start) + (needs_write(v) && !(v.prot & PROT_WRITE) ? " (shared, may be made writable)" : "") +
+                       ": " + std::strerror(open_errno));
   fstat(fd, &st);
   return fd;
 }
@@ -171,6 +178,55 @@ void check_memory(const format::Image& image) {
   if (getrlimit(RLIMIT_AS, &as) == 0 && as.rlim_cur != RLIM_INFINITY && mapped > as.rlim_cur)
     throw RestoreError("the image maps " + std::to_string(mapped >> 20) + " MiB of address space, above this " +
                        "caller's RLIMIT_AS of " + std::to_string(uint64_t(as.rlim_cur) >> 20) + " MiB");
+}
+
+// Huge-page memory (MAP_HUGETLB) needs free huge pages of its size now:
+// mmap reserves them all (unless MAP_NORESERVE), and without them the
+// staging would fail, or, worse, a later fault would kill the process.
+static void check_huge_pages(const format::Image& image) {
+  uint64_t need[2] = {0, 0};  // 2 MiB, 1 GiB pages
+  uint64_t first[2] = {0, 0};
+  for (const Vma& v : image.vmas) {
+    if (!(v.flags & format::kVmaHugetlb)) continue;
+    int k = (v.flags & format::kVmaHuge1G) ? 1 : 0;
+    if (!first[k]) first[k] = v.start;
+    need[k] += v.size() / format::vma_alignment(v);
+  }
+  static const char* const dir[2] = {"/sys/kernel/mm/hugepages/hugepages-2048kB/",
+                                     "/sys/kernel/mm/hugepages/hugepages-1048576kB/"};
+  for (int k = 0; k < 2; ++k) {
+    if (!need[k]) continue;
+    auto read_count = [&](const char* leaf) -> uint64_t {
+      FILE* f = std::fopen((std::string(dir[k]) + leaf).c_str(), "re");
+      unsigned long long n = 0;
+      if (!f) return 0;
+      if (std::fscanf(f, "%llu", &n) != 1) n = 0;
+      std::fclose(f);
+      return n;
+    };
+    uint64_t free_pages = read_count("free_hugepages"), reserved = read_count("resv_hugepages");
+    uint64_t avail = free_pages > reserved ? free_pages - reserved : 0;
+    if (avail < need[k])
+      throw RestoreError("the image has huge-page memory (MAP_HUGETLB, from " + hex(first[k]) + ") needing " +
+                         std::to_string(need[k]) + (k ? " pages of 1 GiB" : " pages of 2 MiB") + " and this machine has " +
+                         std::to_string(avail) + " free (vm.nr_hugepages, " + dir[k] + ")");
+  }
+}
+
+// Guard pages (MADV_GUARD_INSTALL) need Linux 6.13+: tried once on a page
+// of our own, so that an older kernel refuses here, not while staging.
+static void check_guard_pages(const format::Image& image) {
+  for (const Vma& v : image.vmas) {
+    if (v.guards.empty()) continue;
+    void* p = mmap(nullptr, format::kPageSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    bool ok = p != MAP_FAILED && madvise(p, format::kPageSize, 102 /* MADV_GUARD_INSTALL */) == 0;
+    int e = errno;
+    if (p != MAP_FAILED) munmap(p, format::kPageSize);
+    if (!ok)
+      throw RestoreError("the memory area at " + hex(v.start) + " has guard pages (from " + hex(v.guards[0].start) +
+                         ") and this kernel cannot install them (MADV_GUARD_INSTALL, Linux 6.13+): " + std::strerror(e));
+    return;
+  }
 }
 
 // The trampoline queues every saved pending signal again under the
@@ -243,6 +299,8 @@ MachineFit check_machine(const format::Image& image, const std::vector<x86::Maps
   check_credentials(image.process);
   check_task(image);
   check_memory(image);
+  check_guard_pages(image);
+  check_huge_pages(image);
   MachineFit fit;
   fit.vdso = check_vdso(image, self_maps);
   fit.file_fds.assign(image.vmas.size(), -1);

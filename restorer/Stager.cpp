@@ -1,7 +1,9 @@
 // Staging of memory contents (see Stager.h).
 #include "restorer/Stager.h"
 
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <unistd.h>
 #include <zstd.h>
 
 #include <cerrno>
@@ -27,11 +29,83 @@ using format::hex;
 using format::Vma;
 using format::VmaKind;
 
+// Linux 6.11+ (uapi mman-common.h); Debian 12's headers are older.
+#ifndef MAP_DROPPABLE
+#define MAP_DROPPABLE 0x08
+#endif
+
+// Linux 6.13+ (uapi mman-common.h).
+constexpr int kMadvGuardInstall = 102;
+
+// MAP_HUGETLB with the page size (MAP_HUGE_SHIFT 26: log2 of the size).
+static int huge_flags(const Vma& v) {
+  return MAP_HUGETLB | (((v.flags & format::kVmaHuge1G) ? 30 : 21) << 26) |
+         ((v.flags & format::kVmaNoReserve) ? MAP_NORESERVE : 0);
+}
+
 static void map_at(uint64_t addr, const Vma& v, int prot, int flags, int fd) {
   void* r = mmap(reinterpret_cast<void*>(addr), v.size(), prot, flags | MAP_FIXED, fd, off_t(v.pgoff));
   if (r == MAP_FAILED)
     throw RestoreError("cannot stage the memory area at " + hex(v.start) + " (" + std::string(vma_kind_name(v.kind)) +
                        (v.file.path.empty() ? "" : " " + v.file.path) + "): " + std::strerror(errno));
+}
+
+// The madvise flags of a VMA, on its staged area at `at`.
+static void apply_advice(const Vma& v, uint64_t at_addr) {
+  if (!v.flags) return;
+  void* at = reinterpret_cast<void*>(at_addr);
+  static const struct {
+    uint32_t flag;
+    int advice;
+  } advice[] = {{format::kVmaDontFork, MADV_DONTFORK},   {format::kVmaDontDump, MADV_DONTDUMP},
+                {format::kVmaWipeOnFork, MADV_WIPEONFORK}, {format::kVmaHugePage, MADV_HUGEPAGE},
+                {format::kVmaNoHugePage, MADV_NOHUGEPAGE}, {format::kVmaMergeable, MADV_MERGEABLE},
+                {format::kVmaSeqRead, MADV_SEQUENTIAL},    {format::kVmaRandRead, MADV_RANDOM}};
+  for (const auto& a : advice)
+    if ((v.flags & a.flag) && madvise(at, v.size(), a.advice) != 0 && a.flag != format::kVmaMergeable)
+      throw RestoreError("cannot apply madvise flags to the area at " + hex(v.start) + ": " + std::strerror(errno));
+}
+
+// Guard pages go in once the contents are (installing one zaps the page
+// under it); they move with the area when the trampoline mremaps it.
+static void install_guards(const Vma& v, uint64_t at) {
+  for (const format::GuardRange& g : v.guards)
+    if (madvise(reinterpret_cast<void*>(at + (g.start - v.start)), g.end - g.start, kMadvGuardInstall) != 0)
+      throw RestoreError("cannot install the guard pages " + hex(g.start) + "-" + hex(g.end) + ": " + std::strerror(errno));
+}
+
+// Locked last, once the contents are in place (mlock faults every page in).
+static void lock_area(const Vma& v, uint64_t at) {
+  if ((v.flags & format::kVmaLocked) && mlock(reinterpret_cast<void*>(at), v.size()) != 0)
+    throw RestoreError("cannot lock the area at " + hex(v.start) + " in memory (RLIMIT_MEMLOCK?): " + std::strerror(errno));
+}
+
+void stage_outside(const format::Image& image, const AddressPlan& plan, const SysvSegments& sysv, const OwnFiles& own) {
+  for (size_t i = 0; i < image.vmas.size(); ++i) {
+    const Vma& v = image.vmas[i];
+    if (!plan.staged[i]) continue;
+    if (v.kind == VmaKind::SysvShm) {
+      sysv.attach(v, plan.staged[i]);
+    } else if (v.kind == VmaKind::FileSharedOwn) {
+      // The staged private copy becomes the new file's contents, then the
+      // file is mapped over it.
+      int fd = own.fd_for(v);
+      const uint8_t* from = reinterpret_cast<const uint8_t*>(plan.staged[i]);
+      if ((v.prot & PROT_READ) == 0 && mprotect(const_cast<uint8_t*>(from), v.size(), PROT_READ) != 0)
+        throw RestoreError("cannot read the staged per-process file for " + hex(v.start) + ": " + std::strerror(errno));
+      for (uint64_t done = 0; done < v.file.size;) {
+        ssize_t n = pwrite(fd, from + done, size_t(v.file.size - done), off_t(done));
+        if (n <= 0) throw RestoreError("cannot write " + own_file_path(v) + ": " + std::strerror(errno));
+        done += uint64_t(n);
+      }
+      map_at(plan.staged[i], v, int(v.prot), MAP_SHARED, fd);
+    } else {
+      continue;
+    }
+    apply_advice(v, plan.staged[i]);
+    install_guards(v, plan.staged[i]);
+    lock_area(v, plan.staged[i]);
+  }
 }
 
 void stage_memory(const format::ImageReader& reader, const MachineFit& fit, const AddressPlan& plan,
@@ -47,6 +121,15 @@ void stage_memory(const format::ImageReader& reader, const MachineFit& fit, cons
     int prot = int(v.prot) | (has_pages[i] ? PROT_READ | PROT_WRITE : 0);
     switch (v.kind) {
       case VmaKind::AnonPrivate:
+        if (v.flags & format::kVmaHugetlb) {
+          map_at(plan.staged[i], v, prot, MAP_PRIVATE | MAP_ANONYMOUS | huge_flags(v), -1);
+          break;
+        }
+        if (v.flags & format::kVmaDroppable) {  // its own mapping type: the kernel may free its pages under pressure
+          map_at(plan.staged[i], v, prot, MAP_DROPPABLE | MAP_ANONYMOUS, -1);
+          break;
+        }
+        [[fallthrough]];
       case VmaKind::Heap:
       case VmaKind::Stack:
         map_at(plan.staged[i], v, prot,
@@ -59,26 +142,50 @@ void stage_memory(const format::ImageReader& reader, const MachineFit& fit, cons
                fit.file_fds[i]);
         break;
       case VmaKind::FileShared: map_at(plan.staged[i], v, prot, MAP_SHARED, fit.file_fds[i]); break;
+      case VmaKind::MemfdPrivate:
+      case VmaKind::AnonSharedPrivate:
+        map_at(plan.staged[i], v, prot, MAP_PRIVATE | ((v.flags & format::kVmaNoReserve) ? MAP_NORESERVE : 0),
+               files.objects.at(v.file.ino));
+        break;
+      case VmaKind::SysvShm: break;  // attached by stage_outside, after every check: its reservation stays
+      // Filled here as private memory, moved into its new file by stage_outside.
+      case VmaKind::FileSharedOwn: map_at(plan.staged[i], v, prot, MAP_PRIVATE | MAP_ANONYMOUS, -1); break;
+      case VmaKind::HugetlbShared: map_at(plan.staged[i], v, prot, MAP_SHARED | MAP_ANONYMOUS | huge_flags(v), -1); break;
+      case VmaKind::DevZeroPrivate: {
+        int zero = ::open("/dev/zero", O_RDONLY | O_CLOEXEC);
+        if (zero < 0) throw RestoreError(std::string("cannot open /dev/zero: ") + std::strerror(errno));
+        try {
+          map_at(plan.staged[i], v, prot, MAP_PRIVATE | ((v.flags & format::kVmaNoReserve) ? MAP_NORESERVE : 0), zero);
+        } catch (...) {
+          ::close(zero);
+          throw;
+        }
+        ::close(zero);
+        break;
+      }
       case VmaKind::AnonShared:
-      case VmaKind::MemfdShared: map_at(plan.staged[i], v, prot, MAP_SHARED, files.objects.at(v.file.ino)); break;
+      case VmaKind::MemfdShared: {
+        // Without "mw" the object was open read-only where it was mapped (or
+        // write-sealed): map it through a read-only descriptor, so that the
+        // area cannot be made writable now either.
+        int fd = files.objects.at(v.file.ino), ro = -1;
+        if (!(v.flags & format::kVmaMayWrite) && !(v.prot & PROT_WRITE)) {
+          ro = ::open(("/proc/self/fd/" + std::to_string(fd)).c_str(), O_RDONLY | O_CLOEXEC);
+          if (ro < 0)
+            throw RestoreError("cannot reopen the shared memory for " + hex(v.start) + " read-only: " +
+                               std::strerror(errno));
+          fd = ro;
+        }
+        map_at(plan.staged[i], v, prot, MAP_SHARED, fd);
+        if (ro >= 0) ::close(ro);
+        break;
+      }
       default: throw RestoreError(std::string("cannot stage a ") + vma_kind_name(v.kind) + " area");
     }
   }
   // VMA flags that madvise and mlock set; they move with the area.
-  for (size_t i = 0; i < image.vmas.size(); ++i) {
-    const Vma& v = image.vmas[i];
-    if (!plan.staged[i] || !v.flags) continue;
-    void* at = reinterpret_cast<void*>(plan.staged[i]);
-    static const struct {
-      uint32_t flag;
-      int advice;
-    } advice[] = {{format::kVmaDontFork, MADV_DONTFORK},   {format::kVmaDontDump, MADV_DONTDUMP},
-                  {format::kVmaWipeOnFork, MADV_WIPEONFORK}, {format::kVmaHugePage, MADV_HUGEPAGE},
-                  {format::kVmaNoHugePage, MADV_NOHUGEPAGE}, {format::kVmaMergeable, MADV_MERGEABLE}};
-    for (const auto& a : advice)
-      if ((v.flags & a.flag) && madvise(at, v.size(), a.advice) != 0 && a.flag != format::kVmaMergeable)
-        throw RestoreError("cannot apply madvise flags to the area at " + hex(v.start) + ": " + std::strerror(errno));
-  }
+  for (size_t i = 0; i < image.vmas.size(); ++i)
+    if (plan.staged[i] && image.vmas[i].kind != VmaKind::SysvShm) apply_advice(image.vmas[i], plan.staged[i]);
   // Fill: a lazy area is left empty (the page server brings its pages in);
   // each other chunk is read (raw, in pieces) or decompressed into a buffer
   // of the worker's and written into its staged place by the kernel
@@ -125,12 +232,11 @@ void stage_memory(const format::ImageReader& reader, const MachineFit& fit, cons
   for (size_t i = 0; i < image.vmas.size(); ++i) {
     const Vma& v = image.vmas[i];
     if (!plan.staged[i]) continue;
+    if (v.kind == VmaKind::SysvShm) continue;  // stage_outside
+    if (v.kind != VmaKind::FileSharedOwn) install_guards(v, plan.staged[i]);  // that one's in stage_outside too
     if (has_pages[i] && mprotect(reinterpret_cast<void*>(plan.staged[i]), v.size(), int(v.prot)) != 0)
       throw RestoreError("cannot protect the staged area for " + hex(v.start) + ": " + std::strerror(errno));
-    // Locked last, once the contents are in place (mlock faults every page in).
-    if ((v.flags & format::kVmaLocked) && mlock(reinterpret_cast<void*>(plan.staged[i]), v.size()) != 0)
-      throw RestoreError("cannot lock the area at " + hex(v.start) + " in memory (RLIMIT_MEMLOCK?): " +
-                         std::strerror(errno));
+    if (v.kind != VmaKind::FileSharedOwn) lock_area(v, plan.staged[i]);  // that one in stage_outside
   }
 }
 

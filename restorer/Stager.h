@@ -9,11 +9,19 @@
 #include "restorer/AddressPlan.h"
 #include "restorer/Descriptors.h"
 #include "restorer/MachineCheck.h"
+#include "restorer/OwnFiles.h"
+#include "restorer/SysvShm.h"
 
 namespace ckpt::restorer {
 
 // Throws RestoreError (or format::FormatError for corrupt page data).
 void stage_memory(const format::ImageReader& reader, const MachineFit& fit, const AddressPlan& plan,
                   const PreparedFiles& files);
+
+// After every check of the launch and before descriptors, the first side
+// effects outside the launcher: SysV segments attached at their staged
+// areas, and per-process files (staged as private memory) written to their
+// new files and mapped over. Their madvise flags, guards and locks too.
+void stage_outside(const format::Image& image, const AddressPlan& plan, const SysvSegments& sysv, const OwnFiles& own);
 
 }  // namespace ckpt::restorer

@@ -31,6 +31,8 @@
 #include "restorer/MachineCheck.h"
 #include "restorer/RestoreError.h"
 #include "restorer/Stager.h"
+#include "restorer/OwnFiles.h"
+#include "restorer/SysvShm.h"
 #include "restorer/TaskRestore.h"
 #include "x86/ProcMaps.h"
 
@@ -108,6 +110,8 @@ int main(int argc, char** argv) {
     restorer::MachineFit fit = restorer::check_machine(image, self);
     const restorer::ExternalFds external{inherit, cl.external_null};
     restorer::check_files(image, external);
+    restorer::check_sysv_shm(image);
+    restorer::check_own_files(image);
     if (check_only) {
       // What restore checks later, without staging: the saved resource
       // limits (tried on a child) and all page data.
@@ -140,6 +144,12 @@ int main(int argc, char** argv) {
     }
     restorer::stage_memory(reader, fit, plan, files);
     restorer::check_launch(image, fit, plan);
+    // The first changes outside this process: SysV segments and per-process
+    // files, removed again if the restore fails before launch.
+    restorer::SysvSegments sysv = restorer::create_sysv_shm(image);
+    restorer::OwnFiles own = restorer::create_own_files(image);
+    restorer::stage_outside(image, plan, sysv, own);
+    sysv.mark_removed(image);
     restorer::prepare_fds(image, external, files);
     restorer::fill_pipes(files);
     restorer::seal_memfds(files);

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cinttypes>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 #include <system_error>
@@ -88,6 +89,10 @@ std::vector<MapsEntry> parse_maps(const std::string& text) {
         if (end > w) out.back().vmflags.push_back(line.substr(w, end - w));
         w = end;
       }
+    } else if (line.rfind("KernelPageSize:", 0) == 0 && !out.empty()) {
+      out.back().kernel_page_kb = std::strtoull(line.c_str() + 15, nullptr, 10);
+    } else if ((line.rfind("Shared_Hugetlb:", 0) == 0 || line.rfind("Private_Hugetlb:", 0) == 0) && !out.empty()) {
+      out.back().hugetlb_kb += std::strtoull(line.c_str() + line.find(':') + 1, nullptr, 10);
     } else if (!is_smaps_field(line) || out.empty()) {
       // A cut-off or foreign line would silently hide mappings.
       throw std::runtime_error("malformed maps line: " + line);

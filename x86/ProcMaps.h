@@ -16,6 +16,8 @@ struct MapsEntry {
   uint64_t inode = 0;
   std::string path;                  // "" for anonymous, "[heap]", "/lib/...", "... (deleted)"
   std::vector<std::string> vmflags;  // smaps "VmFlags:" only
+  uint64_t kernel_page_kb = 0;       // smaps "KernelPageSize:" only
+  uint64_t hugetlb_kb = 0;           // smaps "Shared_Hugetlb:" + "Private_Hugetlb:" only
   bool has_flag(const char* f) const;
 };
 

@@ -1016,6 +1016,155 @@ TEST_CASE("format: the saved CPU state must be resumable") {
   }
 }
 
+// Guard pages (MADV_GUARD_INSTALL) recorded per VMA.
+static Vma& anon_vma(Image& img) {
+  for (Vma& v : img.vmas)
+    if (v.start == kAnon) return v;
+  FAIL("no VMA at kAnon");
+  return img.vmas[0];
+}
+
+TEST_CASE("format: guard ranges round-trip and keep chunks out") {
+  Image img = realistic_image();
+  anon_vma(img).guards = {{kAnon + 650 * kPageSize, kAnon + 652 * kPageSize}, {kAnon + 690 * kPageSize, kAnon + 691 * kPageSize}};
+  auto o = write_and_open(img, realistic_runs());
+  const Image& got = o->reader->image();
+  bool found = false;
+  for (const Vma& v : got.vmas)
+    if (v.start == kAnon) {
+      found = true;
+      REQUIRE(v.guards.size() == 2);
+      CHECK(v.guards[0].start == kAnon + 650 * kPageSize);
+      CHECK(v.guards[1].end == kAnon + 691 * kPageSize);
+    }
+  CHECK(found);
+  // A saved page under a guard is refused.
+  anon_vma(img).guards = {{kAnon + 10 * kPageSize, kAnon + 11 * kPageSize}};
+  CHECK_THROWS_WITH_AS(write_and_open(img, realistic_runs()), has("covers a guard page"), FormatError);
+}
+
+TEST_CASE("format: bad guard ranges are refused") {
+  auto refused = [](std::vector<GuardRange> g, const char* why, uint32_t flags = 0) {
+    Image img = realistic_image();
+    anon_vma(img).guards = g;
+    anon_vma(img).flags |= flags;
+    CHECK_THROWS_WITH_AS(write_and_open(img, {}), has(why), FormatError);
+  };
+  refused({{kAnon + 1, kAnon + kPageSize}}, "guard range not page-aligned or empty");
+  refused({{kAnon + kPageSize, kAnon + kPageSize}}, "guard range not page-aligned or empty");
+  refused({{kAnon + 2 * kPageSize, kAnon + 3 * kPageSize}, {kAnon, kAnon + kPageSize}}, "out of order or outside");
+  refused({{kAnon - kPageSize, kAnon + kPageSize}}, "out of order or outside");
+  refused({{kAnon, kAnon + kPageSize}}, "guard pages in a vdso/vvar, locked or huge-page VMA", kVmaLocked);
+}
+
+TEST_CASE("format: private mappings of /dev/zero and of shared objects") {
+  Image img = realistic_image();
+  anon_vma(img).kind = VmaKind::DevZeroPrivate;
+  CHECK_THROWS_WITH_AS(write_and_open(img, {}), has("not of /dev/zero"), FormatError);
+  anon_vma(img).file.path = "/dev/zero";
+  auto o = write_and_open(img, realistic_runs());  // takes pages like anonymous memory
+  CHECK(o->reader->image().chunks.size() > 0);
+  anon_vma(img).kind = VmaKind::MemfdPrivate;
+  anon_vma(img).file.path = "/memfd:x (deleted)";
+  anon_vma(img).file.ino = 4242;
+  CHECK_THROWS_WITH_AS(write_and_open(img, {}), has("shared memory object 4242 is not in the files section"), FormatError);
+  SharedObject obj;
+  obj.id = 4242;
+  obj.memfd = false;
+  obj.size = kAnonPages * kPageSize;
+  img.files.objects.push_back(obj);
+  CHECK_THROWS_WITH_AS(write_and_open(img, {}), has("shared memory object of the wrong kind"), FormatError);
+  img.files.objects.back().memfd = true;
+  CHECK(write_and_open(img, realistic_runs())->reader->image().vmas.size() == img.vmas.size());
+  anon_vma(img).kind = VmaKind(19);
+  CHECK_THROWS_WITH_AS(write_and_open(img, {}), has("unknown VMA kind 19"), FormatError);
+}
+
+TEST_CASE("format: SysV segments round-trip and are checked") {
+  Image img = realistic_image();
+  Vma& v = anon_vma(img);
+  v.kind = VmaKind::SysvShm;
+  v.file.path = "/SYSV7c000001 (deleted)";
+  v.file.ino = 7;
+  SysvSegment g;
+  g.key = 0x7c000001;
+  g.id = 7;
+  g.mode = 0640;
+  g.size = kAnonPages * kPageSize - 100;
+  g.data.push_back({4096, std::vector<uint8_t>(10, 'x')});
+  img.sysv_shm = {g};
+  {
+    auto o = write_and_open(img, {});
+    const auto& got = o->reader->image().sysv_shm;
+    REQUIRE(got.size() == 1);
+    CHECK(got[0].key == g.key);
+    CHECK(got[0].id == 7);
+    CHECK(got[0].mode == 0640);
+    CHECK(got[0].size == g.size);
+    REQUIRE(got[0].data.size() == 1);
+    CHECK(got[0].data[0].offset == 4096);
+  }
+  auto refused = [&](Image bad, const char* why) { CHECK_THROWS_WITH_AS(write_and_open(bad, {}), has(why), FormatError); };
+  Image b = img;
+  b.sysv_shm[0].mode |= 04000;
+  refused(b, "unknown mode bits");
+  b = img;
+  b.sysv_shm[0].mode |= kShmDest;
+  refused(b, "marked for removal but has a key");
+  b = img;
+  b.sysv_shm[0].data[0].offset = g.size;
+  refused(b, "data extent out of order or outside the segment");
+  b = img;
+  b.sysv_shm[0].size = 4096;
+  b.sysv_shm[0].data.clear();
+  refused(b, "is not a whole attachment of SysV segment 7");
+  b = img;
+  anon_vma(b).file.ino = 8;
+  refused(b, "attaches SysV segment 8, which is not in the image");
+  b = img;
+  b.sysv_shm.push_back(g);
+  refused(b, "ids not ascending");
+  b = img;
+  b.sysv_shm[0].size = 0;
+  refused(b, "size out of range");
+  b = img;
+  anon_vma(b).kind = VmaKind::AnonPrivate;
+  anon_vma(b).file = {};
+  refused(b, "SysV segment 7 is attached nowhere");
+}
+
+TEST_CASE("format: per-process file mappings must name /DIR/PID and their whole file") {
+  Image img = realistic_image();
+  Vma& v = anon_vma(img);
+  v.kind = VmaKind::FileSharedOwn;
+  v.file.size = 3 * kPageSize;
+  for (const char* p : {"/tmp/hsperfdata_root/x12", "relative/12", "/12", "/tmp/dir/", "/tmp/../12/../34"}) {
+    CAPTURE(p);
+    anon_vma(img).file.path = p;
+    CHECK_THROWS_WITH_AS(write_and_open(img, {}), has("not /DIR/PID"), FormatError);
+  }
+  anon_vma(img).file.path = "/tmp/hsperfdata_root/1234";
+  CHECK(write_and_open(img, realistic_runs())->reader->image().vmas.size() == img.vmas.size());
+  anon_vma(img).file.size = kAnonPages * kPageSize + 1;
+  CHECK_THROWS_WITH_AS(write_and_open(img, {}), has("does not map its whole file"), FormatError);
+}
+
+TEST_CASE("format: huge-page memory must be aligned and of a kind that has it") {
+  Image img = realistic_image();
+  anon_vma(img).flags = kVmaHugetlb;  // kAnon is 2 MiB aligned, 4 MiB long
+  CHECK(write_and_open(img, realistic_runs())->reader->image().vmas.size() == img.vmas.size());
+  anon_vma(img).flags = kVmaHugetlb | kVmaHuge1G;
+  CHECK_THROWS_WITH_AS(write_and_open(img, {}), has("not aligned to its page size"), FormatError);
+  anon_vma(img).flags = kVmaHuge1G;
+  CHECK_THROWS_WITH_AS(write_and_open(img, {}), has("without the huge-page flag"), FormatError);
+  anon_vma(img).flags = 0;
+  anon_vma(img).kind = VmaKind::HugetlbShared;
+  CHECK_THROWS_WITH_AS(write_and_open(img, {}), has("without the huge-page flag"), FormatError);
+  img = realistic_image();
+  img.vmas[3].flags |= kVmaHugetlb;  // the heap
+  CHECK_THROWS_WITH_AS(write_and_open(img, {}), has("huge-page flag on a kind without huge pages"), FormatError);
+}
+
 // Issue 16: rules a crafted image once slipped past (format.md §8).
 TEST_CASE("format: the fs and gs bases must be user addresses") {
   Image img = realistic_image();
