@@ -117,8 +117,15 @@ std::vector<Vma> read_address_space(pid_t pid) {
       if (e.shared) refuse("shared anonymous memory without an object");
       v.kind = VmaKind::AnonPrivate;
     } else {
-      if (e.path.size() > 10 && e.path.compare(e.path.size() - 10, 10, " (deleted)") == 0)
-        refuse("the file was deleted (mappings of deleted files are not supported yet)");
+      if (e.path.size() > 10 && e.path.compare(e.path.size() - 10, 10, " (deleted)") == 0) {
+        // Saved once with the deleted file it maps (dumper/DeletedFiles.h).
+        v.kind = e.shared ? VmaKind::DeletedShared : VmaKind::DeletedPrivate;
+        v.pgoff = e.offset;
+        v.file.path = e.path.substr(0, e.path.size() - 10);
+        v.file.ino = e.inode;
+        vmas.push_back(std::move(v));
+        continue;
+      }
       if (e.path[0] != '/') refuse("unrecognised mapping");
       v.kind = e.shared ? VmaKind::FileShared : VmaKind::FilePrivate;
       v.pgoff = e.offset;

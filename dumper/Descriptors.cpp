@@ -15,9 +15,13 @@
 #include <map>
 #include <set>
 
+#include "dumper/DeletedFiles.h"
 #include "dumper/Epoll.h"
 #include "dumper/FdInfo.h"
+#include "dumper/Fifo.h"
+#include "dumper/FileExtents.h"
 #include "dumper/FileOwner.h"
+#include "dumper/Inotify.h"
 #include "dumper/Locks.h"
 #include "dumper/OpenFiles.h"
 #include "dumper/ScopedFd.h"
@@ -45,36 +49,6 @@ bool ends_with(const std::string& s, const char* suffix) {
   return s.size() >= n && s.compare(s.size() - n, n, suffix) == 0;
 }
 
-// Reads every data extent of an open shared object (SEEK_DATA/SEEK_HOLE
-// skips holes, so nothing is allocated or faulted in).
-std::vector<SharedObject::Extent> read_extents(int fd, uint64_t size, const std::string& what) {
-  std::vector<SharedObject::Extent> out;
-  uint64_t total = 0;
-  off_t pos = 0;
-  while (uint64_t(pos) < size) {
-    off_t data = lseek(fd, pos, SEEK_DATA);
-    if (data < 0) break;  // ENXIO: no more data
-    off_t hole = lseek(fd, data, SEEK_HOLE);
-    if (hole < 0) hole = off_t(size);
-    SharedObject::Extent e;
-    e.offset = uint64_t(data);
-    e.bytes.resize(size_t(std::min<uint64_t>(uint64_t(hole), size) - uint64_t(data)));
-    total += e.bytes.size();
-    if (e.bytes.size() > format::kMaxBlobBytes || total > format::kMaxBlobBytes)
-      throw DumpError(what + " holds more than " + std::to_string(format::kMaxBlobBytes >> 20) +
-                      " MiB, more than this version saves");
-    size_t done = 0;
-    while (done < e.bytes.size()) {
-      ssize_t n = pread(fd, e.bytes.data() + done, e.bytes.size() - done, off_t(e.offset + done));
-      if (n <= 0) throw DumpError("cannot read " + what + ": " + (n < 0 ? std::strerror(errno) : "short read"));
-      done += size_t(n);
-    }
-    out.push_back(std::move(e));
-    pos = hole;
-  }
-  return out;
-}
-
 SharedObject read_object(int fd, uint64_t id, bool memfd, const std::string& name, const std::string& what) {
   struct stat st;
   if (fstat(fd, &st) != 0) throw DumpError("cannot stat " + what);
@@ -83,29 +57,13 @@ SharedObject read_object(int fd, uint64_t id, bool memfd, const std::string& nam
   o.memfd = memfd;
   o.name = name;
   o.size = uint64_t(st.st_size);
+  o.mode = st.st_mode & 0777;
   if (memfd) {
     int seals = fcntl(fd, F_GET_SEALS);
     o.seals = seals > 0 ? uint32_t(seals) : 0;
   }
   o.data = read_extents(fd, o.size, what);
   return o;
-}
-
-// The unread bytes of a pipe, copied with tee() so the pipe keeps them.
-std::vector<uint8_t> peek_pipe(pid_t pid, int fd, uint32_t size) {
-  ScopedFd src(::open(proc_path(pid, "fd/" + std::to_string(fd)).c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
-  if (src.get() < 0) refuse_fd(pid, fd, std::string("cannot open the pipe to read its contents: ") + std::strerror(errno));
-  int p[2];
-  if (pipe2(p, O_CLOEXEC | O_NONBLOCK) != 0) throw DumpError("pipe2: " + std::string(std::strerror(errno)));
-  ScopedFd r(p[0]), w(p[1]);
-  fcntl(w.get(), F_SETPIPE_SZ, size);
-  std::vector<uint8_t> data;
-  ssize_t n = tee(src.get(), w.get(), size, SPLICE_F_NONBLOCK);
-  if (n > 0) {
-    data.resize(size_t(n));
-    if (read(r.get(), data.data(), data.size()) != n) refuse_fd(pid, fd, "cannot copy the pipe's contents");
-  }
-  return data;
 }
 
 bool is_tty(dev_t rdev) {
@@ -141,6 +99,10 @@ format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas, st
   }
   std::sort(numbers.begin(), numbers.end());
   std::map<uint64_t, unsigned> pipe_ends;  // pipe inode -> bit 1 read end seen, bit 2 write end seen
+  DeletedFiles deleted(pid);
+  for (const format::Vma& v : vmas)
+    if (format::vma_kind_is_deleted(v.kind)) deleted.add_mapping(v);
+  deleted.add_cwd();
 
   // Every fd grouped by open file description, 0-2 included: epoll may
   // watch them, and an fd above 2 may share one of theirs.
@@ -214,11 +176,19 @@ format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas, st
     } else if (target == "anon_inode:[timerfd]") {
       f.kind = FdKind::TimerFd;
       read_timerfd(pid, f);
+    } else if (target == "anon_inode:inotify") {
+      f.kind = FdKind::Inotify;
+      read_inotify(pid, n, f);  // Inotify.h
     } else if (target.rfind("anon_inode:", 0) == 0) {
       refuse_fd(pid, n, target.substr(11) + " descriptors are not supported yet");
     } else if (S_ISFIFO(st.st_mode)) {
       f.object = st.st_ino;
       f.kind = target.rfind("pipe:", 0) == 0 ? FdKind::Pipe : FdKind::Fifo;
+      // An unlinked FIFO: its DeletedFile (same id as the pipe inode) recreates it.
+      if (std::string name; f.kind == FdKind::Fifo && strip_deleted(target, &name)) {
+        f.file.path = name;
+        deleted.add_fd(n, target, f.flags & O_ACCMODE);
+      }
       ScopedFd probe(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
       int size = probe.get() >= 0 ? fcntl(probe.get(), F_GETPIPE_SZ) : -1;
       f.pipe_size = size > 0 ? uint32_t(size) : 65536;
@@ -233,19 +203,11 @@ format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas, st
         table.objects.push_back(read_object(fd.get(), st.st_ino, true, target.substr(7, target.size() - 17),
                                             "the memfd at fd " + std::to_string(n)));
       }
-    } else if (S_ISREG(st.st_mode) && ends_with(target, " (deleted)")) {
-      f.kind = FdKind::DeletedFile;
-      f.file.path = target.substr(0, target.size() - 10);
-      if (uint64_t(st.st_size) > format::kMaxBlobBytes)
-        refuse_fd(pid, n, "the deleted file holds " + std::to_string(st.st_size >> 20) + " MiB, more than the " +
-                           std::to_string(format::kMaxBlobBytes >> 20) + " MiB this version saves");
-      ScopedFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-      if (fd.get() < 0) refuse_fd(pid, n, "cannot open the deleted file to save it");
-      for (auto& e : read_extents(fd.get(), uint64_t(st.st_size), "the deleted file at fd " + std::to_string(n))) {
-        if (f.contents.size() < e.offset + e.bytes.size()) f.contents.resize(e.offset + e.bytes.size());
-        std::memcpy(f.contents.data() + e.offset, e.bytes.data(), e.bytes.size());
-      }
-      f.contents.resize(size_t(st.st_size));
+    } else if (std::string name; !S_ISFIFO(st.st_mode) && !(S_ISCHR(st.st_mode) && is_tty(st.st_rdev)) &&
+                                 strip_deleted(target, &name)) {
+      f.kind = FdKind::DeletedFile;  // one object per inode (DeletedFiles.h)
+      f.file.path = name;
+      f.object = deleted.add_fd(n, target, f.flags & O_ACCMODE);
     } else if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) {
       f.kind = S_ISREG(st.st_mode) ? FdKind::RegularFile : FdKind::Directory;
       if (target.empty() || target[0] != '/') refuse_fd(pid, n, "it has no path (" + target + ")");
@@ -289,6 +251,7 @@ format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas, st
   for (FdEntry& f : table.fds) {
     if (f.kind != FdKind::Pipe && f.kind != FdKind::Fifo) continue;
     f.external = pipe_ends[f.object] != 3;
+    if (f.kind == FdKind::Fifo) continue;  // Fifo.h
     auto reads = [](const FdEntry& e) { return (e.flags & O_ACCMODE) != O_WRONLY; };
     if (!f.external && reads(f)) {
       bool first = true;
@@ -297,6 +260,8 @@ format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas, st
       if (first) f.contents = peek_pipe(pid, f.fd, f.pipe_size);
     }
   }
+  save_fifo_contents(pid, table.fds);
+  table.deleted = deleted.take();
   return table;
 }
 

@@ -156,6 +156,14 @@ void print_text(const ImageReader& r, std::ostream& out) {
     out << (&d == &img.files.stdio_dups[0] ? "; dups of restore's stdio (" : ", ") << d.fd << " of " << d.of
         << (&d == &img.files.stdio_dups.back() ? ")" : "");
   out << "; " << img.files.objects.size() << " shared memory objects\n";
+  if (!img.files.deleted.empty()) {
+    out << "deleted files: " << img.files.deleted.size();
+    for (const DeletedFile& d : img.files.deleted)
+      out << (&d == &img.files.deleted[0] ? " (" : ", ") << printable(d.path) << " mode " << std::oct << d.mode << std::dec << " owner "
+          << d.uid << ":" << d.gid << (d.mount.empty() ? "" : " reopened by handle")
+          << ((d.flags & kDeletedIsCwd) ? " cwd" : "") << (&d == &img.files.deleted.back() ? ")" : "");
+    out << "\n";
+  }
   for (int fd : outside_pipe_ends(img))
     out << "outside pipe end: fd " << fd << " (its other end was not in the process): restore needs --inherit-fd "
         << fd << " or --external-fds=null\n";

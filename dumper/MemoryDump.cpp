@@ -182,7 +182,8 @@ static void read_pages(pid_t pid, const std::vector<Vma>& vmas, BatchQueue& queu
     if (!format::vma_kind_takes_pages(v.kind)) continue;
     // Pages still the file's or object's are not saved, and a zero page copied
     // on write differs from what lies beneath it, so it is kept.
-    const bool file_backed = v.kind == VmaKind::FilePrivate || format::vma_kind_is_private_object(v.kind);
+    const bool file_backed = v.kind == VmaKind::FilePrivate || format::vma_kind_is_private_object(v.kind) ||
+                             v.kind == VmaKind::DeletedPrivate;
     for (uint64_t base = v.start; base < v.end; base += kBatchBytes) {
       uint64_t npages = std::min<uint64_t>(kBatchPages, (v.end - base) / kPageSize);
       size_t bytes = npages * 8;

@@ -66,6 +66,8 @@ enum class VmaKind : uint32_t {
   Vvar = 8,
   VvarVclock = 9,
   MemfdShared = 10,  // MAP_SHARED of a memfd; file.ino names its SharedObject
+  DeletedPrivate = 11,  // MAP_PRIVATE of a file deleted while mapped; file.ino names its DeletedFile
+  DeletedShared = 12,   // MAP_SHARED of such a file
   // 11-19 left for other kinds; these numbers were taken apart so that
   // kinds added at the same time by other changes do not collide.
   MemfdPrivate = 20,      // MAP_PRIVATE of a memfd: its SharedObject, copied-on-write pages saved
@@ -86,6 +88,8 @@ bool vma_kind_is_valid(uint32_t raw);
 inline bool vma_kind_has_file(VmaKind k) { return k == VmaKind::FilePrivate || k == VmaKind::FileShared; }
 // Shared memory the restorer recreates from a SharedObject (file.ino is its id).
 inline bool vma_kind_is_shm(VmaKind k) { return k == VmaKind::AnonShared || k == VmaKind::MemfdShared; }
+// Mappings of a file recreated from the image (file.ino is its DeletedFile id).
+inline bool vma_kind_is_deleted(VmaKind k) { return k == VmaKind::DeletedPrivate || k == VmaKind::DeletedShared; }
 // Private mappings of such an object: the object, with copied-on-write pages laid over.
 inline bool vma_kind_is_private_object(VmaKind k) { return k == VmaKind::MemfdPrivate || k == VmaKind::AnonSharedPrivate; }
 // Any mapping whose file.ino names a SharedObject.
@@ -246,22 +250,53 @@ struct SharedObject {
     std::vector<uint8_t> bytes;
   };
   std::vector<Extent> data;  // the parts that hold data (SEEK_DATA); the rest reads as zeros
+  uint32_t mode = 0;    // permission bits (memfds: 0777 unless MFD_NOEXEC_SEAL or fchmod)
 };
+
+// A file-system object that lost its last name while the process used it
+// (docs/format.md, "Deleted files"): held once, referenced by id from every
+// fd (FdEntry::object), mapping (Vma::file.ino) and the working directory
+// that uses it, and recreated once, unlinked, at restore.
+struct DeletedFile {
+  uint64_t id = 0;        // its inode at dump time
+  uint32_t mode = 0;      // st_mode: S_IFREG, S_IFIFO or S_IFDIR, and permission bits
+  uint32_t uid = 0, gid = 0;
+  int64_t atime_ns = 0, mtime_ns = 0;
+  uint64_t size = 0;      // regular files
+  std::string path;       // the name it had (without " (deleted)")
+  uint32_t flags = 0;     // kDeletedIsCwd
+  // A regular file that still had another hard link is not copied: it is
+  // reopened by file handle on the file system mounted at `mount`.
+  std::string mount;      // empty: recreated from `data`
+  uint32_t handle_type = 0;
+  std::vector<uint8_t> handle;
+  std::vector<SharedObject::Extent> data;  // regular files: the parts that hold data
+};
+inline constexpr uint32_t kDeletedIsCwd = 1;  // the process's working directory
 
 enum class FdKind : uint32_t {
   RegularFile = 1,
   Directory = 2,
   CharDevice = 3,
-  DeletedFile = 4,  // contents in `contents`
+  DeletedFile = 4,  // `object` = DeletedFile id (a regular file, directory or FIFO)
   Pipe = 5,         // `object` = pipe inode; `contents` = unread data (read end)
-  Fifo = 6,         // a named pipe, reopened by path
+  Fifo = 6,         // a named pipe, reopened by path; `contents` = unread data (first fd that can read)
   EventFd = 7,
   Epoll = 8,
   SignalFd = 9,
   TimerFd = 10,
   Memfd = 11,       // `object` = SharedObject id
+  Inotify = 12,     // `watches`
 };
 const char* fd_kind_name(FdKind kind);
+
+// One inotify watch: what inotify_add_watch gave and was given.
+struct InotifyWatch {
+  int32_t wd = 0;
+  uint32_t mask = 0;   // IN_* event and flag bits as fdinfo shows them
+  std::string path;    // resolved at dump from the watch's file handle
+  uint64_t dev = 0, ino = 0;  // the watched inode at dump (informational)
+};
 
 // One entry of an epoll interest list. The kernel keys an entry by (file,
 // fd number): `fd` is the number it was added with, which need not hold
@@ -316,10 +351,10 @@ struct FdEntry {
   int64_t pos = 0;
   FileId file;             // path (and identity for regular files, directories, devices)
   uint64_t rdev = 0;       // character devices
-  uint64_t object = 0;     // pipe inode, or SharedObject id for memfds
+  uint64_t object = 0;     // pipe/FIFO inode, SharedObject id (memfds), or DeletedFile id (deleted files)
   uint32_t external = 0;   // pipe/FIFO end whose other end is outside the process
   uint32_t pipe_size = 0;
-  std::vector<uint8_t> contents;  // unread pipe data, or a deleted file's bytes
+  std::vector<uint8_t> contents;  // unread pipe or FIFO data
   uint64_t count = 0;      // eventfd counter
   uint64_t sigmask = 0;    // signalfd
   int32_t clockid = 0;     // timerfd
@@ -332,6 +367,7 @@ struct FdEntry {
   int64_t expiry_ns = 0;                  // timerfd with TFD_TIMER_ABSTIME: next expiration on its clock
   uint32_t owner = 0;                     // who gets its SIGIO/SIGURG (F_SETOWN_EX): FileOwner
   int32_t owner_signal = 0;               // F_SETSIG: 0 for SIGIO
+  std::vector<InotifyWatch> watches;      // inotify, sorted by wd
 };
 
 // An fd above 2 that shared the open file description of fd 0, 1 or 2:
@@ -347,6 +383,7 @@ struct FileTable {
   std::vector<SharedObject> objects;
   std::vector<FdEntry> fds;  // one per open file description, sorted by fd
   std::vector<StdioDup> stdio_dups;  // sorted by fd
+  std::vector<DeletedFile> deleted;  // sorted by id
 };
 
 // A System V shared memory segment attached by the process (shmget/shmat).

@@ -26,6 +26,11 @@ inline constexpr uint32_t kMaxGuardRanges = 1u << 20;      // per VMA; the VMA's
 inline constexpr uint32_t kMaxEpollTargets = 1u << 20;
 inline constexpr uint32_t kMaxLocks = 1u << 16;            // per open file description
 inline constexpr uint32_t kMaxBlobBytes = 48u << 20;       // one fd's or object extent's bytes, inside the 64 MiB section
+inline constexpr uint32_t kMaxDeletedFiles = 1u << 16;
+inline constexpr uint64_t kMaxDeletedBytes = 48ull << 20;  // all deleted files' saved bytes together (one section)
+inline constexpr uint32_t kMaxFileHandleBytes = 128;       // MAX_HANDLE_SZ
+inline constexpr uint32_t kMaxInotifyWatches = 1u << 20;   // > fs.inotify.max_user_watches default
+inline constexpr int32_t kMaxInotifyWd = 1 << 18;          // restore adds and removes a dummy watch per skipped wd (~5 us each)
 // Highest user address + 1 with 4-level paging (TASK_SIZE_MAX on x86-64).
 inline constexpr uint64_t kUserSpaceEnd = 0x00007ffffffff000ull;
 

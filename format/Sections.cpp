@@ -2,6 +2,8 @@
 #include "format/Sections.h"
 
 #include "format/Codec.h"
+#include "format/DeletedFile.h"
+#include "format/Inotify.h"
 #include "format/Limits.h"
 
 #include <cstring>
@@ -35,6 +37,8 @@ const char* vma_kind_name(VmaKind kind) {
     case VmaKind::Vvar: return "vvar";
     case VmaKind::VvarVclock: return "vvar_vclock";
     case VmaKind::MemfdShared: return "memfd-shared";
+    case VmaKind::DeletedPrivate: return "deleted-private";
+    case VmaKind::DeletedShared: return "deleted-shared";
     case VmaKind::MemfdPrivate: return "memfd-private";
     case VmaKind::AnonSharedPrivate: return "anon-shared-private";
     case VmaKind::DevZeroPrivate: return "devzero-private";
@@ -51,7 +55,7 @@ uint64_t vma_alignment(const Vma& v) {
 }
 
 bool vma_kind_is_valid(uint32_t raw) {
-  return (raw >= 1 && raw <= uint32_t(VmaKind::MemfdShared)) ||
+  return (raw >= 1 && raw <= uint32_t(VmaKind::DeletedShared)) ||
          (raw >= uint32_t(VmaKind::MemfdPrivate) && raw <= uint32_t(VmaKind::HugetlbShared));
 }
 
@@ -68,6 +72,7 @@ const char* fd_kind_name(FdKind kind) {
     case FdKind::SignalFd: return "signalfd";
     case FdKind::TimerFd: return "timerfd";
     case FdKind::Memfd: return "memfd";
+    case FdKind::Inotify: return "inotify";
   }
   return "unknown";
 }
@@ -372,6 +377,7 @@ std::vector<uint8_t> encode_files(const FileTable& t) {
       w.u64(e.offset);
       w.blob(e.bytes);
     }
+    w.u32(o.mode);
   }
   w.u32(uint32_t(t.fds.size()));
   for (const FdEntry& f : t.fds) {
@@ -415,6 +421,7 @@ std::vector<uint8_t> encode_files(const FileTable& t) {
     w.i64(f.expiry_ns);
     w.u32(f.owner);
     w.i32(f.owner_signal);
+    put_inotify_watches(w, f.watches);
   }
   w.u32(uint32_t(t.stdio_dups.size()));
   for (const StdioDup& d : t.stdio_dups) {
@@ -422,13 +429,14 @@ std::vector<uint8_t> encode_files(const FileTable& t) {
     w.u32(d.cloexec);
     w.i32(d.of);
   }
+  put_deleted_files(w, t.deleted);
   return w.bytes();
 }
 
 FileTable decode_files(const uint8_t* data, size_t n, uint64_t base) {
   ByteReader r(data, n, base);
   FileTable t;
-  t.objects.resize(r.count("shared object count", kMaxSharedObjects, 8 + 4 + 4 + 8 + 4 + 4));
+  t.objects.resize(r.count("shared object count", kMaxSharedObjects, 8 + 4 + 4 + 8 + 4 + 4 + 4));
   for (SharedObject& o : t.objects) {
     o.id = r.u64("object id");
     o.memfd = r.u32("object kind") != 0;
@@ -440,13 +448,14 @@ FileTable decode_files(const uint8_t* data, size_t n, uint64_t base) {
       e.offset = r.u64("extent offset");
       e.bytes = r.blob("extent bytes", kMaxBlobBytes);
     }
+    o.mode = r.u32("object mode");
   }
-  t.fds.resize(r.count("fd count", kMaxFds, 4 * 4 + 8 + 4 + 8 * 4 + 8 * 2 + 4 * 2 + 4 + 8 * 2 + 4 + 8 * 2 + 4 + 4 + 4 + 4 + 8 + 8 + 4 + 4));
+  t.fds.resize(r.count("fd count", kMaxFds, 4 * 4 + 8 + 4 + 8 * 4 + 8 * 2 + 4 * 2 + 4 + 8 * 2 + 4 + 8 * 2 + 4 + 4 + 4 + 4 + 8 + 8 + 4 + 4 + 4));
   for (FdEntry& f : t.fds) {
     f.fd = r.i32("fd number");
     uint64_t at = r.offset();
     uint32_t kind = r.u32("fd kind");
-    if (kind < 1 || kind > uint32_t(FdKind::Memfd)) throw FormatError(at, "unknown fd kind " + std::to_string(kind));
+    if (kind < 1 || kind > uint32_t(FdKind::Inotify)) throw FormatError(at, "unknown fd kind " + std::to_string(kind));
     f.kind = FdKind(kind);
     f.flags = r.u32("fd flags");
     f.cloexec = r.u32("fd cloexec");
@@ -489,6 +498,7 @@ FileTable decode_files(const uint8_t* data, size_t n, uint64_t base) {
     f.expiry_ns = r.i64("timerfd expiry");
     f.owner = r.u32("fd owner");
     f.owner_signal = r.i32("fd owner signal");
+    f.watches = get_inotify_watches(r);
   }
   t.stdio_dups.resize(r.count("stdio dup count", kMaxFds, 12));
   for (StdioDup& d : t.stdio_dups) {
@@ -496,6 +506,7 @@ FileTable decode_files(const uint8_t* data, size_t n, uint64_t base) {
     d.cloexec = r.u32("stdio dup cloexec");
     d.of = r.i32("stdio dup of");
   }
+  t.deleted = get_deleted_files(r);
   r.expect_end("files section");
   return t;
 }

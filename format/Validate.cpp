@@ -13,7 +13,9 @@
 #include <iterator>
 #include <utility>
 
+#include "format/DeletedFile.h"
 #include "format/Hex.h"
+#include "format/Inotify.h"
 #include "format/FormatError.h"
 #include "format/Limits.h"
 #include "x86/LdtDescriptor.h"
@@ -24,7 +26,7 @@ namespace ckpt::format {
 bool vma_kind_takes_pages(VmaKind kind) {
   return kind == VmaKind::AnonPrivate || kind == VmaKind::FilePrivate || kind == VmaKind::Heap ||
          kind == VmaKind::Stack || vma_kind_is_private_object(kind) || kind == VmaKind::DevZeroPrivate || kind == VmaKind::FileSharedOwn ||
-         kind == VmaKind::HugetlbShared;
+         kind == VmaKind::HugetlbShared || kind == VmaKind::DeletedPrivate;
 }
 
 static uint64_t section_offset(const std::vector<SectionInfo>& sections, SectionType t) {
@@ -228,6 +230,8 @@ void validate_image(const Image& image, const std::vector<SectionInfo>& sections
       if (v.file.path.empty() || v.file.path[0] != '/') bad("file mapping without an absolute path");
       if (!page_aligned(v.pgoff)) bad("file offset not page-aligned");
       if (v.pgoff > (1ull << 62)) bad("file offset out of range");
+    } else if (vma_kind_is_deleted(v.kind)) {
+      // checked by validate_deleted_files
     } else if (v.kind == VmaKind::HugetlbShared) {
       if (v.pgoff != 0) bad("a shared huge-page mapping at an offset");
     } else if (v.kind == VmaKind::FileSharedOwn) {
@@ -302,6 +306,7 @@ void validate_image(const Image& image, const std::vector<SectionInfo>& sections
 
   for (const SharedObject& o : image.files.objects) {
     if (o.size > (1ull << 46)) bad_files("shared object size out of range");
+    if (o.mode & ~0777u) bad_files("shared object " + std::to_string(o.id) + " has mode bits beyond 0777");
     // F_SEAL_SEAL, SHRINK, GROW, WRITE, FUTURE_WRITE, EXEC: anything else F_ADD_SEALS refuses.
     if (o.seals & ~uint32_t(0x3f)) bad_files("shared object " + std::to_string(o.id) + " has unknown seals");
     if (o.seals && !o.memfd) bad_files("shared object " + std::to_string(o.id) + " is sealed but not a memfd");
@@ -334,6 +339,7 @@ void validate_image(const Image& image, const std::vector<SectionInfo>& sections
     if (f.kind == FdKind::TimerFd && (f.value_ns < 0 || f.interval_ns < 0)) bad_fd("negative timer");
     if ((f.kind == FdKind::Pipe || f.kind == FdKind::Fifo) && f.contents.size() > f.pipe_size)
       bad_fd("more unread data than the pipe holds");
+    validate_inotify(f, bad_fd);
     if (f.kind == FdKind::Pipe && !f.external) pipe_ends.emplace_back(f.object, size_t(&f - fds.data()));
   }
   // A pipe's unread data is written back through its one buffer, whichever
@@ -356,6 +362,7 @@ void validate_image(const Image& image, const std::vector<SectionInfo>& sections
     i = j;
   }
   validate_descriptions(image.files, bad_files);
+  validate_deleted_files(image, bad_files);
 
   const uint64_t threads_at = section_offset(sections, SectionType::Threads);
   std::vector<int32_t> tids;
@@ -419,6 +426,11 @@ void validate_image(const Image& image, const std::vector<SectionInfo>& sections
     if (vmas[vi].kind == VmaKind::FilePrivate &&
         vmas[vi].pgoff + (prev - vmas[vi].start) > page_up(vmas[vi].file.size))
       bad("saved pages lie past the end of " + vmas[vi].file.path + " (" + std::to_string(vmas[vi].file.size) + " bytes)");
+    if (vmas[vi].kind == VmaKind::DeletedPrivate) {
+      const DeletedFile* d = find_deleted(image.files.deleted, vmas[vi].file.ino);  // present: checked above
+      if (d && vmas[vi].pgoff + (prev - vmas[vi].start) > page_up(d->size))
+        bad("saved pages lie past the end of the deleted file " + d->path + " (" + std::to_string(d->size) + " bytes)");
+    }
     if (c.encoding == ChunkEncoding::Raw) {
       if (c.stored_size != c.size()) bad("raw chunk's stored size differs from its page count");
       if (!page_aligned(c.offset)) bad("raw chunk not page-aligned in the file");

@@ -18,8 +18,11 @@
 #include <cstdio>
 #include <cstring>
 
+#include "restorer/DeletedFiles.h"
 #include "restorer/Epoll.h"
+#include "restorer/Fifo.h"
 #include "restorer/FileOwner.h"
+#include "restorer/Inotify.h"
 #include "restorer/Locks.h"
 #include "restorer/RestoreError.h"
 #include "restorer/TimerFd.h"
@@ -76,6 +79,8 @@ int make_object(const format::SharedObject& o) {
                          std::strerror(e));
   }
   for (const auto& ext : o.data) write_all(fd, ext.bytes.data(), ext.bytes.size(), ext.offset, what);
+  // memfd_create makes 0777 (0666 with MFD_NOEXEC_SEAL); fchmod may have changed it since.
+  if (o.memfd && fchmod(fd, o.mode & 0777) != 0) throw RestoreError("cannot set the mode of " + what + ": " + std::strerror(errno));
   return fd;
 }
 
@@ -137,35 +142,6 @@ void keep_for_fill(PreparedFiles& out, const FdEntry& f, int end, int base) {
   out.fills.emplace_back(&f, fd);
 }
 
-// Recreates a file that was deleted while open: same contents, unlinked,
-// under its old name if that is free (so /proc shows "NAME (deleted)").
-int recreate_deleted(const FdEntry& f) {
-  std::string path = f.file.path;
-  int tmp = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (tmp < 0) {
-    std::string dir = path.substr(0, path.rfind('/') + 1);
-    std::string templ = (dir.empty() ? std::string("/tmp/") : dir) + ".ckpt-restored-XXXXXX";
-    std::vector<char> name(templ.begin(), templ.end());
-    name.push_back('\0');
-    tmp = mkostemp(name.data(), O_CLOEXEC);
-    if (tmp < 0) {
-      std::string fallback = "/tmp/.ckpt-restored-XXXXXX";
-      name.assign(fallback.begin(), fallback.end());
-      name.push_back('\0');
-      tmp = mkostemp(name.data(), O_CLOEXEC);
-    }
-    if (tmp < 0) fail(f, std::string("cannot recreate the deleted file: ") + std::strerror(errno));
-    path = name.data();
-  }
-  write_all(tmp, f.contents.data(), f.contents.size(), 0, "the deleted file's contents");
-  int fd = ::open(("/proc/self/fd/" + std::to_string(tmp)).c_str(), int((f.flags & (O_ACCMODE | O_APPEND)) | O_CLOEXEC));
-  int e = errno;
-  ::unlink(path.c_str());
-  ::close(tmp);
-  if (fd < 0) fail(f, std::string("cannot reopen the recreated file: ") + std::strerror(e));
-  return fd;
-}
-
 }  // namespace
 
 namespace {
@@ -193,6 +169,7 @@ FdRoom fd_room(const format::Image& image) {
 
 void check_files(const format::Image& image, const ExternalFds& external) {
   const std::set<int>& inherit = external.inherit;
+  check_deleted_files(image);
   for (const FdEntry& f : image.files.fds) {
     struct stat st;
     switch (f.kind) {
@@ -220,7 +197,9 @@ void check_files(const format::Image& image, const ExternalFds& external) {
         if (f.external && inherit.count(f.fd) && fcntl(f.fd, F_GETFD) < 0)
           fail(f, "--inherit-fd " + std::to_string(f.fd) + " was given but restore has no fd " + std::to_string(f.fd));
         break;
+      case FdKind::Inotify: check_inotify(f); break;
       case FdKind::Fifo:
+        if (fifo_is_unlinked(image, f)) break;  // recreated (DeletedFiles.h)
         if (stat(f.file.path.c_str(), &st) != 0 || !S_ISFIFO(st.st_mode)) fail(f, "the FIFO is missing");
         // A write end whose reader was outside needs a reader now, or its open would fail later.
         if (f.external && (f.flags & O_ACCMODE) != O_RDONLY) {
@@ -269,6 +248,7 @@ void check_files(const format::Image& image, const ExternalFds& external) {
 
 PreparedFiles prepare_objects(const format::Image& image) {
   PreparedFiles out;
+  make_mapped_deleted_files(image, out.deleted);  // unnamed: nothing appears in the file system
   for (const auto& o : image.files.objects) {
     out.objects[o.id] = make_object(o);
     if (o.memfd && o.seals) out.seals.emplace_back(out.objects[o.id], o.seals);
@@ -278,6 +258,11 @@ PreparedFiles prepare_objects(const format::Image& image) {
 
 void prepare_fds(const format::Image& image, const ExternalFds& external /*checked by check_files*/,
                  PreparedFiles& out) {
+  make_deleted_files(image, out.deleted);
+  if (const format::DeletedFile* cwd = deleted_cwd(image))
+    if (fchdir(out.deleted.at(cwd->id)) != 0)
+      throw RestoreError("cannot enter the recreated working directory: " + std::string(std::strerror(errno)));
+  std::set<uint64_t> memfd_given;  // memfds whose created description an fd took
   const FdRoom room = fd_room(image);
   const int top = room.top;
   const size_t numbers = room.numbers;
@@ -306,10 +291,15 @@ void prepare_fds(const format::Image& image, const ExternalFds& external /*check
       case FdKind::RegularFile:
       case FdKind::Directory:
       case FdKind::CharDevice: fd = open_like(f, f.file.path); break;
-      case FdKind::DeletedFile: fd = recreate_deleted(f); break;
-      case FdKind::Fifo:
-        fd = open_like(f, f.file.path);
+      case FdKind::DeletedFile:
+        fd = ::open(("/proc/self/fd/" + std::to_string(out.deleted.at(f.object))).c_str(),
+                    int((f.flags & (O_ACCMODE | O_APPEND | O_DIRECTORY)) | O_CLOEXEC));
         break;
+      case FdKind::Fifo:
+        // An unlinked FIFO is reached through its recreated object (Fifo.h).
+        fd = fifo_is_unlinked(image, f) ? open_unlinked_fifo_end(f, out.deleted) : open_like(f, f.file.path);
+        break;
+      case FdKind::Inotify: fd = make_inotify(f); break;
       case FdKind::Pipe:
         if (f.external && external.inherit.count(f.fd)) {
           fd = fcntl(f.fd, F_DUPFD_CLOEXEC, base);  // --inherit-fd: restore's own fd f.fd
@@ -358,7 +348,14 @@ void prepare_fds(const format::Image& image, const ExternalFds& external /*check
       case FdKind::Memfd: {
         auto it = out.objects.find(f.object);
         if (it == out.objects.end()) fail(f, "its memfd object is missing");
-        fd = ::open(("/proc/self/fd/" + std::to_string(it->second)).c_str(), int((f.flags & O_ACCMODE) | O_CLOEXEC));
+        // memfd_create's own description is not counted as a writer of the
+        // inode (execveat of the memfd works while it is open); a reopen
+        // with O_RDWR is, and makes execveat fail with ETXTBSY. So the
+        // first O_RDWR fd of a memfd gets the created description itself.
+        if ((f.flags & O_ACCMODE) == O_RDWR && memfd_given.insert(f.object).second)
+          fd = fcntl(it->second, F_DUPFD_CLOEXEC, 0);
+        else
+          fd = ::open(("/proc/self/fd/" + std::to_string(it->second)).c_str(), int((f.flags & O_ACCMODE) | O_CLOEXEC));
         break;
       }
     }

@@ -26,6 +26,8 @@ struct PreparedFiles {
   std::vector<trampoline::PosixLock> posix_locks;  // taken by the trampoline once every fd is in place
   std::vector<trampoline::FdFixup> fixups;         // O_ASYNC and leases, tied to fd numbers
   std::vector<std::pair<int, uint32_t>> seals;  // memfd fd -> seals, applied after staging
+  std::map<uint64_t, int> deleted;            // DeletedFile id -> fd (DeletedFiles.h; mapped by the stager)
+  int deleted_exe = -1;                       // the deleted executable, reopened read-only (finish_deleted_files)
   int close_upto = 3;                         // every fd in [3, close_upto) that is not a target is closed
   // Unread pipe and FIFO data still to write, and a descriptor of the pipe
   // it goes into (closed by fill_pipes).

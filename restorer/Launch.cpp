@@ -19,6 +19,7 @@
 #include <iterator>
 #include <map>
 
+#include "format/DeletedFile.h"
 #include "format/Limits.h"
 #include "restorer/RestoreError.h"
 #include "trampoline/Blob.h"
@@ -161,7 +162,10 @@ class StagedView {
     const format::Vma& v = image_.vmas[i];
     uint64_t size;
     if (format::vma_kind_has_file(v.kind)) size = v.file.size;
-    else if (format::vma_kind_has_object(v.kind)) {
+    else if (format::vma_kind_is_deleted(v.kind)) {
+      const format::DeletedFile* d = format::find_deleted(image_.files.deleted, v.file.ino);
+      size = d ? d->size : 0;
+    } else if (format::vma_kind_has_object(v.kind)) {
       auto it = object_size_.find(v.file.ino);
       size = it == object_size_.end() ? 0 : it->second;
     } else return v.end;
@@ -199,7 +203,7 @@ class StagedView {
     const format::Vma& v = image_.vmas[i];
     if (format::vma_kind_is_special(v.kind) || !ap_.staged[i] || ap_.is_lazy(i) || !(v.prot & PROT_WRITE) ||
         v.kind == format::VmaKind::FileShared || v.kind == format::VmaKind::SysvShm ||
-        v.kind == format::VmaKind::FileSharedOwn || len > backed_end(i) - std::min(addr, backed_end(i)))
+        v.kind == format::VmaKind::FileSharedOwn || v.kind == format::VmaKind::DeletedShared || len > backed_end(i) - std::min(addr, backed_end(i)))
       return nullptr;
     return reinterpret_cast<uint8_t*>(ap_.staged[i] + (addr - v.start));
   }
@@ -214,7 +218,9 @@ class StagedView {
     if (i == SIZE_MAX) return 0;
     const format::Vma& v = image_.vmas[i];
     if (format::vma_kind_is_special(v.kind) || !ap_.staged[i] || ap_.is_lazy(i)) return 0;
-    if ((v.prot & (PROT_READ | PROT_WRITE)) != (PROT_READ | PROT_WRITE) || v.kind == format::VmaKind::FileShared) return 0;
+    if ((v.prot & (PROT_READ | PROT_WRITE)) != (PROT_READ | PROT_WRITE) || v.kind == format::VmaKind::FileShared ||
+        v.kind == format::VmaKind::DeletedShared)
+      return 0;
     uint64_t frame = (rsp - 128 - frame_size) & ~uint64_t(63);
     if (rsp < 128 + frame_size + 64 || frame < v.start || rsp > backed_end(i)) return 0;
     *write_at = reinterpret_cast<uint8_t*>(ap_.staged[i] + (frame - v.start));
@@ -365,7 +371,7 @@ void launch(const format::Image& image, const MachineFit& fit, const AddressPlan
                          "process keeps the launcher's brk, cmdline, environ and auxv locations\n");
   int exe_fd = -1;
   if (set_mm && (has_capability(CAP_SYS_ADMIN) || has_capability(CAP_CHECKPOINT_RESTORE)))
-    exe_fd = open_saved_exe(image.process.exe);
+    exe_fd = files.deleted_exe >= 0 ? files.deleted_exe : open_saved_exe(image.process.exe);
   if (set_mm && exe_fd < 0)
     std::fprintf(stderr, "restore: warning: /proc/PID/exe of the restored process will name restore, not %s "
                          "(needs CAP_CHECKPOINT_RESTORE and the file)\n", image.process.exe.c_str());

@@ -180,6 +180,32 @@ void stage_memory(const format::ImageReader& reader, const MachineFit& fit, cons
         if (ro >= 0) ::close(ro);
         break;
       }
+      case VmaKind::DeletedShared:  // the recreated file (DeletedFiles.h)
+      case VmaKind::DeletedPrivate: {
+        // Through a read-only description unless the area may be made
+        // writable and shared ("mw"), as the process's own was: a mapping
+        // keeps its file open, and one open for writing counts as a writer
+        // (the kernel refuses such a file as an exe).
+        const bool writable = v.kind == VmaKind::DeletedShared && ((v.flags & format::kVmaMayWrite) || (v.prot & PROT_WRITE));
+        if (writable) {
+          map_at(plan.staged[i], v, prot, MAP_SHARED, files.deleted.at(v.file.ino));
+          break;
+        }
+        int ro = ::open(("/proc/self/fd/" + std::to_string(files.deleted.at(v.file.ino))).c_str(), O_RDONLY | O_CLOEXEC);
+        if (ro < 0)
+          throw RestoreError("cannot reopen the deleted file " + v.file.path + " to map it: " + std::strerror(errno));
+        try {
+          map_at(plan.staged[i], v, prot,
+                 v.kind == VmaKind::DeletedShared ? MAP_SHARED
+                                                  : MAP_PRIVATE | ((v.flags & format::kVmaNoReserve) ? MAP_NORESERVE : 0),
+                 ro);
+        } catch (...) {
+          ::close(ro);
+          throw;
+        }
+        ::close(ro);
+        break;
+      }
       default: throw RestoreError(std::string("cannot stage a ") + vma_kind_name(v.kind) + " area");
     }
   }

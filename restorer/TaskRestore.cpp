@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "format/Hex.h"
+#include "restorer/DeletedFiles.h"
 #include "restorer/RestoreError.h"
 #include "x86/Cpu.h"
 #include "x86/Syscall.h"
@@ -71,6 +72,7 @@ void check_task(const format::Image& image) {
       sigaltstack(&old, nullptr);
     }
   }
+  if (deleted_cwd(image)) return;  // recreated with the deleted files (DeletedFiles.h)
   struct stat st;
   if (stat(t.cwd.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
     throw RestoreError("working directory " + t.cwd + " is missing here");
@@ -135,7 +137,8 @@ std::string apply_process_state(const format::Image& image) {
   const format::TaskState& t = image.task;
   std::string warnings;
   auto fail = [](const std::string& what) { throw RestoreError(what + ": " + std::strerror(errno)); };
-  if (chdir(t.cwd.c_str()) != 0) fail("cannot enter " + t.cwd);
+  // A deleted one was entered when it was recreated (prepare_files).
+  if (!deleted_cwd(image) && chdir(t.cwd.c_str()) != 0) fail("cannot enter " + t.cwd);
   umask(t.umask);
   if (personality(t.personality) < 0) fail("cannot set the personality");
   prctl(PR_SET_NAME, image.process.comm.c_str(), 0, 0, 0);

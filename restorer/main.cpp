@@ -25,6 +25,7 @@
 #include "restorer/AddressPlan.h"
 #include "restorer/Binfmt.h"
 #include "restorer/CommandLine.h"
+#include "restorer/DeletedFiles.h"
 #include "restorer/Descriptors.h"
 #include "restorer/LazyPages.h"
 #include "restorer/Launch.h"
@@ -153,6 +154,7 @@ int main(int argc, char** argv) {
     restorer::prepare_fds(image, external, files);
     restorer::fill_pipes(files);
     restorer::seal_memfds(files);
+    files.deleted_exe = restorer::finish_deleted_files(image, files.deleted);
     if (lazy_pages) restorer::confirm_page_server(*lazy_pages);
     restorer::launch(image, fit, plan, files, options);
   } catch (const format::FormatError& e) {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Descriptors ckpt cannot restore are refused at dump time, cleanly: for a
 # process holding a unix socketpair, a TCP socket listening on 127.0.0.1,
-# an inotify instance, a pty master (/dev/ptmx) or a pty slave (/dev/pts/N,
+# a fanotify instance, a pty master (/dev/ptmx) or a pty slave (/dev/pts/N,
 # its master held elsewhere), `ckpt dump` must exit 1 with exactly one line
 # on stderr that names the fd number and its kind, leave no image (nor a
 # temporary file) behind, and leave the process running untraced: it still
@@ -23,11 +23,11 @@ if kind == "socketpair":
     a, b = socket.socketpair(); keep += [a, b]; fd = a.fileno()
 elif kind == "tcp":
     s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(); keep.append(s); fd = s.fileno()
-elif kind == "inotify":
+elif kind == "fanotify":
     libc = ctypes.CDLL(None, use_errno=True)
-    fd = libc.inotify_init1(0)
-    if fd < 0 or libc.inotify_add_watch(fd, b"/tmp", 0x100) < 0:
-        sys.exit("inotify: errno %d" % ctypes.get_errno())
+    fd = libc.fanotify_init(0, 0)  # FAN_CLASS_NOTIF; needs CAP_SYS_ADMIN
+    if fd < 0:
+        sys.exit("fanotify: errno %d" % ctypes.get_errno())
 elif kind == "ptmx":
     fd = os.open("/dev/ptmx", os.O_RDWR | os.O_NOCTTY)
 elif kind == "pts":
@@ -49,7 +49,7 @@ for line in sys.stdin:
 cases=(
   'socketpair|socket'
   'tcp|socket'
-  'inotify|inotify'
+  'fanotify|fanotify'
   'ptmx|tty|pty|terminal'
   'pts|tty|pty|terminal'
 )

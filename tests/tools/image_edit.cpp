@@ -244,7 +244,15 @@ int main(int argc, char** argv) {
           f.contents.assign(std::stoul(p.at(2), nullptr, 0), 'f');
         } else if (field == "add_deleted") {
           f.kind = FdKind::DeletedFile, f.flags = O_RDWR;
-          f.contents.assign(std::stoul(p.at(2), nullptr, 0), 'd');
+          DeletedFile d;  // the file's one object, which the fd names
+          d.id = 0x7e000000u + uint64_t(f.fd), d.mode = S_IFREG | 0600, d.path = f.file.path;
+          d.uid = img.process.uid, d.gid = img.process.gid;
+          d.size = std::stoul(p.at(2), nullptr, 0);
+          d.data.push_back({0, std::vector<uint8_t>(d.size, 'd')});
+          f.object = d.id;
+          img.files.deleted.push_back(std::move(d));
+          std::sort(img.files.deleted.begin(), img.files.deleted.end(),
+                    [](const DeletedFile& a, const DeletedFile& b) { return a.id < b.id; });
         } else {
           f.kind = FdKind::RegularFile, f.flags = O_RDONLY, f.file = file_id(p.at(1));
         }

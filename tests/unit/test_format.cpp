@@ -1192,7 +1192,10 @@ TEST_CASE("format: epoll targets are fds epoll can watch, each once") {
   Image img = realistic_image();
   FdEntry ev, del, ep;
   ev.fd = 900, ev.kind = FdKind::EventFd;
-  del.fd = 901, del.kind = FdKind::DeletedFile, del.file.path = "/tmp/gone";
+  del.fd = 901, del.kind = FdKind::DeletedFile, del.file.path = "/tmp/gone", del.object = 31;
+  DeletedFile gone;
+  gone.id = 31, gone.mode = S_IFREG | 0600, gone.path = "/tmp/gone";
+  img.files.deleted = {gone};
   ep.fd = 902, ep.kind = FdKind::Epoll;
   ep.targets = {{900, 1, 0, 900}, {0, 1, 0, 0}};
   img.files.fds = {ev, del, ep};
@@ -1225,4 +1228,121 @@ TEST_CASE("format: the rseq area must be in writable memory") {
   Image img = realistic_image();
   img.threads[0].rseq.address = kExeText;  // read-only code
   CHECK_THROWS_WITH_AS(write_and_open(img, {}), has("rseq area is not in readable and writable memory"), FormatError);
+}
+
+// ------------------------------------------- deleted files, inotify, memfd mode
+
+namespace {
+// The realistic image with one deleted file on fd 5, an inotify fd 6 with
+// two watches, and a memfd with a mode.
+Image image_with_file_kinds() {
+  Image img = realistic_image();
+  DeletedFile d;
+  d.id = 777;
+  d.mode = S_IFREG | 0641;
+  d.uid = 4321, d.gid = 8765;
+  d.atime_ns = 1000000000500000000, d.mtime_ns = 1200000000250000000;
+  d.size = 10;
+  d.path = "/tmp/gone";
+  d.data.push_back({2, {'a', 'b', 'c'}});
+  img.files.deleted.push_back(d);
+  FdEntry f;
+  f.fd = 5;
+  f.kind = FdKind::DeletedFile;
+  f.flags = O_RDWR;
+  f.file.path = "/tmp/gone";
+  f.object = 777;
+  img.files.fds.push_back(f);
+  FdEntry n;
+  n.fd = 6;
+  n.kind = FdKind::Inotify;
+  n.watches.push_back({1, 0x100, "/tmp", 1, 2});
+  n.watches.push_back({4, 0x2, "/etc/passwd", 1, 3});
+  img.files.fds.push_back(n);
+  SharedObject o;
+  o.id = 99, o.memfd = true, o.name = "m", o.size = 0, o.mode = 0750;
+  img.files.objects.push_back(o);
+  return img;
+}
+}  // namespace
+
+TEST_CASE("format: deleted files, inotify watches and memfd modes round-trip") {
+  Image img = image_with_file_kinds();
+  auto o = write_and_open(img, one_page());
+  const FileTable& t = o->reader->image().files;
+  REQUIRE(t.deleted.size() == 1);
+  CHECK(t.deleted[0].mode == (S_IFREG | 0641));
+  CHECK(t.deleted[0].uid == 4321);
+  CHECK(t.deleted[0].atime_ns == 1000000000500000000);
+  CHECK(t.deleted[0].mtime_ns == 1200000000250000000);
+  REQUIRE(t.deleted[0].data.size() == 1);
+  CHECK(t.deleted[0].data[0].bytes.size() == 3);
+  REQUIRE(t.fds.size() == 2);
+  CHECK(t.fds[0].object == 777);
+  REQUIRE(t.fds[1].watches.size() == 2);
+  CHECK(t.fds[1].watches[1].wd == 4);
+  CHECK(t.fds[1].watches[1].path == "/etc/passwd");
+  CHECK(t.objects[0].mode == 0750);
+}
+
+TEST_CASE("format: bad deleted files are refused") {
+  Image img = image_with_file_kinds();
+  img.files.fds[0].object = 778;
+  CHECK_THROWS_WITH_AS(write_and_open(img, one_page()), has("its deleted file 778 is not in the image"), FormatError);
+  img = image_with_file_kinds();
+  img.files.deleted[0].mode |= S_ISUID;
+  CHECK_THROWS_WITH_AS(write_and_open(img, one_page()), has("set-id"), FormatError);
+  img = image_with_file_kinds();
+  img.files.deleted[0].mode = S_IFCHR | 0600;
+  CHECK_THROWS_WITH_AS(write_and_open(img, one_page()), has("not a regular file, FIFO or directory"), FormatError);
+  img = image_with_file_kinds();
+  img.files.deleted.push_back(img.files.deleted[0]);
+  CHECK_THROWS_WITH_AS(write_and_open(img, one_page()), has("not sorted by id, or a duplicate"), FormatError);
+  img = image_with_file_kinds();
+  img.files.deleted[0].data[0].offset = 9;
+  CHECK_THROWS_WITH_AS(write_and_open(img, one_page()), has("beyond its size"), FormatError);
+  img = image_with_file_kinds();
+  img.files.deleted[0].handle = {1, 2};
+  CHECK_THROWS_WITH_AS(write_and_open(img, one_page()), has("a handle without a mount point"), FormatError);
+  img = image_with_file_kinds();
+  img.files.deleted[0].mount = "/";
+  img.files.deleted[0].handle = {1, 2};
+  CHECK_THROWS_WITH_AS(write_and_open(img, one_page()), has("no contents"), FormatError);
+  img = image_with_file_kinds();
+  img.files.deleted[0].path = "relative";
+  CHECK_THROWS_WITH_AS(write_and_open(img, one_page()), has("no absolute path"), FormatError);
+  img = image_with_file_kinds();
+  img.files.deleted[0].flags = kDeletedIsCwd;
+  CHECK_THROWS_WITH_AS(write_and_open(img, one_page()), has("a working directory that is not one directory"), FormatError);
+}
+
+TEST_CASE("format: a mapping of a deleted file must name a deleted regular file") {
+  Image img = image_with_file_kinds();
+  Vma& v = img.vmas[0];
+  v.kind = VmaKind::DeletedShared;
+  v.file = FileId{};
+  v.file.ino = 12345;
+  v.pgoff = 0;
+  CHECK_THROWS_WITH_AS(write_and_open(img, one_page()), has("names no deleted regular file"), FormatError);
+}
+
+TEST_CASE("format: bad inotify watches and memfd modes are refused") {
+  Image img = image_with_file_kinds();
+  std::swap(img.files.fds[1].watches[0], img.files.fds[1].watches[1]);
+  CHECK_THROWS_WITH_AS(write_and_open(img, one_page()), has("sorted and unique"), FormatError);
+  img = image_with_file_kinds();
+  img.files.fds[1].watches[0].mask = 0x00400000u;  // unknown
+  CHECK_THROWS_WITH_AS(write_and_open(img, one_page()), has("unknown mask bits"), FormatError);
+  img = image_with_file_kinds();
+  img.files.fds[1].watches[1].wd = kMaxInotifyWd + 1;
+  CHECK_THROWS_WITH_AS(write_and_open(img, one_page()), has("too large"), FormatError);
+  img = image_with_file_kinds();
+  img.files.fds[1].watches[0].path = "tmp";
+  CHECK_THROWS_WITH_AS(write_and_open(img, one_page()), has("no absolute path"), FormatError);
+  img = image_with_file_kinds();
+  img.files.fds[0].watches = img.files.fds[1].watches;
+  CHECK_THROWS_WITH_AS(write_and_open(img, one_page()), has("inotify watches on a deleted file"), FormatError);
+  img = image_with_file_kinds();
+  img.files.objects[0].mode = 04755;
+  CHECK_THROWS_WITH_AS(write_and_open(img, one_page()), has("mode bits beyond 0777"), FormatError);
 }
