@@ -17,8 +17,9 @@
 #     no tfd line for it, as when a file is closed for good) but still
 #     watches the pipe.
 # The sockets and the terminals must be among the left out (this version
-# carries neither); the inotify fd either is left out with its warning, or
-# (once inotify is supported) comes back without one: both are checked.
+# carries neither); each of two inotify fds (one idle, one with an event
+# queued and unread) either is left out with its warning, or (where this
+# version carries it) comes back without one: both are checked.
 # Without --ignore-fds the same process is refused (e2e.check_fd_refusals
 # checks each kind alone).
 source "$(dirname "$0")/lib.sh"
@@ -33,13 +34,17 @@ master, slave = os.openpty()
 ino = libc.inotify_init1(0)
 if ino < 0 or libc.inotify_add_watch(ino, b"/tmp", 0x100) < 0:
     sys.exit("inotify: errno %d" % ctypes.get_errno())
+ino_unread = libc.inotify_init1(0)  # with an event queued, unread
+if ino_unread < 0 or libc.inotify_add_watch(ino_unread, os.path.dirname(path).encode(), 0x100) < 0:
+    sys.exit("inotify: errno %d" % ctypes.get_errno())
+os.close(os.open(path + ".new", os.O_CREAT | os.O_WRONLY, 0o600))
 f = os.open(path, os.O_RDONLY)
 os.read(f, 5)
 r, w = os.pipe()
 ep = select.epoll()
 ep.register(a.fileno(), select.EPOLLIN)
 ep.register(r, select.EPOLLIN)
-fds = {"sock_a": a.fileno(), "sock_b": b.fileno(), "sock_dup": os.dup(a.fileno()), "ptm": master, "pts": slave, "inotify": ino,
+fds = {"sock_a": a.fileno(), "sock_b": b.fileno(), "sock_dup": os.dup(a.fileno()), "ptm": master, "pts": slave, "inotify": ino, "inotify_unread": ino_unread,
        "file": f, "pipe_r": r, "pipe_w": w, "epoll": ep.fileno()}
 print("ready", json.dumps(fds), flush=True)
 sys.stdin.readline()
@@ -79,12 +84,12 @@ wait_gone orig
 
 # One warning per fd left out, naming it and its kind.
 left_out=()
-for c in 'sock_a|socket' 'sock_b|socket' 'sock_dup|socket' 'ptm|terminal|tty|pty' 'pts|terminal|tty|pty' 'inotify|inotify'; do
+for c in 'sock_a|socket' 'sock_b|socket' 'sock_dup|socket' 'ptm|terminal|tty|pty' 'pts|terminal|tty|pty' 'inotify|inotify' 'inotify_unread|inotify'; do
   name=${c%%|*} words=${c#*|}
   fd=$(fd_of "$name")
   n=$(grep -Ec "^ckpt: warning: left out fd $fd[^0-9]" "$WORK/dump.err")
-  if [[ $name == inotify && $n == 0 ]]; then
-    log "inotify fd $fd was carried, not left out (supported by this version)"
+  if [[ $name == inotify* && $n == 0 ]]; then
+    log "$name fd $fd was carried, not left out (supported by this version)"
     continue
   fi
   ((n == 1)) || fail "expected one 'left out fd $fd' warning for $name, got $n"
@@ -115,7 +120,7 @@ import json, sys
 report, gone = json.loads(sys.argv[1]), set(json.loads(sys.argv[2]))
 sock, pipe_r = int(sys.argv[3]), int(sys.argv[4])
 bad = []
-for name in ["sock_a", "sock_b", "sock_dup", "ptm", "pts", "inotify", "file", "pipe_r", "pipe_w", "epoll"]:
+for name in ["sock_a", "sock_b", "sock_dup", "ptm", "pts", "inotify", "inotify_unread", "file", "pipe_r", "pipe_w", "epoll"]:
     want = "absent" if name in gone else "open"
     if report[name] != want:
         bad.append("%s is %s, expected %s" % (name, report[name], want))
@@ -129,5 +134,6 @@ for b in bad:
     print("FAIL", b, file=sys.stderr)
 sys.exit(1 if bad else 0)
 EOF
+grep '^ckpt: warning: ' "$WORK/dump.err" | while read -r line; do log "$line"; done
 log "left out: ${left_out[*]}; $(grep -c '^ckpt: warning' "$WORK/dump.err") warnings, e.g. $(grep -m1 'left out' "$WORK/dump.err")"
 log "PASS"
