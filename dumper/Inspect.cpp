@@ -97,7 +97,16 @@ void print_json(const ImageReader& r, std::ostream& out) {
   }
   out << "],\"task\":{\"cwd\":" << json_string(img.task.cwd) << ",\"umask\":" << img.task.umask
       << ",\"shared_pending\":" << img.task.shared_pending.size() << ",\"ldt_slots\":" << img.task.ldt.size()
-      << "},\"fds\":[";
+      << ",\"oom_score_adj\":" << img.task.oom_score_adj << ",\"membarrier\":" << img.task.membarrier
+      << ",\"monotonic_ns\":" << img.task.monotonic_ns << ",\"boottime_ns\":" << img.task.boottime_ns
+      << ",\"posix_timers\":[";
+  for (size_t i = 0; i < img.task.timers.size(); ++i) {
+    const PosixTimer& p = img.task.timers[i];
+    out << (i ? "," : "") << "{\"id\":" << p.id << ",\"clock\":" << p.clock << ",\"notify\":" << p.notify
+        << ",\"signo\":" << p.signo << ",\"sigev_value\":" << p.sigev_value << ",\"target_tid\":" << p.target_tid
+        << ",\"value_ns\":" << p.value_ns << ",\"interval_ns\":" << p.interval_ns << "}";
+  }
+  out << "]},\"fds\":[";
   for (size_t i = 0; i < img.files.fds.size(); ++i) {
     const FdEntry& f = img.files.fds[i];
     out << (i ? "," : "") << "{\"fd\":" << f.fd << ",\"kind\":\"" << fd_kind_name(f.kind)
@@ -143,6 +152,19 @@ void print_text(const ImageReader& r, std::ostream& out) {
   out << "task: cwd " << printable(task.cwd) << ", umask " << std::oct << task.umask << std::dec << ", " << handled
       << " signal handlers (" << ignored << " ignored), " << task.shared_pending.size() << " shared pending signals, "
       << task.ldt.size() << " LDT slots, personality " << hex(task.personality) << "\n";
+  std::snprintf(line, sizeof line,
+                "clocks at dump: monotonic %.3f s, boottime %.3f s; oom_score_adj %d; membarrier registrations %#x\n",
+                double(task.monotonic_ns) / 1e9, double(task.boottime_ns) / 1e9, task.oom_score_adj, task.membarrier);
+  out << line;
+  for (const PosixTimer& p : task.timers) {
+    static const char* const kinds[] = {"signal", "none", "thread", "?", "thread-id"};
+    std::snprintf(line, sizeof line,
+                  "posix timer %d: clock %d, notify %s, signal %d, value %#" PRIx64 "%s, left %.6f s, every %.6f s\n", p.id,
+                  p.clock, kinds[p.notify >= 0 && p.notify <= 4 ? p.notify : 3], p.signo, p.sigev_value,
+                  p.target_tid ? (" to thread " + std::to_string(p.target_tid)).c_str() : "",
+                  double(p.value_ns) / 1e9, double(p.interval_ns) / 1e9);
+    out << line;
+  }
   // One entry per open file description: "3+4+40" when fds 4 and 40 share fd 3's.
   out << "files: " << img.files.fds.size() << " open files";
   for (const FdEntry& f : img.files.fds) {

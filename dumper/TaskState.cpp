@@ -9,12 +9,14 @@
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <sstream>
 
+#include "dumper/PosixTimers.h"
 #include "x86/ProcMaps.h"
 #include "x86/RemoteSyscall.h"
 
@@ -98,6 +100,22 @@ void write_word(pid_t pid, uint64_t addr, uint64_t value) {
     fail(pid, std::string("cannot restore its rseq_cs pointer: ") + std::strerror(errno));
 }
 
+// MEMBARRIER_CMD_GET_REGISTRATIONS (Linux 6.3) names the REGISTER_*
+// commands the process's mm went through. Where the kernel cannot say, it
+// is refused unless this kernel offers no registration at all.
+uint32_t membarrier_registrations(pid_t pid, x86::RemoteSyscall& rs) {
+  constexpr long kGetRegistrations = 1 << 9;
+  long r = rs.call(SYS_membarrier, kGetRegistrations, 0, 0);
+  if (r >= 0) {
+    if (uint32_t(r) & ~format::kMembarrierRegistrations)
+      fail(pid, "has membarrier registrations this ckpt does not know (" + std::to_string(r) + ")");
+    return uint32_t(r);
+  }
+  long offered = syscall(SYS_membarrier, 0 /* MEMBARRIER_CMD_QUERY */, 0, 0);
+  if (offered <= 0 || !(offered & format::kMembarrierRegistrations)) return 0;
+  fail(pid, "this kernel cannot tell its membarrier registrations (MEMBARRIER_CMD_GET_REGISTRATIONS needs Linux 6.3)");
+}
+
 }  // namespace
 
 static void inject_getters(pid_t pid, const x86::InjectionSite& site, format::TaskState* t, format::ThreadState& th);
@@ -132,6 +150,7 @@ void read_task_state(const Tracee& tracee, const x86::InjectionSite& site, forma
     }
   }
   t.shared_pending = peek_pending(pid, true);
+  t.oom_score_adj = int32_t(std::stol(x86::read_proc_file(proc(pid, "oom_score_adj"))));
 
   for (format::ThreadState& th : image.threads) {
     th.pending = peek_pending(th.tid, false);
@@ -145,6 +164,7 @@ void read_task_state(const Tracee& tracee, const x86::InjectionSite& site, forma
     inject_getters(pid, site, th.tid == pid ? &t : nullptr, th);
     if (have_rseq_cs) write_word(pid, rseq_cs_at, rseq_cs);
   }
+  check_timer_targets(pid, t.timers, image.threads);
   // One C library, one layout: the cached tid sits at the same offset in
   // every thread's descriptor, or the search was fooled.
   const format::ThreadState& leader = image.threads.at(0);
@@ -200,6 +220,16 @@ static void inject_process_getters(pid_t pid, x86::RemoteSyscall& rs, uint64_t b
   }
   t.dumpable = int32_t(checked(pid, rs.call(SYS_prctl, PR_GET_DUMPABLE), "the dumpable flag"));
   t.thp_disable = uint32_t(checked(pid, rs.call(SYS_prctl, PR_GET_THP_DISABLE), "the THP-disable flag"));
+  t.timers = read_posix_timers(pid, rs, buf);
+  t.membarrier = membarrier_registrations(pid, rs);
+  // The clocks as the process sees them (it may live in a time namespace).
+  timespec ts;
+  checked(pid, rs.call(SYS_clock_gettime, CLOCK_MONOTONIC, long(buf)), "CLOCK_MONOTONIC");
+  rs.read(buf, &ts, sizeof ts);
+  t.monotonic_ns = int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+  checked(pid, rs.call(SYS_clock_gettime, CLOCK_BOOTTIME, long(buf)), "CLOCK_BOOTTIME");
+  rs.read(buf, &ts, sizeof ts);
+  t.boottime_ns = int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
 }
 
 }  // namespace ckpt::dumper

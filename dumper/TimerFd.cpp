@@ -12,6 +12,8 @@
 
 #include "dumper/OpenFiles.h"
 #include "dumper/ScopedFd.h"
+#include "dumper/TimeNamespace.h"
+#include "dumper/Tracee.h"
 
 namespace ckpt::dumper {
 
@@ -46,7 +48,14 @@ void read_timerfd(pid_t pid, format::FdEntry& f) {
     // The alarm clocks read as their base clocks.
     clockid_t c = f.clockid == CLOCK_REALTIME_ALARM ? CLOCK_REALTIME : f.clockid == CLOCK_BOOTTIME_ALARM ? CLOCK_BOOTTIME : f.clockid;
     if (clock_gettime(c, &now) != 0) refuse_fd(pid, f.fd, "cannot read the timer's clock " + std::to_string(f.clockid));
-    f.expiry_ns = ns_of(now) + f.value_ns;
+    // On the process's clock, which a time namespace may shift from ours.
+    int64_t shift = 0;
+    try {
+      shift = clock_shift_ns(pid, c);
+    } catch (const DumpError& e) {
+      refuse_fd(pid, f.fd, std::string("an absolute timer: ") + e.what());
+    }
+    f.expiry_ns = ns_of(now) + f.value_ns + shift;
   }
 }
 

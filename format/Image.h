@@ -217,6 +217,37 @@ struct Rlimit {
 inline constexpr unsigned kSignalCount = 64;
 inline constexpr unsigned kRlimitCount = 16;  // RLIM_NLIMITS
 
+// sigev_notify values a POSIX timer can hold (glibc's SIGEV_THREAD reaches
+// the kernel as SIGEV_THREAD_ID to its helper thread).
+enum TimerNotify : int32_t {
+  kNotifySignal = 0,    // SIGEV_SIGNAL: to the process
+  kNotifyNone = 1,      // SIGEV_NONE: counts, signals nothing
+  kNotifyThread = 2,    // SIGEV_THREAD as the kernel takes it: same as SIGEV_SIGNAL
+  kNotifyThreadId = 4,  // SIGEV_THREAD_ID (| SIGEV_SIGNAL): to one thread
+};
+
+// Clocks a timer is recreated on: the system clocks timer_create takes,
+// and the CPU clocks of the process itself (the kernel's encoding with pid
+// 0: -8 PROF, -7 VIRT, -6 SCHED). A thread's CPU clock (3, or -4..-2) and
+// another process's name something restore cannot name again.
+inline bool timer_clock_is_restorable(int32_t c) {
+  return c == 0 || c == 1 || c == 2 || c == 7 || c == 8 || c == 9 || c == 11 || (c >= -8 && c <= -6);
+}
+inline constexpr uint32_t kMembarrierRegistrations = (1u << 2) | (1u << 4) | (1u << 6) | (1u << 8);
+
+// One POSIX timer (timer_create), from /proc/PID/timers and timer_gettime.
+struct PosixTimer {
+  int32_t id = 0;              // the timer_t the process holds
+  int32_t clock = 0;           // clockid as the kernel keeps it; -8..-6: a CPU clock of the process itself
+  int32_t signo = 0;           // sigev_signo
+  int32_t notify = 0;          // TimerNotify
+  uint64_t sigev_value = 0;    // sigev_value, delivered as si_value
+  int32_t target_tid = 0;      // kNotifyThreadId: the thread (a ThreadState's tid); else 0
+  int64_t value_ns = 0;        // time left until it fires; 0: disarmed
+  int64_t interval_ns = 0;     // period; 0: one-shot
+  int32_t overrun = 0;         // timer_getoverrun at dump (informational: the kernel cannot be given it back)
+};
+
 // Process-wide kernel state beyond memory and identity: what the process
 // could observe with getters and that a restore must put back.
 struct TaskState {
@@ -235,6 +266,12 @@ struct TaskState {
   // XSAVE features the process may use (arch_prctl ARCH_GET_XCOMP_PERM),
   // including those granted only on request (AMX tile data); 0: not reported.
   uint64_t xcomp_perm = 0;
+  int32_t oom_score_adj = 0;                       // /proc/PID/oom_score_adj
+  uint32_t membarrier = 0;                         // MEMBARRIER_CMD_GET_REGISTRATIONS: REGISTER_* commands done
+  // CLOCK_MONOTONIC and CLOCK_BOOTTIME as the process saw them at the dump
+  // (0: not recorded); the restore's time namespace continues from them.
+  int64_t monotonic_ns = 0, boottime_ns = 0;
+  std::vector<PosixTimer> timers;                  // sorted by id
 };
 
 // Shared memory whose contents live in the image: the object behind

@@ -25,6 +25,7 @@ inline constexpr uint32_t kMaxSysvSegments = 4096;       // SHMMNI default
 inline constexpr uint32_t kMaxGuardRanges = 1u << 20;      // per VMA; the VMA's page count bounds it further
 inline constexpr uint32_t kMaxEpollTargets = 1u << 20;
 inline constexpr uint32_t kMaxLocks = 1u << 16;            // per open file description
+inline constexpr uint32_t kMaxPosixTimers = 1u << 16;     // each holds a queued signal: RLIMIT_SIGPENDING bounds them
 inline constexpr uint32_t kMaxBlobBytes = 48u << 20;       // one fd's or object extent's bytes, inside the 64 MiB section
 inline constexpr uint32_t kMaxDeletedFiles = 1u << 16;
 inline constexpr uint64_t kMaxDeletedBytes = 48ull << 20;  // all deleted files' saved bytes together (one section)

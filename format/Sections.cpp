@@ -331,6 +331,22 @@ std::vector<uint8_t> encode_task(const TaskState& t) {
   w.u32(uint32_t(t.ldt.size()));
   for (uint64_t d : t.ldt) w.u64(d);
   w.u64(t.xcomp_perm);
+  w.i32(t.oom_score_adj);
+  w.u32(t.membarrier);
+  w.i64(t.monotonic_ns);
+  w.i64(t.boottime_ns);
+  w.u32(uint32_t(t.timers.size()));
+  for (const PosixTimer& p : t.timers) {
+    w.i32(p.id);
+    w.i32(p.clock);
+    w.i32(p.signo);
+    w.i32(p.notify);
+    w.u64(p.sigev_value);
+    w.i32(p.target_tid);
+    w.i64(p.value_ns);
+    w.i64(p.interval_ns);
+    w.i32(p.overrun);
+  }
   return w.bytes();
 }
 
@@ -359,6 +375,22 @@ TaskState decode_task(const uint8_t* data, size_t n, uint64_t base) {
   t.ldt.resize(nldt);
   for (uint64_t& d : t.ldt) d = r.u64("LDT entry");
   t.xcomp_perm = r.u64("XSAVE permission");
+  t.oom_score_adj = r.i32("oom_score_adj");
+  t.membarrier = r.u32("membarrier registrations");
+  t.monotonic_ns = r.i64("CLOCK_MONOTONIC at dump");
+  t.boottime_ns = r.i64("CLOCK_BOOTTIME at dump");
+  t.timers.resize(r.count("POSIX timer count", kMaxPosixTimers, 4 * 4 + 8 + 4 + 8 * 2 + 4));
+  for (PosixTimer& p : t.timers) {
+    p.id = r.i32("timer id");
+    p.clock = r.i32("timer clock");
+    p.signo = r.i32("timer signal");
+    p.notify = r.i32("timer notification");
+    p.sigev_value = r.u64("timer sigev_value");
+    p.target_tid = r.i32("timer target thread");
+    p.value_ns = r.i64("timer value");
+    p.interval_ns = r.i64("timer interval");
+    p.overrun = r.i32("timer overrun");
+  }
   r.expect_end("task section");
   return t;
 }

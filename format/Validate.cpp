@@ -303,6 +303,10 @@ void validate_image(const Image& image, const std::vector<SectionInfo>& sections
     if (i.interval_sec < 0 || i.value_sec < 0 || i.interval_usec < 0 || i.value_usec < 0 ||
         i.interval_usec > 999999 || i.value_usec > 999999)
       bad_task("invalid interval timer");
+  if (task.oom_score_adj < -1000 || task.oom_score_adj > 1000) bad_task("oom_score_adj out of [-1000, 1000]");
+  if (task.membarrier & ~kMembarrierRegistrations) bad_task("unknown membarrier registration bits");
+  if (task.monotonic_ns < 0 || task.boottime_ns < 0) bad_task("negative clock value");
+
 
   for (const SharedObject& o : image.files.objects) {
     if (o.size > (1ull << 46)) bad_files("shared object size out of range");
@@ -397,6 +401,27 @@ void validate_image(const Image& image, const std::vector<SectionInfo>& sections
       bad("alternate stack beyond user space");
   }
 
+  // POSIX timers, once the threads they may signal are known to be valid.
+  {
+    std::vector<int32_t> tids;
+    for (const ThreadState& t : image.threads) tids.push_back(t.tid);
+    std::sort(tids.begin(), tids.end());
+    int64_t prev_id = -1;
+    for (const PosixTimer& p : task.timers) {
+      auto bad_timer = [&](const std::string& why) { bad_task("POSIX timer " + std::to_string(p.id) + ": " + why); };
+      if (p.id <= prev_id) bad_timer("ids must be non-negative, sorted and unique");
+      prev_id = p.id;
+      if (!timer_clock_is_restorable(p.clock)) bad_timer("clock " + std::to_string(p.clock) + " cannot be restored");
+      if (p.notify != kNotifySignal && p.notify != kNotifyNone && p.notify != kNotifyThread && p.notify != kNotifyThreadId)
+        bad_timer("unknown notification " + std::to_string(p.notify));
+      if (p.notify != kNotifyNone && (p.signo < 1 || p.signo > int32_t(kSignalCount)))
+        bad_timer("invalid signal " + std::to_string(p.signo));
+      if ((p.notify == kNotifyThreadId) != (p.target_tid != 0)) bad_timer("target thread given without SIGEV_THREAD_ID or missing");
+      if (p.target_tid && !std::binary_search(tids.begin(), tids.end(), p.target_tid))
+        bad_timer("targets thread " + std::to_string(p.target_tid) + ", which is not in the image");
+      if (p.value_ns < 0 || p.interval_ns < 0) bad_timer("negative time");
+    }
+  }
   const uint64_t index_at = section_offset(sections, SectionType::PageIndex);
   uint64_t data_begin = 0, data_end = 0;
   for (const SectionInfo& s : sections)

@@ -10,7 +10,8 @@
 namespace ckpt::restorer {
 
 const char* const kUsage =
-    "usage: restore IMAGE [--lazy] [--check] [--verbose] [--inherit-fd N]... [--external-fds=null]\n"
+    "usage: restore IMAGE [--lazy] [--check] [--verbose] [--host-clocks] [--inherit-fd N]...\n"
+    "                     [--external-fds=null]\n"
     "       restore --install-binfmt | --uninstall-binfmt\n"
     "  Replaces this process with the one saved in IMAGE (made by `ckpt dump`).\n"
     "  --lazy     bring private anonymous memory in on first touch (and in the background)\n"
@@ -18,6 +19,8 @@ const char* const kUsage =
     "             memory size; a detached page server (ckpt-lazy) lives until all is in\n"
     "  --check    validate the image against this machine and exit 0, restoring nothing\n"
     "  --verbose  say what is done, on stderr\n"
+    "  --host-clocks  CLOCK_MONOTONIC and CLOCK_BOOTTIME read the host's values (ahead by the\n"
+    "             time since the dump) instead of going on from the dump's in a time namespace\n"
     "  --inherit-fd N  this fd N stands in for the saved process's fd N, a pipe end\n"
     "                  whose other end was outside the process\n"
     "  --external-fds=null  /dev/null stands in for every such pipe end not given\n"
@@ -64,6 +67,7 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
     bool* flag = name == "--check"              ? &cl.check
                  : name == "--verbose"          ? &cl.verbose
                  : name == "--lazy"             ? &cl.lazy
+                 : name == "--host-clocks"      ? &cl.host_clocks
                  : name == "--install-binfmt"   ? &cl.install_binfmt
                  : name == "--uninstall-binfmt" ? &cl.uninstall_binfmt
                  : name == "--help"             ? &cl.help

@@ -21,6 +21,7 @@
 
 #include "format/DeletedFile.h"
 #include "format/Limits.h"
+#include "restorer/PosixTimers.h"
 #include "restorer/RestoreError.h"
 #include "trampoline/Blob.h"
 #include "trampoline/Plan.h"
@@ -49,7 +50,7 @@ static uint64_t blob_size() { return uint64_t(ckpt_trampoline_blob_end - ckpt_tr
 struct HomeLayout {
   uint64_t plan, frame, stack_top, size;
   size_t plan_bytes, keep_offset, move_offset, auxv_offset, ldt_offset, shared_offset, thread_offset;
-  size_t fd_move_offset, lock_offset, fixup_offset, others_offset, others_pending_offset, lazy_offset;
+  size_t fd_move_offset, lock_offset, fixup_offset, others_offset, others_pending_offset, lazy_offset, timer_offset;
   size_t frame_stride;         // one fallback frame per thread, from `frame`
   uint64_t thread_stacks;      // 16 KiB per other thread, from here
 };
@@ -81,7 +82,8 @@ static HomeLayout layout(const format::Image& image) {
   size_t others_pending = 0;
   for (size_t i = 1; i < image.threads.size(); ++i) others_pending += image.threads[i].pending.size();
   h.lazy_offset = h.others_pending_offset + others_pending * sizeof(trampoline::QueuedSignal);
-  h.auxv_offset = h.lazy_offset + image.vmas.size() * sizeof(Range);
+  h.timer_offset = h.lazy_offset + image.vmas.size() * sizeof(Range);
+  h.auxv_offset = h.timer_offset + image.task.timers.size() * sizeof(trampoline::TimerPlan);
   h.plan_bytes = h.auxv_offset + image.mm.auxv.size();
   h.plan = page_up(blob_size());
   h.frame = (h.plan + h.plan_bytes + 63) & ~uint64_t(63);
@@ -445,6 +447,9 @@ void launch(const format::Image& image, const MachineFit& fit, const AddressPlan
       if (ap.is_lazy(i))
         reinterpret_cast<Range*>(base + h.plan + h.lazy_offset)[plan->lazy_count++] = {image.vmas[i].start,
                                                                                        image.vmas[i].end};
+  plan->timer_offset = h.timer_offset;
+  plan->timer_count = uint32_t(image.task.timers.size());
+  plan_posix_timers(image, reinterpret_cast<trampoline::TimerPlan*>(base + h.plan + h.timer_offset));
   plan->close_upto = files.close_upto;
   plan->fd_move_offset = h.fd_move_offset;
   plan->fd_move_count = uint32_t(files.moves.size());

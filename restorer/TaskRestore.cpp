@@ -16,11 +16,13 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <vector>
 
 #include "format/Hex.h"
 #include "restorer/DeletedFiles.h"
+#include "restorer/PosixTimers.h"
 #include "restorer/RestoreError.h"
 #include "x86/Cpu.h"
 #include "x86/Syscall.h"
@@ -30,6 +32,27 @@ namespace ckpt::restorer {
 static const char* const kRlimitNames[format::kRlimitCount] = {
     "CPU", "FSIZE", "DATA", "STACK", "CORE", "RSS", "NPROC", "NOFILE",
     "MEMLOCK", "AS", "LOCKS", "SIGPENDING", "MSGQUEUE", "NICE", "RTPRIO", "RTTIME"};
+
+static constexpr long kMembarrierQuery = 0;
+
+// Raising it is always allowed; lowering it below the floor this process
+// inherited (oom_score_adj_min, what a privileged ancestor last set) takes
+// CAP_SYS_RESOURCE, and an image never grants that: kept, with a warning.
+static std::string set_oom_score_adj(int32_t want) {
+  int fd = ::open("/proc/self/oom_score_adj", O_RDWR | O_CLOEXEC);
+  if (fd < 0) throw RestoreError(std::string("cannot open /proc/self/oom_score_adj: ") + std::strerror(errno));
+  char now[16] = {};
+  ssize_t n = ::read(fd, now, sizeof now - 1);
+  std::string text = std::to_string(want);
+  bool same = n > 0 && std::atoi(now) == want;
+  bool ok = same || ::pwrite(fd, text.data(), text.size(), 0) == ssize_t(text.size());
+  int err = errno;
+  ::close(fd);
+  if (ok) return "";
+  if (err != EACCES) throw RestoreError("cannot set oom_score_adj to " + text + ": " + std::strerror(err));
+  return "restore: warning: oom_score_adj kept at " + std::to_string(std::atoi(now)) + ", above the saved " + text +
+         " (lowering it needs CAP_SYS_RESOURCE)\n";
+}
 
 // The XSAVE features the saved process had been granted on request (AMX tile
 // data) are asked for here, by the launcher, which the restored process will
@@ -71,6 +94,13 @@ void check_task(const format::Image& image) {
                            std::strerror(errno));
       sigaltstack(&old, nullptr);
     }
+  }
+  check_posix_timers(image);
+  if (t.membarrier) {
+    long offered = syscall(SYS_membarrier, kMembarrierQuery, 0, 0);
+    if (offered < 0 || (uint32_t(offered) & t.membarrier) != t.membarrier)
+      throw RestoreError("the process registered for membarrier commands (" + std::to_string(t.membarrier) +
+                         ") this kernel does not offer (" + std::to_string(offered < 0 ? 0 : offered) + ")");
   }
   if (deleted_cwd(image)) return;  // recreated with the deleted files (DeletedFiles.h)
   struct stat st;
@@ -146,6 +176,11 @@ std::string apply_process_state(const format::Image& image) {
   if (prctl(PR_SET_PDEATHSIG, t.pdeath_signal, 0, 0, 0) != 0) fail("cannot set the parent-death signal");
   if (prctl(PR_SET_THP_DISABLE, t.thp_disable, 0, 0, 0) != 0) fail("cannot set THP-disable");
   if (prctl(PR_SET_DUMPABLE, t.dumpable == 2 ? 0 : t.dumpable, 0, 0, 0) != 0) fail("cannot set dumpable");
+  // Registrations belong to the mm, which the restored process keeps.
+  for (uint32_t cmd = 1; cmd <= t.membarrier; cmd <<= 1)
+    if ((t.membarrier & cmd) && syscall(SYS_membarrier, long(cmd), 0, 0) != 0)
+      fail("cannot register for membarrier command " + std::to_string(cmd));
+  warnings += set_oom_score_adj(t.oom_score_adj);
   return warnings;
 }
 

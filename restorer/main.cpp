@@ -35,6 +35,7 @@
 #include "restorer/OwnFiles.h"
 #include "restorer/SysvShm.h"
 #include "restorer/TaskRestore.h"
+#include "restorer/TimeNamespace.h"
 #include "x86/ProcMaps.h"
 
 using namespace ckpt;
@@ -113,6 +114,8 @@ int main(int argc, char** argv) {
     restorer::check_files(image, external);
     restorer::check_sysv_shm(image);
     restorer::check_own_files(image);
+    const restorer::ClockPlan clocks = restorer::plan_clocks(image, cl.host_clocks);
+    std::fputs(clocks.warning.c_str(), stderr);
     if (check_only) {
       // What restore checks later, without staging: the saved resource
       // limits (tried on a child) and all page data.
@@ -145,6 +148,12 @@ int main(int argc, char** argv) {
     }
     restorer::stage_memory(reader, fit, plan, files);
     restorer::check_launch(image, fit, plan);
+    if (lazy_pages) restorer::confirm_page_server(*lazy_pages);
+    // Single-threaded from here (the stager's threads and the lazy
+    // server's middle are gone), as joining a time namespace requires; and
+    // before any descriptor is made, so that an absolute timerfd deadline
+    // on CLOCK_MONOTONIC or CLOCK_BOOTTIME is read on the process's clock.
+    if (clocks.time_namespace) restorer::enter_time_namespace(image);
     // The first changes outside this process: SysV segments and per-process
     // files, removed again if the restore fails before launch.
     restorer::SysvSegments sysv = restorer::create_sysv_shm(image);
@@ -155,7 +164,6 @@ int main(int argc, char** argv) {
     restorer::fill_pipes(files);
     restorer::seal_memfds(files);
     files.deleted_exe = restorer::finish_deleted_files(image, files.deleted);
-    if (lazy_pages) restorer::confirm_page_server(*lazy_pages);
     restorer::launch(image, fit, plan, files, options);
   } catch (const format::FormatError& e) {
     std::fprintf(stderr, "restore: %s: bad image %s\n", format::printable(image_path).c_str(),

@@ -83,6 +83,19 @@ struct ThreadPlan {
   int32_t done_fd;      // closed once the thread has left the home (filled by the trampoline)
   uint64_t stack_top;   // its stack while it runs trampoline code
   char comm[16];
+  int32_t new_tid;      // its id once cloned (filled by the trampoline), for timers that signal it
+  int32_t pad;
+};
+
+// A POSIX timer: timer_create(clock, {sigev_value, signo, notify, tid},
+// &id) with the id asked for (PR_TIMER_CREATE_RESTORE_IDS), then, when
+// value is not zero, timer_settime(id, 0, {interval, value}) (relative).
+struct TimerPlan {
+  int32_t id, clock, signo, notify;
+  uint64_t sigev_value;
+  int32_t target;  // SIGEV_THREAD_ID: 0 the leader, i > 0 ThreadPlan i-1; -1: none
+  int32_t pad;
+  int64_t interval_sec, interval_nsec, value_sec, value_nsec;  // struct itimerspec
 };
 
 // struct rlimit64, for prlimit64.
@@ -168,6 +181,11 @@ struct Plan {
   uint32_t rlimit_mask;
   uint32_t pad3;
   Rlimit rlimits[16];
+  // POSIX timers (TimerPlan[]), created once every thread exists, before
+  // any of them runs program code; armed last.
+  uint64_t timer_offset;
+  uint32_t timer_count;
+  uint32_t pad4;
 };
 
 inline const Range* plan_keeps(const Plan* p) {
@@ -190,6 +208,9 @@ inline const PosixLock* plan_posix_locks(const Plan* p) {
 }
 inline ThreadPlan* plan_threads(const Plan* p) {
   return reinterpret_cast<ThreadPlan*>(const_cast<char*>(reinterpret_cast<const char*>(p)) + p->thread_offset);
+}
+inline const TimerPlan* plan_timers(const Plan* p) {
+  return reinterpret_cast<const TimerPlan*>(reinterpret_cast<const char*>(p) + p->timer_offset);
 }
 inline const LdtEntry* plan_ldt(const Plan* p) {
   return reinterpret_cast<const LdtEntry*>(reinterpret_cast<const char*>(p) + p->ldt_offset);

@@ -126,6 +126,39 @@ long spawn_thread(unsigned long flags, uint64_t stack_top, uint64_t child_tid, u
   return ret;
 }
 
+// The POSIX timers, with their ids, signalling the threads as they were
+// (the leader is this process; the others have their new ids by now).
+// Created while nothing but this code runs, armed last: a timer that fires
+// before rt_sigreturn only leaves its signal pending, since every signal
+// is blocked until then.
+void restore_timers(const Plan* plan) {
+  if (!plan->timer_count) return;
+  constexpr long kRestoreIds = 77;  // PR_TIMER_CREATE_RESTORE_IDS: timer_create takes the id from *created_timer_id
+  const TimerPlan* timers = plan_timers(plan);
+  const ThreadPlan* threads = plan_threads(plan);
+  const long pid = syscall0(__NR_getpid);
+  check(syscall5(__NR_prctl, kRestoreIds, 1, 0, 0, 0), "asking for given POSIX timer ids");
+  for (uint32_t i = 0; i < plan->timer_count; ++i) {
+    const TimerPlan& t = timers[i];
+    struct {
+      uint64_t value;
+      int32_t signo, notify, tid;
+      int32_t pad[11];
+    } ev{};  // the kernel's struct sigevent, 64 bytes
+    ev.value = t.sigev_value;
+    ev.signo = t.signo;
+    ev.notify = t.notify;
+    ev.tid = t.target < 0 ? 0 : t.target == 0 ? int32_t(pid) : threads[t.target - 1].new_tid;
+    int32_t id = t.id;
+    check(syscall3(__NR_timer_create, t.clock, long(&ev), long(&id)), "creating a POSIX timer");
+    if (id != t.id) die("creating a POSIX timer with its id", -16 /* EBUSY */);
+  }
+  check(syscall5(__NR_prctl, kRestoreIds, 0, 0, 0, 0), "asking for given POSIX timer ids");
+  for (uint32_t i = 0; i < plan->timer_count; ++i)
+    if (timers[i].value_sec || timers[i].value_nsec)
+      check(syscall4(__NR_timer_settime, timers[i].id, 0, long(&timers[i].interval_sec), 0), "arming a POSIX timer");
+}
+
 // Creates every other thread, lets them go together, and waits until each
 // has left the home: its done fd, one of a pipe's write ends, is closed by
 // its last syscall, so the read end sees EOF when all are gone.
@@ -146,8 +179,11 @@ void spawn_threads(const Plan* plan) {
   for (uint32_t i = 0; i < plan->thread_count; ++i) {
     ThreadPlan* tp = &threads[i];
     unsigned long flags = base_flags | (tp->cached_tid ? CLONE_CHILD_SETTID : 0);
-    check(spawn_thread(flags, tp->stack_top, tp->cached_tid, tp->fs_base, tp, plan), "creating a thread");
+    long tid = spawn_thread(flags, tp->stack_top, tp->cached_tid, tp->fs_base, tp, plan);
+    check(tid, "creating a thread");
+    tp->new_tid = int32_t(tid);
   }
+  restore_timers(plan);
   const_cast<Plan*>(plan)->go = 1;
   syscall6(__NR_futex, long(&plan->go), 1 /* FUTEX_WAKE */, 0x7fffffff, 0, 0, 0);
   char byte;
@@ -275,7 +311,8 @@ extern "C" [[noreturn]] __attribute__((section(".text.entry"), used)) void tramp
   else if (plan->have_fsgsbase) asm volatile("wrgsbase %0" ::"r"(plan->gs_base));
 
   // Signals last: every handler, then what was pending (all signals stay
-  // blocked until rt_sigreturn installs the saved mask), then the timers.
+  // blocked until rt_sigreturn installs the saved mask: block_all_signals
+  // at entry), then the timers.
   for (long sig = 1; sig <= 64; ++sig) {
     if (sig == 9 || sig == 19) continue;  // SIGKILL, SIGSTOP: fixed
     check(syscall4(__NR_rt_sigaction, sig, long(&plan->sigactions[sig - 1]), 0, 8), "restoring a signal handler");
@@ -286,8 +323,10 @@ extern "C" [[noreturn]] __attribute__((section(".text.entry"), used)) void tramp
   for (long which = 0; which < 3; ++which)
     check(syscall3(__NR_setitimer, which, long(&plan->itimers[which]), 0), "restoring an interval timer");
 
-  // 4. The other threads, all at once, once everything they share is in place.
+  // 4. The other threads, all at once, once everything they share is in
+  // place; the POSIX timers once the threads they signal exist.
   if (plan->thread_count) spawn_threads(plan);
+  else restore_timers(plan);
 
   // Resource limits last: the saved ones may be below what the steps above needed.
   for (long r = 0; r < 16; ++r)

@@ -28,6 +28,7 @@
 // of the first mapped file, N eventfds and an epoll fd watching them all:
 // an image whose validation is slow if any check is quadratic); bulk_maps=N
 // (the same without the fds, which restore --check would need room for).
+// Task: timer_clock=N (the first POSIX timer's clock), oom_score_adj=N.
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -194,6 +195,8 @@ int main(int argc, char** argv) {
       else if (field == "xfeatures") img.threads.at(0).xfeatures = n;
       else if (field == "xsave_size") img.threads.at(0).xsave.resize(n);
       else if (field == "cwd") img.task.cwd = value;
+      else if (field == "timer_clock" && !img.task.timers.empty()) img.task.timers[0].clock = int32_t(n);
+      else if (field == "oom_score_adj") img.task.oom_score_adj = int32_t(int64_t(n));
       else if (field == "syscall_gadget") img.mm.syscall_gadget = n;
       else if (field == "compress") out_compression = Compression{ChunkEncoding::Zstd, 1};
       else if (field == "exe") img.process.exe = value;

@@ -40,6 +40,12 @@ TEST_CASE("command line: an image and every option") {
   CHECK(parse({"a", "--external-fds", "null"}).external_null);
 }
 
+TEST_CASE("command line: --host-clocks") {
+  CHECK(parse({"--host-clocks", "img.ckpt"}).host_clocks);
+  CHECK_FALSE(parse({"img.ckpt"}).host_clocks);
+  CHECK(refusal({"--host-clocks=1", "a"}) == "option '--host-clocks' does not take any arguments");
+}
+
 TEST_CASE("command line: -- ends the options; - is an image name") {
   CHECK(parse({"--", "--check"}).image == "--check");
   CHECK_FALSE(parse({"--", "--check"}).check);

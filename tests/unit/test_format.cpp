@@ -166,6 +166,17 @@ Image realistic_image() {
   std::fill(t.xsave.begin() + 512, t.xsave.begin() + 576, 0);
   t.xsave[512] = 0x07;  // XSTATE_BV: x87, SSE, AVX
   img.threads = {t};
+  img.task.oom_score_adj = -345;
+  img.task.membarrier = (1u << 4) | (1u << 6);
+  img.task.monotonic_ns = 123456789012345;
+  img.task.boottime_ns = 123456789999999;
+  PosixTimer p;
+  p.id = 5, p.clock = 1, p.signo = 10, p.notify = kNotifySignal, p.sigev_value = 111;
+  p.value_ns = 20000000, p.interval_ns = 20000000, p.overrun = 3;
+  img.task.timers.push_back(p);
+  p.id = 7, p.clock = -6, p.signo = 32, p.notify = kNotifyThreadId, p.target_tid = 41237;
+  p.sigev_value = 0x5555deadbeef, p.value_ns = 0, p.interval_ns = 0, p.overrun = 0;
+  img.task.timers.push_back(p);
   return img;
 }
 
@@ -376,6 +387,25 @@ void check_same_image(const Image& got, const Image& want) {
     CHECK(t.clear_child_tid == u.clear_child_tid);
     CHECK(t.xfeatures == u.xfeatures);
     CHECK(t.xsave == u.xsave);
+  }
+
+  const TaskState &a = got.task, &b = want.task;
+  CHECK(a.oom_score_adj == b.oom_score_adj);
+  CHECK(a.membarrier == b.membarrier);
+  CHECK(a.monotonic_ns == b.monotonic_ns);
+  CHECK(a.boottime_ns == b.boottime_ns);
+  REQUIRE(a.timers.size() == b.timers.size());
+  for (size_t i = 0; i < a.timers.size(); ++i) {
+    const PosixTimer &x = a.timers[i], &y = b.timers[i];
+    CHECK(x.id == y.id);
+    CHECK(x.clock == y.clock);
+    CHECK(x.signo == y.signo);
+    CHECK(x.notify == y.notify);
+    CHECK(x.sigev_value == y.sigev_value);
+    CHECK(x.target_tid == y.target_tid);
+    CHECK(x.value_ns == y.value_ns);
+    CHECK(x.interval_ns == y.interval_ns);
+    CHECK(x.overrun == y.overrun);
   }
 }
 
@@ -1014,6 +1044,40 @@ TEST_CASE("format: the saved CPU state must be resumable") {
     img.threads[0].cached_tid_address = bad;
     CHECK_THROWS_WITH_AS(write_and_open(img, {}), has("cached thread id"), FormatError);
   }
+}
+
+TEST_CASE("format: POSIX timers, oom_score_adj, membarrier and clocks out of range are refused") {
+  auto refused = [](void (*change)(Image&), const char* why) {
+    Image img = realistic_image();
+    change(img);
+    CHECK_THROWS_WITH_AS(write_and_open(img, {}), has(why), FormatError);
+  };
+  refused([](Image& i) { i.task.timers[1].id = 5; }, "POSIX timer 5: ids must be non-negative, sorted and unique");
+  refused([](Image& i) { i.task.timers[0].id = -1; }, "ids must be non-negative");
+  refused([](Image& i) { i.task.timers[0].clock = 3; }, "POSIX timer 5: clock 3 cannot be restored");
+  refused([](Image& i) { i.task.timers[0].clock = -2; }, "clock -2 cannot be restored");
+  refused([](Image& i) { i.task.timers[0].clock = (~1234 << 3) | 2; }, "cannot be restored");
+  refused([](Image& i) { i.task.timers[0].notify = 3; }, "unknown notification 3");
+  refused([](Image& i) { i.task.timers[0].signo = 65; }, "invalid signal 65");
+  refused([](Image& i) { i.task.timers[0].signo = 0; }, "invalid signal 0");
+  refused([](Image& i) { i.task.timers[1].target_tid = 999; }, "targets thread 999, which is not in the image");
+  refused([](Image& i) { i.task.timers[1].target_tid = 0; }, "target thread given without SIGEV_THREAD_ID or missing");
+  refused([](Image& i) { i.task.timers[0].target_tid = 41237; }, "target thread given without");
+  refused([](Image& i) { i.task.timers[0].value_ns = -1; }, "POSIX timer 5: negative time");
+  refused([](Image& i) { i.task.timers[0].interval_ns = -1; }, "negative time");
+  refused([](Image& i) { i.task.oom_score_adj = 1001; }, "oom_score_adj out of [-1000, 1000]");
+  refused([](Image& i) { i.task.oom_score_adj = -1001; }, "oom_score_adj out of");
+  refused([](Image& i) { i.task.membarrier = 1u << 3; }, "unknown membarrier registration bits");
+  refused([](Image& i) { i.task.monotonic_ns = -1; }, "negative clock value");
+  refused([](Image& i) { i.task.boottime_ns = -1; }, "negative clock value");
+  // SIGEV_NONE carries no signal: any number is kept as it was.
+  Image img = realistic_image();
+  img.task.timers[0].notify = kNotifyNone, img.task.timers[0].signo = 0;
+  CHECK_NOTHROW(write_and_open(img, {}));
+
+  std::vector<uint8_t> b = encode_task(realistic_image().task);
+  b[b.size() - 2 * (4 * 4 + 8 + 4 + 8 * 2 + 4) - 4] = 0xff;  // the timer count's low byte: 255 timers
+  CHECK_THROWS_WITH_AS(decode_task(b.data(), b.size(), 0), has("POSIX timer count"), FormatError);
 }
 
 // Guard pages (MADV_GUARD_INSTALL) recorded per VMA.
