@@ -1000,7 +1000,7 @@ TEST_CASE("format: the saved CPU state must be resumable") {
   CHECK_NOTHROW(write_and_open(ok, {}));
 
   Image img = realistic_image();
-  img.threads[0].tid = 41238;
+  img.process.pid = 41238;  // threads[0] (41237) is then not the leader
   CHECK_THROWS_WITH_AS(write_and_open(img, {}), has("first thread is not the thread group leader"), FormatError);
 
   img = realistic_image();
