@@ -57,10 +57,9 @@ log "in a time namespace: +$(((MONO - P1_MONO) / 1000000)) ms over a dump, ${SIT
 
 # 1b. A restored process (living in the namespace) dumped again: its own
 # clocks are saved, and a second restore continues from them. The first
-# of the two restores is a plain one even under --lazy: a process dumped
-# while its page server still has pages to bring in loses them (a bug of
-# --lazy found by this test and reported, not one of the clocks; main has
-# it too).
+# of the two restores is a plain one even under --lazy: a process whose
+# page server still has pages to bring in is refused by the dump (its
+# areas are registered with a userfaultfd; e2e.state_lazy checks that).
 _spawn again "$RESTORE" "$WORK/clocks.ckpt"
 clocks again
 host; H1_MONO=$H_MONO

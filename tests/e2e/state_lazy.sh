@@ -82,6 +82,14 @@ ppid=$(awk '/^PPid:/ {print $2}' "/proc/$server/status")
 rss=$(awk '/^VmRSS:/ {print $2}' "/proc/$PID_held/status")
 ((rss < 16384)) || fail "the restored process has $rss kB resident before touching its memory: not lazy"
 check_std_fds held
+# Dumped while its pages are still coming in: refused (its areas are
+# registered with the page server's userfaultfd, and pages not yet brought
+# in would read as never touched), and the process carries on.
+"$CKPT" dump "$PID_held" -o "$WORK/inflight.ckpt" >"$WORK/inflight.out" 2>"$WORK/inflight.err"
+rc=$?
+((rc == 1)) && grep -q 'registered with a userfaultfd' "$WORK/inflight.err" ||
+  fail "a dump during a lazy restore exited $rc: $(head -n 2 "$WORK/inflight.err")"
+[[ ! -e $WORK/inflight.ckpt ]] || fail "the refused dump left an image behind"
 send held check
 wait_exit held any
 grep -q '^PASS' "$WORK/held.out" && ((EXIT_STATUS == 0)) ||
