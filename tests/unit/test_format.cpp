@@ -552,9 +552,14 @@ TEST_CASE("format: a corrupted file header is refused by its checksum") {
 TEST_CASE("format: an unsupported version is refused, naming both versions") {
   auto b = image_bytes(realistic_image(), one_page(), {});
   FileHeader h = header(b);
-  h.version = 2;
+  h.version = kVersion + 1;
   put_header(b, h);
-  CHECK_THROWS_WITH_AS(open_bytes(b), has("unsupported format version 2 (this build reads version 1)"),
+  CHECK_THROWS_WITH_AS(open_bytes(b), has("unsupported format version 3 (this build reads version 2)"),
+                       FormatError);
+  // An image of the first released edition is refused the same way: dump again.
+  h.version = 1;
+  put_header(b, h);
+  CHECK_THROWS_WITH_AS(open_bytes(b), has("unsupported format version 1 (this build reads version 2)"),
                        FormatError);
 }
 
