@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <cstring>
 #include <map>
+#include <set>
 
 #include "dumper/DeletedFiles.h"
 #include "dumper/Epoll.h"
@@ -73,7 +74,7 @@ bool is_tty(dev_t rdev) {
 
 }  // namespace
 
-format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas) {
+format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas, std::vector<std::string>* left_out) {
   format::FileTable table;
   std::map<uint64_t, size_t> object_index;  // id -> index in table.objects
 
@@ -124,6 +125,7 @@ format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas) {
     for (int n : g) description_of[n] = g.front();
   for (HeldFile& h : held) h.file = description_of.at(h.fd);
 
+  std::set<int> skipped;  // --ignore-fds: open files (by lowest fd) refused and left out
   for (const auto& group : groups) {
     const int n = group.front();
     if (n <= 2) {
@@ -141,6 +143,7 @@ format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas) {
       }
       continue;
     }
+    try {  // (body not indented, to keep it easy to merge: ends at the FdRefused catch)
     const std::string path = proc_path(pid, "fd/" + std::to_string(n));
     std::string target = link_of(path);
     struct stat st;
@@ -231,6 +234,23 @@ format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas) {
       refuse_fd(pid, n, "unsupported kind of file (" + target + ")");
     }
     table.fds.push_back(std::move(f));
+    } catch (const FdRefused& r) {
+      if (!left_out) throw;
+      // The whole open file description goes: every fd number of it.
+      for (int m : group)
+        left_out->push_back("left out fd " + std::to_string(m) + " (--ignore-fds): " +
+                            (m == r.fd ? "" : "it shares fd " + std::to_string(r.fd) + "'s open file, and ") + r.why);
+      skipped.insert(n);
+    }
+  }
+  // Epoll entries of a left-out file go too, as when a file is closed for good.
+  for (FdEntry& f : table.fds) {
+    auto gone = [&](const format::EpollTarget& t) { return skipped.count(t.file) > 0; };
+    for (const format::EpollTarget& t : f.targets)
+      if (gone(t))
+        left_out->push_back("epoll fd " + std::to_string(f.fd) + " no longer watches left-out fd " +
+                            std::to_string(t.fd));
+    std::erase_if(f.targets, gone);
   }
 
   std::sort(table.stdio_dups.begin(), table.stdio_dups.end(),

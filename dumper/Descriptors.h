@@ -11,6 +11,7 @@
 
 #include <sys/types.h>
 
+#include <string>
 #include <vector>
 
 #include "format/Image.h"
@@ -19,6 +20,12 @@ namespace ckpt::dumper {
 
 // `vmas` must already be classified (AddressSpace.h); shared-memory VMAs
 // name their object by file.ino, which this fills in image.files.objects.
-format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas);
+// With `left_out` (--ignore-fds), an open file a kind's reader refuses
+// (refuse_fd, FdInfo.h) is left out of the table instead, with all its fd
+// numbers, as if the process had closed them just before the dump: one
+// line per fd is added to *left_out, and epoll sets lose their entries for
+// it (as the kernel drops them when a file is closed for good).
+format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas,
+                             std::vector<std::string>* left_out = nullptr);
 
 }  // namespace ckpt::dumper

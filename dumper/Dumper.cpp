@@ -25,6 +25,8 @@
 #include "dumper/TargetFile.h"
 #include "dumper/Tracee.h"
 #include "format/Checksum.h"
+#include "format/FormatError.h"
+#include "format/ImageReader.h"
 #include "format/Hex.h"
 #include "format/Limits.h"
 #include "x86/Cpu.h"
@@ -164,8 +166,49 @@ static uint64_t find_resume_gadgets(format::Image& image) {
   return found.syscall_ret;
 }
 
+// A pipe end whose other end is outside the process is saved without its
+// pipe: restore needs a stand-in for it, and says so only then, after a
+// --kill. The dump says it now, with the flag to give restore.
+static void note_outside_pipes(const format::FileTable& files, const std::string& output,
+                               std::vector<std::string>& warnings) {
+  // The command as a shell would take it: quoted unless plainly safe.
+  std::string image = output;
+  if (image.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+,:@%=") !=
+      std::string::npos) {
+    image = "'";
+    for (char c : output) image += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    image += "'";
+  }
+  for (const format::FdEntry& f : files.fds)
+    if (f.kind == format::FdKind::Pipe && f.external)
+      warnings.push_back("fd " + std::to_string(f.fd) + " is a pipe " +
+                         ((f.flags & O_ACCMODE) == O_RDONLY ? "read" : "write") +
+                         " end whose other end is outside the process (" + f.file.path + "): restore it with "
+                         "`restore --inherit-fd " + std::to_string(f.fd) + " " + image + "` and a stand-in open on fd " +
+                         std::to_string(f.fd) + ", or with `restore --external-fds=null " + image + "`");
+}
+
+// Reads the image just written with restore's own reader: every framing,
+// limit and content rule (format/Validate.cpp) that `restore` applies to an
+// image's own content, so that an image restore would refuse is never
+// committed, and --kill never kills for one. Page data is not read back:
+// its checksums are computed from the very bytes written, and fsync reports
+// an I/O error.
+static void check_restorable(pid_t pid, int fd) {
+  try {
+    format::ImageReader reader(fd);
+  } catch (const format::FormatError& e) {
+    // The offset is that of a file about to be removed: only the reason matters.
+    std::string why = e.what();
+    if (why.rfind("at offset ", 0) == 0 && why.find(": ") != std::string::npos) why.erase(0, why.find(": ") + 2);
+    throw DumpError("pid " + std::to_string(pid) + ": restore would refuse this image (" + why +
+                    "); nothing was written");
+  }
+}
+
 DumpReport dump(const DumpOptions& o) {
   auto t0 = std::chrono::steady_clock::now();
+  ImageFile::check_path(o.output);  // before the process is touched
   check_target(o.pid);
   Tracee tracee(o.pid);
   // Everything below reads a stopped process; the destructor releases it.
@@ -179,10 +222,9 @@ DumpReport dump(const DumpOptions& o) {
   read_guard_regions(o.pid, image.vmas);
   image.sysv_shm = read_sysv_shm(o.pid, image.vmas);
   image.mm = mm_info(o.pid, image.vmas);
-  image.files = read_files(o.pid, image.vmas);
-  // --ignore-fds: descriptors are left out (restore's own 0-2 stand in);
-  // shared memory objects behind mappings are still saved.
-  if (o.ignore_fds) image.files.fds.clear();
+  DumpReport r;
+  image.files = read_files(o.pid, image.vmas, o.ignore_fds ? &r.warnings : nullptr);
+  note_outside_pipes(image.files, o.output, r.warnings);
   // For syscall injection: code in the vdso (always mapped and present) if
   // it has it, else the process's own (x86/RemoteSyscall.h).
   x86::InjectionSite site;
@@ -245,10 +287,11 @@ DumpReport dump(const DumpOptions& o) {
   if (!o.kill) tracee.release();
   writer.finish();
   x86::fault_point("dump: image written");
+  check_restorable(o.pid, file.fd());
+  if (o.executable) file.make_executable();
   file.commit();
   if (o.kill) tracee.kill();
 
-  DumpReport r;
   r.image_bytes = writer.bytes_written();
   r.pages_saved = mem.pages_saved;
   r.zero_pages_skipped = mem.zero_pages_skipped;

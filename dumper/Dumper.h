@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "format/ImageWriter.h"
 
@@ -15,7 +16,8 @@ struct DumpOptions {
   pid_t pid = 0;
   std::string output;
   bool kill = false;
-  bool ignore_fds = false;
+  bool ignore_fds = false;  // leave out (with a warning each) the fds ckpt would refuse
+  bool executable = false;  // u+x on the image, for ./IMAGE through binfmt_misc
   format::Compression compression;
 };
 
@@ -25,6 +27,9 @@ struct DumpReport {
   uint64_t zero_pages_skipped = 0;
   size_t vmas = 0;
   double seconds = 0;
+  // One line each, without "ckpt: ": fds left out by --ignore-fds, pipe
+  // ends whose other end is outside (and the restore flag they need).
+  std::vector<std::string> warnings;
 };
 
 // Throws DumpError with a one-line message on any failure; the target is

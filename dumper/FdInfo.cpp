@@ -29,8 +29,9 @@ std::string fdinfo_field(const FdInfo& info, const char* key) {
   return "";
 }
 
-void refuse_fd(pid_t pid, int fd, const std::string& why) {
-  throw DumpError("pid " + std::to_string(pid) + ": cannot dump fd " + std::to_string(fd) + ": " + why);
-}
+FdRefused::FdRefused(pid_t pid, int fd, const std::string& why)
+    : DumpError("pid " + std::to_string(pid) + ": cannot dump fd " + std::to_string(fd) + ": " + why), fd(fd), why(why) {}
+
+void refuse_fd(pid_t pid, int fd, const std::string& why) { throw FdRefused(pid, fd, why); }
 
 }  // namespace ckpt::dumper

@@ -20,10 +20,31 @@ static std::string folder_of(const std::string& path) {
   return slash == 0 ? "/" : path.substr(0, slash);
 }
 
-ImageFile::ImageFile(const std::string& path) : path_(path) {
+void ImageFile::check_path(const std::string& path) {
   if (path.empty() || path.back() == '/') throw DumpError("output path '" + path + "' names no file");
   struct stat st;
-  if (stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) throw DumpError("output path " + path + " is a folder");
+  if (lstat(path.c_str(), &st) != 0) return;  // a new file (a missing folder is said when it is created)
+  if (S_ISREG(st.st_mode)) return;            // replaced whole by the rename, as an older image is
+  if (S_ISDIR(st.st_mode)) throw DumpError("output path " + path + " is a folder");
+  std::string what = S_ISLNK(st.st_mode)                          ? "a symbolic link"
+                     : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device"
+                     : S_ISFIFO(st.st_mode)                       ? "a FIFO"
+                                                                  : "a socket";
+  if (S_ISLNK(st.st_mode)) {
+    char to[4096];
+    ssize_t n = readlink(path.c_str(), to, sizeof to - 1);
+    if (n > 0) what += " (to " + std::string(to, size_t(n)) + ")";
+  }
+  // The hook for streaming an image (to a pipe, a device, a socket), a later
+  // feature: until then, renaming over such a node would replace the node
+  // itself rather than write where it leads, so it is refused.
+  throw DumpError("output path " + path + " is " + what +
+                  "; ckpt writes an image only to a new or regular file, which it replaces whole (streaming to a "
+                  "link, device or FIFO is not supported yet)");
+}
+
+ImageFile::ImageFile(const std::string& path) : path_(path) {
+  check_path(path);
   temp_ = path + ".tmp-XXXXXX";
   std::vector<char> name(temp_.begin(), temp_.end());
   name.push_back('\0');
@@ -48,6 +69,11 @@ void ImageFile::write_back(uint64_t end) {
   // commit's fsync, which is what decides whether the image is good.
   sync_file_range(fd_, off_t(written_back_), off_t(end - written_back_), SYNC_FILE_RANGE_WRITE);
   written_back_ = end;
+}
+
+void ImageFile::make_executable() {
+  if (fchmod(fd_, S_IRUSR | S_IWUSR | S_IXUSR) != 0)
+    throw DumpError("cannot make " + temp_ + " executable: " + std::strerror(errno));
 }
 
 void ImageFile::commit() {

@@ -5,6 +5,12 @@
 // temporary file. While the image is being written, write_back() starts
 // sending what is already written to the disk, so that the fsync of commit()
 // waits only for the last few MiB instead of the whole image.
+//
+// The output path names a regular file or nothing yet. A symlink, a device,
+// a FIFO or a socket there is refused (check_path): renaming over it would
+// replace the link or node itself (-o /dev/stdout became a regular file),
+// not write where it points. Writing an image to a stream is a later
+// feature; check_path is where it would branch off.
 #pragma once
 
 #include <cstdint>
@@ -14,6 +20,9 @@ namespace ckpt::dumper {
 
 class ImageFile {
  public:
+  // Throws DumpError, in one line, if `path` cannot take an image.
+  static void check_path(const std::string& path);
+
   explicit ImageFile(const std::string& path);
   ~ImageFile();
   ImageFile(const ImageFile&) = delete;
@@ -23,6 +32,10 @@ class ImageFile {
   // The first `end` bytes are written: start writing them to the disk, if
   // enough has accumulated since the last call; does not wait for the disk.
   void write_back(uint64_t end);
+  // u+x (and still owner-only), set on the temporary file before the
+  // rename: nothing is ever changed through the final name, which someone
+  // else may replace (with a symlink) once the rename is done.
+  void make_executable();
   // fsync, rename to the final name, fsync the folder.
   void commit();
 

@@ -15,6 +15,7 @@
 #include <sstream>
 #include <vector>
 
+#include "dumper/FdInfo.h"
 #include "dumper/ScopedFd.h"
 #include "dumper/Tracee.h"
 #include "format/Limits.h"
@@ -51,9 +52,8 @@ std::vector<std::string> mounts_of(pid_t pid, unsigned kdev) {
 }  // namespace
 
 void read_inotify(pid_t pid, int fd, format::FdEntry& f) {
-  auto refuse = [&](const std::string& why) {
-    throw DumpError("pid " + std::to_string(pid) + ": cannot dump fd " + std::to_string(fd) + " (inotify): " + why);
-  };
+  // refuse_fd, so that --ignore-fds can leave the fd out instead.
+  auto refuse = [&](const std::string& why) { refuse_fd(pid, fd, "inotify: " + why); };
   // Unread events: counted on a copy of the very file (pidfd_getfd), not read.
   {
     ScopedFd pidfd(int(syscall(SYS_pidfd_open, pid, 0)));

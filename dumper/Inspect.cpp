@@ -17,11 +17,14 @@
 #include <vector>
 
 #include "format/Hex.h"
+#include "format/Printable.h"
 #include "format/ImageReader.h"
 
 namespace ckpt::dumper {
 
 using format::hex;
+using format::json_string;
+using format::printable;
 
 using namespace ckpt::format;
 
@@ -41,19 +44,6 @@ std::string prot_text(uint32_t prot) {
   return s;
 }
 
-std::string json_string(const std::string& s) {
-  std::string o = "\"";
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\') o += '\\', o += char(c);
-    else if (c < 0x20) {
-      char b[8];
-      std::snprintf(b, sizeof b, "\\u%04x", c);
-      o += b;
-    } else o += char(c);
-  }
-  return o + "\"";
-}
-
 struct PageTotals {
   uint64_t pages = 0, stored = 0, raw_chunks = 0, zstd_chunks = 0;
 };
@@ -66,6 +56,15 @@ PageTotals totals(const Image& img) {
     (c.encoding == ChunkEncoding::Raw ? t.raw_chunks : t.zstd_chunks)++;
   }
   return t;
+}
+
+// Pipe ends whose other end was outside the process: restore needs
+// --inherit-fd N (or --external-fds=null) for each.
+std::vector<int> outside_pipe_ends(const Image& img) {
+  std::vector<int> out;
+  for (const FdEntry& f : img.files.fds)
+    if (f.kind == FdKind::Pipe && f.external) out.push_back(f.fd);
+  return out;
 }
 
 uint64_t pages_in(const Image& img, const Vma& v) {
@@ -107,7 +106,16 @@ void print_json(const ImageReader& r, std::ostream& out) {
         << ",\"signo\":" << p.signo << ",\"sigev_value\":" << p.sigev_value << ",\"target_tid\":" << p.target_tid
         << ",\"value_ns\":" << p.value_ns << ",\"interval_ns\":" << p.interval_ns << "}";
   }
-  out << "]},\"threads\":[";
+  out << "]},\"fds\":[";
+  for (size_t i = 0; i < img.files.fds.size(); ++i) {
+    const FdEntry& f = img.files.fds[i];
+    out << (i ? "," : "") << "{\"fd\":" << f.fd << ",\"kind\":\"" << fd_kind_name(f.kind)
+        << "\",\"path\":" << json_string(f.file.path) << ",\"external\":" << (f.external ? "true" : "false") << "}";
+  }
+  out << "],\"outside_pipe_ends\":[";
+  const std::vector<int> outside = outside_pipe_ends(img);
+  for (size_t i = 0; i < outside.size(); ++i) out << (i ? "," : "") << outside[i];
+  out << "],\"threads\":[";
   for (size_t i = 0; i < img.threads.size(); ++i) {
     const ThreadState& th = img.threads[i];
     out << (i ? "," : "") << "{\"tid\":" << th.tid << ",\"rip\":" << th.gpr[RIP] << ",\"rsp\":" << th.gpr[RSP]
@@ -122,8 +130,9 @@ void print_text(const ImageReader& r, std::ostream& out) {
   PageTotals t = totals(img);
   char line[512];
   out << "ckpt image, format version " << img.version << ", " << r.file_size() << " bytes\n";
-  out << "process: pid " << img.process.pid << " (" << img.process.comm << ") " << img.process.exe << ", uid "
-      << img.process.uid << " gid " << img.process.gid << ", dumped on Linux " << img.process.kernel_release << "\n";
+  out << "process: pid " << img.process.pid << " (" << printable(img.process.comm) << ") " << printable(img.process.exe)
+      << ", uid " << img.process.uid << " gid " << img.process.gid << ", dumped on Linux "
+      << printable(img.process.kernel_release) << "\n";
   out << "sections:\n";
   for (const SectionInfo& s : r.sections()) {
     std::snprintf(line, sizeof line, "  %-11s at %12" PRIu64 "  %12" PRIu64 " bytes  xxh3 %016" PRIx64 "\n",
@@ -140,7 +149,7 @@ void print_text(const ImageReader& r, std::ostream& out) {
     if (a.handler == 1) ++ignored;  // SIG_IGN
     else if (a.handler > 1) ++handled;
   }
-  out << "task: cwd " << task.cwd << ", umask " << std::oct << task.umask << std::dec << ", " << handled
+  out << "task: cwd " << printable(task.cwd) << ", umask " << std::oct << task.umask << std::dec << ", " << handled
       << " signal handlers (" << ignored << " ignored), " << task.shared_pending.size() << " shared pending signals, "
       << task.ldt.size() << " LDT slots, personality " << hex(task.personality) << "\n";
   std::snprintf(line, sizeof line,
@@ -161,7 +170,7 @@ void print_text(const ImageReader& r, std::ostream& out) {
   for (const FdEntry& f : img.files.fds) {
     out << (&f == &img.files.fds[0] ? " (" : ", ") << f.fd;
     for (const auto& d : f.dups) out << "+" << d.fd;
-    out << " " << fd_kind_name(f.kind) << (f.file.path.empty() ? "" : " " + f.file.path);
+    out << " " << fd_kind_name(f.kind) << (f.file.path.empty() ? "" : " " + printable(f.file.path));
     if (!f.locks.empty()) out << " [" << f.locks.size() << (f.locks.size() == 1 ? " lock]" : " locks]");
     if (&f == &img.files.fds.back()) out << ")";
   }
@@ -172,17 +181,20 @@ void print_text(const ImageReader& r, std::ostream& out) {
   if (!img.files.deleted.empty()) {
     out << "deleted files: " << img.files.deleted.size();
     for (const DeletedFile& d : img.files.deleted)
-      out << (&d == &img.files.deleted[0] ? " (" : ", ") << d.path << " mode " << std::oct << d.mode << std::dec << " owner "
+      out << (&d == &img.files.deleted[0] ? " (" : ", ") << printable(d.path) << " mode " << std::oct << d.mode << std::dec << " owner "
           << d.uid << ":" << d.gid << (d.mount.empty() ? "" : " reopened by handle")
           << ((d.flags & kDeletedIsCwd) ? " cwd" : "") << (&d == &img.files.deleted.back() ? ")" : "");
     out << "\n";
   }
+  for (int fd : outside_pipe_ends(img))
+    out << "outside pipe end: fd " << fd << " (its other end was not in the process): restore needs --inherit-fd "
+        << fd << " or --external-fds=null\n";
   out << "resume code: syscall " << hex(m.syscall_gadget) << ", sigreturn " << hex(m.sigreturn_gadget) << "\n";
   out << "memory areas (" << img.vmas.size() << "):\n";
   for (const Vma& v : img.vmas) {
     std::snprintf(line, sizeof line, "  %012" PRIx64 "-%012" PRIx64 " %s %-12s %6" PRIu64 " pages saved  %s\n",
                   v.start, v.end, prot_text(v.prot).c_str(), vma_kind_name(v.kind), pages_in(img, v),
-                  v.file.path.c_str());
+                  printable(v.file.path).c_str());
     out << line;
   }
   for (const ThreadState& th : img.threads) {
@@ -220,7 +232,7 @@ void verify_image(const std::string& path, std::ostream& out) {
     pages.resize(c.size());
     r.read_chunk(c, pages.data(), dctx.get(), scratch);
   }
-  out << path << ": ok (" << r.sections().size() << " sections, " << r.image().vmas.size() << " memory areas, "
+  out << printable(path) << ": ok (" << r.sections().size() << " sections, " << r.image().vmas.size() << " memory areas, "
       << r.image().chunks.size() << " chunks)\n";
 }
 

@@ -2,7 +2,8 @@
 //   dump PID -o FILE [--kill] [--compress none|zstd[:LEVEL]] [--ignore-fds] [--executable]
 //   inspect FILE [--json]
 //   verify FILE
-//   run FILE          (exec `restore FILE`, found beside this binary or on PATH)
+//   run FILE [--lazy] [--inherit-fd N]... [--external-fds=null]
+//                     (exec `restore ... FILE`, found beside this binary or on PATH)
 // Exit status: 0 success, 1 failure (one line on stderr), 2 usage.
 #include <sys/stat.h>
 #include <unistd.h>
@@ -19,6 +20,7 @@
 #include "dumper/Inspect.h"
 #include "dumper/Tracee.h"
 #include "format/FormatError.h"
+#include "format/Printable.h"
 
 namespace po = boost::program_options;
 using namespace ckpt;
@@ -29,7 +31,7 @@ const char* kUsage =
     "usage: ckpt dump PID -o FILE [--kill] [--compress none|zstd[:LEVEL]] [--ignore-fds] [--executable]\n"
     "       ckpt inspect FILE [--json]\n"
     "       ckpt verify FILE\n"
-    "       ckpt run FILE [--lazy]\n";
+    "       ckpt run FILE [--lazy] [--inherit-fd N]... [--external-fds=null]\n";
 
 struct UsageError : std::runtime_error {
   using std::runtime_error::runtime_error;
@@ -69,12 +71,11 @@ po::variables_map parse(const std::vector<std::string>& args, po::options_descri
 
 int cmd_dump(const std::vector<std::string>& args) {
   std::string pid_text, compress = "zstd:3";
-  bool executable = false;
   dumper::DumpOptions o;
   po::options_description opts;
   opts.add_options()("pid", po::value(&pid_text))("output,o", po::value(&o.output)->required())(
       "kill", po::bool_switch(&o.kill))("ignore-fds", po::bool_switch(&o.ignore_fds))(
-      "compress", po::value(&compress))("executable", po::bool_switch(&executable));
+      "compress", po::value(&compress))("executable", po::bool_switch(&o.executable));
   parse(args, opts, "pid", 1);
   size_t used = 0;
   try {
@@ -86,14 +87,11 @@ int cmd_dump(const std::vector<std::string>& args) {
   }
   o.compression = parse_compression(compress);
   dumper::DumpReport r = dumper::dump(o);
-  // u+x only: runnable as ./FILE through restore's binfmt_misc entry, and
-  // still owner-only, since the image holds the process's memory.
-  if (executable && chmod(o.output.c_str(), S_IRUSR | S_IWUSR | S_IXUSR) != 0)
-    throw std::runtime_error("dumped pid " + std::to_string(o.pid) + " to " + o.output +
-                             " but cannot make it executable: " + std::strerror(errno));
+  // Messages carry names the target chose (paths, memfd names): printed escaped.
+  for (const std::string& w : r.warnings) std::fprintf(stderr, "ckpt: warning: %s\n", format::printable(w).c_str());
   std::fprintf(stderr, "ckpt: dumped pid %d to %s: %zu memory areas, %llu pages saved (%llu zero pages skipped), "
                        "%llu bytes, %.3f s%s\n",
-               o.pid, o.output.c_str(), r.vmas, (unsigned long long)r.pages_saved,
+               o.pid, format::printable(o.output).c_str(), r.vmas, (unsigned long long)r.pages_saved,
                (unsigned long long)r.zero_pages_skipped, (unsigned long long)r.image_bytes, r.seconds,
                o.kill ? ", process killed" : "");
   return 0;
@@ -118,18 +116,39 @@ int cmd_verify(const std::vector<std::string>& args) {
   return 0;
 }
 
-int cmd_run(std::vector<std::string> args, const char* argv0) {
-  const bool lazy = std::erase(args, std::string("--lazy")) > 0;
-  if (args.size() != 1) throw UsageError("run takes exactly one image (and --lazy)");
+// Options restore takes that `run` passes on as they are: --lazy,
+// --inherit-fd N (or =N), --external-fds=null. restore checks their values.
+int cmd_run(const std::vector<std::string>& args, const char* argv0) {
+  std::vector<std::string> pass = {"restore"};
+  std::string image;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--lazy" || a.rfind("--inherit-fd=", 0) == 0 || a.rfind("--external-fds=", 0) == 0) {
+      pass.push_back(a);
+    } else if (a == "--inherit-fd" || a == "--external-fds") {
+      if (i + 1 >= args.size()) throw UsageError(a + " needs a value");
+      pass.push_back(a + "=" + args[++i]);
+    } else if (a.rfind("-", 0) == 0 && a != "-") {
+      throw UsageError("run passes on --lazy, --inherit-fd N and --external-fds=null, not '" + a + "'");
+    } else if (!image.empty()) {
+      throw UsageError("run takes exactly one image");
+    } else {
+      image = a;
+    }
+  }
+  if (image.empty()) throw UsageError("run takes exactly one image");
+  pass.push_back("--");
+  pass.push_back(image);
+  std::vector<char*> restore_args;
+  for (std::string& a : pass) restore_args.push_back(a.data());
+  restore_args.push_back(nullptr);
   std::string self(argv0);
   char exe[4096];
   ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
   if (n > 0) self.assign(exe, size_t(n));
   std::string beside = self.substr(0, self.rfind('/') + 1) + "restore";
-  const char* restore_args[] = {"restore", lazy ? "--lazy" : args[0].c_str(), lazy ? args[0].c_str() : nullptr,
-                                nullptr};
-  if (access(beside.c_str(), X_OK) == 0) execv(beside.c_str(), const_cast<char**>(restore_args));
-  execvp("restore", const_cast<char**>(restore_args));
+  if (access(beside.c_str(), X_OK) == 0) execv(beside.c_str(), restore_args.data());
+  execvp("restore", restore_args.data());
   throw std::runtime_error("cannot run restore (looked beside ckpt and on PATH)");
 }
 
@@ -150,17 +169,18 @@ int main(int argc, char** argv) {
     if (cmd == "run") return cmd_run(args, argv[0]);
     throw UsageError("unknown command '" + cmd + "'");
   } catch (const UsageError& e) {
-    std::fprintf(stderr, "ckpt: %s\n%s", e.what(), kUsage);
+    std::fprintf(stderr, "ckpt: %s\n%s", format::printable(e.what()).c_str(), kUsage);
     return 2;
   } catch (const po::error& e) {
-    std::fprintf(stderr, "ckpt: %s\n%s", e.what(), kUsage);
+    std::fprintf(stderr, "ckpt: %s\n%s", format::printable(e.what()).c_str(), kUsage);
     return 2;
   } catch (const format::FormatError& e) {
-    std::fprintf(stderr, "ckpt: %s: bad image %s\n", cmd == "dump" ? "" : args.empty() ? "" : args[0].c_str(),
-                 e.what());
+    std::fprintf(stderr, "ckpt: %s: bad image %s\n",
+                 format::printable(cmd == "dump" ? "" : args.empty() ? "" : args[0]).c_str(),
+                 format::printable(e.what()).c_str());
     return 1;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "ckpt: %s\n", e.what());
+    std::fprintf(stderr, "ckpt: %s\n", format::printable(e.what()).c_str());
     return 1;
   }
 }

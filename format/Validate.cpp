@@ -18,6 +18,8 @@
 #include "format/Inotify.h"
 #include "format/FormatError.h"
 #include "format/Limits.h"
+#include "x86/LdtDescriptor.h"
+#include "x86/SigFrame.h"
 
 namespace ckpt::format {
 
@@ -57,6 +59,8 @@ static bool covered(const std::vector<Vma>& vmas, uint64_t addr, uint64_t len, u
   }
   return false;
 }
+
+static void validate_cpu_state(const Image& image, const std::vector<SectionInfo>& sections);
 
 // The SysV segments: sorted by id, each sane, each attached somewhere.
 static void validate_sysv(const Image& image, const std::vector<SectionInfo>& sections) {
@@ -473,6 +477,54 @@ void validate_image(const Image& image, const std::vector<SectionInfo>& sections
       throw FormatError(index_at, "chunk #" + std::to_string(stored[k].second) + " at " +
                                       hex(image.chunks[stored[k].second].vaddr) + ": its stored bytes overlap chunk #" +
                                       std::to_string(stored[k - 1].second) + "'s");
+  }
+  validate_cpu_state(image, sections);
+}
+
+// What the restorer would otherwise find only while resuming the threads:
+// rules on the saved CPU state that hold on every machine. They live here,
+// and not in restorer/, so that `ckpt dump` (which re-reads its image
+// before committing it and before --kill) refuses exactly what `restore`
+// would refuse.
+
+// A selector the trampoline can load again: null, the user data segment,
+// or an LDT selector (TI set, RPL 3) naming a present entry the image restores.
+static bool selector_restorable(uint64_t sel, const std::vector<uint64_t>& ldt) {
+  if (sel == 0 || sel == 0x2b) return true;
+  if ((sel & 7) != 7) return false;
+  size_t index = sel >> 3;
+  return index < ldt.size() && !x86::descriptor_is_empty(ldt[index]) && ((ldt[index] >> x86::ldt_bits::kP) & 1);
+}
+
+static void validate_cpu_state(const Image& image, const std::vector<SectionInfo>& sections) {
+  const uint64_t threads_at = section_offset(sections, SectionType::Threads);
+  const uint64_t task_at = section_offset(sections, SectionType::Task);
+  if (image.threads.empty() || image.threads[0].tid != image.process.pid)
+    throw FormatError(threads_at, "the image's first thread is not the thread group leader");
+  const std::vector<uint64_t>& ldt = image.task.ldt;
+  for (size_t i = 0; i < ldt.size(); ++i)
+    if (!x86::descriptor_is_empty(ldt[i]) && !x86::descriptor_is_installable(ldt[i]))
+      throw FormatError(task_at, "task: LDT entry " + std::to_string(i) + " cannot be installed with modify_ldt");
+  for (const ThreadState& t : image.threads) {
+    auto bad = [&](const std::string& why) {
+      throw FormatError(threads_at, "thread " + std::to_string(t.tid) + ": " + why);
+    };
+    std::string why = x86::xsave_area_problem(t.xsave.data(), t.xsave.size(), t.xfeatures);
+    if (!why.empty()) bad(why);
+    // Selectors are loaded again for the leader only; other threads must hold none.
+    for (unsigned reg : {DS, ES, FS, GS})
+      if (!selector_restorable(t.gpr[reg], ldt) || (&t != &image.threads[0] && t.gpr[reg] && t.gpr[reg] != 0x2b))
+        bad("holds segment selector " + std::to_string(t.gpr[reg]) + ", which cannot be restored");
+    // MINSIGSTKSZ (2048 on x86-64): below it, every kernel refuses the stack.
+    if (!(t.altstack_flags & 2) && t.altstack_size < 2048) bad("alternate signal stack smaller than MINSIGSTKSZ");
+    // glibc's cached thread id is rewritten in place before the point of no return.
+    if (t.cached_tid_address) {
+      const size_t vi = vma_at(image.vmas, t.cached_tid_address);  // VMAs checked sorted and disjoint above
+      const Vma* v = vi == SIZE_MAX ? nullptr : &image.vmas[vi];
+      if (!v || !(v->prot & PROT_WRITE) || v->kind == VmaKind::FileShared || vma_kind_is_special(v->kind) ||
+          v->end - t.cached_tid_address < 4)
+        bad("the C library's cached thread id is not in writable memory (at " + hex(t.cached_tid_address) + ")");
+    }
   }
 }
 

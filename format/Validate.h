@@ -1,9 +1,13 @@
 // The semantic rules an image must obey beyond its framing: every address
 // range canonical, page-aligned, sorted, non-overlapping and below the
 // user-space limit; every chunk inside one VMA that takes saved pages and
-// inside the page data section; sizes consistent. Machine-independent: what
-// depends on the restoring machine (CPU features, files, vdso) is checked by
-// the restorer.
+// inside the page data section; sizes consistent; the saved CPU state
+// resumable (leader first, XSAVE layout, LDT entries, segment selectors,
+// cached thread ids in writable memory). Machine-independent: what depends
+// on the restoring machine (CPU features, files, vdso) is checked by the
+// restorer. Every rule here runs in `restore` and in `ckpt dump` (which
+// re-reads its own image before committing it), so a dump never commits,
+// nor kills for, an image that restore refuses for its content.
 #pragma once
 
 #include <vector>

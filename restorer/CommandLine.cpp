@@ -11,6 +11,7 @@ namespace ckpt::restorer {
 
 const char* const kUsage =
     "usage: restore IMAGE [--lazy] [--check] [--verbose] [--host-clocks] [--inherit-fd N]...\n"
+    "                     [--external-fds=null]\n"
     "       restore --install-binfmt | --uninstall-binfmt\n"
     "  Replaces this process with the one saved in IMAGE (made by `ckpt dump`).\n"
     "  --lazy     bring private anonymous memory in on first touch (and in the background)\n"
@@ -22,6 +23,8 @@ const char* const kUsage =
     "             time since the dump) instead of going on from the dump's in a time namespace\n"
     "  --inherit-fd N  this fd N stands in for the saved process's fd N, a pipe end\n"
     "                  whose other end was outside the process\n"
+    "  --external-fds=null  /dev/null stands in for every such pipe end not given\n"
+    "                  with --inherit-fd (opened for reading or writing, as the end was)\n"
     "  --install-binfmt    (root) register this restore with binfmt_misc, so ./IMAGE runs\n"
     "  --uninstall-binfmt  (root) remove that registration\n";
 
@@ -78,6 +81,14 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
         value = argv[++i];
       }
       cl.inherit_fds.push_back(fd_number(name, value.c_str()));
+    } else if (name == "--external-fds") {
+      if (!has_value) {
+        if (i + 1 >= argc) throw UsageError("the required argument for option '--external-fds' is missing");
+        value = argv[++i];
+      }
+      if (value != "null")
+        throw UsageError("the argument ('" + value + "') for option '--external-fds' is invalid: only 'null' is known");
+      cl.external_null = true;
     } else {
       throw UsageError("unrecognised option '" + name + "'");
     }

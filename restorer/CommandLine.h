@@ -16,6 +16,7 @@ struct CommandLine {
   bool check = false, verbose = false, lazy = false, install_binfmt = false, uninstall_binfmt = false, help = false;
   bool host_clocks = false;  // no time namespace: CLOCK_MONOTONIC/BOOTTIME are the host's
   std::vector<int> inherit_fds;  // in the order given, repeats kept
+  bool external_null = false;    // --external-fds=null
 };
 
 // A command line restore does not accept; what() says why, in one line.

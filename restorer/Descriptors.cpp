@@ -185,7 +185,8 @@ static bool pipe_size_settable(uint32_t size) {
   return tried[size] = ok;
 }
 
-void check_files(const format::Image& image, const std::set<int>& inherit) {
+void check_files(const format::Image& image, const ExternalFds& external) {
+  const std::set<int>& inherit = external.inherit;
   check_deleted_files(image);
   for (const FdEntry& f : image.files.fds) {
     struct stat st;
@@ -208,10 +209,10 @@ void check_files(const format::Image& image, const std::set<int>& inherit) {
           fail(f, "the device is missing or is another device");
         break;
       case FdKind::Pipe:
-        if (f.external && !inherit.count(f.fd))
+        if (f.external && !inherit.count(f.fd) && !external.null)
           fail(f, "its other end was outside the process; pass --inherit-fd " + std::to_string(f.fd) +
-                      " with a replacement open on that fd of restore");
-        if (f.external && fcntl(f.fd, F_GETFD) < 0)
+                      " with a replacement open on that fd of restore, or --external-fds=null");
+        if (f.external && inherit.count(f.fd) && fcntl(f.fd, F_GETFD) < 0)
           fail(f, "--inherit-fd " + std::to_string(f.fd) + " was given but restore has no fd " + std::to_string(f.fd));
         if (!f.external && f.pipe_size && !pipe_size_settable(f.pipe_size))
           fail(f, "cannot set the pipe size to " + std::to_string(f.pipe_size) + " here");
@@ -275,7 +276,7 @@ PreparedFiles prepare_objects(const format::Image& image) {
   return out;
 }
 
-void prepare_fds(const format::Image& image, const std::set<int>& /*inherit: checked by check_files*/,
+void prepare_fds(const format::Image& image, const ExternalFds& external /*checked by check_files*/,
                  PreparedFiles& out) {
   make_deleted_files(image, out.deleted);
   if (const format::DeletedFile* cwd = deleted_cwd(image))
@@ -320,8 +321,11 @@ void prepare_fds(const format::Image& image, const std::set<int>& /*inherit: che
         break;
       case FdKind::Inotify: fd = make_inotify(f); break;
       case FdKind::Pipe:
-        if (f.external) {
+        if (f.external && external.inherit.count(f.fd)) {
           fd = fcntl(f.fd, F_DUPFD_CLOEXEC, base);  // --inherit-fd: restore's own fd f.fd
+          break;
+        } else if (f.external) {  // --external-fds=null (check_files made sure)
+          fd = ::open("/dev/null", int((f.flags & O_ACCMODE) | O_CLOEXEC | O_NOCTTY));
           break;
         } else {
           auto it = pipes.find(f.object);
@@ -430,9 +434,9 @@ void fill_pipes(PreparedFiles& files) {
   files.fills.clear();
 }
 
-PreparedFiles prepare_files(const format::Image& image, const std::set<int>& inherit) {
+PreparedFiles prepare_files(const format::Image& image, const ExternalFds& external) {
   PreparedFiles files = prepare_objects(image);
-  prepare_fds(image, inherit, files);
+  prepare_fds(image, external, files);
   fill_pipes(files);
   return files;
 }

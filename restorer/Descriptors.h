@@ -1,7 +1,8 @@
 // File descriptors and shared memory objects on the restoring side.
 // Phase 1 checks that every file is present and unchanged, that no one else
 // holds a lock the process held, and that every pipe end whose partner
-// lived outside the process has a replacement (--inherit-fd). Phase 3
+// lived outside the process has a replacement (--inherit-fd, or /dev/null
+// for all with --external-fds=null). Phase 3
 // creates each open file description once, in the launcher, above every
 // number the restored process uses (so nothing collides), takes its locks
 // and fills the epoll sets (Locks.h, Epoll.h); the trampoline then moves
@@ -33,9 +34,14 @@ struct PreparedFiles {
   std::vector<std::pair<const format::FdEntry*, int>> fills;
 };
 
-// `inherit`: fd numbers the user passed with --inherit-fd (restore's own fd N
-// becomes the restored process's fd N). Throws RestoreError.
-void check_files(const format::Image& image, const std::set<int>& inherit);
+// What stands in for the pipe ends whose other end was outside the process.
+struct ExternalFds {
+  std::set<int> inherit;  // --inherit-fd N: restore's own fd N becomes the restored process's fd N
+  bool null = false;      // --external-fds=null: /dev/null for every other one
+};
+
+// Throws RestoreError.
+void check_files(const format::Image& image, const ExternalFds& external);
 
 // Creates the shared memory objects (memfds, anonymous shared memory):
 // the launcher's own memory, no file-system side effect. Staging maps them.
@@ -45,7 +51,7 @@ PreparedFiles prepare_objects(const format::Image& image);
 // deleted files, creates pipes. The first step with side effects outside
 // the launcher, so restore calls it only once every page has been staged
 // and checked. Throws RestoreError.
-void prepare_fds(const format::Image& image, const std::set<int>& inherit, PreparedFiles& files);
+void prepare_fds(const format::Image& image, const ExternalFds& external, PreparedFiles& files);
 
 // Writes the saved unread data into pipes and FIFOs, non-blocking (a short
 // write is an error): the last step before launch, since data written
@@ -53,7 +59,7 @@ void prepare_fds(const format::Image& image, const std::set<int>& inherit, Prepa
 void fill_pipes(PreparedFiles& files);
 
 // prepare_objects, prepare_fds and fill_pipes in one (for callers without staging in between).
-PreparedFiles prepare_files(const format::Image& image, const std::set<int>& inherit);
+PreparedFiles prepare_files(const format::Image& image, const ExternalFds& external);
 
 // Seals memfds once their shared mappings exist (a write seal would forbid them).
 void seal_memfds(const PreparedFiles& files);

@@ -31,9 +31,10 @@ using format::hex;
 using format::Vma;
 using format::VmaKind;
 
+// The saved CPU state's own rules (leader first, XSAVE layout, selectors,
+// LDT) are the format's (format/Validate.cpp), checked by ImageReader for
+// restore and ckpt dump alike; here only what depends on this CPU.
 static void check_cpu(const format::Image& image) {
-  if (image.threads.at(0).tid != image.process.pid)
-    throw RestoreError("the image's first thread is not the thread group leader");
   // Asked once: each CPUID traps to the hypervisor in a virtual machine.
   const uint64_t xcr0 = x86::xcr0();
   const uint32_t xsave_size = x86::xsave_size();
@@ -41,8 +42,6 @@ static void check_cpu(const format::Image& image) {
   for (const format::ThreadState& t : image.threads) {
     std::string why = x86::xsave_incompatibility(t.xfeatures, uint32_t(t.xsave.size()), xcr0, xsave_size);
     if (!why.empty()) throw RestoreError("this CPU cannot resume the image: " + why);
-    why = x86::xsave_area_problem(t.xsave.data(), t.xsave.size(), t.xfeatures);
-    if (!why.empty()) throw RestoreError("thread " + std::to_string(t.tid) + ": " + why);
     uint64_t in_use;
     std::memcpy(&in_use, t.xsave.data() + x86::kXsaveHeaderOffset, 8);
     if (in_use & on_request)

@@ -25,7 +25,6 @@
 #include "restorer/PosixTimers.h"
 #include "restorer/RestoreError.h"
 #include "x86/Cpu.h"
-#include "x86/LdtDescriptor.h"
 #include "x86/Syscall.h"
 
 namespace ckpt::restorer {
@@ -33,15 +32,6 @@ namespace ckpt::restorer {
 static const char* const kRlimitNames[format::kRlimitCount] = {
     "CPU", "FSIZE", "DATA", "STACK", "CORE", "RSS", "NPROC", "NOFILE",
     "MEMLOCK", "AS", "LOCKS", "SIGPENDING", "MSGQUEUE", "NICE", "RTPRIO", "RTTIME"};
-
-// A selector the trampoline can load again: null, the user data segment,
-// or an LDT selector (TI set, RPL 3) naming an entry the image restores.
-static bool selector_restorable(uint64_t sel, const std::vector<uint64_t>& ldt) {
-  if (sel == 0 || sel == 0x2b) return true;
-  if ((sel & 7) != 7) return false;
-  size_t index = sel >> 3;
-  return index < ldt.size() && !x86::descriptor_is_empty(ldt[index]) && ((ldt[index] >> x86::ldt_bits::kP) & 1);
-}
 
 static constexpr long kMembarrierQuery = 0;
 
@@ -82,22 +72,27 @@ static void claim_xsave_permission(const format::TaskState& t) {
 }
 
 void check_task(const format::Image& image) {
+  // LDT entries and segment selectors are the format's rules (format/Validate.cpp).
   const format::TaskState& t = image.task;
   claim_xsave_permission(t);
-  for (size_t i = 0; i < t.ldt.size(); ++i)
-    if (!x86::descriptor_is_empty(t.ldt[i]) && !x86::descriptor_is_installable(t.ldt[i]))
-      throw RestoreError("LDT entry " + std::to_string(i) + " cannot be installed with modify_ldt");
   for (const format::ThreadState& th : image.threads) {
-    // Selectors are loaded again for the leader only; other threads must hold none.
-    for (unsigned reg : {format::DS, format::ES, format::FS, format::GS})
-      if (!selector_restorable(th.gpr[reg], t.ldt) || (&th != &image.threads[0] && th.gpr[reg] && th.gpr[reg] != 0x2b))
-        throw RestoreError("thread " + std::to_string(th.tid) + " holds segment selector " +
-                           std::to_string(th.gpr[reg]) + ", which cannot be restored");
+    // The kernel's rule for a stack's size depends on its configuration
+    // (strict_sas_size) and on the task's XSAVE permissions, not only on
+    // AT_MINSIGSTKSZ, which only says what a signal frame may need: most
+    // kernels accept a SIGSTKSZ-sized stack where AT_MINSIGSTKSZ is larger
+    // (AVX-512, AMX). So ask the kernel itself, on this launcher, which the
+    // restored process becomes (same permissions): the trampoline's
+    // rt_sigreturn applies the very same rule. The pointer is not accessed.
     if (!(th.altstack_flags & SS_DISABLE)) {
-      unsigned long min = getauxval(AT_MINSIGSTKSZ);
-      if (th.altstack_size < (min ? min : MINSIGSTKSZ))
+      stack_t probe{}, old{};
+      probe.ss_sp = reinterpret_cast<void*>(th.altstack_sp);
+      probe.ss_size = th.altstack_size;
+      probe.ss_flags = th.altstack_flags & int(1u << 31);  // SS_AUTODISARM
+      if (sigaltstack(&probe, &old) != 0)
         throw RestoreError("the alternate signal stack of thread " + std::to_string(th.tid) + " (" +
-                           std::to_string(th.altstack_size) + " bytes) is below this machine's minimum");
+                           std::to_string(th.altstack_size) + " bytes) is refused by this kernel: " +
+                           std::strerror(errno));
+      sigaltstack(&old, nullptr);
     }
   }
   check_posix_timers(image);

@@ -21,6 +21,7 @@
 
 #include "format/FormatError.h"
 #include "format/ImageReader.h"
+#include "format/Printable.h"
 #include "restorer/AddressPlan.h"
 #include "restorer/Binfmt.h"
 #include "restorer/CommandLine.h"
@@ -109,7 +110,8 @@ int main(int argc, char** argv) {
     const format::Image& image = reader.image();
     std::vector<x86::MapsEntry> self = x86::parse_maps(x86::read_proc_file("/proc/self/maps"));
     restorer::MachineFit fit = restorer::check_machine(image, self);
-    restorer::check_files(image, inherit);
+    const restorer::ExternalFds external{inherit, cl.external_null};
+    restorer::check_files(image, external);
     restorer::check_sysv_shm(image);
     restorer::check_own_files(image);
     const restorer::ClockPlan clocks = restorer::plan_clocks(image, cl.host_clocks);
@@ -159,15 +161,18 @@ int main(int argc, char** argv) {
     restorer::OwnFiles own = restorer::create_own_files(image);
     restorer::stage_outside(image, plan, sysv, own);
     sysv.mark_removed(image);
-    restorer::prepare_fds(image, inherit, files);
+    restorer::prepare_fds(image, external, files);
     restorer::fill_pipes(files);
     restorer::seal_memfds(files);
     files.deleted_exe = restorer::finish_deleted_files(image, files.deleted);
     restorer::launch(image, fit, plan, files, options);
   } catch (const format::FormatError& e) {
-    std::fprintf(stderr, "restore: %s: bad image %s\n", image_path.c_str(), e.what());
+    std::fprintf(stderr, "restore: %s: bad image %s\n", format::printable(image_path).c_str(),
+                 format::printable(e.what()).c_str());
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "restore: %s: %s\n", image_path.c_str(), e.what());
+    // Messages name paths the image chose: printed escaped.
+    std::fprintf(stderr, "restore: %s: %s\n", format::printable(image_path).c_str(),
+                 format::printable(e.what()).c_str());
   }
   return 1;
 }

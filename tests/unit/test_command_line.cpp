@@ -35,6 +35,9 @@ TEST_CASE("command line: an image and every option") {
   CHECK_FALSE(c.install_binfmt);
   CHECK_FALSE(c.help);
   CHECK(c.inherit_fds == std::vector<int>{5, 7});
+  CHECK_FALSE(c.external_null);
+  CHECK(parse({"a", "--external-fds=null"}).external_null);
+  CHECK(parse({"a", "--external-fds", "null"}).external_null);
 }
 
 TEST_CASE("command line: --host-clocks") {
@@ -72,6 +75,9 @@ TEST_CASE("command line: refusals") {
   CHECK(refusal({"a", "--inherit-fd="}) == "the argument ('') for option '--inherit-fd' is invalid");
   CHECK(refusal({"a", "--inherit-fd", "99999999999"}) ==
         "the argument ('99999999999') for option '--inherit-fd' is invalid");
+  CHECK(refusal({"a", "--external-fds"}) == "the required argument for option '--external-fds' is missing");
+  CHECK(refusal({"a", "--external-fds=zero"}) ==
+        "the argument ('zero') for option '--external-fds' is invalid: only 'null' is known");
   CHECK(refusal({"--install-binfmt", "--uninstall-binfmt"}) == "--install-binfmt and --uninstall-binfmt exclude each other");
   CHECK(refusal({"--install-binfmt", "a"}) == "--install-binfmt and --uninstall-binfmt take no image");
   CHECK(refusal({"--uninstall-binfmt", "--check"}) == "--install-binfmt and --uninstall-binfmt take no image");

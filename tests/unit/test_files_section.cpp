@@ -42,6 +42,8 @@ Image with_files(std::vector<FdEntry> fds) {
   t.gpr[RSP] = 0x10ff0;
   t.robust_list_len = 24;
   t.xsave.resize(576);
+  t.altstack_flags = 2;  // SS_DISABLE
+  img.process.pid = t.tid;  // the leader comes first
   img.threads.push_back(t);
   img.files.fds = std::move(fds);
   return img;

@@ -157,6 +157,14 @@ Image realistic_image() {
   t.xfeatures = 0xe7;
   t.xsave.resize(2432);
   for (size_t i = 0; i < t.xsave.size(); ++i) t.xsave[i] = uint8_t(i * 7 + 3);
+  // What the validation's CPU-state rules require of real state: restorable
+  // selectors, MXCSR without reserved bits, a standard-format XSAVE header.
+  t.gpr[DS] = t.gpr[ES] = t.gpr[FS] = t.gpr[GS] = 0;
+  t.altstack_sp = kAnon + 0x10000, t.altstack_size = 0x4000, t.altstack_flags = 0;
+  const uint32_t mxcsr = 0x1f80;
+  std::memcpy(t.xsave.data() + 24, &mxcsr, 4);
+  std::fill(t.xsave.begin() + 512, t.xsave.begin() + 576, 0);
+  t.xsave[512] = 0x07;  // XSTATE_BV: x87, SSE, AVX
   img.threads = {t};
   img.task.oom_score_adj = -345;
   img.task.membarrier = (1u << 4) | (1u << 6);
@@ -544,9 +552,14 @@ TEST_CASE("format: a corrupted file header is refused by its checksum") {
 TEST_CASE("format: an unsupported version is refused, naming both versions") {
   auto b = image_bytes(realistic_image(), one_page(), {});
   FileHeader h = header(b);
-  h.version = 2;
+  h.version = kVersion + 1;
   put_header(b, h);
-  CHECK_THROWS_WITH_AS(open_bytes(b), has("unsupported format version 2 (this build reads version 1)"),
+  CHECK_THROWS_WITH_AS(open_bytes(b), has("unsupported format version 3 (this build reads version 2)"),
+                       FormatError);
+  // An image of the first released edition is refused the same way: dump again.
+  h.version = 1;
+  put_header(b, h);
+  CHECK_THROWS_WITH_AS(open_bytes(b), has("unsupported format version 1 (this build reads version 2)"),
                        FormatError);
 }
 
@@ -983,6 +996,59 @@ TEST_CASE("codec: truncated fields, trailing bytes and unknown enums are refused
   c.encoding = ChunkEncoding(7);
   b = encode_page_index({c});
   CHECK_THROWS_WITH_AS(decode_page_index(b.data(), b.size(), 0), has("unknown chunk encoding 7"), FormatError);
+}
+
+// The CPU-state rules restore used to check only after reading (now in
+// format/Validate.cpp, so that ckpt dump refuses the same images).
+TEST_CASE("format: the saved CPU state must be resumable") {
+  Image ok = realistic_image();
+  CHECK_NOTHROW(write_and_open(ok, {}));
+
+  Image img = realistic_image();
+  img.process.pid = 41238;  // threads[0] (41237) is then not the leader
+  CHECK_THROWS_WITH_AS(write_and_open(img, {}), has("first thread is not the thread group leader"), FormatError);
+
+  img = realistic_image();
+  img.threads[0].gpr[ES] = 0x33;  // the user code selector: loadable, but not by the restorer
+  CHECK_THROWS_WITH_AS(write_and_open(img, {}), has("holds segment selector 51, which cannot be restored"),
+                       FormatError);
+  img = realistic_image();
+  img.threads[0].gpr[GS] = 0x0f;  // LDT entry 1, which the image does not have
+  CHECK_THROWS_WITH_AS(write_and_open(img, {}), has("holds segment selector 15"), FormatError);
+
+  img = realistic_image();
+  ThreadState other = img.threads[0];
+  other.tid = 41240;
+  other.gpr[DS] = 0x2b;
+  img.threads.push_back(other);
+  CHECK_NOTHROW(write_and_open(img, {}));
+  img.threads[1].gpr[FS] = 0x0f;  // an LDT selector is loaded again for the leader only
+  img.task.ldt = {0, 0x00cff3000000ffffull};  // entry 1: a present 32-bit data segment, DPL 3
+  CHECK_THROWS_WITH_AS(write_and_open(img, {}), has("thread 41240: holds segment selector 15"), FormatError);
+  img.threads.pop_back();
+  img.threads[0].gpr[FS] = 0x0f;
+  CHECK_NOTHROW(write_and_open(img, {}));
+  img.task.ldt = {0, 0x00cf93000000ffffull};  // DPL 0: modify_ldt cannot install it
+  CHECK_THROWS_WITH_AS(write_and_open(img, {}), has("LDT entry 1 cannot be installed"), FormatError);
+
+  img = realistic_image();
+  img.threads[0].xsave[26] = 1;  // a reserved MXCSR bit
+  CHECK_THROWS_WITH_AS(write_and_open(img, {}), has("reserved MXCSR bits"), FormatError);
+
+  img = realistic_image();
+  img.threads[0].altstack_size = 2047;
+  CHECK_THROWS_WITH_AS(write_and_open(img, {}), has("smaller than MINSIGSTKSZ"), FormatError);
+  img.threads[0].altstack_flags = 2;  // SS_DISABLE: the size does not matter
+  CHECK_NOTHROW(write_and_open(img, {}));
+
+  img = realistic_image();
+  img.threads[0].cached_tid_address = kHeap + 0x2d0;
+  CHECK_NOTHROW(write_and_open(img, {}));
+  for (uint64_t bad : {kExeText + 0x10, kShared + 0x10, kVvar + 0x10,
+                       uint64_t(0x1000)}) {
+    img.threads[0].cached_tid_address = bad;
+    CHECK_THROWS_WITH_AS(write_and_open(img, {}), has("cached thread id"), FormatError);
+  }
 }
 
 TEST_CASE("format: POSIX timers, oom_score_adj, membarrier and clocks out of range are refused") {
