@@ -38,11 +38,4 @@ grep -q 'holds AMX tile data' "$WORK/dump-held.err" || fail "the refusal does no
 send hold release
 wait_lines hold 2
 dump hold "$WORK/amx.ckpt"
-restore_start back "$WORK/amx.ckpt"
-send back check
-close_input back
-wait_exit back any
-grep -q '^PASS' "$WORK/back.out" && ((EXIT_STATUS == 0)) ||
-  fail "restored amx_tiles did not PASS (status $EXIT_STATUS): $(grep -v '^ready' "$WORK/back.out" | head -n 5)"
-check_quiet "$WORK/back.err" "restored amx_tiles"
-log "$(grep '^PASS' "$WORK/back.out")"
+restored_must_pass "$WORK/amx.ckpt" amx_tiles

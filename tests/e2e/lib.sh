@@ -275,3 +275,33 @@ wait_lazy_server_gone() {
   done
   fail "the page server of $1 (pid $pid) is still running after ${WAIT_SECONDS}s"
 }
+
+# The two halves of the state.sh protocol (see its header), for scripts
+# that add steps of their own in between.
+# fresh_must_fail PROGRAM [ARGS...]: PROGRAM --fresh must FAIL its check,
+# which proves the check can tell.
+fresh_must_fail() {
+  local prog=$1; shift
+  start fresh "$PROGRAMS/$prog" --fresh "$@"
+  wait_lines fresh 1
+  head -n 1 "$WORK/fresh.out" | grep -q '^ready' || fail "$prog --fresh did not print 'ready' first"
+  send fresh check
+  close_input fresh
+  wait_exit fresh any
+  ((EXIT_STATUS != 0)) && grep -q '^FAIL' "$WORK/fresh.out" ||
+    fail "$prog --fresh did not FAIL its check (status $EXIT_STATUS): the check cannot tell"
+}
+
+# restored_must_pass IMAGE PROGRAM: IMAGE restored as "back" must PASS its
+# check, quietly.
+restored_must_pass() {
+  local img=$1 prog=$2
+  restore_start back "$img"
+  send back check
+  close_input back
+  wait_exit back any
+  grep -q '^PASS' "$WORK/back.out" && ((EXIT_STATUS == 0)) ||
+    fail "restored $prog did not PASS (status $EXIT_STATUS): $(grep -v '^ready' "$WORK/back.out" | head -n 5)"
+  check_quiet "$WORK/back.err" "restored $prog"
+  log "$(grep '^PASS' "$WORK/back.out" | head -n 1)"
+}

@@ -18,28 +18,11 @@ source "$(dirname "$0")/lib.sh"
 prog=${1:?usage: state.sh PROGRAM}
 TEST_NAME=$prog
 
-wait_ready() {
-  wait_lines "$1" 1
-  head -n 1 "$WORK/$1.out" | grep -q '^ready' || fail "$1 did not print 'ready' first"
-}
-
-start fresh "$PROGRAMS/$prog" --fresh
-wait_ready fresh
-send fresh check
-close_input fresh
-wait_exit fresh any
-((EXIT_STATUS != 0)) && grep -q '^FAIL' "$WORK/fresh.out" ||
-  fail "$prog --fresh did not FAIL its check (status $EXIT_STATUS): the check cannot tell"
+fresh_must_fail "$prog"
 
 start orig "$PROGRAMS/$prog"
-wait_ready orig
+wait_lines orig 1
+head -n 1 "$WORK/orig.out" | grep -q '^ready' || fail "$prog did not print 'ready' first"
 sleep 0.1  # let it enter the call it waits in
 dump orig "$WORK/$prog.ckpt"
-restore_start back "$WORK/$prog.ckpt"
-send back check
-close_input back
-wait_exit back any
-grep -q '^PASS' "$WORK/back.out" && ((EXIT_STATUS == 0)) ||
-  fail "restored $prog did not PASS (status $EXIT_STATUS): $(grep -v '^ready' "$WORK/back.out" | head -n 5)"
-check_quiet "$WORK/back.err" "restored $prog"
-log "$(grep '^PASS' "$WORK/back.out" | head -n 1)"
+restored_must_pass "$WORK/$prog.ckpt" "$prog"

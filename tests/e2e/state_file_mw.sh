@@ -9,12 +9,7 @@ prog=state_file_mw
 TEST_NAME=$prog
 cd "$WORK" || fail "cd $WORK"
 
-start fresh "$PROGRAMS/$prog" --fresh
-wait_lines fresh 1
-send fresh check
-close_input fresh
-wait_exit fresh any
-((EXIT_STATUS != 0)) && grep -q '^FAIL' "$WORK/fresh.out" || fail "$prog --fresh did not FAIL its check"
+fresh_must_fail "$prog"
 
 start orig "$PROGRAMS/$prog"
 wait_lines orig 1
@@ -30,11 +25,4 @@ grep -q "cannot open $WORK/mw.data for writing" "$WORK/ro.err" || fail "the refu
 [[ $(wc -l <"$WORK/ro.err") == 1 ]] || fail "the refusal is not one line"
 log "refused on a read-only mount: $(cat "$WORK/ro.err")"
 
-restore_start back "$WORK/$prog.ckpt"
-send back check
-close_input back
-wait_exit back any
-grep -q '^PASS' "$WORK/back.out" && ((EXIT_STATUS == 0)) ||
-  fail "restored $prog did not PASS (status $EXIT_STATUS): $(grep -v '^ready' "$WORK/back.out" | head -n 5)"
-check_quiet "$WORK/back.err" "restored $prog"
-log "$(grep '^PASS' "$WORK/back.out")"
+restored_must_pass "$WORK/$prog.ckpt" "$prog"

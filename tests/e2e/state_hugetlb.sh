@@ -9,7 +9,7 @@ source "$(dirname "$0")/lib.sh"
 prog=state_hugetlb
 TEST_NAME=$prog
 pool=/sys/kernel/mm/hugepages/hugepages-2048kB
-[[ -w $pool/nr_hugepages ]] || { echo "$TEST_NAME: SKIP: cannot reserve 2 MiB huge pages ($pool/nr_hugepages not writable)" >&2; exit 0; }
+[[ -w $pool/nr_hugepages ]] || { echo "$TEST_NAME: SKIP: cannot reserve 2 MiB huge pages ($pool/nr_hugepages not writable)" >&2; exit 77; }
 old=$(cat "$pool/nr_hugepages")
 trap 'echo "$old" >"$pool/nr_hugepages"; _cleanup' EXIT
 reserve() {
@@ -18,15 +18,10 @@ reserve() {
 }
 if ! reserve; then
   echo "$TEST_NAME: SKIP: could not get 3 free 2 MiB huge pages (memory too fragmented?); free: $(cat "$pool/free_hugepages")" >&2
-  exit 0
+  exit 77
 fi
 
-start fresh "$PROGRAMS/$prog" --fresh
-wait_lines fresh 1
-send fresh check
-close_input fresh
-wait_exit fresh any
-((EXIT_STATUS != 0)) && grep -q '^FAIL' "$WORK/fresh.out" || fail "$prog --fresh did not FAIL its check"
+fresh_must_fail "$prog"
 
 start orig "$PROGRAMS/$prog"
 wait_lines orig 1
@@ -53,11 +48,4 @@ rc=$?
 log "refused: $(cat "$WORK/r1.err")"
 reserve || fail "could not reserve the huge pages again"
 
-restore_start back "$WORK/$prog.ckpt"
-send back check
-close_input back
-wait_exit back any
-grep -q '^PASS' "$WORK/back.out" && ((EXIT_STATUS == 0)) ||
-  fail "restored $prog did not PASS (status $EXIT_STATUS): $(grep -v '^ready' "$WORK/back.out" | head -n 8)"
-check_quiet "$WORK/back.err" "restored $prog"
-log "$(grep '^PASS' "$WORK/back.out")"
+restored_must_pass "$WORK/$prog.ckpt" "$prog"

@@ -9,12 +9,7 @@ prog=state_own_file
 TEST_NAME=$prog
 cd "$WORK" && mkdir perf || fail "mkdir $WORK/perf"
 
-start fresh "$PROGRAMS/$prog" --fresh
-wait_lines fresh 1
-send fresh check
-close_input fresh
-wait_exit fresh any
-((EXIT_STATUS != 0)) && grep -q '^FAIL' "$WORK/fresh.out" || fail "$prog --fresh did not FAIL its check"
+fresh_must_fail "$prog"
 
 start orig "$PROGRAMS/$prog"
 wait_lines orig 1

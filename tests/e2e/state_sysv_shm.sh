@@ -13,12 +13,7 @@ TEST_NAME=$prog
 cleanup_ids=()
 trap 'for i in "${cleanup_ids[@]}"; do ipcrm -m "$i" 2>/dev/null; done; _cleanup' EXIT
 
-start fresh "$PROGRAMS/$prog" --fresh
-wait_lines fresh 1
-send fresh check
-close_input fresh
-wait_exit fresh any
-((EXIT_STATUS != 0)) && grep -q '^FAIL' "$WORK/fresh.out" || fail "$prog --fresh did not FAIL its check"
+fresh_must_fail "$prog"
 
 start orig "$PROGRAMS/$prog"
 wait_lines orig 1
@@ -79,11 +74,4 @@ kill "$outside" 2>/dev/null
 log "refused: $(cat "$WORK/dump-outs.err")"
 [[ $(proc_state "$PID_part") == [SR] && $(proc_state "$PID_outs") == [SR] ]] || fail "a refused dump did not leave the process running"
 
-restore_start back "$WORK/$prog.ckpt"
-send back check
-close_input back
-wait_exit back any
-grep -q '^PASS' "$WORK/back.out" && ((EXIT_STATUS == 0)) ||
-  fail "restored $prog did not PASS (status $EXIT_STATUS): $(grep -v '^ready' "$WORK/back.out" | head -n 8)"
-check_quiet "$WORK/back.err" "restored $prog"
-log "$(grep '^PASS' "$WORK/back.out")"
+restored_must_pass "$WORK/$prog.ckpt" "$prog"
