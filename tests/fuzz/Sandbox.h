@@ -9,8 +9,8 @@
 //     hold only inside that namespace;
 //   - a mount namespace owned by it, every mount made read-only, nosuid and
 //     nodev (mount_setattr, recursive: no file written, no device opened),
-//     and empty private tmpfs instances on /tmp and /dev/shm as the only
-//     writable places;
+//     and a private tmpfs on /dev/shm as the only writable place, with /tmp
+//     an overlay whose writes go there (what /tmp held stays readable);
 //   - no_new_privs, RLIMIT_FSIZE 64 MiB, no core files, and
 //     alarm(kSandboxSeconds) against hangs.
 // Memory it may stage is bounded by the caller (kMaxSandboxPages).
@@ -23,6 +23,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -73,10 +74,16 @@ inline bool enter_sandbox(std::string* why) {
   if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return fail("making mounts private");
   MountAttr ro{kAttrRdonly | kAttrNosuid | kAttrNodev, 0, 0, 0};
   if (syscall(SYS_mount_setattr, AT_FDCWD, "/", kAtRecursive, &ro, sizeof ro) != 0) return fail("read-only mounts");
-  if (mount("ckpt-fuzz", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "size=64m,mode=1777") != 0) return fail("tmpfs on /tmp");
-  if (access("/dev/shm", F_OK) == 0 &&
-      mount("ckpt-fuzz", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "size=64m,mode=1777") != 0)
+  if (mount("ckpt-fuzz", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "size=64m,mode=1777") != 0)
     return fail("tmpfs on /dev/shm");
+  // /tmp: what it holds stays readable (the build tree, and so the files a
+  // seed image maps, may well live there), writes go to the private tmpfs
+  // through an overlay; where overlays cannot be mounted, an empty tmpfs.
+  if (mkdir("/dev/shm/.upper", 0755) != 0 || mkdir("/dev/shm/.work", 0755) != 0) return fail("overlay folders");
+  if (mount("ckpt-fuzz", "/tmp", "overlay", MS_NOSUID | MS_NODEV,
+            "lowerdir=/tmp,upperdir=/dev/shm/.upper,workdir=/dev/shm/.work") != 0 &&
+      mount("ckpt-fuzz", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "size=64m,mode=1777") != 0)
+    return fail("a private /tmp");
   if (chdir("/tmp") != 0) return fail("chdir /tmp");
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return fail("no_new_privs");
   rlimit fsize{64u << 20, 64u << 20}, core{0, 0};
