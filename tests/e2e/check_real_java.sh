@@ -7,12 +7,12 @@
 # pid). Each copy must have a performance-data file named after its own pid
 # (what jps and jstat look for) holding the JVM's counters, and the
 # original's file must still be there while it runs.
-# Skips, saying so, where java or javac is missing.
+# Skips (exit 77, shown by CTest), saying so, where java or javac is missing.
 source "$(dirname "$0")/lib.sh"
 
 if ! command -v java >/dev/null || ! command -v javac >/dev/null || ! java -version >/dev/null 2>&1; then
   echo "$TEST_NAME: SKIP: no working java/javac (install default-jdk-headless; .ci/deps does)" >&2
-  exit 0
+  exit 77
 fi
 cat >"$WORK/Work.java" <<'JAVA'
 import java.util.ArrayList;

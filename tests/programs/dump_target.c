@@ -98,20 +98,9 @@ static void block(uint64_t m) { syscall(SYS_rt_sigprocmask, SIG_BLOCK, &m, NULL,
 
 static uint64_t status_field(pid_t tid, const char *name)
 {
-	char path[64], line[256];
-	unsigned long long v = ~0ULL;
-	size_t n = strlen(name);
+	char path[64];
 	snprintf(path, sizeof path, "/proc/self/task/%d/status", (int)tid);
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return v;
-	while (fgets(line, sizeof line, f))
-		if (strncmp(line, name, n) == 0 && line[n] == ':') {
-			sscanf(line + n + 1, "%llx", &v);
-			break;
-		}
-	fclose(f);
-	return v;
+	return tp_status_hex(path, name);
 }
 
 /* A thread's tid by its name (a restore may give threads new tids). */

@@ -37,22 +37,7 @@ static pid_t setup_pid;
 static int wake[2];
 static pid_t second_tid_seen;
 
-static uint64_t status_field(const char *file, const char *name)
-{
-	FILE *f = fopen(file, "r");
-	char line[256];
-	unsigned long long v = ~0ULL;
-	size_t n = strlen(name);
-	if (!f)
-		return v;
-	while (fgets(line, sizeof line, f))
-		if (strncmp(line, name, n) == 0 && line[n] == ':') {
-			sscanf(line + n + 1, "%llx", &v);
-			break;
-		}
-	fclose(f);
-	return v;
-}
+static uint64_t status_field(const char *file, const char *name) { return tp_status_hex(file, name); }
 
 static void expect_set(const char *who, const char *what, uint64_t got, uint64_t want)
 {

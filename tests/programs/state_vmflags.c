@@ -39,6 +39,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "vmtest.h"
+
 static int failures;
 #define FAIL(...) (printf("FAIL " __VA_ARGS__), putchar('\n'), failures++)
 
@@ -68,70 +70,6 @@ static struct area {
 static char out_buf[64 * 1024];
 static char maps_before[256 * 1024], maps_after[256 * 1024];
 static char smaps[1024 * 1024];
-
-/* Reads a whole /proc file into BUF with read(2) only. */
-static size_t slurp(const char *path, char *buf, size_t size)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	size_t len = 0;
-	ssize_t r;
-	if (fd < 0)
-		return 0;
-	while (len < size - 1 && (r = read(fd, buf + len, size - 1 - len)) > 0)
-		len += (size_t)r;
-	close(fd);
-	buf[len] = '\0';
-	return len;
-}
-
-/* The value of FIELD ("VmFlags:", "Locked:") in the smaps block of the
- * area starting at ADDR (the rest of its line), into OUT; "" if none. */
-static void smaps_field(void *addr, const char *field, char *out, size_t size)
-{
-	char head[32];
-	snprintf(head, sizeof head, "%lx-", (unsigned long)(uintptr_t)addr);
-	out[0] = '\0';
-	for (char *line = smaps; *line;) {
-		char *next = strchr(line, '\n');
-		next = next ? next + 1 : line + strlen(line);
-		if (strncmp(line, head, strlen(head)) == 0) {
-			for (char *l = next; *l;) {
-				char *n = strchr(l, '\n');
-				n = n ? n + 1 : l + strlen(l);
-				/* The next area's header ends the block: it starts
-				 * with a hex digit, field names with a capital. */
-				if (*l && strchr("0123456789abcdef", *l))
-					break;
-				if (strncmp(l, field, strlen(field)) == 0) {
-					const char *v = l + strlen(field);
-					while (*v == ' ' || *v == '\t')
-						v++;
-					size_t len = (size_t)(n - v);
-					if (len && v[len - 1] == '\n')
-						len--;
-					if (len >= size)
-						len = size - 1;
-					memcpy(out, v, len);
-					out[len] = '\0';
-					return;
-				}
-				l = n;
-			}
-			return;
-		}
-		line = next;
-	}
-}
-
-/* Whether the space-separated FLAGS hold FLAG. */
-static int has_flag(const char *flags, const char *flag)
-{
-	size_t l = strlen(flag);
-	for (const char *p = flags; (p = strstr(p, flag)); p += l)
-		if ((p == flags || p[-1] == ' ') && (p[l] == ' ' || p[l] == '\0'))
-			return 1;
-	return 0;
-}
 
 static int wait_line(void)
 {
@@ -187,16 +125,16 @@ int main(int argc, char **argv)
 	if (!fresh && setup() != 0)
 		return 2;
 
-	slurp("/proc/self/smaps", smaps, sizeof smaps);
+	vt_slurp("/proc/self/smaps", smaps, sizeof smaps);
 	for (int i = 0; i < NAREAS; i++)
-		smaps_field(areas[i].addr, "VmFlags:", areas[i].vmflags, sizeof areas[i].vmflags);
-	slurp("/proc/self/maps", maps_before, sizeof maps_before);
+		vt_smaps_field(smaps, areas[i].addr, "VmFlags:", areas[i].vmflags, sizeof areas[i].vmflags);
+	vt_slurp("/proc/self/maps", maps_before, sizeof maps_before);
 	printf("ready%s\n", fresh ? " (fresh)" : "");
 
 	if (wait_line() < 0)
 		FAIL("no check line on stdin");
-	slurp("/proc/self/maps", maps_after, sizeof maps_after);
-	slurp("/proc/self/smaps", smaps, sizeof smaps);
+	vt_slurp("/proc/self/maps", maps_after, sizeof maps_after);
+	vt_slurp("/proc/self/smaps", smaps, sizeof smaps);
 
 	if (strcmp(maps_before, maps_after) != 0) {
 		FAIL("/proc/self/maps differs");
@@ -205,12 +143,12 @@ int main(int argc, char **argv)
 	for (int i = 0; i < NAREAS; i++) {
 		struct area *a = &areas[i];
 		char now[256];
-		smaps_field(a->addr, "VmFlags:", now, sizeof now);
+		vt_smaps_field(smaps, a->addr, "VmFlags:", now, sizeof now);
 		if (!now[0])
 			FAIL("%s: no area starts at %p", a->name, (void *)a->addr);
 		else if (strcmp(now, a->vmflags) != 0)
 			FAIL("%s: VmFlags '%s', was '%s'", a->name, now, a->vmflags);
-		if (a->flag && !a->skip && !has_flag(now, a->flag))
+		if (a->flag && !a->skip && !vt_has_flag(now, a->flag))
 			FAIL("%s: VmFlags '%s' lack '%s'", a->name, now, a->flag);
 		char head[32];
 		int len = snprintf(head, sizeof head, "%lx-%lx %s ", (unsigned long)(uintptr_t)a->addr,
@@ -225,7 +163,7 @@ int main(int argc, char **argv)
 				}
 	}
 	char locked[64];
-	smaps_field(areas[LOCKED].addr, "Locked:", locked, sizeof locked);
+	vt_smaps_field(smaps, areas[LOCKED].addr, "Locked:", locked, sizeof locked);
 	if (strcmp(locked, "4 kB") != 0)
 		FAIL("locked: smaps Locked: '%s', want '4 kB'", locked);
 	if (failures)

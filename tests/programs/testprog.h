@@ -61,6 +61,25 @@ static inline int tp_finish(const char *what, ...)
 	return 0;
 }
 
+/* The hexadecimal value of the line "NAME:" of a /proc status FILE (a mask
+ * such as SigPnd or ShdPnd); ~0 when the file or the line is missing. */
+static inline unsigned long long tp_status_hex(const char *file, const char *name)
+{
+	FILE *f = fopen(file, "r");
+	char line[256];
+	unsigned long long v = ~0ULL;
+	size_t n = strlen(name);
+	if (!f)
+		return v;
+	while (fgets(line, sizeof line, f))
+		if (strncmp(line, name, n) == 0 && line[n] == ':') {
+			sscanf(line + n + 1, "%llx", &v);
+			break;
+		}
+	fclose(f);
+	return v;
+}
+
 /* Setup that cannot go wrong in a working test: exit 2 (not a check failure). */
 static inline void tp_die(const char *what)
 {
