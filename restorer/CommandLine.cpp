@@ -11,7 +11,7 @@ namespace ckpt::restorer {
 
 const char* const kUsage =
     "usage: restore IMAGE [--lazy] [--check] [--verbose] [--host-clocks] [--inherit-fd N]...\n"
-    "                     [--external-fds=null]\n"
+    "                     [--external-fds=null] [--pid-ns]\n"
     "       restore --install-binfmt | --uninstall-binfmt\n"
     "  Replaces this process with the one saved in IMAGE (made by `ckpt dump`).\n"
     "  --lazy     bring private anonymous memory in on first touch (and in the background)\n"
@@ -25,6 +25,9 @@ const char* const kUsage =
     "                  whose other end was outside the process\n"
     "  --external-fds=null  /dev/null stands in for every such pipe end not given\n"
     "                  with --inherit-fd (opened for reading or writing, as the end was)\n"
+    "  --pid-ns   (CAP_SYS_ADMIN) the process gets its saved pid, in a new pid namespace (and a\n"
+    "             mount namespace with its own /proc) whose init restore provides; restore itself\n"
+    "             stays outside, passes signals it is sent on and exits as the process does\n"
     "  --install-binfmt    (root) register this restore with binfmt_misc, so ./IMAGE runs\n"
     "  --uninstall-binfmt  (root) remove that registration\n";
 
@@ -68,6 +71,7 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
                  : name == "--verbose"          ? &cl.verbose
                  : name == "--lazy"             ? &cl.lazy
                  : name == "--host-clocks"      ? &cl.host_clocks
+                 : name == "--pid-ns"           ? &cl.pid_ns
                  : name == "--install-binfmt"   ? &cl.install_binfmt
                  : name == "--uninstall-binfmt" ? &cl.uninstall_binfmt
                  : name == "--help"             ? &cl.help
@@ -97,7 +101,7 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
   if (cl.install_binfmt || cl.uninstall_binfmt) {
     if (cl.install_binfmt && cl.uninstall_binfmt)
       throw UsageError("--install-binfmt and --uninstall-binfmt exclude each other");
-    if (!cl.image.empty() || cl.check || cl.lazy) throw UsageError("--install-binfmt and --uninstall-binfmt take no image");
+    if (!cl.image.empty() || cl.check || cl.lazy || cl.pid_ns) throw UsageError("--install-binfmt and --uninstall-binfmt take no image");
   } else if (cl.image.empty()) {
     throw UsageError("missing IMAGE");
   }

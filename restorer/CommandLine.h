@@ -17,6 +17,7 @@ struct CommandLine {
   bool host_clocks = false;  // no time namespace: CLOCK_MONOTONIC/BOOTTIME are the host's
   std::vector<int> inherit_fds;  // in the order given, repeats kept
   bool external_null = false;    // --external-fds=null
+  bool pid_ns = false;           // --pid-ns: the saved pid, in a pid namespace of its own (PidNamespace.h)
 };
 
 // A command line restore does not accept; what() says why, in one line.

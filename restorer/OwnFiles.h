@@ -14,12 +14,17 @@
 
 namespace ckpt::restorer {
 
-// The new name of a per-process file: its folder, then this process's pid.
-std::string own_file_path(const format::Vma& v);
+// The new name of a per-process file: its folder, then the restored pid
+// (this process's own, or with restore --pid-ns the saved one).
+std::string own_file_path(const format::Vma& v, int pid);
+std::string own_file_path(const format::Vma& v);  // this process's pid
 
 // Phase 1, no side effects: each folder exists and is writable, and each new
 // name is free or a stale file of ours (a dead process that had this pid).
-void check_own_files(const format::Image& image);
+// `pid_ns` (restore --pid-ns): the name is the saved pid's, which is not
+// unique on this machine (the original, or another copy, may hold it), so
+// an existing name is refused, never replaced.
+void check_own_files(const format::Image& image, bool pid_ns = false);
 
 class OwnFiles {
  public:
@@ -30,11 +35,11 @@ class OwnFiles {
   ~OwnFiles();
   int fd_for(const format::Vma& v) const;  // open read-write, sized as the saved file
  private:
-  friend OwnFiles create_own_files(const format::Image& image);
+  friend OwnFiles create_own_files(const format::Image& image, bool pid_ns);
   std::map<std::string, int> fds_;  // saved path -> descriptor of the new file
   std::vector<std::string> paths_;  // created, removed by the destructor
 };
 
-OwnFiles create_own_files(const format::Image& image);
+OwnFiles create_own_files(const format::Image& image, bool pid_ns = false);
 
 }  // namespace ckpt::restorer

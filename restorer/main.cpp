@@ -33,6 +33,7 @@
 #include "restorer/RestoreError.h"
 #include "restorer/Stager.h"
 #include "restorer/OwnFiles.h"
+#include "restorer/PidNamespace.h"
 #include "restorer/SysvShm.h"
 #include "restorer/TaskRestore.h"
 #include "restorer/TimeNamespace.h"
@@ -105,15 +106,16 @@ int main(int argc, char** argv) {
     int fd = format::open_image(image_path);
     // The page server starts first: its exec overlaps all that follows.
     std::unique_ptr<restorer::LazyPages> lazy_pages;
-    if (lazy && !check_only) lazy_pages = restorer::start_page_server(fd, image_path);
+    if (lazy && !check_only && !cl.pid_ns) lazy_pages = restorer::start_page_server(fd, image_path);
     format::ImageReader reader(fd);
     const format::Image& image = reader.image();
+    if (cl.pid_ns) restorer::check_pid_namespace(image);
     std::vector<x86::MapsEntry> self = x86::parse_maps(x86::read_proc_file("/proc/self/maps"));
     restorer::MachineFit fit = restorer::check_machine(image, self);
     const restorer::ExternalFds external{inherit, cl.external_null};
     restorer::check_files(image, external);
     restorer::check_sysv_shm(image);
-    restorer::check_own_files(image);
+    restorer::check_own_files(image, cl.pid_ns);
     const restorer::ClockPlan clocks = restorer::plan_clocks(image, cl.host_clocks);
     std::fputs(clocks.warning.c_str(), stderr);
     if (check_only) {
@@ -126,8 +128,16 @@ int main(int argc, char** argv) {
       reader.verify_page_data();
       reader.verify_chunks();  // as staging reads them: what it would refuse, --check refuses
       if (lazy) restorer::check_lazy_pages();
+      if (cl.pid_ns) restorer::probe_pid_namespace(image);
       std::printf("%s: can be restored here\n", image_path.c_str());
       return 0;
+    }
+    if (cl.pid_ns) {
+      // Returns only in the restored process, which has its saved pid; this
+      // restore stays outside, relays signals and exits as it does.
+      restorer::enter_pid_namespace(image);
+      self = x86::parse_maps(x86::read_proc_file("/proc/self/maps"));
+      if (lazy) lazy_pages = restorer::start_page_server(fd, image_path);
     }
     restorer::AddressPlan plan = restorer::plan_addresses(image, self, restorer::home_size(image),
                                                           restorer::vdso_scratch_size(image, fit.vdso));
@@ -158,7 +168,7 @@ int main(int argc, char** argv) {
     // The first changes outside this process: SysV segments and per-process
     // files, removed again if the restore fails before launch.
     restorer::SysvSegments sysv = restorer::create_sysv_shm(image);
-    restorer::OwnFiles own = restorer::create_own_files(image);
+    restorer::OwnFiles own = restorer::create_own_files(image, cl.pid_ns);
     restorer::stage_outside(image, plan, sysv, own);
     sysv.mark_removed(image);
     restorer::prepare_fds(image, external, files);

@@ -1,0 +1,399 @@
+// restore --pid-ns: the outer restore, the namespace's init and the
+// creation of the root with its saved pid (see PidNamespace.h).
+//
+// Messages from init to the outer restore go through one pipe:
+//   'E' TEXT         init could not set the namespace up (and exits);
+//   'R'              the root exists: the outer restore starts relaying;
+//   'S' STATUS(4)    the root ended with this wait status (init exits).
+// Signals the outer restore is sent are relayed to init with sigqueue and
+// a marker value, so that init passes on exactly those and nothing it gets
+// otherwise (the terminal's signals reach init, the root and the outer
+// restore alike, all three being in the caller's process group).
+#include "restorer/PidNamespace.h"
+
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <linux/sched.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "restorer/RestoreError.h"
+#include "x86/ProcMaps.h"
+
+namespace ckpt::restorer {
+
+namespace {
+
+constexpr int kRelayMarker = 0x636b7074;  // "ckpt": a signal the outer restore relays
+constexpr int kFirstRealtime = 34;        // 32 and 33 belong to the C library
+
+// The signals the outer restore passes on. Not the stops (SIGTSTP, SIGTTIN,
+// SIGTTOU keep their default action, so that a terminal's ^Z stops the
+// outer restore as the shell expects, while the root, in the same process
+// group, gets its own), not SIGCHLD (the outer restore's own child), not
+// the synchronous faults.
+bool relayed(int sig) {
+  switch (sig) {
+    case SIGHUP: case SIGINT: case SIGQUIT: case SIGUSR1: case SIGUSR2: case SIGPIPE: case SIGALRM:
+    case SIGTERM: case SIGCONT: case SIGWINCH: case SIGURG: case SIGVTALRM: case SIGPROF: case SIGPWR:
+    case SIGXCPU: case SIGXFSZ:
+      return true;
+    default:
+      return sig >= kFirstRealtime && sig <= 64;
+  }
+}
+
+sigset_t relay_set(bool with_chld) {
+  sigset_t s;
+  sigemptyset(&s);
+  for (int sig = 1; sig <= 64; ++sig)
+    if (relayed(sig)) sigaddset(&s, sig);
+  if (with_chld) sigaddset(&s, SIGCHLD);
+  return s;
+}
+
+bool has_capability(int cap) {
+  __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2] = {};
+  if (syscall(SYS_capget, &hdr, data) != 0) return false;
+  return data[cap / 32].effective & (1u << (cap % 32));
+}
+
+long pid_max() {
+  try {
+    return std::strtol(x86::read_proc_file("/proc/sys/kernel/pid_max").c_str(), nullptr, 10);
+  } catch (const std::exception&) {
+    return 4194304;  // PID_MAX_LIMIT: clone3 says so itself if the pid is beyond the real one
+  }
+}
+
+// The offset, from the thread pointer, of the C library's cached thread id
+// of this (only) thread, or -1 if it is not found exactly once. A child
+// made with a raw clone3 would otherwise keep its parent's id there, and
+// raise() or abort() in the root (before its point of no return) would
+// signal nobody.
+long own_tid_offset() {
+  const auto* tp = reinterpret_cast<const uint8_t*>(pthread_self());
+  const int32_t tid = int32_t(gettid());
+  long found = -1;
+  for (long off = 0; off + 4 <= 2048; off += 4) {
+    int32_t v;
+    std::memcpy(&v, tp + off, 4);
+    if (v != tid) continue;
+    if (found >= 0) return -1;
+    found = off;
+  }
+  return found;
+}
+
+void write_all(int fd, const void* data, size_t len) {
+  const auto* p = static_cast<const char*>(data);
+  while (len) {
+    ssize_t n = ::write(fd, p, len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    p += n;
+    len -= size_t(n);
+  }
+}
+
+// In init: reports a setup failure to the outer restore and exits.
+[[noreturn]] void init_fail(int report_fd, const std::string& what) {
+  const std::string msg = "E" + what + ": " + std::strerror(errno);
+  write_all(report_fd, msg.data(), msg.size());
+  _exit(1);
+}
+
+// The namespace's own view of the file system: a mount namespace whose
+// mounts still follow the caller's (slave: new mounts outside show up
+// inside, nothing made inside shows up outside), with a /proc of the new
+// pid namespace over the old one, so that /proc/self and /proc/PID name
+// the processes by the pids they have here.
+void set_up_mounts(int report_fd) {
+  if (unshare(CLONE_NEWNS) != 0) init_fail(report_fd, "cannot create a mount namespace");
+  if (mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) != 0)
+    init_fail(report_fd, "cannot make the mount namespace's mounts slaves of the caller's");
+  if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0)
+    init_fail(report_fd, "cannot mount /proc for the new pid namespace");
+}
+
+// Creates the root with `pid` (this process is the namespace's init, so
+// set_tid's one entry is the pid in this namespace). Returns as fork does.
+pid_t clone_with_pid(pid_t pid, long tid_offset) {
+  clone_args args{};
+  args.exit_signal = SIGCHLD;
+  pid_t want = pid;
+  args.set_tid = reinterpret_cast<uint64_t>(&want);
+  args.set_tid_size = 1;
+  if (tid_offset >= 0) {
+    args.flags |= CLONE_CHILD_SETTID;  // the kernel writes the child's id into its copy of the C library's slot
+    args.child_tid = reinterpret_cast<uint64_t>(reinterpret_cast<uint8_t*>(pthread_self()) + tid_offset);
+  }
+  return pid_t(syscall(SYS_clone3, &args, sizeof args));
+}
+
+// init's life once the root exists: nothing held but the report pipe;
+// reaps every process that ends in the namespace (orphans are reparented
+// here), passes on what the outer restore relays, and reports the root's
+// end, which ends the namespace (the kernel kills what is left in it).
+[[noreturn]] void run_init(pid_t root, int report_fd) {
+  close_range(0, unsigned(report_fd) - 1, 0);
+  close_range(unsigned(report_fd) + 1, ~0u, 0);
+  const sigset_t wanted = relay_set(true);
+  int sfd = signalfd(-1, &wanted, SFD_CLOEXEC);
+  if (sfd < 0) {
+    kill(root, SIGKILL);  // cannot pass signals on nor see it end: do not leave it behind
+    init_fail(report_fd, "cannot create a signalfd");
+  }
+  write_all(report_fd, "R", 1);
+  for (;;) {
+    signalfd_siginfo si;
+    ssize_t n = ::read(sfd, &si, sizeof si);
+    if (n != ssize_t(sizeof si)) continue;
+    if (int(si.ssi_signo) != SIGCHLD) {
+      if (si.ssi_code == SI_QUEUE && si.ssi_int == kRelayMarker) kill(root, int(si.ssi_signo));
+      continue;
+    }
+    int status;
+    for (pid_t p; (p = waitpid(-1, &status, WNOHANG | __WALL)) > 0;)
+      if (p == root) {
+        char msg[5] = {'S'};
+        std::memcpy(msg + 1, &status, 4);
+        write_all(report_fd, msg, sizeof msg);
+        _exit(0);
+      }
+  }
+}
+
+// In the first process of the new pid namespace (pid 1): mounts, then the
+// root. Returns in the root; init itself never returns. `probe`: the root
+// exits at once and init reports its status.
+void become_init(pid_t pid, int report_fd, int outer_pidfd, long tid_offset, bool probe) {
+  // Ends with the outer restore, and so does the whole namespace (a pid
+  // namespace dies with its init): killing the caller's child kills the
+  // restored process, as without --pid-ns.
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  pollfd alive{outer_pidfd, POLLIN, 0};
+  if (poll(&alive, 1, 0) == 1) _exit(1);  // it died before the line above
+  ::close(outer_pidfd);
+  set_up_mounts(report_fd);
+  if (pid == 1) {
+    // The process was a namespace's init: it is ours, with no init of ours.
+    if (probe) _exit(0);
+    prctl(PR_SET_PDEATHSIG, 0);
+    write_all(report_fd, "R", 1);
+    ::close(report_fd);
+    return;
+  }
+  pid_t root = clone_with_pid(pid, tid_offset);
+  if (root < 0) init_fail(report_fd, "cannot create a process with pid " + std::to_string(pid) + " (clone3 set_tid)");
+  if (root == 0) {
+    if (probe) _exit(0);
+    ::close(report_fd);
+    return;
+  }
+  if (probe) {
+    int status;
+    waitpid(root, &status, 0);
+    _exit(0);
+  }
+  run_init(root, report_fd);
+}
+
+// Reads init's first message: "R", or throws with its "E" text.
+void await_root(int report_fd, pid_t init) {
+  char buf[512];
+  ssize_t n;
+  do n = ::read(report_fd, buf, 1);
+  while (n < 0 && errno == EINTR);
+  if (n == 1 && buf[0] == 'R') return;
+  if (n == 1) {
+    ssize_t more = ::read(report_fd, buf + 1, sizeof buf - 2);
+    n += more > 0 ? more : 0;
+  }
+  int status = 0;
+  waitpid(init, &status, 0);
+  if (n >= 1 && buf[0] == 'E') throw RestoreError("--pid-ns: " + std::string(buf + 1, size_t(n - 1)));
+  throw RestoreError("--pid-ns: the namespace's init ended (wait status " + std::to_string(status) +
+                     ") before the restored process existed");
+}
+
+// The outer restore ends as the root did: the same exit code, or the same
+// signal with its default action (no core file of restore's own: the root
+// wrote the program's, if any).
+[[noreturn]] void end_like(int status) {
+  std::fflush(nullptr);
+  if (WIFSIGNALED(status)) {
+    const int sig = WTERMSIG(status);
+    rlimit no_core{0, 0};
+    setrlimit(RLIMIT_CORE, &no_core);
+    signal(sig, SIG_DFL);
+    sigset_t one;
+    sigemptyset(&one);
+    sigaddset(&one, sig);
+    sigprocmask(SIG_UNBLOCK, &one, nullptr);
+    raise(sig);
+    _exit(128 + sig);  // a signal whose default is not to terminate: cannot be a wait status
+  }
+  _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 1);
+}
+
+// The outer restore from the moment the root exists: it holds nothing but
+// stderr, the report pipe and its signalfd; relays what it is sent (not
+// what the terminal sends the whole process group, which the root got
+// itself, nor what it caused itself), and ends as the root ends.
+[[noreturn]] void run_outer(pid_t init, int report_fd, bool root_is_init) {
+  ::close(0);
+  ::close(1);
+  close_range(3, unsigned(report_fd) - 1, 0);
+  close_range(unsigned(report_fd) + 1, ~0u, 0);
+  const sigset_t wanted = relay_set(true);
+  int sfd = signalfd(-1, &wanted, SFD_CLOEXEC);
+  const pid_t self = getpid();
+  for (;;) {
+    signalfd_siginfo si;
+    int init_status = 0;
+    if (sfd < 0) {
+      while (waitpid(init, &init_status, 0) < 0 && errno == EINTR) {
+      }
+    } else {
+      if (::read(sfd, &si, sizeof si) != ssize_t(sizeof si)) continue;
+      if (int(si.ssi_signo) != SIGCHLD) {
+        if (si.ssi_code == SI_KERNEL || (si.ssi_code == SI_USER && pid_t(si.ssi_pid) == self)) continue;
+        if (root_is_init) {
+          kill(init, int(si.ssi_signo));  // the root itself: init's rules for signals apply, as they did
+        } else {
+          sigval v;
+          v.sival_int = kRelayMarker;
+          sigqueue(init, int(si.ssi_signo), v);
+        }
+        continue;
+      }
+      if (waitpid(init, &init_status, WNOHANG) != init) continue;
+    }
+    // init is gone, and with it every writer of the pipe: what it said is all there.
+    char buf[16];
+    size_t have = 0;
+    for (ssize_t n; have < sizeof buf && (n = ::read(report_fd, buf + have, sizeof buf - have)) != 0;)
+      if (n > 0) have += size_t(n);
+      else if (errno != EINTR) break;
+    // After "R" (read by await_root): "S" and the root's status; without it, the root was init
+    // itself (its status is init's), or init was killed.
+    if (have >= 5 && buf[0] == 'S') {
+      int status;
+      std::memcpy(&status, buf + 1, 4);
+      end_like(status);
+    }
+    end_like(init_status);
+  }
+}
+
+// A pipe whose ends are above 2, so that closing fds 0 and 1 or ranges
+// from 3 never hits them (restore may be started with fd 0 closed).
+void report_pipe(int fds[2]) {
+  if (pipe2(fds, O_CLOEXEC) != 0) throw RestoreError(std::string("cannot create a pipe: ") + std::strerror(errno));
+  for (int i = 0; i < 2; ++i)
+    if (fds[i] < 3) {
+      int high = fcntl(fds[i], F_DUPFD_CLOEXEC, 3);
+      if (high < 0) throw RestoreError(std::string("cannot move a pipe above fd 2: ") + std::strerror(errno));
+      ::close(fds[i]);
+      fds[i] = high;
+    }
+}
+
+}  // namespace
+
+pid_t restored_pid(const format::Image& image, bool pid_ns) { return pid_ns ? pid_t(image.process.pid) : getpid(); }
+
+void check_pid_namespace(const format::Image& image) {
+  const long pid = image.process.pid;
+  if (!has_capability(CAP_SYS_ADMIN))
+    throw RestoreError("--pid-ns needs CAP_SYS_ADMIN (to create pid and mount namespaces, mount /proc there "
+                       "and create the process with its saved pid " + std::to_string(pid) + ")");
+  if (syscall(SYS_clone3, nullptr, 0) < 0 && errno == ENOSYS)
+    throw RestoreError("--pid-ns needs clone3 with set_tid (Linux 5.5), which this kernel lacks");
+  const long max = pid_max();
+  if (pid < 1 || pid >= max)
+    throw RestoreError("--pid-ns: the saved pid " + std::to_string(pid) + " is not below this machine's pid_max (" +
+                       std::to_string(max) + ")");
+  struct stat st;
+  if (stat("/proc", &st) != 0 || !S_ISDIR(st.st_mode))
+    throw RestoreError("--pid-ns: there is no /proc folder to mount the namespace's /proc on");
+}
+
+void probe_pid_namespace(const format::Image& image) {
+  int report[2];
+  report_pipe(report);
+  // The trial runs in a child of its own: after unshare(CLONE_NEWPID) this
+  // process could not fork again once that namespace's init is gone.
+  pid_t trial = fork();
+  if (trial < 0) throw RestoreError(std::string("cannot fork: ") + std::strerror(errno));
+  if (trial == 0) {
+    ::close(report[0]);
+    int outer = int(syscall(SYS_pidfd_open, getpid(), 0));
+    if (outer < 0 || unshare(CLONE_NEWPID) != 0) init_fail(report[1], "cannot create a pid namespace");
+    pid_t init = fork();
+    if (init < 0) init_fail(report[1], "cannot create the pid namespace's init");
+    if (init == 0) become_init(pid_t(image.process.pid), report[1], outer, -1, true);
+    int status = 0;
+    waitpid(init, &status, 0);
+    _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 1);
+  }
+  ::close(report[1]);
+  char buf[512];
+  ssize_t n = ::read(report[0], buf, sizeof buf - 1);
+  ::close(report[0]);
+  int status = 0;
+  waitpid(trial, &status, 0);
+  if (n >= 1 && buf[0] == 'E') throw RestoreError("--pid-ns: " + std::string(buf + 1, size_t(n - 1)));
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    throw RestoreError("--pid-ns: the trial of the pid namespace failed (wait status " + std::to_string(status) + ")");
+}
+
+void enter_pid_namespace(const format::Image& image) {
+  const pid_t pid = pid_t(image.process.pid);
+  const long tid_offset = own_tid_offset();
+  // Blocked from here in the outer restore and in init (the signalfds read
+  // them); the root puts back the caller's mask and actions.
+  const sigset_t relay = relay_set(true);
+  sigset_t old_mask;
+  sigprocmask(SIG_BLOCK, &relay, &old_mask);
+  int report[2];
+  report_pipe(report);
+  int outer = int(syscall(SYS_pidfd_open, getpid(), 0));
+  if (outer < 0) throw RestoreError(std::string("--pid-ns: pidfd_open: ") + std::strerror(errno));
+  if (unshare(CLONE_NEWPID) != 0)
+    throw RestoreError(std::string("--pid-ns: cannot create a pid namespace: ") + std::strerror(errno));
+  pid_t init = fork();
+  if (init < 0) throw RestoreError(std::string("--pid-ns: cannot create the namespace's init: ") + std::strerror(errno));
+  if (init == 0) {
+    ::close(report[0]);
+    become_init(pid, report[1], outer, tid_offset, false);
+    sigprocmask(SIG_SETMASK, &old_mask, nullptr);  // the root: as the caller started restore
+    return;
+  }
+  ::close(report[1]);
+  ::close(outer);
+  await_root(report[0], init);
+  run_outer(init, report[0], pid == 1);
+}
+
+}  // namespace ckpt::restorer

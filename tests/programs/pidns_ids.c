@@ -1,0 +1,143 @@
+/*
+ * pidns_ids: a process that knows its ids, for restore --pid-ns
+ * (tests/e2e/check_pid_ns*.sh).
+ *
+ * Setup: records getpid(), gettid(), the raw getpid and gettid system
+ * calls, the target of /proc/self and the "Pid:" line of /proc/self/status
+ * and its own pid namespace (/proc/self/ns/pid); installs a SIGTERM handler
+ * that writes "handled SIGTERM from PID" (the sender's si_pid); prints
+ * "ready pid=P tid=T ns=NS".
+ *
+ * Commands, one per line on stdin, answered on stdout:
+ *   check      compares every recorded id with what it is now, and
+ *              /proc/self/stat's pid, and /proc/P/comm: "PASS ..." or one
+ *              "FAIL ..." line per difference, then "checked";
+ *   ids        "ids pid=P tid=T ppid=PP self=S ns=NS";
+ *   exit N     exits with status N;
+ *   die SIG    resets SIG to its default action and sends it to itself
+ *              with kill(getpid()), as a program dying of a signal.
+ * Exits 0 on EOF.
+ */
+#define _GNU_SOURCE
+#include "testprog.h"
+
+#include <limits.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static char self_link[64], ns_link[64], comm[64];
+static int status_pid;
+
+static void readlink_into(const char *path, char *buf, size_t size)
+{
+	ssize_t n = readlink(path, buf, size - 1);
+	buf[n > 0 ? n : 0] = '\0';
+}
+
+static int status_line_pid(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	int pid = -1;
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof line, f))
+		if (sscanf(line, "Pid: %d", &pid) == 1)
+			break;
+	fclose(f);
+	return pid;
+}
+
+static int stat_pid(void)
+{
+	FILE *f = fopen("/proc/self/stat", "r");
+	int pid = -1;
+	if (f) {
+		if (fscanf(f, "%d", &pid) != 1)
+			pid = -1;
+		fclose(f);
+	}
+	return pid;
+}
+
+static void on_term(int sig, siginfo_t *si, void *uc)
+{
+	char msg[64];
+	(void)sig, (void)uc;
+	int n = snprintf(msg, sizeof msg, "handled SIGTERM from %d\n", (int)si->si_pid);
+	if (write(1, msg, (size_t)n) < 0)
+		_exit(3);
+}
+
+int main(int argc, char **argv)
+{
+	tp_start(argc, argv);
+	const pid_t pid = getpid(), tid = gettid();
+	if (syscall(SYS_getpid) != pid || syscall(SYS_gettid) != tid)
+		tp_die("getpid/gettid differ from the system calls");
+	readlink_into("/proc/self", self_link, sizeof self_link);
+	readlink_into("/proc/self/ns/pid", ns_link, sizeof ns_link);
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%d/comm", (int)pid);
+	FILE *c = fopen(path, "r");
+	if (!c || !fgets(comm, sizeof comm, c))
+		tp_die(path);
+	fclose(c);
+	status_pid = status_line_pid();
+	struct sigaction sa = {.sa_sigaction = on_term, .sa_flags = SA_SIGINFO | SA_RESTART};
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGTERM, &sa, NULL) != 0)
+		tp_die("sigaction");
+	printf("ready pid=%d tid=%d ns=%s\n", (int)pid, (int)tid, ns_link);
+
+	char line[128];
+	while (fgets(line, sizeof line, stdin)) {
+		int n;
+		if (strncmp(line, "check", 5) == 0) {
+			char now[64];
+			tp_failures = 0;
+			if (getpid() != pid)
+				FAIL("getpid() %d, was %d", (int)getpid(), (int)pid);
+			if (gettid() != tid)
+				FAIL("gettid() %d, was %d", (int)gettid(), (int)tid);
+			if (syscall(SYS_getpid) != pid || syscall(SYS_gettid) != tid)
+				FAIL("the getpid/gettid system calls say %ld/%ld, were %d/%d", syscall(SYS_getpid),
+				     syscall(SYS_gettid), (int)pid, (int)tid);
+			readlink_into("/proc/self", now, sizeof now);
+			if (strcmp(now, self_link) != 0)
+				FAIL("/proc/self is '%s', was '%s'", now, self_link);
+			if (status_line_pid() != status_pid)
+				FAIL("/proc/self/status says Pid: %d, said %d", status_line_pid(), status_pid);
+			if (stat_pid() != pid)
+				FAIL("/proc/self/stat says pid %d, not %d", stat_pid(), (int)pid);
+			char again[64] = "";
+			snprintf(path, sizeof path, "/proc/%d/comm", (int)pid);
+			c = fopen(path, "r");
+			if (!c || !fgets(again, sizeof again, c) || strcmp(again, comm) != 0)
+				FAIL("%s does not name this process", path);
+			if (c)
+				fclose(c);
+			tp_finish("getpid %d, gettid %d, /proc/self, /proc/%d as before the dump", (int)pid, (int)tid, (int)pid);
+			printf("checked\n");
+		} else if (strncmp(line, "ids", 3) == 0) {
+			char now[64], ns[64];
+			readlink_into("/proc/self", now, sizeof now);
+			readlink_into("/proc/self/ns/pid", ns, sizeof ns);
+			printf("ids pid=%d tid=%d ppid=%d self=%s ns=%s\n", (int)getpid(), (int)gettid(), (int)getppid(),
+			       now, ns);
+		} else if (sscanf(line, "exit %d", &n) == 1) {
+			return n;
+		} else if (sscanf(line, "die %d", &n) == 1) {
+			signal(n, SIG_DFL);
+			kill(getpid(), n);
+			sigset_t one;
+			sigemptyset(&one);
+			sigaddset(&one, n);
+			sigprocmask(SIG_UNBLOCK, &one, NULL);
+			printf("still alive after signal %d\n", n);
+			return 4;
+		}
+	}
+	return 0;
+}
