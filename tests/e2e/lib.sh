@@ -99,9 +99,12 @@ _spawn() {
   _PIDS[$name]=$pid
   printf -v "PID_$name" '%s' "$pid"
   # Until the child has its read end, closing ours (close_input) would
-  # leave the child's open() waiting for a writer forever.
+  # leave the child's open() waiting for a writer forever. Once it runs the
+  # command (no longer bash), the open is done: restore --pid-ns closes its
+  # own fd 0 soon after, leaving it to the restored process.
   for ((i = 0; i < 500; i++)); do
     [[ $(readlink "/proc/$pid/fd/0" 2>/dev/null) == "$fifo" ]] && return 0
+    [[ $(readlink "/proc/$pid/exe" 2>/dev/null) == */bash ]] || return 0
     sleep 0.01
   done
   fail "$name (pid $pid) did not open its stdin $fifo within 5 s"
