@@ -11,7 +11,7 @@ namespace ckpt::restorer {
 
 const char* const kUsage =
     "usage: restore IMAGE [--lazy] [--check] [--verbose] [--host-clocks] [--inherit-fd N]...\n"
-    "                     [--external-fds=null] [--pid-ns]\n"
+    "                     [--external-fds=null] [--new-pids] [--pid-ns]\n"
     "       restore --install-binfmt | --uninstall-binfmt\n"
     "  Replaces this process with the one saved in IMAGE (made by `ckpt dump`).\n"
     "  --lazy     bring private anonymous memory in on first touch (and in the background)\n"
@@ -25,9 +25,13 @@ const char* const kUsage =
     "                  whose other end was outside the process\n"
     "  --external-fds=null  /dev/null stands in for every such pipe end not given\n"
     "                  with --inherit-fd (opened for reading or writing, as the end was)\n"
-    "  --pid-ns   (CAP_SYS_ADMIN) the process gets its saved pid, in a new pid namespace (and a\n"
-    "             mount namespace with its own /proc) whose init restore provides; restore itself\n"
-    "             stays outside, passes signals it is sent on and exits as the process does\n"
+    "  --new-pids  the processes of a saved tree other than its root may get new pids\n"
+    "             when their saved ones are taken (or cannot be asked for); their C\n"
+    "             library's cached ids are rewritten, pids they stored are not\n"
+    "  --pid-ns   (CAP_SYS_ADMIN) every process gets its saved pid, in a new pid namespace (and\n"
+    "             a mount namespace with its own /proc) whose init restore provides; restore\n"
+    "             itself stays outside, passes on the signals it is sent and exits as the\n"
+    "             restored process (a tree's root) does\n"
     "  --install-binfmt    (root) register this restore with binfmt_misc, so ./IMAGE runs\n"
     "  --uninstall-binfmt  (root) remove that registration\n";
 
@@ -71,6 +75,7 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
                  : name == "--verbose"          ? &cl.verbose
                  : name == "--lazy"             ? &cl.lazy
                  : name == "--host-clocks"      ? &cl.host_clocks
+                 : name == "--new-pids"         ? &cl.new_pids
                  : name == "--pid-ns"           ? &cl.pid_ns
                  : name == "--install-binfmt"   ? &cl.install_binfmt
                  : name == "--uninstall-binfmt" ? &cl.uninstall_binfmt
@@ -105,6 +110,8 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
   } else if (cl.image.empty()) {
     throw UsageError("missing IMAGE");
   }
+  if (cl.pid_ns && cl.new_pids)
+    throw UsageError("--pid-ns gives every process its saved pid: --new-pids is for restores without it");
   return cl;
 }
 

@@ -18,6 +18,7 @@ struct CommandLine {
   std::vector<int> inherit_fds;  // in the order given, repeats kept
   bool external_null = false;    // --external-fds=null
   bool pid_ns = false;           // --pid-ns: the saved pid, in a pid namespace of its own (PidNamespace.h)
+  bool new_pids = false;         // --new-pids: a tree's members may get pids other than their saved ones
 };
 
 // A command line restore does not accept; what() says why, in one line.

@@ -15,7 +15,6 @@
 #include <linux/capability.h>
 #include <linux/sched.h>
 #include <poll.h>
-#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/mount.h>
@@ -34,7 +33,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <vector>
 
+#include "restorer/CachedTid.h"
 #include "restorer/RestoreError.h"
 #include "x86/ProcMaps.h"
 
@@ -85,25 +86,6 @@ long pid_max() {
   }
 }
 
-// The offset, from the thread pointer, of the C library's cached thread id
-// of this (only) thread, or -1 if it is not found exactly once. A child
-// made with a raw clone3 would otherwise keep its parent's id there, and
-// raise() or abort() in the root (before its point of no return) would
-// signal nobody.
-long own_tid_offset() {
-  const auto* tp = reinterpret_cast<const uint8_t*>(pthread_self());
-  const int32_t tid = int32_t(gettid());
-  long found = -1;
-  for (long off = 0; off + 4 <= 2048; off += 4) {
-    int32_t v;
-    std::memcpy(&v, tp + off, 4);
-    if (v != tid) continue;
-    if (found >= 0) return -1;
-    found = off;
-  }
-  return found;
-}
-
 void write_all(int fd, const void* data, size_t len) {
   const auto* p = static_cast<const char*>(data);
   while (len) {
@@ -137,15 +119,15 @@ void set_up_mounts(int report_fd) {
 
 // Creates the root with `pid` (this process is the namespace's init, so
 // set_tid's one entry is the pid in this namespace). Returns as fork does.
-pid_t clone_with_pid(pid_t pid, long tid_offset) {
+pid_t clone_with_pid(pid_t pid) {
   clone_args args{};
   args.exit_signal = SIGCHLD;
   pid_t want = pid;
   args.set_tid = reinterpret_cast<uint64_t>(&want);
   args.set_tid_size = 1;
-  if (tid_offset >= 0) {
+  if (int32_t* slot = cached_tid_slot()) {
     args.flags |= CLONE_CHILD_SETTID;  // the kernel writes the child's id into its copy of the C library's slot
-    args.child_tid = reinterpret_cast<uint64_t>(reinterpret_cast<uint8_t*>(pthread_self()) + tid_offset);
+    args.child_tid = reinterpret_cast<uint64_t>(slot);
   }
   return pid_t(syscall(SYS_clone3, &args, sizeof args));
 }
@@ -186,7 +168,7 @@ pid_t clone_with_pid(pid_t pid, long tid_offset) {
 // In the first process of the new pid namespace (pid 1): mounts, then the
 // root. Returns in the root; init itself never returns. `probe`: the root
 // exits at once and init reports its status.
-void become_init(pid_t pid, int report_fd, int outer_pidfd, long tid_offset, bool probe) {
+void become_init(pid_t pid, int report_fd, int outer_pidfd, bool probe) {
   // Ends with the outer restore, and so does the whole namespace (a pid
   // namespace dies with its init): killing the caller's child kills the
   // restored process, as without --pid-ns.
@@ -203,7 +185,7 @@ void become_init(pid_t pid, int report_fd, int outer_pidfd, long tid_offset, boo
     ::close(report_fd);
     return;
   }
-  pid_t root = clone_with_pid(pid, tid_offset);
+  pid_t root = clone_with_pid(pid);
   if (root < 0) init_fail(report_fd, "cannot create a process with pid " + std::to_string(pid) + " (clone3 set_tid)");
   if (root == 0) {
     if (probe) _exit(0);
@@ -323,17 +305,26 @@ void report_pipe(int fds[2]) {
 
 pid_t restored_pid(const format::Image& image, bool pid_ns) { return pid_ns ? pid_t(image.process.pid) : getpid(); }
 
-void check_pid_namespace(const format::Image& image) {
-  const long pid = image.process.pid;
+void check_pid_namespace(const format::ImageReader& reader) {
+  const format::Image& root = reader.image();
+  const long pid = root.process.pid;
   if (!has_capability(CAP_SYS_ADMIN))
     throw RestoreError("--pid-ns needs CAP_SYS_ADMIN (to create pid and mount namespaces, mount /proc there "
                        "and create the process with its saved pid " + std::to_string(pid) + ")");
   if (syscall(SYS_clone3, nullptr, 0) < 0 && errno == ENOSYS)
     throw RestoreError("--pid-ns needs clone3 with set_tid (Linux 5.5), which this kernel lacks");
   const long max = pid_max();
-  if (pid < 1 || pid >= max)
-    throw RestoreError("--pid-ns: the saved pid " + std::to_string(pid) + " is not below this machine's pid_max (" +
-                       std::to_string(max) + ")");
+  std::vector<long> pids{pid};
+  for (size_t i = 1; i < reader.tree().members.size(); ++i) pids.push_back(reader.tree().members[i].pid);
+  for (size_t i = 0; i < pids.size(); ++i) {
+    const std::string who = "the saved pid " + std::to_string(pids[i]) + (i ? " (member " + std::to_string(i) + ")" : "");
+    if (pids[i] < 1 || pids[i] >= max)
+      throw RestoreError("--pid-ns: " + who + " is not below this machine's pid_max (" + std::to_string(max) + ")");
+    // Pid 1 is the namespace's init: the root itself if it was one, else restore's.
+    if (i && pids[i] == 1)
+      throw RestoreError("--pid-ns: " + who + " is its namespace's init, but the tree's root is not (pid " +
+                         std::to_string(pid) + ")");
+  }
   struct stat st;
   if (stat("/proc", &st) != 0 || !S_ISDIR(st.st_mode))
     throw RestoreError("--pid-ns: there is no /proc folder to mount the namespace's /proc on");
@@ -352,7 +343,7 @@ void probe_pid_namespace(const format::Image& image) {
     if (outer < 0 || unshare(CLONE_NEWPID) != 0) init_fail(report[1], "cannot create a pid namespace");
     pid_t init = fork();
     if (init < 0) init_fail(report[1], "cannot create the pid namespace's init");
-    if (init == 0) become_init(pid_t(image.process.pid), report[1], outer, -1, true);
+    if (init == 0) become_init(pid_t(image.process.pid), report[1], outer, true);
     int status = 0;
     waitpid(init, &status, 0);
     _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 1);
@@ -370,7 +361,7 @@ void probe_pid_namespace(const format::Image& image) {
 
 void enter_pid_namespace(const format::Image& image) {
   const pid_t pid = pid_t(image.process.pid);
-  const long tid_offset = own_tid_offset();
+  cached_tid_slot();  // found now, while this thread's id is not init's 1 (CachedTid.h)
   // Blocked from here in the outer restore and in init (the signalfds read
   // them); the root puts back the caller's mask and actions.
   const sigset_t relay = relay_set(true);
@@ -386,7 +377,7 @@ void enter_pid_namespace(const format::Image& image) {
   if (init < 0) throw RestoreError(std::string("--pid-ns: cannot create the namespace's init: ") + std::strerror(errno));
   if (init == 0) {
     ::close(report[0]);
-    become_init(pid, report[1], outer, tid_offset, false);
+    become_init(pid, report[1], outer, false);
     sigprocmask(SIG_SETMASK, &old_mask, nullptr);  // the root: as the caller started restore
     return;
   }

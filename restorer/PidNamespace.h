@@ -14,7 +14,8 @@
 //     process's wait status to the outer restore;
 //   - the *root*: the restored process, which goes on with the restore
 //     (plan, stage, point of no return) exactly as restore does without the
-//     option. A saved pid of 1 (the process was a namespace's init) makes
+//     option; a tree's root creates the other members there with their
+//     saved pids, as it would outside (restorer/Tree.h). A saved pid of 1 (the process was a namespace's init) makes
 //     the root the namespace's init itself, with no init of ours.
 #pragma once
 
@@ -29,9 +30,9 @@ namespace ckpt::restorer {
 pid_t restored_pid(const format::Image& image, bool pid_ns);
 
 // Phase 1, no side effects: what --pid-ns needs from this caller and this
-// kernel (CAP_SYS_ADMIN, clone3, the saved pid within pid_max). Throws
-// RestoreError naming what is missing.
-void check_pid_namespace(const format::Image& image);
+// kernel (CAP_SYS_ADMIN, clone3, every member's saved pid within pid_max,
+// pid 1 only for the root). Throws RestoreError naming what is missing.
+void check_pid_namespace(const format::ImageReader& reader);
 
 // restore --check --pid-ns: does it all once in a throwaway child (the pid
 // and mount namespaces, /proc mounted there, a process created with the

@@ -9,7 +9,7 @@
 #     name, the saved pid's, is taken: another copy or the original may own
 #     it, so it is never replaced in this mode (a plain restore uses its own
 #     pid's name and goes on); once the name is free, --pid-ns restores it;
-#   - --pid-ns with --install-binfmt: a usage error (exit 2).
+#   - --pid-ns with --install-binfmt or --new-pids: a usage error (exit 2).
 source "$(dirname "$0")/lib.sh"
 
 EDIT="$PROGRAMS/../tools/image_edit"
@@ -50,6 +50,10 @@ refused pid-max-check "the saved pid $max is not below this machine's pid_max \(
 "$RESTORE" --pid-ns --install-binfmt >/dev/null 2>"$WORK/usage.err"
 rc=$?
 ((rc == 2)) && grep -q 'take no image' "$WORK/usage.err" || fail "--pid-ns --install-binfmt: exit $rc, $(head -n 1 "$WORK/usage.err")"
+"$RESTORE" --pid-ns --new-pids "$img" >/dev/null 2>"$WORK/usage2.err"
+rc=$?
+((rc == 2)) && grep -q -- '--pid-ns gives every process its saved pid' "$WORK/usage2.err" ||
+  fail "--pid-ns --new-pids: exit $rc, $(head -n 1 "$WORK/usage2.err")"
 
 # A per-process file whose name, the saved pid's, is taken.
 cd "$WORK" && mkdir perf || fail "mkdir $WORK/perf"
