@@ -1,5 +1,6 @@
 // `restore IMAGE`: this process becomes the process saved in IMAGE, keeping
-// its own pid and its fds 0, 1 and 2 (the shell-job convention).
+// its own pid and its fds 0, 1 and 2 (the shell-job convention); with
+// --pid-ns, a child of it does, with the saved pid (restorer/PidNamespace.h).
 //
 // Phases (docs/architecture.md): 1. read and validate the image and this
 // machine, with no side effects; 2. plan addresses; 3. stage memory;
