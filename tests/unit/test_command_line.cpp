@@ -40,6 +40,16 @@ TEST_CASE("command line: an image and every option") {
   CHECK(parse({"a", "--external-fds", "null"}).external_null);
 }
 
+TEST_CASE("command line: --pid-ns") {
+  CHECK(parse({"--pid-ns", "img.ckpt"}).pid_ns);
+  CHECK(parse({"img.ckpt", "--pid-ns", "--check"}).pid_ns);
+  CHECK_FALSE(parse({"img.ckpt"}).pid_ns);
+  CHECK(refusal({"--pid-ns=1", "a"}) == "option '--pid-ns' does not take any arguments");
+  CHECK(refusal({"--pid-ns", "--new-pids", "a"}) ==
+        "--pid-ns gives every process its saved pid: --new-pids is for restores without it");
+  CHECK(refusal({"--pid-ns", "--install-binfmt"}) == "--install-binfmt and --uninstall-binfmt take no image");
+}
+
 TEST_CASE("command line: --host-clocks") {
   CHECK(parse({"--host-clocks", "img.ckpt"}).host_clocks);
   CHECK_FALSE(parse({"img.ckpt"}).host_clocks);
