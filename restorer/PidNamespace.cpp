@@ -160,7 +160,9 @@ pid_t clone_with_pid(pid_t pid) {
         char msg[5] = {'S'};
         std::memcpy(msg + 1, &status, 4);
         write_all(report_fd, msg, sizeof msg);
-        _exit(0);
+        // Its own status says the same, as far as an exit code can (a
+        // namespace's init cannot die of its own signal).
+        _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
       }
   }
 }

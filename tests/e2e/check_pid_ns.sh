@@ -11,8 +11,10 @@
 #     finds every id as before (PASS), getppid() is 1 (restore's init), and
 #     each is in a pid namespace of its own (/proc/self/ns/pid), where the
 #     host sees it as NSpid "HOSTPID P";
-#   - SIGTERM sent to the outer restore reaches the program, whose handler
-#     runs (the sender it sees is pid 1, the namespace's init);
+#   - SIGTERM, SIGHUP, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM, SIGCONT,
+#     SIGWINCH and SIGRTMIN+2 sent to the outer restore reach the program,
+#     whose handler runs once for each (the sender it sees is pid 1, the
+#     namespace's init);
 #   - the program's exit code (7), and its death by SIGUSR1, are how the
 #     outer restore ends, as its parent sees it (wait_status);
 #   - the same with --lazy (the page server started inside the namespace),
@@ -92,14 +94,23 @@ done
 kill -0 "$PID_orig" || fail "the original (pid $P) is gone"
 log "two copies run as pid $P beside the original: namespaces $NS_a and $NS_b"
 
-# Signals sent to the outer restore reach the program.
-kill -TERM "$OUTER_a"
-wait_text a '^handled SIGTERM from 1$'
+# Signals sent to the outer restore reach the program, once each.
+rtmin2=$(( $(kill -l SIGRTMIN) + 2 ))
+for sig in TERM HUP INT QUIT USR1 USR2 ALRM CONT WINCH $rtmin2; do
+  n=$sig
+  [[ $sig == [0-9]* ]] || n=$(kill -l "$sig")
+  kill -s "$sig" "$OUTER_a" 2>/dev/null || kill -"$sig" "$OUTER_a"
+  wait_text a "^handled signal $n from 1\$"
+done
+send a ids
+wait_text a '^ids .*'
+[[ $(grep -c '^handled signal' "$WORK/a.out") == 10 ]] ||
+  fail "the program handled $(grep -c '^handled signal' "$WORK/a.out") signals, 10 were sent: $(grep '^handled' "$WORK/a.out" | tr '\n' ' ')"
 send a "exit 7"
 ended a "exit 7"
 send b "die 10"
 ended b "signal 10"
-log "SIGTERM to restore reached the handler; exit 7 and SIGUSR1 passed out"
+log "10 signals sent to restore reached the handler once each; exit 7 and SIGUSR1 passed out"
 
 # --lazy inside the namespace; SIGSEGV passed out, without a core file.
 _spawn c "$ws" "$WORK/c.status" "$RESTORE" --pid-ns --lazy "$img"

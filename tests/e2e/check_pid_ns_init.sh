@@ -50,10 +50,10 @@ log "restored as its namespace's init: NSpid $nspid"
 
 kill -TERM "$outer"
 for ((i = 0; i < WAIT_SECONDS * 20; i++)); do
-  grep -q '^handled SIGTERM from 0$' "$WORK/r.out" && break
+  grep -q '^handled signal 15 from 0$' "$WORK/r.out" && break
   sleep 0.05
 done
-grep -q '^handled SIGTERM from 0$' "$WORK/r.out" || fail "SIGTERM to restore did not reach the handler: $(tail -n 3 "$WORK/r.out")"
+grep -q '^handled signal 15 from 0$' "$WORK/r.out" || fail "SIGTERM to restore did not reach the handler: $(tail -n 3 "$WORK/r.out")"
 send r "exit 5"
 wait_exit r 0
 [[ $(cat "$WORK/r.status") == "exit 5" ]] || fail "restore ended with '$(cat "$WORK/r.status")', expected 'exit 5'"

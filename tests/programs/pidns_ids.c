@@ -4,9 +4,10 @@
  *
  * Setup: records getpid(), gettid(), the raw getpid and gettid system
  * calls, the target of /proc/self and the "Pid:" line of /proc/self/status
- * and its own pid namespace (/proc/self/ns/pid); installs a SIGTERM handler
- * that writes "handled SIGTERM from PID" (the sender's si_pid); prints
- * "ready pid=P tid=T ns=NS".
+ * and its own pid namespace (/proc/self/ns/pid); installs a handler for
+ * SIGHUP, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM, SIGTERM, SIGCONT,
+ * SIGWINCH and SIGRTMIN+2 that writes "handled signal N from PID" (the
+ * sender's si_pid); prints "ready pid=P tid=T ns=NS".
  *
  * Commands, one per line on stdin, answered on stdout:
  *   check      compares every recorded id with what it is now, and
@@ -61,11 +62,11 @@ static int stat_pid(void)
 	return pid;
 }
 
-static void on_term(int sig, siginfo_t *si, void *uc)
+static void on_signal(int sig, siginfo_t *si, void *uc)
 {
 	char msg[64];
-	(void)sig, (void)uc;
-	int n = snprintf(msg, sizeof msg, "handled SIGTERM from %d\n", (int)si->si_pid);
+	(void)uc;
+	int n = snprintf(msg, sizeof msg, "handled signal %d from %d\n", sig, (int)si->si_pid);
 	if (write(1, msg, (size_t)n) < 0)
 		_exit(3);
 }
@@ -85,9 +86,13 @@ int main(int argc, char **argv)
 		tp_die(path);
 	fclose(c);
 	status_pid = status_line_pid();
-	struct sigaction sa = {.sa_sigaction = on_term, .sa_flags = SA_SIGINFO | SA_RESTART};
-	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGTERM, &sa, NULL) != 0)
+	struct sigaction sa = {.sa_sigaction = on_signal, .sa_flags = SA_SIGINFO | SA_RESTART};
+	sigfillset(&sa.sa_mask);
+	const int handled[] = {SIGHUP, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM, SIGTERM, SIGCONT, SIGWINCH};
+	for (size_t i = 0; i < sizeof handled / sizeof handled[0]; i++)
+		if (sigaction(handled[i], &sa, NULL) != 0)
+			tp_die("sigaction");
+	if (sigaction(SIGRTMIN + 2, &sa, NULL) != 0)
 		tp_die("sigaction");
 	printf("ready pid=%d tid=%d ns=%s\n", (int)pid, (int)tid, ns_link);
 
