@@ -305,8 +305,6 @@ void report_pipe(int fds[2]) {
 
 }  // namespace
 
-pid_t restored_pid(const format::Image& image, bool pid_ns) { return pid_ns ? pid_t(image.process.pid) : getpid(); }
-
 void check_pid_namespace(const format::ImageReader& reader) {
   const format::Image& root = reader.image();
   const long pid = root.process.pid;
@@ -372,9 +370,11 @@ void enter_pid_namespace(const format::Image& image) {
   int report[2];
   report_pipe(report);
   int outer = int(syscall(SYS_pidfd_open, getpid(), 0));
-  if (outer < 0) throw RestoreError(std::string("--pid-ns: pidfd_open: ") + std::strerror(errno));
-  if (unshare(CLONE_NEWPID) != 0)
-    throw RestoreError(std::string("--pid-ns: cannot create a pid namespace: ") + std::strerror(errno));
+  if (outer < 0 || unshare(CLONE_NEWPID) != 0) {
+    const std::string why = std::string(outer < 0 ? "pidfd_open: " : "cannot create a pid namespace: ") + std::strerror(errno);
+    for (int fd : {report[0], report[1], outer}) if (fd >= 0) ::close(fd);
+    throw RestoreError("--pid-ns: " + why);
+  }
   pid_t init = fork();
   if (init < 0) throw RestoreError(std::string("--pid-ns: cannot create the namespace's init: ") + std::strerror(errno));
   if (init == 0) {

@@ -25,10 +25,6 @@
 
 namespace ckpt::restorer {
 
-// The pid the restored process will have: the saved one with --pid-ns,
-// else this process's own.
-pid_t restored_pid(const format::Image& image, bool pid_ns);
-
 // Phase 1, no side effects: what --pid-ns needs from this caller and this
 // kernel (CAP_SYS_ADMIN, clone3, every member's saved pid within pid_max,
 // pid 1 only for the root). Throws RestoreError naming what is missing.

@@ -2,9 +2,10 @@
 # restore --pid-ns as a shell job on a terminal (tmux): the program, inside
 # its pid namespace, reads the terminal as the foreground job (it is in the
 # shell's job's process group); ^Z stops the job and the shell says so
-# ("Stopped"), `fg` continues it, and ^C (the terminal's SIGINT, which the
-# program gets directly and restore does not relay again) ends it, the
-# shell seeing a death by SIGINT ($? 130).
+# ("Stopped"), `fg` continues it; ^C (the terminal's SIGINT) reaches the
+# program's handler once, directly (si_pid 0), not once more relayed by
+# restore (that copy would come from pid 1, restore's init); and its death
+# by SIGINT is the job's ($? 130).
 source "$(dirname "$0")/lib.sh"
 command -v tmux >/dev/null || { echo "check_pid_ns_terminal: SKIP: tmux is not installed" >&2; exit 77; }
 
@@ -38,7 +39,19 @@ pane "^$RESTORE --pid-ns $img\$"
 tm send-keys "check" Enter
 pane "^PASS getpid $P"
 tm send-keys C-c
-pane '^\^C'
+pane 'handled signal 2 from 0$'
+tm send-keys "ids" Enter
+pane "ids pid=$P .*"
+sleep 0.2
+tm capture-pane -p -S -100 | grep -q 'handled signal 2 from 1' && fail "the terminal's SIGINT reached the program twice (relayed too)"
+tm send-keys "die 2" Enter
+# The job has ended when the pane's shell has no child left.
+sh_pid=$(tm display-message -p '#{pane_pid}')
+for ((i = 0; i < WAIT_SECONDS * 20; i++)); do
+  [[ -z $(cat "/proc/$sh_pid/task/$sh_pid/children" 2>/dev/null) ]] && break
+  sleep 0.05
+done
+[[ -z $(cat "/proc/$sh_pid/task/$sh_pid/children" 2>/dev/null) ]] || fail "the job did not end after 'die 2'"
 tm send-keys 'echo "status=$?"' Enter
 pane '^status=130$'
-log "as a terminal job: reads the terminal as pid $P, ^Z/fg, ^C ends it (status 130)"
+log "as a terminal job: reads the terminal as pid $P, ^Z/fg, ^C handled once, death by SIGINT (status 130)"
