@@ -34,3 +34,13 @@ ends segv "die 11" "signal 11"
 ends ns_code "exit 9" "exit 9" --pid-ns
 ends ns_usr2 "die 12" "signal 12" --pid-ns
 ends ns_term "die 15" "signal 15" --pid-ns
+
+# The same through `ckpt run IMAGE --pid-ns`, which executes restore.
+export PATH="$(dirname "$RESTORE"):$PATH"  # ckpt run finds restore on PATH in a build tree
+_spawn run_ns "$ws" "$WORK/run_ns.status" "$CKPT" run "$img" --pid-ns
+send run_ns "ids" "die 10"
+close_input run_ns
+wait_exit run_ns 0
+grep -q "^ids pid=$PID_orig " "$WORK/run_ns.out" || fail "ckpt run --pid-ns: $(grep '^ids' "$WORK/run_ns.out"), expected the saved pid $PID_orig"
+[[ $(cat "$WORK/run_ns.status") == "signal 10" ]] || fail "ckpt run --pid-ns ended with '$(cat "$WORK/run_ns.status")', expected 'signal 10'"
+log "ckpt run --pid-ns: pid $PID_orig, SIGUSR1 passed out"
