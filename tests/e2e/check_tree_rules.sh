@@ -5,8 +5,13 @@
 #   - a descendant traced by someone else (strace);
 #   - restore while a member's saved pid is taken (the original still
 #     runs), then `restore --new-pids`, which gives it a new pid and works;
+#   - `restore --check` of it (refused likewise; with --new-pids it passes),
+#     and `ckpt inspect`/`verify` show the tree;
 #   - `restore --lazy` of a tree;
-#   - a member whose file is gone: phase 1 names the member, nothing is made.
+#   - a member whose file is gone: phase 1 names the member, nothing is made;
+#   - a member failing, or dying, after others exist but before the barrier
+#     (CKPT_FAULT at its launcher's fault point): restore exits 1 naming it,
+#     and no member is left.
 source "$(dirname "$0")/lib.sh"
 
 # A bash with a child; `wait` (no pid: a pid it stored would be stale with
@@ -59,6 +64,16 @@ untouched "$root" "$child"
 dump_live tree "$WORK/tree.ckpt"
 expect_refused "a taken pid" "pid $child \\(member 1\\) is taken by another process; restore --new-pids" \
   "$RESTORE" "$WORK/tree.ckpt"
+expect_refused "--check of a tree with a taken pid" "pid $child \\(member 1\\) is taken by another process" \
+  "$RESTORE" --check "$WORK/tree.ckpt"
+"$RESTORE" --check --new-pids "$WORK/tree.ckpt" >"$WORK/check.out" 2>"$WORK/check.err" ||
+  fail "restore --check --new-pids exited $?: $(cat "$WORK/check.err")"
+grep -q "can be restored here (2 processes)" "$WORK/check.out" || fail "restore --check said: $(cat "$WORK/check.out")"
+"$CKPT" inspect "$WORK/tree.ckpt" >"$WORK/inspect.out" || fail "ckpt inspect of a tree exited $?"
+grep -q '^process tree: 2 processes$' "$WORK/inspect.out" &&
+  grep -qE "^  member 1: pid $child, child of pid $root, group [0-9]+, session [0-9]+ \\(sleep\\)$" "$WORK/inspect.out" ||
+  fail "ckpt inspect does not show the tree: $(head -n 5 "$WORK/inspect.out")"
+"$CKPT" verify "$WORK/tree.ckpt" | grep -q '(2 processes, ' || fail "ckpt verify does not count the processes"
 expect_refused "--lazy of a tree" "restore --lazy cannot restore a process tree \\(2 processes\\)" \
   "$RESTORE" --lazy --new-pids "$WORK/tree.ckpt"
 # With --new-pids: a second tree beside the first, with a child of its own.
@@ -85,4 +100,27 @@ dump files "$WORK/files.ckpt"
 rm "$WORK/data"
 expect_refused "a member's missing file" "pid $fchild \\(member 1\\): fd 3 \\(file $WORK/data\\): the file is missing" \
   "$RESTORE" "$WORK/files.ckpt"
+dead() {  # PID: ended (gone, or a zombie init has yet to reap)
+  local i
+  for ((i = 0; i < WAIT_SECONDS * 20; i++)); do
+    [[ $(proc_state "$1") == gone || $(proc_state "$1") == Z ]] && return
+    sleep 0.05
+  done
+  fail "member $1 was left behind (state $(proc_state "$1"))"
+}
+# Members made, then one fails (each member's first fault point is its own).
+start pair bash -c 'sleep 1000 & sleep 1001 & echo "children $(jobs -p | tr "\n" " ")"; wait'
+wait_lines pair 1
+pair_kids=$(sed -n 's/^children //p' "$WORK/pair.out")
+dump pair "$WORK/pair.ckpt"
+expect_refused "a member failing before the barrier" "pid [0-9]+ \\(member [12]\\): injected failure at fault point 1 \\(tree: member staged\\)" \
+  env CKPT_FAULT=fail CKPT_FAULT_AT=1 "$RESTORE" "$WORK/pair.ckpt"
+for k in $pair_kids; do
+  dead "$k"
+done
+expect_refused "a member dying before the barrier" "pid [0-9]+ \\(member [12]\\) ended before the point of no return" \
+  env CKPT_FAULT=kill CKPT_FAULT_AT=1 "$RESTORE" "$WORK/pair.ckpt"
+for k in $pair_kids; do
+  dead "$k"
+done
 log "ok"
