@@ -564,6 +564,7 @@ void launch(const format::Image& image, const MachineFit& fit, const AddressPlan
     tp.robust_list_len = t.robust_list_len;
     tp.clear_child_tid = t.clear_child_tid;
     tp.cached_tid = t.cached_tid_address;
+    tp.want_tid = options.saved_tids ? t.tid : 0;
     tp.rseq_address = t.rseq.address;
     tp.rseq_length = t.rseq.length;
     tp.rseq_signature = t.rseq.signature;

@@ -32,6 +32,7 @@ struct LaunchOptions {
   TreeLaunch tree;
   int uffd = -1;        // restore --lazy: the userfaultfd the lazy areas are registered with
   int lazy_go_fd = -1;  // and the page server's start pipe (LazyPages.h)
+  bool saved_tids = false;  // restore --pid-ns: every thread is created with its saved id (PidNamespace.h)
 };
 
 // The checks launch() makes on staged memory and on the resource limits,

@@ -26,6 +26,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstdint>
@@ -117,6 +118,27 @@ void set_up_mounts(int report_fd) {
     init_fail(report_fd, "cannot mount /proc for the new pid namespace");
 }
 
+// Every id the image saved: each member's pid and each of its threads' ids.
+std::vector<long> saved_ids(const format::ImageReader& reader) {
+  std::vector<long> ids{reader.image().process.pid};
+  for (size_t i = 1; i < reader.tree().members.size(); ++i) ids.push_back(reader.tree().members[i].pid);
+  for (size_t i = 0; i < reader.member_count(); ++i)
+    for (const format::ThreadState& t : reader.member(i).threads) ids.push_back(t.tid);
+  return ids;
+}
+
+// The kernel hands out the next pid above the last one it gave. Set above
+// every saved id, so that nothing restore creates in the namespace before
+// its points of no return (the stager's threads, the lazy page server)
+// takes a pid or thread id that a member or thread is to get later.
+void skip_saved_ids(int report_fd, long highest) {
+  int fd = ::open("/proc/sys/kernel/ns_last_pid", O_WRONLY | O_CLOEXEC);
+  const std::string v = std::to_string(highest);
+  if (fd < 0 || ::write(fd, v.data(), v.size()) != ssize_t(v.size()))
+    init_fail(report_fd, "cannot set /proc/sys/kernel/ns_last_pid above the saved ids");
+  ::close(fd);
+}
+
 // Creates the root with `pid` (this process is the namespace's init, so
 // set_tid's one entry is the pid in this namespace). Returns as fork does.
 pid_t clone_with_pid(pid_t pid) {
@@ -170,7 +192,7 @@ pid_t clone_with_pid(pid_t pid) {
 // In the first process of the new pid namespace (pid 1): mounts, then the
 // root. Returns in the root; init itself never returns. `probe`: the root
 // exits at once and init reports its status.
-void become_init(pid_t pid, int report_fd, int outer_pidfd, bool probe) {
+void become_init(pid_t pid, long highest, int report_fd, int outer_pidfd, bool probe) {
   // Ends with the outer restore, and so does the whole namespace (a pid
   // namespace dies with its init): killing the caller's child kills the
   // restored process, as without --pid-ns.
@@ -179,6 +201,7 @@ void become_init(pid_t pid, int report_fd, int outer_pidfd, bool probe) {
   if (poll(&alive, 1, 0) == 1) _exit(1);  // it died before the line above
   ::close(outer_pidfd);
   set_up_mounts(report_fd);
+  skip_saved_ids(report_fd, highest);
   if (pid == 1) {
     // The process was a namespace's init: it is ours, with no init of ours.
     if (probe) _exit(0);
@@ -325,12 +348,20 @@ void check_pid_namespace(const format::ImageReader& reader) {
       throw RestoreError("--pid-ns: " + who + " is its namespace's init, but the tree's root is not (pid " +
                          std::to_string(pid) + ")");
   }
+  for (size_t i = 0; i < reader.member_count(); ++i)
+    for (const format::ThreadState& t : reader.member(i).threads)
+      if (t.tid >= max)
+        throw RestoreError("--pid-ns: the saved thread id " + std::to_string(t.tid) + " (of pid " +
+                           std::to_string(reader.member(i).process.pid) + ") is not below this machine's pid_max (" +
+                           std::to_string(max) + ")");
   struct stat st;
   if (stat("/proc", &st) != 0 || !S_ISDIR(st.st_mode))
     throw RestoreError("--pid-ns: there is no /proc folder to mount the namespace's /proc on");
 }
 
-void probe_pid_namespace(const format::Image& image) {
+void probe_pid_namespace(const format::ImageReader& reader) {
+  const std::vector<long> ids = saved_ids(reader);
+  const long highest = *std::max_element(ids.begin(), ids.end());
   int report[2];
   report_pipe(report);
   // The trial runs in a child of its own: after unshare(CLONE_NEWPID) this
@@ -343,7 +374,7 @@ void probe_pid_namespace(const format::Image& image) {
     if (outer < 0 || unshare(CLONE_NEWPID) != 0) init_fail(report[1], "cannot create a pid namespace");
     pid_t init = fork();
     if (init < 0) init_fail(report[1], "cannot create the pid namespace's init");
-    if (init == 0) become_init(pid_t(image.process.pid), report[1], outer, true);
+    if (init == 0) become_init(pid_t(reader.image().process.pid), highest, report[1], outer, true);
     int status = 0;
     waitpid(init, &status, 0);
     _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 1);
@@ -359,8 +390,10 @@ void probe_pid_namespace(const format::Image& image) {
     throw RestoreError("--pid-ns: the trial of the pid namespace failed (wait status " + std::to_string(status) + ")");
 }
 
-void enter_pid_namespace(const format::Image& image) {
-  const pid_t pid = pid_t(image.process.pid);
+void enter_pid_namespace(const format::ImageReader& reader) {
+  const pid_t pid = pid_t(reader.image().process.pid);
+  const std::vector<long> ids = saved_ids(reader);
+  const long highest = *std::max_element(ids.begin(), ids.end());
   cached_tid_slot();  // found now, while this thread's id is not init's 1 (CachedTid.h)
   // Blocked from here in the outer restore and in init (the signalfds read
   // them); the root puts back the caller's mask and actions.
@@ -379,7 +412,7 @@ void enter_pid_namespace(const format::Image& image) {
   if (init < 0) throw RestoreError(std::string("--pid-ns: cannot create the namespace's init: ") + std::strerror(errno));
   if (init == 0) {
     ::close(report[0]);
-    become_init(pid, report[1], outer, false);
+    become_init(pid, highest, report[1], outer, false);
     sigprocmask(SIG_SETMASK, &old_mask, nullptr);  // the root: as the caller started restore
     return;
   }

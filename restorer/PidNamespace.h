@@ -26,23 +26,25 @@
 namespace ckpt::restorer {
 
 // Phase 1, no side effects: what --pid-ns needs from this caller and this
-// kernel (CAP_SYS_ADMIN, clone3, every member's saved pid within pid_max,
-// pid 1 only for the root). Throws RestoreError naming what is missing.
+// kernel (CAP_SYS_ADMIN, clone3, every member's saved pid and every saved
+// thread id within pid_max, pid 1 only for the root). Throws RestoreError naming what is missing.
 void check_pid_namespace(const format::ImageReader& reader);
 
 // restore --check --pid-ns: does it all once in a throwaway child (the pid
-// and mount namespaces, /proc mounted there, a process created with the
-// saved pid, which exits at once). Nothing of it outlives the call. Throws
+// and mount namespaces, /proc mounted there, ns_last_pid set, a process
+// created with the saved pid, which exits at once). Nothing of it outlives the call. Throws
 // RestoreError saying which step failed and why.
-void probe_pid_namespace(const format::Image& image);
+void probe_pid_namespace(const format::ImageReader& reader);
 
 // Creates the namespace, its init and the root. Returns only in the root,
-// whose getpid() is the saved pid, inside a mount namespace whose /proc is
+// whose getpid() is the saved pid (and where the kernel hands out pids
+// above every saved pid and thread id, so that each later member and
+// thread can have its own: LaunchOptions::saved_tids), inside a mount namespace whose /proc is
 // its pid namespace's, with the signal mask and actions the caller had.
 // The calling process never returns: it relays signals until the root
 // ends, then exits with the root's status (re-raising its signal). A
 // failure before the root exists throws RestoreError in the caller; one in
 // init is printed there and makes the caller exit 1.
-void enter_pid_namespace(const format::Image& image);
+void enter_pid_namespace(const format::ImageReader& reader);
 
 }  // namespace ckpt::restorer

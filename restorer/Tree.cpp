@@ -64,6 +64,7 @@ struct TreeRun {
   const format::ImageReader& reader;
   const format::ProcessTree& tree;
   bool new_pids = false;
+  bool pid_ns = false;  // restore --pid-ns: threads get their saved ids too
   std::string image_path;
   std::vector<std::vector<size_t>> children;  // member -> child members, in order
   std::vector<MachineFit> fits;
@@ -276,6 +277,7 @@ void run_member(TreeRun& run, size_t i) {
     ::close(run.resume_w);
     LaunchOptions options;
     options.tree = {false, run.fd_lo, run.fd_hi, run.arrive_w, run.resume_r, 0};
+    options.saved_tids = run.pid_ns;
     launch(image, run.fits[i], run.plans[i], run.files[i], options);
   } catch (const std::exception& e) {
     const std::string what = e.what();
@@ -337,6 +339,7 @@ int restore_tree(const format::ImageReader& reader, const CommandLine& cl, const
                  const std::vector<x86::MapsEntry>& self) {
   TreeRun run{reader, reader.tree()};
   run.new_pids = cl.new_pids;
+  run.pid_ns = cl.pid_ns;
   run.image_path = cl.image;
   const auto& ms = run.tree.members;
   const size_t n = ms.size();
@@ -382,7 +385,7 @@ int restore_tree(const format::ImageReader& reader, const CommandLine& cl, const
     }
     reader.verify_page_data();
     reader.verify_chunks();
-    if (cl.pid_ns) probe_pid_namespace(root);
+    if (cl.pid_ns) probe_pid_namespace(reader);
     std::fputs(clocks.warning.c_str(), stderr);
     std::printf("%s: can be restored here (%zu processes)\n", cl.image.c_str(), n);
     return 0;
@@ -392,7 +395,7 @@ int restore_tree(const format::ImageReader& reader, const CommandLine& cl, const
   // a new pid namespace where every member is created (PidNamespace.h).
   std::vector<x86::MapsEntry> own_maps;
   if (cl.pid_ns) {
-    enter_pid_namespace(root);
+    enter_pid_namespace(reader);
     own_maps = x86::parse_maps(x86::read_proc_file("/proc/self/maps"));
   }
   const std::vector<x86::MapsEntry>& maps = cl.pid_ns ? own_maps : self;
@@ -488,6 +491,7 @@ int restore_tree(const format::ImageReader& reader, const CommandLine& cl, const
   LaunchOptions options;
   options.verbose = cl.verbose;
   options.tree = {true, run.fd_lo, run.fd_hi, run.arrive_r, run.resume_w, run.live_others};
+  options.saved_tids = cl.pid_ns;
   launch(root, run.fits[0], run.plans[0], run.files[0], options);
 }
 

@@ -134,14 +134,14 @@ int main(int argc, char** argv) {
       reader.verify_page_data();
       reader.verify_chunks();  // as staging reads them: what it would refuse, --check refuses
       if (lazy) restorer::check_lazy_pages();
-      if (cl.pid_ns) restorer::probe_pid_namespace(image);
+      if (cl.pid_ns) restorer::probe_pid_namespace(reader);
       std::printf("%s: can be restored here\n", image_path.c_str());
       return 0;
     }
     if (cl.pid_ns) {
       // Returns only in the restored process, which has its saved pid; this
       // restore stays outside, relays signals and exits as it does.
-      restorer::enter_pid_namespace(image);
+      restorer::enter_pid_namespace(reader);
       self = x86::parse_maps(x86::read_proc_file("/proc/self/maps"));
       if (lazy) lazy_pages = restorer::start_page_server(fd, image_path);
     }
@@ -152,6 +152,7 @@ int main(int argc, char** argv) {
     // check of launch() has passed (prepare_fds below).
     restorer::PreparedFiles files = restorer::prepare_objects(image);
     restorer::LaunchOptions options{verbose};
+    options.saved_tids = cl.pid_ns;
     if (lazy_pages) {
       std::vector<bool> chosen = restorer::choose_lazy(image);
       if (std::find(chosen.begin(), chosen.end(), true) == chosen.end()) {

@@ -84,7 +84,7 @@ struct ThreadPlan {
   uint64_t stack_top;   // its stack while it runs trampoline code
   char comm[16];
   int32_t new_tid;      // its id once cloned (filled by the trampoline), for timers that signal it
-  int32_t pad;
+  int32_t want_tid;     // restore --pid-ns: its saved id, asked of clone3 set_tid; 0: any id (clone)
 };
 
 // A POSIX timer: timer_create(clock, {sigev_value, signo, notify, tid},

@@ -102,15 +102,37 @@ extern "C" [[noreturn]] __attribute__((used, noinline)) void trampoline_thread(T
 
 namespace {
 
-// clone() onto `stack_top`; the child calls trampoline_thread(tp, plan)
-// and never comes back here (its registers, not this frame, carry on).
-long spawn_thread(unsigned long flags, uint64_t stack_top, uint64_t child_tid, uint64_t tls, ThreadPlan* tp,
-                  const Plan* plan) {
+// clone() onto `stack_top`, or with `want_tid` clone3 asking for that id
+// (set_tid); the child calls trampoline_thread(tp, plan) and never comes
+// back here (its registers, not this frame, carry on).
+long spawn_thread(unsigned long flags, uint64_t stack_top, uint64_t child_tid, uint64_t tls, int32_t want_tid,
+                  ThreadPlan* tp, const Plan* plan) {
   long ret;
-  register long r10 asm("r10") = long(child_tid);
-  register long r8 asm("r8") = long(tls);
   register long r12 asm("r12") = long(tp);
   register long r13 asm("r13") = long(plan);
+  if (want_tid) {
+    // struct clone_args: flags, pidfd, child_tid, parent_tid, exit_signal,
+    // stack, stack_size, tls, set_tid, set_tid_size. The child starts with
+    // rsp = stack + stack_size, as clone() would with stack_top.
+    const int32_t tid_wanted = want_tid;
+    const uint64_t args[10] = {flags, 0, child_tid, 0, 0, stack_top - 4096, 4096, tls,
+                               uint64_t(&tid_wanted), 1};
+    asm volatile("syscall\n\t"
+                 "test %%rax, %%rax\n\t"
+                 "jnz 1f\n\t"
+                 "xor %%ebp, %%ebp\n\t"
+                 "mov %%r12, %%rdi\n\t"
+                 "mov %%r13, %%rsi\n\t"
+                 "call trampoline_thread\n\t"
+                 "ud2\n"
+                 "1:"
+                 : "=a"(ret)
+                 : "a"(long(__NR_clone3)), "D"(args), "S"(sizeof args), "r"(r12), "r"(r13)
+                 : "rcx", "r11", "rdx", "memory");
+    return ret;
+  }
+  register long r10 asm("r10") = long(child_tid);
+  register long r8 asm("r8") = long(tls);
   asm volatile("syscall\n\t"
                "test %%rax, %%rax\n\t"
                "jnz 1f\n\t"
@@ -204,7 +226,7 @@ void spawn_threads(const Plan* plan) {
   for (uint32_t i = 0; i < plan->thread_count; ++i) {
     ThreadPlan* tp = &threads[i];
     unsigned long flags = base_flags | (tp->cached_tid ? CLONE_CHILD_SETTID : 0);
-    long tid = spawn_thread(flags, tp->stack_top, tp->cached_tid, tp->fs_base, tp, plan);
+    long tid = spawn_thread(flags, tp->stack_top, tp->cached_tid, tp->fs_base, tp->want_tid, tp, plan);
     check(tid, "creating a thread");
     tp->new_tid = int32_t(tid);
   }

@@ -2,8 +2,8 @@
 # restore --pid-ns: every pid is the saved one, in a pid namespace of the
 # restore's own, so one image runs any number of times side by side.
 #
-# A program that recorded getpid(), gettid(), /proc/self, /proc/self/status
-# and /proc/PID before the dump is dumped while it keeps running (its pid P
+# A program that recorded getpid(), gettid() (its own and two threads'),
+# /proc/self, /proc/self/status and /proc/PID before the dump is dumped while it keeps running (its pid P
 # stays taken on the host). Then:
 #   - a plain restore gets another pid: the program's check FAILs (which
 #     proves the check can tell);

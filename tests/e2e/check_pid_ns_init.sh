@@ -17,7 +17,7 @@ source "$(dirname "$0")/lib.sh"
 ws=$PROGRAMS/wait_status
 img=$WORK/init.ckpt
 
-start ns unshare --pid --fork --mount-proc "$PROGRAMS/pidns_ids"
+start ns unshare --pid --fork --mount-proc "$PROGRAMS/pidns_ids" --no-threads
 wait_lines ns 1
 grep -q '^ready pid=1 tid=1 ' "$WORK/ns.out" || fail "the program is not its namespace's pid 1: $(head -n 1 "$WORK/ns.out")"
 inner=$(cat "/proc/$PID_ns/task/$PID_ns/children")

@@ -2,17 +2,21 @@
  * pidns_ids: a process that knows its ids, for restore --pid-ns
  * (tests/e2e/check_pid_ns*.sh).
  *
- * Setup: records getpid(), gettid(), the raw getpid and gettid system
- * calls, the target of /proc/self and the "Pid:" line of /proc/self/status
+ * Setup: starts two threads (none with --no-threads: a process whose pid
+ * is 1 has glibc's cached tid, 1, at two places the dumper cannot tell
+ * apart), each recording its gettid() and then waiting to be asked again; records getpid(), gettid(), the raw getpid
+ * and gettid system calls, the target of /proc/self and the "Pid:" line of /proc/self/status
  * and its own pid namespace (/proc/self/ns/pid); installs a handler for
  * SIGHUP, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM, SIGTERM, SIGCONT,
  * SIGWINCH and SIGRTMIN+2 that writes "handled signal N from PID" (the
  * sender's si_pid); prints "ready pid=P tid=T ns=NS".
  *
  * Commands, one per line on stdin, answered on stdout:
- *   check      compares every recorded id with what it is now, and
- *              /proc/self/stat's pid, and /proc/P/comm: "PASS ..." or one
- *              "FAIL ..." line per difference, then "checked";
+ *   check      compares every recorded id with what it is now (each
+ *              thread is asked its gettid() again, and must be listed in
+ *              /proc/self/task), and /proc/self/stat's pid, and
+ *              /proc/P/comm: "PASS ..." or one "FAIL ..." line per
+ *              difference, then "checked";
  *   ids        "ids pid=P tid=T ppid=PP self=S ns=NS";
  *   exit N     exits with status N;
  *   die SIG    resets SIG to its default action and sends it to itself
@@ -23,12 +27,51 @@
 #include "testprog.h"
 
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 static char self_link[64], ns_link[64], comm[64];
 static int status_pid;
+
+/* The two threads: each records its id, then answers every new request
+ * (generation) with its id now. */
+#define THREADS 2
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
+static int generation, answered, started;
+static pid_t thread_tid[THREADS], thread_now[THREADS];
+
+static void *worker(void *arg)
+{
+	int i = (int)(long)arg, seen = 0;
+	pthread_mutex_lock(&lock);
+	thread_tid[i] = gettid();
+	started++;
+	pthread_cond_broadcast(&cond);
+	for (;;) {
+		while (generation == seen)
+			pthread_cond_wait(&cond, &lock);
+		seen = generation;
+		thread_now[i] = gettid();
+		answered++;
+		pthread_cond_broadcast(&cond);
+	}
+	return NULL;
+}
+
+static void ask_threads(int threads)
+{
+	pthread_mutex_lock(&lock);
+	generation++;
+	answered = 0;
+	pthread_cond_broadcast(&cond);
+	while (answered < threads)
+		pthread_cond_wait(&cond, &lock);
+	pthread_mutex_unlock(&lock);
+}
 
 static void readlink_into(const char *path, char *buf, size_t size)
 {
@@ -74,6 +117,15 @@ static void on_signal(int sig, siginfo_t *si, void *uc)
 int main(int argc, char **argv)
 {
 	tp_start(argc, argv);
+	const int threads = argc > 1 && strcmp(argv[1], "--no-threads") == 0 ? 0 : THREADS;
+	pthread_t th[THREADS];
+	for (long i = 0; i < threads; i++)
+		if (pthread_create(&th[i], NULL, worker, (void *)i) != 0)
+			tp_die("pthread_create");
+	pthread_mutex_lock(&lock);
+	while (started < threads)
+		pthread_cond_wait(&cond, &lock);
+	pthread_mutex_unlock(&lock);
 	const pid_t pid = getpid(), tid = gettid();
 	if (syscall(SYS_getpid) != pid || syscall(SYS_gettid) != tid)
 		tp_die("getpid/gettid differ from the system calls");
@@ -116,6 +168,16 @@ int main(int argc, char **argv)
 				FAIL("/proc/self/status says Pid: %d, said %d", status_line_pid(), status_pid);
 			if (stat_pid() != pid)
 				FAIL("/proc/self/stat says pid %d, not %d", stat_pid(), (int)pid);
+			ask_threads(threads);
+			for (int i = 0; i < threads; i++) {
+				struct stat st;
+				char task[64];
+				snprintf(task, sizeof task, "/proc/self/task/%d", (int)thread_tid[i]);
+				if (thread_now[i] != thread_tid[i])
+					FAIL("thread %d: gettid() %d, was %d", i, (int)thread_now[i], (int)thread_tid[i]);
+				else if (stat(task, &st) != 0)
+					FAIL("thread %d: %s is missing", i, task);
+			}
 			char again[64] = "";
 			snprintf(path, sizeof path, "/proc/%d/comm", (int)pid);
 			c = fopen(path, "r");
@@ -123,7 +185,8 @@ int main(int argc, char **argv)
 				FAIL("%s does not name this process", path);
 			if (c)
 				fclose(c);
-			tp_finish("getpid %d, gettid %d, /proc/self, /proc/%d as before the dump", (int)pid, (int)tid, (int)pid);
+			tp_finish("getpid %d, gettid %d, threads %d %d, /proc/self, /proc/%d as before the dump", (int)pid, (int)tid,
+				  (int)thread_tid[0], (int)thread_tid[1], (int)pid);
 			printf("checked\n");
 		} else if (strncmp(line, "ids", 3) == 0) {
 			char now[64], ns[64];
