@@ -343,10 +343,6 @@ void check_pid_namespace(const format::ImageReader& reader) {
     const std::string who = "the saved pid " + std::to_string(pids[i]) + (i ? " (member " + std::to_string(i) + ")" : "");
     if (pids[i] < 1 || pids[i] >= max)
       throw RestoreError("--pid-ns: " + who + " is not below this machine's pid_max (" + std::to_string(max) + ")");
-    // Pid 1 is the namespace's init: the root itself if it was one, else restore's.
-    if (i && pids[i] == 1)
-      throw RestoreError("--pid-ns: " + who + " is its namespace's init, but the tree's root is not (pid " +
-                         std::to_string(pid) + ")");
   }
   for (size_t i = 0; i < reader.member_count(); ++i)
     for (const format::ThreadState& t : reader.member(i).threads)

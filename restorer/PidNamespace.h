@@ -27,7 +27,7 @@ namespace ckpt::restorer {
 
 // Phase 1, no side effects: what --pid-ns needs from this caller and this
 // kernel (CAP_SYS_ADMIN, clone3, every member's saved pid and every saved
-// thread id within pid_max, pid 1 only for the root). Throws RestoreError naming what is missing.
+// thread id within pid_max). Throws RestoreError naming what is missing.
 void check_pid_namespace(const format::ImageReader& reader);
 
 // restore --check --pid-ns: does it all once in a throwaway child (the pid

@@ -4,7 +4,8 @@
 # --pid-ns` refuses the same (it also tries the namespace once for real):
 #   - no CAP_SYS_ADMIN: root with the capability dropped from its bounding
 #     set, and the unprivileged user nobody;
-#   - a saved pid not below this machine's pid_max (an edited image);
+#   - a saved pid, or a thread's saved id, not below this machine's
+#     pid_max (edited images);
 #   - a per-process file (named after the pid, as a JVM's hsperfdata) whose
 #     name, the saved pid's, is taken: another copy or the original may own
 #     it, so it is never replaced in this mode (a plain restore uses its own
@@ -46,6 +47,8 @@ max=$(cat /proc/sys/kernel/pid_max)
 refused pid-max "the saved pid $max is not below this machine's pid_max \($max\)" "$RESTORE" --pid-ns "$WORK/big.ckpt"
 refused pid-max-check "the saved pid $max is not below this machine's pid_max \($max\)" "$RESTORE" --check --pid-ns "$WORK/big.ckpt"
 "$RESTORE" --check "$WORK/big.ckpt" >/dev/null 2>&1 || fail "without --pid-ns the saved pid does not matter, yet --check refused"
+"$EDIT" "$img" "$WORK/bigtid.ckpt" "tid1=$max" || fail "image_edit tid1=$max failed"
+refused tid-max "the saved thread id $max \(of pid $PID_orig\) is not below this machine's pid_max \($max\)" "$RESTORE" --pid-ns "$WORK/bigtid.ckpt"
 
 "$RESTORE" --pid-ns --install-binfmt >/dev/null 2>"$WORK/usage.err"
 rc=$?

@@ -3,7 +3,8 @@
 // images that are well-formed but say something this machine must refuse
 // (another kernel's vdso, CPU features it lacks, another owner...), or that
 // a hostile author crafted (tests/e2e/check_hostile_images.sh, issue 16).
-// Fields: pid (the process's and its first thread's), vdso_hash, uid, gid, xfeatures, xfeatures_or (bits added to the
+// Fields: pid (the process's and its first thread's), tid1 (the second
+// thread's id), vdso_hash, uid, gid, xfeatures, xfeatures_or (bits added to the
 // saved ones), xsave_size, cwd, syscall_gadget;
 // file_path=PATH (the first file VMA maps PATH instead, with PATH's size and
 // mtime, so only the file itself differs); saved_file_path=PATH (the same
@@ -192,6 +193,7 @@ int main(int argc, char** argv) {
       uint64_t n = text ? 0 : std::stoull(value, nullptr, 0);
       if (field == "vdso_hash") img.mm.vdso_hash = n;
       else if (field == "pid") img.process.pid = img.threads.at(0).tid = int32_t(n);
+      else if (field == "tid1") img.threads.at(1).tid = int32_t(n);
       else if (field == "uid") img.process.uid = img.process.euid = uint32_t(n);
       else if (field == "gid") img.process.gid = img.process.egid = uint32_t(n);
       else if (field == "xfeatures") img.threads.at(0).xfeatures = n;
