@@ -120,11 +120,32 @@ _wait_exec() {
   done
 }
 
+# restored_pid NAME: the pid, as this script sees it, of the process that
+# NAME (a restore) brought back: NAME itself, or with RESTORE_FLAGS=--pid-ns
+# the restored root inside its pid namespace, the outer restore's
+# grandchild (restore's init in between); waits (bounded) until it exists.
+restored_pid() {
+  local pid i c
+  pid=$(pid_of "$1")
+  if [[ ${RESTORE_FLAGS:-} != *--pid-ns* ]]; then
+    echo "$pid"
+    return
+  fi
+  for ((i = 0; i < WAIT_SECONDS * 20; i++)); do
+    c=$(cat "/proc/$pid/task/$pid/children" 2>/dev/null)
+    c=${c%% *}
+    [[ -n $c ]] && c=$(cat "/proc/$c/task/$c/children" 2>/dev/null) && c=${c%% *}
+    [[ -n $c ]] && { echo "$c"; return; }
+    sleep 0.05
+  done
+  fail "$1 (pid $pid): no restored process in its pid namespace after ${WAIT_SECONDS}s"
+}
+
 # check_std_fds NAME: NAME must hold fds 0, 1 and 2 and nothing else (for a
 # restored process: restore left nothing of its own behind).
 check_std_fds() {
   local pid fds
-  pid=$(pid_of "$1")
+  pid=$(restored_pid "$1")
   fds=$(ls "/proc/$pid/fd" 2>/dev/null | sort -n | tr '\n' ' ')
   [[ -z $fds || $fds == "0 1 2 " ]] || fail "$1 (pid $pid) has fds '$fds', expected only 0 1 2"
 }

@@ -33,10 +33,10 @@ maps_copy() {
   awk -v n="$2" '/^end$/ { block++; next } block == n - 1 && !/^ready$/' "$1"
 }
 
-# sig_masks NAME: the Sig*/ShdPnd lines of NAME's status, SigQ left out (it
+# sig_masks PID: the Sig*/ShdPnd lines of PID's status, SigQ left out (it
 # counts the signals queued for the whole user).
 sig_masks() {
-  grep -E '^(SigPnd|ShdPnd|SigBlk|SigIgn|SigCgt):' "/proc/$(pid_of "$1")/status"
+  grep -E '^(SigPnd|ShdPnd|SigBlk|SigIgn|SigCgt):' "/proc/$1/status"
 }
 
 # The comparison must be able to fail.
@@ -58,7 +58,7 @@ head -n 1 "$WORK/orig.out" | grep -q '^ready$' || fail "$prog did not print 'rea
 maps_copy "$WORK/orig.out" 1 >"$WORK/maps-before"
 grep -q ' \[heap\]$' "$WORK/maps-before" || fail "$prog has no [heap] line before the dump"
 grep -q ' \[stack\]$' "$WORK/maps-before" || fail "$prog has no [stack] line before the dump"
-sig_masks orig >"$WORK/sig-before"
+sig_masks "$(pid_of orig)" >"$WORK/sig-before"
 dump orig "$WORK/$prog.ckpt"
 
 restore_start back "$WORK/$prog.ckpt"
@@ -66,9 +66,10 @@ send back check
 wait_ends back 1
 maps_copy "$WORK/back.out" 1 >"$WORK/maps-after"
 check_std_fds back
-sig_masks back >"$WORK/sig-after"
-tracer=$(awk '/^TracerPid:/ {print $2}' "/proc/$PID_back/status")
-[[ $tracer == 0 ]] || fail "the restored process (pid $PID_back) is traced by $tracer"
+back_pid=$(restored_pid back)
+sig_masks "$back_pid" >"$WORK/sig-after"
+tracer=$(awk '/^TracerPid:/ {print $2}' "/proc/$back_pid/status")
+[[ $tracer == 0 ]] || fail "the restored process (pid $back_pid) is traced by $tracer"
 close_input back
 wait_exit back 0
 check_quiet "$WORK/back.err" "restored $prog"

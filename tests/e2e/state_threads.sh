@@ -63,11 +63,12 @@ for n in 2 8 31; do
   ((tasks == want)) || fail "$name has $tasks threads before the dump, expected $want"
   expected_comms "$n" >"$WORK/comms-$n.expected"
 
+  ls /proc/"$pid"/task | sort -n >"$WORK/tids-$n.before"
   t0=$(now_ms)
   dump "$name" "$WORK/$prog-$n.ckpt"
   t1=$(now_ms)
   restore_start "$back" "$WORK/$prog-$n.ckpt"
-  rpid=$(pid_of "$back")
+  rpid=$(restored_pid "$back")
   # restore becomes the program: wait (bounded) until its threads are all back.
   for ((i = 0; i < WAIT_SECONDS * 20; i++)); do
     task_comms "$rpid" >"$WORK/comms-$n.restored"
@@ -79,6 +80,11 @@ for n in 2 8 31; do
   tasks=$(ls /proc/"$rpid"/task 2>/dev/null | wc -l)
   ((tasks == want)) || fail "restored $prog ($n workers, pid $rpid) has $tasks threads, expected $want"
   expect_same "thread names after restoring $n workers" "$WORK/comms-$n.expected" "$WORK/comms-$n.restored"
+  if [[ ${RESTORE_FLAGS:-} == *--pid-ns* ]]; then
+    # Every thread has its saved id inside the namespace (NSpid's last field).
+    for f in /proc/"$rpid"/task/*/status; do awk '/^NSpid:/ {print $NF}' "$f"; done | sort -n >"$WORK/tids-$n.after"
+    expect_same "thread ids inside the pid namespace after restoring $n workers" "$WORK/tids-$n.before" "$WORK/tids-$n.after"
+  fi
 
   send "$back" check
   close_input "$back"
