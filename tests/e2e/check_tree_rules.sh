@@ -78,9 +78,11 @@ expect_refused "--lazy of a tree" "restore --lazy cannot restore a process tree 
   "$RESTORE" --lazy --new-pids "$WORK/tree.ckpt"
 # With --new-pids: a second tree beside the first, with a child of its own.
 RESTORE_FLAGS=--new-pids restore_start copy "$WORK/tree.ckpt"
-for ((i = 0; i < 200; i++)); do
+# Its child is restored once its command line is sleep's (before, it is a
+# restore launcher, and killing it would end the restore).
+for ((i = 0; i < WAIT_SECONDS * 20; i++)); do
   copy_child=$(cat "/proc/$PID_copy/task/$PID_copy/children" 2>/dev/null | tr -d " ")
-  [[ -n $copy_child ]] && break
+  [[ -n $copy_child && $(tr '\0' ' ' <"/proc/$copy_child/cmdline" 2>/dev/null) == "sleep 1000 " ]] && break
   sleep 0.05
 done
 [[ -n $copy_child && $copy_child != "$child" ]] || fail "the copy has no child of its own ('$copy_child')"
