@@ -2,7 +2,8 @@
 # Process trees: what a dump or a restore of a tree refuses, in one line
 # naming the pid and why, leaving every member as it was (issue 13):
 #   - `ckpt dump --single` of a process with children;
-#   - a descendant traced by someone else (strace);
+#   - a descendant traced by someone else (strace), or holding an fd ckpt
+#     refuses (O_PATH);
 #   - restore while a member's saved pid is taken (the original still
 #     runs), then `restore --new-pids`, which gives it a new pid and works;
 #   - `restore --check` of it (refused likewise; with --new-pids it passes),
@@ -92,6 +93,15 @@ wait_lines copy 1
 grep -q '^waited 0$' "$WORK/copy.out" || fail "the copy's bash did not see its child die: $(cat "$WORK/copy.out")"
 wait_exit copy 0
 untouched "$root" "$child"
+
+# A descendant holding an fd ckpt refuses: the dump names that pid and fd,
+# before --kill, and every member goes on.
+start opath bash -c 'python3 -c "import os, sys, time; os.open(\"/tmp\", os.O_PATH); print(\"ok\", flush=True); time.sleep(1000)" & wait'
+wait_lines opath 1
+opchild=$(tr -d ' ' <"/proc/$PID_opath/task/$PID_opath/children")
+expect_refused "a descendant's refused fd" "pid $opchild: .*fd [0-9]+.*O_PATH descriptors are not supported" \
+  "$CKPT" dump "$PID_opath" -o "$WORK/opath.ckpt" --kill
+untouched "$PID_opath" "$opchild"
 
 # A member's file gone: refused in phase 1, naming the member; nothing made.
 touch "$WORK/data"
