@@ -3,7 +3,7 @@
 # naming the pid and why, leaving every member as it was (issue 13):
 #   - `ckpt dump --single` of a process with children;
 #   - a descendant traced by someone else (strace), or holding an fd ckpt
-#     refuses (O_PATH);
+#     refuses (O_PATH), or sharing its parent's fd table or fs state;
 #   - restore while a member's saved pid is taken (the original still
 #     runs), then `restore --new-pids`, which gives it a new pid and works;
 #   - `restore --check` of it (refused likewise; with --new-pids it passes),
@@ -102,6 +102,17 @@ opchild=$(tr -d ' ' <"/proc/$PID_opath/task/$PID_opath/children")
 expect_refused "a descendant's refused fd" "pid $opchild: .*fd [0-9]+.*O_PATH descriptors are not supported" \
   "$CKPT" dump "$PID_opath" -o "$WORK/opath.ckpt" --kill
 untouched "$PID_opath" "$opchild"
+
+# A child sharing its parent's fd table or fs state (clone flags): refused.
+for mode in files fs; do
+  start "share_$mode" "$PROGRAMS/tree_sharing" "$mode"
+  wait_lines "share_$mode" 1
+  kid=$(awk '/^child/ {print $2}' "$WORK/share_$mode.out")
+  want=$([[ $mode == files ]] && echo "its fd table \\(CLONE_FILES\\)" || echo "its working directory and umask \\(CLONE_FS\\)")
+  expect_refused "a child sharing $mode" "pid $kid shares $want with its parent pid $(pid_of "share_$mode")" \
+    "$CKPT" dump "$(pid_of "share_$mode")" -o "$WORK/share.ckpt" --kill
+  untouched "$(pid_of "share_$mode")" "$kid"
+done
 
 # A member's file gone: refused in phase 1, naming the member; nothing made.
 touch "$WORK/data"
