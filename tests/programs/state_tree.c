@@ -2,7 +2,8 @@
  * A process with children comes back with its children (issue 13):
  *   A  running, reading a pipe from the parent that holds unread data, in
  *      its own process group, with a parent-death signal, sharing an open
- *      file description (one offset) with the parent;
+ *      file description (one offset) with the parent, holding a POSIX lock
+ *      through it;
  *      G  A's child, blocked in read: orphaned when A exits, it must come to the
  *         parent, a child subreaper;
  *   B  running (blocked in read): the parent's kill() must reach it;
@@ -51,6 +52,11 @@ static int child_a(void)
 		wait_for_death();
 	if (write(shared_fd, "abcde", 5) != 5)
 		tp_die("write");
+	/* A POSIX lock is the process's: A holds it through the description it
+	 * shares with the parent. */
+	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 100, .l_len = 1};
+	if (fcntl(shared_fd, F_SETLK, &fl) != 0)
+		tp_die("lock");
 	if (write(from_a[1], &g, sizeof g) != sizeof g)
 		tp_die("write g");
 	char buf[64];
@@ -139,6 +145,13 @@ int main(int argc, char **argv)
 		FAIL("running child %d reads as ended or not mine (%s)", (int)b, strerror(errno));
 	if (b <= 0 || kill(b, SIGTERM) != 0 || waitpid(b, &status, 0) != b || !WIFSIGNALED(status) || WTERMSIG(status) != SIGTERM)
 		FAIL("kill() of child %d did not reach it (status %#x)", (int)b, status);
+	/* A's lock, seen from the parent through a description of its own. */
+	int probe = open(name, O_RDWR);
+	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 100, .l_len = 1};
+	if (probe < 0 || fcntl(probe, F_GETLK, &fl) != 0 || fl.l_type != F_WRLCK || fl.l_pid != a)
+		FAIL("child %d does not hold its POSIX lock (type %d, holder %d)", (int)a, fl.l_type, (int)fl.l_pid);
+	if (probe >= 0)
+		close(probe);
 	if (a <= 0 || write(to_a[1], " world", 6) != 6)
 		FAIL("cannot write to child a's pipe");
 	close(to_a[1]);
@@ -156,5 +169,5 @@ int main(int argc, char **argv)
 	}
 	unlink(name);
 	return tp_finish("children: running, zombies (3, SIGUSR1), group, session, pipe data, shared offset, "
-			 "pdeathsig, subreaper");
+			 "a child's POSIX lock, pdeathsig, subreaper");
 }
