@@ -3,7 +3,8 @@
 # naming the pid and why, leaving every member as it was (issue 13):
 #   - `ckpt dump --single` of a process with children;
 #   - a descendant traced by someone else (strace), or holding an fd ckpt
-#     refuses (O_PATH), or sharing its parent's fd table or fs state;
+#     refuses (O_PATH), one owning its fd's SIGIO (F_SETOWN), or one
+#     sharing its parent's fd table or fs state;
 #   - restore while a member's saved pid is taken (the original still
 #     runs), then `restore --new-pids`, which gives it a new pid and works;
 #   - `restore --check` of it (refused likewise; with --new-pids it passes),
@@ -102,6 +103,14 @@ opchild=$(tr -d ' ' <"/proc/$PID_opath/task/$PID_opath/children")
 expect_refused "a descendant's refused fd" "pid $opchild: .*fd [0-9]+.*O_PATH descriptors are not supported" \
   "$CKPT" dump "$PID_opath" -o "$WORK/opath.ckpt" --kill
 untouched "$PID_opath" "$opchild"
+
+# A descendant that is the SIGIO owner of its own fd: only the root's can be.
+start owner bash -c 'python3 -c "import fcntl, os, time; r, w = os.pipe(); fcntl.fcntl(r, fcntl.F_SETOWN, os.getpid()); print(\"ok\", flush=True); time.sleep(1000)" & wait'
+wait_lines owner 1
+ownchild=$(tr -d ' ' <"/proc/$PID_owner/task/$PID_owner/children")
+expect_refused "a descendant's SIGIO owner" "pid $ownchild: cannot dump fd [0-9]+: its SIGIO owner \\(F_SETOWN\\) is that process" \
+  "$CKPT" dump "$PID_owner" -o "$WORK/owner.ckpt" --kill
+untouched "$PID_owner" "$ownchild"
 
 # A child sharing its parent's fd table or fs state (clone flags): refused.
 for mode in files fs; do
