@@ -69,6 +69,10 @@ void link_tree_files(const ProcessTree& tree, const std::vector<format::Image*>&
         throw DumpError("pid " + std::to_string(pid) + ": cannot dump fd " + std::to_string(f.fd) +
                         ": its SIGIO owner (F_SETOWN) is that process, which this version restores only for the "
                         "tree's root");
+      for (const format::FileLock& l : f.locks)
+        if (i != 0 && l.kind == format::LockKind::Lease)
+          throw DumpError("pid " + std::to_string(pid) + ": cannot dump fd " + std::to_string(f.fd) +
+                          ": it holds a lease, whose break signal restore can send only to the tree's root");
       struct stat st;
       if (stat(proc_path(pid, "fd/" + std::to_string(f.fd)).c_str(), &st) != 0)
         throw DumpError("pid " + std::to_string(pid) + ": fd " + std::to_string(f.fd) + " vanished while being read");
