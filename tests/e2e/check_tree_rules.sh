@@ -3,7 +3,8 @@
 # naming the pid and why, leaving every member as it was (issue 13):
 #   - `ckpt dump --single` of a process with children;
 #   - a descendant traced by someone else (strace), or holding an fd ckpt
-#     refuses (O_PATH), one owning its fd's SIGIO (F_SETOWN), or one
+#     refuses (O_PATH), one owning its fd's SIGIO (F_SETOWN) or holding a
+#     lease, or one
 #     sharing its parent's fd table or fs state;
 #   - restore while a member's saved pid is taken (the original still
 #     runs), then `restore --new-pids`, which gives it a new pid and works;
@@ -111,6 +112,15 @@ ownchild=$(tr -d ' ' <"/proc/$PID_owner/task/$PID_owner/children")
 expect_refused "a descendant's SIGIO owner" "pid $ownchild: cannot dump fd [0-9]+: its SIGIO owner \\(F_SETOWN\\) is that process" \
   "$CKPT" dump "$PID_owner" -o "$WORK/owner.ckpt" --kill
 untouched "$PID_owner" "$ownchild"
+
+# A descendant holding a lease: its break signal could only go to the root.
+touch "$WORK/leased"
+start lease bash -c 'python3 -c "import fcntl, os, sys, time; fd = os.open(sys.argv[1], os.O_RDONLY); fcntl.fcntl(fd, 1024, fcntl.F_RDLCK); print(\"ok\", flush=True); time.sleep(1000)" "$1" & wait' bash "$WORK/leased"
+wait_lines lease 1
+leasechild=$(tr -d ' ' <"/proc/$PID_lease/task/$PID_lease/children")
+expect_refused "a descendant's lease" "pid $leasechild: cannot dump fd [0-9]+: it holds a lease" \
+  "$CKPT" dump "$PID_lease" -o "$WORK/lease.ckpt" --kill
+untouched "$PID_lease" "$leasechild"
 
 # A child sharing its parent's fd table or fs state (clone flags): refused.
 for mode in files fs; do
