@@ -80,7 +80,8 @@ grep -q '^process tree: 2 processes$' "$WORK/inspect.out" &&
 expect_refused "--lazy of a tree" "restore --lazy cannot restore a process tree \\(2 processes\\)" \
   "$RESTORE" --lazy --new-pids "$WORK/tree.ckpt"
 # With --new-pids: a second tree beside the first, with a child of its own.
-RESTORE_FLAGS=--new-pids restore_start copy "$WORK/tree.ckpt"
+# (through `ckpt run`, which passes --new-pids on to restore)
+PATH="$(dirname "$RESTORE"):$PATH" _spawn copy "$CKPT" run --new-pids "$WORK/tree.ckpt"
 # Its child is restored once its command line is sleep's (before, it is a
 # restore launcher, and killing it would end the restore).
 for ((i = 0; i < WAIT_SECONDS * 20; i++)); do
