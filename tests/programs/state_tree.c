@@ -2,10 +2,12 @@
  * A process with children comes back with its children (issue 13):
  *   A  running, reading a pipe from the parent that holds unread data, in
  *      its own process group, with a parent-death signal, sharing an open
- *      file description (one offset) with the parent;
+ *      file description (one offset) with the parent, holding a POSIX lock
+ *      through it;
  *      G  A's child, blocked in read: orphaned when A exits, it must come to the
  *         parent, a child subreaper;
- *   B  running (blocked in read): the parent's kill() must reach it;
+ *   B  running (blocked in read): the parent's kill() must reach it; it
+ *      shares the read end (one description) of a pipe holding unread data;
  *   C  in a session of its own;
  *   Z  a zombie that exited with status 3;
  *   K  a zombie killed by SIGUSR1.
@@ -21,7 +23,7 @@
 #include "testprog.h"
 
 static pid_t a, b, c, z, k, g;
-static int to_a[2], from_a[2], life[2], shared_fd;
+static int to_a[2], from_a[2], life[2], both[2] = {-1, -1}, shared_fd;
 
 /* A child that waits until killed, or until the parent is gone (EOF on the
  * lifeline, whose write end only the parent holds): none outlives a failed
@@ -32,6 +34,8 @@ static void wait_for_death(void)
 	close(life[1]);
 	close(to_a[1]);
 	close(from_a[0]);
+	if (both[1] >= 0)
+		close(both[1]);
 	while (read(life[0], &x, 1) < 0 && errno == EINTR)
 		;
 	_exit(0);
@@ -51,6 +55,11 @@ static int child_a(void)
 		wait_for_death();
 	if (write(shared_fd, "abcde", 5) != 5)
 		tp_die("write");
+	/* A POSIX lock is the process's: A holds it through the description it
+	 * shares with the parent. */
+	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 100, .l_len = 1};
+	if (fcntl(shared_fd, F_SETLK, &fl) != 0)
+		tp_die("lock");
 	if (write(from_a[1], &g, sizeof g) != sizeof g)
 		tp_die("write g");
 	char buf[64];
@@ -96,6 +105,9 @@ int main(int argc, char **argv)
 			tp_die("read g");
 		if (write(to_a[1], "hello", 5) != 5)
 			tp_die("write hello");
+		/* A read end shared with B (one description) holding unread data. */
+		if (pipe(both) != 0 || write(both[1], "data!", 5) != 5)
+			tp_die("pipe both");
 		b = fork();
 		if (b == 0)
 			wait_for_death();
@@ -139,6 +151,18 @@ int main(int argc, char **argv)
 		FAIL("running child %d reads as ended or not mine (%s)", (int)b, strerror(errno));
 	if (b <= 0 || kill(b, SIGTERM) != 0 || waitpid(b, &status, 0) != b || !WIFSIGNALED(status) || WTERMSIG(status) != SIGTERM)
 		FAIL("kill() of child %d did not reach it (status %#x)", (int)b, status);
+	char got[8] = "";
+	if (both[0] >= 0)
+		fcntl(both[0], F_SETFL, O_NONBLOCK);  /* lost data must not hang the check */
+	if (both[0] < 0 || read(both[0], got, 5) != 5 || memcmp(got, "data!", 5) != 0)
+		FAIL("the pipe whose read end child %d shares lost its unread data ('%s')", (int)b, got);
+	/* A's lock, seen from the parent through a description of its own. */
+	int probe = open(name, O_RDWR);
+	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 100, .l_len = 1};
+	if (probe < 0 || fcntl(probe, F_GETLK, &fl) != 0 || fl.l_type != F_WRLCK || fl.l_pid != a)
+		FAIL("child %d does not hold its POSIX lock (type %d, holder %d)", (int)a, fl.l_type, (int)fl.l_pid);
+	if (probe >= 0)
+		close(probe);
 	if (a <= 0 || write(to_a[1], " world", 6) != 6)
 		FAIL("cannot write to child a's pipe");
 	close(to_a[1]);
@@ -156,5 +180,5 @@ int main(int argc, char **argv)
 	}
 	unlink(name);
 	return tp_finish("children: running, zombies (3, SIGUSR1), group, session, pipe data, shared offset, "
-			 "pdeathsig, subreaper");
+			 "a child's POSIX lock, pdeathsig, subreaper");
 }
