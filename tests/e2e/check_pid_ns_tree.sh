@@ -1,26 +1,30 @@
 #!/usr/bin/env bash
-# restore --pid-ns of a process tree (tests/programs/state_tree.c: running
-# children, zombies, groups, a session, pipes, a subreaper): every member,
-# the root included, gets its saved pid inside the new namespace (clone3
-# set_tid there), so copies of one tree run side by side. A plain restore
-# holds the tree's saved pids on the host: a second plain restore is
-# refused (a pid is taken), while two --pid-ns copies run beside it, each
-# passing the program's checks, each root with the saved root pid.
+# restore --pid-ns of a process tree (bash fed through a pipe, with two
+# background jobs): every member, the root included, gets its saved pid
+# inside the new namespace (clone3 set_tid there), so copies of one tree run
+# side by side. A plain restore holds the tree's saved pids on the host: a
+# second plain restore is refused (a pid is taken), while two --pid-ns
+# copies run beside it, each root with the saved root pid (NSpid), each
+# bash answering $$, $BASHPID and `jobs -p` with the saved pids, and
+# killing and reaping its jobs by them. (e2e.pidns.state_tree runs the
+# tree's own state test in the mode.)
 source "$(dirname "$0")/lib.sh"
-prog=state_tree
 
-start orig "$PROGRAMS/$prog"
-wait_lines orig 1
-P=$PID_orig
-dump orig "$WORK/tree.ckpt"
-
-_spawn plain "$RESTORE" "$WORK/tree.ckpt"
+_spawn sh /bin/bash --norc --noprofile
+send sh 'sleep 1000 & sleep 2000 & echo started $$ $(jobs -p)'
+wait_lines sh 1
+read -r _ P J1 J2 <"$WORK/sh.out"
+[[ $P == "$PID_sh" && -n $J2 ]] || fail "bash said '$(cat "$WORK/sh.out")', started as $PID_sh"
 for ((i = 0; i < WAIT_SECONDS * 20; i++)); do
-  [[ $(cat "/proc/$PID_plain/task/$PID_plain/children" 2>/dev/null) == *[0-9]* ]] &&
-    [[ $(readlink "/proc/$PID_plain/exe") == *"$prog"* ]] && break
+  (($(wc -w <"/proc/$PID_sh/task/$PID_sh/children") == 2)) && break
   sleep 0.05
 done
-[[ $(readlink "/proc/$PID_plain/exe") == *"$prog"* ]] || fail "the plain restore did not become $prog: $(cat "$WORK/plain.err")"
+dump sh "$WORK/tree.ckpt"
+
+_spawn plain "$RESTORE" "$WORK/tree.ckpt"
+send plain 'echo plain $(jobs -p)'
+wait_lines plain 1
+[[ $(cat "$WORK/plain.out") == "plain $J1 $J2" ]] || fail "the plain restore: '$(cat "$WORK/plain.out")'"
 "$RESTORE" "$WORK/tree.ckpt" </dev/null >"$WORK/second.out" 2>"$WORK/second.err"
 rc=$?
 ((rc == 1)) && grep -q 'is taken by another process' "$WORK/second.err" ||
@@ -29,31 +33,28 @@ log "second plain restore refused: $(cat "$WORK/second.err")"
 
 for n in a b; do
   _spawn "$n" "$RESTORE" --pid-ns "$WORK/tree.ckpt"
-done
-# The root of each copy: the only child of the outer restore's only child
-# (restore's init), with NSpid "HOSTPID P" once it runs the program.
-for n in a b; do
-  for ((i = 0; i < WAIT_SECONDS * 20; i++)); do
-    init=$(cat "/proc/$(pid_of "$n")/task/$(pid_of "$n")/children" 2>/dev/null)
-    init=${init%% *}
-    root=$( [[ -n $init ]] && cat "/proc/$init/task/$init/children" 2>/dev/null)
-    root=${root%% *}
-    [[ -n $root && $(readlink "/proc/$root/exe" 2>/dev/null) == *"$prog"* ]] && break
-    sleep 0.05
-  done
-  nspid=$(awk '/^NSpid:/ {print $3}' "/proc/$root/status" 2>/dev/null)
-  [[ $nspid == "$P" ]] || fail "restore --pid-ns ($n): its root has NSpid '$(grep NSpid "/proc/$root/status" 2>&1)', expected the saved $P"
+  send "$n" 'echo ids $$ $BASHPID $(jobs -p)'
 done
 for n in a b; do
-  send "$n" check
+  wait_lines "$n" 1
+  [[ $(lines "$WORK/$n.out" 1 1) == "ids $P $P $J1 $J2" ]] ||
+    fail "restore --pid-ns ($n): '$(lines "$WORK/$n.out" 1 1)', expected 'ids $P $P $J1 $J2'"
+  root=$(RESTORE_FLAGS=--pid-ns restored_pid "$n")
+  nspid=$(awk '/^NSpid:/ {print $3}' "/proc/$root/status")
+  [[ $nspid == "$P" ]] || fail "restore --pid-ns ($n): its root has NSpid '$(grep NSpid "/proc/$root/status")', expected the saved $P"
+  kids=$(cat "/proc/$root/task/$root/children")
+  inner=$(for k in $kids; do awk '/^NSpid:/ {print $3}' "/proc/$k/status"; done | sort -n | tr '\n' ' ')
+  [[ $inner == "$(printf '%s\n' "$J1" "$J2" | sort -n | tr '\n' ' ')" ]] ||
+    fail "restore --pid-ns ($n): its children have the ids '$inner' inside, expected $J1 $J2"
+done
+for n in a b; do
+  send "$n" "kill $J1 $J2; wait $J1; echo first \$?; wait $J2; echo second \$?"
   close_input "$n"
-  wait_exit "$n" any
-  grep -q '^PASS' "$WORK/$n.out" && ((EXIT_STATUS == 0)) ||
-    fail "restore --pid-ns ($n) of the tree did not PASS (status $EXIT_STATUS): $(grep -v '^ready' "$WORK/$n.out" | head -n 5) $(cat "$WORK/$n.err")"
+  wait_exit "$n" 0
+  [[ $(lines "$WORK/$n.out" 2 3 | tr '\n' ' ') == "first 143 second 143 " ]] ||
+    fail "restore --pid-ns ($n): kill and wait of its jobs: $(lines "$WORK/$n.out" 2 3 | tr '\n' ' ')"
   check_quiet "$WORK/$n.err" "restore --pid-ns ($n)"
 done
-log "two --pid-ns copies beside the plain one: $(grep '^PASS' "$WORK/a.out")"
-send plain check
+log "two --pid-ns copies beside the plain one: bash $P with jobs $J1 $J2 in each, killed and reaped"
 close_input plain
-wait_exit plain any
-grep -q '^PASS' "$WORK/plain.out" || fail "the plain restore did not PASS: $(grep -v '^ready' "$WORK/plain.out" | head -n 5)"
+wait_exit plain 0
