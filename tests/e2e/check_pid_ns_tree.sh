@@ -30,6 +30,9 @@ rc=$?
 ((rc == 1)) && grep -q 'is taken by another process' "$WORK/second.err" ||
   fail "a second plain restore beside the first: exit $rc, $(cat "$WORK/second.err")"
 log "second plain restore refused: $(cat "$WORK/second.err")"
+"$RESTORE" --check --pid-ns "$WORK/tree.ckpt" >"$WORK/check.out" 2>"$WORK/check.err" ||
+  fail "restore --check --pid-ns beside the plain copy: exit $?, $(cat "$WORK/check.err")"
+grep -q 'can be restored here (3 processes)' "$WORK/check.out" || fail "restore --check --pid-ns said: $(cat "$WORK/check.out")"
 
 for n in a b; do
   _spawn "$n" "$RESTORE" --pid-ns "$WORK/tree.ckpt"
