@@ -370,8 +370,10 @@ int restore_tree(const format::ImageReader& reader, const CommandLine& cl, const
     if (!may_choose_pids())
       throw RestoreError("the tree's members need their saved pids, which takes CAP_CHECKPOINT_RESTORE; "
                          "restore --new-pids gives them new ones");
+    // /proc/N exists for any task with that id, a thread's too (kill() would
+    // not see a thread's), and clone3 set_tid wants the number itself free.
     for (size_t i = 1; i < n; ++i)
-      if (kill(ms[i].pid, 0) == 0 || errno != ESRCH)
+      if (access(("/proc/" + std::to_string(ms[i].pid)).c_str(), F_OK) == 0)
         throw RestoreError("pid " + std::to_string(ms[i].pid) + " (member " + std::to_string(i) +
                            ") is taken by another process; restore --new-pids gives the tree new pids");
   }
