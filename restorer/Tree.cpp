@@ -141,6 +141,7 @@ void join_session(TreeRun& run, size_t i) {
   do n = ::read(run.go_r, &byte, 1);
   while (n < 0 && errno == EINTR);
   if (n != 1) _exit(1);  // the restore failed: nothing to be
+  prctl(PR_SET_NAME, run.tree.members[i].comm.c_str());  // what ps shows for it, as before
   const int status = run.tree.members[i].exit_status;
   if (WIFEXITED(status)) _exit(WEXITSTATUS(status));
   const int sig = WTERMSIG(status);

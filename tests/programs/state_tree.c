@@ -23,6 +23,7 @@
 #include "testprog.h"
 
 static pid_t a, b, c, z, k, g;
+static char name_buf[64];
 static int to_a[2], from_a[2], life[2], both[2] = {-1, -1}, shared_fd;
 
 /* A child that waits until killed, or until the parent is gone (EOF on the
@@ -137,6 +138,13 @@ int main(int argc, char **argv)
 	tp_wait_check();
 
 	int status, sub = 0;
+	char zcomm[32] = "";
+	snprintf(name_buf, sizeof name_buf, "/proc/%d/comm", (int)z);
+	FILE *zf = fopen(name_buf, "r");
+	if (!zf || !fgets(zcomm, sizeof zcomm, zf) || strcmp(zcomm, "state_tree\n") != 0)
+		FAIL("zombie %d is named '%s', not state_tree", (int)z, zcomm);
+	if (zf)
+		fclose(zf);
 	if (prctl(PR_GET_CHILD_SUBREAPER, &sub) != 0 || sub != 1)
 		FAIL("not a child subreaper (%d)", sub);
 	if (waitpid(z, &status, 0) != z || !WIFEXITED(status) || WEXITSTATUS(status) != 3)
