@@ -4,6 +4,7 @@
  *      its own process group, with a parent-death signal, sharing an open
  *      file description (one offset) with the parent, holding a POSIX lock
  *      through it;
+ *      Z2 A's zombie, exited with status 5;
  *      G  A's child, blocked in read: orphaned when A exits, it must come to the
  *         parent, a child subreaper;
  *   B  running (blocked in read): the parent's kill() must reach it; it
@@ -23,6 +24,7 @@
 #include "testprog.h"
 
 static pid_t a, b, c, z, k, g;
+static char name_buf[64];
 static int to_a[2], from_a[2], life[2], both[2] = {-1, -1}, shared_fd;
 
 /* A child that waits until killed, or until the parent is gone (EOF on the
@@ -53,6 +55,12 @@ static int child_a(void)
 	g = fork();
 	if (g == 0)
 		wait_for_death();
+	/* A zombie of A's own (a member's zombie child). */
+	pid_t z2 = fork();
+	if (z2 == 0)
+		_exit(5);
+	siginfo_t info;
+	waitid(P_PID, (id_t)z2, &info, WEXITED | WNOWAIT);
 	if (write(shared_fd, "abcde", 5) != 5)
 		tp_die("write");
 	/* A POSIX lock is the process's: A holds it through the description it
@@ -79,6 +87,9 @@ static int child_a(void)
 		bad |= 4;
 	if (write(shared_fd, "!", 1) != 1)
 		bad |= 8;
+	int st = 0;
+	if (waitpid(z2, &st, 0) != z2 || !WIFEXITED(st) || WEXITSTATUS(st) != 5)
+		bad |= 16;
 	_exit(bad);
 }
 
@@ -137,6 +148,13 @@ int main(int argc, char **argv)
 	tp_wait_check();
 
 	int status, sub = 0;
+	char zcomm[32] = "";
+	snprintf(name_buf, sizeof name_buf, "/proc/%d/comm", (int)z);
+	FILE *zf = fopen(name_buf, "r");
+	if (!zf || !fgets(zcomm, sizeof zcomm, zf) || strcmp(zcomm, "state_tree\n") != 0)
+		FAIL("zombie %d is named '%s', not state_tree", (int)z, zcomm);
+	if (zf)
+		fclose(zf);
 	if (prctl(PR_GET_CHILD_SUBREAPER, &sub) != 0 || sub != 1)
 		FAIL("not a child subreaper (%d)", sub);
 	if (waitpid(z, &status, 0) != z || !WIFEXITED(status) || WEXITSTATUS(status) != 3)
@@ -167,7 +185,7 @@ int main(int argc, char **argv)
 		FAIL("cannot write to child a's pipe");
 	close(to_a[1]);
 	if (waitpid(a, &status, 0) != a || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		FAIL("child %d: ended with status %#x (bits: 1 pipe data, 2 pdeathsig, 4 group, 8 write)", (int)a, status);
+		FAIL("child %d: ended with status %#x (bits: 1 pipe data, 2 pdeathsig, 4 group, 8 write, 16 its zombie)", (int)a, status);
 	off_t at = lseek(shared_fd, 0, SEEK_CUR);
 	if (at != 6)
 		FAIL("the offset shared with child %d is %lld, not 6", (int)a, (long long)at);
