@@ -46,11 +46,17 @@ std::string prot_text(uint32_t prot) {
 
 struct PageTotals {
   uint64_t pages = 0, stored = 0, raw_chunks = 0, zstd_chunks = 0;
+  uint64_t inherited_pages = 0, inherited_chunks = 0;  // the parent member's, no bytes stored
 };
 
 PageTotals totals(const Image& img) {
   PageTotals t;
   for (const PageChunk& c : img.chunks) {
+    if (c.inherited()) {
+      t.inherited_pages += c.npages;
+      ++t.inherited_chunks;
+      continue;
+    }
     t.pages += c.npages;
     t.stored += c.stored_size;
     (c.encoding == ChunkEncoding::Raw ? t.raw_chunks : t.zstd_chunks)++;
@@ -122,7 +128,8 @@ void print_json(const ImageReader& r, std::ostream& out) {
         << ",\"xsave_bytes\":" << th.xsave.size() << ",\"xfeatures\":" << th.xfeatures << "}";
   }
   out << "],\"chunks\":" << img.chunks.size() << ",\"pages\":" << t.pages << ",\"stored_bytes\":" << t.stored
-      << ",\"raw_chunks\":" << t.raw_chunks << ",\"zstd_chunks\":" << t.zstd_chunks << "}\n";
+      << ",\"raw_chunks\":" << t.raw_chunks << ",\"zstd_chunks\":" << t.zstd_chunks
+      << ",\"inherited_pages\":" << t.inherited_pages << ",\"inherited_chunks\":" << t.inherited_chunks << "}\n";
 }
 
 void print_text(const ImageReader& r, std::ostream& out) {
@@ -211,6 +218,9 @@ void print_text(const ImageReader& r, std::ostream& out) {
   }
   out << "pages: " << t.pages << " (" << t.pages * kPageSize / 1024 << " KiB) in " << img.chunks.size() << " chunks ("
       << t.raw_chunks << " raw, " << t.zstd_chunks << " zstd), stored in " << t.stored << " bytes\n";
+  if (t.inherited_chunks)
+    out << "inherited from the parent: " << t.inherited_pages << " pages (" << t.inherited_pages * kPageSize / 1024
+        << " KiB) in " << t.inherited_chunks << " chunks\n";
 }
 
 }  // namespace
@@ -229,6 +239,7 @@ void verify_image(const std::string& path, std::ostream& out) {
   std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx*)> dctx(ZSTD_createDCtx(), ZSTD_freeDCtx);
   std::vector<uint8_t> pages, scratch;
   for (const PageChunk& c : r.image().chunks) {
+    if (c.inherited()) continue;  // the parent's pages: nothing stored
     pages.resize(c.size());
     r.read_chunk(c, pages.data(), dctx.get(), scratch);
   }

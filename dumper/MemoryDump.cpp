@@ -78,6 +78,7 @@ struct Batch {
     uint64_t vaddr;
     uint64_t npages;
     size_t offset;  // in data
+    bool inherited;  // the parent's pages: no data
   };
   uint8_t* data = nullptr;
   std::vector<Run> runs;
@@ -170,7 +171,8 @@ class BatchQueue {
 
 // The reading thread: walks the VMAs that take pages through pagemap, reads
 // the wanted pages into batches and leaves out all-zero anonymous pages.
-static void read_pages(pid_t pid, const std::vector<Vma>& vmas, BatchQueue& queue, MemoryStats& stats) {
+static void read_pages(pid_t pid, const std::vector<Vma>& vmas, const InheritedPages* inherited, BatchQueue& queue,
+                       MemoryStats& stats) {
   const std::string proc = "/proc/" + std::to_string(pid);
   ScopedFd pagemap(::open((proc + "/pagemap").c_str(), O_RDONLY | O_CLOEXEC));
   ScopedFd mem(::open((proc + "/mem").c_str(), O_RDONLY | O_CLOEXEC));
@@ -198,8 +200,11 @@ static void read_pages(pid_t pid, const std::vector<Vma>& vmas, BatchQueue& queu
       };
       // A per-process file is saved whole, up to its size, present or not (it is read through the mapping).
       const uint64_t own_end = v.start + (v.file.size + kPageSize - 1) / kPageSize * kPageSize;
+      // Pages the child shares with its parent are recorded, not read.
+      auto from_parent = [&](uint64_t i) { return inherited && inherited->contains(base + i * kPageSize); };
       auto wanted = [&](uint64_t i) {
         uint64_t e = entries[i];
+        if (from_parent(i)) return false;
         if ((e & kPmGuard) || (!v.guards.empty() && guarded(i))) return false;
         if (v.kind == VmaKind::FileSharedOwn) return base + i * kPageSize < own_end;
         if (e & kPmSwapped) return true;
@@ -209,6 +214,14 @@ static void read_pages(pid_t pid, const std::vector<Vma>& vmas, BatchQueue& queu
       Batch* batch = nullptr;
       size_t filled = 0;
       for (uint64_t i = 0; i < npages;) {
+        if (from_parent(i)) {
+          uint64_t j = i;
+          while (j < npages && from_parent(j)) ++j;
+          if (!batch && !(batch = queue.take_empty())) return;
+          batch->runs.push_back({base + i * kPageSize, j - i, 0, true});
+          i = j;
+          continue;
+        }
         if (!wanted(i)) {
           ++i;
           continue;
@@ -227,7 +240,7 @@ static void read_pages(pid_t pid, const std::vector<Vma>& vmas, BatchQueue& queu
           }
           uint64_t m = k + 1;
           while (m < j && (file_backed || !all_zero(buf + (m - i) * kPageSize))) ++m;
-          batch->runs.push_back({base + k * kPageSize, m - k, filled + (k - i) * kPageSize});
+          batch->runs.push_back({base + k * kPageSize, m - k, filled + (k - i) * kPageSize, false});
           k = m;
         }
         filled += (j - i) * kPageSize;
@@ -240,13 +253,13 @@ static void read_pages(pid_t pid, const std::vector<Vma>& vmas, BatchQueue& queu
 }
 
 MemoryStats dump_memory(pid_t pid, const std::vector<Vma>& vmas, format::ImageWriter& writer,
-                        const std::function<void()>& written) {
+                        const std::function<void()>& written, const InheritedPages* inherited) {
   MemoryStats stats;
   BatchQueue queue;
   std::thread reader([&] {
     std::exception_ptr error;
     try {
-      read_pages(pid, vmas, queue, stats);
+      read_pages(pid, vmas, inherited, queue, stats);
     } catch (...) {
       error = std::current_exception();
     }
@@ -255,6 +268,11 @@ MemoryStats dump_memory(pid_t pid, const std::vector<Vma>& vmas, format::ImageWr
   try {
     while (Batch* b = queue.take_full()) {
       for (const Batch::Run& r : b->runs) {
+        if (r.inherited) {
+          writer.add_inherited(r.vaddr, r.npages);
+          stats.pages_inherited += r.npages;
+          continue;
+        }
         writer.add_pages(r.vaddr, b->data + r.offset, r.npages);
         stats.pages_saved += r.npages;
       }

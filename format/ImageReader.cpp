@@ -173,7 +173,15 @@ void ImageReader::decompress_chunk(const PageChunk& c, void* dest, ZSTD_DCtx_s* 
                                     std::to_string(c.size()));
 }
 
+// An inherited chunk has no bytes of its own: a caller that reads one has
+// missed that its pages are the parent member's.
+static void refuse_inherited(const PageChunk& c) {
+  if (c.inherited())
+    throw FormatError(c.offset, "the chunk at " + hex(c.vaddr) + " holds its parent's pages, not bytes of its own");
+}
+
 void ImageReader::read_chunk(const PageChunk& c, void* dest, ZSTD_DCtx_s* dctx, std::vector<uint8_t>& scratch) const {
+  refuse_inherited(c);
   if (c.encoding == ChunkEncoding::Raw) {
     read_exact(dest, c.stored_size, c.offset, "page data");
     if (checksum(dest, c.stored_size) != c.checksum) throw chunk_checksum_mismatch(c);
@@ -184,6 +192,7 @@ void ImageReader::read_chunk(const PageChunk& c, void* dest, ZSTD_DCtx_s* dctx, 
 
 void ImageReader::read_chunk(const PageChunk& c, ZSTD_DCtx_s* dctx, std::vector<uint8_t>& scratch,
                              std::vector<uint8_t>& pages, const ChunkSink& sink) const {
+  refuse_inherited(c);
   if (c.encoding == ChunkEncoding::Raw) {
     scratch.resize(std::min<uint64_t>(c.stored_size, kChunkPiece));
     StreamingChecksum sum;
@@ -219,7 +228,7 @@ void ImageReader::verify_chunks() const {
   std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx*)> dctx(ZSTD_createDCtx(), ZSTD_freeDCtx);
   std::vector<uint8_t> scratch, pages;
   for (const PageChunk& c : image_.chunks)
-    read_chunk(c, dctx.get(), scratch, pages, [](uint64_t, const uint8_t*, size_t) {});
+    if (!c.inherited()) read_chunk(c, dctx.get(), scratch, pages, [](uint64_t, const uint8_t*, size_t) {});
 }
 
 }  // namespace ckpt::format

@@ -18,7 +18,20 @@
 namespace ckpt::format {
 
 // Throws FormatError naming the offending record and the section's offset.
-void validate_image(const Image& image, const std::vector<SectionInfo>& sections);
+// `parent`: the image of the process's parent member in a tree (its
+// inherited chunks are checked against it); nullptr for the root or a
+// single process, which may have none.
+void validate_image(const Image& image, const std::vector<SectionInfo>& sections, const Image* parent = nullptr);
+
+// Whether a private anonymous VMA passes its pages on to a child across
+// fork unchanged and can take inherited chunks (ChunkEncoding::Inherited):
+// plain, heap or stack memory without huge-page, droppable, locked,
+// don't-fork or wipe-on-fork flags, and without guard pages.
+bool vma_can_inherit(const Vma& v);
+
+// The rules on a child's inherited chunks against its parent (nullptr: it
+// has none, so no chunk may be inherited). Part of validate_image; O(n + m).
+void validate_inherited(const Image& child, const Image* parent, uint64_t index_at);
 
 // Whether pages of a VMA of this kind are saved in page data.
 bool vma_kind_takes_pages(VmaKind kind);

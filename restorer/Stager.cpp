@@ -223,7 +223,7 @@ void stage_memory(const format::ImageReader& reader, const MachineFit& fit, cons
   for (size_t ci = 0; ci < image.chunks.size(); ++ci) {
     const format::PageChunk& c = image.chunks[ci];
     const size_t vi = chunk_vma[ci];
-    if (plan.is_lazy(vi)) continue;
+    if (plan.is_lazy(vi) || c.inherited()) continue;  // inherited: the parent's copy is kept (ChildPages.h)
     todo.push_back(&c);
     dest.push_back(reinterpret_cast<uint8_t*>(plan.staged[vi] + (c.vaddr - image.vmas[vi].start)));
     bytes += c.size();
