@@ -1415,3 +1415,37 @@ TEST_CASE("format: bad inotify watches and memfd modes are refused") {
   img.files.objects[0].mode = 04755;
   CHECK_THROWS_WITH_AS(write_and_open(img, one_page()), has("mode bits beyond 0777"), FormatError);
 }
+
+TEST_CASE("format: inherited chunks (encoding 2) carry no bytes and need a parent") {
+  const auto good = image_bytes(realistic_image(), {{kHeap, compressible_pages(4, 7)}}, {ChunkEncoding::Raw, 0});
+  auto o = open_bytes(good);
+  REQUIRE(o->reader->image().chunks.size() == 1);
+  auto with = [&](auto change) {
+    std::vector<PageChunk> chunks = o->reader->image().chunks;
+    change(chunks[0]);
+    auto b = good;
+    replace_payload(b, SectionType::PageIndex, encode_page_index(chunks));
+    return b;
+  };
+  auto inherited = [](PageChunk& c) {
+    c.encoding = ChunkEncoding::Inherited;
+    c.offset = c.stored_size = c.checksum = 0;
+  };
+  // A single process (or a tree's root) has no parent to inherit from.
+  CHECK_THROWS_WITH_AS(open_bytes(with(inherited)), has("inherited, but the process has no parent in the image"),
+                       FormatError);
+  CHECK_THROWS_WITH_AS(open_bytes(with([&](PageChunk& c) {
+                         inherited(c);
+                         c.stored_size = 4096;
+                       })),
+                       has("inherited chunk with stored bytes"), FormatError);
+  CHECK_THROWS_WITH_AS(open_bytes(with([](PageChunk& c) { c.encoding = ChunkEncoding(3); })),
+                       has("unknown chunk encoding 3"), FormatError);
+  // Reading one is a caller's mistake, refused.
+  ZstdDctx dctx;
+  std::vector<uint8_t> scratch, dest(4 * kPageSize);
+  PageChunk c = o->reader->image().chunks[0];
+  inherited(c);
+  CHECK_THROWS_WITH_AS(o->reader->read_chunk(c, dest.data(), dctx.p, scratch), has("holds its parent's pages"),
+                       FormatError);
+}
