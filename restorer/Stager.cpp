@@ -109,7 +109,7 @@ void stage_outside(const format::Image& image, const AddressPlan& plan, const Sy
 }
 
 void stage_memory(const format::ImageReader& reader, const MachineFit& fit, const AddressPlan& plan,
-                  const PreparedFiles& files) {
+                  const PreparedFiles& files, const ChildPages* keep) {
   const format::Image& image = reader.image();
   const std::vector<size_t> chunk_vma = format::chunk_vmas(image);
   std::vector<bool> has_pages(image.vmas.size(), false);
@@ -119,6 +119,15 @@ void stage_memory(const format::ImageReader& reader, const MachineFit& fit, cons
     const Vma& v = image.vmas[i];
     if (!plan.staged[i]) continue;
     int prot = int(v.prot) | (has_pages[i] ? PROT_READ | PROT_WRITE : 0);
+    if (keep && keep->keeps(i)) {
+      // The parent's copy, already here: made writable for the child's own
+      // chunks (mprotect shares on), then the pages the child has no chunk
+      // for are discarded, before any is written.
+      if (mprotect(reinterpret_cast<void*>(plan.staged[i]), v.size(), prot) != 0)
+        throw RestoreError("cannot open the inherited area at " + hex(v.start) + " for writing: " + std::strerror(errno));
+      discard_uncovered(image, i, plan.staged[i]);
+      continue;
+    }
     switch (v.kind) {
       case VmaKind::AnonPrivate:
         if (v.flags & format::kVmaHugetlb) {

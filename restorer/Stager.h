@@ -7,6 +7,7 @@
 
 #include "format/ImageReader.h"
 #include "restorer/AddressPlan.h"
+#include "restorer/ChildPages.h"
 #include "restorer/Descriptors.h"
 #include "restorer/MachineCheck.h"
 #include "restorer/OwnFiles.h"
@@ -15,8 +16,11 @@
 namespace ckpt::restorer {
 
 // Throws RestoreError (or format::FormatError for corrupt page data).
+// `keep` (a child member's, or nullptr): areas that already hold the
+// parent's copy of their pages; only their own chunks are written, and
+// pages no chunk covers are discarded.
 void stage_memory(const format::ImageReader& reader, const MachineFit& fit, const AddressPlan& plan,
-                  const PreparedFiles& files);
+                  const PreparedFiles& files, const ChildPages* keep = nullptr);
 
 // After every check of the launch and before descriptors, the first side
 // effects outside the launcher: SysV segments attached at their staged
