@@ -18,10 +18,19 @@
 namespace ckpt::format {
 
 // Throws FormatError naming the offending record and the section's offset.
-// `parent`: the image of the process's parent member in a tree (its
-// inherited chunks are checked against it); nullptr for the root or a
-// single process, which may have none.
-void validate_image(const Image& image, const std::vector<SectionInfo>& sections, const Image* parent = nullptr);
+// `sections`: the member's own sections and the image-wide ones. `root`:
+// the tree's root, whose fds 0-2 are restore's own (another member's fds
+// 0-2 are saved like any other). `parent`: the image of the process's
+// parent member (its inherited chunks are checked against it); nullptr for
+// the root or a single process, which may have none.
+void validate_image(const Image& image, const std::vector<SectionInfo>& sections, bool root = true,
+                    const Image* parent = nullptr);
+
+// The tree's rules (docs/format.md, "Process trees"): member 0 live, parents
+// before children, unique pids, sessions and groups restore can make again,
+// and open file descriptions, pipes and shared objects consistent across
+// members. O(n log n) in members and descriptors.
+void validate_tree(const ProcessTree& tree, const std::vector<Image>& members, const std::vector<SectionInfo>& sections);
 
 // Whether a private anonymous VMA passes its pages on to a child across
 // fork unchanged and can take inherited chunks (ChunkEncoding::Inherited):

@@ -438,11 +438,11 @@ void check_round_trip(Compression c) {
   struct stat st;
   REQUIRE(::fstat(f.fd(), &st) == 0);
   CHECK(reader.file_size() == uint64_t(st.st_size));
-  REQUIRE(reader.sections().size() == 8);
-  const SectionType order[] = {SectionType::Process, SectionType::Mm,      SectionType::Task,
-                               SectionType::Files,   SectionType::Vmas,    SectionType::Threads,
-                               SectionType::PageData, SectionType::PageIndex};
-  for (size_t i = 0; i < 8; ++i) {
+  REQUIRE(reader.sections().size() == 9);
+  const SectionType order[] = {SectionType::Tree,    SectionType::Process, SectionType::Mm,
+                               SectionType::Task,    SectionType::Files,   SectionType::Vmas,
+                               SectionType::Threads, SectionType::PageData, SectionType::PageIndex};
+  for (size_t i = 0; i < 9; ++i) {
     CHECK(reader.sections()[i].type == order[i]);
     CHECK(reader.sections()[i].offset % 8 == 0);
   }
@@ -628,7 +628,7 @@ TEST_CASE("format: a bad trailer header is refused") {
   auto b = good;
   b[at + 3] ^= 0x20;
   CHECK_THROWS_WITH_AS(open_bytes(b), has("bad trailer magic"), FormatError);
-  for (uint32_t count : {0u, kMaxSections + 1, 7u, 9u}) {
+  for (uint32_t count : {0u, kMaxSections + 1, 8u, 10u}) {
     CAPTURE(count);
     b = good;
     put(b, at + offsetof(TrailerHeader, count), count);  // checked before the trailer checksum
