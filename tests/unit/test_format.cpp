@@ -1449,3 +1449,45 @@ TEST_CASE("format: inherited chunks (encoding 2) carry no bytes and need a paren
   CHECK_THROWS_WITH_AS(o->reader->read_chunk(c, dest.data(), dctx.p, scratch), has("holds its parent's pages"),
                        FormatError);
 }
+
+TEST_CASE("format: a tree's child inherits pages its parent saved, checked against that parent") {
+  // Root: heap pages 0-3 saved. Child (fork of it): page 1 its own, the rest inherited.
+  Image root = realistic_image(), child = realistic_image();
+  child.process.pid = child.threads[0].tid = 41300;
+  child.task.timers.clear();  // they name the root's thread
+  ProcessTree tree;
+  tree.members.resize(2);
+  tree.members[0].pid = root.process.pid;
+  tree.members[0].pgid = tree.members[0].sid = root.process.pid;
+  tree.members[1].pid = child.process.pid;
+  tree.members[1].parent = 0;
+  tree.members[1].pgid = tree.members[1].sid = root.process.pid;
+  auto write = [&](uint64_t child_from, uint64_t child_pages) {
+    TempFile f;
+    {
+      ImageWriter w(f.fd(), {ChunkEncoding::Raw, 0});
+      w.write_tree_metadata(tree, {&root, &child});
+      std::vector<uint8_t> pages = compressible_pages(4, 5);
+      w.add_pages(kHeap, pages.data(), 4);
+      w.begin_member(1);
+      w.add_inherited(kHeap, 1);
+      w.add_pages(kHeap + kPageSize, pages.data(), 1);
+      w.add_inherited(kHeap + child_from * kPageSize, child_pages);
+      w.finish();
+    }
+    std::vector<uint8_t> b(size_t(lseek(f.fd(), 0, SEEK_END)));
+    REQUIRE(pread(f.fd(), b.data(), b.size(), 0) == ssize_t(b.size()));
+    return b;
+  };
+  auto o = open_bytes(write(2, 2));
+  REQUIRE(o->reader->member_count() == 2);
+  const std::vector<PageChunk>& c = o->reader->member(1).chunks;
+  REQUIRE(c.size() == 3);
+  CHECK(c[0].inherited());
+  CHECK_FALSE(c[1].inherited());
+  CHECK(c[2].inherited());
+  CHECK(c[2].npages == 2);
+  o->reader->verify_chunks();  // reads the stored chunks, skips the inherited ones
+  // Inheriting a page the parent did not save (heap page 4) is refused.
+  CHECK_THROWS_WITH_AS(open_bytes(write(2, 3)), has("inherited, but the parent saved no page at"), FormatError);
+}
