@@ -1,5 +1,5 @@
 // `ckpt`: the command line of the dumper side. Subcommands:
-//   dump PID -o FILE [--kill] [--compress none|zstd[:LEVEL]] [--ignore-fds] [--executable]
+//   dump PID -o FILE [--kill] [--single] [--compress none|zstd[:LEVEL]] [--ignore-fds] [--executable]
 //   inspect FILE [--json]
 //   verify FILE
 //   run FILE [--lazy] [--inherit-fd N]... [--external-fds=null]
@@ -28,7 +28,7 @@ using namespace ckpt;
 namespace {
 
 const char* kUsage =
-    "usage: ckpt dump PID -o FILE [--kill] [--compress none|zstd[:LEVEL]] [--ignore-fds] [--executable]\n"
+    "usage: ckpt dump PID -o FILE [--kill] [--single] [--compress none|zstd[:LEVEL]] [--ignore-fds] [--executable]\n"
     "       ckpt inspect FILE [--json]\n"
     "       ckpt verify FILE\n"
     "       ckpt run FILE [--lazy] [--inherit-fd N]... [--external-fds=null]\n";
@@ -74,7 +74,7 @@ int cmd_dump(const std::vector<std::string>& args) {
   dumper::DumpOptions o;
   po::options_description opts;
   opts.add_options()("pid", po::value(&pid_text))("output,o", po::value(&o.output)->required())(
-      "kill", po::bool_switch(&o.kill))("ignore-fds", po::bool_switch(&o.ignore_fds))(
+      "kill", po::bool_switch(&o.kill))("single", po::bool_switch(&o.single))("ignore-fds", po::bool_switch(&o.ignore_fds))(
       "compress", po::value(&compress))("executable", po::bool_switch(&o.executable));
   parse(args, opts, "pid", 1);
   size_t used = 0;
@@ -89,9 +89,11 @@ int cmd_dump(const std::vector<std::string>& args) {
   dumper::DumpReport r = dumper::dump(o);
   // Messages carry names the target chose (paths, memfd names): printed escaped.
   for (const std::string& w : r.warnings) std::fprintf(stderr, "ckpt: warning: %s\n", format::printable(w).c_str());
-  std::fprintf(stderr, "ckpt: dumped pid %d to %s: %zu memory areas, %llu pages saved (%llu zero pages skipped), "
+  std::string tree = r.members > 1 ? " and " + std::to_string(r.members - 1) + " descendants" : "";
+  if (r.pages_inherited) tree += " (" + std::to_string(r.pages_inherited) + " of their pages shared with their parents)";
+  std::fprintf(stderr, "ckpt: dumped pid %d%s to %s: %zu memory areas, %llu pages saved (%llu zero pages skipped), "
                        "%llu bytes, %.3f s%s\n",
-               o.pid, format::printable(o.output).c_str(), r.vmas, (unsigned long long)r.pages_saved,
+               o.pid, tree.c_str(), format::printable(o.output).c_str(), r.vmas, (unsigned long long)r.pages_saved,
                (unsigned long long)r.zero_pages_skipped, (unsigned long long)r.image_bytes, r.seconds,
                o.kill ? ", process killed" : "");
   return 0;
