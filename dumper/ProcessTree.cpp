@@ -191,6 +191,15 @@ void ProcessTree::kill() {
   // Children first, so that no parent runs (it never will) to see a child's end.
   for (size_t i = members_.size(); i-- > 0;)
     if (members_[i].tracee) members_[i].tracee->kill();
+  // The descendants, orphaned, are reaped by init (or a subreaper) at once:
+  // waited for (bounded), so that their pids are free when ckpt returns and
+  // a restore right after can have them. The root is its parent's to reap.
+  for (int round = 0; round < 500; ++round) {
+    bool any = false;
+    for (size_t i = 1; i < members_.size(); ++i) any |= ::kill(members_[i].pid, 0) == 0;
+    if (!any) break;
+    usleep(10000);
+  }
 }
 
 void check_unshared(const ProcessTree& tree) {
