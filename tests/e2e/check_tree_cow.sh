@@ -75,6 +75,9 @@ for mode in plain mixed; do
   wait_members "$root" "$members"
   before=$(tree_pss "$root")
   pids=$(tree_pids "$root")
+  # Each member's memory map, to compare after the restore (children keep
+  # their pids; the root's is restore's).
+  for p in $pids; do cut -d' ' -f1,2,3,6- /proc/"$p"/maps >"$WORK/maps-$mode-$p.before"; done
   if [[ $mode == plain ]]; then
     # A dump that leaves the tree running must leave its sharing alone: a
     # pinning read (process_vm_readv) of a page shared copy-on-write gives
@@ -101,6 +104,14 @@ for mode in plain mixed; do
   back=$(pid_of "back_$mode")
   wait_members "$back" "$members"
   after=$(tree_pss "$back")
+  # The same areas, line for line: what a child kept of its parent's
+  # staging is where its own area was, not split or moved.
+  for p in $pids; do
+    q=$p
+    [[ $p == "$root" ]] && q=$back
+    cut -d' ' -f1,2,3,6- /proc/"$q"/maps >"$WORK/maps-$mode-$p.after"
+    expect_same "$mode: /proc/PID/maps of member $p" "$WORK/maps-$mode-$p.before" "$WORK/maps-$mode-$p.after"
+  done
   log "$mode: tree PSS before the dump $before kB, after the restore $after kB"
   ((after * 10 <= before * 11)) ||
     fail "$mode: the restored tree's PSS is $after kB, more than 1.1 x the $before kB before the dump (shared pages duplicated?)"

@@ -15,6 +15,8 @@
  * must hold (each page's contents are a function of who wrote it last and
  * of its index, so nothing kept in memory is trusted), the workers report
  * by exit status, and the parent prints "PASS ..." or "FAIL ..." lines.
+ * Each member also checks that a new mapping right below its area merges
+ * with it exactly when it did before (the anonymous page offset).
  */
 #include "testprog.h"
 
@@ -79,10 +81,42 @@ static int writer_of(unsigned who, unsigned long page)
 	return 0;
 }
 
+/* Whether a new mapping right below the area merges with its first VMA:
+ * -1 when the page below is taken. The kernel merges only when the area has
+ * the anonymous page offset of memory created where it is (address / 4096)
+ * and no other process's pages in its history (a forked child's area never
+ * merges), so a restored member must answer as the original did. */
+static int merges_below(void)
+{
+	uint8_t *below = area - PAGE;
+	void *m = mmap(below, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	if (m != below) {
+		if (m != MAP_FAILED)
+			munmap(m, PAGE);
+		return -1;
+	}
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[512];
+	int merged = 0;
+	while (f && fgets(line, sizeof line, f)) {
+		unsigned long lo, hi;
+		if (sscanf(line, "%lx-%lx", &lo, &hi) == 2 && lo == (unsigned long)below)
+			merged = hi > (unsigned long)area;
+	}
+	if (f)
+		fclose(f);
+	munmap(below, PAGE);
+	return merged;
+}
+static int merged_at_start;
+
 /* Compares every page; returns the number of pages that differ. */
 static int verify(unsigned who, int corrupt)
 {
-	int bad = 0;
+	int merges = merges_below(), bad = merges != merged_at_start;
+	if (bad && who == 0)
+		FAIL("parent: a new mapping right below the area %s with it, where it %s before the dump (page offset)",
+		     merges ? "merges" : "does not merge", merged_at_start ? "did" : "did not");
 	if (corrupt)
 		area[own_page(7, 0) * PAGE + 5] ^= 1;
 	for (unsigned long p = 0; p < npages; p++) {
@@ -150,11 +184,13 @@ static void worker(unsigned who, int go, int ready)
 			close(go);
 			for (int k = 0; k < OWN_PAGES; k++)
 				fill(100, own_page(100, k));
+			merged_at_start = merges_below();
 			set_up(ready);
 			_exit(wait_and_verify(100, down[0], -1, -1));
 		}
 		close(down[0]);
 	}
+	merged_at_start = merges_below();
 	set_up(ready);
 	_exit(wait_and_verify(who, go, grandchild, down[1]));
 }
@@ -173,6 +209,7 @@ int main(int argc, char **argv)
 		tp_die("mmap");
 	for (unsigned long p = 0; p < npages; p++)
 		fill(0, p);
+	merged_at_start = merges_below();
 	int go[2], ready[2];
 	if (pipe(go) || pipe(ready))
 		tp_die("pipe");
