@@ -175,3 +175,29 @@ TEST_CASE("a child keeps its parent's area built in place, shared, with its own 
 }
 
 TEST_CASE("a child moves its parent's area staged elsewhere into its own plan, sharing kept") { run(false); }
+
+TEST_CASE("keeping the parent's pages refuses what validation cannot rule out: no staged copy, a lazy one, no slot") {
+  const uint64_t A = 0x7f0000000000ull;
+  format::Image parent, child;
+  parent.vmas = {anon(A, A + kPages * kPageSize)};
+  parent.chunks = {chunk(A, 4, false)};
+  child.vmas = {anon(A, A + kPages * kPageSize)};
+  child.chunks = {chunk(A, 4, true)};
+  restorer::AddressPlan pp;
+  pp.staged = {0};
+  CHECK_THROWS_WITH(restorer::plan_child_pages(child, parent, pp), doctest::Contains("was not staged"));
+  pp.staged = {A};
+  pp.lazy = {true};
+  CHECK_THROWS_WITH(restorer::plan_child_pages(child, parent, pp), doctest::Contains("is restored lazily"));
+  pp.lazy.clear();
+  pp.staged = {A + (1ull << 30)};
+  restorer::ChildPages keep = restorer::plan_child_pages(child, parent, pp);
+  CHECK(keep.from[0] == A + (1ull << 30));
+  CHECK(keep.in_place[0] == 0);
+  restorer::AddressPlan plan;
+  plan.staged = {0};
+  CHECK_THROWS_WITH(restorer::place_child_pages(child, keep, plan), doctest::Contains("no staging slot"));
+  // An area without inherited chunks takes nothing from the parent.
+  child.chunks[0].encoding = format::ChunkEncoding::Raw;
+  CHECK_FALSE(restorer::plan_child_pages(child, parent, pp).keeps(0));
+}

@@ -1441,6 +1441,13 @@ TEST_CASE("format: inherited chunks (encoding 2) carry no bytes and need a paren
                        has("inherited chunk with stored bytes"), FormatError);
   CHECK_THROWS_WITH_AS(open_bytes(with([](PageChunk& c) { c.encoding = ChunkEncoding(3); })),
                        has("unknown chunk encoding 3"), FormatError);
+  // Only in memory a fork passes on unchanged (here: a private file mapping's page).
+  CHECK_THROWS_WITH_AS(open_bytes(with([&](PageChunk& c) {
+                         inherited(c);
+                         c.vaddr = 0x55555555a000;
+                         c.npages = 1;
+                       })),
+                       has("whose pages a fork cannot share"), FormatError);
   // Reading one is a caller's mistake, refused.
   ZstdDctx dctx;
   std::vector<uint8_t> scratch, dest(4 * kPageSize);

@@ -21,6 +21,7 @@
 
 #include "dumper/MemoryDump.h"
 #include "dumper/SharedPages.h"
+#include "dumper/Tracee.h"
 #include "format/FormatError.h"
 #include "format/ImageWriter.h"
 #include "format/Validate.h"
@@ -206,6 +207,24 @@ TEST_CASE("the memory dump records inherited pages as chunks without bytes; the 
   shifted.vmas[0].start = c.at(1);
   CHECK_THROWS_WITH_AS(format::validate_inherited(child, &shifted, 0), doctest::Contains("is not inside one area"),
                        format::FormatError);
+}
+
+TEST_CASE("a process gone, an area a fork does not pass on: refused by the dump and by the rules") {
+  need_frames();
+  ForkedChild c;
+  CHECK_THROWS_WITH_AS(dumper::find_inherited_pages(999999999, c.child_vmas(), getpid(), c.parent_vmas(), c.parent_chunks()),
+                       doctest::Contains("cannot open its pagemap"), dumper::DumpError);
+  // An inherited chunk in a locked area (a fork does not pass mlock on) is refused by the per-image rules.
+  format::Image child;
+  child.vmas = {anon(c.at(0), c.at(kPages), format::kVmaLocked)};
+  PageChunk ch;
+  ch.vaddr = c.at(0), ch.npages = 1, ch.encoding = format::ChunkEncoding::Inherited;
+  child.chunks = {ch};
+  CHECK_FALSE(format::vma_can_inherit(child.vmas[0]));
+  child.vmas[0].flags = 0;
+  CHECK(format::vma_can_inherit(child.vmas[0]));
+  child.vmas[0].kind = VmaKind::FilePrivate;
+  CHECK_FALSE(format::vma_can_inherit(child.vmas[0]));
 }
 
 TEST_CASE("without CAP_SYS_ADMIN no page frame is visible and nothing is inherited") {
