@@ -43,7 +43,6 @@ int compare(const End& a, const End& b) {
 void link_tree_files(const ProcessTree& tree, const std::vector<format::Image*>& images) {
   const auto& ms = tree.members();
   std::vector<End> ends;
-  std::map<uint64_t, size_t> deleted_owner;  // DeletedFile id -> member
   for (size_t i = 0; i < images.size(); ++i) {
     if (!images[i]) continue;
     const pid_t pid = ms[i].pid;
@@ -62,9 +61,9 @@ void link_tree_files(const ProcessTree& tree, const std::vector<format::Image*>&
         throw DumpError("pid " + std::to_string(pid) + " (a descendant) maps its per-process file " + v.file.path +
                         ", which this version restores only for the tree's root");
     for (const format::DeletedFile& d : files.deleted)
-      if (auto [it, fresh] = deleted_owner.emplace(d.id, i); !fresh)
-        throw DumpError("pid " + std::to_string(pid) + " and pid " + std::to_string(ms[it->second].pid) +
-                        " both use the deleted file " + d.path + ", which this version cannot share between processes");
+      if (i != 0 && (d.flags & format::kDeletedIsCwd))
+        throw DumpError("pid " + std::to_string(pid) + " (a descendant) works in the deleted directory " + d.path +
+                        ", which this version restores only for the tree's root");
   }
   // One description per kcmp-equal run; fds on one inode are neighbours.
   std::sort(ends.begin(), ends.end(), [](const End& a, const End& b) {

@@ -271,13 +271,38 @@ SharedDescriptions::~SharedDescriptions() {
     ::close(ends.first);
     ::close(ends.second);
   }
+  for (const auto& [id, fd] : deleted) ::close(fd);
+}
+
+// Deleted files are tree-wide by id: one a member uses that another
+// already made is handed to it (a descriptor of its own, which
+// finish_deleted_files closes), and one it makes is kept for the others.
+static void take_shared_deleted(const format::Image& image, std::map<uint64_t, int>& fds, SharedDescriptions* shared) {
+  if (!shared) return;
+  for (const format::DeletedFile& d : image.files.deleted)
+    if (auto it = shared->deleted.find(d.id); it != shared->deleted.end() && !fds.count(d.id)) {
+      int fd = fcntl(it->second, F_DUPFD_CLOEXEC, 3);
+      if (fd < 0) throw RestoreError(std::string("cannot share a recreated deleted file: ") + std::strerror(errno));
+      fds[d.id] = fd;
+    }
+}
+static void give_shared_deleted(const std::map<uint64_t, int>& fds, SharedDescriptions* shared) {
+  if (!shared) return;
+  for (const auto& [id, fd] : fds)
+    if (!shared->deleted.count(id)) {
+      int keep = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+      if (keep < 0) throw RestoreError(std::string("cannot share a recreated deleted file: ") + std::strerror(errno));
+      shared->deleted[id] = keep;
+    }
 }
 
 int fd_base(const format::Image& image) { return fd_room(image).top + 1; }
 
 PreparedFiles prepare_objects(const format::Image& image, SharedDescriptions* shared) {
   PreparedFiles out;
+  take_shared_deleted(image, out.deleted, shared);
   make_mapped_deleted_files(image, out.deleted);  // unnamed: nothing appears in the file system
+  give_shared_deleted(out.deleted, shared);
   for (const auto& o : image.files.objects) {
     if (shared && shared->objects.count(o.id)) {  // another member's: one object for the tree
       out.objects[o.id] = shared->objects[o.id];
@@ -292,7 +317,9 @@ PreparedFiles prepare_objects(const format::Image& image, SharedDescriptions* sh
 
 void prepare_fds(const format::Image& image, const ExternalFds& external /*checked by check_files*/,
                  PreparedFiles& out, SharedDescriptions* shared) {
+  take_shared_deleted(image, out.deleted, shared);
   make_deleted_files(image, out.deleted);
+  give_shared_deleted(out.deleted, shared);
   if (const format::DeletedFile* cwd = deleted_cwd(image))
     if (fchdir(out.deleted.at(cwd->id)) != 0)
       throw RestoreError("cannot enter the recreated working directory: " + std::string(std::strerror(errno)));

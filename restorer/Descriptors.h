@@ -53,7 +53,8 @@ struct SharedDescriptions {
   std::map<uint64_t, unsigned> pipe_ends_used;           // bit 1: read end handed out, bit 2: write end
   std::set<uint64_t> memfd_given;                        // memfds whose created description an fd took
   std::map<uint64_t, int> objects;                       // SharedObject id -> fd, once for the tree
-  ~SharedDescriptions();                                 // closes the pipes' own ends
+  std::map<uint64_t, int> deleted;                       // DeletedFile id -> fd, once for the tree
+  ~SharedDescriptions();                                 // closes the pipes' own ends and the deleted files
 };
 
 // The lowest fd number prepare_fds may use for `image` (above every saved number).

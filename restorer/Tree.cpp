@@ -234,6 +234,7 @@ void run_member(TreeRun& run, size_t i) {
     place_child_pages(image, keep, run.plans[i]);
     stage_memory(run.reader, image, run.fits[i], run.plans[i], run.files[i], &keep);
     check_launch(image, run.fits[i], run.plans[i]);
+    run.files[i].deleted_exe = finish_deleted_files(image, run.files[i].deleted);
     std::vector<int> pidfds;
     spawn_children(run, i, pidfds);
     report(run, i, true, "");
@@ -367,7 +368,10 @@ int restore_tree(const format::ImageReader& reader, const CommandLine& cl, const
   stage_outside(root, run.plans[0], sysv, own);
   sysv.mark_removed(root);
   // Every open file description of the tree, once, held above every saved number.
-  for (size_t i = 0; i < n; ++i) {
+  // The root last: a deleted working directory is entered here, and the
+  // root's is the one the launcher must be in.
+  for (size_t k = 1; k <= n; ++k) {
+    const size_t i = k % n;
     if (!live(run, i)) continue;
     try {
       prepare_fds(image_of(run, i), i == 0 ? external : ExternalFds{{}, external.null}, run.files[i], &shared);
@@ -377,8 +381,9 @@ int restore_tree(const format::ImageReader& reader, const CommandLine& cl, const
   }
   for (size_t i = 0; i < n; ++i)
     if (live(run, i)) fill_pipes(run.files[i]);
-  for (size_t i = 0; i < n; ++i)
-    if (live(run, i)) run.files[i].deleted_exe = finish_deleted_files(image_of(run, i), run.files[i].deleted);
+  // The root's deleted files are finished now; another member's once it
+  // has staged its memory (its mappings of them need the descriptors).
+  run.files[0].deleted_exe = finish_deleted_files(root, run.files[0].deleted);
 
   // The barrier's pipes, above every created fd (kept by each trampoline).
   int close_upto = 3;

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# bash with children, dumped and restored as a tree (issue 13):
+#   - `bash -c 'sleep 1000 & wait $!'`: the restored bash waits for the real
+#     child (killing it ends the wait with 143), and the root's exit status
+#     (7) is restore's;
+#   - the same ending by a signal: restore dies of SIGUSR1, as the program
+#     ($BASHPID: the root has restore's pid, and bash's $$ is the old one);
+#   - a bash fed commands through a pipe with two background jobs: `jobs`
+#     lists both as before, `kill %2; wait %2` gives 143, `wait` ends.
+source "$(dirname "$0")/lib.sh"
+
+# child_of PID: waits for PID's only child and prints its pid.
+child_of() {
+  local c i
+  for ((i = 0; i < WAIT_SECONDS * 20; i++)); do
+    c=$(tr -d ' ' <"/proc/$1/task/$1/children" 2>/dev/null)
+    [[ -n $c ]] && { echo "$c"; return; }
+    sleep 0.05
+  done
+  fail "pid $1 has no child after ${WAIT_SECONDS}s"
+}
+
+start one bash -c 'sleep 1000 & echo "child $!"; wait $!; echo "waited $?"; exit 7'
+wait_lines one 1
+child=$(awk '/^child/ {print $2}' "$WORK/one.out")
+dump one "$WORK/one.ckpt"
+restore_start back1 "$WORK/one.ckpt"
+[[ $(child_of "$PID_back1") == "$child" ]] || fail "the restored bash's child is not pid $child"
+[[ $(tr '\0' ' ' <"/proc/$child/cmdline") == "sleep 1000 " ]] || fail "pid $child is not the restored sleep"
+kill -TERM "$child"
+wait_lines back1 1
+grep -qx 'waited 143' "$WORK/back1.out" || fail "the restored bash did not see its child die: $(cat "$WORK/back1.out")"
+wait_exit back1 7
+check_quiet "$WORK/back1.err" "restored bash"
+log "bash -c 'sleep 1000 & wait': the child is waited for (143), exit status 7 reaches the caller"
+
+start two bash -c 'sleep 1000 & echo "child $!"; wait; kill -USR1 $BASHPID'
+wait_lines two 1
+dump two "$WORK/two.ckpt"
+restore_start back2 "$WORK/two.ckpt"
+kill -TERM "$(child_of "$PID_back2")"
+wait_exit back2 $((128 + 10))
+log "death by SIGUSR1 reaches the caller as such"
+
+# Commands through a pipe (not a terminal): no job control, but jobs and wait.
+start sh bash
+send sh 'sleep 1000 &' 'sleep 2000 &' 'echo started'
+wait_lines sh 1
+for ((i = 0; i < WAIT_SECONDS * 20; i++)); do
+  (($(wc -w <"/proc/$PID_sh/task/$PID_sh/children") == 2)) && break
+  sleep 0.05
+done
+kids=$(cat "/proc/$PID_sh/task/$PID_sh/children")
+dump sh "$WORK/sh.ckpt"
+restore_start back "$WORK/sh.ckpt"
+send back 'echo "jobs:"' 'jobs' 'kill %2' 'wait %2; echo "second $?"' 'echo "jobs:"' 'jobs' 'kill %1' 'wait; echo "all $?"' 'exit 5'
+wait_exit back 5
+out=$WORK/back.out
+grep -qE '^\[1\].*Running +sleep 1000 &$' "$out" && grep -qE '^\[2\].*Running +sleep 2000 &$' "$out" ||
+  fail "jobs did not list both background jobs: $(cat "$out")"
+grep -qx 'second 143' "$out" || fail "wait %2 did not give 143: $(cat "$out")"
+grep -qx 'all 0' "$out" || fail "wait did not end: $(cat "$out")"
+(($(grep -c 'Running' "$out") == 3)) || fail "the second jobs should list job 1 alone: $(cat "$out")"
+for k in $kids; do [[ $(proc_state "$k") == gone ]] || fail "job $k still runs"; done
+log "a bash fed through a pipe: jobs and wait as before the dump"
