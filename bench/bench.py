@@ -321,8 +321,10 @@ class Bench:
         self.stop_hog(hog)
         self.page_cache(single)
 
+        # The baseline times itself; under CKPT_BENCH_RT=1 it runs SCHED_FIFO like tlaunch's processes.
+        rt = (lambda: os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(10))) if self.rt else None
         fk = subprocess.Popen([self.tool("treehog"), str(mib), str(n), "fork"], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, close_fds=True)
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, close_fds=True, preexec_fn=rt)
         if fk.stdout.readline().decode().split()[:1] != ["READY"]:
             die("treehog fork did not start")
 
