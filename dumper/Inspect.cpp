@@ -236,15 +236,14 @@ void verify_image(const std::string& path, std::ostream& out) {
   OpenImage f(path);
   ImageReader r(f.fd);
   r.verify_page_data();
-  std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx*)> dctx(ZSTD_createDCtx(), ZSTD_freeDCtx);
-  std::vector<uint8_t> pages, scratch;
-  for (const PageChunk& c : r.image().chunks) {
-    if (c.inherited()) continue;  // the parent's pages: nothing stored
-    pages.resize(c.size());
-    r.read_chunk(c, pages.data(), dctx.get(), scratch);
+  r.verify_chunks();  // every member's stored chunks, read and decoded as staging would
+  size_t vmas = 0, chunks = 0;
+  for (size_t m = 0; m < r.member_count(); ++m) {
+    vmas += r.member(m).vmas.size();
+    chunks += r.member(m).chunks.size();
   }
-  out << printable(path) << ": ok (" << r.sections().size() << " sections, " << r.image().vmas.size() << " memory areas, "
-      << r.image().chunks.size() << " chunks)\n";
+  out << printable(path) << ": ok (" << r.sections().size() << " sections, " << vmas << " memory areas, " << chunks
+      << " chunks" << (r.member_count() > 1 ? ", " + std::to_string(r.member_count()) + " processes" : "") << ")\n";
 }
 
 }  // namespace ckpt::dumper

@@ -1495,6 +1495,10 @@ TEST_CASE("format: a tree's child inherits pages its parent saved, checked again
   CHECK(c[2].inherited());
   CHECK(c[2].npages == 2);
   o->reader->verify_chunks();  // reads the stored chunks, skips the inherited ones
+  // A child's stored chunk is checked too (ckpt verify, restore --check).
+  std::vector<uint8_t> bad = write(2, 2);
+  bad[c[1].offset + 100] ^= 1;
+  CHECK_THROWS_WITH_AS(open_bytes(bad)->reader->verify_chunks(), has("page data checksum mismatch"), FormatError);
   // Inheriting a page the parent did not save (heap page 4) is refused.
   CHECK_THROWS_WITH_AS(open_bytes(write(2, 3)), has("inherited, but the parent saved no page at"), FormatError);
 }
