@@ -57,12 +57,12 @@ bool page_frames_visible() {
   return (e & kPmPresent) && (e & kPmPfnMask) != 0;
 }
 
-// The VMA of `vmas` (sorted, disjoint) that holds [start, end) whole, or nullptr.
-static const Vma* holding(const std::vector<Vma>& vmas, uint64_t start, uint64_t end) {
-  auto it = std::upper_bound(vmas.begin(), vmas.end(), start, [](uint64_t a, const Vma& v) { return a < v.start; });
+// The VMA of `vmas` (sorted, disjoint) that holds `addr`, or nullptr.
+static const Vma* holding(const std::vector<Vma>& vmas, uint64_t addr) {
+  auto it = std::upper_bound(vmas.begin(), vmas.end(), addr, [](uint64_t a, const Vma& v) { return a < v.start; });
   if (it == vmas.begin()) return nullptr;
   --it;
-  return it->end >= end ? &*it : nullptr;
+  return it->end > addr ? &*it : nullptr;
 }
 
 static void add_run(std::vector<PageRange>& runs, uint64_t start, uint64_t end) {
@@ -85,13 +85,16 @@ InheritedPages find_inherited_pages(pid_t child, const std::vector<Vma>& child_v
   size_t pc = 0;
   for (const Vma& v : child_vmas) {
     if (!format::vma_can_inherit(v)) continue;
-    const Vma* p = holding(parent_vmas, v.start, v.end);
+    // The parent's area where v starts; v may go on past its end (a heap the
+    // child grew), and only the common part can be the parent's.
+    const Vma* p = holding(parent_vmas, v.start);
     if (!p || p->kind != v.kind || p->flags != v.flags || !format::vma_can_inherit(*p)) continue;
+    const uint64_t common_end = std::min(v.end, p->end);
     while (pc < parent_chunks.size() && parent_chunks[pc].vaddr + parent_chunks[pc].size() <= v.start) ++pc;
-    // Each part of v that the parent saved, compared frame by frame.
-    for (size_t k = pc; k < parent_chunks.size() && parent_chunks[k].vaddr < v.end; ++k) {
+    // Each part of it that the parent saved, compared frame by frame.
+    for (size_t k = pc; k < parent_chunks.size() && parent_chunks[k].vaddr < common_end; ++k) {
       const uint64_t lo = std::max(v.start, parent_chunks[k].vaddr);
-      const uint64_t hi = std::min(v.end, parent_chunks[k].vaddr + parent_chunks[k].size());
+      const uint64_t hi = std::min(common_end, parent_chunks[k].vaddr + parent_chunks[k].size());
       for (uint64_t base = lo; base < hi; base += kBatchPages * kPageSize) {
         const uint64_t n = std::min<uint64_t>(kBatchPages, (hi - base) / kPageSize);
         read_entries(cmap.get(), child, base, n, ce.data());

@@ -39,9 +39,10 @@ inline constexpr const char* kFramesHiddenWarning =
     "copy-on-write with their parents is saved once per process and comes back duplicated";
 
 // The pages of `child` (stopped) that are `parent`'s (stopped) page at the
-// same address, for the parts of the child's VMAs that format::
-// vma_can_inherit and that lie inside one parent VMA of the same kind and
-// flags: exactly what format::validate_inherited accepts. Only pages the
+// same address, in the child's VMAs that format::vma_can_inherit and that
+// start inside a parent VMA of the same kind and flags, up to that VMA's
+// end (a child's area may have grown past it): exactly what format::
+// validate_inherited accepts. Only pages the
 // parent saved count (`parent_chunks`, stored or themselves inherited: its
 // restore will have staged them), so call it once the parent's pages are
 // written. A page frame seen in both is one physical page, so its bytes are

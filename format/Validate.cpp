@@ -520,11 +520,13 @@ void validate_inherited(const Image& child, const Image* parent, uint64_t index_
     const size_t vi = vma_at(child.vmas, c.vaddr);  // inside one VMA: checked before
     const Vma& v = child.vmas[vi];
     const size_t pi = vma_at(parent->vmas, v.start);
-    if (pi == SIZE_MAX || parent->vmas[pi].end < v.end)
-      bad("its area " + hex(v.start) + "-" + hex(v.end) + " is not inside one area of the parent");
+    if (pi == SIZE_MAX) bad("its area " + hex(v.start) + "-" + hex(v.end) + " does not start inside an area of the parent");
     const Vma& p = parent->vmas[pi];
     if (p.kind != v.kind || p.flags != v.flags || !vma_can_inherit(p))
       bad("the parent's area " + hex(p.start) + "-" + hex(p.end) + " differs in kind or flags, or is not passed on by fork");
+    // The child's area may go on past the parent's (a heap it grew); the
+    // parent's pages are only those of the common part.
+    if (c.vaddr + c.size() > p.end) bad("it goes past the end of the parent's area at " + hex(p.end));
     const std::vector<PageChunk>& pc = parent->chunks;
     uint64_t at = c.vaddr;
     const uint64_t end = c.vaddr + c.size();

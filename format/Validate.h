@@ -39,7 +39,10 @@ void validate_tree(const ProcessTree& tree, const std::vector<Image>& members, c
 bool vma_can_inherit(const Vma& v);
 
 // The rules on a child's inherited chunks against its parent (nullptr: it
-// has none, so no chunk may be inherited). Part of validate_image; O(n + m).
+// has none, so no chunk may be inherited): the child's area starts inside a
+// parent area of the same kind and flags that vma_can_inherit, each chunk
+// ends within it, and the parent saved every such page. Part of
+// validate_image; O(n log n + m).
 void validate_inherited(const Image& child, const Image* parent, uint64_t index_at);
 
 // Whether pages of a VMA of this kind are saved in page data.

@@ -30,8 +30,11 @@ namespace ckpt::restorer {
 
 struct ChildPages {
   // Per child VMA: where the parent's staged copy of its range lies in this
-  // launcher (0: the area takes nothing from the parent and is staged anew).
-  std::vector<uint64_t> from;
+  // launcher (0: the area takes nothing from the parent and is staged anew),
+  // and how much of the area it covers: all of it, or the part up to the
+  // end of the parent's area (the child grew it, as a heap grows); the rest
+  // is fresh memory the kept copy is grown by.
+  std::vector<uint64_t> from, length;
   // Per child VMA: `from` when that is the area's own address (the parent
   // built it in place), else 0; the preset of the child's address plan.
   std::vector<uint64_t> in_place;
@@ -46,12 +49,17 @@ ChildPages plan_child_pages(const format::Image& child, const format::Image& par
 // In the child's launcher, before its own address plan: unmaps what it
 // inherited of the parent's staging (every staged area and the parent's
 // reservation) except the ranges `keep` names, so that the child's own
-// areas can be built in place where the parent's were.
+// areas can be built in place where the parent's were. A kept range in
+// place that must grow gets the room it grows into reserved; where that
+// room is taken (by the launcher itself), it is no longer in place: the
+// plan gives it a slot.
 void release_parent_memory(const format::Image& parent, const AddressPlan& parent_plan, const format::Image& child,
-                           const ChildPages& keep);
+                           ChildPages& keep);
 
 // After the child's address plan: each kept range not in place is moved
-// (mremap: no copy, the sharing stays) onto its area's staging slot.
+// (mremap: no copy, the sharing stays) onto its area's staging slot, and
+// grown to the area's size (in place, or while it moves): one mapping, as
+// the original child's grown area was one VMA.
 void place_child_pages(const format::Image& child, const ChildPages& keep, const AddressPlan& plan);
 
 // For stage_memory: every page of a kept area `v` (staged at `at`) that no

@@ -226,7 +226,7 @@ void run_member(TreeRun& run, size_t i) {
     // The parent's staging is dropped, except the areas whose pages this
     // member still shared with it copy-on-write (ChildPages.h).
     const size_t parent = size_t(run.tree.members[i].parent);
-    const ChildPages keep = plan_child_pages(image, image_of(run, parent), run.plans[parent]);
+    ChildPages keep = plan_child_pages(image, image_of(run, parent), run.plans[parent]);
     release_parent_memory(image_of(run, parent), run.plans[parent], image, keep);
     std::vector<x86::MapsEntry> self = x86::parse_maps(x86::read_proc_file("/proc/self/maps"));
     run.plans[i] = plan_addresses(image, self, home_size(image), vdso_scratch_size(image, run.fits[i].vdso),

@@ -7,7 +7,8 @@
  *
  * mixed adds: worker 1 writes 1 MiB of the shared area, worker 2 discards
  * 1 MiB of it (MADV_DONTNEED) and unmaps another 1 MiB, worker 3 forks a
- * grandchild that writes pages of its own.
+ * grandchild that writes pages of its own, worker 4 grows its heap by
+ * 1 MiB past the 4 MiB of heap the parent filled before the forks.
  *
  * Prints "ready" once every member is set up, then waits in read(0). On
  * "check" (or "corrupt": each member first changes one byte, so the check
@@ -34,6 +35,11 @@
 #define BIG 256UL /* pages: 1 MiB */
 
 static uint8_t *area;
+/* 4 MiB of the parent's heap (sbrk) before the forks; worker 4 (mixed)
+ * grows its heap by 1 MiB past the parent's and fills that. */
+#define HEAP_PAGES 1024UL
+#define HEAP_BASE (1UL << 30) /* page numbers of heap pages in word(): apart from the area's */
+static uint8_t *heap, *growth;
 static unsigned long npages;
 static int mixed;
 
@@ -44,6 +50,13 @@ static uint64_t word(unsigned who, unsigned long page, unsigned long i)
 	x ^= x >> 31;
 	x *= 0xbf58476d1ce4e5b9ULL;
 	return x ^ (x >> 29);
+}
+
+static void fill_heap(unsigned who, unsigned long page)
+{
+	uint64_t *p = (uint64_t *)(heap + page * PAGE);
+	for (unsigned long i = 0; i < PAGE / 8; i++)
+		p[i] = word(who, HEAP_BASE + page, i);
 }
 
 static void fill(unsigned who, unsigned long page)
@@ -122,6 +135,20 @@ static int verify(unsigned who, int corrupt)
 		     merges ? "merges" : "does not merge", merged_at_start ? "did" : "did not");
 	if (corrupt)
 		area[own_page(7, 0) * PAGE + 5] ^= 1;
+	/* The heap: the parent's pages, and worker 4's own growth past them. */
+	unsigned long heap_pages = HEAP_PAGES + (growth ? BIG : 0);
+	for (unsigned long p = 0; p < heap_pages; p++) {
+		const uint64_t *q = (const uint64_t *)(p < HEAP_PAGES ? heap + p * PAGE : growth + (p - HEAP_PAGES) * PAGE);
+		uint64_t page = p < HEAP_PAGES ? HEAP_BASE + p : 2 * HEAP_BASE + (p - HEAP_PAGES);
+		unsigned w = p < HEAP_PAGES ? 0 : 4;
+		for (unsigned long i = 0; i < PAGE / 8; i++)
+			if (q[i] != word(w, page, i)) {
+				if (who == 0 && bad < 5)
+					FAIL("parent: heap page %lu differs at word %lu", p, i);
+				bad++;
+				break;
+			}
+	}
 	for (unsigned long p = 0; p < npages; p++) {
 		int w = writer_of(who, p);
 		if (w == -2)
@@ -176,6 +203,18 @@ static void worker(unsigned who, int go, int ready)
 		    munmap(area + unmapped_from() * PAGE, BIG * PAGE))
 			_exit(3);
 	}
+	if (mixed && who == 4) {
+		/* From the break (malloc may have moved it past the 4 MiB already). */
+		uintptr_t b = (uintptr_t)sbrk(0);
+		if (sbrk((intptr_t)(((b + PAGE - 1) & ~(PAGE - 1)) - b)) == (void *)-1 ||
+		    (growth = sbrk((intptr_t)(BIG * PAGE))) == (void *)-1)
+			_exit(3);
+		for (unsigned long p = 0; p < BIG; p++) {
+			uint64_t *q = (uint64_t *)(growth + p * PAGE);
+			for (unsigned long i = 0; i < PAGE / 8; i++)
+				q[i] = word(4, 2 * HEAP_BASE + p, i);
+		}
+	}
 	if (mixed && who == 3) {
 		if (pipe(down))
 			_exit(3);
@@ -209,6 +248,14 @@ int main(int argc, char **argv)
 	mixed = strcmp(argv[2], "mixed") == 0;
 	if (npages < 4 * BIG)
 		tp_die("tree_cow: at least 4 MiB");
+	/* The heap region first, page-aligned, at the current break (nothing of
+	 * stdio allocated yet); malloc goes on past it. */
+	uintptr_t brk0 = (uintptr_t)sbrk(0);
+	if (sbrk((intptr_t)(((brk0 + PAGE - 1) & ~(PAGE - 1)) - brk0)) == (void *)-1 ||
+	    (heap = sbrk((intptr_t)(HEAP_PAGES * PAGE))) == (void *)-1)
+		tp_die("sbrk");
+	for (unsigned long p = 0; p < HEAP_PAGES; p++)
+		fill_heap(0, p);
 	area = mmap(NULL, npages * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (area == MAP_FAILED)
 		tp_die("mmap");

@@ -70,12 +70,15 @@ uint64_t free_range(uint64_t size) {
 }
 
 // The child's part, in the forked process: returns "" or what went wrong.
-std::string child_side(const format::Image& parent, const restorer::AddressPlan& parent_plan, uint64_t saved_at) {
+std::string child_side(const format::Image& parent, const restorer::AddressPlan& parent_plan, uint64_t saved_at,
+                       uint64_t grown) {
   const uint64_t A = parent.vmas[0].start, S = parent_plan.staged[0];
   format::Image child;
   // The child unmapped pages 20-21 (two areas), wrote page 5, dropped 10-11,
-  // and has a page of its own at 61.
-  child.vmas = {anon(A, A + 20 * kPageSize), anon(A + 22 * kPageSize, A + kPages * kPageSize)};
+  // has a page of its own at 61, and grew its second area by `grown` pages
+  // past the parent's (as a heap grows).
+  const uint64_t total = kPages + grown;
+  child.vmas = {anon(A, A + 20 * kPageSize), anon(A + 22 * kPageSize, A + total * kPageSize)};
   child.chunks = {chunk(A, 5, true),
                   chunk(A + 5 * kPageSize, 1, false),
                   chunk(A + 6 * kPageSize, 4, true),
@@ -84,6 +87,7 @@ std::string child_side(const format::Image& parent, const restorer::AddressPlan&
                   chunk(A + 61 * kPageSize, 1, false)};
   restorer::ChildPages keep = restorer::plan_child_pages(child, parent, parent_plan);
   if (keep.from[0] != S || keep.from[1] != S + 22 * kPageSize) return "plan_child_pages: wrong sources";
+  if (keep.length[0] != 20 * kPageSize || keep.length[1] != (kPages - 22) * kPageSize) return "plan_child_pages: wrong lengths";
   if ((keep.in_place[0] != 0) != (S == A)) return "plan_child_pages: in-place preset wrong";
   restorer::release_parent_memory(parent, parent_plan, child, keep);
   if (mapped(S + 20 * kPageSize) || mapped(parent_plan.base)) return "the parent's other staging is still mapped";
@@ -103,7 +107,7 @@ std::string child_side(const format::Image& parent, const restorer::AddressPlan&
   };
   std::memset(page(5), 0xee, kPageSize);
   std::memset(page(61), 0x42, kPageSize);
-  for (uint64_t p = 0; p < kPages; ++p) {
+  for (uint64_t p = 0; p < total; ++p) {
     if (p == 20 || p == 21) continue;
     uint8_t want = p == 5 ? 0xee : p == 61 ? 0x42 : (p >= 10 && p < 12) || p >= 60 ? 0 : uint8_t(p + 1);
     for (size_t b = 0; b < kPageSize; ++b)
@@ -111,14 +115,22 @@ std::string child_side(const format::Image& parent, const restorer::AddressPlan&
     // Inherited pages are still the parent's frames; the others are not.
     const bool inherited = p < 60 && p != 5 && !(p >= 10 && p < 12);
     const uint64_t mine = frame(getpid(), uint64_t(reinterpret_cast<uintptr_t>(page(p))));
-    const uint64_t theirs = frame(getppid(), saved_at + p * kPageSize);
+    const uint64_t theirs = p < kPages ? frame(getppid(), saved_at + p * kPageSize) : 0;
     if (inherited && (!mine || mine != theirs)) return "page " + std::to_string(p) + " is no longer shared";
     if (!inherited && mine && mine == theirs) return "page " + std::to_string(p) + " is shared but should not be";
+  }
+  // The grown area is one mapping, as the original child's was one VMA.
+  if (grown) {
+    std::vector<x86::MapsEntry> now = x86::parse_maps(x86::read_proc_file("/proc/self/maps"));
+    bool one = false;
+    for (const auto& e : now)
+      one |= e.start == plan.staged[1] && e.end == plan.staged[1] + child.vmas[1].size();
+    if (!one) return "the grown area is not one mapping";
   }
   return "";
 }
 
-void run(bool parent_in_place) {
+void run(bool parent_in_place, uint64_t grown = 0) {
   // The parent's launcher: its area [A, A + 64 pages) staged at S (A itself
   // when in place) inside or outside its reservation, pages 0-59 filled.
   const uint64_t A = free_range(kPages * kPageSize * 4) + kPages * kPageSize;
@@ -145,7 +157,7 @@ void run(bool parent_in_place) {
     close(report[0]);
     std::string why;
     try {
-      why = child_side(parent, parent_plan, S);
+      why = child_side(parent, parent_plan, S, grown);
     } catch (const std::exception& e) {
       why = e.what();
     }
@@ -175,6 +187,11 @@ TEST_CASE("a child keeps its parent's area built in place, shared, with its own 
 }
 
 TEST_CASE("a child moves its parent's area staged elsewhere into its own plan, sharing kept") { run(false); }
+
+TEST_CASE("a child's area that grew past its parent's (a heap) keeps the parent's part and grows, one mapping") {
+  run(true, 16);
+  run(false, 16);
+}
 
 TEST_CASE("keeping the parent's pages refuses what validation cannot rule out: no staged copy, a lazy one, no slot") {
   const uint64_t A = 0x7f0000000000ull;

@@ -148,10 +148,15 @@ TEST_CASE("pages still shared since fork are found; written, dropped, unmapped a
     guarded[0].guards.push_back({c.at(62), c.at(63)});
     CHECK(dumper::find_inherited_pages(c.pid, c.child_vmas(), getpid(), guarded, c.parent_chunks()).runs.empty());
   }
-  SUBCASE("a child area not inside one parent area shares nothing") {
+  SUBCASE("a child area shares only with the parent area it starts in, of the same kind and flags") {
     std::vector<Vma> split = {anon(c.at(0), c.at(40)), anon(c.at(40), c.at(kPages), format::kVmaNoHugePage)};
     dumper::InheritedPages part = dumper::find_inherited_pages(c.pid, c.child_vmas(), getpid(), split, c.parent_chunks());
-    CHECK(pages_of(c, part) == Runs{{0, 5}, {6, 10}, {12, 20}});
+    CHECK(pages_of(c, part) == Runs{{0, 5}, {6, 10}, {12, 20}, {22, 40}});
+    // A child area that grew past the parent's (a heap): the common part.
+    std::vector<Vma> grown = c.child_vmas();
+    grown[1].end = c.at(kPages + 64);
+    CHECK(pages_of(c, dumper::find_inherited_pages(c.pid, grown, getpid(), c.parent_vmas(), c.parent_chunks())) ==
+          Runs{{0, 5}, {6, 10}, {12, 20}, {22, 60}});
   }
 }
 
@@ -205,7 +210,11 @@ TEST_CASE("the memory dump records inherited pages as chunks without bytes; the 
                        format::FormatError);
   format::Image shifted = parent;
   shifted.vmas[0].start = c.at(1);
-  CHECK_THROWS_WITH_AS(format::validate_inherited(child, &shifted, 0), doctest::Contains("is not inside one area"),
+  CHECK_THROWS_WITH_AS(format::validate_inherited(child, &shifted, 0), doctest::Contains("does not start inside an area"),
+                       format::FormatError);
+  format::Image shorter = parent;
+  shorter.vmas[0].end = c.at(40);
+  CHECK_THROWS_WITH_AS(format::validate_inherited(child, &shorter, 0), doctest::Contains("goes past the end of the parent's area"),
                        format::FormatError);
 }
 
