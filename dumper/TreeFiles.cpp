@@ -2,6 +2,7 @@
 #include "dumper/TreeFiles.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <linux/kcmp.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -15,6 +16,7 @@
 
 #include "dumper/Fifo.h"
 #include "dumper/FdInfo.h"
+#include "dumper/OpenFiles.h"
 #include "dumper/Tracee.h"
 
 namespace ckpt::dumper {
@@ -36,6 +38,19 @@ int compare(const End& a, const End& b) {
                     " and pid " + std::to_string(b.pid) + "'s fd " + std::to_string(b.f->fd) +
                     " share an open file (kcmp: " + std::strerror(errno) + ")");
   return r == 0 ? 0 : r == 1 ? -1 : 1;
+}
+
+// Whether nobody, inside the tree or out, holds the other end of the pipe
+// behind `f`: a read end then reports POLLHUP, a write end POLLERR (asked
+// on a copy of the description, which is not another end).
+bool other_end_closed(pid_t pid, const format::FdEntry& f) {
+  const uint32_t acc = f.flags & O_ACCMODE;
+  if (acc != O_RDONLY && acc != O_WRONLY) return false;
+  int copy = copy_open_file(pid, f.fd);
+  pollfd p{copy, short(acc == O_RDONLY ? POLLIN : POLLOUT), 0};
+  bool closed = poll(&p, 1, 0) == 1 && (p.revents & (acc == O_RDONLY ? POLLHUP : POLLERR));
+  ::close(copy);
+  return closed;
 }
 
 }  // namespace
@@ -96,6 +111,10 @@ void link_tree_files(const ProcessTree& tree, const std::vector<format::Image*>&
     format::FdEntry& f = *e.f;
     if (f.kind != format::FdKind::Pipe && f.kind != format::FdKind::Fifo) continue;
     f.external = sides[f.object] != 3;
+    // A pipe whose other end nobody holds any more (make gives its jobs
+    // such a read end as stdin) is not outside: restore makes a pipe and
+    // closes that end, exactly what the process had.
+    if (f.external && f.kind == format::FdKind::Pipe && other_end_closed(e.pid, f)) f.external = 0;
     const bool reads = (f.flags & O_ACCMODE) != O_WRONLY;
     if (f.kind == format::FdKind::Fifo) {
       // save_fifo_contents filled the first reading fd of each member.

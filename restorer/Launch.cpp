@@ -457,6 +457,7 @@ void launch(const format::Image& image, const MachineFit& fit, const AddressPlan
   plan->tree_arrive_fd = options.tree.arrive_fd;
   plan->tree_resume_fd = options.tree.resume_fd;
   plan->tree_wait_count = options.tree.wait_count;
+  plan->tree_root = options.tree.root;
   plan->fd_move_offset = h.fd_move_offset;
   plan->fd_move_count = uint32_t(files.moves.size());
   // By target number: the trampoline closes the gaps between targets in one pass.

@@ -33,6 +33,7 @@
 #include "restorer/SysvShm.h"
 #include "restorer/TaskRestore.h"
 #include "restorer/TimeNamespace.h"
+#include "x86/FaultPoint.h"
 
 namespace ckpt::restorer {
 
@@ -208,8 +209,28 @@ void spawn_children(TreeRun& run, size_t parent, std::vector<int>& pidfds) {
 }
 
 void set_subreaper(const TreeRun& run, size_t i) {
-  if (run.tree.members[i].subreaper && prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
-    throw RestoreError(who(run, i) + ": cannot become a child subreaper again: " + std::strerror(errno));
+  // The root is one while the tree is made (see kill_members), whatever was saved.
+  if ((run.tree.members[i].subreaper || i == 0) &&
+      prctl(PR_SET_CHILD_SUBREAPER, static_cast<unsigned long>(run.tree.members[i].subreaper)) != 0)
+    throw RestoreError(who(run, i) + ": cannot set its child-subreaper flag again: " + std::strerror(errno));
+}
+
+// A failure before the barrier: every member made so far is killed and
+// reaped, parents first, so that none is left and their pids are free when
+// restore exits. (The root is a child subreaper meanwhile: a member whose
+// parent launcher died comes to it.)
+void kill_members(const TreeRun& run) {
+  const size_t n = run.tree.members.size();
+  for (size_t k = 1; k < n; ++k)
+    if (pid_t pid = __atomic_load_n(&run.slots[k].pid, __ATOMIC_ACQUIRE); pid > 0) kill(pid, SIGKILL);
+  for (auto [c, pid] : g_made) kill(pid, SIGKILL);
+  for (auto [c, pid] : g_made)
+    while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+  for (size_t k = 1; k < n; ++k)
+    if (pid_t pid = __atomic_load_n(&run.slots[k].pid, __ATOMIC_ACQUIRE); pid > 0)
+      while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+      }
 }
 
 void run_member(TreeRun& run, size_t i) {
@@ -235,6 +256,8 @@ void run_member(TreeRun& run, size_t i) {
     stage_memory(run.reader, image, run.fits[i], run.plans[i], run.files[i], &keep);
     check_launch(image, run.fits[i], run.plans[i]);
     run.files[i].deleted_exe = finish_deleted_files(image, run.files[i].deleted);
+    // Test-only (x86/FaultPoint.h): a member failing, or dying, before the barrier.
+    x86::fault_point("tree: member staged");
     std::vector<int> pidfds;
     spawn_children(run, i, pidfds);
     report(run, i, true, "");
@@ -250,7 +273,9 @@ void run_member(TreeRun& run, size_t i) {
     options.tree = {false, run.fd_lo, run.fd_hi, run.arrive_w, run.resume_r, 0};
     launch(image, run.fits[i], run.plans[i], run.files[i], options);
   } catch (const std::exception& e) {
-    report(run, i, false, e.what());
+    const std::string what = e.what();
+    // Phase-1 style lines already name the member; others get its name.
+    report(run, i, false, what.rfind("pid ", 0) == 0 ? what : who(run, i) + ": " + what);
   }
   _exit(1);
 }
@@ -261,9 +286,7 @@ void run_member(TreeRun& run, size_t i) {
 void collect_reports(TreeRun& run, const std::vector<int>& pidfds) {
   size_t expected = run.tree.members.size() - 1, got = 0;
   auto fail = [&](const std::string& why) {
-    for (size_t k = 1; k < run.tree.members.size(); ++k)
-      if (pid_t pid = __atomic_load_n(&run.slots[k].pid, __ATOMIC_ACQUIRE); pid > 0) kill(pid, SIGKILL);
-    for (auto [c, pid] : g_made) kill(pid, SIGKILL);
+    kill_members(run);
     throw RestoreError(why);
   };
   std::vector<pollfd> p;
@@ -278,7 +301,16 @@ void collect_reports(TreeRun& run, const std::vector<int>& pidfds) {
       Report r;
       ssize_t n = ::read(run.status_r, &r, sizeof r);
       if (n < 0 && errno == EINTR) continue;
-      if (n != ssize_t(sizeof r)) fail("a member of the tree ended before the point of no return");
+      if (n != ssize_t(sizeof r)) {
+        // Every launcher's end is closed: they ended without a word. Name
+        // one of the root's children that did (its pidfd turns readable
+        // just after its files are closed).
+        std::vector<pollfd> kids(p.begin() + 1, p.end());
+        if (!kids.empty() && poll(kids.data(), kids.size(), 5000) > 0)
+          for (size_t k = 0; k < kids.size(); ++k)
+            if (kids[k].revents) fail(who(run, g_made[k].first) + " ended before the point of no return");
+        fail("a member of the tree ended before the point of no return");
+      }
       r.message[sizeof r.message - 1] = 0;
       if (!r.ok) fail(r.message);
       ++got;
@@ -414,10 +446,12 @@ int restore_tree(const format::ImageReader& reader, const CommandLine& cl, const
   // The members, parents before children; then the barrier.
   std::vector<int> pidfds;
   g_made.clear();
+  if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
+    throw RestoreError(std::string("cannot become a child subreaper while the tree is made: ") + std::strerror(errno));
   try {
     spawn_children(run, 0, pidfds);
   } catch (const std::exception& e) {
-    for (auto [c, pid] : g_made) kill(pid, SIGKILL);
+    kill_members(run);
     throw;
   }
   ::close(run.status_w);

@@ -200,6 +200,7 @@ struct Plan {
   int32_t tree_fd_lo, tree_fd_hi;
   int32_t tree_arrive_fd, tree_resume_fd;
   uint32_t tree_wait_count;
+  uint32_t tree_root;  // 1: this is the root (it waits and releases); 0: a member (it announces and waits)
 };
 
 inline const Range* plan_keeps(const Plan* p) {

@@ -164,7 +164,7 @@ void restore_timers(const Plan* plan) {
 void tree_barrier(const Plan* plan) {
   if (plan->tree_fd_lo == 0) return;
   char byte = 'r';
-  if (plan->tree_wait_count) {  // the root
+  if (plan->tree_root) {
     for (uint32_t got = 0; got < plan->tree_wait_count;) {
       long r = syscall3(__NR_read, plan->tree_arrive_fd, long(&byte), 1);
       if (r == -4) continue;  // EINTR

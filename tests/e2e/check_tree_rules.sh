@@ -6,7 +6,10 @@
 #   - restore while a member's saved pid is taken (the original still
 #     runs), then `restore --new-pids`, which gives it a new pid and works;
 #   - `restore --lazy` of a tree;
-#   - a member whose file is gone: phase 1 names the member, nothing is made.
+#   - a member whose file is gone: phase 1 names the member, nothing is made;
+#   - a member failing, or dying, after others exist but before the barrier
+#     (CKPT_FAULT at its launcher's fault point): restore exits 1 naming it,
+#     and no member is left.
 source "$(dirname "$0")/lib.sh"
 
 # A bash with a child; `wait` (no pid: a pid it stored would be stale with
@@ -85,4 +88,27 @@ dump files "$WORK/files.ckpt"
 rm "$WORK/data"
 expect_refused "a member's missing file" "pid $fchild \\(member 1\\): fd 3 \\(file $WORK/data\\): the file is missing" \
   "$RESTORE" "$WORK/files.ckpt"
+dead() {  # PID: ended (gone, or a zombie init has yet to reap)
+  local i
+  for ((i = 0; i < WAIT_SECONDS * 20; i++)); do
+    [[ $(proc_state "$1") == gone || $(proc_state "$1") == Z ]] && return
+    sleep 0.05
+  done
+  fail "member $1 was left behind (state $(proc_state "$1"))"
+}
+# Members made, then one fails (each member's first fault point is its own).
+start pair bash -c 'sleep 1000 & sleep 1001 & echo "children $(jobs -p | tr "\n" " ")"; wait'
+wait_lines pair 1
+pair_kids=$(sed -n 's/^children //p' "$WORK/pair.out")
+dump pair "$WORK/pair.ckpt"
+expect_refused "a member failing before the barrier" "pid [0-9]+ \\(member [12]\\): injected failure at fault point 1 \\(tree: member staged\\)" \
+  env CKPT_FAULT=fail CKPT_FAULT_AT=1 "$RESTORE" "$WORK/pair.ckpt"
+for k in $pair_kids; do
+  dead "$k"
+done
+expect_refused "a member dying before the barrier" "pid [0-9]+ \\(member [12]\\) ended before the point of no return" \
+  env CKPT_FAULT=kill CKPT_FAULT_AT=1 "$RESTORE" "$WORK/pair.ckpt"
+for k in $pair_kids; do
+  dead "$k"
+done
 log "ok"
