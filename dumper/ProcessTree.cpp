@@ -77,7 +77,8 @@ ProcessTree::ProcessTree(pid_t root, bool single) {
   Member r;
   r.pid = root;
   if (pid_t t = tracer_of(root); t != 0 && t != getpid())
-    throw DumpError(pid_text(root) + " is traced by pid " + std::to_string(t) + ", so ckpt cannot seize it");
+    throw DumpError("not permitted to trace pid " + std::to_string(root) + ": it is already traced by pid " +
+                    std::to_string(t));
   r.tracee = std::make_unique<Tracee>(root);
   members_.push_back(std::move(r));
   // Breadth first: every member found is stopped before its children are

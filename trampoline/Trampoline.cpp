@@ -283,9 +283,10 @@ extern "C" [[noreturn]] __attribute__((section(".text.entry"), used)) void tramp
       check(syscall3(__NR_close_range, next_open, fds[i].to - 1, 0), "closing the launcher's files");
     if (fds[i].to + 1 > next_open) next_open = fds[i].to + 1;
   }
-  if (plan->tree_fd_lo > next_open) {  // the tree's barrier fds stay (above every target)
-    check(syscall3(__NR_close_range, next_open, plan->tree_fd_lo - 1, 0), "closing the launcher's files");
-    next_open = plan->tree_fd_hi + 1;
+  if (plan->tree_fd_lo) {  // the tree's barrier fds stay (above every target)
+    if (plan->tree_fd_lo > next_open)
+      check(syscall3(__NR_close_range, next_open, plan->tree_fd_lo - 1, 0), "closing the launcher's files");
+    if (plan->tree_fd_hi + 1 > next_open) next_open = plan->tree_fd_hi + 1;
   }
   check(syscall3(__NR_close_range, next_open, ~0u, 0), "closing the launcher's files");
   // Waits rather than fails: someone could only have taken such a range in

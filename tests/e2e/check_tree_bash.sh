@@ -9,15 +9,17 @@
 #     lists both as before, `kill %2; wait %2` gives 143, `wait` ends.
 source "$(dirname "$0")/lib.sh"
 
-# child_of PID: waits for PID's only child and prints its pid.
+# child_of PID: waits until PID's only child is restored (its command line
+# is sleep's, no longer restore's: killing it sooner would kill a member
+# before the tree is made) and prints its pid.
 child_of() {
   local c i
   for ((i = 0; i < WAIT_SECONDS * 20; i++)); do
     c=$(tr -d ' ' <"/proc/$1/task/$1/children" 2>/dev/null)
-    [[ -n $c ]] && { echo "$c"; return; }
+    [[ -n $c && $(tr '\0' ' ' <"/proc/$c/cmdline" 2>/dev/null) == "sleep 1000 " ]] && { echo "$c"; return; }
     sleep 0.05
   done
-  fail "pid $1 has no child after ${WAIT_SECONDS}s"
+  fail "pid $1 has no restored child after ${WAIT_SECONDS}s"
 }
 
 start one bash -c 'sleep 1000 & echo "child $!"; wait $!; echo "waited $?"; exit 7'
@@ -26,7 +28,6 @@ child=$(awk '/^child/ {print $2}' "$WORK/one.out")
 dump one "$WORK/one.ckpt"
 restore_start back1 "$WORK/one.ckpt"
 [[ $(child_of "$PID_back1") == "$child" ]] || fail "the restored bash's child is not pid $child"
-[[ $(tr '\0' ' ' <"/proc/$child/cmdline") == "sleep 1000 " ]] || fail "pid $child is not the restored sleep"
 kill -TERM "$child"
 wait_lines back1 1
 grep -qx 'waited 143' "$WORK/back1.out" || fail "the restored bash did not see its child die: $(cat "$WORK/back1.out")"

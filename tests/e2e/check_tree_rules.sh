@@ -5,6 +5,8 @@
 #   - a descendant traced by someone else (strace);
 #   - restore while a member's saved pid is taken (the original still
 #     runs), then `restore --new-pids`, which gives it a new pid and works;
+#   - `restore --check` of it (refused likewise; with --new-pids it passes),
+#     and `ckpt inspect`/`verify` show the tree;
 #   - `restore --lazy` of a tree;
 #   - a member whose file is gone: phase 1 names the member, nothing is made;
 #   - a member failing, or dying, after others exist but before the barrier
@@ -62,13 +64,25 @@ untouched "$root" "$child"
 dump_live tree "$WORK/tree.ckpt"
 expect_refused "a taken pid" "pid $child \\(member 1\\) is taken by another process; restore --new-pids" \
   "$RESTORE" "$WORK/tree.ckpt"
+expect_refused "--check of a tree with a taken pid" "pid $child \\(member 1\\) is taken by another process" \
+  "$RESTORE" --check "$WORK/tree.ckpt"
+"$RESTORE" --check --new-pids "$WORK/tree.ckpt" >"$WORK/check.out" 2>"$WORK/check.err" ||
+  fail "restore --check --new-pids exited $?: $(cat "$WORK/check.err")"
+grep -q "can be restored here (2 processes)" "$WORK/check.out" || fail "restore --check said: $(cat "$WORK/check.out")"
+"$CKPT" inspect "$WORK/tree.ckpt" >"$WORK/inspect.out" || fail "ckpt inspect of a tree exited $?"
+grep -q '^process tree: 2 processes$' "$WORK/inspect.out" &&
+  grep -qE "^  member 1: pid $child, child of pid $root, group [0-9]+, session [0-9]+ \\(sleep\\)$" "$WORK/inspect.out" ||
+  fail "ckpt inspect does not show the tree: $(head -n 5 "$WORK/inspect.out")"
+"$CKPT" verify "$WORK/tree.ckpt" | grep -q '(2 processes, ' || fail "ckpt verify does not count the processes"
 expect_refused "--lazy of a tree" "restore --lazy cannot restore a process tree \\(2 processes\\)" \
   "$RESTORE" --lazy --new-pids "$WORK/tree.ckpt"
 # With --new-pids: a second tree beside the first, with a child of its own.
 RESTORE_FLAGS=--new-pids restore_start copy "$WORK/tree.ckpt"
-for ((i = 0; i < 200; i++)); do
+# Its child is restored once its command line is sleep's (before, it is a
+# restore launcher, and killing it would end the restore).
+for ((i = 0; i < WAIT_SECONDS * 20; i++)); do
   copy_child=$(cat "/proc/$PID_copy/task/$PID_copy/children" 2>/dev/null | tr -d " ")
-  [[ -n $copy_child ]] && break
+  [[ -n $copy_child && $(tr '\0' ' ' <"/proc/$copy_child/cmdline" 2>/dev/null) == "sleep 1000 " ]] && break
   sleep 0.05
 done
 [[ -n $copy_child && $copy_child != "$child" ]] || fail "the copy has no child of its own ('$copy_child')"
