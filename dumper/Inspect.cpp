@@ -138,7 +138,8 @@ void print_json(const ImageReader& r, std::ostream& out) {
     out << (i ? "," : "") << "{\"pid\":" << m.pid << ",\"parent\":" << m.parent << ",\"pgid\":" << m.pgid
         << ",\"sid\":" << m.sid << ",\"state\":\"" << (m.state == kMemberLive ? "live" : "zombie")
         << "\",\"exit_status\":" << m.exit_status << ",\"subreaper\":" << m.subreaper
-        << ",\"comm\":" << json_string(mi.process.comm) << ",\"vmas\":" << mi.vmas.size()
+        << ",\"comm\":" << json_string(m.state == kMemberLive ? mi.process.comm : m.comm)
+        << ",\"vmas\":" << mi.vmas.size()
         << ",\"threads\":" << mi.threads.size() << ",\"fds\":" << mi.files.fds.size()
         << ",\"chunks\":" << mi.chunks.size() << ",\"inherited_pages\":" << totals(mi).inherited_pages << "}";
   }
@@ -160,8 +161,9 @@ void print_text(const ImageReader& r, std::ostream& out) {
       out << ", group " << m.pgid << ", session " << m.sid;
       if (m.state == kMemberZombie) {
         const int s = m.exit_status;
-        out << ", zombie: " << ((s & 0x7f) == 0 ? "exited " + std::to_string((s >> 8) & 0xff)
-                                                : "killed by signal " + std::to_string(s & 0x7f));
+        out << ", zombie (" << printable(m.comm) << "): "
+            << ((s & 0x7f) == 0 ? "exited " + std::to_string((s >> 8) & 0xff)
+                                : "killed by signal " + std::to_string(s & 0x7f));
       } else {
         out << " (" << printable(r.member(i).process.comm) << ")";
       }

@@ -105,7 +105,15 @@ ProcessTree::ProcessTree(pid_t root, bool single) {
     if (f.empty()) throw DumpError(pid_text(m.pid) + " vanished while the tree was being stopped");
     m.pgid = pid_t(std::stol(f[5]));
     m.sid = pid_t(std::stol(f[6]));
-    if (m.zombie) m.exit_status = int(std::stol(f[52]));
+    if (m.zombie) {
+      m.exit_status = int(std::stol(f[52]));
+      try {
+        m.comm = x86::read_proc_file("/proc/" + std::to_string(m.pid) + "/comm");
+      } catch (const std::exception&) {
+      }
+      if (!m.comm.empty() && m.comm.back() == '\n') m.comm.pop_back();
+      if (m.comm.size() > 15) m.comm.resize(15);
+    }
   }
   check_sessions();
 }
@@ -178,6 +186,7 @@ format::ProcessTree ProcessTree::record() const {
     r.sid = m.sid;
     r.state = m.zombie ? format::kMemberZombie : format::kMemberLive;
     r.exit_status = m.zombie ? m.exit_status : 0;
+    if (m.zombie) r.comm = m.comm;
     t.members.push_back(r);
   }
   return t;

@@ -12,6 +12,7 @@
 #include <sys/types.h>
 
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "dumper/Tracee.h"
@@ -27,6 +28,7 @@ class ProcessTree {
     pid_t pgid = 0, sid = 0;
     bool zombie = false;
     int exit_status = 0;              // zombies: the wait status
+    std::string comm;                 // zombies: their name
     std::unique_ptr<Tracee> tracee;   // live members
   };
 

@@ -63,6 +63,16 @@ void link_tree_files(const ProcessTree& tree, const std::vector<format::Image*>&
     const pid_t pid = ms[i].pid;
     format::FileTable& files = images[i]->files;
     for (format::FdEntry& f : files.fds) {
+      for (const format::FileLock& l : f.locks)
+        if (i != 0 && l.kind == format::LockKind::Lease)
+          throw DumpError("pid " + std::to_string(pid) + ": cannot dump fd " + std::to_string(f.fd) +
+                          ": it holds a lease, whose break signal restore can send only to the tree's root");
+      // Restore makes every description in the root launcher, which can
+      // name only itself (the root) as the SIGIO owner.
+      if (i != 0 && f.owner != format::kOwnerNone)
+        throw DumpError("pid " + std::to_string(pid) + ": cannot dump fd " + std::to_string(f.fd) +
+                        ": its SIGIO owner (F_SETOWN) is that process, which this version restores only for the "
+                        "tree's root");
       struct stat st;
       if (stat(proc_path(pid, "fd/" + std::to_string(f.fd)).c_str(), &st) != 0)
         throw DumpError("pid " + std::to_string(pid) + ": fd " + std::to_string(f.fd) + " vanished while being read");

@@ -2,7 +2,7 @@
 //   dump PID -o FILE [--kill] [--single] [--compress none|zstd[:LEVEL]] [--ignore-fds] [--executable]
 //   inspect FILE [--json]
 //   verify FILE
-//   run FILE [--lazy] [--inherit-fd N]... [--external-fds=null]
+//   run FILE [--lazy] [--new-pids] [--inherit-fd N]... [--external-fds=null]
 //                     (exec `restore ... FILE`, found beside this binary or on PATH)
 // Exit status: 0 success, 1 failure (one line on stderr), 2 usage.
 #include <sys/stat.h>
@@ -31,7 +31,7 @@ const char* kUsage =
     "usage: ckpt dump PID -o FILE [--kill] [--single] [--compress none|zstd[:LEVEL]] [--ignore-fds] [--executable]\n"
     "       ckpt inspect FILE [--json]\n"
     "       ckpt verify FILE\n"
-    "       ckpt run FILE [--lazy] [--inherit-fd N]... [--external-fds=null]\n";
+    "       ckpt run FILE [--lazy] [--new-pids] [--inherit-fd N]... [--external-fds=null]\n";
 
 struct UsageError : std::runtime_error {
   using std::runtime_error::runtime_error;
@@ -119,19 +119,19 @@ int cmd_verify(const std::vector<std::string>& args) {
 }
 
 // Options restore takes that `run` passes on as they are: --lazy,
-// --inherit-fd N (or =N), --external-fds=null. restore checks their values.
+// --new-pids, --inherit-fd N (or =N), --external-fds=null. restore checks their values.
 int cmd_run(const std::vector<std::string>& args, const char* argv0) {
   std::vector<std::string> pass = {"restore"};
   std::string image;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
-    if (a == "--lazy" || a.rfind("--inherit-fd=", 0) == 0 || a.rfind("--external-fds=", 0) == 0) {
+    if (a == "--lazy" || a == "--new-pids" || a.rfind("--inherit-fd=", 0) == 0 || a.rfind("--external-fds=", 0) == 0) {
       pass.push_back(a);
     } else if (a == "--inherit-fd" || a == "--external-fds") {
       if (i + 1 >= args.size()) throw UsageError(a + " needs a value");
       pass.push_back(a + "=" + args[++i]);
     } else if (a.rfind("-", 0) == 0 && a != "-") {
-      throw UsageError("run passes on --lazy, --inherit-fd N and --external-fds=null, not '" + a + "'");
+      throw UsageError("run passes on --lazy, --new-pids, --inherit-fd N and --external-fds=null, not '" + a + "'");
     } else if (!image.empty()) {
       throw UsageError("run takes exactly one image");
     } else {

@@ -469,6 +469,7 @@ struct TreeMember {
   int32_t exit_status = 0;       // zombies: the wait status its parent would read (WIFEXITED / WIFSIGNALED)
   uint32_t subreaper = 0;        // PR_SET_CHILD_SUBREAPER
   uint32_t reserved = 0;
+  std::string comm;              // zombies: /proc/PID/comm (a live member's is in its process section)
 };
 struct ProcessTree {
   std::vector<TreeMember> members;  // members[0] is the root

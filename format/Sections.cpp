@@ -592,8 +592,9 @@ std::vector<SysvSegment> decode_sysv_shm(const uint8_t* data, size_t n, uint64_t
 
 namespace ckpt::format {
 
-// Tree section: u32 count, then per member 32 bytes (docs/format.md, "Process trees").
-static constexpr size_t kTreeMemberBytes = 32;
+// Tree section: u32 count, then per member 32 bytes and a comm string
+// (docs/format.md, "Process trees").
+static constexpr size_t kTreeMemberBytes = 36;
 
 std::vector<uint8_t> encode_tree(const ProcessTree& tree) {
   ByteWriter w;
@@ -607,6 +608,7 @@ std::vector<uint8_t> encode_tree(const ProcessTree& tree) {
     w.i32(m.exit_status);
     w.u32(m.subreaper);
     w.u32(m.reserved);
+    w.str(m.comm);
   }
   return w.bytes();
 }
@@ -626,6 +628,7 @@ ProcessTree decode_tree(const uint8_t* data, size_t n, uint64_t base) {
     m.exit_status = r.i32("member exit status");
     m.subreaper = r.u32("member subreaper");
     m.reserved = r.u32("member reserved");
+    m.comm = r.str("member comm", 16);  // TASK_COMM_LEN
   }
   r.expect_end("tree section");
   return t;

@@ -621,6 +621,7 @@ void validate_tree(const ProcessTree& tree, const std::vector<Image>& members, c
     if (m.state == kMemberZombie ? !wait_status_is_valid(m.exit_status) : m.exit_status != 0)
       bad(i, "exit status " + std::to_string(m.exit_status) + " is not a zombie's wait status");
     if (m.state == kMemberLive && members[i].process.pid != m.pid) bad(i, "its process section names another pid");
+    if (m.state == kMemberLive && !m.comm.empty()) bad(i, "a live member's comm belongs in its process section");
     if (i == 0) {
       if (m.parent != -1) bad(i, "the root has a parent");
       if (m.state != kMemberLive) bad(i, "the root is not live");

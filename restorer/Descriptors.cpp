@@ -358,6 +358,9 @@ void prepare_fds(const format::Image& image, const ExternalFds& external /*check
       int high = fcntl(it->second, F_DUPFD_CLOEXEC, base);
       if (high < 0) fail(f, std::string("cannot share it: ") + std::strerror(errno));
       reused.insert(f.fd);
+      // The dumper attaches a pipe's or FIFO's unread data to one end
+      // only, which may be this member's record of the description.
+      if ((f.kind == FdKind::Pipe || f.kind == FdKind::Fifo) && !f.contents.empty()) keep_for_fill(out, f, high, base);
       out.moves.push_back({high, f.fd, f.cloexec});
       out.close_upto = std::max(out.close_upto, high + 1);
       created[f.fd] = high;

@@ -142,6 +142,7 @@ void join_session(TreeRun& run, size_t i) {
   do n = ::read(run.go_r, &byte, 1);
   while (n < 0 && errno == EINTR);
   if (n != 1) _exit(1);  // the restore failed: nothing to be
+  prctl(PR_SET_NAME, run.tree.members[i].comm.c_str());  // what ps shows for it, as before
   const int status = run.tree.members[i].exit_status;
   if (WIFEXITED(status)) _exit(WEXITSTATUS(status));
   const int sig = WTERMSIG(status);
@@ -171,33 +172,36 @@ bool wait_for_go(TreeRun& run, size_t self, const std::vector<int>& pidfds) {
       if (errno == EINTR) continue;
       throw RestoreError(std::string("waiting for the tree: ") + std::strerror(errno));
     }
-    for (size_t k = 1; k < p.size(); ++k)
-      if (p[k].revents) {
-        report(run, self, false, "a child member of " + who(run, self) + " ended before the point of no return");
-        return false;
-      }
+    // The go first: a zombie child ends as soon as it has its own byte,
+    // and the bytes for the others (this launcher's too) are there by then.
     if (p[0].revents) {
       char byte;
       ssize_t n = ::read(run.go_r, &byte, 1);
       if (n < 0 && errno == EINTR) continue;
       return n == 1;
     }
+    for (size_t k = 1; k < p.size(); ++k)
+      if (p[k].revents) {
+        report(run, self, false, "a child member of " + who(run, self) + " ended before the point of no return");
+        return false;
+      }
   }
 }
 
 // Waits until each zombie child has ended (without reaping it), so that it
 // is a zombie before this member's program runs.
-void wait_for_zombie_children(const TreeRun& run, size_t parent, const std::vector<std::pair<size_t, pid_t>>& made) {
+void wait_for_zombie_children(const TreeRun& run, const std::vector<std::pair<size_t, pid_t>>& made) {
   for (auto [c, pid] : made) {
     if (live(run, c)) continue;
     siginfo_t info{};
     while (waitid(P_PID, id_t(pid), &info, WEXITED | WNOWAIT) != 0 && errno == EINTR) {
     }
   }
-  (void)parent;
 }
 
-std::vector<std::pair<size_t, pid_t>> g_made;  // this launcher's children (member, pid)
+// This launcher's own children (member, pid): each launcher is one process
+// (a fork of its parent's), so one list per process, emptied after the fork.
+std::vector<std::pair<size_t, pid_t>> g_made;
 
 void spawn_children(TreeRun& run, size_t parent, std::vector<int>& pidfds) {
   for (size_t c : run.children[parent]) {
@@ -262,7 +266,7 @@ void run_member(TreeRun& run, size_t i) {
     spawn_children(run, i, pidfds);
     report(run, i, true, "");
     if (!wait_for_go(run, i, pidfds)) _exit(1);
-    wait_for_zombie_children(run, i, g_made);
+    wait_for_zombie_children(run, g_made);
     set_subreaper(run, i);
     for (int fd : pidfds) ::close(fd);
     ::close(run.go_r);
@@ -362,8 +366,10 @@ int restore_tree(const format::ImageReader& reader, const CommandLine& cl, const
     if (!may_choose_pids())
       throw RestoreError("the tree's members need their saved pids, which takes CAP_CHECKPOINT_RESTORE; "
                          "restore --new-pids gives them new ones");
+    // /proc/N exists for any task with that id, a thread's too (kill() would
+    // not see a thread's), and clone3 set_tid wants the number itself free.
     for (size_t i = 1; i < n; ++i)
-      if (kill(ms[i].pid, 0) == 0 || errno != ESRCH)
+      if (access(("/proc/" + std::to_string(ms[i].pid)).c_str(), F_OK) == 0)
         throw RestoreError("pid " + std::to_string(ms[i].pid) + " (member " + std::to_string(i) +
                            ") is taken by another process; restore --new-pids gives the tree new pids");
   }
@@ -465,7 +471,7 @@ int restore_tree(const format::ImageReader& reader, const CommandLine& cl, const
     if (::write(run.go_w, &byte, 1) != 1) throw RestoreError(std::string("cannot release the tree: ") + std::strerror(errno));
   }
   ::close(run.go_w);
-  wait_for_zombie_children(run, 0, g_made);
+  wait_for_zombie_children(run, g_made);
   set_subreaper(run, 0);
   for (int fd : pidfds) ::close(fd);
   ::close(run.status_r);

@@ -2,7 +2,10 @@
 # Process trees: what a dump or a restore of a tree refuses, in one line
 # naming the pid and why, leaving every member as it was (issue 13):
 #   - `ckpt dump --single` of a process with children;
-#   - a descendant traced by someone else (strace);
+#   - a descendant traced by someone else (strace), or holding an fd ckpt
+#     refuses (O_PATH), one owning its fd's SIGIO (F_SETOWN) or holding a
+#     lease, or one
+#     sharing its parent's fd table or fs state;
 #   - restore while a member's saved pid is taken (the original still
 #     runs), then `restore --new-pids`, which gives it a new pid and works;
 #   - `restore --check` of it (refused likewise; with --new-pids it passes),
@@ -77,7 +80,8 @@ grep -q '^process tree: 2 processes$' "$WORK/inspect.out" &&
 expect_refused "--lazy of a tree" "restore --lazy cannot restore a process tree \\(2 processes\\)" \
   "$RESTORE" --lazy --new-pids "$WORK/tree.ckpt"
 # With --new-pids: a second tree beside the first, with a child of its own.
-RESTORE_FLAGS=--new-pids restore_start copy "$WORK/tree.ckpt"
+# (through `ckpt run`, which passes --new-pids on to restore)
+PATH="$(dirname "$RESTORE"):$PATH" _spawn copy "$CKPT" run --new-pids "$WORK/tree.ckpt"
 # Its child is restored once its command line is sleep's (before, it is a
 # restore launcher, and killing it would end the restore).
 for ((i = 0; i < WAIT_SECONDS * 20; i++)); do
@@ -92,6 +96,43 @@ wait_lines copy 1
 grep -q '^waited 0$' "$WORK/copy.out" || fail "the copy's bash did not see its child die: $(cat "$WORK/copy.out")"
 wait_exit copy 0
 untouched "$root" "$child"
+
+# A descendant holding an fd ckpt refuses: the dump names that pid and fd,
+# before --kill, and every member goes on.
+start opath bash -c 'python3 -c "import os, sys, time; os.open(\"/tmp\", os.O_PATH); print(\"ok\", flush=True); time.sleep(1000)" & wait'
+wait_lines opath 1
+opchild=$(tr -d ' ' <"/proc/$PID_opath/task/$PID_opath/children")
+expect_refused "a descendant's refused fd" "pid $opchild: .*fd [0-9]+.*O_PATH descriptors are not supported" \
+  "$CKPT" dump "$PID_opath" -o "$WORK/opath.ckpt" --kill
+untouched "$PID_opath" "$opchild"
+
+# A descendant that is the SIGIO owner of its own fd: only the root's can be.
+start owner bash -c 'python3 -c "import fcntl, os, time; r, w = os.pipe(); fcntl.fcntl(r, fcntl.F_SETOWN, os.getpid()); print(\"ok\", flush=True); time.sleep(1000)" & wait'
+wait_lines owner 1
+ownchild=$(tr -d ' ' <"/proc/$PID_owner/task/$PID_owner/children")
+expect_refused "a descendant's SIGIO owner" "pid $ownchild: cannot dump fd [0-9]+: its SIGIO owner \\(F_SETOWN\\) is that process" \
+  "$CKPT" dump "$PID_owner" -o "$WORK/owner.ckpt" --kill
+untouched "$PID_owner" "$ownchild"
+
+# A descendant holding a lease: its break signal could only go to the root.
+touch "$WORK/leased"
+start lease bash -c 'python3 -c "import fcntl, os, sys, time; fd = os.open(sys.argv[1], os.O_RDONLY); fcntl.fcntl(fd, 1024, fcntl.F_RDLCK); print(\"ok\", flush=True); time.sleep(1000)" "$1" & wait' bash "$WORK/leased"
+wait_lines lease 1
+leasechild=$(tr -d ' ' <"/proc/$PID_lease/task/$PID_lease/children")
+expect_refused "a descendant's lease" "pid $leasechild: cannot dump fd [0-9]+: it holds a lease" \
+  "$CKPT" dump "$PID_lease" -o "$WORK/lease.ckpt" --kill
+untouched "$PID_lease" "$leasechild"
+
+# A child sharing its parent's fd table or fs state (clone flags): refused.
+for mode in files fs; do
+  start "share_$mode" "$PROGRAMS/tree_sharing" "$mode"
+  wait_lines "share_$mode" 1
+  kid=$(awk '/^child/ {print $2}' "$WORK/share_$mode.out")
+  want=$([[ $mode == files ]] && echo "its fd table \\(CLONE_FILES\\)" || echo "its working directory and umask \\(CLONE_FS\\)")
+  expect_refused "a child sharing $mode" "pid $kid shares $want with its parent pid $(pid_of "share_$mode")" \
+    "$CKPT" dump "$(pid_of "share_$mode")" -o "$WORK/share.ckpt" --kill
+  untouched "$(pid_of "share_$mode")" "$kid"
+done
 
 # A member's file gone: refused in phase 1, naming the member; nothing made.
 touch "$WORK/data"

@@ -2,10 +2,13 @@
  * A process with children comes back with its children (issue 13):
  *   A  running, reading a pipe from the parent that holds unread data, in
  *      its own process group, with a parent-death signal, sharing an open
- *      file description (one offset) with the parent;
+ *      file description (one offset) with the parent, holding a POSIX lock
+ *      through it;
+ *      Z2 A's zombie, exited with status 5;
  *      G  A's child, blocked in read: orphaned when A exits, it must come to the
  *         parent, a child subreaper;
- *   B  running (blocked in read): the parent's kill() must reach it;
+ *   B  running (blocked in read): the parent's kill() must reach it; it
+ *      shares the read end (one description) of a pipe holding unread data;
  *   C  in a session of its own;
  *   Z  a zombie that exited with status 3;
  *   K  a zombie killed by SIGUSR1.
@@ -21,7 +24,8 @@
 #include "testprog.h"
 
 static pid_t a, b, c, z, k, g;
-static int to_a[2], from_a[2], life[2], shared_fd;
+static char name_buf[64];
+static int to_a[2], from_a[2], life[2], both[2] = {-1, -1}, shared_fd;
 
 /* A child that waits until killed, or until the parent is gone (EOF on the
  * lifeline, whose write end only the parent holds): none outlives a failed
@@ -32,6 +36,8 @@ static void wait_for_death(void)
 	close(life[1]);
 	close(to_a[1]);
 	close(from_a[0]);
+	if (both[1] >= 0)
+		close(both[1]);
 	while (read(life[0], &x, 1) < 0 && errno == EINTR)
 		;
 	_exit(0);
@@ -49,8 +55,19 @@ static int child_a(void)
 	g = fork();
 	if (g == 0)
 		wait_for_death();
+	/* A zombie of A's own (a member's zombie child). */
+	pid_t z2 = fork();
+	if (z2 == 0)
+		_exit(5);
+	siginfo_t info;
+	waitid(P_PID, (id_t)z2, &info, WEXITED | WNOWAIT);
 	if (write(shared_fd, "abcde", 5) != 5)
 		tp_die("write");
+	/* A POSIX lock is the process's: A holds it through the description it
+	 * shares with the parent. */
+	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 100, .l_len = 1};
+	if (fcntl(shared_fd, F_SETLK, &fl) != 0)
+		tp_die("lock");
 	if (write(from_a[1], &g, sizeof g) != sizeof g)
 		tp_die("write g");
 	char buf[64];
@@ -70,6 +87,9 @@ static int child_a(void)
 		bad |= 4;
 	if (write(shared_fd, "!", 1) != 1)
 		bad |= 8;
+	int st = 0;
+	if (waitpid(z2, &st, 0) != z2 || !WIFEXITED(st) || WEXITSTATUS(st) != 5)
+		bad |= 16;
 	_exit(bad);
 }
 
@@ -96,6 +116,9 @@ int main(int argc, char **argv)
 			tp_die("read g");
 		if (write(to_a[1], "hello", 5) != 5)
 			tp_die("write hello");
+		/* A read end shared with B (one description) holding unread data. */
+		if (pipe(both) != 0 || write(both[1], "data!", 5) != 5)
+			tp_die("pipe both");
 		b = fork();
 		if (b == 0)
 			wait_for_death();
@@ -125,6 +148,13 @@ int main(int argc, char **argv)
 	tp_wait_check();
 
 	int status, sub = 0;
+	char zcomm[32] = "";
+	snprintf(name_buf, sizeof name_buf, "/proc/%d/comm", (int)z);
+	FILE *zf = fopen(name_buf, "r");
+	if (!zf || !fgets(zcomm, sizeof zcomm, zf) || strcmp(zcomm, "state_tree\n") != 0)
+		FAIL("zombie %d is named '%s', not state_tree", (int)z, zcomm);
+	if (zf)
+		fclose(zf);
 	if (prctl(PR_GET_CHILD_SUBREAPER, &sub) != 0 || sub != 1)
 		FAIL("not a child subreaper (%d)", sub);
 	if (waitpid(z, &status, 0) != z || !WIFEXITED(status) || WEXITSTATUS(status) != 3)
@@ -139,11 +169,23 @@ int main(int argc, char **argv)
 		FAIL("running child %d reads as ended or not mine (%s)", (int)b, strerror(errno));
 	if (b <= 0 || kill(b, SIGTERM) != 0 || waitpid(b, &status, 0) != b || !WIFSIGNALED(status) || WTERMSIG(status) != SIGTERM)
 		FAIL("kill() of child %d did not reach it (status %#x)", (int)b, status);
+	char got[8] = "";
+	if (both[0] >= 0)
+		fcntl(both[0], F_SETFL, O_NONBLOCK);  /* lost data must not hang the check */
+	if (both[0] < 0 || read(both[0], got, 5) != 5 || memcmp(got, "data!", 5) != 0)
+		FAIL("the pipe whose read end child %d shares lost its unread data ('%s')", (int)b, got);
+	/* A's lock, seen from the parent through a description of its own. */
+	int probe = open(name, O_RDWR);
+	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 100, .l_len = 1};
+	if (probe < 0 || fcntl(probe, F_GETLK, &fl) != 0 || fl.l_type != F_WRLCK || fl.l_pid != a)
+		FAIL("child %d does not hold its POSIX lock (type %d, holder %d)", (int)a, fl.l_type, (int)fl.l_pid);
+	if (probe >= 0)
+		close(probe);
 	if (a <= 0 || write(to_a[1], " world", 6) != 6)
 		FAIL("cannot write to child a's pipe");
 	close(to_a[1]);
 	if (waitpid(a, &status, 0) != a || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		FAIL("child %d: ended with status %#x (bits: 1 pipe data, 2 pdeathsig, 4 group, 8 write)", (int)a, status);
+		FAIL("child %d: ended with status %#x (bits: 1 pipe data, 2 pdeathsig, 4 group, 8 write, 16 its zombie)", (int)a, status);
 	off_t at = lseek(shared_fd, 0, SEEK_CUR);
 	if (at != 6)
 		FAIL("the offset shared with child %d is %lld, not 6", (int)a, (long long)at);
@@ -156,5 +198,5 @@ int main(int argc, char **argv)
 	}
 	unlink(name);
 	return tp_finish("children: running, zombies (3, SIGUSR1), group, session, pipe data, shared offset, "
-			 "pdeathsig, subreaper");
+			 "a child's POSIX lock, pdeathsig, subreaper");
 }

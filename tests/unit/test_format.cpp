@@ -1518,7 +1518,7 @@ struct TreeCase {
     tree.members.resize(3);
     tree.members[0] = {41237, -1, 41237, 41237, kMemberLive, 0, 1, 0};
     tree.members[1] = {41300, 0, 41237, 41237, kMemberLive, 0, 0, 0};
-    tree.members[2] = {41301, 0, 41237, 41237, kMemberZombie, 3 << 8, 0, 0};
+    tree.members[2] = {41301, 0, 41237, 41237, kMemberZombie, 3 << 8, 0, 0, "sh"};
     members = {&root, &child, nullptr};
   }
   std::vector<uint8_t> bytes() const {
@@ -1546,6 +1546,7 @@ TEST_CASE("format: a process tree round-trips, each member with its own sections
   CHECK(r.tree().members[1].pid == 41300);
   CHECK(r.tree().members[2].state == kMemberZombie);
   CHECK(r.tree().members[2].exit_status == (3 << 8));
+  CHECK(r.tree().members[2].comm == "sh");
   CHECK(r.tree().members[0].subreaper == 1);
   CHECK(r.image().process.pid == 41237);
   CHECK(r.member(1).process.pid == 41300);
@@ -1573,6 +1574,8 @@ TEST_CASE("format: the tree's rules") {
   refused([](TreeCase& t) { t.tree.members[1].exit_status = 9; }, "is not a zombie's wait status");
   refused([](TreeCase& t) { t.tree.members[2].state = 3; }, "unknown state 3");
   refused([](TreeCase& t) { t.tree.members[1].subreaper = 2; }, "subreaper is not 0 or 1");
+  refused([](TreeCase& t) { t.tree.members[1].comm = "x"; }, "a live member's comm belongs in its process section");
+  refused([](TreeCase& t) { t.tree.members[2].comm = std::string(17, 'x'); }, "member comm length 17 exceeds limit 16");
   refused([](TreeCase& t) { t.tree.members[1].sid = 999; }, "its session is neither its own nor its parent's");
   refused([](TreeCase& t) { t.tree.members[1].sid = 41300; }, "a session leader outside its own process group");
   refused([](TreeCase& t) { t.tree.members[1].pgid = 999; }, "its process group 999 is not its own");
