@@ -9,14 +9,16 @@
 #     lists both as before, `kill %2; wait %2` gives 143, `wait` ends.
 source "$(dirname "$0")/lib.sh"
 
-# child_of PID: waits until PID's only child is restored (its command line
-# is sleep's, no longer restore's: killing it sooner would kill a member
-# before the tree is made) and prints its pid.
+# child_of PID: waits until PID's only child runs as the restored sleep
+# (its command line is sleep's and its signal mask no longer the all-ones
+# of restore's code: killing it sooner would kill a member before the tree
+# resumes, and the restore would fail) and prints its pid.
 child_of() {
   local c i
   for ((i = 0; i < WAIT_SECONDS * 20; i++)); do
     c=$(tr -d ' ' <"/proc/$1/task/$1/children" 2>/dev/null)
-    [[ -n $c && $(tr '\0' ' ' <"/proc/$c/cmdline" 2>/dev/null) == "sleep 1000 " ]] && { echo "$c"; return; }
+    [[ -n $c && $(tr '\0' ' ' <"/proc/$c/cmdline" 2>/dev/null) == "sleep 1000 " ]] &&
+      [[ $(awk '/^SigBlk:/ {print $2}' "/proc/$c/status" 2>/dev/null) == 0000000000000000 ]] && { echo "$c"; return; }
     sleep 0.05
   done
   fail "pid $1 has no restored child after ${WAIT_SECONDS}s"
