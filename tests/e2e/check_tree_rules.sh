@@ -82,11 +82,12 @@ expect_refused "--lazy of a tree" "restore --lazy cannot restore a process tree 
 # With --new-pids: a second tree beside the first, with a child of its own.
 # (through `ckpt run`, which passes --new-pids on to restore)
 PATH="$(dirname "$RESTORE"):$PATH" _spawn copy "$CKPT" run --new-pids "$WORK/tree.ckpt"
-# Its child is restored once its command line is sleep's (before, it is a
-# restore launcher, and killing it would end the restore).
+# Its child is restored once its command line is sleep's and its mask is
+# no longer restore's all-ones (before, killing it would end the restore).
 for ((i = 0; i < WAIT_SECONDS * 20; i++)); do
   copy_child=$(cat "/proc/$PID_copy/task/$PID_copy/children" 2>/dev/null | tr -d " ")
-  [[ -n $copy_child && $(tr '\0' ' ' <"/proc/$copy_child/cmdline" 2>/dev/null) == "sleep 1000 " ]] && break
+  [[ -n $copy_child && $(tr '\0' ' ' <"/proc/$copy_child/cmdline" 2>/dev/null) == "sleep 1000 " ]] &&
+    [[ $(awk '/^SigBlk:/ {print $2}' "/proc/$copy_child/status" 2>/dev/null) == 0000000000000000 ]] && break
   sleep 0.05
 done
 [[ -n $copy_child && $copy_child != "$child" ]] || fail "the copy has no child of its own ('$copy_child')"
