@@ -554,12 +554,16 @@ TEST_CASE("format: an unsupported version is refused, naming both versions") {
   FileHeader h = header(b);
   h.version = kVersion + 1;
   put_header(b, h);
-  CHECK_THROWS_WITH_AS(open_bytes(b), has("unsupported format version 3 (this build reads version 2)"),
+  CHECK_THROWS_WITH_AS(open_bytes(b), has("unsupported format version 4 (this build reads version 3)"),
                        FormatError);
-  // An image of the first released edition is refused the same way: dump again.
+  // Images of earlier editions (1: first release; 2: one process only) are refused the same way: dump again.
   h.version = 1;
   put_header(b, h);
-  CHECK_THROWS_WITH_AS(open_bytes(b), has("unsupported format version 1 (this build reads version 2)"),
+  CHECK_THROWS_WITH_AS(open_bytes(b), has("unsupported format version 1 (this build reads version 3)"),
+                       FormatError);
+  h.version = 2;
+  put_header(b, h);
+  CHECK_THROWS_WITH_AS(open_bytes(b), has("unsupported format version 2 (this build reads version 3)"),
                        FormatError);
 }
 
