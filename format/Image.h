@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "format/UnixSocket.h"
+
 namespace ckpt::format {
 
 // Bytes 0..7 of every image; what binfmt_misc matches.
@@ -27,10 +29,13 @@ enum class SectionType : uint32_t {
   Task = 7,       // TaskState
   Files = 8,      // FileTable
   SysvShm = 13,   // std::vector<SysvSegment>; optional (written only when there are segments)
+  UnixSockets = 25,  // FileTable::unix_sockets; optional (written only when there are some)
 };
 inline constexpr uint32_t kSectionTypeCount = 8;  // types 1..kSectionTypeCount are all required
 // Whether a section type beyond the required ones is known (it may be absent).
-inline bool section_type_is_optional(uint32_t t) { return t == uint32_t(SectionType::SysvShm); }
+inline bool section_type_is_optional(uint32_t t) {
+  return t == uint32_t(SectionType::SysvShm) || t == uint32_t(SectionType::UnixSockets);
+}
 const char* section_name(SectionType type);
 
 struct ProcessInfo {
@@ -324,7 +329,9 @@ enum class FdKind : uint32_t {
   TimerFd = 10,
   Memfd = 11,       // `object` = SharedObject id
   Inotify = 12,     // `watches`
+  UnixSocket = 13,  // `object` = the UnixSocket record's inode (format/UnixSocket.h)
 };
+bool fd_kind_is_valid(uint32_t raw);
 const char* fd_kind_name(FdKind kind);
 
 // One inotify watch: what inotify_add_watch gave and was given.
@@ -421,6 +428,7 @@ struct FileTable {
   std::vector<FdEntry> fds;  // one per open file description, sorted by fd
   std::vector<StdioDup> stdio_dups;  // sorted by fd
   std::vector<DeletedFile> deleted;  // sorted by id
+  std::vector<UnixSocket> unix_sockets;  // sorted by ino; its own section (UnixSockets)
 };
 
 // A System V shared memory segment attached by the process (shmget/shmat).

@@ -90,6 +90,8 @@ void ImageWriter::write_metadata(const Image& image) {
   section(SectionType::Vmas, encode_vmas(image.vmas));
   section(SectionType::Threads, encode_threads(image.threads));
   if (!image.sysv_shm.empty()) section(SectionType::SysvShm, encode_sysv_shm(image.sysv_shm));
+  if (!image.files.unix_sockets.empty())
+    section(SectionType::UnixSockets, encode_unix_sockets(image.files.unix_sockets));
   begin_page_data();
 }
 

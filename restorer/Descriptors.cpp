@@ -27,6 +27,7 @@
 #include "restorer/Locks.h"
 #include "restorer/RestoreError.h"
 #include "restorer/TimerFd.h"
+#include "restorer/UnixSocket.h"
 
 namespace ckpt::restorer {
 
@@ -253,6 +254,7 @@ void check_files(const format::Image& image, const ExternalFds& external) {
                        " fds in all while it is restored, above this caller's RLIMIT_NOFILE of " +
                        std::to_string(nofile.rlim_cur));
   check_timerfds(image);
+  check_unix_sockets(image);
   for (const format::StdioDup& d : image.files.stdio_dups)
     if (fcntl(d.of, F_GETFD) < 0)
       throw RestoreError("fd " + std::to_string(d.fd) + " shared fd " + std::to_string(d.of) +
@@ -292,6 +294,9 @@ void prepare_fds(const format::Image& image, const ExternalFds& external /*check
   if (uint64_t(top) + numbers + 64 > nofile.rlim_cur)
     throw RestoreError("the image needs fd " + std::to_string(top) + ", above this process's RLIMIT_NOFILE");
   int base = top + 1;
+  // Every socket (connected pairs, listeners with their queues) at once;
+  // the holders close when this returns, the fds below keep them.
+  UnixSockets sockets = create_unix_sockets(image);
 
   std::map<uint64_t, std::pair<int, int>> pipes;  // pipe inode -> (read end, write end)
   std::map<uint64_t, unsigned> pipe_ends_used;    // bit 1: read end handed out, bit 2: write end
@@ -365,6 +370,7 @@ void prepare_fds(const format::Image& image, const ExternalFds& external /*check
         break;
       }
       case FdKind::TimerFd: fd = make_timerfd(f); break;
+      case FdKind::UnixSocket: fd = fcntl(sockets.fd(f.object), F_DUPFD_CLOEXEC, 0); break;
       case FdKind::Memfd: {
         auto it = out.objects.find(f.object);
         if (it == out.objects.end()) fail(f, "its memfd object is missing");
@@ -419,6 +425,7 @@ void prepare_fds(const format::Image& image, const ExternalFds& external /*check
     for (int placeholder : take_locks(f, created.at(f.fd), base, out.posix_locks))
       out.close_upto = std::max(out.close_upto, placeholder + 1);
   fill_epoll_sets(image, created, base);
+  sockets.commit();
   for (const auto& [ino, ends] : pipes) {
     ::close(ends.first);
     ::close(ends.second);
