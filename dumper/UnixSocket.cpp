@@ -233,8 +233,9 @@ std::vector<UnixSocket> read_unix_socket(pid_t pid, int fd, uint64_t ino, const 
   const x86::UnixDiag& d = set.table.at(ino);
   if (d.type != SOCK_STREAM && d.type != SOCK_DGRAM && d.type != SOCK_SEQPACKET)
     refuse("unknown socket type " + std::to_string(d.type));
-  std::vector<UnixSocket> out(1);
+  std::vector<UnixSocket> out(1 + d.icons.size());  // sized once: `s` stays valid
   UnixSocket& s = out[0];
+  size_t queued_at = 1;
   s.ino = ino;
   s.type = d.type;
   s.name = d.name;
@@ -258,13 +259,16 @@ std::vector<UnixSocket> read_unix_socket(pid_t pid, int fd, uint64_t ino, const 
       if (!set.inside.count(client))
         refuse("listening: a queued connection comes from " + socket_text(set, client) +
                ", outside the dumped processes");
+      // A connection not yet accepted has no file, so neither an inode nor a
+      // row of the table: its id is derived from its client's inode
+      // (socket inodes have 32 bits), and what its client sent it shows
+      // as the client's bytes in flight.
       auto c = set.table.find(client);
-      if (c == set.table.end() || !c->second.has_peer || !c->second.peer) refuse("listening: a queued connection vanished");
-      const uint64_t embryo = c->second.peer;
-      auto e = set.table.find(embryo);
-      if (e != set.table.end() && e->second.rqueue)
-        refuse("listening: a queued connection (from " + socket_text(set, client) + ") holds " +
-               std::to_string(e->second.rqueue) + " bytes its client sent before it was accepted, not carried");
+      if (c == set.table.end()) refuse("listening: a queued connection vanished");
+      const uint64_t embryo = format::unix_queued_id(client);
+      if (c->second.wqueue)
+        refuse("listening: a queued connection (from " + socket_text(set, client) +
+               ") holds data its client sent before it was accepted, not carried");
       UnixSocket q;
       q.ino = embryo;
       q.type = d.type;
@@ -272,19 +276,20 @@ std::vector<UnixSocket> read_unix_socket(pid_t pid, int fd, uint64_t ino, const 
       q.name = d.name;
       q.peer = client;
       q.listener = ino;
-      q.shutdown = e != set.table.end() ? e->second.shutdown : 0;
+      q.shutdown = ((c->second.shutdown & 1) << 1) | ((c->second.shutdown & 2) >> 1);  // the client's, mirrored
       s.queue.push_back(embryo);
-      out.push_back(std::move(q));
+      out[queued_at++] = std::move(q);
     }
   } else if (d.has_peer) {
     if (d.state != kEstablished) refuse("connection in state " + std::to_string(d.state) + " (being set up)");
-    if (d.peer == 0)
+    const bool queued = d.peer == 0 && stream_like && in_listener_queue(ino);
+    if (d.peer == 0 && !queued)
       refuse(std::string("its peer has closed") +
              (stream_like ? " (a pending end of file or ECONNRESET cannot be read without consuming it)"
                           : " (its next send would fail with ECONNREFUSED)"));
     s.state = format::kUnixConnected;
-    s.peer = d.peer;
-    if (!set.inside.count(d.peer) && !in_listener_queue(ino))
+    s.peer = queued ? format::unix_queued_id(ino) : d.peer;
+    if (!queued && !set.inside.count(d.peer))
       refuse("connected to " + socket_text(set, d.peer) + ", outside the dumped processes");
     if (stream_like && !s.name.empty()) {
       // The name of a connected stream socket is its listener's: it was accepted there.
@@ -300,15 +305,18 @@ std::vector<UnixSocket> read_unix_socket(pid_t pid, int fd, uint64_t ino, const 
                "or bound before connecting): not carried");
     }
   } else {
-    if (d.state != kClose) refuse("unexpected state " + std::to_string(d.state));
+    // (A datagram socket that another one connected to shows as established
+    // too, without a peer of its own: the kernel sets both states.)
+    if (d.state != kClose && !(d.type == SOCK_DGRAM && d.state == kEstablished))
+      refuse("unexpected state " + std::to_string(d.state));
     s.state = format::kUnixUnconnected;
   }
 
   ScopedFd copy(copy_open_file(pid, fd));
   read_options(pid, fd, copy.get(), s);
-  if (s.state != format::kUnixListening) s.messages = peek_queue(pid, fd, copy.get(), d);
-  if (s.state == format::kUnixUnconnected && stream_like && !s.messages.empty())
-    refuse("unread data on an unconnected socket");
+  // Only a connected stream or seqpacket socket can hold data (peeking
+  // another fails with EINVAL).
+  if (s.state == format::kUnixConnected || !stream_like) s.messages = peek_queue(pid, fd, copy.get(), d);
   // Datagrams come back from their senders: each must be in the set.
   if (d.type == SOCK_DGRAM && s.peer) {
     auto p = set.table.find(s.peer);

@@ -63,6 +63,10 @@ struct UnixSocket {
   uint32_t file_uid = 0, file_gid = 0;        // and its owner
 };
 
+// The id of a connection queued on a listener, not yet accepted: it has no
+// inode of its own, so it is named after its client's (inodes have 32 bits).
+inline uint64_t unix_queued_id(uint64_t client_ino) { return (uint64_t(1) << 32) + client_ino; }
+
 inline bool unix_type_is_valid(uint32_t t) { return t == 1 || t == 2 || t == 5; }
 const char* unix_type_name(uint32_t type);
 const char* unix_state_name(uint32_t state);
