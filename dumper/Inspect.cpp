@@ -186,6 +186,21 @@ void print_text(const ImageReader& r, std::ostream& out) {
           << ((d.flags & kDeletedIsCwd) ? " cwd" : "") << (&d == &img.files.deleted.back() ? ")" : "");
     out << "\n";
   }
+  // One line per Unix socket record, in record order (image_edit's unix=I:...).
+  for (size_t i = 0; i < img.files.unix_sockets.size(); ++i) {
+    const format::UnixSocket& u = img.files.unix_sockets[i];
+    size_t bytes = 0;
+    for (const format::UnixMessage& m : u.messages) bytes += m.data.size();
+    out << "unix socket #" << i << " " << u.ino << ": " << format::unix_type_name(u.type) << " "
+        << format::unix_state_name(u.state) << " " << printable(format::unix_name_text(u.name))
+        << (u.unlinked ? " (unlinked)" : "");
+    if (u.peer) out << " peer " << u.peer;
+    if (u.listener) out << " listener " << u.listener;
+    if (u.state == format::kUnixListening) out << " backlog " << u.backlog << " queued " << u.queue.size();
+    out << ", " << u.messages.size() << " messages (" << bytes << " bytes) unread";
+    if (u.shutdown) out << ", shutdown " << u.shutdown;
+    out << "\n";
+  }
   for (int fd : outside_pipe_ends(img))
     out << "outside pipe end: fd " << fd << " (its other end was not in the process): restore needs --inherit-fd "
         << fd << " or --external-fds=null\n";

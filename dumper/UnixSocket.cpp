@@ -284,6 +284,10 @@ std::vector<UnixSocket> read_unix_socket(pid_t pid, int fd, uint64_t ino, const 
     if (d.state != kEstablished) refuse("connection in state " + std::to_string(d.state) + " (being set up)");
     const bool queued = d.peer == 0 && stream_like && in_listener_queue(ino);
     if (d.peer == 0 && !queued)
+      for (const auto& [l, ld] : set.table)  // queued on a listener of someone else's
+        if (ld.state == kListen && std::find(ld.icons.begin(), ld.icons.end(), ino) != ld.icons.end())
+          refuse("connecting to " + socket_text(set, l) + " (not yet accepted), outside the dumped processes");
+    if (d.peer == 0 && !queued)
       refuse(std::string("its peer has closed") +
              (stream_like ? " (a pending end of file or ECONNRESET cannot be read without consuming it)"
                           : " (its next send would fail with ECONNREFUSED)"));

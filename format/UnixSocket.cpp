@@ -145,14 +145,19 @@ void validate_unix_sockets(const std::vector<UnixSocket>& sockets, std::vector<u
                                [](const UnixSocket& s, uint64_t x) { return s.ino < x; });
     return it != sockets.end() && it->ino == ino ? &*it : nullptr;
   };
+  // Who owns each name (binds it at restore): every named socket but those
+  // sharing a listener's name. One owner per (name, type): the kernel's rule
+  // for abstract names, and a path is one file.
+  uint64_t prev = 0;
+  for (const UnixSocket& s : sockets) {  // first, so that find() below may binary-search
+    if (s.ino <= prev) bad("unix socket " + std::to_string(s.ino) + ": records must have non-zero inodes, sorted and unique");
+    prev = s.ino;
+  }
   for (uint64_t o : fd_objects) {
     const UnixSocket* s = find(o);
     if (!s) bad("a unix-socket fd names socket " + std::to_string(o) + ", which has no record");
     if (s->state == kUnixQueued) bad("a unix-socket fd names socket " + std::to_string(o) + ", a queued connection");
   }
-  // Who owns each name (binds it at restore): every named socket but those
-  // sharing a listener's name. One owner per (name, type): the kernel's rule
-  // for abstract names, and a path is one file.
   // Key: a path alone (one file, whatever the type); an abstract name with its type.
   auto owner_key = [](const std::string& name, uint32_t type) {
     std::string key = name;
@@ -160,12 +165,9 @@ void validate_unix_sockets(const std::vector<UnixSocket>& sockets, std::vector<u
     return key;
   };
   std::vector<std::pair<std::string, uint64_t>> owners;
-  uint64_t prev = 0;
   for (const UnixSocket& s : sockets) {
     const std::string what = "unix socket " + std::to_string(s.ino);
     auto fail = [&](const std::string& why) { bad(what + ": " + why); };
-    if (s.ino <= prev) fail("records must have non-zero inodes, sorted and unique");
-    prev = s.ino;
     if (!name_is_valid(s.name)) fail("invalid name");
     if (s.shutdown & ~(kUnixShutRead | kUnixShutWrite)) fail("unknown shutdown bits");
     if (s.passcred > 1 || s.passsec > 1 || s.passpidfd > 1 || s.unlinked > 1) fail("invalid flag value");
