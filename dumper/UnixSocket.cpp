@@ -193,7 +193,7 @@ void read_socket_file(pid_t pid, int fd, const x86::UnixDiag& d, UnixSocket& s) 
                     uint64_t(st.st_ino) == d.vfs_ino && major(st.st_dev) == (d.vfs_dev >> 20) &&
                     minor(st.st_dev) == (d.vfs_dev & 0xfffff);
   if (same) {
-    s.file_mode = st.st_mode & 07777;
+    s.file_mode = st.st_mode & 0777;  // (set-id and sticky bits mean nothing on a socket)
     s.file_uid = st.st_uid;
     s.file_gid = st.st_gid;
   } else if (relative) {

@@ -173,7 +173,7 @@ void validate_unix_sockets(const std::vector<UnixSocket>& sockets, std::vector<u
     if (s.passcred > 1 || s.passsec > 1 || s.passpidfd > 1 || s.unlinked > 1) fail("invalid flag value");
     if (s.peek_off < -1 || s.rcvtimeo_us < 0 || s.sndtimeo_us < 0 || s.rcvlowat < 0) fail("negative option value");
     if (s.sndbuf > uint32_t(INT32_MAX) || s.rcvbuf > uint32_t(INT32_MAX)) fail("buffer size out of range");
-    if (s.file_mode & ~07777u) fail("socket file mode has bits beyond 07777");
+    if (s.file_mode & ~0777u) fail("socket file mode has bits beyond 0777");
     if ((s.unlinked || s.file_mode) && !is_path(s.name)) fail("file attributes on a socket without a path");
     const bool listening = s.state == kUnixListening;
     if (!listening && (s.backlog || !s.queue.empty())) fail("backlog or queue on a socket that is not listening");

@@ -59,7 +59,7 @@ struct UnixSocket {
   // A path name whose file was unlinked while bound: restore binds the name,
   // then unlinks it.
   uint32_t unlinked = 0;
-  uint32_t file_mode = 0;                     // path names, not unlinked: the socket file's permission bits
+  uint32_t file_mode = 0;                     // path names, not unlinked: the socket file's permission bits (0777)
   uint32_t file_uid = 0, file_gid = 0;        // and its owner
 };
 

@@ -370,13 +370,24 @@ void Creator::finish_files() {
       std::erase(out_.bound_paths_, s.name);
       continue;
     }
+    // Through a descriptor of the file itself: a symbolic link put at the
+    // path meanwhile must not pass the owner and mode on to its target.
+    const int file = ::open(s.name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC);
     struct stat st;
-    if (lstat(s.name.c_str(), &st) != 0) fail_errno(s, "its socket file vanished");
-    if ((st.st_uid != s.file_uid || st.st_gid != s.file_gid) && lchown(s.name.c_str(), s.file_uid, s.file_gid) != 0)
+    if (file < 0 || fstat(file, &st) != 0 || !S_ISSOCK(st.st_mode)) {
+      if (file >= 0) ::close(file);
+      fail(s, "its socket file vanished or was replaced");
+    }
+    const std::string self = "/proc/self/fd/" + std::to_string(file);
+    bool ok = (st.st_uid == s.file_uid && st.st_gid == s.file_gid) ||
+              fchownat(file, "", s.file_uid, s.file_gid, AT_EMPTY_PATH) == 0;
+    ok = ok && ((st.st_mode & 07777) == s.file_mode || chmod(self.c_str(), s.file_mode) == 0);
+    int e = errno;
+    ::close(file);
+    errno = e;
+    if (!ok)
       fail_errno(s, "cannot give its socket file its owner " + std::to_string(s.file_uid) + ":" +
-                        std::to_string(s.file_gid));
-    if ((st.st_mode & 07777) != s.file_mode && chmod(s.name.c_str(), s.file_mode) != 0)
-      fail_errno(s, "cannot give its socket file its mode");
+                        std::to_string(s.file_gid) + " and mode " + std::to_string(s.file_mode));
   }
 }
 

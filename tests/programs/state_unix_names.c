@@ -5,7 +5,8 @@
  * senders.
  *
  * Setup (P: a path in /tmp named after the pid; @: abstract names):
- *   L: stream listener bound to P-l.sock, listen(L, 7). Client c1 connects
+ *   L: stream listener bound to P-l.sock, listen(L, 7), the file made
+ *      mode 0640 and (as root) owned by 4321:8765. Client c1 connects
  *      and is accepted as a1; c1 sends "abc" that a1 has not read. Client
  *      c2 connects and is left in L's queue (not accepted).
  *   B: datagram socket bound to @ckpt-b-PID; S: datagram socket bound to
@@ -18,7 +19,7 @@
  * getsockname/getpeername of all of them are recorded.
  *
  * Check: every getsockname and getpeername is the same; P-x.sock does not
- * exist and P-l.sock is a socket file; a1 reads "abc"; accept(L) gives the
+ * exist and P-l.sock is a socket file with its mode and owner; a1 reads "abc"; accept(L) gives the
  * queued connection, with L's name, and what c2 sends after the restore
  * arrives there (and back); a new client can connect to L and is
  * accepted; B receives "one" from S's name, "two" from an unnamed sender,
@@ -124,6 +125,9 @@ int main(int argc, char **argv)
 		fds[L] = sock(SOCK_STREAM);
 		bind_to(fds[L], lpath, 0);
 		must(listen(fds[L], 7) == 0, "listen");
+		must(chmod(lpath, 0640) == 0, "chmod");
+		if (geteuid() == 0)
+			must(chown(lpath, 4321, 8765) == 0, "chown");
 		fds[C1] = sock(SOCK_STREAM);
 		connect_to(fds[C1], lpath, 0);
 		fds[A1] = accept(fds[L], NULL, NULL);
@@ -178,6 +182,9 @@ int main(int argc, char **argv)
 		FAIL("%s exists, but it was unlinked while X was bound", xpath);
 	if (lstat(lpath, &st) != 0 || !S_ISSOCK(st.st_mode))
 		FAIL("%s is not a socket file", lpath);
+	else if ((st.st_mode & 07777) != 0640 || (geteuid() == 0 && (st.st_uid != 4321 || st.st_gid != 8765)))
+		FAIL("%s has mode %o owner %u:%u, want 0640 (4321:8765 as root)", lpath, st.st_mode & 07777,
+		     (unsigned)st.st_uid, (unsigned)st.st_gid);
 
 	char buf[16];
 	if (recv(fds[A1], buf, sizeof buf, MSG_DONTWAIT) != 3 || memcmp(buf, "abc", 3) != 0)
