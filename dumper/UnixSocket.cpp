@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 
 #include "dumper/FdInfo.h"
 #include "dumper/OpenFiles.h"
@@ -57,6 +58,25 @@ class PeekOffset {
   int saved_ = -1;
 };
 
+// SO_PASSCRED on while peeking, so that each message shows who sent it;
+// put back as it was.
+class PassCred {
+ public:
+  PassCred(int copy) : copy_(copy) {
+    socklen_t l = sizeof was_;
+    if (getsockopt(copy, SOL_SOCKET, SO_PASSCRED, &was_, &l) != 0) was_ = 1;
+    int on = 1;
+    if (!was_) setsockopt(copy, SOL_SOCKET, SO_PASSCRED, &on, sizeof on);
+  }
+  ~PassCred() {
+    if (!was_) setsockopt(copy_, SOL_SOCKET, SO_PASSCRED, &was_, sizeof was_);
+  }
+
+ private:
+  int copy_;
+  int was_ = 1;
+};
+
 // A name as recvmsg gives it (msg_name, msg_namelen) in the record's form.
 std::string sender_name(const sockaddr_un& a, socklen_t len) {
   const size_t off = offsetof(sockaddr_un, sun_path);
@@ -67,9 +87,10 @@ std::string sender_name(const sockaddr_un& a, socklen_t len) {
 }
 
 // Every message in the receive queue, peeked at explicit offsets.
-std::vector<UnixMessage> peek_queue(pid_t pid, int fd, int copy, const x86::UnixDiag& d) {
+std::vector<UnixMessage> peek_queue(pid_t pid, int fd, int copy, const x86::UnixDiag& d, const UnixSocketSet& set) {
   auto refuse = [&](const std::string& why) { refuse_fd(pid, fd, "unix socket: " + why); };
   PeekOffset peek(pid, fd, copy);
+  PassCred creds(copy);
   const bool stream = d.type == SOCK_STREAM;
   std::vector<UnixMessage> out;
   std::vector<uint8_t> buf(stream ? std::max<uint32_t>(d.rqueue, 1) : 65536);
@@ -92,12 +113,27 @@ std::vector<UnixMessage> peek_queue(pid_t pid, int fd, int copy, const x86::Unix
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
     if (n < 0) refuse(std::string("cannot peek at its unread data: ") + std::strerror(errno));
     bool rights = false;
-    for (cmsghdr* c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c))
+    uint32_t with_creds = 0;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
+      // Restore sends the data again from the restored process itself, so
+      // a receiver reading SCM_CREDENTIALS sees that process: exact only
+      // for what a dumped process sent with the credentials it has now.
+      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS && n > 0) {
+        ucred u;
+        std::memcpy(&u, CMSG_DATA(c), sizeof u);
+        if (u.pid == 0) continue;  // sent without credentials
+        with_creds = 1;
+        if (!set.pids.count(u.pid) || u.uid != set.uid || u.gid != set.gid)
+          refuse("a message in its receive queue was sent by pid " + std::to_string(u.pid) + " (uid " +
+                 std::to_string(u.uid) + ", gid " + std::to_string(u.gid) +
+                 "), not by a dumped process as it is now: its credentials could not be the same after restore");
+      }
       if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
         rights = true;
         size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
         for (size_t i = 0; i < count; ++i) ::close(reinterpret_cast<int*>(CMSG_DATA(c))[i]);
       }
+    }
     if (rights || (m.msg_flags & MSG_CTRUNC))
       refuse("a message in its receive queue carries descriptors (SCM_RIGHTS in flight), which are not carried");
     if (n == 0 && (stream || (d.shutdown & 1))) break;  // end of the stream (or of a shut-down queue)
@@ -107,9 +143,10 @@ std::vector<UnixMessage> peek_queue(pid_t pid, int fd, int copy, const x86::Unix
     }
     UnixMessage msg;
     msg.data.assign(buf.begin(), buf.begin() + n);
+    msg.creds = with_creds;
     if (d.type == SOCK_DGRAM) msg.sender = sender_name(from, m.msg_namelen);
-    if (stream && !out.empty()) {
-      out[0].data.insert(out[0].data.end(), msg.data.begin(), msg.data.end());
+    if (stream && !out.empty() && out.back().creds == msg.creds) {
+      out.back().data.insert(out.back().data.end(), msg.data.begin(), msg.data.end());
     } else {
       out.push_back(std::move(msg));
     }
@@ -209,6 +246,12 @@ void read_socket_file(pid_t pid, int fd, const x86::UnixDiag& d, UnixSocket& s) 
 UnixSocketSet read_unix_socket_set(pid_t pid, std::set<uint64_t> inside) {
   UnixSocketSet set;
   set.inside = std::move(inside);
+  set.pids = {pid};
+  std::ifstream status(proc_path(pid, "status"));
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind("Uid:", 0) == 0) set.uid = uint32_t(std::stoul(line.substr(4)));
+    if (line.rfind("Gid:", 0) == 0) set.gid = uint32_t(std::stoul(line.substr(4)));
+  }
   struct stat mine, theirs;
   if (stat("/proc/self/ns/net", &mine) != 0 || stat(proc_path(pid, "ns/net").c_str(), &theirs) != 0)
     throw DumpError("pid " + std::to_string(pid) + ": cannot tell its network namespace: " + std::strerror(errno));
@@ -320,7 +363,7 @@ std::vector<UnixSocket> read_unix_socket(pid_t pid, int fd, uint64_t ino, const 
   read_options(pid, fd, copy.get(), s);
   // Only a connected stream or seqpacket socket can hold data (peeking
   // another fails with EINVAL).
-  if (s.state == format::kUnixConnected || !stream_like) s.messages = peek_queue(pid, fd, copy.get(), d);
+  if (s.state == format::kUnixConnected || !stream_like) s.messages = peek_queue(pid, fd, copy.get(), d, set);
   // Datagrams come back from their senders: each must be in the set.
   if (d.type == SOCK_DGRAM && s.peer) {
     auto p = set.table.find(s.peer);

@@ -30,6 +30,10 @@ namespace ckpt::dumper {
 struct UnixSocketSet {
   std::map<uint64_t, x86::UnixDiag> table;
   std::set<uint64_t> inside;
+  // Who may have sent queued messages (SCM_CREDENTIALS): the dumped pids,
+  // with the real uid and gid they have now.
+  std::set<pid_t> pids;
+  uint32_t uid = 0, gid = 0;
 };
 
 // Reads the table in `pid`'s network namespace (entering it if it is not

@@ -58,6 +58,7 @@ std::vector<uint8_t> encode_unix_sockets(const std::vector<UnixSocket>& sockets)
     for (const UnixMessage& m : s.messages) {
       w.blob(m.data);
       w.str(m.sender);
+      w.u32(m.creds);
     }
     w.u32(s.sndbuf);
     w.u32(s.rcvbuf);
@@ -96,10 +97,11 @@ std::vector<UnixSocket> decode_unix_sockets(const uint8_t* p, size_t n, uint64_t
     s.backlog = r.u32("unix socket backlog");
     s.queue.resize(r.count("unix socket queue length", kMaxUnixQueue, 8));
     for (uint64_t& q : s.queue) q = r.u64("queued connection");
-    s.messages.resize(r.count("unix socket message count", kMaxUnixMessages, 8));
+    s.messages.resize(r.count("unix socket message count", kMaxUnixMessages, 12));
     for (UnixMessage& m : s.messages) {
       m.data = r.blob("unix socket message", kMaxBlobBytes);
       m.sender = r.str("unix socket message sender", kMaxUnixName);
+      m.creds = r.u32("unix socket message credentials");
     }
     s.sndbuf = r.u32("SO_SNDBUF");
     s.rcvbuf = r.u32("SO_RCVBUF");
@@ -181,15 +183,15 @@ void validate_unix_sockets(const std::vector<UnixSocket>& sockets, std::vector<u
       fail("a listener must be a named stream or seqpacket socket without peer");
     if ((s.state == kUnixConnected || s.state == kUnixQueued) != (s.peer != 0))
       fail("a peer exactly when connected or queued");
-    if (s.state == kUnixUnconnected && connection_oriented(s.type) && !s.messages.empty())
-      fail("unread data on an unconnected " + std::string(unix_type_name(s.type)) + " socket");
-    if (s.type == 1 && s.messages.size() > 1) fail("a stream socket's data is one message");
+    if (s.state != kUnixConnected && connection_oriented(s.type) && !s.messages.empty())
+      fail("unread data on a " + std::string(unix_type_name(s.type)) + " socket that is not connected");
     uint64_t total = 0;
     for (const UnixMessage& m : s.messages) {
       total += m.data.size();
       if (!name_is_valid(m.sender)) fail("invalid sender name");
       if (!m.sender.empty() && s.type != 2) fail("sender names belong to datagram sockets");
       if (m.data.empty() && s.type == 1) fail("an empty stream message");
+      if (m.creds > 1) fail("invalid credentials flag");
     }
     if (total > kMaxBlobBytes) fail("more unread data than a record may hold");
     if (!s.name.empty() && !s.listener) owners.emplace_back(owner_key(s.name, s.type), s.ino);

@@ -24,14 +24,17 @@ enum UnixState : uint32_t {
 // UnixSocket::shutdown bits, as sock_diag reports them.
 inline constexpr uint32_t kUnixShutRead = 1, kUnixShutWrite = 2;
 
-// One message of a receive queue. Stream sockets have at most one,
-// holding every unread byte; datagram and seqpacket sockets one per
-// datagram, in queue order.
+// One message of a receive queue. Stream sockets have one per run of
+// bytes sent with the same credentials (usually one, holding every unread
+// byte); datagram and seqpacket sockets one per datagram, in queue order.
 struct UnixMessage {
   std::vector<uint8_t> data;
   // Datagram sockets: the sender's address as recvfrom reports it (a
   // name as in UnixSocket::name); empty: an unnamed sender.
   std::string sender;
+  // 1: sent with credentials (SO_PASSCRED was on at either end), those of
+  // the dumped process; 0: without (a receiver reads pid 0, the overflow ids).
+  uint32_t creds = 0;
 };
 
 struct UnixSocket {

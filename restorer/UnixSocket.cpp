@@ -279,6 +279,16 @@ int Creator::sender_for(const UnixSocket& to, const UnixMessage& m) {
 }
 
 void Creator::send_all(const UnixSocket& to, int from, const UnixMessage& m, bool by_name) {
+  // The kernel attaches credentials when either end has SO_PASSCRED (or
+  // SO_PASSPIDFD) at the time of sending: the receiver's decides here (a
+  // sender's would autobind an unnamed datagram sender); both are set to
+  // their saved values afterwards.
+  const int on = int(m.creds), off = 0;
+  setsockopt(from, SOL_SOCKET, SO_PASSCRED, &off, sizeof off);
+  setsockopt(from, SOL_SOCKET, SO_PASSPIDFD, &off, sizeof off);
+  setsockopt(fd(to.ino), SOL_SOCKET, SO_PASSPIDFD, &off, sizeof off);
+  if (setsockopt(fd(to.ino), SOL_SOCKET, SO_PASSCRED, &on, sizeof on) != 0)
+    fail_errno(to, "cannot set SO_PASSCRED to queue its data again");
   // Room in the sender's buffer for all it sends here: what it held at
   // the dump was charged under sizes the options step sets back.
   int big = INT_MAX / 2;

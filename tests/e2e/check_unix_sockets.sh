@@ -8,7 +8,8 @@
 #     descriptors in flight (SCM_RIGHTS), a peer in another process, a
 #     connection still queued on another process's listener, a datagram
 #     from a sender in another process, a peer already closed, data sent on
-#     a connection its listener has not accepted;
+#     a connection its listener has not accepted, a message whose
+#     credentials (SCM_CREDENTIALS) are another process's;
 #   - --ignore-fds leaves such a socket out together with the sockets that
 #     lean on it (its peer);
 #   - restore (and restore --check) refuses, before anything else, an
@@ -113,6 +114,18 @@ grep -q "cannot dump fd $fd: unix socket: a queued datagram came from @ckpt-test
   "$WORK/receiver.dump.err" || fail "outside sender: $(cat "$WORK/receiver.dump.err")"
 log "outside-sender: $(cat "$WORK/receiver.dump.err")"
 
+refused other_sender "was sent by pid [0-9]+ .*not by a dumped process" '
+import socket, sys, os
+a, b = socket.socketpair()
+b.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+child = os.fork()
+if child == 0:
+    a.send(b"from a child since gone")
+    os._exit(0)
+os.waitpid(child, 0)
+print("ready", b.fileno(), flush=True)
+sys.stdin.readline()'
+
 refused peer_closed "its peer has closed" '
 import socket, sys
 a, b = socket.socketpair()
@@ -212,7 +225,7 @@ bad no-record "which has no record" "unix=$pair:drop:1"
 bad same-name "bind the same name" "unix=$dgram:name:$WORK/l.sock"
 bad sender "which no datagram socket of the image binds" "unix=$recv:sender:@nobody"
 bad queue "its queue names a socket that is not queued on it" "unix=$listener:queue_add:77"
-bad stream-messages "a stream socket's data is one message" "unix=$pair:messages:2"
+bad listener-messages "unread data on a stream socket that is not connected" "unix=$listener:messages:2"
 bad name-long "invalid name" "unix=$recv:name:/$(printf 'a%.0s' {1..107})"
 bad unlinked-abstract "file attributes on a socket without a path" "unix=$recv:unlinked:1"
 bad backlog "backlog or queue on a socket that is not listening" "unix=$dgram:backlog:5"

@@ -7,17 +7,19 @@
  *   stream pair s[0], s[1]: "hello from 0" sent 0 -> 1 (12 bytes), then
  *     5000 bytes in two writes 1 -> 0; shutdown(s[0], SHUT_WR); s[0] gets
  *     SO_SNDBUF 40000 (the kernel makes it 80000), SO_RCVTIMEO 2.5 s,
- *     SO_PEEK_OFF 3; s[1] gets SO_RCVBUF 50000, SO_PASSCRED, O_NONBLOCK,
+ *     SO_PEEK_OFF 3; s[1] gets SO_PASSCRED before the data (so it carries
+ *     credentials), SO_RCVBUF 50000, O_NONBLOCK,
  *     SO_RCVLOWAT 2, SO_SNDTIMEO 1 s, SO_PRIORITY 5.
  *   datagram pair d[0], d[1]: datagrams of 10, 1 and 3000 bytes 0 -> 1 and
- *     one of 7 bytes 1 -> 0.
+ *     one of 7 bytes 1 -> 0; then d[1] gets SO_PASSCRED (they carry none).
  *   seqpacket pair q[0], q[1]: messages of 4 and 600 bytes 0 -> 1;
  *     shutdown(q[1], SHUT_RD); q[1] FD_CLOEXEC.
  * Every option of every socket is recorded with getsockopt before "ready".
  *
  * Check: the recorded options, F_GETFL and F_GETFD are the same; each
  * pair's ends are each other's peers (what one sends the other gets);
- * s[0] peeks at offset 3 first; the unread data comes back in order with
+ * s[0] peeks at offset 3 first; s[1]'s data carries this process's
+ * credentials (its pid now), d[1]'s first datagram none (pid 0); the unread data comes back in order with
  * its message boundaries; s[1] reads end of file after its 12 bytes (its
  * peer shut down writing) and s[0] cannot write (EPIPE); q[1] reads its two
  * messages, then end of file.
@@ -29,6 +31,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -99,6 +102,7 @@ int main(int argc, char **argv)
 		must(socketpair(AF_UNIX, SOCK_STREAM, 0, fds) == 0, "socketpair stream");
 		must(socketpair(AF_UNIX, SOCK_DGRAM, 0, fds + 2) == 0, "socketpair dgram");
 		must(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, fds + 4) == 0, "socketpair seqpacket");
+		set_int(fds[1], SO_PASSCRED, 1); /* before: the data carries credentials */
 		must(send(fds[0], "hello from 0", 12, 0) == 12, "send");
 		must(send(fds[1], big, 3000, 0) == 3000 && send(fds[1], big + 3000, 2000, 0) == 2000, "send big");
 		must(shutdown(fds[0], SHUT_WR) == 0, "shutdown");
@@ -107,7 +111,6 @@ int main(int argc, char **argv)
 		must(setsockopt(fds[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) == 0, "SO_RCVTIMEO");
 		set_int(fds[0], SO_PEEK_OFF, 3);
 		set_int(fds[1], SO_RCVBUF, 50000);
-		set_int(fds[1], SO_PASSCRED, 1);
 		set_int(fds[1], SO_RCVLOWAT, 2);
 		set_int(fds[1], SO_PRIORITY, 5);
 		struct timeval tv2 = {1, 0};
@@ -118,6 +121,7 @@ int main(int argc, char **argv)
 		     "send dgram");
 		must(send(fds[4], q4, 4, 0) == 4 && send(fds[4], q600, 600, 0) == 600, "send seqpacket");
 		must(shutdown(fds[5], SHUT_RD) == 0, "shutdown seqpacket");
+		set_int(fds[3], SO_PASSCRED, 1); /* after: its datagrams carry none */
 		must(fcntl(fds[5], F_SETFD, FD_CLOEXEC) == 0, "FD_CLOEXEC");
 		record();
 	}
@@ -167,14 +171,43 @@ int main(int argc, char **argv)
 	}
 	if (have != sizeof big || memcmp(got, big, sizeof big) != 0)
 		FAIL("stream 0: read back %zu bytes, want the 5000 sent by its peer", have);
-	expect_msg(1, "hello from 0", 12, 0);
+	/* Sent with credentials: those of this process (its pid now). */
+	char data[32];
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(struct ucred))];
+	} control;
+	struct iovec iov = {data, sizeof data};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control, .msg_controllen = sizeof control};
+	ssize_t got_n = recvmsg(fds[1], &mh, MSG_DONTWAIT);
+	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+	struct ucred cred = {0, 0, 0};
+	if (c && c->cmsg_type == SCM_CREDENTIALS)
+		memcpy(&cred, CMSG_DATA(c), sizeof cred);
+	if (got_n != 12 || memcmp(data, "hello from 0", 12) != 0)
+		FAIL("stream 1: did not read \"hello from 0\" (%zd)", got_n);
+	if (cred.pid != getpid() || cred.uid != getuid() || cred.gid != getgid())
+		FAIL("stream 1: credentials pid %d uid %u gid %u, want this process's (%d)", (int)cred.pid,
+		     (unsigned)cred.uid, (unsigned)cred.gid, (int)getpid());
 	expect_msg(1, NULL, 0, 0); /* its peer shut down writing: end of file */
 	if (send(fds[0], "x", 1, MSG_NOSIGNAL) != -1 || errno != EPIPE)
 		FAIL("stream 0: send after SHUT_WR did not fail with EPIPE");
 	must(send(fds[1], "back", 4, 0) == 4, "send back");
 	expect_msg(0, "back", 4, 0);
 
-	expect_msg(3, d10, 10, 0);
+	/* Sent without credentials: pid 0, even though d[1] has SO_PASSCRED now. */
+	mh.msg_controllen = sizeof control;
+	mh.msg_control = &control;
+	iov.iov_len = 10;
+	memset(&cred, 0xff, sizeof cred);
+	got_n = recvmsg(fds[3], &mh, MSG_DONTWAIT);
+	c = CMSG_FIRSTHDR(&mh);
+	if (c && c->cmsg_type == SCM_CREDENTIALS)
+		memcpy(&cred, CMSG_DATA(c), sizeof cred);
+	if (got_n != 10 || memcmp(data, d10, 10) != 0)
+		FAIL("dgram 1: the first datagram is not the 10 bytes sent");
+	if (cred.pid != 0)
+		FAIL("dgram 1: credentials of pid %d on a datagram sent without them", (int)cred.pid);
 	expect_msg(3, d1, 1, 0);
 	expect_msg(3, d3000, 3000, 0);
 	expect_msg(2, d7, 7, 0);
