@@ -205,6 +205,11 @@ void validate_unix_sockets(const std::vector<UnixSocket>& sockets, std::vector<u
       // A datagram socket connected one way (the peer is not connected back)
       // is connected by name at restore.
       if (s.type == 2 && p->peer != s.ino && p->name.empty()) fail("connected one way to an unnamed socket");
+      // What restore makes by connecting: the client of a queued connection
+      // holds nothing yet; an accepted socket's client is a plain socket.
+      if (p->state == kUnixQueued && !s.messages.empty()) fail("unread data from a connection not yet accepted");
+      if (s.listener && s.state == kUnixConnected && (p->listener || p->state != kUnixConnected))
+        fail("an accepted connection's peer must be a connected client");
     }
     if (s.listener) {
       const UnixSocket* l = find(s.listener);

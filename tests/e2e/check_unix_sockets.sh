@@ -197,7 +197,7 @@ log "restored over stale socket files: $(cat "$WORK/back.out")"
 
 # --- corrupt records -----------------------------------------------------------
 "$CKPT" inspect "$WORK/base.ckpt" >"$WORK/base.inspect" || fail "ckpt inspect failed"
-record() { grep "^unix socket #.*$1" "$WORK/base.inspect" | head -n 1 | sed 's/^unix socket #\([0-9]*\) .*/\1/'; }
+record() { grep -F "$1" "$WORK/base.inspect" | grep "^unix socket #" | head -n 1 | sed 's/^unix socket #\([0-9]*\) .*/\1/'; }
 pair=$(record "stream connected (unnamed) peer")
 dgram=$(record "dgram unconnected $WORK/s.sock")
 recv=$(record "dgram unconnected @")
@@ -229,6 +229,10 @@ bad listener-messages "unread data on a stream socket that is not connected" "un
 bad name-long "invalid name" "unix=$recv:name:/$(printf 'a%.0s' {1..107})"
 bad unlinked-abstract "file attributes on a socket without a path" "unix=$recv:unlinked:1"
 bad backlog "backlog or queue on a socket that is not listening" "unix=$dgram:backlog:5"
+# The queued connection's client: the one whose peer id is 2^32 + its inode.
+client=$(awk '/^unix socket #/ && / stream connected / { for (i = 1; i < NF; i++) if ($i == "peer" && $(i + 1) + 0 >= 4294967296) { sub("#", "", $3); print $3; exit } }' "$WORK/base.inspect")
+[[ -n $client ]] || fail "the queued connection's client is not found: $(grep '^unix' "$WORK/base.inspect")"
+bad client-data "unread data from a connection not yet accepted" "unix=$client:messages:1"
 # Passes validation, refused by restore's checks (before anything is made).
 "$EDIT" "$WORK/base.ckpt" "$WORK/nodir.ckpt" "unix=$recv:name:/nonexistent-ckpt-dir/r.sock" || fail "image_edit failed"
 "$RESTORE" --check "$WORK/nodir.ckpt" 2>"$WORK/nodir.err" && fail "a path in a missing directory passed restore --check"
