@@ -15,6 +15,7 @@
 #include <cstring>
 #include <fstream>
 #include <set>
+#include <tuple>
 
 #include "restorer/DeletedFiles.h"
 #include "restorer/RestoreError.h"
@@ -76,6 +77,42 @@ int somaxconn() {
 // The records that bind their name (all named ones but those sharing a listener's).
 bool owns_name(const UnixSocket& s) { return !s.name.empty() && !s.listener; }
 
+// Sets the saved options on `f` (what differs from its present values).
+void apply_options(int f, const UnixSocket& s) {
+  auto get = [&](int opt) {
+    int v = 0;
+    socklen_t l = sizeof v;
+    return getsockopt(f, SOL_SOCKET, opt, &v, &l) == 0 ? v : INT_MIN;
+  };
+  auto set = [&](int opt, int v, const char* name) {
+    if (get(opt) == v) return;
+    if (setsockopt(f, SOL_SOCKET, opt, &v, sizeof v) != 0 || get(opt) != v)
+      fail_errno(s, std::string("cannot set ") + name + " to " + std::to_string(v));
+  };
+  // The kernel stores twice what it is given; FORCE passes net.core.*mem_max (CAP_NET_ADMIN).
+  auto buffer = [&](int opt, int force, uint32_t want, const char* name) {
+    if (get(opt) == int(want)) return;
+    int half = int(want / 2);
+    if (setsockopt(f, SOL_SOCKET, opt, &half, sizeof half) == 0 && get(opt) == int(want)) return;
+    if (setsockopt(f, SOL_SOCKET, force, &half, sizeof half) == 0 && get(opt) == int(want)) return;
+    fail(s, std::string("cannot make ") + name + " " + std::to_string(want) + " here (it is " +
+                std::to_string(get(opt)) + "; sizes above net.core.*mem_max need CAP_NET_ADMIN)");
+  };
+  buffer(SO_SNDBUF, SO_SNDBUFFORCE, s.sndbuf, "SO_SNDBUF");
+  buffer(SO_RCVBUF, SO_RCVBUFFORCE, s.rcvbuf, "SO_RCVBUF");
+  set(SO_PASSCRED, int(s.passcred), "SO_PASSCRED");
+  set(SO_PASSSEC, int(s.passsec), "SO_PASSSEC");
+  if (s.passpidfd || get(SO_PASSPIDFD) > 0) set(SO_PASSPIDFD, int(s.passpidfd), "SO_PASSPIDFD");
+  set(SO_PEEK_OFF, s.peek_off, "SO_PEEK_OFF");
+  set(SO_RCVLOWAT, s.rcvlowat, "SO_RCVLOWAT");
+  set(SO_PRIORITY, s.priority, "SO_PRIORITY");
+  for (auto [opt, us, name] : {std::tuple{SO_RCVTIMEO, s.rcvtimeo_us, "SO_RCVTIMEO"},
+                               std::tuple{SO_SNDTIMEO, s.sndtimeo_us, "SO_SNDTIMEO"}}) {
+    timeval tv{time_t(us / 1000000), suseconds_t(us % 1000000)};
+    if (us && setsockopt(f, SOL_SOCKET, opt, &tv, sizeof tv) != 0) fail_errno(s, std::string("cannot set ") + name);
+  }
+}
+
 }  // namespace
 
 UnixSockets::UnixSockets(UnixSockets&& o) noexcept
@@ -95,6 +132,26 @@ void check_unix_sockets(const format::Image& image) {
   std::map<uint64_t, x86::UnixDiag> table;
   bool have_table = false;
   const int max_backlog = somaxconn();
+  // The options, tried once per distinct combination on a scratch socket
+  // (what this caller may set: buffer sizes above net.core.*mem_max and
+  // priorities above 6 need CAP_NET_ADMIN).
+  std::set<std::vector<int64_t>> tried;
+  for (const UnixSocket& s : sockets) {
+    if (s.state == format::kUnixQueued ||
+        !tried.insert({s.type, s.sndbuf, s.rcvbuf, s.passsec, s.passpidfd, s.peek_off, s.rcvlowat, s.priority,
+                       s.rcvtimeo_us, s.sndtimeo_us})
+             .second)
+      continue;
+    int scratch = socket(AF_UNIX, int(s.type) | SOCK_CLOEXEC, 0);
+    if (scratch < 0) fail_errno(s, "cannot create a socket");
+    try {
+      apply_options(scratch, s);
+    } catch (...) {
+      ::close(scratch);
+      throw;
+    }
+    ::close(scratch);
+  }
   for (const UnixSocket& s : sockets) {
     if (s.state == format::kUnixListening && int64_t(s.backlog) > max_backlog)
       fail(s, "its backlog " + std::to_string(s.backlog) + " is above this machine's net.core.somaxconn " +
@@ -334,42 +391,8 @@ void Creator::shut_down() {
 }
 
 void Creator::set_options() {
-  for (const UnixSocket& s : image_.files.unix_sockets) {
-    if (s.state == format::kUnixQueued) continue;
-    const int f = fd(s.ino);
-    auto get = [&](int opt) {
-      int v = 0;
-      socklen_t l = sizeof v;
-      return getsockopt(f, SOL_SOCKET, opt, &v, &l) == 0 ? v : INT_MIN;
-    };
-    auto set = [&](int opt, int v, const char* name) {
-      if (get(opt) == v) return;
-      if (setsockopt(f, SOL_SOCKET, opt, &v, sizeof v) != 0 || get(opt) != v)
-        fail_errno(s, std::string("cannot set ") + name + " to " + std::to_string(v));
-    };
-    // The kernel stores twice what it is given; FORCE passes net.core.*mem_max (CAP_NET_ADMIN).
-    auto buffer = [&](int opt, int force, uint32_t want, const char* name) {
-      if (get(opt) == int(want)) return;
-      int half = int(want / 2);
-      if (setsockopt(f, SOL_SOCKET, opt, &half, sizeof half) == 0 && get(opt) == int(want)) return;
-      if (setsockopt(f, SOL_SOCKET, force, &half, sizeof half) == 0 && get(opt) == int(want)) return;
-      fail(s, std::string("cannot make ") + name + " " + std::to_string(want) + " here (it is " +
-                  std::to_string(get(opt)) + "; sizes above net.core.*mem_max need CAP_NET_ADMIN)");
-    };
-    buffer(SO_SNDBUF, SO_SNDBUFFORCE, s.sndbuf, "SO_SNDBUF");
-    buffer(SO_RCVBUF, SO_RCVBUFFORCE, s.rcvbuf, "SO_RCVBUF");
-    set(SO_PASSCRED, int(s.passcred), "SO_PASSCRED");
-    set(SO_PASSSEC, int(s.passsec), "SO_PASSSEC");
-    if (s.passpidfd || get(SO_PASSPIDFD) > 0) set(SO_PASSPIDFD, int(s.passpidfd), "SO_PASSPIDFD");
-    set(SO_PEEK_OFF, s.peek_off, "SO_PEEK_OFF");
-    set(SO_RCVLOWAT, s.rcvlowat, "SO_RCVLOWAT");
-    set(SO_PRIORITY, s.priority, "SO_PRIORITY");
-    for (auto [opt, us, name] : {std::tuple{SO_RCVTIMEO, s.rcvtimeo_us, "SO_RCVTIMEO"},
-                                 std::tuple{SO_SNDTIMEO, s.sndtimeo_us, "SO_SNDTIMEO"}}) {
-      timeval tv{time_t(us / 1000000), suseconds_t(us % 1000000)};
-      if (us && setsockopt(f, SOL_SOCKET, opt, &tv, sizeof tv) != 0) fail_errno(s, std::string("cannot set ") + name);
-    }
-  }
+  for (const UnixSocket& s : image_.files.unix_sockets)
+    if (s.state != format::kUnixQueued) apply_options(fd(s.ino), s);
 }
 
 void Creator::finish_files() {

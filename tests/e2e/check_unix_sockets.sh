@@ -16,7 +16,9 @@
 #     image whose names are taken here (the original still runs), and
 #     restores it once the original is gone (stale socket files removed);
 #   - corrupt unix_sockets records (image_edit) are refused with one line
-#     by restore, restore --check and ckpt verify.
+#     by restore, restore --check and ckpt verify; what only this machine
+#     can tell (a directory missing, a buffer size no caller can set) by
+#     restore --check.
 source "$(dirname "$0")/lib.sh"
 
 EDIT="$PROGRAMS/../tools/image_edit"
@@ -238,3 +240,9 @@ bad client-data "unread data from a connection not yet accepted" "unix=$client:m
 "$RESTORE" --check "$WORK/nodir.ckpt" 2>"$WORK/nodir.err" && fail "a path in a missing directory passed restore --check"
 grep -q "the directory of its path is missing" "$WORK/nodir.err" || fail "nodir: $(cat "$WORK/nodir.err")"
 log "nodir: $(cat "$WORK/nodir.err")"
+# An odd SO_SNDBUF: the kernel stores twice what it is given, so no caller
+# can make it; restore --check finds that on a scratch socket.
+"$EDIT" "$WORK/base.ckpt" "$WORK/oddbuf.ckpt" "unix=$pair:sndbuf:12345" || fail "image_edit failed"
+"$RESTORE" --check "$WORK/oddbuf.ckpt" 2>"$WORK/oddbuf.err" && fail "an odd SO_SNDBUF passed restore --check"
+grep -q "cannot make SO_SNDBUF 12345 here" "$WORK/oddbuf.err" || fail "oddbuf: $(cat "$WORK/oddbuf.err")"
+log "oddbuf: $(cat "$WORK/oddbuf.err")"
