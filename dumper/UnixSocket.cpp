@@ -233,6 +233,8 @@ void read_socket_file(pid_t pid, int fd, const x86::UnixDiag& d, UnixSocket& s) 
     s.file_mode = st.st_mode & 0777;  // (set-id and sticky bits mean nothing on a socket)
     s.file_uid = st.st_uid;
     s.file_gid = st.st_gid;
+    s.file_dev = st.st_dev;
+    s.file_ino = st.st_ino;
   } else if (relative) {
     refuse_fd(pid, fd, "unix socket: bound to the relative name " + s.name +
                            ", whose file is not found from the working directory");

@@ -37,8 +37,8 @@ std::string unix_name_text(const std::string& name) {
 
 // ino, type, state, name length, peer, listener, shutdown, backlog, queue
 // count, message count, 2 buffers, 3 flags, peek_off, 2 timeouts, rcvlowat,
-// priority, unlinked, mode, uid, gid.
-static constexpr size_t kMinUnixRecord = 8 + 4 + 4 + 4 + 8 + 8 + 4 + 4 + 4 + 4 + 8 + 12 + 4 + 16 + 4 + 4 + 4 + 12;
+// priority, unlinked, mode, uid, gid, file device and inode.
+static constexpr size_t kMinUnixRecord = 8 + 4 + 4 + 4 + 8 + 8 + 4 + 4 + 4 + 4 + 8 + 12 + 4 + 16 + 4 + 4 + 4 + 12 + 16;
 
 std::vector<uint8_t> encode_unix_sockets(const std::vector<UnixSocket>& sockets) {
   ByteWriter w;
@@ -74,6 +74,8 @@ std::vector<uint8_t> encode_unix_sockets(const std::vector<UnixSocket>& sockets)
     w.u32(s.file_mode);
     w.u32(s.file_uid);
     w.u32(s.file_gid);
+    w.u64(s.file_dev);
+    w.u64(s.file_ino);
   }
   return w.bytes();
 }
@@ -117,6 +119,8 @@ std::vector<UnixSocket> decode_unix_sockets(const uint8_t* p, size_t n, uint64_t
     s.file_mode = r.u32("unix socket file mode");
     s.file_uid = r.u32("unix socket file owner");
     s.file_gid = r.u32("unix socket file group");
+    s.file_dev = r.u64("unix socket file device");
+    s.file_ino = r.u64("unix socket file inode");
   }
   r.expect_end("unix_sockets section");
   return out;
@@ -176,7 +180,7 @@ void validate_unix_sockets(const std::vector<UnixSocket>& sockets, std::vector<u
     if (s.peek_off < -1 || s.rcvtimeo_us < 0 || s.sndtimeo_us < 0 || s.rcvlowat < 0) fail("negative option value");
     if (s.sndbuf > uint32_t(INT32_MAX) || s.rcvbuf > uint32_t(INT32_MAX)) fail("buffer size out of range");
     if (s.file_mode & ~0777u) fail("socket file mode has bits beyond 0777");
-    if ((s.unlinked || s.file_mode) && !is_path(s.name)) fail("file attributes on a socket without a path");
+    if ((s.unlinked || s.file_mode || s.file_ino) && !is_path(s.name)) fail("file attributes on a socket without a path");
     const bool listening = s.state == kUnixListening;
     if (!listening && (s.backlog || !s.queue.empty())) fail("backlog or queue on a socket that is not listening");
     if (listening && (!connection_oriented(s.type) || s.name.empty() || s.peer || s.listener))

@@ -64,6 +64,9 @@ struct UnixSocket {
   uint32_t unlinked = 0;
   uint32_t file_mode = 0;                     // path names, not unlinked: the socket file's permission bits (0777)
   uint32_t file_uid = 0, file_gid = 0;        // and its owner
+  // and its identity (st_dev, st_ino): a stale socket file at the path is
+  // removed at restore only if it is this very file, left by the original.
+  uint64_t file_dev = 0, file_ino = 0;
 };
 
 // The id of a connection queued on a listener, not yet accepted: it has no

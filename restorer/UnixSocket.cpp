@@ -185,6 +185,11 @@ void check_unix_sockets(const format::Image& image) {
         have_table = true;
       }
       if (!is_stale(st, table)) fail(s, "its path is bound by a live socket (is the original still running?)");
+      // Only the original's own file is removed (a killed server leaves it):
+      // never a socket file of someone else's that looks unused from here
+      // (its socket may live in another network namespace).
+      if (s.unlinked || uint64_t(st.st_ino) != s.file_ino || uint64_t(st.st_dev) != s.file_dev)
+        fail(s, "its path holds a socket file that is not the one it was bound to");
       continue;  // stale: removed and bound again (create_unix_sockets)
     }
     if (errno != ENOENT) fail_errno(s, "cannot look at its path");
@@ -282,7 +287,8 @@ void Creator::bind_names() {
     if (is_path(s.name)) {
       struct stat st;
       // A stale socket file (check_unix_sockets made sure) goes first.
-      if (lstat(s.name.c_str(), &st) == 0 && S_ISSOCK(st.st_mode) && unlink(s.name.c_str()) != 0)
+      if (lstat(s.name.c_str(), &st) == 0 && S_ISSOCK(st.st_mode) && !s.unlinked &&
+          uint64_t(st.st_ino) == s.file_ino && uint64_t(st.st_dev) == s.file_dev && unlink(s.name.c_str()) != 0)
         fail_errno(s, "cannot remove the stale socket file at its path");
     }
     sockaddr_un a;

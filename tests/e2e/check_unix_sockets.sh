@@ -14,7 +14,8 @@
 #     lean on it (its peer);
 #   - restore (and restore --check) refuses, before anything else, an
 #     image whose names are taken here (the original still runs), and
-#     restores it once the original is gone (stale socket files removed);
+#     restores it once the original is gone (its stale socket files
+#     removed; a stale socket file that is not the original's is refused);
 #   - corrupt unix_sockets records (image_edit) are refused with one line
 #     by restore, restore --check and ckpt verify; what only this machine
 #     can tell (a directory missing, a buffer size no caller can set) by
@@ -189,6 +190,13 @@ done
 kill -9 "$(pid_of base)"
 wait_exit base any
 [[ -S $WORK/l.sock && -S $WORK/s.sock ]] || fail "the original's socket files are not there (stale) to test their removal"
+# A stale socket file that is not the original's own is left alone: refused.
+listener=$("$CKPT" inspect "$WORK/base.ckpt" | grep "^unix socket #.* listening" | sed 's/^unix socket #\([0-9]*\) .*/\1/')
+"$EDIT" "$WORK/base.ckpt" "$WORK/otherfile.ckpt" "unix=$listener:file_ino:12345" || fail "image_edit failed"
+"$RESTORE" --check "$WORK/otherfile.ckpt" 2>"$WORK/otherfile.err" && fail "another stale socket file would be removed"
+grep -q "its path holds a socket file that is not the one it was bound to" "$WORK/otherfile.err" ||
+  fail "otherfile: $(cat "$WORK/otherfile.err")"
+log "otherfile: $(cat "$WORK/otherfile.err")"
 restore_start back "$WORK/base.ckpt"
 send back go
 close_input back

@@ -32,7 +32,7 @@
 // Task: timer_clock=N (the first POSIX timer's clock), oom_score_adj=N.
 // Unix sockets: unix=I:FIELD:VALUE changes record I (in ino order) of the
 // unix_sockets section: type, state, peer, listener, shutdown, backlog,
-// passcred, peek_off, unlinked, mode, rcvtimeo, sndbuf (numbers), name and sender
+// passcred, peek_off, unlinked, mode, rcvtimeo, sndbuf, file_ino (numbers), name and sender
 // (the first message's; text, a leading @ for an abstract name), ino_of=J
 // (record J's inode: a duplicate), queue_add=N (an inode appended to a
 // listener's queue), drop=1 (the record removed), messages=N (N one-byte
@@ -218,6 +218,7 @@ int main(int argc, char** argv) {
         else if (what == "mode") u.file_mode = uint32_t(v);
         else if (what == "rcvtimeo") u.rcvtimeo_us = int64_t(v);
         else if (what == "sndbuf") u.sndbuf = uint32_t(v);
+        else if (what == "file_ino") u.file_ino = v;
         else if (what == "name") u.name = name();
         else if (what == "sender") u.messages.at(0).sender = name();
         else if (what == "ino_of") u.ino = socks.at(v).ino;
