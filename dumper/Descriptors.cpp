@@ -75,7 +75,8 @@ bool is_tty(dev_t rdev) {
 
 }  // namespace
 
-format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas, std::vector<std::string>* left_out) {
+format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas, std::vector<std::string>* left_out,
+                             bool inherit_outside_sockets) {
   format::FileTable table;
   std::map<uint64_t, size_t> object_index;  // id -> index in table.objects
 
@@ -125,7 +126,8 @@ format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas, st
   for (const FdIdentity& i : ids)
     if (i.fd > 2 && link_of(proc_path(pid, "fd/" + std::to_string(i.fd))).rfind("socket:", 0) == 0)
       socket_inodes.insert(i.ino);  // (0-2 are restore's own: a peer there is outside)
-  const UnixSocketSet sockets = socket_inodes.empty() ? UnixSocketSet{} : read_unix_socket_set(pid, socket_inodes);
+  UnixSocketSet sockets = socket_inodes.empty() ? UnixSocketSet{} : read_unix_socket_set(pid, socket_inodes);
+  sockets.inherit_outside = inherit_outside_sockets;
   std::vector<std::vector<int>> groups = group_open_files(pid, std::move(ids));
   std::map<int, int> description_of;  // fd -> lowest fd of its description
   for (const auto& g : groups)
@@ -175,7 +177,10 @@ format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas, st
       if (!is_unix_socket(sockets, st.st_ino)) refuse_fd(pid, n, "sockets are not supported yet (" + target + ")");
       f.kind = FdKind::UnixSocket;  // UnixSocket.h
       f.object = st.st_ino;
-      for (format::UnixSocket& s : read_unix_socket(pid, n, st.st_ino, sockets)) table.unix_sockets.push_back(std::move(s));
+      bool outside = false;  // --inherit-outside-sockets: no record, restore's --inherit-fd stands in
+      for (format::UnixSocket& s : read_unix_socket(pid, n, st.st_ino, sockets, &outside))
+        table.unix_sockets.push_back(std::move(s));
+      f.external = outside;
     } else if (target == "anon_inode:[eventfd]") {
       f.kind = FdKind::EventFd;
       f.count = std::stoull(fdinfo_field(info, "eventfd-count"), nullptr, 16);

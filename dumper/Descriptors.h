@@ -26,6 +26,6 @@ namespace ckpt::dumper {
 // line per fd is added to *left_out, and epoll sets lose their entries for
 // it (as the kernel drops them when a file is closed for good).
 format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas,
-                             std::vector<std::string>* left_out = nullptr);
+                             std::vector<std::string>* left_out = nullptr, bool inherit_outside_sockets = false);
 
 }  // namespace ckpt::dumper

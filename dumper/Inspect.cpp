@@ -58,12 +58,12 @@ PageTotals totals(const Image& img) {
   return t;
 }
 
-// Pipe ends whose other end was outside the process: restore needs
-// --inherit-fd N (or --external-fds=null) for each.
+// Pipe ends and Unix sockets whose other end was outside the process:
+// restore needs --inherit-fd N (or, pipes only, --external-fds=null) for each.
 std::vector<int> outside_pipe_ends(const Image& img) {
   std::vector<int> out;
   for (const FdEntry& f : img.files.fds)
-    if (f.kind == FdKind::Pipe && f.external) out.push_back(f.fd);
+    if ((f.kind == FdKind::Pipe || f.kind == FdKind::UnixSocket) && f.external) out.push_back(f.fd);
   return out;
 }
 
@@ -201,9 +201,16 @@ void print_text(const ImageReader& r, std::ostream& out) {
     if (u.shutdown) out << ", shutdown " << u.shutdown;
     out << "\n";
   }
-  for (int fd : outside_pipe_ends(img))
-    out << "outside pipe end: fd " << fd << " (its other end was not in the process): restore needs --inherit-fd "
-        << fd << " or --external-fds=null\n";
+  for (int fd : outside_pipe_ends(img)) {
+    auto f = std::lower_bound(img.files.fds.begin(), img.files.fds.end(), fd,
+                              [](const FdEntry& e, int n) { return e.fd < n; });
+    if (f->kind == FdKind::UnixSocket)
+      out << "outside socket: fd " << fd << " (its peer was not in the process): restore needs --inherit-fd " << fd
+          << " with a connected socket\n";
+    else
+      out << "outside pipe end: fd " << fd << " (its other end was not in the process): restore needs --inherit-fd "
+          << fd << " or --external-fds=null\n";
+  }
   out << "resume code: syscall " << hex(m.syscall_gadget) << ", sigreturn " << hex(m.sigreturn_gadget) << "\n";
   out << "memory areas (" << img.vmas.size() << "):\n";
   for (const Vma& v : img.vmas) {

@@ -273,7 +273,7 @@ UnixSocketSet read_unix_socket_set(pid_t pid, std::set<uint64_t> inside) {
 
 bool is_unix_socket(const UnixSocketSet& set, uint64_t ino) { return set.table.count(ino) != 0; }
 
-std::vector<UnixSocket> read_unix_socket(pid_t pid, int fd, uint64_t ino, const UnixSocketSet& set) {
+std::vector<UnixSocket> read_unix_socket(pid_t pid, int fd, uint64_t ino, const UnixSocketSet& set, bool* outside) {
   auto refuse = [&](const std::string& why) { refuse_fd(pid, fd, "unix socket: " + why); };
   const x86::UnixDiag& d = set.table.at(ino);
   if (d.type != SOCK_STREAM && d.type != SOCK_DGRAM && d.type != SOCK_SEQPACKET)
@@ -330,14 +330,17 @@ std::vector<UnixSocket> read_unix_socket(pid_t pid, int fd, uint64_t ino, const 
     const bool queued = d.peer == 0 && stream_like && in_listener_queue(ino);
     if (d.peer == 0 && !queued)
       for (const auto& [l, ld] : set.table)  // queued on a listener of someone else's
-        if (ld.state == kListen && std::find(ld.icons.begin(), ld.icons.end(), ino) != ld.icons.end())
+        if (ld.state == kListen && std::find(ld.icons.begin(), ld.icons.end(), ino) != ld.icons.end()) {
+          if (set.inherit_outside) return *outside = true, std::vector<UnixSocket>{};
           refuse("connecting to " + socket_text(set, l) + " (not yet accepted), outside the dumped processes");
+        }
     if (d.peer == 0 && !queued)
       refuse(std::string("its peer has closed") +
              (stream_like ? " (a pending end of file or ECONNRESET cannot be read without consuming it)"
                           : " (its next send would fail with ECONNREFUSED)"));
     s.state = format::kUnixConnected;
     s.peer = queued ? format::unix_queued_id(ino) : d.peer;
+    if (!queued && !set.inside.count(d.peer) && set.inherit_outside) return *outside = true, std::vector<UnixSocket>{};
     if (!queued && !set.inside.count(d.peer))
       refuse("connected to " + socket_text(set, d.peer) + ", outside the dumped processes");
     if (stream_like && !s.name.empty()) {

@@ -34,6 +34,8 @@ struct UnixSocketSet {
   // with the real uid and gid they have now.
   std::set<pid_t> pids;
   uint32_t uid = 0, gid = 0;
+  // Connected outside the set: an outside end (*outside), not a refusal.
+  bool inherit_outside = false;
 };
 
 // Reads the table in `pid`'s network namespace (entering it if it is not
@@ -45,8 +47,10 @@ bool is_unix_socket(const UnixSocketSet& set, uint64_t ino);
 
 // The records of the Unix socket `ino` that `pid` holds at `fd`: its own,
 // then (a listener) one per queued connection. Refuses (refuse_fd) what
-// cannot be restored exactly.
-std::vector<format::UnixSocket> read_unix_socket(pid_t pid, int fd, uint64_t ino, const UnixSocketSet& set);
+// cannot be restored exactly. A socket connected outside the set is refused
+// too, unless set.inherit_outside: then no record, and *outside is set.
+std::vector<format::UnixSocket> read_unix_socket(pid_t pid, int fd, uint64_t ino, const UnixSocketSet& set,
+                                                 bool* outside);
 
 // After every fd was read, with --ignore-fds: the records that lean on a
 // socket left out (a peer, a listener, a datagram's sender) cannot come

@@ -12,6 +12,10 @@
 #     credentials (SCM_CREDENTIALS) are another process's;
 #   - --ignore-fds leaves such a socket out together with the sockets that
 #     lean on it (its peer);
+#   - with --inherit-outside-sockets a socket connected to another process
+#     is saved as an outside end: restore refuses it without --inherit-fd N,
+#     and with a new connection on fd N the restored client talks to the
+#     server through it;
 #   - restore (and restore --check) refuses, before anything else, an
 #     image whose names are taken here (the original still runs), and
 #     restores it once the original is gone (its stale socket files
@@ -90,6 +94,61 @@ c = socket.socket(socket.AF_UNIX)
 c.connect(sys.argv[1] + "/srv.sock")
 print("ready", c.fileno(), flush=True)
 sys.stdin.readline()'
+
+# --inherit-outside-sockets: the same kind of client is saved with its
+# socket as an outside end, and restored with --inherit-fd N standing in:
+# a new connection to the same server, made by the caller.
+start echo "$PYTHON" -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.bind(sys.argv[1] + "/echo.sock")
+s.listen(4)
+print("ready", flush=True)
+while True:
+    c, _ = s.accept()
+    try:
+        data = c.recv(100)
+        if data:
+            c.send(b"echo " + data)
+    except OSError:
+        pass
+    c.close()' "$WORK"
+wait_lines echo 1
+start client "$PYTHON" -c '
+import socket, sys
+c = socket.socket(socket.AF_UNIX)
+c.connect(sys.argv[1] + "/echo.sock")
+print("ready", c.fileno(), flush=True)
+sys.stdin.readline()
+c.send(b"ping")
+print(c.recv(100).decode(), flush=True)' "$WORK"
+wait_lines client 1
+read -r _ cfd <"$WORK/client.out"
+PID_client=$(pid_of client)
+"$CKPT" dump "$PID_client" -o "$WORK/inherit.ckpt" --kill --inherit-outside-sockets >/dev/null 2>"$WORK/inherit.dump.err" ||
+  fail "ckpt dump --inherit-outside-sockets failed: $(cat "$WORK/inherit.dump.err")"
+grep -q "warning: fd $cfd is a unix socket (socket:\[[0-9]*\]) connected outside the dumped processes: restore it with \`restore --inherit-fd $cfd" \
+  "$WORK/inherit.dump.err" || fail "no warning naming fd $cfd: $(cat "$WORK/inherit.dump.err")"
+wait_gone client
+"$CKPT" inspect "$WORK/inherit.ckpt" | grep -q "^outside socket: fd $cfd " || fail "ckpt inspect does not list the outside socket"
+"$RESTORE" --check "$WORK/inherit.ckpt" 2>"$WORK/noinherit.err" && fail "restore --check accepted an outside socket without --inherit-fd"
+grep -q "fd $cfd (unix-socket socket:\[[0-9]*\]): its peer was outside the dumped processes; pass --inherit-fd $cfd" \
+  "$WORK/noinherit.err" || fail "noinherit: $(cat "$WORK/noinherit.err")"
+( eval "exec $cfd</dev/null"; exec "$RESTORE" --check --inherit-fd "$cfd" "$WORK/inherit.ckpt" ) 2>"$WORK/notsock.err" &&
+  fail "restore --check took /dev/null for a socket"
+grep -q "restore's fd $cfd is not a socket" "$WORK/notsock.err" || fail "notsock: $(cat "$WORK/notsock.err")"
+_spawn back2 "$PYTHON" -c '
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+n = int(sys.argv[2])
+os.dup2(os.dup(s.fileno()), n)
+os.execv(sys.argv[3], [sys.argv[3], "--inherit-fd", str(n), sys.argv[4]])' "$WORK/echo.sock" "$cfd" "$RESTORE" "$WORK/inherit.ckpt"
+send back2 go
+close_input back2
+wait_exit back2 0
+grep -qx "echo ping" "$WORK/back2.out" || fail "the restored client did not talk through its stand-in: $(cat "$WORK/back2.out" "$WORK/back2.err")"
+log "--inherit-outside-sockets: the restored client got '$(cat "$WORK/back2.out")' through --inherit-fd $cfd"
 
 start sender "$PYTHON" -c '
 import socket, sys, os
