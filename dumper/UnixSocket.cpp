@@ -344,14 +344,24 @@ std::vector<UnixSocket> read_unix_socket(pid_t pid, int fd, uint64_t ino, const 
     if (!queued && !set.inside.count(d.peer))
       refuse("connected to " + socket_text(set, d.peer) + ", outside the dumped processes");
     if (stream_like && !s.name.empty()) {
-      // The name of a connected stream socket is its listener's: it was accepted there.
-      for (uint64_t l : set.inside) {
-        auto it = set.table.find(l);
-        if (it != set.table.end() && it->second.state == kListen && it->second.type == d.type &&
-            it->second.name == d.name)
-          s.listener = l;
-      }
-      if (!s.listener)
+      // A named connected stream socket was accepted from the listener of
+      // its name; or it is the connecting side, bound before (or autobound
+      // by SO_PASSCRED when) connecting: its peer is then a connection
+      // accepted from, or still queued on, a listener of the set.
+      auto accepted_name = [&](const std::string& name) {
+        for (uint64_t l : set.inside) {
+          auto it = set.table.find(l);
+          if (it != set.table.end() && it->second.state == kListen && it->second.type == d.type &&
+              it->second.name == name)
+            return l;
+        }
+        return uint64_t(0);
+      };
+      s.listener = accepted_name(d.name);
+      auto p = queued ? set.table.end() : set.table.find(d.peer);
+      const bool connector = queued || (p != set.table.end() && !p->second.name.empty() &&
+                                        p->second.name != d.name && accepted_name(p->second.name));
+      if (!s.listener && !connector)
         refuse("connected and named " + format::unix_name_text(s.name) +
                ", but no listener of the dumped processes has that name (accepted from a listener since closed, "
                "or bound before connecting): not carried");

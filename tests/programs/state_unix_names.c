@@ -8,6 +8,8 @@
  *   L: stream listener bound to P-l.sock, listen(L, 7), the file made
  *      mode 0640 and (as root) owned by 4321:8765. Client c1 connects
  *      and is accepted as a1; c1 sends "abc" that a1 has not read. Client
+ *      c3, with SO_PASSCRED, is autobound as it connects, and accepted as
+ *      a3 (whose peer name is c3's). Client
  *      c2 connects and is left in L's queue (not accepted).
  *   B: datagram socket bound to @ckpt-b-PID; S: datagram socket bound to
  *      P-s.sock (a path sender); U: unnamed datagram socket. Queued in B:
@@ -38,9 +40,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-enum { L, C1, A1, C2, B, S, U, A, D, X, N };
-static const char *names[N] = {"L", "c1", "a1", "c2", "B", "S", "U", "A", "D", "X"};
-static int fds[N] = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
+enum { L, C1, A1, C2, B, S, U, A, D, X, C3, A3, N };
+static const char *names[N] = {"L", "c1", "a1", "c2", "B", "S", "U", "A", "D", "X", "c3", "a3"};
+static int fds[N] = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
 static struct sockaddr_un self_addr[N], peer_addr[N];
 static socklen_t self_len[N], peer_len[N];
 static char lpath[108], spath[108], xpath[108];
@@ -133,6 +135,11 @@ int main(int argc, char **argv)
 		fds[A1] = accept(fds[L], NULL, NULL);
 		must(fds[A1] >= 0, "accept");
 		must(send(fds[C1], "abc", 3, 0) == 3, "send abc");
+		fds[C3] = sock(SOCK_STREAM); /* autobound when it connects, by SO_PASSCRED */
+		must(setsockopt(fds[C3], SOL_SOCKET, SO_PASSCRED, &(int){1}, sizeof(int)) == 0, "SO_PASSCRED");
+		connect_to(fds[C3], lpath, 0);
+		fds[A3] = accept(fds[L], NULL, NULL);
+		must(fds[A3] >= 0, "accept c3");
 		fds[C2] = sock(SOCK_STREAM);
 		connect_to(fds[C2], lpath, 0);
 
