@@ -206,6 +206,9 @@ class Creator {
   Creator(const format::Image& image, UnixSockets& out) : image_(image), out_(out) {
     for (const UnixSocket& s : image.files.unix_sockets) by_ino_[s.ino] = &s;
   }
+  ~Creator() {
+    if (scratch_ >= 0) ::close(scratch_);
+  }
   void run();
 
  private:
@@ -247,17 +250,14 @@ void Creator::run() {
   }
   struct Back {
     int fd;
-    int scratch;
     ~Back() {
       if (fd >= 0) (void)!fchdir(fd), ::close(fd);
-      if (scratch >= 0) ::close(scratch);
     }
-  } back{saved_cwd, -1};
+  } back{saved_cwd};
   create();
   bind_names();
   connect_listeners();
   send_data();
-  back.scratch = scratch_;
   connect_one_way();
   shut_down();
   set_options();
