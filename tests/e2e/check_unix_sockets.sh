@@ -130,7 +130,8 @@ PID_client=$(pid_of client)
 grep -q "warning: fd $cfd is a unix socket (socket:\[[0-9]*\]) connected outside the dumped processes: restore it with \`restore --inherit-fd $cfd" \
   "$WORK/inherit.dump.err" || fail "no warning naming fd $cfd: $(cat "$WORK/inherit.dump.err")"
 wait_gone client
-"$CKPT" inspect "$WORK/inherit.ckpt" | grep -q "^outside socket: fd $cfd " || fail "ckpt inspect does not list the outside socket"
+"$CKPT" inspect "$WORK/inherit.ckpt" >"$WORK/inherit.inspect" || fail "ckpt inspect failed"
+grep -q "^outside socket: fd $cfd " "$WORK/inherit.inspect" || fail "ckpt inspect does not list the outside socket"
 "$RESTORE" --check "$WORK/inherit.ckpt" 2>"$WORK/noinherit.err" && fail "restore --check accepted an outside socket without --inherit-fd"
 grep -q "fd $cfd (unix-socket socket:\[[0-9]*\]): its peer was outside the dumped processes; pass --inherit-fd $cfd" \
   "$WORK/noinherit.err" || fail "noinherit: $(cat "$WORK/noinherit.err")"
@@ -212,7 +213,8 @@ pid=$(pid_of scm_rights)
   fail "ckpt dump --ignore-fds failed: $(cat "$WORK/ignored.err")"
 (($(grep -c 'left out fd .*unix socket' "$WORK/ignored.err") == 2)) ||
   fail "--ignore-fds did not leave out both ends: $(cat "$WORK/ignored.err")"
-"$CKPT" inspect "$WORK/ignored.ckpt" | grep -q 'unix socket #' && fail "--ignore-fds kept a socket record"
+"$CKPT" inspect "$WORK/ignored.ckpt" >"$WORK/ignored.inspect" || fail "ckpt inspect failed"
+grep -q 'unix socket #' "$WORK/ignored.inspect" && fail "--ignore-fds kept a socket record"
 log "--ignore-fds: $(tr '\n' ' ' <"$WORK/ignored.err")"
 
 # --- names taken at restore -------------------------------------------------
