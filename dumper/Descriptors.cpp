@@ -29,6 +29,7 @@
 #include "dumper/ScopedFd.h"
 #include "dumper/TargetFile.h"
 #include "dumper/TimerFd.h"
+#include "dumper/UnixSocket.h"
 #include "dumper/Tracee.h"
 #include "format/Limits.h"
 
@@ -85,7 +86,7 @@ static int root_stdio_of(pid_t pid, pid_t root, int fd) {
 }
 
 format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas, std::vector<std::string>* left_out,
-                             pid_t root) {
+                             pid_t root, bool inherit_outside_sockets) {
   const bool is_root = root == 0 || root == pid;
   format::FileTable table;
   std::map<uint64_t, size_t> object_index;  // id -> index in table.objects
@@ -131,6 +132,13 @@ format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas, st
     held.push_back({n, uint64_t(st.st_ino), n});
     ids.push_back({n, uint64_t(st.st_dev), uint64_t(st.st_ino)});
   }
+  // Sockets resolve their peers against every socket the dumped set holds.
+  std::set<uint64_t> socket_inodes;
+  for (const FdIdentity& i : ids)
+    if (i.fd > 2 && link_of(proc_path(pid, "fd/" + std::to_string(i.fd))).rfind("socket:", 0) == 0)
+      socket_inodes.insert(i.ino);  // (0-2 are restore's own: a peer there is outside)
+  UnixSocketSet sockets = socket_inodes.empty() ? UnixSocketSet{} : read_unix_socket_set(pid, socket_inodes);
+  sockets.inherit_outside = inherit_outside_sockets;
   std::vector<std::vector<int>> groups = group_open_files(pid, std::move(ids));
   std::map<int, int> description_of;  // fd -> lowest fd of its description
   for (const auto& g : groups)
@@ -182,10 +190,17 @@ format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas, st
     }
     f.locks = read_locks(pid, n, info);
     f.file.path = target;
-    if (target.rfind("socket:", 0) != 0) read_file_owner(pid, f);
+    read_file_owner(pid, f);
 
-    if (target.rfind("socket:", 0) == 0) refuse_fd(pid, n, "sockets are not supported yet (" + target + ")");
-    if (target == "anon_inode:[eventfd]") {
+    if (target.rfind("socket:", 0) == 0) {
+      if (!is_unix_socket(sockets, st.st_ino)) refuse_fd(pid, n, "sockets are not supported yet (" + target + ")");
+      f.kind = FdKind::UnixSocket;  // UnixSocket.h
+      f.object = st.st_ino;
+      bool outside = false;  // --inherit-outside-sockets: no record, restore's --inherit-fd stands in
+      for (format::UnixSocket& s : read_unix_socket(pid, n, st.st_ino, sockets, &outside))
+        table.unix_sockets.push_back(std::move(s));
+      f.external = outside;
+    } else if (target == "anon_inode:[eventfd]") {
       f.kind = FdKind::EventFd;
       f.count = std::stoull(fdinfo_field(info, "eventfd-count"), nullptr, 16);
       if (fdinfo_field(info, "eventfd-semaphore") == "1") f.flags |= 1;  // EFD_SEMAPHORE
@@ -262,6 +277,21 @@ format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas, st
                             (m == r.fd ? "" : "it shares fd " + std::to_string(r.fd) + "'s open file, and ") + r.why);
       skipped.insert(n);
     }
+  }
+  std::sort(table.unix_sockets.begin(), table.unix_sockets.end(),
+            [](const format::UnixSocket& a, const format::UnixSocket& b) { return a.ino < b.ino; });
+  if (left_out) {  // sockets leaning on a left-out one go too
+    std::map<uint64_t, std::string> gone = drop_orphaned_unix_sockets(table.unix_sockets);
+    std::erase_if(table.fds, [&](const FdEntry& f) {
+      auto it = f.kind == FdKind::UnixSocket ? gone.find(f.object) : gone.end();
+      if (it == gone.end()) return false;
+      left_out->push_back("left out fd " + std::to_string(f.fd) + " (--ignore-fds): unix socket: " + it->second);
+      for (const format::FdNumber& d : f.dups)
+        left_out->push_back("left out fd " + std::to_string(d.fd) + " (--ignore-fds): it shares fd " +
+                            std::to_string(f.fd) + "'s open file, and unix socket: " + it->second);
+      skipped.insert(f.fd);
+      return true;
+    });
   }
   // Epoll entries of a left-out file go too, as when a file is closed for good.
   for (FdEntry& f : table.fds) {

@@ -31,6 +31,7 @@ namespace ckpt::dumper {
 // become stdio dups of the root's number, and its own fds 0-2 are saved
 // like any other fd.
 format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas,
-                             std::vector<std::string>* left_out = nullptr, pid_t root = 0);
+                             std::vector<std::string>* left_out = nullptr, pid_t root = 0,
+                             bool inherit_outside_sockets = false);
 
 }  // namespace ckpt::dumper

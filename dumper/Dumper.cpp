@@ -198,6 +198,11 @@ static void note_outside_pipes(const format::FileTable& files, const std::string
                          " end whose other end is outside the process (" + f.file.path + "): restore it with "
                          "`restore --inherit-fd " + std::to_string(f.fd) + " " + image + "` and a stand-in open on fd " +
                          std::to_string(f.fd) + ", or with `restore --external-fds=null " + image + "`");
+    else if (f.kind == format::FdKind::UnixSocket && f.external)
+      warnings.push_back("fd " + std::to_string(f.fd) + " is a unix socket (" + f.file.path +
+                         ") connected outside the dumped processes: restore it with `restore --inherit-fd " +
+                         std::to_string(f.fd) + " " + image + "` and a connected socket open on fd " +
+                         std::to_string(f.fd));
 }
 
 // Reads the image just written with restore's own reader: every framing,
@@ -239,7 +244,7 @@ MemberRecords read_member(const Tracee& tracee, pid_t root, const DumpOptions& o
   read_guard_regions(pid, image.vmas);
   image.sysv_shm = read_sysv_shm(pid, image.vmas);
   image.mm = mm_info(pid, image.vmas);
-  image.files = read_files(pid, image.vmas, o.ignore_fds ? &r.warnings : nullptr, root);
+  image.files = read_files(pid, image.vmas, o.ignore_fds ? &r.warnings : nullptr, root, o.inherit_outside_sockets);
   // For syscall injection: code in the vdso (always mapped and present) if
   // it has it, else the process's own (x86/RemoteSyscall.h).
   x86::InjectionSite site;

@@ -64,12 +64,12 @@ PageTotals totals(const Image& img) {
   return t;
 }
 
-// Pipe ends whose other end was outside the process: restore needs
-// --inherit-fd N (or --external-fds=null) for each.
+// Pipe ends and Unix sockets whose other end was outside the process:
+// restore needs --inherit-fd N (or, pipes only, --external-fds=null) for each.
 std::vector<int> outside_pipe_ends(const Image& img) {
   std::vector<int> out;
   for (const FdEntry& f : img.files.fds)
-    if (f.kind == FdKind::Pipe && f.external) out.push_back(f.fd);
+    if ((f.kind == FdKind::Pipe || f.kind == FdKind::UnixSocket) && f.external) out.push_back(f.fd);
   return out;
 }
 
@@ -240,9 +240,31 @@ void print_member(const Image& img, std::ostream& out) {
           << ((d.flags & kDeletedIsCwd) ? " cwd" : "") << (&d == &img.files.deleted.back() ? ")" : "");
     out << "\n";
   }
-  for (int fd : outside_pipe_ends(img))
-    out << "outside pipe end: fd " << fd << " (its other end was not in the process): restore needs --inherit-fd "
-        << fd << " or --external-fds=null\n";
+  // One line per Unix socket record, in record order (image_edit's unix=I:...).
+  for (size_t i = 0; i < img.files.unix_sockets.size(); ++i) {
+    const format::UnixSocket& u = img.files.unix_sockets[i];
+    size_t bytes = 0;
+    for (const format::UnixMessage& m : u.messages) bytes += m.data.size();
+    out << "unix socket #" << i << " " << u.ino << ": " << format::unix_type_name(u.type) << " "
+        << format::unix_state_name(u.state) << " " << printable(format::unix_name_text(u.name))
+        << (u.unlinked ? " (unlinked)" : "");
+    if (u.peer) out << " peer " << u.peer;
+    if (u.listener) out << " listener " << u.listener;
+    if (u.state == format::kUnixListening) out << " backlog " << u.backlog << " queued " << u.queue.size();
+    out << ", " << u.messages.size() << " messages (" << bytes << " bytes) unread";
+    if (u.shutdown) out << ", shutdown " << u.shutdown;
+    out << "\n";
+  }
+  for (int fd : outside_pipe_ends(img)) {
+    auto f = std::lower_bound(img.files.fds.begin(), img.files.fds.end(), fd,
+                              [](const FdEntry& e, int n) { return e.fd < n; });
+    if (f->kind == FdKind::UnixSocket)
+      out << "outside socket: fd " << fd << " (its peer was not in the process): restore needs --inherit-fd " << fd
+          << " with a connected socket\n";
+    else
+      out << "outside pipe end: fd " << fd << " (its other end was not in the process): restore needs --inherit-fd "
+          << fd << " or --external-fds=null\n";
+  }
   out << "resume code: syscall " << hex(m.syscall_gadget) << ", sigreturn " << hex(m.sigreturn_gadget) << "\n";
   out << "memory areas (" << img.vmas.size() << "):\n";
   for (const Vma& v : img.vmas) {

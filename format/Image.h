@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "format/UnixSocket.h"
+
 namespace ckpt::format {
 
 // Bytes 0..7 of every image; what binfmt_misc matches.
@@ -29,11 +31,13 @@ enum class SectionType : uint32_t {
   SysvShm = 13,   // std::vector<SysvSegment>; optional (written only when there are segments)
   Tree = 21,      // ProcessTree: the members; exactly one, flags 0 (docs/format.md, "Process trees")
   // 22: reserved for the tree (tree-wide records).
+  UnixSockets = 25,  // FileTable::unix_sockets; optional (written only when there are some)
 };
 inline constexpr uint32_t kSectionTypeCount = 8;  // types 1..kSectionTypeCount are all required
 // Whether a section type beyond the required ones is known (it may be absent).
 inline bool section_type_is_optional(uint32_t t) {
-  return t == uint32_t(SectionType::SysvShm) || t == uint32_t(SectionType::Tree);
+  return t == uint32_t(SectionType::SysvShm) || t == uint32_t(SectionType::Tree) ||
+         t == uint32_t(SectionType::UnixSockets);
 }
 // Whether a section belongs to one member of the tree (its header's flags
 // carry the member's index) rather than to the whole image (flags 0).
@@ -340,7 +344,9 @@ enum class FdKind : uint32_t {
   TimerFd = 10,
   Memfd = 11,       // `object` = SharedObject id
   Inotify = 12,     // `watches`
+  UnixSocket = 13,  // `object` = the UnixSocket record's inode (format/UnixSocket.h)
 };
+bool fd_kind_is_valid(uint32_t raw);
 const char* fd_kind_name(FdKind kind);
 
 // One inotify watch: what inotify_add_watch gave and was given.
@@ -441,6 +447,7 @@ struct FileTable {
   std::vector<FdEntry> fds;  // one per open file description, sorted by fd
   std::vector<StdioDup> stdio_dups;  // sorted by fd
   std::vector<DeletedFile> deleted;  // sorted by id
+  std::vector<UnixSocket> unix_sockets;  // sorted by ino; its own section (UnixSockets)
 };
 
 // A System V shared memory segment attached by the process (shmget/shmat).

@@ -171,8 +171,14 @@ ImageReader::ImageReader(int fd) : fd_(fd) {
       case SectionType::Threads: img.threads = decode_threads(p.data(), p.size(), s.payload()); break;
       case SectionType::PageIndex: img.chunks = decode_page_index(p.data(), p.size(), s.payload()); break;
       case SectionType::Task: img.task = decode_task(p.data(), p.size(), s.payload()); break;
-      case SectionType::Files: img.files = decode_files(p.data(), p.size(), s.payload()); break;
+      case SectionType::Files: {  // (whichever of files and unix_sockets comes first)
+        std::vector<UnixSocket> sockets = std::move(img.files.unix_sockets);
+        img.files = decode_files(p.data(), p.size(), s.payload());
+        img.files.unix_sockets = std::move(sockets);
+        break;
+      }
       case SectionType::SysvShm: img.sysv_shm = decode_sysv_shm(p.data(), p.size(), s.payload()); break;
+      case SectionType::UnixSockets: img.files.unix_sockets = decode_unix_sockets(p.data(), p.size(), s.payload()); break;
       case SectionType::PageData:
       case SectionType::Tree: break;
     }

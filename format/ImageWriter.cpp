@@ -105,6 +105,8 @@ void ImageWriter::write_tree_metadata(const ProcessTree& tree, const std::vector
     section(SectionType::Vmas, encode_vmas(image->vmas), i);
     section(SectionType::Threads, encode_threads(image->threads), i);
     if (!image->sysv_shm.empty()) section(SectionType::SysvShm, encode_sysv_shm(image->sysv_shm), i);
+    if (!image->files.unix_sockets.empty())
+      section(SectionType::UnixSockets, encode_unix_sockets(image->files.unix_sockets), i);
   }
   begin_page_data();
 }

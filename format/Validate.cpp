@@ -374,6 +374,14 @@ void validate_image(const Image& image, const std::vector<SectionInfo>& sections
   }
   validate_descriptions(image.files, lowest_fd, bad_files);
   validate_deleted_files(image, bad_files);
+  {
+    const uint64_t at = section_offset(sections, SectionType::UnixSockets);
+    std::vector<uint64_t> socket_fds;
+    for (const FdEntry& f : fds)
+      if (f.kind == FdKind::UnixSocket && !f.external) socket_fds.push_back(f.object);
+    validate_unix_sockets(image.files.unix_sockets, std::move(socket_fds),
+                          [&](const std::string& why) { throw FormatError(at ? at : files_at, "unix_sockets: " + why); });
+  }
 
   const uint64_t threads_at = section_offset(sections, SectionType::Threads);
   std::vector<int32_t> tids;

@@ -27,6 +27,7 @@
 #include "restorer/Locks.h"
 #include "restorer/RestoreError.h"
 #include "restorer/TimerFd.h"
+#include "restorer/UnixSocket.h"
 
 namespace ckpt::restorer {
 
@@ -218,6 +219,15 @@ void check_files(const format::Image& image, const ExternalFds& external) {
           fail(f, "cannot set the pipe size to " + std::to_string(f.pipe_size) + " here");
         break;
       case FdKind::Inotify: check_inotify(f); break;
+      case FdKind::UnixSocket:
+        if (!f.external) break;
+        if (!inherit.count(f.fd))
+          fail(f, "its peer was outside the dumped processes; pass --inherit-fd " + std::to_string(f.fd) +
+                      " with a connected socket open on that fd of restore (--external-fds=null stands in for pipes only)");
+        if (fstat(f.fd, &st) != 0 || !S_ISSOCK(st.st_mode))
+          fail(f, "--inherit-fd " + std::to_string(f.fd) + " was given but restore's fd " + std::to_string(f.fd) +
+                      " is not a socket");
+        break;
       case FdKind::Fifo:
         if (fifo_is_unlinked(image, f)) break;  // recreated (DeletedFiles.h)
         if (stat(f.file.path.c_str(), &st) != 0 || !S_ISFIFO(st.st_mode)) fail(f, "the FIFO is missing");
@@ -253,6 +263,7 @@ void check_files(const format::Image& image, const ExternalFds& external) {
                        " fds in all while it is restored, above this caller's RLIMIT_NOFILE of " +
                        std::to_string(nofile.rlim_cur));
   check_timerfds(image);
+  check_unix_sockets(image);
   for (const format::StdioDup& d : image.files.stdio_dups)
     if (fcntl(d.of, F_GETFD) < 0)
       throw RestoreError("fd " + std::to_string(d.fd) + " shared fd " + std::to_string(d.of) +
@@ -260,9 +271,11 @@ void check_files(const format::Image& image, const ExternalFds& external) {
   for (int n : inherit) {
     auto it = std::lower_bound(image.files.fds.begin(), image.files.fds.end(), n,
                                [](const FdEntry& f, int x) { return f.fd < x; });
-    bool used = it != image.files.fds.end() && it->fd == n && it->external && it->kind == FdKind::Pipe;
-    if (!used) throw RestoreError("--inherit-fd " + std::to_string(n) + ": the image has no outside pipe end on fd " +
-                                  std::to_string(n));
+    bool used = it != image.files.fds.end() && it->fd == n && it->external &&
+                (it->kind == FdKind::Pipe || it->kind == FdKind::UnixSocket);
+    if (!used)
+      throw RestoreError("--inherit-fd " + std::to_string(n) + ": the image has no outside pipe end or socket on fd " +
+                         std::to_string(n));
   }
 }
 
@@ -335,6 +348,10 @@ void prepare_fds(const format::Image& image, const ExternalFds& external /*check
   if (uint64_t(top) + numbers + 64 > nofile.rlim_cur)
     throw RestoreError("the image needs fd " + std::to_string(top) + ", above this process's RLIMIT_NOFILE");
   int base = std::max(top + 1, tree.base);
+  // Every socket (connected pairs, listeners with their queues) at once;
+  // the holders close when this returns, the fds below keep them. (Only
+  // the tree's root holds Unix sockets: the dump refuses them elsewhere.)
+  UnixSockets sockets = create_unix_sockets(image);
 
   std::map<uint64_t, std::pair<int, int>>& pipes = tree.pipes;
   std::map<uint64_t, unsigned>& pipe_ends_used = tree.pipe_ends_used;
@@ -431,6 +448,9 @@ void prepare_fds(const format::Image& image, const ExternalFds& external /*check
         break;
       }
       case FdKind::TimerFd: fd = make_timerfd(f); break;
+      case FdKind::UnixSocket:  // an outside one: restore's own fd f.fd (--inherit-fd, check_files made sure)
+        fd = fcntl(f.external ? f.fd : sockets.fd(f.object), F_DUPFD_CLOEXEC, f.external ? base : 0);
+        break;
       case FdKind::Memfd: {
         auto it = out.objects.find(f.object);
         if (it == out.objects.end()) fail(f, "its memfd object is missing");
@@ -500,6 +520,7 @@ void prepare_fds(const format::Image& image, const ExternalFds& external /*check
       out.close_upto = std::max(out.close_upto, placeholder + 1);
   }
   fill_epoll_sets(image, created, base, reused);
+  sockets.commit();
 }
 
 void fill_pipes(PreparedFiles& files) {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Descriptors ckpt cannot restore are refused at dump time, cleanly: for a
-# process holding a unix socketpair, a TCP socket listening on 127.0.0.1,
+# process holding a unix socketpair with a descriptor in flight (SCM_RIGHTS
+# sent and not yet received: not carried), a TCP socket listening on 127.0.0.1,
 # a fanotify instance, a pty master (/dev/ptmx) or a pty slave (/dev/pts/N,
 # its master held elsewhere), `ckpt dump` must exit 1 with exactly one line
 # on stderr that names the fd number and its kind, leave no image (nor a
@@ -20,7 +21,7 @@ import ctypes, os, socket, sys
 kind = sys.argv[1]
 keep = []
 if kind == "socketpair":
-    a, b = socket.socketpair(); keep += [a, b]; fd = a.fileno()
+    a, b = socket.socketpair(); socket.send_fds(b, [b"x"], [0]); keep += [a, b]; fd = a.fileno()
 elif kind == "tcp":
     s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(); keep.append(s); fd = s.fileno()
 elif kind == "fanotify":

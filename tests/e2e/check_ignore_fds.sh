@@ -3,7 +3,8 @@
 # refuse, and says so: one warning line per fd left out, naming the fd and
 # its kind. Everything it can carry is still carried.
 #
-# A python3 holder opens a unix socketpair (two fds, and a dup of one: an
+# A python3 holder opens a unix socketpair with a descriptor in flight to
+# one end (refused; the other end goes with it: two fds, and a dup of one: an
 # open file is left out with all its fd numbers), a pty (master and
 # slave: terminals), an inotify instance, a regular file read up to an
 # offset, a pipe (both ends inside) and an epoll set watching one socket
@@ -30,6 +31,7 @@ import ctypes, json, os, select, socket, sys
 libc = ctypes.CDLL(None, use_errno=True)
 path = sys.argv[1]
 a, b = socket.socketpair()
+socket.send_fds(b, [b"x"], [0])  # a descriptor in flight to a: a is refused, b goes with its peer
 master, slave = os.openpty()
 ino = libc.inotify_init1(0)
 if ino < 0 or libc.inotify_add_watch(ino, b"/tmp", 0x100) < 0:

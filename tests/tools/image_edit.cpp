@@ -31,6 +31,13 @@
 // an image whose validation is slow if any check is quadratic); bulk_maps=N
 // (the same without the fds, which restore --check would need room for).
 // Task: timer_clock=N (the first POSIX timer's clock), oom_score_adj=N.
+// Unix sockets: unix=I:FIELD:VALUE changes record I (in ino order) of the
+// unix_sockets section: type, state, peer, listener, shutdown, backlog,
+// passcred, peek_off, unlinked, mode, rcvtimeo, sndbuf, file_ino (numbers), name and sender
+// (the first message's; text, a leading @ for an abstract name), ino_of=J
+// (record J's inode: a duplicate), queue_add=N (an inode appended to a
+// listener's queue), drop=1 (the record removed), messages=N (N one-byte
+// messages), data=N (the first message made N bytes long).
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -184,14 +191,44 @@ int main(int argc, char** argv) {
       if (eq == std::string::npos) throw std::runtime_error("expected FIELD=VALUE, got " + arg);
       std::string field = arg.substr(0, eq), value = arg.substr(eq + 1);
       bool text = field == "cwd" || field == "file_path" || field == "saved_file_path" || field == "exe" ||
-                  field == "compress" || field == "lock" || field.rfind("add_", 0) == 0;
+                  field == "compress" || field == "lock" || field.rfind("add_", 0) == 0 || field == "unix";
       auto first_epoll = [&]() -> FdEntry& {
         for (FdEntry& f : img.files.fds)
           if (f.kind == FdKind::Epoll && !f.targets.empty()) return f;
         throw std::runtime_error("the image has no epoll entry");
       };
       uint64_t n = text ? 0 : std::stoull(value, nullptr, 0);
-      if (field == "vdso_hash") img.mm.vdso_hash = n;
+      if (field == "unix") {
+        std::vector<std::string> parts = split(value, ':');
+        if (parts.size() < 3) throw std::runtime_error("expected unix=I:FIELD:VALUE");
+        auto& socks = img.files.unix_sockets;
+        UnixSocket& u = socks.at(std::stoul(parts[0]));
+        const std::string& what = parts[1];
+        std::string text = value.substr(parts[0].size() + parts[1].size() + 2);
+        auto name = [&] { return text[0] == '@' ? std::string(1, '\0') + text.substr(1) : text; };
+        uint64_t v = (what == "name" || what == "sender") ? 0 : std::stoull(text, nullptr, 0);
+        if (what == "type") u.type = uint32_t(v);
+        else if (what == "state") u.state = uint32_t(v);
+        else if (what == "peer") u.peer = v;
+        else if (what == "listener") u.listener = v;
+        else if (what == "shutdown") u.shutdown = uint32_t(v);
+        else if (what == "backlog") u.backlog = uint32_t(v);
+        else if (what == "passcred") u.passcred = uint32_t(v);
+        else if (what == "peek_off") u.peek_off = int32_t(int64_t(v));
+        else if (what == "unlinked") u.unlinked = uint32_t(v);
+        else if (what == "mode") u.file_mode = uint32_t(v);
+        else if (what == "rcvtimeo") u.rcvtimeo_us = int64_t(v);
+        else if (what == "sndbuf") u.sndbuf = uint32_t(v);
+        else if (what == "file_ino") u.file_ino = v;
+        else if (what == "name") u.name = name();
+        else if (what == "sender") u.messages.at(0).sender = name();
+        else if (what == "ino_of") u.ino = socks.at(v).ino;
+        else if (what == "queue_add") u.queue.push_back(v);
+        else if (what == "messages") u.messages.assign(v, UnixMessage{{'x'}, {}});
+        else if (what == "data") u.messages.at(0).data.assign(v, 'y');
+        else if (what == "drop") socks.erase(socks.begin() + long(&u - socks.data()));
+        else throw std::runtime_error("unknown unix field " + what);
+      } else if (field == "vdso_hash") img.mm.vdso_hash = n;
       else if (field == "pid") img.process.pid = img.threads.at(0).tid = int32_t(n);
       else if (field == "tid1") img.threads.at(1).tid = int32_t(n);
       else if (field == "uid") img.process.uid = img.process.euid = uint32_t(n);
