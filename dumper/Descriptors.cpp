@@ -26,6 +26,7 @@
 #include "dumper/OpenFiles.h"
 #include "dumper/ScopedFd.h"
 #include "dumper/TargetFile.h"
+#include "dumper/TcpConnection.h"
 #include "dumper/TimerFd.h"
 #include "dumper/Tracee.h"
 #include "format/Limits.h"
@@ -74,7 +75,8 @@ bool is_tty(dev_t rdev) {
 
 }  // namespace
 
-format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas, std::vector<std::string>* left_out) {
+format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas, std::vector<std::string>* left_out,
+                             TcpConnections* tcp) {
   format::FileTable table;
   std::map<uint64_t, size_t> object_index;  // id -> index in table.objects
 
@@ -164,8 +166,14 @@ format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas, st
     f.file.path = target;
     if (target.rfind("socket:", 0) != 0) read_file_owner(pid, f);
 
-    if (target.rfind("socket:", 0) == 0) refuse_fd(pid, n, "sockets are not supported yet (" + target + ")");
-    if (target == "anon_inode:[eventfd]") {
+    uint64_t connection = 0;
+    if (target.rfind("socket:", 0) == 0) {
+      if (!tcp || !tcp->read(pid, n, st.st_ino, &connection))  // TcpConnection.h
+        refuse_fd(pid, n, "sockets are not supported yet (" + target + ")");
+      f.kind = FdKind::TcpConnection;
+      f.object = connection;
+      read_file_owner(pid, f);  // F_SETOWN for SIGIO/SIGURG
+    } else if (target == "anon_inode:[eventfd]") {
       f.kind = FdKind::EventFd;
       f.count = std::stoull(fdinfo_field(info, "eventfd-count"), nullptr, 16);
       if (fdinfo_field(info, "eventfd-semaphore") == "1") f.flags |= 1;  // EFD_SEMAPHORE

@@ -22,6 +22,7 @@
 #include "dumper/MemoryDump.h"
 #include "dumper/ScopedFd.h"
 #include "dumper/TaskState.h"
+#include "dumper/TcpConnection.h"
 #include "dumper/TargetFile.h"
 #include "dumper/Tracee.h"
 #include "format/Checksum.h"
@@ -223,7 +224,13 @@ DumpReport dump(const DumpOptions& o) {
   image.sysv_shm = read_sysv_shm(o.pid, image.vmas);
   image.mm = mm_info(o.pid, image.vmas);
   DumpReport r;
-  image.files = read_files(o.pid, image.vmas, o.ignore_fds ? &r.warnings : nullptr);
+  // Declared after the tracee, so destroyed before it: a connection is out
+  // of repair mode before the process runs again (TcpConnection.h).
+  TcpConnections tcp(o.tcp_established);
+  image.files = read_files(o.pid, image.vmas, o.ignore_fds ? &r.warnings : nullptr, &tcp);
+  image.tcp = tcp.records();
+  if (!o.kill)
+    for (std::string& w : tcp.running_warnings()) r.warnings.push_back(std::move(w));
   note_outside_pipes(image.files, o.output, r.warnings);
   // For syscall injection: code in the vdso (always mapped and present) if
   // it has it, else the process's own (x86/RemoteSyscall.h).
@@ -284,13 +291,23 @@ DumpReport dump(const DumpOptions& o) {
   // Everything is read: a process left running goes on while the image is
   // finished and made durable. With --kill it stays stopped until the image
   // is committed, and then dies.
-  if (!o.kill) tracee.release();
+  if (!o.kill) {
+    tcp.release();  // out of repair mode (it already is between reads and freeze)
+    tracee.release();
+  }
   writer.finish();
   x86::fault_point("dump: image written");
   check_restorable(o.pid, file.fd());
   if (o.executable) file.make_executable();
+  // The connections go into repair mode for good only now, so that closing
+  // them with the process sends nothing (and only if nothing arrived since).
+  if (o.kill) tcp.freeze();
+  x86::fault_point("dump: tcp frozen");
   file.commit();
-  if (o.kill) tracee.kill();
+  if (o.kill) {
+    tracee.kill();
+    tcp.keep();  // closed with the process, in repair mode: no FIN, no RST
+  }
 
   r.image_bytes = writer.bytes_written();
   r.pages_saved = mem.pages_saved;

@@ -17,6 +17,7 @@ struct DumpOptions {
   std::string output;
   bool kill = false;
   bool ignore_fds = false;  // leave out (with a warning each) the fds ckpt would refuse
+  bool tcp_established = false;  // carry established TCP connections with TCP_REPAIR (needs CAP_NET_ADMIN)
   bool executable = false;  // u+x on the image, for ./IMAGE through binfmt_misc
   format::Compression compression;
 };

@@ -112,6 +112,17 @@ void print_json(const ImageReader& r, std::ostream& out) {
     out << (i ? "," : "") << "{\"fd\":" << f.fd << ",\"kind\":\"" << fd_kind_name(f.kind)
         << "\",\"path\":" << json_string(f.file.path) << ",\"external\":" << (f.external ? "true" : "false") << "}";
   }
+  out << "],\"tcp\":[";
+  for (size_t i = 0; i < img.tcp.size(); ++i) {
+    const TcpConnection& c = img.tcp[i];
+    out << (i ? "," : "") << "{\"id\":" << c.id << ",\"local\":"
+        << json_string(tcp_endpoint(c.family, c.local_addr, c.local_port))
+        << ",\"peer\":" << json_string(tcp_endpoint(c.family, c.peer_addr, c.peer_port)) << ",\"state\":"
+        << json_string(tcp_state_name(c.state)) << ",\"send_seq\":" << c.send_seq << ",\"send_bytes\":"
+        << c.send_queue.size() << ",\"unsent\":" << c.unsent << ",\"recv_seq\":" << c.recv_seq
+        << ",\"recv_bytes\":" << c.recv_queue.size() << ",\"mss\":" << c.mss << ",\"options\":" << c.tcp_options
+        << "}";
+  }
   out << "],\"outside_pipe_ends\":[";
   const std::vector<int> outside = outside_pipe_ends(img);
   for (size_t i = 0; i < outside.size(); ++i) out << (i ? "," : "") << outside[i];
@@ -186,6 +197,17 @@ void print_text(const ImageReader& r, std::ostream& out) {
           << ((d.flags & kDeletedIsCwd) ? " cwd" : "") << (&d == &img.files.deleted.back() ? ")" : "");
     out << "\n";
   }
+  for (const TcpConnection& c : img.tcp)
+    out << "tcp connection " << c.id << ": " << tcp_endpoint(c.family, c.local_addr, c.local_port) << " -> "
+        << tcp_endpoint(c.family, c.peer_addr, c.peer_port) << " " << tcp_state_name(c.state) << ", send queue "
+        << c.send_queue.size() << " bytes (" << c.unsent << " unsent) from seq " << c.send_seq << ", receive queue "
+        << c.recv_queue.size() << " bytes from seq " << c.recv_seq << ", mss " << c.mss << ", windows " << c.snd_wnd
+        << "/" << c.rcv_wnd << ((c.tcp_options & kTcpSack) ? ", sack" : "")
+        << ((c.tcp_options & kTcpTimestamps) ? ", timestamps" : "")
+        << ((c.tcp_options & kTcpWindowScale)
+                ? ", wscale " + std::to_string(c.snd_wscale) + "/" + std::to_string(c.rcv_wscale)
+                : std::string())
+        << ", " << c.options.size() << " options\n";
   for (int fd : outside_pipe_ends(img))
     out << "outside pipe end: fd " << fd << " (its other end was not in the process): restore needs --inherit-fd "
         << fd << " or --external-fds=null\n";

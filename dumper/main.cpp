@@ -1,5 +1,5 @@
 // `ckpt`: the command line of the dumper side. Subcommands:
-//   dump PID -o FILE [--kill] [--compress none|zstd[:LEVEL]] [--ignore-fds] [--executable]
+//   dump PID -o FILE [--kill] [--compress none|zstd[:LEVEL]] [--ignore-fds] [--tcp-established] [--executable]
 //   inspect FILE [--json]
 //   verify FILE
 //   run FILE [--lazy] [--inherit-fd N]... [--external-fds=null]
@@ -28,7 +28,7 @@ using namespace ckpt;
 namespace {
 
 const char* kUsage =
-    "usage: ckpt dump PID -o FILE [--kill] [--compress none|zstd[:LEVEL]] [--ignore-fds] [--executable]\n"
+    "usage: ckpt dump PID -o FILE [--kill] [--compress none|zstd[:LEVEL]] [--ignore-fds] [--tcp-established] [--executable]\n"
     "       ckpt inspect FILE [--json]\n"
     "       ckpt verify FILE\n"
     "       ckpt run FILE [--lazy] [--inherit-fd N]... [--external-fds=null]\n";
@@ -75,7 +75,8 @@ int cmd_dump(const std::vector<std::string>& args) {
   po::options_description opts;
   opts.add_options()("pid", po::value(&pid_text))("output,o", po::value(&o.output)->required())(
       "kill", po::bool_switch(&o.kill))("ignore-fds", po::bool_switch(&o.ignore_fds))(
-      "compress", po::value(&compress))("executable", po::bool_switch(&o.executable));
+      "compress", po::value(&compress))("executable", po::bool_switch(&o.executable))(
+      "tcp-established", po::bool_switch(&o.tcp_established));
   parse(args, opts, "pid", 1);
   size_t used = 0;
   try {

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "format/TcpConnection.h"
+
 namespace ckpt::format {
 
 // Bytes 0..7 of every image; what binfmt_misc matches.
@@ -27,10 +29,13 @@ enum class SectionType : uint32_t {
   Task = 7,       // TaskState
   Files = 8,      // FileTable
   SysvShm = 13,   // std::vector<SysvSegment>; optional (written only when there are segments)
+  Tcp = 27,       // std::vector<TcpConnection>; optional (written only when there are connections)
 };
 inline constexpr uint32_t kSectionTypeCount = 8;  // types 1..kSectionTypeCount are all required
 // Whether a section type beyond the required ones is known (it may be absent).
-inline bool section_type_is_optional(uint32_t t) { return t == uint32_t(SectionType::SysvShm); }
+inline bool section_type_is_optional(uint32_t t) {
+  return t == uint32_t(SectionType::SysvShm) || t == uint32_t(SectionType::Tcp);
+}
 const char* section_name(SectionType type);
 
 struct ProcessInfo {
@@ -324,6 +329,7 @@ enum class FdKind : uint32_t {
   TimerFd = 10,
   Memfd = 11,       // `object` = SharedObject id
   Inotify = 12,     // `watches`
+  TcpConnection = 15,  // `object` = TcpConnection id (its socket inode), in the tcp section
 };
 const char* fd_kind_name(FdKind kind);
 
@@ -445,6 +451,7 @@ struct Image {
   std::vector<ThreadState> threads;  // threads[0] is the thread group leader
   std::vector<PageChunk> chunks;     // sorted by vaddr, non-overlapping
   std::vector<SysvSegment> sysv_shm; // sorted by id
+  std::vector<TcpConnection> tcp;    // sorted by id (TcpConnection.h)
 };
 
 // For a validated image (every chunk inside one VMA): the index of the VMA

@@ -187,6 +187,7 @@ static void validate_descriptions(const FileTable& files, const std::function<vo
 
 void validate_image(const Image& image, const std::vector<SectionInfo>& sections) {
   validate_sysv(image, sections);
+  validate_tcp_connections(image, sections);
   const uint64_t files_at = section_offset(sections, SectionType::Files);
   auto bad_files = [&](const std::string& why) { throw FormatError(files_at, "files: " + why); };
   // Shared objects by id, sorted: duplicates are neighbours, lookups binary searches.

@@ -1,0 +1,269 @@
+// Established TCP connections read with TCP_REPAIR (see TcpConnection.h).
+#include "dumper/TcpConnection.h"
+
+#include <arpa/inet.h>
+#include <linux/sockios.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "dumper/FdInfo.h"
+#include "dumper/ScopedFd.h"
+#include "x86/FaultPoint.h"
+
+namespace ckpt::dumper {
+
+using format::TcpConnection;
+
+namespace {
+
+int get_int(int s, int level, int name, int* out) {
+  socklen_t len = sizeof *out;
+  return getsockopt(s, level, name, out, &len);
+}
+
+int set_int(int s, int level, int name, int v) { return setsockopt(s, level, name, &v, sizeof v); }
+
+// Reads an address into the record's form; false for a family not carried
+// or an IPv6 address with a scope (a link-local address names an interface).
+bool take_address(const sockaddr_storage& ss, std::array<uint8_t, 16>* addr, uint32_t* port) {
+  if (ss.ss_family == AF_INET) {
+    auto& a = reinterpret_cast<const sockaddr_in&>(ss);
+    std::memcpy(addr->data(), &a.sin_addr, 4);
+    *port = ntohs(a.sin_port);
+    return true;
+  }
+  if (ss.ss_family == AF_INET6) {
+    auto& a = reinterpret_cast<const sockaddr_in6&>(ss);
+    std::memcpy(addr->data(), &a.sin6_addr, 16);
+    *port = ntohs(a.sin6_port);
+    return a.sin6_scope_id == 0;
+  }
+  return false;
+}
+
+// The ordinary options, as format::tcp_option_specs lists them.
+std::vector<format::TcpOption> read_options(int s, uint32_t family) {
+  std::vector<format::TcpOption> out;
+  for (const format::TcpOptionSpec& spec : format::tcp_option_specs()) {
+    if ((spec.level == IPPROTO_IPV6 && family != AF_INET6) || (spec.level == IPPROTO_IP && family != AF_INET))
+      continue;
+    int64_t value = 0;
+    if (spec.level == SOL_SOCKET && (spec.name == SO_RCVTIMEO || spec.name == SO_SNDTIMEO)) {
+      timeval tv{};
+      socklen_t len = sizeof tv;
+      if (getsockopt(s, spec.level, int(spec.name), &tv, &len) != 0) continue;
+      value = int64_t(tv.tv_sec) * 1000000 + tv.tv_usec;
+    } else if (spec.level == SOL_SOCKET && spec.name == SO_LINGER) {
+      linger l{};
+      socklen_t len = sizeof l;
+      if (getsockopt(s, spec.level, int(spec.name), &l, &len) != 0) continue;
+      value = l.l_onoff ? l.l_linger : -1;
+    } else {
+      int v = 0;
+      if (get_int(s, int(spec.level), int(spec.name), &v) != 0) continue;  // not offered by this kernel
+      value = spec.max > INT32_MAX ? int64_t(uint32_t(v)) : v;
+    }
+    out.push_back({spec.level, spec.name, value});
+  }
+  return out;
+}
+
+std::string endpoints(const TcpConnection& c) {
+  return format::tcp_endpoint(c.family, c.local_addr, c.local_port) + " -> " +
+         format::tcp_endpoint(c.family, c.peer_addr, c.peer_port);
+}
+
+// Peeks `want` bytes of one queue (repair mode, TCP_REPAIR_QUEUE set).
+bool peek_queue(int s, int queue, size_t want, std::vector<uint8_t>* out) {
+  out->assign(want, 0);
+  if (set_int(s, IPPROTO_TCP, TCP_REPAIR_QUEUE, queue) != 0) return false;
+  if (want == 0) return true;
+  ssize_t n = recv(s, out->data(), want, MSG_PEEK | MSG_DONTWAIT);
+  return n == ssize_t(want);
+}
+
+uint32_t queue_seq(int s, int queue) {
+  int v = 0;
+  if (set_int(s, IPPROTO_TCP, TCP_REPAIR_QUEUE, queue) != 0 || get_int(s, IPPROTO_TCP, TCP_QUEUE_SEQ, &v) != 0)
+    return 0;
+  return uint32_t(v);
+}
+
+}  // namespace
+
+TcpConnections::~TcpConnections() { release(); }
+
+void TcpConnections::release() {
+  for (auto& [ino, h] : held_) {
+    // Without keep(), the connection is left out of repair mode as it was
+    // found (with the SO_REUSEADDR that leaving repair mode clears). After
+    // keep(), it stays in repair mode: closing is then silent.
+    if (!kept_) {
+      set_int(h.copy, IPPROTO_TCP, TCP_REPAIR, TCP_REPAIR_OFF_NO_WP);
+      set_int(h.copy, SOL_SOCKET, SO_REUSEADDR, h.reuseaddr);
+    }
+    ::close(h.copy);
+  }
+  held_.clear();
+}
+
+bool TcpConnections::read(pid_t pid, int fd, uint64_t ino, uint64_t* id) {
+  ScopedFd pidfd(int(syscall(SYS_pidfd_open, pid, 0)));
+  ScopedFd copy(pidfd.get() < 0 ? -1 : int(syscall(SYS_pidfd_getfd, pidfd.get(), fd, 0)));
+  if (copy.get() < 0) refuse_fd(pid, fd, std::string("cannot take a copy of the socket (pidfd_getfd): ") + std::strerror(errno));
+  const int s = copy.get();
+  int domain = 0, type = 0, protocol = 0;
+  if (get_int(s, SOL_SOCKET, SO_DOMAIN, &domain) != 0 || get_int(s, SOL_SOCKET, SO_TYPE, &type) != 0 ||
+      get_int(s, SOL_SOCKET, SO_PROTOCOL, &protocol) != 0)
+    return false;
+  if ((domain != AF_INET && domain != AF_INET6) || type != SOCK_STREAM || protocol != IPPROTO_TCP) return false;
+  tcp_info info{};
+  socklen_t info_len = sizeof info;
+  if (getsockopt(s, IPPROTO_TCP, TCP_INFO, &info, &info_len) != 0) return false;
+  if (info.tcpi_state == TCP_LISTEN || info.tcpi_state == TCP_CLOSE) return false;  // not a connection
+
+  *id = ino;
+  if (held_.count(ino)) return true;  // another fd of the same socket
+
+  TcpConnection c;
+  c.id = ino;
+  c.family = uint32_t(domain);
+  c.state = info.tcpi_state;
+  sockaddr_storage local{}, peer{};
+  socklen_t llen = sizeof local, plen = sizeof peer;
+  if (getsockname(s, reinterpret_cast<sockaddr*>(&local), &llen) != 0 ||
+      getpeername(s, reinterpret_cast<sockaddr*>(&peer), &plen) != 0 ||
+      !take_address(local, &c.local_addr, &c.local_port) || !take_address(peer, &c.peer_addr, &c.peer_port))
+    refuse_fd(pid, fd, "a TCP connection whose addresses cannot be carried (an IPv6 link-local address, or none)");
+  const std::string what = "a TCP connection " + endpoints(c);
+  if (c.state != format::kTcpEstablished)
+    refuse_fd(pid, fd, what + " in state " + format::tcp_state_name(c.state) +
+                           ", which this version does not carry (only ESTABLISHED connections are)");
+  if (!allowed_)
+    refuse_fd(pid, fd, "an established TCP connection " + endpoints(c) +
+                           "; `ckpt dump --tcp-established` carries it (needs CAP_NET_ADMIN)");
+  if (info.tcpi_options & TCPI_OPT_ECN)
+    refuse_fd(pid, fd, what + " that negotiated ECN, which TCP_REPAIR cannot set again");
+
+  Held h;
+  h.pid = pid;
+  h.fd = fd;
+  get_int(s, SOL_SOCKET, SO_REUSEADDR, &h.reuseaddr);
+  c.options = read_options(s, c.family);
+  x86::fault_point("dump: tcp repair on");
+  if (set_int(s, IPPROTO_TCP, TCP_REPAIR, TCP_REPAIR_ON) != 0) {
+    int e = errno;
+    refuse_fd(pid, fd, what + ": cannot put it in repair mode (" + std::strerror(e) + ")" +
+                           (e == EPERM ? ": --tcp-established needs CAP_NET_ADMIN in the socket's network namespace" : ""));
+  }
+  h.copy = copy.release();
+  auto it = held_.emplace(ino, std::move(h)).first;
+  Held& held = it->second;
+  try {  // (body not indented: ends at the catch that takes the socket out of repair mode again)
+
+  // The kernel goes on receiving and taking acknowledgements while the
+  // process is stopped: the queues are read until two reads agree.
+  int peek_off = -1;
+  get_int(s, SOL_SOCKET, SO_PEEK_OFF, &peek_off);
+  if (peek_off >= 0) set_int(s, SOL_SOCKET, SO_PEEK_OFF, -1);  // peeking would move it
+  struct PeekOff {  // put back however this ends
+    int s, value;
+    ~PeekOff() { if (value >= 0) set_int(s, SOL_SOCKET, SO_PEEK_OFF, value); }
+  } put_back{s, peek_off};
+  bool stable = false;
+  for (int attempt = 0; attempt < 16 && !stable; ++attempt) {
+    const uint32_t write_seq = queue_seq(s, TCP_SEND_QUEUE), rcv_nxt = queue_seq(s, TCP_RECV_QUEUE);
+    int outq = 0, notsent = 0, inq = 0;
+    if (ioctl(s, SIOCOUTQ, &outq) != 0 || ioctl(s, SIOCOUTQNSD, &notsent) != 0 || ioctl(s, SIOCINQ, &inq) != 0 ||
+        outq < 0 || notsent < 0 || inq < 0 || notsent > outq)
+      refuse_fd(pid, fd, what + ": cannot read its queue sizes: " + std::strerror(errno));
+    if (!peek_queue(s, TCP_SEND_QUEUE, size_t(outq), &c.send_queue) ||
+        !peek_queue(s, TCP_RECV_QUEUE, size_t(inq), &c.recv_queue))
+      continue;
+    tcp_repair_window w{};
+    socklen_t wlen = sizeof w;
+    if (getsockopt(s, IPPROTO_TCP, TCP_REPAIR_WINDOW, &w, &wlen) != 0)
+      refuse_fd(pid, fd, what + ": cannot read its window (TCP_REPAIR_WINDOW): " + std::strerror(errno));
+    int again_out = 0, again_in = 0;
+    ioctl(s, SIOCOUTQ, &again_out);
+    ioctl(s, SIOCINQ, &again_in);
+    if (queue_seq(s, TCP_SEND_QUEUE) != write_seq || queue_seq(s, TCP_RECV_QUEUE) != rcv_nxt || again_out != outq ||
+        again_in != inq)
+      continue;
+    c.send_seq = write_seq - uint32_t(outq);
+    c.recv_seq = rcv_nxt - uint32_t(inq);
+    c.unsent = uint32_t(notsent);
+    c.snd_wl1 = w.snd_wl1, c.snd_wnd = w.snd_wnd, c.max_window = w.max_window;
+    c.rcv_wnd = w.rcv_wnd, c.rcv_wup = w.rcv_wup;
+    held.rcv_nxt = rcv_nxt;
+    stable = true;
+  }
+  if (!stable) refuse_fd(pid, fd, what + ": its queues kept changing while they were read (the peer is sending)");
+  int mss = 0, ts = 0;
+  if (get_int(s, IPPROTO_TCP, TCP_MAXSEG, &mss) != 0 || get_int(s, IPPROTO_TCP, TCP_TIMESTAMP, &ts) != 0)
+    refuse_fd(pid, fd, what + ": cannot read its MSS or timestamp clock: " + std::strerror(errno));
+  c.mss = uint32_t(mss);
+  c.timestamp = uint32_t(ts);
+  c.tcp_options = info.tcpi_options & (TCPI_OPT_TIMESTAMPS | TCPI_OPT_SACK | TCPI_OPT_WSCALE);
+  if (c.tcp_options & TCPI_OPT_WSCALE) {
+    c.snd_wscale = info.tcpi_snd_wscale;
+    c.rcv_wscale = info.tcpi_rcv_wscale;
+  }
+  // Out of repair mode until freeze(): the rest of the dump may take long,
+  // and a dumper that dies meanwhile must not leave the socket unusable.
+  set_int(s, IPPROTO_TCP, TCP_REPAIR, TCP_REPAIR_OFF_NO_WP);
+  set_int(s, SOL_SOCKET, SO_REUSEADDR, held.reuseaddr);
+  held.record = std::move(c);
+  } catch (...) {
+    // Refused (--ignore-fds may leave the fd out and go on): as it was found.
+    set_int(s, IPPROTO_TCP, TCP_REPAIR, TCP_REPAIR_OFF_NO_WP);
+    set_int(s, SOL_SOCKET, SO_REUSEADDR, held.reuseaddr);
+    ::close(held.copy);
+    held_.erase(it);
+    throw;
+  }
+  return true;
+}
+
+std::vector<TcpConnection> TcpConnections::records() const {
+  std::vector<TcpConnection> out;
+  for (const auto& [ino, h] : held_) out.push_back(h.record);  // map order: sorted by id
+  return out;
+}
+
+std::vector<std::string> TcpConnections::running_warnings() const {
+  std::vector<std::string> out;
+  for (const auto& [ino, h] : held_)
+    out.push_back("fd " + std::to_string(h.fd) + ": the TCP connection " + endpoints(h.record) +
+                  " stays with the running process; a restore can take it over only once this process has "
+                  "closed it or exited (use --kill to move it), and only while neither end has sent anything since "
+                  "this dump, or the peer resets it");
+  return out;
+}
+
+void TcpConnections::freeze() {
+  for (auto& [ino, h] : held_) {
+    const int s = h.copy;
+    if (set_int(s, IPPROTO_TCP, TCP_REPAIR, TCP_REPAIR_ON) != 0)
+      throw DumpError("pid " + std::to_string(h.pid) + ": fd " + std::to_string(h.fd) +
+                      ": cannot put the TCP connection in repair mode again: " + std::strerror(errno));
+    tcp_info info{};
+    socklen_t len = sizeof info;
+    if (queue_seq(s, TCP_RECV_QUEUE) != h.rcv_nxt || getsockopt(s, IPPROTO_TCP, TCP_INFO, &info, &len) != 0 ||
+        info.tcpi_state != h.record.state)
+      throw DumpError("pid " + std::to_string(h.pid) + ": fd " + std::to_string(h.fd) + ": the TCP connection " +
+                      endpoints(h.record) +
+                      " received data or a FIN while the dump ran, which the image lacks; nothing was written, dump "
+                      "again");
+  }
+}
+
+}  // namespace ckpt::dumper

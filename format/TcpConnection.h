@@ -1,0 +1,88 @@
+// TCP connections carried alive with TCP_REPAIR (`ckpt dump --tcp-established`):
+// the record of the optional `tcp` section (type 27, docs/format.md §5.8),
+// its encoding, and its validation rules. A connection is an object of its
+// own, identified by its socket inode, and the fds that hold it (FdKind
+// TcpConnection) name it by that id in FdEntry::object, so the same socket
+// held by several fds (or, later, several processes of a tree) is one record.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "format/Codec.h"
+
+namespace ckpt::format {
+
+struct Image;
+struct SectionInfo;
+
+// The kernel's TCP states (include/net/tcp_states.h) a record may hold.
+enum TcpState : uint32_t {
+  kTcpEstablished = 1,
+  kTcpFinWait1 = 4,
+  kTcpFinWait2 = 5,
+  kTcpCloseWait = 8,
+  kTcpLastAck = 9,
+  kTcpClosing = 11,
+};
+const char* tcp_state_name(uint32_t state);  // any kernel state number, for messages
+
+// TcpConnection::tcp_options bits: what the handshake negotiated (TCP_INFO tcpi_options).
+enum TcpNegotiated : uint32_t {
+  kTcpTimestamps = 1,  // TCPI_OPT_TIMESTAMPS
+  kTcpSack = 2,        // TCPI_OPT_SACK
+  kTcpWindowScale = 4, // TCPI_OPT_WSCALE
+  kTcpKnownOptions = 7,
+};
+
+// A socket option set again at restore: (level, name) from a fixed list
+// (tcp_option_specs), with its value as an integer (timeouts in
+// microseconds, SO_LINGER as its seconds or -1 when off, buffer sizes as
+// getsockopt reports them, that is doubled).
+struct TcpOption {
+  uint32_t level = 0, name = 0;
+  int64_t value = 0;
+};
+// The options a record may carry, with the values each may take: the
+// dumper reads exactly these, validation refuses any other pair or value.
+struct TcpOptionSpec {
+  uint32_t level, name;
+  const char* text;  // "SO_KEEPALIVE"
+  int64_t min, max;
+};
+const std::vector<TcpOptionSpec>& tcp_option_specs();
+const TcpOptionSpec* tcp_option_spec(uint32_t level, uint32_t name);  // nullptr: not carried
+
+struct TcpConnection {
+  uint64_t id = 0;        // the socket's inode at dump: FdEntry::object of its fds
+  uint32_t family = 0;    // AF_INET (2) or AF_INET6 (10)
+  uint32_t state = 0;     // TcpState
+  std::array<uint8_t, 16> local_addr{}, peer_addr{};  // network order; IPv4 in the first 4 bytes
+  uint32_t local_port = 0, peer_port = 0;
+  uint32_t send_seq = 0;  // sequence number of send_queue's first byte (snd_una)
+  uint32_t recv_seq = 0;  // sequence number of recv_queue's first byte (the next byte the program reads)
+  uint32_t unsent = 0;    // how many bytes at the end of send_queue had never been sent (SIOCOUTQNSD)
+  std::vector<uint8_t> send_queue;  // sent but not acknowledged, then not yet sent
+  std::vector<uint8_t> recv_queue;  // received, not yet read
+  uint32_t mss = 0;        // the MSS clamp (TCP_MAXSEG in repair mode)
+  uint32_t tcp_options = 0;  // TcpNegotiated bits
+  uint32_t snd_wscale = 0, rcv_wscale = 0;  // with kTcpWindowScale
+  uint32_t timestamp = 0;  // TCP_TIMESTAMP: the connection's timestamp clock at dump
+  // struct tcp_repair_window (TCP_REPAIR_WINDOW)
+  uint32_t snd_wl1 = 0, snd_wnd = 0, max_window = 0, rcv_wnd = 0, rcv_wup = 0;
+  std::vector<TcpOption> options;  // sorted by (level, name), unique
+};
+
+std::vector<uint8_t> encode_tcp_connections( const std::vector<TcpConnection>& conns);
+std::vector<TcpConnection> decode_tcp_connections(const uint8_t* data, size_t n, uint64_t base);
+
+// The tcp section's rules (docs/format.md §8): records sorted by id and
+// sane, every one held by a tcp fd and every tcp fd naming one. O(n log n).
+void validate_tcp_connections(const Image& image, const std::vector<SectionInfo>& sections);
+
+// "127.0.0.1:5000" / "[::1]:5000", for messages and inspect.
+std::string tcp_endpoint(uint32_t family, const std::array<uint8_t, 16>& addr, uint32_t port);
+
+}  // namespace ckpt::format

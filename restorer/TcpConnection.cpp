@@ -1,0 +1,214 @@
+// TCP connections brought back with TCP_REPAIR (see TcpConnection.h).
+#include "restorer/TcpConnection.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <string>
+#include <utility>
+
+#include "restorer/RestoreError.h"
+
+namespace ckpt::restorer {
+
+using format::TcpConnection;
+
+namespace {
+
+}  // namespace
+
+const TcpConnection& tcp_record(const format::Image& image, const format::FdEntry& f) {
+  auto it = std::lower_bound(image.tcp.begin(), image.tcp.end(), f.object,
+                             [](const TcpConnection& c, uint64_t id) { return c.id < id; });
+  if (it == image.tcp.end() || it->id != f.object)  // validation makes sure it is there
+    throw RestoreError("fd " + std::to_string(f.fd) + ": its TCP connection is missing from the image");
+  return *it;
+}
+
+namespace {
+
+std::string text(const TcpConnection& c) {
+  return "TCP connection " + format::tcp_endpoint(c.family, c.local_addr, c.local_port) + " -> " +
+         format::tcp_endpoint(c.family, c.peer_addr, c.peer_port);
+}
+
+sockaddr_storage address(const TcpConnection& c, const std::array<uint8_t, 16>& addr, uint32_t port, socklen_t* len) {
+  sockaddr_storage ss{};
+  if (c.family == AF_INET6) {
+    auto& a = reinterpret_cast<sockaddr_in6&>(ss);
+    a.sin6_family = AF_INET6;
+    a.sin6_port = htons(uint16_t(port));
+    std::memcpy(&a.sin6_addr, addr.data(), 16);
+    *len = sizeof a;
+  } else {
+    auto& a = reinterpret_cast<sockaddr_in&>(ss);
+    a.sin_family = AF_INET;
+    a.sin_port = htons(uint16_t(port));
+    std::memcpy(&a.sin_addr, addr.data(), 4);
+    *len = sizeof a;
+  }
+  return ss;
+}
+
+int set_int(int s, int level, int name, int v) { return setsockopt(s, level, name, &v, sizeof v); }
+
+// Closes the socket unless released: a socket in repair mode closes
+// without a packet, so every failure below leaves the peer untouched.
+struct Socket {
+  int fd = -1;
+  ~Socket() {
+    if (fd >= 0) ::close(fd);
+  }
+  int release() { return std::exchange(fd, -1); }
+};
+
+// socket(), repair mode, the ordinary options, the queues' sequence
+// numbers, bind and connect: what the phase-1 probe and the restore share.
+void open_repaired(const TcpConnection& c, Socket& s, bool probe) {
+  const std::string what = text(c);
+  auto fail = [&](const std::string& step) {
+    throw RestoreError(what + ": " + step + ": " + std::strerror(errno));
+  };
+  s.fd = socket(int(c.family), SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP);
+  if (s.fd < 0) fail("cannot create its socket");
+  if (set_int(s.fd, IPPROTO_TCP, TCP_REPAIR, TCP_REPAIR_ON) != 0) {
+    if (errno == EPERM)
+      throw RestoreError(what + ": restoring a TCP connection (TCP_REPAIR) needs CAP_NET_ADMIN in this network namespace");
+    fail("cannot put its socket in repair mode");
+  }
+  // Options before connect: the window clamp follows the receive buffer,
+  // and the queued data below must fit the buffers. Only those that differ
+  // from a fresh socket's are set (setting a buffer size stops the
+  // kernel's tuning of it, as in the original only if the program set it).
+  for (const format::TcpOption& o : c.options) {
+    const format::TcpOptionSpec* spec = format::tcp_option_spec(o.level, o.name);
+    if (!spec || (o.level == SOL_SOCKET && (o.name == SO_REUSEADDR || o.name == SO_PEEK_OFF))) continue;
+    const int level = int(o.level), name = int(o.name);
+    int rc = 0;
+    if (o.level == SOL_SOCKET && (o.name == SO_RCVTIMEO || o.name == SO_SNDTIMEO)) {
+      timeval tv{time_t(o.value / 1000000), suseconds_t(o.value % 1000000)};
+      rc = setsockopt(s.fd, level, name, &tv, sizeof tv);
+    } else if (o.level == SOL_SOCKET && o.name == SO_LINGER) {
+      linger l{o.value >= 0, int(o.value >= 0 ? o.value : 0)};
+      rc = setsockopt(s.fd, level, name, &l, sizeof l);
+    } else {
+      int now = 0;
+      socklen_t len = sizeof now;
+      if (getsockopt(s.fd, level, name, &now, &len) == 0 && int64_t(spec->max > INT32_MAX ? uint32_t(now) : now) == o.value)
+        continue;
+      if (o.level == SOL_SOCKET && (o.name == SO_SNDBUF || o.name == SO_RCVBUF))  // getsockopt gave the doubled size
+        rc = set_int(s.fd, level, o.name == SO_SNDBUF ? SO_SNDBUFFORCE : SO_RCVBUFFORCE, int(o.value / 2));
+      else
+        rc = set_int(s.fd, level, name, int(o.value));
+    }
+    if (rc != 0) fail(std::string("cannot set ") + spec->text + " to " + std::to_string(o.value));
+  }
+  if (!probe) {
+    if (set_int(s.fd, IPPROTO_TCP, TCP_REPAIR_QUEUE, TCP_SEND_QUEUE) != 0 ||
+        set_int(s.fd, IPPROTO_TCP, TCP_QUEUE_SEQ, int(c.send_seq)) != 0 ||
+        set_int(s.fd, IPPROTO_TCP, TCP_REPAIR_QUEUE, TCP_RECV_QUEUE) != 0 ||
+        set_int(s.fd, IPPROTO_TCP, TCP_QUEUE_SEQ, int(c.recv_seq)) != 0)
+      fail("cannot set its sequence numbers");
+  }
+  socklen_t len = 0;
+  sockaddr_storage local = address(c, c.local_addr, c.local_port, &len);
+  if (bind(s.fd, reinterpret_cast<sockaddr*>(&local), len) != 0)
+    fail("cannot bind " + format::tcp_endpoint(c.family, c.local_addr, c.local_port) +
+         (errno == EADDRNOTAVAIL ? " (the address is not on this machine)" : ""));
+  sockaddr_storage peer = address(c, c.peer_addr, c.peer_port, &len);
+  if (connect(s.fd, reinterpret_cast<sockaddr*>(&peer), len) != 0) {
+    if (errno == EADDRNOTAVAIL)
+      throw RestoreError(what + ": the connection still exists here (the dumped process, or its restored copy, "
+                                "still holds it; dump with --kill to move it)");
+    fail("cannot connect it in repair mode");
+  }
+}
+
+// Writes `n` bytes into the queue repair mode has selected (or, with repair
+// mode off, sends them), all of them or an error.
+void write_queue(int s, const uint8_t* p, size_t n, const std::string& what) {
+  size_t done = 0;
+  while (done < n) {
+    ssize_t w = send(s, p + done, n - done, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (w <= 0)
+      throw RestoreError(what + ": only " + std::to_string(done) + " of " + std::to_string(n) + " bytes fit (" +
+                         (w < 0 ? std::strerror(errno) : "no progress") + ")");
+    done += size_t(w);
+  }
+}
+
+}  // namespace
+
+void check_tcp_connections(const format::Image& image) {
+  for (const TcpConnection& c : image.tcp) {
+    Socket s;
+    open_repaired(c, s, true);  // closed in repair mode: nothing is sent
+  }
+}
+
+int tcp_reuseaddr(const format::Image& image, const format::FdEntry& f) {
+  for (const format::TcpOption& o : tcp_record(image, f).options)
+    if (o.level == SOL_SOCKET && o.name == SO_REUSEADDR) return int(o.value);
+  return 0;
+}
+
+int make_tcp_connection(const format::Image& image, const format::FdEntry& f) {
+  const TcpConnection& c = tcp_record(image, f);
+  const std::string what = text(c);
+  Socket s;
+  open_repaired(c, s, false);
+  tcp_repair_opt opts[4];
+  unsigned n = 0;
+  opts[n++] = {2 /* TCPOPT_MSS */, c.mss};
+  if (c.tcp_options & format::kTcpWindowScale) opts[n++] = {3 /* TCPOPT_WINDOW */, c.snd_wscale | (c.rcv_wscale << 16)};
+  if (c.tcp_options & format::kTcpSack) opts[n++] = {4 /* TCPOPT_SACK_PERM */, 0};
+  if (c.tcp_options & format::kTcpTimestamps) opts[n++] = {8 /* TCPOPT_TIMESTAMP */, 0};
+  if (setsockopt(s.fd, IPPROTO_TCP, TCP_REPAIR_OPTIONS, opts, socklen_t(n * sizeof opts[0])) != 0)
+    throw RestoreError(what + ": cannot set its negotiated options (TCP_REPAIR_OPTIONS): " + std::strerror(errno));
+  if (set_int(s.fd, IPPROTO_TCP, TCP_TIMESTAMP, int(c.timestamp)) != 0)
+    throw RestoreError(what + ": cannot set its timestamp clock: " + std::strerror(errno));
+  // The receive queue, then the part of the send queue the peer may have
+  // seen (queued as sent: it is retransmitted if the peer did not get it).
+  const size_t sent = c.send_queue.size() - c.unsent;
+  if (set_int(s.fd, IPPROTO_TCP, TCP_REPAIR_QUEUE, TCP_RECV_QUEUE) != 0)
+    throw RestoreError(what + ": cannot select its receive queue: " + std::strerror(errno));
+  write_queue(s.fd, c.recv_queue.data(), c.recv_queue.size(), what + ": its receive queue");
+  if (set_int(s.fd, IPPROTO_TCP, TCP_REPAIR_QUEUE, TCP_SEND_QUEUE) != 0)
+    throw RestoreError(what + ": cannot select its send queue: " + std::strerror(errno));
+  write_queue(s.fd, c.send_queue.data(), sent, what + ": its send queue");
+  tcp_repair_window w{c.snd_wl1, c.snd_wnd, c.max_window, c.rcv_wnd, c.rcv_wup};
+  if (setsockopt(s.fd, IPPROTO_TCP, TCP_REPAIR_WINDOW, &w, sizeof w) != 0)
+    throw RestoreError(what + ": cannot set its window (TCP_REPAIR_WINDOW): " + std::strerror(errno));
+  for (const format::TcpOption& o : c.options)
+    if (o.level == SOL_SOCKET && o.name == SO_PEEK_OFF && o.value >= 0 &&
+        set_int(s.fd, SOL_SOCKET, SO_PEEK_OFF, int(o.value)) != 0)
+      throw RestoreError(what + ": cannot set SO_PEEK_OFF: " + std::strerror(errno));
+  return s.release();
+}
+
+void send_unsent(const TcpConnection& c, int fd) {
+  if (!c.unsent) return;
+  const std::string what = text(c);
+  // Never sent at dump: queued as new data, out of repair mode for the
+  // moment, so the kernel sends it when the peer's window allows (queued
+  // as sent, it would wait for retransmission timeouts).
+  if (set_int(fd, IPPROTO_TCP, TCP_REPAIR, TCP_REPAIR_OFF_NO_WP) != 0)
+    throw RestoreError(what + ": cannot leave repair mode to queue its unsent data: " + std::strerror(errno));
+  try {
+    write_queue(fd, c.send_queue.data() + (c.send_queue.size() - c.unsent), c.unsent, what + ": its unsent data");
+  } catch (...) {
+    set_int(fd, IPPROTO_TCP, TCP_REPAIR, TCP_REPAIR_ON);  // so that closing it sends nothing more
+    throw;
+  }
+  if (set_int(fd, IPPROTO_TCP, TCP_REPAIR, TCP_REPAIR_ON) != 0)
+    throw RestoreError(what + ": cannot enter repair mode again: " + std::strerror(errno));
+}
+
+}  // namespace ckpt::restorer
