@@ -11,6 +11,8 @@
  *                               full (the peer reads nothing yet); "ready"
  *   tcp_stream pair ADDR PORT   both ends in one process (a loopback
  *                               connection inside the dumped process)
+ *   TCP_STREAM_SHUT=1 tcp_stream app ...  the app also shuts its direction
+ *                               down before "ready" (state FIN-WAIT-1)
  *
  * Each then waits for a line on stdin ("go": after the app was dumped and
  * restored), and both streams run to their ends: the app's 4 MiB to the
@@ -234,6 +236,8 @@ int main(int argc, char **argv)
 	if (strcmp(mode, "app") == 0) {
 		app.fd = connect_to(addr, port);
 		app_first(&app);
+		if (getenv("TCP_STREAM_SHUT")) /* a state other than ESTABLISHED: FIN-WAIT-1 */
+			shutdown(app.fd, SHUT_WR);
 		printf("ready %zu bytes queued\n", app.sent);
 		wait_go();
 		pump(&app, 1);

@@ -30,8 +30,12 @@
 // an image whose validation is slow if any check is quadratic); bulk_maps=N
 // (the same without the fds, which restore --check would need room for).
 // Task: timer_clock=N (the first POSIX timer's clock), oom_score_adj=N.
+// TCP (the first connection of the tcp section): tcp_state=N, tcp_wscale=N
+// (both scales), tcp_unsent=N, tcp_keepalive=N (its SO_KEEPALIVE value),
+// tcp_orphan=1 (its fds become eventfds: a connection no fd holds).
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zstd.h>
@@ -199,6 +203,20 @@ int main(int argc, char** argv) {
       else if (field == "cwd") img.task.cwd = value;
       else if (field == "timer_clock" && !img.task.timers.empty()) img.task.timers[0].clock = int32_t(n);
       else if (field == "oom_score_adj") img.task.oom_score_adj = int32_t(int64_t(n));
+      else if (field.rfind("tcp_", 0) == 0) {
+        if (img.tcp.empty()) throw std::runtime_error("the image has no TCP connection");
+        TcpConnection& c = img.tcp[0];
+        if (field == "tcp_state") c.state = uint32_t(n);
+        else if (field == "tcp_wscale") c.snd_wscale = c.rcv_wscale = uint32_t(n);
+        else if (field == "tcp_unsent") c.unsent = uint32_t(n);
+        else if (field == "tcp_keepalive") {
+          for (TcpOption& o : c.options)
+            if (o.level == SOL_SOCKET && o.name == SO_KEEPALIVE) o.value = int64_t(n);
+        } else if (field == "tcp_orphan") {
+          for (FdEntry& f : img.files.fds)
+            if (f.kind == FdKind::TcpConnection && f.object == c.id) f.kind = FdKind::EventFd, f.object = 0;
+        } else throw std::runtime_error("unknown field " + field);
+      }
       else if (field == "syscall_gadget") img.mm.syscall_gadget = n;
       else if (field == "compress") out_compression = Compression{ChunkEncoding::Zstd, 1};
       else if (field == "exe") img.process.exe = value;
