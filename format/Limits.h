@@ -32,6 +32,8 @@ inline constexpr uint64_t kMaxDeletedBytes = 48ull << 20;  // all deleted files'
 inline constexpr uint32_t kMaxFileHandleBytes = 128;       // MAX_HANDLE_SZ
 inline constexpr uint32_t kMaxInotifyWatches = 1u << 20;   // > fs.inotify.max_user_watches default
 inline constexpr int32_t kMaxInotifyWd = 1 << 18;          // restore adds and removes a dummy watch per skipped wd (~5 us each)
+inline constexpr uint32_t kMaxSocketOptions = 256;          // per socket; the option table has about 120
+inline constexpr uint32_t kMaxSocketOptionBytes = 64;       // one option's value (the largest is IP_OPTIONS, 40)
 // Highest user address + 1 with 4-level paging (TASK_SIZE_MAX on x86-64).
 inline constexpr uint64_t kUserSpaceEnd = 0x00007ffffffff000ull;
 
