@@ -21,6 +21,7 @@
 #include "dumper/Fifo.h"
 #include "dumper/FileExtents.h"
 #include "dumper/FileOwner.h"
+#include "dumper/InetSocket.h"
 #include "dumper/Inotify.h"
 #include "dumper/Locks.h"
 #include "dumper/OpenFiles.h"
@@ -164,8 +165,11 @@ format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas, st
     f.file.path = target;
     if (target.rfind("socket:", 0) != 0) read_file_owner(pid, f);
 
-    if (target.rfind("socket:", 0) == 0) refuse_fd(pid, n, "sockets are not supported yet (" + target + ")");
-    if (target == "anon_inode:[eventfd]") {
+    if (target.rfind("socket:", 0) == 0) {
+      if (!read_inet_socket(pid, n, f, table.inet_sockets))  // InetSocket.h
+        refuse_fd(pid, n, "sockets are not supported yet (" + target + ")");
+      read_file_owner(pid, f);
+    } else if (target == "anon_inode:[eventfd]") {
       f.kind = FdKind::EventFd;
       f.count = std::stoull(fdinfo_field(info, "eventfd-count"), nullptr, 16);
       if (fdinfo_field(info, "eventfd-semaphore") == "1") f.flags |= 1;  // EFD_SEMAPHORE

@@ -12,7 +12,7 @@ namespace ckpt::format {
 
 namespace {
 
-constexpr uint32_t kSolIp = 0, kSolSocket = 1, kSolTcp = 6, kSolUdp = 17, kSolIpv6 = 41;
+constexpr uint32_t kSolIp = 0, kSolSocket = 1, kSolTcp = 6, kSolUdp = 17, kSolIpv6 = 41, kSolNetlink = 270;
 
 #define INT_OPT(level, name, value) {level, value, #name, OptionKind::Int, 4, 0}
 
@@ -147,6 +147,14 @@ const std::vector<SocketOptionSpec> kTable = {
     INT_OPT(kSolUdp, UDP_NO_CHECK6_RX, 102),
     INT_OPT(kSolUdp, UDP_SEGMENT, 103),
     INT_OPT(kSolUdp, UDP_GRO, 104),
+    // Netlink.
+    INT_OPT(kSolNetlink, NETLINK_PKTINFO, 3),
+    INT_OPT(kSolNetlink, NETLINK_BROADCAST_ERROR, 4),
+    INT_OPT(kSolNetlink, NETLINK_NO_ENOBUFS, 5),
+    INT_OPT(kSolNetlink, NETLINK_LISTEN_ALL_NSID, 8),
+    INT_OPT(kSolNetlink, NETLINK_CAP_ACK, 10),
+    INT_OPT(kSolNetlink, NETLINK_EXT_ACK, 11),
+    INT_OPT(kSolNetlink, NETLINK_GET_STRICT_CHK, 12),
 };
 #undef INT_OPT
 
