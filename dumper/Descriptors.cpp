@@ -21,6 +21,7 @@
 #include "dumper/Fifo.h"
 #include "dumper/FileExtents.h"
 #include "dumper/FileOwner.h"
+#include "dumper/InetSocket.h"
 #include "dumper/Inotify.h"
 #include "dumper/Locks.h"
 #include "dumper/OpenFiles.h"
@@ -168,11 +169,13 @@ format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas, st
 
     uint64_t connection = 0;
     if (target.rfind("socket:", 0) == 0) {
-      if (!tcp || !tcp->read(pid, n, st.st_ino, &connection))  // TcpConnection.h
+      if (tcp && tcp->read(pid, n, st.st_ino, &connection)) {  // TcpConnection.h: any state but LISTEN and CLOSE
+        f.kind = FdKind::TcpConnection;
+        f.object = connection;
+      } else if (!read_inet_socket(pid, n, f, table.inet_sockets)) {  // InetSocket.h
         refuse_fd(pid, n, "sockets are not supported yet (" + target + ")");
-      f.kind = FdKind::TcpConnection;
-      f.object = connection;
-      read_file_owner(pid, f);  // F_SETOWN for SIGIO/SIGURG
+      }
+      read_file_owner(pid, f);
     } else if (target == "anon_inode:[eventfd]") {
       f.kind = FdKind::EventFd;
       f.count = std::stoull(fdinfo_field(info, "eventfd-count"), nullptr, 16);

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "format/SocketOptions.h"
 #include "format/TcpConnection.h"
 
 namespace ckpt::format {
@@ -29,12 +30,14 @@ enum class SectionType : uint32_t {
   Task = 7,       // TaskState
   Files = 8,      // FileTable
   SysvShm = 13,   // std::vector<SysvSegment>; optional (written only when there are segments)
+  InetSockets = 26,  // FileTable::inet_sockets; optional (written only when there are some)
   Tcp = 27,       // std::vector<TcpConnection>; optional (written only when there are connections)
 };
 inline constexpr uint32_t kSectionTypeCount = 8;  // types 1..kSectionTypeCount are all required
 // Whether a section type beyond the required ones is known (it may be absent).
 inline bool section_type_is_optional(uint32_t t) {
-  return t == uint32_t(SectionType::SysvShm) || t == uint32_t(SectionType::Tcp);
+  return t == uint32_t(SectionType::SysvShm) || t == uint32_t(SectionType::InetSockets) ||
+         t == uint32_t(SectionType::Tcp);
 }
 const char* section_name(SectionType type);
 
@@ -329,9 +332,12 @@ enum class FdKind : uint32_t {
   TimerFd = 10,
   Memfd = 11,       // `object` = SharedObject id
   Inotify = 12,     // `watches`
+  InetSocket = 14,  // `object` = InetSocket id (IPv4/IPv6 TCP, UDP, ping: not a live connection)
+  NetlinkSocket = 19,  // `object` = InetSocket id of a netlink socket
   TcpConnection = 15,  // `object` = TcpConnection id (its socket inode), in the tcp section
 };
 const char* fd_kind_name(FdKind kind);
+bool fd_kind_is_valid(uint32_t raw);
 
 // One inotify watch: what inotify_add_watch gave and was given.
 struct InotifyWatch {
@@ -422,11 +428,40 @@ struct StdioDup {
   int32_t of = 0;
 };
 
+// A datagram waiting in a socket's receive queue, with who sent it.
+struct QueuedDatagram {
+  std::vector<uint8_t> source;  // the sender's sockaddr, as recvfrom gives it
+  std::vector<uint8_t> data;
+};
+
+enum class SocketState : uint32_t {
+  Created = 1,    // socket() only
+  Bound = 2,      // bind(), or a port the kernel chose (a UDP send)
+  Listening = 3,  // TCP listen()
+  Connected = 4,  // a datagram socket with a default peer (UDP connect)
+};
+
+// One network socket that restore creates afresh (format/InetSocket.h).
+struct InetSocket {
+  uint64_t id = 0;             // the socket's inode at dump; what its fd's `object` names
+  uint32_t family = 0;         // AF_INET, AF_INET6, AF_NETLINK
+  uint32_t type = 0;           // SOCK_STREAM, SOCK_DGRAM, SOCK_RAW (netlink)
+  uint32_t protocol = 0;       // IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP(V6); netlink: NETLINK_ROUTE, NETLINK_KOBJECT_UEVENT
+  SocketState state = SocketState::Created;
+  std::vector<uint8_t> local;  // getsockname (sockaddr_in, sockaddr_in6, sockaddr_nl); empty when Created
+  std::vector<uint8_t> peer;   // getpeername of a Connected datagram socket; else empty
+  int32_t backlog = 0;         // Listening: the listen() backlog the kernel keeps (sk_max_ack_backlog)
+  std::vector<SocketOption> options;
+  std::vector<QueuedDatagram> queue;  // datagrams not yet read, oldest first
+  std::vector<uint8_t> groups;        // netlink: the multicast groups bitmap (bit n-1 = group n); else empty
+};
+
 struct FileTable {
   std::vector<SharedObject> objects;
   std::vector<FdEntry> fds;  // one per open file description, sorted by fd
   std::vector<StdioDup> stdio_dups;  // sorted by fd
   std::vector<DeletedFile> deleted;  // sorted by id
+  std::vector<InetSocket> inet_sockets;  // sorted by id; section 26, not the files section
 };
 
 // A System V shared memory segment attached by the process (shmget/shmat).

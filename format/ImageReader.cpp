@@ -20,6 +20,7 @@
 #include "format/Hex.h"
 #include "format/Layout.h"
 #include "format/Limits.h"
+#include "format/InetSocket.h"
 #include "format/Sections.h"
 #include "format/Validate.h"
 
@@ -131,6 +132,7 @@ ImageReader::ImageReader(int fd) : fd_(fd) {
   for (uint32_t t = 1; t <= kSectionTypeCount; ++t)
     if (!seen[t]) throw FormatError(h.trailer_offset, std::string("missing ") + section_name(SectionType(t)) + " section");
 
+  std::vector<InetSocket> inet_sockets;  // kept with the files, whichever section comes first
   for (const SectionInfo& s : sections_) {
     if (s.type == SectionType::PageData) continue;
     std::vector<uint8_t> p = read_section(s);
@@ -143,10 +145,12 @@ ImageReader::ImageReader(int fd) : fd_(fd) {
       case SectionType::Task: image_.task = decode_task(p.data(), p.size(), s.payload()); break;
       case SectionType::Files: image_.files = decode_files(p.data(), p.size(), s.payload()); break;
       case SectionType::SysvShm: image_.sysv_shm = decode_sysv_shm(p.data(), p.size(), s.payload()); break;
+      case SectionType::InetSockets: inet_sockets = decode_inet_sockets(p.data(), p.size(), s.payload()); break;
       case SectionType::Tcp: image_.tcp = decode_tcp_connections(p.data(), p.size(), s.payload()); break;
       case SectionType::PageData: break;
     }
   }
+  image_.files.inet_sockets = std::move(inet_sockets);
   validate_image(image_, sections_);
 }
 

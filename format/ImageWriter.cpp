@@ -10,6 +10,7 @@
 #include <system_error>
 
 #include "format/Limits.h"
+#include "format/InetSocket.h"
 #include "format/Sections.h"
 
 namespace ckpt::format {
@@ -90,6 +91,8 @@ void ImageWriter::write_metadata(const Image& image) {
   section(SectionType::Vmas, encode_vmas(image.vmas));
   section(SectionType::Threads, encode_threads(image.threads));
   if (!image.sysv_shm.empty()) section(SectionType::SysvShm, encode_sysv_shm(image.sysv_shm));
+  if (!image.files.inet_sockets.empty())
+    section(SectionType::InetSockets, encode_inet_sockets(image.files.inet_sockets));
   if (!image.tcp.empty()) section(SectionType::Tcp, encode_tcp_connections(image.tcp));
   begin_page_data();
 }

@@ -15,6 +15,7 @@
 
 #include "format/DeletedFile.h"
 #include "format/Hex.h"
+#include "format/InetSocket.h"
 #include "format/Inotify.h"
 #include "format/FormatError.h"
 #include "format/Limits.h"
@@ -367,6 +368,10 @@ void validate_image(const Image& image, const std::vector<SectionInfo>& sections
     i = j;
   }
   validate_descriptions(image.files, bad_files);
+  const uint64_t sockets_at = section_offset(sections, SectionType::InetSockets);
+  validate_inet_sockets(image.files, [&](const std::string& why) {
+    throw FormatError(sockets_at ? sockets_at : files_at, "inet_sockets: " + why);
+  });
   validate_deleted_files(image, bad_files);
 
   const uint64_t threads_at = section_offset(sections, SectionType::Threads);

@@ -23,6 +23,7 @@
 #include "restorer/Epoll.h"
 #include "restorer/Fifo.h"
 #include "restorer/FileOwner.h"
+#include "restorer/InetSocket.h"
 #include "restorer/Inotify.h"
 #include "restorer/Locks.h"
 #include "restorer/RestoreError.h"
@@ -219,6 +220,8 @@ void check_files(const format::Image& image, const ExternalFds& external) {
           fail(f, "cannot set the pipe size to " + std::to_string(f.pipe_size) + " here");
         break;
       case FdKind::Inotify: check_inotify(f); break;
+      case FdKind::InetSocket:
+      case FdKind::NetlinkSocket: check_inet_socket(image, f); break;  // InetSocket.h
       case FdKind::Fifo:
         if (fifo_is_unlinked(image, f)) break;  // recreated (DeletedFiles.h)
         if (stat(f.file.path.c_str(), &st) != 0 || !S_ISFIFO(st.st_mode)) fail(f, "the FIFO is missing");
@@ -326,6 +329,8 @@ void prepare_fds(const format::Image& image, const ExternalFds& external /*check
         fd = fifo_is_unlinked(image, f) ? open_unlinked_fifo_end(f, out.deleted) : open_like(f, f.file.path);
         break;
       case FdKind::Inotify: fd = make_inotify(f); break;
+      case FdKind::InetSocket:
+      case FdKind::NetlinkSocket: fd = make_inet_socket(image, f); break;
       case FdKind::Pipe:
         if (f.external && external.inherit.count(f.fd)) {
           fd = fcntl(f.fd, F_DUPFD_CLOEXEC, base);  // --inherit-fd: restore's own fd f.fd
@@ -434,6 +439,7 @@ void prepare_fds(const format::Image& image, const ExternalFds& external /*check
     for (int placeholder : take_locks(f, created.at(f.fd), base, out.posix_locks))
       out.close_upto = std::max(out.close_upto, placeholder + 1);
   fill_epoll_sets(image, created, base);
+  fill_inet_queues(image, created);
   for (const auto& [ino, ends] : pipes) {
     ::close(ends.first);
     ::close(ends.second);

@@ -29,6 +29,10 @@
 // of the first mapped file, N eventfds and an epoll fd watching them all:
 // an image whose validation is slow if any check is quadratic); bulk_maps=N
 // (the same without the fds, which restore --check would need room for).
+// Sockets (the first inet socket): sock_state=N, sock_family=N,
+// sock_backlog=N, sock_option=LEVEL (an unknown option at that level),
+// sock_datagram=BYTES (a queued datagram from its own address),
+// sock_unnamed=1 (one more socket record that no fd names).
 // Task: timer_clock=N (the first POSIX timer's clock), oom_score_adj=N.
 // TCP (the first connection of the tcp section): tcp_state=N, tcp_wscale=N
 // (both scales), tcp_unsent=N, tcp_keepalive=N (its SO_KEEPALIVE value),
@@ -218,6 +222,20 @@ int main(int argc, char** argv) {
         } else throw std::runtime_error("unknown field " + field);
       }
       else if (field == "syscall_gadget") img.mm.syscall_gadget = n;
+      else if (field.rfind("sock_", 0) == 0) {
+        if (img.files.inet_sockets.empty()) throw std::runtime_error("the image has no inet socket");
+        InetSocket& s = img.files.inet_sockets[0];
+        if (field == "sock_state") s.state = SocketState(n);
+        else if (field == "sock_family") s.family = uint32_t(n);
+        else if (field == "sock_backlog") s.backlog = int32_t(int64_t(n));
+        else if (field == "sock_option") s.options.push_back({uint32_t(n), 9999, {1, 0, 0, 0}});
+        else if (field == "sock_datagram") s.queue.push_back({s.local, std::vector<uint8_t>(n, 'x')});
+        else if (field == "sock_unnamed") {
+          InetSocket copy = img.files.inet_sockets.back();
+          copy.id += 1;
+          img.files.inet_sockets.push_back(copy);
+        } else throw std::runtime_error("unknown field " + field);
+      }
       else if (field == "compress") out_compression = Compression{ChunkEncoding::Zstd, 1};
       else if (field == "exe") img.process.exe = value;
       else if (field == "cached_tid_readonly") {

@@ -1,0 +1,78 @@
+// sock_diag queries (see NetlinkDiag.h).
+#include "dumper/NetlinkDiag.h"
+
+#include <linux/netlink.h>
+#include <linux/netlink_diag.h>
+#include <linux/rtnetlink.h>
+#include <linux/sock_diag.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
+#include <functional>
+#include <string>
+
+#include "dumper/ScopedFd.h"
+#include "dumper/Tracee.h"
+
+namespace ckpt::dumper {
+
+namespace {
+
+// Sends one dump request and hands every answer message to `each`.
+void sock_diag_dump(const void* request, size_t len, const std::function<void(const nlmsghdr*)>& each) {
+  ScopedFd nl(socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG));
+  if (nl.get() < 0) throw DumpError(std::string("cannot open sock_diag: ") + std::strerror(errno));
+  if (send(nl.get(), request, len, 0) != ssize_t(len)) throw DumpError(std::string("sock_diag: send: ") + std::strerror(errno));
+  alignas(nlmsghdr) char buf[32768];
+  for (;;) {
+    ssize_t n = recv(nl.get(), buf, sizeof buf, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) throw DumpError(std::string("sock_diag: recv: ") + (n < 0 ? std::strerror(errno) : "end of data"));
+    for (auto* h = reinterpret_cast<const nlmsghdr*>(buf); NLMSG_OK(h, size_t(n)); h = NLMSG_NEXT(h, n)) {
+      if (h->nlmsg_type == NLMSG_DONE) return;
+      if (h->nlmsg_type == NLMSG_ERROR) {
+        auto* e = static_cast<const nlmsgerr*>(NLMSG_DATA(h));
+        throw DumpError(std::string("sock_diag: ") + std::strerror(-e->error));
+      }
+      each(h);
+    }
+  }
+}
+
+}  // namespace
+
+NetlinkDiag netlink_diag(int protocol, uint64_t inode) {
+  struct {
+    nlmsghdr h;
+    netlink_diag_req r;
+  } req{};
+  req.h.nlmsg_len = sizeof req;
+  req.h.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+  req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+  req.r.sdiag_family = AF_NETLINK;
+  req.r.sdiag_protocol = uint8_t(protocol);
+  req.r.ndiag_ino = 0;
+  req.r.ndiag_show = NDIAG_SHOW_GROUPS | NDIAG_SHOW_MEMINFO;
+  NetlinkDiag out;
+  sock_diag_dump(&req, sizeof req, [&](const nlmsghdr* h) {
+    auto* m = static_cast<const netlink_diag_msg*>(NLMSG_DATA(h));
+    if (m->ndiag_ino != inode) return;
+    out.found = true;
+    out.portid = m->ndiag_portid;
+    out.dst_portid = m->ndiag_dst_portid;
+    out.dst_group = m->ndiag_dst_group;
+    int len = int(h->nlmsg_len - NLMSG_LENGTH(sizeof *m));
+    for (auto* a = reinterpret_cast<const rtattr*>(m + 1); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
+      if (a->rta_type == NETLINK_DIAG_GROUPS) {
+        auto* p = static_cast<const uint8_t*>(RTA_DATA(a));
+        out.groups.assign(p, p + RTA_PAYLOAD(a));
+      } else if (a->rta_type == NETLINK_DIAG_MEMINFO && RTA_PAYLOAD(a) >= sizeof(uint32_t)) {
+        std::memcpy(&out.rqueue, RTA_DATA(a), sizeof(uint32_t));  // SK_MEMINFO_RMEM_ALLOC
+      }
+    }
+  });
+  return out;
+}
+
+}  // namespace ckpt::dumper

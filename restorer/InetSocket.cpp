@@ -1,0 +1,239 @@
+// Network sockets, restored (see InetSocket.h).
+#include "restorer/InetSocket.h"
+
+#include <linux/netlink.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <utility>
+
+#include "format/InetSocket.h"
+#include "format/Limits.h"
+#include "restorer/RestoreError.h"
+#include "restorer/SocketOptions.h"
+
+namespace ckpt::restorer {
+
+using format::FdEntry;
+using format::InetSocket;
+using format::SocketState;
+
+namespace {
+
+// Closes a descriptor of the launcher's on every way out.
+struct Fd {
+  int fd;
+  explicit Fd(int f) : fd(f) {}
+  ~Fd() {
+    if (fd >= 0) ::close(fd);
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int release() { return std::exchange(fd, -1); }
+};
+
+const InetSocket& socket_of(const format::Image& image, const FdEntry& f) {
+  const auto& all = image.files.inet_sockets;
+  auto it = std::lower_bound(all.begin(), all.end(), f.object, [](const InetSocket& s, uint64_t id) { return s.id < id; });
+  return *it;  // validation made sure it is there
+}
+
+std::string what(const FdEntry& f, const InetSocket& s) {
+  return "fd " + std::to_string(f.fd) + " (" + format::inet_socket_text(s) + ")";
+}
+
+[[noreturn]] void fail(const FdEntry& f, const InetSocket& s, const std::string& why) {
+  throw RestoreError(what(f, s) + ": " + why);
+}
+
+const sockaddr* sa(const std::vector<uint8_t>& a) { return reinterpret_cast<const sockaddr*>(a.data()); }
+
+// The port of an IPv4 or IPv6 sockaddr (0 for anything else).
+uint16_t port_of(const std::vector<uint8_t>& a) {
+  if (a.size() < 4) return 0;
+  uint16_t p;
+  std::memcpy(&p, a.data() + 2, 2);  // sin_port and sin6_port sit at the same offset
+  return ntohs(p);
+}
+
+// Two sockaddrs naming the same address and port (IPv6: scope too).
+bool same_address(const std::vector<uint8_t>& a, const std::vector<uint8_t>& b) {
+  if (a.size() != b.size()) return false;
+  if (a.size() == sizeof(sockaddr_in)) {
+    sockaddr_in x, y;
+    std::memcpy(&x, a.data(), sizeof x), std::memcpy(&y, b.data(), sizeof y);
+    return x.sin_port == y.sin_port && x.sin_addr.s_addr == y.sin_addr.s_addr;
+  }
+  if (a.size() == sizeof(sockaddr_in6)) {
+    sockaddr_in6 x, y;
+    std::memcpy(&x, a.data(), sizeof x), std::memcpy(&y, b.data(), sizeof y);
+    return x.sin6_port == y.sin6_port && x.sin6_scope_id == y.sin6_scope_id &&
+           std::memcmp(&x.sin6_addr, &y.sin6_addr, sizeof x.sin6_addr) == 0;
+  }
+  return false;
+}
+
+// socket(), the options, and the bind: what check and make share.
+int create_bound(const FdEntry& f, const InetSocket& s) {
+  Fd fd(socket(int(s.family), int(s.type) | SOCK_CLOEXEC, int(s.protocol)));
+  if (fd.fd < 0) fail(f, s, std::string("cannot create it: ") + std::strerror(errno));
+  put_socket_options(fd.fd, s.options, what(f, s));
+  if (s.state == SocketState::Created) return fd.release();
+  if (s.family == AF_NETLINK) {
+    if (bind(fd.fd, sa(s.local), socklen_t(s.local.size())) != 0)
+      fail(f, s, std::string("cannot bind its port id again here: ") + std::strerror(errno));
+    for (size_t byte = 0; byte < s.groups.size(); ++byte)
+      for (int bit = 0; bit < 8; ++bit)
+        if (s.groups[byte] & (1u << bit)) {
+          int group = int(byte * 8 + size_t(bit) + 1);
+          if (setsockopt(fd.fd, 270 /*SOL_NETLINK*/, NETLINK_ADD_MEMBERSHIP, &group, sizeof group) != 0)
+            fail(f, s, "cannot join group " + std::to_string(group) + ": " + std::strerror(errno));
+        }
+    return fd.release();
+  }
+  if (bind(fd.fd, sa(s.local), socklen_t(s.local.size())) != 0) {
+    if (errno == EADDRINUSE)
+      fail(f, s, "port " + std::to_string(port_of(s.local)) + " is taken here (another socket is bound to " +
+                     format::sockaddr_text(s.local) + ")");
+    fail(f, s, std::string("cannot bind it to ") + format::sockaddr_text(s.local) + " here: " + std::strerror(errno));
+  }
+  return fd.release();
+}
+
+// A socket bound to a queued datagram's source, to send it again from there.
+int bound_sender(const FdEntry& f, const InetSocket& s, const std::vector<uint8_t>& source) {
+  const int family = source.size() == sizeof(sockaddr_in6) ? AF_INET6 : AF_INET;
+  Fd fd(socket(family, SOCK_DGRAM | SOCK_CLOEXEC, IPPROTO_UDP));
+  if (fd.fd < 0) fail(f, s, std::string("cannot create a socket to send its queued datagrams: ") + std::strerror(errno));
+  int one = 1;
+  setsockopt(fd.fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  // An address that is not this machine's (a sender elsewhere) can be
+  // bound with IP_FREEBIND and used as a source with IP_TRANSPARENT
+  // (CAP_NET_ADMIN); without them such a source is refused below.
+  if (family == AF_INET) {
+    setsockopt(fd.fd, IPPROTO_IP, IP_FREEBIND, &one, sizeof one);
+    setsockopt(fd.fd, IPPROTO_IP, IP_TRANSPARENT, &one, sizeof one);
+  } else {
+    setsockopt(fd.fd, IPPROTO_IPV6, 78 /*IPV6_FREEBIND*/, &one, sizeof one);
+    setsockopt(fd.fd, IPPROTO_IPV6, 75 /*IPV6_TRANSPARENT*/, &one, sizeof one);
+  }
+  if (bind(fd.fd, sa(source), socklen_t(source.size())) != 0)
+    fail(f, s, "cannot send a queued datagram again from its source " + format::sockaddr_text(source) + ": " +
+                   std::strerror(errno));
+  return fd.release();
+}
+
+// The restored socket of the image bound to `source`, if any: datagrams
+// one of the process's own sockets sent are sent again by that socket.
+const FdEntry* sender_in_image(const format::Image& image, const std::vector<uint8_t>& source) {
+  for (const FdEntry& g : image.files.fds) {
+    if (g.kind != format::FdKind::InetSocket) continue;
+    const InetSocket& t = socket_of(image, g);
+    if (t.protocol == IPPROTO_UDP && t.state != SocketState::Created && same_address(t.local, source)) return &g;
+  }
+  return nullptr;
+}
+
+// Where a datagram is sent to reach `s`: its own address, with loopback
+// for "any" (as an IPv4-mapped address when the source is one).
+std::vector<uint8_t> destination(const InetSocket& s, const std::vector<uint8_t>& source) {
+  std::vector<uint8_t> to = s.local;
+  if (to.size() == sizeof(sockaddr_in)) {
+    sockaddr_in in;
+    std::memcpy(&in, to.data(), sizeof in);
+    if (in.sin_addr.s_addr == htonl(INADDR_ANY)) in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    std::memcpy(to.data(), &in, sizeof in);
+  } else {
+    sockaddr_in6 in6, from{};
+    std::memcpy(&in6, to.data(), sizeof in6);
+    if (source.size() == sizeof from) std::memcpy(&from, source.data(), sizeof from);
+    if (IN6_IS_ADDR_UNSPECIFIED(&in6.sin6_addr)) {
+      if (IN6_IS_ADDR_V4MAPPED(&from.sin6_addr)) {
+        static const uint8_t kMapped[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 127, 0, 0, 1};
+        std::memcpy(&in6.sin6_addr, kMapped, 16);
+      } else {
+        in6.sin6_addr = in6addr_loopback;
+      }
+    }
+    std::memcpy(to.data(), &in6, sizeof in6);
+  }
+  return to;
+}
+
+// How many datagrams wait in `fd` (peeked with the peek offset from 0,
+// which is put back as it was).
+size_t queued_count(int fd) {
+  int saved = -1, zero = 0;
+  socklen_t len = sizeof saved;
+  getsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &saved, &len);
+  setsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof zero);
+  size_t n = 0;
+  static char buf[format::kMaxDatagramBytes + 1];
+  while (recv(fd, buf, sizeof buf, MSG_PEEK | MSG_DONTWAIT) > 0) ++n;
+  setsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &saved, sizeof saved);
+  return n;
+}
+
+}  // namespace
+
+void check_inet_socket(const format::Image& image, const FdEntry& f) {
+  const InetSocket& s = socket_of(image, f);
+  if (s.state == SocketState::Listening) {
+    int somaxconn = 4096;
+    if (FILE* p = std::fopen("/proc/sys/net/core/somaxconn", "r")) {
+      if (std::fscanf(p, "%d", &somaxconn) != 1) somaxconn = 4096;
+      std::fclose(p);
+    }
+    if (s.backlog > somaxconn)
+      fail(f, s, "its listen backlog " + std::to_string(s.backlog) + " is above net.core.somaxconn (" +
+                     std::to_string(somaxconn) + ") here");
+  }
+  Fd scratch(create_bound(f, s));  // closed at once: the port is free, the options take
+  for (const format::QueuedDatagram& d : s.queue)
+    if (!sender_in_image(image, d.source)) Fd sender(bound_sender(f, s, d.source));
+}
+
+int make_inet_socket(const format::Image& image, const FdEntry& f) {
+  const InetSocket& s = socket_of(image, f);
+  Fd fd(create_bound(f, s));
+  if (s.state == SocketState::Listening && listen(fd.fd, s.backlog) != 0)
+    fail(f, s, std::string("cannot listen: ") + std::strerror(errno));
+  if (s.state == SocketState::Connected && connect(fd.fd, sa(s.peer), socklen_t(s.peer.size())) != 0)
+    fail(f, s, "cannot connect it to " + format::sockaddr_text(s.peer) + " again: " + std::strerror(errno));
+  return fd.release();
+}
+
+void fill_inet_queues(const format::Image& image, const std::map<int32_t, int>& created) {
+  for (const FdEntry& f : image.files.fds) {
+    if (f.kind != format::FdKind::InetSocket) continue;
+    const InetSocket& s = socket_of(image, f);
+    if (s.queue.empty()) continue;
+    const int target = created.at(f.fd);
+    for (const format::QueuedDatagram& d : s.queue) {
+      const FdEntry* own = sender_in_image(image, d.source);
+      Fd helper(own ? -1 : bound_sender(f, s, d.source));
+      const int from = own ? created.at(own->fd) : helper.fd;
+      std::vector<uint8_t> to = destination(s, d.source);
+      if (sendto(from, d.data.data(), d.data.size(), 0, sa(to), socklen_t(to.size())) != ssize_t(d.data.size()))
+        fail(f, s, "cannot send a queued datagram again from " + format::sockaddr_text(d.source) + ": " +
+                       std::strerror(errno));
+    }
+    // Loopback delivers through a softirq, possibly later under load: wait
+    // (bounded) until every datagram is in the queue, in order.
+    size_t have = 0;
+    for (int i = 0; i < 1000 && (have = queued_count(target)) < s.queue.size(); ++i) poll(nullptr, 0, 10);
+    if (have != s.queue.size())
+      fail(f, s, std::to_string(s.queue.size()) + " datagrams were sent to it again but " + std::to_string(have) +
+                     " arrived (a full receive buffer, or a filter)");
+  }
+}
+
+}  // namespace ckpt::restorer
