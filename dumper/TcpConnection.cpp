@@ -8,7 +8,6 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -16,6 +15,7 @@
 
 #include "dumper/FdInfo.h"
 #include "dumper/ScopedFd.h"
+#include "dumper/SocketOptions.h"
 #include "x86/FaultPoint.h"
 
 namespace ckpt::dumper {
@@ -47,33 +47,6 @@ bool take_address(const sockaddr_storage& ss, std::array<uint8_t, 16>* addr, uin
     return a.sin6_scope_id == 0;
   }
   return false;
-}
-
-// The ordinary options, as format::tcp_option_specs lists them.
-std::vector<format::TcpOption> read_options(int s, uint32_t family) {
-  std::vector<format::TcpOption> out;
-  for (const format::TcpOptionSpec& spec : format::tcp_option_specs()) {
-    if ((spec.level == IPPROTO_IPV6 && family != AF_INET6) || (spec.level == IPPROTO_IP && family != AF_INET))
-      continue;
-    int64_t value = 0;
-    if (spec.level == SOL_SOCKET && (spec.name == SO_RCVTIMEO || spec.name == SO_SNDTIMEO)) {
-      timeval tv{};
-      socklen_t len = sizeof tv;
-      if (getsockopt(s, spec.level, int(spec.name), &tv, &len) != 0) continue;
-      value = int64_t(tv.tv_sec) * 1000000 + tv.tv_usec;
-    } else if (spec.level == SOL_SOCKET && spec.name == SO_LINGER) {
-      linger l{};
-      socklen_t len = sizeof l;
-      if (getsockopt(s, spec.level, int(spec.name), &l, &len) != 0) continue;
-      value = l.l_onoff ? l.l_linger : -1;
-    } else {
-      int v = 0;
-      if (get_int(s, int(spec.level), int(spec.name), &v) != 0) continue;  // not offered by this kernel
-      value = spec.max > INT32_MAX ? int64_t(uint32_t(v)) : v;
-    }
-    out.push_back({spec.level, spec.name, value});
-  }
-  return out;
 }
 
 std::string endpoints(const TcpConnection& c) {
@@ -157,7 +130,10 @@ bool TcpConnections::read(pid_t pid, int fd, uint64_t ino, uint64_t* id) {
   h.pid = pid;
   h.fd = fd;
   get_int(s, SOL_SOCKET, SO_REUSEADDR, &h.reuseaddr);
-  c.options = read_options(s, c.family);
+  c.reuseaddr = h.reuseaddr ? 1 : 0;
+  c.options = read_socket_options(pid, fd, s, domain, SOCK_STREAM, IPPROTO_TCP, [](const format::SocketOptionSpec& o) {
+    return !format::tcp_option_excluded(o.level, o.name);
+  });
   x86::fault_point("dump: tcp repair on");
   if (set_int(s, IPPROTO_TCP, TCP_REPAIR, TCP_REPAIR_ON) != 0) {
     int e = errno;

@@ -40,7 +40,6 @@ inline constexpr uint32_t kMaxQueuedDatagrams = 1u << 16;      // per socket
 inline constexpr uint32_t kMaxDatagramBytes = 65536;           // one queued datagram (UDP carries at most 65527)
 inline constexpr uint32_t kMaxNetlinkGroupBytes = 128;         // a netlink socket's groups bitmap (1024 groups)
 inline constexpr uint32_t kMaxTcpConnections = 1u << 16;
-inline constexpr uint32_t kMaxTcpOptions = 64;             // per connection; tcp_option_specs() lists fewer
 // Highest user address + 1 with 4-level paging (TASK_SIZE_MAX on x86-64).
 inline constexpr uint64_t kUserSpaceEnd = 0x00007ffffffff000ull;
 

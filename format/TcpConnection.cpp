@@ -35,42 +35,15 @@ const char* tcp_state_name(uint32_t state) {
   return "unknown";
 }
 
-const std::vector<TcpOptionSpec>& tcp_option_specs() {
-  // Sorted by (level, name). Values as getsockopt gives them; the limits are
-  // what setsockopt accepts (with CAP_NET_ADMIN, which restore has).
-  static const std::vector<TcpOptionSpec> specs = {
-      {IPPROTO_IP, IP_TOS, "IP_TOS", 0, 255},
-      {IPPROTO_IP, IP_TTL, "IP_TTL", 1, 255},
-      {SOL_SOCKET, SO_REUSEADDR, "SO_REUSEADDR", 0, 1},
-      {SOL_SOCKET, SO_SNDBUF, "SO_SNDBUF", 1, INT_MAX},
-      {SOL_SOCKET, SO_RCVBUF, "SO_RCVBUF", 1, INT_MAX},
-      {SOL_SOCKET, SO_KEEPALIVE, "SO_KEEPALIVE", 0, 1},
-      {SOL_SOCKET, SO_OOBINLINE, "SO_OOBINLINE", 0, 1},
-      {SOL_SOCKET, SO_PRIORITY, "SO_PRIORITY", 0, INT_MAX},
-      {SOL_SOCKET, SO_LINGER, "SO_LINGER", -1, INT_MAX},
-      {SOL_SOCKET, SO_RCVLOWAT, "SO_RCVLOWAT", 0, INT_MAX},
-      {SOL_SOCKET, SO_RCVTIMEO, "SO_RCVTIMEO", 0, int64_t(INT_MAX) * 1000000},
-      {SOL_SOCKET, SO_SNDTIMEO, "SO_SNDTIMEO", 0, int64_t(INT_MAX) * 1000000},
-      {SOL_SOCKET, SO_MARK, "SO_MARK", 0, UINT32_MAX},
-      {SOL_SOCKET, SO_PEEK_OFF, "SO_PEEK_OFF", -1, INT_MAX},
-      {IPPROTO_TCP, TCP_NODELAY, "TCP_NODELAY", 0, 1},
-      {IPPROTO_TCP, TCP_CORK, "TCP_CORK", 0, 1},
-      {IPPROTO_TCP, TCP_KEEPIDLE, "TCP_KEEPIDLE", 1, 32767},
-      {IPPROTO_TCP, TCP_KEEPINTVL, "TCP_KEEPINTVL", 1, 32767},
-      {IPPROTO_TCP, TCP_KEEPCNT, "TCP_KEEPCNT", 1, 127},
-      {IPPROTO_TCP, TCP_USER_TIMEOUT, "TCP_USER_TIMEOUT", 0, INT_MAX},
-      {IPPROTO_TCP, TCP_NOTSENT_LOWAT, "TCP_NOTSENT_LOWAT", 0, UINT32_MAX},
-      {IPPROTO_IPV6, IPV6_UNICAST_HOPS, "IPV6_UNICAST_HOPS", 1, 255},
-      {IPPROTO_IPV6, IPV6_V6ONLY, "IPV6_V6ONLY", 0, 1},
-      {IPPROTO_IPV6, IPV6_TCLASS, "IPV6_TCLASS", 0, 255},
-  };
-  return specs;
-}
-
-const TcpOptionSpec* tcp_option_spec(uint32_t level, uint32_t name) {
-  for (const TcpOptionSpec& s : tcp_option_specs())
-    if (s.level == level && s.name == name) return &s;
-  return nullptr;
+bool tcp_option_excluded(uint32_t level, uint32_t name) {
+  // The multicast options mean nothing on TCP and cannot be set on it; an
+  // accepted connection reads the TTL, hop limit and interface of the
+  // packet that opened it there.
+  return (level == SOL_SOCKET && name == SO_REUSEADDR) ||
+         (level == IPPROTO_TCP && (name == TCP_MAXSEG || name == TCP_WINDOW_CLAMP)) ||
+         (level == IPPROTO_IP && (name == IP_MULTICAST_IF || name == IP_MULTICAST_TTL || name == IP_MULTICAST_LOOP)) ||
+         (level == IPPROTO_IPV6 &&
+          (name == IPV6_MULTICAST_IF || name == IPV6_MULTICAST_HOPS || name == IPV6_MULTICAST_LOOP));
 }
 
 std::string tcp_endpoint(uint32_t family, const std::array<uint8_t, 16>& addr, uint32_t port) {
@@ -80,7 +53,7 @@ std::string tcp_endpoint(uint32_t family, const std::array<uint8_t, 16>& addr, u
                             : std::string(text) + ":" + std::to_string(port);
 }
 
-static constexpr size_t kMinTcpRecord = 8 + 4 + 4 + 16 + 16 + 4 * 5 + 4 + 4 + 4 * 5 + 4 * 5 + 4;
+static constexpr size_t kMinTcpRecord = 8 + 4 + 4 + 16 + 16 + 4 * 5 + 4 + 4 + 4 * 5 + 4 * 5 + 4 + 4;
 
 std::vector<uint8_t> encode_tcp_connections(const std::vector<TcpConnection>& conns) {
   ByteWriter w;
@@ -108,12 +81,8 @@ std::vector<uint8_t> encode_tcp_connections(const std::vector<TcpConnection>& co
     w.u32(c.max_window);
     w.u32(c.rcv_wnd);
     w.u32(c.rcv_wup);
-    w.u32(uint32_t(c.options.size()));
-    for (const TcpOption& o : c.options) {
-      w.u32(o.level);
-      w.u32(o.name);
-      w.i64(o.value);
-    }
+    put_socket_options(w, c.options);
+    w.u32(c.reuseaddr);
   }
   return w.bytes();
 }
@@ -152,12 +121,8 @@ std::vector<TcpConnection> decode_tcp_connections(const uint8_t* data, size_t n,
     c.max_window = r.u32("tcp max_window");
     c.rcv_wnd = r.u32("tcp rcv_wnd");
     c.rcv_wup = r.u32("tcp rcv_wup");
-    c.options.resize(r.count("tcp option count", kMaxTcpOptions, 16));
-    for (TcpOption& o : c.options) {
-      o.level = r.u32("tcp option level");
-      o.name = r.u32("tcp option name");
-      o.value = r.i64("tcp option value");
-    }
+    c.options = get_socket_options(r);
+    c.reuseaddr = r.u32("tcp SO_REUSEADDR");
   }
   r.expect_end("tcp section");
   return conns;
@@ -193,18 +158,10 @@ void validate_tcp_connections(const Image& image, const std::vector<SectionInfo>
     const uint32_t rcv_nxt = c.recv_seq + uint32_t(c.recv_queue.size());
     if (seq_after(c.rcv_wup, rcv_nxt)) bad("rcv_wup lies after the end of the receive queue");
     if (seq_after(c.snd_wl1, rcv_nxt + c.rcv_wnd)) bad("snd_wl1 lies beyond the receive window");
-    for (size_t k = 0; k < c.options.size(); ++k) {
-      const TcpOption& o = c.options[k];
-      const TcpOptionSpec* spec = tcp_option_spec(o.level, o.name);
-      if (!spec) bad("unknown socket option " + std::to_string(o.level) + "/" + std::to_string(o.name));
-      if (k && std::make_pair(o.level, o.name) <= std::make_pair(c.options[k - 1].level, c.options[k - 1].name))
-        bad("socket options not sorted, or one twice");
-      if (o.value < spec->min || o.value > spec->max)
-        bad(std::string(spec->text) + " " + std::to_string(o.value) + " outside " + std::to_string(spec->min) + ".." +
-            std::to_string(spec->max));
-      if ((o.level == IPPROTO_IPV6) != (c.family == AF_INET6) && o.level != SOL_SOCKET && o.level != IPPROTO_TCP)
-        bad(std::string(spec->text) + " on the other family's socket");
-    }
+    validate_socket_options(c.options, bad);
+    for (const SocketOption& o : c.options)
+      if (tcp_option_excluded(o.level, o.name)) bad(socket_option_text(o) + " is not held as an ordinary option");
+    if (c.reuseaddr > 1) bad("SO_REUSEADDR other than 0 or 1");
   }
   // Every tcp fd names a record; every record is held by some fd.
   const uint64_t files_at = [&] {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "format/Codec.h"
+#include "format/SocketOptions.h"
 
 namespace ckpt::format {
 
@@ -37,23 +38,12 @@ enum TcpNegotiated : uint32_t {
   kTcpKnownOptions = 7,
 };
 
-// A socket option set again at restore: (level, name) from a fixed list
-// (tcp_option_specs), with its value as an integer (timeouts in
-// microseconds, SO_LINGER as its seconds or -1 when off, buffer sizes as
-// getsockopt reports them, that is doubled).
-struct TcpOption {
-  uint32_t level = 0, name = 0;
-  int64_t value = 0;
-};
-// The options a record may carry, with the values each may take: the
-// dumper reads exactly these, validation refuses any other pair or value.
-struct TcpOptionSpec {
-  uint32_t level, name;
-  const char* text;  // "SO_KEEPALIVE"
-  int64_t min, max;
-};
-const std::vector<TcpOptionSpec>& tcp_option_specs();
-const TcpOptionSpec* tcp_option_spec(uint32_t level, uint32_t name);  // nullptr: not carried
+// Options of the socket_option_table (SocketOptions.h) a record must not
+// hold: SO_REUSEADDR (its own field: repair mode overrides it until the
+// end), TCP_MAXSEG (the MSS is set as a negotiated option),
+// TCP_WINDOW_CLAMP (derived from the buffers once connected) and the
+// multicast options, which TCP does not take.
+bool tcp_option_excluded(uint32_t level, uint32_t name);
 
 struct TcpConnection {
   uint64_t id = 0;        // the socket's inode at dump: FdEntry::object of its fds
@@ -72,7 +62,8 @@ struct TcpConnection {
   uint32_t timestamp = 0;  // TCP_TIMESTAMP: the connection's timestamp clock at dump
   // struct tcp_repair_window (TCP_REPAIR_WINDOW)
   uint32_t snd_wl1 = 0, snd_wnd = 0, max_window = 0, rcv_wnd = 0, rcv_wup = 0;
-  std::vector<TcpOption> options;  // sorted by (level, name), unique
+  std::vector<SocketOption> options;  // the ordinary options (SocketOptions.h), but tcp_option_excluded
+  uint32_t reuseaddr = 0;  // SO_REUSEADDR, set once repair mode is off
 };
 
 std::vector<uint8_t> encode_tcp_connections( const std::vector<TcpConnection>& conns);

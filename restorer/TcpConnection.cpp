@@ -5,7 +5,6 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -15,6 +14,7 @@
 #include <utility>
 
 #include "restorer/RestoreError.h"
+#include "restorer/SocketOptions.h"
 
 namespace ckpt::restorer {
 
@@ -84,32 +84,9 @@ void open_repaired(const TcpConnection& c, Socket& s, bool probe) {
     fail("cannot put its socket in repair mode");
   }
   // Options before connect: the window clamp follows the receive buffer,
-  // and the queued data below must fit the buffers. Only those that differ
-  // from a fresh socket's are set (setting a buffer size stops the
-  // kernel's tuning of it, as in the original only if the program set it).
-  for (const format::TcpOption& o : c.options) {
-    const format::TcpOptionSpec* spec = format::tcp_option_spec(o.level, o.name);
-    if (!spec || (o.level == SOL_SOCKET && (o.name == SO_REUSEADDR || o.name == SO_PEEK_OFF))) continue;
-    const int level = int(o.level), name = int(o.name);
-    int rc = 0;
-    if (o.level == SOL_SOCKET && (o.name == SO_RCVTIMEO || o.name == SO_SNDTIMEO)) {
-      timeval tv{time_t(o.value / 1000000), suseconds_t(o.value % 1000000)};
-      rc = setsockopt(s.fd, level, name, &tv, sizeof tv);
-    } else if (o.level == SOL_SOCKET && o.name == SO_LINGER) {
-      linger l{o.value >= 0, int(o.value >= 0 ? o.value : 0)};
-      rc = setsockopt(s.fd, level, name, &l, sizeof l);
-    } else {
-      int now = 0;
-      socklen_t len = sizeof now;
-      if (getsockopt(s.fd, level, name, &now, &len) == 0 && int64_t(spec->max > INT32_MAX ? uint32_t(now) : now) == o.value)
-        continue;
-      if (o.level == SOL_SOCKET && (o.name == SO_SNDBUF || o.name == SO_RCVBUF))  // getsockopt gave the doubled size
-        rc = set_int(s.fd, level, o.name == SO_SNDBUF ? SO_SNDBUFFORCE : SO_RCVBUFFORCE, int(o.value / 2));
-      else
-        rc = set_int(s.fd, level, name, int(o.value));
-    }
-    if (rc != 0) fail(std::string("cannot set ") + spec->text + " to " + std::to_string(o.value));
-  }
+  // and the queued data below must fit the buffers (SocketOptions.h: only
+  // what a fresh socket lacks is set, then everything is read back).
+  put_socket_options(s.fd, c.options, what);
   if (!probe) {
     if (set_int(s.fd, IPPROTO_TCP, TCP_REPAIR_QUEUE, TCP_SEND_QUEUE) != 0 ||
         set_int(s.fd, IPPROTO_TCP, TCP_QUEUE_SEQ, int(c.send_seq)) != 0 ||
@@ -153,11 +130,7 @@ void check_tcp_connections(const format::Image& image) {
   }
 }
 
-int tcp_reuseaddr(const format::Image& image, const format::FdEntry& f) {
-  for (const format::TcpOption& o : tcp_record(image, f).options)
-    if (o.level == SOL_SOCKET && o.name == SO_REUSEADDR) return int(o.value);
-  return 0;
-}
+int tcp_reuseaddr(const format::Image& image, const format::FdEntry& f) { return int(tcp_record(image, f).reuseaddr); }
 
 int make_tcp_connection(const format::Image& image, const format::FdEntry& f) {
   const TcpConnection& c = tcp_record(image, f);
@@ -186,10 +159,6 @@ int make_tcp_connection(const format::Image& image, const format::FdEntry& f) {
   tcp_repair_window w{c.snd_wl1, c.snd_wnd, c.max_window, c.rcv_wnd, c.rcv_wup};
   if (setsockopt(s.fd, IPPROTO_TCP, TCP_REPAIR_WINDOW, &w, sizeof w) != 0)
     throw RestoreError(what + ": cannot set its window (TCP_REPAIR_WINDOW): " + std::strerror(errno));
-  for (const format::TcpOption& o : c.options)
-    if (o.level == SOL_SOCKET && o.name == SO_PEEK_OFF && o.value >= 0 &&
-        set_int(s.fd, SOL_SOCKET, SO_PEEK_OFF, int(o.value)) != 0)
-      throw RestoreError(what + ": cannot set SO_PEEK_OFF: " + std::strerror(errno));
   return s.release();
 }
 

@@ -102,7 +102,7 @@ refused "restore --check without CAP_NET_ADMIN" "TCP connection 127\.0\.0\.1:[0-
   "${NO_NET_ADMIN[@]}" "$RESTORE" --check "$WORK/d.ckpt"
 refused "restore without CAP_NET_ADMIN" "needs CAP_NET_ADMIN" "${NO_NET_ADMIN[@]}" "$RESTORE" "$WORK/d.ckpt"
 
-for edit in tcp_state=4 tcp_wscale=15 tcp_unsent=99999999 tcp_keepalive=7 tcp_orphan=1; do
+for edit in tcp_state=4 tcp_wscale=15 tcp_unsent=99999999 tcp_mss=0 tcp_maxseg_option=1 tcp_orphan=1; do
   "$EDIT" "$WORK/d.ckpt" "$WORK/bad.ckpt" "$edit" || fail "image_edit $edit failed"
   refused "a tcp record with $edit" "bad image .*tcp" "$RESTORE" --check "$WORK/bad.ckpt"
 done

@@ -35,7 +35,8 @@
 // sock_unnamed=1 (one more socket record that no fd names).
 // Task: timer_clock=N (the first POSIX timer's clock), oom_score_adj=N.
 // TCP (the first connection of the tcp section): tcp_state=N, tcp_wscale=N
-// (both scales), tcp_unsent=N, tcp_keepalive=N (its SO_KEEPALIVE value),
+// (both scales), tcp_unsent=N, tcp_mss=N, tcp_maxseg_option=1 (TCP_MAXSEG
+// among its ordinary options),
 // tcp_orphan=1 (its fds become eventfds: a connection no fd holds).
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -213,10 +214,9 @@ int main(int argc, char** argv) {
         if (field == "tcp_state") c.state = uint32_t(n);
         else if (field == "tcp_wscale") c.snd_wscale = c.rcv_wscale = uint32_t(n);
         else if (field == "tcp_unsent") c.unsent = uint32_t(n);
-        else if (field == "tcp_keepalive") {
-          for (TcpOption& o : c.options)
-            if (o.level == SOL_SOCKET && o.name == SO_KEEPALIVE) o.value = int64_t(n);
-        } else if (field == "tcp_orphan") {
+        else if (field == "tcp_mss") c.mss = uint32_t(n);
+        else if (field == "tcp_maxseg_option") c.options.push_back({6 /* IPPROTO_TCP */, 2 /* TCP_MAXSEG */, {0, 2, 0, 0}});
+        else if (field == "tcp_orphan") {
           for (FdEntry& f : img.files.fds)
             if (f.kind == FdKind::TcpConnection && f.object == c.id) f.kind = FdKind::EventFd, f.object = 0;
         } else throw std::runtime_error("unknown field " + field);
