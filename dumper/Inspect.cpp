@@ -207,7 +207,8 @@ void print_text(const ImageReader& r, std::ostream& out) {
         << ((c.tcp_options & kTcpWindowScale)
                 ? ", wscale " + std::to_string(c.snd_wscale) + "/" + std::to_string(c.rcv_wscale)
                 : std::string())
-        << ", " << c.options.size() << " options\n";
+        << ((c.shutdown & kTcpShutRead) ? ", shut down for reading" : "") << ", " << c.options.size()
+        << " options\n";
   for (int fd : outside_pipe_ends(img))
     out << "outside pipe end: fd " << fd << " (its other end was not in the process): restore needs --inherit-fd "
         << fd << " or --external-fds=null\n";

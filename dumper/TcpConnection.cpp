@@ -117,9 +117,12 @@ bool TcpConnections::read(pid_t pid, int fd, uint64_t ino, uint64_t* id) {
       !take_address(local, &c.local_addr, &c.local_port) || !take_address(peer, &c.peer_addr, &c.peer_port))
     refuse_fd(pid, fd, "a TCP connection whose addresses cannot be carried (an IPv6 link-local address, or none)");
   const std::string what = "a TCP connection " + endpoints(c);
-  if (c.state != format::kTcpEstablished)
+  if (c.state == format::kTcpCloseWait || c.state == format::kTcpLastAck || c.state == format::kTcpClosing)
     refuse_fd(pid, fd, what + " in state " + format::tcp_state_name(c.state) +
-                           ", which this version does not carry (only ESTABLISHED connections are)");
+                           ": the peer's FIN it received cannot be put back without forging a packet from the peer");
+  if (!format::tcp_state_is_carried(c.state))
+    refuse_fd(pid, fd, what + " in state " + format::tcp_state_name(c.state) +
+                           ", which this version does not carry (ESTABLISHED, FIN-WAIT-1 and FIN-WAIT-2 are)");
   if (!allowed_)
     refuse_fd(pid, fd, "an established TCP connection " + endpoints(c) +
                            "; `ckpt dump --tcp-established` carries it (needs CAP_NET_ADMIN)");
@@ -154,6 +157,10 @@ bool TcpConnections::read(pid_t pid, int fd, uint64_t ino, uint64_t* id) {
     int s, value;
     ~PeekOff() { if (value >= 0) set_int(s, SOL_SOCKET, SO_PEEK_OFF, value); }
   } put_back{s, peek_off};
+  // Our FIN (shutdown(SHUT_WR) or close of a dup): sent or queued and not
+  // acknowledged in FIN-WAIT-1, acknowledged in FIN-WAIT-2.
+  const bool fin_unacked = c.state == format::kTcpFinWait1, fin_acked = c.state == format::kTcpFinWait2;
+  if (fin_unacked || fin_acked) c.shutdown |= format::kTcpShutWrite;
   bool stable = false;
   for (int attempt = 0; attempt < 16 && !stable; ++attempt) {
     const uint32_t write_seq = queue_seq(s, TCP_SEND_QUEUE), rcv_nxt = queue_seq(s, TCP_RECV_QUEUE);
@@ -161,7 +168,9 @@ bool TcpConnections::read(pid_t pid, int fd, uint64_t ino, uint64_t* id) {
     if (ioctl(s, SIOCOUTQ, &outq) != 0 || ioctl(s, SIOCOUTQNSD, &notsent) != 0 || ioctl(s, SIOCINQ, &inq) != 0 ||
         outq < 0 || notsent < 0 || inq < 0 || notsent > outq)
       refuse_fd(pid, fd, what + ": cannot read its queue sizes: " + std::strerror(errno));
-    if (!peek_queue(s, TCP_SEND_QUEUE, size_t(outq), &c.send_queue) ||
+    const int data_out = outq - (fin_unacked ? 1 : 0);
+    if (data_out < 0) continue;
+    if (!peek_queue(s, TCP_SEND_QUEUE, size_t(data_out), &c.send_queue) ||
         !peek_queue(s, TCP_RECV_QUEUE, size_t(inq), &c.recv_queue))
       continue;
     tcp_repair_window w{};
@@ -177,12 +186,30 @@ bool TcpConnections::read(pid_t pid, int fd, uint64_t ino, uint64_t* id) {
     c.send_seq = write_seq - uint32_t(outq);
     c.recv_seq = rcv_nxt - uint32_t(inq);
     c.unsent = uint32_t(notsent);
+    if (fin_unacked) {  // SIOCOUTQ counts the FIN; SIOCOUTQNSD too while it waits behind unsent data
+      if (notsent) c.unsent--;
+    } else if (fin_acked) {
+      c.send_seq--;  // restore queues the FIN again, at its own sequence number
+    }
     c.snd_wl1 = w.snd_wl1, c.snd_wnd = w.snd_wnd, c.max_window = w.max_window;
     c.rcv_wnd = w.rcv_wnd, c.rcv_wup = w.rcv_wup;
     held.rcv_nxt = rcv_nxt;
     stable = true;
   }
   if (!stable) refuse_fd(pid, fd, what + ": its queues kept changing while they were read (the peer is sending)");
+  // Shut down for reading (shutdown(SHUT_RD)): nothing in TCP_INFO says so,
+  // but a peek past the unread data then ends the stream at once (0) where
+  // it would otherwise find nothing yet (EAGAIN).
+  if (set_int(s, SOL_SOCKET, SO_PEEK_OFF, int(c.recv_queue.size())) != 0) {
+    if (!c.recv_queue.empty())
+      refuse_fd(pid, fd, what + ": this kernel cannot tell whether it was shut down for reading (SO_PEEK_OFF on TCP "
+                                "needs Linux 6.10) while it holds unread data");
+  }
+  char probe;
+  if (set_int(s, IPPROTO_TCP, TCP_REPAIR_QUEUE, TCP_RECV_QUEUE) == 0 &&
+      recv(s, &probe, 1, MSG_PEEK | MSG_DONTWAIT) == 0)
+    c.shutdown |= format::kTcpShutRead;
+  set_int(s, SOL_SOCKET, SO_PEEK_OFF, -1);  // the PeekOff guard puts the program's own back
   int mss = 0, ts = 0;
   if (get_int(s, IPPROTO_TCP, TCP_MAXSEG, &mss) != 0 || get_int(s, IPPROTO_TCP, TCP_TIMESTAMP, &ts) != 0)
     refuse_fd(pid, fd, what + ": cannot read its MSS or timestamp clock: " + std::strerror(errno));

@@ -53,7 +53,7 @@ std::string tcp_endpoint(uint32_t family, const std::array<uint8_t, 16>& addr, u
                             : std::string(text) + ":" + std::to_string(port);
 }
 
-static constexpr size_t kMinTcpRecord = 8 + 4 + 4 + 16 + 16 + 4 * 5 + 4 + 4 + 4 * 5 + 4 * 5 + 4 + 4;
+static constexpr size_t kMinTcpRecord = 8 + 4 + 4 + 16 + 16 + 4 * 5 + 4 + 4 + 4 * 5 + 4 * 5 + 4 + 4 + 4;
 
 std::vector<uint8_t> encode_tcp_connections(const std::vector<TcpConnection>& conns) {
   ByteWriter w;
@@ -83,6 +83,7 @@ std::vector<uint8_t> encode_tcp_connections(const std::vector<TcpConnection>& co
     w.u32(c.rcv_wup);
     put_socket_options(w, c.options);
     w.u32(c.reuseaddr);
+    w.u32(c.shutdown);
   }
   return w.bytes();
 }
@@ -123,6 +124,7 @@ std::vector<TcpConnection> decode_tcp_connections(const uint8_t* data, size_t n,
     c.rcv_wup = r.u32("tcp rcv_wup");
     c.options = get_socket_options(r);
     c.reuseaddr = r.u32("tcp SO_REUSEADDR");
+    c.shutdown = r.u32("tcp shutdown");
   }
   r.expect_end("tcp section");
   return conns;
@@ -144,7 +146,11 @@ void validate_tcp_connections(const Image& image, const std::vector<SectionInfo>
     };
     if (i && c.id <= conns[i - 1].id) bad("not sorted by id, or a duplicate");
     if (c.family != AF_INET && c.family != AF_INET6) bad("unknown family " + std::to_string(c.family));
-    if (c.state != kTcpEstablished) bad("state " + std::string(tcp_state_name(c.state)) + " is not carried");
+    if (!tcp_state_is_carried(c.state)) bad("state " + std::string(tcp_state_name(c.state)) + " is not carried");
+    if (c.shutdown & ~uint32_t(kTcpShutRead | kTcpShutWrite)) bad("unknown shutdown bits");
+    if (bool(c.shutdown & kTcpShutWrite) != (c.state != kTcpEstablished))
+      bad("its FIN (shutdown for writing) disagrees with its state " + std::string(tcp_state_name(c.state)));
+    if (c.state == kTcpFinWait2 && !c.send_queue.empty()) bad("data to send after its FIN was acknowledged");
     if (c.family == AF_INET)
       for (size_t b = 4; b < 16; ++b)
         if (c.local_addr[b] || c.peer_addr[b]) bad("an IPv4 address with bytes past its fourth");

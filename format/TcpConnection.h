@@ -29,6 +29,15 @@ enum TcpState : uint32_t {
   kTcpClosing = 11,
 };
 const char* tcp_state_name(uint32_t state);  // any kernel state number, for messages
+// The states a record may hold: ESTABLISHED, and our FIN sent (FIN-WAIT-1,
+// FIN-WAIT-2), which restore queues again in repair mode with shutdown().
+inline bool tcp_state_is_carried(uint32_t s) { return s == kTcpEstablished || s == kTcpFinWait1 || s == kTcpFinWait2; }
+
+// TcpConnection::shutdown bits.
+enum TcpShutdown : uint32_t {
+  kTcpShutRead = 1,   // shutdown(SHUT_RD): reads end once the queue is empty
+  kTcpShutWrite = 2,  // our FIN: exactly in FIN-WAIT-1 and FIN-WAIT-2
+};
 
 // TcpConnection::tcp_options bits: what the handshake negotiated (TCP_INFO tcpi_options).
 enum TcpNegotiated : uint32_t {
@@ -51,9 +60,9 @@ struct TcpConnection {
   uint32_t state = 0;     // TcpState
   std::array<uint8_t, 16> local_addr{}, peer_addr{};  // network order; IPv4 in the first 4 bytes
   uint32_t local_port = 0, peer_port = 0;
-  uint32_t send_seq = 0;  // sequence number of send_queue's first byte (snd_una)
+  uint32_t send_seq = 0;  // sequence number of send_queue's first byte (snd_una; in FIN-WAIT-2, of the acknowledged FIN)
   uint32_t recv_seq = 0;  // sequence number of recv_queue's first byte (the next byte the program reads)
-  uint32_t unsent = 0;    // how many bytes at the end of send_queue had never been sent (SIOCOUTQNSD)
+  uint32_t unsent = 0;    // how many bytes at the end of send_queue had never been sent (SIOCOUTQNSD, without a FIN)
   std::vector<uint8_t> send_queue;  // sent but not acknowledged, then not yet sent
   std::vector<uint8_t> recv_queue;  // received, not yet read
   uint32_t mss = 0;        // the MSS clamp (TCP_MAXSEG in repair mode)
@@ -64,6 +73,7 @@ struct TcpConnection {
   uint32_t snd_wl1 = 0, snd_wnd = 0, max_window = 0, rcv_wnd = 0, rcv_wup = 0;
   std::vector<SocketOption> options;  // the ordinary options (SocketOptions.h), but tcp_option_excluded
   uint32_t reuseaddr = 0;  // SO_REUSEADDR, set once repair mode is off
+  uint32_t shutdown = 0;   // TcpShutdown bits
 };
 
 std::vector<uint8_t> encode_tcp_connections( const std::vector<TcpConnection>& conns);

@@ -159,6 +159,13 @@ int make_tcp_connection(const format::Image& image, const format::FdEntry& f) {
   tcp_repair_window w{c.snd_wl1, c.snd_wnd, c.max_window, c.rcv_wnd, c.rcv_wup};
   if (setsockopt(s.fd, IPPROTO_TCP, TCP_REPAIR_WINDOW, &w, sizeof w) != 0)
     throw RestoreError(what + ": cannot set its window (TCP_REPAIR_WINDOW): " + std::strerror(errno));
+  // Shutdowns, in repair mode: nothing is sent. Our FIN is queued as sent
+  // behind the data the peer may have seen (or, behind data never sent,
+  // by send_unsent); the peer acknowledges it again if it already had.
+  if ((c.shutdown & format::kTcpShutWrite) && !c.unsent && shutdown(s.fd, SHUT_WR) != 0)
+    throw RestoreError(what + ": cannot queue its FIN again: " + std::strerror(errno));
+  if ((c.shutdown & format::kTcpShutRead) && shutdown(s.fd, SHUT_RD) != 0)
+    throw RestoreError(what + ": cannot shut it down for reading again: " + std::strerror(errno));
   return s.release();
 }
 
@@ -172,6 +179,9 @@ void send_unsent(const TcpConnection& c, int fd) {
     throw RestoreError(what + ": cannot leave repair mode to queue its unsent data: " + std::strerror(errno));
   try {
     write_queue(fd, c.send_queue.data() + (c.send_queue.size() - c.unsent), c.unsent, what + ": its unsent data");
+    // A FIN that waited behind them: after them, sent when they are.
+    if ((c.shutdown & format::kTcpShutWrite) && shutdown(fd, SHUT_WR) != 0)
+      throw RestoreError(what + ": cannot queue its FIN after its unsent data: " + std::strerror(errno));
   } catch (...) {
     set_int(fd, IPPROTO_TCP, TCP_REPAIR, TCP_REPAIR_ON);  // so that closing it sends nothing more
     throw;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Network sockets ckpt does not carry are refused at dump time, in a network
-# namespace of the test's own: a TCP connection (named by its state), a
+# namespace of the test's own: a TCP connection without --tcp-established, a
 # listener with a connection waiting to be accepted (named with the count),
 # a raw IP socket, a packet socket, a netlink socket of another protocol
 # than route and uevent, a UDP socket holding an empty datagram, a socket
@@ -56,7 +56,7 @@ for line in sys.stdin:
 
 # kind  |  what the one line must say (extended regex)
 cases=(
-  'established|state ESTABLISHED'
+  'established|an established TCP connection .* -> .*; .ckpt dump --tcp-established. carries it'
   'waiting|1 connection\(s\) waiting to be accepted'
   'raw|raw IPv4 sockets'
   'packet|packet sockets'

@@ -11,8 +11,15 @@
  *                               full (the peer reads nothing yet); "ready"
  *   tcp_stream pair ADDR PORT   both ends in one process (a loopback
  *                               connection inside the dumped process)
- *   TCP_STREAM_SHUT=1 tcp_stream app ...  the app also shuts its direction
- *                               down before "ready" (state FIN-WAIT-1)
+ *   TCP_STREAM_SHUT=wr     the app shuts its direction down after filling
+ *                          its send queue (FIN-WAIT-1, the FIN not sent),
+ *                          so its stream ends there
+ *   TCP_STREAM_SHUT=wr-idle  the app sends nothing and shuts its direction
+ *                          down (FIN-WAIT-2 once the peer acknowledged)
+ *   TCP_STREAM_SHUT=rd     the app shuts down for reading with 40000 bytes
+ *                          unread: after "go" it must read them, then EOF
+ *   (the peer, given TCP_STREAM_SHUT too, takes the app's stream wherever
+ *   it ends)
  *
  * Each then waits for a line on stdin ("go": after the app was dumped and
  * restored), and both streams run to their ends: the app's 4 MiB to the
@@ -81,7 +88,7 @@ static void receive_some(struct end *e, size_t limit)
 	if (r < 0)
 		die(e->name);
 	if (r == 0) {
-		if (e->received != e->rx_total)
+		if (e->rx_total != (size_t)-1 && e->received != e->rx_total)
 			FAIL("%s: end of file after %zu of %zu bytes", e->name, e->received, e->rx_total);
 		e->rx_eof = 1;
 		return;
@@ -230,14 +237,41 @@ int main(int argc, char **argv)
 		write_all(&peer, PEER_FIRST);
 		printf("sent\n");
 		wait_go();
+		if (getenv("TCP_STREAM_SHUT")) /* the app ends its stream early: wherever it ends */
+			peer.rx_total = (size_t)-1;
 		pump(&peer, 1);
 		return tp_finish("peer: %zu bytes received and %zu sent, in order, no reset", peer.received, peer.sent);
 	}
 	if (strcmp(mode, "app") == 0) {
 		app.fd = connect_to(addr, port);
-		app_first(&app);
-		if (getenv("TCP_STREAM_SHUT")) /* a state other than ESTABLISHED: FIN-WAIT-1 */
+		const char *shut = getenv("TCP_STREAM_SHUT");
+		if (shut && strcmp(shut, "wr-idle") == 0) {
+			/* FIN-WAIT-2: our FIN sent and acknowledged, nothing queued */
+			read_exactly(&app, APP_READS_FIRST);
+			app.tx_total = 0;
 			shutdown(app.fd, SHUT_WR);
+			app.tx_shut = 1;
+		} else {
+			app_first(&app);
+		}
+		if (shut && strcmp(shut, "wr") == 0) {
+			/* FIN-WAIT-1: our FIN queued behind data the peer had no room for */
+			app.tx_total = app.sent;
+			shutdown(app.fd, SHUT_WR);
+			app.tx_shut = 1;
+		}
+		if (shut && strcmp(shut, "rd") == 0) {
+			/* shut down for reading with 40000 bytes unread: those, then end of file */
+			shutdown(app.fd, SHUT_RD);
+			printf("ready %zu bytes queued\n", app.sent);
+			wait_go();
+			read_exactly(&app, PEER_FIRST);
+			struct pollfd p = {app.fd, POLLIN, 0};
+			char c;
+			if (poll(&p, 1, 10000) != 1 || recv(app.fd, &c, 1, MSG_DONTWAIT) != 0)
+				FAIL("app: no end of file after the unread data of a socket shut down for reading");
+			return tp_finish("app: shut down for reading: %zu bytes, then end of file", app.received);
+		}
 		printf("ready %zu bytes queued\n", app.sent);
 		wait_go();
 		pump(&app, 1);

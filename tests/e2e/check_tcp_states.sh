@@ -1,0 +1,66 @@
+# TCP connections in states other than ESTABLISHED, and shut down for
+# reading, carried with `ckpt dump --tcp-established` (the app dumped with
+# --kill and restored, its peer outside; tcp_stream, TCP_STREAM_SHUT):
+#   - FIN-WAIT-1: the app shut its direction down while megabytes it had
+#     written were still queued, unsent: after restore the peer receives
+#     every one of them, in order, then the end of file, and the app still
+#     receives the peer's whole stream;
+#   - FIN-WAIT-2: its FIN sent and acknowledged: the peer's end of file
+#     stays, the app receives the peer's whole stream;
+#   - shut down for reading with 40000 bytes unread: the restored app reads
+#     them, then the end of file (not a wait for more).
+source "$(dirname "$0")/tcp.sh"
+
+# carried MODE PORT STATE: a pair whose app is in STATE (ss's name) is
+# dumped, the app restored, and both sides told to go on.
+carried() {
+  local mode=$1 port=$2 state=$3 i
+  start peer env TCP_STREAM_SHUT="$mode" "$PROGRAMS/tcp_stream" peer 127.0.0.1 "$port"
+  wait_lines peer 1
+  start app env TCP_STREAM_SHUT="$mode" "$PROGRAMS/tcp_stream" app 127.0.0.1 "$port"
+  wait_lines app 1
+  wait_lines peer 2
+  for ((i = 0; i < WAIT_SECONDS * 20; i++)); do
+    ss -Htn state "$state" | grep -q ":$port *\$" && break
+    sleep 0.05
+  done
+  ss -Htn state "$state" | grep -q ":$port *\$" || fail "the app's end is not in $state: $(ss -tn)"
+  dump app "$WORK/$mode.ckpt" --tcp-established
+  "$CKPT" inspect "$WORK/$mode.ckpt" | grep "^tcp connection" >"$WORK/inspect.out"
+  restore_start rapp "$WORK/$mode.ckpt"
+  for ((i = 0; i < WAIT_SECONDS * 20; i++)); do
+    ss -Htn | grep -q ":$port *\$" && break
+    sleep 0.05
+  done
+}
+
+carried wr 7001 fin-wait-1
+grep -q 'FIN-WAIT-1, send queue [1-9][0-9]* bytes ([1-9][0-9]* unsent)' "$WORK/inspect.out" ||
+  fail "inspect: $(cat "$WORK/inspect.out")"
+queued=$(sed -n 's/^ready \([0-9]*\) bytes queued$/\1/p' "$WORK/app.out")
+send rapp go
+send peer go
+wait_exit rapp 0
+wait_exit peer 0
+grep -q "^PASS app: 250000 bytes received and $queued sent" "$WORK/rapp.out" || fail "restored app: $(cat "$WORK/rapp.out")"
+grep -q "^PASS peer: $queued bytes received and 250000 sent" "$WORK/peer.out" || fail "peer: $(cat "$WORK/peer.out")"
+log "FIN-WAIT-1 with its FIN behind $queued bytes: all received by the peer, then the end of file"
+
+carried wr-idle 7002 fin-wait-2
+grep -q 'FIN-WAIT-2, send queue 0 bytes' "$WORK/inspect.out" || fail "inspect: $(cat "$WORK/inspect.out")"
+send rapp go
+send peer go
+wait_exit rapp 0
+wait_exit peer 0
+grep -q "^PASS app: 250000 bytes received and 0 sent" "$WORK/rapp.out" || fail "restored app: $(cat "$WORK/rapp.out")"
+grep -q "^PASS peer: 0 bytes received and 250000 sent" "$WORK/peer.out" || fail "peer: $(cat "$WORK/peer.out")"
+log "FIN-WAIT-2: the peer's stream received whole after restore"
+
+carried rd 7003 established
+grep -q 'receive queue 40000 bytes .*shut down for reading' "$WORK/inspect.out" || fail "inspect: $(cat "$WORK/inspect.out")"
+send rapp go
+wait_exit rapp 0
+grep -q "^PASS app: shut down for reading: 50000 bytes, then end of file" "$WORK/rapp.out" ||
+  fail "restored app: $(cat "$WORK/rapp.out")"
+log "shut down for reading: the unread 40000 bytes, then the end of file"
+log PASS
