@@ -112,19 +112,26 @@ bool TcpConnections::read(pid_t pid, int fd, uint64_t ino, uint64_t* id) {
   c.state = info.tcpi_state;
   sockaddr_storage local{}, peer{};
   socklen_t llen = sizeof local, plen = sizeof peer;
-  if (getsockname(s, reinterpret_cast<sockaddr*>(&local), &llen) != 0 ||
-      getpeername(s, reinterpret_cast<sockaddr*>(&peer), &plen) != 0 ||
-      !take_address(local, &c.local_addr, &c.local_port) || !take_address(peer, &c.peer_addr, &c.peer_port))
-    refuse_fd(pid, fd, "a TCP connection whose addresses cannot be carried (an IPv6 link-local address, or none)");
-  const std::string what = "a TCP connection " + endpoints(c);
+  const bool named = getsockname(s, reinterpret_cast<sockaddr*>(&local), &llen) == 0 &&
+                     take_address(local, &c.local_addr, &c.local_port);
+  const bool connected = getpeername(s, reinterpret_cast<sockaddr*>(&peer), &plen) == 0 &&  // not in SYN-SENT
+                         take_address(peer, &c.peer_addr, &c.peer_port);
+  const std::string what = "a TCP connection " + (connected ? endpoints(c)
+                                                            : "from " + format::tcp_endpoint(c.family, c.local_addr, c.local_port));
+  if (c.state == format::kTcpSynSent || c.state == format::kTcpSynRecv)
+    refuse_fd(pid, fd, what + " in state " + format::tcp_state_name(c.state) +
+                           ": a handshake in progress cannot be carried (dump again once it is established)");
   if (c.state == format::kTcpCloseWait || c.state == format::kTcpLastAck || c.state == format::kTcpClosing)
     refuse_fd(pid, fd, what + " in state " + format::tcp_state_name(c.state) +
                            ": the peer's FIN it received cannot be put back without forging a packet from the peer");
   if (!format::tcp_state_is_carried(c.state))
     refuse_fd(pid, fd, what + " in state " + format::tcp_state_name(c.state) +
                            ", which this version does not carry (ESTABLISHED, FIN-WAIT-1 and FIN-WAIT-2 are)");
+  if (!named || !connected)
+    refuse_fd(pid, fd, what + " whose addresses cannot be carried (an IPv6 link-local address, or none)");
   if (!allowed_)
-    refuse_fd(pid, fd, "an established TCP connection " + endpoints(c) +
+    refuse_fd(pid, fd, (c.state == format::kTcpEstablished ? "an established TCP connection " + endpoints(c)
+                                                             : what + " in state " + format::tcp_state_name(c.state)) +
                            "; `ckpt dump --tcp-established` carries it (needs CAP_NET_ADMIN)");
   if (info.tcpi_options & TCPI_OPT_ECN)
     refuse_fd(pid, fd, what + " that negotiated ECN, which TCP_REPAIR cannot set again");

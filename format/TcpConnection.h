@@ -22,6 +22,8 @@ struct SectionInfo;
 // The kernel's TCP states (include/net/tcp_states.h) a record may hold.
 enum TcpState : uint32_t {
   kTcpEstablished = 1,
+  kTcpSynSent = 2,
+  kTcpSynRecv = 3,
   kTcpFinWait1 = 4,
   kTcpFinWait2 = 5,
   kTcpCloseWait = 8,

@@ -11,8 +11,9 @@
 #   - a dump without --kill: allowed, with a warning; restore --check and
 #     restore refuse while the original still holds the connection; after
 #     all of that, the original's streams still complete, byte for byte;
-#   - a state this version does not carry (CLOSE-WAIT: the FIN received
-#     could only be put back by forging a packet): refused naming it;
+#   - states this version does not carry (CLOSE-WAIT: the FIN received
+#     could only be put back by forging a packet; SYN-SENT): refused
+#     naming them;
 #   - restore (and --check) without CAP_NET_ADMIN: refused, naming it,
 #     before the point of no return; the same image then restores;
 #   - corrupt tcp records (image_edit): one line each, "bad image".
@@ -98,6 +99,28 @@ done
 refused "a connection in CLOSE-WAIT" "fd [0-9]+: a TCP connection 127\.0\.0\.1:6003 -> 127\.0\.0\.1:[0-9]+ in state CLOSE-WAIT: the peer's FIN it received cannot be put back" \
   "$CKPT" dump "$PID_peerc" -o "$WORK/c.ckpt" --kill --tcp-established
 alive peerc
+
+# SYN-SENT: a second connection to a listener whose accept queue is full
+# (backlog 0, one connection waiting) has its SYN dropped and retries.
+PYTHON=$(command -v python3) || fail "needs python3"
+start listener "$PYTHON" -c '
+import socket, sys
+l = socket.socket(); l.bind(("127.0.0.1", 6005)); l.listen(0)
+print("listening", flush=True); sys.stdin.readline()'
+wait_lines listener 1
+start connecting "$PYTHON" -c '
+import socket, sys
+a = socket.create_connection(("127.0.0.1", 6005))
+b = socket.socket(); b.setblocking(False); b.connect_ex(("127.0.0.1", 6005))
+print("ready", a.fileno(), b.fileno(), flush=True); sys.stdin.readline()'
+wait_lines connecting 1
+for ((i = 0; i < WAIT_SECONDS * 20; i++)); do
+  ss -Htn state syn-sent | grep -q ':6005 *$' && break
+  sleep 0.05
+done
+refused "a connection in SYN-SENT" "fd 4: a TCP connection from 127\.0\.0\.1:[0-9]+ in state SYN-SENT: a handshake in progress cannot be carried" \
+  "$CKPT" dump "$PID_connecting" -o "$WORK/s.ckpt" --kill --tcp-established
+alive connecting
 
 # Restore without CAP_NET_ADMIN, then with it.
 connect_pair d 6004 X=1
