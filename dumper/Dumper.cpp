@@ -307,6 +307,7 @@ DumpReport dump(const DumpOptions& o) {
   if (o.kill) {
     tracee.kill();
     tcp.keep();  // closed with the process, in repair mode: no FIN, no RST
+    tcp.check_unchanged();
   }
 
   r.image_bytes = writer.bytes_written();

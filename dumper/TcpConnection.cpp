@@ -259,6 +259,15 @@ std::vector<std::string> TcpConnections::running_warnings() const {
   return out;
 }
 
+void TcpConnections::check_unchanged() const {
+  for (const auto& [ino, h] : held_)
+    if (queue_seq(h.copy, TCP_RECV_QUEUE) != h.rcv_nxt)
+      throw DumpError("pid " + std::to_string(h.pid) + ": fd " + std::to_string(h.fd) + ": the TCP connection " +
+                      endpoints(h.record) +
+                      " received data in the instant between its last check and the kill: the image lacks it, and a "
+                      "restored process would not see it (the peer believes it delivered)");
+}
+
 void TcpConnections::freeze() {
   for (auto& [ino, h] : held_) {
     const int s = h.copy;

@@ -52,6 +52,11 @@ class TcpConnections {
   // Once the process is killed: repair mode stays on, so that the sockets
   // close without a packet. Without it, destruction switches it off.
   void keep() { kept_ = true; }
+  // After keep(): throws DumpError if data or a FIN arrived between
+  // freeze() and the kill (the image, already committed, lacks it). The
+  // window is the commit's rename and sync; nothing can undo it then, but
+  // it is said rather than lost silently.
+  void check_unchanged() const;
 
   // Out of repair mode (unless frozen) and let go: what the destructor does.
   void release();
