@@ -45,6 +45,16 @@ const char* protocol_name(const InetSocket& s) {
 
 }  // namespace
 
+const char* socket_state_name(SocketState state) {
+  switch (state) {
+    case SocketState::Created: return "created";
+    case SocketState::Bound: return "bound";
+    case SocketState::Listening: return "listening";
+    case SocketState::Connected: return "connected";
+  }
+  return "unknown";
+}
+
 std::string sockaddr_text(const std::vector<uint8_t>& a) {
   char host[INET6_ADDRSTRLEN] = "?";
   if (a.size() == sizeof(sockaddr_in)) {
