@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstddef>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -131,15 +132,63 @@ int bound_sender(const FdEntry& f, const InetSocket& s, const std::vector<uint8_
   return fd.release();
 }
 
-// The restored socket of the image bound to `source`, if any: datagrams
-// one of the process's own sockets sent are sent again by that socket.
+// Whether a socket bound to `local` sends from `source`: the same port and
+// address, or the same port on the unspecified address (the source
+// address is then given with each send, IP_PKTINFO).
+bool sends_from(const std::vector<uint8_t>& local, const std::vector<uint8_t>& source) {
+  if (same_address(local, source)) return true;
+  if (local.size() != source.size() || port_of(local) != port_of(source)) return false;
+  if (local.size() == sizeof(sockaddr_in)) {
+    sockaddr_in in;
+    std::memcpy(&in, local.data(), sizeof in);
+    return in.sin_addr.s_addr == htonl(INADDR_ANY);
+  }
+  sockaddr_in6 in6;
+  std::memcpy(&in6, local.data(), sizeof in6);
+  return IN6_IS_ADDR_UNSPECIFIED(&in6.sin6_addr);
+}
+
+// The restored socket of the image that sends from `source`, if any:
+// datagrams one of the process's own sockets sent are sent again by it.
 const FdEntry* sender_in_image(const format::Image& image, const std::vector<uint8_t>& source) {
   for (const FdEntry& g : image.files.fds) {
     if (g.kind != format::FdKind::InetSocket) continue;
     const InetSocket& t = socket_of(image, g);
-    if (t.protocol == IPPROTO_UDP && t.state != SocketState::Created && same_address(t.local, source)) return &g;
+    if (t.protocol == IPPROTO_UDP && t.state != SocketState::Created && sends_from(t.local, source)) return &g;
   }
   return nullptr;
+}
+
+// Sends `data` from `fd` to `to`, from the address of `source`.
+ssize_t send_from(int fd, const std::vector<uint8_t>& data, const std::vector<uint8_t>& to,
+                  const std::vector<uint8_t>& source) {
+  iovec iov{const_cast<uint8_t*>(data.data()), data.size()};
+  msghdr m{};
+  m.msg_name = const_cast<uint8_t*>(to.data());
+  m.msg_namelen = socklen_t(to.size());
+  m.msg_iov = &iov;
+  m.msg_iovlen = 1;
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(in6_pktinfo))] = {};
+  m.msg_control = control;
+  cmsghdr* c = reinterpret_cast<cmsghdr*>(control);
+  if (source.size() == sizeof(sockaddr_in)) {
+    in_pktinfo info{};
+    std::memcpy(&info.ipi_spec_dst, source.data() + offsetof(sockaddr_in, sin_addr), sizeof info.ipi_spec_dst);
+    c->cmsg_level = IPPROTO_IP;
+    c->cmsg_type = IP_PKTINFO;
+    c->cmsg_len = CMSG_LEN(sizeof info);
+    std::memcpy(CMSG_DATA(c), &info, sizeof info);
+    m.msg_controllen = CMSG_SPACE(sizeof info);
+  } else {
+    in6_pktinfo info{};
+    std::memcpy(&info.ipi6_addr, source.data() + offsetof(sockaddr_in6, sin6_addr), sizeof info.ipi6_addr);
+    c->cmsg_level = IPPROTO_IPV6;
+    c->cmsg_type = IPV6_PKTINFO;
+    c->cmsg_len = CMSG_LEN(sizeof info);
+    std::memcpy(CMSG_DATA(c), &info, sizeof info);
+    m.msg_controllen = CMSG_SPACE(sizeof info);
+  }
+  return sendmsg(fd, &m, 0);
 }
 
 // Where a datagram is sent to reach `s`: its own address, with loopback
@@ -222,7 +271,7 @@ void fill_inet_queues(const format::Image& image, const std::map<int32_t, int>& 
       Fd helper(own ? -1 : bound_sender(f, s, d.source));
       const int from = own ? created.at(own->fd) : helper.fd;
       std::vector<uint8_t> to = destination(s, d.source);
-      if (sendto(from, d.data.data(), d.data.size(), 0, sa(to), socklen_t(to.size())) != ssize_t(d.data.size()))
+      if (send_from(from, d.data, to, d.source) != ssize_t(d.data.size()))
         fail(f, s, "cannot send a queued datagram again from " + format::sockaddr_text(d.source) + ": " +
                        std::strerror(errno));
     }

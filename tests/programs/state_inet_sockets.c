@@ -1,9 +1,10 @@
 /*
  * Internet sockets that are not connections (issue 14): TCP listeners on
  * 127.0.0.1 and ::1 with their backlog and options, a bound and a created
- * TCP socket, a UDP socket with three queued datagrams (two from a socket
+ * TCP socket, a UDP socket with four queued datagrams (two from a socket
  * of this process that is connected to it, one from a socket that has been
- * closed since), and a UDP6 socket; O_NONBLOCK. After restore: the same
+ * closed since, one from a socket of this process bound to 0.0.0.0), and a
+ * UDP6 socket with one from ::1; O_NONBLOCK. After restore: the same
  * addresses, options and backlog, the listeners accept, the datagrams come
  * in order from their senders, the connected UDP socket keeps its peer.
  * Runs in a network namespace of its own (tests/e2e/state_inet_sockets.sh).
@@ -18,7 +19,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-enum { LISTEN4, LISTEN6, BOUND, CREATED, UDP_RX, UDP_TX, UDP6, COUNT };
+enum { LISTEN4, LISTEN6, BOUND, CREATED, UDP_RX, UDP_TX, UDP6, UDP_ANY, COUNT };
 static int fds[COUNT];
 static struct sockaddr_storage names[COUNT];
 
@@ -130,6 +131,10 @@ static void setup(void)
 	close(gone);
 	if (send(fds[UDP_TX], "third", 5, 0) != 5)
 		tp_die("send");
+	fds[UDP_ANY] = socket(AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_in any = {.sin_family = AF_INET, .sin_port = htons(40008)};
+	if (bind(fds[UDP_ANY], (void *)&any, sizeof any) || sendto(fds[UDP_ANY], "fourth", 6, 0, (void *)&a, sizeof a) != 6)
+		tp_die("sendto from 0.0.0.0");
 
 	fds[UDP6] = socket(AF_INET6, SOCK_DGRAM, 0);
 	set(fds[UDP6], SOL_SOCKET, SO_RCVBUF, 123456);
@@ -137,6 +142,11 @@ static void setup(void)
 	a6.sin6_port = htons(40007);
 	if (bind(fds[UDP6], (void *)&a6, sizeof a6))
 		tp_die("bind udp6");
+	int gone6 = socket(AF_INET6, SOCK_DGRAM, 0);
+	struct sockaddr_in6 from6 = {.sin6_family = AF_INET6, .sin6_port = htons(40009), .sin6_addr = in6addr_loopback};
+	if (bind(gone6, (void *)&from6, sizeof from6) || sendto(gone6, "six", 3, 0, (void *)&a6, sizeof a6) != 3)
+		tp_die("sendto udp6");
+	close(gone6);
 	for (int i = 0; i < COUNT; i++) {
 		socklen_t len = sizeof names[i];
 		getsockname(fds[i], (void *)&names[i], &len);
@@ -238,6 +248,13 @@ int main(int argc, char **argv)
 		expect_datagram("first", 40005);
 		expect_datagram("second!", 40006);
 		expect_datagram("third", 40005);
+		expect_datagram("fourth", 40008);
+		char six[8] = {0};
+		struct sockaddr_in6 from6;
+		len = sizeof from6;
+		if (recvfrom(fds[UDP6], six, sizeof six, MSG_DONTWAIT, (void *)&from6, &len) != 3 || strcmp(six, "six") ||
+		    ntohs(from6.sin6_port) != 40009 || !IN6_IS_ADDR_LOOPBACK(&from6.sin6_addr))
+			FAIL("the UDP6 datagram did not come back from [::1]:40009");
 		char extra[8];
 		if (recv(fds[UDP_RX], extra, sizeof extra, MSG_DONTWAIT) >= 0)
 			FAIL("a fourth datagram was queued");
@@ -253,5 +270,5 @@ int main(int argc, char **argv)
 		struct sockaddr_in6 a6 = {.sin6_family = AF_INET6, .sin6_port = htons(40002), .sin6_addr = in6addr_loopback};
 		expect_accepts(LISTEN6, (void *)&a6, sizeof a6);
 	}
-	return tp_finish("7 inet sockets: addresses, %zu options each, backlog, queued datagrams, listeners accept", NOPTS);
+	return tp_finish("8 inet sockets: addresses, %zu options each, backlog, queued datagrams, listeners accept", NOPTS);
 }
