@@ -13,6 +13,8 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <map>
+#include <set>
 #include <string>
 #include <utility>
 
@@ -132,32 +134,42 @@ int bound_sender(const FdEntry& f, const InetSocket& s, const std::vector<uint8_
   return fd.release();
 }
 
-// Whether a socket bound to `local` sends from `source`: the same port and
-// address, or the same port on the unspecified address (the source
-// address is then given with each send, IP_PKTINFO).
-bool sends_from(const std::vector<uint8_t>& local, const std::vector<uint8_t>& source) {
-  if (same_address(local, source)) return true;
-  if (local.size() != source.size() || port_of(local) != port_of(source)) return false;
-  if (local.size() == sizeof(sockaddr_in)) {
-    sockaddr_in in;
-    std::memcpy(&in, local.data(), sizeof in);
-    return in.sin_addr.s_addr == htonl(INADDR_ANY);
+// A sockaddr reduced to what tells senders apart: family, port, address
+// (and IPv6 scope), so that lookups are exact comparisons.
+std::string address_key(const std::vector<uint8_t>& a, bool any_address = false) {
+  std::string key(reinterpret_cast<const char*>(a.data()), std::min<size_t>(a.size(), 4));  // family, port
+  if (a.size() == sizeof(sockaddr_in)) {
+    if (!any_address) key.append(reinterpret_cast<const char*>(a.data()) + offsetof(sockaddr_in, sin_addr), 4);
+    else key.append(4, '\0');
+  } else if (a.size() == sizeof(sockaddr_in6)) {
+    if (!any_address) key.append(reinterpret_cast<const char*>(a.data()) + offsetof(sockaddr_in6, sin6_addr), 16 + 4);
+    else key.append(20, '\0');
   }
-  sockaddr_in6 in6;
-  std::memcpy(&in6, local.data(), sizeof in6);
-  return IN6_IS_ADDR_UNSPECIFIED(&in6.sin6_addr);
+  return key;
 }
 
-// The restored socket of the image that sends from `source`, if any:
-// datagrams one of the process's own sockets sent are sent again by it.
-const FdEntry* sender_in_image(const format::Image& image, const std::vector<uint8_t>& source) {
-  for (const FdEntry& g : image.files.fds) {
-    if (g.kind != format::FdKind::InetSocket) continue;
-    const InetSocket& t = socket_of(image, g);
-    if (t.protocol == IPPROTO_UDP && t.state != SocketState::Created && sends_from(t.local, source)) return &g;
+// The image's UDP sockets by the address they send from: datagrams one of
+// the process's own sockets sent are sent again by that socket. One bound
+// to the unspecified address sends from any address with its port (the
+// address is then given with each send, IP_PKTINFO).
+class Senders {
+ public:
+  explicit Senders(const format::Image& image) {
+    for (const FdEntry& g : image.files.fds) {
+      if (g.kind != format::FdKind::InetSocket) continue;
+      const InetSocket& t = socket_of(image, g);
+      if (t.protocol == IPPROTO_UDP && t.state != SocketState::Created) by_address_.emplace(address_key(t.local), &g);
+    }
   }
-  return nullptr;
-}
+  const FdEntry* find(const std::vector<uint8_t>& source) const {
+    auto it = by_address_.find(address_key(source));
+    if (it == by_address_.end()) it = by_address_.find(address_key(source, true));
+    return it == by_address_.end() ? nullptr : it->second;
+  }
+
+ private:
+  std::map<std::string, const FdEntry*> by_address_;
+};
 
 // Sends `data` from `fd` to `to`, from the address of `source`.
 ssize_t send_from(int fd, const std::vector<uint8_t>& data, const std::vector<uint8_t>& to,
@@ -233,21 +245,24 @@ size_t queued_count(int fd) {
 
 }  // namespace
 
-void check_inet_socket(const format::Image& image, const FdEntry& f) {
-  const InetSocket& s = socket_of(image, f);
-  if (s.state == SocketState::Listening) {
-    int somaxconn = 4096;
-    if (FILE* p = std::fopen("/proc/sys/net/core/somaxconn", "r")) {
-      if (std::fscanf(p, "%d", &somaxconn) != 1) somaxconn = 4096;
-      std::fclose(p);
-    }
-    if (s.backlog > somaxconn)
+void check_inet_sockets(const format::Image& image) {
+  int somaxconn = 4096;
+  if (FILE* p = std::fopen("/proc/sys/net/core/somaxconn", "r")) {
+    if (std::fscanf(p, "%d", &somaxconn) != 1) somaxconn = 4096;
+    std::fclose(p);
+  }
+  const Senders senders(image);
+  std::set<std::string> tried;  // datagram sources bound once each
+  for (const FdEntry& f : image.files.fds) {
+    if (f.kind != format::FdKind::InetSocket && f.kind != format::FdKind::NetlinkSocket) continue;
+    const InetSocket& s = socket_of(image, f);
+    if (s.state == SocketState::Listening && s.backlog > somaxconn)
       fail(f, s, "its listen backlog " + std::to_string(s.backlog) + " is above net.core.somaxconn (" +
                      std::to_string(somaxconn) + ") here");
+    Fd scratch(create_bound(f, s));  // closed at once: the port is free, the options take
+    for (const format::QueuedDatagram& d : s.queue)
+      if (!senders.find(d.source) && tried.insert(address_key(d.source)).second) Fd sender(bound_sender(f, s, d.source));
   }
-  Fd scratch(create_bound(f, s));  // closed at once: the port is free, the options take
-  for (const format::QueuedDatagram& d : s.queue)
-    if (!sender_in_image(image, d.source)) Fd sender(bound_sender(f, s, d.source));
 }
 
 int make_inet_socket(const format::Image& image, const FdEntry& f) {
@@ -261,17 +276,23 @@ int make_inet_socket(const format::Image& image, const FdEntry& f) {
 }
 
 void fill_inet_queues(const format::Image& image, const std::map<int32_t, int>& created) {
+  const Senders senders(image);
+  std::map<std::string, Fd> helpers;  // source -> a socket bound there for the purpose
   for (const FdEntry& f : image.files.fds) {
     if (f.kind != format::FdKind::InetSocket) continue;
     const InetSocket& s = socket_of(image, f);
     if (s.queue.empty()) continue;
     const int target = created.at(f.fd);
     for (const format::QueuedDatagram& d : s.queue) {
-      const FdEntry* own = sender_in_image(image, d.source);
-      Fd helper(own ? -1 : bound_sender(f, s, d.source));
-      const int from = own ? created.at(own->fd) : helper.fd;
-      std::vector<uint8_t> to = destination(s, d.source);
-      if (send_from(from, d.data, to, d.source) != ssize_t(d.data.size()))
+      int from = -1;
+      if (const FdEntry* own = senders.find(d.source)) {
+        from = created.at(own->fd);
+      } else {
+        auto it = helpers.find(address_key(d.source));
+        if (it == helpers.end()) it = helpers.try_emplace(address_key(d.source), bound_sender(f, s, d.source)).first;
+        from = it->second.fd;
+      }
+      if (send_from(from, d.data, destination(s, d.source), d.source) != ssize_t(d.data.size()))
         fail(f, s, "cannot send a queued datagram again from " + format::sockaddr_text(d.source) + ": " +
                        std::strerror(errno));
     }
