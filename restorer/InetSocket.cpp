@@ -87,6 +87,8 @@ bool same_address(const std::vector<uint8_t>& a, const std::vector<uint8_t>& b) 
 // socket(), the options, and the bind: what check and make share.
 int create_bound(const FdEntry& f, const InetSocket& s) {
   Fd fd(socket(int(s.family), int(s.type) | SOCK_CLOEXEC, int(s.protocol)));
+  if (fd.fd < 0 && errno == EACCES && s.type == SOCK_DGRAM && s.protocol != IPPROTO_UDP)
+    fail(f, s, "cannot create a ping socket here: net.ipv4.ping_group_range does not include this caller's group");
   if (fd.fd < 0) fail(f, s, std::string("cannot create it: ") + std::strerror(errno));
   put_socket_options(fd.fd, s.options, what(f, s));
   if (s.state == SocketState::Created) return fd.release();
