@@ -29,17 +29,23 @@
 // of the first mapped file, N eventfds and an epoll fd watching them all:
 // an image whose validation is slow if any check is quadratic); bulk_maps=N
 // (the same without the fds, which restore --check would need room for).
-// Sockets (the first inet socket): sock_state=N, sock_family=N,
-// sock_backlog=N, sock_option=LEVEL (an unknown option at that level),
+// Sockets: sock_pick=listen|udp|netlink (the sock_ fields after it change
+// the first socket of that kind; else the first socket), sock_state=N,
+// sock_family=N, sock_backlog=N, sock_addr=A.B.C.D (an IPv4 socket's
+// address), sock_option=LEVEL (an unknown option at that level),
 // sock_datagram=BYTES (a queued datagram from its own address),
 // sock_unnamed=1 (one more socket record that no fd names).
 // Task: timer_clock=N (the first POSIX timer's clock), oom_score_adj=N.
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zstd.h>
 
+#include <cstddef>
 #include <cstdio>
 #include <algorithm>
 #include <cstring>
@@ -181,12 +187,13 @@ int main(int argc, char** argv) {
     Compression out_compression{ChunkEncoding::Raw, 0};
     std::vector<Vma> saved_areas;  // add_saved: pages written as zeros
     bool corrupt_chunk = false, share_chunks = false;
+    std::string sock_pick;  // which socket the sock_ fields change: the first one, or the first "listen", "udp", "netlink"
     for (int i = 3; i < argc; ++i) {
       std::string arg = argv[i];
       size_t eq = arg.find('=');
       if (eq == std::string::npos) throw std::runtime_error("expected FIELD=VALUE, got " + arg);
       std::string field = arg.substr(0, eq), value = arg.substr(eq + 1);
-      bool text = field == "cwd" || field == "file_path" || field == "saved_file_path" || field == "exe" ||
+      bool text = field == "sock_pick" || field == "sock_addr" || field == "cwd" || field == "file_path" || field == "saved_file_path" || field == "exe" ||
                   field == "compress" || field == "lock" || field.rfind("add_", 0) == 0;
       auto first_epoll = [&]() -> FdEntry& {
         for (FdEntry& f : img.files.fds)
@@ -204,14 +211,22 @@ int main(int argc, char** argv) {
       else if (field == "timer_clock" && !img.task.timers.empty()) img.task.timers[0].clock = int32_t(n);
       else if (field == "oom_score_adj") img.task.oom_score_adj = int32_t(int64_t(n));
       else if (field == "syscall_gadget") img.mm.syscall_gadget = n;
+      else if (field == "sock_pick") sock_pick = value;
       else if (field.rfind("sock_", 0) == 0) {
-        if (img.files.inet_sockets.empty()) throw std::runtime_error("the image has no inet socket");
-        InetSocket& s = img.files.inet_sockets[0];
+        auto picked = [&](const InetSocket& k) {
+          return sock_pick.empty() || (sock_pick == "listen" && k.state == SocketState::Listening) ||
+                 (sock_pick == "udp" && k.protocol == IPPROTO_UDP) || (sock_pick == "netlink" && k.family == AF_NETLINK);
+        };
+        auto it = std::find_if(img.files.inet_sockets.begin(), img.files.inet_sockets.end(), picked);
+        if (it == img.files.inet_sockets.end()) throw std::runtime_error("the image has no such inet socket");
+        InetSocket& s = *it;
         if (field == "sock_state") s.state = SocketState(n);
         else if (field == "sock_family") s.family = uint32_t(n);
         else if (field == "sock_backlog") s.backlog = int32_t(int64_t(n));
         else if (field == "sock_option") s.options.push_back({uint32_t(n), 9999, {1, 0, 0, 0}});
         else if (field == "sock_datagram") s.queue.push_back({s.local, std::vector<uint8_t>(n, 'x')});
+        else if (field == "sock_addr" && s.local.size() == sizeof(sockaddr_in))
+          inet_pton(AF_INET, value.c_str(), s.local.data() + offsetof(sockaddr_in, sin_addr));
         else if (field == "sock_unnamed") {
           InetSocket copy = img.files.inet_sockets.back();
           copy.id += 1;
