@@ -13,6 +13,7 @@
 
 #include "dumper/FdInfo.h"
 #include "dumper/NetlinkSocket.h"
+#include "dumper/Multicast.h"
 #include "dumper/OpenFiles.h"
 #include "dumper/ScopedFd.h"
 #include "dumper/SocketOptions.h"
@@ -197,6 +198,7 @@ bool read_inet_socket(pid_t pid, int fd, format::FdEntry& f, std::vector<InetSoc
     }
     // After peeking: the peek offset is the program's again.
     s.options = read_socket_options(pid, fd, copy.get(), domain, type, protocol);
+    s.multicast = read_multicast_groups(pid, fd, copy.get(), domain);
   }
   auto at = std::lower_bound(sockets.begin(), sockets.end(), s.id, [](const InetSocket& a, uint64_t id) { return a.id < id; });
   sockets.insert(at, std::move(s));

@@ -20,6 +20,7 @@
 
 #include "format/InetSocket.h"
 #include "format/Limits.h"
+#include "restorer/Multicast.h"
 #include "restorer/RestoreError.h"
 #include "restorer/SocketOptions.h"
 
@@ -262,6 +263,7 @@ void check_inet_sockets(const format::Image& image) {
       fail(f, s, "its listen backlog " + std::to_string(s.backlog) + " is above net.core.somaxconn (" +
                      std::to_string(somaxconn) + ") here");
     Fd scratch(create_bound(f, s));  // closed at once: the port is free, the options take
+    if (std::string why = multicast_problem(s.multicast); !why.empty()) fail(f, s, why);
     for (const format::QueuedDatagram& d : s.queue)
       if (!senders.find(d.source) && tried.insert(address_key(d.source)).second) Fd sender(bound_sender(f, s, d.source));
   }
@@ -274,6 +276,7 @@ int make_inet_socket(const format::Image& image, const FdEntry& f) {
     fail(f, s, std::string("cannot listen: ") + std::strerror(errno));
   if (s.state == SocketState::Connected && connect(fd.fd, sa(s.peer), socklen_t(s.peer.size())) != 0)
     fail(f, s, "cannot connect it to " + format::sockaddr_text(s.peer) + " again: " + std::strerror(errno));
+  join_multicast_groups(fd.fd, s.multicast, what(f, s));
   return fd.release();
 }
 

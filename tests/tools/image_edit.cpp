@@ -29,11 +29,12 @@
 // of the first mapped file, N eventfds and an epoll fd watching them all:
 // an image whose validation is slow if any check is quadratic); bulk_maps=N
 // (the same without the fds, which restore --check would need room for).
-// Sockets: sock_pick=listen|udp|netlink (the sock_ fields after it change
+// Sockets: sock_pick=listen|udp|netlink|multicast (the sock_ fields after it change
 // the first socket of that kind; else the first socket), sock_state=N,
 // sock_family=N, sock_backlog=N, sock_addr=A.B.C.D (an IPv4 socket's
 // address), sock_option=LEVEL (an unknown option at that level),
 // sock_datagram=BYTES (a queued datagram from its own address),
+// sock_mcast_if=N (its first multicast group's interface index),
 // sock_unnamed=1 (one more socket record that no fd names).
 // Task: timer_clock=N (the first POSIX timer's clock), oom_score_adj=N.
 #include <arpa/inet.h>
@@ -215,7 +216,8 @@ int main(int argc, char** argv) {
       else if (field.rfind("sock_", 0) == 0) {
         auto picked = [&](const InetSocket& k) {
           return sock_pick.empty() || (sock_pick == "listen" && k.state == SocketState::Listening) ||
-                 (sock_pick == "udp" && k.protocol == IPPROTO_UDP) || (sock_pick == "netlink" && k.family == AF_NETLINK);
+                 (sock_pick == "udp" && k.protocol == IPPROTO_UDP) ||
+                 (sock_pick == "multicast" && !k.multicast.empty()) || (sock_pick == "netlink" && k.family == AF_NETLINK);
         };
         auto it = std::find_if(img.files.inet_sockets.begin(), img.files.inet_sockets.end(), picked);
         if (it == img.files.inet_sockets.end()) throw std::runtime_error("the image has no such inet socket");
@@ -225,6 +227,8 @@ int main(int argc, char** argv) {
         else if (field == "sock_backlog") s.backlog = int32_t(int64_t(n));
         else if (field == "sock_option") s.options.push_back({uint32_t(n), 9999, {1, 0, 0, 0}});
         else if (field == "sock_datagram") s.queue.push_back({s.local, std::vector<uint8_t>(n, 'x')});
+        else if (field == "sock_mcast_if" && !s.multicast.empty()) s.multicast[0].ifindex = uint32_t(n);
+        else if (field == "sock_mcast_if") throw std::runtime_error("the socket is in no multicast group");
         else if (field == "sock_addr" && s.local.size() == sizeof(sockaddr_in))
           inet_pton(AF_INET, value.c_str(), s.local.data() + offsetof(sockaddr_in, sin_addr));
         else if (field == "sock_unnamed") {

@@ -77,6 +77,7 @@ void refused(const std::function<void(FileTable&)>& change, const char* words) {
 TEST_CASE("the record round-trips") {
   FileTable t = valid();
   t.inet_sockets[1].groups.clear();
+  t.inet_sockets[1].multicast = {MulticastGroup{1, in4(0), 1, {in4(0)}}};
   std::vector<uint8_t> bytes = encode_inet_sockets(t.inet_sockets);
   std::vector<InetSocket> back = decode_inet_sockets(bytes.data(), bytes.size(), 0);
   REQUIRE(back.size() == 2);
@@ -85,6 +86,9 @@ TEST_CASE("the record round-trips") {
   CHECK(back[0].options == t.inet_sockets[0].options);
   CHECK(back[1].peer == t.inet_sockets[1].peer);
   CHECK(back[1].queue[0].data == t.inet_sockets[1].queue[0].data);
+  REQUIRE(back[1].multicast.size() == 1);
+  CHECK(back[1].multicast[0].mode == 1);
+  CHECK(back[1].multicast[0].sources == t.inet_sockets[1].multicast[0].sources);
   CHECK(why(t) == "");
   bytes.push_back(0);
   CHECK_THROWS(decode_inet_sockets(bytes.data(), bytes.size(), 0));
@@ -109,6 +113,18 @@ TEST_CASE("every rule refuses what breaks it") {
   refused([](FileTable& t) { t.inet_sockets[1].queue[0].source.resize(28); }, "source is not of its family");
   refused([](FileTable& t) { t.inet_sockets[1].queue.assign(800, {in4(53), std::vector<uint8_t>(65536)}); },
           "more than 48 MiB");
+  MulticastGroup g;
+  g.ifindex = 1;
+  g.group = in4(0);
+  refused([&](FileTable& t) { t.inet_sockets[1].multicast = {g, g}; }, "joined twice");
+  refused([&](FileTable& t) { t.inet_sockets[1].multicast = {g}, t.inet_sockets[1].multicast[0].ifindex = 0; },
+          "without its interface");
+  refused([&](FileTable& t) { t.inet_sockets[1].multicast = {g}, t.inet_sockets[1].multicast[0].mode = 2; },
+          "neither include");
+  refused([&](FileTable& t) { t.inet_sockets[1].multicast = {g}, t.inet_sockets[1].multicast[0].group.resize(28); },
+          "not an address of its family");
+  refused([&](FileTable& t) { t.inet_sockets[1].multicast = {g}, t.inet_sockets[1].multicast[0].sources = {{1, 2}}; },
+          "source is not an address");
   refused([](FileTable& t) { t.fds[1].object = 99; }, "names no inet socket 99");
   refused([](FileTable& t) { t.fds[1].kind = FdKind::NetlinkSocket; }, "names no netlink socket");
   refused([](FileTable& t) { t.fds[1].object = 10; }, "named by two fd records");
@@ -133,6 +149,8 @@ TEST_CASE("netlink records") {
   refused([&](FileTable& x) { x = t, x.inet_sockets[1].state = SocketState::Listening; }, "created or bound");
   refused([&](FileTable& x) { x = t, x.inet_sockets[1].queue = {{n.local, {1}}}; }, "no queued datagrams");
   refused([&](FileTable& x) { x = t, x.fds[1].kind = FdKind::InetSocket; }, "names no inet socket");
+  refused([&](FileTable& x) { x = t, x.inet_sockets[1].multicast = {MulticastGroup{1, in4(0), 0, {}}}; },
+          "only an IPv4 or IPv6 socket joins");
   CHECK(inet_socket_text(n) == "netlink route port 1234");
   CHECK(inet_socket_text(valid().inet_sockets[0]) == "TCP 127.0.0.1:80");
 }
