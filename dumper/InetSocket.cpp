@@ -3,6 +3,7 @@
 
 #include <netinet/in.h>
 #include <linux/tcp.h>  // the kernel's tcp_info (glibc's lacks tcpi_segs_*)
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
@@ -141,6 +142,11 @@ bool read_inet_socket(pid_t pid, int fd, format::FdEntry& f, std::vector<InetSoc
       theirs.st_ino != ours.st_ino)
     refuse_fd(pid, fd, "its socket lives in another network namespace than ckpt's; dump from inside it (nsenter -n -t " +
                            std::to_string(pid) + ")");
+  // A pending error (sk_err, which SO_ERROR would clear) or an error
+  // queue (IP_RECVERR, timestamps) shows as POLLERR: neither is carried.
+  pollfd events{copy.get(), POLLIN, 0};
+  if (poll(&events, 1, 0) == 1 && (events.revents & POLLERR))
+    refuse_fd(pid, fd, "an error is pending on the socket (SO_ERROR, or its error queue); it is not carried");
   InetSocket s;
   s.id = st.st_ino;
   s.family = uint32_t(domain);

@@ -6,7 +6,7 @@
 # than route and uevent, a UDP socket holding an empty datagram, a socket
 # with a filter attached, a ping socket with a reply queued, and options
 # that are read but not carried: SO_TIMESTAMPING, UDP_ENCAP, a sticky IPv6
-# destination options header. Each: `ckpt
+# destination options header; a UDP socket with an error pending. Each: `ckpt
 # dump --kill` exits 1 with one line naming the fd and why, writes no image,
 # and leaves the process running, untraced, answering on its stdin.
 source "$(dirname "$0")/netns.sh"
@@ -63,6 +63,10 @@ elif kind == "sticky":
     s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
     s.setsockopt(socket.IPPROTO_IPV6, 59, bytes([0, 0, 1, 4, 0, 0, 0, 0]))  # IPV6_DSTOPTS: PadN
     keep.append(s); fd = s.fileno()
+elif kind == "pending_error":
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.connect(("127.0.0.1", 40199))  # nothing listens there
+    s.send(b"anyone?"); time.sleep(0.2)  # the ICMP port unreachable leaves ECONNREFUSED pending
+    keep.append(s); fd = s.fileno()
 print("ready", fd, flush=True)
 for line in sys.stdin:
     print("echo", line.strip(), flush=True)
@@ -81,6 +85,7 @@ cases=(
   'timestamping|SO_TIMESTAMPING is on'
   'udp_encap|UDP encapsulation is on'
   'sticky|sticky IPv6 option IPV6_DSTOPTS'
+  'pending_error|an error is pending on the socket'
 )
 for c in "${cases[@]}"; do
   kind=${c%%|*}
