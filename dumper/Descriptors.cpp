@@ -259,6 +259,8 @@ format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas, st
 
   std::sort(table.stdio_dups.begin(), table.stdio_dups.end(),
             [](const format::StdioDup& a, const format::StdioDup& b) { return a.fd < b.fd; });
+  std::sort(table.inet_sockets.begin(), table.inet_sockets.end(),
+            [](const format::InetSocket& a, const format::InetSocket& b) { return a.id < b.id; });
 
   // A pipe is recreated whole when both ends are inside; an end whose
   // partner is outside needs --inherit-fd at restore. Unread data belongs

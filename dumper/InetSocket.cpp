@@ -184,8 +184,8 @@ bool read_inet_socket(pid_t pid, int fd, format::FdEntry& f, std::vector<InetSoc
         s.state = SocketState::Listening;
         s.backlog = int32_t(info.tcpi_sacked);
       } else if (info.tcpi_state == kTcpClose) {
-        // Created or bound, or a connection that ended (its segments count):
-        // that one may hold an error (SO_ERROR) no getter can read without clearing it.
+        // Created or bound, or a connection that ended (its segments
+        // count), which is not a socket restore could make again.
         if (info.tcpi_segs_out || info.tcpi_segs_in)
           refuse_fd(pid, fd, "a TCP socket whose connection has ended (CLOSE) is not carried");
       } else {
@@ -206,8 +206,7 @@ bool read_inet_socket(pid_t pid, int fd, format::FdEntry& f, std::vector<InetSoc
     s.options = read_socket_options(pid, fd, copy.get(), domain, type, protocol);
     s.multicast = read_multicast_groups(pid, fd, copy.get(), domain);
   }
-  auto at = std::lower_bound(sockets.begin(), sockets.end(), s.id, [](const InetSocket& a, uint64_t id) { return a.id < id; });
-  sockets.insert(at, std::move(s));
+  sockets.push_back(std::move(s));  // read_files sorts them by id
   return true;
 }
 
