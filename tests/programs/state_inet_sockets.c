@@ -4,7 +4,8 @@
  * TCP socket, a UDP socket with four queued datagrams (two from a socket
  * of this process that is connected to it, one from a socket that has been
  * closed since, one from a socket of this process bound to 0.0.0.0), and a
- * UDP6 socket with one from ::1; O_NONBLOCK. After restore: the same
+ * UDP6 socket with one from ::1, a dual-stack UDP6 socket on [::] with one
+ * from 127.0.0.1 (an IPv4-mapped sender); O_NONBLOCK. After restore: the same
  * addresses, options and backlog, the listeners accept, the datagrams come
  * in order from their senders, the connected UDP socket keeps its peer.
  * Runs in a network namespace of its own (tests/e2e/state_inet_sockets.sh).
@@ -19,7 +20,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-enum { LISTEN4, LISTEN6, BOUND, CREATED, UDP_RX, UDP_TX, UDP6, UDP_ANY, COUNT };
+enum { LISTEN4, LISTEN6, BOUND, CREATED, UDP_RX, UDP_TX, UDP6, UDP_ANY, UDP_DUAL, COUNT };
 static int fds[COUNT];
 static struct sockaddr_storage names[COUNT];
 
@@ -147,6 +148,15 @@ static void setup(void)
 	if (bind(gone6, (void *)&from6, sizeof from6) || sendto(gone6, "six", 3, 0, (void *)&a6, sizeof a6) != 3)
 		tp_die("sendto udp6");
 	close(gone6);
+	fds[UDP_DUAL] = socket(AF_INET6, SOCK_DGRAM, 0);
+	set(fds[UDP_DUAL], IPPROTO_IPV6, IPV6_V6ONLY, 0);
+	struct sockaddr_in6 dual = {.sin6_family = AF_INET6, .sin6_port = htons(40010), .sin6_addr = in6addr_any};
+	struct sockaddr_in to_dual = in4(40010), from4 = in4(40011);
+	int gone4 = socket(AF_INET, SOCK_DGRAM, 0);
+	if (bind(fds[UDP_DUAL], (void *)&dual, sizeof dual) || bind(gone4, (void *)&from4, sizeof from4) ||
+	    sendto(gone4, "mapped", 6, 0, (void *)&to_dual, sizeof to_dual) != 6)
+		tp_die("dual-stack udp6");
+	close(gone4);
 	for (int i = 0; i < COUNT; i++) {
 		socklen_t len = sizeof names[i];
 		getsockname(fds[i], (void *)&names[i], &len);
@@ -258,6 +268,11 @@ int main(int argc, char **argv)
 		char extra[8];
 		if (recv(fds[UDP_RX], extra, sizeof extra, MSG_DONTWAIT) >= 0)
 			FAIL("a fourth datagram was queued");
+		char mapped[8] = {0};
+		len = sizeof from6;
+		if (recvfrom(fds[UDP_DUAL], mapped, sizeof mapped, MSG_DONTWAIT, (void *)&from6, &len) != 6 ||
+		    strcmp(mapped, "mapped") || ntohs(from6.sin6_port) != 40011 || !IN6_IS_ADDR_V4MAPPED(&from6.sin6_addr))
+			FAIL("the dual-stack datagram did not come back from [::ffff:127.0.0.1]:40011");
 		struct sockaddr_in peer;
 		len = sizeof peer;
 		if (getpeername(fds[UDP_TX], (void *)&peer, &len) || ntohs(peer.sin_port) != 40004)
@@ -270,5 +285,5 @@ int main(int argc, char **argv)
 		struct sockaddr_in6 a6 = {.sin6_family = AF_INET6, .sin6_port = htons(40002), .sin6_addr = in6addr_loopback};
 		expect_accepts(LISTEN6, (void *)&a6, sizeof a6);
 	}
-	return tp_finish("8 inet sockets: addresses, %zu options each, backlog, queued datagrams, listeners accept", NOPTS);
+	return tp_finish("9 inet sockets: addresses, %zu options each, backlog, queued datagrams, listeners accept", NOPTS);
 }
