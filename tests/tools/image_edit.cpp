@@ -21,7 +21,9 @@
 // (the read end of a FIFO, BYTES of unread data); add_deleted=FD:PATH:BYTES
 // (a deleted file of BYTES bytes); add_file_fd=FD:PATH (a regular file,
 // read-only); add_eventfd=FD; add_epoll=FD:T1,T2... (watching those fds);
-// add_pending_rt=N (N real-time signals queued for the process, SI_QUEUE).
+// add_pending_rt=N (N real-time signals queued for the process, SI_QUEUE);
+// add_socket=FD (a bound UDP socket with an option, a queued datagram and a
+// multicast group).
 // Page data: corrupt_chunk=1 (one byte of the first chunk's stored bytes
 // flipped, its checksum left: refused only while staging); share_chunks=1
 // (every zstd chunk of the first one's size points at its stored bytes).
@@ -299,6 +301,30 @@ int main(int argc, char** argv) {
           f.kind = FdKind::RegularFile, f.flags = O_RDONLY, f.file = file_id(p.at(1));
         }
         add_fd(img, f);
+      } else if (field == "add_socket") {
+        // A UDP socket on 127.0.0.1:40300 (kind 14) with an option, a
+        // datagram queued from its own address and a multicast group.
+        FdEntry f;
+        f.fd = std::stoi(value), f.kind = FdKind::InetSocket, f.flags = O_RDWR;
+        InetSocket k;
+        k.id = 0x7f000000u + uint32_t(f.fd);
+        k.family = AF_INET, k.type = SOCK_DGRAM, k.protocol = IPPROTO_UDP, k.state = SocketState::Bound;
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_port = htons(40300);
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        k.local.assign(reinterpret_cast<uint8_t*>(&a), reinterpret_cast<uint8_t*>(&a) + sizeof a);
+        k.options = {{SOL_SOCKET, SO_REUSEADDR, {1, 0, 0, 0}}};
+        k.queue = {{k.local, {'s', 'e', 'e', 'd'}}};
+        sockaddr_in g{};
+        g.sin_family = AF_INET;
+        g.sin_addr.s_addr = htonl(0xef010203);  // 239.1.2.3
+        k.multicast = {{1, std::vector<uint8_t>(reinterpret_cast<uint8_t*>(&g), reinterpret_cast<uint8_t*>(&g) + sizeof g), 0, {}}};
+        f.object = k.id;
+        add_fd(img, f);
+        auto at = std::lower_bound(img.files.inet_sockets.begin(), img.files.inet_sockets.end(), k.id,
+                                   [](const InetSocket& x, uint64_t id) { return x.id < id; });
+        img.files.inet_sockets.insert(at, k);
       } else if (field == "add_eventfd") {
         FdEntry f;
         f.fd = std::stoi(value), f.kind = FdKind::EventFd, f.flags = O_RDWR;
