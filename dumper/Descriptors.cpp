@@ -163,12 +163,11 @@ format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas, st
     }
     f.locks = read_locks(pid, n, info);
     f.file.path = target;
-    if (target.rfind("socket:", 0) != 0) read_file_owner(pid, f);
+    read_file_owner(pid, f);
 
     if (target.rfind("socket:", 0) == 0) {
       if (!read_inet_socket(pid, n, f, table.inet_sockets))  // InetSocket.h
         refuse_fd(pid, n, "sockets are not supported yet (" + target + ")");
-      read_file_owner(pid, f);
     } else if (target == "anon_inode:[eventfd]") {
       f.kind = FdKind::EventFd;
       f.count = std::stoull(fdinfo_field(info, "eventfd-count"), nullptr, 16);

@@ -90,6 +90,9 @@ static void setup(void)
 	if (bind(fds[LISTEN4], (void *)&a, sizeof a) || listen(fds[LISTEN4], 7))
 		tp_die("listen 4");
 	fcntl(fds[LISTEN4], F_SETFL, O_NONBLOCK);
+	/* Its SIGIO and SIGURG go to the process itself. */
+	if (fcntl(fds[LISTEN4], F_SETOWN, getpid()) != 0)
+		tp_die("F_SETOWN");
 
 	fds[LISTEN6] = socket(AF_INET6, SOCK_STREAM, 0);
 	set(fds[LISTEN6], IPPROTO_IPV6, IPV6_V6ONLY, 1);
@@ -249,6 +252,8 @@ int main(int argc, char **argv)
 		FAIL("listener state %d backlog %u, expected LISTEN with 7", info.tcpi_state, info.tcpi_sacked);
 	if (!(fcntl(fds[LISTEN4], F_GETFL) & O_NONBLOCK) || (fcntl(fds[LISTEN6], F_GETFL) & O_NONBLOCK))
 		FAIL("O_NONBLOCK differs");
+	if (fcntl(fds[LISTEN4], F_GETOWN) != getpid())
+		FAIL("the listener's SIGIO owner is %d, not the process (%d)", fcntl(fds[LISTEN4], F_GETOWN), getpid());
 	info = (struct tcp_info){0};
 	len = sizeof info;
 	getsockopt(fds[BOUND], IPPROTO_TCP, TCP_INFO, &info, &len);
