@@ -165,7 +165,7 @@ format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas, st
     }
     f.locks = read_locks(pid, n, info);
     f.file.path = target;
-    if (target.rfind("socket:", 0) != 0) read_file_owner(pid, f);
+    read_file_owner(pid, f);
 
     uint64_t connection = 0;
     if (target.rfind("socket:", 0) == 0) {
@@ -175,7 +175,6 @@ format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas, st
       } else if (!read_inet_socket(pid, n, f, table.inet_sockets)) {  // InetSocket.h
         refuse_fd(pid, n, "sockets are not supported yet (" + target + ")");
       }
-      read_file_owner(pid, f);
     } else if (target == "anon_inode:[eventfd]") {
       f.kind = FdKind::EventFd;
       f.count = std::stoull(fdinfo_field(info, "eventfd-count"), nullptr, 16);
@@ -266,6 +265,8 @@ format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas, st
 
   std::sort(table.stdio_dups.begin(), table.stdio_dups.end(),
             [](const format::StdioDup& a, const format::StdioDup& b) { return a.fd < b.fd; });
+  std::sort(table.inet_sockets.begin(), table.inet_sockets.end(),
+            [](const format::InetSocket& a, const format::InetSocket& b) { return a.id < b.id; });
 
   // A pipe is recreated whole when both ends are inside; an end whose
   // partner is outside needs --inherit-fd at restore. Unread data belongs

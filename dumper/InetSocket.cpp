@@ -3,6 +3,7 @@
 
 #include <netinet/in.h>
 #include <linux/tcp.h>  // the kernel's tcp_info (glibc's lacks tcpi_segs_*)
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
@@ -13,6 +14,7 @@
 
 #include "dumper/FdInfo.h"
 #include "dumper/NetlinkSocket.h"
+#include "dumper/Multicast.h"
 #include "dumper/OpenFiles.h"
 #include "dumper/ScopedFd.h"
 #include "dumper/SocketOptions.h"
@@ -140,6 +142,11 @@ bool read_inet_socket(pid_t pid, int fd, format::FdEntry& f, std::vector<InetSoc
       theirs.st_ino != ours.st_ino)
     refuse_fd(pid, fd, "its socket lives in another network namespace than ckpt's; dump from inside it (nsenter -n -t " +
                            std::to_string(pid) + ")");
+  // A pending error (sk_err, which SO_ERROR would clear) or an error
+  // queue (IP_RECVERR, timestamps) shows as POLLERR: neither is carried.
+  pollfd events{copy.get(), POLLIN, 0};
+  if (poll(&events, 1, 0) == 1 && (events.revents & POLLERR))
+    refuse_fd(pid, fd, "an error is pending on the socket (SO_ERROR, or its error queue); it is not carried");
   InetSocket s;
   s.id = st.st_ino;
   s.family = uint32_t(domain);
@@ -177,8 +184,8 @@ bool read_inet_socket(pid_t pid, int fd, format::FdEntry& f, std::vector<InetSoc
         s.state = SocketState::Listening;
         s.backlog = int32_t(info.tcpi_sacked);
       } else if (info.tcpi_state == kTcpClose) {
-        // Created or bound, or a connection that ended (its segments count):
-        // that one may hold an error (SO_ERROR) no getter can read without clearing it.
+        // Created or bound, or a connection that ended (its segments
+        // count), which is not a socket restore could make again.
         if (info.tcpi_segs_out || info.tcpi_segs_in)
           refuse_fd(pid, fd, "a TCP socket whose connection has ended (CLOSE) is not carried");
       } else {
@@ -197,9 +204,9 @@ bool read_inet_socket(pid_t pid, int fd, format::FdEntry& f, std::vector<InetSoc
     }
     // After peeking: the peek offset is the program's again.
     s.options = read_socket_options(pid, fd, copy.get(), domain, type, protocol);
+    s.multicast = read_multicast_groups(pid, fd, copy.get(), domain);
   }
-  auto at = std::lower_bound(sockets.begin(), sockets.end(), s.id, [](const InetSocket& a, uint64_t id) { return a.id < id; });
-  sockets.insert(at, std::move(s));
+  sockets.push_back(std::move(s));  // read_files sorts them by id
   return true;
 }
 

@@ -19,7 +19,8 @@ namespace ckpt::dumper {
 
 // For a socket fd: false when it is not of a family this file handles
 // (Unix sockets, for instance). Otherwise fills `f` (kind, object) and adds
-// its record to `sockets`, or refuses it (refuse_fd).
+// its record to `sockets` (the caller sorts them by id), or refuses it
+// (refuse_fd).
 bool read_inet_socket(pid_t pid, int fd, format::FdEntry& f, std::vector<format::InetSocket>& sockets);
 
 }  // namespace ckpt::dumper

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "format/Hex.h"
+#include "format/InetSocket.h"
 #include "format/Printable.h"
 #include "format/ImageReader.h"
 
@@ -112,6 +113,15 @@ void print_json(const ImageReader& r, std::ostream& out) {
     out << (i ? "," : "") << "{\"fd\":" << f.fd << ",\"kind\":\"" << fd_kind_name(f.kind)
         << "\",\"path\":" << json_string(f.file.path) << ",\"external\":" << (f.external ? "true" : "false") << "}";
   }
+  out << "],\"inet_sockets\":[";
+  for (size_t i = 0; i < img.files.inet_sockets.size(); ++i) {
+    const InetSocket& k = img.files.inet_sockets[i];
+    out << (i ? "," : "") << "{\"id\":" << k.id << ",\"family\":" << k.family << ",\"type\":" << k.type
+        << ",\"protocol\":" << k.protocol << ",\"state\":\"" << socket_state_name(k.state)
+        << "\",\"local\":" << json_string(sockaddr_text(k.local)) << ",\"peer\":" << json_string(sockaddr_text(k.peer))
+        << ",\"backlog\":" << k.backlog << ",\"options\":" << k.options.size() << ",\"queued_datagrams\":"
+        << k.queue.size() << ",\"groups_bytes\":" << k.groups.size() << "}";
+  }
   out << "],\"tcp\":[";
   for (size_t i = 0; i < img.tcp.size(); ++i) {
     const TcpConnection& c = img.tcp[i];
@@ -195,6 +205,14 @@ void print_text(const ImageReader& r, std::ostream& out) {
       out << (&d == &img.files.deleted[0] ? " (" : ", ") << printable(d.path) << " mode " << std::oct << d.mode << std::dec << " owner "
           << d.uid << ":" << d.gid << (d.mount.empty() ? "" : " reopened by handle")
           << ((d.flags & kDeletedIsCwd) ? " cwd" : "") << (&d == &img.files.deleted.back() ? ")" : "");
+    out << "\n";
+  }
+  for (const InetSocket& k : img.files.inet_sockets) {
+    out << "socket " << k.id << ": " << inet_socket_text(k) << ", " << socket_state_name(k.state);
+    if (k.state == SocketState::Listening) out << " (backlog " << k.backlog << ")";
+    out << ", " << k.options.size() << " options";
+    if (!k.queue.empty()) out << ", " << k.queue.size() << " queued datagrams";
+    if (!k.groups.empty()) out << ", groups bitmap of " << k.groups.size() << " bytes";
     out << "\n";
   }
   for (const TcpConnection& c : img.tcp)

@@ -81,7 +81,10 @@ std::vector<format::SocketOption> read_socket_options(
   for (const format::SocketOptionSpec& s : format::socket_option_table()) {
     if (include && !include(s)) continue;
     format::SocketOption o{s.level, s.name, {}};
-    if (format::read_socket_option(target, s, o.value) != 0) continue;  // not an option of this kind of socket
+    if (int e = format::read_socket_option(target, s, o.value)) {
+      if (e == ENOPROTOOPT || e == EOPNOTSUPP || e == EINVAL || e == ENOTCONN) continue;  // not one of this kind
+      refuse_fd(pid, fd, std::string("cannot read its option ") + s.label + ": " + std::strerror(e));
+    }
     out.push_back(std::move(o));
   }
   // What restore will do, done here on a scratch socket of the same kind.

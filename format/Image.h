@@ -441,6 +441,15 @@ enum class SocketState : uint32_t {
   Connected = 4,  // a datagram socket with a default peer (UDP connect)
 };
 
+// A multicast group a socket joined (IP_ADD_MEMBERSHIP, MCAST_JOIN_GROUP...),
+// with its source filter (MCAST_MSFILTER).
+struct MulticastGroup {
+  uint32_t ifindex = 0;         // the interface it was joined on
+  std::vector<uint8_t> group;   // sockaddr_in or sockaddr_in6 (port 0)
+  uint32_t mode = 0;            // MCAST_EXCLUDE (0: plain join) or MCAST_INCLUDE (1)
+  std::vector<std::vector<uint8_t>> sources;  // the filter's source addresses (sockaddrs of the group's family)
+};
+
 // One network socket that restore creates afresh (format/InetSocket.h).
 struct InetSocket {
   uint64_t id = 0;             // the socket's inode at dump; what its fd's `object` names
@@ -454,6 +463,7 @@ struct InetSocket {
   std::vector<SocketOption> options;
   std::vector<QueuedDatagram> queue;  // datagrams not yet read, oldest first
   std::vector<uint8_t> groups;        // netlink: the multicast groups bitmap (bit n-1 = group n); else empty
+  std::vector<MulticastGroup> multicast;  // IP multicast groups joined, by interface and group
 };
 
 struct FileTable {

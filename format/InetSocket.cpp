@@ -45,6 +45,16 @@ const char* protocol_name(const InetSocket& s) {
 
 }  // namespace
 
+const char* socket_state_name(SocketState state) {
+  switch (state) {
+    case SocketState::Created: return "created";
+    case SocketState::Bound: return "bound";
+    case SocketState::Listening: return "listening";
+    case SocketState::Connected: return "connected";
+  }
+  return "unknown";
+}
+
 std::string sockaddr_text(const std::vector<uint8_t>& a) {
   char host[INET6_ADDRSTRLEN] = "?";
   if (a.size() == sizeof(sockaddr_in)) {
@@ -93,6 +103,14 @@ std::vector<uint8_t> encode_inet_sockets(const std::vector<InetSocket>& sockets)
       w.blob(d.data);
     }
     w.blob(s.groups);
+    w.u32(uint32_t(s.multicast.size()));
+    for (const MulticastGroup& g : s.multicast) {
+      w.u32(g.ifindex);
+      w.blob(g.group);
+      w.u32(g.mode);
+      w.u32(uint32_t(g.sources.size()));
+      for (const auto& a : g.sources) w.blob(a);
+    }
   }
   return w.bytes();
 }
@@ -100,8 +118,8 @@ std::vector<uint8_t> encode_inet_sockets(const std::vector<InetSocket>& sockets)
 std::vector<InetSocket> decode_inet_sockets(const uint8_t* p, size_t n, uint64_t base) {
   ByteReader r(p, n, base);
   // Minimum record: id, family, type, protocol, state, two empty blobs,
-  // backlog, no options, no datagrams, no groups.
-  std::vector<InetSocket> out(r.count("inet socket count", kMaxInetSockets, 8 + 4 * 4 + 4 + 4 + 4 + 4 + 4 + 4));
+  // backlog, no options, no datagrams, no groups, no multicast groups.
+  std::vector<InetSocket> out(r.count("inet socket count", kMaxInetSockets, 8 + 4 * 4 + 4 + 4 + 4 + 4 + 4 + 4 + 4));
   for (InetSocket& s : out) {
     s.id = r.u64("socket id");
     s.family = r.u32("socket family");
@@ -122,6 +140,14 @@ std::vector<InetSocket> decode_inet_sockets(const uint8_t* p, size_t n, uint64_t
       d.data = r.blob("datagram", kMaxDatagramBytes);
     }
     s.groups = r.blob("netlink groups", kMaxNetlinkGroupBytes);
+    s.multicast.resize(r.count("multicast group count", kMaxMulticastGroups, 16));
+    for (MulticastGroup& g : s.multicast) {
+      g.ifindex = r.u32("multicast interface");
+      g.group = r.blob("multicast group", kMaxSockaddrBytes);
+      g.mode = r.u32("multicast filter mode");
+      g.sources.resize(r.count("multicast source count", kMaxMulticastSources, 4));
+      for (auto& a : g.sources) a = r.blob("multicast source", kMaxSockaddrBytes);
+    }
   }
   r.expect_end("inet_sockets section");
   return out;
@@ -164,6 +190,20 @@ void validate_inet_sockets(const FileTable& files, const std::function<void(cons
       bytes += d.data.size();
     }
     if (bytes > kMaxBlobBytes) bad_socket("more than 48 MiB of queued datagrams");
+    if (!s.multicast.empty() && !is_inet(s.family)) bad_socket("only an IPv4 or IPv6 socket joins multicast groups");
+    std::vector<std::pair<uint32_t, std::vector<uint8_t>>> joined;
+    for (const MulticastGroup& g : s.multicast) {
+      uint32_t f = g.group.size() == sizeof(sockaddr_in6) ? AF_INET6 : AF_INET;
+      if (!sockaddr_fits(g.group, f) || (f == AF_INET6 && s.family != AF_INET6))
+        bad_socket("a multicast group is not an address of its family");
+      if (g.ifindex == 0) bad_socket("a multicast group without its interface");
+      if (g.mode > 1) bad_socket("a multicast filter mode is neither include (1) nor exclude (0)");
+      for (const auto& a : g.sources)
+        if (!sockaddr_fits(a, f)) bad_socket("a multicast source is not an address of its group's family");
+      joined.emplace_back(g.ifindex, g.group);
+    }
+    std::sort(joined.begin(), joined.end());
+    if (std::adjacent_find(joined.begin(), joined.end()) != joined.end()) bad_socket("a multicast group is joined twice");
   }
   // Each socket is one open file description: named by exactly one fd record.
   std::vector<uint32_t> named(all.size(), 0);

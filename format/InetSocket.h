@@ -26,6 +26,8 @@ void validate_inet_sockets(const FileTable& files, const std::function<void(cons
 
 // "TCP 127.0.0.1:8080", "UDPv6 [::1]:53", "netlink route port 1234".
 std::string inet_socket_text(const InetSocket& s);
+// "created", "bound", "listening", "connected".
+const char* socket_state_name(SocketState state);
 // "127.0.0.1:8080" or "[::1]:53" for a saved sockaddr; "" if it is none.
 std::string sockaddr_text(const std::vector<uint8_t>& addr);
 

@@ -39,6 +39,8 @@ inline constexpr uint32_t kMaxSockaddrBytes = 128;             // sizeof(struct 
 inline constexpr uint32_t kMaxQueuedDatagrams = 1u << 16;      // per socket
 inline constexpr uint32_t kMaxDatagramBytes = 65536;           // one queued datagram (UDP carries at most 65527)
 inline constexpr uint32_t kMaxNetlinkGroupBytes = 128;         // a netlink socket's groups bitmap (1024 groups)
+inline constexpr uint32_t kMaxMulticastGroups = 4096;          // per socket (igmp_max_memberships is 20 by default)
+inline constexpr uint32_t kMaxMulticastSources = 4096;         // per group (igmp_max_msf is 10 by default)
 inline constexpr uint32_t kMaxTcpConnections = 1u << 16;
 // Highest user address + 1 with 4-level paging (TASK_SIZE_MAX on x86-64).
 inline constexpr uint64_t kUserSpaceEnd = 0x00007ffffffff000ull;

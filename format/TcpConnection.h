@@ -1,5 +1,5 @@
 // TCP connections carried alive with TCP_REPAIR (`ckpt dump --tcp-established`):
-// the record of the optional `tcp` section (type 27, docs/format.md §5.8),
+// the record of the optional `tcp` section (type 27, docs/format.md §5.9),
 // its encoding, and its validation rules. A connection is an object of its
 // own, identified by its socket inode, and the fds that hold it (FdKind
 // TcpConnection) name it by that id in FdEntry::object, so the same socket

@@ -345,6 +345,10 @@ void validate_image(const Image& image, const std::vector<SectionInfo>& sections
     if (f.kind == FdKind::TimerFd && (f.value_ns < 0 || f.interval_ns < 0)) bad_fd("negative timer");
     if ((f.kind == FdKind::Pipe || f.kind == FdKind::Fifo) && f.contents.size() > f.pipe_size)
       bad_fd("more unread data than the pipe holds");
+    // The data goes back through the pipe with this end holding it open for
+    // reading; written into a pipe nobody reads, it would raise SIGPIPE.
+    if ((f.kind == FdKind::Pipe || f.kind == FdKind::Fifo) && !f.contents.empty() && (f.flags & O_ACCMODE) == O_WRONLY)
+      bad_fd("unread data on an end that cannot read");
     validate_inotify(f, bad_fd);
     if (f.kind == FdKind::Pipe && !f.external) pipe_ends.emplace_back(f.object, size_t(&f - fds.data()));
   }

@@ -220,8 +220,6 @@ void check_files(const format::Image& image, const ExternalFds& external) {
           fail(f, "cannot set the pipe size to " + std::to_string(f.pipe_size) + " here");
         break;
       case FdKind::Inotify: check_inotify(f); break;
-      case FdKind::InetSocket:
-      case FdKind::NetlinkSocket: check_inet_socket(image, f); break;  // InetSocket.h
       case FdKind::Fifo:
         if (fifo_is_unlinked(image, f)) break;  // recreated (DeletedFiles.h)
         if (stat(f.file.path.c_str(), &st) != 0 || !S_ISFIFO(st.st_mode)) fail(f, "the FIFO is missing");
@@ -257,6 +255,7 @@ void check_files(const format::Image& image, const ExternalFds& external) {
                        " fds in all while it is restored, above this caller's RLIMIT_NOFILE of " +
                        std::to_string(nofile.rlim_cur));
   check_timerfds(image);
+  check_inet_sockets(image);  // InetSocket.h
   check_tcp_connections(image);
   for (const format::StdioDup& d : image.files.stdio_dups)
     if (fcntl(d.of, F_GETFD) < 0)

@@ -9,14 +9,18 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstddef>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <map>
+#include <set>
 #include <string>
 #include <utility>
 
 #include "format/InetSocket.h"
 #include "format/Limits.h"
+#include "restorer/Multicast.h"
 #include "restorer/RestoreError.h"
 #include "restorer/SocketOptions.h"
 
@@ -84,6 +88,8 @@ bool same_address(const std::vector<uint8_t>& a, const std::vector<uint8_t>& b) 
 // socket(), the options, and the bind: what check and make share.
 int create_bound(const FdEntry& f, const InetSocket& s) {
   Fd fd(socket(int(s.family), int(s.type) | SOCK_CLOEXEC, int(s.protocol)));
+  if (fd.fd < 0 && errno == EACCES && s.type == SOCK_DGRAM && s.protocol != IPPROTO_UDP)
+    fail(f, s, "cannot create a ping socket here: net.ipv4.ping_group_range does not include this caller's group");
   if (fd.fd < 0) fail(f, s, std::string("cannot create it: ") + std::strerror(errno));
   put_socket_options(fd.fd, s.options, what(f, s));
   if (s.state == SocketState::Created) return fd.release();
@@ -131,15 +137,73 @@ int bound_sender(const FdEntry& f, const InetSocket& s, const std::vector<uint8_
   return fd.release();
 }
 
-// The restored socket of the image bound to `source`, if any: datagrams
-// one of the process's own sockets sent are sent again by that socket.
-const FdEntry* sender_in_image(const format::Image& image, const std::vector<uint8_t>& source) {
-  for (const FdEntry& g : image.files.fds) {
-    if (g.kind != format::FdKind::InetSocket) continue;
-    const InetSocket& t = socket_of(image, g);
-    if (t.protocol == IPPROTO_UDP && t.state != SocketState::Created && same_address(t.local, source)) return &g;
+// A sockaddr reduced to what tells senders apart: family, port, address
+// (and IPv6 scope), so that lookups are exact comparisons.
+std::string address_key(const std::vector<uint8_t>& a, bool any_address = false) {
+  std::string key(reinterpret_cast<const char*>(a.data()), std::min<size_t>(a.size(), 4));  // family, port
+  if (a.size() == sizeof(sockaddr_in)) {
+    if (!any_address) key.append(reinterpret_cast<const char*>(a.data()) + offsetof(sockaddr_in, sin_addr), 4);
+    else key.append(4, '\0');
+  } else if (a.size() == sizeof(sockaddr_in6)) {
+    if (!any_address) key.append(reinterpret_cast<const char*>(a.data()) + offsetof(sockaddr_in6, sin6_addr), 16 + 4);
+    else key.append(20, '\0');
   }
-  return nullptr;
+  return key;
+}
+
+// The image's UDP sockets by the address they send from: datagrams one of
+// the process's own sockets sent are sent again by that socket. One bound
+// to the unspecified address sends from any address with its port (the
+// address is then given with each send, IP_PKTINFO).
+class Senders {
+ public:
+  explicit Senders(const format::Image& image) {
+    for (const FdEntry& g : image.files.fds) {
+      if (g.kind != format::FdKind::InetSocket) continue;
+      const InetSocket& t = socket_of(image, g);
+      if (t.protocol == IPPROTO_UDP && t.state != SocketState::Created) by_address_.emplace(address_key(t.local), &g);
+    }
+  }
+  const FdEntry* find(const std::vector<uint8_t>& source) const {
+    auto it = by_address_.find(address_key(source));
+    if (it == by_address_.end()) it = by_address_.find(address_key(source, true));
+    return it == by_address_.end() ? nullptr : it->second;
+  }
+
+ private:
+  std::map<std::string, const FdEntry*> by_address_;
+};
+
+// Sends `data` from `fd` to `to`, from the address of `source`.
+ssize_t send_from(int fd, const std::vector<uint8_t>& data, const std::vector<uint8_t>& to,
+                  const std::vector<uint8_t>& source) {
+  iovec iov{const_cast<uint8_t*>(data.data()), data.size()};
+  msghdr m{};
+  m.msg_name = const_cast<uint8_t*>(to.data());
+  m.msg_namelen = socklen_t(to.size());
+  m.msg_iov = &iov;
+  m.msg_iovlen = 1;
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(in6_pktinfo))] = {};
+  m.msg_control = control;
+  cmsghdr* c = reinterpret_cast<cmsghdr*>(control);
+  if (source.size() == sizeof(sockaddr_in)) {
+    in_pktinfo info{};
+    std::memcpy(&info.ipi_spec_dst, source.data() + offsetof(sockaddr_in, sin_addr), sizeof info.ipi_spec_dst);
+    c->cmsg_level = IPPROTO_IP;
+    c->cmsg_type = IP_PKTINFO;
+    c->cmsg_len = CMSG_LEN(sizeof info);
+    std::memcpy(CMSG_DATA(c), &info, sizeof info);
+    m.msg_controllen = CMSG_SPACE(sizeof info);
+  } else {
+    in6_pktinfo info{};
+    std::memcpy(&info.ipi6_addr, source.data() + offsetof(sockaddr_in6, sin6_addr), sizeof info.ipi6_addr);
+    c->cmsg_level = IPPROTO_IPV6;
+    c->cmsg_type = IPV6_PKTINFO;
+    c->cmsg_len = CMSG_LEN(sizeof info);
+    std::memcpy(CMSG_DATA(c), &info, sizeof info);
+    m.msg_controllen = CMSG_SPACE(sizeof info);
+  }
+  return sendmsg(fd, &m, 0);
 }
 
 // Where a datagram is sent to reach `s`: its own address, with loopback
@@ -184,21 +248,25 @@ size_t queued_count(int fd) {
 
 }  // namespace
 
-void check_inet_socket(const format::Image& image, const FdEntry& f) {
-  const InetSocket& s = socket_of(image, f);
-  if (s.state == SocketState::Listening) {
-    int somaxconn = 4096;
-    if (FILE* p = std::fopen("/proc/sys/net/core/somaxconn", "r")) {
-      if (std::fscanf(p, "%d", &somaxconn) != 1) somaxconn = 4096;
-      std::fclose(p);
-    }
-    if (s.backlog > somaxconn)
+void check_inet_sockets(const format::Image& image) {
+  int somaxconn = 4096;
+  if (FILE* p = std::fopen("/proc/sys/net/core/somaxconn", "r")) {
+    if (std::fscanf(p, "%d", &somaxconn) != 1) somaxconn = 4096;
+    std::fclose(p);
+  }
+  const Senders senders(image);
+  std::set<std::string> tried;  // datagram sources bound once each
+  for (const FdEntry& f : image.files.fds) {
+    if (f.kind != format::FdKind::InetSocket && f.kind != format::FdKind::NetlinkSocket) continue;
+    const InetSocket& s = socket_of(image, f);
+    if (s.state == SocketState::Listening && s.backlog > somaxconn)
       fail(f, s, "its listen backlog " + std::to_string(s.backlog) + " is above net.core.somaxconn (" +
                      std::to_string(somaxconn) + ") here");
+    Fd scratch(create_bound(f, s));  // closed at once: the port is free, the options take
+    if (std::string why = multicast_problem(s.multicast); !why.empty()) fail(f, s, why);
+    for (const format::QueuedDatagram& d : s.queue)
+      if (!senders.find(d.source) && tried.insert(address_key(d.source)).second) Fd sender(bound_sender(f, s, d.source));
   }
-  Fd scratch(create_bound(f, s));  // closed at once: the port is free, the options take
-  for (const format::QueuedDatagram& d : s.queue)
-    if (!sender_in_image(image, d.source)) Fd sender(bound_sender(f, s, d.source));
 }
 
 int make_inet_socket(const format::Image& image, const FdEntry& f) {
@@ -208,28 +276,41 @@ int make_inet_socket(const format::Image& image, const FdEntry& f) {
     fail(f, s, std::string("cannot listen: ") + std::strerror(errno));
   if (s.state == SocketState::Connected && connect(fd.fd, sa(s.peer), socklen_t(s.peer.size())) != 0)
     fail(f, s, "cannot connect it to " + format::sockaddr_text(s.peer) + " again: " + std::strerror(errno));
+  join_multicast_groups(fd.fd, s.multicast, what(f, s));
   return fd.release();
 }
 
 void fill_inet_queues(const format::Image& image, const std::map<int32_t, int>& created) {
+  const Senders senders(image);
+  std::map<std::string, Fd> helpers;  // source -> a socket bound there for the purpose
   for (const FdEntry& f : image.files.fds) {
     if (f.kind != format::FdKind::InetSocket) continue;
     const InetSocket& s = socket_of(image, f);
     if (s.queue.empty()) continue;
     const int target = created.at(f.fd);
     for (const format::QueuedDatagram& d : s.queue) {
-      const FdEntry* own = sender_in_image(image, d.source);
-      Fd helper(own ? -1 : bound_sender(f, s, d.source));
-      const int from = own ? created.at(own->fd) : helper.fd;
-      std::vector<uint8_t> to = destination(s, d.source);
-      if (sendto(from, d.data.data(), d.data.size(), 0, sa(to), socklen_t(to.size())) != ssize_t(d.data.size()))
+      int from = -1;
+      if (const FdEntry* own = senders.find(d.source)) {
+        from = created.at(own->fd);
+      } else {
+        auto it = helpers.find(address_key(d.source));
+        if (it == helpers.end()) it = helpers.try_emplace(address_key(d.source), bound_sender(f, s, d.source)).first;
+        from = it->second.fd;
+      }
+      if (send_from(from, d.data, destination(s, d.source), d.source) != ssize_t(d.data.size()))
         fail(f, s, "cannot send a queued datagram again from " + format::sockaddr_text(d.source) + ": " +
                        std::strerror(errno));
     }
     // Loopback delivers through a softirq, possibly later under load: wait
-    // (bounded) until every datagram is in the queue, in order.
+    // until every datagram is in the queue, for as long as more keep
+    // arriving (2 s without one: the rest were dropped).
     size_t have = 0;
-    for (int i = 0; i < 1000 && (have = queued_count(target)) < s.queue.size(); ++i) poll(nullptr, 0, 10);
+    for (int idle = 0; idle < 200 && have < s.queue.size(); ++idle) {
+      size_t now = queued_count(target);
+      if (now > have) idle = 0;
+      have = now;
+      if (have < s.queue.size()) poll(nullptr, 0, 10);
+    }
     if (have != s.queue.size())
       fail(f, s, std::to_string(s.queue.size()) + " datagrams were sent to it again but " + std::to_string(have) +
                      " arrived (a full receive buffer, or a filter)");

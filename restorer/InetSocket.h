@@ -15,8 +15,9 @@
 
 namespace ckpt::restorer {
 
-// Throws RestoreError naming the fd and its address.
-void check_inet_socket(const format::Image& image, const format::FdEntry& f);
+// Phase 1, for every socket of the image at once. Throws RestoreError
+// naming the fd and its address.
+void check_inet_sockets(const format::Image& image);
 
 // Creates the socket `f` names, ready but for its queued datagrams; returns
 // the launcher's descriptor of it. Throws RestoreError.

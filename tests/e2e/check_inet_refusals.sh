@@ -4,7 +4,9 @@
 # listener with a connection waiting to be accepted (named with the count),
 # a raw IP socket, a packet socket, a netlink socket of another protocol
 # than route and uevent, a UDP socket holding an empty datagram, a socket
-# with a filter attached, a ping socket with a reply queued. Each: `ckpt
+# with a filter attached, a ping socket with a reply queued, and options
+# that are read but not carried: SO_TIMESTAMPING, UDP_ENCAP, a sticky IPv6
+# destination options header; a UDP socket with an error pending. Each: `ckpt
 # dump --kill` exits 1 with one line naming the fd and why, writes no image,
 # and leaves the process running, untraced, answering on its stdin.
 source "$(dirname "$0")/netns.sh"
@@ -49,6 +51,22 @@ elif kind == "ping_reply":
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_ICMP)
     s.sendto(bytes([8, 0, 0, 0, 0, 0, 0, 1]) + b"hello", ("127.0.0.1", 0)); time.sleep(0.2)
     keep.append(s); fd = s.fileno()
+elif kind == "timestamping":
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, 37, 8 | 16)  # SO_TIMESTAMPING: RX_SOFTWARE | SOFTWARE
+    keep.append(s); fd = s.fileno()
+elif kind == "udp_encap":
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.IPPROTO_UDP, 100, 2)  # UDP_ENCAP: UDP_ENCAP_ESPINUDP
+    keep.append(s); fd = s.fileno()
+elif kind == "sticky":
+    s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    s.setsockopt(socket.IPPROTO_IPV6, 59, bytes([0, 0, 1, 4, 0, 0, 0, 0]))  # IPV6_DSTOPTS: PadN
+    keep.append(s); fd = s.fileno()
+elif kind == "pending_error":
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.connect(("127.0.0.1", 40199))  # nothing listens there
+    s.send(b"anyone?"); time.sleep(0.2)  # the ICMP port unreachable leaves ECONNREFUSED pending
+    keep.append(s); fd = s.fileno()
 print("ready", fd, flush=True)
 for line in sys.stdin:
     print("echo", line.strip(), flush=True)
@@ -64,6 +82,10 @@ cases=(
   'empty_datagram|empty datagram'
   'filter|socket filter'
   'ping_reply|ping socket with replies queued'
+  'timestamping|SO_TIMESTAMPING is on'
+  'udp_encap|UDP encapsulation is on'
+  'sticky|sticky IPv6 option IPV6_DSTOPTS'
+  'pending_error|an error is pending on the socket'
 )
 for c in "${cases[@]}"; do
   kind=${c%%|*}

@@ -1,9 +1,11 @@
 /*
  * Internet sockets that are not connections (issue 14): TCP listeners on
  * 127.0.0.1 and ::1 with their backlog and options, a bound and a created
- * TCP socket, a UDP socket with three queued datagrams (two from a socket
+ * TCP socket, a UDP socket with four queued datagrams (two from a socket
  * of this process that is connected to it, one from a socket that has been
- * closed since), and a UDP6 socket; O_NONBLOCK. After restore: the same
+ * closed since, one from a socket of this process bound to 0.0.0.0), and a
+ * UDP6 socket with one from ::1, a dual-stack UDP6 socket on [::] with one
+ * from 127.0.0.1 (an IPv4-mapped sender); O_NONBLOCK. After restore: the same
  * addresses, options and backlog, the listeners accept, the datagrams come
  * in order from their senders, the connected UDP socket keeps its peer.
  * Runs in a network namespace of its own (tests/e2e/state_inet_sockets.sh).
@@ -18,7 +20,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-enum { LISTEN4, LISTEN6, BOUND, CREATED, UDP_RX, UDP_TX, UDP6, COUNT };
+enum { LISTEN4, LISTEN6, BOUND, CREATED, UDP_RX, UDP_TX, UDP6, UDP_ANY, UDP_DUAL, COUNT };
 static int fds[COUNT];
 static struct sockaddr_storage names[COUNT];
 
@@ -88,6 +90,9 @@ static void setup(void)
 	if (bind(fds[LISTEN4], (void *)&a, sizeof a) || listen(fds[LISTEN4], 7))
 		tp_die("listen 4");
 	fcntl(fds[LISTEN4], F_SETFL, O_NONBLOCK);
+	/* Its SIGIO and SIGURG go to the process itself. */
+	if (fcntl(fds[LISTEN4], F_SETOWN, getpid()) != 0)
+		tp_die("F_SETOWN");
 
 	fds[LISTEN6] = socket(AF_INET6, SOCK_STREAM, 0);
 	set(fds[LISTEN6], IPPROTO_IPV6, IPV6_V6ONLY, 1);
@@ -130,6 +135,10 @@ static void setup(void)
 	close(gone);
 	if (send(fds[UDP_TX], "third", 5, 0) != 5)
 		tp_die("send");
+	fds[UDP_ANY] = socket(AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_in any = {.sin_family = AF_INET, .sin_port = htons(40008)};
+	if (bind(fds[UDP_ANY], (void *)&any, sizeof any) || sendto(fds[UDP_ANY], "fourth", 6, 0, (void *)&a, sizeof a) != 6)
+		tp_die("sendto from 0.0.0.0");
 
 	fds[UDP6] = socket(AF_INET6, SOCK_DGRAM, 0);
 	set(fds[UDP6], SOL_SOCKET, SO_RCVBUF, 123456);
@@ -137,6 +146,20 @@ static void setup(void)
 	a6.sin6_port = htons(40007);
 	if (bind(fds[UDP6], (void *)&a6, sizeof a6))
 		tp_die("bind udp6");
+	int gone6 = socket(AF_INET6, SOCK_DGRAM, 0);
+	struct sockaddr_in6 from6 = {.sin6_family = AF_INET6, .sin6_port = htons(40009), .sin6_addr = in6addr_loopback};
+	if (bind(gone6, (void *)&from6, sizeof from6) || sendto(gone6, "six", 3, 0, (void *)&a6, sizeof a6) != 3)
+		tp_die("sendto udp6");
+	close(gone6);
+	fds[UDP_DUAL] = socket(AF_INET6, SOCK_DGRAM, 0);
+	set(fds[UDP_DUAL], IPPROTO_IPV6, IPV6_V6ONLY, 0);
+	struct sockaddr_in6 dual = {.sin6_family = AF_INET6, .sin6_port = htons(40010), .sin6_addr = in6addr_any};
+	struct sockaddr_in to_dual = in4(40010), from4 = in4(40011);
+	int gone4 = socket(AF_INET, SOCK_DGRAM, 0);
+	if (bind(fds[UDP_DUAL], (void *)&dual, sizeof dual) || bind(gone4, (void *)&from4, sizeof from4) ||
+	    sendto(gone4, "mapped", 6, 0, (void *)&to_dual, sizeof to_dual) != 6)
+		tp_die("dual-stack udp6");
+	close(gone4);
 	for (int i = 0; i < COUNT; i++) {
 		socklen_t len = sizeof names[i];
 		getsockname(fds[i], (void *)&names[i], &len);
@@ -229,6 +252,8 @@ int main(int argc, char **argv)
 		FAIL("listener state %d backlog %u, expected LISTEN with 7", info.tcpi_state, info.tcpi_sacked);
 	if (!(fcntl(fds[LISTEN4], F_GETFL) & O_NONBLOCK) || (fcntl(fds[LISTEN6], F_GETFL) & O_NONBLOCK))
 		FAIL("O_NONBLOCK differs");
+	if (fcntl(fds[LISTEN4], F_GETOWN) != getpid())
+		FAIL("the listener's SIGIO owner is %d, not the process (%d)", fcntl(fds[LISTEN4], F_GETOWN), getpid());
 	info = (struct tcp_info){0};
 	len = sizeof info;
 	getsockopt(fds[BOUND], IPPROTO_TCP, TCP_INFO, &info, &len);
@@ -238,9 +263,21 @@ int main(int argc, char **argv)
 		expect_datagram("first", 40005);
 		expect_datagram("second!", 40006);
 		expect_datagram("third", 40005);
+		expect_datagram("fourth", 40008);
+		char six[8] = {0};
+		struct sockaddr_in6 from6;
+		len = sizeof from6;
+		if (recvfrom(fds[UDP6], six, sizeof six, MSG_DONTWAIT, (void *)&from6, &len) != 3 || strcmp(six, "six") ||
+		    ntohs(from6.sin6_port) != 40009 || !IN6_IS_ADDR_LOOPBACK(&from6.sin6_addr))
+			FAIL("the UDP6 datagram did not come back from [::1]:40009");
 		char extra[8];
 		if (recv(fds[UDP_RX], extra, sizeof extra, MSG_DONTWAIT) >= 0)
 			FAIL("a fourth datagram was queued");
+		char mapped[8] = {0};
+		len = sizeof from6;
+		if (recvfrom(fds[UDP_DUAL], mapped, sizeof mapped, MSG_DONTWAIT, (void *)&from6, &len) != 6 ||
+		    strcmp(mapped, "mapped") || ntohs(from6.sin6_port) != 40011 || !IN6_IS_ADDR_V4MAPPED(&from6.sin6_addr))
+			FAIL("the dual-stack datagram did not come back from [::ffff:127.0.0.1]:40011");
 		struct sockaddr_in peer;
 		len = sizeof peer;
 		if (getpeername(fds[UDP_TX], (void *)&peer, &len) || ntohs(peer.sin_port) != 40004)
@@ -253,5 +290,5 @@ int main(int argc, char **argv)
 		struct sockaddr_in6 a6 = {.sin6_family = AF_INET6, .sin6_port = htons(40002), .sin6_addr = in6addr_loopback};
 		expect_accepts(LISTEN6, (void *)&a6, sizeof a6);
 	}
-	return tp_finish("7 inet sockets: addresses, %zu options each, backlog, queued datagrams, listeners accept", NOPTS);
+	return tp_finish("9 inet sockets: addresses, %zu options each, backlog, queued datagrams, listeners accept", NOPTS);
 }

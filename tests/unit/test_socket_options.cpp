@@ -9,6 +9,7 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -100,6 +101,28 @@ TEST_CASE("a saved option that cannot be put back is an error naming it") {
   std::vector<SocketOption> bad = {{SOL_SOCKET, SO_BINDTODEVICE, {'n', 'o', 'p', 'e', '0'}}};
   CHECK_THROWS_WITH_AS(ckpt::restorer::put_socket_options(b.fd, bad, "fd 5"),
                        doctest::Contains("SO_BINDTODEVICE \"nope0\""), std::runtime_error);
+}
+
+TEST_CASE("the dumper refuses an option it could not put back, naming it") {
+  if (geteuid() != 0) return;
+  Sock a(AF_INET, SOCK_DGRAM);
+  set_int(a.fd, SOL_SOCKET, SO_MARK, 42);  // needs CAP_NET_ADMIN to set
+  pid_t child = fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    // Without privileges, the scratch socket cannot take SO_MARK back.
+    if (setresgid(65534, 65534, 65534) != 0 || setresuid(65534, 65534, 65534) != 0) _exit(2);
+    try {
+      read_all(a, AF_INET, SOCK_DGRAM);
+    } catch (const std::exception& e) {
+      _exit(std::string(e.what()).find("SO_MARK 42") != std::string::npos ? 0 : 3);
+    }
+    _exit(4);
+  }
+  int status = 0;
+  REQUIRE(waitpid(child, &status, 0) == child);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
 }
 
 TEST_CASE("the record round-trips and a crafted one is refused") {
