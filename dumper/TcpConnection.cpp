@@ -121,12 +121,10 @@ bool TcpConnections::read(pid_t pid, int fd, uint64_t ino, uint64_t* id) {
   if (c.state == format::kTcpSynSent || c.state == format::kTcpSynRecv)
     refuse_fd(pid, fd, what + " in state " + format::tcp_state_name(c.state) +
                            ": a handshake in progress cannot be carried (dump again once it is established)");
-  if (c.state == format::kTcpCloseWait || c.state == format::kTcpLastAck || c.state == format::kTcpClosing)
-    refuse_fd(pid, fd, what + " in state " + format::tcp_state_name(c.state) +
-                           ": the peer's FIN it received cannot be put back without forging a packet from the peer");
   if (!format::tcp_state_is_carried(c.state))
     refuse_fd(pid, fd, what + " in state " + format::tcp_state_name(c.state) +
-                           ", which this version does not carry (ESTABLISHED, FIN-WAIT-1 and FIN-WAIT-2 are)");
+                           ", which this version does not carry (ESTABLISHED, FIN-WAIT-1, FIN-WAIT-2 and "
+                           "CLOSE-WAIT are)");
   if (!named || !connected)
     refuse_fd(pid, fd, what + " whose addresses cannot be carried (an IPv6 link-local address, or none)");
   if (!allowed_)
@@ -166,8 +164,13 @@ bool TcpConnections::read(pid_t pid, int fd, uint64_t ino, uint64_t* id) {
   } put_back{s, peek_off};
   // Our FIN (shutdown(SHUT_WR) or close of a dup): sent or queued and not
   // acknowledged in FIN-WAIT-1, acknowledged in FIN-WAIT-2.
-  const bool fin_unacked = c.state == format::kTcpFinWait1, fin_acked = c.state == format::kTcpFinWait2;
+  const bool fin_unacked = c.state == format::kTcpFinWait1 || c.state == format::kTcpClosing ||
+                           c.state == format::kTcpLastAck,
+             fin_acked = c.state == format::kTcpFinWait2;
   if (fin_unacked || fin_acked) c.shutdown |= format::kTcpShutWrite;
+  // The peer's FIN, received: rcv_nxt counts it, SIOCINQ does not.
+  const bool peer_fin = format::tcp_state_has_peer_fin(c.state);
+  if (peer_fin) c.shutdown |= format::kTcpPeerFin;
   bool stable = false;
   for (int attempt = 0; attempt < 16 && !stable; ++attempt) {
     const uint32_t write_seq = queue_seq(s, TCP_SEND_QUEUE), rcv_nxt = queue_seq(s, TCP_RECV_QUEUE);
@@ -191,7 +194,7 @@ bool TcpConnections::read(pid_t pid, int fd, uint64_t ino, uint64_t* id) {
         again_in != inq)
       continue;
     c.send_seq = write_seq - uint32_t(outq);
-    c.recv_seq = rcv_nxt - uint32_t(inq);
+    c.recv_seq = rcv_nxt - uint32_t(inq) - (peer_fin ? 1 : 0);
     c.unsent = uint32_t(notsent);
     if (fin_unacked) {  // SIOCOUTQ counts the FIN; SIOCOUTQNSD too while it waits behind unsent data
       if (notsent) c.unsent--;
@@ -204,16 +207,20 @@ bool TcpConnections::read(pid_t pid, int fd, uint64_t ino, uint64_t* id) {
     stable = true;
   }
   if (!stable) refuse_fd(pid, fd, what + ": its queues kept changing while they were read (the peer is sending)");
+  if (c.state == format::kTcpClosing && c.unsent)
+    refuse_fd(pid, fd, what + " in state CLOSING with its FIN still behind " + std::to_string(c.unsent) +
+                           " bytes never sent, which restore could not order the same way");
   // Shut down for reading (shutdown(SHUT_RD)): nothing in TCP_INFO says so,
   // but a peek past the unread data then ends the stream at once (0) where
   // it would otherwise find nothing yet (EAGAIN).
-  if (set_int(s, SOL_SOCKET, SO_PEEK_OFF, int(c.recv_queue.size())) != 0) {
+  // (After the peer's FIN the stream ends anyway: nothing to tell.)
+  if (!peer_fin && set_int(s, SOL_SOCKET, SO_PEEK_OFF, int(c.recv_queue.size())) != 0) {
     if (!c.recv_queue.empty())
       refuse_fd(pid, fd, what + ": this kernel cannot tell whether it was shut down for reading (SO_PEEK_OFF on TCP "
                                 "needs Linux 6.10) while it holds unread data");
   }
   char probe;
-  if (set_int(s, IPPROTO_TCP, TCP_REPAIR_QUEUE, TCP_RECV_QUEUE) == 0 &&
+  if (!peer_fin && set_int(s, IPPROTO_TCP, TCP_REPAIR_QUEUE, TCP_RECV_QUEUE) == 0 &&
       recv(s, &probe, 1, MSG_PEEK | MSG_DONTWAIT) == 0)
     c.shutdown |= format::kTcpShutRead;
   set_int(s, SOL_SOCKET, SO_PEEK_OFF, -1);  // the PeekOff guard puts the program's own back

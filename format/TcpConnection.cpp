@@ -147,9 +147,12 @@ void validate_tcp_connections(const Image& image, const std::vector<SectionInfo>
     if (i && c.id <= conns[i - 1].id) bad("not sorted by id, or a duplicate");
     if (c.family != AF_INET && c.family != AF_INET6) bad("unknown family " + std::to_string(c.family));
     if (!tcp_state_is_carried(c.state)) bad("state " + std::string(tcp_state_name(c.state)) + " is not carried");
-    if (c.shutdown & ~uint32_t(kTcpShutRead | kTcpShutWrite)) bad("unknown shutdown bits");
-    if (bool(c.shutdown & kTcpShutWrite) != (c.state != kTcpEstablished))
+    if (c.shutdown & ~uint32_t(kTcpShutRead | kTcpShutWrite | kTcpPeerFin)) bad("unknown shutdown bits");
+    if (bool(c.shutdown & kTcpShutWrite) != tcp_state_has_our_fin(c.state))
       bad("its FIN (shutdown for writing) disagrees with its state " + std::string(tcp_state_name(c.state)));
+    if (bool(c.shutdown & kTcpPeerFin) != tcp_state_has_peer_fin(c.state))
+      bad("the peer's FIN disagrees with its state " + std::string(tcp_state_name(c.state)));
+    if (c.state == kTcpClosing && c.unsent) bad("CLOSING with data never sent");
     if (c.state == kTcpFinWait2 && !c.send_queue.empty()) bad("data to send after its FIN was acknowledged");
     if (c.family == AF_INET)
       for (size_t b = 4; b < 16; ++b)
@@ -161,7 +164,8 @@ void validate_tcp_connections(const Image& image, const std::vector<SectionInfo>
     if (c.snd_wscale > 14 || c.rcv_wscale > 14) bad("a window scale above 14");
     if (!(c.tcp_options & kTcpWindowScale) && (c.snd_wscale || c.rcv_wscale)) bad("window scales without window scaling");
     // What TCP_REPAIR_WINDOW accepts once the receive queue is back.
-    const uint32_t rcv_nxt = c.recv_seq + uint32_t(c.recv_queue.size());
+    const uint32_t rcv_nxt = c.recv_seq + uint32_t(c.recv_queue.size()) + ((c.shutdown & kTcpPeerFin) ? 1 : 0);
+    if (c.max_window < c.snd_wnd) bad("a send window above its largest");
     if (seq_after(c.rcv_wup, rcv_nxt)) bad("rcv_wup lies after the end of the receive queue");
     if (seq_after(c.snd_wl1, rcv_nxt + c.rcv_wnd)) bad("snd_wl1 lies beyond the receive window");
     validate_socket_options(c.options, bad);

@@ -31,14 +31,25 @@ enum TcpState : uint32_t {
   kTcpClosing = 11,
 };
 const char* tcp_state_name(uint32_t state);  // any kernel state number, for messages
-// The states a record may hold: ESTABLISHED, and our FIN sent (FIN-WAIT-1,
-// FIN-WAIT-2), which restore queues again in repair mode with shutdown().
-inline bool tcp_state_is_carried(uint32_t s) { return s == kTcpEstablished || s == kTcpFinWait1 || s == kTcpFinWait2; }
+// The states a record may hold: ESTABLISHED; our FIN sent (FIN-WAIT-1,
+// FIN-WAIT-2), which restore queues again in repair mode with shutdown();
+// the peer's FIN received (CLOSE-WAIT), which restore delivers again as a
+// packet from the peer's address.
+inline bool tcp_state_has_peer_fin(uint32_t s) { return s == kTcpCloseWait || s == kTcpLastAck || s == kTcpClosing; }
+inline bool tcp_state_has_our_fin(uint32_t s) {
+  return s == kTcpFinWait1 || s == kTcpFinWait2 || s == kTcpLastAck || s == kTcpClosing;
+}
+// LAST-ACK and CLOSING (both FINs, ours not yet acknowledged) last a round
+// trip; they are refused, untested.
+inline bool tcp_state_is_carried(uint32_t s) {
+  return s == kTcpEstablished || s == kTcpFinWait1 || s == kTcpFinWait2 || s == kTcpCloseWait;
+}
 
 // TcpConnection::shutdown bits.
 enum TcpShutdown : uint32_t {
   kTcpShutRead = 1,   // shutdown(SHUT_RD): reads end once the queue is empty
-  kTcpShutWrite = 2,  // our FIN: exactly in FIN-WAIT-1 and FIN-WAIT-2
+  kTcpShutWrite = 2,  // our FIN: exactly in FIN-WAIT-1, FIN-WAIT-2, LAST-ACK, CLOSING
+  kTcpPeerFin = 4,    // the peer's FIN received: exactly in CLOSE-WAIT, LAST-ACK, CLOSING
 };
 
 // TcpConnection::tcp_options bits: what the handshake negotiated (TCP_INFO tcpi_options).
@@ -63,7 +74,7 @@ struct TcpConnection {
   std::array<uint8_t, 16> local_addr{}, peer_addr{};  // network order; IPv4 in the first 4 bytes
   uint32_t local_port = 0, peer_port = 0;
   uint32_t send_seq = 0;  // sequence number of send_queue's first byte (snd_una; in FIN-WAIT-2, of the acknowledged FIN)
-  uint32_t recv_seq = 0;  // sequence number of recv_queue's first byte (the next byte the program reads)
+  uint32_t recv_seq = 0;  // sequence number of recv_queue's first byte (the next byte the program reads); the peer's FIN follows the queue
   uint32_t unsent = 0;    // how many bytes at the end of send_queue had never been sent (SIOCOUTQNSD, without a FIN)
   std::vector<uint8_t> send_queue;  // sent but not acknowledged, then not yet sent
   std::vector<uint8_t> recv_queue;  // received, not yet read

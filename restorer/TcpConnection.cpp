@@ -121,12 +121,107 @@ void write_queue(int s, const uint8_t* p, size_t n, const std::string& what) {
   }
 }
 
+// A raw socket that writes whole IP packets (IPPROTO_RAW: the header is ours).
+int raw_socket(uint32_t family) { return socket(int(family), SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW); }
+
+uint32_t add16(const uint8_t* p, size_t n, uint32_t sum) {
+  for (size_t i = 0; i + 1 < n; i += 2) sum += uint32_t(p[i]) << 8 | p[i + 1];
+  if (n & 1) sum += uint32_t(p[n - 1]) << 8;
+  return sum;
+}
+
+int tcp_state_of(int s) {
+  tcp_info info{};
+  socklen_t len = sizeof info;
+  return getsockopt(s, IPPROTO_TCP, TCP_INFO, &info, &len) == 0 ? info.tcpi_state : -1;
+}
+
+// The peer's FIN, received before the dump, delivered again: TCP_REPAIR
+// has no setting for it, so it comes as the segment the peer sent, FIN|ACK
+// from the peer's address and port at the sequence number after the
+// receive queue, acknowledging nothing new (snd_una), with the peer's
+// window; a socket in repair mode takes it like any segment. It is sent
+// through a raw socket (CAP_NET_RAW) to the local address, which is this
+// machine's; the kernel may drop a packet whose source it finds impossible
+// there (a remote peer seen on loopback): the state is checked, and a
+// restore whose FIN did not arrive fails here, before the point of no return.
+void deliver_peer_fin(const TcpConnection& c, int sock, const std::string& what) {
+  const int before = tcp_state_of(sock);
+  const int want = before == format::kTcpFinWait1 ? format::kTcpClosing : format::kTcpCloseWait;
+  uint8_t tcp[32] = {};
+  const size_t tcp_len = (c.tcp_options & format::kTcpTimestamps) ? 32 : 20;
+  auto put16 = [](uint8_t* p, uint32_t v) { p[0] = uint8_t(v >> 8), p[1] = uint8_t(v); };
+  auto put32 = [](uint8_t* p, uint32_t v) { p[0] = uint8_t(v >> 24), p[1] = uint8_t(v >> 16), p[2] = uint8_t(v >> 8), p[3] = uint8_t(v); };
+  put16(tcp, c.peer_port);
+  put16(tcp + 2, c.local_port);
+  put32(tcp + 4, c.recv_seq + uint32_t(c.recv_queue.size()));
+  put32(tcp + 8, c.send_seq);
+  tcp[12] = uint8_t((tcp_len / 4) << 4);
+  tcp[13] = 0x11;  // FIN | ACK
+  put16(tcp + 14, std::min<uint32_t>(c.snd_wnd >> c.snd_wscale, 65535));
+  if (tcp_len == 32) {  // NOP, NOP, timestamps (any value passes PAWS on a repaired socket)
+    tcp[20] = 1, tcp[21] = 1, tcp[22] = 8, tcp[23] = 10;
+    put32(tcp + 24, 1);
+    put32(tcp + 28, c.timestamp);
+  }
+  uint8_t packet[40 + 32] = {};
+  size_t ip_len = 0, addr_len = c.family == AF_INET6 ? 16 : 4;
+  uint32_t sum = add16(c.peer_addr.data(), addr_len, 0);
+  sum = add16(c.local_addr.data(), addr_len, sum);
+  sum += 6 + uint32_t(tcp_len);
+  sum = add16(tcp, tcp_len, sum);
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  put16(tcp + 16, ~sum & 0xffff);
+  if (c.family == AF_INET6) {
+    ip_len = 40;
+    packet[0] = 0x60;
+    put16(packet + 4, uint32_t(tcp_len));
+    packet[6] = 6, packet[7] = 64;
+    std::memcpy(packet + 8, c.peer_addr.data(), 16);
+    std::memcpy(packet + 24, c.local_addr.data(), 16);
+  } else {
+    ip_len = 20;
+    packet[0] = 0x45;
+    put16(packet + 2, uint32_t(ip_len + tcp_len));
+    packet[6] = 0x40, packet[8] = 64, packet[9] = 6;  // DF, TTL, TCP; id and checksum filled in by the kernel
+    std::memcpy(packet + 12, c.peer_addr.data(), 4);
+    std::memcpy(packet + 16, c.local_addr.data(), 4);
+  }
+  std::memcpy(packet + ip_len, tcp, tcp_len);
+  Socket raw;
+  raw.fd = raw_socket(c.family);
+  if (raw.fd < 0)
+    throw RestoreError(what + ": cannot open a raw socket to deliver the peer's FIN again (needs CAP_NET_RAW): " +
+                       std::strerror(errno));
+  socklen_t len = 0;
+  sockaddr_storage to = address(c, c.local_addr, 0, &len);
+  if (sendto(raw.fd, packet, ip_len + tcp_len, 0, reinterpret_cast<sockaddr*>(&to), len) != ssize_t(ip_len + tcp_len))
+    throw RestoreError(what + ": cannot deliver the peer's FIN again: " + std::strerror(errno));
+  // Loopback delivers it at once, from softirq: a bounded wait for the state it makes.
+  for (int i = 0; i < 5000 && tcp_state_of(sock) != want; ++i) usleep(1000);
+  if (tcp_state_of(sock) != want)
+    throw RestoreError(what + ": the peer's FIN delivered again did not arrive (state " +
+                       format::tcp_state_name(uint32_t(tcp_state_of(sock))) + ", not " +
+                       format::tcp_state_name(uint32_t(want)) + "): its source address may not be deliverable here");
+}
+
 }  // namespace
 
 void check_tcp_connections(const format::Image& image) {
+  bool raw_needed[2] = {false, false};
   for (const TcpConnection& c : image.tcp) {
     Socket s;
     open_repaired(c, s, true);  // closed in repair mode: nothing is sent
+    if (c.shutdown & format::kTcpPeerFin) raw_needed[c.family == AF_INET6] = true;
+  }
+  for (int v6 = 0; v6 < 2; ++v6) {
+    if (!raw_needed[v6]) continue;
+    Socket raw;
+    raw.fd = raw_socket(v6 ? AF_INET6 : AF_INET);
+    if (raw.fd < 0)
+      throw RestoreError(std::string("the image holds a TCP connection whose peer had closed it (CLOSE-WAIT, LAST-ACK "
+                                     "or CLOSING): delivering that FIN again needs a raw socket (CAP_NET_RAW): ") +
+                         std::strerror(errno));
   }
 }
 
@@ -156,6 +251,8 @@ int make_tcp_connection(const format::Image& image, const format::FdEntry& f) {
   if (set_int(s.fd, IPPROTO_TCP, TCP_REPAIR_QUEUE, TCP_SEND_QUEUE) != 0)
     throw RestoreError(what + ": cannot select its send queue: " + std::strerror(errno));
   write_queue(s.fd, c.send_queue.data(), sent, what + ": its send queue");
+  // The peer's FIN (CLOSE-WAIT) before the window, whose rcv_wup counts it.
+  if (c.shutdown & format::kTcpPeerFin) deliver_peer_fin(c, s.fd, what);
   tcp_repair_window w{c.snd_wl1, c.snd_wnd, c.max_window, c.rcv_wnd, c.rcv_wup};
   if (setsockopt(s.fd, IPPROTO_TCP, TCP_REPAIR_WINDOW, &w, sizeof w) != 0)
     throw RestoreError(what + ": cannot set its window (TCP_REPAIR_WINDOW): " + std::strerror(errno));

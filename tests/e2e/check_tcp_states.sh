@@ -7,6 +7,10 @@
 #     receives the peer's whole stream;
 #   - FIN-WAIT-2: its FIN sent and acknowledged: the peer's end of file
 #     stays, the app receives the peer's whole stream;
+#   - CLOSE-WAIT (the peer of an app that shut its direction down is
+#     dumped): the FIN it had received is delivered again, so it reads the
+#     end of file at once and its own stream still arrives whole; without
+#     CAP_NET_RAW (needed for that) restore --check refuses it;
 #   - shut down for reading with 40000 bytes unread: the restored app reads
 #     them, then the end of file (not a wait for more).
 source "$(dirname "$0")/tcp.sh"
@@ -55,6 +59,40 @@ wait_exit peer 0
 grep -q "^PASS app: 250000 bytes received and 0 sent" "$WORK/rapp.out" || fail "restored app: $(cat "$WORK/rapp.out")"
 grep -q "^PASS peer: 0 bytes received and 250000 sent" "$WORK/peer.out" || fail "peer: $(cat "$WORK/peer.out")"
 log "FIN-WAIT-2: the peer's stream received whole after restore"
+
+# CLOSE-WAIT: the app shut its direction down (wr-idle) and the *peer* is
+# dumped: its FIN-received state comes back (delivered again as the app's
+# FIN), so after restore it reads the end of file at once, then sends its
+# whole stream and closes; restore without CAP_NET_RAW refuses it first.
+start peer env TCP_STREAM_SHUT=wr-idle "$PROGRAMS/tcp_stream" peer 127.0.0.1 7004
+wait_lines peer 1
+start app env TCP_STREAM_SHUT=wr-idle "$PROGRAMS/tcp_stream" app 127.0.0.1 7004
+wait_lines app 1
+wait_lines peer 2
+for ((i = 0; i < WAIT_SECONDS * 20; i++)); do
+  ss -Htn state close-wait | grep -q '127.0.0.1:7004 ' && break
+  sleep 0.05
+done
+ss -Htn state close-wait | grep -q '127.0.0.1:7004 ' || fail "the peer's end is not in CLOSE-WAIT: $(ss -tn)"
+dump peer "$WORK/close-wait.ckpt" --tcp-established
+"$CKPT" inspect "$WORK/close-wait.ckpt" | grep -q "^tcp connection .*127.0.0.1:7004 -> .* CLOSE-WAIT" ||
+  fail "inspect: $("$CKPT" inspect "$WORK/close-wait.ckpt" | grep '^tcp')"
+setpriv --inh-caps=-net_raw --bounding-set=-net_raw -- "$RESTORE" --check "$WORK/close-wait.ckpt" \
+  >/dev/null 2>"$WORK/noraw.err" && fail "restore --check without CAP_NET_RAW accepted a CLOSE-WAIT connection"
+grep -q 'needs a raw socket (CAP_NET_RAW)' "$WORK/noraw.err" || fail "without CAP_NET_RAW: $(cat "$WORK/noraw.err")"
+restore_start rpeer "$WORK/close-wait.ckpt"
+for ((i = 0; i < WAIT_SECONDS * 20; i++)); do
+  ss -Htn state close-wait | grep -q '127.0.0.1:7004 ' && break
+  sleep 0.05
+done
+ss -Htn state close-wait | grep -q '127.0.0.1:7004 ' || fail "the restored peer is not in CLOSE-WAIT: $(ss -tn)"
+send rpeer go
+send app go
+wait_exit rpeer 0
+wait_exit app 0
+grep -q "^PASS peer: 0 bytes received and 250000 sent" "$WORK/rpeer.out" || fail "restored peer: $(cat "$WORK/rpeer.out")"
+grep -q "^PASS app: 250000 bytes received and 0 sent" "$WORK/app.out" || fail "app: $(cat "$WORK/app.out")"
+log "CLOSE-WAIT: the restored peer read the end of file, then its whole stream reached the app"
 
 carried rd 7003 established
 grep -q 'receive queue 40000 bytes .*shut down for reading' "$WORK/inspect.out" || fail "inspect: $(cat "$WORK/inspect.out")"

@@ -17,3 +17,15 @@ wait_established() {
   done
   fail "expected $1 established TCP sockets, found $(established_count): $(ss -tn)"
 }
+
+# wait_port_established PORT N: until exactly N established TCP sockets
+# here have PORT as their local or peer port.
+wait_port_established() {
+  local i n=0
+  for ((i = 0; i < WAIT_SECONDS * 20; i++)); do
+    n=$(ss -Htn state established | grep -cE ":$1( |\$)")
+    ((n == $2)) && return 0
+    sleep 0.05
+  done
+  fail "expected $2 established TCP sockets on port $1, found $n: $(ss -tn)"
+}

@@ -1474,8 +1474,11 @@ TEST_CASE("format: TCP connections round-trip and are checked") {
   }
   auto refused = [&](Image bad, const char* why) { CHECK_THROWS_WITH_AS(write_and_open(bad, {}), has(why), FormatError); };
   Image b = img;
-  b.tcp[0].state = 8;  // CLOSE-WAIT
-  refused(b, "state CLOSE-WAIT is not carried");
+  b.tcp[0].state = 9;  // LAST-ACK
+  refused(b, "state LAST-ACK is not carried");
+  b = img;
+  b.tcp[0].state = 8;  // CLOSE-WAIT: the peer's FIN, not ours
+  refused(b, "disagrees with its state CLOSE-WAIT");
   b = img;
   b.tcp[0].state = kTcpEstablished;
   refused(b, "disagrees with its state ESTABLISHED");
@@ -1504,7 +1507,7 @@ TEST_CASE("format: TCP connections round-trip and are checked") {
   b.tcp[0].options.insert(b.tcp[0].options.begin(), {1 /* SOL_SOCKET */, 2 /* SO_REUSEADDR */, {1, 0, 0, 0}});
   refused(b, "is not held as an ordinary option");
   b = img;
-  b.tcp[0].shutdown = 4;
+  b.tcp[0].shutdown = 8;
   refused(b, "unknown shutdown bits");
   b = img;
   b.files.fds.back().object = 4243;
