@@ -145,7 +145,26 @@ int tcp_state_of(int s) {
 // machine's; the kernel may drop a packet whose source it finds impossible
 // there (a remote peer seen on loopback): the state is checked, and a
 // restore whose FIN did not arrive fails here, before the point of no return.
-void deliver_peer_fin(const TcpConnection& c, int sock, const std::string& what) {
+// An IPv6 socket talking to an IPv4 peer (a dual-stack listener's
+// connection) holds IPv4-mapped addresses (::ffff:a.b.c.d), but the
+// packets on the wire are IPv4.
+bool v4_mapped(const std::array<uint8_t, 16>& a) {
+  static const uint8_t prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  return std::memcmp(a.data(), prefix, 12) == 0;
+}
+
+TcpConnection on_the_wire(const TcpConnection& c) {
+  if (c.family != AF_INET6 || !v4_mapped(c.local_addr) || !v4_mapped(c.peer_addr)) return c;
+  TcpConnection w = c;
+  w.family = AF_INET;
+  w.local_addr = {}, w.peer_addr = {};
+  std::memcpy(w.local_addr.data(), c.local_addr.data() + 12, 4);
+  std::memcpy(w.peer_addr.data(), c.peer_addr.data() + 12, 4);
+  return w;
+}
+
+void deliver_peer_fin(const TcpConnection& saved, int sock, const std::string& what) {
+  const TcpConnection c = on_the_wire(saved);
   const int before = tcp_state_of(sock);
   const int want = before == format::kTcpFinWait1 ? format::kTcpClosing : format::kTcpCloseWait;
   uint8_t tcp[32] = {};
@@ -212,7 +231,7 @@ void check_tcp_connections(const format::Image& image) {
   for (const TcpConnection& c : image.tcp) {
     Socket s;
     open_repaired(c, s, true);  // closed in repair mode: nothing is sent
-    if (c.shutdown & format::kTcpPeerFin) raw_needed[c.family == AF_INET6] = true;
+    if (c.shutdown & format::kTcpPeerFin) raw_needed[on_the_wire(c).family == AF_INET6] = true;
   }
   for (int v6 = 0; v6 < 2; ++v6) {
     if (!raw_needed[v6]) continue;

@@ -7,6 +7,8 @@
 #     byte in order at its offset, no reset, a clean end of file both ways;
 #     over IPv4 and IPv6;
 #   - the image shows the connection (inspect) and verifies;
+#   - the accepted end of a dual-stack (::) listener, IPv4-mapped: the
+#     peer side is dumped and restored instead;
 #   - both ends inside the dumped process (tcp_stream pair): both repaired.
 source "$(dirname "$0")/tcp.sh"
 
@@ -35,6 +37,26 @@ for addr in 127.0.0.1 ::1; do
   check_quiet "$WORK/rapp.err" restore
   log "$addr: connection carried, $(grep -o 'ready.*' "$WORK/app.out"), streams intact both ways"
 done
+
+# A dual-stack listener's connection (an IPv6 socket with IPv4-mapped
+# addresses, as node's and many servers' are): the peer side is dumped.
+start peer "$PROGRAMS/tcp_stream" peer :: 5050
+wait_lines peer 1
+start app "$PROGRAMS/tcp_stream" app 127.0.0.1 5050
+wait_lines app 1
+wait_lines peer 2
+dump peer "$WORK/mapped.ckpt" --tcp-established
+"$CKPT" inspect "$WORK/mapped.ckpt" | grep -q '^tcp connection .*\[::ffff:127.0.0.1\]:5050 -> \[::ffff:127.0.0.1\]:' ||
+  fail "inspect: $("$CKPT" inspect "$WORK/mapped.ckpt" | grep '^tcp')"
+restore_start rpeer "$WORK/mapped.ckpt"
+wait_port_established 5050 2
+send rpeer go
+send app go
+wait_exit rpeer 0
+wait_exit app 0
+grep -q "^PASS peer: 4194304 bytes received and 250000 sent" "$WORK/rpeer.out" || fail "restored peer: $(cat "$WORK/rpeer.out")"
+grep -q "^PASS app: 250000 bytes received and 4194304 sent" "$WORK/app.out" || fail "app: $(cat "$WORK/app.out")"
+log "a dual-stack listener's connection (IPv4-mapped IPv6 addresses): carried, streams intact"
 
 # Both ends in the dumped process.
 start pair "$PROGRAMS/tcp_stream" pair 127.0.0.1 5100
