@@ -21,10 +21,10 @@ logfile ""
 EOC
 start server "$REDIS" "$WORK/redis.conf"
 for ((i = 0; i < WAIT_SECONDS * 20; i++)); do
-  ss -Htln | grep -q ":$PORT " && break
+  grep -q ":$PORT " <<<"$(ss -Htln)" && break
   sleep 0.05
 done
-ss -Htln | grep -q ":$PORT " || fail "redis-server does not listen on $PORT"
+grep -q ":$PORT " <<<"$(ss -Htln)" || fail "redis-server does not listen on $PORT"
 start client "$PYTHON" "$(dirname "$0")/redis_session.py" "$PORT"
 wait_lines client 1
 grep -q '^ready' "$WORK/client.out" || fail "client: $(cat "$WORK/client.out")"

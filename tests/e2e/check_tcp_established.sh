@@ -46,8 +46,9 @@ start app "$PROGRAMS/tcp_stream" app 127.0.0.1 5050
 wait_lines app 1
 wait_lines peer 2
 dump peer "$WORK/mapped.ckpt" --tcp-established
-"$CKPT" inspect "$WORK/mapped.ckpt" | grep -q '^tcp connection .*\[::ffff:127.0.0.1\]:5050 -> \[::ffff:127.0.0.1\]:' ||
-  fail "inspect: $("$CKPT" inspect "$WORK/mapped.ckpt" | grep '^tcp')"
+"$CKPT" inspect "$WORK/mapped.ckpt" >"$WORK/inspect.out" || fail "ckpt inspect failed"
+grep -q '^tcp connection .*\[::ffff:127.0.0.1\]:5050 -> \[::ffff:127.0.0.1\]:' "$WORK/inspect.out" ||
+  fail "inspect: $(grep '^tcp' "$WORK/inspect.out")"
 restore_start rpeer "$WORK/mapped.ckpt"
 wait_port_established 5050 2
 send rpeer go

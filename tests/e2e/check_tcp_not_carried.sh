@@ -104,7 +104,7 @@ b = socket.socket(); b.setblocking(False); b.connect_ex(("127.0.0.1", 6005))
 print("ready", a.fileno(), b.fileno(), flush=True); sys.stdin.readline()'
 wait_lines connecting 1
 for ((i = 0; i < WAIT_SECONDS * 20; i++)); do
-  ss -Htn state syn-sent | grep -q ':6005 *$' && break
+  grep -q ':6005 *$' <<<"$(ss -Htn state syn-sent)" && break
   sleep 0.05
 done
 refused "a connection in SYN-SENT" "fd 4: a TCP connection from 127\.0\.0\.1:[0-9]+ in state SYN-SENT: a handshake in progress cannot be carried" \

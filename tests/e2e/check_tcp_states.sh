@@ -25,15 +25,15 @@ carried() {
   wait_lines app 1
   wait_lines peer 2
   for ((i = 0; i < WAIT_SECONDS * 20; i++)); do
-    ss -Htn state "$state" | grep -q ":$port *\$" && break
+    grep -q ":$port *\$" <<<"$(ss -Htn state "$state")" && break
     sleep 0.05
   done
-  ss -Htn state "$state" | grep -q ":$port *\$" || fail "the app's end is not in $state: $(ss -tn)"
+  grep -q ":$port *\$" <<<"$(ss -Htn state "$state")" || fail "the app's end is not in $state: $(ss -tn)"
   dump app "$WORK/$mode.ckpt" --tcp-established
   "$CKPT" inspect "$WORK/$mode.ckpt" | grep "^tcp connection" >"$WORK/inspect.out"
   restore_start rapp "$WORK/$mode.ckpt"
   for ((i = 0; i < WAIT_SECONDS * 20; i++)); do
-    ss -Htn | grep -q ":$port *\$" && break
+    grep -q ":$port *\$" <<<"$(ss -Htn)" && break
     sleep 0.05
   done
 }
@@ -70,22 +70,22 @@ start app env TCP_STREAM_SHUT=wr-idle "$PROGRAMS/tcp_stream" app 127.0.0.1 7004
 wait_lines app 1
 wait_lines peer 2
 for ((i = 0; i < WAIT_SECONDS * 20; i++)); do
-  ss -Htn state close-wait | grep -q '127.0.0.1:7004 ' && break
+  grep -q '127.0.0.1:7004 ' <<<"$(ss -Htn state close-wait)" && break
   sleep 0.05
 done
-ss -Htn state close-wait | grep -q '127.0.0.1:7004 ' || fail "the peer's end is not in CLOSE-WAIT: $(ss -tn)"
+grep -q '127.0.0.1:7004 ' <<<"$(ss -Htn state close-wait)" || fail "the peer's end is not in CLOSE-WAIT: $(ss -tn)"
 dump peer "$WORK/close-wait.ckpt" --tcp-established
-"$CKPT" inspect "$WORK/close-wait.ckpt" | grep -q "^tcp connection .*127.0.0.1:7004 -> .* CLOSE-WAIT" ||
-  fail "inspect: $("$CKPT" inspect "$WORK/close-wait.ckpt" | grep '^tcp')"
+"$CKPT" inspect "$WORK/close-wait.ckpt" >"$WORK/inspect.out" || fail "ckpt inspect failed"
+grep -q "^tcp connection .*127.0.0.1:7004 -> .* CLOSE-WAIT" "$WORK/inspect.out" || fail "inspect: $(grep '^tcp' "$WORK/inspect.out")"
 setpriv --inh-caps=-net_raw --bounding-set=-net_raw -- "$RESTORE" --check "$WORK/close-wait.ckpt" \
   >/dev/null 2>"$WORK/noraw.err" && fail "restore --check without CAP_NET_RAW accepted a CLOSE-WAIT connection"
 grep -q 'needs a raw socket (CAP_NET_RAW)' "$WORK/noraw.err" || fail "without CAP_NET_RAW: $(cat "$WORK/noraw.err")"
 restore_start rpeer "$WORK/close-wait.ckpt"
 for ((i = 0; i < WAIT_SECONDS * 20; i++)); do
-  ss -Htn state close-wait | grep -q '127.0.0.1:7004 ' && break
+  grep -q '127.0.0.1:7004 ' <<<"$(ss -Htn state close-wait)" && break
   sleep 0.05
 done
-ss -Htn state close-wait | grep -q '127.0.0.1:7004 ' || fail "the restored peer is not in CLOSE-WAIT: $(ss -tn)"
+grep -q '127.0.0.1:7004 ' <<<"$(ss -Htn state close-wait)" || fail "the restored peer is not in CLOSE-WAIT: $(ss -tn)"
 send rpeer go
 send app go
 wait_exit rpeer 0
