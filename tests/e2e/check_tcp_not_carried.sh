@@ -3,7 +3,7 @@
 # TCP connections, each in one line, and that a refused or failed dump leaves
 # the connection exactly as it was (the peer sees no difference):
 #   - without --tcp-established: refused, naming the fd, both addresses and
-#     the option;
+#     the option; with --ignore-fds left out, saying so;
 #   - without CAP_NET_ADMIN (setpriv drops it): refused, naming it;
 #   - a dump that fails after the connection went back into repair mode
 #     (CKPT_FAULT=fail at "dump: tcp frozen"): the process and its
@@ -55,6 +55,14 @@ pid=$PID_appa
 refused "without --tcp-established" "cannot dump fd 3: an established TCP connection 127\.0\.0\.1:[0-9]+ -> 127\.0\.0\.1:6001; .*--tcp-established.*CAP_NET_ADMIN" \
   "$CKPT" dump "$pid" -o "$WORK/a.ckpt" --kill
 alive appa
+"$CKPT" dump "$pid" -o "$WORK/ignored.ckpt" --ignore-fds >/dev/null 2>"$WORK/ignored.err" ||
+  fail "dump --ignore-fds: $(cat "$WORK/ignored.err")"
+grep -q "warning: left out fd 3 (--ignore-fds): an established TCP connection 127.0.0.1:[0-9]* -> 127.0.0.1:6001" \
+  "$WORK/ignored.err" || fail "dump --ignore-fds did not leave the connection out, saying so: $(cat "$WORK/ignored.err")"
+"$CKPT" inspect "$WORK/ignored.ckpt" >"$WORK/ignored.out" || fail "inspect failed"
+grep -q '^tcp connection' "$WORK/ignored.out" && fail "--ignore-fds left a tcp record in the image"
+alive appa
+log "--ignore-fds leaves the connection out, with a warning"
 refused "without CAP_NET_ADMIN" "fd 3: a TCP connection 127\.0\.0\.1:[0-9]+ -> 127\.0\.0\.1:6001: cannot put it in repair mode .*needs CAP_NET_ADMIN" \
   "${NO_NET_ADMIN[@]}" "$CKPT" dump "$pid" -o "$WORK/a.ckpt" --kill --tcp-established
 alive appa
