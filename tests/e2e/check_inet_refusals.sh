@@ -6,7 +6,8 @@
 # than route and uevent, a UDP socket holding an empty datagram, a socket
 # with a filter attached, a ping socket with a reply queued, and options
 # that are read but not carried: SO_TIMESTAMPING, UDP_ENCAP, a sticky IPv6
-# destination options header; a UDP socket with an error pending. Each: `ckpt
+# destination options header; a UDP socket with an error pending; a TCP
+# listener with an MD5 signature key (seen with CAP_NET_ADMIN). Each: `ckpt
 # dump --kill` exits 1 with one line naming the fd and why, writes no image,
 # and leaves the process running, untraced, answering on its stdin.
 source "$(dirname "$0")/netns.sh"
@@ -67,6 +68,13 @@ elif kind == "pending_error":
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.connect(("127.0.0.1", 40199))  # nothing listens there
     s.send(b"anyone?"); time.sleep(0.2)  # the ICMP port unreachable leaves ECONNREFUSED pending
     keep.append(s); fd = s.fileno()
+elif kind == "md5":
+    import struct
+    s = socket.socket(); s.bind(("127.0.0.1", 40103)); s.listen()
+    # struct tcp_md5sig: sockaddr_storage (128), flags u8, prefixlen u8, keylen u16, ifindex i32, key[80]
+    addr = struct.pack("=HH4s120x", socket.AF_INET, 0, socket.inet_aton("127.0.0.1"))
+    s.setsockopt(socket.IPPROTO_TCP, 14, addr + struct.pack("=BBHi80s", 0, 0, 6, 0, b"secret"))  # TCP_MD5SIG
+    keep.append(s); fd = s.fileno()
 print("ready", fd, flush=True)
 for line in sys.stdin:
     print("echo", line.strip(), flush=True)
@@ -86,6 +94,7 @@ cases=(
   'udp_encap|UDP encapsulation is on'
   'sticky|sticky IPv6 option IPV6_DSTOPTS'
   'pending_error|an error is pending on the socket'
+  'md5|TCP MD5 signature keys'
 )
 for c in "${cases[@]}"; do
   kind=${c%%|*}
