@@ -178,8 +178,7 @@ bool read_inet_socket(pid_t pid, int fd, format::FdEntry& f, std::vector<InetSoc
         refuse_fd(pid, fd, std::string("cannot read its TCP state (TCP_INFO): ") + std::strerror(errno));
       // TCP_MD5SIG keys cannot be read back (the kernel shows that there
       // are some, to CAP_NET_ADMIN only): refused when seen.
-      bool known = false;
-      if (tcp_md5_keys(domain, s.id, &known))
+      if (tcp_md5_keys(domain, s.id))
         refuse_fd(pid, fd, "it has TCP MD5 signature keys (TCP_MD5SIG), which cannot be read back and are not carried");
       if (info.tcpi_state == kTcpListen) {
         // For a listener the kernel reports its accept queue in tcpi_unacked

@@ -80,11 +80,10 @@ NetlinkDiag netlink_diag(int protocol, uint64_t inode) {
   return out;
 }
 
-bool tcp_md5_keys(int family, uint64_t inode, bool* known) {
+bool tcp_md5_keys(int family, uint64_t inode) {
   __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
   __user_cap_data_struct caps[2] = {};
-  *known = syscall(SYS_capget, &header, caps) == 0 && (caps[0].effective & (1u << CAP_NET_ADMIN));
-  if (!*known) return false;
+  if (syscall(SYS_capget, &header, caps) != 0 || !(caps[0].effective & (1u << CAP_NET_ADMIN))) return false;
   struct {
     nlmsghdr h;
     inet_diag_req_v2 r;
@@ -96,16 +95,14 @@ bool tcp_md5_keys(int family, uint64_t inode, bool* known) {
   req.r.sdiag_protocol = IPPROTO_TCP;
   req.r.idiag_states = ~0u;
   req.r.idiag_ext = 1 << (INET_DIAG_INFO - 1);  // the MD5 keys come with the TCP info
-  bool found = false, keys = false;
+  bool keys = false;
   sock_diag_dump(&req, sizeof req, [&](const nlmsghdr* h) {
     auto* m = static_cast<const inet_diag_msg*>(NLMSG_DATA(h));
     if (m->idiag_inode != inode) return;
-    found = true;
     int len = int(h->nlmsg_len - NLMSG_LENGTH(sizeof *m));
     for (auto* a = reinterpret_cast<const rtattr*>(m + 1); RTA_OK(a, len); a = RTA_NEXT(a, len))
       if (a->rta_type == INET_DIAG_MD5SIG && RTA_PAYLOAD(a) > 0) keys = true;
   });
-  *known = found;
   return keys;
 }
 

@@ -21,8 +21,8 @@ struct NetlinkDiag {
 NetlinkDiag netlink_diag(int protocol, uint64_t inode);
 
 // Whether the TCP socket of `family` with `inode` holds TCP_MD5SIG keys.
-// The kernel shows them only to a caller with CAP_NET_ADMIN: *known is
-// false without it (or when the socket is not found).
-bool tcp_md5_keys(int family, uint64_t inode, bool* known);
+// The kernel shows them only to a caller with CAP_NET_ADMIN: without it
+// (not asked then) the answer is false, a documented gap.
+bool tcp_md5_keys(int family, uint64_t inode);
 
 }  // namespace ckpt::dumper
