@@ -18,16 +18,19 @@ PYTHON=/usr/bin/python3
 # Opens one kind, prints "ready FD" (the fd the refusal must name), then
 # echoes each stdin line.
 HOLDER='
-import socket, sys, time
+import select, socket, sys
 kind = sys.argv[1]
 keep = []
+def wait_for(sock, events):  # until poll reports one of `events` (consuming nothing), 20 s at most
+    p = select.poll(); p.register(sock, events)
+    if not p.poll(20000): sys.exit("the condition under test did not arise")
 if kind == "established":
     l = socket.socket(); l.bind(("127.0.0.1", 40100)); l.listen()
     c = socket.create_connection(("127.0.0.1", 40100)); a, _ = l.accept()
     keep += [l, c, a]; fd = c.fileno()
 elif kind == "waiting":
     l = socket.socket(); l.bind(("127.0.0.1", 40101)); l.listen()
-    c = socket.create_connection(("127.0.0.1", 40101)); time.sleep(0.2)
+    c = socket.create_connection(("127.0.0.1", 40101)); wait_for(l, select.POLLIN)
     keep += [l, c]; fd = l.fileno()
 elif kind == "raw":
     s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP); keep.append(s); fd = s.fileno()
@@ -37,7 +40,7 @@ elif kind == "netlink":
     s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 16); keep.append(s); fd = s.fileno()  # NETLINK_GENERIC
 elif kind == "empty_datagram":
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 40102))
-    t = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); t.sendto(b"", ("127.0.0.1", 40102)); time.sleep(0.2)
+    t = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); t.sendto(b"", ("127.0.0.1", 40102)); wait_for(s, select.POLLIN)
     keep += [s, t]; fd = s.fileno()
 elif kind == "filter":
     import struct
@@ -50,7 +53,7 @@ elif kind == "filter":
     keep += [s, buf]; fd = s.fileno()
 elif kind == "ping_reply":
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_ICMP)
-    s.sendto(bytes([8, 0, 0, 0, 0, 0, 0, 1]) + b"hello", ("127.0.0.1", 0)); time.sleep(0.2)
+    s.sendto(bytes([8, 0, 0, 0, 0, 0, 0, 1]) + b"hello", ("127.0.0.1", 0)); wait_for(s, select.POLLIN)
     keep.append(s); fd = s.fileno()
 elif kind == "timestamping":
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -66,7 +69,7 @@ elif kind == "sticky":
     keep.append(s); fd = s.fileno()
 elif kind == "pending_error":
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.connect(("127.0.0.1", 40199))  # nothing listens there
-    s.send(b"anyone?"); time.sleep(0.2)  # the ICMP port unreachable leaves ECONNREFUSED pending
+    s.send(b"anyone?"); wait_for(s, select.POLLERR)  # the ICMP port unreachable leaves ECONNREFUSED pending
     keep.append(s); fd = s.fileno()
 elif kind == "md5":
     import struct
