@@ -15,6 +15,7 @@
 #include "dumper/FdInfo.h"
 #include "dumper/NetlinkSocket.h"
 #include "dumper/Multicast.h"
+#include "dumper/NetlinkDiag.h"
 #include "dumper/OpenFiles.h"
 #include "dumper/ScopedFd.h"
 #include "dumper/SocketOptions.h"
@@ -175,6 +176,10 @@ bool read_inet_socket(pid_t pid, int fd, format::FdEntry& f, std::vector<InetSoc
       socklen_t len = sizeof info;
       if (getsockopt(copy.get(), IPPROTO_TCP, TCP_INFO, &info, &len) != 0)
         refuse_fd(pid, fd, std::string("cannot read its TCP state (TCP_INFO): ") + std::strerror(errno));
+      // TCP_MD5SIG keys cannot be read back (the kernel shows that there
+      // are some, to CAP_NET_ADMIN only): refused when seen.
+      if (tcp_md5_keys(domain, s.id))
+        refuse_fd(pid, fd, "it has TCP MD5 signature keys (TCP_MD5SIG), which cannot be read back and are not carried");
       if (info.tcpi_state == kTcpListen) {
         // For a listener the kernel reports its accept queue in tcpi_unacked
         // and its backlog (sk_max_ack_backlog) in tcpi_sacked.

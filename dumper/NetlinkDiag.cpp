@@ -1,7 +1,12 @@
 // sock_diag queries (see NetlinkDiag.h).
 #include "dumper/NetlinkDiag.h"
 
+#include <linux/inet_diag.h>
+#include <netinet/in.h>
 #include <linux/netlink.h>
+#include <linux/capability.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <linux/netlink_diag.h>
 #include <linux/rtnetlink.h>
 #include <linux/sock_diag.h>
@@ -10,6 +15,8 @@
 #include <cerrno>
 #include <cstring>
 #include <functional>
+#include <map>
+#include <set>
 #include <string>
 
 #include "dumper/ScopedFd.h"
@@ -73,6 +80,36 @@ NetlinkDiag netlink_diag(int protocol, uint64_t inode) {
     }
   });
   return out;
+}
+
+bool tcp_md5_keys(int family, uint64_t inode) {
+  // One dump per family for the whole dump (the target is frozen), so that
+  // many sockets cost one pass, not one pass each.
+  static std::map<int, std::set<uint64_t>> with_keys;
+  auto cached = with_keys.find(family);
+  if (cached != with_keys.end()) return cached->second.count(inode) > 0;
+  std::set<uint64_t>& keyed = with_keys[family];
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct caps[2] = {};
+  if (syscall(SYS_capget, &header, caps) != 0 || !(caps[0].effective & (1u << CAP_NET_ADMIN))) return false;
+  struct {
+    nlmsghdr h;
+    inet_diag_req_v2 r;
+  } req{};
+  req.h.nlmsg_len = sizeof req;
+  req.h.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+  req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+  req.r.sdiag_family = uint8_t(family);
+  req.r.sdiag_protocol = IPPROTO_TCP;
+  req.r.idiag_states = ~0u;
+  req.r.idiag_ext = 1 << (INET_DIAG_INFO - 1);  // the MD5 keys come with the TCP info
+  sock_diag_dump(&req, sizeof req, [&](const nlmsghdr* h) {
+    auto* m = static_cast<const inet_diag_msg*>(NLMSG_DATA(h));
+    int len = int(h->nlmsg_len - NLMSG_LENGTH(sizeof *m));
+    for (auto* a = reinterpret_cast<const rtattr*>(m + 1); RTA_OK(a, len); a = RTA_NEXT(a, len))
+      if (a->rta_type == INET_DIAG_MD5SIG && RTA_PAYLOAD(a) > 0) keyed.insert(m->idiag_inode);
+  });
+  return keyed.count(inode) > 0;
 }
 
 }  // namespace ckpt::dumper

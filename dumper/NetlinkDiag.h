@@ -1,6 +1,7 @@
-// What only sock_diag tells about a netlink socket of the dumper's network
-// namespace, found by its inode in a dump of its protocol: its port id,
-// destination and groups (NETLINK_DIAG). Read-only queries of the kernel's
+// What only sock_diag tells about a socket of the dumper's network
+// namespace, found by its inode in a dump of its family and protocol: a
+// netlink socket's port id, destination and groups (NETLINK_DIAG); whether
+// a TCP socket has MD5 signature keys (INET_DIAG_MD5SIG). Read-only queries of the kernel's
 // tables; the socket itself is not touched.
 #pragma once
 
@@ -18,5 +19,10 @@ struct NetlinkDiag {
 };
 // Throws DumpError if sock_diag cannot be asked.
 NetlinkDiag netlink_diag(int protocol, uint64_t inode);
+
+// Whether the TCP socket of `family` with `inode` holds TCP_MD5SIG keys.
+// The kernel shows them only to a caller with CAP_NET_ADMIN: without it
+// (not asked then) the answer is false, a documented gap.
+bool tcp_md5_keys(int family, uint64_t inode);
 
 }  // namespace ckpt::dumper

@@ -7,6 +7,7 @@
 #include <netinet/tcp.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -14,6 +15,7 @@
 #include <cstring>
 
 #include "dumper/FdInfo.h"
+#include "dumper/NetlinkDiag.h"
 #include "dumper/ScopedFd.h"
 #include "dumper/SocketOptions.h"
 #include "x86/FaultPoint.h"
@@ -133,6 +135,15 @@ bool TcpConnections::read(pid_t pid, int fd, uint64_t ino, uint64_t* id) {
                            "; `ckpt dump --tcp-established` carries it (needs CAP_NET_ADMIN)");
   if (info.tcpi_options & TCPI_OPT_ECN)
     refuse_fd(pid, fd, what + " that negotiated ECN, which TCP_REPAIR cannot set again");
+  // sock_diag (MD5 keys), the scratch socket the options are tried on, and
+  // restore all work in the caller's network namespace, as for every socket.
+  struct stat theirs, ours;
+  if (stat(proc_path(pid, "ns/net").c_str(), &theirs) != 0 || stat("/proc/self/ns/net", &ours) != 0 ||
+      theirs.st_ino != ours.st_ino)
+    refuse_fd(pid, fd, what + " lives in another network namespace than ckpt's; dump from inside it (nsenter -n -t " +
+                           std::to_string(pid) + ")");
+  if (tcp_md5_keys(domain, ino))
+    refuse_fd(pid, fd, what + " has TCP MD5 signature keys (TCP_MD5SIG), which cannot be read back and are not carried");
 
   Held h;
   h.pid = pid;
@@ -204,12 +215,14 @@ bool TcpConnections::read(pid_t pid, int fd, uint64_t ino, uint64_t* id) {
     c.snd_wl1 = w.snd_wl1, c.snd_wnd = w.snd_wnd, c.max_window = w.max_window;
     c.rcv_wnd = w.rcv_wnd, c.rcv_wup = w.rcv_wup;
     held.rcv_nxt = rcv_nxt;
+    held.snd_nxt = write_seq - uint32_t(notsent);
     stable = true;
   }
   if (!stable) refuse_fd(pid, fd, what + ": its queues kept changing while they were read (the peer is sending)");
-  if (c.state == format::kTcpClosing && c.unsent)
-    refuse_fd(pid, fd, what + " in state CLOSING with its FIN still behind " + std::to_string(c.unsent) +
-                           " bytes never sent, which restore could not order the same way");
+  if (c.state != format::kTcpEstablished && c.unsent)
+    refuse_fd(pid, fd, what + " in state " + format::tcp_state_name(c.state) + " with " + std::to_string(c.unsent) +
+                           " bytes never sent: outside ESTABLISHED, leaving repair mode sends no window probe, so a "
+                           "window the peer opened while the restore ran would never be heard of again");
   // Shut down for reading (shutdown(SHUT_RD)): nothing in TCP_INFO says so,
   // but a peek past the unread data then ends the stream at once (0) where
   // it would otherwise find nothing yet (EAGAIN).
@@ -267,12 +280,17 @@ std::vector<std::string> TcpConnections::running_warnings() const {
 }
 
 void TcpConnections::check_unchanged() const {
-  for (const auto& [ino, h] : held_)
-    if (queue_seq(h.copy, TCP_RECV_QUEUE) != h.rcv_nxt)
+  // Receiving only: since freeze(), data the program had queued is at most
+  // marked sent, not sent (the send queue is selected in repair mode).
+  for (const auto& [ino, h] : held_) {
+    const uint32_t rcv_nxt = queue_seq(h.copy, TCP_RECV_QUEUE);
+    set_int(h.copy, IPPROTO_TCP, TCP_REPAIR_QUEUE, TCP_SEND_QUEUE);  // (until the copy closes)
+    if (rcv_nxt != h.rcv_nxt)
       throw DumpError("pid " + std::to_string(h.pid) + ": fd " + std::to_string(h.fd) + ": the TCP connection " +
                       endpoints(h.record) +
-                      " received data in the instant between its last check and the kill: the image lacks it, and a "
-                      "restored process would not see it (the peer believes it delivered)");
+                      " received data in the instant between its last check and the kill: the image lacks it, so a "
+                      "restore of this image would not continue that connection");
+  }
 }
 
 void TcpConnections::freeze() {
@@ -283,12 +301,23 @@ void TcpConnections::freeze() {
                       ": cannot put the TCP connection in repair mode again: " + std::strerror(errno));
     tcp_info info{};
     socklen_t len = sizeof info;
-    if (queue_seq(s, TCP_RECV_QUEUE) != h.rcv_nxt || getsockopt(s, IPPROTO_TCP, TCP_INFO, &info, &len) != 0 ||
+    int notsent = 0;
+    const uint32_t write_seq = queue_seq(s, TCP_SEND_QUEUE);
+    // Sent since the read (the kernel sends while the process is stopped,
+    // when the peer's window opens): the image would send it again from
+    // an older point, and the peer's acknowledgements of it would then
+    // acknowledge data the restored socket has not sent.
+    const bool sent = ioctl(s, SIOCOUTQNSD, &notsent) != 0 || write_seq - uint32_t(notsent) != h.snd_nxt;
+    if (queue_seq(s, TCP_RECV_QUEUE) != h.rcv_nxt || sent || getsockopt(s, IPPROTO_TCP, TCP_INFO, &info, &len) != 0 ||
         info.tcpi_state != h.record.state)
       throw DumpError("pid " + std::to_string(h.pid) + ": fd " + std::to_string(h.fd) + ": the TCP connection " +
                       endpoints(h.record) +
-                      " received data or a FIN while the dump ran, which the image lacks; nothing was written, dump "
-                      "again");
+                      " received or sent data or a FIN while the dump ran, which the image lacks; nothing was "
+                      "written, dump again");
+    // Until the kill, new data is only marked sent, not sent (repair mode
+    // with the send queue selected): what the image says was never sent
+    // stays so for the peer.
+    set_int(s, IPPROTO_TCP, TCP_REPAIR_QUEUE, TCP_SEND_QUEUE);
   }
 }
 

@@ -69,6 +69,7 @@ class TcpConnections {
     format::TcpConnection record;
     int reuseaddr = 0;    // SO_REUSEADDR to put back after repair mode
     uint32_t rcv_nxt = 0;  // at the read: recv_seq + received bytes
+    uint32_t snd_nxt = 0;  // at the read: the end of what had been sent
   };
   bool allowed_;
   bool kept_ = false;

@@ -152,7 +152,8 @@ void validate_tcp_connections(const Image& image, const std::vector<SectionInfo>
       bad("its FIN (shutdown for writing) disagrees with its state " + std::string(tcp_state_name(c.state)));
     if (bool(c.shutdown & kTcpPeerFin) != tcp_state_has_peer_fin(c.state))
       bad("the peer's FIN disagrees with its state " + std::string(tcp_state_name(c.state)));
-    if (c.state == kTcpClosing && c.unsent) bad("CLOSING with data never sent");
+    if (c.state != kTcpEstablished && c.unsent)
+      bad("data never sent in state " + std::string(tcp_state_name(c.state)));
     if (c.state == kTcpFinWait2 && !c.send_queue.empty()) bad("data to send after its FIN was acknowledged");
     if (c.family == AF_INET)
       for (size_t b = 4; b < 16; ++b)

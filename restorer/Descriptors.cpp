@@ -377,7 +377,7 @@ void prepare_fds(const format::Image& image, const ExternalFds& external /*check
       case FdKind::TimerFd: fd = make_timerfd(f); break;
       case FdKind::TcpConnection:
         fd = make_tcp_connection(image, f);  // in repair mode until the trampoline's fixup
-        out.fixups.push_back({f.fd, trampoline::kFixupTcpRepairOff, tcp_reuseaddr(image, f), 0});
+        out.fixups.push_back({f.fd, trampoline::kFixupTcpRepairOff, tcp_reuseaddr(image, f), tcp_corked(image, f) ? 0u : 1u});
         break;
       case FdKind::Memfd: {
         auto it = out.objects.find(f.object);

@@ -68,27 +68,10 @@ uint16_t port_of(const std::vector<uint8_t>& a) {
   return ntohs(p);
 }
 
-// Two sockaddrs naming the same address and port (IPv6: scope too).
-bool same_address(const std::vector<uint8_t>& a, const std::vector<uint8_t>& b) {
-  if (a.size() != b.size()) return false;
-  if (a.size() == sizeof(sockaddr_in)) {
-    sockaddr_in x, y;
-    std::memcpy(&x, a.data(), sizeof x), std::memcpy(&y, b.data(), sizeof y);
-    return x.sin_port == y.sin_port && x.sin_addr.s_addr == y.sin_addr.s_addr;
-  }
-  if (a.size() == sizeof(sockaddr_in6)) {
-    sockaddr_in6 x, y;
-    std::memcpy(&x, a.data(), sizeof x), std::memcpy(&y, b.data(), sizeof y);
-    return x.sin6_port == y.sin6_port && x.sin6_scope_id == y.sin6_scope_id &&
-           std::memcmp(&x.sin6_addr, &y.sin6_addr, sizeof x.sin6_addr) == 0;
-  }
-  return false;
-}
-
 // socket(), the options, and the bind: what check and make share.
 int create_bound(const FdEntry& f, const InetSocket& s) {
   Fd fd(socket(int(s.family), int(s.type) | SOCK_CLOEXEC, int(s.protocol)));
-  if (fd.fd < 0 && errno == EACCES && s.type == SOCK_DGRAM && s.protocol != IPPROTO_UDP)
+  if (fd.fd < 0 && errno == EACCES && s.family != AF_NETLINK && s.type == SOCK_DGRAM && s.protocol != IPPROTO_UDP)
     fail(f, s, "cannot create a ping socket here: net.ipv4.ping_group_range does not include this caller's group");
   if (fd.fd < 0) fail(f, s, std::string("cannot create it: ") + std::strerror(errno));
   put_socket_options(fd.fd, s.options, what(f, s));

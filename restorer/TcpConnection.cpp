@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <climits>
+#include <cstdint>
 #include <cerrno>
 #include <cstring>
 #include <string>
@@ -121,6 +123,30 @@ void write_queue(int s, const uint8_t* p, size_t n, const std::string& what) {
   }
 }
 
+// The kernel charges queued bytes with their buffers' overhead, which for
+// the restore's large writes is not the original's: while `bytes` are
+// written, the buffer (SO_SNDBUF or SO_RCVBUF, as the options left it) is
+// raised to hold them twice over, then set back. Raising it only where it
+// was too small, which happens only for a queue larger than a fresh
+// socket's buffer, so for a buffer the options had already set (locked).
+class RoomFor {
+ public:
+  RoomFor(int s, int option, int force, size_t bytes) : s_(s), force_(force) {
+    socklen_t len = sizeof before_;
+    if (getsockopt(s, SOL_SOCKET, option, &before_, &len) != 0) return;
+    const uint64_t need = uint64_t(bytes) * 2 + 65536;
+    if (need <= uint64_t(before_) || need / 2 > uint64_t(INT32_MAX)) return;
+    raised_ = set_int(s, SOL_SOCKET, force, int(need / 2)) == 0;
+  }
+  ~RoomFor() {
+    if (raised_) set_int(s_, SOL_SOCKET, force_, before_ / 2);  // as the options left it
+  }
+
+ private:
+  int s_, force_, before_ = 0;
+  bool raised_ = false;
+};
+
 // A raw socket that writes whole IP packets (IPPROTO_RAW: the header is ours).
 int raw_socket(uint32_t family) { return socket(int(family), SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW); }
 
@@ -140,7 +166,7 @@ int tcp_state_of(int s) {
 // has no setting for it, so it comes as the segment the peer sent, FIN|ACK
 // from the peer's address and port at the sequence number after the
 // receive queue, acknowledging nothing new (snd_una), with the peer's
-// window; a socket in repair mode takes it like any segment. It is sent
+// window and no timestamp; a socket in repair mode takes it like any segment. It is sent
 // through a raw socket (CAP_NET_RAW) to the local address, which is this
 // machine's; the kernel may drop a packet whose source it finds impossible
 // there (a remote peer seen on loopback): the state is checked, and a
@@ -167,8 +193,12 @@ void deliver_peer_fin(const TcpConnection& saved, int sock, const std::string& w
   const TcpConnection c = on_the_wire(saved);
   const int before = tcp_state_of(sock);
   const int want = before == format::kTcpFinWait1 ? format::kTcpClosing : format::kTcpCloseWait;
-  uint8_t tcp[32] = {};
-  const size_t tcp_len = (c.tcp_options & format::kTcpTimestamps) ? 32 : 20;
+  // No timestamp option: a repaired socket has no ts_recent yet, and the
+  // one the option set would make PAWS drop the peer's next segments
+  // whenever its clock reads "before" it; without the option the kernel
+  // skips PAWS for this segment and leaves ts_recent to the peer's own.
+  uint8_t tcp[20] = {};
+  const size_t tcp_len = 20;
   auto put16 = [](uint8_t* p, uint32_t v) { p[0] = uint8_t(v >> 8), p[1] = uint8_t(v); };
   auto put32 = [](uint8_t* p, uint32_t v) { p[0] = uint8_t(v >> 24), p[1] = uint8_t(v >> 16), p[2] = uint8_t(v >> 8), p[3] = uint8_t(v); };
   put16(tcp, c.peer_port);
@@ -178,12 +208,7 @@ void deliver_peer_fin(const TcpConnection& saved, int sock, const std::string& w
   tcp[12] = uint8_t((tcp_len / 4) << 4);
   tcp[13] = 0x11;  // FIN | ACK
   put16(tcp + 14, std::min<uint32_t>(c.snd_wnd >> c.snd_wscale, 65535));
-  if (tcp_len == 32) {  // NOP, NOP, timestamps (any value passes PAWS on a repaired socket)
-    tcp[20] = 1, tcp[21] = 1, tcp[22] = 8, tcp[23] = 10;
-    put32(tcp + 24, 1);
-    put32(tcp + 28, c.timestamp);
-  }
-  uint8_t packet[40 + 32] = {};
+  uint8_t packet[40 + 20] = {};
   size_t ip_len = 0, addr_len = c.family == AF_INET6 ? 16 : 4;
   uint32_t sum = add16(c.peer_addr.data(), addr_len, 0);
   sum = add16(c.local_addr.data(), addr_len, sum);
@@ -246,6 +271,13 @@ void check_tcp_connections(const format::Image& image) {
 
 int tcp_reuseaddr(const format::Image& image, const format::FdEntry& f) { return int(tcp_record(image, f).reuseaddr); }
 
+bool tcp_corked(const format::Image& image, const format::FdEntry& f) {
+  for (const format::SocketOption& o : tcp_record(image, f).options)
+    if (o.level == IPPROTO_TCP && o.name == TCP_CORK)
+      return std::any_of(o.value.begin(), o.value.end(), [](uint8_t b) { return b != 0; });
+  return false;
+}
+
 int make_tcp_connection(const format::Image& image, const format::FdEntry& f) {
   const TcpConnection& c = tcp_record(image, f);
   const std::string what = text(c);
@@ -259,17 +291,30 @@ int make_tcp_connection(const format::Image& image, const format::FdEntry& f) {
   if (c.tcp_options & format::kTcpTimestamps) opts[n++] = {8 /* TCPOPT_TIMESTAMP */, 0};
   if (setsockopt(s.fd, IPPROTO_TCP, TCP_REPAIR_OPTIONS, opts, socklen_t(n * sizeof opts[0])) != 0)
     throw RestoreError(what + ": cannot set its negotiated options (TCP_REPAIR_OPTIONS): " + std::strerror(errno));
-  if (set_int(s.fd, IPPROTO_TCP, TCP_TIMESTAMP, int(c.timestamp)) != 0)
+  // The clock resumes ahead of the value read at dump: the original went on
+  // sending (probes, data) while the rest of its dump ran, and the peer's
+  // PAWS check drops a timestamp older than the last it saw, as the
+  // restored side drops an echo "from the future" (seen: a stalled
+  // connection after a dump that took 0.2 s). A jump forward is what any
+  // idle connection shows; 2^24 ticks (hours in milliseconds, seconds in
+  // microseconds: the low bit, usec_ts, is kept) is past any dump.
+  if (set_int(s.fd, IPPROTO_TCP, TCP_TIMESTAMP, int(c.timestamp + (1u << 24))) != 0)
     throw RestoreError(what + ": cannot set its timestamp clock: " + std::strerror(errno));
   // The receive queue, then the part of the send queue the peer may have
   // seen (queued as sent: it is retransmitted if the peer did not get it).
   const size_t sent = c.send_queue.size() - c.unsent;
   if (set_int(s.fd, IPPROTO_TCP, TCP_REPAIR_QUEUE, TCP_RECV_QUEUE) != 0)
     throw RestoreError(what + ": cannot select its receive queue: " + std::strerror(errno));
-  write_queue(s.fd, c.recv_queue.data(), c.recv_queue.size(), what + ": its receive queue");
+  {
+    RoomFor room(s.fd, SO_RCVBUF, SO_RCVBUFFORCE, c.recv_queue.size());
+    write_queue(s.fd, c.recv_queue.data(), c.recv_queue.size(), what + ": its receive queue");
+  }
   if (set_int(s.fd, IPPROTO_TCP, TCP_REPAIR_QUEUE, TCP_SEND_QUEUE) != 0)
     throw RestoreError(what + ": cannot select its send queue: " + std::strerror(errno));
-  write_queue(s.fd, c.send_queue.data(), sent, what + ": its send queue");
+  {
+    RoomFor room(s.fd, SO_SNDBUF, SO_SNDBUFFORCE, c.send_queue.size());
+    write_queue(s.fd, c.send_queue.data(), sent, what + ": its send queue");
+  }
   // The peer's FIN (CLOSE-WAIT) before the window, whose rcv_wup counts it.
   if (c.shutdown & format::kTcpPeerFin) deliver_peer_fin(c, s.fd, what);
   tcp_repair_window w{c.snd_wl1, c.snd_wnd, c.max_window, c.rcv_wnd, c.rcv_wup};
@@ -294,6 +339,7 @@ void send_unsent(const TcpConnection& c, int fd) {
   if (set_int(fd, IPPROTO_TCP, TCP_REPAIR, TCP_REPAIR_OFF_NO_WP) != 0)
     throw RestoreError(what + ": cannot leave repair mode to queue its unsent data: " + std::strerror(errno));
   try {
+    RoomFor room(fd, SO_SNDBUF, SO_SNDBUFFORCE, c.send_queue.size());
     write_queue(fd, c.send_queue.data() + (c.send_queue.size() - c.unsent), c.unsent, what + ": its unsent data");
     // A FIN that waited behind them: after them, sent when they are.
     if ((c.shutdown & format::kTcpShutWrite) && shutdown(fd, SHUT_WR) != 0)

@@ -39,5 +39,8 @@ void send_unsent(const format::TcpConnection& c, int fd);
 
 // The SO_REUSEADDR value the trampoline sets after repair mode.
 int tcp_reuseaddr(const format::Image& image, const format::FdEntry& f);
+// Whether the connection was corked (TCP_CORK): the trampoline pushes the
+// queued data of one that was not.
+bool tcp_corked(const format::Image& image, const format::FdEntry& f);
 
 }  // namespace ckpt::restorer

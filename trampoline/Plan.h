@@ -61,7 +61,7 @@ struct FdFixup {
   int32_t fd;
   uint32_t op;
   int32_t arg;  // kFixupLease: F_RDLCK or F_WRLCK (the lease the launcher already took, re-issued here); kFixupTcpRepairOff: SO_REUSEADDR
-  uint32_t pad;
+  uint32_t pad;  // kFixupTcpRepairOff: 1 to push what is queued (TCP_CORK 0: the connection was not corked)
 };
 
 struct PosixLock {

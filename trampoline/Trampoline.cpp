@@ -282,6 +282,13 @@ extern "C" [[noreturn]] __attribute__((section(".text.entry"), used)) void tramp
             "taking a TCP connection out of repair mode");
       check(syscall5(__NR_setsockopt, fixups[i].fd, 1 /* SOL_SOCKET */, 2 /* SO_REUSEADDR */, long(&reuse), sizeof reuse),
             "setting SO_REUSEADDR on a TCP connection");
+      // A window update that came while it was in repair mode sent nothing,
+      // and outside ESTABLISHED leaving repair mode sends no probe: push
+      // what is queued (uncorking a connection that is not corked).
+      int uncork = 0;
+      if (fixups[i].pad)
+        check(syscall5(__NR_setsockopt, fixups[i].fd, 6 /* IPPROTO_TCP */, 3 /* TCP_CORK */, long(&uncork), sizeof uncork),
+              "pushing a TCP connection's queued data");
     } else if (fixups[i].op == kFixupAsync) {
       long fl = syscall2(__NR_fcntl, fixups[i].fd, F_GETFL);
       check(fl, "reading a descriptor's flags");

@@ -6,7 +6,8 @@
 # than route and uevent, a UDP socket holding an empty datagram, a socket
 # with a filter attached, a ping socket with a reply queued, and options
 # that are read but not carried: SO_TIMESTAMPING, UDP_ENCAP, a sticky IPv6
-# destination options header; a UDP socket with an error pending. Each: `ckpt
+# destination options header; a UDP socket with an error pending; a TCP
+# listener with an MD5 signature key (seen with CAP_NET_ADMIN). Each: `ckpt
 # dump --kill` exits 1 with one line naming the fd and why, writes no image,
 # and leaves the process running, untraced, answering on its stdin.
 source "$(dirname "$0")/netns.sh"
@@ -17,16 +18,19 @@ PYTHON=/usr/bin/python3
 # Opens one kind, prints "ready FD" (the fd the refusal must name), then
 # echoes each stdin line.
 HOLDER='
-import socket, sys, time
+import select, socket, sys
 kind = sys.argv[1]
 keep = []
+def wait_for(sock, events):  # until poll reports one of `events` (consuming nothing), 20 s at most
+    p = select.poll(); p.register(sock, events)
+    if not p.poll(20000): sys.exit("the condition under test did not arise")
 if kind == "established":
     l = socket.socket(); l.bind(("127.0.0.1", 40100)); l.listen()
     c = socket.create_connection(("127.0.0.1", 40100)); a, _ = l.accept()
     keep += [l, c, a]; fd = c.fileno()
 elif kind == "waiting":
     l = socket.socket(); l.bind(("127.0.0.1", 40101)); l.listen()
-    c = socket.create_connection(("127.0.0.1", 40101)); time.sleep(0.2)
+    c = socket.create_connection(("127.0.0.1", 40101)); wait_for(l, select.POLLIN)
     keep += [l, c]; fd = l.fileno()
 elif kind == "raw":
     s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP); keep.append(s); fd = s.fileno()
@@ -36,7 +40,7 @@ elif kind == "netlink":
     s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 16); keep.append(s); fd = s.fileno()  # NETLINK_GENERIC
 elif kind == "empty_datagram":
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 40102))
-    t = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); t.sendto(b"", ("127.0.0.1", 40102)); time.sleep(0.2)
+    t = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); t.sendto(b"", ("127.0.0.1", 40102)); wait_for(s, select.POLLIN)
     keep += [s, t]; fd = s.fileno()
 elif kind == "filter":
     import struct
@@ -49,7 +53,7 @@ elif kind == "filter":
     keep += [s, buf]; fd = s.fileno()
 elif kind == "ping_reply":
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_ICMP)
-    s.sendto(bytes([8, 0, 0, 0, 0, 0, 0, 1]) + b"hello", ("127.0.0.1", 0)); time.sleep(0.2)
+    s.sendto(bytes([8, 0, 0, 0, 0, 0, 0, 1]) + b"hello", ("127.0.0.1", 0)); wait_for(s, select.POLLIN)
     keep.append(s); fd = s.fileno()
 elif kind == "timestamping":
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -65,7 +69,14 @@ elif kind == "sticky":
     keep.append(s); fd = s.fileno()
 elif kind == "pending_error":
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.connect(("127.0.0.1", 40199))  # nothing listens there
-    s.send(b"anyone?"); time.sleep(0.2)  # the ICMP port unreachable leaves ECONNREFUSED pending
+    s.send(b"anyone?"); wait_for(s, select.POLLERR)  # the ICMP port unreachable leaves ECONNREFUSED pending
+    keep.append(s); fd = s.fileno()
+elif kind == "md5":
+    import struct
+    s = socket.socket(); s.bind(("127.0.0.1", 40103)); s.listen()
+    # struct tcp_md5sig: sockaddr_storage (128), flags u8, prefixlen u8, keylen u16, ifindex i32, key[80]
+    addr = struct.pack("=HH4s120x", socket.AF_INET, 0, socket.inet_aton("127.0.0.1"))
+    s.setsockopt(socket.IPPROTO_TCP, 14, addr + struct.pack("=BBHi80s", 0, 0, 6, 0, b"secret"))  # TCP_MD5SIG
     keep.append(s); fd = s.fileno()
 print("ready", fd, flush=True)
 for line in sys.stdin:
@@ -86,6 +97,7 @@ cases=(
   'udp_encap|UDP encapsulation is on'
   'sticky|sticky IPv6 option IPV6_DSTOPTS'
   'pending_error|an error is pending on the socket'
+  'md5|TCP MD5 signature keys'
 )
 for c in "${cases[@]}"; do
   kind=${c%%|*}

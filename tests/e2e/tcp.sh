@@ -5,6 +5,25 @@
 source "$(dirname "${BASH_SOURCE[0]}")/netns.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
+# dump_tcp NAME IMAGE [ARGS...]: `dump` (lib.sh) with --tcp-established,
+# tried again while ckpt refuses because the connection moved on during the
+# dump ("dump again": the kernel sent or received data meanwhile, which the
+# image would lack). Such a refusal leaves the process running, untouched.
+dump_tcp() {
+  local name=$1 img=$2 pid try
+  shift 2
+  pid=$(pid_of "$name")
+  for ((try = 1; try <= 10; try++)); do
+    "$CKPT" dump "$pid" -o "$img" --compress "$COMPRESS" --kill --tcp-established "$@" \
+      >"$WORK/dump-$name.out" 2>"$WORK/dump-$name.err" && break
+    grep -q 'dump again' "$WORK/dump-$name.err" || fail "ckpt dump $pid --tcp-established: $(cat "$WORK/dump-$name.err")"
+  done
+  ((try <= 10)) || fail "ckpt dump $pid was refused 10 times: $(cat "$WORK/dump-$name.err")"
+  check_quiet "$WORK/dump-$name.err" "ckpt dump"
+  disown "$pid"
+  wait_gone "$name"
+}
+
 # established_count: TCP sockets of this namespace in ESTABLISHED state.
 established_count() { ss -Htn state established | wc -l; }
 

@@ -66,6 +66,25 @@ static void snapshot(int (*into)[NOPTS])
 		}
 }
 
+/* Waits (20 s at most) until `n` datagrams wait in fd: loopback delivers
+ * them through a softirq, which a loaded machine may run later. Counted
+ * with peeks from offset 0; the peek offset is then off again (-1). */
+static void wait_queued(int fd, int n)
+{
+	char buf[64];
+	for (int tries = 0; tries < 20000; tries++) {
+		int zero = 0, off = -1, have = 0;
+		setsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof zero);
+		while (recv(fd, buf, sizeof buf, MSG_PEEK | MSG_DONTWAIT) > 0)
+			have++;
+		setsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &off, sizeof off);
+		if (have >= n)
+			return;
+		usleep(1000);
+	}
+	tp_die("datagrams not delivered");
+}
+
 static void setup(void)
 {
 	fds[LISTEN4] = socket(AF_INET, SOCK_STREAM, 0);
@@ -160,6 +179,9 @@ static void setup(void)
 	    sendto(gone4, "mapped", 6, 0, (void *)&to_dual, sizeof to_dual) != 6)
 		tp_die("dual-stack udp6");
 	close(gone4);
+	wait_queued(fds[UDP_RX], 4);
+	wait_queued(fds[UDP6], 1);
+	wait_queued(fds[UDP_DUAL], 1);
 	for (int i = 0; i < COUNT; i++) {
 		socklen_t len = sizeof names[i];
 		getsockname(fds[i], (void *)&names[i], &len);

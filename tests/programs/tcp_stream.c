@@ -207,6 +207,9 @@ static void app_first(struct end *a)
 		;
 }
 
+/* Waits for "go", then says "resumed": a harness that restored this
+ * process knows from that line that it runs again (its connections out of
+ * repair mode) before it lets the other side go on. */
 static void wait_go(void)
 {
 	char line[64];
@@ -214,6 +217,7 @@ static void wait_go(void)
 		FAIL("no go line on stdin");
 		exit(1);
 	}
+	printf("resumed\n");
 }
 
 int main(int argc, char **argv)

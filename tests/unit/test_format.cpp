@@ -1429,7 +1429,7 @@ TEST_CASE("format: TCP connections round-trip and are checked") {
   c.send_seq = 0xfffffff0;  // wraps inside the queue
   c.recv_seq = 77;
   c.send_queue.assign(100, 's');
-  c.unsent = 60;
+  c.unsent = 0;
   c.recv_queue.assign(30, 'r');
   c.mss = 65483;
   c.tcp_options = kTcpTimestamps | kTcpSack | kTcpWindowScale;
@@ -1464,7 +1464,7 @@ TEST_CASE("format: TCP connections round-trip and are checked") {
     CHECK(got[0].send_seq == 0xfffffff0);
     CHECK(got[0].send_queue == c.send_queue);
     CHECK(got[0].recv_queue == c.recv_queue);
-    CHECK(got[0].unsent == 60);
+    CHECK(got[0].unsent == 0);
     CHECK(got[0].snd_wscale == 7);
     CHECK(got[0].rcv_wup == c.rcv_wup);
     CHECK(got[0].options == c.options);
@@ -1492,8 +1492,13 @@ TEST_CASE("format: TCP connections round-trip and are checked") {
   b.tcp[0].peer_port = 0;
   refused(b, "a port outside 1..65535");
   b = img;
+  b.tcp[0].state = kTcpEstablished;
+  b.tcp[0].shutdown = 0;
   b.tcp[0].unsent = 101;
   refused(b, "more unsent bytes than the send queue holds");
+  b = img;
+  b.tcp[0].unsent = 60;
+  refused(b, "data never sent in state FIN-WAIT-1");
   b = img;
   b.tcp[0].rcv_wscale = 15;
   refused(b, "a window scale above 14");
