@@ -11,6 +11,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -266,6 +267,19 @@ bool TcpConnections::read(pid_t pid, int fd, uint64_t ino, uint64_t* id) {
 std::vector<TcpConnection> TcpConnections::records() const {
   std::vector<TcpConnection> out;
   for (const auto& [ino, h] : held_) out.push_back(h.record);  // map order: sorted by id
+  return out;
+}
+
+std::vector<TcpConnection> TcpConnections::records_for(const format::FileTable& files) const {
+  std::vector<TcpConnection> out;
+  for (const format::FdEntry& f : files.fds) {
+    if (f.kind != format::FdKind::TcpConnection) continue;
+    auto it = held_.find(f.object);
+    if (it != held_.end()) out.push_back(it->second.record);
+  }
+  std::sort(out.begin(), out.end(), [](const TcpConnection& a, const TcpConnection& b) { return a.id < b.id; });
+  out.erase(std::unique(out.begin(), out.end(), [](const TcpConnection& a, const TcpConnection& b) { return a.id == b.id; }),
+            out.end());
   return out;
 }
 

@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "format/Image.h"
 #include "format/TcpConnection.h"
 
 namespace ckpt::dumper {
@@ -42,6 +43,8 @@ class TcpConnections {
   bool read(pid_t pid, int fd, uint64_t ino, uint64_t* id);
 
   std::vector<format::TcpConnection> records() const;
+  // The records the tcp fds of `files` name (a member's own section).
+  std::vector<format::TcpConnection> records_for(const format::FileTable& files) const;
   // One line each: connections that go on in a process left running.
   std::vector<std::string> running_warnings() const;
 
