@@ -1654,7 +1654,7 @@ TEST_CASE("format: open file descriptions and pipes across the tree's members") 
     TreeCase t;
     FdEntry a = r, b = c;
     a.description = 0, b.description = 0;
-    b.flags = O_WRONLY;
+    b.flags = O_RDONLY;  // two read ends: unread data only on ends that read (inet's rule)
     a.contents.assign(3000, 'x');
     b.contents.assign(3000, 'y');  // one pipe, 6000 bytes in 4096
     with_fds(t, a, b);
