@@ -23,11 +23,13 @@
 #include "dumper/Fifo.h"
 #include "dumper/FileExtents.h"
 #include "dumper/FileOwner.h"
+#include "dumper/InetSocket.h"
 #include "dumper/Inotify.h"
 #include "dumper/Locks.h"
 #include "dumper/OpenFiles.h"
 #include "dumper/ScopedFd.h"
 #include "dumper/TargetFile.h"
+#include "dumper/TcpConnection.h"
 #include "dumper/TimerFd.h"
 #include "dumper/UnixSocket.h"
 #include "dumper/Tracee.h"
@@ -86,7 +88,7 @@ static int root_stdio_of(pid_t pid, pid_t root, int fd) {
 }
 
 format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas, std::vector<std::string>* left_out,
-                             pid_t root, bool inherit_outside_sockets) {
+                             pid_t root, bool inherit_outside_sockets, TcpConnections* tcp) {
   const bool is_root = root == 0 || root == pid;
   format::FileTable table;
   std::map<uint64_t, size_t> object_index;  // id -> index in table.objects
@@ -192,14 +194,21 @@ format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas, st
     f.file.path = target;
     read_file_owner(pid, f);
 
+    uint64_t connection = 0;
     if (target.rfind("socket:", 0) == 0) {
-      if (!is_unix_socket(sockets, st.st_ino)) refuse_fd(pid, n, "sockets are not supported yet (" + target + ")");
-      f.kind = FdKind::UnixSocket;  // UnixSocket.h
-      f.object = st.st_ino;
-      bool outside = false;  // --inherit-outside-sockets: no record, restore's --inherit-fd stands in
-      for (format::UnixSocket& s : read_unix_socket(pid, n, st.st_ino, sockets, &outside))
-        table.unix_sockets.push_back(std::move(s));
-      f.external = outside;
+      if (is_unix_socket(sockets, st.st_ino)) {
+        f.kind = FdKind::UnixSocket;  // UnixSocket.h
+        f.object = st.st_ino;
+        bool outside = false;  // --inherit-outside-sockets: no record, restore's --inherit-fd stands in
+        for (format::UnixSocket& s : read_unix_socket(pid, n, st.st_ino, sockets, &outside))
+          table.unix_sockets.push_back(std::move(s));
+        f.external = outside;
+      } else if (tcp && tcp->read(pid, n, st.st_ino, &connection)) {  // TcpConnection.h: any state but LISTEN and CLOSE
+        f.kind = FdKind::TcpConnection;
+        f.object = connection;
+      } else if (!read_inet_socket(pid, n, f, table.inet_sockets)) {  // InetSocket.h
+        refuse_fd(pid, n, "sockets are not supported yet (" + target + ")");
+      }
     } else if (target == "anon_inode:[eventfd]") {
       f.kind = FdKind::EventFd;
       f.count = std::stoull(fdinfo_field(info, "eventfd-count"), nullptr, 16);
@@ -305,6 +314,8 @@ format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas, st
 
   std::sort(table.stdio_dups.begin(), table.stdio_dups.end(),
             [](const format::StdioDup& a, const format::StdioDup& b) { return a.fd < b.fd; });
+  std::sort(table.inet_sockets.begin(), table.inet_sockets.end(),
+            [](const format::InetSocket& a, const format::InetSocket& b) { return a.id < b.id; });
 
   // A pipe is recreated whole when both ends are inside; an end whose
   // partner is outside needs --inherit-fd at restore. Unread data belongs

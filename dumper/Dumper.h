@@ -21,6 +21,7 @@ struct DumpOptions {
   // --inherit-outside-sockets: a Unix socket connected outside the dumped
   // processes is saved as an outside end (restore --inherit-fd), not refused
   bool inherit_outside_sockets = false;
+  bool tcp_established = false;  // carry established TCP connections with TCP_REPAIR (needs CAP_NET_ADMIN)
   bool executable = false;  // u+x on the image, for ./IMAGE through binfmt_misc
   format::Compression compression;
 };

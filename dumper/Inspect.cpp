@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "format/Hex.h"
+#include "format/InetSocket.h"
 #include "format/Printable.h"
 #include "format/ImageReader.h"
 
@@ -117,6 +118,26 @@ void print_json(const ImageReader& r, std::ostream& out) {
     const FdEntry& f = img.files.fds[i];
     out << (i ? "," : "") << "{\"fd\":" << f.fd << ",\"kind\":\"" << fd_kind_name(f.kind)
         << "\",\"path\":" << json_string(f.file.path) << ",\"external\":" << (f.external ? "true" : "false") << "}";
+  }
+  out << "],\"inet_sockets\":[";
+  for (size_t i = 0; i < img.files.inet_sockets.size(); ++i) {
+    const InetSocket& k = img.files.inet_sockets[i];
+    out << (i ? "," : "") << "{\"id\":" << k.id << ",\"family\":" << k.family << ",\"type\":" << k.type
+        << ",\"protocol\":" << k.protocol << ",\"state\":\"" << socket_state_name(k.state)
+        << "\",\"local\":" << json_string(sockaddr_text(k.local)) << ",\"peer\":" << json_string(sockaddr_text(k.peer))
+        << ",\"backlog\":" << k.backlog << ",\"options\":" << k.options.size() << ",\"queued_datagrams\":"
+        << k.queue.size() << ",\"groups_bytes\":" << k.groups.size() << "}";
+  }
+  out << "],\"tcp\":[";
+  for (size_t i = 0; i < img.tcp.size(); ++i) {
+    const TcpConnection& c = img.tcp[i];
+    out << (i ? "," : "") << "{\"id\":" << c.id << ",\"local\":"
+        << json_string(tcp_endpoint(c.family, c.local_addr, c.local_port))
+        << ",\"peer\":" << json_string(tcp_endpoint(c.family, c.peer_addr, c.peer_port)) << ",\"state\":"
+        << json_string(tcp_state_name(c.state)) << ",\"send_seq\":" << c.send_seq << ",\"send_bytes\":"
+        << c.send_queue.size() << ",\"unsent\":" << c.unsent << ",\"recv_seq\":" << c.recv_seq
+        << ",\"recv_bytes\":" << c.recv_queue.size() << ",\"mss\":" << c.mss << ",\"options\":" << c.tcp_options
+        << "}";
   }
   out << "],\"outside_pipe_ends\":[";
   const std::vector<int> outside = outside_pipe_ends(img);
@@ -255,6 +276,26 @@ void print_member(const Image& img, std::ostream& out) {
     if (u.shutdown) out << ", shutdown " << u.shutdown;
     out << "\n";
   }
+  for (const InetSocket& k : img.files.inet_sockets) {
+    out << "socket " << k.id << ": " << inet_socket_text(k) << ", " << socket_state_name(k.state);
+    if (k.state == SocketState::Listening) out << " (backlog " << k.backlog << ")";
+    out << ", " << k.options.size() << " options";
+    if (!k.queue.empty()) out << ", " << k.queue.size() << " queued datagrams";
+    if (!k.groups.empty()) out << ", groups bitmap of " << k.groups.size() << " bytes";
+    out << "\n";
+  }
+  for (const TcpConnection& c : img.tcp)
+    out << "tcp connection " << c.id << ": " << tcp_endpoint(c.family, c.local_addr, c.local_port) << " -> "
+        << tcp_endpoint(c.family, c.peer_addr, c.peer_port) << " " << tcp_state_name(c.state) << ", send queue "
+        << c.send_queue.size() << " bytes (" << c.unsent << " unsent) from seq " << c.send_seq << ", receive queue "
+        << c.recv_queue.size() << " bytes from seq " << c.recv_seq << ", mss " << c.mss << ", windows " << c.snd_wnd
+        << "/" << c.rcv_wnd << ((c.tcp_options & kTcpSack) ? ", sack" : "")
+        << ((c.tcp_options & kTcpTimestamps) ? ", timestamps" : "")
+        << ((c.tcp_options & kTcpWindowScale)
+                ? ", wscale " + std::to_string(c.snd_wscale) + "/" + std::to_string(c.rcv_wscale)
+                : std::string())
+        << ((c.shutdown & kTcpShutRead) ? ", shut down for reading" : "") << ", " << c.options.size()
+        << " options\n";
   for (int fd : outside_pipe_ends(img)) {
     auto f = std::lower_bound(img.files.fds.begin(), img.files.fds.end(), fd,
                               [](const FdEntry& e, int n) { return e.fd < n; });

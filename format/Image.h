@@ -9,6 +9,8 @@
 #include <vector>
 
 #include "format/UnixSocket.h"
+#include "format/SocketOptions.h"
+#include "format/TcpConnection.h"
 
 namespace ckpt::format {
 
@@ -32,12 +34,15 @@ enum class SectionType : uint32_t {
   Tree = 21,      // ProcessTree: the members; exactly one, flags 0 (docs/format.md, "Process trees")
   // 22: reserved for the tree (tree-wide records).
   UnixSockets = 25,  // FileTable::unix_sockets; optional (written only when there are some)
+  InetSockets = 26,  // FileTable::inet_sockets; optional (written only when there are some)
+  Tcp = 27,       // std::vector<TcpConnection>; optional (written only when there are connections)
 };
 inline constexpr uint32_t kSectionTypeCount = 8;  // types 1..kSectionTypeCount are all required
 // Whether a section type beyond the required ones is known (it may be absent).
 inline bool section_type_is_optional(uint32_t t) {
   return t == uint32_t(SectionType::SysvShm) || t == uint32_t(SectionType::Tree) ||
-         t == uint32_t(SectionType::UnixSockets);
+         t == uint32_t(SectionType::UnixSockets) || t == uint32_t(SectionType::InetSockets) ||
+         t == uint32_t(SectionType::Tcp);
 }
 // Whether a section belongs to one member of the tree (its header's flags
 // carry the member's index) rather than to the whole image (flags 0).
@@ -345,6 +350,9 @@ enum class FdKind : uint32_t {
   Memfd = 11,       // `object` = SharedObject id
   Inotify = 12,     // `watches`
   UnixSocket = 13,  // `object` = the UnixSocket record's inode (format/UnixSocket.h)
+  InetSocket = 14,  // `object` = InetSocket id (IPv4/IPv6 TCP, UDP, ping: not a live connection)
+  NetlinkSocket = 19,  // `object` = InetSocket id of a netlink socket
+  TcpConnection = 15,  // `object` = TcpConnection id (its socket inode), in the tcp section
 };
 bool fd_kind_is_valid(uint32_t raw);
 const char* fd_kind_name(FdKind kind);
@@ -442,12 +450,51 @@ struct StdioDup {
   int32_t of = 0;
 };
 
+// A datagram waiting in a socket's receive queue, with who sent it.
+struct QueuedDatagram {
+  std::vector<uint8_t> source;  // the sender's sockaddr, as recvfrom gives it
+  std::vector<uint8_t> data;
+};
+
+enum class SocketState : uint32_t {
+  Created = 1,    // socket() only
+  Bound = 2,      // bind(), or a port the kernel chose (a UDP send)
+  Listening = 3,  // TCP listen()
+  Connected = 4,  // a datagram socket with a default peer (UDP connect)
+};
+
+// A multicast group a socket joined (IP_ADD_MEMBERSHIP, MCAST_JOIN_GROUP...),
+// with its source filter (MCAST_MSFILTER).
+struct MulticastGroup {
+  uint32_t ifindex = 0;         // the interface it was joined on
+  std::vector<uint8_t> group;   // sockaddr_in or sockaddr_in6 (port 0)
+  uint32_t mode = 0;            // MCAST_EXCLUDE (0: plain join) or MCAST_INCLUDE (1)
+  std::vector<std::vector<uint8_t>> sources;  // the filter's source addresses (sockaddrs of the group's family)
+};
+
+// One network socket that restore creates afresh (format/InetSocket.h).
+struct InetSocket {
+  uint64_t id = 0;             // the socket's inode at dump; what its fd's `object` names
+  uint32_t family = 0;         // AF_INET, AF_INET6, AF_NETLINK
+  uint32_t type = 0;           // SOCK_STREAM, SOCK_DGRAM, SOCK_RAW (netlink)
+  uint32_t protocol = 0;       // IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP(V6); netlink: NETLINK_ROUTE, NETLINK_KOBJECT_UEVENT
+  SocketState state = SocketState::Created;
+  std::vector<uint8_t> local;  // getsockname (sockaddr_in, sockaddr_in6, sockaddr_nl); empty when Created
+  std::vector<uint8_t> peer;   // getpeername of a Connected datagram socket; else empty
+  int32_t backlog = 0;         // Listening: the listen() backlog the kernel keeps (sk_max_ack_backlog)
+  std::vector<SocketOption> options;
+  std::vector<QueuedDatagram> queue;  // datagrams not yet read, oldest first
+  std::vector<uint8_t> groups;        // netlink: the multicast groups bitmap (bit n-1 = group n); else empty
+  std::vector<MulticastGroup> multicast;  // IP multicast groups joined, by interface and group
+};
+
 struct FileTable {
   std::vector<SharedObject> objects;
   std::vector<FdEntry> fds;  // one per open file description, sorted by fd
   std::vector<StdioDup> stdio_dups;  // sorted by fd
   std::vector<DeletedFile> deleted;  // sorted by id
   std::vector<UnixSocket> unix_sockets;  // sorted by ino; its own section (UnixSockets)
+  std::vector<InetSocket> inet_sockets;  // sorted by id; section 26, not the files section
 };
 
 // A System V shared memory segment attached by the process (shmget/shmat).
@@ -493,6 +540,7 @@ struct Image {
   std::vector<ThreadState> threads;  // threads[0] is the thread group leader
   std::vector<PageChunk> chunks;     // sorted by vaddr, non-overlapping
   std::vector<SysvSegment> sysv_shm; // sorted by id
+  std::vector<TcpConnection> tcp;    // sorted by id (TcpConnection.h)
 };
 
 // For a validated image (every chunk inside one VMA): the index of the VMA

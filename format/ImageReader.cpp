@@ -21,6 +21,7 @@
 #include "format/Hex.h"
 #include "format/Layout.h"
 #include "format/Limits.h"
+#include "format/InetSocket.h"
 #include "format/Sections.h"
 #include "format/Validate.h"
 
@@ -157,6 +158,8 @@ ImageReader::ImageReader(int fd) : fd_(fd) {
     }
   }
 
+  // Each member's sockets are kept apart from its files, whichever comes first.
+  std::vector<std::vector<InetSocket>> inet_sockets(members_.size());
   for (const SectionInfo& s : sections_) {
     if (s.type == SectionType::PageData || s.type == SectionType::Tree) continue;
     if (s.member >= members_.size() || tree_.members[s.member].state != kMemberLive)
@@ -179,10 +182,13 @@ ImageReader::ImageReader(int fd) : fd_(fd) {
       }
       case SectionType::SysvShm: img.sysv_shm = decode_sysv_shm(p.data(), p.size(), s.payload()); break;
       case SectionType::UnixSockets: img.files.unix_sockets = decode_unix_sockets(p.data(), p.size(), s.payload()); break;
+      case SectionType::InetSockets: inet_sockets[s.member] = decode_inet_sockets(p.data(), p.size(), s.payload()); break;
+      case SectionType::Tcp: img.tcp = decode_tcp_connections(p.data(), p.size(), s.payload()); break;
       case SectionType::PageData:
       case SectionType::Tree: break;
     }
   }
+  for (uint32_t m = 0; m < members_.size(); ++m) members_[m].files.inet_sockets = std::move(inet_sockets[m]);
   if (!has_tree) tree_.members[0].pid = members_[0].process.pid;
   for (uint32_t m = 0; m < members_.size(); ++m) {
     if (tree_.members[m].state != kMemberLive) continue;

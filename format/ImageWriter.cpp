@@ -11,6 +11,7 @@
 #include <system_error>
 
 #include "format/Limits.h"
+#include "format/InetSocket.h"
 #include "format/Sections.h"
 
 namespace ckpt::format {
@@ -107,6 +108,9 @@ void ImageWriter::write_tree_metadata(const ProcessTree& tree, const std::vector
     if (!image->sysv_shm.empty()) section(SectionType::SysvShm, encode_sysv_shm(image->sysv_shm), i);
     if (!image->files.unix_sockets.empty())
       section(SectionType::UnixSockets, encode_unix_sockets(image->files.unix_sockets), i);
+    if (!image->files.inet_sockets.empty())
+      section(SectionType::InetSockets, encode_inet_sockets(image->files.inet_sockets), i);
+    if (!image->tcp.empty()) section(SectionType::Tcp, encode_tcp_connections(image->tcp), i);
   }
   begin_page_data();
 }

@@ -37,6 +37,16 @@ inline constexpr uint32_t kMaxUnixSockets = 1u << 20;      // records (fds and q
 inline constexpr uint32_t kMaxUnixName = 108;              // sizeof sun_path
 inline constexpr uint32_t kMaxUnixQueue = 1u << 16;        // > net.core.somaxconn default 4096
 inline constexpr uint32_t kMaxUnixMessages = 1u << 16;     // per socket; datagram queues hold far fewer
+inline constexpr uint32_t kMaxSocketOptions = 256;          // per socket; the option table has about 120
+inline constexpr uint32_t kMaxSocketOptionBytes = 64;       // one option's value (the largest is IP_OPTIONS, 40)
+inline constexpr uint32_t kMaxInetSockets = 1u << 20;          // like kMaxFds: one fd each
+inline constexpr uint32_t kMaxSockaddrBytes = 128;             // sizeof(struct sockaddr_storage)
+inline constexpr uint32_t kMaxQueuedDatagrams = 1u << 16;      // per socket
+inline constexpr uint32_t kMaxDatagramBytes = 65536;           // one queued datagram (UDP carries at most 65527)
+inline constexpr uint32_t kMaxNetlinkGroupBytes = 128;         // a netlink socket's groups bitmap (1024 groups)
+inline constexpr uint32_t kMaxMulticastGroups = 4096;          // per socket (igmp_max_memberships is 20 by default)
+inline constexpr uint32_t kMaxMulticastSources = 4096;         // per group (igmp_max_msf is 10 by default)
+inline constexpr uint32_t kMaxTcpConnections = 1u << 16;
 // Highest user address + 1 with 4-level paging (TASK_SIZE_MAX on x86-64).
 inline constexpr uint64_t kUserSpaceEnd = 0x00007ffffffff000ull;
 

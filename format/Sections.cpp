@@ -21,6 +21,8 @@ const char* section_name(SectionType type) {
     case SectionType::Task: return "task";
     case SectionType::Files: return "files";
     case SectionType::SysvShm: return "sysv_shm";
+    case SectionType::InetSockets: return "inet_sockets";
+    case SectionType::Tcp: return "tcp";
     case SectionType::Tree: return "tree";
     case SectionType::UnixSockets: return "unix_sockets";
   }
@@ -76,11 +78,16 @@ const char* fd_kind_name(FdKind kind) {
     case FdKind::Memfd: return "memfd";
     case FdKind::Inotify: return "inotify";
     case FdKind::UnixSocket: return "unix-socket";
+    case FdKind::InetSocket: return "inet socket";
+    case FdKind::NetlinkSocket: return "netlink socket";
+    case FdKind::TcpConnection: return "tcp connection";
   }
   return "unknown";
 }
 
-bool fd_kind_is_valid(uint32_t raw) { return raw >= 1 && raw <= uint32_t(FdKind::UnixSocket); }
+bool fd_kind_is_valid(uint32_t raw) {
+  return (raw >= 1 && raw <= uint32_t(FdKind::TcpConnection)) || raw == uint32_t(FdKind::NetlinkSocket);
+}
 
 const char* lock_kind_name(LockKind kind) {
   switch (kind) {

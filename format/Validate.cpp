@@ -15,6 +15,7 @@
 
 #include "format/DeletedFile.h"
 #include "format/Hex.h"
+#include "format/InetSocket.h"
 #include "format/Inotify.h"
 #include "format/FormatError.h"
 #include "format/Limits.h"
@@ -192,6 +193,7 @@ void validate_image(const Image& image, const std::vector<SectionInfo>& sections
   // The root's fds 0-2 are restore's own; another member's are its own records.
   const int32_t lowest_fd = root ? 3 : 0;
   validate_sysv(image, sections);
+  validate_tcp_connections(image, sections);
   const uint64_t files_at = section_offset(sections, SectionType::Files);
   auto bad_files = [&](const std::string& why) { throw FormatError(files_at, "files: " + why); };
   // Shared objects by id, sorted: duplicates are neighbours, lookups binary searches.
@@ -350,6 +352,10 @@ void validate_image(const Image& image, const std::vector<SectionInfo>& sections
     if (f.kind == FdKind::TimerFd && (f.value_ns < 0 || f.interval_ns < 0)) bad_fd("negative timer");
     if ((f.kind == FdKind::Pipe || f.kind == FdKind::Fifo) && f.contents.size() > f.pipe_size)
       bad_fd("more unread data than the pipe holds");
+    // The data goes back through the pipe with this end holding it open for
+    // reading; written into a pipe nobody reads, it would raise SIGPIPE.
+    if ((f.kind == FdKind::Pipe || f.kind == FdKind::Fifo) && !f.contents.empty() && (f.flags & O_ACCMODE) == O_WRONLY)
+      bad_fd("unread data on an end that cannot read");
     validate_inotify(f, bad_fd);
     if (f.kind == FdKind::Pipe && !f.external) pipe_ends.emplace_back(f.object, size_t(&f - fds.data()));
   }
@@ -373,6 +379,10 @@ void validate_image(const Image& image, const std::vector<SectionInfo>& sections
     i = j;
   }
   validate_descriptions(image.files, lowest_fd, bad_files);
+  const uint64_t sockets_at = section_offset(sections, SectionType::InetSockets);
+  validate_inet_sockets(image.files, [&](const std::string& why) {
+    throw FormatError(sockets_at ? sockets_at : files_at, "inet_sockets: " + why);
+  });
   validate_deleted_files(image, bad_files);
   {
     const uint64_t at = section_offset(sections, SectionType::UnixSockets);

@@ -23,9 +23,11 @@
 #include "restorer/Epoll.h"
 #include "restorer/Fifo.h"
 #include "restorer/FileOwner.h"
+#include "restorer/InetSocket.h"
 #include "restorer/Inotify.h"
 #include "restorer/Locks.h"
 #include "restorer/RestoreError.h"
+#include "restorer/TcpConnection.h"
 #include "restorer/TimerFd.h"
 #include "restorer/UnixSocket.h"
 
@@ -264,6 +266,8 @@ void check_files(const format::Image& image, const ExternalFds& external) {
                        std::to_string(nofile.rlim_cur));
   check_timerfds(image);
   check_unix_sockets(image);
+  check_inet_sockets(image);  // InetSocket.h
+  check_tcp_connections(image);
   for (const format::StdioDup& d : image.files.stdio_dups)
     if (fcntl(d.of, F_GETFD) < 0)
       throw RestoreError("fd " + std::to_string(d.fd) + " shared fd " + std::to_string(d.of) +
@@ -361,7 +365,11 @@ void prepare_fds(const format::Image& image, const ExternalFds& external /*check
   std::vector<const FdEntry*> order;
   for (const FdEntry& f : image.files.fds) order.push_back(&f);
   std::stable_sort(order.begin(), order.end(), [](const FdEntry* a, const FdEntry* b) {
-    auto rank = [](const FdEntry* f) { return f->kind == FdKind::Fifo && (f->flags & O_ACCMODE) != O_RDONLY; };
+    // TCP connections last: one binds its listener's port with the force
+    // of repair mode, which a listener bound after it would collide with.
+    auto rank = [](const FdEntry* f) {
+      return f->kind == FdKind::TcpConnection ? 2 : f->kind == FdKind::Fifo && (f->flags & O_ACCMODE) != O_RDONLY;
+    };
     return rank(a) < rank(b);
   });
   for (const FdEntry* fp : order) {
@@ -403,6 +411,8 @@ void prepare_fds(const format::Image& image, const ExternalFds& external /*check
         fd = fifo_is_unlinked(image, f) ? open_unlinked_fifo_end(f, out.deleted) : open_like(f, f.file.path);
         break;
       case FdKind::Inotify: fd = make_inotify(f); break;
+      case FdKind::InetSocket:
+      case FdKind::NetlinkSocket: fd = make_inet_socket(image, f); break;
       case FdKind::Pipe:
         if (f.external && external.inherit.count(f.fd)) {
           fd = fcntl(f.fd, F_DUPFD_CLOEXEC, base);  // --inherit-fd: restore's own fd f.fd
@@ -451,6 +461,10 @@ void prepare_fds(const format::Image& image, const ExternalFds& external /*check
       case FdKind::UnixSocket:  // an outside one: restore's own fd f.fd (--inherit-fd, check_files made sure)
         fd = fcntl(f.external ? f.fd : sockets.fd(f.object), F_DUPFD_CLOEXEC, f.external ? base : 0);
         break;
+      case FdKind::TcpConnection:
+        fd = make_tcp_connection(image, f);  // in repair mode until the trampoline's fixup
+        out.fixups.push_back({f.fd, trampoline::kFixupTcpRepairOff, tcp_reuseaddr(image, f), tcp_corked(image, f) ? 0u : 1u});
+        break;
       case FdKind::Memfd: {
         auto it = out.objects.find(f.object);
         if (it == out.objects.end()) fail(f, "its memfd object is missing");
@@ -481,6 +495,11 @@ void prepare_fds(const format::Image& image, const ExternalFds& external /*check
     if (high < 0) fail(f, std::string("cannot move it out of the way: ") + std::strerror(errno));
     if (high != fd) ::close(fd);
     if (f.kind == FdKind::Fifo && !f.contents.empty()) keep_for_fill(out, f, high, base);
+    if (f.kind == FdKind::TcpConnection && tcp_record(image, f).unsent) {
+      int again = fcntl(high, F_DUPFD_CLOEXEC, base);
+      if (again < 0) fail(f, std::string("cannot keep the connection for its unsent data: ") + std::strerror(errno));
+      out.tcp_unsent.emplace_back(&tcp_record(image, f), again);
+    }
     out.moves.push_back({high, f.fd, f.cloexec});
     out.close_upto = std::max(out.close_upto, high + 1);
     created[f.fd] = high;
@@ -521,6 +540,7 @@ void prepare_fds(const format::Image& image, const ExternalFds& external /*check
   }
   fill_epoll_sets(image, created, base, reused);
   sockets.commit();
+  fill_inet_queues(image, created);
 }
 
 void fill_pipes(PreparedFiles& files) {
@@ -530,6 +550,12 @@ void fill_pipes(PreparedFiles& files) {
     fd = -1;
   }
   files.fills.clear();
+  for (auto& [c, fd] : files.tcp_unsent) {
+    send_unsent(*c, fd);
+    ::close(fd);
+    fd = -1;
+  }
+  files.tcp_unsent.clear();
 }
 
 PreparedFiles prepare_files(const format::Image& image, const ExternalFds& external) {

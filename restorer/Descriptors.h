@@ -32,6 +32,9 @@ struct PreparedFiles {
   // Unread pipe and FIFO data still to write, and a descriptor of the pipe
   // it goes into (closed by fill_pipes).
   std::vector<std::pair<const format::FdEntry*, int>> fills;
+  // TCP connections with data never sent at dump, and a descriptor of each
+  // (closed by fill_pipes, which queues that data: TcpConnection.h).
+  std::vector<std::pair<const format::TcpConnection*, int>> tcp_unsent;
 };
 
 // What stands in for the pipe ends whose other end was outside the process.
@@ -77,8 +80,9 @@ void prepare_fds(const format::Image& image, const ExternalFds& external, Prepar
                  SharedDescriptions* shared = nullptr);
 
 // Writes the saved unread data into pipes and FIFOs, non-blocking (a short
-// write is an error): the last step before launch, since data written
-// into a FIFO is seen by whoever else has it open. Throws RestoreError.
+// write is an error), and queues TCP data never sent at dump: the last step
+// before launch, since data written into a FIFO is seen by whoever else
+// has it open, and a peer sees TCP data at once. Throws RestoreError.
 void fill_pipes(PreparedFiles& files);
 
 // prepare_objects, prepare_fds and fill_pipes in one (for callers without staging in between).
