@@ -24,6 +24,7 @@
 #include "dumper/Inotify.h"
 #include "dumper/Locks.h"
 #include "dumper/OpenFiles.h"
+#include "dumper/Pty.h"
 #include "dumper/ScopedFd.h"
 #include "dumper/TargetFile.h"
 #include "dumper/TimerFd.h"
@@ -120,6 +121,8 @@ format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas, st
     ids.push_back({n, uint64_t(st.st_dev), uint64_t(st.st_ino)});
   }
   std::vector<std::vector<int>> groups = group_open_files(pid, std::move(ids));
+  PtyEnds pty_ends;  // Pty.h: which ptys have both ends in the dump
+  find_pty_ends(pid, numbers, pty_ends);
   std::map<int, int> description_of;  // fd -> lowest fd of its description
   for (const auto& g : groups)
     for (int n : g) description_of[n] = g.front();
@@ -133,6 +136,9 @@ format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas, st
       // fds above 2 that share one of theirs become dups of restore's.
       // Locks held through them could not come back: refused.
       std::vector<format::FileLock> locks = read_locks(pid, n, read_fdinfo(pid, n));
+      struct stat st;
+      if (stat(proc_path(pid, "fd/" + std::to_string(n)).c_str(), &st) == 0)
+        refuse_pty_stdio(pid, n, st, read_fdinfo(pid, n), pty_ends);
       if (!locks.empty())
         refuse_fd(pid, n, "it holds a " + std::string(format::lock_kind_name(locks[0].kind)) +
                               ", but fds 0-2 are restore's own, so it could not be held again");
@@ -165,7 +171,9 @@ format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas, st
     if (target.rfind("socket:", 0) != 0) read_file_owner(pid, f);
 
     if (target.rfind("socket:", 0) == 0) refuse_fd(pid, n, "sockets are not supported yet (" + target + ")");
-    if (target == "anon_inode:[eventfd]") {
+    if (classify_pty_end(pid, n, st, info, pty_ends, f)) {
+      // both ends of a pty in the dump: Pty.h (its settings and queues: read_ptys)
+    } else if (target == "anon_inode:[eventfd]") {
       f.kind = FdKind::EventFd;
       f.count = std::stoull(fdinfo_field(info, "eventfd-count"), nullptr, 16);
       if (fdinfo_field(info, "eventfd-semaphore") == "1") f.flags |= 1;  // EFD_SEMAPHORE

@@ -20,6 +20,7 @@
 #include "format/Hex.h"
 #include "format/Layout.h"
 #include "format/Limits.h"
+#include "format/Pty.h"
 #include "format/Sections.h"
 #include "format/Validate.h"
 
@@ -143,6 +144,7 @@ ImageReader::ImageReader(int fd) : fd_(fd) {
       case SectionType::Task: image_.task = decode_task(p.data(), p.size(), s.payload()); break;
       case SectionType::Files: image_.files = decode_files(p.data(), p.size(), s.payload()); break;
       case SectionType::SysvShm: image_.sysv_shm = decode_sysv_shm(p.data(), p.size(), s.payload()); break;
+      case SectionType::Ptys: image_.ptys = decode_ptys(p.data(), p.size(), s.payload()); break;
       case SectionType::PageData: break;
     }
   }

@@ -10,6 +10,7 @@
 #include <system_error>
 
 #include "format/Limits.h"
+#include "format/Pty.h"
 #include "format/Sections.h"
 
 namespace ckpt::format {
@@ -90,6 +91,7 @@ void ImageWriter::write_metadata(const Image& image) {
   section(SectionType::Vmas, encode_vmas(image.vmas));
   section(SectionType::Threads, encode_threads(image.threads));
   if (!image.sysv_shm.empty()) section(SectionType::SysvShm, encode_sysv_shm(image.sysv_shm));
+  if (!image.ptys.empty()) section(SectionType::Ptys, encode_ptys(image.ptys));
   begin_page_data();
 }
 

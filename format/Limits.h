@@ -32,6 +32,11 @@ inline constexpr uint64_t kMaxDeletedBytes = 48ull << 20;  // all deleted files'
 inline constexpr uint32_t kMaxFileHandleBytes = 128;       // MAX_HANDLE_SZ
 inline constexpr uint32_t kMaxInotifyWatches = 1u << 20;   // > fs.inotify.max_user_watches default
 inline constexpr int32_t kMaxInotifyWd = 1 << 18;          // restore adds and removes a dummy watch per skipped wd (~5 us each)
+inline constexpr uint32_t kMaxPtys = 4096;               // /proc/sys/kernel/pty/max default
+// One line discipline's buffer (N_TTY_BUF_SIZE): what a pty holds queued in
+// each direction and ckpt carries; more is refused at dump.
+inline constexpr uint32_t kMaxPtyQueueBytes = 4096;
+inline constexpr uint32_t kPtyCcCount = 19;                // NCCS of the kernel's termios2
 // Highest user address + 1 with 4-level paging (TASK_SIZE_MAX on x86-64).
 inline constexpr uint64_t kUserSpaceEnd = 0x00007ffffffff000ull;
 

@@ -16,6 +16,7 @@
 #include "format/DeletedFile.h"
 #include "format/Hex.h"
 #include "format/Inotify.h"
+#include "format/Pty.h"
 #include "format/FormatError.h"
 #include "format/Limits.h"
 #include "x86/LdtDescriptor.h"
@@ -367,6 +368,9 @@ void validate_image(const Image& image, const std::vector<SectionInfo>& sections
   }
   validate_descriptions(image.files, bad_files);
   validate_deleted_files(image, bad_files);
+  validate_ptys(image, [&](const std::string& why) {
+    throw FormatError(section_offset(sections, image.ptys.empty() ? SectionType::Files : SectionType::Ptys), why);
+  });
 
   const uint64_t threads_at = section_offset(sections, SectionType::Threads);
   std::vector<int32_t> tids;

@@ -25,6 +25,7 @@
 #include "restorer/FileOwner.h"
 #include "restorer/Inotify.h"
 #include "restorer/Locks.h"
+#include "restorer/Pty.h"
 #include "restorer/RestoreError.h"
 #include "restorer/TimerFd.h"
 
@@ -188,6 +189,7 @@ static bool pipe_size_settable(uint32_t size) {
 void check_files(const format::Image& image, const ExternalFds& external) {
   const std::set<int>& inherit = external.inherit;
   check_deleted_files(image);
+  check_ptys(image);
   for (const FdEntry& f : image.files.fds) {
     struct stat st;
     switch (f.kind) {
@@ -296,6 +298,7 @@ void prepare_fds(const format::Image& image, const ExternalFds& external /*check
   std::map<uint64_t, std::pair<int, int>> pipes;  // pipe inode -> (read end, write end)
   std::map<uint64_t, unsigned> pipe_ends_used;    // bit 1: read end handed out, bit 2: write end
   std::map<int32_t, int> created;                 // FdEntry::fd -> launcher fd of its open file
+  make_ptys(image, out.ptys);                     // each pty once, before its fds (Pty.h)
   // FIFOs: read ends first, so that opening a write end finds a reader.
   std::vector<const FdEntry*> order;
   for (const FdEntry& f : image.files.fds) order.push_back(&f);
@@ -365,6 +368,8 @@ void prepare_fds(const format::Image& image, const ExternalFds& external /*check
         break;
       }
       case FdKind::TimerFd: fd = make_timerfd(f); break;
+      case FdKind::PtyMaster:
+      case FdKind::PtySlave: fd = open_pty_end(f, out.ptys); break;
       case FdKind::Memfd: {
         auto it = out.objects.find(f.object);
         if (it == out.objects.end()) fail(f, "its memfd object is missing");
@@ -419,6 +424,7 @@ void prepare_fds(const format::Image& image, const ExternalFds& external /*check
     for (int placeholder : take_locks(f, created.at(f.fd), base, out.posix_locks))
       out.close_upto = std::max(out.close_upto, placeholder + 1);
   fill_epoll_sets(image, created, base);
+  finish_ptys(image, out.ptys);
   for (const auto& [ino, ends] : pipes) {
     ::close(ends.first);
     ::close(ends.second);

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "format/Image.h"
+#include "restorer/Pty.h"
 #include "trampoline/Plan.h"
 
 namespace ckpt::restorer {
@@ -32,6 +33,7 @@ struct PreparedFiles {
   // Unread pipe and FIFO data still to write, and a descriptor of the pipe
   // it goes into (closed by fill_pipes).
   std::vector<std::pair<const format::FdEntry*, int>> fills;
+  PreparedPtys ptys;                          // the launcher's own ends of each pty until finish_ptys (Pty.h)
 };
 
 // What stands in for the pipe ends whose other end was outside the process.
