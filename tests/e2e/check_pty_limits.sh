@@ -1,0 +1,176 @@
+#!/usr/bin/env bash
+# What ckpt cannot carry of a pty is refused, in one line, before anything
+# is lost; the dump puts back every queued byte it took out, refused or not:
+#   - a pty of another devpts instance (mounted in a mount namespace of the
+#     test's own) is refused at dump, naming the mount point;
+#   - a master whose slave is held only by a child outside the dump, and a
+#     pair whose slave a child outside the dump also holds: refused at dump;
+#   - output waiting for the master while the slave's output is stopped
+#     (tcflow TCOOFF), and more output queued than one line discipline's
+#     buffer (5000 bytes): refused at dump naming the direction and the
+#     count, and the process then reads every byte it had queued;
+#   - a dump without --kill of a process with data queued each way leaves
+#     the queues exactly as they were (the process reads them after);
+#   - a pty that was the controlling terminal of a session leader, restored
+#     by a restore that leads its process group: refused by restore and
+#     restore --check, saying to run it under setsid;
+#   - pty records that are corrupt or break the format's rules (made with
+#     tests/tools/image_edit, checksums right): refused by restore, restore
+#     --check and ckpt verify, in one line.
+source "$(dirname "$0")/lib.sh"
+
+EDIT="$PROGRAMS/../tools/image_edit"
+[[ -x $EDIT ]] || fail "image_edit not built at $EDIT"
+PY='
+import os, sys, pty, fcntl, termios, select, time
+mode = sys.argv[1]
+def drain(fd):
+    got = b""
+    p = select.poll(); p.register(fd, select.POLLIN)
+    while p.poll(0):
+        try:
+            b = os.read(fd, 65536)
+        except (BlockingIOError, OSError):
+            break
+        if not b: break
+        got += b
+    return got
+if mode == "devpts":
+    d = sys.argv[2]
+    m = os.open(d + "/ptmx", os.O_RDWR | os.O_NOCTTY)
+    fcntl.ioctl(m, 0x40045431, b"\0\0\0\0")  # TIOCSPTLCK 0
+    n = int.from_bytes(fcntl.ioctl(m, 0x80045430, b"\0\0\0\0"), "little")  # TIOCGPTN
+    s = os.open("%s/%d" % (d, n), os.O_RDWR | os.O_NOCTTY)
+elif mode == "master-only":
+    parent = os.getpid()
+    pid, m = pty.fork()
+    if pid == 0:
+        while os.getppid() == parent: time.sleep(0.1)
+        os._exit(0)
+else:
+    m, s = pty.openpty()
+    os.set_blocking(m, False)
+if mode == "outside":
+    parent = os.getpid()
+    if os.fork() == 0:
+        while os.getppid() == parent: time.sleep(0.1)
+        os._exit(0)
+if mode == "stopped":
+    os.write(s, b"x")
+    termios.tcflow(s, termios.TCOOFF)
+if mode == "much":
+    os.write(s, b"y" * 5000)
+if mode == "both":
+    os.write(m, b"line1\npart")
+    select.poll().poll(0); drain(s) if False else None
+    p = select.poll(); p.register(s, select.POLLIN); p.poll(0)
+    drain(m)  # the echo
+    os.write(s, b"out")
+print("ready", flush=True)
+sys.stdin.readline()
+if mode == "much":
+    got = drain(m)
+    print("master", len(got), got == b"y" * 5000, flush=True)
+if mode == "both":
+    os.set_blocking(s, False)
+    out = drain(m)
+    first = os.read(s, 100)
+    try:
+        os.read(s, 100); second = b"readable"
+    except BlockingIOError:
+        second = b"none"
+    os.write(m, b"\n")
+    select.select([s], [], [], 5)
+    third = os.read(s, 100)
+    print("got", repr(out), repr(first), repr(second), repr(third), flush=True)
+'
+
+# dump_refused NAME PATTERN: ckpt dump exits 1 with one line matching PATTERN.
+dump_refused() {
+  local name=$1 pattern=$2 rc pid
+  pid=$(pid_of "$name")
+  "$CKPT" dump "$pid" -o "$WORK/$name.ckpt" >"$WORK/dump-$name.out" 2>"$WORK/dump-$name.err"
+  rc=$?
+  ((rc == 1)) || fail "$name: ckpt dump exited $rc, want 1: $(cat "$WORK/dump-$name.err")"
+  (($(wc -l <"$WORK/dump-$name.err") == 1)) || fail "$name: not one line: $(cat "$WORK/dump-$name.err")"
+  grep -qE "$pattern" "$WORK/dump-$name.err" || fail "$name: ckpt did not say /$pattern/: $(cat "$WORK/dump-$name.err")"
+  [[ -e $WORK/$name.ckpt ]] && fail "$name: an image was left behind"
+  log "$name: $(cat "$WORK/dump-$name.err")"
+}
+
+# Another devpts instance, in a mount namespace of our own.
+if unshare -m true 2>/dev/null; then
+  mkdir -p "$WORK/pts"
+  start devpts unshare -m sh -c "mount -t devpts -o newinstance,ptmxmode=0666 devpts '$WORK/pts' && exec python3 -c '$PY' devpts '$WORK/pts'"
+  wait_lines devpts 1
+  dump_refused devpts "cannot dump pty [0-9]+: it belongs to the devpts instance mounted at $WORK/pts \(device [0-9]+:[0-9]+\), not to /dev/pts"
+else
+  log "SKIPPED the other-devpts case: cannot make a mount namespace here (unshare -m needs CAP_SYS_ADMIN)"
+fi
+
+start monly python3 -c "$PY" master-only
+wait_lines monly 1
+dump_refused monly "cannot dump fd [0-9]+: it is the master of pty [0-9]+, whose slave is not open in the dump"
+
+start outside python3 -c "$PY" outside
+wait_lines outside 1
+dump_refused outside "cannot dump pty [0-9]+: it is also open in pid [0-9]+ fd [0-9]+, outside the dump"
+
+start stopped python3 -c "$PY" stopped
+wait_lines stopped 1
+dump_refused stopped "cannot dump pty [0-9]+: 1 bytes wait for the master's reader while the slave's output is stopped"
+
+start much python3 -c "$PY" much
+wait_lines much 1
+dump_refused much "cannot dump pty [0-9]+: 5000 bytes wait for the master's reader, more than 4096"
+send much check
+wait_lines much 2
+grep -qx 'master 5000 True' "$WORK/much.out" || fail "the refused dump lost queued output: $(tail -n 1 "$WORK/much.out")"
+
+start both python3 -c "$PY" both
+wait_lines both 1
+dump_live both "$WORK/both.ckpt"
+send both check
+wait_lines both 2
+want="got b'out' b'line1\\n' b'none' b'part\\n'"
+grep -qxF "$want" "$WORK/both.out" || fail "a dump changed the queues: $(tail -n 1 "$WORK/both.out"), want $want"
+log "queues intact after a dump: $(tail -n 1 "$WORK/both.out")"
+
+# A session leader's controlling pty, restored by a process group leader.
+start ctty "$PROGRAMS/state_pty_ctty"
+wait_lines ctty 1
+dump ctty "$WORK/ctty.ckpt"
+LEADER='import os, sys; os.setpgid(0, 0); os.execv(sys.argv[1], sys.argv[1:])'
+for check in "" --check; do
+  python3 -c "$LEADER" "$RESTORE" $check "$WORK/ctty.ckpt" </dev/null >"$WORK/leader.out" 2>"$WORK/leader.err"
+  rc=$?
+  ((rc == 1)) || fail "restore $check as a process group leader exited $rc, want 1: $(cat "$WORK/leader.err")"
+  grep -q "cannot start a session, since it leads its process group (run it as: setsid restore" "$WORK/leader.err" ||
+    fail "restore $check did not say why: $(cat "$WORK/leader.err")"
+done
+log "group leader: $(cat "$WORK/leader.err")"
+
+# refused NAME PATTERN EDITS...: restore, restore --check and ckpt verify exit 1, one line, naming it.
+refused() {
+  local name=$1 pattern=$2 rc; shift 2
+  "$EDIT" "$WORK/ctty.ckpt" "$WORK/$name.ckpt" "$@" || fail "image_edit $* failed"
+  for cmd in "$RESTORE" "$RESTORE --check" "$CKPT verify"; do
+    $cmd "$WORK/$name.ckpt" </dev/null >"$WORK/$name.out" 2>"$WORK/$name.err"
+    rc=$?
+    ((rc == 1)) || fail "$name: $cmd exited $rc, want 1: $(cat "$WORK/$name.err")"
+    (($(wc -l <"$WORK/$name.err") == 1)) || fail "$name: $cmd said more than one line: $(cat "$WORK/$name.err")"
+    grep -qE "$pattern" "$WORK/$name.err" || fail "$name: $cmd did not say /$pattern/: $(cat "$WORK/$name.err")"
+  done
+  log "$name: $(cat "$WORK/$name.err")"
+}
+refused line "pty [0-9]+: line discipline 3 is not N_TTY" pty=line:3
+refused session "pty [0-9]+: controlling terminal of session 1 \(foreground group 1\), which is not the process's own" pty=session:1
+refused window "pty [0-9]+: window size out of range" pty=window:70000
+refused end "pty [0-9]+: input line 0 has an unknown end" pty=end:7
+refused unfinished "pty [0-9]+: only the last input line may be unfinished" pty=input:1 pty=input:2
+refused long-line "pty input line length 5000 exceeds limit 4096" pty=input:5000
+refused cc "pty control characters length 20 exceeds limit 19" pty=cc:20
+refused packet "pty [0-9]+: a flag is not 0 or 1" pty=packet:2
+refused no-master "pty [0-9]+: 0 master fds, not 1" pty=no_master:1
+refused missing "fd [0-9]+ \(pty-(master|slave)\): pty 77 is not in the ptys section" pty=object:77
+log "PASS"
