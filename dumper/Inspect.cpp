@@ -112,6 +112,16 @@ void print_json(const ImageReader& r, std::ostream& out) {
     out << (i ? "," : "") << "{\"fd\":" << f.fd << ",\"kind\":\"" << fd_kind_name(f.kind)
         << "\",\"path\":" << json_string(f.file.path) << ",\"external\":" << (f.external ? "true" : "false") << "}";
   }
+  out << "],\"ptys\":[";
+  for (size_t i = 0; i < img.ptys.size(); ++i) {
+    const Pty& p = img.ptys[i];
+    size_t in = 0;
+    for (const PtyLine& l : p.input) in += l.bytes.size();
+    out << (i ? "," : "") << "{\"index\":" << p.id << ",\"rows\":" << p.rows << ",\"cols\":" << p.cols
+        << ",\"lflag\":" << p.lflag << ",\"packet\":" << p.packet << ",\"locked\":" << p.locked
+        << ",\"input_bytes\":" << in << ",\"output_bytes\":" << p.output.size() << ",\"session\":" << p.session
+        << "}";
+  }
   out << "],\"outside_pipe_ends\":[";
   const std::vector<int> outside = outside_pipe_ends(img);
   for (size_t i = 0; i < outside.size(); ++i) out << (i ? "," : "") << outside[i];
@@ -185,6 +195,14 @@ void print_text(const ImageReader& r, std::ostream& out) {
           << d.uid << ":" << d.gid << (d.mount.empty() ? "" : " reopened by handle")
           << ((d.flags & kDeletedIsCwd) ? " cwd" : "") << (&d == &img.files.deleted.back() ? ")" : "");
     out << "\n";
+  }
+  for (const Pty& p : img.ptys) {
+    size_t in = 0;
+    for (const PtyLine& l : p.input) in += l.bytes.size();
+    out << "pty " << p.id << " (a new index at restore): " << p.rows << "x" << p.cols
+        << ((p.lflag & 2) ? ", canonical" : ", raw") << (p.packet ? ", packet mode" : "") << (p.locked ? ", locked" : "")
+        << ", " << in << " bytes of input and " << p.output.size() << " of output queued"
+        << (p.session ? ", the process's controlling terminal" : "") << "\n";
   }
   for (int fd : outside_pipe_ends(img))
     out << "outside pipe end: fd " << fd << " (its other end was not in the process): restore needs --inherit-fd "
