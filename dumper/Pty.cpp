@@ -85,6 +85,18 @@ std::string holder_outside(uint64_t index, dev_t dev, const std::set<pid_t>& dum
           holds = fdinfo_field(info, "tty-index") == std::to_string(index);
         } catch (const std::exception&) {
         }
+        // The same index on another devpts instance is another pty: told
+        // apart by its slave's device, through a copy of the master. One
+        // that cannot be looked at counts as a holder.
+        if (holds) {
+          try {
+            ScopedFd copy(copy_open_file(pid_t(p), std::atoi(d->d_name)));
+            ScopedFd peer(ioctl(copy.get(), TIOCGPTPEER, O_PATH | O_CLOEXEC));
+            struct stat peer_st;
+            if (peer.get() >= 0 && fstat(peer.get(), &peer_st) == 0 && peer_st.st_dev != dev) holds = false;
+          } catch (const std::exception&) {
+          }
+        }
       }
       if (holds) {
         found = "pid " + std::to_string(p) + " fd " + d->d_name;

@@ -78,6 +78,13 @@ bool is_special(const TtySettings& s, uint8_t b) {
 
 }  // namespace
 
+size_t tty_input_count(const TtySettings& s, const std::vector<TtyLine>& lines) {
+  size_t n = 0;
+  for (const TtyLine& l : lines)
+    if (l.end != 0 || !tty_is_canonical(s)) n += l.bytes.size();
+  return n;
+}
+
 int tty_queued(int fd) {
   flush(fd);
   int n = 0;
@@ -146,6 +153,8 @@ std::string put_tty_input(int master, int slave, const TtySettings& s, const std
     for (const TtyLine& l : lines)
       if (std::string e = write_all(master, l.bytes); !e.empty()) return e;
     flush(slave);
+    if (int n = tty_queued(slave); n != int(tty_input_count(s, lines)))
+      return "the slave's queue holds " + std::to_string(n) + " bytes, not " + std::to_string(tty_input_count(s, lines));
     return "";
   }
   const bool canonical = tty_is_canonical(s);
@@ -202,6 +211,9 @@ std::string put_tty_input(int master, int slave, const TtySettings& s, const std
   if (failure.empty()) failure = write_all(master, out);
   flush(slave);
   if (!set_tty_settings(slave, s) && failure.empty()) failure = err("TCSETS2 (back)");
+  if (int n = tty_queued(slave); failure.empty() && n != int(tty_input_count(s, lines)))
+    failure = "the slave's queue holds " + std::to_string(n) + " readable bytes, not " +
+              std::to_string(tty_input_count(s, lines));
   return failure;
 }
 
@@ -210,8 +222,12 @@ std::string put_tty_output(int master, int slave, const TtySettings& s, const st
   TtySettings w = s;
   w.oflag &= ~uint32_t(OPOST);
   if (w.oflag != s.oflag && !set_tty_settings(slave, w)) return err("TCSETS2");
+  const int before = tty_queued(master);
   std::string failure = write_all(slave, bytes);
   flush(master);
+  // A full line discipline (4095 bytes) leaves the rest in the flip buffer, which FIONREAD does not count.
+  if (int n = tty_queued(master); failure.empty() && n != before + int(bytes.size()) && n < 4095)
+    failure = "the master's queue holds " + std::to_string(n) + " bytes, not " + std::to_string(before + bytes.size());
   if (w.oflag != s.oflag && !set_tty_settings(slave, s) && failure.empty()) failure = err("TCSETS2 (back)");
   return failure;
 }

@@ -60,6 +60,10 @@ std::string put_tty_input(int master, int slave, const TtySettings& s, const std
 // with OPOST off, and leaves `s` set.
 std::string put_tty_output(int master, int slave, const TtySettings& s, const std::vector<uint8_t>& bytes);
 
+// What FIONREAD of the slave says once `lines` are queued under `s`: in
+// canonical mode the complete lines only.
+size_t tty_input_count(const TtySettings& s, const std::vector<TtyLine>& lines);
+
 // Bytes the line discipline of `fd` holds for its reader (FIONREAD; in
 // canonical mode only complete lines count), after flushing what the
 // other side wrote into it. -1 on error.
