@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <map>
@@ -50,9 +51,14 @@ std::string devpts_mount(pid_t pid, dev_t dev) {
   return "an unknown mount point";
 }
 
-[[noreturn]] void refuse_pty(pid_t pid, uint64_t index, const std::string& why) {
-  throw DumpError("pid " + std::to_string(pid) + ": cannot dump pty " + std::to_string(index) + ": " + why);
-}
+// A pty this version cannot carry; with --ignore-fds its fds are left out.
+struct PtyRefused : DumpError {
+  PtyRefused(pid_t pid, uint64_t index, const std::string& why)
+      : DumpError("pid " + std::to_string(pid) + ": cannot dump pty " + std::to_string(index) + ": " + why), why(why) {}
+  std::string why;
+};
+
+[[noreturn]] void refuse_pty(pid_t pid, uint64_t index, const std::string& why) { throw PtyRefused(pid, index, why); }
 
 // A process outside the dumped set that holds an end of pty `index`
 // (slave on devpts `dev`): "pid P fd N", or "".
@@ -240,11 +246,36 @@ Queues move_queues(pid_t pid, uint64_t index, int master, const x86::TtySettings
   if (status == 1) refuse_pty(pid, index, why);
   size_t in_bytes = 0;
   for (const auto& l : q.input) in_bytes += l.bytes.size();
-  if (!back.empty())
-    refuse_pty(pid, index, "its queued data (" + std::to_string(in_bytes) + " bytes of input, " +
-                               std::to_string(q.output.size()) + " of output) could not be put back exactly: " + back);
+  if (!back.empty())  // not one to leave out: the process has lost it
+    throw DumpError("pid " + std::to_string(pid) + ": pty " + std::to_string(index) + ": its queued data (" +
+                    std::to_string(in_bytes) + " bytes of input, " + std::to_string(q.output.size()) +
+                    " of output) could not be put back exactly: " + back);
   if (!why.empty()) refuse_pty(pid, index, "reading its queued data: " + why);
   return q;
+}
+
+// --ignore-fds: every fd of pty `index` goes, with one warning each, and
+// epoll entries on them, as when a file is closed for good.
+void leave_out_pty(format::FileTable& files, uint64_t index, const std::string& why, std::vector<std::string>& left_out) {
+  std::set<int> gone;
+  for (const format::FdEntry& f : files.fds) {
+    if ((f.kind != format::FdKind::PtyMaster && f.kind != format::FdKind::PtySlave) || f.object != index) continue;
+    gone.insert(f.fd);
+    left_out.push_back("left out fd " + std::to_string(f.fd) + " (--ignore-fds): " + format::fd_kind_name(f.kind) +
+                       " of pty " + std::to_string(index) + ": " + why);
+    for (const format::FdNumber& d : f.dups)
+      left_out.push_back("left out fd " + std::to_string(d.fd) + " (--ignore-fds): it shares fd " +
+                         std::to_string(f.fd) + "'s open file, and it is a " + format::fd_kind_name(f.kind) +
+                         " of pty " + std::to_string(index) + ": " + why);
+  }
+  std::erase_if(files.fds, [&](const format::FdEntry& f) { return gone.count(f.fd) > 0; });
+  for (format::FdEntry& f : files.fds) {
+    auto on_gone = [&](const format::EpollTarget& t) { return gone.count(t.file) > 0; };
+    for (const format::EpollTarget& t : f.targets)
+      if (on_gone(t))
+        left_out.push_back("epoll fd " + std::to_string(f.fd) + " no longer watches left-out fd " + std::to_string(t.fd));
+    std::erase_if(f.targets, on_gone);
+  }
 }
 
 }  // namespace
@@ -298,7 +329,8 @@ void refuse_pty_stdio(pid_t pid, int n, const struct stat& st, const FdInfo& inf
                           ", whose other end is open in the dump too, but fds 0-2 are restore's own");
 }
 
-std::vector<format::Pty> read_ptys(pid_t pid, const format::FileTable& files, const std::set<pid_t>& dumped) {
+std::vector<format::Pty> read_ptys(pid_t pid, format::FileTable& files, const std::set<pid_t>& dumped,
+                                   std::vector<std::string>* left_out) {
   std::map<uint64_t, int> master_fd, slave_fd;  // index -> an fd of the dumped process
   for (const format::FdEntry& f : files.fds) {
     if (f.kind == format::FdKind::PtyMaster) master_fd[f.object] = f.fd;
@@ -309,6 +341,7 @@ std::vector<format::Pty> read_ptys(pid_t pid, const format::FileTable& files, co
     throw DumpError("pid " + std::to_string(pid) + ": holds a pty, but /dev/pts cannot be reached here");
   std::vector<format::Pty> out;
   for (const auto& [index, mfd] : master_fd) {
+    try {  // (body not indented: ends at the PtyRefused catch)
     ScopedFd master(copy_open_file(pid, mfd));
     ScopedFd slave(copy_open_file(pid, slave_fd.at(index)));
     // The devpts instance: restore creates ptys on /dev/pts.
@@ -396,6 +429,10 @@ std::vector<format::Pty> read_ptys(pid_t pid, const format::FileTable& files, co
     for (x86::TtyLine& l : q.input) p.input.push_back({std::move(l.bytes), l.end});
     p.output = std::move(q.output);
     out.push_back(std::move(p));
+    } catch (const PtyRefused& r) {
+      if (!left_out) throw;
+      leave_out_pty(files, index, r.why, *left_out);
+    }
   }
   return out;
 }

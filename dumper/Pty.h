@@ -42,6 +42,11 @@ void refuse_pty_stdio(pid_t pid, int n, const struct stat& st, const FdInfo& inf
 
 // One Pty record per pty the files name, sorted by index. `dumped`: every
 // pid of the dumped set (a holder outside it is refused). Throws DumpError.
-std::vector<format::Pty> read_ptys(pid_t pid, const format::FileTable& files, const std::set<pid_t>& dumped);
+// With `left_out` (--ignore-fds), a pty it refuses is left out of `files`
+// instead, with all its fds (one line each in *left_out), as read_files
+// does for one open file; queued data that could not be put back stays a
+// refusal.
+std::vector<format::Pty> read_ptys(pid_t pid, format::FileTable& files, const std::set<pid_t>& dumped,
+                                   std::vector<std::string>* left_out = nullptr);
 
 }  // namespace ckpt::dumper

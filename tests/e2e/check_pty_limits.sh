@@ -4,7 +4,8 @@
 #   - a pty of another devpts instance (mounted in a mount namespace of the
 #     test's own) is refused at dump, naming the mount point;
 #   - a master whose slave is held only by a child outside the dump, and a
-#     pair whose slave a child outside the dump also holds: refused at dump;
+#     pair whose slave a child outside the dump also holds: refused at dump
+#     (with --ignore-fds, left out: both fds, one warning each);
 #   - output waiting for the master while the slave's output is stopped
 #     (tcflow TCOOFF), and more output queued than one line discipline's
 #     buffer (5000 bytes): refused at dump naming the direction and the
@@ -115,6 +116,14 @@ dump_refused monly "cannot dump fd [0-9]+: it is the master of pty [0-9]+, whose
 start outside python3 -c "$PY" outside
 wait_lines outside 1
 dump_refused outside "cannot dump pty [0-9]+: it is also open in pid [0-9]+ fd [0-9]+, outside the dump"
+# With --ignore-fds the pty is left out instead, both its fds, one warning each.
+"$CKPT" dump "$(pid_of outside)" -o "$WORK/ignored.ckpt" --ignore-fds >/dev/null 2>"$WORK/ignored.err" ||
+  fail "ckpt dump --ignore-fds exited $?: $(cat "$WORK/ignored.err")"
+(($(grep -c "^ckpt: warning: left out fd [0-9]* (--ignore-fds): pty-\(master\|slave\) of pty [0-9]*: it is also open in pid" "$WORK/ignored.err") == 2)) ||
+  fail "ckpt dump --ignore-fds did not leave out both pty fds: $(cat "$WORK/ignored.err")"
+"$CKPT" inspect --json "$WORK/ignored.ckpt" | python3 -c 'import json, sys; d = json.load(sys.stdin); sys.exit(1 if d["ptys"] or any(f["kind"].startswith("pty") for f in d["fds"]) else 0)' ||
+  fail "the --ignore-fds image still holds the pty"
+log "--ignore-fds: $(grep -m1 'left out' "$WORK/ignored.err")"
 
 start stopped python3 -c "$PY" stopped
 wait_lines stopped 1
