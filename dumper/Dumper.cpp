@@ -226,7 +226,7 @@ DumpReport dump(const DumpOptions& o) {
   DumpReport r;
   image.files = read_files(o.pid, image.vmas, o.ignore_fds ? &r.warnings : nullptr);
   note_outside_pipes(image.files, o.output, r.warnings);
-  image.ptys = read_ptys(o.pid, image.files, {o.pid}, o.ignore_fds ? &r.warnings : nullptr);
+  image.ptys = read_ptys({{o.pid, &image.files}}, o.ignore_fds ? &r.warnings : nullptr);
   // For syscall injection: code in the vdso (always mapped and present) if
   // it has it, else the process's own (x86/RemoteSyscall.h).
   x86::InjectionSite site;

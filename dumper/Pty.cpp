@@ -329,21 +329,36 @@ void refuse_pty_stdio(pid_t pid, int n, const struct stat& st, const FdInfo& inf
                           ", whose other end is open in the dump too, but fds 0-2 are restore's own");
 }
 
-std::vector<format::Pty> read_ptys(pid_t pid, format::FileTable& files, const std::set<pid_t>& dumped,
-                                   std::vector<std::string>* left_out) {
-  std::map<uint64_t, int> master_fd, slave_fd;  // index -> an fd of the dumped process
-  for (const format::FdEntry& f : files.fds) {
-    if (f.kind == format::FdKind::PtyMaster) master_fd[f.object] = f.fd;
-    if (f.kind == format::FdKind::PtySlave && !slave_fd.count(f.object)) slave_fd[f.object] = f.fd;
+std::vector<format::Pty> read_ptys(const std::vector<PtyMember>& members, std::vector<std::string>* left_out) {
+  using End = std::pair<pid_t, int>;  // (member pid, fd)
+  std::map<uint64_t, End> master_fd, slave_fd;  // index -> an end in the dumped set
+  std::set<pid_t> dumped;
+  std::map<pid_t, pid_t> pgid_of;  // member -> its process group
+  for (const PtyMember& m : members) {
+    dumped.insert(m.pid);
+    const std::string text = x86::read_proc_file(proc_path(m.pid, "stat"));
+    std::string state;
+    std::istringstream rest(text.substr(text.rfind(')') + 2));
+    long ppid = 0, pgrp = 0;
+    rest >> state >> ppid >> pgrp;
+    pgid_of[m.pid] = pid_t(pgrp);
+    for (const format::FdEntry& f : m.files->fds) {
+      if (f.kind == format::FdKind::PtyMaster && !master_fd.count(f.object)) master_fd[f.object] = {m.pid, f.fd};
+      if (f.kind == format::FdKind::PtySlave && !slave_fd.count(f.object)) slave_fd[f.object] = {m.pid, f.fd};
+    }
   }
   struct stat pts;
   if (!master_fd.empty() && stat("/dev/pts", &pts) != 0)
-    throw DumpError("pid " + std::to_string(pid) + ": holds a pty, but /dev/pts cannot be reached here");
+    throw DumpError("pid " + std::to_string(master_fd.begin()->second.first) +
+                    ": holds a pty, but /dev/pts cannot be reached here");
   std::vector<format::Pty> out;
-  for (const auto& [index, mfd] : master_fd) {
+  for (const auto& [index, mend] : master_fd) {
+    const pid_t pid = mend.first;  // named in messages: the master's holder
     try {  // (body not indented: ends at the PtyRefused catch)
-    ScopedFd master(copy_open_file(pid, mfd));
-    ScopedFd slave(copy_open_file(pid, slave_fd.at(index)));
+    if (!slave_fd.count(index))
+      refuse_pty(pid, index, "its slave is not open in the dump (the program on the other side is outside it)");
+    ScopedFd master(copy_open_file(pid, mend.second));
+    ScopedFd slave(copy_open_file(slave_fd.at(index).first, slave_fd.at(index).second));
     // The devpts instance: restore creates ptys on /dev/pts.
     ScopedFd peer(ioctl(master.get(), TIOCGPTPEER, O_PATH | O_CLOEXEC));
     struct stat peer_st;
@@ -353,13 +368,14 @@ std::vector<format::Pty> read_ptys(pid_t pid, format::FileTable& files, const st
       refuse_pty(pid, index, "it belongs to the devpts instance mounted at " + devpts_mount(pid, peer_st.st_dev) +
                                  " (device " + dev_text(peer_st.st_dev) + "), not to /dev/pts (device " +
                                  dev_text(pts.st_dev) + "), where restore creates ptys");
-    for (const format::FdEntry& f : files.fds) {
-      struct stat st;
-      if (f.kind == format::FdKind::PtySlave && f.object == index &&
-          (stat(proc_path(pid, "fd/" + std::to_string(f.fd)).c_str(), &st) != 0 || st.st_dev != peer_st.st_dev))
-        refuse_pty(pid, index, "fd " + std::to_string(f.fd) + " is /dev/pts/" + std::to_string(index) +
-                                   " of another devpts instance than its master's");
-    }
+    for (const PtyMember& m : members)
+      for (const format::FdEntry& f : m.files->fds) {
+        struct stat st;
+        if (f.kind == format::FdKind::PtySlave && f.object == index &&
+            (stat(proc_path(m.pid, "fd/" + std::to_string(f.fd)).c_str(), &st) != 0 || st.st_dev != peer_st.st_dev))
+          refuse_pty(pid, index, "fd " + std::to_string(f.fd) + " of pid " + std::to_string(m.pid) + " is /dev/pts/" +
+                                     std::to_string(index) + " of another devpts instance than its master's");
+      }
     if (std::string h = holder_outside(index, peer_st.st_dev, dumped); !h.empty())
       refuse_pty(pid, index, "it is also open in " + h + ", outside the dump");
     if (get_int(master.get(), TIOCGETD) != 0 || get_int(slave.get(), TIOCGETD) != 0)
@@ -381,17 +397,22 @@ std::vector<format::Pty> read_ptys(pid_t pid, format::FileTable& files, const st
       refuse_pty(pid, index, std::string("cannot read its modes: ") + std::strerror(errno));
     p.packet = packet != 0, p.locked = locked != 0, p.excl_master = excl_m != 0, p.excl_slave = excl_s != 0;
 
-    // Controlling terminal: of the dumped process only (it must lead the session).
+    // Controlling terminal: of a session whose leader is in the dump, with
+    // a foreground group of the dump (TIOCGSID and TIOCGPGRP through the
+    // master answer whoever asks).
     pid_t sid = 0;
     if (ioctl(master.get(), TIOCGSID, &sid) == 0) {
-      if (sid != pid)
+      if (!dumped.count(sid))
         refuse_pty(pid, index, "it is the controlling terminal of session " + std::to_string(sid) +
                                    ", whose leader is not in the dump");
       pid_t fg = 0;
-      if (ioctl(master.get(), TIOCGPGRP, &fg) != 0 || fg != pid)
-        refuse_pty(pid, index, "it is the controlling terminal of the process, but its foreground process group (" +
-                                   std::to_string(fg) + ") is not in the dump");
-      p.session = pid, p.foreground = fg;
+      bool fg_inside = false;
+      if (ioctl(master.get(), TIOCGPGRP, &fg) == 0)
+        for (const auto& [m, g] : pgid_of) fg_inside |= g == fg;
+      if (!fg_inside)
+        refuse_pty(pid, index, "it is the controlling terminal of session " + std::to_string(sid) +
+                                   ", but its foreground process group (" + std::to_string(fg) + ") is not in the dump");
+      p.session = sid, p.foreground = fg;
     }
 
     // Queued data, each way (x86/TtyQueue.h).
@@ -431,7 +452,7 @@ std::vector<format::Pty> read_ptys(pid_t pid, format::FileTable& files, const st
     out.push_back(std::move(p));
     } catch (const PtyRefused& r) {
       if (!left_out) throw;
-      leave_out_pty(files, index, r.why, *left_out);
+      for (const PtyMember& m : members) leave_out_pty(*m.files, index, r.why, *left_out);
     }
   }
   return out;

@@ -40,13 +40,21 @@ bool classify_pty_end(pid_t pid, int n, const struct stat& st, const FdInfo& inf
 // pty of the set, since the pair could not come back whole.
 void refuse_pty_stdio(pid_t pid, int n, const struct stat& st, const FdInfo& info, const PtyEnds& ends);
 
-// One Pty record per pty the files name, sorted by index. `dumped`: every
-// pid of the dumped set (a holder outside it is refused). Throws DumpError.
+// One process of the dumped set, with its open files as read_files made them.
+struct PtyMember {
+  pid_t pid = 0;
+  format::FileTable* files = nullptr;
+};
+
+// One Pty record per pty the members' files name, sorted by index: a pty's
+// master and slaves may be in different members; a holder outside the
+// members is refused, and so is a session whose leader, or a foreground
+// group that, is not among them. Throws DumpError.
 // With `left_out` (--ignore-fds), a pty it refuses is left out of `files`
 // instead, with all its fds (one line each in *left_out), as read_files
 // does for one open file; queued data that could not be put back stays a
 // refusal.
-std::vector<format::Pty> read_ptys(pid_t pid, format::FileTable& files, const std::set<pid_t>& dumped,
+std::vector<format::Pty> read_ptys(const std::vector<PtyMember>& members,
                                    std::vector<std::string>* left_out = nullptr);
 
 }  // namespace ckpt::dumper

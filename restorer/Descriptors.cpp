@@ -424,7 +424,8 @@ void prepare_fds(const format::Image& image, const ExternalFds& external /*check
     for (int placeholder : take_locks(f, created.at(f.fd), base, out.posix_locks))
       out.close_upto = std::max(out.close_upto, placeholder + 1);
   fill_epoll_sets(image, created, base);
-  finish_ptys(image, out.ptys);
+  take_controlling_terminal(image, out.moves);
+  finish_ptys(out.ptys);
   for (const auto& [ino, ends] : pipes) {
     ::close(ends.first);
     ::close(ends.second);

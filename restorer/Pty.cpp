@@ -77,7 +77,9 @@ void check_ptys(const format::Image& image) {
 
 void make_ptys(const format::Image& image, PreparedPtys& out) {
   for (const format::Pty& p : image.ptys) {
+    if (out.count(p.id)) continue;  // made for another member of the tree
     PtyPair& pair = out[p.id];
+    pair.record = &p;
     pair.master = ::open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
     if (pair.master < 0) fail(p, errtext("cannot open /dev/ptmx"));
     int unlock = 0;
@@ -99,9 +101,6 @@ void make_ptys(const format::Image& image, PreparedPtys& out) {
       fail(p, "cannot put back the " + std::to_string(p.output.size()) + " bytes waiting for the master's reader: " + e);
     if (std::string e = x86::put_tty_input(pair.master, pair.slave, s, lines, true); !e.empty())
       fail(p, "cannot put back the input waiting for the slave's reader: " + e);
-    if (int n = x86::tty_queued(pair.master); n != int(p.output.size()))
-      fail(p, "the master's queue holds " + std::to_string(n) + " bytes after the put-back, not " +
-                  std::to_string(p.output.size()));
     int on = 1;
     if (p.packet && ioctl(pair.master, TIOCPKT, &on) != 0) fail(p, errtext("TIOCPKT"));
   }
@@ -114,13 +113,22 @@ int open_pty_end(const format::FdEntry& f, const PreparedPtys& ptys) {
   return ioctl(it->second.master, TIOCGPTPEER, int((f.flags & O_ACCMODE) | O_NOCTTY | O_CLOEXEC));
 }
 
-void finish_ptys(const format::Image& image, PreparedPtys& ptys) {
-  for (const format::Pty& p : image.ptys) {
-    PtyPair& pair = ptys.at(p.id);
-    if (const format::Pty* c = controlling(image); c == &p) {
-      if (getsid(0) != getpid() && setsid() < 0) fail(p, errtext("setsid"));
-      if (ioctl(pair.slave, TIOCSCTTY, 0) != 0) fail(p, errtext("cannot make it the controlling terminal (TIOCSCTTY)"));
-    }
+void take_controlling_terminal(const format::Image& image, const std::vector<trampoline::FdMove>& moves) {
+  const format::Pty* p = controlling(image);
+  if (!p || p->session != image.process.pid) return;
+  int slave = -1;
+  for (const format::FdEntry& f : image.files.fds)
+    if (f.kind == format::FdKind::PtySlave && f.object == p->id)
+      for (const trampoline::FdMove& m : moves)
+        if (m.to == f.fd && slave < 0) slave = m.from;
+  if (slave < 0) fail(*p, "none of the process's fds is its slave");
+  if (getsid(0) != getpid() && setsid() < 0) fail(*p, errtext("setsid"));
+  if (ioctl(slave, TIOCSCTTY, 0) != 0) fail(*p, errtext("cannot make it the controlling terminal (TIOCSCTTY)"));
+}
+
+void finish_ptys(PreparedPtys& ptys) {
+  for (auto& [id, pair] : ptys) {
+    const format::Pty& p = *pair.record;
     int one = 1;
     if (p.locked && ioctl(pair.master, TIOCSPTLCK, &one) != 0) fail(p, errtext("TIOCSPTLCK"));
     if (p.excl_master && ioctl(pair.master, TIOCEXCL) != 0) fail(p, errtext("TIOCEXCL (master)"));

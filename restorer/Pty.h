@@ -11,13 +11,16 @@
 
 #include <cstdint>
 #include <map>
+#include <vector>
 
 #include "format/Image.h"
+#include "trampoline/Plan.h"
 
 namespace ckpt::restorer {
 
 struct PtyPair {
   int master = -1, slave = -1;  // the launcher's own: closed by finish_ptys
+  const format::Pty* record = nullptr;
 };
 using PreparedPtys = std::map<uint64_t, PtyPair>;  // by saved index
 
@@ -26,15 +29,22 @@ using PreparedPtys = std::map<uint64_t, PtyPair>;  // by saved index
 // can become a session leader without one. Throws RestoreError.
 void check_ptys(const format::Image& image);
 
-// Creates every pty of the image into `out`. Throws RestoreError.
-void make_ptys(const format::Image& image, PreparedPtys& out);
+// Creates every pty of the image not in `ptys` yet (a tree's members share
+// one PreparedPtys, so each pty is made once). Throws RestoreError.
+void make_ptys(const format::Image& image, PreparedPtys& ptys);
 
 // A new descriptor for fd record `f` (a pty end) of a pty made above.
 int open_pty_end(const format::FdEntry& f, const PreparedPtys& ptys);
 
-// Lock state, exclusive modes, the controlling terminal (setsid +
-// TIOCSCTTY, which makes the launcher's group the foreground one), then
-// closes the launcher's own ends. Throws RestoreError.
-void finish_ptys(const format::Image& image, PreparedPtys& ptys);
+// For a pty whose session the image's process led: makes the calling
+// launcher, which becomes that process, lead a session (setsid, unless it
+// does already) with the pty as controlling terminal (TIOCSCTTY through the
+// launcher fd that `moves` puts on one of its slave fds), which makes its
+// group the foreground one. Throws RestoreError.
+void take_controlling_terminal(const format::Image& image, const std::vector<trampoline::FdMove>& moves);
+
+// Once every description of every pty exists: lock state and exclusive
+// modes, then the launcher's own ends are closed. Throws RestoreError.
+void finish_ptys(PreparedPtys& ptys);
 
 }  // namespace ckpt::restorer
