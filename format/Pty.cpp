@@ -7,6 +7,7 @@
 
 #include "format/Codec.h"
 #include "format/Limits.h"
+#include "format/Sections.h"
 
 namespace ckpt::format {
 
@@ -94,20 +95,10 @@ void validate_ptys(const Image& image, const std::function<void(const std::strin
     if (total > kMaxPtyQueueBytes) bad(what + ": more queued input than a line discipline holds");
     if (p.session < 0 || p.foreground < 0 || (p.session == 0) != (p.foreground == 0))
       bad(what + ": session and foreground group must both be set or both 0");
-    // One process per image today: only the process itself can lead the
-    // session (a session leader's group is its own pid, and the
-    // foreground group must be in the image).
-    if (p.session && (p.session != image.process.pid || p.foreground != image.process.pid))
-      bad(what + ": controlling terminal of session " + std::to_string(p.session) + " (foreground group " +
-          std::to_string(p.foreground) + "), which is not the process's own");
   }
-  std::vector<int> sessions;
-  for (const Pty& p : ptys)
-    if (p.session) sessions.push_back(p.session);
-  if (sessions.size() > 1) bad("ptys: more than one is the controlling terminal of the process");
 
-  // Ends per pty: (id, kind). Sorted, so each pty's ends are neighbours.
-  std::vector<std::pair<uint64_t, FdKind>> ends;
+  // Every pty fd names a record, and every record is named by an fd.
+  std::vector<uint64_t> named;
   for (const FdEntry& f : image.files.fds) {
     if (f.kind != FdKind::PtyMaster && f.kind != FdKind::PtySlave) continue;
     const std::string what = "fd " + std::to_string(f.fd) + " (" + fd_kind_name(f.kind) + ")";
@@ -115,17 +106,75 @@ void validate_ptys(const Image& image, const std::function<void(const std::strin
     if ((f.flags & O_ACCMODE) != O_RDWR && f.kind == FdKind::PtyMaster) bad(what + ": a pty master is open read-write");
     if ((f.flags & O_ACCMODE) == O_ACCMODE) bad(what + ": invalid access mode");
     if (!f.contents.empty() || !f.locks.empty() || f.pos != 0) bad(what + ": fields a pty does not use");
-    ends.emplace_back(f.object, f.kind);
+    named.push_back(f.object);
   }
-  std::sort(ends.begin(), ends.end());
-  size_t e = 0;
-  for (const Pty& p : ptys) {
-    unsigned masters = 0, slaves = 0;
-    while (e < ends.size() && ends[e].first < p.id) ++e;
-    for (; e < ends.size() && ends[e].first == p.id; ++e) (ends[e].second == FdKind::PtyMaster ? masters : slaves)++;
-    if (masters != 1) bad("pty " + std::to_string(p.id) + ": " + std::to_string(masters) + " master fds, not 1");
-    if (slaves == 0) bad("pty " + std::to_string(p.id) + ": no slave fd");
+  std::sort(named.begin(), named.end());
+  for (const Pty& p : ptys)
+    if (!std::binary_search(named.begin(), named.end(), p.id)) bad("pty " + std::to_string(p.id) + ": no fd names it");
+}
+
+static bool same_record(const Pty& a, const Pty& b) {
+  return encode_ptys({a}) == encode_ptys({b});
+}
+
+void validate_pty_set(const std::vector<PtyProcess>& set, const std::function<void(const std::string&)>& bad) {
+  // Every record and end of the set, by pty: (id, member, what).
+  struct End {
+    uint64_t id;
+    size_t member;
+    const FdEntry* f;  // nullptr: the member's record itself
+  };
+  std::vector<End> all;
+  for (size_t m = 0; m < set.size(); ++m) {
+    for (const Pty& p : set[m].image->ptys) all.push_back({p.id, m, nullptr});
+    for (const FdEntry& f : set[m].image->files.fds)
+      if (f.kind == FdKind::PtyMaster || f.kind == FdKind::PtySlave) all.push_back({f.object, m, &f});
   }
+  std::sort(all.begin(), all.end(), [](const End& a, const End& b) {
+    return a.id != b.id ? a.id < b.id : a.member != b.member ? a.member < b.member : (a.f != nullptr) < (b.f != nullptr);
+  });
+  std::vector<std::pair<int32_t, uint64_t>> sessions;  // (session, pty)
+  for (size_t i = 0; i < all.size();) {
+    const uint64_t id = all[i].id;
+    const std::string what = "pty " + std::to_string(id);
+    const Pty* record = nullptr;
+    std::vector<std::pair<uint64_t, uint64_t>> masters;  // distinct master descriptions: (member, fd)
+    unsigned slaves = 0;
+    for (; i < all.size() && all[i].id == id; ++i) {
+      const End& e = all[i];
+      if (!e.f) {
+        const Pty* p = find_pty(set[e.member].image->ptys, id);
+        if (record && !same_record(*record, *p)) bad(what + ": its records in two processes differ");
+        record = p;
+      } else if (e.f->kind == FdKind::PtyMaster) {
+        masters.emplace_back(e.member, uint64_t(uint32_t(e.f->fd)));
+      } else {
+        ++slaves;
+      }
+    }
+    std::sort(masters.begin(), masters.end());
+    masters.erase(std::unique(masters.begin(), masters.end()), masters.end());
+    if (masters.size() != 1) bad(what + ": " + std::to_string(masters.size()) + " master fds, not 1");
+    if (slaves == 0) bad(what + ": no slave fd");
+    if (!record || !record->session) continue;
+    // A controlling terminal: of a session led by a process of the set, its
+    // foreground group one of that session's groups in the set.
+    bool leader = false, group = false;
+    for (const PtyProcess& m : set) {
+      leader |= m.image->process.pid == record->session && m.sid == record->session;
+      group |= m.pgid == record->foreground && m.sid == record->session;
+    }
+    if (!leader || !group)
+      bad(what + ": controlling terminal of session " + std::to_string(record->session) + " (foreground group " +
+          std::to_string(record->foreground) + "), which " + (leader ? "has no such group" : "no process leads") +
+          " in the image");
+    sessions.emplace_back(record->session, id);
+  }
+  std::sort(sessions.begin(), sessions.end());
+  for (size_t k = 1; k < sessions.size(); ++k)
+    if (sessions[k].first == sessions[k - 1].first)
+      bad("ptys " + std::to_string(sessions[k - 1].second) + " and " + std::to_string(sessions[k].second) +
+          " are both the controlling terminal of session " + std::to_string(sessions[k].first));
 }
 
 }  // namespace ckpt::format

@@ -368,9 +368,12 @@ void validate_image(const Image& image, const std::vector<SectionInfo>& sections
   }
   validate_descriptions(image.files, bad_files);
   validate_deleted_files(image, bad_files);
-  validate_ptys(image, [&](const std::string& why) {
+  auto bad_ptys = [&](const std::string& why) {
     throw FormatError(section_offset(sections, image.ptys.empty() ? SectionType::Files : SectionType::Ptys), why);
-  });
+  };
+  validate_ptys(image, bad_ptys);
+  // One process: only it can lead a session (and then its group is its pid).
+  validate_pty_set({{&image, image.process.pid, image.process.pid}}, bad_ptys);
 
   const uint64_t threads_at = section_offset(sections, SectionType::Threads);
   std::vector<int32_t> tids;

@@ -173,7 +173,7 @@ refused() {
   log "$name: $(cat "$WORK/$name.err")"
 }
 refused line "pty [0-9]+: line discipline 3 is not N_TTY" pty=line:3
-refused session "pty [0-9]+: controlling terminal of session 1 \(foreground group 1\), which is not the process's own" pty=session:1
+refused session "pty [0-9]+: controlling terminal of session 1 \(foreground group 1\), which no process leads in the image" pty=session:1
 refused window "pty [0-9]+: window size out of range" pty=window:70000
 refused end "pty [0-9]+: input line 0 has an unknown end" pty=end:7
 refused unfinished "pty [0-9]+: only the last input line may be unfinished" pty=input:1 pty=input:2

@@ -1484,10 +1484,12 @@ TEST_CASE("format: bad pty records are refused") {
   refused([](Image& i) { i.ptys[0].input[0].end = kPtyPartial; }, "only the last input line may be unfinished");
   refused([](Image& i) { i.ptys[0].lflag = 0; }, "input lines on a terminal not in canonical mode");
   refused([](Image& i) { i.ptys[0].input[2].bytes.assign(4095, 'x'); }, "more queued input than a line discipline holds");
-  refused([](Image& i) { i.ptys[0].session = 1; }, "which is not the process's own");
+  refused([](Image& i) { i.ptys[0].session = 1; }, "which no process leads in the image");
+  refused([](Image& i) { i.ptys[0].foreground = 1; }, "which has no such group in the image");
   refused([](Image& i) { i.ptys[0].foreground = 0; }, "both be set or both 0");
   refused([](Image& i) { i.files.fds[0].kind = FdKind::PtySlave; }, "0 master fds, not 1");
   refused([](Image& i) { i.files.fds.resize(1); }, "no slave fd");
+  refused([](Image& i) { i.files.fds.clear(); }, "pty 7: no fd names it");
   refused([](Image& i) { i.files.fds[1].object = 8; }, "pty 8 is not in the ptys section");
   refused([](Image& i) { i.files.fds[0].flags = O_RDONLY; }, "a pty master is open read-write");
   refused([](Image& i) { i.ptys.push_back(i.ptys[0]); }, "ids not ascending");
