@@ -11,7 +11,8 @@
 #     buffer (5000 bytes): refused at dump naming the direction and the
 #     count, and the process then reads every byte it had queued;
 #   - a dump without --kill of a process with data queued each way leaves
-#     the queues exactly as they were (the process reads them after);
+#     the queues exactly as they were (the process reads them after), and
+#     so does a ckpt killed while its child moves them out and back;
 #   - a pty that was the controlling terminal of a session leader, restored
 #     by a restore that leads its process group: refused by restore and
 #     restore --check, saying to run it under setsid;
@@ -138,6 +139,20 @@ grep -qx 'master 5000 True' "$WORK/much.out" || fail "the refused dump lost queu
 
 start both python3 -c "$PY" both
 wait_lines both 1
+# ckpt killed while its child moves the queues out and back: the child
+# finishes the put-back by itself.
+CKPT_FAULT=trace "$CKPT" dump "$(pid_of both)" -o "$WORK/trace.ckpt" >/dev/null 2>"$WORK/trace.err" ||
+  fail "a traced dump failed: $(grep -v '^ckpt fault point' "$WORK/trace.err" | head -n 2)"
+n=$(sed -n 's/^ckpt fault point \([0-9]*\): pty: its queues taken out$/\1/p' "$WORK/trace.err")
+[[ -n $n ]] || fail "no fault point where the pty queues are moved"
+(CKPT_FAULT=kill CKPT_FAULT_AT=$n "$CKPT" dump "$(pid_of both)" -o "$WORK/k.ckpt" >/dev/null 2>&1; echo $? >"$WORK/k.rc") 2>/dev/null
+(($(cat "$WORK/k.rc") == 137)) || fail "ckpt was not killed at fault point $n (exit $(cat "$WORK/k.rc"))"
+for ((i = 0; i < WAIT_SECONDS * 20; i++)); do  # its child, now an orphan, ends once the data is back
+  busy=0
+  for e in /proc/[0-9]*/exe; do [[ $(readlink "$e" 2>/dev/null) == "$CKPT" ]] && busy=1; done
+  ((busy)) || break
+  sleep 0.05
+done
 dump_live both "$WORK/both.ckpt"
 send both check
 wait_lines both 2
