@@ -87,11 +87,11 @@ if mode == "both":
     print("got", repr(out), repr(first), repr(second), repr(third), flush=True)
 '
 
-# dump_refused NAME PATTERN: ckpt dump exits 1 with one line matching PATTERN.
+# dump_refused NAME PATTERN [ARGS...]: ckpt dump exits 1 with one line matching PATTERN.
 dump_refused() {
-  local name=$1 pattern=$2 rc pid
+  local name=$1 pattern=$2 rc pid; shift 2
   pid=$(pid_of "$name")
-  "$CKPT" dump "$pid" -o "$WORK/$name.ckpt" >"$WORK/dump-$name.out" 2>"$WORK/dump-$name.err"
+  "$CKPT" dump "$pid" -o "$WORK/$name.ckpt" "$@" >"$WORK/dump-$name.out" 2>"$WORK/dump-$name.err"
   rc=$?
   ((rc == 1)) || fail "$name: ckpt dump exited $rc, want 1: $(cat "$WORK/dump-$name.err")"
   (($(wc -l <"$WORK/dump-$name.err") == 1)) || fail "$name: not one line: $(cat "$WORK/dump-$name.err")"
