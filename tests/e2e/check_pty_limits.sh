@@ -3,8 +3,8 @@
 # is lost; the dump puts back every queued byte it took out, refused or not:
 #   - a pty of another devpts instance (mounted in a mount namespace of the
 #     test's own) is refused at dump, naming the mount point;
-#   - a master whose slave is held only by a child outside the dump, and a
-#     pair whose slave a child outside the dump also holds: refused at dump
+#   - a master whose slave only another process holds, and a pair whose
+#     slave another process also holds: refused at dump
 #     (with --ignore-fds, left out: both fds, one warning each);
 #   - output waiting for the master while the slave's output is stopped
 #     (tcflow TCOOFF), and more output queued than one line discipline's
@@ -43,20 +43,15 @@ if mode == "devpts":
     fcntl.ioctl(m, 0x40045431, b"\0\0\0\0")  # TIOCSPTLCK 0
     n = int.from_bytes(fcntl.ioctl(m, 0x80045430, b"\0\0\0\0"), "little")  # TIOCGPTN
     s = os.open("%s/%d" % (d, n), os.O_RDWR | os.O_NOCTTY)
-elif mode == "master-only":
-    parent = os.getpid()
-    pid, m = pty.fork()
-    if pid == 0:
-        while os.getppid() == parent: time.sleep(0.1)
-        os._exit(0)
 else:
     m, s = pty.openpty()
     os.set_blocking(m, False)
-if mode == "outside":
-    parent = os.getpid()
-    if os.fork() == 0:
-        while os.getppid() == parent: time.sleep(0.1)
-        os._exit(0)
+if mode in ("master-only", "outside"):
+    # A process of its own (not a child: a tree would take that in) opens the slave.
+    print("slave", os.ttyname(s), flush=True)
+    sys.stdin.readline()
+    if mode == "master-only":
+        os.close(s)
 if mode == "stopped":
     os.write(s, b"x")
     termios.tcflow(s, termios.TCOOFF)
@@ -110,12 +105,21 @@ else
   log "SKIPPED the other-devpts case: cannot make a mount namespace here (unshare -m needs CAP_SYS_ADMIN)"
 fi
 
+KEEPER='import os, sys; fd = os.open(sys.argv[1], os.O_RDWR | os.O_NOCTTY); print("held", flush=True); sys.stdin.readline()'
+# keep NAME: a process outside NAME's dump opens NAME's pty slave; then NAME goes on.
+keep() {
+  wait_lines "$1" 1
+  start "keep-$1" python3 -c "$KEEPER" "$(awk '$1 == "slave" {print $2}' "$WORK/$1.out")"
+  wait_lines "keep-$1" 1
+  send "$1" opened
+  wait_lines "$1" 2
+}
 start monly python3 -c "$PY" master-only
-wait_lines monly 1
+keep monly
 dump_refused monly "cannot dump fd [0-9]+: it is the master of pty [0-9]+, whose slave is not open in the dump"
 
 start outside python3 -c "$PY" outside
-wait_lines outside 1
+keep outside
 dump_refused outside "cannot dump pty [0-9]+: it is also open in pid [0-9]+ fd [0-9]+, outside the dump"
 # With --ignore-fds the pty is left out instead, both its fds, one warning each.
 "$CKPT" dump "$(pid_of outside)" -o "$WORK/ignored.ckpt" --ignore-fds >/dev/null 2>"$WORK/ignored.err" ||
