@@ -6,8 +6,9 @@
 #   - a master whose slave only another process holds, and a pair whose
 #     slave another process also holds: refused at dump
 #     (with --ignore-fds, left out: both fds, one warning each);
-#   - output waiting for the master while the slave's output is stopped
-#     (tcflow TCOOFF), and more output queued than one line discipline's
+#   - a packet-mode status byte waiting for the master, raw input under
+#     IXON in packet mode, output waiting for the master while the slave's
+#     output is stopped (tcflow TCOOFF), and more output queued than one line discipline's
 #     buffer (5000 bytes): refused at dump naming the direction and the
 #     count, and the process then reads every byte it had queued;
 #   - a dump without --kill of a process with data queued each way leaves
@@ -15,7 +16,8 @@
 #     so does a ckpt killed while its child moves them out and back;
 #   - a pty that was the controlling terminal of a session leader, restored
 #     by a restore that leads its process group: refused by restore and
-#     restore --check, saying to run it under setsid;
+#     restore --check, saying to run it under setsid; a machine without a
+#     pty multiplexer at /dev/ptmx or devpts at /dev/pts: refused;
 #   - pty records that are corrupt or break the format's rules (made with
 #     tests/tools/image_edit, checksums right): refused by restore, restore
 #     --check and ckpt verify, in one line.
@@ -57,6 +59,17 @@ if mode == "stopped":
     termios.tcflow(s, termios.TCOOFF)
 if mode == "much":
     os.write(s, b"y" * 5000)
+if mode == "status":  # packet mode, and a flush that queues a status byte for the master reader
+    fcntl.ioctl(m, termios.TIOCPKT, b"\1\0\0\0")
+    termios.tcflush(s, termios.TCOFLUSH)
+if mode == "rawixon":  # raw input, flow control on, packet mode
+    t = termios.tcgetattr(s)
+    t[0] |= termios.IXON
+    t[3] &= ~(termios.ICANON | termios.ECHO)
+    termios.tcsetattr(s, termios.TCSANOW, t)
+    os.write(m, b"abc")
+    p = select.poll(); p.register(s, select.POLLIN); p.poll(0)
+    fcntl.ioctl(m, termios.TIOCPKT, b"\1\0\0\0")
 if mode == "both":
     os.write(m, b"line1\npart")
     select.poll().poll(0); drain(s) if False else None
@@ -134,6 +147,14 @@ start stopped python3 -c "$PY" stopped
 wait_lines stopped 1
 dump_refused stopped "cannot dump pty [0-9]+: 1 bytes wait for the master's reader while the slave's output is stopped"
 
+start status python3 -c "$PY" status
+wait_lines status 1
+dump_refused status "cannot dump pty [0-9]+: a packet-mode status byte is waiting for the master's reader"
+
+start rawixon python3 -c "$PY" rawixon
+wait_lines rawixon 1
+dump_refused rawixon "cannot dump pty [0-9]+: 3 bytes of raw input wait for the slave's reader with flow control on in packet mode"
+
 start much python3 -c "$PY" much
 wait_lines much 1
 dump_refused much "cannot dump pty [0-9]+: 5000 bytes wait for the master's reader, more than 4096"
@@ -177,6 +198,22 @@ for check in "" --check; do
     fail "restore $check did not say why: $(cat "$WORK/leader.err")"
 done
 log "group leader: $(cat "$WORK/leader.err")"
+
+# A restore with no pty multiplexer at /dev/ptmx, or no devpts at /dev/pts
+# (in a mount namespace of the test's own), refuses in phase 1.
+if unshare -m true 2>/dev/null; then
+  for c in "mount --bind /dev/null /dev/ptmx|/dev/ptmx is missing or is not the pty multiplexer" \
+           "mount -t tmpfs none /dev/pts|/dev/pts is not a devpts file system"; do
+    setup=${c%%|*} want=${c#*|}
+    unshare -m sh -c "$setup && exec setsid '$RESTORE' --check '$WORK/ctty.ckpt'" </dev/null >"$WORK/ns.out" 2>"$WORK/ns.err"
+    rc=$?
+    ((rc == 1)) || fail "restore --check with '$setup' exited $rc, want 1: $(cat "$WORK/ns.err")"
+    grep -q "pty [0-9]*: $want" "$WORK/ns.err" || fail "restore --check with '$setup' did not say why: $(cat "$WORK/ns.err")"
+    log "$setup: $(cat "$WORK/ns.err")"
+  done
+else
+  log "SKIPPED the /dev/ptmx and /dev/pts cases: cannot make a mount namespace here (unshare -m needs CAP_SYS_ADMIN)"
+fi
 
 # refused NAME PATTERN EDITS...: restore, restore --check and ckpt verify exit 1, one line, naming it.
 refused() {
