@@ -5,6 +5,8 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <linux/kcmp.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -75,7 +77,17 @@ bool is_tty(dev_t rdev) {
 
 }  // namespace
 
-format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas, std::vector<std::string>* left_out) {
+// For a member other than the root: which of the root's fds 0-2 shares
+// the open file description of this member's `fd` (the lowest), or -1.
+static int root_stdio_of(pid_t pid, pid_t root, int fd) {
+  for (int k = 0; k <= 2; ++k)
+    if (syscall(SYS_kcmp, pid, root, KCMP_FILE, fd, k) == 0) return k;
+  return -1;
+}
+
+format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas, std::vector<std::string>* left_out,
+                             pid_t root, const PtyEnds* tree_pty_ends) {
+  const bool is_root = root == 0 || root == pid;
   format::FileTable table;
   std::map<uint64_t, size_t> object_index;  // id -> index in table.objects
 
@@ -121,8 +133,9 @@ format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas, st
     ids.push_back({n, uint64_t(st.st_dev), uint64_t(st.st_ino)});
   }
   std::vector<std::vector<int>> groups = group_open_files(pid, std::move(ids));
-  PtyEnds pty_ends;  // Pty.h: which ptys have both ends in the dump
-  find_pty_ends(pid, numbers, pty_ends);
+  PtyEnds own_ends;  // Pty.h: which ptys have both ends in the dump (the caller's: in the whole tree)
+  if (!tree_pty_ends) find_pty_ends(pid, !is_root, own_ends);
+  const PtyEnds& pty_ends = tree_pty_ends ? *tree_pty_ends : own_ends;
   std::map<int, int> description_of;  // fd -> lowest fd of its description
   for (const auto& g : groups)
     for (int n : g) description_of[n] = g.front();
@@ -131,7 +144,15 @@ format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas, st
   std::set<int> skipped;  // --ignore-fds: open files (by lowest fd) refused and left out
   for (const auto& group : groups) {
     const int n = group.front();
-    if (n <= 2) {
+    if (const int of = is_root ? -1 : root_stdio_of(pid, root, n); of >= 0) {
+      // Restore's own fd `of` stands for the root's, and so for this too.
+      for (int m : group) {
+        uint32_t flags = uint32_t(std::stoul(fdinfo_field(read_fdinfo(pid, m), "flags"), nullptr, 8));
+        table.stdio_dups.push_back({m, (flags & O_CLOEXEC) ? 1u : 0u, of});
+      }
+      continue;
+    }
+    if (is_root && n <= 2) {
       // The shell-job convention: fds 0-2 are restore's own stdio, so the
       // fds above 2 that share one of theirs become dups of restore's.
       // Locks held through them could not come back: refused.

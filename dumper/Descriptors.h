@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "dumper/Pty.h"
 #include "format/Image.h"
 
 namespace ckpt::dumper {
@@ -25,7 +26,13 @@ namespace ckpt::dumper {
 // numbers, as if the process had closed them just before the dump: one
 // line per fd is added to *left_out, and epoll sets lose their entries for
 // it (as the kernel drops them when a file is closed for good).
+//
+// `root`: the tree's root, whose fds 0-2 are restore's own. For another
+// member (`pid` != `root`), its fds on one of those open file descriptions
+// become stdio dups of the root's number, and its own fds 0-2 are saved
+// like any other fd.
 format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas,
-                             std::vector<std::string>* left_out = nullptr);
+                             std::vector<std::string>* left_out = nullptr, pid_t root = 0,
+                             const PtyEnds* pty_ends = nullptr);
 
 }  // namespace ckpt::dumper

@@ -284,9 +284,15 @@ void leave_out_pty(format::FileTable& files, uint64_t index, const std::string& 
 
 }  // namespace
 
-void find_pty_ends(pid_t pid, const std::vector<int>& fds, PtyEnds& ends) {
+void find_pty_ends(pid_t pid, bool with_stdio, PtyEnds& ends) {
+  std::vector<int> fds;
+  if (DIR* d = opendir(proc_path(pid, "fd").c_str())) {
+    while (dirent* e = readdir(d))
+      if (e->d_name[0] != '.') fds.push_back(std::atoi(e->d_name));
+    closedir(d);
+  }
   for (int n : fds) {
-    if (n <= 2) continue;
+    if (n <= 2 && !with_stdio) continue;
     struct stat st;
     if (stat(proc_path(pid, "fd/" + std::to_string(n)).c_str(), &st) != 0 || !S_ISCHR(st.st_mode)) continue;
     if (is_slave(st)) {

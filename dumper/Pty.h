@@ -28,7 +28,9 @@ namespace ckpt::dumper {
 struct PtyEnds {
   std::set<uint64_t> masters, slaves;
 };
-void find_pty_ends(pid_t pid, const std::vector<int>& fds, PtyEnds& ends);
+// `with_stdio`: fds 0-2 count too (a member other than the root: its own
+// 0-2 are saved like any other fd).
+void find_pty_ends(pid_t pid, bool with_stdio, PtyEnds& ends);
 
 // Whether fd `n` (stat `st`, link `target`, fdinfo `info`) is a pty end of
 // the set; if so sets f.kind and f.object. A master whose slave is not in

@@ -28,12 +28,18 @@ enum class SectionType : uint32_t {
   Files = 8,      // FileTable
   SysvShm = 13,   // std::vector<SysvSegment>; optional (written only when there are segments)
   Ptys = 29,      // std::vector<Pty>; optional (written only when the process holds both ends of a pty)
+  Tree = 21,      // ProcessTree: the members; exactly one, flags 0 (docs/format.md, "Process trees")
+  // 22: reserved for the tree (tree-wide records).
 };
 inline constexpr uint32_t kSectionTypeCount = 8;  // types 1..kSectionTypeCount are all required
 // Whether a section type beyond the required ones is known (it may be absent).
 inline bool section_type_is_optional(uint32_t t) {
-  return t == uint32_t(SectionType::SysvShm) || t == uint32_t(SectionType::Ptys);
+  return t == uint32_t(SectionType::SysvShm) || t == uint32_t(SectionType::Tree) ||
+         t == uint32_t(SectionType::Ptys);
 }
+// Whether a section belongs to one member of the tree (its header's flags
+// carry the member's index) rather than to the whole image (flags 0).
+inline bool section_is_per_member(SectionType t) { return t != SectionType::PageData && t != SectionType::Tree; }
 const char* section_name(SectionType type);
 
 struct ProcessInfo {
@@ -415,6 +421,10 @@ struct FdEntry {
   uint32_t owner = 0;                     // who gets its SIGIO/SIGURG (F_SETOWN_EX): FileOwner
   int32_t owner_signal = 0;               // F_SETSIG: 0 for SIGIO
   std::vector<InotifyWatch> watches;      // inotify, sorted by wd
+  // Tree-wide identity of the open file description (kcmp KCMP_FILE across
+  // the members): entries of several members with one value are one
+  // description, created once at restore (inherited across fork).
+  uint64_t description = 0;
 };
 
 // An fd above 2 that shared the open file description of fd 0, 1 or 2:
@@ -470,6 +480,27 @@ struct Pty {
   std::vector<uint8_t> output;   // waiting for the master's reader (without packet-mode headers)
   int32_t session = 0;    // the saved pid of the session leader whose controlling terminal it is; 0: none
   int32_t foreground = 0; // its foreground process group (TIOCGPGRP) as a saved pgid; 0 with session 0
+};
+
+// The process tree (docs/format.md, "Process trees"): member 0 is the root,
+// the process `ckpt dump PID` named; a parent comes before its children.
+enum MemberState : uint32_t {
+  kMemberLive = 1,    // every per-process section is saved for it
+  kMemberZombie = 2,  // exited, not yet waited for: only its exit status is saved
+};
+struct TreeMember {
+  int32_t pid = 0;       // its pid at the dump (what clone3 set_tid asks for)
+  int32_t parent = -1;   // index of its parent member; -1 for the root
+  int32_t pgid = 0;      // process group and session at the dump: a member's pid,
+  int32_t sid = 0;       // or (outside the tree) the root's own pgid/sid
+  uint32_t state = kMemberLive;  // MemberState
+  int32_t exit_status = 0;       // zombies: the wait status its parent would read (WIFEXITED / WIFSIGNALED)
+  uint32_t subreaper = 0;        // PR_SET_CHILD_SUBREAPER
+  uint32_t reserved = 0;
+  std::string comm;              // zombies: /proc/PID/comm (a live member's is in its process section)
+};
+struct ProcessTree {
+  std::vector<TreeMember> members;  // members[0] is the root
 };
 
 struct Image {

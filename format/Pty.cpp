@@ -138,7 +138,7 @@ void validate_pty_set(const std::vector<PtyProcess>& set, const std::function<vo
     const uint64_t id = all[i].id;
     const std::string what = "pty " + std::to_string(id);
     const Pty* record = nullptr;
-    std::vector<std::pair<uint64_t, uint64_t>> masters;  // distinct master descriptions: (member, fd)
+    std::vector<std::pair<uint64_t, uint64_t>> masters;  // distinct master descriptions: (member, fd) or (-1, description)
     unsigned slaves = 0;
     for (; i < all.size() && all[i].id == id; ++i) {
       const End& e = all[i];
@@ -147,7 +147,9 @@ void validate_pty_set(const std::vector<PtyProcess>& set, const std::function<vo
         if (record && !same_record(*record, *p)) bad(what + ": its records in two processes differ");
         record = p;
       } else if (e.f->kind == FdKind::PtyMaster) {
-        masters.emplace_back(e.member, uint64_t(uint32_t(e.f->fd)));
+        // One description several members hold (FdEntry::description) counts once.
+        if (e.f->description) masters.emplace_back(UINT64_MAX, e.f->description);
+        else masters.emplace_back(e.member, uint64_t(uint32_t(e.f->fd)));
       } else {
         ++slaves;
       }

@@ -2,6 +2,7 @@
 #include "restorer/Pty.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -55,14 +56,14 @@ const format::Pty* controlling(const format::Image& image) {
 
 }  // namespace
 
-void check_ptys(const format::Image& image) {
+void check_ptys(const format::Image& image, bool root) {
   if (image.ptys.empty()) return;
   struct stat st;
   if (stat("/dev/ptmx", &st) != 0 || !S_ISCHR(st.st_mode) || st.st_rdev != makedev(5, 2))
     fail(image.ptys[0], "/dev/ptmx is missing or is not the pty multiplexer (5:2)");
   struct statfs fs;
   if (statfs("/dev/pts", &fs) != 0 || fs.f_type != kDevptsMagic) fail(image.ptys[0], "/dev/pts is not a devpts file system");
-  if (const format::Pty* p = controlling(image)) {
+  if (const format::Pty* p = controlling(image); p && root && p->session == image.process.pid) {
     // The process led its session, with this pty as its controlling
     // terminal: the launcher, which becomes it, must start a session.
     bool leader = getsid(0) == getpid();
@@ -124,6 +125,25 @@ void take_controlling_terminal(const format::Image& image, const std::vector<tra
   if (slave < 0) fail(*p, "none of the process's fds is its slave");
   if (getsid(0) != getpid() && setsid() < 0) fail(*p, errtext("setsid"));
   if (ioctl(slave, TIOCSCTTY, 0) != 0) fail(*p, errtext("cannot make it the controlling terminal (TIOCSCTTY)"));
+}
+
+void take_foreground(const format::Image& image) {
+  for (const format::Pty& p : image.ptys) {
+    if (!p.session || p.foreground != image.process.pid || p.session == image.process.pid) continue;
+    int tty = ::open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (tty < 0) fail(p, errtext("cannot reach the controlling terminal to give its group the foreground"));
+    sigset_t ttou, old;
+    sigemptyset(&ttou);
+    sigaddset(&ttou, SIGTTOU);
+    sigprocmask(SIG_BLOCK, &ttou, &old);
+    pid_t group = getpgrp();
+    int rc = ioctl(tty, TIOCSPGRP, &group);
+    int e = errno;
+    sigprocmask(SIG_SETMASK, &old, nullptr);
+    ::close(tty);
+    errno = e;
+    if (rc != 0) fail(p, errtext("cannot make the process's group the foreground one (TIOCSPGRP)"));
+  }
 }
 
 void finish_ptys(PreparedPtys& ptys) {

@@ -27,7 +27,9 @@ using PreparedPtys = std::map<uint64_t, PtyPair>;  // by saved index
 // Phase 1, no side effects: /dev/ptmx and a devpts /dev/pts, and, for a
 // pty that was the process's controlling terminal, whether this launcher
 // can become a session leader without one. Throws RestoreError.
-void check_ptys(const format::Image& image);
+// `root`: the image is restore's own process (a tree's other members are
+// forked, so setsid always works for them).
+void check_ptys(const format::Image& image, bool root);
 
 // Creates every pty of the image not in `ptys` yet (a tree's members share
 // one PreparedPtys, so each pty is made once). Throws RestoreError.
@@ -42,6 +44,12 @@ int open_pty_end(const format::FdEntry& f, const PreparedPtys& ptys);
 // launcher fd that `moves` puts on one of its slave fds), which makes its
 // group the foreground one. Throws RestoreError.
 void take_controlling_terminal(const format::Image& image, const std::vector<trampoline::FdMove>& moves);
+
+// A member that leads the saved foreground group of its session's
+// controlling pty makes its group the foreground one again (TIOCSPGRP
+// through /dev/tty, SIGTTOU blocked meanwhile); its session leader, forked
+// before it, has taken the pty. Throws RestoreError.
+void take_foreground(const format::Image& image);
 
 // Once every description of every pty exists: lock state and exclusive
 // modes, then the launcher's own ends are closed. Throws RestoreError.

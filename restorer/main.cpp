@@ -36,6 +36,7 @@
 #include "restorer/SysvShm.h"
 #include "restorer/TaskRestore.h"
 #include "restorer/TimeNamespace.h"
+#include "restorer/Tree.h"
 #include "x86/ProcMaps.h"
 
 using namespace ckpt;
@@ -109,6 +110,10 @@ int main(int argc, char** argv) {
     format::ImageReader reader(fd);
     const format::Image& image = reader.image();
     std::vector<x86::MapsEntry> self = x86::parse_maps(x86::read_proc_file("/proc/self/maps"));
+    if (reader.member_count() > 1) {  // a process tree (restorer/Tree.h)
+      lazy_pages.reset();
+      return restorer::restore_tree(reader, cl, {inherit, cl.external_null}, self);
+    }
     restorer::MachineFit fit = restorer::check_machine(image, self);
     const restorer::ExternalFds external{inherit, cl.external_null};
     restorer::check_files(image, external);
