@@ -27,6 +27,10 @@ class Bench:
         self.build, self.tools, self.work = a.build, a.tools, a.work
         self.ckpt = os.path.join(self.build, "dumper", "ckpt")
         self.restore = os.path.join(self.build, "restorer", "restore")
+        # The restored programs print CLOCK_MONOTONIC timestamps that tlaunch
+        # compares with its own: they must read the host's clock, not the
+        # time namespace continuing the dump's (docs/architecture.md, "Clocks").
+        self.restore_cmd = [self.restore, "--host-clocks"]
         self.quick = a.quick
         self.idle_budget = float(os.environ.get("CKPT_BENCH_IDLE_WAIT", "600"))
         self.busy_groups = []
@@ -140,10 +144,10 @@ class Bench:
             self.page_cache(zst)
             res = self.interleaved(f"restore {mib} MiB random", runs, {
                 "floor": lambda: self.tlaunch([self.tool("floor"), raw]),
-                "raw": lambda: self.tlaunch([self.restore, raw], "--hold", expect_sum=s),
-                "zstd": lambda: self.tlaunch([self.restore, zst], "--hold", expect_sum=s),
+                "raw": lambda: self.tlaunch([*self.restore_cmd, raw], "--hold", expect_sum=s),
+                "zstd": lambda: self.tlaunch([*self.restore_cmd, zst], "--hold", expect_sum=s),
                 "nop": lambda: self.tlaunch([self.tool("nop")]),
-                "lazy": lambda: self.tlaunch([self.restore, "--lazy", raw], expect_sum=s),
+                "lazy": lambda: self.tlaunch([*self.restore_cmd, "--lazy", raw], expect_sum=s),
             })
             out[mib] = res
             out[mib]["runs"] = runs
@@ -162,7 +166,7 @@ class Bench:
         self.page_cache(zst)
         res = self.interleaved(f"restore {mib} MiB text", 2 if self.quick else 5, {
             "floor": lambda: self.tlaunch([self.tool("floor"), raw]),
-            "zstd": lambda: self.tlaunch([self.restore, zst], "--hold", expect_sum=s),
+            "zstd": lambda: self.tlaunch([*self.restore_cmd, zst], "--hold", expect_sum=s),
         })
         res["sizes"] = (os.path.getsize(raw), os.path.getsize(zst))
         res["zdump_ms"] = zdump_ms
@@ -178,8 +182,8 @@ class Bench:
         self.page_cache(zst)
         return self.interleaved("small process", 5 if self.quick else 21, {
             "nop": lambda: self.tlaunch([self.tool("nop")]),
-            "zstd": lambda: self.tlaunch([self.restore, zst], expect_sum=s),
-            "raw": lambda: self.tlaunch([self.restore, raw], expect_sum=s),
+            "zstd": lambda: self.tlaunch([*self.restore_cmd, zst], expect_sum=s),
+            "raw": lambda: self.tlaunch([*self.restore_cmd, raw], expect_sum=s),
         })
 
     def dumps(self, mib):
@@ -237,6 +241,112 @@ class Bench:
         res["bytes"] = {n: os.path.getsize(p) for n, p in images.items()}
         return res
 
+    # --- the process tree (issue 13) ----------------------------------------
+    @staticmethod
+    def tree_pids(root):
+        out, todo = [], [root]
+        while todo:
+            p = todo.pop()
+            out.append(p)
+            for t in os.listdir(f"/proc/{p}/task"):
+                try:
+                    todo += [int(c) for c in open(f"/proc/{p}/task/{t}/children").read().split()]
+                except OSError:
+                    pass
+        return out
+
+    def tree_pss_kb(self, root):
+        """The sum of Pss: over the smaps_rollup of root and all its descendants."""
+        total = 0
+        for p in self.tree_pids(root):
+            for line in open(f"/proc/{p}/smaps_rollup"):
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1])
+        return total
+
+    def wait_tree(self, root, members, what):
+        """Until root's tree has `members` processes, all sleeping (set up, waiting)."""
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                pids = self.tree_pids(root)
+                states = [open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()[0] for p in pids]
+                if len(pids) == members and all(st == "S" for st in states):
+                    return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        die(f"{what}: the tree of pid {root} did not come up with {members} processes")
+
+    def tree(self, mib, n):
+        """h: a root that filled MIB MiB and forked N workers sharing it copy-on-write. Restore of the tree
+        (raw image) against the root forking N children (its memory already there) and against restore of one
+        process holding MIB MiB alone (the hog); the tree's PSS before the dump and after a restore."""
+        p = subprocess.Popen([self.tool("treehog"), str(mib), str(n)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL, close_fds=True)
+        line = p.stdout.readline().decode().split()
+        if len(line) != 2 or line[0] != "READY":
+            die(f"treehog {mib} {n} did not start")
+        s = line[1]
+        self.wait_tree(p.pid, n + 1, "treehog")
+        pss_before = self.tree_pss_kb(p.pid)
+        img = os.path.join(self.work, f"tree{mib}.raw.ckpt")
+        if os.path.exists(img):
+            os.unlink(img)
+        t0 = time.monotonic()
+        r = subprocess.run([self.ckpt, "dump", str(p.pid), "-o", img, "--compress", "none", "--kill"],
+                           capture_output=True, text=True)
+        dump_ms = (time.monotonic() - t0) * 1e3
+        if r.returncode != 0:
+            die(f"ckpt dump of the tree failed: {r.stderr.strip()}")
+        shared_note = r.stderr.strip().splitlines()[-1] if r.stderr.strip() else ""
+        p.wait(timeout=60)
+        self.page_cache(img)
+
+        # PSS after: one restore held while the tree is measured, then checked.
+        back = subprocess.Popen([*self.restore_cmd, img], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, close_fds=True)
+        self.wait_tree(back.pid, n + 1, "restored treehog")
+        pss_after = self.tree_pss_kb(back.pid)
+        back.stdin.write(b"go\n")
+        back.stdin.flush()
+        got = [back.stdout.readline().decode().split() for _ in range(2)]
+        back.stdin.close()
+        back.wait(timeout=60)
+        if len(got[1]) != 2 or got[1][0] != "SUM" or got[1][1] != s:
+            die(f"restored tree: memory differs ({got}, expected SUM {s})")
+
+        hog, hs = self.start_hog(mib, "random")
+        single = self.dump(hog.pid, os.path.join(self.work, f"single{mib}.raw.ckpt"), "none")
+        self.stop_hog(hog)
+        self.page_cache(single)
+
+        # The baseline times itself; under CKPT_BENCH_RT=1 it runs SCHED_FIFO like tlaunch's processes.
+        rt = (lambda: os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(10))) if self.rt else None
+        fk = subprocess.Popen([self.tool("treehog"), str(mib), str(n), "fork"], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, close_fds=True, preexec_fn=rt)
+        if fk.stdout.readline().decode().split()[:1] != ["READY"]:
+            die("treehog fork did not start")
+
+        def fork_n():
+            fk.stdin.write(b"go\n")
+            fk.stdin.flush()
+            w = fk.stdout.readline().decode().split()
+            if len(w) != 2 or w[0] != "FORK_NS":
+                die(f"treehog fork: {w}")
+            return {"ms": int(w[1]) / 1e6}
+
+        res = self.interleaved(f"tree {mib} MiB + {n}", 2 if self.quick else 7, {
+            "fork": fork_n,
+            "tree": lambda: self.tlaunch([*self.restore_cmd, img], "--hold", expect_sum=s),
+            "single": lambda: self.tlaunch([*self.restore_cmd, single], "--hold", expect_sum=hs),
+        })
+        fk.stdin.close()
+        fk.wait(timeout=60)
+        res.update(pss=(pss_before, pss_after), image=os.path.getsize(img), dump_ms=dump_ms, note=shared_note,
+                   runs=len(res["tree"]))
+        return res
+
     def criu(self, work):
         """f: whether CRIU/DMTCP from Debian exist here and run on this kernel."""
         pol = subprocess.run(["apt-cache", "policy", "criu", "dmtcp"], capture_output=True, text=True).stdout
@@ -272,6 +382,22 @@ class Bench:
         if not shutil.which("dmtcp_launch"):
             lines.append("dmtcp: not packaged for Debian 12; not compared")
         return lines
+
+
+def tree_rows(t, b):
+    """The h lines: restore of the tree against fork and against the single process; PSS before and after."""
+    f, tr, sg = med(t["fork"]), med(t["tree"]), med(t["single"])
+    before, after = t["pss"]
+    mi = 1024
+    L = [f"h  tree: root filled 256 MiB, then forked 8 workers (3 pages of their own each); raw image "
+         f"{t['image'] / 2**20:.1f} MiB, dumped in {t['dump_ms']:.0f} ms; medians of {t['runs']} runs, ms",
+         f"h  {'restore root + 8 workers (vs the root forking 8)':<49}{tr:9.1f}{f:10.1f}  {tr / f:6.2f}  {'':<7} (info)",
+         f"h  {'restore root + 8 workers (vs restore of root alone)':<49}{tr:9.1f}{sg:10.1f}  {tr / sg:6.2f}  {'':<7} (info)",
+         f"h  tree PSS before the dump {before / mi:.1f} MiB, after the restore {after / mi:.1f} MiB: "
+         f"{after / before:.3f} x (target <= 1.1: {'holds' if after <= 1.1 * before else 'MISSED'})"]
+    if t["note"]:
+        L.append(f"h  dump said: {t['note']}")
+    return L
 
 
 def med(rs, key="ms"):
@@ -316,10 +442,19 @@ def main():
     ap.add_argument("--work", required=True)
     ap.add_argument("--png")
     ap.add_argument("--quick", action="store_true", help="fewer runs and sizes (for trying the script)")
+    ap.add_argument("--only", choices=["tree"], help="run one group alone (its baselines still in the same run)")
     a = ap.parse_args()
     b = Bench(a)
     t_start = time.monotonic()
     load0 = open("/proc/loadavg").read().split()[:3]
+
+    if a.only == "tree":
+        tree = b.tree(256, 8)
+        L = [f"machine: {machine()}"] + tree_rows(tree, b)
+        if b.busy_groups:
+            L.append("WARNING: started on a busy machine: " + ", ".join(b.busy_groups))
+        print("\n".join(L))
+        return
 
     print("restore size sweep (a, d, e)...", file=sys.stderr)
     sizes = [16, 256] if a.quick else [16, 64, 256, 512]
@@ -332,6 +467,8 @@ def main():
     dumps = b.dumps(256)
     print("verify of a crafted image (g)...", file=sys.stderr)
     verify = b.verify_scaling()
+    print("process tree (h)...", file=sys.stderr)
+    tree = b.tree(256, 8)
     print("CRIU/DMTCP (f)...", file=sys.stderr)
     others = b.criu(a.work)
 
@@ -395,6 +532,7 @@ def main():
     vb = verify["bytes"]
     row("g", "verify crafted image, bulk=65536 (vs bulk=8192)", med(verify["big"]), med(verify["small"]), 16.0,
         f" ({vb[65536] / mi:.1f} MiB vs {vb[8192] / mi:.1f} MiB)")
+    L += tree_rows(tree, b)
     if b.busy_groups:
         L.append("WARNING: started on a busy machine (other processes using the CPUs): " + ", ".join(b.busy_groups)
                  + ("; the timed processes ran SCHED_FIFO above them (CKPT_BENCH_RT=1)" if b.rt else ""))

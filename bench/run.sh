@@ -3,8 +3,11 @@
 # benchmark with its baseline in the same run, prints a table and writes
 # docs/benchmarks-restore.png. Not part of CI; see docs/benchmarks.md.
 #
-#   bash bench/run.sh [BUILD_DIR] [--quick]
+#   bash bench/run.sh [BUILD_DIR] [--quick] [--only=tree]
 #
+# --only=tree runs the process-tree group alone (h: restore of a root with 8
+# children against fork of 8 children and against restore of the root alone;
+# PSS before and after), its baselines still measured in the same run.
 # BUILD_DIR defaults to build/. If it holds no ckpt/restore, the product is
 # configured (Release) and built there. Run as root: `ckpt dump` needs ptrace
 # rights over the benchmark's processes, and missing tools are apt-get
@@ -16,9 +19,11 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 build=$repo/build
 quick=()
+only=()
 for a in "$@"; do
   case $a in
     --quick) quick=(--quick) ;;
+    --only=*) only=(--only "${a#--only=}") ;;
     *) build=$(realpath -m "$a") ;;
   esac
 done
@@ -59,7 +64,8 @@ gcc -O2 -static -o "$tools/floor" "$repo/bench/floor.c"
 gcc -O2 -static -o "$tools/nop" "$repo/bench/nop.c"
 gcc -O2 -o "$tools/tlaunch" "$repo/bench/tlaunch.c"
 gcc -O2 -o "$tools/vmread" "$repo/bench/vmread.c"
+gcc -O2 -o "$tools/treehog" "$repo/bench/treehog.c"
 
 echo "ckpt $(git -C "$repo" describe --always --dirty 2>/dev/null || echo '?'), built in $build"
 "$py" "$repo/bench/bench.py" --build "$build" --tools "$tools" --work "$tmp/work" \
-  --png "$repo/docs/benchmarks-restore.png" "${quick[@]}"
+  --png "$repo/docs/benchmarks-restore.png" "${quick[@]}" "${only[@]}"

@@ -21,6 +21,7 @@
 #include "dumper/SysvShm.h"
 #include "dumper/ImageFile.h"
 #include "dumper/MemoryDump.h"
+#include "dumper/SharedPages.h"
 #include "dumper/ProcessTree.h"
 #include "dumper/TreeFiles.h"
 #include "dumper/ScopedFd.h"
@@ -338,12 +339,27 @@ DumpReport dump(const DumpOptions& o) {
   format::ImageWriter writer(file.fd(), o.compression);
   writer.write_tree_metadata(record, std::vector<const Image*>(images.begin(), images.end()));
   MemoryStats mem;
+  bool frames_hidden = false;
   for (size_t i = 0; i < ms.size(); ++i) {
     if (!images[i]) continue;
+    // Pages still shared copy-on-write with the parent member (written
+    // before: parents come first) are recorded as its, not saved again.
+    InheritedPages inherited;
+    const int32_t p = record.members[i].parent;
+    if (p >= 0 && images[size_t(p)] && !frames_hidden) {
+      inherited = find_inherited_pages(ms[i].pid, images[i]->vmas, ms[size_t(p)].pid, images[size_t(p)]->vmas,
+                                       writer.chunks(uint32_t(p)));
+      if (inherited.frames_hidden) {
+        frames_hidden = true;
+        r.warnings.push_back(kFramesHiddenWarning);
+      }
+    }
     writer.begin_member(uint32_t(i));
-    MemoryStats m = dump_memory(ms[i].pid, images[i]->vmas, writer, [&] { file.write_back(writer.bytes_written()); });
+    MemoryStats m = dump_memory(ms[i].pid, images[i]->vmas, writer, [&] { file.write_back(writer.bytes_written()); },
+                                inherited.runs.empty() ? nullptr : &inherited);
     mem.pages_saved += m.pages_saved;
     mem.zero_pages_skipped += m.zero_pages_skipped;
+    mem.pages_inherited += m.pages_inherited;
     r.vmas += images[i]->vmas.size();
   }
   x86::fault_point("dump: memory read");
@@ -361,6 +377,7 @@ DumpReport dump(const DumpOptions& o) {
   r.image_bytes = writer.bytes_written();
   r.pages_saved = mem.pages_saved;
   r.zero_pages_skipped = mem.zero_pages_skipped;
+  r.pages_inherited = mem.pages_inherited;
   r.members = ms.size();
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return r;

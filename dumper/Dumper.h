@@ -26,6 +26,7 @@ struct DumpReport {
   uint64_t image_bytes = 0;
   uint64_t pages_saved = 0;
   uint64_t zero_pages_skipped = 0;
+  uint64_t pages_inherited = 0;  // children's pages recorded as their parents' (dumper/SharedPages.h)
   size_t vmas = 0;       // over all members
   size_t members = 1;    // processes saved (zombies included)
   double seconds = 0;

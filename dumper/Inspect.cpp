@@ -46,11 +46,17 @@ std::string prot_text(uint32_t prot) {
 
 struct PageTotals {
   uint64_t pages = 0, stored = 0, raw_chunks = 0, zstd_chunks = 0;
+  uint64_t inherited_pages = 0, inherited_chunks = 0;  // the parent member's, no bytes stored
 };
 
 PageTotals totals(const Image& img) {
   PageTotals t;
   for (const PageChunk& c : img.chunks) {
+    if (c.inherited()) {
+      t.inherited_pages += c.npages;
+      ++t.inherited_chunks;
+      continue;
+    }
     t.pages += c.npages;
     t.stored += c.stored_size;
     (c.encoding == ChunkEncoding::Raw ? t.raw_chunks : t.zstd_chunks)++;
@@ -132,7 +138,8 @@ void print_json(const ImageReader& r, std::ostream& out) {
         << ",\"xsave_bytes\":" << th.xsave.size() << ",\"xfeatures\":" << th.xfeatures << "}";
   }
   out << "],\"chunks\":" << img.chunks.size() << ",\"pages\":" << t.pages << ",\"stored_bytes\":" << t.stored
-      << ",\"raw_chunks\":" << t.raw_chunks << ",\"zstd_chunks\":" << t.zstd_chunks << ",\"tree\":[";
+      << ",\"raw_chunks\":" << t.raw_chunks << ",\"zstd_chunks\":" << t.zstd_chunks
+      << ",\"inherited_pages\":" << t.inherited_pages << ",\"inherited_chunks\":" << t.inherited_chunks << ",\"tree\":[";
   // The top-level records above are the root's; every member, the root first:
   const ProcessTree& tree = r.tree();
   for (size_t i = 0; i < tree.members.size(); ++i) {
@@ -144,7 +151,7 @@ void print_json(const ImageReader& r, std::ostream& out) {
         << ",\"comm\":" << json_string(m.state == kMemberLive ? mi.process.comm : m.comm)
         << ",\"vmas\":" << mi.vmas.size()
         << ",\"threads\":" << mi.threads.size() << ",\"fds\":" << mi.files.fds.size()
-        << ",\"chunks\":" << mi.chunks.size() << "}";
+        << ",\"chunks\":" << mi.chunks.size() << ",\"inherited_pages\":" << totals(mi).inherited_pages << "}";
   }
   out << "]}\n";
 }
@@ -276,6 +283,9 @@ void print_member(const Image& img, std::ostream& out) {
   }
   out << "pages: " << t.pages << " (" << t.pages * kPageSize / 1024 << " KiB) in " << img.chunks.size() << " chunks ("
       << t.raw_chunks << " raw, " << t.zstd_chunks << " zstd), stored in " << t.stored << " bytes\n";
+  if (t.inherited_chunks)
+    out << "inherited from the parent: " << t.inherited_pages << " pages (" << t.inherited_pages * kPageSize / 1024
+        << " KiB) in " << t.inherited_chunks << " chunks\n";
 }
 
 }  // namespace
@@ -291,14 +301,9 @@ void verify_image(const std::string& path, std::ostream& out) {
   OpenImage f(path);
   ImageReader r(f.fd);
   r.verify_page_data();
-  std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx*)> dctx(ZSTD_createDCtx(), ZSTD_freeDCtx);
-  std::vector<uint8_t> pages, scratch;
+  r.verify_chunks();  // every member's stored chunks (not the inherited ones), read and decoded as staging would
   size_t vmas = 0, chunks = 0;
   for (size_t i = 0; i < r.member_count(); ++i) {
-    for (const PageChunk& c : r.member(i).chunks) {
-      pages.resize(c.size());
-      r.read_chunk(c, pages.data(), dctx.get(), scratch);
-    }
     vmas += r.member(i).vmas.size();
     chunks += r.member(i).chunks.size();
   }

@@ -31,18 +31,15 @@ using format::VmaKind;
 static constexpr uint64_t kPmPresent = 1ull << 63;
 static constexpr uint64_t kPmSwapped = 1ull << 62;
 static constexpr uint64_t kPmFile = 1ull << 61;
+static constexpr uint64_t kPmExclusive = 1ull << 56;  // mapped by this process only
 static constexpr uint64_t kPmGuard = 1ull << 58;  // a guard page (Linux 6.14+), reported swapped as well
 static constexpr uint64_t kBatchPages = 1024;  // 4 MiB per read
 static constexpr size_t kBatchBytes = kBatchPages * kPageSize;
 
 
-void read_remote(pid_t pid, int mem_fd, uint64_t addr, void* out, size_t len) {
-  iovec local{out, len};
-  iovec remote{reinterpret_cast<void*>(addr), len};
-  ssize_t n = process_vm_readv(pid, &local, 1, &remote, 1, 0);
-  if (n == ssize_t(len)) return;
-  if (n < 0 && errno == ESRCH) throw DumpError("pid " + std::to_string(pid) + " exited during the dump");
-  // PROT_NONE or otherwise unreadable: /proc/PID/mem reads through protections for a tracer.
+// Through /proc/PID/mem: reads through protections for a tracer, and takes
+// no pin on the pages (see read_pages for why that matters).
+static void read_through_mem(pid_t pid, int mem_fd, uint64_t addr, void* out, size_t len) {
   size_t done = 0;
   while (done < len) {
     ssize_t r = pread(mem_fd, static_cast<char*>(out) + done, len - done, off_t(addr + done));
@@ -52,6 +49,16 @@ void read_remote(pid_t pid, int mem_fd, uint64_t addr, void* out, size_t len) {
                       (r < 0 ? std::strerror(errno) : "end of file"));
     done += size_t(r);
   }
+}
+
+void read_remote(pid_t pid, int mem_fd, uint64_t addr, void* out, size_t len) {
+  iovec local{out, len};
+  iovec remote{reinterpret_cast<void*>(addr), len};
+  ssize_t n = process_vm_readv(pid, &local, 1, &remote, 1, 0);
+  if (n == ssize_t(len)) return;
+  if (n < 0 && errno == ESRCH) throw DumpError("pid " + std::to_string(pid) + " exited during the dump");
+  // PROT_NONE or otherwise unreadable.
+  read_through_mem(pid, mem_fd, addr, out, len);
 }
 
 // Whether a page is all zero; stops at the first non-zero 64 bytes, so
@@ -78,6 +85,7 @@ struct Batch {
     uint64_t vaddr;
     uint64_t npages;
     size_t offset;  // in data
+    bool inherited;  // the parent's pages: no data
   };
   uint8_t* data = nullptr;
   std::vector<Run> runs;
@@ -170,7 +178,8 @@ class BatchQueue {
 
 // The reading thread: walks the VMAs that take pages through pagemap, reads
 // the wanted pages into batches and leaves out all-zero anonymous pages.
-static void read_pages(pid_t pid, const std::vector<Vma>& vmas, BatchQueue& queue, MemoryStats& stats) {
+static void read_pages(pid_t pid, const std::vector<Vma>& vmas, const InheritedPages* inherited, BatchQueue& queue,
+                       MemoryStats& stats) {
   const std::string proc = "/proc/" + std::to_string(pid);
   ScopedFd pagemap(::open((proc + "/pagemap").c_str(), O_RDONLY | O_CLOEXEC));
   ScopedFd mem(::open((proc + "/mem").c_str(), O_RDONLY | O_CLOEXEC));
@@ -184,6 +193,8 @@ static void read_pages(pid_t pid, const std::vector<Vma>& vmas, BatchQueue& queu
     // on write differs from what lies beneath it, so it is kept.
     const bool file_backed = v.kind == VmaKind::FilePrivate || format::vma_kind_is_private_object(v.kind) ||
                              v.kind == VmaKind::DeletedPrivate;
+    // Shared memory saved as pages: no copy-on-write to break, read at full speed.
+    const bool shared_kind = v.kind == VmaKind::FileSharedOwn || v.kind == VmaKind::HugetlbShared;
     for (uint64_t base = v.start; base < v.end; base += kBatchBytes) {
       uint64_t npages = std::min<uint64_t>(kBatchPages, (v.end - base) / kPageSize);
       size_t bytes = npages * 8;
@@ -198,8 +209,11 @@ static void read_pages(pid_t pid, const std::vector<Vma>& vmas, BatchQueue& queu
       };
       // A per-process file is saved whole, up to its size, present or not (it is read through the mapping).
       const uint64_t own_end = v.start + (v.file.size + kPageSize - 1) / kPageSize * kPageSize;
+      // Pages the child shares with its parent are recorded, not read.
+      auto from_parent = [&](uint64_t i) { return inherited && inherited->contains(base + i * kPageSize); };
       auto wanted = [&](uint64_t i) {
         uint64_t e = entries[i];
+        if (from_parent(i)) return false;
         if ((e & kPmGuard) || (!v.guards.empty() && guarded(i))) return false;
         if (v.kind == VmaKind::FileSharedOwn) return base + i * kPageSize < own_end;
         if (e & kPmSwapped) return true;
@@ -209,6 +223,14 @@ static void read_pages(pid_t pid, const std::vector<Vma>& vmas, BatchQueue& queu
       Batch* batch = nullptr;
       size_t filled = 0;
       for (uint64_t i = 0; i < npages;) {
+        if (from_parent(i)) {
+          uint64_t j = i;
+          while (j < npages && from_parent(j)) ++j;
+          if (!batch && !(batch = queue.take_empty())) return;
+          batch->runs.push_back({base + i * kPageSize, j - i, 0, true});
+          i = j;
+          continue;
+        }
         if (!wanted(i)) {
           ++i;
           continue;
@@ -217,7 +239,23 @@ static void read_pages(pid_t pid, const std::vector<Vma>& vmas, BatchQueue& queu
         while (j < npages && wanted(j)) ++j;
         if (!batch && !(batch = queue.take_empty())) return;  // the writer gave up
         uint8_t* buf = batch->data + filled;
-        read_remote(pid, mem.get(), base + i * kPageSize, buf, (j - i) * kPageSize);
+        // process_vm_readv pins the pages it reads, and since Linux 5.19 the
+        // kernel first gives the reader's target a copy of its own of every
+        // anonymous page it still shares copy-on-write (a read-only pin of a
+        // shared page must not see the other's later writes): reading a tree
+        // that way would leave each member holding a private copy of what
+        // fork made it share, several times the memory, and no page frame in
+        // common for a child to inherit (SharedPages.h). Pages mapped more
+        // than once are read through /proc/PID/mem, which takes no pin.
+        for (uint64_t k = i; k < j;) {
+          const bool shared = (entries[k] & kPmPresent) && !(entries[k] & kPmExclusive) && !shared_kind;
+          uint64_t m = k + 1;
+          while (m < j && ((entries[m] & kPmPresent) && !(entries[m] & kPmExclusive) && !shared_kind) == shared) ++m;
+          uint8_t* to = buf + (k - i) * kPageSize;
+          if (shared) read_through_mem(pid, mem.get(), base + k * kPageSize, to, (m - k) * kPageSize);
+          else read_remote(pid, mem.get(), base + k * kPageSize, to, (m - k) * kPageSize);
+          k = m;
+        }
         // Split the run at all-zero pages of anonymous memory.
         for (uint64_t k = i; k < j;) {
           if (!file_backed && all_zero(buf + (k - i) * kPageSize)) {
@@ -227,7 +265,7 @@ static void read_pages(pid_t pid, const std::vector<Vma>& vmas, BatchQueue& queu
           }
           uint64_t m = k + 1;
           while (m < j && (file_backed || !all_zero(buf + (m - i) * kPageSize))) ++m;
-          batch->runs.push_back({base + k * kPageSize, m - k, filled + (k - i) * kPageSize});
+          batch->runs.push_back({base + k * kPageSize, m - k, filled + (k - i) * kPageSize, false});
           k = m;
         }
         filled += (j - i) * kPageSize;
@@ -240,13 +278,13 @@ static void read_pages(pid_t pid, const std::vector<Vma>& vmas, BatchQueue& queu
 }
 
 MemoryStats dump_memory(pid_t pid, const std::vector<Vma>& vmas, format::ImageWriter& writer,
-                        const std::function<void()>& written) {
+                        const std::function<void()>& written, const InheritedPages* inherited) {
   MemoryStats stats;
   BatchQueue queue;
   std::thread reader([&] {
     std::exception_ptr error;
     try {
-      read_pages(pid, vmas, queue, stats);
+      read_pages(pid, vmas, inherited, queue, stats);
     } catch (...) {
       error = std::current_exception();
     }
@@ -255,6 +293,11 @@ MemoryStats dump_memory(pid_t pid, const std::vector<Vma>& vmas, format::ImageWr
   try {
     while (Batch* b = queue.take_full()) {
       for (const Batch::Run& r : b->runs) {
+        if (r.inherited) {
+          writer.add_inherited(r.vaddr, r.npages);
+          stats.pages_inherited += r.npages;
+          continue;
+        }
         writer.add_pages(r.vaddr, b->data + r.offset, r.npages);
         stats.pages_saved += r.npages;
       }

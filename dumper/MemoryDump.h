@@ -12,6 +12,7 @@
 #include <functional>
 #include <vector>
 
+#include "dumper/SharedPages.h"
 #include "format/Image.h"
 #include "format/ImageWriter.h"
 
@@ -20,11 +21,14 @@ namespace ckpt::dumper {
 struct MemoryStats {
   uint64_t pages_saved = 0;
   uint64_t zero_pages_skipped = 0;
+  uint64_t pages_inherited = 0;  // recorded as the parent's (SharedPages.h), not read
 };
 
 // `written` is called after each batch of pages has gone to the writer.
+// `inherited` (a child member's, or nullptr): pages recorded as inherited
+// chunks instead of being read, in address order with the others.
 MemoryStats dump_memory(pid_t pid, const std::vector<format::Vma>& vmas, format::ImageWriter& writer,
-                        const std::function<void()>& written);
+                        const std::function<void()>& written, const InheritedPages* inherited = nullptr);
 
 // Reads `len` bytes at `addr` of `pid` (used for the vdso too).
 void read_remote(pid_t pid, int mem_fd, uint64_t addr, void* out, size_t len);

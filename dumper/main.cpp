@@ -90,6 +90,7 @@ int cmd_dump(const std::vector<std::string>& args) {
   // Messages carry names the target chose (paths, memfd names): printed escaped.
   for (const std::string& w : r.warnings) std::fprintf(stderr, "ckpt: warning: %s\n", format::printable(w).c_str());
   std::string tree = r.members > 1 ? " and " + std::to_string(r.members - 1) + (r.members == 2 ? " descendant" : " descendants") : "";
+  if (r.pages_inherited) tree += " (" + std::to_string(r.pages_inherited) + " of their pages shared with their parents)";
   std::fprintf(stderr, "ckpt: dumped pid %d%s to %s: %zu memory areas, %llu pages saved (%llu zero pages skipped), "
                        "%llu bytes, %.3f s%s\n",
                o.pid, tree.c_str(), format::printable(o.output).c_str(), r.vmas, (unsigned long long)r.pages_saved,

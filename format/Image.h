@@ -157,7 +157,15 @@ struct Vma {
   uint64_t size() const { return end - start; }
 };
 
-enum class ChunkEncoding : uint32_t { Raw = 0, Zstd = 1 };
+enum class ChunkEncoding : uint32_t {
+  Raw = 0,
+  Zstd = 1,
+  // No stored bytes (offset, stored_size and checksum 0): the pages are those
+  // of the process's parent member at the same addresses, still shared
+  // copy-on-write since fork. A child member's restore keeps its parent's
+  // staged copy of them (docs/architecture.md, "Process trees").
+  Inherited = 2,
+};
 
 // A run of contiguous saved pages: Linux-CR's <addresses, contents>, with the
 // addresses given as a start and a count.
@@ -169,6 +177,7 @@ struct PageChunk {
   uint64_t stored_size = 0;  // npages*4096 if Raw
   uint64_t checksum = 0;     // xxh3-64 of the stored bytes
   uint64_t size() const { return uint64_t(npages) * kPageSize; }
+  bool inherited() const { return encoding == ChunkEncoding::Inherited; }
 };
 
 // General registers in the order of the kernel's struct user_regs_struct.

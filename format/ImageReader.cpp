@@ -185,7 +185,11 @@ ImageReader::ImageReader(int fd) : fd_(fd) {
     std::vector<SectionInfo> own;
     for (const SectionInfo& s : sections_)
       if (s.member == m || !section_is_per_member(s.type)) own.push_back(s);
-    validate_image(members_[m], own, m == 0);
+    // A child's inherited chunks are checked against its parent, which comes
+    // before it (validate_tree refuses any other order).
+    const int32_t p = tree_.members[m].parent;
+    const Image* parent = p >= 0 && uint32_t(p) < m && tree_.members[p].state == kMemberLive ? &members_[p] : nullptr;
+    validate_image(members_[m], own, m == 0, parent);
   }
   validate_tree(tree_, members_, sections_);
 }
@@ -214,7 +218,15 @@ void ImageReader::decompress_chunk(const PageChunk& c, void* dest, ZSTD_DCtx_s* 
                                     std::to_string(c.size()));
 }
 
+// An inherited chunk has no bytes of its own: a caller that reads one has
+// missed that its pages are the parent member's.
+static void refuse_inherited(const PageChunk& c) {
+  if (c.inherited())
+    throw FormatError(c.offset, "the chunk at " + hex(c.vaddr) + " holds its parent's pages, not bytes of its own");
+}
+
 void ImageReader::read_chunk(const PageChunk& c, void* dest, ZSTD_DCtx_s* dctx, std::vector<uint8_t>& scratch) const {
+  refuse_inherited(c);
   if (c.encoding == ChunkEncoding::Raw) {
     read_exact(dest, c.stored_size, c.offset, "page data");
     if (checksum(dest, c.stored_size) != c.checksum) throw chunk_checksum_mismatch(c);
@@ -225,6 +237,7 @@ void ImageReader::read_chunk(const PageChunk& c, void* dest, ZSTD_DCtx_s* dctx, 
 
 void ImageReader::read_chunk(const PageChunk& c, ZSTD_DCtx_s* dctx, std::vector<uint8_t>& scratch,
                              std::vector<uint8_t>& pages, const ChunkSink& sink) const {
+  refuse_inherited(c);
   if (c.encoding == ChunkEncoding::Raw) {
     scratch.resize(std::min<uint64_t>(c.stored_size, kChunkPiece));
     StreamingChecksum sum;
@@ -261,7 +274,7 @@ void ImageReader::verify_chunks() const {
   std::vector<uint8_t> scratch, pages;
   for (const Image& m : members_)
     for (const PageChunk& c : m.chunks)
-      read_chunk(c, dctx.get(), scratch, pages, [](uint64_t, const uint8_t*, size_t) {});
+      if (!c.inherited()) read_chunk(c, dctx.get(), scratch, pages, [](uint64_t, const uint8_t*, size_t) {});
 }
 
 }  // namespace ckpt::format

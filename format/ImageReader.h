@@ -52,6 +52,7 @@ class ImageReader {
   // decompression context owned by the calling thread; `scratch` a buffer it
   // may grow. Checks the checksum and that the chunk decodes to exactly
   // c.size() bytes (a chunk can never expand past its declared size).
+  // An inherited chunk has no bytes: reading one throws.
   void read_chunk(const PageChunk& c, void* dest, ZSTD_DCtx_s* dctx, std::vector<uint8_t>& scratch) const;
   // The same read and checks, but the pages go to `sink(at, data, n)` (`at`:
   // their offset in the chunk), in order, rather than to one destination: a

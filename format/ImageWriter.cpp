@@ -156,6 +156,19 @@ void ImageWriter::add_pages(uint64_t vaddr, const void* pages, uint64_t npages) 
   }
 }
 
+void ImageWriter::add_inherited(uint64_t vaddr, uint64_t npages) {
+  while (npages > 0) {
+    uint32_t n = uint32_t(npages < kMaxChunkPages ? npages : kMaxChunkPages);
+    PageChunk c;
+    c.vaddr = vaddr;
+    c.npages = n;
+    c.encoding = ChunkEncoding::Inherited;
+    chunks_[member_].push_back(c);
+    vaddr += uint64_t(n) * kPageSize;
+    npages -= n;
+  }
+}
+
 void ImageWriter::finish() {
   // Close the page data section: its header gets the final length and checksum.
   in_page_data_ = false;

@@ -41,11 +41,17 @@ class ImageWriter {
   // Appends `npages` pages at `vaddr` as one or more chunks (split at
   // kMaxChunkPages). Call in ascending address order after write_metadata.
   void add_pages(uint64_t vaddr, const void* pages, uint64_t npages);
+  // Records `npages` pages at `vaddr` as inherited from the parent member
+  // (ChunkEncoding::Inherited: no bytes stored), split likewise; same order.
+  void add_inherited(uint64_t vaddr, uint64_t npages);
   // Page index, trailer, final header. Throws on any I/O error.
   void finish();
 
   uint64_t bytes_written() const { return offset_; }
   uint64_t pages_written() const { return pages_; }
+  // Member `index`'s chunks added so far, in order (a child member's
+  // inherited pages are found against its parent's: dumper/SharedPages.h).
+  const std::vector<PageChunk>& chunks(uint32_t index = 0) const { return chunks_.at(index); }
 
  private:
   void write(const void* p, size_t n);

@@ -307,7 +307,7 @@ std::vector<PageChunk> decode_page_index(const uint8_t* data, size_t n, uint64_t
     c.npages = r.u32("chunk page count");
     uint64_t at = r.offset();
     uint32_t enc = r.u32("chunk encoding");
-    if (enc > uint32_t(ChunkEncoding::Zstd)) throw FormatError(at, "unknown chunk encoding " + std::to_string(enc));
+    if (enc > uint32_t(ChunkEncoding::Inherited)) throw FormatError(at, "unknown chunk encoding " + std::to_string(enc));
     c.encoding = ChunkEncoding(enc);
     c.offset = r.u64("chunk offset");
     c.stored_size = r.u64("chunk stored size");

@@ -189,7 +189,7 @@ static void validate_descriptions(const FileTable& files, int32_t lowest_fd,
   }
 }
 
-void validate_image(const Image& image, const std::vector<SectionInfo>& sections, bool root) {
+void validate_image(const Image& image, const std::vector<SectionInfo>& sections, bool root, const Image* parent) {
   // The root's fds 0-2 are restore's own; another member's are its own records.
   const int32_t lowest_fd = root ? 3 : 0;
   validate_sysv(image, sections);
@@ -468,6 +468,13 @@ void validate_image(const Image& image, const std::vector<SectionInfo>& sections
       if (d && vmas[vi].pgoff + (prev - vmas[vi].start) > page_up(d->size))
         bad("saved pages lie past the end of the deleted file " + d->path + " (" + std::to_string(d->size) + " bytes)");
     }
+    if (c.inherited()) {
+      if (c.offset || c.stored_size || c.checksum) bad("inherited chunk with stored bytes");
+      if (!vma_can_inherit(vmas[vi]))
+        bad(std::string("inherited in a ") + vma_kind_name(vmas[vi].kind) +
+            " VMA whose pages a fork cannot share (flags or guards)");
+      continue;  // no stored bytes to check
+    }
     if (c.encoding == ChunkEncoding::Raw) {
       if (c.stored_size != c.size()) bad("raw chunk's stored size differs from its page count");
       if (!page_aligned(c.offset)) bad("raw chunk not page-aligned in the file");
@@ -481,7 +488,8 @@ void validate_image(const Image& image, const std::vector<SectionInfo>& sections
   // small image describe any amount of memory (decompression amplification).
   std::vector<std::pair<uint64_t, size_t>> stored;
   stored.reserve(image.chunks.size());
-  for (size_t i = 0; i < image.chunks.size(); ++i) stored.emplace_back(image.chunks[i].offset, i);
+  for (size_t i = 0; i < image.chunks.size(); ++i)
+    if (!image.chunks[i].inherited()) stored.emplace_back(image.chunks[i].offset, i);
   std::sort(stored.begin(), stored.end());
   for (size_t k = 1; k < stored.size(); ++k) {
     const PageChunk& a = image.chunks[stored[k - 1].second];
@@ -490,7 +498,49 @@ void validate_image(const Image& image, const std::vector<SectionInfo>& sections
                                       hex(image.chunks[stored[k].second].vaddr) + ": its stored bytes overlap chunk #" +
                                       std::to_string(stored[k - 1].second) + "'s");
   }
+  validate_inherited(image, parent, index_at);
   validate_cpu_state(image, sections);
+}
+
+bool vma_can_inherit(const Vma& v) {
+  const bool anon = v.kind == VmaKind::AnonPrivate || v.kind == VmaKind::Heap || v.kind == VmaKind::Stack;
+  constexpr uint32_t kNever = kVmaHugetlb | kVmaDroppable | kVmaLocked | kVmaDontFork | kVmaWipeOnFork;
+  return anon && !(v.flags & kNever) && v.guards.empty();
+}
+
+// Pages a child inherits are its parent's staged copy after the fork: they
+// must be there (the parent saved them), and the child's area must be a
+// part of one parent area that a fork passes on unchanged, so that the
+// child can keep that part as its own. One pass over both sorted lists.
+void validate_inherited(const Image& child, const Image* parent, uint64_t index_at) {
+  const std::vector<PageChunk>& chunks = child.chunks;
+  size_t pj = 0;
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    const PageChunk& c = chunks[i];
+    if (!c.inherited()) continue;
+    auto bad = [&](const std::string& why) {
+      throw FormatError(index_at, "chunk #" + std::to_string(i) + " at " + hex(c.vaddr) + ": inherited, but " + why);
+    };
+    if (!parent) bad("the process has no parent in the image");
+    const size_t vi = vma_at(child.vmas, c.vaddr);  // inside one VMA: checked before
+    const Vma& v = child.vmas[vi];
+    const size_t pi = vma_at(parent->vmas, v.start);
+    if (pi == SIZE_MAX) bad("its area " + hex(v.start) + "-" + hex(v.end) + " does not start inside an area of the parent");
+    const Vma& p = parent->vmas[pi];
+    if (p.kind != v.kind || p.flags != v.flags || !vma_can_inherit(p))
+      bad("the parent's area " + hex(p.start) + "-" + hex(p.end) + " differs in kind or flags, or is not passed on by fork");
+    // The child's area may go on past the parent's (a heap it grew); the
+    // parent's pages are only those of the common part.
+    if (c.vaddr + c.size() > p.end) bad("it goes past the end of the parent's area at " + hex(p.end));
+    const std::vector<PageChunk>& pc = parent->chunks;
+    uint64_t at = c.vaddr;
+    const uint64_t end = c.vaddr + c.size();
+    while (pj < pc.size() && pc[pj].vaddr + pc[pj].size() <= at) ++pj;
+    for (size_t k = pj; at < end; ++k) {
+      if (k == pc.size() || pc[k].vaddr > at) bad("the parent saved no page at " + hex(at));
+      at = pc[k].vaddr + pc[k].size();
+    }
+  }
 }
 
 // What the restorer would otherwise find only while resuming the threads:

@@ -20,14 +20,30 @@ namespace ckpt::format {
 // Throws FormatError naming the offending record and the section's offset.
 // `sections`: the member's own sections and the image-wide ones. `root`:
 // the tree's root, whose fds 0-2 are restore's own (another member's fds
-// 0-2 are saved like any other).
-void validate_image(const Image& image, const std::vector<SectionInfo>& sections, bool root = true);
+// 0-2 are saved like any other). `parent`: the image of the process's
+// parent member (its inherited chunks are checked against it); nullptr for
+// the root or a single process, which may have none.
+void validate_image(const Image& image, const std::vector<SectionInfo>& sections, bool root = true,
+                    const Image* parent = nullptr);
 
 // The tree's rules (docs/format.md, "Process trees"): member 0 live, parents
 // before children, unique pids, sessions and groups restore can make again,
 // and open file descriptions, pipes and shared objects consistent across
 // members. O(n log n) in members and descriptors.
 void validate_tree(const ProcessTree& tree, const std::vector<Image>& members, const std::vector<SectionInfo>& sections);
+
+// Whether a private anonymous VMA passes its pages on to a child across
+// fork unchanged and can take inherited chunks (ChunkEncoding::Inherited):
+// plain, heap or stack memory without huge-page, droppable, locked,
+// don't-fork or wipe-on-fork flags, and without guard pages.
+bool vma_can_inherit(const Vma& v);
+
+// The rules on a child's inherited chunks against its parent (nullptr: it
+// has none, so no chunk may be inherited): the child's area starts inside a
+// parent area of the same kind and flags that vma_can_inherit, each chunk
+// ends within it, and the parent saved every such page. Part of
+// validate_image; O(n log n + m).
+void validate_inherited(const Image& child, const Image* parent, uint64_t index_at);
 
 // Whether pages of a VMA of this kind are saved in page data.
 bool vma_kind_takes_pages(VmaKind kind);

@@ -17,7 +17,7 @@ using format::kPageSize;
 bool is_staged(const format::Vma& v) { return !format::vma_kind_is_special(v.kind); }
 
 AddressPlan plan_addresses(const format::Image& image, const std::vector<x86::MapsEntry>& self_maps,
-                           uint64_t home_size, uint64_t scratch_size) {
+                           uint64_t home_size, uint64_t scratch_size, const std::vector<uint64_t>* in_place) {
   AddressPlan p;
   p.home_size = home_size;
   p.scratch_size = scratch_size;
@@ -28,6 +28,10 @@ AddressPlan plan_addresses(const format::Image& image, const std::vector<x86::Ma
   for (size_t i = 0; i < image.vmas.size(); ++i) {
     const format::Vma& v = image.vmas[i];
     if (!is_staged(v)) continue;
+    if (in_place && i < in_place->size() && (*in_place)[i] == v.start) {
+      p.staged[i] = v.start;
+      continue;
+    }
     void* r = mmap(reinterpret_cast<void*>(v.start), v.size(), PROT_NONE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
     if (r != MAP_FAILED) {

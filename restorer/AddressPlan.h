@@ -28,7 +28,11 @@ struct AddressPlan {
 bool is_staged(const format::Vma& v);
 
 // Finds the hole and reserves it (PROT_NONE, MAP_FIXED_NOREPLACE).
+// `in_place` (per VMA, or nullptr): areas already built at their own
+// address (a child member keeping its parent's copy, ChildPages.h), taken
+// as they are.
 AddressPlan plan_addresses(const format::Image& image, const std::vector<x86::MapsEntry>& self_maps,
-                           uint64_t home_size, uint64_t scratch_size);
+                           uint64_t home_size, uint64_t scratch_size,
+                           const std::vector<uint64_t>* in_place = nullptr);
 
 }  // namespace ckpt::restorer

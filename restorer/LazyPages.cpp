@@ -37,6 +37,12 @@ using format::VmaKind;
 std::vector<bool> choose_lazy(const format::Image& image) {
   std::vector<bool> lazy(image.vmas.size(), false);
   const std::vector<bool> has_pages = format::vmas_with_pages(image);
+  // An area holding pages inherited from the parent keeps the parent's
+  // staged copy of them (ChildPages.h): nothing for a server to bring in.
+  std::vector<bool> inherits(image.vmas.size(), false);
+  const std::vector<size_t> chunk_vma = format::chunk_vmas(image);
+  for (size_t ci = 0; ci < image.chunks.size(); ++ci)
+    if (image.chunks[ci].inherited()) inherits[chunk_vma[ci]] = true;
   // Addresses the launcher reads or writes in staged memory before the point of no return.
   std::vector<uint64_t> touched;
   for (const format::ThreadState& t : image.threads) {
@@ -58,7 +64,8 @@ std::vector<bool> choose_lazy(const format::Image& image) {
   for (size_t i = 0; i < image.vmas.size(); ++i) {
     const Vma& v = image.vmas[i];
     // An area with guard pages is filled eagerly too: the server's filling would lose them.
-    if ((v.kind != VmaKind::AnonPrivate && v.kind != VmaKind::Heap) || !has_pages[i] || (v.flags & eager_flags) ||
+    if ((v.kind != VmaKind::AnonPrivate && v.kind != VmaKind::Heap) || !has_pages[i] || inherits[i] ||
+        (v.flags & eager_flags) ||
         !v.guards.empty() ||
         (v.prot & PROT_EXEC))
       continue;

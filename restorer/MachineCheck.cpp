@@ -168,7 +168,8 @@ void check_memory(const format::Image& image) {
   // image is refused only when it cannot possibly be staged, not when the
   // program might later run short as it could have before the dump.
   uint64_t saved = 0, mapped = 0;
-  for (const format::PageChunk& c : image.chunks) saved += c.size();
+  for (const format::PageChunk& c : image.chunks)
+    if (!c.inherited()) saved += c.size();  // inherited pages are the parent's, counted there
   for (const Vma& v : image.vmas) mapped += v.size();
   uint64_t avail = memory_available();
   if (avail && saved > avail)

@@ -72,7 +72,7 @@ class Catalog {
     }
     pages_ = pages;
     for (const PageChunk& c : reader.image().chunks)
-      if (area_of(c.vaddr) >= 0) chunks_.push_back(&c);
+      if (!c.inherited() && area_of(c.vaddr) >= 0) chunks_.push_back(&c);
     buffer_.reset(new uint8_t[format::kMaxChunkPages * kPageSize]);
   }
   uint64_t pages() const { return pages_; }

@@ -15,10 +15,9 @@ void PageWriter::populate(uint8_t* dest, size_t n) {
 }
 
 void PageWriter::write(uint8_t* dest, const uint8_t* src, size_t n) {
-  static const pid_t self = getpid();
   while (n && vm_writev_works_) {
     iovec from{const_cast<uint8_t*>(src), n}, to{dest, n};
-    ssize_t r = process_vm_writev(self, &from, 1, &to, 1, 0);
+    ssize_t r = process_vm_writev(self_, &from, 1, &to, 1, 0);
     if (r <= 0) {
       vm_writev_works_ = false;  // refused (seccomp, no such call): stores from here on
       break;

@@ -11,6 +11,8 @@
 // same job.
 #pragma once
 
+#include <unistd.h>
+
 #include <cstddef>
 #include <cstdint>
 
@@ -26,6 +28,10 @@ class PageWriter {
 
  private:
   bool populate_works_ = true, vm_writev_works_ = true;
+  // This process, asked when the writer is made: a member launcher of a tree
+  // is a fork of its parent's, and a pid remembered there (a function's
+  // static, once) made every child write its pages into its parent.
+  const pid_t self_ = getpid();
 };
 
 }  // namespace ckpt::restorer

@@ -114,7 +114,7 @@ void stage_memory(const format::ImageReader& reader, const MachineFit& fit, cons
 }
 
 void stage_memory(const format::ImageReader& reader, const format::Image& image, const MachineFit& fit,
-                  const AddressPlan& plan, const PreparedFiles& files) {
+                  const AddressPlan& plan, const PreparedFiles& files, const ChildPages* keep) {
   const std::vector<size_t> chunk_vma = format::chunk_vmas(image);
   std::vector<bool> has_pages(image.vmas.size(), false);
   for (size_t vi : chunk_vma) has_pages[vi] = true;
@@ -123,6 +123,15 @@ void stage_memory(const format::ImageReader& reader, const format::Image& image,
     const Vma& v = image.vmas[i];
     if (!plan.staged[i]) continue;
     int prot = int(v.prot) | (has_pages[i] ? PROT_READ | PROT_WRITE : 0);
+    if (keep && keep->keeps(i)) {
+      // The parent's copy, already here: made writable for the child's own
+      // chunks (mprotect shares on), then the pages the child has no chunk
+      // for are discarded, before any is written.
+      if (mprotect(reinterpret_cast<void*>(plan.staged[i]), v.size(), prot) != 0)
+        throw RestoreError("cannot open the inherited area at " + hex(v.start) + " for writing: " + std::strerror(errno));
+      discard_uncovered(image, i, plan.staged[i]);
+      continue;
+    }
     switch (v.kind) {
       case VmaKind::AnonPrivate:
         if (v.flags & format::kVmaHugetlb) {
@@ -227,7 +236,7 @@ void stage_memory(const format::ImageReader& reader, const format::Image& image,
   for (size_t ci = 0; ci < image.chunks.size(); ++ci) {
     const format::PageChunk& c = image.chunks[ci];
     const size_t vi = chunk_vma[ci];
-    if (plan.is_lazy(vi)) continue;
+    if (plan.is_lazy(vi) || c.inherited()) continue;  // inherited: the parent's copy is kept (ChildPages.h)
     todo.push_back(&c);
     dest.push_back(reinterpret_cast<uint8_t*>(plan.staged[vi] + (c.vaddr - image.vmas[vi].start)));
     bytes += c.size();

@@ -7,6 +7,7 @@
 
 #include "format/ImageReader.h"
 #include "restorer/AddressPlan.h"
+#include "restorer/ChildPages.h"
 #include "restorer/Descriptors.h"
 #include "restorer/MachineCheck.h"
 #include "restorer/OwnFiles.h"
@@ -17,9 +18,12 @@ namespace ckpt::restorer {
 // Throws RestoreError (or format::FormatError for corrupt page data).
 void stage_memory(const format::ImageReader& reader, const MachineFit& fit, const AddressPlan& plan,
                   const PreparedFiles& files);
-// The same for one member of a tree (its chunks are in the reader's page data).
+// The same for one member of a tree (its chunks are in the reader's page
+// data). `keep` (a child member's, or nullptr): areas that already hold the
+// parent's copy of their pages; only their own chunks are written, and
+// pages no chunk covers are discarded.
 void stage_memory(const format::ImageReader& reader, const format::Image& image, const MachineFit& fit,
-                  const AddressPlan& plan, const PreparedFiles& files);
+                  const AddressPlan& plan, const PreparedFiles& files, const ChildPages* keep = nullptr);
 
 // After every check of the launch and before descriptors, the first side
 // effects outside the launcher: SysV segments attached at their staged

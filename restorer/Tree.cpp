@@ -22,6 +22,7 @@
 
 #include "format/Printable.h"
 #include "restorer/AddressPlan.h"
+#include "restorer/ChildPages.h"
 #include "restorer/DeletedFiles.h"
 #include "restorer/Launch.h"
 #include "restorer/MachineCheck.h"
@@ -156,17 +157,6 @@ void join_session(TreeRun& run, size_t i) {
   _exit(128 + sig);  // a signal whose default is not to end the process
 }
 
-// Gives up the memory the parent launcher staged (inherited by the fork):
-// this member stages its own, possibly at the same addresses.
-void drop_parent_staging(const TreeRun& run, size_t parent) {
-  const AddressPlan& pp = run.plans[parent];
-  const format::Image& pi = image_of(run, parent);
-  if (pp.size) munmap(reinterpret_cast<void*>(pp.base), pp.size);
-  for (size_t v = 0; v < pi.vmas.size() && v < pp.staged.size(); ++v)
-    if (pp.staged[v] && (pp.staged[v] < pp.base || pp.staged[v] >= pp.base + pp.size))
-      munmap(reinterpret_cast<void*>(pp.staged[v]), pi.vmas[v].size());
-}
-
 void spawn_children(TreeRun& run, size_t parent, std::vector<int>& pidfds);
 [[noreturn]] void run_member(TreeRun& run, size_t i);
 
@@ -262,10 +252,16 @@ void run_member(TreeRun& run, size_t i) {
       end_as_zombie(run, i);
     }
     const format::Image& image = image_of(run, i);
-    drop_parent_staging(run, size_t(run.tree.members[i].parent));
+    // The parent's staging is dropped, except the areas whose pages this
+    // member still shared with it copy-on-write (ChildPages.h).
+    const size_t parent = size_t(run.tree.members[i].parent);
+    ChildPages keep = plan_child_pages(image, image_of(run, parent), run.plans[parent]);
+    release_parent_memory(image_of(run, parent), run.plans[parent], image, keep);
     std::vector<x86::MapsEntry> self = x86::parse_maps(x86::read_proc_file("/proc/self/maps"));
-    run.plans[i] = plan_addresses(image, self, home_size(image), vdso_scratch_size(image, run.fits[i].vdso));
-    stage_memory(run.reader, image, run.fits[i], run.plans[i], run.files[i]);
+    run.plans[i] = plan_addresses(image, self, home_size(image), vdso_scratch_size(image, run.fits[i].vdso),
+                                  &keep.in_place);
+    place_child_pages(image, keep, run.plans[i]);
+    stage_memory(run.reader, image, run.fits[i], run.plans[i], run.files[i], &keep);
     check_launch(image, run.fits[i], run.plans[i]);
     run.files[i].deleted_exe = finish_deleted_files(image, run.files[i].deleted);
     // Test-only (x86/FaultPoint.h): a member failing, or dying, before the barrier.

@@ -169,6 +169,7 @@ static void run_one(const uint8_t* data, size_t size) {
     std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx*)> dctx(ZSTD_createDCtx(), ZSTD_freeDCtx);
     std::vector<uint8_t> pages, scratch;
     for (const format::PageChunk& c : image.chunks) {
+      if (c.inherited()) continue;  // no bytes of its own
       pages.resize(c.size());
       reader.read_chunk(c, pages.data(), dctx.get(), scratch);
     }

@@ -1496,6 +1496,93 @@ TEST_CASE("format: bad pty records are refused") {
   refused([](Image& i) { i.ptys[0].cc.resize(18); }, "pty control characters: 18, not 19");
 }
 
+TEST_CASE("format: inherited chunks (encoding 2) carry no bytes and need a parent") {
+  const auto good = image_bytes(realistic_image(), {{kHeap, compressible_pages(4, 7)}}, {ChunkEncoding::Raw, 0});
+  auto o = open_bytes(good);
+  REQUIRE(o->reader->image().chunks.size() == 1);
+  auto with = [&](auto change) {
+    std::vector<PageChunk> chunks = o->reader->image().chunks;
+    change(chunks[0]);
+    auto b = good;
+    replace_payload(b, SectionType::PageIndex, encode_page_index(chunks));
+    return b;
+  };
+  auto inherited = [](PageChunk& c) {
+    c.encoding = ChunkEncoding::Inherited;
+    c.offset = c.stored_size = c.checksum = 0;
+  };
+  // A single process (or a tree's root) has no parent to inherit from.
+  CHECK_THROWS_WITH_AS(open_bytes(with(inherited)), has("inherited, but the process has no parent in the image"),
+                       FormatError);
+  CHECK_THROWS_WITH_AS(open_bytes(with([&](PageChunk& c) {
+                         inherited(c);
+                         c.stored_size = 4096;
+                       })),
+                       has("inherited chunk with stored bytes"), FormatError);
+  CHECK_THROWS_WITH_AS(open_bytes(with([](PageChunk& c) { c.encoding = ChunkEncoding(3); })),
+                       has("unknown chunk encoding 3"), FormatError);
+  // Only in memory a fork passes on unchanged (here: a private file mapping's page).
+  CHECK_THROWS_WITH_AS(open_bytes(with([&](PageChunk& c) {
+                         inherited(c);
+                         c.vaddr = 0x55555555a000;
+                         c.npages = 1;
+                       })),
+                       has("whose pages a fork cannot share"), FormatError);
+  // Reading one is a caller's mistake, refused.
+  ZstdDctx dctx;
+  std::vector<uint8_t> scratch, dest(4 * kPageSize);
+  PageChunk c = o->reader->image().chunks[0];
+  inherited(c);
+  CHECK_THROWS_WITH_AS(o->reader->read_chunk(c, dest.data(), dctx.p, scratch), has("holds its parent's pages"),
+                       FormatError);
+}
+
+TEST_CASE("format: a tree's child inherits pages its parent saved, checked against that parent") {
+  // Root: heap pages 0-3 saved. Child (fork of it): page 1 its own, the rest inherited.
+  Image root = realistic_image(), child = realistic_image();
+  child.process.pid = child.threads[0].tid = 41300;
+  child.task.timers.clear();  // they name the root's thread
+  ProcessTree tree;
+  tree.members.resize(2);
+  tree.members[0].pid = root.process.pid;
+  tree.members[0].pgid = tree.members[0].sid = root.process.pid;
+  tree.members[1].pid = child.process.pid;
+  tree.members[1].parent = 0;
+  tree.members[1].pgid = tree.members[1].sid = root.process.pid;
+  auto write = [&](uint64_t child_from, uint64_t child_pages) {
+    TempFile f;
+    {
+      ImageWriter w(f.fd(), {ChunkEncoding::Raw, 0});
+      w.write_tree_metadata(tree, {&root, &child});
+      std::vector<uint8_t> pages = compressible_pages(4, 5);
+      w.add_pages(kHeap, pages.data(), 4);
+      w.begin_member(1);
+      w.add_inherited(kHeap, 1);
+      w.add_pages(kHeap + kPageSize, pages.data(), 1);
+      w.add_inherited(kHeap + child_from * kPageSize, child_pages);
+      w.finish();
+    }
+    std::vector<uint8_t> b(size_t(lseek(f.fd(), 0, SEEK_END)));
+    REQUIRE(pread(f.fd(), b.data(), b.size(), 0) == ssize_t(b.size()));
+    return b;
+  };
+  auto o = open_bytes(write(2, 2));
+  REQUIRE(o->reader->member_count() == 2);
+  const std::vector<PageChunk>& c = o->reader->member(1).chunks;
+  REQUIRE(c.size() == 3);
+  CHECK(c[0].inherited());
+  CHECK_FALSE(c[1].inherited());
+  CHECK(c[2].inherited());
+  CHECK(c[2].npages == 2);
+  o->reader->verify_chunks();  // reads the stored chunks, skips the inherited ones
+  // A child's stored chunk is checked too (ckpt verify, restore --check).
+  std::vector<uint8_t> bad = write(2, 2);
+  bad[c[1].offset + 100] ^= 1;
+  CHECK_THROWS_WITH_AS(open_bytes(bad)->reader->verify_chunks(), has("page data checksum mismatch"), FormatError);
+  // Inheriting a page the parent did not save (heap page 4) is refused.
+  CHECK_THROWS_WITH_AS(open_bytes(write(2, 3)), has("inherited, but the parent saved no page at"), FormatError);
+}
+
 // ------------------------------------------------------------ process trees
 namespace {
 
