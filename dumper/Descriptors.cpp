@@ -27,6 +27,7 @@
 #include "dumper/Inotify.h"
 #include "dumper/Locks.h"
 #include "dumper/OpenFiles.h"
+#include "dumper/Pty.h"
 #include "dumper/ScopedFd.h"
 #include "dumper/TargetFile.h"
 #include "dumper/TcpConnection.h"
@@ -88,7 +89,8 @@ static int root_stdio_of(pid_t pid, pid_t root, int fd) {
 }
 
 format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas, std::vector<std::string>* left_out,
-                             pid_t root, bool inherit_outside_sockets, TcpConnections* tcp) {
+                             pid_t root, bool inherit_outside_sockets, TcpConnections* tcp,
+                             const PtyEnds* tree_pty_ends) {
   const bool is_root = root == 0 || root == pid;
   format::FileTable table;
   std::map<uint64_t, size_t> object_index;  // id -> index in table.objects
@@ -142,6 +144,9 @@ format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas, st
   UnixSocketSet sockets = socket_inodes.empty() ? UnixSocketSet{} : read_unix_socket_set(pid, socket_inodes);
   sockets.inherit_outside = inherit_outside_sockets;
   std::vector<std::vector<int>> groups = group_open_files(pid, std::move(ids));
+  PtyEnds own_ends;  // Pty.h: which ptys have both ends in the dump (the caller's: in the whole tree)
+  if (!tree_pty_ends) find_pty_ends(pid, !is_root, own_ends);
+  const PtyEnds& pty_ends = tree_pty_ends ? *tree_pty_ends : own_ends;
   std::map<int, int> description_of;  // fd -> lowest fd of its description
   for (const auto& g : groups)
     for (int n : g) description_of[n] = g.front();
@@ -163,6 +168,9 @@ format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas, st
       // fds above 2 that share one of theirs become dups of restore's.
       // Locks held through them could not come back: refused.
       std::vector<format::FileLock> locks = read_locks(pid, n, read_fdinfo(pid, n));
+      struct stat st;
+      if (stat(proc_path(pid, "fd/" + std::to_string(n)).c_str(), &st) == 0)
+        refuse_pty_stdio(pid, n, st, read_fdinfo(pid, n), pty_ends);
       if (!locks.empty())
         refuse_fd(pid, n, "it holds a " + std::string(format::lock_kind_name(locks[0].kind)) +
                               ", but fds 0-2 are restore's own, so it could not be held again");
@@ -209,6 +217,8 @@ format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas, st
       } else if (!read_inet_socket(pid, n, f, table.inet_sockets)) {  // InetSocket.h
         refuse_fd(pid, n, "sockets are not supported yet (" + target + ")");
       }
+    } else if (classify_pty_end(pid, n, st, info, pty_ends, f)) {
+      // both ends of a pty in the dump: Pty.h (its settings and queues: read_ptys)
     } else if (target == "anon_inode:[eventfd]") {
       f.kind = FdKind::EventFd;
       f.count = std::stoull(fdinfo_field(info, "eventfd-count"), nullptr, 16);

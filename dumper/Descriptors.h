@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "dumper/Pty.h"
 #include "format/Image.h"
 
 namespace ckpt::dumper {
@@ -36,6 +37,6 @@ class TcpConnections;
 format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas,
                              std::vector<std::string>* left_out = nullptr, pid_t root = 0,
                              bool inherit_outside_sockets = false,
-                             TcpConnections* tcp = nullptr);
+                             TcpConnections* tcp = nullptr, const PtyEnds* pty_ends = nullptr);
 
 }  // namespace ckpt::dumper

@@ -16,6 +16,7 @@
 
 #include "dumper/AddressSpace.h"
 #include "dumper/Descriptors.h"
+#include "dumper/Pty.h"
 #include "dumper/GuardRegions.h"
 #include "dumper/SysvShm.h"
 #include "dumper/ImageFile.h"
@@ -233,7 +234,8 @@ struct MemberRecords {
   uint32_t subreaper = 0;
 };
 
-MemberRecords read_member(const Tracee& tracee, pid_t root, const DumpOptions& o, DumpReport& r, TcpConnections& tcp) {
+MemberRecords read_member(const Tracee& tracee, pid_t root, const PtyEnds& pty_ends, const DumpOptions& o,
+                          DumpReport& r, TcpConnections& tcp) {
   const pid_t pid = tracee.pid();
   if (tracee.tids().size() > format::kMaxThreads)
     throw DumpError("pid " + std::to_string(pid) + " has " + std::to_string(tracee.tids().size()) +
@@ -245,7 +247,7 @@ MemberRecords read_member(const Tracee& tracee, pid_t root, const DumpOptions& o
   read_guard_regions(pid, image.vmas);
   image.sysv_shm = read_sysv_shm(pid, image.vmas);
   image.mm = mm_info(pid, image.vmas);
-  image.files = read_files(pid, image.vmas, o.ignore_fds ? &r.warnings : nullptr, root, o.inherit_outside_sockets, &tcp);
+  image.files = read_files(pid, image.vmas, o.ignore_fds ? &r.warnings : nullptr, root, o.inherit_outside_sockets, &tcp, &pty_ends);
   image.tcp = tcp.records_for(image.files);
   // For syscall injection: code in the vdso (always mapped and present) if
   // it has it, else the process's own (x86/RemoteSyscall.h).
@@ -316,8 +318,11 @@ DumpReport dump(const DumpOptions& o) {
   TcpConnections tcp(o.tcp_established);
   const auto& ms = tree.members();
   std::vector<MemberRecords> records(ms.size());
+  PtyEnds pty_ends;  // the ptys with both ends in the tree (Pty.h)
   for (size_t i = 0; i < ms.size(); ++i)
-    if (ms[i].tracee) records[i] = read_member(*ms[i].tracee, o.pid, o, r, tcp);
+    if (ms[i].tracee) find_pty_ends(ms[i].pid, ms[i].pid != o.pid, pty_ends);
+  for (size_t i = 0; i < ms.size(); ++i)
+    if (ms[i].tracee) records[i] = read_member(*ms[i].tracee, o.pid, pty_ends, o, r, tcp);
   if (!o.kill)
     for (std::string& w : tcp.running_warnings()) r.warnings.push_back(std::move(w));
   format::ProcessTree record = tree.record();
@@ -327,6 +332,19 @@ DumpReport dump(const DumpOptions& o) {
     if (ms[i].tracee) images[i] = &records[i].image;
   }
   link_tree_files(tree, images);
+  // Each pty once for the tree; its record goes to every member holding an end of it.
+  std::vector<PtyMember> pty_members;
+  for (Image* image : images)
+    if (image) pty_members.push_back({image->process.pid, &image->files});
+  const std::vector<format::Pty> ptys = read_ptys(pty_members, o.ignore_fds ? &r.warnings : nullptr);
+  for (Image* image : images) {
+    if (!image) continue;
+    for (const format::Pty& p : ptys)
+      if (std::any_of(image->files.fds.begin(), image->files.fds.end(), [&](const format::FdEntry& f) {
+            return (f.kind == format::FdKind::PtyMaster || f.kind == format::FdKind::PtySlave) && f.object == p.id;
+          }))
+        image->ptys.push_back(p);
+  }
   for (const Image* image : images)
     if (image) note_outside_pipes(image->files, o.output, r.warnings, image->process.pid, o.pid);
 

@@ -139,6 +139,16 @@ void print_json(const ImageReader& r, std::ostream& out) {
         << ",\"recv_bytes\":" << c.recv_queue.size() << ",\"mss\":" << c.mss << ",\"options\":" << c.tcp_options
         << "}";
   }
+  out << "],\"ptys\":[";
+  for (size_t i = 0; i < img.ptys.size(); ++i) {
+    const Pty& p = img.ptys[i];
+    size_t in = 0;
+    for (const PtyLine& l : p.input) in += l.bytes.size();
+    out << (i ? "," : "") << "{\"index\":" << p.id << ",\"rows\":" << p.rows << ",\"cols\":" << p.cols
+        << ",\"lflag\":" << p.lflag << ",\"packet\":" << p.packet << ",\"locked\":" << p.locked
+        << ",\"input_bytes\":" << in << ",\"output_bytes\":" << p.output.size() << ",\"session\":" << p.session
+        << "}";
+  }
   out << "],\"outside_pipe_ends\":[";
   const std::vector<int> outside = outside_pipe_ends(img);
   for (size_t i = 0; i < outside.size(); ++i) out << (i ? "," : "") << outside[i];
@@ -296,6 +306,14 @@ void print_member(const Image& img, std::ostream& out) {
                 : std::string())
         << ((c.shutdown & kTcpShutRead) ? ", shut down for reading" : "") << ", " << c.options.size()
         << " options\n";
+  for (const Pty& p : img.ptys) {
+    size_t in = 0;
+    for (const PtyLine& l : p.input) in += l.bytes.size();
+    out << "pty " << p.id << " (a new index at restore): " << p.rows << "x" << p.cols
+        << ((p.lflag & 2) ? ", canonical" : ", raw") << (p.packet ? ", packet mode" : "") << (p.locked ? ", locked" : "")
+        << ", " << in << " bytes of input and " << p.output.size() << " of output queued"
+        << (p.session ? ", the process's controlling terminal" : "") << "\n";
+  }
   for (int fd : outside_pipe_ends(img)) {
     auto f = std::lower_bound(img.files.fds.begin(), img.files.fds.end(), fd,
                               [](const FdEntry& e, int n) { return e.fd < n; });

@@ -31,6 +31,7 @@ enum class SectionType : uint32_t {
   Task = 7,       // TaskState
   Files = 8,      // FileTable
   SysvShm = 13,   // std::vector<SysvSegment>; optional (written only when there are segments)
+  Ptys = 29,      // std::vector<Pty>; optional (written only when the process holds both ends of a pty)
   Tree = 21,      // ProcessTree: the members; exactly one, flags 0 (docs/format.md, "Process trees")
   // 22: reserved for the tree (tree-wide records).
   UnixSockets = 25,  // FileTable::unix_sockets; optional (written only when there are some)
@@ -42,7 +43,7 @@ inline constexpr uint32_t kSectionTypeCount = 8;  // types 1..kSectionTypeCount 
 inline bool section_type_is_optional(uint32_t t) {
   return t == uint32_t(SectionType::SysvShm) || t == uint32_t(SectionType::Tree) ||
          t == uint32_t(SectionType::UnixSockets) || t == uint32_t(SectionType::InetSockets) ||
-         t == uint32_t(SectionType::Tcp);
+         t == uint32_t(SectionType::Tcp) || t == uint32_t(SectionType::Ptys);
 }
 // Whether a section belongs to one member of the tree (its header's flags
 // carry the member's index) rather than to the whole image (flags 0).
@@ -353,6 +354,8 @@ enum class FdKind : uint32_t {
   InetSocket = 14,  // `object` = InetSocket id (IPv4/IPv6 TCP, UDP, ping: not a live connection)
   NetlinkSocket = 19,  // `object` = InetSocket id of a netlink socket
   TcpConnection = 15,  // `object` = TcpConnection id (its socket inode), in the tcp section
+  PtyMaster = 17,   // `object` = Pty id: the master (/dev/ptmx) of a pty whose slave is open in the image too
+  PtySlave = 18,    // `object` = Pty id: one open of that pty's slave (/dev/pts/N)
 };
 bool fd_kind_is_valid(uint32_t raw);
 const char* fd_kind_name(FdKind kind);
@@ -508,6 +511,34 @@ struct SysvSegment {
 };
 inline constexpr uint32_t kShmDest = 01000;  // SHM_DEST
 
+// A pseudo-terminal whose master and slave are both open in the image
+// (docs/format.md, "ptys"): recorded once, referenced by its master's and
+// slaves' FdEntry::object, created once at restore (format/Pty.h).
+struct PtyLine {
+  std::vector<uint8_t> bytes;  // as a read(2) of the slave returned it
+  uint32_t end = 0;            // PtyLineEnd
+};
+enum PtyLineEnd : uint32_t {
+  kPtyPartial = 0,  // not ended: raw input (non-canonical), or a canonical line still being typed (last only)
+  kPtyEndChar = 1,  // a canonical line ended by its last byte ('\n', VEOL or VEOL2)
+  kPtyEndEof = 2,   // a canonical line ended by VEOF (not among `bytes`, as read(2) shows it)
+};
+struct Pty {
+  uint64_t id = 0;        // its index at dump (TIOCGPTN); what the fds' `object` names
+  uint32_t iflag = 0, oflag = 0, cflag = 0, lflag = 0;  // the slave's termios (TCGETS2)
+  uint32_t line = 0;      // c_line, the line discipline; only N_TTY (0)
+  std::vector<uint8_t> cc;  // c_cc, 19 bytes
+  uint32_t ispeed = 0, ospeed = 0;
+  uint32_t rows = 0, cols = 0, xpixel = 0, ypixel = 0;  // TIOCGWINSZ
+  uint32_t packet = 0;    // TIOCGPKT of the master
+  uint32_t locked = 0;    // TIOCGPTLCK
+  uint32_t excl_master = 0, excl_slave = 0;  // TIOCGEXCL of each side
+  std::vector<PtyLine> input;    // waiting for the slave's reader, in order
+  std::vector<uint8_t> output;   // waiting for the master's reader (without packet-mode headers)
+  int32_t session = 0;    // the saved pid of the session leader whose controlling terminal it is; 0: none
+  int32_t foreground = 0; // its foreground process group (TIOCGPGRP) as a saved pgid; 0 with session 0
+};
+
 // The process tree (docs/format.md, "Process trees"): member 0 is the root,
 // the process `ckpt dump PID` named; a parent comes before its children.
 enum MemberState : uint32_t {
@@ -541,6 +572,7 @@ struct Image {
   std::vector<PageChunk> chunks;     // sorted by vaddr, non-overlapping
   std::vector<SysvSegment> sysv_shm; // sorted by id
   std::vector<TcpConnection> tcp;    // sorted by id (TcpConnection.h)
+  std::vector<Pty> ptys;             // sorted by id
 };
 
 // For a validated image (every chunk inside one VMA): the index of the VMA

@@ -22,6 +22,7 @@
 #include "format/Layout.h"
 #include "format/Limits.h"
 #include "format/InetSocket.h"
+#include "format/Pty.h"
 #include "format/Sections.h"
 #include "format/Validate.h"
 
@@ -184,6 +185,7 @@ ImageReader::ImageReader(int fd) : fd_(fd) {
       case SectionType::UnixSockets: img.files.unix_sockets = decode_unix_sockets(p.data(), p.size(), s.payload()); break;
       case SectionType::InetSockets: inet_sockets[s.member] = decode_inet_sockets(p.data(), p.size(), s.payload()); break;
       case SectionType::Tcp: img.tcp = decode_tcp_connections(p.data(), p.size(), s.payload()); break;
+      case SectionType::Ptys: img.ptys = decode_ptys(p.data(), p.size(), s.payload()); break;
       case SectionType::PageData:
       case SectionType::Tree: break;
     }

@@ -12,6 +12,7 @@
 
 #include "format/Limits.h"
 #include "format/InetSocket.h"
+#include "format/Pty.h"
 #include "format/Sections.h"
 
 namespace ckpt::format {
@@ -111,6 +112,7 @@ void ImageWriter::write_tree_metadata(const ProcessTree& tree, const std::vector
     if (!image->files.inet_sockets.empty())
       section(SectionType::InetSockets, encode_inet_sockets(image->files.inet_sockets), i);
     if (!image->tcp.empty()) section(SectionType::Tcp, encode_tcp_connections(image->tcp), i);
+    if (!image->ptys.empty()) section(SectionType::Ptys, encode_ptys(image->ptys), i);
   }
   begin_page_data();
 }

@@ -47,6 +47,11 @@ inline constexpr uint32_t kMaxNetlinkGroupBytes = 128;         // a netlink sock
 inline constexpr uint32_t kMaxMulticastGroups = 4096;          // per socket (igmp_max_memberships is 20 by default)
 inline constexpr uint32_t kMaxMulticastSources = 4096;         // per group (igmp_max_msf is 10 by default)
 inline constexpr uint32_t kMaxTcpConnections = 1u << 16;
+inline constexpr uint32_t kMaxPtys = 4096;               // /proc/sys/kernel/pty/max default
+// One line discipline's buffer (N_TTY_BUF_SIZE): what a pty holds queued in
+// each direction and ckpt carries; more is refused at dump.
+inline constexpr uint32_t kMaxPtyQueueBytes = 4096;
+inline constexpr uint32_t kPtyCcCount = 19;                // NCCS of the kernel's termios2
 // Highest user address + 1 with 4-level paging (TASK_SIZE_MAX on x86-64).
 inline constexpr uint64_t kUserSpaceEnd = 0x00007ffffffff000ull;
 

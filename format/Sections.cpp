@@ -23,6 +23,7 @@ const char* section_name(SectionType type) {
     case SectionType::SysvShm: return "sysv_shm";
     case SectionType::InetSockets: return "inet_sockets";
     case SectionType::Tcp: return "tcp";
+    case SectionType::Ptys: return "ptys";
     case SectionType::Tree: return "tree";
     case SectionType::UnixSockets: return "unix_sockets";
   }
@@ -81,12 +82,15 @@ const char* fd_kind_name(FdKind kind) {
     case FdKind::InetSocket: return "inet socket";
     case FdKind::NetlinkSocket: return "netlink socket";
     case FdKind::TcpConnection: return "tcp connection";
+    case FdKind::PtyMaster: return "pty-master";
+    case FdKind::PtySlave: return "pty-slave";
   }
   return "unknown";
 }
 
 bool fd_kind_is_valid(uint32_t raw) {
-  return (raw >= 1 && raw <= uint32_t(FdKind::TcpConnection)) || raw == uint32_t(FdKind::NetlinkSocket);
+  return (raw >= 1 && raw <= uint32_t(FdKind::TcpConnection)) || raw == uint32_t(FdKind::PtyMaster) ||
+         raw == uint32_t(FdKind::PtySlave) || raw == uint32_t(FdKind::NetlinkSocket);
 }
 
 const char* lock_kind_name(LockKind kind) {

@@ -17,6 +17,7 @@
 #include "format/Hex.h"
 #include "format/InetSocket.h"
 #include "format/Inotify.h"
+#include "format/Pty.h"
 #include "format/FormatError.h"
 #include "format/Limits.h"
 #include "x86/LdtDescriptor.h"
@@ -392,6 +393,10 @@ void validate_image(const Image& image, const std::vector<SectionInfo>& sections
     validate_unix_sockets(image.files.unix_sockets, std::move(socket_fds),
                           [&](const std::string& why) { throw FormatError(at ? at : files_at, "unix_sockets: " + why); });
   }
+  auto bad_ptys = [&](const std::string& why) {
+    throw FormatError(section_offset(sections, image.ptys.empty() ? SectionType::Files : SectionType::Ptys), why);
+  };
+  validate_ptys(image, bad_ptys);  // across the tree's members: validate_tree
 
   const uint64_t threads_at = section_offset(sections, SectionType::Threads);
   std::vector<int32_t> tids;
@@ -709,6 +714,13 @@ void validate_tree(const ProcessTree& tree, const std::vector<Image>& members, c
         (objects[i].second->memfd != objects[i - 1].second->memfd || objects[i].second->size != objects[i - 1].second->size))
       throw FormatError(at, "tree: shared object " + std::to_string(objects[i].first) +
                                 " differs between the members that hold it");
+  // Ptys across the members (a tree without its section: one process, which
+  // then leads its session and group if a pty says so).
+  std::vector<PtyProcess> pty_set;
+  for (size_t i = 0; i < ms.size(); ++i)
+    if (ms[i].state == kMemberLive)
+      pty_set.push_back({&members[i], ms[i].sid ? ms[i].sid : ms[i].pid, ms[i].pgid ? ms[i].pgid : ms[i].pid});
+  validate_pty_set(pty_set, [&](const std::string& why) { throw FormatError(at, why); });
 }
 
 }  // namespace ckpt::format

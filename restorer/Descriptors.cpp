@@ -26,6 +26,7 @@
 #include "restorer/InetSocket.h"
 #include "restorer/Inotify.h"
 #include "restorer/Locks.h"
+#include "restorer/Pty.h"
 #include "restorer/RestoreError.h"
 #include "restorer/TcpConnection.h"
 #include "restorer/TimerFd.h"
@@ -188,9 +189,10 @@ static bool pipe_size_settable(uint32_t size) {
   return tried[size] = ok;
 }
 
-void check_files(const format::Image& image, const ExternalFds& external) {
+void check_files(const format::Image& image, const ExternalFds& external, bool root) {
   const std::set<int>& inherit = external.inherit;
   check_deleted_files(image);
+  check_ptys(image, root);
   for (const FdEntry& f : image.files.fds) {
     struct stat st;
     switch (f.kind) {
@@ -360,6 +362,7 @@ void prepare_fds(const format::Image& image, const ExternalFds& external /*check
   std::map<uint64_t, std::pair<int, int>>& pipes = tree.pipes;
   std::map<uint64_t, unsigned>& pipe_ends_used = tree.pipe_ends_used;
   std::map<int32_t, int> created;                 // FdEntry::fd -> launcher fd of its open file
+  make_ptys(image, tree.ptys);                    // each pty once, before its fds (Pty.h)
   std::set<int32_t> reused;                       // FdEntry::fd whose description an earlier member made
   // FIFOs: read ends first, so that opening a write end finds a reader.
   std::vector<const FdEntry*> order;
@@ -465,6 +468,8 @@ void prepare_fds(const format::Image& image, const ExternalFds& external /*check
         fd = make_tcp_connection(image, f);  // in repair mode until the trampoline's fixup
         out.fixups.push_back({f.fd, trampoline::kFixupTcpRepairOff, tcp_reuseaddr(image, f), tcp_corked(image, f) ? 0u : 1u});
         break;
+      case FdKind::PtyMaster:
+      case FdKind::PtySlave: fd = open_pty_end(f, tree.ptys); break;
       case FdKind::Memfd: {
         auto it = out.objects.find(f.object);
         if (it == out.objects.end()) fail(f, "its memfd object is missing");
@@ -541,6 +546,10 @@ void prepare_fds(const format::Image& image, const ExternalFds& external /*check
   fill_epoll_sets(image, created, base, reused);
   sockets.commit();
   fill_inet_queues(image, created);
+  if (!shared) {  // a single process: its ptys are complete (a tree's: restore_tree)
+    take_controlling_terminal(image, out.moves);
+    finish_ptys(own.ptys);
+  }
 }
 
 void fill_pipes(PreparedFiles& files) {

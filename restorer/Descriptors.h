@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "format/Image.h"
+#include "restorer/Pty.h"
 #include "trampoline/Plan.h"
 
 namespace ckpt::restorer {
@@ -55,6 +56,7 @@ struct SharedDescriptions {
   std::map<uint64_t, std::pair<int, int>> pipes;         // pipe inode -> (read end, write end)
   std::map<uint64_t, unsigned> pipe_ends_used;           // bit 1: read end handed out, bit 2: write end
   std::set<uint64_t> memfd_given;                        // memfds whose created description an fd took
+  PreparedPtys ptys;                                     // each pty once for the tree (Pty.h)
   std::map<uint64_t, int> objects;                       // SharedObject id -> fd, once for the tree
   std::map<uint64_t, int> deleted;                       // DeletedFile id -> fd, once for the tree
   ~SharedDescriptions();                                 // closes the pipes' own ends and the deleted files
@@ -64,7 +66,9 @@ struct SharedDescriptions {
 int fd_base(const format::Image& image);
 
 // Throws RestoreError.
-void check_files(const format::Image& image, const ExternalFds& external);
+// `root`: the image is the process restore becomes (not a member it forks),
+// so its session is restore's to make.
+void check_files(const format::Image& image, const ExternalFds& external, bool root = true);
 
 // Creates the shared memory objects (memfds, anonymous shared memory):
 // the launcher's own memory, no file-system side effect. Staging maps them.

@@ -51,11 +51,15 @@
 // (both scales), tcp_unsent=N, tcp_mss=N, tcp_maxseg_option=1 (TCP_MAXSEG
 // among its ordinary options),
 // tcp_orphan=1 (its fds become eventfds: a connection no fd holds).
+// Ptys (the first record): pty=line:N, pty=session:N (and foreground),
+// pty=window:N (rows), pty=end:N (the first input line's end), pty=input:N
+// (N more bytes of input), pty=cc:N (N control characters), pty=packet:N;
+// pty=no_master:1 (its master fd becomes a slave fd), pty=object:N (its
+// first fd names pty N instead).
 
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <sys/socket.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -212,7 +216,7 @@ int main(int argc, char** argv) {
       std::string field = arg.substr(0, eq), value = arg.substr(eq + 1);
       bool text = field == "sock_pick" || field == "sock_addr" || field == "cwd" || field == "file_path" ||
                   field == "saved_file_path" || field == "exe" || field == "compress" || field == "lock" ||
-                  field.rfind("add_", 0) == 0 || field == "unix";
+                  field.rfind("add_", 0) == 0 || field == "unix" || field == "pty";
       auto first_epoll = [&]() -> FdEntry& {
         for (FdEntry& f : img.files.fds)
           if (f.kind == FdKind::Epoll && !f.targets.empty()) return f;
@@ -314,6 +318,30 @@ int main(int argc, char** argv) {
           std::memcpy(info.data() + 8, &code, 4);
           img.task.shared_pending.push_back(info);
         }
+      }
+      else if (field == "pty") {
+        std::vector<std::string> p = split(value, ':');
+        if (img.ptys.empty()) throw std::runtime_error("the image has no pty");
+        Pty& t = img.ptys[0];
+        const std::string key = p.at(0);
+        const uint64_t v = std::stoull(p.at(1), nullptr, 0);
+        auto first_fd = [&](bool master_only) -> FdEntry& {
+          for (FdEntry& f : img.files.fds)
+            if ((f.kind == FdKind::PtyMaster || (!master_only && f.kind == FdKind::PtySlave)) && f.object == t.id) return f;
+          throw std::runtime_error("no fd of the first pty");
+        };
+        if (key == "line") t.line = uint32_t(v);
+        else if (key == "session") t.session = t.foreground = int32_t(v);
+        else if (key == "window") t.rows = uint32_t(v);
+        else if (key == "end") {
+          if (t.input.empty()) t.input.push_back({{'x'}, 0});
+          t.input[0].end = uint32_t(v);
+        } else if (key == "input") t.input.push_back({std::vector<uint8_t>(v, 'i'), 0});
+        else if (key == "cc") t.cc.resize(v);
+        else if (key == "packet") t.packet = uint32_t(v);
+        else if (key == "no_master") first_fd(true).kind = FdKind::PtySlave;
+        else if (key == "object") first_fd(false).object = v;
+        else throw std::runtime_error("unknown pty field " + key);
       }
       else if (field == "corrupt_chunk") corrupt_chunk = n != 0;
       else if (field == "share_chunks") share_chunks = n != 0;

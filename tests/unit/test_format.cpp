@@ -1532,6 +1532,86 @@ TEST_CASE("format: TCP connections round-trip and are checked") {
   refused(b, "not sorted by id, or a duplicate");
 }
 
+// ------------------------------------------- ptys
+
+namespace {
+// The realistic image with pty 7: master fd 10, slave fds 11 and 12, queued
+// data both ways, the process's controlling terminal.
+Image image_with_pty() {
+  Image img = realistic_image();
+  Pty p;
+  p.id = 7;
+  p.lflag = 0000002;  // ICANON
+  p.cc.assign(kPtyCcCount, 0);
+  p.cc[2] = 0x7f;
+  p.rows = 24, p.cols = 80, p.xpixel = 640, p.ypixel = 480;
+  p.packet = 1, p.locked = 1, p.excl_slave = 1;
+  p.input.push_back({{'l', 's', '\n'}, kPtyEndChar});
+  p.input.push_back({{}, kPtyEndEof});
+  p.input.push_back({{'p', 'a'}, kPtyPartial});
+  p.output = {'o', 'u', 't'};
+  p.session = p.foreground = img.process.pid;
+  img.ptys.push_back(p);
+  for (int fd : {10, 11, 12}) {
+    FdEntry f;
+    f.fd = fd;
+    f.kind = fd == 10 ? FdKind::PtyMaster : FdKind::PtySlave;
+    f.flags = fd == 12 ? O_RDONLY : O_RDWR;
+    f.object = 7;
+    img.files.fds.push_back(f);
+  }
+  return img;
+}
+}  // namespace
+
+TEST_CASE("format: ptys round-trip") {
+  Image img = image_with_pty();
+  auto o = write_and_open(img, one_page());
+  const Image& back = o->reader->image();
+  REQUIRE(back.ptys.size() == 1);
+  const Pty& p = back.ptys[0];
+  CHECK(p.id == 7);
+  CHECK(p.cc.size() == kPtyCcCount);
+  CHECK(p.cc[2] == 0x7f);
+  CHECK((p.rows == 24 && p.cols == 80 && p.xpixel == 640 && p.ypixel == 480));
+  CHECK((p.packet == 1 && p.locked == 1 && p.excl_slave == 1 && p.excl_master == 0));
+  REQUIRE(p.input.size() == 3);
+  CHECK(p.input[0].end == kPtyEndChar);
+  CHECK(p.input[1].bytes.empty());
+  CHECK(p.input[2].bytes.size() == 2);
+  CHECK(p.output.size() == 3);
+  CHECK(p.session == img.process.pid);
+  REQUIRE(back.files.fds.size() == 3);
+  CHECK(back.files.fds[0].kind == FdKind::PtyMaster);
+  CHECK(back.files.fds[2].kind == FdKind::PtySlave);
+  CHECK(back.files.fds[2].object == 7);
+}
+
+TEST_CASE("format: bad pty records are refused") {
+  auto refused = [](void (*edit)(Image&), const char* why) {
+    Image img = image_with_pty();
+    edit(img);
+    CHECK_THROWS_WITH_AS(write_and_open(img, one_page()), has(why), FormatError);
+  };
+  refused([](Image& i) { i.ptys[0].line = 2; }, "is not N_TTY");
+  refused([](Image& i) { i.ptys[0].cols = 1u << 16; }, "window size out of range");
+  refused([](Image& i) { i.ptys[0].locked = 2; }, "a flag is not 0 or 1");
+  refused([](Image& i) { i.ptys[0].input[0].end = 3; }, "unknown end");
+  refused([](Image& i) { i.ptys[0].input[0].end = kPtyPartial; }, "only the last input line may be unfinished");
+  refused([](Image& i) { i.ptys[0].lflag = 0; }, "input lines on a terminal not in canonical mode");
+  refused([](Image& i) { i.ptys[0].input[2].bytes.assign(4095, 'x'); }, "more queued input than a line discipline holds");
+  refused([](Image& i) { i.ptys[0].session = 1; }, "which no process leads in the image");
+  refused([](Image& i) { i.ptys[0].foreground = 1; }, "which has no such group in the image");
+  refused([](Image& i) { i.ptys[0].foreground = 0; }, "both be set or both 0");
+  refused([](Image& i) { i.files.fds[0].kind = FdKind::PtySlave; }, "0 master fds, not 1");
+  refused([](Image& i) { i.files.fds.resize(1); }, "no slave fd");
+  refused([](Image& i) { i.files.fds.clear(); }, "pty 7: no fd names it");
+  refused([](Image& i) { i.files.fds[1].object = 8; }, "pty 8 is not in the ptys section");
+  refused([](Image& i) { i.files.fds[0].flags = O_RDONLY; }, "a pty master is open read-write");
+  refused([](Image& i) { i.ptys.push_back(i.ptys[0]); }, "ids not ascending");
+  refused([](Image& i) { i.ptys[0].cc.resize(18); }, "pty control characters: 18, not 19");
+}
+
 TEST_CASE("format: inherited chunks (encoding 2) carry no bytes and need a parent") {
   const auto good = image_bytes(realistic_image(), {{kHeap, compressible_pages(4, 7)}}, {ChunkEncoding::Raw, 0});
   auto o = open_bytes(good);
