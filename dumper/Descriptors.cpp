@@ -26,6 +26,7 @@
 #include "dumper/OpenFiles.h"
 #include "dumper/ScopedFd.h"
 #include "dumper/TargetFile.h"
+#include "dumper/Terminal.h"
 #include "dumper/TimerFd.h"
 #include "dumper/Tracee.h"
 #include "format/Limits.h"
@@ -74,8 +75,19 @@ bool is_tty(dev_t rdev) {
 
 }  // namespace
 
-format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas, std::vector<std::string>* left_out) {
+format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas, std::vector<std::string>* left_out,
+                             const UserTerminal& terminal, std::optional<format::TerminalInfo>* terminal_record) {
   format::FileTable table;
+  // Whether fd m is on the user's terminal (a pty master, 5:2, never is: it
+  // answers TIOCGDEV with its slave's number); the first such fd gives the
+  // terminal's record.
+  auto on_terminal = [&](int m, const struct stat& st) {
+    if (!terminal_record || !S_ISCHR(st.st_mode) || !is_tty(st.st_rdev) || st.st_rdev == makedev(5, 2) ||
+        !on_user_terminal(pid, m, terminal))
+      return false;
+    if (!*terminal_record) *terminal_record = read_terminal(pid, m);
+    return true;
+  };
   std::map<uint64_t, size_t> object_index;  // id -> index in table.objects
 
   // Shared memory behind mappings, read through map_files (once per object).
@@ -129,6 +141,8 @@ format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas, st
   for (const auto& group : groups) {
     const int n = group.front();
     if (n <= 2) {
+      struct stat st;
+      if (stat(proc_path(pid, "fd/" + std::to_string(n)).c_str(), &st) == 0) on_terminal(n, st);
       // The shell-job convention: fds 0-2 are restore's own stdio, so the
       // fds above 2 that share one of theirs become dups of restore's.
       // Locks held through them could not come back: refused.
@@ -165,7 +179,10 @@ format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas, st
     if (target.rfind("socket:", 0) != 0) read_file_owner(pid, f);
 
     if (target.rfind("socket:", 0) == 0) refuse_fd(pid, n, "sockets are not supported yet (" + target + ")");
-    if (target == "anon_inode:[eventfd]") {
+    if (on_terminal(n, st)) {
+      f.kind = FdKind::Terminal;  // reopened on restore's terminal (Terminal.h)
+      f.rdev = st.st_rdev;
+    } else if (target == "anon_inode:[eventfd]") {
       f.kind = FdKind::EventFd;
       f.count = std::stoull(fdinfo_field(info, "eventfd-count"), nullptr, 16);
       if (fdinfo_field(info, "eventfd-semaphore") == "1") f.flags |= 1;  // EFD_SEMAPHORE
@@ -227,7 +244,8 @@ format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas, st
       f.file.size = uint64_t(st.st_size);
       f.file.mtime_ns = int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
     } else if (S_ISCHR(st.st_mode)) {
-      if (is_tty(st.st_rdev)) refuse_fd(pid, n, "terminals other than the inherited stdio are not supported yet (" + target + ")");
+      if (is_tty(st.st_rdev))
+        refuse_fd(pid, n, "terminals other than the process's controlling terminal are not supported yet (" + target + ")");
       f.kind = FdKind::CharDevice;
       f.rdev = st.st_rdev;
     } else {

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "dumper/Terminal.h"
 #include "format/Image.h"
 
 namespace ckpt::dumper {
@@ -25,7 +26,13 @@ namespace ckpt::dumper {
 // numbers, as if the process had closed them just before the dump: one
 // line per fd is added to *left_out, and epoll sets lose their entries for
 // it (as the kernel drops them when a file is closed for good).
+//
+// fds on `terminal` (the user's terminal, Terminal.h) are carried: those
+// above 2 as FdKind::Terminal, and the terminal's record goes to
+// *terminal_record (when some fd, 0-2 included, is on it). Other terminals
+// are refused.
 format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas,
-                             std::vector<std::string>* left_out = nullptr);
+                             std::vector<std::string>* left_out = nullptr, const UserTerminal& terminal = {},
+                             std::optional<format::TerminalInfo>* terminal_record = nullptr);
 
 }  // namespace ckpt::dumper

@@ -223,7 +223,10 @@ DumpReport dump(const DumpOptions& o) {
   image.sysv_shm = read_sysv_shm(o.pid, image.vmas);
   image.mm = mm_info(o.pid, image.vmas);
   DumpReport r;
-  image.files = read_files(o.pid, image.vmas, o.ignore_fds ? &r.warnings : nullptr);
+  // The user's terminal: the dumped set's controlling terminal, unless the
+  // set holds its pty master (then the pair is the set's own).
+  const UserTerminal terminal = find_user_terminal(o.pid, pty_masters_of(o.pid));
+  image.files = read_files(o.pid, image.vmas, o.ignore_fds ? &r.warnings : nullptr, terminal, &image.terminal);
   note_outside_pipes(image.files, o.output, r.warnings);
   // For syscall injection: code in the vdso (always mapped and present) if
   // it has it, else the process's own (x86/RemoteSyscall.h).

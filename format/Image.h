@@ -5,8 +5,11 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "format/Terminal.h"
 
 namespace ckpt::format {
 
@@ -27,10 +30,13 @@ enum class SectionType : uint32_t {
   Task = 7,       // TaskState
   Files = 8,      // FileTable
   SysvShm = 13,   // std::vector<SysvSegment>; optional (written only when there are segments)
+  Terminal = 28,  // TerminalInfo (format/Terminal.h); optional (written only when an fd was on the user's terminal)
 };
 inline constexpr uint32_t kSectionTypeCount = 8;  // types 1..kSectionTypeCount are all required
 // Whether a section type beyond the required ones is known (it may be absent).
-inline bool section_type_is_optional(uint32_t t) { return t == uint32_t(SectionType::SysvShm); }
+inline bool section_type_is_optional(uint32_t t) {
+  return t == uint32_t(SectionType::SysvShm) || t == uint32_t(SectionType::Terminal);
+}
 const char* section_name(SectionType type);
 
 struct ProcessInfo {
@@ -324,6 +330,11 @@ enum class FdKind : uint32_t {
   TimerFd = 10,
   Memfd = 11,       // `object` = SharedObject id
   Inotify = 12,     // `watches`
+  // 13-15, 17-19: other kinds (sockets, ptys).
+  // The user's terminal (Image::terminal), an open file description of its
+  // own: restored as a new open of restore's terminal (`file.path`, `rdev`
+  // as at dump: /dev/tty (5:0) opens restore's controlling terminal).
+  Terminal = 16,
 };
 const char* fd_kind_name(FdKind kind);
 
@@ -445,6 +456,7 @@ struct Image {
   std::vector<ThreadState> threads;  // threads[0] is the thread group leader
   std::vector<PageChunk> chunks;     // sorted by vaddr, non-overlapping
   std::vector<SysvSegment> sysv_shm; // sorted by id
+  std::optional<TerminalInfo> terminal;  // the user's terminal, when an fd (0-2 included) was on it
 };
 
 // For a validated image (every chunk inside one VMA): the index of the VMA

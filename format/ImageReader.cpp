@@ -143,6 +143,7 @@ ImageReader::ImageReader(int fd) : fd_(fd) {
       case SectionType::Task: image_.task = decode_task(p.data(), p.size(), s.payload()); break;
       case SectionType::Files: image_.files = decode_files(p.data(), p.size(), s.payload()); break;
       case SectionType::SysvShm: image_.sysv_shm = decode_sysv_shm(p.data(), p.size(), s.payload()); break;
+      case SectionType::Terminal: image_.terminal = decode_terminal(p.data(), p.size(), s.payload()); break;
       case SectionType::PageData: break;
     }
   }

@@ -90,6 +90,7 @@ void ImageWriter::write_metadata(const Image& image) {
   section(SectionType::Vmas, encode_vmas(image.vmas));
   section(SectionType::Threads, encode_threads(image.threads));
   if (!image.sysv_shm.empty()) section(SectionType::SysvShm, encode_sysv_shm(image.sysv_shm));
+  if (image.terminal) section(SectionType::Terminal, encode_terminal(*image.terminal));
   begin_page_data();
 }
 

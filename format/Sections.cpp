@@ -21,6 +21,7 @@ const char* section_name(SectionType type) {
     case SectionType::Task: return "task";
     case SectionType::Files: return "files";
     case SectionType::SysvShm: return "sysv_shm";
+    case SectionType::Terminal: return "terminal";
   }
   return "unknown";
 }
@@ -73,6 +74,7 @@ const char* fd_kind_name(FdKind kind) {
     case FdKind::TimerFd: return "timerfd";
     case FdKind::Memfd: return "memfd";
     case FdKind::Inotify: return "inotify";
+    case FdKind::Terminal: return "terminal";
   }
   return "unknown";
 }
@@ -487,7 +489,7 @@ FileTable decode_files(const uint8_t* data, size_t n, uint64_t base) {
     f.fd = r.i32("fd number");
     uint64_t at = r.offset();
     uint32_t kind = r.u32("fd kind");
-    if (kind < 1 || kind > uint32_t(FdKind::Inotify)) throw FormatError(at, "unknown fd kind " + std::to_string(kind));
+    if ((kind < 1 || kind > uint32_t(FdKind::Inotify)) && kind != uint32_t(FdKind::Terminal)) throw FormatError(at, "unknown fd kind " + std::to_string(kind));
     f.kind = FdKind(kind);
     f.flags = r.u32("fd flags");
     f.cloexec = r.u32("fd cloexec");

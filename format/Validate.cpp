@@ -367,6 +367,8 @@ void validate_image(const Image& image, const std::vector<SectionInfo>& sections
   }
   validate_descriptions(image.files, bad_files);
   validate_deleted_files(image, bad_files);
+  const uint64_t terminal_at = image.terminal ? section_offset(sections, SectionType::Terminal) : files_at;
+  validate_terminal(image, [&](const std::string& why) { throw FormatError(terminal_at, "terminal: " + why); });
 
   const uint64_t threads_at = section_offset(sections, SectionType::Threads);
   std::vector<int32_t> tids;

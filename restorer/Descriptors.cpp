@@ -218,6 +218,9 @@ void check_files(const format::Image& image, const ExternalFds& external) {
           fail(f, "cannot set the pipe size to " + std::to_string(f.pipe_size) + " here");
         break;
       case FdKind::Inotify: check_inotify(f); break;
+      case FdKind::Terminal:
+        if (!external.terminal) fail(f, "it was on the user's terminal, and this restore has none to give it");
+        break;
       case FdKind::Fifo:
         if (fifo_is_unlinked(image, f)) break;  // recreated (DeletedFiles.h)
         if (stat(f.file.path.c_str(), &st) != 0 || !S_ISFIFO(st.st_mode)) fail(f, "the FIFO is missing");
@@ -307,6 +310,23 @@ void prepare_fds(const format::Image& image, const ExternalFds& external /*check
     const FdEntry& f = *fp;
     const bool nonblock = f.flags & O_NONBLOCK;
     int fd = -1;
+    if (f.kind == FdKind::Terminal && external.terminal->fallback()) {
+      // No terminal at restore: a dup of restore's stdin or stdout (its
+      // description, flags and all, as for fds 0-2 themselves).
+      const int of = Terminal::fallback_fd(f);
+      int high = fcntl(of, F_DUPFD_CLOEXEC, base);
+      if (high < 0) fail(f, "cannot make it a dup of restore's fd " + std::to_string(of) + ": " + std::strerror(errno));
+      out.moves.push_back({high, f.fd, f.cloexec});
+      out.close_upto = std::max(out.close_upto, high + 1);
+      created[f.fd] = high;
+      for (const format::FdNumber& d : f.dups) {
+        int again = fcntl(high, F_DUPFD_CLOEXEC, base);
+        if (again < 0) fail(f, "cannot give it fd " + std::to_string(d.fd) + " too: " + std::strerror(errno));
+        out.moves.push_back({again, d.fd, d.cloexec});
+        out.close_upto = std::max(out.close_upto, again + 1);
+      }
+      continue;
+    }
     switch (f.kind) {
       case FdKind::RegularFile:
       case FdKind::Directory:
@@ -320,6 +340,7 @@ void prepare_fds(const format::Image& image, const ExternalFds& external /*check
         fd = fifo_is_unlinked(image, f) ? open_unlinked_fifo_end(f, out.deleted) : open_like(f, f.file.path);
         break;
       case FdKind::Inotify: fd = make_inotify(f); break;
+      case FdKind::Terminal: fd = external.terminal->open_for(f); break;
       case FdKind::Pipe:
         if (f.external && external.inherit.count(f.fd)) {
           fd = fcntl(f.fd, F_DUPFD_CLOEXEC, base);  // --inherit-fd: restore's own fd f.fd

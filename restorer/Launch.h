@@ -8,6 +8,7 @@
 #include "restorer/AddressPlan.h"
 #include "restorer/Descriptors.h"
 #include "restorer/MachineCheck.h"
+#include "restorer/Terminal.h"
 
 namespace ckpt::restorer {
 
@@ -23,6 +24,9 @@ struct LaunchOptions {
   bool verbose = false;
   int uffd = -1;        // restore --lazy: the userfaultfd the lazy areas are registered with
   int lazy_go_fd = -1;  // and the page server's start pipe (LazyPages.h)
+  // The user's terminal: its settings applied as the last step before the
+  // point of no return, and a SIGWINCH left pending (Terminal.h).
+  Terminal* terminal = nullptr;
 };
 
 // The checks launch() makes on staged memory and on the resource limits,

@@ -35,6 +35,7 @@
 #include "restorer/OwnFiles.h"
 #include "restorer/SysvShm.h"
 #include "restorer/TaskRestore.h"
+#include "restorer/Terminal.h"
 #include "restorer/TimeNamespace.h"
 #include "x86/ProcMaps.h"
 
@@ -110,7 +111,8 @@ int main(int argc, char** argv) {
     const format::Image& image = reader.image();
     std::vector<x86::MapsEntry> self = x86::parse_maps(x86::read_proc_file("/proc/self/maps"));
     restorer::MachineFit fit = restorer::check_machine(image, self);
-    const restorer::ExternalFds external{inherit, cl.external_null};
+    restorer::Terminal terminal = restorer::Terminal::plan(image);
+    const restorer::ExternalFds external{inherit, cl.external_null, &terminal};
     restorer::check_files(image, external);
     restorer::check_sysv_shm(image);
     restorer::check_own_files(image);
@@ -136,6 +138,7 @@ int main(int argc, char** argv) {
     // check of launch() has passed (prepare_fds below).
     restorer::PreparedFiles files = restorer::prepare_objects(image);
     restorer::LaunchOptions options{verbose};
+    options.terminal = &terminal;
     if (lazy_pages) {
       std::vector<bool> chosen = restorer::choose_lazy(image);
       if (std::find(chosen.begin(), chosen.end(), true) == chosen.end()) {
