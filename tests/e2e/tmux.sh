@@ -22,8 +22,16 @@ unset TMUX TMUX_PANE  # a test run from inside tmux must not talk to that server
 
 tmux_() { tmux -L "$TMUX_SOCKET" -f /dev/null "$@"; }
 
+# The server by its socket, then a bounded wait for it (and so its panes'
+# shells, which write their history into $WORK) to be gone.
 _tmux_cleanup() {
+  local server i
+  server=$(tmux_ display-message -p '#{pid}' 2>/dev/null)
   tmux_ kill-server 2>/dev/null
+  for ((i = 0; i < 100 && ${#server} > 0; i++)); do
+    kill -0 "$server" 2>/dev/null || break
+    sleep 0.05
+  done
   _cleanup
 }
 trap _tmux_cleanup EXIT
