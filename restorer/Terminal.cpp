@@ -5,6 +5,7 @@
 #include <asm/ioctls.h>
 #include <asm/termbits.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -97,6 +98,16 @@ Terminal Terminal::plan(const format::Image& image) {
                  "restore: note: restore is not in the foreground of its terminal %s: the process's saved terminal "
                  "settings are not applied\n",
                  t.path_.c_str());
+  // A job-control shell (it ignores SIGTTIN and SIGTTOU and leads its
+  // process group) keeps that group's number in its memory and hands the
+  // terminal back to it after each foreground job; restored into restore's
+  // group under another number, it cannot (docs/architecture.md).
+  const auto ignored = [&](int sig) { return image.task.sigactions[size_t(sig - 1)].handler == 1; };  // SIG_IGN
+  if (ignored(SIGTTIN) && ignored(SIGTTOU) && info.pgid == image.process.pid && info.pgid != getpgrp())
+    std::fprintf(stderr,
+                 "restore: note: the process is a job-control shell that led process group %d; restored as a job "
+                 "in group %d, it cannot take the terminal back after a foreground job (builtins and history work)\n",
+                 info.pgid, int(getpgrp()));
   // Each description is opened for real only in prepare_fds; one open here
   // (no controlling-terminal side effect: O_NOCTTY) finds what would refuse.
   for (const format::FdEntry& f : image.files.fds)
