@@ -95,15 +95,15 @@ Terminal Terminal::plan(const format::Image& image) {
   t.apply_ = was_in_front && restore_in_front;
   if (was_in_front && !restore_in_front)
     std::fprintf(stderr,
-                 "restore: note: restore is not in the foreground of its terminal %s: the process's saved terminal "
+                 "restore: note: restore is not in the foreground of its terminal %s%s: the process's saved terminal "
                  "settings are not applied\n",
-                 t.path_.c_str());
-  // A job-control shell (it ignores SIGTTIN and SIGTTOU and leads its
-  // process group) keeps that group's number in its memory and hands the
+                 t.path_.c_str(), t.is_ctty_ ? "" : " (not its controlling terminal)");
+  // A job-control shell (it ignores SIGTSTP, SIGTTIN and SIGTTOU, where
+  // full-screen programs catch SIGTSTP, and leads its process group) keeps that group's number in its memory and hands the
   // terminal back to it after each foreground job; restored into restore's
   // group under another number, it cannot (docs/architecture.md).
   const auto ignored = [&](int sig) { return image.task.sigactions[size_t(sig - 1)].handler == 1; };  // SIG_IGN
-  if (ignored(SIGTTIN) && ignored(SIGTTOU) && info.pgid == image.process.pid && info.pgid != getpgrp())
+  if (ignored(SIGTSTP) && ignored(SIGTTIN) && ignored(SIGTTOU) && info.pgid == image.process.pid && info.pgid != getpgrp())
     std::fprintf(stderr,
                  "restore: note: the process is a job-control shell that led process group %d; restored as a job "
                  "in group %d, it cannot take the terminal back after a foreground job (builtins and history work)\n",
