@@ -18,12 +18,14 @@ tmux_window old 100x30 "HOME=$WORK exec $PYTHON -q"
 tmux_wait old '^>>>'
 tmux_type old 'x = 6'; tmux_keys old Enter
 tmux_type old 'y = 7'; tmux_keys old Enter
-tmux_wait old '^>>> y = 7$'
+tmux_type old "tty = open('/dev/tty', 'w')"; tmux_keys old Enter
+tmux_wait old '^>>> tty = '
 for ((i = 0; i < WAIT_SECONDS * 20; i++)); do
-  [[ $(tmux_capture old | grep -c '^>>>') == 3 ]] && break
+  [[ $(tmux_capture old | grep -c '^>>>') == 4 ]] && break
   sleep 0.05
 done
 tmux_capture old >"$CAPTURE_DIR/python-before.txt"
+[[ $(readlink "/proc/$(tmux_pid old)/fd/3") == /dev/tty ]] || fail "python has no fd 3 on /dev/tty: $(ls -l "/proc/$(tmux_pid old)/fd")"
 tmux_dump old "$WORK/py.ckpt"
 "$CKPT" inspect "$WORK/py.ckpt" | grep -q '^terminal: .*in the foreground.*raw or cbreak, no echo' ||
   fail "the image does not hold readline's terminal settings: $("$CKPT" inspect "$WORK/py.ckpt" | grep terminal)"
@@ -34,6 +36,12 @@ tmux_type new "$RESTORE $WORK/py.ckpt"; tmux_keys new Enter
 tmux_wait new '^>>>' "the restored REPL's prompt"
 tmux_type new 'x * y'; tmux_keys new Enter
 tmux_wait new '^42$' "the answer 42"
+# /dev/tty, opened write-only before the dump, is restore's terminal now.
+back=$(pgrep -P "$(tmux_pid new)")
+[[ $(readlink "/proc/$back/fd/3") == /dev/tty && $(awk '/^flags:/ {print $2}' "/proc/$back/fdinfo/3") == *1 ]] ||
+  fail "the restored REPL's fd 3 is not /dev/tty, write-only: $(ls -l "/proc/$back/fd"; cat "/proc/$back/fdinfo/3")"
+tmux_type new "n = tty.write('through /dev/tty\\n'); tty.flush()"; tmux_keys new Enter
+tmux_wait new '^through /dev/tty$' "a line written through /dev/tty"
 tmux_capture new >"$CAPTURE_DIR/python-after.txt"
 n=$(grep -c 'x \* y' "$CAPTURE_DIR/python-after.txt")
 ((n == 1)) || fail "'x * y' is on the screen $n times, expected once (one echo): $(cat "$CAPTURE_DIR/python-after.txt")"
