@@ -31,7 +31,8 @@ inline constexpr uint32_t kMaxDeletedFiles = 1u << 16;
 inline constexpr uint64_t kMaxDeletedBytes = 48ull << 20;  // all deleted files' saved bytes together (one section)
 inline constexpr uint32_t kMaxFileHandleBytes = 128;       // MAX_HANDLE_SZ
 inline constexpr uint32_t kMaxInotifyWatches = 1u << 20;   // > fs.inotify.max_user_watches default
-inline constexpr int32_t kMaxInotifyWd = 1 << 18;          // restore adds and removes a dummy watch per skipped wd (~5 us each)
+inline constexpr int32_t kMaxInotifyWd = 1 << 18;
+inline constexpr uint32_t kMaxWindowDimension = 65535;  // each field of the terminal's struct winsize          // restore adds and removes a dummy watch per skipped wd (~5 us each)
 // Highest user address + 1 with 4-level paging (TASK_SIZE_MAX on x86-64).
 inline constexpr uint64_t kUserSpaceEnd = 0x00007ffffffff000ull;
 

@@ -54,7 +54,7 @@ TerminalInfo decode_terminal(const uint8_t* data, size_t n, uint64_t base) {
   for (uint16_t* v : {&t.rows, &t.cols, &t.xpixel, &t.ypixel}) {
     uint64_t at = r.offset();
     uint32_t x = r.u32("window size");
-    if (x > 0xffff) throw FormatError(at, "window size " + std::to_string(x) + " does not fit struct winsize");
+    if (x > kMaxWindowDimension) throw FormatError(at, "window size " + std::to_string(x) + " does not fit struct winsize");
     *v = uint16_t(x);
   }
   r.expect_end("terminal section");
