@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <string>
 
@@ -29,10 +30,10 @@ namespace {
 constexpr uint32_t kPtySlaveMajor = 136;  // UNIX98_PTY_SLAVE_MAJOR; 136..143 hold indexes 0..2047
 
 // The fields of /proc/PID/stat after the command name: [0] is the state.
+// The name may hold any byte, ')' and newlines included: the last ')' ends it.
 std::vector<std::string> stat_fields(pid_t pid) {
   std::ifstream in(proc_path(pid, "stat"));
-  std::string line;
-  std::getline(in, line);
+  std::string line((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   size_t close = line.rfind(')');
   if (close == std::string::npos) throw DumpError("pid " + std::to_string(pid) + ": cannot read /proc/PID/stat");
   std::istringstream rest(line.substr(close + 1));

@@ -21,8 +21,9 @@ pid=$(tmux_pid old)
 [[ $(readlink "/proc/$pid/fd/3") == /dev/pts/* && $(stat -L -c %a "/proc/$pid/fd/3") ]] ||
   fail "less has no fd 3 on its terminal (this test needs one): $(ls -l "/proc/$pid/fd")"
 tmux_dump old "$WORK/less.ckpt"
-"$CKPT" inspect "$WORK/less.ckpt" | grep -q '^files: .*3 terminal /dev/pts/' ||
-  fail "fd 3 is not recorded as on the terminal: $("$CKPT" inspect "$WORK/less.ckpt" | grep '^files')"
+"$CKPT" inspect "$WORK/less.ckpt" >"$WORK/inspect.txt" || fail "ckpt inspect failed"
+grep -q '^files: .*3 terminal /dev/pts/' "$WORK/inspect.txt" ||
+  fail "fd 3 is not recorded as on the terminal: $(grep '^files' "$WORK/inspect.txt")"
 
 tmux_shell new 90x30
 tmux_type new "$RESTORE $WORK/less.ckpt"; tmux_keys new Enter

@@ -27,8 +27,9 @@ done
 tmux_capture old >"$CAPTURE_DIR/python-before.txt"
 [[ $(readlink "/proc/$(tmux_pid old)/fd/3") == /dev/tty ]] || fail "python has no fd 3 on /dev/tty: $(ls -l "/proc/$(tmux_pid old)/fd")"
 tmux_dump old "$WORK/py.ckpt"
-"$CKPT" inspect "$WORK/py.ckpt" | grep -q '^terminal: .*in the foreground.*raw or cbreak, no echo' ||
-  fail "the image does not hold readline's terminal settings: $("$CKPT" inspect "$WORK/py.ckpt" | grep terminal)"
+"$CKPT" inspect "$WORK/py.ckpt" >"$WORK/inspect.txt" || fail "ckpt inspect failed"
+grep -q '^terminal: .*in the foreground.*raw or cbreak, no echo' "$WORK/inspect.txt" ||
+  fail "the image does not hold readline's terminal settings: $(grep '^terminal' "$WORK/inspect.txt")"
 
 tmux_shell new 90x25
 tmux_type new "$RESTORE $WORK/py.ckpt"; tmux_keys new Enter

@@ -12,8 +12,9 @@ command -v top >/dev/null || fail "top is not installed (.ci/deps installs procp
 tmux_window old 100x30 "HOME=$WORK exec top -d 60"
 tmux_wait old '^ *PID +USER' "top's column header"
 tmux_dump old "$WORK/top.ckpt"
-"$CKPT" inspect "$WORK/top.ckpt" | grep -q '^terminal: .*in the foreground.*raw or cbreak, no echo' ||
-  fail "the image does not hold top's terminal settings: $("$CKPT" inspect "$WORK/top.ckpt" | grep terminal)"
+"$CKPT" inspect "$WORK/top.ckpt" >"$WORK/inspect.txt" || fail "ckpt inspect failed"
+grep -q '^terminal: .*in the foreground.*raw or cbreak, no echo' "$WORK/inspect.txt" ||
+  fail "the image does not hold top's terminal settings: $(grep '^terminal' "$WORK/inspect.txt")"
 
 tmux_shell new 90x30
 tmux_type new "$RESTORE $WORK/top.ckpt"; tmux_keys new Enter

@@ -84,8 +84,10 @@ tmux_cursor() { tmux_ display-message -p -t "=$1:" '#{cursor_x} #{cursor_y}'; }
 # matching; else fails, showing the screen.
 tmux_wait() {
   local name=$1 re=$2 what=${3:-"'$2' on the screen"} i
+  local screen
   for ((i = 0; i < WAIT_SECONDS * 20; i++)); do
-    tmux_capture "$name" | grep -Eq -- "$re" && return 0
+    screen=$(tmux_capture "$name")
+    grep -Eq -- "$re" <<<"$screen" && return 0
     sleep 0.05
   done
   fail "$name: waited ${WAIT_SECONDS}s for $what; the screen:
