@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# vim at a real terminal (tmux) editing a file with unsaved changes, dumped
+# vim at a real terminal (tmux), started from a shell there (a job, not a
+# session leader), editing a file with unsaved changes, dumped
 # with --kill and restored from a shell in another terminal, 90 columns
 # wide instead of 100. Before terminals were carried, the restored vim
 # showed a blank screen and the terminal stayed in cooked mode (keys
@@ -14,13 +15,16 @@ command -v vim >/dev/null || fail "vim is not installed (.ci/deps installs it)"
 CAPTURE_DIR=${CAPTURE_DIR:-$WORK}
 
 for i in $(seq 1 60); do echo "line $i"; done >"$WORK/f.txt"
-tmux_window old 100x30 "exec vim -u NONE -N -n -i NONE -c 'set ruler' $WORK/f.txt"
+tmux_shell old 100x30
+tmux_type old "vim -u NONE -N -n -i NONE -c 'set ruler' $WORK/f.txt"; tmux_keys old Enter
 tmux_wait old '^line 29$'
+vim_pid=$(pgrep -P "$(tmux_pid old)")
+[[ $(readlink "/proc/$vim_pid/exe") == */vim* ]] || fail "no vim under the old window's shell: $vim_pid"
 tmux_keys old 5G A; tmux_type old ' edited'; tmux_keys old Escape
 tmux_wait old '^line 5 edited$'
 tmux_wait old '5,13 +Top$' "vim's ruler at line 5, column 13"
 tmux_capture old >"$CAPTURE_DIR/vim-before.txt"
-tmux_dump old "$WORK/vim.ckpt"
+DUMP_PID=$vim_pid tmux_dump old "$WORK/vim.ckpt"
 grep -q 'line 5 edited' "$WORK/f.txt" && fail "the edit reached the file before :wq"
 
 tmux_shell new 90x30
