@@ -51,25 +51,40 @@ format::Termios from_kernel(const termios2& m) {
 
 bool is_dev_tty(const format::FdEntry& f) { return f.rdev == makedev(5, 0); }
 
-// The fds above 2 the image had on its terminal, for the notes.
-std::string terminal_fds(const format::Image& image) {
+// The fds the image had on its terminal beside restore's stdio, for the notes.
+std::string terminal_fds(const std::vector<const format::Image*>& members) {
   std::string out;
-  for (const format::FdEntry& f : image.files.fds)
-    if (f.kind == format::FdKind::Terminal) out += (out.empty() ? "" : ", ") + std::to_string(f.fd);
+  for (const format::Image* m : members)
+    for (const format::FdEntry& f : m->files.fds)
+      if (f.kind == format::FdKind::Terminal)
+        out += (out.empty() ? "" : ", ") + std::to_string(f.fd) +
+               (m == members[0] ? "" : " of pid " + std::to_string(m->process.pid));
   return out;
 }
 
 }  // namespace
 
 Terminal::Terminal(Terminal&& o) noexcept
-    : fallback_(o.fallback_), apply_(o.apply_), is_ctty_(o.is_ctty_), applied_(std::exchange(o.applied_, false)),
-      path_(std::move(o.path_)), saved_(o.saved_), own_(o.own_) {}
+    : fallback_(o.fallback_), apply_(o.apply_), root_in_front_(o.root_in_front_), is_ctty_(o.is_ctty_),
+      applied_(std::exchange(o.applied_, false)), hand_to_(o.hand_to_), path_(std::move(o.path_)), saved_(o.saved_),
+      own_(o.own_) {}
 
-Terminal Terminal::plan(const format::Image& image) {
+Terminal Terminal::plan(const std::vector<const format::Image*>& members) {
   Terminal t;
-  if (!image.terminal) return t;
-  const format::TerminalInfo& info = *image.terminal;
-  const std::string fds = terminal_fds(image);
+  // The record of the root, else of the first member that has one: all
+  // were read from the one terminal while the whole set was stopped.
+  const format::TerminalInfo* record = nullptr;
+  bool was_in_front = false;
+  for (const format::Image* m : members)
+    if (m->terminal) {
+      if (!record) record = &*m->terminal;
+      was_in_front |= (m->terminal->flags & format::kTerminalForeground) != 0;
+    }
+  if (!record) return t;
+  const format::Image& image = *members[0];
+  const format::TerminalInfo& info = *record;
+  t.root_in_front_ = info.foreground_pgid == (image.terminal ? image.terminal->pgid : -1);
+  const std::string fds = terminal_fds(members);
   if (!isatty(0)) {
     t.fallback_ = true;
     std::fprintf(stderr,
@@ -91,7 +106,6 @@ Terminal Terminal::plan(const format::Image& image) {
     throw RestoreError("cannot read the settings of restore's terminal " + t.path_ + ": " + std::strerror(errno));
   t.own_ = from_kernel(own);
   t.saved_ = info.termios;
-  const bool was_in_front = info.flags & format::kTerminalForeground;
   t.apply_ = was_in_front && restore_in_front;
   if (was_in_front && !restore_in_front)
     std::fprintf(stderr,
@@ -103,15 +117,18 @@ Terminal Terminal::plan(const format::Image& image) {
   // terminal back to it after each foreground job; restored into restore's
   // group under another number, it cannot (docs/architecture.md).
   const auto ignored = [&](int sig) { return image.task.sigactions[size_t(sig - 1)].handler == 1; };  // SIG_IGN
-  if (ignored(SIGTSTP) && ignored(SIGTTIN) && ignored(SIGTTOU) && info.pgid == image.process.pid && info.pgid != getpgrp())
+  const int32_t saved_pgid = image.terminal ? image.terminal->pgid : 0;
+  if (ignored(SIGTSTP) && ignored(SIGTTIN) && ignored(SIGTTOU) && saved_pgid == image.process.pid &&
+      saved_pgid != getpgrp())
     std::fprintf(stderr,
                  "restore: note: the process is a job-control shell that led process group %d; restored as a job "
                  "in group %d, it cannot take the terminal back after a foreground job (builtins and history work)\n",
-                 info.pgid, int(getpgrp()));
+                 saved_pgid, int(getpgrp()));
   // Each description is opened for real only in prepare_fds; one open here
   // (no controlling-terminal side effect: O_NOCTTY) finds what would refuse.
-  for (const format::FdEntry& f : image.files.fds)
-    if (f.kind == format::FdKind::Terminal) ::close(t.open_for(f));
+  for (const format::Image* m : members)
+    for (const format::FdEntry& f : m->files.fds)
+      if (f.kind == format::FdKind::Terminal) ::close(t.open_for(f));
   return t;
 }
 
@@ -139,6 +156,10 @@ void Terminal::apply() {
   if (ioctl(0, TCSETS2, &m) != 0)
     throw RestoreError("cannot apply the saved terminal settings to " + path_ + ": " + std::strerror(errno));
   applied_ = true;
+  // Last: once another group is in front, this one may not change the settings.
+  if (hand_to_ > 0 && ioctl(0, TIOCSPGRP, &hand_to_) != 0)
+    throw RestoreError("cannot make process group " + std::to_string(hand_to_) + " the foreground group of " + path_ +
+                       ": " + std::strerror(errno));
 }
 
 Terminal::~Terminal() {

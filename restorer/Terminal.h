@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "format/Image.h"
 
@@ -24,8 +25,11 @@ namespace ckpt::restorer {
 class Terminal {
  public:
   // Phase 1: looks at restore's stdin and the image, changes nothing but
-  // printing the notes (one line each) for a fallback. Throws RestoreError.
-  static Terminal plan(const format::Image& image);
+  // printing the notes (one line each) for a fallback. `members[0]` is the
+  // process restore becomes, the others (a tree's) are forked from it.
+  // Throws RestoreError.
+  static Terminal plan(const std::vector<const format::Image*>& members);
+  static Terminal plan(const format::Image& image) { return plan(std::vector<const format::Image*>{&image}); }
   Terminal() = default;
   Terminal(Terminal&& o) noexcept;
   Terminal& operator=(Terminal&&) = delete;
@@ -40,17 +44,29 @@ class Terminal {
   bool fallback() const { return fallback_; }
   static int fallback_fd(const format::FdEntry& f);
 
-  // Whether the restored process finds SIGWINCH pending (the settings are applied).
-  bool sigwinch() const { return apply_; }
-  // The saved settings onto restore's terminal: the last step before the
-  // point of no return. Throws RestoreError (nothing changed then).
+  // Whether the process restore becomes finds SIGWINCH pending: the
+  // settings are applied and it was in the terminal's foreground group.
+  // (The kernel sends a resize's SIGWINCH to that group only.)
+  bool sigwinch() const { return apply_ && root_in_front_; }
+  // Whether a process of the saved foreground group other than restore's
+  // (a tree's) does: `saved_pgid` is its group at the dump.
+  bool sigwinch_for(int32_t saved_pgid, int32_t saved_foreground) const {
+    return apply_ && saved_pgid == saved_foreground;
+  }
+  // When the saved foreground group is a group of the tree other than
+  // restore's: its pgid now, made the terminal's foreground group by apply().
+  void hand_foreground_to(int32_t pgid) { hand_to_ = pgid; }
+  // The saved settings onto restore's terminal, then the foreground group:
+  // the last step before the point of no return. Throws RestoreError.
   void apply();
 
  private:
   bool fallback_ = false;  // the image had a terminal, restore's stdin is none
   bool apply_ = false;     // both were in the foreground of their terminals
+  bool root_in_front_ = false;  // the saved foreground group was the root's
   bool is_ctty_ = false;   // restore's stdin is its controlling terminal
   bool applied_ = false;
+  int32_t hand_to_ = 0;
   std::string path_;       // restore's terminal, as /proc/self/fd/0 names it
   format::Termios saved_;  // the image's settings
   format::Termios own_;    // restore's terminal's settings before apply()
