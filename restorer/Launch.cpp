@@ -498,7 +498,7 @@ void launch(const format::Image& image, const MachineFit& fit, const AddressPlan
   plan->shared_pending_count = uint32_t(task.shared_pending.size());
   for (size_t i = 0; i < task.shared_pending.size(); ++i)
     std::memcpy(base + h.plan + h.shared_offset + i * 128, task.shared_pending[i].data(), 128);
-  if (options.terminal && options.terminal->sigwinch()) {
+  if (options.sigwinch) {
     // As the kernel sends it on a resize (SI_KERNEL, from no one): the
     // program learns the new terminal's size and redraws.
     format::SigInfo winch{};
@@ -542,7 +542,7 @@ void launch(const format::Image& image, const MachineFit& fit, const AddressPlan
   // and does not block it: its interrupted call ends as that delivery
   // would end it (x86::handler_registers).
   const format::SigAction& winch_action = task.sigactions[SIGWINCH - 1];
-  const bool winch_to_leader = options.terminal && options.terminal->sigwinch() && winch_action.handler > 1 &&
+  const bool winch_to_leader = options.sigwinch && winch_action.handler > 1 &&
                                !(thread.sigmask & (1ull << (SIGWINCH - 1)));
   auto build_frame = [&](size_t i) {
     const format::ThreadState& t = image.threads[i];

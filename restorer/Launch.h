@@ -25,8 +25,9 @@ struct LaunchOptions {
   int uffd = -1;        // restore --lazy: the userfaultfd the lazy areas are registered with
   int lazy_go_fd = -1;  // and the page server's start pipe (LazyPages.h)
   // The user's terminal: its settings applied as the last step before the
-  // point of no return, and a SIGWINCH left pending (Terminal.h).
+  // point of no return (Terminal.h); only the process restore becomes.
   Terminal* terminal = nullptr;
+  bool sigwinch = false;  // a SIGWINCH left pending: in the terminal's saved foreground group (Terminal::sigwinch)
 };
 
 // The checks launch() makes on staged memory and on the resource limits,

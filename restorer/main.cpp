@@ -139,6 +139,7 @@ int main(int argc, char** argv) {
     restorer::PreparedFiles files = restorer::prepare_objects(image);
     restorer::LaunchOptions options{verbose};
     options.terminal = &terminal;
+    options.sigwinch = terminal.sigwinch();
     if (lazy_pages) {
       std::vector<bool> chosen = restorer::choose_lazy(image);
       if (std::find(chosen.begin(), chosen.end(), true) == chosen.end()) {
