@@ -91,7 +91,9 @@ Terminal Terminal::plan(const std::vector<const format::Image*>& members) {
                  "restore: note: the process was on a terminal (%s) but restore's stdin is not one: fds 0-2 are "
                  "restore's own%s, and the terminal settings are not applied\n",
                  info.path.c_str(),
-                 fds.empty() ? "" : (", its fds " + fds + " on the terminal become dups of restore's fd 0 (1 if write-only)").c_str());
+                 fds.empty() ? ""
+                             : (", its fds " + fds + " on the terminal become dups of restore's fd 0 (1 if write-only)")
+                                   .c_str());
     return t;
   }
   char link[256] = {};
@@ -113,9 +115,10 @@ Terminal Terminal::plan(const std::vector<const format::Image*>& members) {
                  "settings are not applied\n",
                  t.path_.c_str(), t.is_ctty_ ? "" : " (not its controlling terminal)");
   // A job-control shell (it ignores SIGTSTP, SIGTTIN and SIGTTOU, where
-  // full-screen programs catch SIGTSTP, and leads its process group) keeps that group's number in its memory and hands the
-  // terminal back to it after each foreground job; restored into restore's
-  // group under another number, it cannot (docs/architecture.md).
+  // full-screen programs catch SIGTSTP, and leads its process group) keeps
+  // that group's number in its memory and hands the terminal back to it
+  // after each foreground job; restored into restore's group under another
+  // number, it cannot (docs/architecture.md).
   const auto ignored = [&](int sig) { return image.task.sigactions[size_t(sig - 1)].handler == 1; };  // SIG_IGN
   const int32_t saved_pgid = image.terminal ? image.terminal->pgid : 0;
   if (ignored(SIGTSTP) && ignored(SIGTTIN) && ignored(SIGTTOU) && saved_pgid == image.process.pid &&
