@@ -19,9 +19,11 @@ tmux_wait old '^>>>'
 tmux_type old 'x = 6'; tmux_keys old Enter
 tmux_type old 'y = 7'; tmux_keys old Enter
 tmux_type old "tty = open('/dev/tty', 'w')"; tmux_keys old Enter
+# And the terminal itself again, read-write and non-blocking, as fd 4.
+tmux_type old "import os; pts = os.open(os.ttyname(0), os.O_RDWR | os.O_NONBLOCK)"; tmux_keys old Enter
 tmux_wait old '^>>> tty = '
 for ((i = 0; i < WAIT_SECONDS * 20; i++)); do
-  [[ $(tmux_capture old | grep -c '^>>>') == 4 ]] && break
+  [[ $(tmux_capture old | grep -c '^>>>') == 5 ]] && break
   sleep 0.05
 done
 tmux_capture old >"$CAPTURE_DIR/python-before.txt"
@@ -41,6 +43,13 @@ tmux_wait new '^42$' "the answer 42"
 back=$(pgrep -P "$(tmux_pid new)")
 [[ $(readlink "/proc/$back/fd/3") == /dev/tty && $(awk '/^flags:/ {print $2}' "/proc/$back/fdinfo/3") == *1 ]] ||
   fail "the restored REPL's fd 3 is not /dev/tty, write-only: $(ls -l "/proc/$back/fd"; cat "/proc/$back/fdinfo/3")"
+# fd 4, a description of its own on the new terminal: read-write and
+# O_NONBLOCK (04000), which restore's fd 0 is not.
+flags4=$(awk '/^flags:/ {print $2}' "/proc/$back/fdinfo/4")
+flags0=$(awk '/^flags:/ {print $2}' "/proc/$back/fdinfo/0")
+[[ $(readlink "/proc/$back/fd/4") == "$(readlink "/proc/$back/fd/0")" && $((8#$flags4 & 04003)) == $((04002)) &&
+   $((8#$flags0 & 04000)) == 0 ]] ||
+  fail "the restored REPL's fd 4 is not its own read-write, non-blocking open of the terminal: fd 4 flags $flags4, fd 0 flags $flags0"
 tmux_type new "n = tty.write('through /dev/tty\\n'); tty.flush()"; tmux_keys new Enter
 tmux_wait new '^through /dev/tty$' "a line written through /dev/tty"
 tmux_capture new >"$CAPTURE_DIR/python-after.txt"
