@@ -37,6 +37,7 @@ tmux_shell new 90x25
 tmux_type new "$RESTORE $WORK/py.ckpt"; tmux_keys new Enter
 # The prompt, redrawn by readline on the SIGWINCH (no key pressed yet).
 tmux_wait new '^>>>' "the restored REPL's prompt"
+tmux_capture new >"$CAPTURE_DIR/python-restored.txt"
 tmux_type new 'x * y'; tmux_keys new Enter
 tmux_wait new '^42$' "the answer 42"
 # /dev/tty, opened write-only before the dump, is restore's terminal now.
