@@ -32,6 +32,7 @@ _tmux_cleanup() {
     kill -0 "$server" 2>/dev/null || break
     sleep 0.05
   done
+  rm -f "${TMUX_TMPDIR:-/tmp}/tmux-$(id -u)/$TMUX_SOCKET"  # the server leaves its socket file
   _cleanup
 }
 trap _tmux_cleanup EXIT
