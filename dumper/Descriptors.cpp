@@ -5,6 +5,8 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <linux/kcmp.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -75,8 +77,18 @@ bool is_tty(dev_t rdev) {
 
 }  // namespace
 
+// For a member other than the root: which of the root's fds 0-2 shares
+// the open file description of this member's `fd` (the lowest), or -1.
+static int root_stdio_of(pid_t pid, pid_t root, int fd) {
+  for (int k = 0; k <= 2; ++k)
+    if (syscall(SYS_kcmp, pid, root, KCMP_FILE, fd, k) == 0) return k;
+  return -1;
+}
+
 format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas, std::vector<std::string>* left_out,
-                             const UserTerminal& terminal, std::optional<format::TerminalInfo>* terminal_record) {
+                             pid_t root, const UserTerminal& terminal,
+                             std::optional<format::TerminalInfo>* terminal_record) {
+  const bool is_root = root == 0 || root == pid;
   format::FileTable table;
   // Whether fd m is on the user's terminal (a pty master, 5:2, never is: it
   // answers TIOCGDEV with its slave's number); the first such fd gives the
@@ -140,9 +152,18 @@ format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas, st
   std::set<int> skipped;  // --ignore-fds: open files (by lowest fd) refused and left out
   for (const auto& group : groups) {
     const int n = group.front();
-    if (n <= 2) {
-      struct stat st;
-      if (stat(proc_path(pid, "fd/" + std::to_string(n)).c_str(), &st) == 0) on_terminal(n, st);
+    const int of = is_root ? -1 : root_stdio_of(pid, root, n);
+    if (struct stat st; (of >= 0 || (is_root && n <= 2)) && stat(proc_path(pid, "fd/" + std::to_string(n)).c_str(), &st) == 0)
+      on_terminal(n, st);  // restore's own stdio: only the terminal's record is read through it
+    if (of >= 0) {
+      // Restore's own fd `of` stands for the root's, and so for this too.
+      for (int m : group) {
+        uint32_t flags = uint32_t(std::stoul(fdinfo_field(read_fdinfo(pid, m), "flags"), nullptr, 8));
+        table.stdio_dups.push_back({m, (flags & O_CLOEXEC) ? 1u : 0u, of});
+      }
+      continue;
+    }
+    if (is_root && n <= 2) {
       // The shell-job convention: fds 0-2 are restore's own stdio, so the
       // fds above 2 that share one of theirs become dups of restore's.
       // Locks held through them could not come back: refused.

@@ -27,12 +27,18 @@ namespace ckpt::dumper {
 // line per fd is added to *left_out, and epoll sets lose their entries for
 // it (as the kernel drops them when a file is closed for good).
 //
-// fds on `terminal` (the user's terminal, Terminal.h) are carried: those
-// above 2 as FdKind::Terminal, and the terminal's record goes to
-// *terminal_record (when some fd, 0-2 included, is on it). Other terminals
-// are refused.
+// `root`: the tree's root, whose fds 0-2 are restore's own. For another
+// member (`pid` != `root`), its fds on one of those open file descriptions
+// become stdio dups of the root's number, and its own fds 0-2 are saved
+// like any other fd.
+//
+// fds on `terminal` (the user's terminal, Terminal.h) are carried: as
+// FdKind::Terminal unless they are restore's stdio (above), and the
+// terminal's record goes to *terminal_record (when some fd, restore's stdio
+// included, is on it). Other terminals are refused.
 format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas,
-                             std::vector<std::string>* left_out = nullptr, const UserTerminal& terminal = {},
+                             std::vector<std::string>* left_out = nullptr, pid_t root = 0,
+                             const UserTerminal& terminal = {},
                              std::optional<format::TerminalInfo>* terminal_record = nullptr);
 
 }  // namespace ckpt::dumper

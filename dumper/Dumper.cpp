@@ -20,6 +20,8 @@
 #include "dumper/SysvShm.h"
 #include "dumper/ImageFile.h"
 #include "dumper/MemoryDump.h"
+#include "dumper/ProcessTree.h"
+#include "dumper/TreeFiles.h"
 #include "dumper/ScopedFd.h"
 #include "dumper/TaskState.h"
 #include "dumper/TargetFile.h"
@@ -170,7 +172,7 @@ static uint64_t find_resume_gadgets(format::Image& image) {
 // pipe: restore needs a stand-in for it, and says so only then, after a
 // --kill. The dump says it now, with the flag to give restore.
 static void note_outside_pipes(const format::FileTable& files, const std::string& output,
-                               std::vector<std::string>& warnings) {
+                               std::vector<std::string>& warnings, pid_t pid, pid_t root) {
   // The command as a shell would take it: quoted unless plainly safe.
   std::string image = output;
   if (image.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+,:@%=") !=
@@ -178,6 +180,15 @@ static void note_outside_pipes(const format::FileTable& files, const std::string
     image = "'";
     for (char c : output) image += c == '\'' ? std::string("'\\''") : std::string(1, c);
     image += "'";
+  }
+  // Another member's outside pipe ends can only become /dev/null.
+  if (pid != root) {
+    for (const format::FdEntry& f : files.fds)
+      if (f.kind == format::FdKind::Pipe && f.external)
+        warnings.push_back("pid " + std::to_string(pid) + "'s fd " + std::to_string(f.fd) +
+                           " is a pipe end whose other end is outside the dumped tree (" + f.file.path +
+                           "): restore it with `restore --external-fds=null " + image + "`");
+    return;
   }
   for (const format::FdEntry& f : files.fds)
     if (f.kind == format::FdKind::Pipe && f.external)
@@ -206,35 +217,36 @@ static void check_restorable(pid_t pid, int fd) {
   }
 }
 
-DumpReport dump(const DumpOptions& o) {
-  auto t0 = std::chrono::steady_clock::now();
-  ImageFile::check_path(o.output);  // before the process is touched
-  check_target(o.pid);
-  Tracee tracee(o.pid);
-  // Everything below reads a stopped process; the destructor releases it.
-  if (tracee.tids().size() > format::kMaxThreads)
-    throw DumpError("pid " + std::to_string(o.pid) + " has " + std::to_string(tracee.tids().size()) +
-                    " threads, more than the format's limit of " + std::to_string(format::kMaxThreads));
+namespace {
 
+// One live member's records, read while every member is stopped. `root`:
+// the tree's root (its fds 0-2 are restore's own).
+struct MemberRecords {
   Image image;
-  image.process = process_info(o.pid);
-  image.vmas = read_address_space(o.pid);
-  read_guard_regions(o.pid, image.vmas);
-  image.sysv_shm = read_sysv_shm(o.pid, image.vmas);
-  image.mm = mm_info(o.pid, image.vmas);
-  DumpReport r;
-  // The user's terminal: the dumped set's controlling terminal, unless the
-  // set holds its pty master (then the pair is the set's own).
-  const UserTerminal terminal = find_user_terminal(o.pid, pty_masters_of(o.pid));
-  image.files = read_files(o.pid, image.vmas, o.ignore_fds ? &r.warnings : nullptr, terminal, &image.terminal);
-  note_outside_pipes(image.files, o.output, r.warnings);
+  uint32_t subreaper = 0;
+};
+
+MemberRecords read_member(const Tracee& tracee, pid_t root, const UserTerminal& terminal, const DumpOptions& o,
+                          DumpReport& r) {
+  const pid_t pid = tracee.pid();
+  if (tracee.tids().size() > format::kMaxThreads)
+    throw DumpError("pid " + std::to_string(pid) + " has " + std::to_string(tracee.tids().size()) +
+                    " threads, more than the format's limit of " + std::to_string(format::kMaxThreads));
+  MemberRecords out;
+  Image& image = out.image;
+  image.process = process_info(pid);
+  image.vmas = read_address_space(pid);
+  read_guard_regions(pid, image.vmas);
+  image.sysv_shm = read_sysv_shm(pid, image.vmas);
+  image.mm = mm_info(pid, image.vmas);
+  image.files = read_files(pid, image.vmas, o.ignore_fds ? &r.warnings : nullptr, root, terminal, &image.terminal);
   // For syscall injection: code in the vdso (always mapped and present) if
   // it has it, else the process's own (x86/RemoteSyscall.h).
   x86::InjectionSite site;
   for (const auto& v : image.vmas) {
     if (v.kind != format::VmaKind::Vdso) continue;
     std::vector<uint8_t> bytes(v.size());
-    read_remote(o.pid, -1, v.start, bytes.data(), bytes.size());
+    read_remote(pid, -1, v.start, bytes.data(), bytes.size());
     image.mm.vdso_size = v.size();
     image.mm.vdso_hash = format::checksum(bytes.data(), bytes.size());
     site.syscall = x86::find_syscall_instruction(bytes.data(), bytes.size(), v.start);
@@ -260,12 +272,12 @@ DumpReport dump(const DumpOptions& o) {
     uint64_t in_use;
     std::memcpy(&in_use, t.xsave.data() + x86::kXsaveHeaderOffset, 8);
     if (in_use & on_request)
-      throw DumpError("pid " + std::to_string(o.pid) + ": thread " + std::to_string(tid) +
+      throw DumpError("pid " + std::to_string(pid) + ": thread " + std::to_string(tid) +
                       " holds AMX tile data (XSAVE features " + format::hex(in_use & on_request) +
                       " in use), which a restore cannot put back; dump it once its tiles are released");
     tracee.robust_list(tid, &t.robust_list, &t.robust_list_len);
     try {
-      t.comm = x86::read_proc_file(proc_path(o.pid, ("task/" + std::to_string(tid) + "/comm").c_str()));
+      t.comm = x86::read_proc_file(proc_path(pid, ("task/" + std::to_string(tid) + "/comm").c_str()));
     } catch (const std::exception&) {
     }
     if (!t.comm.empty() && t.comm.back() == '\n') t.comm.pop_back();
@@ -274,31 +286,71 @@ DumpReport dump(const DumpOptions& o) {
   if (!site.syscall) site.syscall = image.mm.syscall_gadget;
   if (!site.syscall_ret) site.syscall_ret = syscall_ret;
   site.sigreturn = image.mm.sigreturn_gadget;
-  if (!site.syscall) throw DumpError("pid " + std::to_string(o.pid) + " has no system call instruction to inject through");
+  if (!site.syscall) throw DumpError("pid " + std::to_string(pid) + " has no system call instruction to inject through");
   x86::fault_point("dump: registers read");
-  read_task_state(tracee, site, image);
+  read_task_state(tracee, site, image, &out.subreaper);
   x86::fault_point("dump: task state read");
+  return out;
+}
+
+}  // namespace
+
+DumpReport dump(const DumpOptions& o) {
+  auto t0 = std::chrono::steady_clock::now();
+  ImageFile::check_path(o.output);  // before the process is touched
+  check_target(o.pid);
+  ProcessTree tree(o.pid, o.single);
+  // Everything below reads stopped processes; the Tracees' destructors release them.
+  check_unshared(tree);
+  DumpReport r;
+  const auto& ms = tree.members();
+  std::vector<MemberRecords> records(ms.size());
+  // The user's terminal: the root's controlling terminal, unless a member
+  // holds its pty master (then the pair is the tree's own).
+  std::set<uint32_t> masters;
+  for (const auto& m : ms)
+    if (m.tracee) masters.merge(pty_masters_of(m.pid));
+  const UserTerminal terminal = find_user_terminal(o.pid, masters);
+  for (size_t i = 0; i < ms.size(); ++i)
+    if (ms[i].tracee) records[i] = read_member(*ms[i].tracee, o.pid, terminal, o, r);
+  format::ProcessTree record = tree.record();
+  std::vector<Image*> images(ms.size(), nullptr);
+  for (size_t i = 0; i < ms.size(); ++i) {
+    record.members[i].subreaper = records[i].subreaper;
+    if (ms[i].tracee) images[i] = &records[i].image;
+  }
+  link_tree_files(tree, images);
+  for (const Image* image : images)
+    if (image) note_outside_pipes(image->files, o.output, r.warnings, image->process.pid, o.pid);
 
   ImageFile file(o.output);
   format::ImageWriter writer(file.fd(), o.compression);
-  writer.write_metadata(image);
-  MemoryStats mem = dump_memory(o.pid, image.vmas, writer, [&] { file.write_back(writer.bytes_written()); });
+  writer.write_tree_metadata(record, std::vector<const Image*>(images.begin(), images.end()));
+  MemoryStats mem;
+  for (size_t i = 0; i < ms.size(); ++i) {
+    if (!images[i]) continue;
+    writer.begin_member(uint32_t(i));
+    MemoryStats m = dump_memory(ms[i].pid, images[i]->vmas, writer, [&] { file.write_back(writer.bytes_written()); });
+    mem.pages_saved += m.pages_saved;
+    mem.zero_pages_skipped += m.zero_pages_skipped;
+    r.vmas += images[i]->vmas.size();
+  }
   x86::fault_point("dump: memory read");
-  // Everything is read: a process left running goes on while the image is
+  // Everything is read: a tree left running goes on while the image is
   // finished and made durable. With --kill it stays stopped until the image
   // is committed, and then dies.
-  if (!o.kill) tracee.release();
+  if (!o.kill) tree.release();
   writer.finish();
   x86::fault_point("dump: image written");
   check_restorable(o.pid, file.fd());
   if (o.executable) file.make_executable();
   file.commit();
-  if (o.kill) tracee.kill();
+  if (o.kill) tree.kill();
 
   r.image_bytes = writer.bytes_written();
   r.pages_saved = mem.pages_saved;
   r.zero_pages_skipped = mem.zero_pages_skipped;
-  r.vmas = image.vmas.size();
+  r.members = ms.size();
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return r;
 }

@@ -16,6 +16,7 @@ struct DumpOptions {
   pid_t pid = 0;
   std::string output;
   bool kill = false;
+  bool single = false;      // PID alone; refused if it has children
   bool ignore_fds = false;  // leave out (with a warning each) the fds ckpt would refuse
   bool executable = false;  // u+x on the image, for ./IMAGE through binfmt_misc
   format::Compression compression;
@@ -25,7 +26,8 @@ struct DumpReport {
   uint64_t image_bytes = 0;
   uint64_t pages_saved = 0;
   uint64_t zero_pages_skipped = 0;
-  size_t vmas = 0;
+  size_t vmas = 0;       // over all members
+  size_t members = 1;    // processes saved (zombies included)
   double seconds = 0;
   // One line each, without "ckpt: ": fds left out by --ignore-fds, pipe
   // ends whose other end is outside (and the restore flag they need).

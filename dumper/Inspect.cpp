@@ -132,23 +132,70 @@ void print_json(const ImageReader& r, std::ostream& out) {
         << ",\"xsave_bytes\":" << th.xsave.size() << ",\"xfeatures\":" << th.xfeatures << "}";
   }
   out << "],\"chunks\":" << img.chunks.size() << ",\"pages\":" << t.pages << ",\"stored_bytes\":" << t.stored
-      << ",\"raw_chunks\":" << t.raw_chunks << ",\"zstd_chunks\":" << t.zstd_chunks << "}\n";
+      << ",\"raw_chunks\":" << t.raw_chunks << ",\"zstd_chunks\":" << t.zstd_chunks << ",\"tree\":[";
+  // The top-level records above are the root's; every member, the root first:
+  const ProcessTree& tree = r.tree();
+  for (size_t i = 0; i < tree.members.size(); ++i) {
+    const TreeMember& m = tree.members[i];
+    const Image& mi = r.member(i);
+    out << (i ? "," : "") << "{\"pid\":" << m.pid << ",\"parent\":" << m.parent << ",\"pgid\":" << m.pgid
+        << ",\"sid\":" << m.sid << ",\"state\":\"" << (m.state == kMemberLive ? "live" : "zombie")
+        << "\",\"exit_status\":" << m.exit_status << ",\"subreaper\":" << m.subreaper
+        << ",\"comm\":" << json_string(m.state == kMemberLive ? mi.process.comm : m.comm)
+        << ",\"vmas\":" << mi.vmas.size()
+        << ",\"threads\":" << mi.threads.size() << ",\"fds\":" << mi.files.fds.size()
+        << ",\"chunks\":" << mi.chunks.size() << "}";
+  }
+  out << "]}\n";
 }
 
+void print_member(const Image& img, std::ostream& out);
+
 void print_text(const ImageReader& r, std::ostream& out) {
-  const Image& img = r.image();
+  char line[512];
+  out << "ckpt image, format version " << r.image().version << ", " << r.file_size() << " bytes\n";
+  const ProcessTree& tree = r.tree();
+  if (tree.members.size() > 1) {
+    out << "process tree: " << tree.members.size() << " processes\n";
+    for (size_t i = 0; i < tree.members.size(); ++i) {
+      const TreeMember& m = tree.members[i];
+      out << "  member " << i << ": pid " << m.pid;
+      if (m.parent >= 0) out << ", child of pid " << tree.members[size_t(m.parent)].pid;
+      out << ", group " << m.pgid << ", session " << m.sid;
+      if (m.state == kMemberZombie) {
+        const int s = m.exit_status;
+        out << ", zombie (" << printable(m.comm) << "): "
+            << ((s & 0x7f) == 0 ? "exited " + std::to_string((s >> 8) & 0xff)
+                                : "killed by signal " + std::to_string(s & 0x7f));
+      } else {
+        out << " (" << printable(r.member(i).process.comm) << ")";
+      }
+      if (m.subreaper) out << ", child subreaper";
+      out << "\n";
+    }
+  }
+  out << "sections:\n";
+  for (const SectionInfo& s : r.sections()) {
+    std::snprintf(line, sizeof line, "  %-11s at %12" PRIu64 "  %12" PRIu64 " bytes  xxh3 %016" PRIx64 "%s\n",
+                  section_name(s.type), s.offset, s.length, s.checksum,
+                  section_is_per_member(s.type) && tree.members.size() > 1
+                      ? ("  member " + std::to_string(s.member)).c_str()
+                      : "");
+    out << line;
+  }
+  for (size_t i = 0; i < tree.members.size(); ++i) {
+    if (tree.members[i].state != kMemberLive) continue;
+    if (tree.members.size() > 1) out << "--- member " << i << "\n";
+    print_member(r.member(i), out);
+  }
+}
+
+void print_member(const Image& img, std::ostream& out) {
   PageTotals t = totals(img);
   char line[512];
-  out << "ckpt image, format version " << img.version << ", " << r.file_size() << " bytes\n";
   out << "process: pid " << img.process.pid << " (" << printable(img.process.comm) << ") " << printable(img.process.exe)
       << ", uid " << img.process.uid << " gid " << img.process.gid << ", dumped on Linux "
       << printable(img.process.kernel_release) << "\n";
-  out << "sections:\n";
-  for (const SectionInfo& s : r.sections()) {
-    std::snprintf(line, sizeof line, "  %-11s at %12" PRIu64 "  %12" PRIu64 " bytes  xxh3 %016" PRIx64 "\n",
-                  section_name(s.type), s.offset, s.length, s.checksum);
-    out << line;
-  }
   const MmInfo& m = img.mm;
   out << "mm: code " << hex(m.start_code) << "-" << hex(m.end_code) << " data " << hex(m.start_data) << "-"
       << hex(m.end_data) << " brk " << hex(m.start_brk) << "-" << hex(m.brk) << " stack " << hex(m.start_stack)
@@ -250,12 +297,17 @@ void verify_image(const std::string& path, std::ostream& out) {
   r.verify_page_data();
   std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx*)> dctx(ZSTD_createDCtx(), ZSTD_freeDCtx);
   std::vector<uint8_t> pages, scratch;
-  for (const PageChunk& c : r.image().chunks) {
-    pages.resize(c.size());
-    r.read_chunk(c, pages.data(), dctx.get(), scratch);
+  size_t vmas = 0, chunks = 0;
+  for (size_t i = 0; i < r.member_count(); ++i) {
+    for (const PageChunk& c : r.member(i).chunks) {
+      pages.resize(c.size());
+      r.read_chunk(c, pages.data(), dctx.get(), scratch);
+    }
+    vmas += r.member(i).vmas.size();
+    chunks += r.member(i).chunks.size();
   }
-  out << printable(path) << ": ok (" << r.sections().size() << " sections, " << r.image().vmas.size() << " memory areas, "
-      << r.image().chunks.size() << " chunks)\n";
+  out << printable(path) << ": ok (" << (r.member_count() > 1 ? std::to_string(r.member_count()) + " processes, " : "")
+      << r.sections().size() << " sections, " << vmas << " memory areas, " << chunks << " chunks)\n";
 }
 
 }  // namespace ckpt::dumper

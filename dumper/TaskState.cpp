@@ -119,10 +119,11 @@ uint32_t membarrier_registrations(pid_t pid, x86::RemoteSyscall& rs) {
 
 }  // namespace
 
-static void inject_getters(pid_t pid, const x86::InjectionSite& site, format::TaskState* t, format::ThreadState& th);
+static void inject_getters(pid_t pid, const x86::InjectionSite& site, format::TaskState* t, format::ThreadState& th,
+                           uint32_t* subreaper);
 static void inject_process_getters(pid_t pid, x86::RemoteSyscall& rs, uint64_t buf, format::TaskState& t);
 
-void read_task_state(const Tracee& tracee, const x86::InjectionSite& site, format::Image& image) {
+void read_task_state(const Tracee& tracee, const x86::InjectionSite& site, format::Image& image, uint32_t* subreaper) {
   const pid_t pid = tracee.pid();
   format::TaskState& t = image.task;
 
@@ -175,7 +176,7 @@ void read_task_state(const Tracee& tracee, const x86::InjectionSite& site, forma
     const uint64_t rseq_cs_at = th.rseq.address ? th.rseq.address + 8 : 0;
     uint64_t rseq_cs = 0;
     bool have_rseq_cs = rseq_cs_at && read_word(pid, rseq_cs_at, &rseq_cs);
-    inject_getters(pid, site, th.tid == pid ? &t : nullptr, th);
+    inject_getters(pid, site, th.tid == pid ? &t : nullptr, th, th.tid == pid ? subreaper : nullptr);
     if (have_rseq_cs) write_word(pid, rseq_cs_at, rseq_cs);
   }
   check_timer_targets(pid, t.timers, image.threads);
@@ -188,10 +189,17 @@ void read_task_state(const Tracee& tracee, const x86::InjectionSite& site, forma
       fail(pid, "the C library's cached thread id is not at the same place in every thread");
 }
 
-static void inject_getters(pid_t pid, const x86::InjectionSite& site, format::TaskState* t, format::ThreadState& th) {
+static void inject_getters(pid_t pid, const x86::InjectionSite& site, format::TaskState* t, format::ThreadState& th,
+                           uint32_t* subreaper) {
   x86::RemoteSyscall rs(th.tid, site);
   const uint64_t buf = rs.scratch();
   if (t) inject_process_getters(pid, rs, buf, *t);
+  if (subreaper) {
+    int on = 0;
+    checked(pid, rs.call(SYS_prctl, PR_GET_CHILD_SUBREAPER, long(buf)), "the child-subreaper flag");
+    rs.read(buf, &on, 4);
+    *subreaper = on ? 1 : 0;
+  }
   checked(pid, rs.call(SYS_sigaltstack, 0, long(buf)), "the alternate signal stack");
   stack_t ss;
   rs.read(buf, &ss, sizeof ss);

@@ -13,6 +13,8 @@ namespace ckpt::dumper {
 // Fills image.task and the per-thread extras of image.threads[0]; the
 // thread's registers must already be in image.threads[0]. Uses syscall
 // injection (x86/RemoteSyscall) at `site`.
-void read_task_state(const Tracee& tracee, const x86::InjectionSite& site, format::Image& image);
+// `subreaper`, if given, receives PR_GET_CHILD_SUBREAPER.
+void read_task_state(const Tracee& tracee, const x86::InjectionSite& site, format::Image& image,
+                     uint32_t* subreaper = nullptr);
 
 }  // namespace ckpt::dumper

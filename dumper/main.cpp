@@ -1,8 +1,8 @@
 // `ckpt`: the command line of the dumper side. Subcommands:
-//   dump PID -o FILE [--kill] [--compress none|zstd[:LEVEL]] [--ignore-fds] [--executable]
+//   dump PID -o FILE [--kill] [--single] [--compress none|zstd[:LEVEL]] [--ignore-fds] [--executable]
 //   inspect FILE [--json]
 //   verify FILE
-//   run FILE [--lazy] [--inherit-fd N]... [--external-fds=null]
+//   run FILE [--lazy] [--new-pids] [--inherit-fd N]... [--external-fds=null]
 //                     (exec `restore ... FILE`, found beside this binary or on PATH)
 // Exit status: 0 success, 1 failure (one line on stderr), 2 usage.
 #include <sys/stat.h>
@@ -28,10 +28,10 @@ using namespace ckpt;
 namespace {
 
 const char* kUsage =
-    "usage: ckpt dump PID -o FILE [--kill] [--compress none|zstd[:LEVEL]] [--ignore-fds] [--executable]\n"
+    "usage: ckpt dump PID -o FILE [--kill] [--single] [--compress none|zstd[:LEVEL]] [--ignore-fds] [--executable]\n"
     "       ckpt inspect FILE [--json]\n"
     "       ckpt verify FILE\n"
-    "       ckpt run FILE [--lazy] [--inherit-fd N]... [--external-fds=null]\n";
+    "       ckpt run FILE [--lazy] [--new-pids] [--inherit-fd N]... [--external-fds=null]\n";
 
 struct UsageError : std::runtime_error {
   using std::runtime_error::runtime_error;
@@ -74,7 +74,7 @@ int cmd_dump(const std::vector<std::string>& args) {
   dumper::DumpOptions o;
   po::options_description opts;
   opts.add_options()("pid", po::value(&pid_text))("output,o", po::value(&o.output)->required())(
-      "kill", po::bool_switch(&o.kill))("ignore-fds", po::bool_switch(&o.ignore_fds))(
+      "kill", po::bool_switch(&o.kill))("single", po::bool_switch(&o.single))("ignore-fds", po::bool_switch(&o.ignore_fds))(
       "compress", po::value(&compress))("executable", po::bool_switch(&o.executable));
   parse(args, opts, "pid", 1);
   size_t used = 0;
@@ -89,9 +89,10 @@ int cmd_dump(const std::vector<std::string>& args) {
   dumper::DumpReport r = dumper::dump(o);
   // Messages carry names the target chose (paths, memfd names): printed escaped.
   for (const std::string& w : r.warnings) std::fprintf(stderr, "ckpt: warning: %s\n", format::printable(w).c_str());
-  std::fprintf(stderr, "ckpt: dumped pid %d to %s: %zu memory areas, %llu pages saved (%llu zero pages skipped), "
+  std::string tree = r.members > 1 ? " and " + std::to_string(r.members - 1) + (r.members == 2 ? " descendant" : " descendants") : "";
+  std::fprintf(stderr, "ckpt: dumped pid %d%s to %s: %zu memory areas, %llu pages saved (%llu zero pages skipped), "
                        "%llu bytes, %.3f s%s\n",
-               o.pid, format::printable(o.output).c_str(), r.vmas, (unsigned long long)r.pages_saved,
+               o.pid, tree.c_str(), format::printable(o.output).c_str(), r.vmas, (unsigned long long)r.pages_saved,
                (unsigned long long)r.zero_pages_skipped, (unsigned long long)r.image_bytes, r.seconds,
                o.kill ? ", process killed" : "");
   return 0;
@@ -117,19 +118,19 @@ int cmd_verify(const std::vector<std::string>& args) {
 }
 
 // Options restore takes that `run` passes on as they are: --lazy,
-// --inherit-fd N (or =N), --external-fds=null. restore checks their values.
+// --new-pids, --inherit-fd N (or =N), --external-fds=null. restore checks their values.
 int cmd_run(const std::vector<std::string>& args, const char* argv0) {
   std::vector<std::string> pass = {"restore"};
   std::string image;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
-    if (a == "--lazy" || a.rfind("--inherit-fd=", 0) == 0 || a.rfind("--external-fds=", 0) == 0) {
+    if (a == "--lazy" || a == "--new-pids" || a.rfind("--inherit-fd=", 0) == 0 || a.rfind("--external-fds=", 0) == 0) {
       pass.push_back(a);
     } else if (a == "--inherit-fd" || a == "--external-fds") {
       if (i + 1 >= args.size()) throw UsageError(a + " needs a value");
       pass.push_back(a + "=" + args[++i]);
     } else if (a.rfind("-", 0) == 0 && a != "-") {
-      throw UsageError("run passes on --lazy, --inherit-fd N and --external-fds=null, not '" + a + "'");
+      throw UsageError("run passes on --lazy, --new-pids, --inherit-fd N and --external-fds=null, not '" + a + "'");
     } else if (!image.empty()) {
       throw UsageError("run takes exactly one image");
     } else {

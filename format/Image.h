@@ -31,12 +31,18 @@ enum class SectionType : uint32_t {
   Files = 8,      // FileTable
   SysvShm = 13,   // std::vector<SysvSegment>; optional (written only when there are segments)
   Terminal = 28,  // TerminalInfo (format/Terminal.h); optional (written only when an fd was on the user's terminal)
+  Tree = 21,      // ProcessTree: the members; exactly one, flags 0 (docs/format.md, "Process trees")
+  // 22: reserved for the tree (tree-wide records).
 };
 inline constexpr uint32_t kSectionTypeCount = 8;  // types 1..kSectionTypeCount are all required
 // Whether a section type beyond the required ones is known (it may be absent).
 inline bool section_type_is_optional(uint32_t t) {
-  return t == uint32_t(SectionType::SysvShm) || t == uint32_t(SectionType::Terminal);
+  return t == uint32_t(SectionType::SysvShm) || t == uint32_t(SectionType::Tree) ||
+         t == uint32_t(SectionType::Terminal);
 }
+// Whether a section belongs to one member of the tree (its header's flags
+// carry the member's index) rather than to the whole image (flags 0).
+inline bool section_is_per_member(SectionType t) { return t != SectionType::PageData && t != SectionType::Tree; }
 const char* section_name(SectionType type);
 
 struct ProcessInfo {
@@ -416,6 +422,10 @@ struct FdEntry {
   uint32_t owner = 0;                     // who gets its SIGIO/SIGURG (F_SETOWN_EX): FileOwner
   int32_t owner_signal = 0;               // F_SETSIG: 0 for SIGIO
   std::vector<InotifyWatch> watches;      // inotify, sorted by wd
+  // Tree-wide identity of the open file description (kcmp KCMP_FILE across
+  // the members): entries of several members with one value are one
+  // description, created once at restore (inherited across fork).
+  uint64_t description = 0;
 };
 
 // An fd above 2 that shared the open file description of fd 0, 1 or 2:
@@ -444,6 +454,27 @@ struct SysvSegment {
   std::vector<SharedObject::Extent> data;  // the parts holding data; the rest reads as zeros
 };
 inline constexpr uint32_t kShmDest = 01000;  // SHM_DEST
+
+// The process tree (docs/format.md, "Process trees"): member 0 is the root,
+// the process `ckpt dump PID` named; a parent comes before its children.
+enum MemberState : uint32_t {
+  kMemberLive = 1,    // every per-process section is saved for it
+  kMemberZombie = 2,  // exited, not yet waited for: only its exit status is saved
+};
+struct TreeMember {
+  int32_t pid = 0;       // its pid at the dump (what clone3 set_tid asks for)
+  int32_t parent = -1;   // index of its parent member; -1 for the root
+  int32_t pgid = 0;      // process group and session at the dump: a member's pid,
+  int32_t sid = 0;       // or (outside the tree) the root's own pgid/sid
+  uint32_t state = kMemberLive;  // MemberState
+  int32_t exit_status = 0;       // zombies: the wait status its parent would read (WIFEXITED / WIFSIGNALED)
+  uint32_t subreaper = 0;        // PR_SET_CHILD_SUBREAPER
+  uint32_t reserved = 0;
+  std::string comm;              // zombies: /proc/PID/comm (a live member's is in its process section)
+};
+struct ProcessTree {
+  std::vector<TreeMember> members;  // members[0] is the root
+};
 
 struct Image {
   uint32_t version = kVersion;

@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstring>
 #include <memory>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <system_error>
@@ -107,14 +108,19 @@ ImageReader::ImageReader(int fd) : fd_(fd) {
   if (expect.digest() != tsum) throw FormatError(file_size_ - 8, "trailer checksum mismatch (corrupted image)");
 
   uint64_t prev_end = sizeof h;
-  bool seen[32] = {};
+  std::set<std::pair<uint32_t, uint32_t>> seen;  // (type, member)
   for (size_t i = 0; i < entries.size(); ++i) {
     const TrailerEntry& e = entries[i];
     uint64_t at = h.trailer_offset + sizeof th + i * sizeof(TrailerEntry);
     if ((e.type < 1 || e.type > kSectionTypeCount) && !section_type_is_optional(e.type)) throw FormatError(at, "unknown section type " + std::to_string(e.type));
-    if (seen[e.type]) throw FormatError(at, std::string("duplicate ") + section_name(SectionType(e.type)) + " section");
-    seen[e.type] = true;
     auto type = SectionType(e.type);
+    // Per-member sections carry the member's index in flags; the others 0.
+    if (section_is_per_member(type) ? e.flags >= kMaxMembers : e.flags != 0)
+      throw FormatError(at, std::string(section_name(type)) + " section has flags " + std::to_string(e.flags) +
+                                (section_is_per_member(type) ? " (a member index beyond the limit)" : " (must be 0)"));
+    if (!seen.insert({e.type, e.flags}).second)
+      throw FormatError(at, std::string("duplicate ") + section_name(type) + " section" +
+                                (section_is_per_member(type) ? " for member " + std::to_string(e.flags) : ""));
     if (e.offset < prev_end || e.offset % 8 || e.offset > h.trailer_offset - sizeof(SectionHeader) ||
         e.length > h.trailer_offset - e.offset - sizeof(SectionHeader))
       throw FormatError(at, std::string(section_name(type)) + " section lies outside its bounds");
@@ -122,32 +128,65 @@ ImageReader::ImageReader(int fd) : fd_(fd) {
       throw FormatError(at, std::string(section_name(type)) + " section is too large");
     SectionHeader sh;
     read_exact(&sh, sizeof sh, e.offset, "section header");
-    if (sh.type != e.type || sh.length != e.length || sh.checksum != e.checksum || sh.flags != 0 || e.flags != 0 ||
+    if (sh.type != e.type || sh.length != e.length || sh.checksum != e.checksum || sh.flags != e.flags ||
         sh.reserved != 0)
       throw FormatError(e.offset, std::string(section_name(type)) + " section header does not match the trailer");
-    sections_.push_back({type, e.offset, e.length, e.checksum});
+    sections_.push_back({type, e.offset, e.length, e.checksum, e.flags});
     prev_end = e.offset + sizeof sh + e.length;
   }
-  for (uint32_t t = 1; t <= kSectionTypeCount; ++t)
-    if (!seen[t]) throw FormatError(h.trailer_offset, std::string("missing ") + section_name(SectionType(t)) + " section");
 
-  for (const SectionInfo& s : sections_) {
-    if (s.type == SectionType::PageData) continue;
-    std::vector<uint8_t> p = read_section(s);
-    switch (s.type) {
-      case SectionType::Process: image_.process = decode_process(p.data(), p.size(), s.payload()); break;
-      case SectionType::Mm: image_.mm = decode_mm(p.data(), p.size(), s.payload()); break;
-      case SectionType::Vmas: image_.vmas = decode_vmas(p.data(), p.size(), s.payload()); break;
-      case SectionType::Threads: image_.threads = decode_threads(p.data(), p.size(), s.payload()); break;
-      case SectionType::PageIndex: image_.chunks = decode_page_index(p.data(), p.size(), s.payload()); break;
-      case SectionType::Task: image_.task = decode_task(p.data(), p.size(), s.payload()); break;
-      case SectionType::Files: image_.files = decode_files(p.data(), p.size(), s.payload()); break;
-      case SectionType::SysvShm: image_.sysv_shm = decode_sysv_shm(p.data(), p.size(), s.payload()); break;
-      case SectionType::Terminal: image_.terminal = decode_terminal(p.data(), p.size(), s.payload()); break;
-      case SectionType::PageData: break;
+  // The tree first: it says how many members there are and which are live.
+  // An image without one is a tree of one live member.
+  for (const SectionInfo& s : sections_)
+    if (s.type == SectionType::Tree) {
+      std::vector<uint8_t> p = read_section(s);
+      tree_ = decode_tree(p.data(), p.size(), s.payload());
+    }
+  const bool has_tree = !tree_.members.empty();
+  if (!has_tree) tree_.members.resize(1);
+  members_.resize(tree_.members.size());
+  if (!seen.count({uint32_t(SectionType::PageData), 0}))
+    throw FormatError(h.trailer_offset, "missing page_data section");
+  for (uint32_t m = 0; m < members_.size(); ++m) {
+    const bool live = tree_.members[m].state == kMemberLive;
+    for (uint32_t t = 1; t <= kSectionTypeCount; ++t) {
+      if (t == uint32_t(SectionType::PageData)) continue;
+      if (live && !seen.count({t, m}))
+        throw FormatError(h.trailer_offset, std::string("missing ") + section_name(SectionType(t)) + " section" +
+                                                (m ? " of member " + std::to_string(m) : ""));
     }
   }
-  validate_image(image_, sections_);
+
+  for (const SectionInfo& s : sections_) {
+    if (s.type == SectionType::PageData || s.type == SectionType::Tree) continue;
+    if (s.member >= members_.size() || tree_.members[s.member].state != kMemberLive)
+      throw FormatError(s.offset, std::string(section_name(s.type)) + " section of member " + std::to_string(s.member) +
+                                      ", which the tree does not list as a live member");
+    std::vector<uint8_t> p = read_section(s);
+    Image& img = members_[s.member];
+    switch (s.type) {
+      case SectionType::Process: img.process = decode_process(p.data(), p.size(), s.payload()); break;
+      case SectionType::Mm: img.mm = decode_mm(p.data(), p.size(), s.payload()); break;
+      case SectionType::Vmas: img.vmas = decode_vmas(p.data(), p.size(), s.payload()); break;
+      case SectionType::Threads: img.threads = decode_threads(p.data(), p.size(), s.payload()); break;
+      case SectionType::PageIndex: img.chunks = decode_page_index(p.data(), p.size(), s.payload()); break;
+      case SectionType::Task: img.task = decode_task(p.data(), p.size(), s.payload()); break;
+      case SectionType::Files: img.files = decode_files(p.data(), p.size(), s.payload()); break;
+      case SectionType::SysvShm: img.sysv_shm = decode_sysv_shm(p.data(), p.size(), s.payload()); break;
+      case SectionType::Terminal: img.terminal = decode_terminal(p.data(), p.size(), s.payload()); break;
+      case SectionType::PageData:
+      case SectionType::Tree: break;
+    }
+  }
+  if (!has_tree) tree_.members[0].pid = members_[0].process.pid;
+  for (uint32_t m = 0; m < members_.size(); ++m) {
+    if (tree_.members[m].state != kMemberLive) continue;
+    std::vector<SectionInfo> own;
+    for (const SectionInfo& s : sections_)
+      if (s.member == m || !section_is_per_member(s.type)) own.push_back(s);
+    validate_image(members_[m], own, m == 0);
+  }
+  validate_tree(tree_, members_, sections_);
 }
 
 const SectionInfo& ImageReader::page_data() const {
@@ -219,8 +258,9 @@ void ImageReader::verify_page_data() const {
 void ImageReader::verify_chunks() const {
   std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx*)> dctx(ZSTD_createDCtx(), ZSTD_freeDCtx);
   std::vector<uint8_t> scratch, pages;
-  for (const PageChunk& c : image_.chunks)
-    read_chunk(c, dctx.get(), scratch, pages, [](uint64_t, const uint8_t*, size_t) {});
+  for (const Image& m : members_)
+    for (const PageChunk& c : m.chunks)
+      read_chunk(c, dctx.get(), scratch, pages, [](uint64_t, const uint8_t*, size_t) {});
 }
 
 }  // namespace ckpt::format

@@ -20,6 +20,7 @@ struct SectionInfo {
   uint64_t offset;    // of the SectionHeader
   uint64_t length;    // payload bytes
   uint64_t checksum;
+  uint32_t member = 0;  // per-member sections: the member's index (the header's flags); else 0
   uint64_t payload() const { return offset + 32; }
 };
 
@@ -36,7 +37,12 @@ class ImageReader {
   // std::system_error on I/O errors. Does not read page data.
   explicit ImageReader(int fd);
 
-  const Image& image() const { return image_; }
+  // The root's records (member 0): all a single-process image has.
+  const Image& image() const { return members_[0]; }
+  // The process tree and each member's own records (a zombie's are empty).
+  const ProcessTree& tree() const { return tree_; }
+  const Image& member(size_t i) const { return members_.at(i); }
+  size_t member_count() const { return members_.size(); }
   const std::vector<SectionInfo>& sections() const { return sections_; }
   const SectionInfo& page_data() const;
   uint64_t file_size() const { return file_size_; }
@@ -73,7 +79,8 @@ class ImageReader {
   int fd_;
   uint64_t file_size_ = 0;
   std::vector<SectionInfo> sections_;
-  Image image_;
+  ProcessTree tree_;
+  std::vector<Image> members_;
 };
 
 }  // namespace ckpt::format

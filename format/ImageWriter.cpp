@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <stdexcept>
 #include <system_error>
 
 #include "format/Limits.h"
@@ -71,27 +72,47 @@ void ImageWriter::pad_to(uint64_t alignment) {
   write(zeros, pad);
 }
 
-void ImageWriter::section(SectionType type, const std::vector<uint8_t>& payload) {
+void ImageWriter::section(SectionType type, const std::vector<uint8_t>& payload, uint32_t member) {
   if (payload.size() > kMaxMetadataSection)
     throw std::runtime_error(std::string("the ") + section_name(type) + " section would exceed the format's limit of " +
                              std::to_string(kMaxMetadataSection >> 20) + " MiB");
   pad_to(8);
-  SectionHeader h{uint32_t(type), 0, payload.size(), checksum(payload.data(), payload.size()), 0};
-  entries_.push_back({h.type, 0, offset_, h.length, h.checksum});
+  SectionHeader h{uint32_t(type), member, payload.size(), checksum(payload.data(), payload.size()), 0};
+  entries_.push_back({h.type, member, offset_, h.length, h.checksum});
   write(&h, sizeof h);
   write(payload.data(), payload.size());
 }
 
 void ImageWriter::write_metadata(const Image& image) {
-  section(SectionType::Process, encode_process(image.process));
-  section(SectionType::Mm, encode_mm(image.mm));
-  section(SectionType::Task, encode_task(image.task));
-  section(SectionType::Files, encode_files(image.files));
-  section(SectionType::Vmas, encode_vmas(image.vmas));
-  section(SectionType::Threads, encode_threads(image.threads));
-  if (!image.sysv_shm.empty()) section(SectionType::SysvShm, encode_sysv_shm(image.sysv_shm));
-  if (image.terminal) section(SectionType::Terminal, encode_terminal(*image.terminal));
+  ProcessTree tree;
+  tree.members.resize(1);
+  tree.members[0].pid = image.process.pid;
+  write_tree_metadata(tree, {&image});
+}
+
+void ImageWriter::write_tree_metadata(const ProcessTree& tree, const std::vector<const Image*>& members) {
+  section(SectionType::Tree, encode_tree(tree));
+  chunks_.assign(members.size(), {});
+  live_.assign(members.size(), false);
+  for (uint32_t i = 0; i < members.size(); ++i) {
+    const Image* image = members[i];
+    if (!image) continue;
+    live_[i] = true;
+    section(SectionType::Process, encode_process(image->process), i);
+    section(SectionType::Mm, encode_mm(image->mm), i);
+    section(SectionType::Task, encode_task(image->task), i);
+    section(SectionType::Files, encode_files(image->files), i);
+    section(SectionType::Vmas, encode_vmas(image->vmas), i);
+    section(SectionType::Threads, encode_threads(image->threads), i);
+    if (!image->sysv_shm.empty()) section(SectionType::SysvShm, encode_sysv_shm(image->sysv_shm), i);
+    if (image->terminal) section(SectionType::Terminal, encode_terminal(*image->terminal), i);
+  }
   begin_page_data();
+}
+
+void ImageWriter::begin_member(uint32_t index) {
+  if (index >= chunks_.size() || !live_[index]) throw std::logic_error("pages for a member without records");
+  member_ = index;
 }
 
 void ImageWriter::begin_page_data() {
@@ -126,7 +147,7 @@ void ImageWriter::add_pages(uint64_t vaddr, const void* pages, uint64_t npages) 
     c.stored_size = stored_size;
     c.checksum = checksum(stored, stored_size);
     write(stored, stored_size);
-    chunks_.push_back(c);
+    chunks_[member_].push_back(c);
     pages_ += n;
     vaddr += raw_size;
     bytes += raw_size;
@@ -140,7 +161,8 @@ void ImageWriter::finish() {
   SectionHeader pd{uint32_t(SectionType::PageData), 0, offset_ - page_data_header_ - sizeof(SectionHeader),
                    page_data_sum_.digest(), 0};
   entries_.push_back({pd.type, 0, page_data_header_, pd.length, pd.checksum});
-  section(SectionType::PageIndex, encode_page_index(chunks_));
+  for (uint32_t i = 0; i < chunks_.size(); ++i)
+    if (live_[i]) section(SectionType::PageIndex, encode_page_index(chunks_[i]), i);
 
   pad_to(8);
   uint64_t trailer_offset = offset_;

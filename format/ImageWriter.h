@@ -27,8 +27,17 @@ class ImageWriter {
   ImageWriter(const ImageWriter&) = delete;
   ImageWriter& operator=(const ImageWriter&) = delete;
 
-  // Process, mm, vmas and threads sections; call once, first.
+  // A single process (a tree of one): its tree, process, mm, vmas and
+  // threads sections; call once, first.
   void write_metadata(const Image& image);
+  // A process tree: the tree section, then each live member's sections
+  // (their headers' flags hold the member's index); `members[i]` is
+  // member i's records (nullptr for a zombie). Call once, first.
+  void write_tree_metadata(const ProcessTree& tree, const std::vector<const Image*>& members);
+  // Pages added from now on belong to member `index` (0 at first). All
+  // members' pages go into the one page data section, each member's in
+  // ascending address order.
+  void begin_member(uint32_t index);
   // Appends `npages` pages at `vaddr` as one or more chunks (split at
   // kMaxChunkPages). Call in ascending address order after write_metadata.
   void add_pages(uint64_t vaddr, const void* pages, uint64_t npages);
@@ -43,7 +52,7 @@ class ImageWriter {
   void pad_to(uint64_t alignment);
   // Writes the pending bytes, then `extra` (not copied) after them.
   void flush(const void* extra = nullptr, size_t extra_size = 0);
-  void section(SectionType type, const std::vector<uint8_t>& payload);
+  void section(SectionType type, const std::vector<uint8_t>& payload, uint32_t member = 0);
   void begin_page_data();
 
   int fd_;
@@ -54,7 +63,9 @@ class ImageWriter {
   uint64_t offset_ = 0;           // logical end of what has been written
   uint64_t pages_ = 0;
   std::vector<TrailerEntry> entries_;
-  std::vector<PageChunk> chunks_;
+  std::vector<std::vector<PageChunk>> chunks_;  // per member
+  std::vector<bool> live_;                     // per member: has a page index
+  uint32_t member_ = 0;
   bool in_page_data_ = false;
   uint64_t page_data_header_ = 0;
   StreamingChecksum page_data_sum_;

@@ -8,7 +8,8 @@
 
 namespace ckpt::format {
 
-inline constexpr uint32_t kMaxSections = 64;
+inline constexpr uint32_t kMaxMembers = 4096;                 // processes in one tree
+inline constexpr uint32_t kMaxSections = 64 + 16 * kMaxMembers;  // a few per member
 inline constexpr uint64_t kMaxMetadataSection = 64ull << 20;  // any section but PageData
 inline constexpr uint32_t kMaxStringLength = 4096;            // PATH_MAX
 inline constexpr uint32_t kMaxAuxvBytes = 4096;

@@ -22,6 +22,7 @@ const char* section_name(SectionType type) {
     case SectionType::Files: return "files";
     case SectionType::SysvShm: return "sysv_shm";
     case SectionType::Terminal: return "terminal";
+    case SectionType::Tree: return "tree";
   }
   return "unknown";
 }
@@ -456,6 +457,7 @@ std::vector<uint8_t> encode_files(const FileTable& t) {
     w.u32(f.owner);
     w.i32(f.owner_signal);
     put_inotify_watches(w, f.watches);
+    w.u64(f.description);
   }
   w.u32(uint32_t(t.stdio_dups.size()));
   for (const StdioDup& d : t.stdio_dups) {
@@ -533,6 +535,7 @@ FileTable decode_files(const uint8_t* data, size_t n, uint64_t base) {
     f.owner = r.u32("fd owner");
     f.owner_signal = r.i32("fd owner signal");
     f.watches = get_inotify_watches(r);
+    f.description = r.u64("fd description");
   }
   t.stdio_dups.resize(r.count("stdio dup count", kMaxFds, 12));
   for (StdioDup& d : t.stdio_dups) {
@@ -585,6 +588,52 @@ std::vector<SysvSegment> decode_sysv_shm(const uint8_t* data, size_t n, uint64_t
   }
   r.expect_end("sysv_shm section");
   return segments;
+}
+
+}  // namespace ckpt::format
+
+namespace ckpt::format {
+
+// Tree section: u32 count, then per member 32 bytes and a comm string
+// (docs/format.md, "Process trees").
+static constexpr size_t kTreeMemberBytes = 36;
+
+std::vector<uint8_t> encode_tree(const ProcessTree& tree) {
+  ByteWriter w;
+  w.u32(uint32_t(tree.members.size()));
+  for (const TreeMember& m : tree.members) {
+    w.i32(m.pid);
+    w.i32(m.parent);
+    w.i32(m.pgid);
+    w.i32(m.sid);
+    w.u32(m.state);
+    w.i32(m.exit_status);
+    w.u32(m.subreaper);
+    w.u32(m.reserved);
+    w.str(m.comm);
+  }
+  return w.bytes();
+}
+
+ProcessTree decode_tree(const uint8_t* data, size_t n, uint64_t base) {
+  ByteReader r(data, n, base);
+  ProcessTree t;
+  uint32_t count = r.count("member count", kMaxMembers, kTreeMemberBytes);
+  if (count == 0) throw FormatError(base, "tree: no members");
+  t.members.resize(count);
+  for (TreeMember& m : t.members) {
+    m.pid = r.i32("member pid");
+    m.parent = r.i32("member parent");
+    m.pgid = r.i32("member pgid");
+    m.sid = r.i32("member sid");
+    m.state = r.u32("member state");
+    m.exit_status = r.i32("member exit status");
+    m.subreaper = r.u32("member subreaper");
+    m.reserved = r.u32("member reserved");
+    m.comm = r.str("member comm", 16);  // TASK_COMM_LEN
+  }
+  r.expect_end("tree section");
+  return t;
 }
 
 }  // namespace ckpt::format

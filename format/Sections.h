@@ -18,6 +18,7 @@ std::vector<uint8_t> encode_page_index(const std::vector<PageChunk>&);
 std::vector<uint8_t> encode_task(const TaskState&);
 std::vector<uint8_t> encode_files(const FileTable&);
 std::vector<uint8_t> encode_sysv_shm(const std::vector<SysvSegment>&);
+std::vector<uint8_t> encode_tree(const ProcessTree&);
 
 // `base` is the payload's absolute offset in the image, for error messages.
 ProcessInfo decode_process(const uint8_t* p, size_t n, uint64_t base);
@@ -28,5 +29,6 @@ std::vector<PageChunk> decode_page_index(const uint8_t* p, size_t n, uint64_t ba
 TaskState decode_task(const uint8_t* p, size_t n, uint64_t base);
 FileTable decode_files(const uint8_t* p, size_t n, uint64_t base);
 std::vector<SysvSegment> decode_sysv_shm(const uint8_t* p, size_t n, uint64_t base);
+ProcessTree decode_tree(const uint8_t* p, size_t n, uint64_t base);
 
 }  // namespace ckpt::format

@@ -102,7 +102,8 @@ static void validate_sysv(const Image& image, const std::vector<SectionInfo>& se
 // What the restorer could otherwise only find out from a failing system
 // call: fd numbers used twice, epoll entries it cannot add, locks or timers
 // the kernel would refuse. Sorting makes it O(n log n) in fds, targets, locks.
-static void validate_descriptions(const FileTable& files, const std::function<void(const std::string&)>& bad_files) {
+static void validate_descriptions(const FileTable& files, int32_t lowest_fd,
+                                  const std::function<void(const std::string&)>& bad_files) {
   std::vector<int32_t> numbers;
   for (const FdEntry& f : files.fds) {
     auto bad_fd = [&](const std::string& why) { bad_files("fd " + std::to_string(f.fd) + ": " + why); };
@@ -139,10 +140,12 @@ static void validate_descriptions(const FileTable& files, const std::function<vo
     if (f.owner_signal < 0 || f.owner_signal > int32_t(kSignalCount)) bad_fd("owner signal out of range");
     if (f.kind != FdKind::Epoll && !f.targets.empty()) bad_fd("epoll targets on kind " + std::string(fd_kind_name(f.kind)));
   }
-  int32_t prev_stdio = 2;
+  int32_t prev_stdio = lowest_fd - 1;
   for (const StdioDup& d : files.stdio_dups) {
     std::string what = "fd " + std::to_string(d.fd) + " (a dup of fd " + std::to_string(d.of) + ")";
-    if (d.fd <= prev_stdio || d.fd >= int32_t(kMaxFds)) bad_files(what + ": dups of fds 0-2 must be above 2, ascending and < 2^20");
+    if (d.fd <= prev_stdio || d.fd >= int32_t(kMaxFds))
+      bad_files(what + ": dups of the root's fds 0-2 must be above " + std::to_string(lowest_fd - 1) +
+                ", ascending and < 2^20");
     if (d.of < 0 || d.of > 2) bad_files(what + ": not a dup of fd 0, 1 or 2");
     if (d.cloexec > 1) bad_files(what + ": cloexec is not 0 or 1");
     numbers.push_back(prev_stdio = d.fd);
@@ -165,7 +168,7 @@ static void validate_descriptions(const FileTable& files, const std::function<vo
       std::string what = "entry for fd " + std::to_string(t.fd);
       if (t.fd < 0 || t.fd >= int32_t(kMaxFds)) bad_fd(what + ": number out of range");
       if (t.file < 0 || t.file >= int32_t(kMaxFds)) bad_fd(what + ": watched file out of range");
-      if (t.file > 2) {
+      if (t.file >= lowest_fd) {
         const FdEntry* g = find(t.file);
         if (!g) bad_fd(what + ": watches fd " + std::to_string(t.file) + "'s file, which is not in the image");
         if (g == &f) bad_fd(what + ": watches itself");
@@ -185,7 +188,9 @@ static void validate_descriptions(const FileTable& files, const std::function<vo
   }
 }
 
-void validate_image(const Image& image, const std::vector<SectionInfo>& sections) {
+void validate_image(const Image& image, const std::vector<SectionInfo>& sections, bool root) {
+  // The root's fds 0-2 are restore's own; another member's are its own records.
+  const int32_t lowest_fd = root ? 3 : 0;
   validate_sysv(image, sections);
   const uint64_t files_at = section_offset(sections, SectionType::Files);
   auto bad_files = [&](const std::string& why) { throw FormatError(files_at, "files: " + why); };
@@ -323,9 +328,11 @@ void validate_image(const Image& image, const std::vector<SectionInfo>& sections
   }
   const std::vector<FdEntry>& fds = image.files.fds;
   // Sorted and unique first: validate_descriptions looks fds up by binary search.
-  int32_t prev_fd = 2;
+  int32_t prev_fd = lowest_fd - 1;
   for (const FdEntry& f : fds) {
-    if (f.fd <= prev_fd) bad_files("fd " + std::to_string(f.fd) + ": fds must be above 2, sorted and unique");
+    if (f.fd <= prev_fd)
+      bad_files("fd " + std::to_string(f.fd) + ": fds must be above " + std::to_string(lowest_fd - 1) +
+                ", sorted and unique");
     prev_fd = f.fd;
   }
   // Pipe ends by pipe: (inode, fd index), for the per-pipe rules below.
@@ -365,7 +372,7 @@ void validate_image(const Image& image, const std::vector<SectionInfo>& sections
                 " bytes of unread data, more than the pipe holds (" + std::to_string(first.pipe_size) + ")");
     i = j;
   }
-  validate_descriptions(image.files, bad_files);
+  validate_descriptions(image.files, lowest_fd, bad_files);
   validate_deleted_files(image, bad_files);
   const uint64_t terminal_at = image.terminal ? section_offset(sections, SectionType::Terminal) : files_at;
   validate_terminal(image, [&](const std::string& why) { throw FormatError(terminal_at, "terminal: " + why); });
@@ -528,6 +535,114 @@ static void validate_cpu_state(const Image& image, const std::vector<SectionInfo
         bad("the C library's cached thread id is not in writable memory (at " + hex(t.cached_tid_address) + ")");
     }
   }
+}
+
+}  // namespace ckpt::format
+
+namespace ckpt::format {
+
+// A wait status as wait4 reports it for a process that ended: exited with
+// a code, or killed by a signal (with the core-dump bit).
+static bool wait_status_is_valid(int32_t s) {
+  if (s < 0 || s > 0xffff) return false;
+  if ((s & 0x7f) == 0) return (s & 0x80) == 0;        // WIFEXITED: code in bits 8-15
+  return (s & 0x7f) != 0x7f && (s & 0x7f) <= 64 && (s >> 8) == 0;  // WIFSIGNALED
+}
+
+void validate_tree(const ProcessTree& tree, const std::vector<Image>& members, const std::vector<SectionInfo>& sections) {
+  const uint64_t at = section_offset(sections, SectionType::Tree);
+  auto bad = [&](size_t i, const std::string& why) {
+    throw FormatError(at, "tree: member " + std::to_string(i) + " (pid " + std::to_string(tree.members[i].pid) + "): " + why);
+  };
+  const auto& ms = tree.members;
+  if (ms.empty()) throw FormatError(at, "tree: no members");
+  std::vector<std::pair<int32_t, size_t>> by_pid;
+  for (size_t i = 0; i < ms.size(); ++i) by_pid.emplace_back(ms[i].pid, i);
+  std::sort(by_pid.begin(), by_pid.end());
+  for (size_t i = 1; i < by_pid.size(); ++i)
+    if (by_pid[i].first == by_pid[i - 1].first) bad(by_pid[i].second, "its pid appears twice");
+  auto index_of = [&](int32_t pid) -> size_t {
+    auto it = std::lower_bound(by_pid.begin(), by_pid.end(), std::make_pair(pid, size_t(0)));
+    return it != by_pid.end() && it->first == pid ? it->second : SIZE_MAX;
+  };
+  for (size_t i = 0; i < ms.size(); ++i) {
+    const TreeMember& m = ms[i];
+    if (m.pid <= 0 || m.pid > (1 << 22)) bad(i, "pid out of range");
+    if (m.state != kMemberLive && m.state != kMemberZombie) bad(i, "unknown state " + std::to_string(m.state));
+    if (m.subreaper > 1 || m.reserved != 0) bad(i, "subreaper is not 0 or 1, or reserved bits are set");
+    if (m.state == kMemberZombie ? !wait_status_is_valid(m.exit_status) : m.exit_status != 0)
+      bad(i, "exit status " + std::to_string(m.exit_status) + " is not a zombie's wait status");
+    if (m.state == kMemberLive && members[i].process.pid != m.pid) bad(i, "its process section names another pid");
+    if (m.state == kMemberLive && !m.comm.empty()) bad(i, "a live member's comm belongs in its process section");
+    if (i == 0) {
+      if (m.parent != -1) bad(i, "the root has a parent");
+      if (m.state != kMemberLive) bad(i, "the root is not live");
+      continue;
+    }
+    if (m.parent < 0 || size_t(m.parent) >= i) bad(i, "its parent must be a member listed before it");
+    const TreeMember& p = ms[size_t(m.parent)];
+    if (p.state != kMemberLive) bad(i, "its parent is a zombie");
+    // What restore can make again: a session of its own (setsid), or its
+    // parent's; a group of its own, its parent's, or that of a member
+    // listed before it in the same session.
+    if (m.sid != m.pid && m.sid != p.sid) bad(i, "its session is neither its own nor its parent's");
+    if (m.sid == m.pid && m.pgid != m.pid) bad(i, "a session leader outside its own process group");
+    if (m.pgid != m.pid && m.pgid != p.pgid) {
+      size_t g = index_of(m.pgid);
+      if (g == SIZE_MAX || g >= i || ms[g].pgid != ms[g].pid || ms[g].sid != m.sid)
+        bad(i, "its process group " + std::to_string(m.pgid) +
+                   " is not its own, its parent's, or led by a member of its session listed before it");
+    }
+  }
+
+  // Open file descriptions, pipes and objects shared between members must agree.
+  struct Ref {
+    uint64_t key;
+    size_t member;
+    const FdEntry* f;
+  };
+  std::vector<Ref> descs, pipes;
+  for (size_t i = 0; i < ms.size(); ++i)
+    for (const FdEntry& f : members[i].files.fds) {
+      if (f.description) descs.push_back({f.description, i, &f});
+      if (f.kind == FdKind::Pipe && !f.external) pipes.push_back({f.object, i, &f});
+    }
+  auto by_key = [](const Ref& a, const Ref& b) { return a.key != b.key ? a.key < b.key : a.member < b.member; };
+  std::sort(descs.begin(), descs.end(), by_key);
+  for (size_t i = 1; i < descs.size(); ++i) {
+    const Ref &a = descs[i - 1], &b = descs[i];
+    if (a.key != b.key) continue;
+    if (a.member == b.member)
+      bad(b.member, "fds " + std::to_string(a.f->fd) + " and " + std::to_string(b.f->fd) +
+                        " are one open file description recorded twice");
+    if (a.f->kind != b.f->kind || a.f->flags != b.f->flags || a.f->object != b.f->object ||
+        a.f->file.path != b.f->file.path)
+      bad(b.member, "fd " + std::to_string(b.f->fd) + " shares an open file description with member " +
+                        std::to_string(a.member) + "'s fd " + std::to_string(a.f->fd) + " but differs from it");
+  }
+  std::sort(pipes.begin(), pipes.end(), by_key);
+  for (size_t i = 0; i < pipes.size();) {
+    size_t j = i;
+    uint64_t total = 0;
+    for (; j < pipes.size() && pipes[j].key == pipes[i].key; ++j) {
+      if (pipes[j].f->pipe_size != pipes[i].f->pipe_size)
+        bad(pipes[j].member, "fd " + std::to_string(pipes[j].f->fd) + ": pipe size differs from another end's");
+      total += pipes[j].f->contents.size();
+    }
+    if (total > pipes[i].f->pipe_size)
+      bad(pipes[i].member, "fd " + std::to_string(pipes[i].f->fd) + ": its pipe's ends carry more unread data than it holds");
+    i = j;
+  }
+  std::vector<std::pair<uint64_t, const SharedObject*>> objects;
+  for (const Image& m : members)
+    for (const SharedObject& o : m.files.objects) objects.emplace_back(o.id, &o);
+  std::sort(objects.begin(), objects.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (size_t i = 1; i < objects.size(); ++i)
+    if (objects[i].first == objects[i - 1].first &&
+        (objects[i].second->memfd != objects[i - 1].second->memfd || objects[i].second->size != objects[i - 1].second->size))
+      throw FormatError(at, "tree: shared object " + std::to_string(objects[i].first) +
+                                " differs between the members that hold it");
 }
 
 }  // namespace ckpt::format

@@ -18,7 +18,16 @@
 namespace ckpt::format {
 
 // Throws FormatError naming the offending record and the section's offset.
-void validate_image(const Image& image, const std::vector<SectionInfo>& sections);
+// `sections`: the member's own sections and the image-wide ones. `root`:
+// the tree's root, whose fds 0-2 are restore's own (another member's fds
+// 0-2 are saved like any other).
+void validate_image(const Image& image, const std::vector<SectionInfo>& sections, bool root = true);
+
+// The tree's rules (docs/format.md, "Process trees"): member 0 live, parents
+// before children, unique pids, sessions and groups restore can make again,
+// and open file descriptions, pipes and shared objects consistent across
+// members. O(n log n) in members and descriptors.
+void validate_tree(const ProcessTree& tree, const std::vector<Image>& members, const std::vector<SectionInfo>& sections);
 
 // Whether pages of a VMA of this kind are saved in page data.
 bool vma_kind_takes_pages(VmaKind kind);

@@ -11,7 +11,7 @@ namespace ckpt::restorer {
 
 const char* const kUsage =
     "usage: restore IMAGE [--lazy] [--check] [--verbose] [--host-clocks] [--inherit-fd N]...\n"
-    "                     [--external-fds=null]\n"
+    "                     [--external-fds=null] [--new-pids]\n"
     "       restore --install-binfmt | --uninstall-binfmt\n"
     "  Replaces this process with the one saved in IMAGE (made by `ckpt dump`).\n"
     "  --lazy     bring private anonymous memory in on first touch (and in the background)\n"
@@ -25,6 +25,9 @@ const char* const kUsage =
     "                  whose other end was outside the process\n"
     "  --external-fds=null  /dev/null stands in for every such pipe end not given\n"
     "                  with --inherit-fd (opened for reading or writing, as the end was)\n"
+    "  --new-pids  the processes of a saved tree other than its root may get new pids\n"
+    "             when their saved ones are taken (or cannot be asked for); their C\n"
+    "             library's cached ids are rewritten, pids they stored are not\n"
     "  --install-binfmt    (root) register this restore with binfmt_misc, so ./IMAGE runs\n"
     "  --uninstall-binfmt  (root) remove that registration\n";
 
@@ -68,6 +71,7 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
                  : name == "--verbose"          ? &cl.verbose
                  : name == "--lazy"             ? &cl.lazy
                  : name == "--host-clocks"      ? &cl.host_clocks
+                 : name == "--new-pids"         ? &cl.new_pids
                  : name == "--install-binfmt"   ? &cl.install_binfmt
                  : name == "--uninstall-binfmt" ? &cl.uninstall_binfmt
                  : name == "--help"             ? &cl.help

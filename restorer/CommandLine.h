@@ -17,6 +17,7 @@ struct CommandLine {
   bool host_clocks = false;  // no time namespace: CLOCK_MONOTONIC/BOOTTIME are the host's
   std::vector<int> inherit_fds;  // in the order given, repeats kept
   bool external_null = false;    // --external-fds=null
+  bool new_pids = false;         // --new-pids: a tree's members may get pids other than their saved ones
 };
 
 // A command line restore does not accept; what() says why, in one line.

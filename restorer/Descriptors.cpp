@@ -269,23 +269,66 @@ void check_files(const format::Image& image, const ExternalFds& external) {
   }
 }
 
-PreparedFiles prepare_objects(const format::Image& image) {
+SharedDescriptions::~SharedDescriptions() {
+  for (const auto& [ino, ends] : pipes) {
+    ::close(ends.first);
+    ::close(ends.second);
+  }
+  for (const auto& [id, fd] : deleted) ::close(fd);
+}
+
+// Deleted files are tree-wide by id: one a member uses that another
+// already made is handed to it (a descriptor of its own, which
+// finish_deleted_files closes), and one it makes is kept for the others.
+static void take_shared_deleted(const format::Image& image, std::map<uint64_t, int>& fds, SharedDescriptions* shared) {
+  if (!shared) return;
+  for (const format::DeletedFile& d : image.files.deleted)
+    if (auto it = shared->deleted.find(d.id); it != shared->deleted.end() && !fds.count(d.id)) {
+      int fd = fcntl(it->second, F_DUPFD_CLOEXEC, 3);
+      if (fd < 0) throw RestoreError(std::string("cannot share a recreated deleted file: ") + std::strerror(errno));
+      fds[d.id] = fd;
+    }
+}
+static void give_shared_deleted(const std::map<uint64_t, int>& fds, SharedDescriptions* shared) {
+  if (!shared) return;
+  for (const auto& [id, fd] : fds)
+    if (!shared->deleted.count(id)) {
+      int keep = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+      if (keep < 0) throw RestoreError(std::string("cannot share a recreated deleted file: ") + std::strerror(errno));
+      shared->deleted[id] = keep;
+    }
+}
+
+int fd_base(const format::Image& image) { return fd_room(image).top + 1; }
+
+PreparedFiles prepare_objects(const format::Image& image, SharedDescriptions* shared) {
   PreparedFiles out;
+  take_shared_deleted(image, out.deleted, shared);
   make_mapped_deleted_files(image, out.deleted);  // unnamed: nothing appears in the file system
+  give_shared_deleted(out.deleted, shared);
   for (const auto& o : image.files.objects) {
+    if (shared && shared->objects.count(o.id)) {  // another member's: one object for the tree
+      out.objects[o.id] = shared->objects[o.id];
+      continue;
+    }
     out.objects[o.id] = make_object(o);
+    if (shared) shared->objects[o.id] = out.objects[o.id];
     if (o.memfd && o.seals) out.seals.emplace_back(out.objects[o.id], o.seals);
   }
   return out;
 }
 
 void prepare_fds(const format::Image& image, const ExternalFds& external /*checked by check_files*/,
-                 PreparedFiles& out) {
+                 PreparedFiles& out, SharedDescriptions* shared) {
+  take_shared_deleted(image, out.deleted, shared);
   make_deleted_files(image, out.deleted);
+  give_shared_deleted(out.deleted, shared);
   if (const format::DeletedFile* cwd = deleted_cwd(image))
     if (fchdir(out.deleted.at(cwd->id)) != 0)
       throw RestoreError("cannot enter the recreated working directory: " + std::string(std::strerror(errno)));
-  std::set<uint64_t> memfd_given;  // memfds whose created description an fd took
+  SharedDescriptions own;  // a single process: shared with nobody
+  SharedDescriptions& tree = shared ? *shared : own;
+  std::set<uint64_t>& memfd_given = tree.memfd_given;
   const FdRoom room = fd_room(image);
   const int top = room.top;
   const size_t numbers = room.numbers;
@@ -294,11 +337,12 @@ void prepare_fds(const format::Image& image, const ExternalFds& external /*check
   getrlimit(RLIMIT_NOFILE, &nofile);
   if (uint64_t(top) + numbers + 64 > nofile.rlim_cur)
     throw RestoreError("the image needs fd " + std::to_string(top) + ", above this process's RLIMIT_NOFILE");
-  int base = top + 1;
+  int base = std::max(top + 1, tree.base);
 
-  std::map<uint64_t, std::pair<int, int>> pipes;  // pipe inode -> (read end, write end)
-  std::map<uint64_t, unsigned> pipe_ends_used;    // bit 1: read end handed out, bit 2: write end
+  std::map<uint64_t, std::pair<int, int>>& pipes = tree.pipes;
+  std::map<uint64_t, unsigned>& pipe_ends_used = tree.pipe_ends_used;
   std::map<int32_t, int> created;                 // FdEntry::fd -> launcher fd of its open file
+  std::set<int32_t> reused;                       // FdEntry::fd whose description an earlier member made
   // FIFOs: read ends first, so that opening a write end finds a reader.
   std::vector<const FdEntry*> order;
   for (const FdEntry& f : image.files.fds) order.push_back(&f);
@@ -319,6 +363,28 @@ void prepare_fds(const format::Image& image, const ExternalFds& external /*check
       out.moves.push_back({high, f.fd, f.cloexec});
       out.close_upto = std::max(out.close_upto, high + 1);
       created[f.fd] = high;
+      for (const format::FdNumber& d : f.dups) {
+        int again = fcntl(high, F_DUPFD_CLOEXEC, base);
+        if (again < 0) fail(f, "cannot give it fd " + std::to_string(d.fd) + " too: " + std::strerror(errno));
+        out.moves.push_back({again, d.fd, d.cloexec});
+        out.close_upto = std::max(out.close_upto, again + 1);
+      }
+      continue;
+    }
+    if (auto it = f.description ? tree.descriptions.find(f.description) : tree.descriptions.end();
+        it != tree.descriptions.end()) {
+      // One description, inherited across fork by several members: the
+      // same one again (its offset, flags and locks are already set).
+      int high = fcntl(it->second, F_DUPFD_CLOEXEC, base);
+      if (high < 0) fail(f, std::string("cannot share it: ") + std::strerror(errno));
+      reused.insert(f.fd);
+      // The dumper attaches a pipe's or FIFO's unread data to one end
+      // only, which may be this member's record of the description.
+      if ((f.kind == FdKind::Pipe || f.kind == FdKind::Fifo) && !f.contents.empty()) keep_for_fill(out, f, high, base);
+      out.moves.push_back({high, f.fd, f.cloexec});
+      out.close_upto = std::max(out.close_upto, high + 1);
+      created[f.fd] = high;
+      if (f.flags & O_ASYNC) out.fixups.push_back({f.fd, trampoline::kFixupAsync, 0, 0});
       for (const format::FdNumber& d : f.dups) {
         int again = fcntl(high, F_DUPFD_CLOEXEC, base);
         if (again < 0) fail(f, "cannot give it fd " + std::to_string(d.fd) + " too: " + std::strerror(errno));
@@ -419,6 +485,7 @@ void prepare_fds(const format::Image& image, const ExternalFds& external /*check
     out.moves.push_back({high, f.fd, f.cloexec});
     out.close_upto = std::max(out.close_upto, high + 1);
     created[f.fd] = high;
+    if (f.description) tree.descriptions[f.description] = high;
     for (const format::FdNumber& d : f.dups) {  // more fds of one open file description
       int again = fcntl(high, F_DUPFD_CLOEXEC, base);
       if (again < 0) fail(f, "cannot give it fd " + std::to_string(d.fd) + " too: " + std::strerror(errno));
@@ -436,14 +503,24 @@ void prepare_fds(const format::Image& image, const ExternalFds& external /*check
   }
   // Every open file exists: the locks held through them (POSIX ones are only
   // reserved here; the trampoline takes them), then the epoll sets.
-  for (const FdEntry& f : image.files.fds)
-    for (int placeholder : take_locks(f, created.at(f.fd), base, out.posix_locks))
+  // A description another member made holds its own locks already; only
+  // this process's POSIX locks through it remain to take.
+  for (const FdEntry& f : image.files.fds) {
+    FdEntry posix_only;
+    const FdEntry* with = &f;
+    if (reused.count(f.fd)) {
+      posix_only.fd = f.fd;
+      posix_only.kind = f.kind;
+      posix_only.flags = f.flags;
+      posix_only.file = f.file;
+      for (const format::FileLock& l : f.locks)
+        if (l.kind == format::LockKind::Posix) posix_only.locks.push_back(l);
+      with = &posix_only;
+    }
+    for (int placeholder : take_locks(*with, created.at(f.fd), base, out.posix_locks))
       out.close_upto = std::max(out.close_upto, placeholder + 1);
-  fill_epoll_sets(image, created, base);
-  for (const auto& [ino, ends] : pipes) {
-    ::close(ends.first);
-    ::close(ends.second);
   }
+  fill_epoll_sets(image, created, base, reused);
 }
 
 void fill_pipes(PreparedFiles& files) {

@@ -43,18 +43,41 @@ struct ExternalFds {
   const Terminal* terminal = nullptr;  // restore's terminal (Terminal::plan); required when the image had one
 };
 
+// What the members of a tree share while the root launcher creates every
+// open file description of the whole tree once (docs/architecture.md,
+// "Process trees"): prepare_fds is called for each member in turn with the
+// same SharedDescriptions. A description (FdEntry::description) already
+// created for an earlier member is handed out again (a dup), not made
+// twice; so are pipes (by inode) and memfds' created descriptions.
+struct SharedDescriptions {
+  int base = 0;  // every created fd goes at or above it: above every member's saved numbers
+  std::map<uint64_t, int> descriptions;                  // FdEntry::description -> a launcher fd of it
+  std::map<uint64_t, std::pair<int, int>> pipes;         // pipe inode -> (read end, write end)
+  std::map<uint64_t, unsigned> pipe_ends_used;           // bit 1: read end handed out, bit 2: write end
+  std::set<uint64_t> memfd_given;                        // memfds whose created description an fd took
+  std::map<uint64_t, int> objects;                       // SharedObject id -> fd, once for the tree
+  std::map<uint64_t, int> deleted;                       // DeletedFile id -> fd, once for the tree
+  ~SharedDescriptions();                                 // closes the pipes' own ends and the deleted files
+};
+
+// The lowest fd number prepare_fds may use for `image` (above every saved number).
+int fd_base(const format::Image& image);
+
 // Throws RestoreError.
 void check_files(const format::Image& image, const ExternalFds& external);
 
 // Creates the shared memory objects (memfds, anonymous shared memory):
 // the launcher's own memory, no file-system side effect. Staging maps them.
-PreparedFiles prepare_objects(const format::Image& image);
+// With `shared` (a tree), an object another member holds is that one.
+PreparedFiles prepare_objects(const format::Image& image, SharedDescriptions* shared = nullptr);
 
 // Creates every descriptor into `files`: opens saved paths, recreates
 // deleted files, creates pipes. The first step with side effects outside
 // the launcher, so restore calls it only once every page has been staged
 // and checked. Throws RestoreError.
-void prepare_fds(const format::Image& image, const ExternalFds& external, PreparedFiles& files);
+// With `shared` (a tree), see SharedDescriptions.
+void prepare_fds(const format::Image& image, const ExternalFds& external, PreparedFiles& files,
+                 SharedDescriptions* shared = nullptr);
 
 // Writes the saved unread data into pipes and FIFOs, non-blocking (a short
 // write is an error): the last step before launch, since data written

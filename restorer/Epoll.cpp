@@ -29,7 +29,8 @@ struct Failure {
 
 }  // namespace
 
-void fill_epoll_sets(const format::Image& image, const std::map<int32_t, int>& created, int base) {
+void fill_epoll_sets(const format::Image& image, const std::map<int32_t, int>& created, int base,
+                     const std::set<int32_t>& skip) {
   std::vector<Add> adds;
   int stdio[3] = {-1, -1, -1};  // restore's own 0-2, moved up out of the keys' way
   struct CloseStdio {
@@ -40,13 +41,15 @@ void fill_epoll_sets(const format::Image& image, const std::map<int32_t, int>& c
     }
   } close_stdio{stdio};
   for (const format::FdEntry& f : image.files.fds) {
-    if (f.kind != format::FdKind::Epoll) continue;
+    if (f.kind != format::FdKind::Epoll || skip.count(f.fd)) continue;
     for (const format::EpollTarget& t : f.targets) {
-      // 0-2: restore's own stdio stands for the saved one.
-      if (t.file <= 2 && stdio[t.file] < 0 && (stdio[t.file] = fcntl(t.file, F_DUPFD_CLOEXEC, base)) < 0)
+      // 0-2: restore's own stdio stands for the saved one (a tree member
+      // other than the root has its own 0-2, in `created`).
+      const bool own = created.count(t.file) > 0;
+      if (!own && t.file <= 2 && stdio[t.file] < 0 && (stdio[t.file] = fcntl(t.file, F_DUPFD_CLOEXEC, base)) < 0)
         throw RestoreError("epoll fd " + std::to_string(f.fd) + " watches fd " + std::to_string(t.file) +
                            ", which restore does not have open");
-      int file = t.file <= 2 ? stdio[t.file] : created.at(t.file);
+      int file = own || t.file > 2 ? created.at(t.file) : stdio[t.file];
       Add a{created.at(f.fd), file, t.fd, {}, f.fd};
       a.ev.events = t.events;
       a.ev.data.u64 = t.data;

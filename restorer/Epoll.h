@@ -10,6 +10,7 @@
 #pragma once
 
 #include <map>
+#include <set>
 
 #include "format/Image.h"
 
@@ -18,6 +19,9 @@ namespace ckpt::restorer {
 // `created`: FdEntry::fd -> the launcher's fd of that recreated open file;
 // every one of them, like `base`, is above every fd number the image uses
 // (epoll keys included). Throws RestoreError naming the epoll fd and entry.
-void fill_epoll_sets(const format::Image& image, const std::map<int32_t, int>& created, int base);
+// `skip`: epoll fds whose open file description another member of the tree
+// created (and filled) already.
+void fill_epoll_sets(const format::Image& image, const std::map<int32_t, int>& created, int base,
+                     const std::set<int32_t>& skip = {});
 
 }  // namespace ckpt::restorer

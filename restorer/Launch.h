@@ -20,8 +20,17 @@ uint64_t home_size(const format::Image& image);
 // current one (0 when it can move directly).
 uint64_t vdso_scratch_size(const format::Image& image, const VdsoGroup& vdso);
 
+// A member of a restored tree: where its resume barrier is (trampoline/Plan.h).
+struct TreeLaunch {
+  bool root = true;           // the root keeps restore's fds 0-2; another member closes what it does not use
+  int fd_lo = 0, fd_hi = 0;   // the barrier's fds, kept open (0: not in a tree)
+  int arrive_fd = -1, resume_fd = -1;
+  uint32_t wait_count = 0;    // the root: how many other live members to wait for
+};
+
 struct LaunchOptions {
   bool verbose = false;
+  TreeLaunch tree;
   int uffd = -1;        // restore --lazy: the userfaultfd the lazy areas are registered with
   int lazy_go_fd = -1;  // and the page server's start pipe (LazyPages.h)
   // The user's terminal: its settings applied as the last step before the

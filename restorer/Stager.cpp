@@ -110,7 +110,11 @@ void stage_outside(const format::Image& image, const AddressPlan& plan, const Sy
 
 void stage_memory(const format::ImageReader& reader, const MachineFit& fit, const AddressPlan& plan,
                   const PreparedFiles& files) {
-  const format::Image& image = reader.image();
+  stage_memory(reader, reader.image(), fit, plan, files);
+}
+
+void stage_memory(const format::ImageReader& reader, const format::Image& image, const MachineFit& fit,
+                  const AddressPlan& plan, const PreparedFiles& files) {
   const std::vector<size_t> chunk_vma = format::chunk_vmas(image);
   std::vector<bool> has_pages(image.vmas.size(), false);
   for (size_t vi : chunk_vma) has_pages[vi] = true;

@@ -17,6 +17,9 @@ namespace ckpt::restorer {
 // Throws RestoreError (or format::FormatError for corrupt page data).
 void stage_memory(const format::ImageReader& reader, const MachineFit& fit, const AddressPlan& plan,
                   const PreparedFiles& files);
+// The same for one member of a tree (its chunks are in the reader's page data).
+void stage_memory(const format::ImageReader& reader, const format::Image& image, const MachineFit& fit,
+                  const AddressPlan& plan, const PreparedFiles& files);
 
 // After every check of the launch and before descriptors, the first side
 // effects outside the launcher: SysV segments attached at their staged

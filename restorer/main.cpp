@@ -37,6 +37,7 @@
 #include "restorer/TaskRestore.h"
 #include "restorer/Terminal.h"
 #include "restorer/TimeNamespace.h"
+#include "restorer/Tree.h"
 #include "x86/ProcMaps.h"
 
 using namespace ckpt;
@@ -110,6 +111,10 @@ int main(int argc, char** argv) {
     format::ImageReader reader(fd);
     const format::Image& image = reader.image();
     std::vector<x86::MapsEntry> self = x86::parse_maps(x86::read_proc_file("/proc/self/maps"));
+    if (reader.member_count() > 1) {  // a process tree (restorer/Tree.h)
+      lazy_pages.reset();
+      return restorer::restore_tree(reader, cl, {inherit, cl.external_null}, self);
+    }
     restorer::MachineFit fit = restorer::check_machine(image, self);
     restorer::Terminal terminal = restorer::Terminal::plan(image);
     const restorer::ExternalFds external{inherit, cl.external_null, &terminal};

@@ -186,6 +186,21 @@ struct Plan {
   uint64_t timer_offset;
   uint32_t timer_count;
   uint32_t pad4;
+  // Process trees (docs/architecture.md, "Process trees"). fds below
+  // close_from that are not a move's target stay open: 3 for the root
+  // (fds 0-2 are restore's own), 0 for any other member. The fds in
+  // [tree_fd_lo, tree_fd_hi] are the tree's resume barrier, kept through
+  // the closing of everything else (tree_fd_lo 0: no barrier). Right before
+  // the program may run (before the other threads go), a member writes one
+  // byte to tree_arrive_fd and waits for one on tree_resume_fd; the root
+  // reads tree_wait_count bytes from tree_arrive_fd (one per other live
+  // member), then writes as many to tree_resume_fd. EOF on either: a member
+  // failed after its point of no return, and this one ends too.
+  int32_t close_from;
+  int32_t tree_fd_lo, tree_fd_hi;
+  int32_t tree_arrive_fd, tree_resume_fd;
+  uint32_t tree_wait_count;
+  uint32_t tree_root;  // 1: this is the root (it waits and releases); 0: a member (it announces and waits)
 };
 
 inline const Range* plan_keeps(const Plan* p) {

@@ -159,6 +159,31 @@ void restore_timers(const Plan* plan) {
       check(syscall4(__NR_timer_settime, timers[i].id, 0, long(&timers[i].interval_sec), 0), "arming a POSIX timer");
 }
 
+// The tree's resume barrier (Plan::tree_*): every member of a restored tree
+// runs program code only once all are ready to.
+void tree_barrier(const Plan* plan) {
+  if (plan->tree_fd_lo == 0) return;
+  char byte = 'r';
+  if (plan->tree_root) {
+    for (uint32_t got = 0; got < plan->tree_wait_count;) {
+      long r = syscall3(__NR_read, plan->tree_arrive_fd, long(&byte), 1);
+      if (r == -4) continue;  // EINTR
+      if (r <= 0) die("waiting for the other members of the tree (one failed)", r < 0 ? r : -32 /* EPIPE */);
+      ++got;
+    }
+    for (uint32_t i = 0; i < plan->tree_wait_count; ++i)
+      check(syscall3(__NR_write, plan->tree_resume_fd, long(&byte), 1), "letting the tree resume");
+  } else {
+    check(syscall3(__NR_write, plan->tree_arrive_fd, long(&byte), 1), "telling the tree's root this member is ready");
+    long r;
+    do r = syscall3(__NR_read, plan->tree_resume_fd, long(&byte), 1);
+    while (r == -4);
+    if (r <= 0) die("waiting for the tree to resume (another member failed)", r < 0 ? r : -32 /* EPIPE */);
+  }
+  syscall1(__NR_close, plan->tree_arrive_fd);
+  syscall1(__NR_close, plan->tree_resume_fd);
+}
+
 // Creates every other thread, lets them go together, and waits until each
 // has left the home: its done fd, one of a pipe's write ends, is closed by
 // its last syscall, so the read end sees EOF when all are gone.
@@ -184,6 +209,7 @@ void spawn_threads(const Plan* plan) {
     tp->new_tid = int32_t(tid);
   }
   restore_timers(plan);
+  tree_barrier(plan);
   const_cast<Plan*>(plan)->go = 1;
   syscall6(__NR_futex, long(&plan->go), 1 /* FUTEX_WAKE */, 0x7fffffff, 0, 0, 0);
   char byte;
@@ -251,11 +277,16 @@ extern "C" [[noreturn]] __attribute__((section(".text.entry"), used)) void tramp
   }
   // The moves are sorted by target: every gap between targets is closed,
   // in one pass (a scan of the moves per number would be quadratic).
-  long next_open = 3;
+  long next_open = plan->close_from;
   for (uint32_t i = 0; i < plan->fd_move_count; ++i) {
     if (fds[i].to > next_open)
       check(syscall3(__NR_close_range, next_open, fds[i].to - 1, 0), "closing the launcher's files");
     if (fds[i].to + 1 > next_open) next_open = fds[i].to + 1;
+  }
+  if (plan->tree_fd_lo) {  // the tree's barrier fds stay (above every target)
+    if (plan->tree_fd_lo > next_open)
+      check(syscall3(__NR_close_range, next_open, plan->tree_fd_lo - 1, 0), "closing the launcher's files");
+    if (plan->tree_fd_hi + 1 > next_open) next_open = plan->tree_fd_hi + 1;
   }
   check(syscall3(__NR_close_range, next_open, ~0u, 0), "closing the launcher's files");
   // Waits rather than fails: someone could only have taken such a range in
@@ -325,8 +356,12 @@ extern "C" [[noreturn]] __attribute__((section(".text.entry"), used)) void tramp
 
   // 4. The other threads, all at once, once everything they share is in
   // place; the POSIX timers once the threads they signal exist.
-  if (plan->thread_count) spawn_threads(plan);
-  else restore_timers(plan);
+  if (plan->thread_count) {
+    spawn_threads(plan);
+  } else {
+    restore_timers(plan);
+    tree_barrier(plan);
+  }
 
   // Resource limits last: the saved ones may be below what the steps above needed.
   for (long r = 0; r < 16; ++r)

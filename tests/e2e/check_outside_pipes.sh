@@ -3,9 +3,10 @@
 # image says so, and restore (directly or through `ckpt run`) is told what
 # stands in for them.
 #
-# A python3 holder keeps fd 45, the write end of a pipe whose reader is its
-# child, and fd 46, the read end of a pipe whose writer is that child (the
-# child is not dumped: both other ends are outside the dumped process).
+# A python3 holder keeps fd 45, the write end of a pipe whose reader is
+# another process, and fd 46, the read end of a pipe whose writer is that
+# process (an orphaned grandchild, so not in the dumped tree: both other
+# ends are outside).
 #   - `ckpt dump --kill` succeeds and prints exactly one warning line per
 #     such fd, naming it and the exact restore flags (--inherit-fd N, or
 #     --external-fds=null), besides its summary line;
@@ -26,12 +27,18 @@ HOLDER='
 import ctypes, fcntl, os, signal, sys
 r1, w1 = os.pipe()   # holder writes, child reads
 r2, w2 = os.pipe()   # child writes, holder reads
-child = os.fork()
-if child == 0:
-    ctypes.CDLL(None).prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
-    os.close(w1); os.close(r2)
-    while True:
-        signal.pause()
+rd, wr = os.pipe()
+if os.fork() == 0:   # a grandchild, orphaned at once: outside the dumped tree
+    if os.fork() == 0:
+        os.close(w1); os.close(r2); os.close(rd)
+        os.write(wr, str(os.getpid()).encode())
+        while True:
+            signal.pause()
+    os._exit(0)
+os.wait()
+os.close(wr)
+child = int(os.read(rd, 32))
+os.close(rd)
 os.dup2(w1, 20); os.dup2(r2, 21)
 for n in (r1, w1, r2, w2):
     os.close(n)

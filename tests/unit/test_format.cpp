@@ -438,11 +438,11 @@ void check_round_trip(Compression c) {
   struct stat st;
   REQUIRE(::fstat(f.fd(), &st) == 0);
   CHECK(reader.file_size() == uint64_t(st.st_size));
-  REQUIRE(reader.sections().size() == 8);
-  const SectionType order[] = {SectionType::Process, SectionType::Mm,      SectionType::Task,
-                               SectionType::Files,   SectionType::Vmas,    SectionType::Threads,
-                               SectionType::PageData, SectionType::PageIndex};
-  for (size_t i = 0; i < 8; ++i) {
+  REQUIRE(reader.sections().size() == 9);
+  const SectionType order[] = {SectionType::Tree,    SectionType::Process, SectionType::Mm,
+                               SectionType::Task,    SectionType::Files,   SectionType::Vmas,
+                               SectionType::Threads, SectionType::PageData, SectionType::PageIndex};
+  for (size_t i = 0; i < 9; ++i) {
     CHECK(reader.sections()[i].type == order[i]);
     CHECK(reader.sections()[i].offset % 8 == 0);
   }
@@ -628,7 +628,7 @@ TEST_CASE("format: a bad trailer header is refused") {
   auto b = good;
   b[at + 3] ^= 0x20;
   CHECK_THROWS_WITH_AS(open_bytes(b), has("bad trailer magic"), FormatError);
-  for (uint32_t count : {0u, kMaxSections + 1, 7u, 9u}) {
+  for (uint32_t count : {0u, kMaxSections + 1, 8u, 10u}) {
     CAPTURE(count);
     b = good;
     put(b, at + offsetof(TrailerHeader, count), count);  // checked before the trailer checksum
@@ -1414,4 +1414,146 @@ TEST_CASE("format: bad inotify watches and memfd modes are refused") {
   img = image_with_file_kinds();
   img.files.objects[0].mode = 04755;
   CHECK_THROWS_WITH_AS(write_and_open(img, one_page()), has("mode bits beyond 0777"), FormatError);
+}
+
+// ------------------------------------------------------------ process trees
+namespace {
+
+// A root (realistic_image), a live child and a zombie that exited 3.
+struct TreeCase {
+  Image root = realistic_image(), child = realistic_image();
+  ProcessTree tree;
+  std::vector<const Image*> members;
+  TreeCase() {
+    child.process.pid = 41300;
+    child.threads[0].tid = 41300;
+    child.task.timers.clear();
+    tree.members.resize(3);
+    tree.members[0] = {41237, -1, 41237, 41237, kMemberLive, 0, 1, 0};
+    tree.members[1] = {41300, 0, 41237, 41237, kMemberLive, 0, 0, 0};
+    tree.members[2] = {41301, 0, 41237, 41237, kMemberZombie, 3 << 8, 0, 0, "sh"};
+    members = {&root, &child, nullptr};
+  }
+  std::vector<uint8_t> bytes() const {
+    TempFile f;
+    ImageWriter w(f.fd(), {ChunkEncoding::Raw, 0});
+    w.write_tree_metadata(tree, members);
+    const std::vector<uint8_t> page = compressible_pages(1, 9);
+    for (uint32_t i = 0; i < members.size(); ++i)
+      if (members[i]) {
+        w.begin_member(i);
+        w.add_pages(kStackEnd - kPageSize, page.data(), 1);
+      }
+    w.finish();
+    return file_bytes(f.fd());
+  }
+};
+
+}  // namespace
+
+TEST_CASE("format: a process tree round-trips, each member with its own sections and pages") {
+  TreeCase t;
+  auto o = open_bytes(t.bytes());
+  const ImageReader& r = *o->reader;
+  REQUIRE(r.member_count() == 3);
+  CHECK(r.tree().members[1].pid == 41300);
+  CHECK(r.tree().members[2].state == kMemberZombie);
+  CHECK(r.tree().members[2].exit_status == (3 << 8));
+  CHECK(r.tree().members[2].comm == "sh");
+  CHECK(r.tree().members[0].subreaper == 1);
+  CHECK(r.image().process.pid == 41237);
+  CHECK(r.member(1).process.pid == 41300);
+  CHECK(r.member(1).chunks.size() == 1);
+  CHECK(r.member(2).vmas.empty());
+  size_t per_member = 0;
+  for (const SectionInfo& s : r.sections()) per_member += s.member == 1;
+  CHECK(per_member == 7);  // process, mm, task, files, vmas, threads, page_index
+  r.verify_chunks();
+}
+
+TEST_CASE("format: the tree's rules") {
+  auto refused = [](auto change, const char* why) {
+    TreeCase t;
+    change(t);
+    CAPTURE(why);
+    CHECK_THROWS_WITH_AS(open_bytes(t.bytes()), has(why), FormatError);
+  };
+  refused([](TreeCase& t) { t.tree.members[1].parent = 2; }, "its parent must be a member listed before it");
+  refused([](TreeCase& t) { t.tree.members[2].parent = 1; t.tree.members[1].state = kMemberZombie;
+                            t.tree.members[1].exit_status = 0; t.members[1] = nullptr; }, "its parent is a zombie");
+  refused([](TreeCase& t) { t.tree.members[2].pid = 41300; }, "its pid appears twice");
+  refused([](TreeCase& t) { t.tree.members[2].exit_status = 0x7f; }, "is not a zombie's wait status");
+  refused([](TreeCase& t) { t.tree.members[2].exit_status = (3 << 8) | 0x80; }, "is not a zombie's wait status");
+  refused([](TreeCase& t) { t.tree.members[1].exit_status = 9; }, "is not a zombie's wait status");
+  refused([](TreeCase& t) { t.tree.members[2].state = 3; }, "unknown state 3");
+  refused([](TreeCase& t) { t.tree.members[1].subreaper = 2; }, "subreaper is not 0 or 1");
+  refused([](TreeCase& t) { t.tree.members[1].comm = "x"; }, "a live member's comm belongs in its process section");
+  refused([](TreeCase& t) { t.tree.members[2].comm = std::string(17, 'x'); }, "member comm length 17 exceeds limit 16");
+  refused([](TreeCase& t) { t.tree.members[1].sid = 999; }, "its session is neither its own nor its parent's");
+  refused([](TreeCase& t) { t.tree.members[1].sid = 41300; }, "a session leader outside its own process group");
+  refused([](TreeCase& t) { t.tree.members[1].pgid = 999; }, "its process group 999 is not its own");
+  refused([](TreeCase& t) { t.tree.members[0].parent = 1; }, "the root has a parent");
+  refused([](TreeCase& t) { t.child.process.pid = 41302; t.child.threads[0].tid = 41302; },
+          "its process section names another pid");
+  refused([](TreeCase& t) { t.tree.members[1].state = kMemberZombie; t.tree.members[1].exit_status = 0; },
+          "which the tree does not list as a live member");
+  refused([](TreeCase& t) { t.members[1] = nullptr; }, "missing process section of member 1");
+  // A group led by an earlier member of the same session is fine; a later one is not.
+  {
+    TreeCase t;
+    t.tree.members[1].pgid = 41300;  // leads its own group
+    t.tree.members[2].pgid = 41300;  // a zombie in it
+    CHECK_NOTHROW(open_bytes(t.bytes()));
+    t.tree.members[1].pgid = 41301;
+    t.tree.members[2].pgid = 41301;
+    CHECK_THROWS_WITH_AS(open_bytes(t.bytes()), has("led by a member of its session listed before it"), FormatError);
+  }
+}
+
+TEST_CASE("format: open file descriptions and pipes across the tree's members") {
+  auto with_fds = [](TreeCase& t, FdEntry a, FdEntry b) {
+    t.root.files.fds.push_back(a);
+    t.child.files.fds.push_back(b);
+  };
+  FdEntry r;
+  r.fd = 40;
+  r.kind = FdKind::Pipe;
+  r.flags = O_RDONLY;
+  r.object = 777;
+  r.pipe_size = 4096;
+  r.description = 5;
+  FdEntry c = r;
+  c.fd = 3;
+  {
+    TreeCase t;
+    with_fds(t, r, c);
+    auto o = open_bytes(t.bytes());
+    CHECK(o->reader->member(1).files.fds.back().description == 5);
+  }
+  {
+    TreeCase t;
+    FdEntry other = c;
+    other.flags = O_WRONLY;
+    with_fds(t, r, other);
+    CHECK_THROWS_WITH_AS(open_bytes(t.bytes()), has("shares an open file description with member 0's fd 40 but differs"),
+                         FormatError);
+  }
+  {
+    TreeCase t;
+    FdEntry a = r, b = c;
+    a.description = 0, b.description = 0;
+    b.flags = O_WRONLY;
+    a.contents.assign(3000, 'x');
+    b.contents.assign(3000, 'y');  // one pipe, 6000 bytes in 4096
+    with_fds(t, a, b);
+    CHECK_THROWS_WITH_AS(open_bytes(t.bytes()), has("its pipe's ends carry more unread data than it holds"), FormatError);
+  }
+  {
+    TreeCase t;  // the same description twice in one member
+    FdEntry a = r, b = r;
+    b.fd = 41;
+    t.root.files.fds.push_back(a);
+    t.root.files.fds.push_back(b);
+    CHECK_THROWS_WITH_AS(open_bytes(t.bytes()), has("are one open file description recorded twice"), FormatError);
+  }
 }
