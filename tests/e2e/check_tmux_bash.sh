@@ -37,6 +37,7 @@ tmux_wait new '^still two$' "the variable set before the dump"
 n=$(grep -c 'echo "still' <(tmux_capture new))
 ((n == 1)) || fail "the typed line is on the screen $n times, expected once (one echo)"
 tmux_type new 'exit 3'; tmux_keys new Enter
+tmux_job_done new
 tmux_type new 'echo "restore exited $?"'; tmux_keys new Enter
 tmux_wait new '^restore exited 3$' "the restored shell's exit status 3 through restore"
 log "PASS: bash came back with its prompt, history, variable and fd 255 on the new terminal; exit 3 reached the caller"

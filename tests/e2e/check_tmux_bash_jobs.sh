@@ -33,6 +33,7 @@ tmux_type new 'kill %1'; tmux_keys new Enter
 tmux_type new 'echo killed'; tmux_keys new Enter
 tmux_wait new '^\[1\]\+ +Terminated +sleep 1000$' "the shell reporting its job's end"
 tmux_type new 'exit 4'; tmux_keys new Enter
+tmux_job_done new
 tmux_type new 'echo "restore exited $?"'; tmux_keys new Enter
 tmux_wait new '^restore exited 4$' "the restored shell's exit status 4 through restore"
 log "PASS: bash came back in front with its background job (pid $job, own group); jobs, kill %1 and exit worked"

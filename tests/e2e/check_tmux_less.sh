@@ -40,6 +40,7 @@ tmux_type new j
 tmux_wait new '^row 529$' "less one line further on after j"
 [[ $(tmux_capture new | head -n 1) == "row 501" ]] || fail "j did not move less one line: $(tmux_capture new | head -n 3)"
 tmux_type new q
+tmux_job_done new
 tmux_type new 'echo "restore exited $?"'; tmux_keys new Enter
 tmux_wait new '^restore exited 0$' "less's exit status 0 through restore"
 log "PASS: less came back at row 500 with its own read-only fd 3 on the new terminal; j and q worked"

@@ -68,6 +68,7 @@ tmux_type new 'fg'; tmux_keys new Enter
 tmux_type new 'print(x + y, "back")'; tmux_keys new Enter
 tmux_wait new '^13 back$' "13 from the REPL brought back with fg"
 tmux_type new 'exit()'; tmux_keys new Enter
+tmux_job_done new
 tmux_type new 'echo "restore exited $?"'; tmux_keys new Enter
 tmux_wait new '^restore exited 0$' "the REPL's exit status 0 through restore"
 log "PASS: prompt redrawn, one echo, 6 * 7 = 42, Ctrl-C, Ctrl-Z and fg reached the restored REPL"

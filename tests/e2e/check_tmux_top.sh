@@ -23,6 +23,7 @@ tmux_wait new '^top - ' "top's summary line"
 tmux_wait new '^ *PID +USER' "top's column header"
 tmux_capture new >"$WORK/after.txt"
 tmux_type new q
+tmux_job_done new
 tmux_type new 'echo "restore exited $?"'; tmux_keys new Enter
 tmux_wait new '^restore exited 0$' "top's exit status 0 through restore, after a single q"
 log "PASS: top redrew at once with its header and quit on a single q"

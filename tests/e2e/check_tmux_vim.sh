@@ -39,6 +39,7 @@ expect_same "vim's text rows after the redraw" <(head -n 29 "$CAPTURE_DIR/vim-be
 tmux_keys new o; tmux_type new 'added after restore'; tmux_keys new Escape
 tmux_wait new '^added after restore$'
 tmux_type new ':wq'; tmux_keys new Enter
+tmux_job_done new
 tmux_type new 'echo "restore exited $?"'; tmux_keys new Enter
 tmux_wait new '^restore exited 0$' "vim's exit status 0 through restore"
 {

@@ -108,6 +108,21 @@ tmux_wait_screen() {
 $(diff <(sed -e :a -e '/^\n*$/{$d;N;ba' -e '}' "$want") <(tmux_capture "$name" | sed -e :a -e '/^\n*$/{$d;N;ba' -e '}'))"
 }
 
+# tmux_job_done NAME: until the program the shell in NAME runs (its one
+# child, restore as it became the program) has ended, so that what is
+# typed next goes to the shell, not into the program's input buffer.
+tmux_job_done() {
+  local shell child i
+  shell=$(tmux_pid "$1")
+  for ((i = 0; i < WAIT_SECONDS * 20; i++)); do
+    child=$(pgrep -P "$shell")
+    [[ -z $child ]] && return 0
+    sleep 0.05
+  done
+  fail "$1: the program under the shell did not end within ${WAIT_SECONDS}s; the screen:
+$(tmux_capture "$1")"
+}
+
 # tmux_wait_gone NAME: until the session's pane has exited (the session closes with it).
 tmux_wait_gone() {
   local i
