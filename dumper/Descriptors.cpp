@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <linux/kcmp.h>
@@ -79,6 +80,34 @@ bool is_tty(dev_t rdev) {
   return maj == 4 || maj == 5 || (maj >= 136 && maj <= 143);
 }
 
+// A socket none of the socket kinds took: its family says why.
+[[noreturn]] void refuse_other_socket(pid_t pid, int fd, const std::string& target) {
+  ScopedFd copy(copy_open_file(pid, fd));
+  int domain = -1;
+  socklen_t len = sizeof domain;
+  if (getsockopt(copy.get(), SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0) domain = -1;
+  if (domain == AF_UNIX)  // not in the table read in the tree's network namespace
+    refuse_fd(pid, fd, "a unix socket (" + target +
+                           ") missing from the socket table of the dumped processes' network namespace "
+                           "(created in another one?), which is not carried");
+  static const struct {
+    int family;
+    const char* name;
+  } kNames[] = {{AF_AX25, "AF_AX25"},       {AF_IPX, "AF_IPX"},     {AF_APPLETALK, "AF_APPLETALK"},
+                {AF_X25, "AF_X25"},         {AF_KEY, "AF_KEY"},     {AF_RDS, "AF_RDS"},
+                {AF_IRDA, "AF_IRDA"},       {AF_LLC, "AF_LLC"},     {AF_CAN, "AF_CAN"},
+                {AF_TIPC, "AF_TIPC"},       {AF_BLUETOOTH, "AF_BLUETOOTH"}, {AF_RXRPC, "AF_RXRPC"},
+                {AF_ISDN, "AF_ISDN"},       {AF_PHONET, "AF_PHONET"}, {AF_IEEE802154, "AF_IEEE802154"},
+                {AF_CAIF, "AF_CAIF"},       {AF_ALG, "AF_ALG"},     {AF_NFC, "AF_NFC"},
+                {AF_VSOCK, "AF_VSOCK"},     {AF_KCM, "AF_KCM"},     {AF_QIPCRTR, "AF_QIPCRTR"},
+                {AF_SMC, "AF_SMC"},         {44, "AF_XDP"},         {45, "AF_MCTP"}};
+  std::string name = "family " + std::to_string(domain);
+  for (const auto& k : kNames)
+    if (k.family == domain) name = std::string(k.name) + " (" + std::to_string(domain) + ")";
+  refuse_fd(pid, fd, "a socket of " + name + " (" + target + "), a family ckpt does not carry "
+                     "(unix, IPv4, IPv6 and netlink sockets are carried)");
+}
+
 }  // namespace
 
 // For a member other than the root: which of the root's fds 0-2 shares
@@ -92,7 +121,8 @@ static int root_stdio_of(pid_t pid, pid_t root, int fd) {
 format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas, std::vector<std::string>* left_out,
                              pid_t root, bool inherit_outside_sockets, TcpConnections* tcp,
                              const PtyEnds* tree_pty_ends, const UserTerminal& terminal,
-                             std::optional<format::TerminalInfo>* terminal_record) {
+                             std::optional<format::TerminalInfo>* terminal_record,
+                             const UnixSocketSet* tree_sockets) {
   const bool is_root = root == 0 || root == pid;
   format::FileTable table;
   // Whether fd m is on the user's terminal (a pty master, 5:2, never is: it
@@ -148,13 +178,17 @@ format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas, st
     held.push_back({n, uint64_t(st.st_ino), n});
     ids.push_back({n, uint64_t(st.st_dev), uint64_t(st.st_ino)});
   }
-  // Sockets resolve their peers against every socket the dumped set holds.
-  std::set<uint64_t> socket_inodes;
-  for (const FdIdentity& i : ids)
-    if (i.fd > 2 && link_of(proc_path(pid, "fd/" + std::to_string(i.fd))).rfind("socket:", 0) == 0)
-      socket_inodes.insert(i.ino);  // (0-2 are restore's own: a peer there is outside)
-  UnixSocketSet sockets = socket_inodes.empty() ? UnixSocketSet{} : read_unix_socket_set(pid, socket_inodes);
-  sockets.inherit_outside = inherit_outside_sockets;
+  // Sockets resolve their peers against every socket the dumped set holds
+  // (the caller's: the whole tree's).
+  UnixSocketSet own_sockets;
+  if (!tree_sockets) {
+    std::set<uint64_t> socket_inodes;
+    for (const FdIdentity& i : ids)
+      if (i.fd > 2 && link_of(proc_path(pid, "fd/" + std::to_string(i.fd))).rfind("socket:", 0) == 0)
+        socket_inodes.insert(i.ino);  // (0-2 are restore's own: a peer there is outside)
+    if (!socket_inodes.empty()) own_sockets = read_unix_socket_set(pid, socket_inodes);
+  }
+  const UnixSocketSet& sockets = tree_sockets ? *tree_sockets : own_sockets;
   std::vector<std::vector<int>> groups = group_open_files(pid, std::move(ids));
   PtyEnds own_ends;  // Pty.h: which ptys have both ends in the dump (the caller's: in the whole tree)
   if (!tree_pty_ends) find_pty_ends(pid, !is_root, own_ends);
@@ -223,14 +257,15 @@ format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas, st
         f.kind = FdKind::UnixSocket;  // UnixSocket.h
         f.object = st.st_ino;
         bool outside = false;  // --inherit-outside-sockets: no record, restore's --inherit-fd stands in
-        for (format::UnixSocket& s : read_unix_socket(pid, n, st.st_ino, sockets, &outside))
+        for (format::UnixSocket& s :
+             read_unix_socket(pid, n, st.st_ino, sockets, inherit_outside_sockets && is_root ? &outside : nullptr))
           table.unix_sockets.push_back(std::move(s));
         f.external = outside;
       } else if (tcp && tcp->read(pid, n, st.st_ino, &connection)) {  // TcpConnection.h: any state but LISTEN and CLOSE
         f.kind = FdKind::TcpConnection;
         f.object = connection;
       } else if (!read_inet_socket(pid, n, f, table.inet_sockets)) {  // InetSocket.h
-        refuse_fd(pid, n, "sockets are not supported yet (" + target + ")");
+        refuse_other_socket(pid, n, target);
       }
     } else if (classify_pty_end(pid, n, st, info, pty_ends, f)) {
       // both ends of a pty in the dump: Pty.h (its settings and queues: read_ptys)
@@ -318,7 +353,7 @@ format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas, st
   }
   std::sort(table.unix_sockets.begin(), table.unix_sockets.end(),
             [](const format::UnixSocket& a, const format::UnixSocket& b) { return a.ino < b.ino; });
-  if (left_out) {  // sockets leaning on a left-out one go too
+  if (left_out && !tree_sockets) {  // sockets leaning on a left-out one go too (a tree's: share_unix_sockets)
     std::map<uint64_t, std::string> gone = drop_orphaned_unix_sockets(table.unix_sockets);
     std::erase_if(table.fds, [&](const FdEntry& f) {
       auto it = f.kind == FdKind::UnixSocket ? gone.find(f.object) : gone.end();

@@ -39,16 +39,22 @@ namespace ckpt::dumper {
 // included, is on it). Other terminals are refused, and so are ptys unless
 // both ends are in `pty_ends` (Pty.h).
 //
-// `inherit_outside_sockets` (--inherit-outside-sockets): a Unix socket
-// connected outside the dumped processes is saved as an outside end.
+// `inherit_outside_sockets` (--inherit-outside-sockets): a Unix socket of
+// the root connected outside the dumped processes is saved as an outside
+// end. `unix_sockets`: the tree's set (UnixSocket.h, read_tree_unix_sockets)
+// that peers resolve against; then the records read stay this member's
+// until share_unix_sockets, and --ignore-fds's orphans are found there.
+// Without it, a set of this process alone.
 // TCP connections are read into *tcp (TcpConnection.h), which the caller
 // keeps until the image is committed; without it they are refused.
 class TcpConnections;
+struct UnixSocketSet;
 format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas,
                              std::vector<std::string>* left_out = nullptr, pid_t root = 0,
                              bool inherit_outside_sockets = false,
                              TcpConnections* tcp = nullptr, const PtyEnds* pty_ends = nullptr,
                              const UserTerminal& terminal = {},
-                             std::optional<format::TerminalInfo>* terminal_record = nullptr);
+                             std::optional<format::TerminalInfo>* terminal_record = nullptr,
+                             const UnixSocketSet* unix_sockets = nullptr);
 
 }  // namespace ckpt::dumper

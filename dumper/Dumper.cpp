@@ -28,6 +28,7 @@
 #include "dumper/TaskState.h"
 #include "dumper/TcpConnection.h"
 #include "dumper/TargetFile.h"
+#include "dumper/UnixSocket.h"
 #include "dumper/Tracee.h"
 #include "format/Checksum.h"
 #include "format/FormatError.h"
@@ -235,7 +236,7 @@ struct MemberRecords {
 };
 
 MemberRecords read_member(const Tracee& tracee, pid_t root, const PtyEnds& pty_ends, const UserTerminal& terminal,
-                          const DumpOptions& o, DumpReport& r, TcpConnections& tcp) {
+                          const UnixSocketSet& unix_sockets, const DumpOptions& o, DumpReport& r, TcpConnections& tcp) {
   const pid_t pid = tracee.pid();
   if (tracee.tids().size() > format::kMaxThreads)
     throw DumpError("pid " + std::to_string(pid) + " has " + std::to_string(tracee.tids().size()) +
@@ -248,7 +249,7 @@ MemberRecords read_member(const Tracee& tracee, pid_t root, const PtyEnds& pty_e
   image.sysv_shm = read_sysv_shm(pid, image.vmas);
   image.mm = mm_info(pid, image.vmas);
   image.files = read_files(pid, image.vmas, o.ignore_fds ? &r.warnings : nullptr, root, o.inherit_outside_sockets, &tcp,
-                           &pty_ends, terminal, &image.terminal);
+                           &pty_ends, terminal, &image.terminal, &unix_sockets);
   image.tcp = tcp.records_for(image.files);
   // For syscall injection: code in the vdso (always mapped and present) if
   // it has it, else the process's own (x86/RemoteSyscall.h).
@@ -328,8 +329,13 @@ DumpReport dump(const DumpOptions& o) {
   for (const auto& m : ms)
     if (m.tracee) masters.merge(pty_masters_of(m.pid));
   const UserTerminal terminal = find_user_terminal(o.pid, masters);
+  // Unix sockets resolve their peers against every socket of the tree (UnixSocket.h).
+  std::vector<pid_t> live;
+  for (const auto& m : ms)
+    if (m.tracee) live.push_back(m.pid);
+  const UnixSocketSet unix_sockets = read_tree_unix_sockets(live, o.pid);
   for (size_t i = 0; i < ms.size(); ++i)
-    if (ms[i].tracee) records[i] = read_member(*ms[i].tracee, o.pid, pty_ends, terminal, o, r, tcp);
+    if (ms[i].tracee) records[i] = read_member(*ms[i].tracee, o.pid, pty_ends, terminal, unix_sockets, o, r, tcp);
   if (!o.kill)
     for (std::string& w : tcp.running_warnings()) r.warnings.push_back(std::move(w));
   format::ProcessTree record = tree.record();
@@ -338,6 +344,8 @@ DumpReport dump(const DumpOptions& o) {
     record.members[i].subreaper = records[i].subreaper;
     if (ms[i].tracee) images[i] = &records[i].image;
   }
+  // Each socket once for the tree; each member's section holds what its sockets need.
+  share_unix_sockets(images, o.ignore_fds ? &r.warnings : nullptr);
   link_tree_files(tree, images);
   // Each pty once for the tree; its record goes to every member holding an end of it.
   std::vector<PtyMember> pty_members;

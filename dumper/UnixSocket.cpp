@@ -1,7 +1,10 @@
 // Unix sockets at dump (see UnixSocket.h).
 #include "dumper/UnixSocket.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <linux/kcmp.h>
+#include <sys/syscall.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -219,12 +222,12 @@ void read_options(pid_t pid, int fd, int copy, UnixSocket& s) {
 
 // A path name: is its file still the one the socket is bound to? Keeps
 // the file's mode and owner, or marks the name unlinked.
-void read_socket_file(pid_t pid, int fd, const x86::UnixDiag& d, UnixSocket& s) {
+void read_socket_file(pid_t pid, pid_t cwd_pid, int fd, const x86::UnixDiag& d, UnixSocket& s) {
   if (s.name.empty() || s.name[0] == '\0') return;
   // A relative name was resolved against the working directory of bind();
   // restore binds it from the saved one, so it must be found from there.
   const bool relative = s.name[0] != '/';
-  const std::string path = relative ? proc_path(pid, "cwd/" + s.name) : s.name;
+  const std::string path = relative ? proc_path(cwd_pid ? cwd_pid : pid, "cwd/" + s.name) : s.name;
   struct stat st;
   const bool same = lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode) && d.has_vfs &&
                     uint64_t(st.st_ino) == d.vfs_ino && major(st.st_dev) == (d.vfs_dev >> 20) &&
@@ -237,7 +240,10 @@ void read_socket_file(pid_t pid, int fd, const x86::UnixDiag& d, UnixSocket& s) 
     s.file_ino = st.st_ino;
   } else if (relative) {
     refuse_fd(pid, fd, "unix socket: bound to the relative name " + s.name +
-                           ", whose file is not found from the working directory");
+                           ", whose file is not found from the working directory" +
+                           (cwd_pid && cwd_pid != pid ? " of the tree's root (pid " + std::to_string(cwd_pid) +
+                                                            "), where restore binds it"
+                                                      : ""));
   } else {
     s.unlinked = 1;
   }
@@ -249,6 +255,7 @@ UnixSocketSet read_unix_socket_set(pid_t pid, std::set<uint64_t> inside) {
   UnixSocketSet set;
   set.inside = std::move(inside);
   set.pids = {pid};
+  set.cwd_pid = pid;
   std::ifstream status(proc_path(pid, "status"));
   for (std::string line; std::getline(status, line);) {
     if (line.rfind("Uid:", 0) == 0) set.uid = uint32_t(std::stoul(line.substr(4)));
@@ -331,7 +338,7 @@ std::vector<UnixSocket> read_unix_socket(pid_t pid, int fd, uint64_t ino, const 
     if (d.peer == 0 && !queued)
       for (const auto& [l, ld] : set.table)  // queued on a listener of someone else's
         if (ld.state == kListen && std::find(ld.icons.begin(), ld.icons.end(), ino) != ld.icons.end()) {
-          if (set.inherit_outside) return *outside = true, std::vector<UnixSocket>{};
+          if (outside) return *outside = true, std::vector<UnixSocket>{};
           refuse("connecting to " + socket_text(set, l) + " (not yet accepted), outside the dumped processes");
         }
     if (d.peer == 0 && !queued)
@@ -340,7 +347,7 @@ std::vector<UnixSocket> read_unix_socket(pid_t pid, int fd, uint64_t ino, const 
                           : " (its next send would fail with ECONNREFUSED)"));
     s.state = format::kUnixConnected;
     s.peer = queued ? format::unix_queued_id(ino) : d.peer;
-    if (!queued && !set.inside.count(d.peer) && set.inherit_outside) return *outside = true, std::vector<UnixSocket>{};
+    if (!queued && !set.inside.count(d.peer) && outside) return *outside = true, std::vector<UnixSocket>{};
     if (!queued && !set.inside.count(d.peer))
       refuse("connected to " + socket_text(set, d.peer) + ", outside the dumped processes");
     if (stream_like && !s.name.empty()) {
@@ -403,8 +410,123 @@ std::vector<UnixSocket> read_unix_socket(pid_t pid, int fd, uint64_t ino, const 
       refuse("a queued datagram came from " + format::unix_name_text(m.sender) +
              ", which no socket of the dumped processes is bound to (outside, or closed since): not carried");
   }
-  read_socket_file(pid, fd, d, s);
+  read_socket_file(pid, set.cwd_pid, fd, d, s);
   return out;
+}
+
+UnixSocketSet read_tree_unix_sockets(const std::vector<pid_t>& members, pid_t root) {
+  struct stat root_ns;
+  if (stat(proc_path(root, "ns/net").c_str(), &root_ns) != 0)
+    throw DumpError("pid " + std::to_string(root) + ": cannot tell its network namespace: " + std::strerror(errno));
+  std::set<uint64_t> inside;
+  for (pid_t pid : members) {
+    std::vector<int> fds;
+    if (DIR* d = opendir(proc_path(pid, "fd").c_str())) {
+      while (dirent* e = readdir(d))
+        if (e->d_name[0] != '.') fds.push_back(std::atoi(e->d_name));
+      closedir(d);
+    }
+    std::sort(fds.begin(), fds.end());
+    bool ns_checked = false;
+    for (int n : fds) {
+      char link[64] = {};
+      if (readlink(proc_path(pid, "fd/" + std::to_string(n)).c_str(), link, sizeof link - 1) <= 0 ||
+          std::strncmp(link, "socket:", 7) != 0)
+        continue;
+      // Restore's own stdio stands for the root's fds 0-2 (and for another
+      // member's fds on those descriptions): a peer there is outside.
+      if (pid == root && n <= 2) continue;
+      bool stdio = false;
+      for (int k = 0; pid != root && k <= 2 && !stdio; ++k) stdio = syscall(SYS_kcmp, pid, root, KCMP_FILE, n, k) == 0;
+      if (stdio) continue;
+      struct stat st;
+      if (stat(proc_path(pid, "fd/" + std::to_string(n)).c_str(), &st) != 0) continue;  // read_files says why
+      if (!ns_checked && pid != root) {
+        // Restore makes every socket of the tree in one network namespace.
+        struct stat ns;
+        if (stat(proc_path(pid, "ns/net").c_str(), &ns) != 0 || ns.st_ino != root_ns.st_ino || ns.st_dev != root_ns.st_dev)
+          throw DumpError("pid " + std::to_string(pid) + ": cannot dump fd " + std::to_string(n) + ": its socket (" + link +
+                          ") is in another network namespace than the tree's root's (pid " + std::to_string(root) +
+                          "), and restore makes every socket of the tree in one");
+        ns_checked = true;
+      }
+      inside.insert(uint64_t(st.st_ino));
+    }
+  }
+  UnixSocketSet set;
+  if (!inside.empty()) set = read_unix_socket_set(root, std::move(inside));
+  set.pids = {root};
+  set.cwd_pid = root;
+  return set;
+}
+
+void share_unix_sockets(const std::vector<format::Image*>& members, std::vector<std::string>* left_out) {
+  // One record per socket: a socket held by several members (one open file
+  // description inherited across fork) was read by each, identically.
+  std::vector<UnixSocket> records;
+  {
+    std::map<uint64_t, UnixSocket> all;
+    for (format::Image* m : members)
+      if (m)
+        for (UnixSocket& s : m->files.unix_sockets) all.try_emplace(s.ino, std::move(s));
+    for (auto& [ino, s] : all) records.push_back(std::move(s));
+  }
+  if (left_out) {
+    // A record leaning on a socket left out in any member cannot come back.
+    std::map<uint64_t, std::string> gone = drop_orphaned_unix_sockets(records);
+    for (format::Image* m : members) {
+      if (!m || gone.empty()) continue;
+      std::set<int32_t> dropped;
+      const std::string who = "pid " + std::to_string(m->process.pid) + ": ";
+      std::erase_if(m->files.fds, [&](const format::FdEntry& f) {
+        auto it = f.kind == format::FdKind::UnixSocket && !f.external ? gone.find(f.object) : gone.end();
+        if (it == gone.end()) return false;
+        left_out->push_back(who + "left out fd " + std::to_string(f.fd) + " (--ignore-fds): unix socket: " + it->second);
+        for (const format::FdNumber& d : f.dups)
+          left_out->push_back(who + "left out fd " + std::to_string(d.fd) + " (--ignore-fds): it shares fd " +
+                              std::to_string(f.fd) + "'s open file, and unix socket: " + it->second);
+        dropped.insert(f.fd);
+        return true;
+      });
+      for (format::FdEntry& f : m->files.fds)
+        std::erase_if(f.targets, [&](const format::EpollTarget& t) {
+          if (!dropped.count(t.file)) return false;
+          left_out->push_back(who + "epoll fd " + std::to_string(f.fd) + " no longer watches left-out fd " +
+                              std::to_string(t.fd));
+          return true;
+        });
+    }
+  }
+  auto find = [&](uint64_t ino) -> const UnixSocket* {
+    auto it = std::lower_bound(records.begin(), records.end(), ino,
+                               [](const UnixSocket& s, uint64_t x) { return s.ino < x; });
+    return it != records.end() && it->ino == ino ? &*it : nullptr;
+  };
+  std::map<std::string, uint64_t> datagram_owner;  // a name -> the datagram socket bound to it
+  for (const UnixSocket& s : records)
+    if (s.type == SOCK_DGRAM && !s.name.empty() && !s.listener) datagram_owner[s.name] = s.ino;
+  for (format::Image* m : members) {
+    if (!m) continue;
+    std::set<uint64_t> need;
+    std::vector<uint64_t> todo;
+    for (const format::FdEntry& f : m->files.fds)
+      if (f.kind == format::FdKind::UnixSocket && !f.external) todo.push_back(f.object);
+    while (!todo.empty()) {
+      const uint64_t ino = todo.back();
+      todo.pop_back();
+      const UnixSocket* s = need.insert(ino).second ? find(ino) : nullptr;
+      if (!s) continue;
+      if (s->peer) todo.push_back(s->peer);
+      if (s->listener) todo.push_back(s->listener);
+      todo.insert(todo.end(), s->queue.begin(), s->queue.end());
+      for (const UnixMessage& msg : s->messages)
+        if (auto it = datagram_owner.find(msg.sender); !msg.sender.empty() && it != datagram_owner.end())
+          todo.push_back(it->second);
+    }
+    m->files.unix_sockets.clear();
+    for (uint64_t ino : need)  // (sorted: a std::set)
+      if (const UnixSocket* s = find(ino)) m->files.unix_sockets.push_back(*s);
+  }
 }
 
 std::map<uint64_t, std::string> drop_orphaned_unix_sockets(std::vector<UnixSocket>& records) {

@@ -265,4 +265,24 @@ void validate_unix_sockets(const std::vector<UnixSocket>& sockets, std::vector<u
     }
 }
 
+std::vector<UnixSocket> merge_unix_sockets(const std::vector<const std::vector<UnixSocket>*>& members,
+                                           const std::function<void(const std::string&)>& bad) {
+  std::vector<const UnixSocket*> all;
+  for (const auto* m : members)
+    for (const UnixSocket& s : *m) all.push_back(&s);
+  std::stable_sort(all.begin(), all.end(), [](const UnixSocket* a, const UnixSocket* b) { return a->ino < b->ino; });
+  std::vector<UnixSocket> out;
+  for (size_t i = 0; i < all.size(); ++i) {
+    if (i > 0 && all[i]->ino == all[i - 1]->ino) {
+      if (encode_unix_sockets({*all[i]}) != encode_unix_sockets({*all[i - 1]}))
+        bad("unix socket " + std::to_string(all[i]->ino) + ": its records in two members differ");
+      continue;
+    }
+    if (out.size() >= kMaxUnixSockets)
+      bad("the tree has more than " + std::to_string(kMaxUnixSockets) + " unix sockets");
+    out.push_back(*all[i]);
+  }
+  return out;
+}
+
 }  // namespace ckpt::format

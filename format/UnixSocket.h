@@ -89,4 +89,11 @@ std::vector<UnixSocket> decode_unix_sockets(const uint8_t* p, size_t n, uint64_t
 void validate_unix_sockets(const std::vector<UnixSocket>& sockets, std::vector<uint64_t> fd_objects,
                            const std::function<void(const std::string&)>& bad);
 
+// A tree's sockets (docs/format.md §8): every member's records, one per
+// inode, sorted. The records of one socket in several members must be the
+// same (else `bad`), and the whole must stay within kMaxUnixSockets.
+// O(n log n) in the records of all members.
+std::vector<UnixSocket> merge_unix_sockets(const std::vector<const std::vector<UnixSocket>*>& members,
+                                           const std::function<void(const std::string&)>& bad);
+
 }  // namespace ckpt::format

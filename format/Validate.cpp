@@ -18,6 +18,7 @@
 #include "format/InetSocket.h"
 #include "format/Inotify.h"
 #include "format/Pty.h"
+#include "format/UnixSocket.h"
 #include "format/FormatError.h"
 #include "format/Limits.h"
 #include "x86/LdtDescriptor.h"
@@ -716,6 +717,33 @@ void validate_tree(const ProcessTree& tree, const std::vector<Image>& members, c
         (objects[i].second->memfd != objects[i - 1].second->memfd || objects[i].second->size != objects[i - 1].second->size))
       throw FormatError(at, "tree: shared object " + std::to_string(objects[i].first) +
                                 " differs between the members that hold it");
+  // Unix sockets across the members: each member's records are complete on
+  // their own (validate_image); together they are one set, made at once by
+  // the root launcher, so it must hold as one too (names unique, peers
+  // agreeing), and every socket but a queued connection is held by an fd.
+  // Only the root's sockets can be outside ends (--inherit-fd is restore's).
+  {
+    auto bad_sockets = [&](const std::string& why) {
+      const uint64_t u = section_offset(sections, SectionType::UnixSockets);
+      throw FormatError(u ? u : at, "tree: unix_sockets: " + why);
+    };
+    std::vector<const std::vector<UnixSocket>*> lists;
+    std::vector<uint64_t> held;
+    for (size_t i = 0; i < ms.size(); ++i) {
+      lists.push_back(&members[i].files.unix_sockets);
+      for (const FdEntry& f : members[i].files.fds) {
+        if (f.kind != FdKind::UnixSocket) continue;
+        if (f.external && i != 0) bad(i, "fd " + std::to_string(f.fd) + " is an outside unix socket, which only the root may hold");
+        if (!f.external) held.push_back(f.object);
+      }
+    }
+    const std::vector<UnixSocket> all = merge_unix_sockets(lists, bad_sockets);
+    validate_unix_sockets(all, held, bad_sockets);
+    std::sort(held.begin(), held.end());
+    for (const UnixSocket& s : all)
+      if (s.state != kUnixQueued && !std::binary_search(held.begin(), held.end(), s.ino))
+        bad_sockets("unix socket " + std::to_string(s.ino) + " is held by no fd of the tree");
+  }
   // Ptys across the members (a tree without its section: one process, which
   // then leads its session and group if a pty says so).
   std::vector<PtyProcess> pty_set;

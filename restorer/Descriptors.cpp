@@ -18,6 +18,7 @@
 #include <cstdio>
 #include <cstring>
 #include <map>
+#include <optional>
 
 #include "restorer/DeletedFiles.h"
 #include "restorer/Epoll.h"
@@ -270,7 +271,7 @@ void check_files(const format::Image& image, const ExternalFds& external, bool r
                        " fds in all while it is restored, above this caller's RLIMIT_NOFILE of " +
                        std::to_string(nofile.rlim_cur));
   check_timerfds(image);
-  check_unix_sockets(image);
+  if (root) check_unix_sockets(image.files.unix_sockets, image);
   check_inet_sockets(image);  // InetSocket.h
   check_tcp_connections(image);
   for (const format::StdioDup& d : image.files.stdio_dups)
@@ -358,9 +359,11 @@ void prepare_fds(const format::Image& image, const ExternalFds& external /*check
     throw RestoreError("the image needs fd " + std::to_string(top) + ", above this process's RLIMIT_NOFILE");
   int base = std::max(top + 1, tree.base);
   // Every socket (connected pairs, listeners with their queues) at once;
-  // the holders close when this returns, the fds below keep them. (Only
-  // the tree's root holds Unix sockets: the dump refuses them elsewhere.)
-  UnixSockets sockets = create_unix_sockets(image);
+  // the holders close when this returns, the fds below keep them. A
+  // tree's were all made before its first member's fds (restore_tree).
+  std::optional<UnixSockets> own_sockets;
+  if (!tree.unix_sockets) own_sockets.emplace(create_unix_sockets(image.files.unix_sockets, image));
+  const UnixSockets& sockets = tree.unix_sockets ? *tree.unix_sockets : *own_sockets;
 
   std::map<uint64_t, std::pair<int, int>>& pipes = tree.pipes;
   std::map<uint64_t, unsigned>& pipe_ends_used = tree.pipe_ends_used;
@@ -555,8 +558,8 @@ void prepare_fds(const format::Image& image, const ExternalFds& external /*check
       out.close_upto = std::max(out.close_upto, placeholder + 1);
   }
   fill_epoll_sets(image, created, base, reused);
-  sockets.commit();
-  fill_inet_queues(image, created);
+  if (own_sockets) own_sockets->commit();
+  fill_inet_queues(image, created, reused);
   if (!shared) {  // a single process: its ptys are complete (a tree's: restore_tree)
     take_controlling_terminal(image, out.moves);
     finish_ptys(own.ptys);

@@ -18,6 +18,7 @@
 #include "format/Image.h"
 #include "restorer/Pty.h"
 #include "restorer/Terminal.h"
+#include "restorer/UnixSocket.h"
 #include "trampoline/Plan.h"
 
 namespace ckpt::restorer {
@@ -62,6 +63,9 @@ struct SharedDescriptions {
   PreparedPtys ptys;                                     // each pty once for the tree (Pty.h)
   std::map<uint64_t, int> objects;                       // SharedObject id -> fd, once for the tree
   std::map<uint64_t, int> deleted;                       // DeletedFile id -> fd, once for the tree
+  // Every unix socket of the tree, made at once before any member's fds
+  // (restore_tree owns them; a single process makes its own in prepare_fds).
+  const UnixSockets* unix_sockets = nullptr;
   ~SharedDescriptions();                                 // closes the pipes' own ends and the deleted files
 };
 
@@ -70,7 +74,8 @@ int fd_base(const format::Image& image);
 
 // Throws RestoreError.
 // `root`: the image is the process restore becomes (not a member it forks),
-// so its session is restore's to make.
+// so its session is restore's to make. (A tree's unix sockets are checked
+// together, by restore_tree: here only the root's.)
 void check_files(const format::Image& image, const ExternalFds& external, bool root = true);
 
 // Creates the shared memory objects (memfds, anonymous shared memory):

@@ -263,11 +263,12 @@ int make_inet_socket(const format::Image& image, const FdEntry& f) {
   return fd.release();
 }
 
-void fill_inet_queues(const format::Image& image, const std::map<int32_t, int>& created) {
+void fill_inet_queues(const format::Image& image, const std::map<int32_t, int>& created,
+                      const std::set<int32_t>& reused) {
   const Senders senders(image);
   std::map<std::string, Fd> helpers;  // source -> a socket bound there for the purpose
   for (const FdEntry& f : image.files.fds) {
-    if (f.kind != format::FdKind::InetSocket) continue;
+    if (f.kind != format::FdKind::InetSocket || reused.count(f.fd)) continue;
     const InetSocket& s = socket_of(image, f);
     if (s.queue.empty()) continue;
     const int target = created.at(f.fd);

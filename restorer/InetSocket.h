@@ -10,6 +10,7 @@
 #pragma once
 
 #include <map>
+#include <set>
 
 #include "format/Image.h"
 
@@ -26,7 +27,11 @@ int make_inet_socket(const format::Image& image, const format::FdEntry& f);
 // Once every socket exists (`created`: FdEntry::fd -> launcher fd): sends
 // each queued datagram again to its socket, from the restored socket bound
 // to its source address if there is one, else from a socket bound to it
-// here, and waits until each socket's queue holds them all. Throws RestoreError.
-void fill_inet_queues(const format::Image& image, const std::map<int32_t, int>& created);
+// here, and waits until each socket's queue holds them all. `reused`: the
+// FdEntry::fd whose description an earlier member of the tree made (and
+// filled): skipped, so a UDP socket inherited across fork gets its queue
+// once. Throws RestoreError.
+void fill_inet_queues(const format::Image& image, const std::map<int32_t, int>& created,
+                      const std::set<int32_t>& reused = {});
 
 }  // namespace ckpt::restorer

@@ -15,6 +15,7 @@
 
 #include <climits>
 #include <algorithm>
+#include <optional>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -31,6 +32,8 @@
 #include "restorer/OwnFiles.h"
 #include "restorer/RestoreError.h"
 #include "restorer/Stager.h"
+#include "restorer/UnixSocket.h"
+#include "format/UnixSocket.h"
 #include "restorer/SysvShm.h"
 #include "restorer/TaskRestore.h"
 #include "restorer/Terminal.h"
@@ -383,6 +386,15 @@ int restore_tree(const format::ImageReader& reader, const CommandLine& cl, const
       throw RestoreError(who(run, i) + ": " + e.what());
     }
   }
+  // The tree's unix sockets are one set (each member's records are what its
+  // own sockets need): checked here, and made below, as one, from the
+  // root's working directory (where the dump resolved relative names).
+  std::vector<const std::vector<format::UnixSocket>*> socket_lists;
+  for (size_t i = 0; i < n; ++i)
+    if (live(run, i)) socket_lists.push_back(&image_of(run, i).files.unix_sockets);
+  const std::vector<format::UnixSocket> unix_records = format::merge_unix_sockets(
+      socket_lists, [](const std::string& why) { throw RestoreError("unix sockets: " + why); });
+  check_unix_sockets(unix_records, root);
   check_sysv_shm(root);
   check_own_files(root, cl.pid_ns);
   const ClockPlan clocks = plan_clocks(root, cl.host_clocks);
@@ -438,7 +450,12 @@ int restore_tree(const format::ImageReader& reader, const CommandLine& cl, const
   OwnFiles own = create_own_files(root, cl.pid_ns);
   stage_outside(root, run.plans[0], sysv, own);
   sysv.mark_removed(root);
-  // Every open file description of the tree, once, held above every saved number.
+  // Every unix socket of the tree at once (a pair's ends may be two
+  // members'), then every open file description of the tree, once, held
+  // above every saved number.
+  std::optional<UnixSockets> unix_sockets;
+  unix_sockets.emplace(create_unix_sockets(unix_records, root));
+  shared.unix_sockets = &*unix_sockets;
   // The root last: a deleted working directory is entered here, and the
   // root's is the one the launcher must be in.
   for (size_t k = 1; k <= n; ++k) {
@@ -450,6 +467,9 @@ int restore_tree(const format::ImageReader& reader, const CommandLine& cl, const
       throw RestoreError(who(run, i) + ": " + e.what());
     }
   }
+  unix_sockets->commit();  // every member's fds hold them now: the holders go
+  shared.unix_sockets = nullptr;
+  unix_sockets.reset();
   // Every pty's descriptions exist: the root's controlling terminal (a
   // member takes its own after joining its session), lock and exclusive modes.
   take_controlling_terminal(root, run.files[0].moves);

@@ -126,8 +126,7 @@ UnixSockets::~UnixSockets() {
   for (const std::string& p : bound_paths_) ::unlink(p.c_str());
 }
 
-void check_unix_sockets(const format::Image& image) {
-  const auto& sockets = image.files.unix_sockets;
+void check_unix_sockets(const std::vector<UnixSocket>& sockets, const format::Image& image) {
   if (sockets.empty()) return;
   std::map<uint64_t, x86::UnixDiag> table;
   bool have_table = false;
@@ -203,8 +202,9 @@ namespace {
 
 class Creator {
  public:
-  Creator(const format::Image& image, UnixSockets& out) : image_(image), out_(out) {
-    for (const UnixSocket& s : image.files.unix_sockets) by_ino_[s.ino] = &s;
+  Creator(const std::vector<UnixSocket>& records, const format::Image& image, UnixSockets& out)
+      : records_(records), image_(image), out_(out) {
+    for (const UnixSocket& s : records) by_ino_[s.ino] = &s;
   }
   ~Creator() {
     if (scratch_ >= 0) ::close(scratch_);
@@ -230,7 +230,8 @@ class Creator {
   void send_all(const UnixSocket& to, int from, const UnixMessage& m, bool by_name);
   void connect_to(const UnixSocket& s, const UnixSocket& target);
 
-  const format::Image& image_;
+  const std::vector<UnixSocket>& records_;
+  const format::Image& image_;  // whose working directory relative names are bound from
   UnixSockets& out_;
   std::map<uint64_t, const UnixSocket*> by_ino_;
   int scratch_ = -1;  // an unnamed datagram socket for unnamed senders
@@ -241,7 +242,7 @@ void Creator::run() {
   // directory: the saved one (a deleted one was entered already).
   int saved_cwd = -1;
   bool relative = false;
-  for (const UnixSocket& s : image_.files.unix_sockets) relative |= is_path(s.name) && s.name[0] != '/';
+  for (const UnixSocket& s : records_) relative |= is_path(s.name) && s.name[0] != '/';
   if (relative && !deleted_cwd(image_)) {
     saved_cwd = ::open(".", O_PATH | O_CLOEXEC);
     if (saved_cwd < 0 || chdir(image_.task.cwd.c_str()) != 0)
@@ -265,7 +266,7 @@ void Creator::run() {
 }
 
 void Creator::create() {
-  for (const UnixSocket& s : image_.files.unix_sockets) {
+  for (const UnixSocket& s : records_) {
     if (out_.fds_.count(s.ino) || s.state == format::kUnixQueued || s.listener) continue;  // made by the kernel
     const int type = int(s.type) | SOCK_CLOEXEC;
     if (is_pair(s)) {
@@ -282,7 +283,7 @@ void Creator::create() {
 }
 
 void Creator::bind_names() {
-  for (const UnixSocket& s : image_.files.unix_sockets) {
+  for (const UnixSocket& s : records_) {
     if (!owns_name(s)) continue;
     if (is_path(s.name)) {
       struct stat st;
@@ -307,9 +308,9 @@ void Creator::connect_to(const UnixSocket& s, const UnixSocket& target) {
 
 void Creator::connect_listeners() {
   std::map<uint64_t, std::vector<const UnixSocket*>> accepted;  // listener -> its accepted connections
-  for (const UnixSocket& s : image_.files.unix_sockets)
+  for (const UnixSocket& s : records_)
     if (s.listener && s.state == format::kUnixConnected) accepted[s.listener].push_back(&s);
-  for (const UnixSocket& l : image_.files.unix_sockets) {
+  for (const UnixSocket& l : records_) {
     if (l.state != format::kUnixListening) continue;
     // Room for every connection made here; the saved backlog is set last.
     const int room = int(std::max<size_t>(l.backlog, accepted[l.ino].size() + l.queue.size()));
@@ -329,7 +330,7 @@ void Creator::connect_listeners() {
 // connected peer (an unnamed sender to a pair), or an unnamed scratch socket.
 int Creator::sender_for(const UnixSocket& to, const UnixMessage& m) {
   if (!m.sender.empty()) {
-    for (const UnixSocket& s : image_.files.unix_sockets)
+    for (const UnixSocket& s : records_)
       if (s.type == 2 && owns_name(s) && s.name == m.sender) return fd(s.ino);
     fail(to, "the sender " + format::unix_name_text(m.sender) + " of a queued datagram is not in the image");
   }
@@ -371,7 +372,7 @@ void Creator::send_all(const UnixSocket& to, int from, const UnixMessage& m, boo
 }
 
 void Creator::send_data() {
-  for (const UnixSocket& s : image_.files.unix_sockets)
+  for (const UnixSocket& s : records_)
     for (const UnixMessage& m : s.messages) {
       if (s.type != 2) {
         send_all(s, fd(s.peer), m, false);
@@ -384,12 +385,12 @@ void Creator::send_data() {
 }
 
 void Creator::connect_one_way() {
-  for (const UnixSocket& s : image_.files.unix_sockets)
+  for (const UnixSocket& s : records_)
     if (s.type == 2 && s.peer && rec(s.peer).peer != s.ino) connect_to(s, rec(s.peer));
 }
 
 void Creator::shut_down() {
-  for (const UnixSocket& s : image_.files.unix_sockets) {
+  for (const UnixSocket& s : records_) {
     if (!s.shutdown || s.state == format::kUnixQueued) continue;
     const int how = s.shutdown == 3 ? SHUT_RDWR : s.shutdown == 1 ? SHUT_RD : SHUT_WR;
     if (shutdown(fd(s.ino), how) != 0) fail_errno(s, "shutdown");
@@ -397,12 +398,12 @@ void Creator::shut_down() {
 }
 
 void Creator::set_options() {
-  for (const UnixSocket& s : image_.files.unix_sockets)
+  for (const UnixSocket& s : records_)
     if (s.state != format::kUnixQueued) apply_options(fd(s.ino), s);
 }
 
 void Creator::finish_files() {
-  for (const UnixSocket& s : image_.files.unix_sockets) {
+  for (const UnixSocket& s : records_) {
     if (!owns_name(s) || !is_path(s.name)) continue;
     if (s.unlinked) {
       if (unlink(s.name.c_str()) != 0) fail_errno(s, "cannot unlink its path again");
@@ -432,9 +433,9 @@ void Creator::finish_files() {
 
 }  // namespace
 
-UnixSockets create_unix_sockets(const format::Image& image) {
+UnixSockets create_unix_sockets(const std::vector<UnixSocket>& records, const format::Image& image) {
   UnixSockets out;
-  Creator(image, out).run();
+  Creator(records, image, out).run();
   return out;
 }
 

@@ -38,10 +38,12 @@ class UnixSockets {
   std::vector<std::string> bound_paths_;   // socket files created here
 };
 
-// Throws RestoreError naming the socket and why.
-void check_unix_sockets(const format::Image& image);
+// `records`: a process's unix_sockets, or a tree's (format::merge_unix_sockets);
+// `image`: the process (the tree's root) whose working directory relative
+// names are bound from. Throws RestoreError naming the socket and why.
+void check_unix_sockets(const std::vector<format::UnixSocket>& records, const format::Image& image);
 
-// Creates every socket of the image. Throws RestoreError.
-UnixSockets create_unix_sockets(const format::Image& image);
+// Creates every socket of `records` (above). Throws RestoreError.
+UnixSockets create_unix_sockets(const std::vector<format::UnixSocket>& records, const format::Image& image);
 
 }  // namespace ckpt::restorer
