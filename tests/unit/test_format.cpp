@@ -29,6 +29,7 @@
 #include "format/Layout.h"
 #include "format/Limits.h"
 #include "format/Sections.h"
+#include "format/UnixSocket.h"
 
 using namespace ckpt::format;
 
@@ -1839,4 +1840,60 @@ TEST_CASE("format: open file descriptions and pipes across the tree's members") 
     t.root.files.fds.push_back(b);
     CHECK_THROWS_WITH_AS(open_bytes(t.bytes()), has("are one open file description recorded twice"), FormatError);
   }
+}
+
+TEST_CASE("format: unix sockets across the tree's members") {
+  // A socket pair whose ends the root (fd 40) and the child (fd 3) hold:
+  // each member's section has both records (what its end leans on).
+  auto pair = [](TreeCase& t) {
+    UnixSocket a, b;
+    a.ino = 10, a.type = 1, a.state = kUnixConnected, a.peer = 11;
+    b.ino = 11, b.type = 1, b.state = kUnixConnected, b.peer = 10;
+    a.messages = {{{'h', 'i'}, {}, 0}};
+    t.root.files.unix_sockets = {a, b};
+    t.child.files.unix_sockets = {a, b};
+    FdEntry f;
+    f.fd = 40;
+    f.kind = FdKind::UnixSocket;
+    f.flags = O_RDWR;
+    f.object = 10;
+    t.root.files.fds.push_back(f);
+    f.fd = 3;
+    f.object = 11;
+    t.child.files.fds.push_back(f);
+  };
+  {
+    TreeCase t;
+    pair(t);
+    auto o = open_bytes(t.bytes());
+    CHECK(o->reader->member(1).files.unix_sockets.size() == 2);
+  }
+  auto refused = [&](auto change, const char* why) {
+    TreeCase t;
+    pair(t);
+    change(t);
+    CAPTURE(why);
+    CHECK_THROWS_WITH_AS(open_bytes(t.bytes()), has(why), FormatError);
+  };
+  refused([](TreeCase& t) { t.child.files.unix_sockets[0].rcvbuf = 4096; },
+          "unix socket 10: its records in two members differ");
+  refused([](TreeCase& t) { t.root.files.fds.pop_back(); }, "unix socket 10 is held by no fd of the tree");
+  refused([](TreeCase& t) { t.child.files.fds.back().external = 1; t.child.files.unix_sockets.clear();
+                            t.root.files.unix_sockets.clear(); t.root.files.fds.pop_back(); },
+          "fd 3 is an outside unix socket, which only the root may hold");
+  refused([](TreeCase& t) {
+            // Each member's own section is valid; together two sockets bind one name.
+            UnixSocket n;
+            n.ino = 60, n.type = 2, n.state = kUnixUnconnected, n.name = "/tmp/ckpt-test.sock";
+            t.root.files.unix_sockets.push_back(n);
+            n.ino = 61;
+            t.child.files.unix_sockets.push_back(n);
+            FdEntry f = t.root.files.fds.back();
+            f.fd = 41, f.object = 60;
+            t.root.files.fds.push_back(f);
+            f = t.child.files.fds.back();
+            f.fd = 4, f.object = 61;
+            t.child.files.fds.push_back(f);
+          },
+          "unix sockets 60 and 61 bind the same name");
 }
