@@ -14,7 +14,9 @@
 #     leaving the tree running: a child's socket pair whose other end is
 #     outside the tree (also with --inherit-outside-sockets, which is the
 #     root's alone), a child's socket of a family ckpt does not carry
-#     (AF_VSOCK), a child in another network namespace holding a socket.
+#     (AF_VSOCK), a child in another network namespace holding a socket;
+#   - --ignore-fds: a socket refused in the root takes the child's end of
+#     its pair with it (one warning naming the child's pid and fd).
 source "$(dirname "$0")/lib.sh"
 command -v python3 >/dev/null || { echo "check_tree_unix_sockets: SKIP: no python3" >&2; exit 77; }
 
@@ -204,4 +206,26 @@ time.sleep(1000)'
 else
   log "SKIP (this part only): cannot create a network namespace (unshare -n needs CAP_SYS_ADMIN)"
 fi
+# --ignore-fds: a socket left out in the root takes its peer, the child's end, with it.
+start ignore python3 -c '
+import os, socket, time
+a, b = socket.socketpair()
+a.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)  # refused: not carried
+if os.fork() == 0:
+    a.close()
+    print("child", os.getpid(), b.fileno(), flush=True)
+    time.sleep(1000)
+b.close()
+time.sleep(1000)'
+wait_lines ignore 1
+read -r ichild ifd < <(awk '/^child/ {print $2, $3}' "$WORK/ignore.out")
+"$CKPT" dump "$PID_ignore" -o "$WORK/ignore.ckpt" --ignore-fds >"$WORK/ignore-dump.out" 2>"$WORK/ignore-dump.err" ||
+  fail "ckpt dump --ignore-fds: $(cat "$WORK/ignore-dump.err")"
+grep -q "SO_KEEPALIVE is set" "$WORK/ignore-dump.err" &&
+  grep -q "^ckpt: warning: pid $ichild: left out fd $ifd (--ignore-fds): unix socket: its peer socket:\[[0-9]*\] is left out" \
+    "$WORK/ignore-dump.err" || fail "--ignore-fds did not leave out both ends: $(cat "$WORK/ignore-dump.err")"
+"$CKPT" inspect "$WORK/ignore.ckpt" | grep -q '^unix socket' && fail "a left-out socket's record is still in the image"
+"$RESTORE" --check --new-pids "$WORK/ignore.ckpt" >"$WORK/ignore-check.out" 2>&1 ||
+  fail "restore --check of the image without the sockets: $(cat "$WORK/ignore-check.out")"
+log "--ignore-fds: the root's refused end and the child's end left out together, the image restorable"
 log "PASS"
