@@ -8,8 +8,10 @@
 #     echoed; the child's message, unread by the parent, is read after restore;
 #   - a listener in the parent with a connection it accepted (unread data
 #     from the child's client in it) and one still queued, both clients in the
-#     child, and a datagram the child's named socket sent the parent's,
-#     unread: all read, accepted and answered after restore;
+#     child, a datagram the child's named socket sent the parent's, and a
+#     datagram pair and a seqpacket pair with two messages each from the
+#     child, unread: all read (boundaries kept), accepted and answered after
+#     restore;
 #   - refused at dump, in one line naming the pid, the fd and the reason,
 #     leaving the tree running: a child's socket pair whose other end is
 #     outside the tree (also with --inherit-outside-sockets, which is the
@@ -75,9 +77,13 @@ srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 srv.bind(d + "/srv.sock"); srv.listen(4)
 dg = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 dg.bind(d + "/parent.dg")
+dp, dc = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+sp, sc = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
 pid = os.fork()
 if pid == 0:
-    srv.close(); dg.close()
+    srv.close(); dg.close(); dp.close(); sp.close()
+    dc.send(b"pair datagram 1"); dc.send(b"pair datagram 2")
+    sc.send(b"packet one"); sc.send(b"packet two")
     c1 = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); c1.connect(d + "/srv.sock")
     # Only once accepted: bytes sent to a connection not yet accepted carry
     # the sender's credentials, which only the root's can come back with.
@@ -90,6 +96,7 @@ if pid == 0:
     c2.settimeout(60)
     c2.sendall(b"second: " + c1.recv(100))    # after restore: the parent answers c1
     os._exit(0 if c2.recv(100) == b"done" else 3)
+dc.close(); sc.close()
 a1, _ = srv.accept()
 a1.sendall(b"ok")
 while True:                                   # until the child's second connection is queued
@@ -100,6 +107,7 @@ sys.stdin.readline()
 print("accepted read", a1.recv(100).decode(), flush=True)
 data, sender = dg.recvfrom(100)
 print("datagram", data.decode(), "from", os.path.basename(sender), flush=True)
+print("pairs", dp.recv(100).decode(), dp.recv(100).decode(), sp.recv(100).decode(), sp.recv(100).decode(), sep=" | ", flush=True)
 a2, _ = srv.accept()
 a1.sendall(b"answer")
 print("queued read", a2.recv(100).decode(), flush=True)
@@ -117,8 +125,9 @@ restore_start nback "$WORK/names.ckpt"
 send nback go
 wait_exit nback 0
 printf '%s\n' "accepted read first client's words" "datagram a datagram from the child from child.dg" \
+  "pairs | pair datagram 1 | pair datagram 2 | packet one | packet two" \
   "queued read second: answer" "child exit 0" >"$WORK/names.want"
-tail -n 4 "$WORK/nback.out" >"$WORK/names.got"
+tail -n 5 "$WORK/nback.out" >"$WORK/names.got"
 expect_same "listener, connections and datagram across members after restore" "$WORK/names.want" "$WORK/names.got"
 check_quiet "$WORK/nback.err" "restored names"
 log "listener in the parent, its accepted and queued connections' clients in the child, a datagram between them: all carried"
