@@ -182,27 +182,42 @@ void restore_timers(const Plan* plan) {
 }
 
 // The tree's resume barrier (Plan::tree_*): every member of a restored tree
-// runs program code only once all are ready to.
+// runs program code only once all are ready to, and none does if one ended
+// on the way. A member closes its arrive end as soon as it has written, so
+// that the root's read sees EOF, not a wait without end, once every member
+// yet to arrive is gone. The root then says so; a member whose root is gone
+// ends without a word, the root or the member that failed having said why.
 void tree_barrier(const Plan* plan) {
-  if (plan->tree_fd_lo == 0) return;
+  if (!plan->tree_member) return;
   char byte = 'r';
+  long r;
   if (plan->tree_root) {
     for (uint32_t got = 0; got < plan->tree_wait_count;) {
-      long r = syscall3(__NR_read, plan->tree_arrive_fd, long(&byte), 1);
+      r = syscall3(__NR_read, plan->tree_arrive_fd, long(&byte), 1);
       if (r == -4) continue;  // EINTR
-      if (r <= 0) die("waiting for the other members of the tree (one failed)", r < 0 ? r : -32 /* EPIPE */);
+      if (r <= 0) die("waiting for the other members of the tree (one ended before it could resume)",
+                      r < 0 ? r : -32 /* EPIPE */);
       ++got;
     }
-    for (uint32_t i = 0; i < plan->tree_wait_count; ++i)
-      check(syscall3(__NR_write, plan->tree_resume_fd, long(&byte), 1), "letting the tree resume");
-  } else {
-    check(syscall3(__NR_write, plan->tree_arrive_fd, long(&byte), 1), "telling the tree's root this member is ready");
-    long r;
+    syscall1(__NR_close, plan->tree_arrive_fd);
+    for (uint32_t i = 0; i < plan->tree_wait_count;) {
+      r = syscall3(__NR_write, plan->tree_resume_fd, long(&byte), 1);
+      if (r == -4) continue;
+      check(r, "letting the tree resume");
+      ++i;
+    }
+    syscall1(__NR_close, plan->tree_resume_fd);
+    return;
+  }
+  do r = syscall3(__NR_write, plan->tree_arrive_fd, long(&byte), 1);
+  while (r == -4);
+  syscall1(__NR_close, plan->tree_arrive_fd);
+  if (r == 1) {
     do r = syscall3(__NR_read, plan->tree_resume_fd, long(&byte), 1);
     while (r == -4);
-    if (r <= 0) die("waiting for the tree to resume (another member failed)", r < 0 ? r : -32 /* EPIPE */);
   }
-  syscall1(__NR_close, plan->tree_arrive_fd);
+  // Every signal is blocked here: a write to a root that is gone is EPIPE, not a death by SIGPIPE.
+  if (r != 1) for (;;) syscall1(__NR_exit_group, kExitAfterPointOfNoReturn);
   syscall1(__NR_close, plan->tree_resume_fd);
 }
 
@@ -305,10 +320,13 @@ extern "C" [[noreturn]] __attribute__((section(".text.entry"), used)) void tramp
       check(syscall3(__NR_close_range, next_open, fds[i].to - 1, 0), "closing the launcher's files");
     if (fds[i].to + 1 > next_open) next_open = fds[i].to + 1;
   }
-  if (plan->tree_fd_lo) {  // the tree's barrier fds stay (above every target)
-    if (plan->tree_fd_lo > next_open)
-      check(syscall3(__NR_close_range, next_open, plan->tree_fd_lo - 1, 0), "closing the launcher's files");
-    if (plan->tree_fd_hi + 1 > next_open) next_open = plan->tree_fd_hi + 1;
+  if (plan->tree_member) {  // the tree's two barrier fds stay (above every target), nothing else
+    const long lo = plan->tree_arrive_fd < plan->tree_resume_fd ? plan->tree_arrive_fd : plan->tree_resume_fd;
+    const long keeps[2] = {lo, lo == plan->tree_arrive_fd ? plan->tree_resume_fd : plan->tree_arrive_fd};
+    for (long keep : keeps) {
+      if (keep > next_open) check(syscall3(__NR_close_range, next_open, keep - 1, 0), "closing the launcher's files");
+      if (keep + 1 > next_open) next_open = keep + 1;
+    }
   }
   check(syscall3(__NR_close_range, next_open, ~0u, 0), "closing the launcher's files");
   // Waits rather than fails: someone could only have taken such a range in

@@ -14,7 +14,12 @@
 #   - a member whose file is gone: phase 1 names the member, nothing is made;
 #   - a member failing, or dying, after others exist but before the barrier
 #     (CKPT_FAULT at its launcher's fault point): restore exits 1 naming it,
-#     and no member is left.
+#     and no member is left;
+#   - a member dying, or failing, after the tree is let go but before it
+#     resumes (its launcher's second fault point): the root sees it at the
+#     resume barrier, restore exits 120 with one line saying so (and the
+#     failing member's own line, when it could say why), instead of
+#     waiting for ever, and no member is left.
 source "$(dirname "$0")/lib.sh"
 
 # A bash with a child; `wait` (no pid: a pid it stored would be stale with
@@ -167,4 +172,30 @@ expect_refused "a member dying before the barrier" "pid [0-9]+ \\(member [12]\\)
 for k in $pair_kids; do
   dead "$k"
 done
+# After the go: the timeout only keeps a hang from stalling the suite (a hang is the failure).
+late_fault() {  # MODE: the members' second fault point, restore run with a bound
+  timeout -s KILL $((WAIT_SECONDS * 3)) env CKPT_FAULT=$1 CKPT_FAULT_AT=2 "$RESTORE" "$WORK/pair.ckpt" \
+    >"$WORK/late.out" 2>"$WORK/late.err"
+  local rc=$?
+  ((rc == 120)) || fail "a member ($1) after the go: restore exited $rc, expected 120: $(head -n 5 "$WORK/late.err")"
+  tail -n 1 "$WORK/late.err" | grep -qx 'restore: failed after the point of no return: waiting for the other members of the tree (one ended before it could resume) (errno 32)' ||
+    fail "a member ($1) after the go: the root's last line is '$(tail -n 1 "$WORK/late.err")'"
+  # Gone, not only ended: the members are the dead root's zombies, reaped
+  # by whoever inherits them, and the next restore wants their pids.
+  local k i
+  for k in $pair_kids; do
+    for ((i = 0; i < WAIT_SECONDS * 20; i++)); do
+      [[ $(proc_state "$k") == gone ]] && break
+      sleep 0.05
+    done
+    [[ $(proc_state "$k") == gone ]] || fail "member $k was left behind (state $(proc_state "$k"))"
+  done
+}
+late_fault kill
+(($(wc -l <"$WORK/late.err") == 1)) || fail "a member dying after the go: not one line: $(cat "$WORK/late.err")"
+log "a member dying after the go: $(cat "$WORK/late.err")"
+late_fault fail
+grep -qE "^restore: $WORK/pair.ckpt: pid [0-9]+ \\(member [12]\\): injected failure at fault point 2 \\(tree: member released\\)$" "$WORK/late.err" ||
+  fail "a member failing after the go did not say why: $(cat "$WORK/late.err")"
+log "a member failing after the go: $(head -n 1 "$WORK/late.err")"
 log "ok"
