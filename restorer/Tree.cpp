@@ -8,7 +8,6 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -34,6 +33,7 @@
 #include "restorer/SysvShm.h"
 #include "restorer/TaskRestore.h"
 #include "restorer/TimeNamespace.h"
+#include "restorer/WaitStatus.h"
 #include "x86/FaultPoint.h"
 
 namespace ckpt::restorer {
@@ -159,18 +159,7 @@ void join_session(TreeRun& run, size_t i) {
 [[noreturn]] void end_as_zombie(const TreeRun& run, size_t i) {
   if (go_state(run, true) != Go::Given) _exit(1);  // the restore failed: nothing to be
   prctl(PR_SET_NAME, run.tree.members[i].comm.c_str());  // what ps shows for it, as before
-  const int status = run.tree.members[i].exit_status;
-  if (WIFEXITED(status)) _exit(WEXITSTATUS(status));
-  const int sig = WTERMSIG(status);
-  rlimit none{0, 0};
-  setrlimit(RLIMIT_CORE, &none);
-  signal(sig, SIG_DFL);
-  sigset_t all;
-  sigemptyset(&all);
-  sigaddset(&all, sig);
-  sigprocmask(SIG_UNBLOCK, &all, nullptr);
-  kill(getpid(), sig);
-  _exit(128 + sig);  // a signal whose default is not to end the process
+  end_with_wait_status(run.tree.members[i].exit_status);
 }
 
 void spawn_children(TreeRun& run, size_t parent, std::vector<int>& pidfds);

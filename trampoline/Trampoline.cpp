@@ -107,32 +107,21 @@ namespace {
 // back here (its registers, not this frame, carry on).
 long spawn_thread(unsigned long flags, uint64_t stack_top, uint64_t child_tid, uint64_t tls, int32_t want_tid,
                   ThreadPlan* tp, const Plan* plan) {
-  long ret;
-  register long r12 asm("r12") = long(tp);
-  register long r13 asm("r13") = long(plan);
-  if (want_tid) {
-    // struct clone_args: flags, pidfd, child_tid, parent_tid, exit_signal,
-    // stack, stack_size, tls, set_tid, set_tid_size. The child starts with
-    // rsp = stack + stack_size, as clone() would with stack_top.
-    const int32_t tid_wanted = want_tid;
-    const uint64_t args[10] = {flags, 0, child_tid, 0, 0, stack_top - 4096, 4096, tls,
-                               uint64_t(&tid_wanted), 1};
-    asm volatile("syscall\n\t"
-                 "test %%rax, %%rax\n\t"
-                 "jnz 1f\n\t"
-                 "xor %%ebp, %%ebp\n\t"
-                 "mov %%r12, %%rdi\n\t"
-                 "mov %%r13, %%rsi\n\t"
-                 "call trampoline_thread\n\t"
-                 "ud2\n"
-                 "1:"
-                 : "=a"(ret)
-                 : "a"(long(__NR_clone3)), "D"(args), "S"(sizeof args), "r"(r12), "r"(r13)
-                 : "rcx", "r11", "rdx", "memory");
-    return ret;
-  }
+  // clone3's struct clone_args: flags, pidfd, child_tid, parent_tid,
+  // exit_signal, stack, stack_size, tls, set_tid, set_tid_size. The child
+  // starts with rsp = stack + stack_size, as clone() would with stack_top.
+  const int32_t tid_wanted = want_tid;
+  const uint64_t args[10] = {flags, 0, child_tid, 0, 0, stack_top - 4096, 4096, tls, uint64_t(&tid_wanted), 1};
+  // clone(flags, stack_top, parent_tid 0, child_tid, tls), or
+  // clone3(&args, sizeof args), which ignores rdx, r10 and r8.
+  const long nr = want_tid ? __NR_clone3 : __NR_clone;
+  const long a1 = want_tid ? reinterpret_cast<long>(args) : long(flags);
+  const long a2 = want_tid ? long(sizeof args) : long(stack_top);
   register long r10 asm("r10") = long(child_tid);
   register long r8 asm("r8") = long(tls);
+  register long r12 asm("r12") = long(tp);
+  register long r13 asm("r13") = long(plan);
+  long ret;
   asm volatile("syscall\n\t"
                "test %%rax, %%rax\n\t"
                "jnz 1f\n\t"
@@ -143,7 +132,7 @@ long spawn_thread(unsigned long flags, uint64_t stack_top, uint64_t child_tid, u
                "ud2\n"
                "1:"
                : "=a"(ret)
-               : "a"(long(__NR_clone)), "D"(flags), "S"(stack_top), "d"(0), "r"(r10), "r"(r8), "r"(r12), "r"(r13)
+               : "a"(nr), "D"(a1), "S"(a2), "d"(0L), "r"(r10), "r"(r8), "r"(r12), "r"(r13)
                : "rcx", "r11", "memory");
   return ret;
 }
