@@ -19,7 +19,8 @@
 #     resumes (its launcher's second fault point): the root sees it at the
 #     resume barrier, restore exits 120 with one line saying so (and the
 #     failing member's own line, when it could say why), instead of
-#     waiting for ever, and no member is left.
+#     waiting for ever, and no member is left; also when another member
+#     already waits in the resume barrier (three generations).
 source "$(dirname "$0")/lib.sh"
 
 # A bash with a child; `wait` (no pid: a pid it stored would be stale with
@@ -173,8 +174,8 @@ for k in $pair_kids; do
   dead "$k"
 done
 # After the go: the timeout only keeps a hang from stalling the suite (a hang is the failure).
-late_fault() {  # MODE: the members' second fault point, restore run with a bound
-  timeout -s KILL $((WAIT_SECONDS * 3)) env CKPT_FAULT=$1 CKPT_FAULT_AT=2 "$RESTORE" "$WORK/pair.ckpt" \
+late_fault() {  # MODE AT IMAGE MEMBERS: a member's fault point AT, restore run with a bound
+  timeout -s KILL $((WAIT_SECONDS * 3)) env CKPT_FAULT=$1 CKPT_FAULT_AT=$2 "$RESTORE" "$3" \
     >"$WORK/late.out" 2>"$WORK/late.err"
   local rc=$?
   ((rc == 120)) || fail "a member ($1) after the go: restore exited $rc, expected 120: $(head -n 5 "$WORK/late.err")"
@@ -183,7 +184,7 @@ late_fault() {  # MODE: the members' second fault point, restore run with a boun
   # Gone, not only ended: the members are the dead root's zombies, reaped
   # by whoever inherits them, and the next restore wants their pids.
   local k i
-  for k in $pair_kids; do
+  for k in $4; do
     for ((i = 0; i < WAIT_SECONDS * 20; i++)); do
       [[ $(proc_state "$k") == gone ]] && break
       sleep 0.05
@@ -191,11 +192,27 @@ late_fault() {  # MODE: the members' second fault point, restore run with a boun
     [[ $(proc_state "$k") == gone ]] || fail "member $k was left behind (state $(proc_state "$k"))"
   done
 }
-late_fault kill
+late_fault kill 2 "$WORK/pair.ckpt" "$pair_kids"
 (($(wc -l <"$WORK/late.err") == 1)) || fail "a member dying after the go: not one line: $(cat "$WORK/late.err")"
 log "a member dying after the go: $(cat "$WORK/late.err")"
-late_fault fail
+late_fault fail 2 "$WORK/pair.ckpt" "$pair_kids"
 grep -qE "^restore: $WORK/pair.ckpt: pid [0-9]+ \\(member [12]\\): injected failure at fault point 2 \\(tree: member released\\)$" "$WORK/late.err" ||
   fail "a member failing after the go did not say why: $(cat "$WORK/late.err")"
 log "a member failing after the go: $(head -n 1 "$WORK/late.err")"
+# Three generations: the grandchild's launcher inherits its parent's count
+# of fault points (1) and dies at its second own (3), after the go, while
+# its parent has reached the resume barrier and waits there: that one ends
+# quietly when the root fails, leaving the root's line alone.
+start deep bash -c 'bash -c "sleep 1000 & wait" & wait'
+for ((i = 0; i < WAIT_SECONDS * 20; i++)); do
+  mid=$(cat /proc/"$PID_deep"/task/*/children 2>/dev/null) mid=${mid%% *}
+  leaf=$(cat /proc/"${mid:-0}"/task/*/children 2>/dev/null) leaf=${leaf%% *}
+  [[ -n $leaf && $(cat /proc/"$leaf"/comm 2>/dev/null) == sleep ]] && break
+  sleep 0.05
+done
+[[ -n $leaf ]] || fail "the three-generation tree did not start"
+dump deep "$WORK/deep.ckpt"
+late_fault kill 3 "$WORK/deep.ckpt" "$mid $leaf"
+(($(wc -l <"$WORK/late.err") == 1)) || fail "a grandchild dying after the go: not one line: $(cat "$WORK/late.err")"
+log "a grandchild dying after the go, its parent waiting: $(cat "$WORK/late.err")"
 log "ok"
