@@ -28,6 +28,7 @@ source "$(dirname "$0")/lib.sh"
 start tree bash -c 'sleep 1000 & echo "child $!"; wait; echo "waited $?"'
 wait_lines tree 1
 child=$(awk '/^child/ {print $2}' "$WORK/tree.out")
+_PIDS[tree_child]=$child  # killed with the test: it outlives its bash otherwise
 root=$PID_tree
 
 expect_refused() {  # WHAT PATTERN CMD...
