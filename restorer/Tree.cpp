@@ -32,6 +32,7 @@
 #include "restorer/Stager.h"
 #include "restorer/SysvShm.h"
 #include "restorer/TaskRestore.h"
+#include "restorer/Terminal.h"
 #include "restorer/TimeNamespace.h"
 #include "restorer/WaitStatus.h"
 #include "x86/FaultPoint.h"
@@ -75,6 +76,8 @@ struct TreeRun {
   int status_r = -1, status_w = -1, go_r = -1, go_w = -1;
   int arrive_r = -1, arrive_w = -1, resume_r = -1, resume_w = -1;
   uint32_t live_others = 0;
+  Terminal* terminal = nullptr;     // the user's terminal (Terminal.h)
+  int32_t saved_foreground = 0;     // the terminal's foreground group at the dump (0: no record)
 };
 
 std::string who(const TreeRun& run, size_t i) {
@@ -244,6 +247,10 @@ void run_member(TreeRun& run, size_t i) {
   bool released = false;  // past the go: the root no longer reads the status pipe
   try {
     join_session(run, i);
+    if (live(run, i)) {  // Pty.h: its session's terminal, its group in the foreground
+      take_controlling_terminal(image_of(run, i), run.files[i].moves);
+      take_foreground(image_of(run, i));
+    }
     if (!live(run, i)) {
       report(run, i, true, "");
       end_as_zombie(run, i);
@@ -280,6 +287,8 @@ void run_member(TreeRun& run, size_t i) {
     LaunchOptions options;
     options.tree = {false, true, run.arrive_w, run.resume_r, 0};
     options.saved_tids = run.pid_ns;
+    // A member of the terminal's foreground group finds SIGWINCH pending too.
+    options.sigwinch = run.terminal && run.terminal->sigwinch_for(run.tree.members[i].pgid, run.saved_foreground);
     launch(image, run.fits[i], run.plans[i], run.files[i], options);
   } catch (const std::exception& e) {
     const std::string what = e.what();
@@ -363,12 +372,23 @@ int restore_tree(const format::ImageReader& reader, const CommandLine& cl, const
     throw RestoreError("restore --lazy cannot restore a process tree (" + std::to_string(n) +
                        " processes) yet; restore it without --lazy");
   run.fits.resize(n);
+  // The user's terminal, for every member at once (the root first).
+  std::vector<const format::Image*> live_images;
+  for (size_t i = 0; i < n; ++i)
+    if (live(run, i)) {
+      live_images.push_back(&image_of(run, i));
+      if (const auto& t = image_of(run, i).terminal) run.saved_foreground = t->foreground_pgid;
+    }
+  Terminal terminal = Terminal::plan(live_images);
+  run.terminal = &terminal;
+  // Only the root's outside pipe ends can take --inherit-fd (its numbers are restore's).
+  const ExternalFds root_external{external.inherit, external.null, &terminal};
+  const ExternalFds member_external{{}, external.null, &terminal};
   for (size_t i = 0; i < n; ++i) {
     if (!live(run, i)) continue;
     try {
       run.fits[i] = check_machine(image_of(run, i), self);
-      // Only the root's outside pipe ends can take --inherit-fd (its numbers are restore's).
-      check_files(image_of(run, i), i == 0 ? external : ExternalFds{{}, external.null});
+      check_files(image_of(run, i), i == 0 ? root_external : member_external, i == 0);
     } catch (const std::exception& e) {
       throw RestoreError(who(run, i) + ": " + e.what());
     }
@@ -435,11 +455,15 @@ int restore_tree(const format::ImageReader& reader, const CommandLine& cl, const
     const size_t i = k % n;
     if (!live(run, i)) continue;
     try {
-      prepare_fds(image_of(run, i), i == 0 ? external : ExternalFds{{}, external.null}, run.files[i], &shared);
+      prepare_fds(image_of(run, i), i == 0 ? root_external : member_external, run.files[i], &shared);
     } catch (const std::exception& e) {
       throw RestoreError(who(run, i) + ": " + e.what());
     }
   }
+  // Every pty's descriptions exist: the root's controlling terminal (a
+  // member takes its own after joining its session), lock and exclusive modes.
+  take_controlling_terminal(root, run.files[0].moves);
+  finish_ptys(shared.ptys);
   for (size_t i = 0; i < n; ++i)
     if (live(run, i)) fill_pipes(run.files[i]);
   // The root's deleted files are finished now; another member's once it
@@ -508,6 +532,16 @@ int restore_tree(const format::ImageReader& reader, const CommandLine& cl, const
   options.verbose = cl.verbose;
   options.tree = {true, true, run.arrive_r, run.resume_w, run.live_others};
   options.saved_tids = cl.pid_ns;
+  // The terminal's foreground group, when it was another member's than the
+  // root's (a shell's foreground job): that group, made again, in front.
+  if (run.saved_foreground && run.saved_foreground != ms[0].pgid)
+    for (size_t g = 1; g < n; ++g)
+      if (live(run, g) && ms[g].pgid == run.saved_foreground) {
+        terminal.hand_foreground_to(run.slots[g].pgid);
+        break;
+      }
+  options.terminal = &terminal;
+  options.sigwinch = terminal.sigwinch();
   launch(root, run.fits[0], run.plans[0], run.files[0], options);
 }
 
