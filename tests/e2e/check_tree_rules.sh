@@ -110,6 +110,7 @@ untouched "$root" "$child"
 start opath bash -c 'python3 -c "import os, sys, time; os.open(\"/tmp\", os.O_PATH); print(\"ok\", flush=True); time.sleep(1000)" & wait'
 wait_lines opath 1
 opchild=$(tr -d ' ' <"/proc/$PID_opath/task/$PID_opath/children")
+_PIDS[opchild]=$opchild  # killed with the test: it outlives its bash otherwise
 expect_refused "a descendant's refused fd" "pid $opchild: .*fd [0-9]+.*O_PATH descriptors are not supported" \
   "$CKPT" dump "$PID_opath" -o "$WORK/opath.ckpt" --kill
 untouched "$PID_opath" "$opchild"
@@ -118,6 +119,7 @@ untouched "$PID_opath" "$opchild"
 start owner bash -c 'python3 -c "import fcntl, os, time; r, w = os.pipe(); fcntl.fcntl(r, fcntl.F_SETOWN, os.getpid()); print(\"ok\", flush=True); time.sleep(1000)" & wait'
 wait_lines owner 1
 ownchild=$(tr -d ' ' <"/proc/$PID_owner/task/$PID_owner/children")
+_PIDS[ownchild]=$ownchild  # killed with the test: it outlives its bash otherwise
 expect_refused "a descendant's SIGIO owner" "pid $ownchild: cannot dump fd [0-9]+: its SIGIO owner \\(F_SETOWN\\) is that process" \
   "$CKPT" dump "$PID_owner" -o "$WORK/owner.ckpt" --kill
 untouched "$PID_owner" "$ownchild"
@@ -127,6 +129,7 @@ touch "$WORK/leased"
 start lease bash -c 'python3 -c "import fcntl, os, sys, time; fd = os.open(sys.argv[1], os.O_RDONLY); fcntl.fcntl(fd, 1024, fcntl.F_RDLCK); print(\"ok\", flush=True); time.sleep(1000)" "$1" & wait' bash "$WORK/leased"
 wait_lines lease 1
 leasechild=$(tr -d ' ' <"/proc/$PID_lease/task/$PID_lease/children")
+_PIDS[leasechild]=$leasechild  # killed with the test: it outlives its bash otherwise
 expect_refused "a descendant's lease" "pid $leasechild: cannot dump fd [0-9]+: it holds a lease" \
   "$CKPT" dump "$PID_lease" -o "$WORK/lease.ckpt" --kill
 untouched "$PID_lease" "$leasechild"
