@@ -477,7 +477,8 @@ void share_unix_sockets(const std::vector<format::Image*>& members, std::vector<
     for (format::Image* m : members) {
       if (!m || gone.empty()) continue;
       std::set<int32_t> dropped;
-      const std::string who = "pid " + std::to_string(m->process.pid) + ": ";
+      // The root's lines read as a single process's; another member's name it.
+      const std::string who = m == members.front() ? "" : "pid " + std::to_string(m->process.pid) + ": ";
       std::erase_if(m->files.fds, [&](const format::FdEntry& f) {
         auto it = f.kind == format::FdKind::UnixSocket && !f.external ? gone.find(f.object) : gone.end();
         if (it == gone.end()) return false;
