@@ -92,6 +92,12 @@ for ((i = 0; i < WAIT_SECONDS * 20; i++)); do
   (($(wc -w <"/proc/$PID_server/task/$PID_server/children") == 2)) && break
   sleep 0.05
 done
+# lib.sh ends the started processes, not their children: the workers
+# (restored with the same pids) are ended with the test too, if still
+# this test's server.
+read -r w1 w2 <"/proc/$PID_server/task/$PID_server/children"
+[[ -n $w1 && -n $w2 ]] || fail "the server has not 2 workers"
+trap 'for p in $w1 $w2; do grep -q server.py "/proc/$p/cmdline" 2>/dev/null && kill -9 "$p"; done; _cleanup' EXIT
 start client python3 "$WORK/client.py" "$port"
 wait_lines client 2
 kw=$(awk 'NR == 1 {print $3}' "$WORK/client.out")  # the worker serving the keep-alive client

@@ -21,6 +21,11 @@
 #     its pair with it (one warning naming the child's pid and fd).
 source "$(dirname "$0")/lib.sh"
 command -v python3 >/dev/null || { echo "check_tree_unix_sockets: SKIP: no python3" >&2; exit 77; }
+child_of() { local c; c=$(cat "/proc/$1/task/$1/children"); echo "${c%% *}"; }
+# lib.sh ends the processes it started, not their children: these are
+# ended too (if still this test's python, not a pid used again since).
+children=()
+trap 'for p in "${children[@]}"; do grep -q "$WORK\|python" "/proc/$p/cmdline" 2>/dev/null && kill -9 "$p"; done; _cleanup' EXIT
 
 # --- multiprocessing.Pipe(), data in flight both ways -------------------
 cat >"$WORK/pipe.py" <<'EOF'
@@ -55,6 +60,7 @@ wait_lines pipe 2
 token=$(awk '/^parent sent/ {print $3}' "$WORK/pipe.out")
 read -r cpid crand < <(awk '/^child sent/ {print $3, $4}' "$WORK/pipe.out")
 [[ -n $token && -n $cpid ]] || fail "no token or child: $(cat "$WORK/pipe.out")"
+children+=("$cpid")  # (restored, it has this pid again)
 dump pipe "$WORK/pipe.ckpt"
 verify "$WORK/pipe.ckpt"
 "$CKPT" inspect "$WORK/pipe.ckpt" >"$WORK/inspect.out" || fail "ckpt inspect failed"
@@ -116,6 +122,7 @@ print("child exit", os.waitpid(pid, 0)[1] >> 8, flush=True)
 EOF
 start names python3 "$WORK/names.py" "$WORK"
 wait_lines names 2  # "child ready" and "parent ready", in either order
+children+=("$(child_of "$PID_names")")
 dump names "$WORK/names.ckpt"
 verify "$WORK/names.ckpt"
 "$CKPT" inspect "$WORK/names.ckpt" >"$WORK/inspect.out" || fail "ckpt inspect failed"
@@ -149,7 +156,6 @@ untouched() {  # PID...: running, not traced
     [[ $(awk '/^TracerPid:/ {print $2}' "/proc/$p/status") == 0 ]] || fail "pid $p is still traced"
   done
 }
-child_of() { local c; c=$(cat "/proc/$1/task/$1/children"); echo "${c%% *}"; }
 
 # The other end in a process outside the tree: the tree's parent holds it.
 cat >"$WORK/outside.py" <<'EOF'
@@ -170,6 +176,7 @@ start outside python3 "$WORK/outside.py"
 wait_lines outside 1
 troot=$(awk '/^tree/ {print $2}' "$WORK/outside.out")
 tchild=$(child_of "$troot")
+children+=("$troot" "$tchild")
 expect_refused "a child's socket pair end whose other end is outside the tree" \
   "^ckpt: pid $tchild: cannot dump fd [0-9]+: unix socket: connected to socket:\[[0-9]+\], outside the dumped processes$" \
   "$CKPT" dump "$troot" -o "$WORK/refused.ckpt"
@@ -191,6 +198,7 @@ if os.fork() == 0:
 time.sleep(1000)'
   wait_lines vsock 1
   read -r vchild vfd < <(awk '/^child/ {print $2, $3}' "$WORK/vsock.out")
+  children+=("$vchild")
   expect_refused "a child's AF_VSOCK socket" \
     "^ckpt: pid $vchild: cannot dump fd $vfd: a socket of AF_VSOCK \(40\) \(socket:\[[0-9]+\]\), a family ckpt does not carry" \
     "$CKPT" dump "$PID_vsock" -o "$WORK/refused.ckpt"
@@ -208,6 +216,7 @@ p = subprocess.Popen(["unshare", "-n", sys.executable, "-c",
 time.sleep(1000)'
   wait_lines netns 1
   read -r nchild nfd < <(awk '/^child/ {print $2, $3}' "$WORK/netns.out")
+  children+=("$nchild")
   expect_refused "a child holding a socket in another network namespace" \
     "^ckpt: pid $nchild: cannot dump fd $nfd: its socket \(socket:\[[0-9]+\]\) is in another network namespace than the tree's root's" \
     "$CKPT" dump "$PID_netns" -o "$WORK/refused.ckpt"
@@ -228,6 +237,7 @@ b.close()
 time.sleep(1000)'
 wait_lines ignore 1
 read -r ichild ifd < <(awk '/^child/ {print $2, $3}' "$WORK/ignore.out")
+children+=("$ichild")
 "$CKPT" dump "$PID_ignore" -o "$WORK/ignore.ckpt" --ignore-fds >"$WORK/ignore-dump.out" 2>"$WORK/ignore-dump.err" ||
   fail "ckpt dump --ignore-fds: $(cat "$WORK/ignore-dump.err")"
 grep -q "SO_KEEPALIVE is set" "$WORK/ignore-dump.err" &&
