@@ -118,6 +118,29 @@ static int root_stdio_of(pid_t pid, pid_t root, int fd) {
   return -1;
 }
 
+namespace {
+
+// "/proc/self/REST" when `target` is "/proc/PID/REST", a file of the dumped
+// process's own /proc directory on this machine's procfs; "" for any other
+// path. Its pid is not kept at restore, so only the process restore becomes
+// (the tree's root, whose fds the root launcher opens as itself) can have
+// it again, and only under its thread group's directory, not a thread's.
+std::string own_proc_path(pid_t pid, int fd, const std::string& target, bool is_root) {
+  const std::string dir = "/proc/" + std::to_string(pid) + "/";
+  if (target.rfind(dir, 0) != 0 && target + "/" != dir) return "";
+  struct stat proc, file;
+  if (stat("/proc", &proc) != 0 || stat(target.c_str(), &file) != 0 || file.st_dev != proc.st_dev) return "";
+  const std::string rest = target.size() > dir.size() ? target.substr(dir.size()) : "";
+  if (!is_root)
+    refuse_fd(pid, fd, "it is a file of the process's own /proc directory (" + target +
+                           "), which only the tree's root can open again as its own");
+  if (rest.rfind("task/", 0) == 0 && rest != "task/")
+    refuse_fd(pid, fd, "it is a file of one thread's /proc directory (" + target + "), whose thread id is not kept");
+  return rest.empty() ? "/proc/self" : "/proc/self/" + rest;
+}
+
+}  // namespace
+
 format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas, std::vector<std::string>* left_out,
                              pid_t root, bool inherit_outside_sockets, TcpConnections* tcp,
                              const PtyEnds* tree_pty_ends, const UserTerminal& terminal,
@@ -322,17 +345,25 @@ format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas, st
     } else if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) {
       f.kind = S_ISREG(st.st_mode) ? FdKind::RegularFile : FdKind::Directory;
       if (target.empty() || target[0] != '/') refuse_fd(pid, n, "it has no path (" + target + ")");
-      // Restore reopens it by this path, shown as in the target's mount
-      // namespace: it must name this very file here too (stat opens nothing).
-      struct stat named;
-      if (stat(target.c_str(), &named) != 0)
-        refuse_fd(pid, n, "its path " + target + " cannot be reached here: " + std::strerror(errno));
-      if (named.st_dev != st.st_dev || named.st_ino != st.st_ino)
-        refuse_fd(pid, n, "its path " + target + " names another file here (the target's mount namespace differs, or the file was replaced)");
       f.file.dev = st.st_dev;
       f.file.ino = st.st_ino;
-      f.file.size = uint64_t(st.st_size);
-      f.file.mtime_ns = int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+      if (std::string own = own_proc_path(pid, n, target, is_root); !own.empty()) {
+        // A file of the process's own /proc directory (redis reading its
+        // /proc/PID/stat, a closefrom walking /proc/self/fd): reopened as
+        // the restored process's own, whatever its pid; generated content
+        // has no size or time to compare.
+        f.file.path = own;
+      } else {
+        // Restore reopens it by this path, shown as in the target's mount
+        // namespace: it must name this very file here too (stat opens nothing).
+        struct stat named;
+        if (stat(target.c_str(), &named) != 0)
+          refuse_fd(pid, n, "its path " + target + " cannot be reached here: " + std::strerror(errno));
+        if (named.st_dev != st.st_dev || named.st_ino != st.st_ino)
+          refuse_fd(pid, n, "its path " + target + " names another file here (the target's mount namespace differs, or the file was replaced)");
+        f.file.size = uint64_t(st.st_size);
+        f.file.mtime_ns = int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+      }
     } else if (S_ISCHR(st.st_mode)) {
       if (is_tty(st.st_rdev))
         refuse_fd(pid, n, "terminals other than the process's controlling terminal are not supported yet (" + target + ")");

@@ -90,6 +90,10 @@ int make_object(const format::SharedObject& o) {
   return fd;
 }
 
+// A file of the process's own /proc directory, which the dump names under
+// /proc/self (its pid is not kept).
+bool is_own_proc_file(const std::string& path) { return path == "/proc/self" || path.rfind("/proc/self/", 0) == 0; }
+
 // Opens a path (FIFO, file, directory, device) as the saved fd had it. The
 // path comes from the image and may have changed since check_files: it is
 // looked at through O_PATH first (no driver's open, never blocks) and must
@@ -200,7 +204,10 @@ void check_files(const format::Image& image, const ExternalFds& external, bool r
       case FdKind::RegularFile:
         if (stat(f.file.path.c_str(), &st) != 0) fail(f, "the file is missing");
         if (!S_ISREG(st.st_mode)) fail(f, "it is no longer a regular file");
-        if ((f.flags & O_ACCMODE) == O_RDONLY) {
+        if (is_own_proc_file(f.file.path)) {
+          // Generated on reading (the dump saved no size or time): the
+          // restored process's own, opened as /proc/self by its launcher.
+        } else if ((f.flags & O_ACCMODE) == O_RDONLY) {
           if (uint64_t(st.st_size) != f.file.size || mtime_of(st) != f.file.mtime_ns)
             fail(f, "the file changed since the dump (size or modification time)");
         } else if (!(f.flags & O_APPEND) && uint64_t(st.st_size) < uint64_t(f.pos)) {
