@@ -38,6 +38,7 @@
 
 #include "restorer/CachedTid.h"
 #include "restorer/RestoreError.h"
+#include "restorer/Terminal.h"
 #include "x86/ProcMaps.h"
 
 namespace ckpt::restorer {
@@ -248,6 +249,7 @@ void await_root(int report_fd, pid_t init) {
 // wrote the program's, if any).
 [[noreturn]] void end_like(int status) {
   std::fflush(nullptr);
+  take_terminal_back();  // a restored job-control shell had it (Terminal.h)
   if (WIFSIGNALED(status)) {
     const int sig = WTERMSIG(status);
     rlimit no_core{0, 0};
