@@ -127,8 +127,9 @@ Terminal Terminal::plan(const std::vector<const format::Image*>& members, bool p
     t.own_group_ = true;
   } else if (job_shell && pid_ns) {
     std::fprintf(stderr,
-                 "restore: note: the process is a job-control shell, and restore is not in the foreground of its "
-                 "terminal: the shell cannot take the terminal after a foreground job (builtins and history work)\n");
+                 "restore: note: the process is a job-control shell and restore is not in the foreground of its "
+                 "terminal: the shell stays in restore's process group, without the terminal (run restore in the "
+                 "foreground)\n");
   } else if (job_shell && saved_pgid != getpgrp()) {
     std::fprintf(stderr,
                  "restore: note: the process is a job-control shell that led process group %d; restored as a job "

@@ -10,7 +10,8 @@
 # calling shell has its terminal back. Without --pid-ns the shell lands in
 # restore's group under another number and, after its first foreground
 # command, cannot take the terminal back (it reads EIO and exits):
-# e2e.check_tmux_bash covers that mode and its note.
+# e2e.check_tmux_bash covers that mode and its note. In the background,
+# restore cannot give the shell the terminal and says so in a note.
 # CAPTURE_DIR (optional): where the screens before and after are kept.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/tmux.sh"
@@ -34,6 +35,11 @@ tmux_capture old >"$CAPTURE_DIR/bash-before.txt"
 tmux_dump old "$WORK/bash.ckpt"
 
 tmux_shell new 90x30
+# In the background, restore cannot give the shell the terminal, and says so.
+tmux_type new "$RESTORE --pid-ns $WORK/bash.ckpt &"; tmux_keys new Enter
+tmux_wait new '^restore: note: the process is a job-control shell and restore is not in the' "the note of a restore in the background"
+tmux_type new 'kill -KILL %1; wait; clear'; tmux_keys new Enter
+tmux_wait new '^ckpt\$$' "the calling shell's prompt alone"
 tmux_type new "$RESTORE --pid-ns $WORK/bash.ckpt"; tmux_keys new Enter
 tmux_wait new '^old\$$' "the restored shell's prompt, redrawn"
 grep -q 'restore: note' <(tmux_capture new) && fail "restore printed a note: $(tmux_capture new)"
