@@ -388,7 +388,7 @@ void probe_pid_namespace(const format::ImageReader& reader) {
     throw RestoreError("--pid-ns: the trial of the pid namespace failed (wait status " + std::to_string(status) + ")");
 }
 
-void enter_pid_namespace(const format::ImageReader& reader) {
+void enter_pid_namespace(const format::ImageReader& reader, bool own_group) {
   const pid_t pid = pid_t(reader.image().process.pid);
   const std::vector<long> ids = saved_ids(reader);
   const long highest = *std::max_element(ids.begin(), ids.end());
@@ -409,6 +409,7 @@ void enter_pid_namespace(const format::ImageReader& reader) {
   pid_t init = fork();
   if (init < 0) throw RestoreError(std::string("--pid-ns: cannot create the namespace's init: ") + std::strerror(errno));
   if (init == 0) {
+    if (own_group) setpgid(0, 0);  // out of the caller's job group, as the root will be (PidNamespace.h)
     ::close(report[0]);
     become_init(pid, highest, report[1], outer, false);
     sigprocmask(SIG_SETMASK, &old_mask, nullptr);  // the root: as the caller started restore

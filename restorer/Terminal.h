@@ -67,6 +67,7 @@ class Terminal {
   // mask): the group is in the background until apply() hands it the
   // terminal. Nothing when plan() did not choose it. Throws RestoreError.
   void lead_saved_group();
+  bool leads_own_group() const { return own_group_; }
   // The saved settings onto restore's terminal, then the foreground group:
   // the last step before the point of no return. Throws RestoreError.
   void apply();

@@ -417,7 +417,7 @@ int restore_tree(const format::ImageReader& reader, const CommandLine& cl, const
   // a new pid namespace where every member is created (PidNamespace.h).
   std::vector<x86::MapsEntry> own_maps;
   if (cl.pid_ns) {
-    enter_pid_namespace(reader);
+    enter_pid_namespace(reader, terminal.leads_own_group());
     terminal.lead_saved_group();  // before any member is made: those of its group join it
     own_maps = x86::parse_maps(x86::read_proc_file("/proc/self/maps"));
   }

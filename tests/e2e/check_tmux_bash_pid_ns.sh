@@ -7,7 +7,8 @@
 # foreground group, so it is a fully working job-control shell: foreground
 # commands, Ctrl-C, Ctrl-Z, jobs, bg, fg and kill %1 all work
 # (bash_job_control.sh); `exit 3` ends restore with status 3 and the
-# calling shell has its terminal back. Without --pid-ns the shell lands in
+# calling shell has its terminal back; a hang-up sent to restore's process
+# group reaches the shell (relayed) and ends it. Without --pid-ns the shell lands in
 # restore's group under another number and, after its first foreground
 # command, cannot take the terminal back (it reads EIO and exits):
 # e2e.check_tmux_bash covers that mode and its note. In the background,
@@ -69,4 +70,19 @@ tmux_type new 'exit 3'; tmux_keys new Enter
 tmux_job_done new
 tmux_type new 'echo "restore exited $?"'; tmux_keys new Enter
 tmux_wait new '^restore exited 3$' "the restored shell's exit status 3 through restore"
+
+# A hang-up sent to restore's job (what a shell sends its jobs when its
+# terminal goes away) reaches the shell, which leads a group of its own, by
+# restore's relay: bash passes it to its jobs and dies of it, and restore
+# ends as it did ($? 129).
+tmux_keys new C-l
+tmux_type new "$RESTORE --pid-ns $WORK/bash.ckpt"; tmux_keys new Enter
+tmux_wait new '^old\$$' "the restored shell's prompt, a second time"
+outer=$(pgrep -P "$(tmux_pid new)")
+BJ_SHELL=$(pgrep -P "$(pgrep -P "$outer")" -x bash)
+_bj_foreground_is new "$BJ_SHELL"
+kill -HUP -- "-$outer"
+tmux_job_done new
+tmux_type new 'echo "restore exited $?"'; tmux_keys new Enter
+tmux_wait new '^restore exited 129$' "the restored shell's death by SIGHUP through restore"
 log "PASS: bash restored with --pid-ns as pid $shell leading its group: foreground commands, Ctrl-C, Ctrl-Z, jobs, bg, fg, kill %1 of its job from before the dump; exit 3 reached the caller"
