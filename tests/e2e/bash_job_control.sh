@@ -34,8 +34,25 @@ _bj_run() {
 $(tmux_capture "$name")"
 }
 
-# _bj_clear NAME: an empty screen with one prompt, so that each step reads only its own lines.
+# _bj_interrupt NAME: Ctrl-C, then waits for the shell's next prompt (so
+# that what is typed next is not echoed by the terminal as type-ahead).
+_bj_interrupt() {
+  local name=$1 before i
+  before=$(_bj_prompts "$name")
+  tmux_keys "$name" C-c
+  for ((i = 0; i < WAIT_SECONDS * 20; i++)); do
+    (($(_bj_prompts "$name") > before)) && return 0
+    sleep 0.05
+  done
+  fail "$name: no prompt after Ctrl-C within ${WAIT_SECONDS}s; the screen:
+$(tmux_capture "$name")"
+}
+
+# _bj_clear NAME: an empty screen with one prompt, so that each step reads
+# only its own lines. What the screen showed is kept first, in order, in
+# ${CAPTURE_DIR:-$WORK}/NAME-session.txt.
 _bj_clear() {
+  tmux_capture "$1" | sed '/^$/d' >>"${CAPTURE_DIR:-$WORK}/$1-session.txt"
   tmux_keys "$1" C-l
   for ((i = 0; i < WAIT_SECONDS * 20; i++)); do
     [[ $(tmux_capture "$1" | grep -c .) == 1 ]] && return 0
@@ -75,7 +92,7 @@ bash_job_control() {
   _bj_clear "$name"
   tmux_type "$name" 'sleep 100'; tmux_keys "$name" Enter
   _bj_wait_child_sleep "$name" 100
-  tmux_keys "$name" C-c
+  _bj_interrupt "$name"
   _bj_run "$name" 'echo "status $?"'
   tmux_wait "$name" '^status 130$' "the foreground job ended by Ctrl-C (status 130)"
 
@@ -100,7 +117,7 @@ bash_job_control() {
   tmux_type "$name" 'fg %2'; tmux_keys "$name" Enter
   tmux_wait "$name" '^sleep 200$' "fg naming the job it brings back"
   _bj_foreground_is "$name" "$_BJ_SLEEP"
-  tmux_keys "$name" C-c
+  _bj_interrupt "$name"
   _bj_run "$name" 'echo "status $?"'
   tmux_wait "$name" '^status 130$' "the job brought back by fg, ended by Ctrl-C"
 
@@ -113,7 +130,7 @@ bash_job_control() {
   tmux_wait "$name" '^sleep 300$' "fg naming the job it brings back"
   _bj_foreground_is "$name" "$_BJ_SLEEP"
   [[ $(proc_state "$_BJ_SLEEP") == S ]] || fail "$name: sleep 300 is $(proc_state "$_BJ_SLEEP") after fg"
-  tmux_keys "$name" C-c
+  _bj_interrupt "$name"
   _bj_run "$name" 'echo "status $?"'
   tmux_wait "$name" '^status 130$' "the job brought back by a plain fg, ended by Ctrl-C"
 
@@ -131,6 +148,7 @@ bash_job_control() {
   _bj_run "$name" 'jobs; echo "no jobs"'
   tmux_wait "$name" '^no jobs$'
   [[ $(tmux_capture "$name" | grep -c '^\[') == 0 ]] || fail "$name: jobs still lists: $(tmux_capture "$name")"
+  tmux_capture "$name" | sed '/^$/d' >>"${CAPTURE_DIR:-$WORK}/$name-session.txt"
 }
 
 # _bj_wait_child_sleep NAME SECONDS: until the restored shell has a child
