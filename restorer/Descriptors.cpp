@@ -378,6 +378,20 @@ void prepare_fds(const format::Image& image, const ExternalFds& external /*check
     };
     return rank(a) < rank(b);
   });
+  // `high` (a descriptor above `base`) goes to f's number, and dups of it
+  // to f's other numbers (more fds of one open file description), when the
+  // trampoline moves every fd into place.
+  auto place = [&](const FdEntry& f, int high) {
+    out.moves.push_back({high, f.fd, f.cloexec});
+    out.close_upto = std::max(out.close_upto, high + 1);
+    created[f.fd] = high;
+    for (const format::FdNumber& d : f.dups) {
+      int again = fcntl(high, F_DUPFD_CLOEXEC, base);
+      if (again < 0) fail(f, "cannot give it fd " + std::to_string(d.fd) + " too: " + std::strerror(errno));
+      out.moves.push_back({again, d.fd, d.cloexec});
+      out.close_upto = std::max(out.close_upto, again + 1);
+    }
+  };
   for (const FdEntry* fp : order) {
     const FdEntry& f = *fp;
     const bool nonblock = f.flags & O_NONBLOCK;
@@ -388,15 +402,7 @@ void prepare_fds(const format::Image& image, const ExternalFds& external /*check
       const int of = Terminal::fallback_fd(f);
       int high = fcntl(of, F_DUPFD_CLOEXEC, base);
       if (high < 0) fail(f, "cannot make it a dup of restore's fd " + std::to_string(of) + ": " + std::strerror(errno));
-      out.moves.push_back({high, f.fd, f.cloexec});
-      out.close_upto = std::max(out.close_upto, high + 1);
-      created[f.fd] = high;
-      for (const format::FdNumber& d : f.dups) {
-        int again = fcntl(high, F_DUPFD_CLOEXEC, base);
-        if (again < 0) fail(f, "cannot give it fd " + std::to_string(d.fd) + " too: " + std::strerror(errno));
-        out.moves.push_back({again, d.fd, d.cloexec});
-        out.close_upto = std::max(out.close_upto, again + 1);
-      }
+      place(f, high);
       continue;
     }
     if (auto it = f.description ? tree.descriptions.find(f.description) : tree.descriptions.end();
@@ -409,16 +415,8 @@ void prepare_fds(const format::Image& image, const ExternalFds& external /*check
       // The dumper attaches a pipe's or FIFO's unread data to one end
       // only, which may be this member's record of the description.
       if ((f.kind == FdKind::Pipe || f.kind == FdKind::Fifo) && !f.contents.empty()) keep_for_fill(out, f, high, base);
-      out.moves.push_back({high, f.fd, f.cloexec});
-      out.close_upto = std::max(out.close_upto, high + 1);
-      created[f.fd] = high;
       if (f.flags & O_ASYNC) out.fixups.push_back({f.fd, trampoline::kFixupAsync, 0, 0});
-      for (const format::FdNumber& d : f.dups) {
-        int again = fcntl(high, F_DUPFD_CLOEXEC, base);
-        if (again < 0) fail(f, "cannot give it fd " + std::to_string(d.fd) + " too: " + std::strerror(errno));
-        out.moves.push_back({again, d.fd, d.cloexec});
-        out.close_upto = std::max(out.close_upto, again + 1);
-      }
+      place(f, high);
       continue;
     }
     switch (f.kind) {
@@ -526,16 +524,8 @@ void prepare_fds(const format::Image& image, const ExternalFds& external /*check
       if (again < 0) fail(f, std::string("cannot keep the connection for its unsent data: ") + std::strerror(errno));
       out.tcp_unsent.emplace_back(&tcp_record(image, f), again);
     }
-    out.moves.push_back({high, f.fd, f.cloexec});
-    out.close_upto = std::max(out.close_upto, high + 1);
-    created[f.fd] = high;
     if (f.description) tree.descriptions[f.description] = high;
-    for (const format::FdNumber& d : f.dups) {  // more fds of one open file description
-      int again = fcntl(high, F_DUPFD_CLOEXEC, base);
-      if (again < 0) fail(f, "cannot give it fd " + std::to_string(d.fd) + " too: " + std::strerror(errno));
-      out.moves.push_back({again, d.fd, d.cloexec});
-      out.close_upto = std::max(out.close_upto, again + 1);
-    }
+    place(f, high);
   }
   for (const format::StdioDup& d : image.files.stdio_dups) {  // restore's own 0-2 stand for the saved ones
     int again = fcntl(d.of, F_DUPFD_CLOEXEC, base);
