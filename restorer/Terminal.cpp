@@ -66,8 +66,8 @@ std::string terminal_fds(const std::vector<const format::Image*>& members) {
 
 Terminal::Terminal(Terminal&& o) noexcept
     : fallback_(o.fallback_), apply_(o.apply_), root_in_front_(o.root_in_front_), is_ctty_(o.is_ctty_),
-      applied_(std::exchange(o.applied_, false)), own_group_(o.own_group_), hand_to_(o.hand_to_), path_(std::move(o.path_)), saved_(o.saved_),
-      own_(o.own_) {}
+      applied_(std::exchange(o.applied_, false)), own_group_(o.own_group_), hand_to_(o.hand_to_),
+      path_(std::move(o.path_)), saved_(o.saved_), own_(o.own_) {}
 
 Terminal Terminal::plan(const std::vector<const format::Image*>& members, bool pid_ns) {
   Terminal t;
@@ -127,9 +127,10 @@ Terminal Terminal::plan(const std::vector<const format::Image*>& members, bool p
     t.own_group_ = true;
   } else if (job_shell && pid_ns) {
     std::fprintf(stderr,
-                 "restore: note: the process is a job-control shell and restore is not in the foreground of its "
-                 "terminal: the shell stays in restore's process group, without the terminal (run restore in the "
-                 "foreground)\n");
+                 "restore: note: the process is a job-control shell and %s: the shell stays in restore's process "
+                 "group, without the terminal\n",
+                 restore_in_front ? "its group was not in the foreground of its terminal at the dump"
+                                  : "restore is not in the foreground of its terminal");
   } else if (job_shell && saved_pgid != getpgrp()) {
     std::fprintf(stderr,
                  "restore: note: the process is a job-control shell that led process group %d; restored as a job "

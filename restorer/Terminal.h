@@ -6,7 +6,10 @@
 // saved settings (termios) are applied as the very last step before the
 // point of no return, and put back if restore fails before it; the new
 // terminal keeps its window size and the process finds a SIGWINCH pending,
-// so full-screen programs redraw at the new size.
+// so full-screen programs redraw at the new size. With restore --pid-ns a
+// job-control shell leads its saved process group again and gets the
+// terminal's foreground; the outer restore takes the terminal back when
+// the shell's group is gone (lead_saved_group, take_terminal_back).
 //
 // Without a terminal on restore's stdin, one note says so and the old
 // terminal's fds above 2 become dups of restore's fd 0 (read or read-write)
