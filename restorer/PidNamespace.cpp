@@ -38,6 +38,7 @@
 
 #include "restorer/CachedTid.h"
 #include "restorer/RestoreError.h"
+#include "restorer/Terminal.h"
 #include "restorer/WaitStatus.h"
 #include "x86/ProcMaps.h"
 
@@ -247,6 +248,7 @@ void await_root(int report_fd, pid_t init) {
 // The outer restore ends as the root did (WaitStatus.h).
 [[noreturn]] void end_like(int status) {
   std::fflush(nullptr);
+  take_terminal_back();  // a restored job-control shell had it (Terminal.h)
   end_with_wait_status(status);
 }
 
@@ -373,7 +375,7 @@ void probe_pid_namespace(const format::ImageReader& reader) {
     throw RestoreError("--pid-ns: the trial of the pid namespace failed (wait status " + std::to_string(status) + ")");
 }
 
-void enter_pid_namespace(const format::ImageReader& reader) {
+void enter_pid_namespace(const format::ImageReader& reader, bool own_group) {
   const pid_t pid = pid_t(reader.image().process.pid);
   const std::vector<long> ids = saved_ids(reader);
   const long highest = *std::max_element(ids.begin(), ids.end());
@@ -394,6 +396,7 @@ void enter_pid_namespace(const format::ImageReader& reader) {
   pid_t init = fork();
   if (init < 0) throw RestoreError(std::string("--pid-ns: cannot create the namespace's init: ") + std::strerror(errno));
   if (init == 0) {
+    if (own_group) setpgid(0, 0);  // out of the caller's job group, as the root will be (PidNamespace.h)
     ::close(report[0]);
     become_init(pid, highest, report[1], outer, false);
     sigprocmask(SIG_SETMASK, &old_mask, nullptr);  // the root: as the caller started restore
