@@ -189,8 +189,9 @@ struct Plan {
   // Process trees (docs/architecture.md, "Process trees"). fds below
   // close_from that are not a move's target stay open: 3 for the root
   // (fds 0-2 are restore's own), 0 for any other member. The fds in
-  // [tree_fd_lo, tree_fd_hi] are the tree's resume barrier, kept through
-  // the closing of everything else (tree_fd_lo 0: no barrier). Right before
+  // [tree_fd_lo, tree_fd_hi] are the tree's resume barrier (tree_fd_lo 0:
+  // no barrier); of them only tree_arrive_fd and tree_resume_fd are kept
+  // through the closing of everything else. Right before
   // the program may run (before the other threads go), a member writes one
   // byte to tree_arrive_fd and waits for one on tree_resume_fd; the root
   // reads tree_wait_count bytes from tree_arrive_fd (one per other live

@@ -305,10 +305,17 @@ extern "C" [[noreturn]] __attribute__((section(".text.entry"), used)) void tramp
       check(syscall3(__NR_close_range, next_open, fds[i].to - 1, 0), "closing the launcher's files");
     if (fds[i].to + 1 > next_open) next_open = fds[i].to + 1;
   }
-  if (plan->tree_fd_lo) {  // the tree's barrier fds stay (above every target)
-    if (plan->tree_fd_lo > next_open)
-      check(syscall3(__NR_close_range, next_open, plan->tree_fd_lo - 1, 0), "closing the launcher's files");
-    if (plan->tree_fd_hi + 1 > next_open) next_open = plan->tree_fd_hi + 1;
+  if (plan->tree_fd_lo) {
+    // This process's two barrier fds stay (above every target); nothing
+    // else of [tree_fd_lo, tree_fd_hi] does: the launcher closed the other
+    // two barrier ends there, and their numbers may since hold one of its
+    // own files (the executable's fd for PR_SET_MM, say).
+    const long a = plan->tree_arrive_fd, b = plan->tree_resume_fd;
+    const long keep[2] = {a < b ? a : b, a < b ? b : a};
+    for (long k : keep) {
+      if (k > next_open) check(syscall3(__NR_close_range, next_open, k - 1, 0), "closing the launcher's files");
+      if (k + 1 > next_open) next_open = k + 1;
+    }
   }
   check(syscall3(__NR_close_range, next_open, ~0u, 0), "closing the launcher's files");
   // Waits rather than fails: someone could only have taken such a range in

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# A restored process holds exactly the fds its image saved: nothing that
+# `restore`'s caller left open (beyond fds 0-2, which are restore's by the
+# documented rule) may reach it. `restore` is started here with fds 7 and 9
+# (and 200) open, as a shell script or a service manager may leave them;
+# afterwards every restored process must have the fd numbers it had at the
+# dump, no more: a single process and a tree (bash with a job), each in a
+# plain restore and with --pid-ns.
+source "$(dirname "$0")/lib.sh"
+
+# fd_list PID: "NAME: FDS" of PID and of each descendant, depth first,
+# children in pid order of their saved (NSpid) ids, one line each.
+fd_list() {
+  local p=$1 c kids
+  printf '%s: %s\n' "$(cat "/proc/$p/comm")" "$(ls "/proc/$p/fd" | sort -n | tr '\n' ' ')"
+  kids=$(cat /proc/"$p"/task/*/children 2>/dev/null)
+  for c in $(for c in $kids; do echo "$(awk '/^NSpid:/ {print $NF}' "/proc/$c/status") $c"; done | sort -n | cut -d' ' -f2); do
+    fd_list "$c"
+  done
+}
+
+# wait_children PID N: until PID has N children.
+wait_children() {
+  local i
+  for ((i = 0; i < WAIT_SECONDS * 20; i++)); do
+    (($(cat /proc/"$1"/task/*/children 2>/dev/null | wc -w) >= $2)) && return 0
+    sleep 0.05
+  done
+  fail "pid $1 has not $2 children after ${WAIT_SECONDS}s"
+}
+
+# case NAME KIDS FLAGS CMD...: starts CMD (with KIDS children once running),
+# records its processes' fds, dumps it, restores it with FLAGS from a shell
+# holding fds 7, 9 and 200, and compares.
+case_of() {
+  local name=$1 kids=$2 flags=$3; shift 3
+  start "$name" "$@"
+  ((kids == 0)) || wait_children "$(pid_of "$name")" "$kids"
+  sleep 0.2  # bash has exec'd its job's command
+  fd_list "$(pid_of "$name")" >"$WORK/$name.want"
+  dump "$name" "$WORK/$name.ckpt"
+  RESTORE_FLAGS=$flags restore_start "back$name" "$WORK/$name.ckpt"
+  local root
+  root=$(RESTORE_FLAGS=$flags restored_pid "back$name")
+  ((kids == 0)) || wait_children "$root" "$kids"
+  sleep 0.5  # the restored processes have passed their trampolines (they close what they do not keep there)
+  fd_list "$root" >"$WORK/$name.got"
+  expect_same "fds of the restored processes ($name: restore $flags with fds 7 9 200 open)" "$WORK/$name.want" "$WORK/$name.got"
+  check_quiet "$WORK/back$name.err" "restore $flags ($name)"
+  log "$name, restore $flags: $(tr '\n' ';' <"$WORK/$name.got")"
+}
+
+# lib.sh's _spawn closes every fd above 2 before it runs a command: this
+# restore_start opens 7, 9 and 200 again in the process that then execs
+# restore.
+restore_start() {
+  _spawn "$1" bash -c 'exec 7</dev/null 9>"$1" 200<"$2"; shift 2; exec "$@"' bash "$WORK/nine" "$2" \
+    "$RESTORE" ${RESTORE_FLAGS:-} "$2"
+}
+
+case_of single 0 "" sleep 1000
+case_of single_ns 0 --pid-ns sleep 1000
+case_of tree 1 "" bash -c 'sleep 1000 & wait'
+case_of tree_ns 1 --pid-ns bash -c 'sleep 1000 & wait'
