@@ -1,18 +1,27 @@
 #!/usr/bin/env bash
 # A restored process holds exactly the fds its image saved: nothing that
 # `restore`'s caller left open (beyond fds 0-2, which are restore's by the
-# documented rule) may reach it. `restore` is started here with fds 7 and 9
-# (and 200) open, as a shell script or a service manager may leave them;
+# documented rule) may reach it. `restore` is started here with fds 4, 7,
+# 9 and 200 open, as a shell script or a service manager may leave them;
 # afterwards every restored process must have the fd numbers it had at the
-# dump, no more: a single process and a tree (bash with a job), each in a
-# plain restore and with --pid-ns.
+# dump, no more, each on its saved file: a single process (python3 holding
+# files on fds 3, 4 and 12: restore's caller holds 4 too, on another file)
+# and a tree (bash with a job), each in a plain restore and with --pid-ns.
 source "$(dirname "$0")/lib.sh"
 
-# fd_list PID: "NAME: FDS" of PID and of each descendant, depth first,
-# children in pid order of their saved (NSpid) ids, one line each.
+# fd_list PID: "NAME: FD=WHAT ..." of PID and of each descendant, depth
+# first, children in the order of their saved (NSpid) ids, one line each;
+# WHAT is the file's path, or its kind for a pipe or socket (whose inode
+# numbers are new after a restore); fds 0-2 by number only.
 fd_list() {
-  local p=$1 c kids
-  printf '%s: %s\n' "$(cat "/proc/$p/comm")" "$(ls "/proc/$p/fd" | sort -n | tr '\n' ' ')"
+  local p=$1 c kids fd what line=""
+  for fd in $(ls "/proc/$p/fd" | sort -n); do
+    what=$(readlink "/proc/$p/fd/$fd")
+    what=${what%%:\[*}
+    ((fd > 2)) || what="restore's"  # the test's files for the original, the restore's after
+    line+="$fd=$what "
+  done
+  printf '%s: %s\n' "$(cat "/proc/$p/comm")" "$line"
   kids=$(cat /proc/"$p"/task/*/children 2>/dev/null)
   for c in $(for c in $kids; do echo "$(awk '/^NSpid:/ {print $NF}' "/proc/$c/status") $c"; done | sort -n | cut -d' ' -f2); do
     fd_list "$c"
@@ -45,20 +54,27 @@ case_of() {
   ((kids == 0)) || wait_children "$root" "$kids"
   sleep 0.5  # the restored processes have passed their trampolines (they close what they do not keep there)
   fd_list "$root" >"$WORK/$name.got"
-  expect_same "fds of the restored processes ($name: restore $flags with fds 7 9 200 open)" "$WORK/$name.want" "$WORK/$name.got"
+  expect_same "fds of the restored processes ($name: restore $flags with fds 4 7 9 200 open)" "$WORK/$name.want" "$WORK/$name.got"
   check_quiet "$WORK/back$name.err" "restore $flags ($name)"
   log "$name, restore $flags: $(tr '\n' ';' <"$WORK/$name.got")"
 }
 
 # lib.sh's _spawn closes every fd above 2 before it runs a command: this
-# restore_start opens 7, 9 and 200 again in the process that then execs
+# restore_start opens 4, 7, 9 and 200 again in the process that then execs
 # restore.
 restore_start() {
-  _spawn "$1" bash -c 'exec 7</dev/null 9>"$1" 200<"$2"; shift 2; exec "$@"' bash "$WORK/nine" "$2" \
+  _spawn "$1" bash -c 'exec 4</dev/null 7</dev/null 9>"$1" 200<"$2"; shift 2; exec "$@"' bash "$WORK/nine" "$2" \
     "$RESTORE" ${RESTORE_FLAGS:-} "$2"
 }
 
-case_of single 0 "" sleep 1000
-case_of single_ns 0 --pid-ns sleep 1000
+HOLDER='
+import os, sys
+os.open("/etc/passwd", os.O_RDONLY)    # 3
+os.open("/etc/hostname", os.O_RDONLY)  # 4
+os.dup2(3, 12)
+sys.stdin.readline()
+'
+case_of single 0 "" python3 -c "$HOLDER"
+case_of single_ns 0 --pid-ns python3 -c "$HOLDER"
 case_of tree 1 "" bash -c 'sleep 1000 & wait'
 case_of tree_ns 1 --pid-ns bash -c 'sleep 1000 & wait'
