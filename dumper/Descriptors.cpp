@@ -23,12 +23,16 @@
 #include "dumper/Fifo.h"
 #include "dumper/FileExtents.h"
 #include "dumper/FileOwner.h"
+#include "dumper/InetSocket.h"
 #include "dumper/Inotify.h"
 #include "dumper/Locks.h"
 #include "dumper/OpenFiles.h"
+#include "dumper/Pty.h"
 #include "dumper/ScopedFd.h"
 #include "dumper/TargetFile.h"
+#include "dumper/TcpConnection.h"
 #include "dumper/TimerFd.h"
+#include "dumper/UnixSocket.h"
 #include "dumper/Tracee.h"
 #include "format/Limits.h"
 
@@ -85,7 +89,8 @@ static int root_stdio_of(pid_t pid, pid_t root, int fd) {
 }
 
 format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas, std::vector<std::string>* left_out,
-                             pid_t root) {
+                             pid_t root, bool inherit_outside_sockets, TcpConnections* tcp,
+                             const PtyEnds* tree_pty_ends) {
   const bool is_root = root == 0 || root == pid;
   format::FileTable table;
   std::map<uint64_t, size_t> object_index;  // id -> index in table.objects
@@ -131,7 +136,17 @@ format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas, st
     held.push_back({n, uint64_t(st.st_ino), n});
     ids.push_back({n, uint64_t(st.st_dev), uint64_t(st.st_ino)});
   }
+  // Sockets resolve their peers against every socket the dumped set holds.
+  std::set<uint64_t> socket_inodes;
+  for (const FdIdentity& i : ids)
+    if (i.fd > 2 && link_of(proc_path(pid, "fd/" + std::to_string(i.fd))).rfind("socket:", 0) == 0)
+      socket_inodes.insert(i.ino);  // (0-2 are restore's own: a peer there is outside)
+  UnixSocketSet sockets = socket_inodes.empty() ? UnixSocketSet{} : read_unix_socket_set(pid, socket_inodes);
+  sockets.inherit_outside = inherit_outside_sockets;
   std::vector<std::vector<int>> groups = group_open_files(pid, std::move(ids));
+  PtyEnds own_ends;  // Pty.h: which ptys have both ends in the dump (the caller's: in the whole tree)
+  if (!tree_pty_ends) find_pty_ends(pid, !is_root, own_ends);
+  const PtyEnds& pty_ends = tree_pty_ends ? *tree_pty_ends : own_ends;
   std::map<int, int> description_of;  // fd -> lowest fd of its description
   for (const auto& g : groups)
     for (int n : g) description_of[n] = g.front();
@@ -153,6 +168,9 @@ format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas, st
       // fds above 2 that share one of theirs become dups of restore's.
       // Locks held through them could not come back: refused.
       std::vector<format::FileLock> locks = read_locks(pid, n, read_fdinfo(pid, n));
+      struct stat st;
+      if (stat(proc_path(pid, "fd/" + std::to_string(n)).c_str(), &st) == 0)
+        refuse_pty_stdio(pid, n, st, read_fdinfo(pid, n), pty_ends);
       if (!locks.empty())
         refuse_fd(pid, n, "it holds a " + std::string(format::lock_kind_name(locks[0].kind)) +
                               ", but fds 0-2 are restore's own, so it could not be held again");
@@ -182,10 +200,26 @@ format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas, st
     }
     f.locks = read_locks(pid, n, info);
     f.file.path = target;
-    if (target.rfind("socket:", 0) != 0) read_file_owner(pid, f);
+    read_file_owner(pid, f);
 
-    if (target.rfind("socket:", 0) == 0) refuse_fd(pid, n, "sockets are not supported yet (" + target + ")");
-    if (target == "anon_inode:[eventfd]") {
+    uint64_t connection = 0;
+    if (target.rfind("socket:", 0) == 0) {
+      if (is_unix_socket(sockets, st.st_ino)) {
+        f.kind = FdKind::UnixSocket;  // UnixSocket.h
+        f.object = st.st_ino;
+        bool outside = false;  // --inherit-outside-sockets: no record, restore's --inherit-fd stands in
+        for (format::UnixSocket& s : read_unix_socket(pid, n, st.st_ino, sockets, &outside))
+          table.unix_sockets.push_back(std::move(s));
+        f.external = outside;
+      } else if (tcp && tcp->read(pid, n, st.st_ino, &connection)) {  // TcpConnection.h: any state but LISTEN and CLOSE
+        f.kind = FdKind::TcpConnection;
+        f.object = connection;
+      } else if (!read_inet_socket(pid, n, f, table.inet_sockets)) {  // InetSocket.h
+        refuse_fd(pid, n, "sockets are not supported yet (" + target + ")");
+      }
+    } else if (classify_pty_end(pid, n, st, info, pty_ends, f)) {
+      // both ends of a pty in the dump: Pty.h (its settings and queues: read_ptys)
+    } else if (target == "anon_inode:[eventfd]") {
       f.kind = FdKind::EventFd;
       f.count = std::stoull(fdinfo_field(info, "eventfd-count"), nullptr, 16);
       if (fdinfo_field(info, "eventfd-semaphore") == "1") f.flags |= 1;  // EFD_SEMAPHORE
@@ -263,6 +297,21 @@ format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas, st
       skipped.insert(n);
     }
   }
+  std::sort(table.unix_sockets.begin(), table.unix_sockets.end(),
+            [](const format::UnixSocket& a, const format::UnixSocket& b) { return a.ino < b.ino; });
+  if (left_out) {  // sockets leaning on a left-out one go too
+    std::map<uint64_t, std::string> gone = drop_orphaned_unix_sockets(table.unix_sockets);
+    std::erase_if(table.fds, [&](const FdEntry& f) {
+      auto it = f.kind == FdKind::UnixSocket ? gone.find(f.object) : gone.end();
+      if (it == gone.end()) return false;
+      left_out->push_back("left out fd " + std::to_string(f.fd) + " (--ignore-fds): unix socket: " + it->second);
+      for (const format::FdNumber& d : f.dups)
+        left_out->push_back("left out fd " + std::to_string(d.fd) + " (--ignore-fds): it shares fd " +
+                            std::to_string(f.fd) + "'s open file, and unix socket: " + it->second);
+      skipped.insert(f.fd);
+      return true;
+    });
+  }
   // Epoll entries of a left-out file go too, as when a file is closed for good.
   for (FdEntry& f : table.fds) {
     auto gone = [&](const format::EpollTarget& t) { return skipped.count(t.file) > 0; };
@@ -275,6 +324,8 @@ format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas, st
 
   std::sort(table.stdio_dups.begin(), table.stdio_dups.end(),
             [](const format::StdioDup& a, const format::StdioDup& b) { return a.fd < b.fd; });
+  std::sort(table.inet_sockets.begin(), table.inet_sockets.end(),
+            [](const format::InetSocket& a, const format::InetSocket& b) { return a.id < b.id; });
 
   // A pipe is recreated whole when both ends are inside; an end whose
   // partner is outside needs --inherit-fd at restore. Unread data belongs

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "dumper/Pty.h"
 #include "format/Image.h"
 
 namespace ckpt::dumper {
@@ -30,7 +31,12 @@ namespace ckpt::dumper {
 // member (`pid` != `root`), its fds on one of those open file descriptions
 // become stdio dups of the root's number, and its own fds 0-2 are saved
 // like any other fd.
+// TCP connections are read into *tcp (TcpConnection.h), which the caller
+// keeps until the image is committed; without it they are refused.
+class TcpConnections;
 format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas,
-                             std::vector<std::string>* left_out = nullptr, pid_t root = 0);
+                             std::vector<std::string>* left_out = nullptr, pid_t root = 0,
+                             bool inherit_outside_sockets = false,
+                             TcpConnections* tcp = nullptr, const PtyEnds* pty_ends = nullptr);
 
 }  // namespace ckpt::dumper

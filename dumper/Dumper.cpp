@@ -16,6 +16,7 @@
 
 #include "dumper/AddressSpace.h"
 #include "dumper/Descriptors.h"
+#include "dumper/Pty.h"
 #include "dumper/GuardRegions.h"
 #include "dumper/SysvShm.h"
 #include "dumper/ImageFile.h"
@@ -25,6 +26,7 @@
 #include "dumper/TreeFiles.h"
 #include "dumper/ScopedFd.h"
 #include "dumper/TaskState.h"
+#include "dumper/TcpConnection.h"
 #include "dumper/TargetFile.h"
 #include "dumper/Tracee.h"
 #include "format/Checksum.h"
@@ -198,6 +200,11 @@ static void note_outside_pipes(const format::FileTable& files, const std::string
                          " end whose other end is outside the process (" + f.file.path + "): restore it with "
                          "`restore --inherit-fd " + std::to_string(f.fd) + " " + image + "` and a stand-in open on fd " +
                          std::to_string(f.fd) + ", or with `restore --external-fds=null " + image + "`");
+    else if (f.kind == format::FdKind::UnixSocket && f.external)
+      warnings.push_back("fd " + std::to_string(f.fd) + " is a unix socket (" + f.file.path +
+                         ") connected outside the dumped processes: restore it with `restore --inherit-fd " +
+                         std::to_string(f.fd) + " " + image + "` and a connected socket open on fd " +
+                         std::to_string(f.fd));
 }
 
 // Reads the image just written with restore's own reader: every framing,
@@ -227,7 +234,8 @@ struct MemberRecords {
   uint32_t subreaper = 0;
 };
 
-MemberRecords read_member(const Tracee& tracee, pid_t root, const DumpOptions& o, DumpReport& r) {
+MemberRecords read_member(const Tracee& tracee, pid_t root, const PtyEnds& pty_ends, const DumpOptions& o,
+                          DumpReport& r, TcpConnections& tcp) {
   const pid_t pid = tracee.pid();
   if (tracee.tids().size() > format::kMaxThreads)
     throw DumpError("pid " + std::to_string(pid) + " has " + std::to_string(tracee.tids().size()) +
@@ -239,7 +247,8 @@ MemberRecords read_member(const Tracee& tracee, pid_t root, const DumpOptions& o
   read_guard_regions(pid, image.vmas);
   image.sysv_shm = read_sysv_shm(pid, image.vmas);
   image.mm = mm_info(pid, image.vmas);
-  image.files = read_files(pid, image.vmas, o.ignore_fds ? &r.warnings : nullptr, root);
+  image.files = read_files(pid, image.vmas, o.ignore_fds ? &r.warnings : nullptr, root, o.inherit_outside_sockets, &tcp, &pty_ends);
+  image.tcp = tcp.records_for(image.files);
   // For syscall injection: code in the vdso (always mapped and present) if
   // it has it, else the process's own (x86/RemoteSyscall.h).
   x86::InjectionSite site;
@@ -303,10 +312,19 @@ DumpReport dump(const DumpOptions& o) {
   // Everything below reads stopped processes; the Tracees' destructors release them.
   check_unshared(tree);
   DumpReport r;
+  // Declared after the tree, so destroyed before it: a connection is out of
+  // repair mode before the processes run again (TcpConnection.h). One for
+  // the whole tree: a connection is read once, whichever members hold it.
+  TcpConnections tcp(o.tcp_established);
   const auto& ms = tree.members();
   std::vector<MemberRecords> records(ms.size());
+  PtyEnds pty_ends;  // the ptys with both ends in the tree (Pty.h)
   for (size_t i = 0; i < ms.size(); ++i)
-    if (ms[i].tracee) records[i] = read_member(*ms[i].tracee, o.pid, o, r);
+    if (ms[i].tracee) find_pty_ends(ms[i].pid, ms[i].pid != o.pid, pty_ends);
+  for (size_t i = 0; i < ms.size(); ++i)
+    if (ms[i].tracee) records[i] = read_member(*ms[i].tracee, o.pid, pty_ends, o, r, tcp);
+  if (!o.kill)
+    for (std::string& w : tcp.running_warnings()) r.warnings.push_back(std::move(w));
   format::ProcessTree record = tree.record();
   std::vector<Image*> images(ms.size(), nullptr);
   for (size_t i = 0; i < ms.size(); ++i) {
@@ -314,6 +332,19 @@ DumpReport dump(const DumpOptions& o) {
     if (ms[i].tracee) images[i] = &records[i].image;
   }
   link_tree_files(tree, images);
+  // Each pty once for the tree; its record goes to every member holding an end of it.
+  std::vector<PtyMember> pty_members;
+  for (Image* image : images)
+    if (image) pty_members.push_back({image->process.pid, &image->files});
+  const std::vector<format::Pty> ptys = read_ptys(pty_members, o.ignore_fds ? &r.warnings : nullptr);
+  for (Image* image : images) {
+    if (!image) continue;
+    for (const format::Pty& p : ptys)
+      if (std::any_of(image->files.fds.begin(), image->files.fds.end(), [&](const format::FdEntry& f) {
+            return (f.kind == format::FdKind::PtyMaster || f.kind == format::FdKind::PtySlave) && f.object == p.id;
+          }))
+        image->ptys.push_back(p);
+  }
   for (const Image* image : images)
     if (image) note_outside_pipes(image->files, o.output, r.warnings, image->process.pid, o.pid);
 
@@ -348,13 +379,24 @@ DumpReport dump(const DumpOptions& o) {
   // Everything is read: a tree left running goes on while the image is
   // finished and made durable. With --kill it stays stopped until the image
   // is committed, and then dies.
-  if (!o.kill) tree.release();
+  if (!o.kill) {
+    tcp.release();  // out of repair mode (it already is between reads and freeze)
+    tree.release();
+  }
   writer.finish();
   x86::fault_point("dump: image written");
   check_restorable(o.pid, file.fd());
   if (o.executable) file.make_executable();
+  // The connections go into repair mode for good only now, so that closing
+  // them with the process sends nothing (and only if nothing arrived since).
+  if (o.kill) tcp.freeze();
+  x86::fault_point("dump: tcp frozen");
   file.commit();
-  if (o.kill) tree.kill();
+  if (o.kill) {
+    tree.kill();
+    tcp.keep();  // closed with the processes, in repair mode: no FIN, no RST
+    tcp.check_unchanged();
+  }
 
   r.image_bytes = writer.bytes_written();
   r.pages_saved = mem.pages_saved;

@@ -18,6 +18,10 @@ struct DumpOptions {
   bool kill = false;
   bool single = false;      // PID alone; refused if it has children
   bool ignore_fds = false;  // leave out (with a warning each) the fds ckpt would refuse
+  // --inherit-outside-sockets: a Unix socket connected outside the dumped
+  // processes is saved as an outside end (restore --inherit-fd), not refused
+  bool inherit_outside_sockets = false;
+  bool tcp_established = false;  // carry established TCP connections with TCP_REPAIR (needs CAP_NET_ADMIN)
   bool executable = false;  // u+x on the image, for ./IMAGE through binfmt_misc
   format::Compression compression;
 };

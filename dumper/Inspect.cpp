@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "format/Hex.h"
+#include "format/InetSocket.h"
 #include "format/Printable.h"
 #include "format/ImageReader.h"
 
@@ -64,12 +65,12 @@ PageTotals totals(const Image& img) {
   return t;
 }
 
-// Pipe ends whose other end was outside the process: restore needs
-// --inherit-fd N (or --external-fds=null) for each.
+// Pipe ends and Unix sockets whose other end was outside the process:
+// restore needs --inherit-fd N (or, pipes only, --external-fds=null) for each.
 std::vector<int> outside_pipe_ends(const Image& img) {
   std::vector<int> out;
   for (const FdEntry& f : img.files.fds)
-    if (f.kind == FdKind::Pipe && f.external) out.push_back(f.fd);
+    if ((f.kind == FdKind::Pipe || f.kind == FdKind::UnixSocket) && f.external) out.push_back(f.fd);
   return out;
 }
 
@@ -117,6 +118,36 @@ void print_json(const ImageReader& r, std::ostream& out) {
     const FdEntry& f = img.files.fds[i];
     out << (i ? "," : "") << "{\"fd\":" << f.fd << ",\"kind\":\"" << fd_kind_name(f.kind)
         << "\",\"path\":" << json_string(f.file.path) << ",\"external\":" << (f.external ? "true" : "false") << "}";
+  }
+  out << "],\"inet_sockets\":[";
+  for (size_t i = 0; i < img.files.inet_sockets.size(); ++i) {
+    const InetSocket& k = img.files.inet_sockets[i];
+    out << (i ? "," : "") << "{\"id\":" << k.id << ",\"family\":" << k.family << ",\"type\":" << k.type
+        << ",\"protocol\":" << k.protocol << ",\"state\":\"" << socket_state_name(k.state)
+        << "\",\"local\":" << json_string(sockaddr_text(k.local)) << ",\"peer\":" << json_string(sockaddr_text(k.peer))
+        << ",\"backlog\":" << k.backlog << ",\"options\":" << k.options.size() << ",\"queued_datagrams\":"
+        << k.queue.size() << ",\"groups_bytes\":" << k.groups.size() << "}";
+  }
+  out << "],\"tcp\":[";
+  for (size_t i = 0; i < img.tcp.size(); ++i) {
+    const TcpConnection& c = img.tcp[i];
+    out << (i ? "," : "") << "{\"id\":" << c.id << ",\"local\":"
+        << json_string(tcp_endpoint(c.family, c.local_addr, c.local_port))
+        << ",\"peer\":" << json_string(tcp_endpoint(c.family, c.peer_addr, c.peer_port)) << ",\"state\":"
+        << json_string(tcp_state_name(c.state)) << ",\"send_seq\":" << c.send_seq << ",\"send_bytes\":"
+        << c.send_queue.size() << ",\"unsent\":" << c.unsent << ",\"recv_seq\":" << c.recv_seq
+        << ",\"recv_bytes\":" << c.recv_queue.size() << ",\"mss\":" << c.mss << ",\"options\":" << c.tcp_options
+        << "}";
+  }
+  out << "],\"ptys\":[";
+  for (size_t i = 0; i < img.ptys.size(); ++i) {
+    const Pty& p = img.ptys[i];
+    size_t in = 0;
+    for (const PtyLine& l : p.input) in += l.bytes.size();
+    out << (i ? "," : "") << "{\"index\":" << p.id << ",\"rows\":" << p.rows << ",\"cols\":" << p.cols
+        << ",\"lflag\":" << p.lflag << ",\"packet\":" << p.packet << ",\"locked\":" << p.locked
+        << ",\"input_bytes\":" << in << ",\"output_bytes\":" << p.output.size() << ",\"session\":" << p.session
+        << "}";
   }
   out << "],\"outside_pipe_ends\":[";
   const std::vector<int> outside = outside_pipe_ends(img);
@@ -240,9 +271,59 @@ void print_member(const Image& img, std::ostream& out) {
           << ((d.flags & kDeletedIsCwd) ? " cwd" : "") << (&d == &img.files.deleted.back() ? ")" : "");
     out << "\n";
   }
-  for (int fd : outside_pipe_ends(img))
-    out << "outside pipe end: fd " << fd << " (its other end was not in the process): restore needs --inherit-fd "
-        << fd << " or --external-fds=null\n";
+  // One line per Unix socket record, in record order (image_edit's unix=I:...).
+  for (size_t i = 0; i < img.files.unix_sockets.size(); ++i) {
+    const format::UnixSocket& u = img.files.unix_sockets[i];
+    size_t bytes = 0;
+    for (const format::UnixMessage& m : u.messages) bytes += m.data.size();
+    out << "unix socket #" << i << " " << u.ino << ": " << format::unix_type_name(u.type) << " "
+        << format::unix_state_name(u.state) << " " << printable(format::unix_name_text(u.name))
+        << (u.unlinked ? " (unlinked)" : "");
+    if (u.peer) out << " peer " << u.peer;
+    if (u.listener) out << " listener " << u.listener;
+    if (u.state == format::kUnixListening) out << " backlog " << u.backlog << " queued " << u.queue.size();
+    out << ", " << u.messages.size() << " messages (" << bytes << " bytes) unread";
+    if (u.shutdown) out << ", shutdown " << u.shutdown;
+    out << "\n";
+  }
+  for (const InetSocket& k : img.files.inet_sockets) {
+    out << "socket " << k.id << ": " << inet_socket_text(k) << ", " << socket_state_name(k.state);
+    if (k.state == SocketState::Listening) out << " (backlog " << k.backlog << ")";
+    out << ", " << k.options.size() << " options";
+    if (!k.queue.empty()) out << ", " << k.queue.size() << " queued datagrams";
+    if (!k.groups.empty()) out << ", groups bitmap of " << k.groups.size() << " bytes";
+    out << "\n";
+  }
+  for (const TcpConnection& c : img.tcp)
+    out << "tcp connection " << c.id << ": " << tcp_endpoint(c.family, c.local_addr, c.local_port) << " -> "
+        << tcp_endpoint(c.family, c.peer_addr, c.peer_port) << " " << tcp_state_name(c.state) << ", send queue "
+        << c.send_queue.size() << " bytes (" << c.unsent << " unsent) from seq " << c.send_seq << ", receive queue "
+        << c.recv_queue.size() << " bytes from seq " << c.recv_seq << ", mss " << c.mss << ", windows " << c.snd_wnd
+        << "/" << c.rcv_wnd << ((c.tcp_options & kTcpSack) ? ", sack" : "")
+        << ((c.tcp_options & kTcpTimestamps) ? ", timestamps" : "")
+        << ((c.tcp_options & kTcpWindowScale)
+                ? ", wscale " + std::to_string(c.snd_wscale) + "/" + std::to_string(c.rcv_wscale)
+                : std::string())
+        << ((c.shutdown & kTcpShutRead) ? ", shut down for reading" : "") << ", " << c.options.size()
+        << " options\n";
+  for (const Pty& p : img.ptys) {
+    size_t in = 0;
+    for (const PtyLine& l : p.input) in += l.bytes.size();
+    out << "pty " << p.id << " (a new index at restore): " << p.rows << "x" << p.cols
+        << ((p.lflag & 2) ? ", canonical" : ", raw") << (p.packet ? ", packet mode" : "") << (p.locked ? ", locked" : "")
+        << ", " << in << " bytes of input and " << p.output.size() << " of output queued"
+        << (p.session ? ", the process's controlling terminal" : "") << "\n";
+  }
+  for (int fd : outside_pipe_ends(img)) {
+    auto f = std::lower_bound(img.files.fds.begin(), img.files.fds.end(), fd,
+                              [](const FdEntry& e, int n) { return e.fd < n; });
+    if (f->kind == FdKind::UnixSocket)
+      out << "outside socket: fd " << fd << " (its peer was not in the process): restore needs --inherit-fd " << fd
+          << " with a connected socket\n";
+    else
+      out << "outside pipe end: fd " << fd << " (its other end was not in the process): restore needs --inherit-fd "
+          << fd << " or --external-fds=null\n";
+  }
   out << "resume code: syscall " << hex(m.syscall_gadget) << ", sigreturn " << hex(m.sigreturn_gadget) << "\n";
   out << "memory areas (" << img.vmas.size() << "):\n";
   for (const Vma& v : img.vmas) {

@@ -67,6 +67,11 @@ void link_tree_files(const ProcessTree& tree, const std::vector<format::Image*>&
         if (i != 0 && l.kind == format::LockKind::Lease)
           throw DumpError("pid " + std::to_string(pid) + ": cannot dump fd " + std::to_string(f.fd) +
                           ": it holds a lease, whose break signal restore can send only to the tree's root");
+      // Unix sockets are resolved against one process's set (UnixSocket.h)
+      // and created for the root alone, so far.
+      if (i != 0 && f.kind == format::FdKind::UnixSocket)
+        throw DumpError("pid " + std::to_string(pid) + ": cannot dump fd " + std::to_string(f.fd) +
+                        ": unix sockets are restored only for the tree's root in this version (dump it with --single)");
       // Restore makes every description in the root launcher, which can
       // name only itself (the root) as the SIGIO owner.
       if (i != 0 && f.owner != format::kOwnerNone)

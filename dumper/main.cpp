@@ -1,5 +1,6 @@
 // `ckpt`: the command line of the dumper side. Subcommands:
-//   dump PID -o FILE [--kill] [--single] [--compress none|zstd[:LEVEL]] [--ignore-fds] [--executable]
+//   dump PID -o FILE [--kill] [--single] [--compress none|zstd[:LEVEL]] [--ignore-fds] [--inherit-outside-sockets]
+//        [--tcp-established] [--executable]
 //   inspect FILE [--json]
 //   verify FILE
 //   run FILE [--lazy] [--new-pids] [--pid-ns] [--inherit-fd N]... [--external-fds=null]
@@ -29,6 +30,7 @@ namespace {
 
 const char* kUsage =
     "usage: ckpt dump PID -o FILE [--kill] [--single] [--compress none|zstd[:LEVEL]] [--ignore-fds] [--executable]\n"
+    "                [--inherit-outside-sockets] [--tcp-established]\n"
     "       ckpt inspect FILE [--json]\n"
     "       ckpt verify FILE\n"
     "       ckpt run FILE [--lazy] [--new-pids] [--pid-ns] [--inherit-fd N]... [--external-fds=null]\n";
@@ -75,7 +77,9 @@ int cmd_dump(const std::vector<std::string>& args) {
   po::options_description opts;
   opts.add_options()("pid", po::value(&pid_text))("output,o", po::value(&o.output)->required())(
       "kill", po::bool_switch(&o.kill))("single", po::bool_switch(&o.single))("ignore-fds", po::bool_switch(&o.ignore_fds))(
-      "compress", po::value(&compress))("executable", po::bool_switch(&o.executable));
+      "inherit-outside-sockets", po::bool_switch(&o.inherit_outside_sockets))(
+      "compress", po::value(&compress))("executable", po::bool_switch(&o.executable))(
+      "tcp-established", po::bool_switch(&o.tcp_established));
   parse(args, opts, "pid", 1);
   size_t used = 0;
   try {

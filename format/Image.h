@@ -8,6 +8,10 @@
 #include <string>
 #include <vector>
 
+#include "format/UnixSocket.h"
+#include "format/SocketOptions.h"
+#include "format/TcpConnection.h"
+
 namespace ckpt::format {
 
 // Bytes 0..7 of every image; what binfmt_misc matches.
@@ -27,13 +31,19 @@ enum class SectionType : uint32_t {
   Task = 7,       // TaskState
   Files = 8,      // FileTable
   SysvShm = 13,   // std::vector<SysvSegment>; optional (written only when there are segments)
+  Ptys = 29,      // std::vector<Pty>; optional (written only when the process holds both ends of a pty)
   Tree = 21,      // ProcessTree: the members; exactly one, flags 0 (docs/format.md, "Process trees")
   // 22: reserved for the tree (tree-wide records).
+  UnixSockets = 25,  // FileTable::unix_sockets; optional (written only when there are some)
+  InetSockets = 26,  // FileTable::inet_sockets; optional (written only when there are some)
+  Tcp = 27,       // std::vector<TcpConnection>; optional (written only when there are connections)
 };
 inline constexpr uint32_t kSectionTypeCount = 8;  // types 1..kSectionTypeCount are all required
 // Whether a section type beyond the required ones is known (it may be absent).
 inline bool section_type_is_optional(uint32_t t) {
-  return t == uint32_t(SectionType::SysvShm) || t == uint32_t(SectionType::Tree);
+  return t == uint32_t(SectionType::SysvShm) || t == uint32_t(SectionType::Tree) ||
+         t == uint32_t(SectionType::UnixSockets) || t == uint32_t(SectionType::InetSockets) ||
+         t == uint32_t(SectionType::Tcp) || t == uint32_t(SectionType::Ptys);
 }
 // Whether a section belongs to one member of the tree (its header's flags
 // carry the member's index) rather than to the whole image (flags 0).
@@ -340,7 +350,14 @@ enum class FdKind : uint32_t {
   TimerFd = 10,
   Memfd = 11,       // `object` = SharedObject id
   Inotify = 12,     // `watches`
+  UnixSocket = 13,  // `object` = the UnixSocket record's inode (format/UnixSocket.h)
+  InetSocket = 14,  // `object` = InetSocket id (IPv4/IPv6 TCP, UDP, ping: not a live connection)
+  NetlinkSocket = 19,  // `object` = InetSocket id of a netlink socket
+  TcpConnection = 15,  // `object` = TcpConnection id (its socket inode), in the tcp section
+  PtyMaster = 17,   // `object` = Pty id: the master (/dev/ptmx) of a pty whose slave is open in the image too
+  PtySlave = 18,    // `object` = Pty id: one open of that pty's slave (/dev/pts/N)
 };
+bool fd_kind_is_valid(uint32_t raw);
 const char* fd_kind_name(FdKind kind);
 
 // One inotify watch: what inotify_add_watch gave and was given.
@@ -436,11 +453,51 @@ struct StdioDup {
   int32_t of = 0;
 };
 
+// A datagram waiting in a socket's receive queue, with who sent it.
+struct QueuedDatagram {
+  std::vector<uint8_t> source;  // the sender's sockaddr, as recvfrom gives it
+  std::vector<uint8_t> data;
+};
+
+enum class SocketState : uint32_t {
+  Created = 1,    // socket() only
+  Bound = 2,      // bind(), or a port the kernel chose (a UDP send)
+  Listening = 3,  // TCP listen()
+  Connected = 4,  // a datagram socket with a default peer (UDP connect)
+};
+
+// A multicast group a socket joined (IP_ADD_MEMBERSHIP, MCAST_JOIN_GROUP...),
+// with its source filter (MCAST_MSFILTER).
+struct MulticastGroup {
+  uint32_t ifindex = 0;         // the interface it was joined on
+  std::vector<uint8_t> group;   // sockaddr_in or sockaddr_in6 (port 0)
+  uint32_t mode = 0;            // MCAST_EXCLUDE (0: plain join) or MCAST_INCLUDE (1)
+  std::vector<std::vector<uint8_t>> sources;  // the filter's source addresses (sockaddrs of the group's family)
+};
+
+// One network socket that restore creates afresh (format/InetSocket.h).
+struct InetSocket {
+  uint64_t id = 0;             // the socket's inode at dump; what its fd's `object` names
+  uint32_t family = 0;         // AF_INET, AF_INET6, AF_NETLINK
+  uint32_t type = 0;           // SOCK_STREAM, SOCK_DGRAM, SOCK_RAW (netlink)
+  uint32_t protocol = 0;       // IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP(V6); netlink: NETLINK_ROUTE, NETLINK_KOBJECT_UEVENT
+  SocketState state = SocketState::Created;
+  std::vector<uint8_t> local;  // getsockname (sockaddr_in, sockaddr_in6, sockaddr_nl); empty when Created
+  std::vector<uint8_t> peer;   // getpeername of a Connected datagram socket; else empty
+  int32_t backlog = 0;         // Listening: the listen() backlog the kernel keeps (sk_max_ack_backlog)
+  std::vector<SocketOption> options;
+  std::vector<QueuedDatagram> queue;  // datagrams not yet read, oldest first
+  std::vector<uint8_t> groups;        // netlink: the multicast groups bitmap (bit n-1 = group n); else empty
+  std::vector<MulticastGroup> multicast;  // IP multicast groups joined, by interface and group
+};
+
 struct FileTable {
   std::vector<SharedObject> objects;
   std::vector<FdEntry> fds;  // one per open file description, sorted by fd
   std::vector<StdioDup> stdio_dups;  // sorted by fd
   std::vector<DeletedFile> deleted;  // sorted by id
+  std::vector<UnixSocket> unix_sockets;  // sorted by ino; its own section (UnixSockets)
+  std::vector<InetSocket> inet_sockets;  // sorted by id; section 26, not the files section
 };
 
 // A System V shared memory segment attached by the process (shmget/shmat).
@@ -453,6 +510,34 @@ struct SysvSegment {
   std::vector<SharedObject::Extent> data;  // the parts holding data; the rest reads as zeros
 };
 inline constexpr uint32_t kShmDest = 01000;  // SHM_DEST
+
+// A pseudo-terminal whose master and slave are both open in the image
+// (docs/format.md, "ptys"): recorded once, referenced by its master's and
+// slaves' FdEntry::object, created once at restore (format/Pty.h).
+struct PtyLine {
+  std::vector<uint8_t> bytes;  // as a read(2) of the slave returned it
+  uint32_t end = 0;            // PtyLineEnd
+};
+enum PtyLineEnd : uint32_t {
+  kPtyPartial = 0,  // not ended: raw input (non-canonical), or a canonical line still being typed (last only)
+  kPtyEndChar = 1,  // a canonical line ended by its last byte ('\n', VEOL or VEOL2)
+  kPtyEndEof = 2,   // a canonical line ended by VEOF (not among `bytes`, as read(2) shows it)
+};
+struct Pty {
+  uint64_t id = 0;        // its index at dump (TIOCGPTN); what the fds' `object` names
+  uint32_t iflag = 0, oflag = 0, cflag = 0, lflag = 0;  // the slave's termios (TCGETS2)
+  uint32_t line = 0;      // c_line, the line discipline; only N_TTY (0)
+  std::vector<uint8_t> cc;  // c_cc, 19 bytes
+  uint32_t ispeed = 0, ospeed = 0;
+  uint32_t rows = 0, cols = 0, xpixel = 0, ypixel = 0;  // TIOCGWINSZ
+  uint32_t packet = 0;    // TIOCGPKT of the master
+  uint32_t locked = 0;    // TIOCGPTLCK
+  uint32_t excl_master = 0, excl_slave = 0;  // TIOCGEXCL of each side
+  std::vector<PtyLine> input;    // waiting for the slave's reader, in order
+  std::vector<uint8_t> output;   // waiting for the master's reader (without packet-mode headers)
+  int32_t session = 0;    // the saved pid of the session leader whose controlling terminal it is; 0: none
+  int32_t foreground = 0; // its foreground process group (TIOCGPGRP) as a saved pgid; 0 with session 0
+};
 
 // The process tree (docs/format.md, "Process trees"): member 0 is the root,
 // the process `ckpt dump PID` named; a parent comes before its children.
@@ -486,6 +571,8 @@ struct Image {
   std::vector<ThreadState> threads;  // threads[0] is the thread group leader
   std::vector<PageChunk> chunks;     // sorted by vaddr, non-overlapping
   std::vector<SysvSegment> sysv_shm; // sorted by id
+  std::vector<TcpConnection> tcp;    // sorted by id (TcpConnection.h)
+  std::vector<Pty> ptys;             // sorted by id
 };
 
 // For a validated image (every chunk inside one VMA): the index of the VMA

@@ -21,6 +21,8 @@
 #include "format/Hex.h"
 #include "format/Layout.h"
 #include "format/Limits.h"
+#include "format/InetSocket.h"
+#include "format/Pty.h"
 #include "format/Sections.h"
 #include "format/Validate.h"
 
@@ -157,6 +159,8 @@ ImageReader::ImageReader(int fd) : fd_(fd) {
     }
   }
 
+  // Each member's sockets are kept apart from its files, whichever comes first.
+  std::vector<std::vector<InetSocket>> inet_sockets(members_.size());
   for (const SectionInfo& s : sections_) {
     if (s.type == SectionType::PageData || s.type == SectionType::Tree) continue;
     if (s.member >= members_.size() || tree_.members[s.member].state != kMemberLive)
@@ -171,12 +175,22 @@ ImageReader::ImageReader(int fd) : fd_(fd) {
       case SectionType::Threads: img.threads = decode_threads(p.data(), p.size(), s.payload()); break;
       case SectionType::PageIndex: img.chunks = decode_page_index(p.data(), p.size(), s.payload()); break;
       case SectionType::Task: img.task = decode_task(p.data(), p.size(), s.payload()); break;
-      case SectionType::Files: img.files = decode_files(p.data(), p.size(), s.payload()); break;
+      case SectionType::Files: {  // (whichever of files and unix_sockets comes first)
+        std::vector<UnixSocket> sockets = std::move(img.files.unix_sockets);
+        img.files = decode_files(p.data(), p.size(), s.payload());
+        img.files.unix_sockets = std::move(sockets);
+        break;
+      }
       case SectionType::SysvShm: img.sysv_shm = decode_sysv_shm(p.data(), p.size(), s.payload()); break;
+      case SectionType::UnixSockets: img.files.unix_sockets = decode_unix_sockets(p.data(), p.size(), s.payload()); break;
+      case SectionType::InetSockets: inet_sockets[s.member] = decode_inet_sockets(p.data(), p.size(), s.payload()); break;
+      case SectionType::Tcp: img.tcp = decode_tcp_connections(p.data(), p.size(), s.payload()); break;
+      case SectionType::Ptys: img.ptys = decode_ptys(p.data(), p.size(), s.payload()); break;
       case SectionType::PageData:
       case SectionType::Tree: break;
     }
   }
+  for (uint32_t m = 0; m < members_.size(); ++m) members_[m].files.inet_sockets = std::move(inet_sockets[m]);
   if (!has_tree) tree_.members[0].pid = members_[0].process.pid;
   for (uint32_t m = 0; m < members_.size(); ++m) {
     if (tree_.members[m].state != kMemberLive) continue;

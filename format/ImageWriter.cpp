@@ -11,6 +11,8 @@
 #include <system_error>
 
 #include "format/Limits.h"
+#include "format/InetSocket.h"
+#include "format/Pty.h"
 #include "format/Sections.h"
 
 namespace ckpt::format {
@@ -105,6 +107,12 @@ void ImageWriter::write_tree_metadata(const ProcessTree& tree, const std::vector
     section(SectionType::Vmas, encode_vmas(image->vmas), i);
     section(SectionType::Threads, encode_threads(image->threads), i);
     if (!image->sysv_shm.empty()) section(SectionType::SysvShm, encode_sysv_shm(image->sysv_shm), i);
+    if (!image->files.unix_sockets.empty())
+      section(SectionType::UnixSockets, encode_unix_sockets(image->files.unix_sockets), i);
+    if (!image->files.inet_sockets.empty())
+      section(SectionType::InetSockets, encode_inet_sockets(image->files.inet_sockets), i);
+    if (!image->tcp.empty()) section(SectionType::Tcp, encode_tcp_connections(image->tcp), i);
+    if (!image->ptys.empty()) section(SectionType::Ptys, encode_ptys(image->ptys), i);
   }
   begin_page_data();
 }

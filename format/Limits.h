@@ -33,6 +33,25 @@ inline constexpr uint64_t kMaxDeletedBytes = 48ull << 20;  // all deleted files'
 inline constexpr uint32_t kMaxFileHandleBytes = 128;       // MAX_HANDLE_SZ
 inline constexpr uint32_t kMaxInotifyWatches = 1u << 20;   // > fs.inotify.max_user_watches default
 inline constexpr int32_t kMaxInotifyWd = 1 << 18;          // restore adds and removes a dummy watch per skipped wd (~5 us each)
+inline constexpr uint32_t kMaxUnixSockets = 1u << 20;      // records (fds and queued connections)
+inline constexpr uint32_t kMaxUnixName = 108;              // sizeof sun_path
+inline constexpr uint32_t kMaxUnixQueue = 1u << 16;        // > net.core.somaxconn default 4096
+inline constexpr uint32_t kMaxUnixMessages = 1u << 16;     // per socket; datagram queues hold far fewer
+inline constexpr uint32_t kMaxSocketOptions = 256;          // per socket; the option table has about 120
+inline constexpr uint32_t kMaxSocketOptionBytes = 64;       // one option's value (the largest is IP_OPTIONS, 40)
+inline constexpr uint32_t kMaxInetSockets = 1u << 20;          // like kMaxFds: one fd each
+inline constexpr uint32_t kMaxSockaddrBytes = 128;             // sizeof(struct sockaddr_storage)
+inline constexpr uint32_t kMaxQueuedDatagrams = 1u << 16;      // per socket
+inline constexpr uint32_t kMaxDatagramBytes = 65536;           // one queued datagram (UDP carries at most 65527)
+inline constexpr uint32_t kMaxNetlinkGroupBytes = 128;         // a netlink socket's groups bitmap (1024 groups)
+inline constexpr uint32_t kMaxMulticastGroups = 4096;          // per socket (igmp_max_memberships is 20 by default)
+inline constexpr uint32_t kMaxMulticastSources = 4096;         // per group (igmp_max_msf is 10 by default)
+inline constexpr uint32_t kMaxTcpConnections = 1u << 16;
+inline constexpr uint32_t kMaxPtys = 4096;               // /proc/sys/kernel/pty/max default
+// One line discipline's buffer (N_TTY_BUF_SIZE): what a pty holds queued in
+// each direction and ckpt carries; more is refused at dump.
+inline constexpr uint32_t kMaxPtyQueueBytes = 4096;
+inline constexpr uint32_t kPtyCcCount = 19;                // NCCS of the kernel's termios2
 // Highest user address + 1 with 4-level paging (TASK_SIZE_MAX on x86-64).
 inline constexpr uint64_t kUserSpaceEnd = 0x00007ffffffff000ull;
 

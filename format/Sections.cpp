@@ -21,7 +21,11 @@ const char* section_name(SectionType type) {
     case SectionType::Task: return "task";
     case SectionType::Files: return "files";
     case SectionType::SysvShm: return "sysv_shm";
+    case SectionType::InetSockets: return "inet_sockets";
+    case SectionType::Tcp: return "tcp";
+    case SectionType::Ptys: return "ptys";
     case SectionType::Tree: return "tree";
+    case SectionType::UnixSockets: return "unix_sockets";
   }
   return "unknown";
 }
@@ -74,8 +78,19 @@ const char* fd_kind_name(FdKind kind) {
     case FdKind::TimerFd: return "timerfd";
     case FdKind::Memfd: return "memfd";
     case FdKind::Inotify: return "inotify";
+    case FdKind::UnixSocket: return "unix-socket";
+    case FdKind::InetSocket: return "inet socket";
+    case FdKind::NetlinkSocket: return "netlink socket";
+    case FdKind::TcpConnection: return "tcp connection";
+    case FdKind::PtyMaster: return "pty-master";
+    case FdKind::PtySlave: return "pty-slave";
   }
   return "unknown";
+}
+
+bool fd_kind_is_valid(uint32_t raw) {
+  return (raw >= 1 && raw <= uint32_t(FdKind::TcpConnection)) || raw == uint32_t(FdKind::PtyMaster) ||
+         raw == uint32_t(FdKind::PtySlave) || raw == uint32_t(FdKind::NetlinkSocket);
 }
 
 const char* lock_kind_name(LockKind kind) {
@@ -489,7 +504,7 @@ FileTable decode_files(const uint8_t* data, size_t n, uint64_t base) {
     f.fd = r.i32("fd number");
     uint64_t at = r.offset();
     uint32_t kind = r.u32("fd kind");
-    if (kind < 1 || kind > uint32_t(FdKind::Inotify)) throw FormatError(at, "unknown fd kind " + std::to_string(kind));
+    if (!fd_kind_is_valid(kind)) throw FormatError(at, "unknown fd kind " + std::to_string(kind));
     f.kind = FdKind(kind);
     f.flags = r.u32("fd flags");
     f.cloexec = r.u32("fd cloexec");

@@ -15,7 +15,9 @@
 
 #include "format/DeletedFile.h"
 #include "format/Hex.h"
+#include "format/InetSocket.h"
 #include "format/Inotify.h"
+#include "format/Pty.h"
 #include "format/FormatError.h"
 #include "format/Limits.h"
 #include "x86/LdtDescriptor.h"
@@ -192,6 +194,7 @@ void validate_image(const Image& image, const std::vector<SectionInfo>& sections
   // The root's fds 0-2 are restore's own; another member's are its own records.
   const int32_t lowest_fd = root ? 3 : 0;
   validate_sysv(image, sections);
+  validate_tcp_connections(image, sections);
   const uint64_t files_at = section_offset(sections, SectionType::Files);
   auto bad_files = [&](const std::string& why) { throw FormatError(files_at, "files: " + why); };
   // Shared objects by id, sorted: duplicates are neighbours, lookups binary searches.
@@ -350,6 +353,10 @@ void validate_image(const Image& image, const std::vector<SectionInfo>& sections
     if (f.kind == FdKind::TimerFd && (f.value_ns < 0 || f.interval_ns < 0)) bad_fd("negative timer");
     if ((f.kind == FdKind::Pipe || f.kind == FdKind::Fifo) && f.contents.size() > f.pipe_size)
       bad_fd("more unread data than the pipe holds");
+    // The data goes back through the pipe with this end holding it open for
+    // reading; written into a pipe nobody reads, it would raise SIGPIPE.
+    if ((f.kind == FdKind::Pipe || f.kind == FdKind::Fifo) && !f.contents.empty() && (f.flags & O_ACCMODE) == O_WRONLY)
+      bad_fd("unread data on an end that cannot read");
     validate_inotify(f, bad_fd);
     if (f.kind == FdKind::Pipe && !f.external) pipe_ends.emplace_back(f.object, size_t(&f - fds.data()));
   }
@@ -373,7 +380,23 @@ void validate_image(const Image& image, const std::vector<SectionInfo>& sections
     i = j;
   }
   validate_descriptions(image.files, lowest_fd, bad_files);
+  const uint64_t sockets_at = section_offset(sections, SectionType::InetSockets);
+  validate_inet_sockets(image.files, [&](const std::string& why) {
+    throw FormatError(sockets_at ? sockets_at : files_at, "inet_sockets: " + why);
+  });
   validate_deleted_files(image, bad_files);
+  {
+    const uint64_t at = section_offset(sections, SectionType::UnixSockets);
+    std::vector<uint64_t> socket_fds;
+    for (const FdEntry& f : fds)
+      if (f.kind == FdKind::UnixSocket && !f.external) socket_fds.push_back(f.object);
+    validate_unix_sockets(image.files.unix_sockets, std::move(socket_fds),
+                          [&](const std::string& why) { throw FormatError(at ? at : files_at, "unix_sockets: " + why); });
+  }
+  auto bad_ptys = [&](const std::string& why) {
+    throw FormatError(section_offset(sections, image.ptys.empty() ? SectionType::Files : SectionType::Ptys), why);
+  };
+  validate_ptys(image, bad_ptys);  // across the tree's members: validate_tree
 
   const uint64_t threads_at = section_offset(sections, SectionType::Threads);
   std::vector<int32_t> tids;
@@ -691,6 +714,13 @@ void validate_tree(const ProcessTree& tree, const std::vector<Image>& members, c
         (objects[i].second->memfd != objects[i - 1].second->memfd || objects[i].second->size != objects[i - 1].second->size))
       throw FormatError(at, "tree: shared object " + std::to_string(objects[i].first) +
                                 " differs between the members that hold it");
+  // Ptys across the members (a tree without its section: one process, which
+  // then leads its session and group if a pty says so).
+  std::vector<PtyProcess> pty_set;
+  for (size_t i = 0; i < ms.size(); ++i)
+    if (ms[i].state == kMemberLive)
+      pty_set.push_back({&members[i], ms[i].sid ? ms[i].sid : ms[i].pid, ms[i].pgid ? ms[i].pgid : ms[i].pid});
+  validate_pty_set(pty_set, [&](const std::string& why) { throw FormatError(at, why); });
 }
 
 }  // namespace ckpt::format

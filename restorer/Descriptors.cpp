@@ -23,10 +23,14 @@
 #include "restorer/Epoll.h"
 #include "restorer/Fifo.h"
 #include "restorer/FileOwner.h"
+#include "restorer/InetSocket.h"
 #include "restorer/Inotify.h"
 #include "restorer/Locks.h"
+#include "restorer/Pty.h"
 #include "restorer/RestoreError.h"
+#include "restorer/TcpConnection.h"
 #include "restorer/TimerFd.h"
+#include "restorer/UnixSocket.h"
 
 namespace ckpt::restorer {
 
@@ -185,9 +189,10 @@ static bool pipe_size_settable(uint32_t size) {
   return tried[size] = ok;
 }
 
-void check_files(const format::Image& image, const ExternalFds& external) {
+void check_files(const format::Image& image, const ExternalFds& external, bool root) {
   const std::set<int>& inherit = external.inherit;
   check_deleted_files(image);
+  check_ptys(image, root);
   for (const FdEntry& f : image.files.fds) {
     struct stat st;
     switch (f.kind) {
@@ -218,6 +223,15 @@ void check_files(const format::Image& image, const ExternalFds& external) {
           fail(f, "cannot set the pipe size to " + std::to_string(f.pipe_size) + " here");
         break;
       case FdKind::Inotify: check_inotify(f); break;
+      case FdKind::UnixSocket:
+        if (!f.external) break;
+        if (!inherit.count(f.fd))
+          fail(f, "its peer was outside the dumped processes; pass --inherit-fd " + std::to_string(f.fd) +
+                      " with a connected socket open on that fd of restore (--external-fds=null stands in for pipes only)");
+        if (fstat(f.fd, &st) != 0 || !S_ISSOCK(st.st_mode))
+          fail(f, "--inherit-fd " + std::to_string(f.fd) + " was given but restore's fd " + std::to_string(f.fd) +
+                      " is not a socket");
+        break;
       case FdKind::Fifo:
         if (fifo_is_unlinked(image, f)) break;  // recreated (DeletedFiles.h)
         if (stat(f.file.path.c_str(), &st) != 0 || !S_ISFIFO(st.st_mode)) fail(f, "the FIFO is missing");
@@ -253,6 +267,9 @@ void check_files(const format::Image& image, const ExternalFds& external) {
                        " fds in all while it is restored, above this caller's RLIMIT_NOFILE of " +
                        std::to_string(nofile.rlim_cur));
   check_timerfds(image);
+  check_unix_sockets(image);
+  check_inet_sockets(image);  // InetSocket.h
+  check_tcp_connections(image);
   for (const format::StdioDup& d : image.files.stdio_dups)
     if (fcntl(d.of, F_GETFD) < 0)
       throw RestoreError("fd " + std::to_string(d.fd) + " shared fd " + std::to_string(d.of) +
@@ -260,9 +277,11 @@ void check_files(const format::Image& image, const ExternalFds& external) {
   for (int n : inherit) {
     auto it = std::lower_bound(image.files.fds.begin(), image.files.fds.end(), n,
                                [](const FdEntry& f, int x) { return f.fd < x; });
-    bool used = it != image.files.fds.end() && it->fd == n && it->external && it->kind == FdKind::Pipe;
-    if (!used) throw RestoreError("--inherit-fd " + std::to_string(n) + ": the image has no outside pipe end on fd " +
-                                  std::to_string(n));
+    bool used = it != image.files.fds.end() && it->fd == n && it->external &&
+                (it->kind == FdKind::Pipe || it->kind == FdKind::UnixSocket);
+    if (!used)
+      throw RestoreError("--inherit-fd " + std::to_string(n) + ": the image has no outside pipe end or socket on fd " +
+                         std::to_string(n));
   }
 }
 
@@ -335,16 +354,25 @@ void prepare_fds(const format::Image& image, const ExternalFds& external /*check
   if (uint64_t(top) + numbers + 64 > nofile.rlim_cur)
     throw RestoreError("the image needs fd " + std::to_string(top) + ", above this process's RLIMIT_NOFILE");
   int base = std::max(top + 1, tree.base);
+  // Every socket (connected pairs, listeners with their queues) at once;
+  // the holders close when this returns, the fds below keep them. (Only
+  // the tree's root holds Unix sockets: the dump refuses them elsewhere.)
+  UnixSockets sockets = create_unix_sockets(image);
 
   std::map<uint64_t, std::pair<int, int>>& pipes = tree.pipes;
   std::map<uint64_t, unsigned>& pipe_ends_used = tree.pipe_ends_used;
   std::map<int32_t, int> created;                 // FdEntry::fd -> launcher fd of its open file
+  make_ptys(image, tree.ptys);                    // each pty once, before its fds (Pty.h)
   std::set<int32_t> reused;                       // FdEntry::fd whose description an earlier member made
   // FIFOs: read ends first, so that opening a write end finds a reader.
   std::vector<const FdEntry*> order;
   for (const FdEntry& f : image.files.fds) order.push_back(&f);
   std::stable_sort(order.begin(), order.end(), [](const FdEntry* a, const FdEntry* b) {
-    auto rank = [](const FdEntry* f) { return f->kind == FdKind::Fifo && (f->flags & O_ACCMODE) != O_RDONLY; };
+    // TCP connections last: one binds its listener's port with the force
+    // of repair mode, which a listener bound after it would collide with.
+    auto rank = [](const FdEntry* f) {
+      return f->kind == FdKind::TcpConnection ? 2 : f->kind == FdKind::Fifo && (f->flags & O_ACCMODE) != O_RDONLY;
+    };
     return rank(a) < rank(b);
   });
   for (const FdEntry* fp : order) {
@@ -386,6 +414,8 @@ void prepare_fds(const format::Image& image, const ExternalFds& external /*check
         fd = fifo_is_unlinked(image, f) ? open_unlinked_fifo_end(f, out.deleted) : open_like(f, f.file.path);
         break;
       case FdKind::Inotify: fd = make_inotify(f); break;
+      case FdKind::InetSocket:
+      case FdKind::NetlinkSocket: fd = make_inet_socket(image, f); break;
       case FdKind::Pipe:
         if (f.external && external.inherit.count(f.fd)) {
           fd = fcntl(f.fd, F_DUPFD_CLOEXEC, base);  // --inherit-fd: restore's own fd f.fd
@@ -431,6 +461,15 @@ void prepare_fds(const format::Image& image, const ExternalFds& external /*check
         break;
       }
       case FdKind::TimerFd: fd = make_timerfd(f); break;
+      case FdKind::UnixSocket:  // an outside one: restore's own fd f.fd (--inherit-fd, check_files made sure)
+        fd = fcntl(f.external ? f.fd : sockets.fd(f.object), F_DUPFD_CLOEXEC, f.external ? base : 0);
+        break;
+      case FdKind::TcpConnection:
+        fd = make_tcp_connection(image, f);  // in repair mode until the trampoline's fixup
+        out.fixups.push_back({f.fd, trampoline::kFixupTcpRepairOff, tcp_reuseaddr(image, f), tcp_corked(image, f) ? 0u : 1u});
+        break;
+      case FdKind::PtyMaster:
+      case FdKind::PtySlave: fd = open_pty_end(f, tree.ptys); break;
       case FdKind::Memfd: {
         auto it = out.objects.find(f.object);
         if (it == out.objects.end()) fail(f, "its memfd object is missing");
@@ -461,6 +500,11 @@ void prepare_fds(const format::Image& image, const ExternalFds& external /*check
     if (high < 0) fail(f, std::string("cannot move it out of the way: ") + std::strerror(errno));
     if (high != fd) ::close(fd);
     if (f.kind == FdKind::Fifo && !f.contents.empty()) keep_for_fill(out, f, high, base);
+    if (f.kind == FdKind::TcpConnection && tcp_record(image, f).unsent) {
+      int again = fcntl(high, F_DUPFD_CLOEXEC, base);
+      if (again < 0) fail(f, std::string("cannot keep the connection for its unsent data: ") + std::strerror(errno));
+      out.tcp_unsent.emplace_back(&tcp_record(image, f), again);
+    }
     out.moves.push_back({high, f.fd, f.cloexec});
     out.close_upto = std::max(out.close_upto, high + 1);
     created[f.fd] = high;
@@ -500,6 +544,12 @@ void prepare_fds(const format::Image& image, const ExternalFds& external /*check
       out.close_upto = std::max(out.close_upto, placeholder + 1);
   }
   fill_epoll_sets(image, created, base, reused);
+  sockets.commit();
+  fill_inet_queues(image, created);
+  if (!shared) {  // a single process: its ptys are complete (a tree's: restore_tree)
+    take_controlling_terminal(image, out.moves);
+    finish_ptys(own.ptys);
+  }
 }
 
 void fill_pipes(PreparedFiles& files) {
@@ -509,6 +559,12 @@ void fill_pipes(PreparedFiles& files) {
     fd = -1;
   }
   files.fills.clear();
+  for (auto& [c, fd] : files.tcp_unsent) {
+    send_unsent(*c, fd);
+    ::close(fd);
+    fd = -1;
+  }
+  files.tcp_unsent.clear();
 }
 
 PreparedFiles prepare_files(const format::Image& image, const ExternalFds& external) {

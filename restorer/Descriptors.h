@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "format/Image.h"
+#include "restorer/Pty.h"
 #include "trampoline/Plan.h"
 
 namespace ckpt::restorer {
@@ -32,6 +33,9 @@ struct PreparedFiles {
   // Unread pipe and FIFO data still to write, and a descriptor of the pipe
   // it goes into (closed by fill_pipes).
   std::vector<std::pair<const format::FdEntry*, int>> fills;
+  // TCP connections with data never sent at dump, and a descriptor of each
+  // (closed by fill_pipes, which queues that data: TcpConnection.h).
+  std::vector<std::pair<const format::TcpConnection*, int>> tcp_unsent;
 };
 
 // What stands in for the pipe ends whose other end was outside the process.
@@ -52,6 +56,7 @@ struct SharedDescriptions {
   std::map<uint64_t, std::pair<int, int>> pipes;         // pipe inode -> (read end, write end)
   std::map<uint64_t, unsigned> pipe_ends_used;           // bit 1: read end handed out, bit 2: write end
   std::set<uint64_t> memfd_given;                        // memfds whose created description an fd took
+  PreparedPtys ptys;                                     // each pty once for the tree (Pty.h)
   std::map<uint64_t, int> objects;                       // SharedObject id -> fd, once for the tree
   std::map<uint64_t, int> deleted;                       // DeletedFile id -> fd, once for the tree
   ~SharedDescriptions();                                 // closes the pipes' own ends and the deleted files
@@ -61,7 +66,9 @@ struct SharedDescriptions {
 int fd_base(const format::Image& image);
 
 // Throws RestoreError.
-void check_files(const format::Image& image, const ExternalFds& external);
+// `root`: the image is the process restore becomes (not a member it forks),
+// so its session is restore's to make.
+void check_files(const format::Image& image, const ExternalFds& external, bool root = true);
 
 // Creates the shared memory objects (memfds, anonymous shared memory):
 // the launcher's own memory, no file-system side effect. Staging maps them.
@@ -77,8 +84,9 @@ void prepare_fds(const format::Image& image, const ExternalFds& external, Prepar
                  SharedDescriptions* shared = nullptr);
 
 // Writes the saved unread data into pipes and FIFOs, non-blocking (a short
-// write is an error): the last step before launch, since data written
-// into a FIFO is seen by whoever else has it open. Throws RestoreError.
+// write is an error), and queues TCP data never sent at dump: the last step
+// before launch, since data written into a FIFO is seen by whoever else
+// has it open, and a peer sees TCP data at once. Throws RestoreError.
 void fill_pipes(PreparedFiles& files);
 
 // prepare_objects, prepare_fds and fill_pipes in one (for callers without staging in between).

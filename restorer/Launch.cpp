@@ -69,6 +69,7 @@ static HomeLayout layout(const format::Image& image) {
   for (const auto& f : image.files.fds) {
     fd_numbers += 1 + f.dups.size();
     fixups += (f.flags & O_ASYNC) ? 1 : 0;
+    fixups += f.kind == format::FdKind::TcpConnection;
     for (const auto& l : f.locks) {
       locks += l.kind == format::LockKind::Posix;
       fixups += l.kind == format::LockKind::Lease;

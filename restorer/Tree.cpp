@@ -245,6 +245,10 @@ void run_member(TreeRun& run, size_t i) {
   ::close(run.status_r);
   try {
     join_session(run, i);
+    if (live(run, i)) {  // Pty.h: its session's terminal, its group in the foreground
+      take_controlling_terminal(image_of(run, i), run.files[i].moves);
+      take_foreground(image_of(run, i));
+    }
     if (!live(run, i)) {
       report(run, i, true, "");
       end_as_zombie(run, i);
@@ -358,7 +362,7 @@ int restore_tree(const format::ImageReader& reader, const CommandLine& cl, const
     try {
       run.fits[i] = check_machine(image_of(run, i), self);
       // Only the root's outside pipe ends can take --inherit-fd (its numbers are restore's).
-      check_files(image_of(run, i), i == 0 ? external : ExternalFds{{}, external.null});
+      check_files(image_of(run, i), i == 0 ? external : ExternalFds{{}, external.null}, i == 0);
     } catch (const std::exception& e) {
       throw RestoreError(who(run, i) + ": " + e.what());
     }
@@ -430,6 +434,10 @@ int restore_tree(const format::ImageReader& reader, const CommandLine& cl, const
       throw RestoreError(who(run, i) + ": " + e.what());
     }
   }
+  // Every pty's descriptions exist: the root's controlling terminal (a
+  // member takes its own after joining its session), lock and exclusive modes.
+  take_controlling_terminal(root, run.files[0].moves);
+  finish_ptys(shared.ptys);
   for (size_t i = 0; i < n; ++i)
     if (live(run, i)) fill_pipes(run.files[i]);
   // The root's deleted files are finished now; another member's once it

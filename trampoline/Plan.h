@@ -53,12 +53,15 @@ struct FdMove {
 // What the kernel ties to an fd *number* and so is set only once each fd
 // has its number: O_ASYNC (its SIGIO carries the number in si_fd) and a
 // lease (its break signal does too). F_SETFL / F_SETLEASE on `fd`.
-enum FdFixupOp : uint32_t { kFixupAsync = 1, kFixupLease = 2 };
+// kFixupTcpRepairOff: a TCP connection the launcher rebuilt in repair mode
+// leaves it (TCP_REPAIR off, which sends a window probe), then gets its
+// SO_REUSEADDR (`arg`), which leaving repair mode clears.
+enum FdFixupOp : uint32_t { kFixupAsync = 1, kFixupLease = 2, kFixupTcpRepairOff = 3 };
 struct FdFixup {
   int32_t fd;
   uint32_t op;
-  int32_t arg;  // kFixupLease: F_RDLCK or F_WRLCK (the lease the launcher already took, re-issued here)
-  uint32_t pad;
+  int32_t arg;  // kFixupLease: F_RDLCK or F_WRLCK (the lease the launcher already took, re-issued here); kFixupTcpRepairOff: SO_REUSEADDR
+  uint32_t pad;  // kFixupTcpRepairOff: 1 to push what is queued (TCP_CORK 0: the connection was not corked)
 };
 
 struct PosixLock {

@@ -334,7 +334,22 @@ extern "C" [[noreturn]] __attribute__((section(".text.entry"), used)) void tramp
   }
   const FdFixup* fixups = plan_fd_fixups(plan);
   for (uint32_t i = 0; i < plan->fd_fixup_count; ++i) {
-    if (fixups[i].op == kFixupAsync) {
+    if (fixups[i].op == kFixupTcpRepairOff) {
+      // The connection goes live here, after the last step that could fail
+      // quietly; SO_REUSEADDR after, since leaving repair mode clears it.
+      int off = 0 /* TCP_REPAIR_OFF */, reuse = fixups[i].arg;
+      check(syscall5(__NR_setsockopt, fixups[i].fd, 6 /* IPPROTO_TCP */, 19 /* TCP_REPAIR */, long(&off), sizeof off),
+            "taking a TCP connection out of repair mode");
+      check(syscall5(__NR_setsockopt, fixups[i].fd, 1 /* SOL_SOCKET */, 2 /* SO_REUSEADDR */, long(&reuse), sizeof reuse),
+            "setting SO_REUSEADDR on a TCP connection");
+      // A window update that came while it was in repair mode sent nothing,
+      // and outside ESTABLISHED leaving repair mode sends no probe: push
+      // what is queued (uncorking a connection that is not corked).
+      int uncork = 0;
+      if (fixups[i].pad)
+        check(syscall5(__NR_setsockopt, fixups[i].fd, 6 /* IPPROTO_TCP */, 3 /* TCP_CORK */, long(&uncork), sizeof uncork),
+              "pushing a TCP connection's queued data");
+    } else if (fixups[i].op == kFixupAsync) {
       long fl = syscall2(__NR_fcntl, fixups[i].fd, F_GETFL);
       check(fl, "reading a descriptor's flags");
       check(syscall3(__NR_fcntl, fixups[i].fd, F_SETFL, fl | FASYNC), "setting O_ASYNC");

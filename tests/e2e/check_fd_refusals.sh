@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Descriptors ckpt cannot restore are refused at dump time, cleanly: for a
-# process holding a unix socketpair, a TCP socket listening on 127.0.0.1,
-# a fanotify instance, a pty master (/dev/ptmx) or a pty slave (/dev/pts/N,
+# process holding a unix socketpair with a descriptor in flight (SCM_RIGHTS
+# sent and not yet received: not carried), a fanotify instance, a pty master
+# (/dev/ptmx) or a pty slave (/dev/pts/N,
 # its master held elsewhere), `ckpt dump` must exit 1 with exactly one line
 # on stderr that names the fd number and its kind, leave no image (nor a
 # temporary file) behind, and leave the process running untraced: it still
@@ -20,9 +21,7 @@ import ctypes, os, socket, sys
 kind = sys.argv[1]
 keep = []
 if kind == "socketpair":
-    a, b = socket.socketpair(); keep += [a, b]; fd = a.fileno()
-elif kind == "tcp":
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(); keep.append(s); fd = s.fileno()
+    a, b = socket.socketpair(); socket.send_fds(b, [b"x"], [0]); keep += [a, b]; fd = a.fileno()
 elif kind == "fanotify":
     libc = ctypes.CDLL(None, use_errno=True)
     fd = libc.fanotify_init(0, 0)  # FAN_CLASS_NOTIF; needs CAP_SYS_ADMIN
@@ -48,7 +47,6 @@ for line in sys.stdin:
 # kind  |  what the one line must say about it (extended regex, any case)
 cases=(
   'socketpair|socket'
-  'tcp|socket'
   'fanotify|fanotify'
   'ptmx|tty|pty|terminal'
   'pts|tty|pty|terminal'

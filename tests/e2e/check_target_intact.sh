@@ -8,7 +8,8 @@
 # SIGTRAP among them), all 64 signal actions, the alternate stack, memory,
 # /proc/self/maps, the registers of a busy thread, a thread blocked in
 # read(). The failures:
-#   - a refused descriptor (a TCP socket), found before anything is injected;
+#   - a refused descriptor (a NETLINK_GENERIC socket), found before
+#     anything is injected;
 #   - an -o in a folder that does not exist, found after every injection;
 #   - a failure forced at each of ~45 fault points (x86/FaultPoint.h,
 #     CKPT_FAULT=fail: the point throws as a failed ptrace request would):

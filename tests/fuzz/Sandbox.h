@@ -11,6 +11,8 @@
 //     nodev (mount_setattr, recursive: no file written, no device opened),
 //     and a private tmpfs on /dev/shm as the only writable place, with /tmp
 //     an overlay whose writes go there (what /tmp held stays readable);
+//   - a network namespace of its own (only a loopback interface, down),
+//     so that the sockets of an image reach nothing;
 //   - no_new_privs, RLIMIT_FSIZE 64 MiB, no core files, and
 //     alarm(kSandboxSeconds) against hangs.
 // Memory it may stage is bounded by the caller (kMaxSandboxPages).
@@ -111,7 +113,10 @@ int run_sandboxed(Fn fn) {
   if (child == 0) {
     ::close(ready[0]), ::close(go[1]);
     char c = 0;
-    bool in = unshare(CLONE_NEWUSER | CLONE_NEWNS) == 0;
+    // A network namespace of its own too: images may hold sockets, which
+    // prepare_files creates, binds, listens on and sends to (and whose
+    // multicast groups it joins); in a fresh namespace nothing is reachable.
+    bool in = unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET) == 0;
     if (::write(ready[1], &c, 1) != 1 || !in || ::read(go[0], &c, 1) != 1) {
       std::fprintf(stderr, "fuzz_image: no sandbox: %s\n", in ? "the id maps were not written" : std::strerror(errno));
       _exit(kNoSandbox);

@@ -61,6 +61,12 @@ for compress in none zstd; do
   sleeper_pid=
 done
 
+# And one with a socket record (tests/tools/image_edit add_socket), so that
+# the socket decoder, its rules and restore's socket checks are fuzzed too
+# (in the sandbox's own network namespace).
+"$PROGRAMS/../tools/image_edit" "$WORK/corpus/sleeper-none.ckpt" "$WORK/corpus/sleeper-socket.ckpt" add_socket=7 \
+  >/dev/null 2>"$WORK/edit.err" || { echo "run_fuzz: cannot make the socket seed: $(cat "$WORK/edit.err")" >&2; exit 1; }
+
 artifacts=${FUZZ_ARTIFACTS:-$WORK/artifacts}
 mkdir -p "$artifacts"
 CKPT_FUZZ_STATS="$WORK/sandbox.stats" "$FUZZER" -max_total_time="${FUZZ_SECONDS:-60}" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \

@@ -28,7 +28,8 @@
  *             stack, memory, maps, the regs thread's registers and
  *             progress, the reader still blocked); prints "ok N", or FAIL
  *             lines then "bad N"
- *   sock      opens a TCP socket (a descriptor ckpt refuses); "sock FD"
+ *   sock      opens a NETLINK_GENERIC socket (a descriptor ckpt refuses,
+ *             needing no privilege and no network); "sock FD"
  *   unsock    closes it; "unsock"
  *   seccomp   installs a seccomp filter (all threads) under which
  *             getitimer fails with EPERM; "seccomp"
@@ -386,7 +387,7 @@ int main(int argc, char **argv)
 			check();
 			printf("%s %d\n", tp_failures == before ? "ok" : "bad", n);
 		} else if (strcmp(line, "sock\n") == 0) {
-			sock = socket(AF_INET, SOCK_STREAM, 0);
+			sock = socket(AF_NETLINK, SOCK_RAW, 16 /* NETLINK_GENERIC */);
 			printf("sock %d\n", sock);
 		} else if (strcmp(line, "unsock\n") == 0) {
 			close(sock);

@@ -22,7 +22,9 @@
 // (the read end of a FIFO, BYTES of unread data); add_deleted=FD:PATH:BYTES
 // (a deleted file of BYTES bytes); add_file_fd=FD:PATH (a regular file,
 // read-only); add_eventfd=FD; add_epoll=FD:T1,T2... (watching those fds);
-// add_pending_rt=N (N real-time signals queued for the process, SI_QUEUE).
+// add_pending_rt=N (N real-time signals queued for the process, SI_QUEUE);
+// add_socket=FD (a bound UDP socket with an option, a queued datagram and a
+// multicast group).
 // Page data: corrupt_chunk=1 (one byte of the first chunk's stored bytes
 // flipped, its checksum left: refused only while staging); share_chunks=1
 // (every zstd chunk of the first one's size points at its stored bytes).
@@ -30,13 +32,41 @@
 // of the first mapped file, N eventfds and an epoll fd watching them all:
 // an image whose validation is slow if any check is quadratic); bulk_maps=N
 // (the same without the fds, which restore --check would need room for).
+// Sockets: sock_pick=listen|udp|netlink|multicast (the sock_ fields after it change
+// the first socket of that kind; else the first socket), sock_state=N,
+// sock_family=N, sock_backlog=N, sock_addr=A.B.C.D (an IPv4 socket's
+// address), sock_option=LEVEL (an unknown option at that level),
+// sock_datagram=BYTES (a queued datagram from its own address),
+// sock_mcast_if=N (its first multicast group's interface index),
+// sock_unnamed=1 (one more socket record that no fd names).
 // Task: timer_clock=N (the first POSIX timer's clock), oom_score_adj=N.
+// Unix sockets: unix=I:FIELD:VALUE changes record I (in ino order) of the
+// unix_sockets section: type, state, peer, listener, shutdown, backlog,
+// passcred, peek_off, unlinked, mode, rcvtimeo, sndbuf, file_ino (numbers), name and sender
+// (the first message's; text, a leading @ for an abstract name), ino_of=J
+// (record J's inode: a duplicate), queue_add=N (an inode appended to a
+// listener's queue), drop=1 (the record removed), messages=N (N one-byte
+// messages), data=N (the first message made N bytes long).
+// TCP (the first connection of the tcp section): tcp_state=N, tcp_wscale=N
+// (both scales), tcp_unsent=N, tcp_mss=N, tcp_maxseg_option=1 (TCP_MAXSEG
+// among its ordinary options),
+// tcp_orphan=1 (its fds become eventfds: a connection no fd holds).
+// Ptys (the first record): pty=line:N, pty=session:N (and foreground),
+// pty=window:N (rows), pty=end:N (the first input line's end), pty=input:N
+// (N more bytes of input), pty=cc:N (N control characters), pty=packet:N;
+// pty=no_master:1 (its master fd becomes a slave fd), pty=object:N (its
+// first fd names pty N instead).
+
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zstd.h>
 
+#include <cstddef>
 #include <cstdio>
 #include <algorithm>
 #include <cstring>
@@ -178,20 +208,52 @@ int main(int argc, char** argv) {
     Compression out_compression{ChunkEncoding::Raw, 0};
     std::vector<Vma> saved_areas;  // add_saved: pages written as zeros
     bool corrupt_chunk = false, share_chunks = false;
+    std::string sock_pick;  // which socket the sock_ fields change: the first one, or the first "listen", "udp", "netlink"
     for (int i = 3; i < argc; ++i) {
       std::string arg = argv[i];
       size_t eq = arg.find('=');
       if (eq == std::string::npos) throw std::runtime_error("expected FIELD=VALUE, got " + arg);
       std::string field = arg.substr(0, eq), value = arg.substr(eq + 1);
-      bool text = field == "cwd" || field == "file_path" || field == "saved_file_path" || field == "exe" ||
-                  field == "compress" || field == "lock" || field.rfind("add_", 0) == 0;
+      bool text = field == "sock_pick" || field == "sock_addr" || field == "cwd" || field == "file_path" ||
+                  field == "saved_file_path" || field == "exe" || field == "compress" || field == "lock" ||
+                  field.rfind("add_", 0) == 0 || field == "unix" || field == "pty";
       auto first_epoll = [&]() -> FdEntry& {
         for (FdEntry& f : img.files.fds)
           if (f.kind == FdKind::Epoll && !f.targets.empty()) return f;
         throw std::runtime_error("the image has no epoll entry");
       };
       uint64_t n = text ? 0 : std::stoull(value, nullptr, 0);
-      if (field == "vdso_hash") img.mm.vdso_hash = n;
+      if (field == "unix") {
+        std::vector<std::string> parts = split(value, ':');
+        if (parts.size() < 3) throw std::runtime_error("expected unix=I:FIELD:VALUE");
+        auto& socks = img.files.unix_sockets;
+        UnixSocket& u = socks.at(std::stoul(parts[0]));
+        const std::string& what = parts[1];
+        std::string text = value.substr(parts[0].size() + parts[1].size() + 2);
+        auto name = [&] { return text[0] == '@' ? std::string(1, '\0') + text.substr(1) : text; };
+        uint64_t v = (what == "name" || what == "sender") ? 0 : std::stoull(text, nullptr, 0);
+        if (what == "type") u.type = uint32_t(v);
+        else if (what == "state") u.state = uint32_t(v);
+        else if (what == "peer") u.peer = v;
+        else if (what == "listener") u.listener = v;
+        else if (what == "shutdown") u.shutdown = uint32_t(v);
+        else if (what == "backlog") u.backlog = uint32_t(v);
+        else if (what == "passcred") u.passcred = uint32_t(v);
+        else if (what == "peek_off") u.peek_off = int32_t(int64_t(v));
+        else if (what == "unlinked") u.unlinked = uint32_t(v);
+        else if (what == "mode") u.file_mode = uint32_t(v);
+        else if (what == "rcvtimeo") u.rcvtimeo_us = int64_t(v);
+        else if (what == "sndbuf") u.sndbuf = uint32_t(v);
+        else if (what == "file_ino") u.file_ino = v;
+        else if (what == "name") u.name = name();
+        else if (what == "sender") u.messages.at(0).sender = name();
+        else if (what == "ino_of") u.ino = socks.at(v).ino;
+        else if (what == "queue_add") u.queue.push_back(v);
+        else if (what == "messages") u.messages.assign(v, UnixMessage{{'x'}, {}});
+        else if (what == "data") u.messages.at(0).data.assign(v, 'y');
+        else if (what == "drop") socks.erase(socks.begin() + long(&u - socks.data()));
+        else throw std::runtime_error("unknown unix field " + what);
+      } else if (field == "vdso_hash") img.mm.vdso_hash = n;
       else if (field == "pid") img.process.pid = img.threads.at(0).tid = int32_t(n);
       else if (field == "tid1") img.threads.at(1).tid = int32_t(n);
       else if (field == "uid") img.process.uid = img.process.euid = uint32_t(n);
@@ -202,7 +264,45 @@ int main(int argc, char** argv) {
       else if (field == "cwd") img.task.cwd = value;
       else if (field == "timer_clock" && !img.task.timers.empty()) img.task.timers[0].clock = int32_t(n);
       else if (field == "oom_score_adj") img.task.oom_score_adj = int32_t(int64_t(n));
+      else if (field.rfind("tcp_", 0) == 0) {
+        if (img.tcp.empty()) throw std::runtime_error("the image has no TCP connection");
+        TcpConnection& c = img.tcp[0];
+        if (field == "tcp_state") c.state = uint32_t(n);
+        else if (field == "tcp_wscale") c.snd_wscale = c.rcv_wscale = uint32_t(n);
+        else if (field == "tcp_unsent") c.unsent = uint32_t(n);
+        else if (field == "tcp_mss") c.mss = uint32_t(n);
+        else if (field == "tcp_maxseg_option") c.options.push_back({6 /* IPPROTO_TCP */, 2 /* TCP_MAXSEG */, {0, 2, 0, 0}});
+        else if (field == "tcp_orphan") {
+          for (FdEntry& f : img.files.fds)
+            if (f.kind == FdKind::TcpConnection && f.object == c.id) f.kind = FdKind::EventFd, f.object = 0;
+        } else throw std::runtime_error("unknown field " + field);
+      }
       else if (field == "syscall_gadget") img.mm.syscall_gadget = n;
+      else if (field == "sock_pick") sock_pick = value;
+      else if (field.rfind("sock_", 0) == 0) {
+        auto picked = [&](const InetSocket& k) {
+          return sock_pick.empty() || (sock_pick == "listen" && k.state == SocketState::Listening) ||
+                 (sock_pick == "udp" && k.protocol == IPPROTO_UDP) ||
+                 (sock_pick == "multicast" && !k.multicast.empty()) || (sock_pick == "netlink" && k.family == AF_NETLINK);
+        };
+        auto it = std::find_if(img.files.inet_sockets.begin(), img.files.inet_sockets.end(), picked);
+        if (it == img.files.inet_sockets.end()) throw std::runtime_error("the image has no such inet socket");
+        InetSocket& s = *it;
+        if (field == "sock_state") s.state = SocketState(n);
+        else if (field == "sock_family") s.family = uint32_t(n);
+        else if (field == "sock_backlog") s.backlog = int32_t(int64_t(n));
+        else if (field == "sock_option") s.options.push_back({uint32_t(n), 9999, {1, 0, 0, 0}});
+        else if (field == "sock_datagram") s.queue.push_back({s.local, std::vector<uint8_t>(n, 'x')});
+        else if (field == "sock_mcast_if" && !s.multicast.empty()) s.multicast[0].ifindex = uint32_t(n);
+        else if (field == "sock_mcast_if") throw std::runtime_error("the socket is in no multicast group");
+        else if (field == "sock_addr" && s.local.size() == sizeof(sockaddr_in))
+          inet_pton(AF_INET, value.c_str(), s.local.data() + offsetof(sockaddr_in, sin_addr));
+        else if (field == "sock_unnamed") {
+          InetSocket copy = img.files.inet_sockets.back();
+          copy.id += 1;
+          img.files.inet_sockets.push_back(copy);
+        } else throw std::runtime_error("unknown field " + field);
+      }
       else if (field == "compress") out_compression = Compression{ChunkEncoding::Zstd, 1};
       else if (field == "exe") img.process.exe = value;
       else if (field == "cached_tid_readonly") {
@@ -218,6 +318,30 @@ int main(int argc, char** argv) {
           std::memcpy(info.data() + 8, &code, 4);
           img.task.shared_pending.push_back(info);
         }
+      }
+      else if (field == "pty") {
+        std::vector<std::string> p = split(value, ':');
+        if (img.ptys.empty()) throw std::runtime_error("the image has no pty");
+        Pty& t = img.ptys[0];
+        const std::string key = p.at(0);
+        const uint64_t v = std::stoull(p.at(1), nullptr, 0);
+        auto first_fd = [&](bool master_only) -> FdEntry& {
+          for (FdEntry& f : img.files.fds)
+            if ((f.kind == FdKind::PtyMaster || (!master_only && f.kind == FdKind::PtySlave)) && f.object == t.id) return f;
+          throw std::runtime_error("no fd of the first pty");
+        };
+        if (key == "line") t.line = uint32_t(v);
+        else if (key == "session") t.session = t.foreground = int32_t(v);
+        else if (key == "window") t.rows = uint32_t(v);
+        else if (key == "end") {
+          if (t.input.empty()) t.input.push_back({{'x'}, 0});
+          t.input[0].end = uint32_t(v);
+        } else if (key == "input") t.input.push_back({std::vector<uint8_t>(v, 'i'), 0});
+        else if (key == "cc") t.cc.resize(v);
+        else if (key == "packet") t.packet = uint32_t(v);
+        else if (key == "no_master") first_fd(true).kind = FdKind::PtySlave;
+        else if (key == "object") first_fd(false).object = v;
+        else throw std::runtime_error("unknown pty field " + key);
       }
       else if (field == "corrupt_chunk") corrupt_chunk = n != 0;
       else if (field == "share_chunks") share_chunks = n != 0;
@@ -265,6 +389,30 @@ int main(int argc, char** argv) {
           f.kind = FdKind::RegularFile, f.flags = O_RDONLY, f.file = file_id(p.at(1));
         }
         add_fd(img, f);
+      } else if (field == "add_socket") {
+        // A UDP socket on 127.0.0.1:40300 (kind 14) with an option, a
+        // datagram queued from its own address and a multicast group.
+        FdEntry f;
+        f.fd = std::stoi(value), f.kind = FdKind::InetSocket, f.flags = O_RDWR;
+        InetSocket k;
+        k.id = 0x7f000000u + uint32_t(f.fd);
+        k.family = AF_INET, k.type = SOCK_DGRAM, k.protocol = IPPROTO_UDP, k.state = SocketState::Bound;
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_port = htons(40300);
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        k.local.assign(reinterpret_cast<uint8_t*>(&a), reinterpret_cast<uint8_t*>(&a) + sizeof a);
+        k.options = {{SOL_SOCKET, SO_REUSEADDR, {1, 0, 0, 0}}};
+        k.queue = {{k.local, {'s', 'e', 'e', 'd'}}};
+        sockaddr_in g{};
+        g.sin_family = AF_INET;
+        g.sin_addr.s_addr = htonl(0xef010203);  // 239.1.2.3
+        k.multicast = {{1, std::vector<uint8_t>(reinterpret_cast<uint8_t*>(&g), reinterpret_cast<uint8_t*>(&g) + sizeof g), 0, {}}};
+        f.object = k.id;
+        add_fd(img, f);
+        auto at = std::lower_bound(img.files.inet_sockets.begin(), img.files.inet_sockets.end(), k.id,
+                                   [](const InetSocket& x, uint64_t id) { return x.id < id; });
+        img.files.inet_sockets.insert(at, k);
       } else if (field == "add_eventfd") {
         FdEntry f;
         f.fd = std::stoi(value), f.kind = FdKind::EventFd, f.flags = O_RDWR;

@@ -147,6 +147,16 @@ TEST_CASE("files: impossible locks are refused") {
   refused(with_files({d}), "does not lock");
 }
 
+TEST_CASE("files: unread pipe data only on an end that reads") {
+  FdEntry w = entry(3, FdKind::Pipe, O_WRONLY);
+  w.object = 77;
+  w.pipe_size = 4096;
+  w.contents = {1, 2, 3};
+  refused(with_files({w}), "unread data on an end that cannot read");
+  w.flags = O_RDONLY;
+  validate(with_files({w}));
+}
+
 TEST_CASE("files: impossible timers are refused") {
   FdEntry t = entry(3, FdKind::TimerFd);
   t.timer_flags = 4;

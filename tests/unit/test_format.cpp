@@ -1420,6 +1420,198 @@ TEST_CASE("format: bad inotify watches and memfd modes are refused") {
   CHECK_THROWS_WITH_AS(write_and_open(img, one_page()), has("mode bits beyond 0777"), FormatError);
 }
 
+TEST_CASE("format: TCP connections round-trip and are checked") {
+  Image img = realistic_image();
+  TcpConnection c;
+  c.id = 4242;
+  c.family = 10;  // AF_INET6
+  c.state = kTcpFinWait1;
+  c.local_addr[15] = 1;  // ::1
+  c.peer_addr[15] = 1;
+  c.local_port = 40000;
+  c.peer_port = 5000;
+  c.send_seq = 0xfffffff0;  // wraps inside the queue
+  c.recv_seq = 77;
+  c.send_queue.assign(100, 's');
+  c.unsent = 0;
+  c.recv_queue.assign(30, 'r');
+  c.mss = 65483;
+  c.tcp_options = kTcpTimestamps | kTcpSack | kTcpWindowScale;
+  c.snd_wscale = 7;
+  c.rcv_wscale = 10;
+  c.timestamp = 123456;
+  c.snd_wl1 = 77 + 30;
+  c.snd_wnd = 65536;
+  c.max_window = 65536;
+  c.rcv_wnd = 65536;
+  c.rcv_wup = 77 + 30;
+  c.options.push_back({6 /* IPPROTO_TCP */, 1 /* TCP_NODELAY */, {1, 0, 0, 0}});
+  c.reuseaddr = 1;
+  c.shutdown = kTcpShutRead | kTcpShutWrite;
+  img.tcp = {c};
+  FdEntry f;
+  f.fd = 90;
+  f.kind = FdKind::TcpConnection;
+  f.flags = 02 | 04000;  // O_RDWR | O_NONBLOCK
+  f.object = 4242;
+  f.file.path = "socket:[4242]";
+  img.files.fds.push_back(f);
+  {
+    auto o = write_and_open(img, {});
+    const auto& got = o->reader->image().tcp;
+    REQUIRE(got.size() == 1);
+    CHECK(got[0].id == 4242);
+    CHECK(got[0].family == 10);
+    CHECK(got[0].state == kTcpFinWait1);
+    CHECK(got[0].local_addr == c.local_addr);
+    CHECK(got[0].peer_port == 5000);
+    CHECK(got[0].send_seq == 0xfffffff0);
+    CHECK(got[0].send_queue == c.send_queue);
+    CHECK(got[0].recv_queue == c.recv_queue);
+    CHECK(got[0].unsent == 0);
+    CHECK(got[0].snd_wscale == 7);
+    CHECK(got[0].rcv_wup == c.rcv_wup);
+    CHECK(got[0].options == c.options);
+    CHECK(got[0].reuseaddr == 1);
+    CHECK(got[0].shutdown == (kTcpShutRead | kTcpShutWrite));
+    CHECK(o->reader->image().files.fds.back().kind == FdKind::TcpConnection);
+  }
+  auto refused = [&](Image bad, const char* why) { CHECK_THROWS_WITH_AS(write_and_open(bad, {}), has(why), FormatError); };
+  Image b = img;
+  b.tcp[0].state = 9;  // LAST-ACK
+  refused(b, "state LAST-ACK is not carried");
+  b = img;
+  b.tcp[0].state = 8;  // CLOSE-WAIT: the peer's FIN, not ours
+  refused(b, "disagrees with its state CLOSE-WAIT");
+  b = img;
+  b.tcp[0].state = kTcpEstablished;
+  refused(b, "disagrees with its state ESTABLISHED");
+  b = img;
+  b.tcp[0].family = 1;
+  refused(b, "unknown family 1");
+  b = img;
+  b.tcp[0].family = 2;
+  refused(b, "an IPv4 address with bytes past its fourth");
+  b = img;
+  b.tcp[0].peer_port = 0;
+  refused(b, "a port outside 1..65535");
+  b = img;
+  b.tcp[0].state = kTcpEstablished;
+  b.tcp[0].shutdown = 0;
+  b.tcp[0].unsent = 101;
+  refused(b, "more unsent bytes than the send queue holds");
+  b = img;
+  b.tcp[0].unsent = 60;
+  refused(b, "data never sent in state FIN-WAIT-1");
+  b = img;
+  b.tcp[0].rcv_wscale = 15;
+  refused(b, "a window scale above 14");
+  b = img;
+  b.tcp[0].tcp_options = kTcpSack;
+  refused(b, "window scales without window scaling");
+  b = img;
+  b.tcp[0].rcv_wup = 77 + 31;
+  refused(b, "rcv_wup lies after the end of the receive queue");
+  b = img;
+  b.tcp[0].options.insert(b.tcp[0].options.begin(), {1 /* SOL_SOCKET */, 2 /* SO_REUSEADDR */, {1, 0, 0, 0}});
+  refused(b, "is not held as an ordinary option");
+  b = img;
+  b.tcp[0].shutdown = 8;
+  refused(b, "unknown shutdown bits");
+  b = img;
+  b.files.fds.back().object = 4243;
+  refused(b, "names socket 4243, which the tcp section lacks");
+  b = img;
+  b.files.fds.back().flags |= 02000;  // O_APPEND
+  refused(b, "flags other than O_RDWR, O_NONBLOCK and O_ASYNC");
+  b = img;
+  b.files.fds.pop_back();
+  refused(b, "is held by no fd");
+  b = img;
+  b.tcp.push_back(c);
+  refused(b, "not sorted by id, or a duplicate");
+}
+
+// ------------------------------------------- ptys
+
+namespace {
+// The realistic image with pty 7: master fd 10, slave fds 11 and 12, queued
+// data both ways, the process's controlling terminal.
+Image image_with_pty() {
+  Image img = realistic_image();
+  Pty p;
+  p.id = 7;
+  p.lflag = 0000002;  // ICANON
+  p.cc.assign(kPtyCcCount, 0);
+  p.cc[2] = 0x7f;
+  p.rows = 24, p.cols = 80, p.xpixel = 640, p.ypixel = 480;
+  p.packet = 1, p.locked = 1, p.excl_slave = 1;
+  p.input.push_back({{'l', 's', '\n'}, kPtyEndChar});
+  p.input.push_back({{}, kPtyEndEof});
+  p.input.push_back({{'p', 'a'}, kPtyPartial});
+  p.output = {'o', 'u', 't'};
+  p.session = p.foreground = img.process.pid;
+  img.ptys.push_back(p);
+  for (int fd : {10, 11, 12}) {
+    FdEntry f;
+    f.fd = fd;
+    f.kind = fd == 10 ? FdKind::PtyMaster : FdKind::PtySlave;
+    f.flags = fd == 12 ? O_RDONLY : O_RDWR;
+    f.object = 7;
+    img.files.fds.push_back(f);
+  }
+  return img;
+}
+}  // namespace
+
+TEST_CASE("format: ptys round-trip") {
+  Image img = image_with_pty();
+  auto o = write_and_open(img, one_page());
+  const Image& back = o->reader->image();
+  REQUIRE(back.ptys.size() == 1);
+  const Pty& p = back.ptys[0];
+  CHECK(p.id == 7);
+  CHECK(p.cc.size() == kPtyCcCount);
+  CHECK(p.cc[2] == 0x7f);
+  CHECK((p.rows == 24 && p.cols == 80 && p.xpixel == 640 && p.ypixel == 480));
+  CHECK((p.packet == 1 && p.locked == 1 && p.excl_slave == 1 && p.excl_master == 0));
+  REQUIRE(p.input.size() == 3);
+  CHECK(p.input[0].end == kPtyEndChar);
+  CHECK(p.input[1].bytes.empty());
+  CHECK(p.input[2].bytes.size() == 2);
+  CHECK(p.output.size() == 3);
+  CHECK(p.session == img.process.pid);
+  REQUIRE(back.files.fds.size() == 3);
+  CHECK(back.files.fds[0].kind == FdKind::PtyMaster);
+  CHECK(back.files.fds[2].kind == FdKind::PtySlave);
+  CHECK(back.files.fds[2].object == 7);
+}
+
+TEST_CASE("format: bad pty records are refused") {
+  auto refused = [](void (*edit)(Image&), const char* why) {
+    Image img = image_with_pty();
+    edit(img);
+    CHECK_THROWS_WITH_AS(write_and_open(img, one_page()), has(why), FormatError);
+  };
+  refused([](Image& i) { i.ptys[0].line = 2; }, "is not N_TTY");
+  refused([](Image& i) { i.ptys[0].cols = 1u << 16; }, "window size out of range");
+  refused([](Image& i) { i.ptys[0].locked = 2; }, "a flag is not 0 or 1");
+  refused([](Image& i) { i.ptys[0].input[0].end = 3; }, "unknown end");
+  refused([](Image& i) { i.ptys[0].input[0].end = kPtyPartial; }, "only the last input line may be unfinished");
+  refused([](Image& i) { i.ptys[0].lflag = 0; }, "input lines on a terminal not in canonical mode");
+  refused([](Image& i) { i.ptys[0].input[2].bytes.assign(4095, 'x'); }, "more queued input than a line discipline holds");
+  refused([](Image& i) { i.ptys[0].session = 1; }, "which no process leads in the image");
+  refused([](Image& i) { i.ptys[0].foreground = 1; }, "which has no such group in the image");
+  refused([](Image& i) { i.ptys[0].foreground = 0; }, "both be set or both 0");
+  refused([](Image& i) { i.files.fds[0].kind = FdKind::PtySlave; }, "0 master fds, not 1");
+  refused([](Image& i) { i.files.fds.resize(1); }, "no slave fd");
+  refused([](Image& i) { i.files.fds.clear(); }, "pty 7: no fd names it");
+  refused([](Image& i) { i.files.fds[1].object = 8; }, "pty 8 is not in the ptys section");
+  refused([](Image& i) { i.files.fds[0].flags = O_RDONLY; }, "a pty master is open read-write");
+  refused([](Image& i) { i.ptys.push_back(i.ptys[0]); }, "ids not ascending");
+  refused([](Image& i) { i.ptys[0].cc.resize(18); }, "pty control characters: 18, not 19");
+}
+
 TEST_CASE("format: inherited chunks (encoding 2) carry no bytes and need a parent") {
   const auto good = image_bytes(realistic_image(), {{kHeap, compressible_pages(4, 7)}}, {ChunkEncoding::Raw, 0});
   auto o = open_bytes(good);
@@ -1633,7 +1825,7 @@ TEST_CASE("format: open file descriptions and pipes across the tree's members") 
     TreeCase t;
     FdEntry a = r, b = c;
     a.description = 0, b.description = 0;
-    b.flags = O_WRONLY;
+    b.flags = O_RDONLY;  // two read ends: unread data only on ends that read (inet's rule)
     a.contents.assign(3000, 'x');
     b.contents.assign(3000, 'y');  // one pipe, 6000 bytes in 4096
     with_fds(t, a, b);
