@@ -28,32 +28,40 @@ fd_list() {
   done
 }
 
-# wait_children PID N: until PID has N children.
-wait_children() {
-  local i
+# wait_child PID COMM: until PID has a child whose command is COMM (a
+# forked bash has exec'd it).
+wait_child() {
+  local i c
   for ((i = 0; i < WAIT_SECONDS * 20; i++)); do
-    (($(cat /proc/"$1"/task/*/children 2>/dev/null | wc -w) >= $2)) && return 0
+    for c in $(cat /proc/"$1"/task/*/children 2>/dev/null); do
+      [[ $(cat "/proc/$c/comm" 2>/dev/null) == "$2" ]] && return 0
+    done
     sleep 0.05
   done
-  fail "pid $1 has not $2 children after ${WAIT_SECONDS}s"
+  fail "pid $1 has no child running $2 after ${WAIT_SECONDS}s"
 }
 
-# case NAME KIDS FLAGS CMD...: starts CMD (with KIDS children once running),
-# records its processes' fds, dumps it, restores it with FLAGS from a shell
-# holding fds 7, 9 and 200, and compares.
+# case_of NAME CHILD FLAGS CMD...: starts CMD, which prints "ready" once
+# set up (and has a child running CHILD, unless CHILD is "-"), records its
+# processes' fds, dumps it, restores it with FLAGS from a process holding
+# fds 4, 7, 9 and 200, and compares.
 case_of() {
-  local name=$1 kids=$2 flags=$3; shift 3
+  local name=$1 child=$2 flags=$3; shift 3
   start "$name" "$@"
-  ((kids == 0)) || wait_children "$(pid_of "$name")" "$kids"
-  sleep 0.2  # bash has exec'd its job's command
+  wait_lines "$name" 1
+  [[ $child == - ]] || wait_child "$(pid_of "$name")" "$child"
   fd_list "$(pid_of "$name")" >"$WORK/$name.want"
   dump "$name" "$WORK/$name.ckpt"
   RESTORE_FLAGS=$flags restore_start "back$name" "$WORK/$name.ckpt"
-  local root
+  local root i
   root=$(RESTORE_FLAGS=$flags restored_pid "back$name")
-  ((kids == 0)) || wait_children "$root" "$kids"
-  sleep 0.5  # the restored processes have passed their trampolines (they close what they do not keep there)
-  fd_list "$root" >"$WORK/$name.got"
+  # Until every restored process has passed its trampoline, which closes
+  # what it does not keep (the launchers' fds are a superset before).
+  for ((i = 0; i < WAIT_SECONDS * 10; i++)); do
+    fd_list "$root" >"$WORK/$name.got" 2>/dev/null
+    cmp -s "$WORK/$name.want" "$WORK/$name.got" && break
+    sleep 0.1
+  done
   expect_same "fds of the restored processes ($name: restore $flags with fds 4 7 9 200 open)" "$WORK/$name.want" "$WORK/$name.got"
   check_quiet "$WORK/back$name.err" "restore $flags ($name)"
   log "$name, restore $flags: $(tr '\n' ';' <"$WORK/$name.got")"
@@ -72,9 +80,10 @@ import os, sys
 os.open("/etc/passwd", os.O_RDONLY)    # 3
 os.open("/etc/hostname", os.O_RDONLY)  # 4
 os.dup2(3, 12)
+print("ready", flush=True)
 sys.stdin.readline()
 '
-case_of single 0 "" python3 -c "$HOLDER"
-case_of single_ns 0 --pid-ns python3 -c "$HOLDER"
-case_of tree 1 "" bash -c 'sleep 1000 & wait'
-case_of tree_ns 1 --pid-ns bash -c 'sleep 1000 & wait'
+case_of single - "" python3 -c "$HOLDER"
+case_of single_ns - --pid-ns python3 -c "$HOLDER"
+case_of tree sleep "" bash -c 'sleep 1000 & echo ready; wait'
+case_of tree_ns sleep --pid-ns bash -c 'sleep 1000 & echo ready; wait'
