@@ -31,6 +31,7 @@
 #include "dumper/ScopedFd.h"
 #include "dumper/TargetFile.h"
 #include "dumper/TcpConnection.h"
+#include "dumper/Terminal.h"
 #include "dumper/TimerFd.h"
 #include "dumper/UnixSocket.h"
 #include "dumper/Tracee.h"
@@ -90,9 +91,20 @@ static int root_stdio_of(pid_t pid, pid_t root, int fd) {
 
 format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas, std::vector<std::string>* left_out,
                              pid_t root, bool inherit_outside_sockets, TcpConnections* tcp,
-                             const PtyEnds* tree_pty_ends) {
+                             const PtyEnds* tree_pty_ends, const UserTerminal& terminal,
+                             std::optional<format::TerminalInfo>* terminal_record) {
   const bool is_root = root == 0 || root == pid;
   format::FileTable table;
+  // Whether fd m is on the user's terminal (a pty master, 5:2, never is: it
+  // answers TIOCGDEV with its slave's number); the first such fd gives the
+  // terminal's record.
+  auto on_terminal = [&](int m, const struct stat& st) {
+    if (!terminal_record || !S_ISCHR(st.st_mode) || !is_tty(st.st_rdev) || st.st_rdev == makedev(5, 2) ||
+        !on_user_terminal(pid, m, terminal))
+      return false;
+    if (!*terminal_record) *terminal_record = read_terminal(pid, m);
+    return true;
+  };
   std::map<uint64_t, size_t> object_index;  // id -> index in table.objects
 
   // Shared memory behind mappings, read through map_files (once per object).
@@ -155,7 +167,10 @@ format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas, st
   std::set<int> skipped;  // --ignore-fds: open files (by lowest fd) refused and left out
   for (const auto& group : groups) {
     const int n = group.front();
-    if (const int of = is_root ? -1 : root_stdio_of(pid, root, n); of >= 0) {
+    const int of = is_root ? -1 : root_stdio_of(pid, root, n);
+    if (struct stat st; (of >= 0 || (is_root && n <= 2)) && stat(proc_path(pid, "fd/" + std::to_string(n)).c_str(), &st) == 0)
+      on_terminal(n, st);  // restore's own stdio: only the terminal's record is read through it
+    if (of >= 0) {
       // Restore's own fd `of` stands for the root's, and so for this too.
       for (int m : group) {
         uint32_t flags = uint32_t(std::stoul(fdinfo_field(read_fdinfo(pid, m), "flags"), nullptr, 8));
@@ -219,6 +234,9 @@ format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas, st
       }
     } else if (classify_pty_end(pid, n, st, info, pty_ends, f)) {
       // both ends of a pty in the dump: Pty.h (its settings and queues: read_ptys)
+    } else if (on_terminal(n, st)) {
+      f.kind = FdKind::Terminal;  // reopened on restore's terminal (Terminal.h)
+      f.rdev = st.st_rdev;
     } else if (target == "anon_inode:[eventfd]") {
       f.kind = FdKind::EventFd;
       f.count = std::stoull(fdinfo_field(info, "eventfd-count"), nullptr, 16);
@@ -281,7 +299,8 @@ format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas, st
       f.file.size = uint64_t(st.st_size);
       f.file.mtime_ns = int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
     } else if (S_ISCHR(st.st_mode)) {
-      if (is_tty(st.st_rdev)) refuse_fd(pid, n, "terminals other than the inherited stdio are not supported yet (" + target + ")");
+      if (is_tty(st.st_rdev))
+        refuse_fd(pid, n, "terminals other than the process's controlling terminal are not supported yet (" + target + ")");
       f.kind = FdKind::CharDevice;
       f.rdev = st.st_rdev;
     } else {

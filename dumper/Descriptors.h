@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "dumper/Pty.h"
+#include "dumper/Terminal.h"
 #include "format/Image.h"
 
 namespace ckpt::dumper {
@@ -31,12 +32,23 @@ namespace ckpt::dumper {
 // member (`pid` != `root`), its fds on one of those open file descriptions
 // become stdio dups of the root's number, and its own fds 0-2 are saved
 // like any other fd.
+//
+// fds on `terminal` (the user's terminal, Terminal.h) are carried: as
+// FdKind::Terminal unless they are restore's stdio (above), and the
+// terminal's record goes to *terminal_record (when some fd, restore's stdio
+// included, is on it). Other terminals are refused, and so are ptys unless
+// both ends are in `pty_ends` (Pty.h).
+//
+// `inherit_outside_sockets` (--inherit-outside-sockets): a Unix socket
+// connected outside the dumped processes is saved as an outside end.
 // TCP connections are read into *tcp (TcpConnection.h), which the caller
 // keeps until the image is committed; without it they are refused.
 class TcpConnections;
 format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas,
                              std::vector<std::string>* left_out = nullptr, pid_t root = 0,
                              bool inherit_outside_sockets = false,
-                             TcpConnections* tcp = nullptr, const PtyEnds* pty_ends = nullptr);
+                             TcpConnections* tcp = nullptr, const PtyEnds* pty_ends = nullptr,
+                             const UserTerminal& terminal = {},
+                             std::optional<format::TerminalInfo>* terminal_record = nullptr);
 
 }  // namespace ckpt::dumper

@@ -234,8 +234,8 @@ struct MemberRecords {
   uint32_t subreaper = 0;
 };
 
-MemberRecords read_member(const Tracee& tracee, pid_t root, const PtyEnds& pty_ends, const DumpOptions& o,
-                          DumpReport& r, TcpConnections& tcp) {
+MemberRecords read_member(const Tracee& tracee, pid_t root, const PtyEnds& pty_ends, const UserTerminal& terminal,
+                          const DumpOptions& o, DumpReport& r, TcpConnections& tcp) {
   const pid_t pid = tracee.pid();
   if (tracee.tids().size() > format::kMaxThreads)
     throw DumpError("pid " + std::to_string(pid) + " has " + std::to_string(tracee.tids().size()) +
@@ -247,7 +247,8 @@ MemberRecords read_member(const Tracee& tracee, pid_t root, const PtyEnds& pty_e
   read_guard_regions(pid, image.vmas);
   image.sysv_shm = read_sysv_shm(pid, image.vmas);
   image.mm = mm_info(pid, image.vmas);
-  image.files = read_files(pid, image.vmas, o.ignore_fds ? &r.warnings : nullptr, root, o.inherit_outside_sockets, &tcp, &pty_ends);
+  image.files = read_files(pid, image.vmas, o.ignore_fds ? &r.warnings : nullptr, root, o.inherit_outside_sockets, &tcp,
+                           &pty_ends, terminal, &image.terminal);
   image.tcp = tcp.records_for(image.files);
   // For syscall injection: code in the vdso (always mapped and present) if
   // it has it, else the process's own (x86/RemoteSyscall.h).
@@ -321,8 +322,14 @@ DumpReport dump(const DumpOptions& o) {
   PtyEnds pty_ends;  // the ptys with both ends in the tree (Pty.h)
   for (size_t i = 0; i < ms.size(); ++i)
     if (ms[i].tracee) find_pty_ends(ms[i].pid, ms[i].pid != o.pid, pty_ends);
+  // The user's terminal: the root's controlling terminal, unless a member
+  // holds its pty master (then the pair is the tree's own).
+  std::set<uint32_t> masters;
+  for (const auto& m : ms)
+    if (m.tracee) masters.merge(pty_masters_of(m.pid));
+  const UserTerminal terminal = find_user_terminal(o.pid, masters);
   for (size_t i = 0; i < ms.size(); ++i)
-    if (ms[i].tracee) records[i] = read_member(*ms[i].tracee, o.pid, pty_ends, o, r, tcp);
+    if (ms[i].tracee) records[i] = read_member(*ms[i].tracee, o.pid, pty_ends, terminal, o, r, tcp);
   if (!o.kill)
     for (std::string& w : tcp.running_warnings()) r.warnings.push_back(std::move(w));
   format::ProcessTree record = tree.record();

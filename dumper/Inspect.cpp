@@ -149,7 +149,17 @@ void print_json(const ImageReader& r, std::ostream& out) {
         << ",\"input_bytes\":" << in << ",\"output_bytes\":" << p.output.size() << ",\"session\":" << p.session
         << "}";
   }
-  out << "],\"outside_pipe_ends\":[";
+  out << "],\"terminal\":";
+  if (const auto& tm = img.terminal) {
+    out << "{\"path\":" << json_string(tm->path) << ",\"foreground\":"
+        << ((tm->flags & format::kTerminalForeground) ? "true" : "false") << ",\"session_leader\":"
+        << ((tm->flags & format::kTerminalSessionLeader) ? "true" : "false") << ",\"iflag\":" << tm->termios.iflag
+        << ",\"oflag\":" << tm->termios.oflag << ",\"cflag\":" << tm->termios.cflag << ",\"lflag\":"
+        << tm->termios.lflag << ",\"rows\":" << tm->rows << ",\"cols\":" << tm->cols << "}";
+  } else {
+    out << "null";
+  }
+  out << ",\"outside_pipe_ends\":[";
   const std::vector<int> outside = outside_pipe_ends(img);
   for (size_t i = 0; i < outside.size(); ++i) out << (i ? "," : "") << outside[i];
   out << "],\"threads\":[";
@@ -313,6 +323,18 @@ void print_member(const Image& img, std::ostream& out) {
         << ((p.lflag & 2) ? ", canonical" : ", raw") << (p.packet ? ", packet mode" : "") << (p.locked ? ", locked" : "")
         << ", " << in << " bytes of input and " << p.output.size() << " of output queued"
         << (p.session ? ", the process's controlling terminal" : "") << "\n";
+  }
+  if (const auto& tm = img.terminal) {
+    // Enough to tell a full-screen program's raw mode from a shell's cooked one.
+    const uint32_t lflag = tm->termios.lflag;
+    std::snprintf(line, sizeof line,
+                  "terminal: %s, %ux%u, %s%s; settings iflag %#x oflag %#x cflag %#x lflag %#x (%s, %s)\n",
+                  printable(tm->path).c_str(), unsigned(tm->cols), unsigned(tm->rows),
+                  (tm->flags & format::kTerminalForeground) ? "in the foreground" : "in the background",
+                  (tm->flags & format::kTerminalSessionLeader) ? ", session leader" : "", tm->termios.iflag,
+                  tm->termios.oflag, tm->termios.cflag, lflag, (lflag & 2) ? "canonical" : "raw or cbreak",
+                  (lflag & 8) ? "echo" : "no echo");  // ICANON, ECHO
+    out << line;
   }
   for (int fd : outside_pipe_ends(img)) {
     auto f = std::lower_bound(img.files.fds.begin(), img.files.fds.end(), fd,

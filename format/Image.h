@@ -5,12 +5,14 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "format/UnixSocket.h"
 #include "format/SocketOptions.h"
 #include "format/TcpConnection.h"
+#include "format/Terminal.h"
 
 namespace ckpt::format {
 
@@ -32,6 +34,7 @@ enum class SectionType : uint32_t {
   Files = 8,      // FileTable
   SysvShm = 13,   // std::vector<SysvSegment>; optional (written only when there are segments)
   Ptys = 29,      // std::vector<Pty>; optional (written only when the process holds both ends of a pty)
+  Terminal = 28,  // TerminalInfo (format/Terminal.h); optional (written only when an fd was on the user's terminal)
   Tree = 21,      // ProcessTree: the members; exactly one, flags 0 (docs/format.md, "Process trees")
   // 22: reserved for the tree (tree-wide records).
   UnixSockets = 25,  // FileTable::unix_sockets; optional (written only when there are some)
@@ -43,7 +46,8 @@ inline constexpr uint32_t kSectionTypeCount = 8;  // types 1..kSectionTypeCount 
 inline bool section_type_is_optional(uint32_t t) {
   return t == uint32_t(SectionType::SysvShm) || t == uint32_t(SectionType::Tree) ||
          t == uint32_t(SectionType::UnixSockets) || t == uint32_t(SectionType::InetSockets) ||
-         t == uint32_t(SectionType::Tcp) || t == uint32_t(SectionType::Ptys);
+         t == uint32_t(SectionType::Tcp) || t == uint32_t(SectionType::Ptys) ||
+         t == uint32_t(SectionType::Terminal);
 }
 // Whether a section belongs to one member of the tree (its header's flags
 // carry the member's index) rather than to the whole image (flags 0).
@@ -352,10 +356,14 @@ enum class FdKind : uint32_t {
   Inotify = 12,     // `watches`
   UnixSocket = 13,  // `object` = the UnixSocket record's inode (format/UnixSocket.h)
   InetSocket = 14,  // `object` = InetSocket id (IPv4/IPv6 TCP, UDP, ping: not a live connection)
-  NetlinkSocket = 19,  // `object` = InetSocket id of a netlink socket
   TcpConnection = 15,  // `object` = TcpConnection id (its socket inode), in the tcp section
+  // The user's terminal (Image::terminal), an open file description of its
+  // own: restored as a new open of restore's terminal (`file.path`, `rdev`
+  // as at dump: /dev/tty (5:0) opens restore's controlling terminal).
+  Terminal = 16,
   PtyMaster = 17,   // `object` = Pty id: the master (/dev/ptmx) of a pty whose slave is open in the image too
   PtySlave = 18,    // `object` = Pty id: one open of that pty's slave (/dev/pts/N)
+  NetlinkSocket = 19,  // `object` = InetSocket id of a netlink socket
 };
 bool fd_kind_is_valid(uint32_t raw);
 const char* fd_kind_name(FdKind kind);
@@ -573,6 +581,7 @@ struct Image {
   std::vector<SysvSegment> sysv_shm; // sorted by id
   std::vector<TcpConnection> tcp;    // sorted by id (TcpConnection.h)
   std::vector<Pty> ptys;             // sorted by id
+  std::optional<TerminalInfo> terminal;  // the user's terminal, when an fd (0-2 included) was on it
 };
 
 // For a validated image (every chunk inside one VMA): the index of the VMA

@@ -186,6 +186,7 @@ ImageReader::ImageReader(int fd) : fd_(fd) {
       case SectionType::InetSockets: inet_sockets[s.member] = decode_inet_sockets(p.data(), p.size(), s.payload()); break;
       case SectionType::Tcp: img.tcp = decode_tcp_connections(p.data(), p.size(), s.payload()); break;
       case SectionType::Ptys: img.ptys = decode_ptys(p.data(), p.size(), s.payload()); break;
+      case SectionType::Terminal: img.terminal = decode_terminal(p.data(), p.size(), s.payload()); break;
       case SectionType::PageData:
       case SectionType::Tree: break;
     }

@@ -113,6 +113,7 @@ void ImageWriter::write_tree_metadata(const ProcessTree& tree, const std::vector
       section(SectionType::InetSockets, encode_inet_sockets(image->files.inet_sockets), i);
     if (!image->tcp.empty()) section(SectionType::Tcp, encode_tcp_connections(image->tcp), i);
     if (!image->ptys.empty()) section(SectionType::Ptys, encode_ptys(image->ptys), i);
+    if (image->terminal) section(SectionType::Terminal, encode_terminal(*image->terminal), i);
   }
   begin_page_data();
 }

@@ -52,6 +52,7 @@ inline constexpr uint32_t kMaxPtys = 4096;               // /proc/sys/kernel/pty
 // each direction and ckpt carries; more is refused at dump.
 inline constexpr uint32_t kMaxPtyQueueBytes = 4096;
 inline constexpr uint32_t kPtyCcCount = 19;                // NCCS of the kernel's termios2
+inline constexpr uint32_t kMaxWindowDimension = 65535;  // each field of the terminal's struct winsize
 // Highest user address + 1 with 4-level paging (TASK_SIZE_MAX on x86-64).
 inline constexpr uint64_t kUserSpaceEnd = 0x00007ffffffff000ull;
 

@@ -24,6 +24,7 @@ const char* section_name(SectionType type) {
     case SectionType::InetSockets: return "inet_sockets";
     case SectionType::Tcp: return "tcp";
     case SectionType::Ptys: return "ptys";
+    case SectionType::Terminal: return "terminal";
     case SectionType::Tree: return "tree";
     case SectionType::UnixSockets: return "unix_sockets";
   }
@@ -84,14 +85,12 @@ const char* fd_kind_name(FdKind kind) {
     case FdKind::TcpConnection: return "tcp connection";
     case FdKind::PtyMaster: return "pty-master";
     case FdKind::PtySlave: return "pty-slave";
+    case FdKind::Terminal: return "terminal";
   }
   return "unknown";
 }
 
-bool fd_kind_is_valid(uint32_t raw) {
-  return (raw >= 1 && raw <= uint32_t(FdKind::TcpConnection)) || raw == uint32_t(FdKind::PtyMaster) ||
-         raw == uint32_t(FdKind::PtySlave) || raw == uint32_t(FdKind::NetlinkSocket);
-}
+bool fd_kind_is_valid(uint32_t raw) { return raw >= 1 && raw <= uint32_t(FdKind::NetlinkSocket); }
 
 const char* lock_kind_name(LockKind kind) {
   switch (kind) {

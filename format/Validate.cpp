@@ -397,6 +397,8 @@ void validate_image(const Image& image, const std::vector<SectionInfo>& sections
     throw FormatError(section_offset(sections, image.ptys.empty() ? SectionType::Files : SectionType::Ptys), why);
   };
   validate_ptys(image, bad_ptys);  // across the tree's members: validate_tree
+  const uint64_t terminal_at = image.terminal ? section_offset(sections, SectionType::Terminal) : files_at;
+  validate_terminal(image, [&](const std::string& why) { throw FormatError(terminal_at, "terminal: " + why); });
 
   const uint64_t threads_at = section_offset(sections, SectionType::Threads);
   std::vector<int32_t> tids;

@@ -232,6 +232,9 @@ void check_files(const format::Image& image, const ExternalFds& external, bool r
           fail(f, "--inherit-fd " + std::to_string(f.fd) + " was given but restore's fd " + std::to_string(f.fd) +
                       " is not a socket");
         break;
+      case FdKind::Terminal:
+        if (!external.terminal) fail(f, "it was on the user's terminal, and this restore has none to give it");
+        break;
       case FdKind::Fifo:
         if (fifo_is_unlinked(image, f)) break;  // recreated (DeletedFiles.h)
         if (stat(f.file.path.c_str(), &st) != 0 || !S_ISFIFO(st.st_mode)) fail(f, "the FIFO is missing");
@@ -375,10 +378,33 @@ void prepare_fds(const format::Image& image, const ExternalFds& external /*check
     };
     return rank(a) < rank(b);
   });
+  // `high` (a descriptor above `base`) goes to f's number, and dups of it
+  // to f's other numbers (more fds of one open file description), when the
+  // trampoline moves every fd into place.
+  auto place = [&](const FdEntry& f, int high) {
+    out.moves.push_back({high, f.fd, f.cloexec});
+    out.close_upto = std::max(out.close_upto, high + 1);
+    created[f.fd] = high;
+    for (const format::FdNumber& d : f.dups) {
+      int again = fcntl(high, F_DUPFD_CLOEXEC, base);
+      if (again < 0) fail(f, "cannot give it fd " + std::to_string(d.fd) + " too: " + std::strerror(errno));
+      out.moves.push_back({again, d.fd, d.cloexec});
+      out.close_upto = std::max(out.close_upto, again + 1);
+    }
+  };
   for (const FdEntry* fp : order) {
     const FdEntry& f = *fp;
     const bool nonblock = f.flags & O_NONBLOCK;
     int fd = -1;
+    if (f.kind == FdKind::Terminal && external.terminal->fallback()) {
+      // No terminal at restore: a dup of restore's stdin or stdout (its
+      // description, flags and all, as for fds 0-2 themselves).
+      const int of = Terminal::fallback_fd(f);
+      int high = fcntl(of, F_DUPFD_CLOEXEC, base);
+      if (high < 0) fail(f, "cannot make it a dup of restore's fd " + std::to_string(of) + ": " + std::strerror(errno));
+      place(f, high);
+      continue;
+    }
     if (auto it = f.description ? tree.descriptions.find(f.description) : tree.descriptions.end();
         it != tree.descriptions.end()) {
       // One description, inherited across fork by several members: the
@@ -389,16 +415,8 @@ void prepare_fds(const format::Image& image, const ExternalFds& external /*check
       // The dumper attaches a pipe's or FIFO's unread data to one end
       // only, which may be this member's record of the description.
       if ((f.kind == FdKind::Pipe || f.kind == FdKind::Fifo) && !f.contents.empty()) keep_for_fill(out, f, high, base);
-      out.moves.push_back({high, f.fd, f.cloexec});
-      out.close_upto = std::max(out.close_upto, high + 1);
-      created[f.fd] = high;
       if (f.flags & O_ASYNC) out.fixups.push_back({f.fd, trampoline::kFixupAsync, 0, 0});
-      for (const format::FdNumber& d : f.dups) {
-        int again = fcntl(high, F_DUPFD_CLOEXEC, base);
-        if (again < 0) fail(f, "cannot give it fd " + std::to_string(d.fd) + " too: " + std::strerror(errno));
-        out.moves.push_back({again, d.fd, d.cloexec});
-        out.close_upto = std::max(out.close_upto, again + 1);
-      }
+      place(f, high);
       continue;
     }
     switch (f.kind) {
@@ -416,6 +434,7 @@ void prepare_fds(const format::Image& image, const ExternalFds& external /*check
       case FdKind::Inotify: fd = make_inotify(f); break;
       case FdKind::InetSocket:
       case FdKind::NetlinkSocket: fd = make_inet_socket(image, f); break;
+      case FdKind::Terminal: fd = external.terminal->open_for(f); break;
       case FdKind::Pipe:
         if (f.external && external.inherit.count(f.fd)) {
           fd = fcntl(f.fd, F_DUPFD_CLOEXEC, base);  // --inherit-fd: restore's own fd f.fd
@@ -505,16 +524,8 @@ void prepare_fds(const format::Image& image, const ExternalFds& external /*check
       if (again < 0) fail(f, std::string("cannot keep the connection for its unsent data: ") + std::strerror(errno));
       out.tcp_unsent.emplace_back(&tcp_record(image, f), again);
     }
-    out.moves.push_back({high, f.fd, f.cloexec});
-    out.close_upto = std::max(out.close_upto, high + 1);
-    created[f.fd] = high;
     if (f.description) tree.descriptions[f.description] = high;
-    for (const format::FdNumber& d : f.dups) {  // more fds of one open file description
-      int again = fcntl(high, F_DUPFD_CLOEXEC, base);
-      if (again < 0) fail(f, "cannot give it fd " + std::to_string(d.fd) + " too: " + std::strerror(errno));
-      out.moves.push_back({again, d.fd, d.cloexec});
-      out.close_upto = std::max(out.close_upto, again + 1);
-    }
+    place(f, high);
   }
   for (const format::StdioDup& d : image.files.stdio_dups) {  // restore's own 0-2 stand for the saved ones
     int again = fcntl(d.of, F_DUPFD_CLOEXEC, base);

@@ -17,6 +17,7 @@
 
 #include "format/Image.h"
 #include "restorer/Pty.h"
+#include "restorer/Terminal.h"
 #include "trampoline/Plan.h"
 
 namespace ckpt::restorer {
@@ -39,9 +40,11 @@ struct PreparedFiles {
 };
 
 // What stands in for the pipe ends whose other end was outside the process.
+// And what stands in for the user's terminal (Terminal.h).
 struct ExternalFds {
   std::set<int> inherit;  // --inherit-fd N: restore's own fd N becomes the restored process's fd N
   bool null = false;      // --external-fds=null: /dev/null for every other one
+  const Terminal* terminal = nullptr;  // restore's terminal (Terminal::plan); required when the image had one
 };
 
 // What the members of a tree share while the root launcher creates every

@@ -63,7 +63,8 @@ static HomeLayout layout(const format::Image& image) {
   h.move_offset = h.keep_offset + nkeep * sizeof(Range);
   h.ldt_offset = h.move_offset + nmove * sizeof(Move);
   h.shared_offset = h.ldt_offset + image.task.ldt.size() * sizeof(trampoline::LdtEntry);
-  h.thread_offset = h.shared_offset + image.task.shared_pending.size() * sizeof(trampoline::QueuedSignal);
+  // One more shared signal than saved: the terminal's SIGWINCH (Terminal.h).
+  h.thread_offset = h.shared_offset + (image.task.shared_pending.size() + 1) * sizeof(trampoline::QueuedSignal);
   h.fd_move_offset = h.thread_offset + image.threads[0].pending.size() * sizeof(trampoline::QueuedSignal);
   size_t fd_numbers = image.files.stdio_dups.size(), locks = 0, fixups = 0;
   for (const auto& f : image.files.fds) {
@@ -505,6 +506,15 @@ void launch(const format::Image& image, const MachineFit& fit, const AddressPlan
   plan->shared_pending_count = uint32_t(task.shared_pending.size());
   for (size_t i = 0; i < task.shared_pending.size(); ++i)
     std::memcpy(base + h.plan + h.shared_offset + i * 128, task.shared_pending[i].data(), 128);
+  if (options.sigwinch) {
+    // As the kernel sends it on a resize (SI_KERNEL, from no one): the
+    // program learns the new terminal's size and redraws.
+    format::SigInfo winch{};
+    const int32_t signo = SIGWINCH, code = 0x80;  // SI_KERNEL
+    std::memcpy(winch.data(), &signo, 4);
+    std::memcpy(winch.data() + 8, &code, 4);
+    std::memcpy(base + h.plan + h.shared_offset + plan->shared_pending_count++ * 128, winch.data(), 128);
+  }
   plan->thread_pending_offset = h.thread_offset;
   plan->thread_pending_count = uint32_t(thread.pending.size());
   for (size_t i = 0; i < thread.pending.size(); ++i)
@@ -536,13 +546,20 @@ void launch(const format::Image& image, const MachineFit& fit, const AddressPlan
   // process use, and one granted on request (AMX tile data) is never in use
   // in an image (the dump refuses that).
   const uint64_t frame_features_mask = ~x86::xfeatures_on_request(x86::xcr0());
+  // The terminal's SIGWINCH reaches the leader first if it has a handler
+  // and does not block it: its interrupted call ends as that delivery
+  // would end it (x86::handler_registers).
+  const format::SigAction& winch_action = task.sigactions[SIGWINCH - 1];
+  const bool winch_to_leader = options.sigwinch && winch_action.handler > 1 &&
+                               !(thread.sigmask & (1ull << (SIGWINCH - 1)));
   auto build_frame = [&](size_t i) {
     const format::ThreadState& t = image.threads[i];
     const uint64_t frame_features = t.xfeatures & frame_features_mask;
     const size_t frame_xsave = std::min(t.xsave.size(), size_t(x86::xsave_size_of(frame_features)));
     x86::UserRegs regs;
     std::memcpy(&regs, t.gpr.data(), sizeof regs);
-    regs = x86::resume_registers(regs);
+    regs = i == 0 && winch_to_leader ? x86::handler_registers(regs, winch_action.flags & SA_RESTART)
+                                     : x86::resume_registers(regs);
     apply_rseq_abort(mem, t, regs, false);
     x86::KernelStack altstack{t.altstack_sp, t.altstack_flags, 0, t.altstack_size};
     return x86::build_sigframe(frame_at[i], frame_addr[i], regs, t.sigmask, t.xsave.data(), frame_xsave,
@@ -593,6 +610,9 @@ void launch(const format::Image& image, const MachineFit& fit, const AddressPlan
                  (unsigned long)h.size, moves.size(), keep.size());
   std::fputs((limit_warnings + apply_process_state(image)).c_str(), stderr);
   std::fflush(nullptr);
+  // Last of all (a full-screen program's raw mode would garble the lines
+  // above); put back by the Terminal if anything threw before this.
+  if (options.terminal) options.terminal->apply();
 
   // Point of no return. No signal may be handled from here on: the
   // launcher's code is about to disappear, and the saved actions (SIG_DFL:

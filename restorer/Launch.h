@@ -8,6 +8,7 @@
 #include "restorer/AddressPlan.h"
 #include "restorer/Descriptors.h"
 #include "restorer/MachineCheck.h"
+#include "restorer/Terminal.h"
 
 namespace ckpt::restorer {
 
@@ -33,6 +34,10 @@ struct LaunchOptions {
   int uffd = -1;        // restore --lazy: the userfaultfd the lazy areas are registered with
   int lazy_go_fd = -1;  // and the page server's start pipe (LazyPages.h)
   bool saved_tids = false;  // restore --pid-ns: every thread is created with its saved id (PidNamespace.h)
+  // The user's terminal: its settings applied as the last step before the
+  // point of no return (Terminal.h); only the process restore becomes.
+  Terminal* terminal = nullptr;
+  bool sigwinch = false;  // a SIGWINCH left pending: in the terminal's saved foreground group (Terminal::sigwinch)
 };
 
 // The checks launch() makes on staged memory and on the resource limits,

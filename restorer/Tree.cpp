@@ -33,6 +33,7 @@
 #include "restorer/Stager.h"
 #include "restorer/SysvShm.h"
 #include "restorer/TaskRestore.h"
+#include "restorer/Terminal.h"
 #include "restorer/TimeNamespace.h"
 #include "x86/FaultPoint.h"
 
@@ -76,6 +77,8 @@ struct TreeRun {
   int arrive_r = -1, arrive_w = -1, resume_r = -1, resume_w = -1;
   int fd_lo = 0, fd_hi = 0;
   uint32_t live_others = 0;
+  Terminal* terminal = nullptr;     // the user's terminal (Terminal.h)
+  int32_t saved_foreground = 0;     // the terminal's foreground group at the dump (0: no record)
 };
 
 std::string who(const TreeRun& run, size_t i) {
@@ -282,6 +285,8 @@ void run_member(TreeRun& run, size_t i) {
     LaunchOptions options;
     options.tree = {false, run.fd_lo, run.fd_hi, run.arrive_w, run.resume_r, 0};
     options.saved_tids = run.pid_ns;
+    // A member of the terminal's foreground group finds SIGWINCH pending too.
+    options.sigwinch = run.terminal && run.terminal->sigwinch_for(run.tree.members[i].pgid, run.saved_foreground);
     launch(image, run.fits[i], run.plans[i], run.files[i], options);
   } catch (const std::exception& e) {
     const std::string what = e.what();
@@ -357,12 +362,23 @@ int restore_tree(const format::ImageReader& reader, const CommandLine& cl, const
     throw RestoreError("restore --lazy cannot restore a process tree (" + std::to_string(n) +
                        " processes) yet; restore it without --lazy");
   run.fits.resize(n);
+  // The user's terminal, for every member at once (the root first).
+  std::vector<const format::Image*> live_images;
+  for (size_t i = 0; i < n; ++i)
+    if (live(run, i)) {
+      live_images.push_back(&image_of(run, i));
+      if (const auto& t = image_of(run, i).terminal) run.saved_foreground = t->foreground_pgid;
+    }
+  Terminal terminal = Terminal::plan(live_images);
+  run.terminal = &terminal;
+  // Only the root's outside pipe ends can take --inherit-fd (its numbers are restore's).
+  const ExternalFds root_external{external.inherit, external.null, &terminal};
+  const ExternalFds member_external{{}, external.null, &terminal};
   for (size_t i = 0; i < n; ++i) {
     if (!live(run, i)) continue;
     try {
       run.fits[i] = check_machine(image_of(run, i), self);
-      // Only the root's outside pipe ends can take --inherit-fd (its numbers are restore's).
-      check_files(image_of(run, i), i == 0 ? external : ExternalFds{{}, external.null}, i == 0);
+      check_files(image_of(run, i), i == 0 ? root_external : member_external, i == 0);
     } catch (const std::exception& e) {
       throw RestoreError(who(run, i) + ": " + e.what());
     }
@@ -429,7 +445,7 @@ int restore_tree(const format::ImageReader& reader, const CommandLine& cl, const
     const size_t i = k % n;
     if (!live(run, i)) continue;
     try {
-      prepare_fds(image_of(run, i), i == 0 ? external : ExternalFds{{}, external.null}, run.files[i], &shared);
+      prepare_fds(image_of(run, i), i == 0 ? root_external : member_external, run.files[i], &shared);
     } catch (const std::exception& e) {
       throw RestoreError(who(run, i) + ": " + e.what());
     }
@@ -502,6 +518,16 @@ int restore_tree(const format::ImageReader& reader, const CommandLine& cl, const
   options.verbose = cl.verbose;
   options.tree = {true, run.fd_lo, run.fd_hi, run.arrive_r, run.resume_w, run.live_others};
   options.saved_tids = cl.pid_ns;
+  // The terminal's foreground group, when it was another member's than the
+  // root's (a shell's foreground job): that group, made again, in front.
+  if (run.saved_foreground && run.saved_foreground != ms[0].pgid)
+    for (size_t g = 1; g < n; ++g)
+      if (live(run, g) && ms[g].pgid == run.saved_foreground) {
+        terminal.hand_foreground_to(run.slots[g].pgid);
+        break;
+      }
+  options.terminal = &terminal;
+  options.sigwinch = terminal.sigwinch();
   launch(root, run.fits[0], run.plans[0], run.files[0], options);
 }
 

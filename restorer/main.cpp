@@ -37,6 +37,7 @@
 #include "restorer/PidNamespace.h"
 #include "restorer/SysvShm.h"
 #include "restorer/TaskRestore.h"
+#include "restorer/Terminal.h"
 #include "restorer/TimeNamespace.h"
 #include "restorer/Tree.h"
 #include "x86/ProcMaps.h"
@@ -118,7 +119,8 @@ int main(int argc, char** argv) {
       return restorer::restore_tree(reader, cl, {inherit, cl.external_null}, self);
     }
     restorer::MachineFit fit = restorer::check_machine(image, self);
-    const restorer::ExternalFds external{inherit, cl.external_null};
+    restorer::Terminal terminal = restorer::Terminal::plan(image);
+    const restorer::ExternalFds external{inherit, cl.external_null, &terminal};
     restorer::check_files(image, external);
     restorer::check_sysv_shm(image);
     restorer::check_own_files(image, cl.pid_ns);
@@ -153,6 +155,8 @@ int main(int argc, char** argv) {
     restorer::PreparedFiles files = restorer::prepare_objects(image);
     restorer::LaunchOptions options{verbose};
     options.saved_tids = cl.pid_ns;
+    options.terminal = &terminal;
+    options.sigwinch = terminal.sigwinch();
     if (lazy_pages) {
       std::vector<bool> chosen = restorer::choose_lazy(image);
       if (std::find(chosen.begin(), chosen.end(), true) == chosen.end()) {

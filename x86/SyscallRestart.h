@@ -63,4 +63,29 @@ inline UserRegs resume_registers(UserRegs r) {
   return r;
 }
 
+// The registers of a thread that a signal with a handler reaches the moment
+// it resumes, as the kernel's signal delivery leaves an interrupted call
+// (handle_signal): -ERESTARTNOHAND and -ERESTART_RESTARTBLOCK return
+// -EINTR, -ERESTARTSYS too unless the handler has SA_RESTART, and
+// -ERESTARTNOINTR restarts. (The restorer queues such a signal itself: the
+// terminal's SIGWINCH. A program waiting in select() for its terminal
+// then sees EINTR and looks at the flag its handler set, as it would after
+// a real resize.)
+inline UserRegs handler_registers(UserRegs r, bool sa_restart) {
+  if (int64_t(r.orig_rax) >= 0) {
+    switch (int64_t(r.rax)) {
+      case kERESTARTSYS:
+        if (sa_restart) return resume_registers(r);
+        [[fallthrough]];
+      case kERESTARTNOHAND:
+      case kERESTART_RESTARTBLOCK:
+        r.rax = uint64_t(-4);  // -EINTR
+        r.orig_rax = uint64_t(-1);
+        return r;
+      default: break;
+    }
+  }
+  return resume_registers(r);
+}
+
 }  // namespace ckpt::x86

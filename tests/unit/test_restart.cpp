@@ -153,3 +153,22 @@ TEST_CASE("restart: FUTEX_WAIT_BITSET has an absolute deadline, so it restarts; 
   relative.rsi = 0 | 128;  // FUTEX_WAIT_PRIVATE with a relative timeout
   CHECK(restart_action(relative) == RestartAction::Interrupted);
 }
+
+TEST_CASE("restart: a handler reaching a thread inside a call ends it as the kernel's signal delivery would") {
+  // What the terminal's SIGWINCH does to a REPL waiting in select().
+  for (int64_t code : {kERESTARTNOHAND, kERESTART_RESTARTBLOCK}) {
+    UserRegs r = handler_registers(stopped_thread(23, code), true);
+    CHECK(int64_t(r.rax) == -EINTR);
+    CHECK(r.rip == kSyscallRip);
+    CHECK(int64_t(r.orig_rax) == -1);
+  }
+  CHECK(int64_t(handler_registers(stopped_thread(kNrRead, kERESTARTSYS), false).rax) == -EINTR);
+  UserRegs with_restart = handler_registers(stopped_thread(kNrRead, kERESTARTSYS), true);  // SA_RESTART
+  CHECK(with_restart.rip == kSyscallRip - 2);
+  CHECK(with_restart.rax == kNrRead);
+  UserRegs nointr = handler_registers(stopped_thread(kNrRead, kERESTARTNOINTR), false);
+  CHECK(nointr.rip == kSyscallRip - 2);
+  UserRegs done = handler_registers(stopped_thread(kNrRead, 5), false);  // the call had completed
+  CHECK(done.rax == 5);
+  CHECK(done.rip == kSyscallRip);
+}
