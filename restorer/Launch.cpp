@@ -454,8 +454,7 @@ void launch(const format::Image& image, const MachineFit& fit, const AddressPlan
   plan_posix_timers(image, reinterpret_cast<trampoline::TimerPlan*>(base + h.plan + h.timer_offset));
   plan->close_upto = files.close_upto;
   plan->close_from = options.tree.root ? 3 : 0;
-  plan->tree_fd_lo = options.tree.fd_lo;
-  plan->tree_fd_hi = options.tree.fd_hi;
+  plan->tree_member = options.tree.member;
   plan->tree_arrive_fd = options.tree.arrive_fd;
   plan->tree_resume_fd = options.tree.resume_fd;
   plan->tree_wait_count = options.tree.wait_count;

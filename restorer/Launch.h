@@ -23,7 +23,7 @@ uint64_t vdso_scratch_size(const format::Image& image, const VdsoGroup& vdso);
 // A member of a restored tree: where its resume barrier is (trampoline/Plan.h).
 struct TreeLaunch {
   bool root = true;           // the root keeps restore's fds 0-2; another member closes what it does not use
-  int fd_lo = 0, fd_hi = 0;   // the barrier's fds, kept open (0: not in a tree)
+  bool member = false;        // a member of a tree: the barrier's two fds below are kept open
   int arrive_fd = -1, resume_fd = -1;
   uint32_t wait_count = 0;    // the root: how many other live members to wait for
 };

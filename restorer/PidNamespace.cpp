@@ -43,6 +43,7 @@
 
 #include "restorer/CachedTid.h"
 #include "restorer/RestoreError.h"
+#include "restorer/WaitStatus.h"
 #include "x86/ProcMaps.h"
 
 namespace ckpt::restorer {
@@ -299,24 +300,10 @@ void await_root(int report_fd, pid_t init) {
                      ") before the restored process existed");
 }
 
-// The outer restore ends as the root did: the same exit code, or the same
-// signal with its default action (no core file of restore's own: the root
-// wrote the program's, if any).
+// The outer restore ends as the root did (WaitStatus.h).
 [[noreturn]] void end_like(int status) {
   std::fflush(nullptr);
-  if (WIFSIGNALED(status)) {
-    const int sig = WTERMSIG(status);
-    rlimit no_core{0, 0};
-    setrlimit(RLIMIT_CORE, &no_core);
-    signal(sig, SIG_DFL);
-    sigset_t one;
-    sigemptyset(&one);
-    sigaddset(&one, sig);
-    sigprocmask(SIG_UNBLOCK, &one, nullptr);
-    raise(sig);
-    _exit(128 + sig);  // a signal whose default is not to terminate: cannot be a wait status
-  }
-  _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 1);
+  end_with_wait_status(status);
 }
 
 // A kill() to a process group or to every process queues the signal to

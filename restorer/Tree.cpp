@@ -8,7 +8,6 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -35,6 +34,7 @@
 #include "restorer/TaskRestore.h"
 #include "restorer/Terminal.h"
 #include "restorer/TimeNamespace.h"
+#include "restorer/WaitStatus.h"
 #include "x86/FaultPoint.h"
 
 namespace ckpt::restorer {
@@ -75,7 +75,6 @@ struct TreeRun {
   Slot* slots = nullptr;
   int status_r = -1, status_w = -1, go_r = -1, go_w = -1;
   int arrive_r = -1, arrive_w = -1, resume_r = -1, resume_w = -1;
-  int fd_lo = 0, fd_hi = 0;
   uint32_t live_others = 0;
   Terminal* terminal = nullptr;     // the user's terminal (Terminal.h)
   int32_t saved_foreground = 0;     // the terminal's foreground group at the dump (0: no record)
@@ -103,10 +102,29 @@ long futex(int32_t* word, int op, int32_t value, const timespec* timeout) {
   return syscall(SYS_futex, word, op, value, timeout, nullptr, 0);
 }
 
-// Whether the root is gone (the go pipe at EOF before anything was written to it).
-bool root_gone(const TreeRun& run) {
+// The go is a level, not a supply of bytes: the root writes one byte that
+// nobody reads, so every launcher that looks sees it for as long as the
+// pipe exists, whoever looked first. (One byte per member, each taken by
+// one, let a zombie member take a byte and end before its parent launcher
+// saw one of its own: the parent then took its child's end for a failure.)
+// EOF without that byte: the root is gone, the restore is off.
+enum class Go { Wait, Given, Off };
+
+Go go_of(short revents) {
+  if (revents & POLLIN) return Go::Given;
+  if (revents & (POLLHUP | POLLERR)) return Go::Off;
+  return Go::Wait;
+}
+
+// The go's state now, or (`wait`) once it is no longer Wait.
+Go go_state(const TreeRun& run, bool wait) {
   pollfd p{run.go_r, POLLIN, 0};
-  return poll(&p, 1, 0) > 0;
+  for (;;) {
+    int r = poll(&p, 1, wait ? -1 : 0);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) return Go::Off;
+    return go_of(p.revents);
+  }
 }
 
 // A member's session and group, as saved: setsid for a session leader,
@@ -127,7 +145,7 @@ void join_session(TreeRun& run, size_t i) {
     for (;;) {
       int32_t pid = __atomic_load_n(&run.slots[g].pid, __ATOMIC_ACQUIRE);
       if (pid) break;
-      if (root_gone(run)) _exit(1);
+      if (go_state(run, false) == Go::Off) _exit(1);
       timespec tick{0, 100 * 1000 * 1000};
       futex(&run.slots[g].pid, FUTEX_WAIT, 0, &tick);
     }
@@ -142,32 +160,18 @@ void join_session(TreeRun& run, size_t i) {
 // A zombie member: it ends once the whole tree is past its checks, with
 // the saved status (a signal's death by that signal; no core is written).
 [[noreturn]] void end_as_zombie(const TreeRun& run, size_t i) {
-  char byte;
-  ssize_t n;
-  do n = ::read(run.go_r, &byte, 1);
-  while (n < 0 && errno == EINTR);
-  if (n != 1) _exit(1);  // the restore failed: nothing to be
+  if (go_state(run, true) != Go::Given) _exit(1);  // the restore failed: nothing to be
   prctl(PR_SET_NAME, run.tree.members[i].comm.c_str());  // what ps shows for it, as before
-  const int status = run.tree.members[i].exit_status;
-  if (WIFEXITED(status)) _exit(WEXITSTATUS(status));
-  const int sig = WTERMSIG(status);
-  rlimit none{0, 0};
-  setrlimit(RLIMIT_CORE, &none);
-  signal(sig, SIG_DFL);
-  sigset_t all;
-  sigemptyset(&all);
-  sigaddset(&all, sig);
-  sigprocmask(SIG_UNBLOCK, &all, nullptr);
-  kill(getpid(), sig);
-  _exit(128 + sig);  // a signal whose default is not to end the process
+  end_with_wait_status(run.tree.members[i].exit_status);
 }
 
 void spawn_children(TreeRun& run, size_t parent, std::vector<int>& pidfds);
 [[noreturn]] void run_member(TreeRun& run, size_t i);
 
-// Waits, before the points of no return, for `go` (one byte on the go pipe)
-// while watching this launcher's own children: one that ends now failed.
-// Returns false if the restore is off (the root is gone).
+// Waits, before the points of no return, for the go while watching this
+// launcher's own children: one that ends before the go failed (a zombie
+// child ends only once it has seen the go, which stays given). Returns
+// false if the restore is off (the root is gone).
 bool wait_for_go(TreeRun& run, size_t self, const std::vector<int>& pidfds) {
   std::vector<pollfd> p;
   p.push_back({run.go_r, POLLIN, 0});
@@ -177,14 +181,8 @@ bool wait_for_go(TreeRun& run, size_t self, const std::vector<int>& pidfds) {
       if (errno == EINTR) continue;
       throw RestoreError(std::string("waiting for the tree: ") + std::strerror(errno));
     }
-    // The go first: a zombie child ends as soon as it has its own byte,
-    // and the bytes for the others (this launcher's too) are there by then.
-    if (p[0].revents) {
-      char byte;
-      ssize_t n = ::read(run.go_r, &byte, 1);
-      if (n < 0 && errno == EINTR) continue;
-      return n == 1;
-    }
+    // The go first: once it is given, a child that ended is a zombie member doing as told.
+    if (Go go = go_of(p[0].revents); go != Go::Wait) return go == Go::Given;
     for (size_t k = 1; k < p.size(); ++k)
       if (p[k].revents) {
         report(run, self, false, "a child member of " + who(run, self) + " ended before the point of no return");
@@ -246,6 +244,7 @@ void run_member(TreeRun& run, size_t i) {
   g_made.clear();
   ::close(run.go_w);
   ::close(run.status_r);
+  bool released = false;  // past the go: the root no longer reads the status pipe
   try {
     join_session(run, i);
     if (live(run, i)) {  // Pty.h: its session's terminal, its group in the foreground
@@ -275,6 +274,9 @@ void run_member(TreeRun& run, size_t i) {
     spawn_children(run, i, pidfds);
     report(run, i, true, "");
     if (!wait_for_go(run, i, pidfds)) _exit(1);
+    released = true;
+    // Test-only: a member failing, or dying, after the go, before its resume barrier.
+    x86::fault_point("tree: member released");
     wait_for_zombie_children(run, g_made);
     set_subreaper(run, i);
     for (int fd : pidfds) ::close(fd);
@@ -283,7 +285,7 @@ void run_member(TreeRun& run, size_t i) {
     ::close(run.arrive_r);
     ::close(run.resume_w);
     LaunchOptions options;
-    options.tree = {false, run.fd_lo, run.fd_hi, run.arrive_w, run.resume_r, 0};
+    options.tree = {false, true, run.arrive_w, run.resume_r, 0};
     options.saved_tids = run.pid_ns;
     // A member of the terminal's foreground group finds SIGWINCH pending too.
     options.sigwinch = run.terminal && run.terminal->sigwinch_for(run.tree.members[i].pgid, run.saved_foreground);
@@ -291,7 +293,15 @@ void run_member(TreeRun& run, size_t i) {
   } catch (const std::exception& e) {
     const std::string what = e.what();
     // Phase-1 style lines already name the member; others get its name.
-    report(run, i, false, what.rfind("pid ", 0) == 0 ? what : who(run, i) + ": " + what);
+    const std::string line = what.rfind("pid ", 0) == 0 ? what : who(run, i) + ": " + what;
+    // Past the go nobody reads reports: the line is this member's to say.
+    // The root's trampoline then sees this member end (the resume barrier)
+    // and the whole restore ends with exit 120.
+    if (released)
+      std::fprintf(stderr, "restore: %s: %s\n", format::printable(run.image_path).c_str(),
+                   format::printable(line).c_str());
+    else
+      report(run, i, false, line);
   }
   _exit(1);
 }
@@ -477,9 +487,8 @@ int restore_tree(const format::ImageReader& reader, const CommandLine& cl, const
   run.arrive_w = place(arrive[1]);
   run.resume_r = place(resume[0]);
   run.resume_w = place(resume[1]);
-  run.fd_lo = std::min({run.arrive_r, run.arrive_w, run.resume_r, run.resume_w});
-  run.fd_hi = std::max({run.arrive_r, run.arrive_w, run.resume_r, run.resume_w});
-  for (PreparedFiles& f : run.files) f.close_upto = std::max(f.close_upto, run.fd_hi + 1);
+  const int barrier_hi = std::max({run.arrive_r, run.arrive_w, run.resume_r, run.resume_w});
+  for (PreparedFiles& f : run.files) f.close_upto = std::max(f.close_upto, barrier_hi + 1);
   run.status_r = status[0], run.status_w = status[1], run.go_r = go[0], run.go_w = go[1];
   void* page = mmap(nullptr, sizeof(Slot) * n, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (page == MAP_FAILED) throw RestoreError(std::string("cannot map the tree's pid table: ") + std::strerror(errno));
@@ -501,13 +510,18 @@ int restore_tree(const format::ImageReader& reader, const CommandLine& cl, const
   run.status_w = -1;
   collect_reports(run, pidfds);
   for (const PreparedFiles& f : run.files) seal_memfds(f);
-  // Go: every member passes its point of no return.
-  ::close(run.go_r);
-  for (size_t i = 1; i < n; ++i) {
-    char byte = 'g';
-    if (::write(run.go_w, &byte, 1) != 1) throw RestoreError(std::string("cannot release the tree: ") + std::strerror(errno));
+  // Go: every member passes its point of no return. (The root's read end
+  // stays open until the byte is in, so that the write cannot fail.)
+  const char byte = 'g';
+  ssize_t w;
+  do w = ::write(run.go_w, &byte, 1);
+  while (w < 0 && errno == EINTR);
+  if (w != 1) {
+    kill_members(run);
+    throw RestoreError(std::string("cannot release the tree: ") + std::strerror(errno));
   }
   ::close(run.go_w);
+  ::close(run.go_r);
   wait_for_zombie_children(run, g_made);
   set_subreaper(run, 0);
   for (int fd : pidfds) ::close(fd);
@@ -516,7 +530,7 @@ int restore_tree(const format::ImageReader& reader, const CommandLine& cl, const
   ::close(run.resume_r);
   LaunchOptions options;
   options.verbose = cl.verbose;
-  options.tree = {true, run.fd_lo, run.fd_hi, run.arrive_r, run.resume_w, run.live_others};
+  options.tree = {true, true, run.arrive_r, run.resume_w, run.live_others};
   options.saved_tids = cl.pid_ns;
   // The terminal's foreground group, when it was another member's than the
   // root's (a shell's foreground job): that group, made again, in front.

@@ -191,17 +191,18 @@ struct Plan {
   uint32_t pad4;
   // Process trees (docs/architecture.md, "Process trees"). fds below
   // close_from that are not a move's target stay open: 3 for the root
-  // (fds 0-2 are restore's own), 0 for any other member. The fds in
-  // [tree_fd_lo, tree_fd_hi] are the tree's resume barrier (tree_fd_lo 0:
-  // no barrier); of them only tree_arrive_fd and tree_resume_fd are kept
-  // through the closing of everything else. Right before
-  // the program may run (before the other threads go), a member writes one
-  // byte to tree_arrive_fd and waits for one on tree_resume_fd; the root
-  // reads tree_wait_count bytes from tree_arrive_fd (one per other live
-  // member), then writes as many to tree_resume_fd. EOF on either: a member
-  // failed after its point of no return, and this one ends too.
+  // (fds 0-2 are restore's own), 0 for any other member. With tree_member
+  // set, tree_arrive_fd and tree_resume_fd (above every move's target) are
+  // the tree's resume barrier, the only fds kept through the closing of
+  // everything else. Right before the program may run (before the other
+  // threads go), a member writes one byte to tree_arrive_fd, closes it, and
+  // waits for one on tree_resume_fd; the root reads tree_wait_count bytes
+  // from tree_arrive_fd (one per other live member), then writes as many to
+  // tree_resume_fd. EOF on arrive (every member that has not arrived is
+  // gone): the root fails with exit 120, and with it the restore. EOF on
+  // resume (the root is gone): the member ends quietly with exit 120.
   int32_t close_from;
-  int32_t tree_fd_lo, tree_fd_hi;
+  uint32_t tree_member;
   int32_t tree_arrive_fd, tree_resume_fd;
   uint32_t tree_wait_count;
   uint32_t tree_root;  // 1: this is the root (it waits and releases); 0: a member (it announces and waits)

@@ -107,32 +107,21 @@ namespace {
 // back here (its registers, not this frame, carry on).
 long spawn_thread(unsigned long flags, uint64_t stack_top, uint64_t child_tid, uint64_t tls, int32_t want_tid,
                   ThreadPlan* tp, const Plan* plan) {
-  long ret;
-  register long r12 asm("r12") = long(tp);
-  register long r13 asm("r13") = long(plan);
-  if (want_tid) {
-    // struct clone_args: flags, pidfd, child_tid, parent_tid, exit_signal,
-    // stack, stack_size, tls, set_tid, set_tid_size. The child starts with
-    // rsp = stack + stack_size, as clone() would with stack_top.
-    const int32_t tid_wanted = want_tid;
-    const uint64_t args[10] = {flags, 0, child_tid, 0, 0, stack_top - 4096, 4096, tls,
-                               uint64_t(&tid_wanted), 1};
-    asm volatile("syscall\n\t"
-                 "test %%rax, %%rax\n\t"
-                 "jnz 1f\n\t"
-                 "xor %%ebp, %%ebp\n\t"
-                 "mov %%r12, %%rdi\n\t"
-                 "mov %%r13, %%rsi\n\t"
-                 "call trampoline_thread\n\t"
-                 "ud2\n"
-                 "1:"
-                 : "=a"(ret)
-                 : "a"(long(__NR_clone3)), "D"(args), "S"(sizeof args), "r"(r12), "r"(r13)
-                 : "rcx", "r11", "rdx", "memory");
-    return ret;
-  }
+  // clone3's struct clone_args: flags, pidfd, child_tid, parent_tid,
+  // exit_signal, stack, stack_size, tls, set_tid, set_tid_size. The child
+  // starts with rsp = stack + stack_size, as clone() would with stack_top.
+  const int32_t tid_wanted = want_tid;
+  const uint64_t args[10] = {flags, 0, child_tid, 0, 0, stack_top - 4096, 4096, tls, uint64_t(&tid_wanted), 1};
+  // clone(flags, stack_top, parent_tid 0, child_tid, tls), or
+  // clone3(&args, sizeof args), which ignores rdx, r10 and r8.
+  const long nr = want_tid ? __NR_clone3 : __NR_clone;
+  const long a1 = want_tid ? reinterpret_cast<long>(args) : long(flags);
+  const long a2 = want_tid ? long(sizeof args) : long(stack_top);
   register long r10 asm("r10") = long(child_tid);
   register long r8 asm("r8") = long(tls);
+  register long r12 asm("r12") = long(tp);
+  register long r13 asm("r13") = long(plan);
+  long ret;
   asm volatile("syscall\n\t"
                "test %%rax, %%rax\n\t"
                "jnz 1f\n\t"
@@ -143,7 +132,7 @@ long spawn_thread(unsigned long flags, uint64_t stack_top, uint64_t child_tid, u
                "ud2\n"
                "1:"
                : "=a"(ret)
-               : "a"(long(__NR_clone)), "D"(flags), "S"(stack_top), "d"(0), "r"(r10), "r"(r8), "r"(r12), "r"(r13)
+               : "a"(nr), "D"(a1), "S"(a2), "d"(0L), "r"(r10), "r"(r8), "r"(r12), "r"(r13)
                : "rcx", "r11", "memory");
   return ret;
 }
@@ -182,27 +171,42 @@ void restore_timers(const Plan* plan) {
 }
 
 // The tree's resume barrier (Plan::tree_*): every member of a restored tree
-// runs program code only once all are ready to.
+// runs program code only once all are ready to, and none does if one ended
+// on the way. A member closes its arrive end as soon as it has written, so
+// that the root's read sees EOF, not a wait without end, once every member
+// yet to arrive is gone. The root then says so; a member whose root is gone
+// ends without a word, the root or the member that failed having said why.
 void tree_barrier(const Plan* plan) {
-  if (plan->tree_fd_lo == 0) return;
+  if (!plan->tree_member) return;
   char byte = 'r';
+  long r;
   if (plan->tree_root) {
     for (uint32_t got = 0; got < plan->tree_wait_count;) {
-      long r = syscall3(__NR_read, plan->tree_arrive_fd, long(&byte), 1);
+      r = syscall3(__NR_read, plan->tree_arrive_fd, long(&byte), 1);
       if (r == -4) continue;  // EINTR
-      if (r <= 0) die("waiting for the other members of the tree (one failed)", r < 0 ? r : -32 /* EPIPE */);
+      if (r <= 0) die("waiting for the other members of the tree (one ended before it could resume)",
+                      r < 0 ? r : -32 /* EPIPE */);
       ++got;
     }
-    for (uint32_t i = 0; i < plan->tree_wait_count; ++i)
-      check(syscall3(__NR_write, plan->tree_resume_fd, long(&byte), 1), "letting the tree resume");
-  } else {
-    check(syscall3(__NR_write, plan->tree_arrive_fd, long(&byte), 1), "telling the tree's root this member is ready");
-    long r;
+    syscall1(__NR_close, plan->tree_arrive_fd);
+    for (uint32_t i = 0; i < plan->tree_wait_count;) {
+      r = syscall3(__NR_write, plan->tree_resume_fd, long(&byte), 1);
+      if (r == -4) continue;
+      check(r, "letting the tree resume");
+      ++i;
+    }
+    syscall1(__NR_close, plan->tree_resume_fd);
+    return;
+  }
+  do r = syscall3(__NR_write, plan->tree_arrive_fd, long(&byte), 1);
+  while (r == -4);
+  syscall1(__NR_close, plan->tree_arrive_fd);
+  if (r == 1) {
     do r = syscall3(__NR_read, plan->tree_resume_fd, long(&byte), 1);
     while (r == -4);
-    if (r <= 0) die("waiting for the tree to resume (another member failed)", r < 0 ? r : -32 /* EPIPE */);
   }
-  syscall1(__NR_close, plan->tree_arrive_fd);
+  // Every signal is blocked here: a write to a root that is gone is EPIPE, not a death by SIGPIPE.
+  if (r != 1) for (;;) syscall1(__NR_exit_group, kExitAfterPointOfNoReturn);
   syscall1(__NR_close, plan->tree_resume_fd);
 }
 
@@ -305,16 +309,12 @@ extern "C" [[noreturn]] __attribute__((section(".text.entry"), used)) void tramp
       check(syscall3(__NR_close_range, next_open, fds[i].to - 1, 0), "closing the launcher's files");
     if (fds[i].to + 1 > next_open) next_open = fds[i].to + 1;
   }
-  if (plan->tree_fd_lo) {
-    // This process's two barrier fds stay (above every target); nothing
-    // else of [tree_fd_lo, tree_fd_hi] does: the launcher closed the other
-    // two barrier ends there, and their numbers may since hold one of its
-    // own files (the executable's fd for PR_SET_MM, say).
-    const long a = plan->tree_arrive_fd, b = plan->tree_resume_fd;
-    const long keep[2] = {a < b ? a : b, a < b ? b : a};
-    for (long k : keep) {
-      if (k > next_open) check(syscall3(__NR_close_range, next_open, k - 1, 0), "closing the launcher's files");
-      if (k + 1 > next_open) next_open = k + 1;
+  if (plan->tree_member) {  // the tree's two barrier fds stay (above every target), nothing else
+    const long lo = plan->tree_arrive_fd < plan->tree_resume_fd ? plan->tree_arrive_fd : plan->tree_resume_fd;
+    const long keeps[2] = {lo, lo == plan->tree_arrive_fd ? plan->tree_resume_fd : plan->tree_arrive_fd};
+    for (long keep : keeps) {
+      if (keep > next_open) check(syscall3(__NR_close_range, next_open, keep - 1, 0), "closing the launcher's files");
+      if (keep + 1 > next_open) next_open = keep + 1;
     }
   }
   check(syscall3(__NR_close_range, next_open, ~0u, 0), "closing the launcher's files");

@@ -25,6 +25,7 @@ _spawn plain "$RESTORE" "$WORK/tree.ckpt"
 send plain 'echo plain $(jobs -p)'
 wait_lines plain 1
 [[ $(cat "$WORK/plain.out") == "plain $J1 $J2" ]] || fail "the plain restore: '$(cat "$WORK/plain.out")'"
+_PIDS[plain_j1]=$J1 _PIDS[plain_j2]=$J2  # killed with the test: they outlive their bash otherwise
 "$RESTORE" "$WORK/tree.ckpt" </dev/null >"$WORK/second.out" 2>"$WORK/second.err"
 rc=$?
 ((rc == 1)) && grep -q 'is taken by another process' "$WORK/second.err" ||

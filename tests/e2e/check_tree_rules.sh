@@ -14,7 +14,13 @@
 #   - a member whose file is gone: phase 1 names the member, nothing is made;
 #   - a member failing, or dying, after others exist but before the barrier
 #     (CKPT_FAULT at its launcher's fault point): restore exits 1 naming it,
-#     and no member is left.
+#     and no member is left;
+#   - a member dying, or failing, after the tree is let go but before it
+#     resumes (its launcher's second fault point): the root sees it at the
+#     resume barrier, restore exits 120 with one line saying so (and the
+#     failing member's own line, when it could say why), instead of
+#     waiting for ever, and no member is left; also when another member
+#     already waits in the resume barrier (three generations).
 source "$(dirname "$0")/lib.sh"
 
 # A bash with a child; `wait` (no pid: a pid it stored would be stale with
@@ -22,6 +28,7 @@ source "$(dirname "$0")/lib.sh"
 start tree bash -c 'sleep 1000 & echo "child $!"; wait; echo "waited $?"'
 wait_lines tree 1
 child=$(awk '/^child/ {print $2}' "$WORK/tree.out")
+_PIDS[tree_child]=$child  # killed with the test: it outlives its bash otherwise
 root=$PID_tree
 
 expect_refused() {  # WHAT PATTERN CMD...
@@ -103,6 +110,7 @@ untouched "$root" "$child"
 start opath bash -c 'python3 -c "import os, sys, time; os.open(\"/tmp\", os.O_PATH); print(\"ok\", flush=True); time.sleep(1000)" & wait'
 wait_lines opath 1
 opchild=$(tr -d ' ' <"/proc/$PID_opath/task/$PID_opath/children")
+_PIDS[opchild]=$opchild  # killed with the test: it outlives its bash otherwise
 expect_refused "a descendant's refused fd" "pid $opchild: .*fd [0-9]+.*O_PATH descriptors are not supported" \
   "$CKPT" dump "$PID_opath" -o "$WORK/opath.ckpt" --kill
 untouched "$PID_opath" "$opchild"
@@ -111,6 +119,7 @@ untouched "$PID_opath" "$opchild"
 start owner bash -c 'python3 -c "import fcntl, os, time; r, w = os.pipe(); fcntl.fcntl(r, fcntl.F_SETOWN, os.getpid()); print(\"ok\", flush=True); time.sleep(1000)" & wait'
 wait_lines owner 1
 ownchild=$(tr -d ' ' <"/proc/$PID_owner/task/$PID_owner/children")
+_PIDS[ownchild]=$ownchild  # killed with the test: it outlives its bash otherwise
 expect_refused "a descendant's SIGIO owner" "pid $ownchild: cannot dump fd [0-9]+: its SIGIO owner \\(F_SETOWN\\) is that process" \
   "$CKPT" dump "$PID_owner" -o "$WORK/owner.ckpt" --kill
 untouched "$PID_owner" "$ownchild"
@@ -120,6 +129,7 @@ touch "$WORK/leased"
 start lease bash -c 'python3 -c "import fcntl, os, sys, time; fd = os.open(sys.argv[1], os.O_RDONLY); fcntl.fcntl(fd, 1024, fcntl.F_RDLCK); print(\"ok\", flush=True); time.sleep(1000)" "$1" & wait' bash "$WORK/leased"
 wait_lines lease 1
 leasechild=$(tr -d ' ' <"/proc/$PID_lease/task/$PID_lease/children")
+_PIDS[leasechild]=$leasechild  # killed with the test: it outlives its bash otherwise
 expect_refused "a descendant's lease" "pid $leasechild: cannot dump fd [0-9]+: it holds a lease" \
   "$CKPT" dump "$PID_lease" -o "$WORK/lease.ckpt" --kill
 untouched "$PID_lease" "$leasechild"
@@ -167,4 +177,46 @@ expect_refused "a member dying before the barrier" "pid [0-9]+ \\(member [12]\\)
 for k in $pair_kids; do
   dead "$k"
 done
+# After the go: the timeout only keeps a hang from stalling the suite (a hang is the failure).
+late_fault() {  # MODE AT IMAGE MEMBERS: a member's fault point AT, restore run with a bound
+  timeout -s KILL $((WAIT_SECONDS * 3)) env CKPT_FAULT=$1 CKPT_FAULT_AT=$2 "$RESTORE" "$3" \
+    >"$WORK/late.out" 2>"$WORK/late.err"
+  local rc=$?
+  ((rc == 120)) || fail "a member ($1) after the go: restore exited $rc, expected 120: $(head -n 5 "$WORK/late.err")"
+  tail -n 1 "$WORK/late.err" | grep -qx 'restore: failed after the point of no return: waiting for the other members of the tree (one ended before it could resume) (errno 32)' ||
+    fail "a member ($1) after the go: the root's last line is '$(tail -n 1 "$WORK/late.err")'"
+  # Gone, not only ended: the members are the dead root's zombies, reaped
+  # by whoever inherits them, and the next restore wants their pids.
+  local k i
+  for k in $4; do
+    for ((i = 0; i < WAIT_SECONDS * 20; i++)); do
+      [[ $(proc_state "$k") == gone ]] && break
+      sleep 0.05
+    done
+    [[ $(proc_state "$k") == gone ]] || fail "member $k was left behind (state $(proc_state "$k"))"
+  done
+}
+late_fault kill 2 "$WORK/pair.ckpt" "$pair_kids"
+(($(wc -l <"$WORK/late.err") == 1)) || fail "a member dying after the go: not one line: $(cat "$WORK/late.err")"
+log "a member dying after the go: $(cat "$WORK/late.err")"
+late_fault fail 2 "$WORK/pair.ckpt" "$pair_kids"
+grep -qE "^restore: $WORK/pair.ckpt: pid [0-9]+ \\(member [12]\\): injected failure at fault point 2 \\(tree: member released\\)$" "$WORK/late.err" ||
+  fail "a member failing after the go did not say why: $(cat "$WORK/late.err")"
+log "a member failing after the go: $(head -n 1 "$WORK/late.err")"
+# Three generations: the grandchild's launcher inherits its parent's count
+# of fault points (1) and dies at its second own (3), after the go, while
+# its parent has reached the resume barrier and waits there: that one ends
+# quietly when the root fails, leaving the root's line alone.
+start deep bash -c 'bash -c "sleep 1000 & wait" & wait'
+for ((i = 0; i < WAIT_SECONDS * 20; i++)); do
+  mid=$(cat /proc/"$PID_deep"/task/*/children 2>/dev/null) mid=${mid%% *}
+  leaf=$(cat /proc/"${mid:-0}"/task/*/children 2>/dev/null) leaf=${leaf%% *}
+  [[ -n $leaf && $(cat /proc/"$leaf"/comm 2>/dev/null) == sleep ]] && break
+  sleep 0.05
+done
+[[ -n $leaf ]] || fail "the three-generation tree did not start"
+dump deep "$WORK/deep.ckpt"
+late_fault kill 3 "$WORK/deep.ckpt" "$mid $leaf"
+(($(wc -l <"$WORK/late.err") == 1)) || fail "a grandchild dying after the go: not one line: $(cat "$WORK/late.err")"
+log "a grandchild dying after the go, its parent waiting: $(cat "$WORK/late.err")"
 log "ok"
