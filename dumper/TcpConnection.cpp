@@ -66,6 +66,39 @@ bool peek_queue(int s, int queue, size_t want, std::vector<uint8_t>* out) {
   return n == ssize_t(want);
 }
 
+// Seals (or, with `on` false, unseals) the original socket against its
+// peer with a TCP MD5 signature key for the peer's address: the kernel
+// then drops every segment from the peer (no signature: TCPMD5NotFound)
+// and the peer drops every segment the original still sends (an
+// unexpected signature: TCPMD5Unexpected). Repair mode alone does not stop
+// the original from sending: its zero-window probe timer sends new data
+// when the peer's window is open but smaller than a segment
+// (tcp_write_wakeup has no repair check), and data that repair mode marked
+// sent is later retransmitted for real; the peer then holds data the image
+// calls unsent, acknowledges past the restored socket's snd_nxt, which the
+// kernel drops with the segment (its data too), and the connection stalls.
+// The key is never used for a packet the peer accepts; it names the socket
+// (its inode), so that two ends both in the dump, each sealed with a key
+// for the other's address, still fail each other's check (TCPMD5Failure).
+int md5_seal(int s, const TcpConnection& c, bool on) {
+  tcp_md5sig key{};
+  if (c.family == AF_INET6) {
+    auto& a = reinterpret_cast<sockaddr_in6&>(key.tcpm_addr);
+    a.sin6_family = AF_INET6;
+    std::memcpy(&a.sin6_addr, c.peer_addr.data(), 16);  // IPv4-mapped too: the kernel keys those as IPv4
+  } else {
+    auto& a = reinterpret_cast<sockaddr_in&>(key.tcpm_addr);
+    a.sin_family = AF_INET;
+    std::memcpy(&a.sin_addr, c.peer_addr.data(), 4);
+  }
+  if (on) {
+    const std::string k = "ckpt: frozen for a dump, socket " + std::to_string(c.id);
+    key.tcpm_keylen = uint16_t(std::min(k.size(), sizeof key.tcpm_key));
+    std::memcpy(key.tcpm_key, k.data(), key.tcpm_keylen);
+  }  // keylen 0 deletes the key for that address
+  return setsockopt(s, IPPROTO_TCP, TCP_MD5SIG, &key, sizeof key);
+}
+
 uint32_t queue_seq(int s, int queue) {
   int v = 0;
   if (set_int(s, IPPROTO_TCP, TCP_REPAIR_QUEUE, queue) != 0 || get_int(s, IPPROTO_TCP, TCP_QUEUE_SEQ, &v) != 0)
@@ -83,6 +116,9 @@ void TcpConnections::release() {
     // found (with the SO_REUSEADDR that leaving repair mode clears). After
     // keep(), it stays in repair mode: closing is then silent.
     if (!kept_) {
+      // Unsealed first: what either side sent meanwhile was dropped and is
+      // sent again by its retransmission timer, as after a lost segment.
+      if (h.sealed) md5_seal(h.copy, h.record, false);
       set_int(h.copy, IPPROTO_TCP, TCP_REPAIR, TCP_REPAIR_OFF_NO_WP);
       set_int(h.copy, SOL_SOCKET, SO_REUSEADDR, h.reuseaddr);
     }
@@ -313,6 +349,16 @@ void TcpConnections::freeze() {
     if (set_int(s, IPPROTO_TCP, TCP_REPAIR, TCP_REPAIR_ON) != 0)
       throw DumpError("pid " + std::to_string(h.pid) + ": fd " + std::to_string(h.fd) +
                       ": cannot put the TCP connection in repair mode again: " + std::strerror(errno));
+    // Sealed before the last look: from here on nothing the original
+    // sends reaches the peer and nothing the peer sends reaches it, so
+    // what the look finds is what the peer has when the process dies.
+    if (md5_seal(s, h.record, true) != 0)
+      throw DumpError("pid " + std::to_string(h.pid) + ": fd " + std::to_string(h.fd) + ": the TCP connection " +
+                      endpoints(h.record) + " cannot be sealed against its peer for the kill (TCP_MD5SIG: " +
+                      std::strerror(errno) + "); without that the original may still send data the image " +
+                      "calls unsent; dump without --kill");
+    h.sealed = true;
+    x86::fault_point("dump: tcp sealed");
     tcp_info info{};
     socklen_t len = sizeof info;
     int notsent = 0;

@@ -48,9 +48,11 @@ class TcpConnections {
   // One line each: connections that go on in a process left running.
   std::vector<std::string> running_warnings() const;
 
-  // --kill, just before the image is committed: repair mode on again,
-  // after checking that no data or FIN arrived since the read. Throws
-  // DumpError (repair mode then off again) if something did.
+  // --kill, just before the image is committed: repair mode on again and
+  // the socket sealed against its peer (an MD5 key: nothing passes either
+  // way), then a check that no data or FIN arrived and nothing was sent
+  // since the read. Throws DumpError (unsealed, repair mode off again) if
+  // something did, or if the socket cannot be sealed.
   void freeze();
   // Once the process is killed: repair mode stays on, so that the sockets
   // close without a packet. Without it, destruction switches it off.
@@ -73,6 +75,7 @@ class TcpConnections {
     int reuseaddr = 0;    // SO_REUSEADDR to put back after repair mode
     uint32_t rcv_nxt = 0;  // at the read: recv_seq + received bytes
     uint32_t snd_nxt = 0;  // at the read: the end of what had been sent
+    bool sealed = false;   // freeze() gave it an MD5 key for its peer (release() takes it away)
   };
   bool allowed_;
   bool kept_ = false;

@@ -21,6 +21,7 @@ struct Config {
   Mode mode = Mode::Off;
   unsigned long at = 0;
   unsigned long reached = 0;
+  std::string name;  // CKPT_FAULT_AT not a number: the first point of that name
   Config() {
     const char* m = std::getenv("CKPT_FAULT");
     if (!m) return;
@@ -28,7 +29,11 @@ struct Config {
     else if (std::strcmp(m, "fail") == 0) mode = Mode::Fail;
     else if (std::strcmp(m, "stop") == 0) mode = Mode::Stop;
     else if (std::strcmp(m, "trace") == 0) mode = Mode::Trace;
-    if (const char* n = std::getenv("CKPT_FAULT_AT")) at = std::strtoul(n, nullptr, 10);
+    if (const char* n = std::getenv("CKPT_FAULT_AT")) {
+      char* end = nullptr;
+      at = std::strtoul(n, &end, 10);
+      if (*n == '\0' || *end != '\0') at = 0, name = n;
+    }
   }
 };
 
@@ -47,6 +52,7 @@ void fault_point(const char* where, bool may_throw) {
     std::fprintf(stderr, "ckpt fault point %lu: %s\n", c.reached, where);
     return;
   }
+  if (!c.name.empty() && c.name == where) c.at = c.reached, c.name.clear();
   if (c.reached != c.at) return;
   if (c.mode == Mode::Kill) raise(SIGKILL);
   if (c.mode == Mode::Stop) raise(SIGSTOP);

@@ -9,6 +9,9 @@
 //                                    point, for a test to act, then SIGCONT it
 //   CKPT_FAULT=trace                 each point is named on stderr as reached
 //
+// CKPT_FAULT_AT may also name the point ("dump: tcp frozen"): the first point
+// of that name, for points whose number depends on the process dumped.
+//
 // Points are counted from 1 across the whole run, in the order reached.
 // Without CKPT_FAULT the cost is one load and branch per point. Used by
 // tests/e2e/check_dumper_killed.sh and check_target_intact.sh.
