@@ -5,10 +5,15 @@
 //   'E' TEXT         init could not set the namespace up (and exits);
 //   'R'              the root exists: the outer restore starts relaying;
 //   'S' STATUS(4)    the root ended with this wait status (init exits).
-// Signals the outer restore is sent are relayed to init with sigqueue and
-// a marker value, so that init passes on exactly those and nothing it gets
-// otherwise (the terminal's signals reach init, the root and the outer
-// restore alike, all three being in the caller's process group).
+// Signals the outer restore is sent go to init through another pipe, as a
+// Relay record (the signal and its sender as init would see it). init
+// passes one on to the root unless it got that same signal from that same
+// sender itself: then the sender signalled a set of processes that holds
+// init (the caller's process group, which the outer restore, init and the
+// root share; every process, with kill -1), so the root got it directly
+// too and passing it on would deliver it twice. The outer restore makes
+// sure init's own copy, if any, is already queued when init decides
+// (settle_group_signals). docs/architecture.md, "The pid namespace mode".
 #include "restorer/PidNamespace.h"
 
 #include <fcntl.h>
@@ -38,6 +43,7 @@
 
 #include "restorer/CachedTid.h"
 #include "restorer/RestoreError.h"
+#include "restorer/Terminal.h"
 #include "restorer/WaitStatus.h"
 #include "x86/ProcMaps.h"
 
@@ -45,7 +51,6 @@ namespace ckpt::restorer {
 
 namespace {
 
-constexpr int kRelayMarker = 0x636b7074;  // "ckpt": a signal the outer restore relays
 constexpr int kFirstRealtime = 34;        // 32 and 33 belong to the C library
 
 // The signals the outer restore passes on. Not the stops (SIGTSTP, SIGTTIN,
@@ -72,6 +77,14 @@ sigset_t relay_set(bool with_chld) {
   if (with_chld) sigaddset(&s, SIGCHLD);
   return s;
 }
+
+// One relayed signal, outer restore -> init (one atomic pipe write).
+struct Relay {
+  int32_t sig;
+  int32_t sender;  // its pid in the new namespace, 0 if outside it, kUnknownSender if gone
+};
+constexpr int32_t kUnknownSender = -1;  // matches init's own copy from any sender
+constexpr size_t kMaxUnmatched = 256;   // init's own copies awaiting a relay; the oldest go first
 
 bool has_capability(int cap) {
   __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
@@ -155,45 +168,87 @@ pid_t clone_with_pid(pid_t pid) {
   return pid_t(syscall(SYS_clone3, &args, sizeof args));
 }
 
-// init's life once the root exists: nothing held but the report pipe;
-// reaps every process that ends in the namespace (orphans are reparented
-// here), passes on what the outer restore relays, and reports the root's
-// end, which ends the namespace (the kernel kills what is left in it).
-[[noreturn]] void run_init(pid_t root, int report_fd) {
-  close_range(0, unsigned(report_fd) - 1, 0);
-  close_range(unsigned(report_fd) + 1, ~0u, 0);
+// The signals init got itself (from kill to a process group or to every
+// process) and no relay has matched yet.
+class OwnCopies {
+ public:
+  void add(int32_t sig, int32_t sender) {
+    if (seen_.size() == kMaxUnmatched) seen_.erase(seen_.begin());
+    seen_.push_back({sig, sender});
+  }
+  // True if init got `sig` from `sender` itself; forgets every such copy
+  // (the kernel merges a pending standard signal, so counts mean nothing).
+  bool take(int32_t sig, int32_t sender) {
+    auto same = [&](const Relay& r) { return r.sig == sig && (sender == kUnknownSender || r.sender == sender); };
+    auto end = std::remove_if(seen_.begin(), seen_.end(), same);
+    const bool found = end != seen_.end();
+    seen_.erase(end, seen_.end());
+    return found;
+  }
+
+ private:
+  std::vector<Relay> seen_;
+};
+
+// init's life once the root exists: nothing held but the report pipe, the
+// relay pipe and a signalfd; reaps every process that ends in the namespace
+// (orphans are reparented here), passes on what the outer restore relays
+// unless the root got it itself, and reports the root's end, which ends
+// the namespace (the kernel kills what is left in it).
+[[noreturn]] void run_init(pid_t root, int report_fd, int relay_fd) {
+  const int lo = std::min(report_fd, relay_fd), hi = std::max(report_fd, relay_fd);
+  close_range(0, unsigned(lo) - 1, 0);
+  if (hi > lo + 1) close_range(unsigned(lo) + 1, unsigned(hi) - 1, 0);
+  close_range(unsigned(hi) + 1, ~0u, 0);
   const sigset_t wanted = relay_set(true);
-  int sfd = signalfd(-1, &wanted, SFD_CLOEXEC);
+  int sfd = signalfd(-1, &wanted, SFD_CLOEXEC | SFD_NONBLOCK);
   if (sfd < 0) {
     kill(root, SIGKILL);  // cannot pass signals on nor see it end: do not leave it behind
     init_fail(report_fd, "cannot create a signalfd");
   }
   write_all(report_fd, "R", 1);
-  for (;;) {
+  OwnCopies own;
+  // Everything queued for init so far: its own copies of signals, and the
+  // end of processes.
+  auto drain = [&] {
     signalfd_siginfo si;
-    ssize_t n = ::read(sfd, &si, sizeof si);
-    if (n != ssize_t(sizeof si)) continue;
-    if (int(si.ssi_signo) != SIGCHLD) {
-      if (si.ssi_code == SI_QUEUE && si.ssi_int == kRelayMarker) kill(root, int(si.ssi_signo));
-      continue;
-    }
-    int status;
-    for (pid_t p; (p = waitpid(-1, &status, WNOHANG | __WALL)) > 0;)
-      if (p == root) {
-        char msg[5] = {'S'};
-        std::memcpy(msg + 1, &status, 4);
-        write_all(report_fd, msg, sizeof msg);
-        // Its own status says the same, as far as an exit code can (a
-        // namespace's init cannot die of its own signal).
-        _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+    while (::read(sfd, &si, sizeof si) == ssize_t(sizeof si)) {
+      if (int(si.ssi_signo) != SIGCHLD) {
+        // Only what a kill() to a group or to every process gives: the
+        // terminal's (SI_KERNEL) the outer restore does not relay at all.
+        if (si.ssi_code == SI_USER) own.add(int32_t(si.ssi_signo), int32_t(si.ssi_pid));
+        continue;
       }
+      int status;
+      for (pid_t p; (p = waitpid(-1, &status, WNOHANG | __WALL)) > 0;)
+        if (p == root) {
+          char msg[5] = {'S'};
+          std::memcpy(msg + 1, &status, 4);
+          write_all(report_fd, msg, sizeof msg);
+          // Its own status says the same, as far as an exit code can (a
+          // namespace's init cannot die of its own signal).
+          _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+        }
+    }
+  };
+  bool relaying = true;
+  for (;;) {
+    pollfd fds[2] = {{sfd, POLLIN, 0}, {relay_fd, POLLIN, 0}};
+    if (poll(fds, relaying ? 2 : 1, -1) < 0) continue;
+    drain();  // first: a relayed signal's own copy here, if any, was queued before the relay was written
+    if (!relaying || !(fds[1].revents & (POLLIN | POLLHUP))) continue;
+    Relay r;
+    ssize_t n = ::read(relay_fd, &r, sizeof r);
+    if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) relaying = false;  // the outer restore is gone
+    if (n != ssize_t(sizeof r)) continue;
+    if (!own.take(r.sig, r.sender)) kill(root, r.sig);
   }
 }
 
 // In the first process of the new pid namespace (pid 1): mounts, then the
 // root. Returns in the root; init itself never returns. `probe`: the root
 // exits at once and init reports its status.
-void become_init(pid_t pid, long highest, int report_fd, int outer_pidfd, bool probe) {
+void become_init(pid_t pid, long highest, int report_fd, int relay_fd, int outer_pidfd, bool probe) {
   // Ends with the outer restore, and so does the whole namespace (a pid
   // namespace dies with its init): killing the caller's child kills the
   // restored process, as without --pid-ns.
@@ -209,6 +264,7 @@ void become_init(pid_t pid, long highest, int report_fd, int outer_pidfd, bool p
     prctl(PR_SET_PDEATHSIG, 0);
     write_all(report_fd, "R", 1);
     ::close(report_fd);
+    if (relay_fd >= 0) ::close(relay_fd);
     return;
   }
   pid_t root = clone_with_pid(pid);
@@ -216,6 +272,7 @@ void become_init(pid_t pid, long highest, int report_fd, int outer_pidfd, bool p
   if (root == 0) {
     if (probe) _exit(0);
     ::close(report_fd);
+    if (relay_fd >= 0) ::close(relay_fd);
     return;
   }
   if (probe) {
@@ -223,7 +280,7 @@ void become_init(pid_t pid, long highest, int report_fd, int outer_pidfd, bool p
     waitpid(root, &status, 0);
     _exit(0);
   }
-  run_init(root, report_fd);
+  run_init(root, report_fd, relay_fd);
 }
 
 // Reads init's first message: "R", or throws with its "E" text.
@@ -247,21 +304,57 @@ void await_root(int report_fd, pid_t init) {
 // The outer restore ends as the root did (WaitStatus.h).
 [[noreturn]] void end_like(int status) {
   std::fflush(nullptr);
+  take_terminal_back();  // a restored job-control shell had it (Terminal.h)
   end_with_wait_status(status);
 }
 
+// A kill() to a process group or to every process queues the signal to
+// all its targets before it returns, under the kernel's task-list lock held
+// for reading; setpgid() takes that lock for writing, so once it returns
+// (a no-op here: into the group the outer restore is already in; EPERM for
+// a session leader, after the lock), every other target of the kill that
+// queued the signal just read from the signalfd has it queued too: init's
+// copy, if init was one, is there before the relay is written.
+void settle_group_signals() {
+  setpgid(0, getpgrp());
+}
+
+// The sender of a signal as init sees it: its pid in the new namespace, 0
+// if it is outside (what the kernel gives init for such a sender), or
+// kUnknownSender if it has gone (its pid cannot be read any more).
+int32_t sender_in_namespace(pid_t sender, ino_t namespace_inode) {
+  if (sender <= 0) return 0;
+  struct stat ns;
+  if (stat(("/proc/" + std::to_string(sender) + "/ns/pid").c_str(), &ns) != 0) return kUnknownSender;
+  if (ns.st_ino != namespace_inode) return 0;  // outside (a namespace below init's is not supported: see Known gaps)
+  try {
+    const std::string status = x86::read_proc_file("/proc/" + std::to_string(sender) + "/status");
+    const size_t at = status.find("\nNSpid:");
+    if (at == std::string::npos) return kUnknownSender;
+    const size_t end = status.find('\n', at + 1);
+    const size_t last = status.find_last_of(" \t", end);
+    return int32_t(std::strtol(status.c_str() + last + 1, nullptr, 10));
+  } catch (const std::exception&) {
+    return kUnknownSender;
+  }
+}
+
 // The outer restore from the moment the root exists: it holds nothing but
-// stderr, the report pipe and its signalfd; relays what it is sent (not
-// what the terminal sends the whole process group, which the root got
-// itself, nor what it caused itself), and ends as the root ends.
-[[noreturn]] void run_outer(pid_t init, int report_fd, bool root_is_init) {
+// stderr, the report pipe, the relay pipe and its signalfd; relays what it
+// is sent (not what the terminal sends the whole process group, which the
+// root got itself, nor what it caused itself), and ends as the root ends.
+[[noreturn]] void run_outer(pid_t init, int report_fd, int relay_fd, bool root_is_init) {
   ::close(0);
   ::close(1);
-  close_range(3, unsigned(report_fd) - 1, 0);
-  close_range(unsigned(report_fd) + 1, ~0u, 0);
+  const int lo = std::min(report_fd, relay_fd), hi = std::max(report_fd, relay_fd);
+  close_range(3, unsigned(lo) - 1, 0);
+  if (hi > lo + 1) close_range(unsigned(lo) + 1, unsigned(hi) - 1, 0);
+  close_range(unsigned(hi) + 1, ~0u, 0);
   const sigset_t wanted = relay_set(true);
   int sfd = signalfd(-1, &wanted, SFD_CLOEXEC);
   const pid_t self = getpid();
+  struct stat init_ns{};
+  stat(("/proc/" + std::to_string(init) + "/ns/pid").c_str(), &init_ns);
   for (;;) {
     signalfd_siginfo si;
     int init_status = 0;
@@ -275,9 +368,9 @@ void await_root(int report_fd, pid_t init) {
         if (root_is_init) {
           kill(init, int(si.ssi_signo));  // the root itself: init's rules for signals apply, as they did
         } else {
-          sigval v;
-          v.sival_int = kRelayMarker;
-          sigqueue(init, int(si.ssi_signo), v);
+          settle_group_signals();
+          const Relay r{int32_t(si.ssi_signo), sender_in_namespace(pid_t(si.ssi_pid), init_ns.st_ino)};
+          write_all(relay_fd, &r, sizeof r);
         }
         continue;
       }
@@ -357,7 +450,7 @@ void probe_pid_namespace(const format::ImageReader& reader) {
     if (outer < 0 || unshare(CLONE_NEWPID) != 0) init_fail(report[1], "cannot create a pid namespace");
     pid_t init = fork();
     if (init < 0) init_fail(report[1], "cannot create the pid namespace's init");
-    if (init == 0) become_init(pid_t(reader.image().process.pid), highest, report[1], outer, true);
+    if (init == 0) become_init(pid_t(reader.image().process.pid), highest, report[1], -1, outer, true);
     int status = 0;
     waitpid(init, &status, 0);
     _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 1);
@@ -373,7 +466,7 @@ void probe_pid_namespace(const format::ImageReader& reader) {
     throw RestoreError("--pid-ns: the trial of the pid namespace failed (wait status " + std::to_string(status) + ")");
 }
 
-void enter_pid_namespace(const format::ImageReader& reader) {
+void enter_pid_namespace(const format::ImageReader& reader, bool own_group) {
   const pid_t pid = pid_t(reader.image().process.pid);
   const std::vector<long> ids = saved_ids(reader);
   const long highest = *std::max_element(ids.begin(), ids.end());
@@ -383,26 +476,30 @@ void enter_pid_namespace(const format::ImageReader& reader) {
   const sigset_t relay = relay_set(true);
   sigset_t old_mask;
   sigprocmask(SIG_BLOCK, &relay, &old_mask);
-  int report[2];
+  int report[2], relay_pipe[2];
   report_pipe(report);
+  report_pipe(relay_pipe);
   int outer = int(syscall(SYS_pidfd_open, getpid(), 0));
   if (outer < 0 || unshare(CLONE_NEWPID) != 0) {
     const std::string why = std::string(outer < 0 ? "pidfd_open: " : "cannot create a pid namespace: ") + std::strerror(errno);
-    for (int fd : {report[0], report[1], outer}) if (fd >= 0) ::close(fd);
+    for (int fd : {report[0], report[1], relay_pipe[0], relay_pipe[1], outer}) if (fd >= 0) ::close(fd);
     throw RestoreError("--pid-ns: " + why);
   }
   pid_t init = fork();
   if (init < 0) throw RestoreError(std::string("--pid-ns: cannot create the namespace's init: ") + std::strerror(errno));
   if (init == 0) {
+    if (own_group) setpgid(0, 0);  // out of the caller's job group, as the root will be (PidNamespace.h)
     ::close(report[0]);
-    become_init(pid, highest, report[1], outer, false);
+    ::close(relay_pipe[1]);
+    become_init(pid, highest, report[1], relay_pipe[0], outer, false);
     sigprocmask(SIG_SETMASK, &old_mask, nullptr);  // the root: as the caller started restore
     return;
   }
   ::close(report[1]);
+  ::close(relay_pipe[0]);
   ::close(outer);
   await_root(report[0], init);
-  run_outer(init, report[0], pid == 1);
+  run_outer(init, report[0], relay_pipe[1], pid == 1);
 }
 
 }  // namespace ckpt::restorer

@@ -45,6 +45,10 @@ void probe_pid_namespace(const format::ImageReader& reader);
 // ends, then exits with the root's status (re-raising its signal). A
 // failure before the root exists throws RestoreError in the caller; one in
 // init is printed there and makes the caller exit 1.
-void enter_pid_namespace(const format::ImageReader& reader);
+// `own_group`: the root is to lead a process group of its own (a
+// job-control shell, Terminal::lead_saved_group); init then leads one too,
+// so that a signal sent to the caller's process group reaches only the
+// caller and comes to the root once, relayed.
+void enter_pid_namespace(const format::ImageReader& reader, bool own_group = false);
 
 }  // namespace ckpt::restorer

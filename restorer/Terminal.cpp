@@ -66,10 +66,10 @@ std::string terminal_fds(const std::vector<const format::Image*>& members) {
 
 Terminal::Terminal(Terminal&& o) noexcept
     : fallback_(o.fallback_), apply_(o.apply_), root_in_front_(o.root_in_front_), is_ctty_(o.is_ctty_),
-      applied_(std::exchange(o.applied_, false)), hand_to_(o.hand_to_), path_(std::move(o.path_)), saved_(o.saved_),
-      own_(o.own_) {}
+      applied_(std::exchange(o.applied_, false)), own_group_(o.own_group_), hand_to_(o.hand_to_),
+      path_(std::move(o.path_)), saved_(o.saved_), own_(o.own_) {}
 
-Terminal Terminal::plan(const std::vector<const format::Image*>& members) {
+Terminal Terminal::plan(const std::vector<const format::Image*>& members, bool pid_ns) {
   Terminal t;
   // The record of the root, else of the first member that has one: all
   // were read from the one terminal while the whole set was stopped.
@@ -117,16 +117,27 @@ Terminal Terminal::plan(const std::vector<const format::Image*>& members) {
   // A job-control shell (it ignores SIGTSTP, SIGTTIN and SIGTTOU, where
   // full-screen programs catch SIGTSTP, and leads its process group) keeps
   // that group's number in its memory and hands the terminal back to it
-  // after each foreground job; restored into restore's group under another
-  // number, it cannot (docs/architecture.md).
+  // after each foreground job. With --pid-ns that number can be had again
+  // (lead_saved_group); without, the shell is in restore's group under
+  // another number and cannot (docs/architecture.md, "Job control").
   const auto ignored = [&](int sig) { return image.task.sigactions[size_t(sig - 1)].handler == 1; };  // SIG_IGN
   const int32_t saved_pgid = image.terminal ? image.terminal->pgid : 0;
-  if (ignored(SIGTSTP) && ignored(SIGTTIN) && ignored(SIGTTOU) && saved_pgid == image.process.pid &&
-      saved_pgid != getpgrp())
+  const bool job_shell = ignored(SIGTSTP) && ignored(SIGTTIN) && ignored(SIGTTOU) && saved_pgid == image.process.pid;
+  if (job_shell && pid_ns && t.apply_) {
+    t.own_group_ = true;
+  } else if (job_shell && pid_ns) {
+    std::fprintf(stderr,
+                 "restore: note: the process is a job-control shell and %s: the shell stays in restore's process "
+                 "group, without the terminal\n",
+                 restore_in_front ? "its group was not in the foreground of its terminal at the dump"
+                                  : "restore is not in the foreground of its terminal");
+  } else if (job_shell && saved_pgid != getpgrp()) {
     std::fprintf(stderr,
                  "restore: note: the process is a job-control shell that led process group %d; restored as a job "
-                 "in group %d, it cannot take the terminal back after a foreground job (builtins and history work)\n",
+                 "in group %d, it cannot take the terminal back after a foreground job (builtins and history "
+                 "work): restore it with `restore --pid-ns` instead\n",
                  saved_pgid, int(getpgrp()));
+  }
   // Each description is opened for real only in prepare_fds; one open here
   // (no controlling-terminal side effect: O_NOCTTY) finds what would refuse.
   for (const format::Image* m : members)
@@ -163,6 +174,38 @@ void Terminal::apply() {
   if (hand_to_ > 0 && ioctl(0, TIOCSPGRP, &hand_to_) != 0)
     throw RestoreError("cannot make process group " + std::to_string(hand_to_) + " the foreground group of " + path_ +
                        ": " + std::strerror(errno));
+}
+
+void Terminal::lead_saved_group() {
+  if (!own_group_) return;
+  sigset_t ttou;
+  sigemptyset(&ttou);
+  sigaddset(&ttou, SIGTTOU);
+  sigprocmask(SIG_BLOCK, &ttou, nullptr);
+  // In the caller's session (never setsid: the terminal is that session's,
+  // and a shell needs it as its controlling terminal for tcsetpgrp).
+  if (setpgid(0, 0) != 0)
+    throw RestoreError(std::string("cannot lead process group ") + std::to_string(getpid()) + " again: " +
+                       std::strerror(errno));
+  if (root_in_front_) hand_to_ = getpid();
+}
+
+void take_terminal_back() {
+  int fd = ::open("/dev/tty", O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return;  // no controlling terminal
+  pid_t front = -1;
+  // A group with no process left: kill() of it says ESRCH.
+  if (ioctl(fd, TIOCGPGRP, &front) == 0 && front > 0 && front != getpgrp() && kill(-front, 0) != 0 &&
+      errno == ESRCH) {
+    sigset_t ttou, old;
+    sigemptyset(&ttou);
+    sigaddset(&ttou, SIGTTOU);
+    sigprocmask(SIG_BLOCK, &ttou, &old);  // from a background group, TIOCSPGRP would stop restore
+    pid_t own = getpgrp();
+    ioctl(fd, TIOCSPGRP, &own);
+    sigprocmask(SIG_SETMASK, &old, nullptr);
+  }
+  ::close(fd);
 }
 
 Terminal::~Terminal() {

@@ -382,7 +382,7 @@ int restore_tree(const format::ImageReader& reader, const CommandLine& cl, const
       live_images.push_back(&image_of(run, i));
       if (const auto& t = image_of(run, i).terminal) run.saved_foreground = t->foreground_pgid;
     }
-  Terminal terminal = Terminal::plan(live_images);
+  Terminal terminal = Terminal::plan(live_images, cl.pid_ns);
   run.terminal = &terminal;
   // Only the root's outside pipe ends can take --inherit-fd (its numbers are restore's).
   const ExternalFds root_external{external.inherit, external.null, &terminal};
@@ -439,7 +439,8 @@ int restore_tree(const format::ImageReader& reader, const CommandLine& cl, const
   // a new pid namespace where every member is created (PidNamespace.h).
   std::vector<x86::MapsEntry> own_maps;
   if (cl.pid_ns) {
-    enter_pid_namespace(reader);
+    enter_pid_namespace(reader, terminal.leads_own_group());
+    terminal.lead_saved_group();  // before any member is made: those of its group join it
     own_maps = x86::parse_maps(x86::read_proc_file("/proc/self/maps"));
   }
   const std::vector<x86::MapsEntry>& maps = cl.pid_ns ? own_maps : self;

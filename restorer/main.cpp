@@ -119,7 +119,7 @@ int main(int argc, char** argv) {
       return restorer::restore_tree(reader, cl, {inherit, cl.external_null}, self);
     }
     restorer::MachineFit fit = restorer::check_machine(image, self);
-    restorer::Terminal terminal = restorer::Terminal::plan(image);
+    restorer::Terminal terminal = restorer::Terminal::plan(image, cl.pid_ns);
     const restorer::ExternalFds external{inherit, cl.external_null, &terminal};
     restorer::check_files(image, external);
     restorer::check_sysv_shm(image);
@@ -143,7 +143,8 @@ int main(int argc, char** argv) {
     if (cl.pid_ns) {
       // Returns only in the restored process, which has its saved pid; this
       // restore stays outside, relays signals and exits as it does.
-      restorer::enter_pid_namespace(reader);
+      restorer::enter_pid_namespace(reader, terminal.leads_own_group());
+      terminal.lead_saved_group();
       self = x86::parse_maps(x86::read_proc_file("/proc/self/maps"));
       if (lazy) lazy_pages = restorer::start_page_server(fd, image_path);
     }

@@ -4,10 +4,12 @@
 # 255 on the terminal. Dumped with --kill and restored from a shell in
 # another terminal: the prompt is redrawn (readline's SIGWINCH), the
 # history and the variable are there, keys go through readline (raw mode,
-# one echo), and `exit 3` ends restore with status 3. restore says, in one
-# note, that the shell comes back as a job in restore's process group and
-# so cannot take the terminal back after a foreground job (the known gap,
-# docs/architecture.md); this test sticks to builtins.
+# one echo), and `exit 3` ends restore with status 3. In this mode (no
+# --pid-ns) restore says, in one note, that the shell comes back as a job
+# in restore's process group and so cannot take the terminal back after a
+# foreground job, and to use `restore --pid-ns` (docs/architecture.md, "Job
+# control"); this test sticks to builtins. e2e.check_tmux_bash_pid_ns
+# restores the shell with --pid-ns and drives its job control.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/tmux.sh"
 
@@ -23,6 +25,8 @@ tmux_dump old "$WORK/bash.ckpt"
 tmux_shell new 90x30
 tmux_type new "$RESTORE $WORK/bash.ckpt"; tmux_keys new Enter
 tmux_wait new '^restore: note: the process is a job-control shell' "restore's note on the job-control shell"
+tmux_capture new | tr -d '\n ' | grep -q 'restoreitwith`restore--pid-ns`instead' ||
+  fail "restore's note does not point to --pid-ns: $(tmux_capture new)"
 tmux_wait new '^old\$$' "the restored shell's prompt, redrawn"
 back=$(pgrep -P "$(tmux_pid new)")
 [[ $(readlink "/proc/$back/fd/255") == "$(readlink "/proc/$back/fd/0")" ]] ||
