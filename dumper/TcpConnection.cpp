@@ -99,6 +99,44 @@ int md5_seal(int s, const TcpConnection& c, bool on) {
   return setsockopt(s, IPPROTO_TCP, TCP_MD5SIG, &key, sizeof key);
 }
 
+// The kernel's tcp_info as far as the segment counters (glibc's stops at
+// tcpi_total_retrans; <linux/tcp.h> clashes with <netinet/tcp.h>).
+struct TcpInfoSegs {
+  tcp_info base;
+  uint64_t pacing_rate, max_pacing_rate, bytes_acked, bytes_received;
+  uint32_t segs_out, segs_in;
+};
+static_assert(sizeof(tcp_info) == 104, "glibc's tcp_info ends at tcpi_total_retrans");
+
+bool tcp_segs(int s, TcpInfoSegs* out) {
+  socklen_t len = sizeof *out;
+  return getsockopt(s, IPPROTO_TCP, TCP_INFO, out, &len) == 0 && len >= sizeof *out;
+}
+
+// Makes the peer send now any acknowledgement it still owes the original
+// (a delayed ACK for data the original sent just before the dump): a
+// window probe (leaving repair mode with TCP_REPAIR_OFF sends one) lies
+// below the peer's window, which the peer answers at once with an ACK, and
+// sending that ACK cancels its delayed-ACK timer. Waits for the answer
+// (any segment counted in), at most 2 s or four round trips. False if none
+// came. Without this, a delayed ACK that fires after the original closed
+// finds no socket, the kernel answers it with a RST whose sequence number
+// is exactly the peer's, and the peer's end is reset before the restore.
+bool flush_peer_ack(int s, int reuseaddr) {
+  TcpInfoSegs before{}, now{};
+  if (!tcp_segs(s, &before) || set_int(s, IPPROTO_TCP, TCP_REPAIR, TCP_REPAIR_ON) != 0) return false;
+  const bool probed = set_int(s, IPPROTO_TCP, TCP_REPAIR, TCP_REPAIR_OFF) == 0;
+  set_int(s, SOL_SOCKET, SO_REUSEADDR, reuseaddr);  // leaving repair mode clears it
+  if (!probed) return false;
+  const uint64_t limit_us = std::max<uint64_t>(2000000, 4ull * before.base.tcpi_rtt);
+  for (uint64_t waited = 0; waited <= limit_us; waited += 1000) {
+    if (!tcp_segs(s, &now)) return false;
+    if (now.segs_in != before.segs_in) return true;
+    usleep(1000);
+  }
+  return false;
+}
+
 uint32_t queue_seq(int s, int queue) {
   int v = 0;
   if (set_int(s, IPPROTO_TCP, TCP_REPAIR_QUEUE, queue) != 0 || get_int(s, IPPROTO_TCP, TCP_QUEUE_SEQ, &v) != 0)
@@ -344,8 +382,26 @@ void TcpConnections::check_unchanged() const {
 }
 
 void TcpConnections::freeze() {
+  // Every probe before any seal: two ends both in the dump answer each
+  // other's, which a sealed end would drop. A probe goes out only in
+  // ESTABLISHED (tcp_send_window_probe).
+  for (auto& [ino, h] : held_)
+    if (h.record.state == format::kTcpEstablished && !flush_peer_ack(h.copy, h.reuseaddr))
+      throw DumpError("pid " + std::to_string(h.pid) + ": fd " + std::to_string(h.fd) + ": the TCP connection " +
+                      endpoints(h.record) +
+                      ": its peer did not answer a window probe, so an acknowledgement it may still owe could "
+                      "reach the closed socket and reset the connection; nothing was written, dump again");
   for (auto& [ino, h] : held_) {
     const int s = h.copy;
+    TcpInfoSegs segs{};
+    const bool probed = h.record.state == format::kTcpEstablished;
+    uint32_t segs_out = 0;
+    if (probed) {
+      if (!tcp_segs(s, &segs))
+        throw DumpError("pid " + std::to_string(h.pid) + ": fd " + std::to_string(h.fd) + ": the TCP connection " +
+                        endpoints(h.record) + ": cannot read its segment counters (TCP_INFO): " + std::strerror(errno));
+      segs_out = segs.segs_out;
+    }
     if (set_int(s, IPPROTO_TCP, TCP_REPAIR, TCP_REPAIR_ON) != 0)
       throw DumpError("pid " + std::to_string(h.pid) + ": fd " + std::to_string(h.fd) +
                       ": cannot put the TCP connection in repair mode again: " + std::strerror(errno));
@@ -367,7 +423,10 @@ void TcpConnections::freeze() {
     // when the peer's window opens): the image would send it again from
     // an older point, and the peer's acknowledgements of it would then
     // acknowledge data the restored socket has not sent.
-    const bool sent = ioctl(s, SIOCOUTQNSD, &notsent) != 0 || write_seq - uint32_t(notsent) != h.snd_nxt;
+    // Nor any segment since the peer's answer (a retransmission or a probe,
+    // unsealed, would make the peer owe an acknowledgement again).
+    const bool sent = ioctl(s, SIOCOUTQNSD, &notsent) != 0 || write_seq - uint32_t(notsent) != h.snd_nxt ||
+                      (probed && (!tcp_segs(s, &segs) || segs.segs_out != segs_out));
     if (queue_seq(s, TCP_RECV_QUEUE) != h.rcv_nxt || sent || getsockopt(s, IPPROTO_TCP, TCP_INFO, &info, &len) != 0 ||
         info.tcpi_state != h.record.state)
       throw DumpError("pid " + std::to_string(h.pid) + ": fd " + std::to_string(h.fd) + ": the TCP connection " +

@@ -48,11 +48,15 @@ class TcpConnections {
   // One line each: connections that go on in a process left running.
   std::vector<std::string> running_warnings() const;
 
-  // --kill, just before the image is committed: repair mode on again and
+  // --kill, just before the image is committed: each ESTABLISHED
+  // connection's peer made to send any ACK it still owes (a window probe,
+  // its answer waited for: a delayed ACK that fires after the close is
+  // answered with a RST that resets the peer), then repair mode on again and
   // the socket sealed against its peer (an MD5 key: nothing passes either
   // way), then a check that no data or FIN arrived and nothing was sent
-  // since the read. Throws DumpError (unsealed, repair mode off again) if
-  // something did, or if the socket cannot be sealed.
+  // since the read (nor any segment since the probe's answer). Throws
+  // DumpError (unsealed, repair mode off again) if something did, if the
+  // probe got no answer, or if the socket cannot be sealed.
   void freeze();
   // Once the process is killed: repair mode stays on, so that the sockets
   // close without a packet. Without it, destruction switches it off.
