@@ -27,33 +27,7 @@ if __name__ == "__main__":
     os._exit(0)
 EOF
 
-tree_pids() {
-  local p=$1 c
-  echo "$p"
-  for c in $(cat /proc/"$p"/task/*/children 2>/dev/null); do tree_pids "$c"; done
-}
-tree_pss() {
-  local p sum=0 v
-  for p in $(tree_pids "$1"); do
-    v=$(awk '/^Pss:/ {print $2}' /proc/"$p"/smaps_rollup 2>/dev/null) || v=0
-    sum=$((sum + ${v:-0}))
-  done
-  echo "$sum"
-}
-# wait_members PID N: until PID's tree has N processes, all sleeping.
-wait_members() {
-  local i n s p
-  for ((i = 0; i < WAIT_SECONDS * 10; i++)); do
-    n=0 s=0
-    for p in $(tree_pids "$1"); do
-      n=$((n + 1))
-      [[ $(proc_state "$p") == S ]] && s=$((s + 1))
-    done
-    ((n == $2 && s == $2)) && return 0
-    sleep 0.1
-  done
-  fail "pid $1's tree has $n processes ($s sleeping) after ${WAIT_SECONDS}s, expected $2"
-}
+source "$(dirname "$0")/tree.sh"
 
 start orig python3 "$WORK/pool.py"
 WAIT_SECONDS=60 wait_lines orig 1
