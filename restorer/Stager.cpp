@@ -246,13 +246,16 @@ void stage_memory(const format::ImageReader& reader, const format::Image& image,
   std::exception_ptr error;
   std::mutex error_lock;
   auto work = [&] {
-    std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx*)> dctx(ZSTD_createDCtx(), ZSTD_freeDCtx);
+    // Made at the first compressed chunk: creating one asks CPUID, which
+    // traps in a virtual machine (docs/benchmarks.md, "Tiny process").
+    std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx*)> dctx(nullptr, ZSTD_freeDCtx);
     std::vector<uint8_t> scratch, pages;
     PageWriter out;
     for (size_t ci; !failed && (ci = next++) < todo.size();) {
       try {
         uint8_t* to = dest[ci];
         out.populate(to, todo[ci]->size());
+        if (!dctx && todo[ci]->encoding != format::ChunkEncoding::Raw) dctx.reset(ZSTD_createDCtx());
         reader.read_chunk(*todo[ci], dctx.get(), scratch, pages,
                           [&](uint64_t at, const uint8_t* data, size_t n) { out.write(to + at, data, n); });
       } catch (...) {
