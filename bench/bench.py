@@ -186,6 +186,36 @@ class Bench:
             "raw": lambda: self.tlaunch([*self.restore_cmd, raw], expect_sum=s),
         })
 
+    def tiny(self):
+        """i: a tiny static process (bench/tiny.c: statically linked, it has just started and waits in read(0),
+        having touched no memory of its own) restored from a raw and a zstd:3 image, against fork+exec of a static
+        no-op (issue 18: <= 2x). The restored program checks that it is the process that was saved (its argv,
+        environment and a stack marker give the SUM line)."""
+        p = subprocess.Popen([self.tool("tiny")], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL, close_fds=True)
+        line = p.stdout.readline().decode().split()
+        if len(line) != 2 or line[0] != "READY":
+            die("tiny did not start")
+        s = line[1]
+        # It prints READY just before read(0): wait until it sleeps there, so that every image holds the same state.
+        deadline = time.monotonic() + 30
+        while open(f"/proc/{p.pid}/stat").read().rsplit(")", 1)[1].split()[0] != "S":
+            if time.monotonic() > deadline:
+                die("tiny did not reach its read(0)")
+            time.sleep(0.01)
+        raw = self.dump(p.pid, os.path.join(self.work, "tiny.raw.ckpt"), "none")
+        zst = self.dump(p.pid, os.path.join(self.work, "tiny.zstd.ckpt"), "zstd:3")
+        self.stop_hog(p)
+        self.page_cache(raw)
+        self.page_cache(zst)
+        res = self.interleaved("tiny static process", 5 if self.quick else 31, {
+            "nop": lambda: self.tlaunch([self.tool("nop")]),
+            "raw": lambda: self.tlaunch([*self.restore_cmd, raw], expect_sum=s),
+            "zstd": lambda: self.tlaunch([*self.restore_cmd, zst], expect_sum=s),
+        })
+        res["sizes"] = (os.path.getsize(raw), os.path.getsize(zst))
+        return res
+
     def dumps(self, mib):
         """c: dump of a running hog (left running) against process_vm_readv + write + fsync."""
         hog, _ = self.start_hog(mib, "random")
@@ -400,6 +430,18 @@ def tree_rows(t, b):
     return L
 
 
+def tiny_rows(t):
+    """The i lines: restore of a tiny static process against fork+exec of a static no-op."""
+    nop, raw, zst = med(t["nop"]), med(t["raw"]), med(t["zstd"])
+    L = [f"i  tiny static process (bench/tiny.c, started and waiting); images: raw {t['sizes'][0] / 1024:.0f} KiB, "
+         f"zstd:3 {t['sizes'][1] / 1024:.0f} KiB; medians of {len(t['nop'])} runs, ms"]
+    for name, ck in (("raw", raw), ("zstd:3", zst)):
+        r = ck / nop
+        L.append(f"i  {'restore tiny static, ' + name + ' (vs fork+exec)':<46}{ck:9.2f}{nop:10.2f}  {r:6.2f}  "
+                 f"{'<= 2':<7} {'holds' if r <= 2.0 else 'MISSED'}")
+    return L
+
+
 def med(rs, key="ms"):
     return statistics.median(float(r[key]) if isinstance(r, dict) else r for r in rs)
 
@@ -442,7 +484,7 @@ def main():
     ap.add_argument("--work", required=True)
     ap.add_argument("--png")
     ap.add_argument("--quick", action="store_true", help="fewer runs and sizes (for trying the script)")
-    ap.add_argument("--only", choices=["tree"], help="run one group alone (its baselines still in the same run)")
+    ap.add_argument("--only", choices=["tree", "tiny"], help="run one group alone (its baselines still in the same run)")
     a = ap.parse_args()
     b = Bench(a)
     t_start = time.monotonic()
@@ -456,6 +498,17 @@ def main():
         print("\n".join(L))
         return
 
+    if a.only == "tiny":
+        tiny = b.tiny()
+        L = [f"machine: {machine()}"] + tiny_rows(tiny)
+        if b.busy_groups:
+            L.append("WARNING: started on a busy machine: " + ", ".join(b.busy_groups)
+                     + ("; the timed processes ran SCHED_FIFO above them (CKPT_BENCH_RT=1)" if b.rt else ""))
+        elif b.rt:
+            L.append("timed processes ran SCHED_FIFO (CKPT_BENCH_RT=1)")
+        print("\n".join(L))
+        return
+
     print("restore size sweep (a, d, e)...", file=sys.stderr)
     sizes = [16, 256] if a.quick else [16, 64, 256, 512]
     sweep = b.restore_sweep(sizes)
@@ -463,6 +516,8 @@ def main():
     text = b.compressible(256)
     print("small process (b)...", file=sys.stderr)
     small = b.small()
+    print("tiny static process (i)...", file=sys.stderr)
+    tiny = b.tiny()
     print("dump (c)...", file=sys.stderr)
     dumps = b.dumps(256)
     print("verify of a crafted image (g)...", file=sys.stderr)
@@ -533,6 +588,7 @@ def main():
     row("g", "verify crafted image, bulk=65536 (vs bulk=8192)", med(verify["big"]), med(verify["small"]), 16.0,
         f" ({vb[65536] / mi:.1f} MiB vs {vb[8192] / mi:.1f} MiB)")
     L += tree_rows(tree, b)
+    L += tiny_rows(tiny)
     if b.busy_groups:
         L.append("WARNING: started on a busy machine (other processes using the CPUs): " + ", ".join(b.busy_groups)
                  + ("; the timed processes ran SCHED_FIFO above them (CKPT_BENCH_RT=1)" if b.rt else ""))

@@ -3,11 +3,14 @@
 # benchmark with its baseline in the same run, prints a table and writes
 # docs/benchmarks-restore.png. Not part of CI; see docs/benchmarks.md.
 #
-#   bash bench/run.sh [BUILD_DIR] [--quick] [--only=tree]
+#   bash bench/run.sh [BUILD_DIR] [--quick] [--only=tree|tiny]
 #
 # --only=tree runs the process-tree group alone (h: restore of a root with 8
 # children against fork of 8 children and against restore of the root alone;
 # PSS before and after), its baselines still measured in the same run.
+# --only=tiny runs the tiny static process group alone (i: restore of a
+# static program that has just started, raw and zstd:3, against fork+exec of
+# a static no-op).
 # BUILD_DIR defaults to build/. If it holds no ckpt/restore, the product is
 # configured (Release) and built there. Run as root: `ckpt dump` needs ptrace
 # rights over the benchmark's processes, and missing tools are apt-get
@@ -62,6 +65,7 @@ mkdir -p "$tools"
 gcc -O2 -o "$tools/hog" "$repo/bench/hog.c"  # dynamically linked: the issue's "small process"
 gcc -O2 -static -o "$tools/floor" "$repo/bench/floor.c"
 gcc -O2 -static -o "$tools/nop" "$repo/bench/nop.c"
+gcc -O2 -static -o "$tools/tiny" "$repo/bench/tiny.c"  # issue 18's tiny static process
 gcc -O2 -o "$tools/tlaunch" "$repo/bench/tlaunch.c"
 gcc -O2 -o "$tools/vmread" "$repo/bench/vmread.c"
 gcc -O2 -o "$tools/treehog" "$repo/bench/treehog.c"
