@@ -48,6 +48,11 @@ int open_image(const std::string& path) {
 }
 
 void ImageReader::read_exact(void* dst, size_t n, uint64_t offset, const char* what) const {
+  for (const Window& w : windows_)
+    if (offset >= w.offset && n <= w.bytes.size() && offset - w.offset <= w.bytes.size() - n) {
+      std::memcpy(dst, w.bytes.data() + (offset - w.offset), n);
+      return;
+    }
   size_t done = 0;
   while (done < n) {
     ssize_t r = ::pread(fd_, static_cast<uint8_t*>(dst) + done, n - done, off_t(offset + done));
@@ -56,6 +61,22 @@ void ImageReader::read_exact(void* dst, size_t n, uint64_t offset, const char* w
     if (r == 0) throw FormatError(offset + done, std::string("image ends inside ") + what);
     done += size_t(r);
   }
+}
+
+// Beyond this a window saves nothing worth its memory.
+static constexpr uint64_t kMaxWindow = 8u << 20;
+
+void ImageReader::prefetch(uint64_t offset, uint64_t n) {
+  if (n == 0 || n > kMaxWindow || offset > file_size_ || n > file_size_ - offset) return;  // the plain reads judge it
+  Window w{offset, std::vector<uint8_t>(n)};
+  size_t done = 0;
+  while (done < n) {
+    ssize_t r = ::pread(fd_, w.bytes.data() + done, n - done, off_t(offset + done));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return;  // the plain reads report it, with their own words
+    done += size_t(r);
+  }
+  windows_.push_back(std::move(w));
 }
 
 std::vector<uint8_t> ImageReader::read_section(const SectionInfo& s) const {
@@ -92,6 +113,8 @@ ImageReader::ImageReader(int fd) : fd_(fd) {
   if (h.trailer_offset < sizeof h || h.trailer_offset % 8 || h.trailer_offset > file_size_ - sizeof(TrailerHeader) - 8)
     throw FormatError(offsetof(FileHeader, trailer_offset), "trailer offset out of range");
 
+  // The trailer at once: header, entries and checksum.
+  prefetch(h.trailer_offset, file_size_ - h.trailer_offset);
   TrailerHeader th;
   read_exact(&th, sizeof th, h.trailer_offset, "trailer");
   if (std::memcmp(th.magic, kTrailerMagic.data(), 8) != 0) throw FormatError(h.trailer_offset, "bad trailer magic");
@@ -109,6 +132,17 @@ ImageReader::ImageReader(int fd) : fd_(fd) {
   expect.update(entries.data(), entries.size() * sizeof(TrailerEntry));
   if (expect.digest() != tsum) throw FormatError(file_size_ - 8, "trailer checksum mismatch (corrupted image)");
 
+  // The metadata at once: all that lies before the page data (and its
+  // header), and all between the page data and the trailer. The entries
+  // are not checked yet: a window that makes no sense is simply not read.
+  for (const TrailerEntry& e : entries)
+    if (e.type == uint32_t(SectionType::PageData) && e.offset >= sizeof h && e.offset <= h.trailer_offset &&
+        e.length <= h.trailer_offset - e.offset) {
+      prefetch(sizeof h, e.offset + sizeof(SectionHeader) - sizeof h);
+      const uint64_t after = e.offset + sizeof(SectionHeader) + e.length;
+      if (after < h.trailer_offset) prefetch(after, h.trailer_offset - after);
+      break;
+    }
   uint64_t prev_end = sizeof h;
   std::set<std::pair<uint32_t, uint32_t>> seen;  // (type, member)
   for (size_t i = 0; i < entries.size(); ++i) {
@@ -205,6 +239,8 @@ ImageReader::ImageReader(int fd) : fd_(fd) {
     validate_image(members_[m], own, m == 0, parent);
   }
   validate_tree(tree_, members_, sections_);
+  windows_.clear();
+  windows_.shrink_to_fit();
 }
 
 const SectionInfo& ImageReader::page_data() const {

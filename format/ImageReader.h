@@ -74,6 +74,16 @@ class ImageReader {
 
  private:
   void read_exact(void* dst, size_t n, uint64_t offset, const char* what) const;
+  // Reads [offset, offset + n) of the file in one call, so that the small
+  // reads of the structure within it are served from memory (a small image
+  // has some 25 of them: each a system call on restore's start-up path).
+  // Only for the constructor: dropped when it returns.
+  void prefetch(uint64_t offset, uint64_t n);
+  struct Window {
+    uint64_t offset;
+    std::vector<uint8_t> bytes;
+  };
+  std::vector<Window> windows_;
   std::vector<uint8_t> read_section(const SectionInfo& s) const;
   void decompress_chunk(const PageChunk& c, void* dest, ZSTD_DCtx_s* dctx, std::vector<uint8_t>& scratch) const;
 

@@ -310,7 +310,14 @@ static void unregister_own_rseq() {
 // (a FIFO or a device there must neither hang restore nor run a driver's
 // open), and used only if it is a regular file the caller may execute, as
 // prctl(PR_SET_MM_EXE_FILE) requires. -1 otherwise.
-static int open_saved_exe(const std::string& path) {
+static int open_saved_exe(const format::Image& image, const MachineFit& fit) {
+  const std::string& path = image.process.exe;
+  // The executable is nearly always mapped too: check_machine has opened
+  // it read-only and checked it is a regular file; only the right to
+  // execute it is left to see.
+  for (size_t i = 0; i < image.vmas.size(); ++i)
+    if (image.vmas[i].kind == format::VmaKind::FilePrivate && image.vmas[i].file.path == path && fit.file_fds[i] >= 0)
+      return faccessat(fit.file_fds[i], "", X_OK, AT_EMPTY_PATH | AT_EACCESS) == 0 ? fit.file_fds[i] : -1;
   int probe = ::open(path.c_str(), O_PATH | O_CLOEXEC);
   if (probe < 0) return -1;
   struct stat st;
@@ -375,7 +382,7 @@ void launch(const format::Image& image, const MachineFit& fit, const AddressPlan
                          "process keeps the launcher's brk, cmdline, environ and auxv locations\n");
   int exe_fd = -1;
   if (set_mm && (has_capability(CAP_SYS_ADMIN) || has_capability(CAP_CHECKPOINT_RESTORE)))
-    exe_fd = files.deleted_exe >= 0 ? files.deleted_exe : open_saved_exe(image.process.exe);
+    exe_fd = files.deleted_exe >= 0 ? files.deleted_exe : open_saved_exe(image, fit);
   if (set_mm && exe_fd < 0)
     std::fprintf(stderr, "restore: warning: /proc/PID/exe of the restored process will name restore, not %s "
                          "(needs CAP_CHECKPOINT_RESTORE and the file)\n", image.process.exe.c_str());

@@ -58,6 +58,51 @@ static bool is_smaps_field(const std::string& line) {
   return true;
 }
 
+// Hex (or decimal) digits at *p, at least one, up to 16 (19), ending where
+// the digits end; false if there are none or too many.
+static bool number_at(const char*& p, const char* end, uint64_t& v, bool hex) {
+  const char* start = p;
+  v = 0;
+  for (; p < end; ++p) {
+    unsigned d;
+    if (*p >= '0' && *p <= '9') d = unsigned(*p - '0');
+    else if (hex && *p >= 'a' && *p <= 'f') d = unsigned(*p - 'a' + 10);
+    else if (hex && *p >= 'A' && *p <= 'F') d = unsigned(*p - 'A' + 10);
+    else break;
+    v = v * (hex ? 16 : 10) + d;
+  }
+  return p > start && p - start <= (hex ? 16 : 19);
+}
+
+// "start-end perms offset major:minor inode [path]", as the kernel writes
+// it (show_map_vma): cut by hand, as sscanf costs restore's start-up more
+// than the read of the file. False if the line is not one.
+static bool parse_header(const char* p, const char* end, MapsEntry& e) {
+  uint64_t major = 0, minor = 0;
+  auto skip = [&] {
+    const char* was = p;
+    while (p < end && (*p == ' ' || *p == '\t')) ++p;
+    return p > was;
+  };
+  if (!number_at(p, end, e.start, true) || p == end || *p++ != '-' || !number_at(p, end, e.end, true) || !skip())
+    return false;
+  if (end - p < 4) return false;
+  const char* perms = p;
+  p += 4;
+  if (!skip() || !number_at(p, end, e.offset, true) || !skip() || !number_at(p, end, major, true) || p == end ||
+      *p++ != ':' || !number_at(p, end, minor, true) || !skip() || !number_at(p, end, e.inode, false))
+    return false;
+  if (p < end && !skip()) return false;
+  e.dev_major = unsigned(major);
+  e.dev_minor = unsigned(minor);
+  e.read = perms[0] == 'r';
+  e.write = perms[1] == 'w';
+  e.exec = perms[2] == 'x';
+  e.shared = perms[3] == 's';
+  if (p < end) e.path.assign(p, size_t(end - p));
+  return true;
+}
+
 // Lines and words are cut by hand: string streams would initialise the C++
 // locales, which costs restore's start-up more than the whole parse.
 std::vector<MapsEntry> parse_maps(const std::string& text) {
@@ -70,16 +115,7 @@ std::vector<MapsEntry> parse_maps(const std::string& text) {
     if (line.empty()) continue;
     if (is_header_line(line)) {
       MapsEntry e;
-      char perms[5] = {};
-      int path_at = -1;
-      if (std::sscanf(line.c_str(), "%" SCNx64 "-%" SCNx64 " %4s %" SCNx64 " %x:%x %" SCNu64 " %n", &e.start, &e.end,
-                      perms, &e.offset, &e.dev_major, &e.dev_minor, &e.inode, &path_at) < 7)
-        throw std::runtime_error("malformed maps line: " + line);
-      e.read = perms[0] == 'r';
-      e.write = perms[1] == 'w';
-      e.exec = perms[2] == 'x';
-      e.shared = perms[3] == 's';
-      if (path_at > 0 && size_t(path_at) < line.size()) e.path = line.substr(size_t(path_at));
+      if (!parse_header(line.data(), line.data() + line.size(), e)) throw std::runtime_error("malformed maps line: " + line);
       out.push_back(std::move(e));
     } else if (line.rfind("VmFlags:", 0) == 0 && !out.empty()) {
       for (size_t w = 8; w < line.size();) {
