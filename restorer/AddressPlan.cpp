@@ -22,6 +22,15 @@ AddressPlan plan_addresses(const format::Image& image, const std::vector<x86::Ma
   p.home_size = home_size;
   p.scratch_size = scratch_size;
   p.staged.assign(image.vmas.size(), 0);
+  // The launcher's own mappings as maps listed them (sorted, disjoint): a
+  // VMA overlapping one of them is not tried (the attempt would only fail,
+  // a system call per VMA on a small restore's path). Whatever was mapped
+  // since is still caught by MAP_FIXED_NOREPLACE.
+  auto launcher_uses = [&](uint64_t start, uint64_t end) {
+    auto it = std::lower_bound(self_maps.begin(), self_maps.end(), start,
+                               [](const x86::MapsEntry& e, uint64_t a) { return e.end <= a; });
+    return it != self_maps.end() && it->start < end;
+  };
   // A VMA whose final range the launcher does not use is built right there:
   // nothing to move later, and the kernel's view of it (anonymous pgoff,
   // merging with later brk growth) is exactly that of a fresh mapping.
@@ -32,6 +41,7 @@ AddressPlan plan_addresses(const format::Image& image, const std::vector<x86::Ma
       p.staged[i] = v.start;
       continue;
     }
+    if (launcher_uses(v.start, v.end)) continue;
     void* r = mmap(reinterpret_cast<void*>(v.start), v.size(), PROT_NONE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
     if (r != MAP_FAILED) {
