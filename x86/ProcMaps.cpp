@@ -58,7 +58,7 @@ static bool is_smaps_field(const std::string& line) {
   return true;
 }
 
-// Hex (or decimal) digits at *p, at least one, up to 16 (19), ending where
+// Hex (or decimal) digits at *p, at least one, up to 16 (20), ending where
 // the digits end; false if there are none or too many.
 static bool number_at(const char*& p, const char* end, uint64_t& v, bool hex) {
   const char* start = p;
@@ -71,7 +71,7 @@ static bool number_at(const char*& p, const char* end, uint64_t& v, bool hex) {
     else break;
     v = v * (hex ? 16 : 10) + d;
   }
-  return p > start && p - start <= (hex ? 16 : 19);
+  return p > start && p - start <= (hex ? 16 : 20);
 }
 
 // "start-end perms offset major:minor inode [path]", as the kernel writes

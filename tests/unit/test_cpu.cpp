@@ -2,6 +2,9 @@
 // on this CPU, how a refusal reads, and what this machine reports.
 #include <doctest/doctest.h>
 
+#include <cpuid.h>
+
+#include <algorithm>
 #include <cstdint>
 #include <string>
 
@@ -76,4 +79,31 @@ TEST_CASE("xsave: this machine") {
     CHECK(ckpt::x86::xsave_size() >= ckpt::x86::kXsaveMinSize);
     // The CPU is always compatible with itself.
     CHECK(xsave_incompatibility(xcr0, ckpt::x86::xsave_size(), xcr0, ckpt::x86::xsave_size()).empty());
+}
+
+TEST_CASE("xsave: the facts asked once per process agree with CPUID asked now") {
+    // x86/Cpu.cpp asks CPUID once and keeps the answers (each CPUID traps in
+    // a virtual machine); here every answer is asked again, directly.
+    const std::uint64_t xcr0 = ckpt::x86::xcr0();
+    unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+    __cpuid_count(0xd, 0, eax, ebx, ecx, edx);
+    CHECK(ckpt::x86::xsave_size() == ebx);
+    std::uint64_t on_request = 0;
+    std::uint32_t end_all = ckpt::x86::kXsaveMinSize, end_granted = ckpt::x86::kXsaveMinSize;
+    for (unsigned b = 2; b < 64; ++b) {
+        if (!(xcr0 & bit(b))) continue;
+        __cpuid_count(0xd, b, eax, ebx, ecx, edx);
+        if (ecx & 4u) on_request |= bit(b);
+        if (eax == 0) continue;
+        end_all = std::max(end_all, eax + ebx);
+        if (!(ecx & 4u)) end_granted = std::max(end_granted, eax + ebx);
+        CHECK(ckpt::x86::xsave_size_of(bit(0) | bit(1) | bit(b)) == std::max(ckpt::x86::kXsaveMinSize, eax + ebx));
+    }
+    for (int twice = 0; twice < 2; ++twice) {
+        CHECK(ckpt::x86::xcr0() == xcr0);
+        CHECK(ckpt::x86::xfeatures_on_request(xcr0) == on_request);
+        CHECK(ckpt::x86::xsave_size_of(xcr0) == end_all);
+        CHECK(ckpt::x86::xsave_size_of(xcr0 & ~on_request) == end_granted);
+    }
+    CHECK(ckpt::x86::xsave_size_of(0) == ckpt::x86::kXsaveMinSize);
 }

@@ -244,3 +244,30 @@ TEST_CASE("procmaps: this process's own smaps") {
   CHECK(self->inode != 0);
   CHECK(self->has_flag("ex"));
 }
+
+TEST_CASE("procmaps: the fields are cut as the kernel writes them") {
+  // Cut by hand (no sscanf): three-digit device numbers, a 20-digit inode, a
+  // path with runs of spaces kept as it is, and every padding the kernel uses.
+  auto m = parse_maps(
+      "00400000-00401000 r-xp 0001f000 103:0a 18446744073709551615   /tmp/a  b   c\n"
+      "7ffd4ca91000-7ffd4cab2000 rw-p 00000000 00:00 0                          [stack]\n"
+      "ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0\n");
+  REQUIRE(m.size() == 3);
+  CHECK(m[0].start == 0x400000);
+  CHECK(m[0].end == 0x401000);
+  CHECK(m[0].offset == 0x1f000);
+  CHECK(m[0].dev_major == 0x103);
+  CHECK(m[0].dev_minor == 0xa);
+  CHECK(m[0].inode == 18446744073709551615ull);
+  CHECK(m[0].path == "/tmp/a  b   c");
+  CHECK((m[0].read && !m[0].write && m[0].exec && !m[0].shared));
+  CHECK(m[1].path == "[stack]");
+  CHECK(m[2].start == 0xffffffffff600000ull);
+  CHECK(m[2].path.empty());
+  CHECK((!m[2].read && m[2].exec));
+  // Glued fields, a missing ':' or '-', an address of more than 16 digits: refused.
+  CHECK_THROWS_AS(parse_maps("00400000-00401000 r-xp 00000000 00:000 0/bin/x\n"), std::runtime_error);
+  CHECK_THROWS_AS(parse_maps("00400000-00401000 r-xp 00000000 0000 0 /bin/x\n"), std::runtime_error);
+  CHECK_THROWS_AS(parse_maps("00400000-00401000 r-xp00000000 00:00 0\n"), std::runtime_error);
+  CHECK_THROWS_AS(parse_maps("00400000-100000000000000000 r-xp 00000000 00:00 0\n"), std::runtime_error);
+}
