@@ -232,19 +232,27 @@ size_t queued_count(int fd) {
 }  // namespace
 
 void check_inet_sockets(const format::Image& image) {
-  int somaxconn = 4096;
-  if (FILE* p = std::fopen("/proc/sys/net/core/somaxconn", "r")) {
-    if (std::fscanf(p, "%d", &somaxconn) != 1) somaxconn = 4096;
-    std::fclose(p);
-  }
+  // Read only for a listening socket: most images have none, and every
+  // file read costs a small restore (docs/benchmarks.md, "i").
+  int somaxconn = -1;
+  auto max_backlog = [&] {
+    if (somaxconn < 0) {
+      somaxconn = 4096;
+      if (FILE* p = std::fopen("/proc/sys/net/core/somaxconn", "re")) {
+        if (std::fscanf(p, "%d", &somaxconn) != 1) somaxconn = 4096;
+        std::fclose(p);
+      }
+    }
+    return somaxconn;
+  };
   const Senders senders(image);
   std::set<std::string> tried;  // datagram sources bound once each
   for (const FdEntry& f : image.files.fds) {
     if (f.kind != format::FdKind::InetSocket && f.kind != format::FdKind::NetlinkSocket) continue;
     const InetSocket& s = socket_of(image, f);
-    if (s.state == SocketState::Listening && s.backlog > somaxconn)
+    if (s.state == SocketState::Listening && s.backlog > max_backlog())
       fail(f, s, "its listen backlog " + std::to_string(s.backlog) + " is above net.core.somaxconn (" +
-                     std::to_string(somaxconn) + ") here");
+                     std::to_string(max_backlog()) + ") here");
     Fd scratch(create_bound(f, s));  // closed at once: the port is free, the options take
     if (std::string why = multicast_problem(s.multicast); !why.empty()) fail(f, s, why);
     for (const format::QueuedDatagram& d : s.queue)

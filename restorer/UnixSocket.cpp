@@ -12,8 +12,8 @@
 #include <cerrno>
 #include <climits>
 #include <cstddef>
+#include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <set>
 #include <tuple>
 
@@ -67,11 +67,20 @@ bool is_stale(const struct stat& st, const std::map<uint64_t, x86::UnixDiag>& ta
   return true;
 }
 
+// net.core.somaxconn, 4096 where it cannot be read. A plain read: a C++
+// stream would set up the locales, which costs restore's start-up more than
+// the read (docs/benchmarks.md, "i").
 int somaxconn() {
-  std::ifstream in("/proc/sys/net/core/somaxconn");
-  int v = 4096;
-  in >> v;
-  return v;
+  int fd = ::open("/proc/sys/net/core/somaxconn", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 4096;
+  char buf[32];
+  ssize_t n = ::read(fd, buf, sizeof buf - 1);
+  ::close(fd);
+  if (n <= 0) return 4096;
+  buf[n] = '\0';
+  char* end = nullptr;
+  long v = std::strtol(buf, &end, 10);
+  return end == buf || v < 0 || v > INT_MAX ? 4096 : int(v);
 }
 
 // The records that bind their name (all named ones but those sharing a listener's).
@@ -130,7 +139,8 @@ void check_unix_sockets(const std::vector<UnixSocket>& sockets, const format::Im
   if (sockets.empty()) return;
   std::map<uint64_t, x86::UnixDiag> table;
   bool have_table = false;
-  const int max_backlog = somaxconn();
+  int backlog_limit = -1;  // read at the first listening socket
+  auto max_backlog = [&] { return backlog_limit < 0 ? (backlog_limit = somaxconn()) : backlog_limit; };
   // The options, tried once per distinct combination on a scratch socket
   // (what this caller may set: buffer sizes above net.core.*mem_max and
   // priorities above 6 need CAP_NET_ADMIN).
@@ -152,9 +162,9 @@ void check_unix_sockets(const std::vector<UnixSocket>& sockets, const format::Im
     ::close(scratch);
   }
   for (const UnixSocket& s : sockets) {
-    if (s.state == format::kUnixListening && int64_t(s.backlog) > max_backlog)
+    if (s.state == format::kUnixListening && int64_t(s.backlog) > max_backlog())
       fail(s, "its backlog " + std::to_string(s.backlog) + " is above this machine's net.core.somaxconn " +
-                  std::to_string(max_backlog));
+                  std::to_string(max_backlog()));
     if (!owns_name(s)) continue;
     if (!is_path(s.name)) {
       // Free now? A bind of the very name, undone at once, tells.

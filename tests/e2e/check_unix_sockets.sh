@@ -314,6 +314,15 @@ bad client-data "unread data from a connection not yet accepted" "unix=$client:m
 "$RESTORE" --check "$WORK/nodir.ckpt" 2>"$WORK/nodir.err" && fail "a path in a missing directory passed restore --check"
 grep -q "the directory of its path is missing" "$WORK/nodir.err" || fail "nodir: $(cat "$WORK/nodir.err")"
 log "nodir: $(cat "$WORK/nodir.err")"
+# A listen backlog above this machine's net.core.somaxconn (read only when
+# a listening socket is checked): restore and restore --check refuse it.
+max=$(cat /proc/sys/net/core/somaxconn)
+"$EDIT" "$WORK/base.ckpt" "$WORK/bigbacklog.ckpt" "unix=$listener:backlog:$((max + 1))" || fail "image_edit failed"
+for cmd in "$RESTORE" "$RESTORE --check"; do
+  $cmd "$WORK/bigbacklog.ckpt" </dev/null >/dev/null 2>"$WORK/bigbacklog.err" && fail "a backlog above somaxconn passed $cmd"
+  grep -q "is above this machine's net.core.somaxconn $max" "$WORK/bigbacklog.err" || fail "bigbacklog: $cmd: $(cat "$WORK/bigbacklog.err")"
+done
+log "bigbacklog: $(cat "$WORK/bigbacklog.err")"
 # An odd SO_SNDBUF: the kernel stores twice what it is given, so no caller
 # can make it; restore --check finds that on a scratch socket.
 "$EDIT" "$WORK/base.ckpt" "$WORK/oddbuf.ckpt" "unix=$pair:sndbuf:12345" || fail "image_edit failed"
