@@ -13,7 +13,7 @@
 # BUILD_DIR defaults to build/. If it holds no ckpt/restore, the product is
 # configured (Release) and built there. Run as root: `ckpt dump` needs ptrace
 # rights over the benchmark's processes, and missing tools are apt-get
-# installed. About 2-4 minutes of measuring on 2 cores, plus any wait for
+# installed. About 6-8 minutes of measuring (4 of them group r) on 2 cores, plus any wait for
 # idle CPUs (CKPT_BENCH_IDLE_WAIT seconds at most, default 600). On a shared,
 # busy machine, CKPT_BENCH_RT=1 runs the timed processes SCHED_FIFO instead.
 set -euo pipefail
