@@ -53,8 +53,11 @@ static void map_at(uint64_t addr, const Vma& v, int prot, int flags, int fd) {
                        (v.file.path.empty() ? "" : " " + v.file.path) + "): " + std::strerror(errno));
 }
 
-// The madvise flags of a VMA, on its staged area at `at`.
-static void apply_advice(const Vma& v, uint64_t at_addr) {
+// The madvise flags of a VMA, on its staged area at `at`: all of them, or
+// (`huge_only`) just MADV_HUGEPAGE, which staging gives an area only once
+// its pages are in: given before, a chunk filling half a 2 MiB block would
+// fault in the whole block as a huge page, pages that were not present.
+static void apply_advice(const Vma& v, uint64_t at_addr, bool huge_only = false) {
   if (!v.flags) return;
   void* at = reinterpret_cast<void*>(at_addr);
   static const struct {
@@ -65,7 +68,8 @@ static void apply_advice(const Vma& v, uint64_t at_addr) {
                 {format::kVmaNoHugePage, MADV_NOHUGEPAGE}, {format::kVmaMergeable, MADV_MERGEABLE},
                 {format::kVmaSeqRead, MADV_SEQUENTIAL},    {format::kVmaRandRead, MADV_RANDOM}};
   for (const auto& a : advice)
-    if ((v.flags & a.flag) && madvise(at, v.size(), a.advice) != 0 && a.flag != format::kVmaMergeable)
+    if ((v.flags & a.flag) && huge_only == (a.flag == format::kVmaHugePage) &&
+        madvise(at, v.size(), a.advice) != 0 && a.flag != format::kVmaMergeable)
       throw RestoreError("cannot apply madvise flags to the area at " + hex(v.start) + ": " + std::strerror(errno));
 }
 
@@ -135,6 +139,7 @@ void stage_outside(const format::Image& image, const AddressPlan& plan, const Sy
       continue;
     }
     apply_advice(v, plan.staged[i]);
+    apply_advice(v, plan.staged[i], true);
     install_guards(v, plan.staged[i]);
     lock_area(v, plan.staged[i]);
   }
@@ -323,7 +328,10 @@ void stage_memory(const format::ImageReader& reader, const format::Image& image,
     const Vma& v = image.vmas[i];
     if (!plan.staged[i]) continue;
     if (v.kind == VmaKind::SysvShm) continue;  // stage_outside
-    if (v.kind != VmaKind::FileSharedOwn) install_guards(v, plan.staged[i]);  // that one's in stage_outside too
+    if (v.kind != VmaKind::FileSharedOwn) {  // those in stage_outside
+      apply_advice(v, plan.staged[i], true);
+      install_guards(v, plan.staged[i]);
+    }
     if (has_pages[i] && mprotect(reinterpret_cast<void*>(plan.staged[i]), v.size(), int(v.prot)) != 0)
       throw RestoreError("cannot protect the staged area for " + hex(v.start) + ": " + std::strerror(errno));
     if (v.kind != VmaKind::FileSharedOwn) lock_area(v, plan.staged[i]);  // that one in stage_outside

@@ -11,7 +11,10 @@
  *   A: 16 MiB, 2 MiB-aligned, no advice; written but for the second half of
  *      its last 2 MiB block;
  *   B: 4 MiB with MADV_HUGEPAGE, all written;
- *   C: 4 MiB with MADV_NOHUGEPAGE, all written.
+ *   C: 4 MiB with MADV_NOHUGEPAGE, all written;
+ *   D: 4 MiB, its first 3 MiB written, then MADV_HUGEPAGE: its last block
+ *      half present on small pages, which must stay so (staging gives
+ *      MADV_HUGEPAGE only once the pages are in).
  * Check: the above; C must hold no huge page; and if a fresh MADV_HUGEPAGE
  * area gets a huge page right now, A must hold at least one (restore used
  * them), else that one check is skipped, saying so.
@@ -112,26 +115,32 @@ int main(int argc, char **argv)
 	int fresh = tp_start(argc, argv);
 	setvbuf(stdout, out_buf, _IOLBF, sizeof out_buf);
 	setvbuf(stdin, in_buf, _IOFBF, sizeof in_buf);
-	struct area a[3] = {{"A (no advice)", fenced_area(A_SIZE)},
+	struct area a[4] = {{"A (no advice)", fenced_area(A_SIZE)},
 	                    {"B (MADV_HUGEPAGE)", fenced_area(BC_SIZE)},
-	                    {"C (MADV_NOHUGEPAGE)", fenced_area(BC_SIZE)}};
+	                    {"C (MADV_NOHUGEPAGE)", fenced_area(BC_SIZE)},
+	                    {"D (MADV_HUGEPAGE after a partial fill)", fenced_area(BC_SIZE)}};
 	if (madvise(a[1].p, BC_SIZE, MADV_HUGEPAGE) != 0 || madvise(a[2].p, BC_SIZE, MADV_NOHUGEPAGE) != 0)
 		tp_die("madvise");
+	const size_t d_written = BC_SIZE - HUGE / 2;
 	const size_t a_written = A_SIZE - HUGE / 2;
 	if (!fresh) {
 		fill(a[0].p, a_written, 1);
 		fill(a[1].p, BC_SIZE, 2);
 		fill(a[2].p, BC_SIZE, 3);
+		fill(a[3].p, d_written, 4);
 	} else {
 		memset(a[0].p, 0, a_written);  /* the same pages present, other contents */
 		memset(a[1].p, 0, BC_SIZE);
 		memset(a[2].p, 0, BC_SIZE);
+		memset(a[3].p, 0, d_written);
 	}
-	const long a_present = present(a[0].p, A_SIZE);
+	if (madvise(a[3].p, BC_SIZE, MADV_HUGEPAGE) != 0)
+		tp_die("madvise D");
+	const long a_present = present(a[0].p, A_SIZE), d_present = present(a[3].p, BC_SIZE);
 	vt_slurp("/proc/self/smaps", smaps, sizeof smaps);
-	struct area before[3];
+	struct area before[4];
 	memcpy(before, a, sizeof a);
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 4; i++)
 		read_fields(&before[i]);
 	vt_slurp("/proc/self/maps", maps_before, sizeof maps_before);
 	tp_ready(fresh);
@@ -141,7 +150,7 @@ int main(int argc, char **argv)
 	if (strcmp(maps_before, maps_after) != 0)
 		FAIL("/proc/self/maps differs:\n--- before\n%s--- after\n%s", maps_before, maps_after);
 	vt_slurp("/proc/self/smaps", smaps, sizeof smaps);
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < 4; i++) {
 		read_fields(&a[i]);
 		if (strcmp(a[i].flags, before[i].flags) != 0)
 			FAIL("area %s: VmFlags '%s', was '%s'", a[i].name, a[i].flags, before[i].flags);
@@ -156,9 +165,15 @@ int main(int argc, char **argv)
 	long now_present = present(a[0].p, A_SIZE);
 	if (now_present != a_present || a_present != (long)(a_written / PAGE))
 		FAIL("area A: %ld pages present, was %ld (%lu written)", now_present, a_present, a_written / PAGE);
-	if (!same(a[0].p, a_written, 1) || !same(a[1].p, BC_SIZE, 2) || !same(a[2].p, BC_SIZE, 3))
-		FAIL("contents differ (A %d, B %d, C %d)", same(a[0].p, a_written, 1), same(a[1].p, BC_SIZE, 2),
-		     same(a[2].p, BC_SIZE, 3));
+	now_present = present(a[3].p, BC_SIZE);
+	if (now_present != d_present || d_present != (long)(d_written / PAGE))
+		FAIL("area D: %ld pages present, was %ld (%lu written)", now_present, d_present, d_written / PAGE);
+	if (!vt_has_flag(a[3].flags, "hg"))
+		FAIL("area D: VmFlags '%s' without hg", a[3].flags);
+	if (!same(a[0].p, a_written, 1) || !same(a[1].p, BC_SIZE, 2) || !same(a[2].p, BC_SIZE, 3) ||
+	    !same(a[3].p, d_written, 4))
+		FAIL("contents differ (A %d, B %d, C %d, D %d)", same(a[0].p, a_written, 1), same(a[1].p, BC_SIZE, 2),
+		     same(a[2].p, BC_SIZE, 3), same(a[3].p, d_written, 4));
 	if (atol(a[2].huge) != 0)
 		FAIL("area C (MADV_NOHUGEPAGE) holds huge pages: AnonHugePages %s", a[2].huge);
 	const char *note = "";
