@@ -8,6 +8,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdlib>
@@ -114,21 +115,25 @@ void give_huge_pages(const std::vector<uint64_t>& blocks, unsigned workers) {
   const char* test = std::getenv("CKPT_TEST_HUGE_PAGES");
   const bool move = !test || !*test, collapse = move || std::strcmp(test, "collapse") == 0;
   std::atomic<size_t> next{0};
-  MoveTarget target(move ? blocks : std::vector<uint64_t>{});
-  if (move && target.ok()) {
-    auto work = [&] {
-      HugeSource source;
-      for (size_t i; (i = next++) < blocks.size();) {
-        const uint64_t src = source.fill();
-        if (!src || !target.move(blocks[i], src)) return;  // a small-page block is still correct
-      }
-    };
-    std::vector<std::thread> helpers;
-    for (unsigned w = 1; w < workers && w < blocks.size(); ++w) helpers.emplace_back(work);
-    work();
-    for (std::thread& t : helpers) t.join();
-    if (next >= blocks.size()) return;
+  if (move) {
+    // Unregistered when this scope ends: a registered block that no page
+    // was moved into must not meet a fault (the collapse below, the fill).
+    MoveTarget target(blocks);
+    if (target.ok()) {
+      auto work = [&] {
+        HugeSource source;
+        for (size_t i; (i = next++) < blocks.size();) {
+          const uint64_t src = source.fill();
+          if (!src || !target.move(blocks[i], src)) return;  // a small-page block is still correct
+        }
+      };
+      std::vector<std::thread> helpers;
+      for (unsigned w = 1; w < workers && w < blocks.size(); ++w) helpers.emplace_back(work);
+      work();
+      for (std::thread& t : helpers) t.join();
+    }
   }
+  if (next >= blocks.size()) return;
   if (!collapse) return;
   // Collapse what is left, one block at a time: each takes the mm's lock
   // for writing anyway. It needs one page present to find a page table.
