@@ -467,9 +467,9 @@ def restore_speed_rows(r):
     # The huge-page floor swings 3x with the machine's supply of free huge pages (and whether a virtual
     # machine's host still backs them): a floor is a lower bound, so the target uses its fastest run.
     fastest = min(float(x["ms"]) for x in f["hugefloor"])
-    row("restore 1 GiB random, raw (vs huge-page floor, fastest)", med(f["raw"]), fastest, 1.5)
-    row("restore 1 GiB random, raw (vs huge-page floor, median)", med(f["raw"]), med(f["hugefloor"]))
-    row("restore 1 GiB random, raw (vs one-core floor)", med(f["raw"]), med(f["floor"]))
+    row("restore 1 GiB random raw (vs hugepage floor, min)", med(f["raw"]), fastest, 1.5)
+    row("restore 1 GiB random raw (vs hugepage floor, med)", med(f["raw"]), med(f["hugefloor"]))
+    row("restore 1 GiB random raw (vs one-core floor)", med(f["raw"]), med(f["floor"]))
     row("restore 1 GiB random, zstd:3 (vs raw)", med(f["zstd"]), med(f["raw"]), 1.15)
     row("restore 1 MiB random, zstd:3 (vs raw)", med(r["small"]["zstd"]), med(r["small"]["raw"]), 1.15)
     mi = 2 ** 20
