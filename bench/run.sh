@@ -5,6 +5,8 @@
 #
 #   bash bench/run.sh [BUILD_DIR] [--quick] [--only=tree|tiny]
 #
+# --only=restore runs the restore-speed group alone (r: 1 GiB against the
+# huge-page floor, zstd:3 against raw from 1 MiB to 1 GiB; issue 18).
 # --only=tree runs the process-tree group alone (h: restore of a root with 8
 # children against fork of 8 children and against restore of the root alone;
 # PSS before and after), its baselines still measured in the same run.
@@ -14,7 +16,7 @@
 # BUILD_DIR defaults to build/. If it holds no ckpt/restore, the product is
 # configured (Release) and built there. Run as root: `ckpt dump` needs ptrace
 # rights over the benchmark's processes, and missing tools are apt-get
-# installed. About 2-4 minutes of measuring on 2 cores, plus any wait for
+# installed. About 6-8 minutes of measuring (4 of them group r) on 2 cores, plus any wait for
 # idle CPUs (CKPT_BENCH_IDLE_WAIT seconds at most, default 600). On a shared,
 # busy machine, CKPT_BENCH_RT=1 runs the timed processes SCHED_FIFO instead.
 set -euo pipefail
@@ -64,6 +66,7 @@ tools=$tmp/tools
 mkdir -p "$tools"
 gcc -O2 -o "$tools/hog" "$repo/bench/hog.c"  # dynamically linked: the issue's "small process"
 gcc -O2 -static -o "$tools/floor" "$repo/bench/floor.c"
+gcc -O2 -static -pthread -o "$tools/hugefloor" "$repo/bench/hugefloor.c"
 gcc -O2 -static -o "$tools/nop" "$repo/bench/nop.c"
 gcc -O2 -static -o "$tools/tiny" "$repo/bench/tiny.c"  # issue 18's tiny static process
 gcc -O2 -o "$tools/tlaunch" "$repo/bench/tlaunch.c"

@@ -134,7 +134,8 @@ void ImageWriter::begin_page_data() {
 void ImageWriter::add_pages(uint64_t vaddr, const void* pages, uint64_t npages) {
   auto bytes = static_cast<const uint8_t*>(pages);
   while (npages > 0) {
-    uint32_t n = uint32_t(npages < kMaxChunkPages ? npages : kMaxChunkPages);
+    const uint32_t most = chunk_pages(pages_);
+    uint32_t n = uint32_t(npages < most ? npages : most);
     size_t raw_size = size_t(n) * kPageSize;
     PageChunk c;
     c.vaddr = vaddr;

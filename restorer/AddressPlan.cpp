@@ -16,6 +16,16 @@ using format::kPageSize;
 
 bool is_staged(const format::Vma& v) { return !format::vma_kind_is_special(v.kind); }
 
+// A large anonymous area is staged at the same offset within 2 MiB as its
+// final address, so that huge pages staging gives it (HugeBlocks.h) stay
+// whole when the trampoline's mremap moves it (the kernel moves a huge page
+// table entry only between two aligned places, and splits it otherwise).
+constexpr uint64_t kHugeOffset = 2u << 20;
+static bool keeps_huge_offset(const format::Vma& v) {
+  return (v.kind == format::VmaKind::AnonPrivate || v.kind == format::VmaKind::Heap) &&
+         !(v.flags & format::kVmaHugetlb) && v.size() >= kHugeOffset;
+}
+
 AddressPlan plan_addresses(const format::Image& image, const std::vector<x86::MapsEntry>& self_maps,
                            uint64_t home_size, uint64_t scratch_size, const std::vector<uint64_t>* in_place) {
   AddressPlan p;
@@ -54,7 +64,8 @@ AddressPlan plan_addresses(const format::Image& image, const std::vector<x86::Ma
   // (mmap and mremap of MAP_HUGETLB memory need it): room for the padding.
   for (size_t i = 0; i < image.vmas.size(); ++i)
     if (is_staged(image.vmas[i]) && !p.staged[i])
-      total += image.vmas[i].size() + kPageSize + (format::vma_alignment(image.vmas[i]) - kPageSize);
+      total += image.vmas[i].size() + kPageSize + (format::vma_alignment(image.vmas[i]) - kPageSize) +
+               (keeps_huge_offset(image.vmas[i]) ? kHugeOffset : 0);
   p.size = total;
 
   std::vector<std::pair<uint64_t, uint64_t>> used;
@@ -100,6 +111,7 @@ AddressPlan plan_addresses(const format::Image& image, const std::vector<x86::Ma
     if (!is_staged(image.vmas[i]) || p.staged[i]) continue;
     const uint64_t align = format::vma_alignment(image.vmas[i]);
     cursor = (cursor + align - 1) & ~(align - 1);
+    if (keeps_huge_offset(image.vmas[i])) cursor += (image.vmas[i].start - cursor) & (kHugeOffset - 1);
     p.staged[i] = cursor;
     cursor += image.vmas[i].size() + kPageSize;
   }

@@ -1,17 +1,12 @@
-// How staging puts saved pages into the staged areas: through the kernel
-// rather than with stores of restore's own. The kernel first makes a chunk's
-// pages present in one call (MADV_POPULATE_WRITE), then copies the data
-// into them (process_vm_writev on this very process). Neither takes a page
-// fault, and restore itself never touches the staged pages, so the first
-// access from user space is the restored program's, as in any fresh
-// process. On a virtual machine that makes each first touch expensive this
-// is several times cheaper than faulting every page in with a store, and
-// on any machine it saves the per-page fault. Where the kernel refuses
-// either call (before Linux 5.14, or a seccomp filter), plain stores do the
-// same job.
+// How staging makes room for saved pages before they are read in: the
+// kernel makes a chunk's pages present in one call (MADV_POPULATE_WRITE),
+// and the chunk is then read (pread of a raw chunk) or decompressed
+// straight into them. No page fault is taken, and every byte is copied
+// once. Where the kernel refuses the call (before Linux 5.14, or a seccomp
+// filter), the reads fault the pages in instead. Blocks that are to hold
+// huge pages already have them (HugeBlocks.h); populating them is a walk
+// of their page table.
 #pragma once
-
-#include <unistd.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -23,15 +18,9 @@ class PageWriter {
   // Makes [dest, dest + n) present and writable: the pages one chunk covers,
   // in an area staging mapped writable.
   void populate(uint8_t* dest, size_t n);
-  // Copies n bytes from src to dest, inside such an area.
-  void write(uint8_t* dest, const uint8_t* src, size_t n);
 
  private:
-  bool populate_works_ = true, vm_writev_works_ = true;
-  // This process, asked when the writer is made: a member launcher of a tree
-  // is a fork of its parent's, and a pid remembered there (a function's
-  // static, once) made every child write its pages into its parent.
-  const pid_t self_ = getpid();
+  bool populate_works_ = true;
 };
 
 }  // namespace ckpt::restorer

@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cinttypes>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <algorithm>
@@ -16,9 +17,11 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <utility>
 
 #include "format/Hex.h"
 #include "format/Validate.h"
+#include "restorer/HugeBlocks.h"
 #include "restorer/PageWriter.h"
 #include "restorer/RestoreError.h"
 
@@ -50,8 +53,11 @@ static void map_at(uint64_t addr, const Vma& v, int prot, int flags, int fd) {
                        (v.file.path.empty() ? "" : " " + v.file.path) + "): " + std::strerror(errno));
 }
 
-// The madvise flags of a VMA, on its staged area at `at`.
-static void apply_advice(const Vma& v, uint64_t at_addr) {
+// The madvise flags of a VMA, on its staged area at `at`: all of them, or
+// (`huge_only`) just MADV_HUGEPAGE, which staging gives an area only once
+// its pages are in: given before, a chunk filling half a 2 MiB block would
+// fault in the whole block as a huge page, pages that were not present.
+static void apply_advice(const Vma& v, uint64_t at_addr, bool huge_only = false) {
   if (!v.flags) return;
   void* at = reinterpret_cast<void*>(at_addr);
   static const struct {
@@ -62,7 +68,8 @@ static void apply_advice(const Vma& v, uint64_t at_addr) {
                 {format::kVmaNoHugePage, MADV_NOHUGEPAGE}, {format::kVmaMergeable, MADV_MERGEABLE},
                 {format::kVmaSeqRead, MADV_SEQUENTIAL},    {format::kVmaRandRead, MADV_RANDOM}};
   for (const auto& a : advice)
-    if ((v.flags & a.flag) && madvise(at, v.size(), a.advice) != 0 && a.flag != format::kVmaMergeable)
+    if ((v.flags & a.flag) && huge_only == (a.flag == format::kVmaHugePage) &&
+        madvise(at, v.size(), a.advice) != 0 && a.flag != format::kVmaMergeable)
       throw RestoreError("cannot apply madvise flags to the area at " + hex(v.start) + ": " + std::strerror(errno));
 }
 
@@ -78,6 +85,35 @@ static void install_guards(const Vma& v, uint64_t at) {
 static void lock_area(const Vma& v, uint64_t at) {
   if ((v.flags & format::kVmaLocked) && mlock(reinterpret_cast<void*>(at), v.size()) != 0)
     throw RestoreError("cannot lock the area at " + hex(v.start) + " in memory (RLIMIT_MEMLOCK?): " + std::strerror(errno));
+}
+
+// Whether the blocks of area i that the image fills completely may be
+// backed by huge pages (HugeBlocks.h) without anything the process
+// can see changing but smaps' AnonHugePages: plain private anonymous memory
+// (and the heap), not declined by the process (MADV_NOHUGEPAGE, the
+// THP-disable prctl), not shared with KSM, not filled later (lazy) or kept
+// from a parent, and staged where its 2 MiB alignment is its final one, so
+// that the trampoline's mremap moves whole huge pages.
+static bool may_use_huge_pages(const format::Image& image, size_t i, const AddressPlan& plan, const ChildPages* keep) {
+  const Vma& v = image.vmas[i];
+  if (v.kind != VmaKind::AnonPrivate && v.kind != VmaKind::Heap) return false;
+  if (v.flags & (format::kVmaHugetlb | format::kVmaDroppable | format::kVmaNoHugePage | format::kVmaMergeable))
+    return false;
+  if (image.task.thp_disable || plan.is_lazy(i) || (keep && keep->keeps(i)) || !plan.staged[i]) return false;
+  return v.size() >= kHugeBlock && (plan.staged[i] - v.start) % kHugeBlock == 0;
+}
+
+// How many threads fill the staged memory: one per core (at most 8), or
+// one alone when the work would not pay for starting another. A compressed
+// chunk counts kDecompressCost times its size (zstd decompresses at about
+// 1.5 GB/s a core where the kernel copies pages at 10 or more), so a few
+// MiB of compressed pages get every core where as much raw data does not.
+static unsigned stage_workers(const std::vector<const format::PageChunk*>& todo) {
+  constexpr uint64_t kDecompressCost = 8, kThreadWorth = 8u << 20;
+  uint64_t work = 0;
+  for (const format::PageChunk* c : todo) work += c->size() * (c->encoding == format::ChunkEncoding::Zstd ? kDecompressCost : 1);
+  if (work < kThreadWorth || todo.size() < 2) return 1;
+  return unsigned(std::min<size_t>(todo.size(), std::clamp(std::thread::hardware_concurrency(), 1u, 8u)));
 }
 
 void stage_outside(const format::Image& image, const AddressPlan& plan, const SysvSegments& sysv, const OwnFiles& own) {
@@ -103,6 +139,7 @@ void stage_outside(const format::Image& image, const AddressPlan& plan, const Sy
       continue;
     }
     apply_advice(v, plan.staged[i]);
+    apply_advice(v, plan.staged[i], true);
     install_guards(v, plan.staged[i]);
     lock_area(v, plan.staged[i]);
   }
@@ -226,46 +263,62 @@ void stage_memory(const format::ImageReader& reader, const format::Image& image,
   for (size_t i = 0; i < image.vmas.size(); ++i)
     if (plan.staged[i] && image.vmas[i].kind != VmaKind::SysvShm) apply_advice(image.vmas[i], plan.staged[i]);
   // Fill: a lazy area is left empty (the page server brings its pages in);
-  // each other chunk is read (raw, in pieces) or decompressed into a buffer
-  // of the worker's and written into its staged place by the kernel
-  // (PageWriter), on every core: chunks are independent, so workers take
-  // the next one from a shared counter, each with its own zstd context.
+  // each other chunk is made present (PageWriter) and read (raw) or
+  // decompressed (zstd) straight into its staged place, on every core:
+  // chunks are independent, so workers take the next item from a shared
+  // counter, each with its own zstd context.
   std::vector<const format::PageChunk*> todo;
   std::vector<uint8_t*> dest;
-  uint64_t bytes = 0;
+  std::vector<bool> huge_area(image.vmas.size(), false);
+  for (size_t i = 0; i < image.vmas.size(); ++i) huge_area[i] = may_use_huge_pages(image, i, plan, keep);
+  // The 2 MiB blocks of such areas that runs of adjacent chunks fill
+  // completely get huge pages before anything is written (HugeBlocks.h).
+  std::vector<uint64_t> huge;
+  uint64_t run_start = 0, run_end = 0;
+  size_t run_vma = SIZE_MAX;
+  auto close_run = [&] {
+    if (run_vma == SIZE_MAX || !huge_area[run_vma]) return;
+    for (uint64_t at = (run_start + kHugeBlock - 1) & ~(kHugeBlock - 1); at + kHugeBlock <= run_end; at += kHugeBlock)
+      huge.push_back(at);
+  };
   for (size_t ci = 0; ci < image.chunks.size(); ++ci) {
     const format::PageChunk& c = image.chunks[ci];
     const size_t vi = chunk_vma[ci];
     if (plan.is_lazy(vi) || c.inherited()) continue;  // inherited: the parent's copy is kept (ChildPages.h)
+    const uint64_t to = plan.staged[vi] + (c.vaddr - image.vmas[vi].start);
     todo.push_back(&c);
-    dest.push_back(reinterpret_cast<uint8_t*>(plan.staged[vi] + (c.vaddr - image.vmas[vi].start)));
-    bytes += c.size();
+    dest.push_back(reinterpret_cast<uint8_t*>(to));
+    if (vi != run_vma || to != run_end) {  // chunks are in address order: runs of adjacent ones
+      close_run();
+      run_vma = vi;
+      run_start = to;
+    }
+    run_end = to + c.size();
   }
+  close_run();
+  std::sort(huge.begin(), huge.end());  // staged areas need not be in address order
+  const unsigned workers = stage_workers(todo);
+  give_huge_pages(huge, workers);
   std::atomic<size_t> next{0};
   std::atomic<bool> failed{false};
   std::exception_ptr error;
   std::mutex error_lock;
   auto work = [&] {
-    // Made at the first compressed chunk: creating one asks CPUID, which
-    // traps in a virtual machine (docs/benchmarks.md, "Tiny process").
+    // Made when the first compressed chunk comes: an image of raw pages needs none.
     std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx*)> dctx(nullptr, ZSTD_freeDCtx);
-    std::vector<uint8_t> scratch, pages;
+    std::vector<uint8_t> scratch;
     PageWriter out;
     for (size_t ci; !failed && (ci = next++) < todo.size();) {
       try {
-        uint8_t* to = dest[ci];
-        out.populate(to, todo[ci]->size());
-        if (!dctx && todo[ci]->encoding != format::ChunkEncoding::Raw) dctx.reset(ZSTD_createDCtx());
-        reader.read_chunk(*todo[ci], dctx.get(), scratch, pages,
-                          [&](uint64_t at, const uint8_t* data, size_t n) { out.write(to + at, data, n); });
+        out.populate(dest[ci], todo[ci]->size());
+        if (!dctx && todo[ci]->encoding == format::ChunkEncoding::Zstd) dctx.reset(ZSTD_createDCtx());
+        reader.read_chunk(*todo[ci], dest[ci], dctx.get(), scratch);
       } catch (...) {
         std::lock_guard<std::mutex> g(error_lock);
         if (!failed.exchange(true)) error = std::current_exception();
       }
     }
   };
-  // Small images are not worth a thread; large ones get one worker per core.
-  unsigned workers = bytes < (8u << 20) ? 1 : std::clamp(std::thread::hardware_concurrency(), 1u, 8u);
   std::vector<std::thread> helpers;
   for (unsigned w = 1; w < workers; ++w) helpers.emplace_back(work);
   work();
@@ -275,7 +328,10 @@ void stage_memory(const format::ImageReader& reader, const format::Image& image,
     const Vma& v = image.vmas[i];
     if (!plan.staged[i]) continue;
     if (v.kind == VmaKind::SysvShm) continue;  // stage_outside
-    if (v.kind != VmaKind::FileSharedOwn) install_guards(v, plan.staged[i]);  // that one's in stage_outside too
+    if (v.kind != VmaKind::FileSharedOwn) {  // those in stage_outside
+      apply_advice(v, plan.staged[i], true);
+      install_guards(v, plan.staged[i]);
+    }
     if (has_pages[i] && mprotect(reinterpret_cast<void*>(plan.staged[i]), v.size(), int(v.prot)) != 0)
       throw RestoreError("cannot protect the staged area for " + hex(v.start) + ": " + std::strerror(errno));
     if (v.kind != VmaKind::FileSharedOwn) lock_area(v, plan.staged[i]);  // that one in stage_outside

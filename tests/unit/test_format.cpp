@@ -205,14 +205,15 @@ std::vector<uint8_t> random_pages(uint64_t npages, uint32_t seed) {
 }
 
 // Ascending, each inside one page-taking VMA; the heap and anon runs are
-// longer than kMaxChunkPages so they split.
+// longer than a chunk, so they split (ImageWriter::chunk_pages: 64 pages
+// each for the first 1024, then up to kMaxChunkPages).
 std::vector<Run> realistic_runs() {
   return {
       {0x55555555a000, random_pages(1, 1)},           // a dirty page of the executable's data
-      {kHeap, compressible_pages(300, 2)},            // 256 + 44
+      {kHeap, compressible_pages(300, 2)},            // 4 x 64 + 44
       {kHeap + 310 * kPageSize, random_pages(3, 3)},  // incompressible, raw even under zstd
-      {kAnon, random_pages(600, 4)},                  // 256 + 256 + 88, raw even under zstd
-      {kAnon + 700 * kPageSize, compressible_pages(257, 5)},  // 256 + 1
+      {kAnon, random_pages(600, 4)},                  // 9 x 64 + 24, raw even under zstd
+      {kAnon + 700 * kPageSize, compressible_pages(257, 5)},  // 64 + 64 + 129 (past the first 1024 pages)
       {kStackEnd - 3 * kPageSize, compressible_pages(3, 6)},
   };
 }
@@ -410,7 +411,7 @@ void check_same_image(const Image& got, const Image& want) {
   }
 }
 
-// The chunks the writer must produce for `runs`: split at kMaxChunkPages.
+// The chunks the writer must produce for `runs`: split at chunk_pages().
 struct ExpectedChunk {
   uint64_t vaddr;
   uint32_t npages;
@@ -419,10 +420,13 @@ struct ExpectedChunk {
 
 std::vector<ExpectedChunk> expected_chunks(const std::vector<Run>& runs) {
   std::vector<ExpectedChunk> out;
+  uint64_t written = 0;
   for (const Run& r : runs)
-    for (uint64_t done = 0; done < r.npages(); done += kMaxChunkPages) {
-      uint32_t n = uint32_t(std::min<uint64_t>(kMaxChunkPages, r.npages() - done));
+    for (uint64_t done = 0; done < r.npages();) {
+      uint32_t n = uint32_t(std::min<uint64_t>(ImageWriter::chunk_pages(written), r.npages() - done));
       out.push_back({r.vaddr + done * kPageSize, n, r.bytes.data() + done * kPageSize});
+      done += n;
+      written += n;
     }
   return out;
 }
@@ -451,7 +455,7 @@ void check_round_trip(Compression c) {
   const std::vector<ExpectedChunk> want = expected_chunks(runs);
   const std::vector<PageChunk>& chunks = reader.image().chunks;
   REQUIRE(chunks.size() == want.size());
-  REQUIRE(chunks.size() == 10);
+  REQUIRE(chunks.size() == 21);
   ZstdDctx dctx;
   std::vector<uint8_t> scratch, page(size_t(kMaxChunkPages) * kPageSize), direct(page.size());
   size_t raw = 0, zstd = 0;
@@ -490,8 +494,8 @@ void check_round_trip(Compression c) {
   if (c.encoding == ChunkEncoding::Raw) {
     CHECK(zstd == 0);
   } else {
-    CHECK(zstd == 5);  // heap 256 + 44, anon 256 + 1, stack 3
-    CHECK(raw == 5);   // the random runs
+    CHECK(zstd == 9);  // heap 4 x 64 + 44, anon 64 + 64 + 129, stack 3
+    CHECK(raw == 12);  // the random runs: 1, 3, 9 x 64 + 24
   }
 }
 
