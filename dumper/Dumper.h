@@ -34,6 +34,9 @@ struct DumpReport {
   size_t vmas = 0;       // over all members
   size_t members = 1;    // processes saved (zombies included)
   double seconds = 0;
+  // From the seize to the release (or, with --kill, to the kill): how long
+  // the processes did not run.
+  double frozen_seconds = 0;
   // One line each, without "ckpt: ": fds left out by --ignore-fds, pipe
   // ends whose other end is outside (and the restore flag they need).
   std::vector<std::string> warnings;
