@@ -24,6 +24,7 @@
 #include "dumper/ImageFile.h"
 #include "dumper/MemoryDump.h"
 #include "dumper/SharedPages.h"
+#include "dumper/Snapshot.h"
 #include "dumper/ProcessTree.h"
 #include "dumper/TreeFiles.h"
 #include "dumper/ScopedFd.h"
@@ -250,6 +251,7 @@ namespace {
 struct MemberRecords {
   Image image;
   uint32_t subreaper = 0;
+  x86::InjectionSite site;  // where calls can be injected (a snapshot's userfaultfd)
 };
 
 MemberRecords read_member(const Tracee& tracee, pid_t root, const PtyEnds& pty_ends, const UserTerminal& terminal,
@@ -317,6 +319,7 @@ MemberRecords read_member(const Tracee& tracee, pid_t root, const PtyEnds& pty_e
   if (!site.syscall) throw DumpError("pid " + std::to_string(pid) + " has no system call instruction to inject through");
   x86::fault_point("dump: registers read");
   read_task_state(tracee, site, image, &out.subreaper);
+  out.site = site;
   x86::fault_point("dump: task state read");
   return out;
 }
@@ -328,9 +331,14 @@ DumpReport dump(const DumpOptions& o) {
   ImageFile::check_path(o.output);  // before the process is touched
   check_target(o.pid);
   const auto t0 = std::chrono::steady_clock::now();  // the freeze begins with the seize
+  static const bool trace = getenv("CKPT_FREEZE_TRACE");  // TEMP
+  auto mark = [&](const char* what) {
+    if (trace) std::fprintf(stderr, "%8.3f ms %s\n", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() * 1000, what);
+  };
   ProcessTree tree(o.pid, o.single);
   // Everything below reads stopped processes; the Tracees' destructors release them.
   check_unshared(tree);
+  mark("seized");
   DumpReport r;
   // Declared after the tree, so destroyed before it: a connection is out of
   // repair mode before the processes run again (TcpConnection.h). One for
@@ -354,6 +362,7 @@ DumpReport dump(const DumpOptions& o) {
   const UnixSocketSet unix_sockets = read_tree_unix_sockets(live, o.pid);
   for (size_t i = 0; i < ms.size(); ++i)
     if (ms[i].tracee) records[i] = read_member(*ms[i].tracee, o.pid, pty_ends, terminal, unix_sockets, o, r, tcp);
+  mark("members read");
   if (!o.kill)
     for (std::string& w : tcp.running_warnings()) r.warnings.push_back(std::move(w));
   format::ProcessTree record = tree.record();
@@ -408,10 +417,23 @@ DumpReport dump(const DumpOptions& o) {
   // are compressed and written. With --kill it stays stopped anyway, and
   // without the memory for a copy it stays stopped while its pages are
   // written straight from it.
+  mark("planned");
   const bool aside = !o.kill && fits_in_memory(copy_bytes, o.pid, r.warnings);
+  // A snapshot copies only what it cannot protect now, the rest once the tree runs (Snapshot.h).
+  std::unique_ptr<Snapshot> snapshot;
+  if (aside && o.snapshot) snapshot = std::make_unique<Snapshot>();
   if (aside)
-    for (auto& c : copies)
-      if (c) c->copy_all();
+    for (size_t i = 0; i < ms.size(); ++i) {
+      if (!copies[i]) continue;
+      std::string why;
+      if (snapshot && snapshot->protect(*copies[i], images[i]->vmas, ms[i].tracee->tids().front(), records[i].site, &why))
+        continue;
+      if (snapshot)
+        r.warnings.push_back("pid " + std::to_string(ms[i].pid) + " gets no snapshot: " + why +
+                             "; its memory was copied while it was stopped");
+      copies[i]->copy_all();
+    }
+  mark("copied/protected");
   x86::fault_point("dump: memory read");
   auto release = [&] {
     // Everything is read: a tree left running goes on while the image is
@@ -422,6 +444,14 @@ DumpReport dump(const DumpOptions& o) {
     r.frozen_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   };
   if (aside) release();
+  if (snapshot) {
+    x86::fault_point("dump: snapshot running");
+    snapshot->run();
+    r.snapshot = true;
+    r.pages_faulted = snapshot->pages_faulted();
+    snapshot.reset();  // every protection lifted, every userfaultfd closed
+    x86::fault_point("dump: snapshot copied");
+  }
 
   ImageFile file(o.output);
   format::ImageWriter writer(file.fd(), o.compression);

@@ -204,13 +204,13 @@ void MemoryCopy::allocate() {
   madvise(buffer_, map_size_ - size_t(buffer_ - map_) , MADV_HUGEPAGE);  // a hint: small pages work too
 }
 
-void MemoryCopy::copy(size_t i, uint64_t from, uint64_t npages) {
+void MemoryCopy::copy(size_t i, uint64_t from, uint64_t npages, bool same_mm) {
   const PageRun& r = runs_.at(i);
   if (r.inherited) return;
   npages = std::min(npages, r.npages - from);
   const uint64_t addr = r.vaddr + from * kPageSize;
   uint8_t* to = buffer_ + r.offset + from * kPageSize;
-  if (r.via_mem) read_through_mem(pid_, mem_, addr, to, npages * kPageSize);
+  if (r.via_mem || same_mm) read_through_mem(pid_, mem_, addr, to, npages * kPageSize);
   else read_remote(pid_, mem_, addr, to, npages * kPageSize);
 }
 

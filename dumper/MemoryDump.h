@@ -70,7 +70,8 @@ class MemoryCopy {
   bool allocated() const { return buffer_ != nullptr; }
   uint8_t* data(const PageRun& r) const { return buffer_ + r.offset; }
   // Reads run `i` (or `npages` of it from page `from`) into the buffer.
-  void copy(size_t i, uint64_t from = 0, uint64_t npages = ~0ull);
+  // `same_mm`: only through mem_fd(), never by pid (a running target may exec).
+  void copy(size_t i, uint64_t from = 0, uint64_t npages = ~0ull, bool same_mm = false);
   // Reads every run, but those `skip` says no to (nullptr: all).
   void copy_all(const std::function<bool(size_t)>& skip = nullptr);
   // The fd of /proc/PID/mem opened while stopped: it keeps reading this very

@@ -1,6 +1,6 @@
 // `ckpt`: the command line of the dumper side. Subcommands:
 //   dump PID -o FILE [--kill] [--single] [--compress none|zstd[:LEVEL]] [--ignore-fds] [--inherit-outside-sockets]
-//        [--tcp-established] [--executable] [--json]
+//        [--tcp-established] [--executable] [--json] [--snapshot]
 //   inspect FILE [--json]
 //   verify FILE
 //   run FILE [--lazy] [--new-pids] [--pid-ns] [--inherit-fd N]... [--external-fds=null]
@@ -31,7 +31,7 @@ namespace {
 
 const char* kUsage =
     "usage: ckpt dump PID -o FILE [--kill] [--single] [--compress none|zstd[:LEVEL]] [--ignore-fds] [--executable]\n"
-    "                [--inherit-outside-sockets] [--tcp-established] [--json]\n"
+    "                [--inherit-outside-sockets] [--tcp-established] [--json] [--snapshot]\n"
     "       ckpt inspect FILE [--json]\n"
     "       ckpt verify FILE\n"
     "       ckpt run FILE [--lazy] [--new-pids] [--pid-ns] [--inherit-fd N]... [--external-fds=null]\n";
@@ -81,7 +81,8 @@ int cmd_dump(const std::vector<std::string>& args) {
       "kill", po::bool_switch(&o.kill))("single", po::bool_switch(&o.single))("ignore-fds", po::bool_switch(&o.ignore_fds))(
       "inherit-outside-sockets", po::bool_switch(&o.inherit_outside_sockets))(
       "compress", po::value(&compress))("executable", po::bool_switch(&o.executable))(
-      "tcp-established", po::bool_switch(&o.tcp_established))("json", po::bool_switch(&json));
+      "tcp-established", po::bool_switch(&o.tcp_established))("json", po::bool_switch(&json))(
+      "snapshot", po::bool_switch(&o.snapshot));
   parse(args, opts, "pid", 1);
   size_t used = 0;
   try {

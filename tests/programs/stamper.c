@@ -22,10 +22,14 @@
  * stops them, prints "PASS ..." or "FAIL ..." per thread that found a wrong
  * stamp, and exits 0 or 1. `tear` plants a wrong stamp before the threads
  * start, which the check must report: it shows the check can fail.
+ * SIGUSR1 gives the buffer's last MiB back to the kernel (madvise
+ * MADV_DONTNEED), from the signal handler: a snapshot that has not copied
+ * it yet must fail rather than save zeros.
  */
 #include "testprog.h"
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -43,6 +47,13 @@ struct worker {
 static struct worker workers[MAX_THREADS];
 static volatile int stop;
 static uint8_t *buf;
+static size_t buf_pages;
+
+static void give_back(int sig)
+{
+	(void)sig;
+	madvise(buf + (buf_pages - 256) * PAGE, 256 * PAGE, MADV_DONTNEED);
+}
 
 static void *sweep(void *arg)
 {
@@ -82,6 +93,9 @@ int main(int argc, char **argv)
 	buf = mmap(NULL, pages * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (buf == MAP_FAILED)
 		return 1;
+	buf_pages = pages;
+	struct sigaction sa = {.sa_handler = give_back, .sa_flags = SA_RESTART};
+	sigaction(SIGUSR1, &sa, NULL);
 	for (size_t t = 0; t < n; t++) {
 		workers[t].first = pages / n * t;
 		workers[t].npages = t + 1 == n ? pages - workers[t].first : pages / n;
