@@ -4,6 +4,8 @@
 #include <fcntl.h>
 #include <linux/userfaultfd.h>
 #include <sys/ioctl.h>
+#include <sys/ptrace.h>
+#include <sys/uio.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -16,7 +18,51 @@
 
 namespace ckpt::dumper {
 
+static TargetUffd make_uffd(pid_t pid, pid_t tid, const x86::InjectionSite& site, uint64_t features);
+
+// Returning to user space from an injected call, the kernel clears the
+// thread's rseq_cs pointer (its rip is then outside any critical section):
+// it is put back afterwards, as dumper/TaskState.cpp does, so that the
+// process keeps the fact that it was inside one.
+class KeepRseqCs {
+ public:
+  explicit KeepRseqCs(pid_t tid) : tid_(tid) {
+    __ptrace_rseq_configuration conf{};
+    if (ptrace(PTRACE_GET_RSEQ_CONFIGURATION, tid, reinterpret_cast<void*>(sizeof conf), &conf) <= 0 ||
+        !conf.rseq_abi_pointer)
+      return;
+    at_ = conf.rseq_abi_pointer + 8;
+    iovec local{&value_, 8}, remote{reinterpret_cast<void*>(at_), 8};
+    if (process_vm_readv(tid, &local, 1, &remote, 1, 0) != 8) at_ = 0;
+  }
+  void put_back() {
+    if (!at_) return;
+    iovec local{&value_, 8}, remote{reinterpret_cast<void*>(at_), 8};
+    if (process_vm_writev(tid_, &local, 1, &remote, 1, 0) != 8)
+      throw DumpError("thread " + std::to_string(tid_) + ": cannot restore its rseq_cs pointer: " + std::strerror(errno));
+  }
+
+ private:
+  pid_t tid_;
+  uint64_t at_ = 0, value_ = 0;
+};
+
 TargetUffd open_target_uffd(pid_t pid, pid_t tid, const x86::InjectionSite& site, uint64_t features) {
+  KeepRseqCs rseq_cs(tid);
+  TargetUffd result;
+  try {
+    result = make_uffd(pid, tid, site, features);
+  } catch (...) {
+    rseq_cs.put_back();
+    throw;
+  }
+  ScopedFd owned(result.fd);
+  rseq_cs.put_back();
+  result.fd = owned.release();
+  return result;
+}
+
+static TargetUffd make_uffd(pid_t pid, pid_t tid, const x86::InjectionSite& site, uint64_t features) {
   TargetUffd out;
   ScopedFd pidfd(int(syscall(SYS_pidfd_open, pid, 0)));
   if (pidfd.get() < 0)
