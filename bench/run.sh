@@ -3,8 +3,10 @@
 # benchmark with its baseline in the same run, prints a table and writes
 # docs/benchmarks-restore.png. Not part of CI; see docs/benchmarks.md.
 #
-#   bash bench/run.sh [BUILD_DIR] [--quick] [--only=tree]
+#   bash bench/run.sh [BUILD_DIR] [--quick] [--only=tree|freeze]
 #
+# --only=freeze runs the freeze group alone (how long ckpt dump keeps a running
+# process stopped: zstd:19 against --compress none, and --snapshot; issue 17).
 # --only=tree runs the process-tree group alone (h: restore of a root with 8
 # children against fork of 8 children and against restore of the root alone;
 # PSS before and after), its baselines still measured in the same run.

@@ -331,14 +331,9 @@ DumpReport dump(const DumpOptions& o) {
   ImageFile::check_path(o.output);  // before the process is touched
   check_target(o.pid);
   const auto t0 = std::chrono::steady_clock::now();  // the freeze begins with the seize
-  static const bool trace = getenv("CKPT_FREEZE_TRACE");  // TEMP
-  auto mark = [&](const char* what) {
-    if (trace) std::fprintf(stderr, "%8.3f ms %s\n", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() * 1000, what);
-  };
   ProcessTree tree(o.pid, o.single);
   // Everything below reads stopped processes; the Tracees' destructors release them.
   check_unshared(tree);
-  mark("seized");
   DumpReport r;
   // Declared after the tree, so destroyed before it: a connection is out of
   // repair mode before the processes run again (TcpConnection.h). One for
@@ -362,7 +357,6 @@ DumpReport dump(const DumpOptions& o) {
   const UnixSocketSet unix_sockets = read_tree_unix_sockets(live, o.pid);
   for (size_t i = 0; i < ms.size(); ++i)
     if (ms[i].tracee) records[i] = read_member(*ms[i].tracee, o.pid, pty_ends, terminal, unix_sockets, o, r, tcp);
-  mark("members read");
   if (!o.kill)
     for (std::string& w : tcp.running_warnings()) r.warnings.push_back(std::move(w));
   format::ProcessTree record = tree.record();
@@ -417,7 +411,6 @@ DumpReport dump(const DumpOptions& o) {
   // are compressed and written. With --kill it stays stopped anyway, and
   // without the memory for a copy it stays stopped while its pages are
   // written straight from it.
-  mark("planned");
   const bool aside = !o.kill && fits_in_memory(copy_bytes, o.pid, r.warnings);
   // A snapshot copies only what it cannot protect now, the rest once the tree runs (Snapshot.h).
   std::unique_ptr<Snapshot> snapshot;
@@ -433,7 +426,6 @@ DumpReport dump(const DumpOptions& o) {
                              "; its memory was copied while it was stopped");
       copies[i]->copy_all();
     }
-  mark("copied/protected");
   x86::fault_point("dump: memory read");
   auto release = [&] {
     // Everything is read: a tree left running goes on while the image is
