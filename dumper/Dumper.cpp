@@ -330,6 +330,13 @@ DumpReport dump(const DumpOptions& o) {
   const auto t_start = std::chrono::steady_clock::now();
   ImageFile::check_path(o.output);  // before the process is touched
   check_target(o.pid);
+  // Memory for the copy of the pages, touched now rather than while the tree waits.
+  CopyArena arena;
+  if (!o.kill && !o.snapshot) {
+    const uint64_t estimate = estimate_copy_bytes(o.pid);
+    std::vector<std::string> unused;
+    if (fits_in_memory(estimate, o.pid, unused)) arena.reserve(estimate);
+  }
   const auto t0 = std::chrono::steady_clock::now();  // the freeze begins with the seize
   ProcessTree tree(o.pid, o.single);
   // Everything below reads stopped processes; the Tracees' destructors release them.
@@ -424,7 +431,7 @@ DumpReport dump(const DumpOptions& o) {
       if (snapshot)
         r.warnings.push_back("pid " + std::to_string(ms[i].pid) + " gets no snapshot: " + why +
                              "; its memory was copied while it was stopped");
-      copies[i]->copy_all();
+      copies[i]->copy_all(&arena);
     }
   x86::fault_point("dump: memory read");
   auto release = [&] {

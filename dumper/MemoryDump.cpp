@@ -188,8 +188,57 @@ std::vector<format::PageChunk> MemoryCopy::planned_chunks() const {
   return out;
 }
 
-void MemoryCopy::allocate() {
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23  // Linux 5.14
+#endif
+
+static constexpr size_t kHugePage = 2u << 20;
+
+CopyArena::~CopyArena() {
+  if (map_) munmap(map_, size_);
+}
+
+void CopyArena::reserve(uint64_t bytes) {
+  if (map_ || bytes == 0) return;
+  const uint64_t size = (bytes + kHugePage - 1) / kHugePage * kHugePage;
+  // Twice the alignment's worth more, to start on a huge-page boundary.
+  void* m = mmap(nullptr, size + kHugePage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (m == MAP_FAILED) return;
+  auto* base = static_cast<uint8_t*>(m);
+  auto* aligned = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(base) + kHugePage - 1) & ~(kHugePage - 1));
+  if (aligned != base) munmap(base, size_t(aligned - base));
+  if (aligned + size != base + size + kHugePage) munmap(aligned + size, size_t(base + size + kHugePage - (aligned + size)));
+  madvise(aligned, size, MADV_HUGEPAGE);  // a hint: small pages work too
+  if (madvise(aligned, size, MADV_POPULATE_WRITE) != 0) {
+    munmap(aligned, size);
+    return;
+  }
+  map_ = aligned;
+  size_ = size;
+}
+
+uint8_t* CopyArena::take(uint64_t bytes) {
+  bytes = (bytes + kPageSize - 1) / kPageSize * kPageSize;
+  if (!map_ || size_ - used_ < bytes) return nullptr;
+  uint8_t* p = map_ + used_;
+  used_ += bytes;
+  return p;
+}
+
+uint64_t estimate_copy_bytes(pid_t pid) {
+  FILE* f = std::fopen(("/proc/" + std::to_string(pid) + "/smaps_rollup").c_str(), "re");
+  if (!f) return 0;
+  char line[256];
+  uint64_t kib = 0, total = 0;
+  while (std::fgets(line, sizeof line, f))
+    if (std::sscanf(line, "Rss: %" SCNu64, &kib) == 1 || std::sscanf(line, "Swap: %" SCNu64, &kib) == 1) total += kib;
+  std::fclose(f);
+  return total << 10;
+}
+
+void MemoryCopy::allocate(CopyArena* arena) {
   if (buffer_ || bytes_ == 0) return;
+  if (arena && (buffer_ = arena->take(bytes_))) return;
   // Huge pages if the machine gives them: first-touching a gigabyte of
   // small pages would cost a quarter of a million page faults, while the
   // target waits.
@@ -214,10 +263,9 @@ void MemoryCopy::copy(size_t i, uint64_t from, uint64_t npages, bool same_mm) {
   else read_remote(pid_, mem_, addr, to, npages * kPageSize);
 }
 
-void MemoryCopy::copy_all(const std::function<bool(size_t)>& skip) {
-  allocate();
-  for (size_t i = 0; i < runs_.size(); ++i)
-    if (!skip || !skip(i)) copy(i);
+void MemoryCopy::copy_all(CopyArena* arena) {
+  allocate(arena);
+  for (size_t i = 0; i < runs_.size(); ++i) copy(i);
 }
 
 MemoryStats MemoryCopy::write(format::ImageWriter& writer, const std::function<void()>& written,

@@ -47,6 +47,31 @@ struct PageRun {
   bool skip_zero = false;      // anonymous memory: all-zero pages are left out
 };
 
+// Memory for the copies, mapped and first-touched before the tree is
+// stopped, so that the page faults of a first touch (zeroing a gigabyte)
+// are not part of the freeze. Sized from an estimate; a copy that does
+// not fit in what is left maps memory of its own.
+class CopyArena {
+ public:
+  CopyArena() = default;
+  ~CopyArena();
+  CopyArena(const CopyArena&) = delete;
+  CopyArena& operator=(const CopyArena&) = delete;
+  // Maps and populates `bytes` (best effort: a failure leaves it empty).
+  void reserve(uint64_t bytes);
+  // `bytes` of it, or nullptr when too little is left.
+  uint8_t* take(uint64_t bytes);
+  uint64_t size() const { return size_; }
+
+ private:
+  uint8_t* map_ = nullptr;
+  uint64_t size_ = 0, used_ = 0;
+};
+
+// What a copy of `pid`'s pages will need at most, read before it is
+// stopped: Rss + Swap of /proc/PID/smaps_rollup; 0 if unknown.
+uint64_t estimate_copy_bytes(pid_t pid);
+
 // One process's pages, from plan to writer.
 class MemoryCopy {
  public:
@@ -65,15 +90,15 @@ class MemoryCopy {
   // its parent turned out not to save, which are zero as well).
   std::vector<format::PageChunk> planned_chunks() const;
 
-  // Maps the buffer (throws DumpError if it cannot).
-  void allocate();
+  // Maps the buffer, from `arena` if it has room (throws DumpError if it cannot).
+  void allocate(CopyArena* arena = nullptr);
   bool allocated() const { return buffer_ != nullptr; }
   uint8_t* data(const PageRun& r) const { return buffer_ + r.offset; }
   // Reads run `i` (or `npages` of it from page `from`) into the buffer.
   // `same_mm`: only through mem_fd(), never by pid (a running target may exec).
   void copy(size_t i, uint64_t from = 0, uint64_t npages = ~0ull, bool same_mm = false);
-  // Reads every run, but those `skip` says no to (nullptr: all).
-  void copy_all(const std::function<bool(size_t)>& skip = nullptr);
+  // Allocates, then reads every run.
+  void copy_all(CopyArena* arena = nullptr);
   // The fd of /proc/PID/mem opened while stopped: it keeps reading this very
   // address space, and fails once it is gone (exit, exec).
   int mem_fd() const { return mem_; }
