@@ -222,7 +222,7 @@ class Bench:
         (frozen_ms of `ckpt dump --json`: from the seize to the release), at each size: --compress zstd:19
         against --compress none of the same process, and a snapshot dump (--snapshot, zstd:3). The hog holds
         sparse data (64 random bytes a page), so that zstd:19 of a gigabyte takes seconds, not minutes; every
-        page is saved all the same. ckpt runs SCHED_FIFO under CKPT_BENCH_RT=1, like tlaunch's processes."""
+        page is saved all the same. ckpt and the hog run SCHED_FIFO under CKPT_BENCH_RT=1, like tlaunch's processes."""
         rt = ["chrt", "-f", "10"] if self.rt else []
         out = {}
         # A name of its own: other benchmarks on a shared machine look for "hog" by name.
@@ -230,7 +230,8 @@ class Bench:
         if not os.path.exists(fhog):
             os.symlink(self.tool("hog"), fhog)
         for mib in sizes:
-            hog = subprocess.Popen([fhog, str(mib), "sparse"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            # SCHED_FIFO too under CKPT_BENCH_RT=1: a stop and a resume need the target to get a CPU.
+            hog = subprocess.Popen([*rt, fhog, str(mib), "sparse"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                    stderr=subprocess.DEVNULL, close_fds=True)
             if not hog.stdout.readline().startswith(b"READY"):
                 die(f"hog {mib} sparse did not start")
@@ -250,7 +251,7 @@ class Bench:
                     die(f"ckpt dump {' '.join(flags)}: snapshot {d['snapshot']}")
                 return {"ms": d["frozen_ms"], "total_ms": d["seconds"] * 1000, "pages": d["pages_saved"]}
 
-            out[mib] = self.interleaved(f"freeze {mib} MiB", 2 if self.quick else 5, {
+            out[mib] = self.interleaved(f"freeze {mib} MiB", 2 if self.quick else 7, {
                 "none": lambda: run("--compress", "none"),
                 "zstd19": lambda: run("--compress", "zstd:19"),
                 "snapshot": lambda: run("--compress", "zstd:3", "--snapshot"),

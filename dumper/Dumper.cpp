@@ -418,7 +418,7 @@ DumpReport dump(const DumpOptions& o) {
   // are compressed and written. With --kill it stays stopped anyway, and
   // without the memory for a copy it stays stopped while its pages are
   // written straight from it.
-  const bool aside = !o.kill && fits_in_memory(copy_bytes, o.pid, r.warnings);
+  const bool aside = !o.kill && (copy_bytes <= arena.size() || fits_in_memory(copy_bytes, o.pid, r.warnings));
   // A snapshot copies only what it cannot protect now, the rest once the tree runs (Snapshot.h).
   std::unique_ptr<Snapshot> snapshot;
   if (aside && o.snapshot) snapshot = std::make_unique<Snapshot>();
