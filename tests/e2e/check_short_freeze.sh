@@ -8,7 +8,8 @@
 # Every dump reports its freeze: "frozen N ms" in the summary line, and
 # frozen_ms in `ckpt dump --json`. When the machine lacks the memory to copy
 # the pages aside (CKPT_DUMP_MEMORY_AVAILABLE stands in for MemAvailable),
-# the dump says so and keeps the target stopped while writing, as before.
+# the dump says so and keeps the target stopped while writing, as before. A
+# failure after the release fails only the image, in one line.
 source "$(dirname "$0")/lib.sh"
 
 wait_stopped() {  # PID: waits until it is in a stop (SIGSTOP), or fails
@@ -65,7 +66,19 @@ grep -qE '^ckpt: dumped pid [0-9]+ .*, frozen [0-9]+ ms, process killed$' "$WORK
   fail "the summary line of dump --kill does not say 'frozen N ms': $(cat "$WORK/dump-k.err")"
 restored_must_pass "$WORK/k.ckpt" stamper
 
-# 5. Too little memory to copy the pages aside: a note, and the old way (stopped while written).
+# 5. A failure after the release (forced at the point after the pages are written) fails only the image.
+start f "$PROGRAMS/stamper" 8 2
+wait_lines f 1
+CKPT_FAULT=fail CKPT_FAULT_AT="dump: pages written" "$CKPT" dump "$PID_f" -o "$WORK/f.ckpt" >/dev/null 2>"$WORK/f.err" &&
+  fail "a dump failing after the release succeeded"
+(($(wc -l <"$WORK/f.err") == 1)) || fail "the failure after the release is not one line: $(cat "$WORK/f.err")"
+[[ ! -e $WORK/f.ckpt ]] && ! ls "$WORK"/f.ckpt.tmp-* >/dev/null 2>&1 || fail "a failed dump left a file"
+state=$(proc_state "$PID_f")
+[[ $state == R || $state == S ]] || fail "after a failure after the release the target is in state '$state'"
+[[ $(awk '/^TracerPid:/ {print $2}' "/proc/$PID_f/status") == 0 ]] || fail "after a failure the target is traced"
+log "failure after the release: $(cat "$WORK/f.err"); the target runs on"
+
+# 6. Too little memory to copy the pages aside: a note, and the old way (stopped while written).
 start m "$PROGRAMS/stamper" 16 2
 wait_lines m 1
 CKPT_DUMP_MEMORY_AVAILABLE=1048576 CKPT_FAULT=stop CKPT_FAULT_AT="dump: pages written" "$CKPT" dump "$PID_m" \
