@@ -9,6 +9,7 @@ drift of the machine during the run hits both sides alike. Each figure is the
 median of several runs after one discarded warm-up run.
 """
 import argparse
+import json
 import os
 import re
 import shutil
@@ -245,6 +246,51 @@ class Bench:
         res["vm_bytes"] = os.path.getsize(vm)
         res["ck_bytes"] = os.path.getsize(ck)
         return res
+
+    def freeze(self, sizes):
+        """freeze (issue 17): how long `ckpt dump` keeps a running hog stopped, as the dump itself reports it
+        (frozen_ms of `ckpt dump --json`: from the seize to the release), at each size: --compress zstd:19
+        against --compress none of the same process, and a snapshot dump (--snapshot, zstd:3). The hog holds
+        sparse data (64 random bytes a page), so that zstd:19 of a gigabyte takes seconds, not minutes; every
+        page is saved all the same. ckpt and the hog run SCHED_FIFO under CKPT_BENCH_RT=1, like tlaunch's processes."""
+        rt = ["chrt", "-f", "10"] if self.rt else []
+        out = {}
+        # A name of its own: other benchmarks on a shared machine look for "hog" by name.
+        fhog = os.path.join(self.work, "freezehog")
+        if not os.path.exists(fhog):
+            os.symlink(self.tool("hog"), fhog)
+        for mib in sizes:
+            # SCHED_FIFO too under CKPT_BENCH_RT=1: a stop and a resume need the target to get a CPU.
+            hog = subprocess.Popen([*rt, fhog, str(mib), "sparse"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                   stderr=subprocess.DEVNULL, close_fds=True)
+            if not hog.stdout.readline().startswith(b"READY"):
+                die(f"hog {mib} sparse did not start")
+            img = os.path.join(self.work, "freeze.ckpt")
+
+            def run(*flags):
+                if os.path.exists(img):
+                    os.unlink(img)
+                r = subprocess.run([*rt, self.ckpt, "dump", str(hog.pid), "-o", img, "--json", *flags],
+                                   capture_output=True, text=True)
+                if r.returncode != 0:
+                    die(f"ckpt dump {' '.join(flags)} failed: {r.stderr.strip()}")
+                d = json.loads(r.stdout)
+                if d["warnings"]:
+                    die(f"ckpt dump {' '.join(flags)} warned: {d['warnings']}")
+                if ("--snapshot" in flags) != d["snapshot"]:
+                    die(f"ckpt dump {' '.join(flags)}: snapshot {d['snapshot']}")
+                return {"ms": d["frozen_ms"], "total_ms": d["seconds"] * 1000, "pages": d["pages_saved"]}
+
+            out[mib] = self.interleaved(f"freeze {mib} MiB", 2 if self.quick else 7, {
+                "none": lambda: run("--compress", "none"),
+                "zstd19": lambda: run("--compress", "zstd:19"),
+                "snapshot": lambda: run("--compress", "zstd:3", "--snapshot"),
+            })
+            alive = hog.poll() is None
+            self.stop_hog(hog)
+            if not alive:
+                die("the dumped process did not keep running")
+        return out
 
     def verify_scaling(self):
         """g: ckpt verify of a crafted image holding N shared memory objects and their mappings, N more file
@@ -522,6 +568,29 @@ def restore_speed_rows(r):
     return L
 
 
+def freeze_rows(fr, b):
+    """The freeze lines: frozen_ms of zstd:19 against none, and of a snapshot against the 20 ms target."""
+    runs = len(next(iter(fr.values()))["none"])
+    L = [f"freeze  how long ckpt dump keeps a running hog stopped (frozen_ms of dump --json), sparse data; "
+         f"medians of {runs} runs, ms",
+         f"{'benchmark':<52}{'ckpt':>9}{'baseline':>10}  {'ratio':>6}  {'target':<7} verdict"]
+
+    def row(name, ck, base, target=None):
+        r = ck / base
+        v = ("holds" if r <= target else "MISSED") if target else "(info)"
+        t = f"<= {target:g}" if target else ""
+        L.append(f"{name:<52}{ck:9.1f}{base:10.1f}  {r:6.2f}  {t:<7} {v}")
+
+    for mib, r in sorted(fr.items()):
+        size = f"{mib} MiB" if mib < 1024 else f"{mib // 1024} GiB"
+        none, z19, snap = med(r["none"]), med(r["zstd19"]), med(r["snapshot"])
+        row(f"freeze {size}, zstd:19 (vs --compress none)", z19, none, 1.2)
+        row(f"freeze {size}, --snapshot (vs the 20 ms target)", snap, 20.0, 1.0)
+        row(f"freeze {size}, --snapshot (vs --compress none)", snap, none)
+        row(f"whole dump {size}, zstd:19 (vs --compress none)", med(r["zstd19"], "total_ms"), med(r["none"], "total_ms"))
+    return L
+
+
 def med(rs, key="ms"):
     return statistics.median(float(r[key]) if isinstance(r, dict) else r for r in rs)
 
@@ -564,7 +633,7 @@ def main():
     ap.add_argument("--work", required=True)
     ap.add_argument("--png")
     ap.add_argument("--quick", action="store_true", help="fewer runs and sizes (for trying the script)")
-    ap.add_argument("--only", choices=["tree", "tiny", "restore"],
+    ap.add_argument("--only", choices=["tree", "tiny", "restore", "freeze"],
                     help="run one group alone (its baselines still in the same run)")
     a = ap.parse_args()
     b = Bench(a)
@@ -576,6 +645,15 @@ def main():
         if b.busy_groups:
             L.append("WARNING: started on a busy machine: " + ", ".join(b.busy_groups)
                      + ("; the timed processes ran SCHED_FIFO above them (CKPT_BENCH_RT=1)" if b.rt else ""))
+        print("\n".join(L))
+        return
+
+    if a.only == "freeze":
+        fr = b.freeze([256] if a.quick else [256, 1024])
+        L = [f"machine: {machine()}"] + freeze_rows(fr, b)
+        if b.busy_groups:
+            L.append("WARNING: started on a busy machine: " + ", ".join(b.busy_groups)
+                     + ("; ckpt ran SCHED_FIFO above them (CKPT_BENCH_RT=1)" if b.rt else ""))
         print("\n".join(L))
         return
 

@@ -3,10 +3,12 @@
 # benchmark with its baseline in the same run, prints a table and writes
 # docs/benchmarks-restore.png. Not part of CI; see docs/benchmarks.md.
 #
-#   bash bench/run.sh [BUILD_DIR] [--quick] [--only=tree|tiny]
+#   bash bench/run.sh [BUILD_DIR] [--quick] [--only=GROUP]
 #
 # --only=restore runs the restore-speed group alone (r: 1 GiB against the
 # huge-page floor, zstd:3 against raw from 1 MiB to 1 GiB; issue 18).
+# --only=freeze runs the freeze group alone (how long ckpt dump keeps a running
+# process stopped: zstd:19 against --compress none, and --snapshot; issue 17).
 # --only=tree runs the process-tree group alone (h: restore of a root with 8
 # children against fork of 8 children and against restore of the root alone;
 # PSS before and after), its baselines still measured in the same run.

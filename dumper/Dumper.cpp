@@ -12,6 +12,8 @@
 #include <cinttypes>
 #include <chrono>
 #include <cstring>
+#include <cstdlib>
+#include <memory>
 #include <sstream>
 
 #include "dumper/AddressSpace.h"
@@ -22,6 +24,7 @@
 #include "dumper/ImageFile.h"
 #include "dumper/MemoryDump.h"
 #include "dumper/SharedPages.h"
+#include "dumper/Snapshot.h"
 #include "dumper/ProcessTree.h"
 #include "dumper/TreeFiles.h"
 #include "dumper/ScopedFd.h"
@@ -226,6 +229,21 @@ static void check_restorable(pid_t pid, int fd) {
   }
 }
 
+// Whether `bytes` of copied pages fit in the memory the machine has
+// available now, keeping kMemoryReserve for everything else; if not, says
+// so in a warning. CKPT_DUMP_MEMORY_AVAILABLE (bytes) stands in for
+// MemAvailable, for the test of this path.
+static bool fits_in_memory(uint64_t bytes, pid_t pid, std::vector<std::string>& warnings) {
+  constexpr uint64_t kMemoryReserve = 256ull << 20;
+  uint64_t avail = memory_available();
+  if (const char* e = getenv("CKPT_DUMP_MEMORY_AVAILABLE")) avail = std::strtoull(e, nullptr, 10);
+  if (bytes + kMemoryReserve <= avail) return true;
+  warnings.push_back("only " + std::to_string(avail >> 20) + " MiB of memory available, too little to copy " +
+                     std::to_string(bytes >> 20) + " MiB of pid " + std::to_string(pid) +
+                     "'s pages aside: it stayed stopped while its image was compressed and written");
+  return false;
+}
+
 namespace {
 
 // One live member's records, read while every member is stopped. `root`:
@@ -233,6 +251,7 @@ namespace {
 struct MemberRecords {
   Image image;
   uint32_t subreaper = 0;
+  x86::InjectionSite site;  // where calls can be injected (a snapshot's userfaultfd)
 };
 
 MemberRecords read_member(const Tracee& tracee, pid_t root, const PtyEnds& pty_ends, const UserTerminal& terminal,
@@ -300,6 +319,7 @@ MemberRecords read_member(const Tracee& tracee, pid_t root, const PtyEnds& pty_e
   if (!site.syscall) throw DumpError("pid " + std::to_string(pid) + " has no system call instruction to inject through");
   x86::fault_point("dump: registers read");
   read_task_state(tracee, site, image, &out.subreaper);
+  out.site = site;
   x86::fault_point("dump: task state read");
   return out;
 }
@@ -307,9 +327,17 @@ MemberRecords read_member(const Tracee& tracee, pid_t root, const PtyEnds& pty_e
 }  // namespace
 
 DumpReport dump(const DumpOptions& o) {
-  auto t0 = std::chrono::steady_clock::now();
+  const auto t_start = std::chrono::steady_clock::now();
   ImageFile::check_path(o.output);  // before the process is touched
   check_target(o.pid);
+  // Memory for the copy of the pages, touched now rather than while the tree waits.
+  CopyArena arena;
+  if (!o.kill && !o.snapshot) {
+    const uint64_t estimate = estimate_copy_bytes(o.pid);
+    std::vector<std::string> unused;
+    if (fits_in_memory(estimate, o.pid, unused)) arena.reserve(estimate);
+  }
+  const auto t0 = std::chrono::steady_clock::now();  // the freeze begins with the seize
   ProcessTree tree(o.pid, o.single);
   // Everything below reads stopped processes; the Tracees' destructors release them.
   check_unshared(tree);
@@ -363,41 +391,84 @@ DumpReport dump(const DumpOptions& o) {
   for (const Image* image : images)
     if (image) note_outside_pipes(image->files, o.output, r.warnings, image->process.pid, o.pid);
 
-  ImageFile file(o.output);
-  format::ImageWriter writer(file.fd(), o.compression);
-  writer.write_tree_metadata(record, std::vector<const Image*>(images.begin(), images.end()));
-  MemoryStats mem;
+  // Plan every member's pages, parents first: pages a child still shares
+  // copy-on-write with its parent are recorded as the parent's (found
+  // against the parent's plan; MemoryCopy::write drops those the parent
+  // turns out not to save, which are zero).
+  std::vector<std::unique_ptr<MemoryCopy>> copies(ms.size());
   bool frames_hidden = false;
+  uint64_t copy_bytes = 0;
   for (size_t i = 0; i < ms.size(); ++i) {
     if (!images[i]) continue;
-    // Pages still shared copy-on-write with the parent member (written
-    // before: parents come first) are recorded as its, not saved again.
     InheritedPages inherited;
     const int32_t p = record.members[i].parent;
     if (p >= 0 && images[size_t(p)] && !frames_hidden) {
       inherited = find_inherited_pages(ms[i].pid, images[i]->vmas, ms[size_t(p)].pid, images[size_t(p)]->vmas,
-                                       writer.chunks(uint32_t(p)));
+                                       copies[size_t(p)]->planned_chunks());
       if (inherited.frames_hidden) {
         frames_hidden = true;
         r.warnings.push_back(kFramesHiddenWarning);
       }
     }
+    copies[i] = std::make_unique<MemoryCopy>(ms[i].pid, images[i]->vmas, inherited.runs.empty() ? nullptr : &inherited);
+    copy_bytes += copies[i]->bytes();
+    r.vmas += images[i]->vmas.size();
+  }
+  // Copy the pages aside while stopped, then let the tree run while they
+  // are compressed and written. With --kill it stays stopped anyway, and
+  // without the memory for a copy it stays stopped while its pages are
+  // written straight from it.
+  const bool aside = !o.kill && (copy_bytes <= arena.size() || fits_in_memory(copy_bytes, o.pid, r.warnings));
+  // A snapshot copies only what it cannot protect now, the rest once the tree runs (Snapshot.h).
+  std::unique_ptr<Snapshot> snapshot;
+  if (aside && o.snapshot) snapshot = std::make_unique<Snapshot>();
+  if (aside)
+    for (size_t i = 0; i < ms.size(); ++i) {
+      if (!copies[i]) continue;
+      std::string why;
+      if (snapshot && snapshot->protect(*copies[i], images[i]->vmas, ms[i].tracee->tids().front(), records[i].site, &why))
+        continue;
+      if (snapshot)
+        r.warnings.push_back("pid " + std::to_string(ms[i].pid) + " gets no snapshot: " + why +
+                             "; its memory was copied while it was stopped");
+      copies[i]->copy_all(&arena);
+    }
+  x86::fault_point("dump: memory read");
+  auto release = [&] {
+    // Everything is read: a tree left running goes on while the image is
+    // finished and made durable. With --kill it stays stopped until the
+    // image is committed, and then dies.
+    tcp.release();  // out of repair mode (it already is between reads and freeze)
+    tree.release();
+    r.frozen_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  };
+  if (aside) release();
+  if (snapshot) {
+    x86::fault_point("dump: snapshot running");
+    snapshot->run();
+    r.snapshot = true;
+    r.pages_faulted = snapshot->pages_faulted();
+    snapshot.reset();  // every protection lifted, every userfaultfd closed
+    x86::fault_point("dump: snapshot copied");
+  }
+
+  ImageFile file(o.output);
+  format::ImageWriter writer(file.fd(), o.compression);
+  writer.write_tree_metadata(record, std::vector<const Image*>(images.begin(), images.end()));
+  MemoryStats mem;
+  for (size_t i = 0; i < ms.size(); ++i) {
+    if (!images[i]) continue;
     writer.begin_member(uint32_t(i));
-    MemoryStats m = dump_memory(ms[i].pid, images[i]->vmas, writer, [&] { file.write_back(writer.bytes_written()); },
-                                inherited.runs.empty() ? nullptr : &inherited);
+    const int32_t p = record.members[i].parent;
+    MemoryStats m = copies[i]->write(writer, [&] { file.write_back(writer.bytes_written()); },
+                                     p >= 0 && images[size_t(p)] ? &writer.chunks(uint32_t(p)) : nullptr);
+    copies[i].reset();  // its buffer is no longer needed
     mem.pages_saved += m.pages_saved;
     mem.zero_pages_skipped += m.zero_pages_skipped;
     mem.pages_inherited += m.pages_inherited;
-    r.vmas += images[i]->vmas.size();
   }
-  x86::fault_point("dump: memory read");
-  // Everything is read: a tree left running goes on while the image is
-  // finished and made durable. With --kill it stays stopped until the image
-  // is committed, and then dies.
-  if (!o.kill) {
-    tcp.release();  // out of repair mode (it already is between reads and freeze)
-    tree.release();
-  }
+  x86::fault_point("dump: pages written");
+  if (!aside && !o.kill) release();
   writer.finish();
   x86::fault_point("dump: image written");
   check_restorable(o.pid, file.fd());
@@ -409,6 +480,7 @@ DumpReport dump(const DumpOptions& o) {
   file.commit();
   if (o.kill) {
     tree.kill();
+    r.frozen_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     tcp.keep();  // closed with the processes, in repair mode: no FIN, no RST
     tcp.check_unchanged();
   }
@@ -418,7 +490,7 @@ DumpReport dump(const DumpOptions& o) {
   r.zero_pages_skipped = mem.zero_pages_skipped;
   r.pages_inherited = mem.pages_inherited;
   r.members = ms.size();
-  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
   return r;
 }
 

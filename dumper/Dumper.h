@@ -22,7 +22,10 @@ struct DumpOptions {
   // processes is saved as an outside end (restore --inherit-fd), not refused
   bool inherit_outside_sockets = false;
   bool tcp_established = false;  // carry established TCP connections with TCP_REPAIR (needs CAP_NET_ADMIN)
-  bool executable = false;  // u+x on the image, for ./IMAGE through binfmt_misc
+  bool executable = false;
+  // Stop the tree only to write-protect its memory, then copy each page
+  // before its first write (dumper/Snapshot.h); ignored with --kill.
+  bool snapshot = false;  // u+x on the image, for ./IMAGE through binfmt_misc
   format::Compression compression;
 };
 
@@ -34,6 +37,11 @@ struct DumpReport {
   size_t vmas = 0;       // over all members
   size_t members = 1;    // processes saved (zombies included)
   double seconds = 0;
+  // From the seize to the release (or, with --kill, to the kill): how long
+  // the processes did not run.
+  double frozen_seconds = 0;
+  bool snapshot = false;       // memory copied after the freeze (--snapshot)
+  uint64_t pages_faulted = 0;  // of those, pages copied as the tree was about to write them
   // One line each, without "ckpt: ": fds left out by --ignore-fds, pipe
   // ends whose other end is outside (and the restore flag they need).
   std::vector<std::string> warnings;

@@ -1,4 +1,4 @@
-// Page selection and copying (see MemoryDump.h).
+// Page planning, copying and writing (see MemoryDump.h).
 #include "dumper/MemoryDump.h"
 
 #include <fcntl.h>
@@ -8,12 +8,9 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <condition_variable>
 #include <cstring>
-#include <deque>
-#include <exception>
-#include <mutex>
-#include <thread>
+#include <cinttypes>
+#include <cstdio>
 
 #include "format/Hex.h"
 #include "dumper/ScopedFd.h"
@@ -38,7 +35,7 @@ static constexpr size_t kBatchBytes = kBatchPages * kPageSize;
 
 
 // Through /proc/PID/mem: reads through protections for a tracer, and takes
-// no pin on the pages (see read_pages for why that matters).
+// no pin on the pages (see MemoryCopy::MemoryCopy for why that matters).
 static void read_through_mem(pid_t pid, int mem_fd, uint64_t addr, void* out, size_t len) {
   size_t done = 0;
   while (done < len) {
@@ -76,118 +73,31 @@ static bool all_zero(const uint8_t* p) {
   return true;
 }
 
-namespace {
+uint64_t memory_available() {
+  FILE* f = std::fopen("/proc/meminfo", "re");
+  if (!f) return 0;
+  char line[256];
+  uint64_t kib = 0;
+  while (std::fgets(line, sizeof line, f))
+    if (std::sscanf(line, "MemAvailable: %" SCNu64, &kib) == 1) break;
+  std::fclose(f);
+  return kib << 10;
+}
 
-// Pages read from the target and waiting to be written: runs of saved
-// pages, stored back to back in `data` (kBatchPages pages at most).
-struct Batch {
-  struct Run {
-    uint64_t vaddr;
-    uint64_t npages;
-    size_t offset;  // in data
-    bool inherited;  // the parent's pages: no data
-  };
-  uint8_t* data = nullptr;
-  std::vector<Run> runs;
-};
-
-// The batches passed between the thread that reads the target and the one
-// that writes the image, so that reading the next batch overlaps writing
-// the last. kBatches buffers of 4 MiB, in one mapping that asks for huge
-// pages: first-touching 12 MiB of small pages would cost thousands of page
-// faults, more than the copying itself on a virtual machine.
-class BatchQueue {
- public:
-  static constexpr size_t kBatches = 3;  // one being read, one being written, one ready
-
-  BatchQueue() {
-    constexpr size_t kHuge = 2u << 20;
-    map_size_ = kBatches * kBatchBytes + kHuge;
-    void* m = mmap(nullptr, map_size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (m == MAP_FAILED) throw DumpError(std::string("cannot allocate the copy buffers: ") + std::strerror(errno));
-    map_ = static_cast<uint8_t*>(m);
-    auto* aligned = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(map_) + kHuge - 1) & ~(kHuge - 1));
-    madvise(aligned, kBatches * kBatchBytes, MADV_HUGEPAGE);  // a hint: small pages work too
-    for (size_t i = 0; i < kBatches; ++i) {
-      batches_[i].data = aligned + i * kBatchBytes;
-      empty_.push_back(&batches_[i]);
-    }
-  }
-  ~BatchQueue() { munmap(map_, map_size_); }
-  BatchQueue(const BatchQueue&) = delete;
-  BatchQueue& operator=(const BatchQueue&) = delete;
-
-  // Reading side. An empty batch to fill, or nullptr if the writer gave up.
-  Batch* take_empty() {
-    std::unique_lock lock(mutex_);
-    changed_.wait(lock, [&] { return cancelled_ || !empty_.empty(); });
-    if (cancelled_) return nullptr;
-    Batch* b = empty_.front();
-    empty_.pop_front();
-    b->runs.clear();
-    return b;
-  }
-  void put_full(Batch* b) { push(full_, b); }
-  // No more batches; `error` is why reading stopped early, if it did.
-  void close(std::exception_ptr error) {
-    std::lock_guard lock(mutex_);
-    closed_ = true;
-    error_ = error;
-    changed_.notify_all();
-  }
-
-  // Writing side. The next full batch in order, or nullptr when there are
-  // no more (then error() tells whether reading failed).
-  Batch* take_full() {
-    std::unique_lock lock(mutex_);
-    changed_.wait(lock, [&] { return error_ || closed_ || !full_.empty(); });
-    if (error_ || full_.empty()) return nullptr;
-    Batch* b = full_.front();
-    full_.pop_front();
-    return b;
-  }
-  void put_empty(Batch* b) { push(empty_, b); }
-  void cancel() {
-    std::lock_guard lock(mutex_);
-    cancelled_ = true;
-    changed_.notify_all();
-  }
-  std::exception_ptr error() {
-    std::lock_guard lock(mutex_);
-    return error_;
-  }
-
- private:
-  void push(std::deque<Batch*>& to, Batch* b) {
-    std::lock_guard lock(mutex_);
-    to.push_back(b);
-    changed_.notify_all();
-  }
-
-  uint8_t* map_ = nullptr;
-  size_t map_size_ = 0;
-  Batch batches_[kBatches];
-  std::mutex mutex_;
-  std::condition_variable changed_;
-  std::deque<Batch*> empty_, full_;
-  bool closed_ = false, cancelled_ = false;
-  std::exception_ptr error_;
-};
-
-}  // namespace
-
-// The reading thread: walks the VMAs that take pages through pagemap, reads
-// the wanted pages into batches and leaves out all-zero anonymous pages.
-static void read_pages(pid_t pid, const std::vector<Vma>& vmas, const InheritedPages* inherited, BatchQueue& queue,
-                       MemoryStats& stats) {
+MemoryCopy::MemoryCopy(pid_t pid, const std::vector<Vma>& vmas, const InheritedPages* inherited) : pid_(pid) {
   const std::string proc = "/proc/" + std::to_string(pid);
-  ScopedFd pagemap(::open((proc + "/pagemap").c_str(), O_RDONLY | O_CLOEXEC));
-  ScopedFd mem(::open((proc + "/mem").c_str(), O_RDONLY | O_CLOEXEC));
-  if (pagemap.get() < 0 || mem.get() < 0)
-    throw DumpError("pid " + std::to_string(pid) + ": cannot open its pagemap or mem: " + std::strerror(errno));
+  pagemap_ = ::open((proc + "/pagemap").c_str(), O_RDONLY | O_CLOEXEC);
+  mem_ = ::open((proc + "/mem").c_str(), O_RDONLY | O_CLOEXEC);
+  if (pagemap_ < 0 || mem_ < 0) {
+    int e = errno;
+    if (pagemap_ >= 0) ::close(pagemap_);
+    if (mem_ >= 0) ::close(mem_);
+    throw DumpError("pid " + std::to_string(pid) + ": cannot open its pagemap or mem: " + std::strerror(e));
+  }
 
   std::vector<uint64_t> entries(kBatchPages);
-  for (const Vma& v : vmas) {
+  for (size_t vi = 0; vi < vmas.size(); ++vi) {
+    const Vma& v = vmas[vi];
     if (!format::vma_kind_takes_pages(v.kind)) continue;
     // Pages still the file's or object's are not saved, and a zero page copied
     // on write differs from what lies beneath it, so it is kept.
@@ -195,122 +105,229 @@ static void read_pages(pid_t pid, const std::vector<Vma>& vmas, const InheritedP
                              v.kind == VmaKind::DeletedPrivate;
     // Shared memory saved as pages: no copy-on-write to break, read at full speed.
     const bool shared_kind = v.kind == VmaKind::FileSharedOwn || v.kind == VmaKind::HugetlbShared;
+    // A per-process file is saved whole, up to its size, present or not (it is read through the mapping).
+    const uint64_t own_end = v.start + (v.file.size + kPageSize - 1) / kPageSize * kPageSize;
     for (uint64_t base = v.start; base < v.end; base += kBatchBytes) {
       uint64_t npages = std::min<uint64_t>(kBatchPages, (v.end - base) / kPageSize);
       size_t bytes = npages * 8;
-      if (pread(pagemap.get(), entries.data(), bytes, off_t(base / kPageSize * 8)) != ssize_t(bytes))
+      if (pread(pagemap_, entries.data(), bytes, off_t(base / kPageSize * 8)) != ssize_t(bytes))
         throw DumpError("pid " + std::to_string(pid) + ": cannot read pagemap at " + hex(base) + " (did it exit?)");
-      // Pages worth saving, as runs [i, j). A guard page holds nothing and cannot be read.
+      // A guard page holds nothing and cannot be read.
       auto guarded = [&](uint64_t i) {
         uint64_t a = base + i * kPageSize;
         auto g = std::upper_bound(v.guards.begin(), v.guards.end(), a,
                                   [](uint64_t x, const format::GuardRange& r) { return x < r.end; });
         return g != v.guards.end() && g->start <= a;
       };
-      // A per-process file is saved whole, up to its size, present or not (it is read through the mapping).
-      const uint64_t own_end = v.start + (v.file.size + kPageSize - 1) / kPageSize * kPageSize;
       // Pages the child shares with its parent are recorded, not read.
       auto from_parent = [&](uint64_t i) { return inherited && inherited->contains(base + i * kPageSize); };
       auto wanted = [&](uint64_t i) {
         uint64_t e = entries[i];
-        if (from_parent(i)) return false;
         if ((e & kPmGuard) || (!v.guards.empty() && guarded(i))) return false;
         if (v.kind == VmaKind::FileSharedOwn) return base + i * kPageSize < own_end;
         if (e & kPmSwapped) return true;
         if (!(e & kPmPresent)) return false;
         return !file_backed || !(e & kPmFile);  // a private file page still in the page cache is the file's
       };
-      Batch* batch = nullptr;
-      size_t filled = 0;
+      // process_vm_readv pins the pages it reads, and since Linux 5.19 the
+      // kernel first gives the reader's target a copy of its own of every
+      // anonymous page it still shares copy-on-write (a read-only pin of a
+      // shared page must not see the other's later writes): reading a tree
+      // that way would leave each member holding a private copy of what
+      // fork made it share, several times the memory, and no page frame in
+      // common for a child to inherit (SharedPages.h). Pages mapped more
+      // than once are read through /proc/PID/mem, which takes no pin.
+      auto via_mem = [&](uint64_t i) {
+        return (entries[i] & kPmPresent) && !(entries[i] & kPmExclusive) && !shared_kind;
+      };
+      // Runs of pages alike in kind: 0 not saved, 1 inherited, 2 read directly, 3 through mem.
+      auto what = [&](uint64_t i) {
+        if (from_parent(i)) return 1;
+        if (!wanted(i)) return 0;
+        return via_mem(i) ? 3 : 2;
+      };
       for (uint64_t i = 0; i < npages;) {
-        if (from_parent(i)) {
-          uint64_t j = i;
-          while (j < npages && from_parent(j)) ++j;
-          if (!batch && !(batch = queue.take_empty())) return;
-          batch->runs.push_back({base + i * kPageSize, j - i, 0, true});
-          i = j;
-          continue;
-        }
-        if (!wanted(i)) {
-          ++i;
-          continue;
-        }
-        uint64_t j = i;
-        while (j < npages && wanted(j)) ++j;
-        if (!batch && !(batch = queue.take_empty())) return;  // the writer gave up
-        uint8_t* buf = batch->data + filled;
-        // process_vm_readv pins the pages it reads, and since Linux 5.19 the
-        // kernel first gives the reader's target a copy of its own of every
-        // anonymous page it still shares copy-on-write (a read-only pin of a
-        // shared page must not see the other's later writes): reading a tree
-        // that way would leave each member holding a private copy of what
-        // fork made it share, several times the memory, and no page frame in
-        // common for a child to inherit (SharedPages.h). Pages mapped more
-        // than once are read through /proc/PID/mem, which takes no pin.
-        for (uint64_t k = i; k < j;) {
-          const bool shared = (entries[k] & kPmPresent) && !(entries[k] & kPmExclusive) && !shared_kind;
-          uint64_t m = k + 1;
-          while (m < j && ((entries[m] & kPmPresent) && !(entries[m] & kPmExclusive) && !shared_kind) == shared) ++m;
-          uint8_t* to = buf + (k - i) * kPageSize;
-          if (shared) read_through_mem(pid, mem.get(), base + k * kPageSize, to, (m - k) * kPageSize);
-          else read_remote(pid, mem.get(), base + k * kPageSize, to, (m - k) * kPageSize);
-          k = m;
-        }
-        // Split the run at all-zero pages of anonymous memory.
-        for (uint64_t k = i; k < j;) {
-          if (!file_backed && all_zero(buf + (k - i) * kPageSize)) {
-            ++stats.zero_pages_skipped;
-            ++k;
-            continue;
+        const int w = what(i);
+        uint64_t j = i + 1;
+        while (j < npages && what(j) == w) ++j;
+        if (w != 0) {
+          PageRun r;
+          r.vaddr = base + i * kPageSize;
+          r.npages = j - i;
+          r.vma = vi;
+          r.inherited = w == 1;
+          r.via_mem = w == 3;
+          r.skip_zero = !file_backed;
+          if (!r.inherited) {
+            r.offset = bytes_;
+            bytes_ += r.npages * kPageSize;
           }
-          uint64_t m = k + 1;
-          while (m < j && (file_backed || !all_zero(buf + (m - i) * kPageSize))) ++m;
-          batch->runs.push_back({base + k * kPageSize, m - k, filled + (k - i) * kPageSize, false});
-          k = m;
+          runs_.push_back(r);
         }
-        filled += (j - i) * kPageSize;
         i = j;
       }
-      if (batch && batch->runs.empty()) queue.put_empty(batch);
-      else if (batch) queue.put_full(batch);
     }
   }
 }
 
-MemoryStats dump_memory(pid_t pid, const std::vector<Vma>& vmas, format::ImageWriter& writer,
-                        const std::function<void()>& written, const InheritedPages* inherited) {
-  MemoryStats stats;
-  BatchQueue queue;
-  std::thread reader([&] {
-    std::exception_ptr error;
-    try {
-      read_pages(pid, vmas, inherited, queue, stats);
-    } catch (...) {
-      error = std::current_exception();
-    }
-    queue.close(error);
-  });
-  try {
-    while (Batch* b = queue.take_full()) {
-      for (const Batch::Run& r : b->runs) {
-        if (r.inherited) {
-          writer.add_inherited(r.vaddr, r.npages);
-          stats.pages_inherited += r.npages;
-          continue;
-        }
-        writer.add_pages(r.vaddr, b->data + r.offset, r.npages);
-        stats.pages_saved += r.npages;
-      }
-      queue.put_empty(b);
-      written();
-    }
-  } catch (...) {
-    queue.cancel();
-    reader.join();
-    throw;
+MemoryCopy::~MemoryCopy() {
+  if (map_) munmap(map_, map_size_);
+  ::close(pagemap_);
+  ::close(mem_);
+}
+
+std::vector<format::PageChunk> MemoryCopy::planned_chunks() const {
+  std::vector<format::PageChunk> out;
+  for (const PageRun& r : runs_) {
+    format::PageChunk c;
+    c.vaddr = r.vaddr;
+    c.npages = uint32_t(r.npages);  // at most kBatchPages
+    c.encoding = r.inherited ? format::ChunkEncoding::Inherited : format::ChunkEncoding::Raw;
+    out.push_back(c);
   }
-  reader.join();
-  if (std::exception_ptr e = queue.error()) std::rethrow_exception(e);
+  return out;
+}
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23  // Linux 5.14
+#endif
+
+static constexpr size_t kHugePage = 2u << 20;
+
+CopyArena::~CopyArena() {
+  if (map_) munmap(map_, size_);
+}
+
+void CopyArena::reserve(uint64_t bytes) {
+  if (map_ || bytes == 0) return;
+  const uint64_t size = (bytes + kHugePage - 1) / kHugePage * kHugePage;
+  // Twice the alignment's worth more, to start on a huge-page boundary.
+  void* m = mmap(nullptr, size + kHugePage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (m == MAP_FAILED) return;
+  auto* base = static_cast<uint8_t*>(m);
+  auto* aligned = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(base) + kHugePage - 1) & ~(kHugePage - 1));
+  if (aligned != base) munmap(base, size_t(aligned - base));
+  if (aligned + size != base + size + kHugePage) munmap(aligned + size, size_t(base + size + kHugePage - (aligned + size)));
+  madvise(aligned, size, MADV_HUGEPAGE);  // a hint: small pages work too
+  if (madvise(aligned, size, MADV_POPULATE_WRITE) != 0) {
+    munmap(aligned, size);
+    return;
+  }
+  map_ = aligned;
+  size_ = size;
+}
+
+uint8_t* CopyArena::take(uint64_t bytes) {
+  bytes = (bytes + kPageSize - 1) / kPageSize * kPageSize;
+  if (!map_ || size_ - used_ < bytes) return nullptr;
+  uint8_t* p = map_ + used_;
+  used_ += bytes;
+  return p;
+}
+
+uint64_t estimate_copy_bytes(pid_t pid) {
+  FILE* f = std::fopen(("/proc/" + std::to_string(pid) + "/smaps_rollup").c_str(), "re");
+  if (!f) return 0;
+  char line[256];
+  uint64_t kib = 0, total = 0;
+  while (std::fgets(line, sizeof line, f))
+    if (std::sscanf(line, "Rss: %" SCNu64, &kib) == 1 || std::sscanf(line, "Swap: %" SCNu64, &kib) == 1) total += kib;
+  std::fclose(f);
+  return total << 10;
+}
+
+void MemoryCopy::allocate(CopyArena* arena) {
+  if (buffer_ || bytes_ == 0) return;
+  if (arena && (buffer_ = arena->take(bytes_))) return;
+  // Huge pages if the machine gives them: first-touching a gigabyte of
+  // small pages would cost a quarter of a million page faults, while the
+  // target waits.
+  constexpr size_t kHuge = 2u << 20;
+  map_size_ = (bytes_ + kHuge - 1) / kHuge * kHuge + kHuge;
+  void* m = mmap(nullptr, map_size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (m == MAP_FAILED)
+    throw DumpError("pid " + std::to_string(pid_) + ": cannot map " + std::to_string(bytes_ >> 20) +
+                    " MiB to copy its memory into: " + std::strerror(errno));
+  map_ = static_cast<uint8_t*>(m);
+  buffer_ = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(map_) + kHuge - 1) & ~(kHuge - 1));
+  madvise(buffer_, map_size_ - size_t(buffer_ - map_) , MADV_HUGEPAGE);  // a hint: small pages work too
+}
+
+void MemoryCopy::copy(size_t i, uint64_t from, uint64_t npages, bool same_mm) {
+  const PageRun& r = runs_.at(i);
+  if (r.inherited) return;
+  npages = std::min(npages, r.npages - from);
+  const uint64_t addr = r.vaddr + from * kPageSize;
+  uint8_t* to = buffer_ + r.offset + from * kPageSize;
+  if (r.via_mem || same_mm) read_through_mem(pid_, mem_, addr, to, npages * kPageSize);
+  else read_remote(pid_, mem_, addr, to, npages * kPageSize);
+}
+
+void MemoryCopy::copy_all(CopyArena* arena) {
+  allocate(arena);
+  for (size_t i = 0; i < runs_.size(); ++i) copy(i);
+}
+
+MemoryStats MemoryCopy::write(format::ImageWriter& writer, const std::function<void()>& written,
+                              const std::vector<format::PageChunk>* parent_chunks) {
+  MemoryStats stats;
+  std::vector<uint8_t> scratch;  // without a buffer: one batch read now
+  size_t pc = 0;                 // cursor into parent_chunks
+  uint64_t since_written = 0;
+  for (size_t i = 0; i < runs_.size(); ++i) {
+    const PageRun& r = runs_[i];
+    if (r.inherited) {
+      // Only what the parent saved can be inherited; the rest of the run is
+      // pages the parent left out as all-zero, the very same frames: zero too.
+      uint64_t at = r.vaddr;
+      const uint64_t end = r.vaddr + r.npages * kPageSize;
+      if (!parent_chunks) {
+        writer.add_inherited(r.vaddr, r.npages);
+        stats.pages_inherited += r.npages;
+        continue;
+      }
+      const auto& pcs = *parent_chunks;
+      while (pc < pcs.size() && pcs[pc].vaddr + pcs[pc].size() <= at) ++pc;
+      for (size_t k = pc; k < pcs.size() && pcs[k].vaddr < end && at < end; ++k) {
+        const uint64_t lo = std::max(at, pcs[k].vaddr), hi = std::min(end, pcs[k].vaddr + pcs[k].size());
+        if (hi <= lo) continue;
+        stats.zero_pages_skipped += (lo - at) / kPageSize;
+        writer.add_inherited(lo, (hi - lo) / kPageSize);
+        stats.pages_inherited += (hi - lo) / kPageSize;
+        at = hi;
+      }
+      stats.zero_pages_skipped += (end - at) / kPageSize;
+      continue;
+    }
+    const uint8_t* data;
+    if (buffer_) {
+      data = buffer_ + r.offset;
+    } else {
+      scratch.resize(r.npages * kPageSize);
+      if (r.via_mem) read_through_mem(pid_, mem_, r.vaddr, scratch.data(), scratch.size());
+      else read_remote(pid_, mem_, r.vaddr, scratch.data(), scratch.size());
+      data = scratch.data();
+    }
+    // Split the run at all-zero pages of anonymous memory.
+    for (uint64_t k = 0; k < r.npages;) {
+      if (r.skip_zero && all_zero(data + k * kPageSize)) {
+        ++stats.zero_pages_skipped;
+        ++k;
+        continue;
+      }
+      uint64_t m = k + 1;
+      while (m < r.npages && (!r.skip_zero || !all_zero(data + m * kPageSize))) ++m;
+      writer.add_pages(r.vaddr + k * kPageSize, data + k * kPageSize, m - k);
+      stats.pages_saved += m - k;
+      k = m;
+    }
+    since_written += r.npages;
+    if (since_written >= kBatchPages) {
+      written();
+      since_written = 0;
+    }
+  }
+  written();
   return stats;
 }
 

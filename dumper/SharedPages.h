@@ -43,10 +43,11 @@ inline constexpr const char* kFramesHiddenWarning =
 // start inside a parent VMA of the same kind and flags, up to that VMA's
 // end (a child's area may have grown past it): exactly what format::
 // validate_inherited accepts. Only pages the
-// parent saved count (`parent_chunks`, stored or themselves inherited: its
-// restore will have staged them), so call it once the parent's pages are
-// written. A page frame seen in both is one physical page, so its bytes are
-// the same in both processes.
+// parent saves count (`parent_chunks`, stored or themselves inherited: its
+// restore will have staged them): the dumper passes the parent's plan
+// (MemoryCopy::planned_chunks), and MemoryCopy::write later drops the
+// pages the parent turned out not to store (all zero). A page frame seen
+// in both is one physical page, so its bytes are the same in both processes.
 InheritedPages find_inherited_pages(pid_t child, const std::vector<format::Vma>& child_vmas, pid_t parent,
                                     const std::vector<format::Vma>& parent_vmas,
                                     const std::vector<format::PageChunk>& parent_chunks);

@@ -1,6 +1,6 @@
 // `ckpt`: the command line of the dumper side. Subcommands:
 //   dump PID -o FILE [--kill] [--single] [--compress none|zstd[:LEVEL]] [--ignore-fds] [--inherit-outside-sockets]
-//        [--tcp-established] [--executable]
+//        [--tcp-established] [--executable] [--json] [--snapshot]
 //   inspect FILE [--json]
 //   verify FILE
 //   run FILE [--lazy] [--new-pids] [--pid-ns] [--inherit-fd N]... [--external-fds=null]
@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "dumper/Dumper.h"
+#include "dumper/DumpSummary.h"
 #include "dumper/Inspect.h"
 #include "dumper/Tracee.h"
 #include "format/FormatError.h"
@@ -30,7 +31,7 @@ namespace {
 
 const char* kUsage =
     "usage: ckpt dump PID -o FILE [--kill] [--single] [--compress none|zstd[:LEVEL]] [--ignore-fds] [--executable]\n"
-    "                [--inherit-outside-sockets] [--tcp-established]\n"
+    "                [--inherit-outside-sockets] [--tcp-established] [--json] [--snapshot]\n"
     "       ckpt inspect FILE [--json]\n"
     "       ckpt verify FILE\n"
     "       ckpt run FILE [--lazy] [--new-pids] [--pid-ns] [--inherit-fd N]... [--external-fds=null]\n";
@@ -74,12 +75,14 @@ po::variables_map parse(const std::vector<std::string>& args, po::options_descri
 int cmd_dump(const std::vector<std::string>& args) {
   std::string pid_text, compress = "zstd:3";
   dumper::DumpOptions o;
+  bool json = false;
   po::options_description opts;
   opts.add_options()("pid", po::value(&pid_text))("output,o", po::value(&o.output)->required())(
       "kill", po::bool_switch(&o.kill))("single", po::bool_switch(&o.single))("ignore-fds", po::bool_switch(&o.ignore_fds))(
       "inherit-outside-sockets", po::bool_switch(&o.inherit_outside_sockets))(
       "compress", po::value(&compress))("executable", po::bool_switch(&o.executable))(
-      "tcp-established", po::bool_switch(&o.tcp_established));
+      "tcp-established", po::bool_switch(&o.tcp_established))("json", po::bool_switch(&json))(
+      "snapshot", po::bool_switch(&o.snapshot));
   parse(args, opts, "pid", 1);
   size_t used = 0;
   try {
@@ -93,13 +96,7 @@ int cmd_dump(const std::vector<std::string>& args) {
   dumper::DumpReport r = dumper::dump(o);
   // Messages carry names the target chose (paths, memfd names): printed escaped.
   for (const std::string& w : r.warnings) std::fprintf(stderr, "ckpt: warning: %s\n", format::printable(w).c_str());
-  std::string tree = r.members > 1 ? " and " + std::to_string(r.members - 1) + (r.members == 2 ? " descendant" : " descendants") : "";
-  if (r.pages_inherited) tree += " (" + std::to_string(r.pages_inherited) + " of their pages shared with their parents)";
-  std::fprintf(stderr, "ckpt: dumped pid %d%s to %s: %zu memory areas, %llu pages saved (%llu zero pages skipped), "
-                       "%llu bytes, %.3f s%s\n",
-               o.pid, tree.c_str(), format::printable(o.output).c_str(), r.vmas, (unsigned long long)r.pages_saved,
-               (unsigned long long)r.zero_pages_skipped, (unsigned long long)r.image_bytes, r.seconds,
-               o.kill ? ", process killed" : "");
+  dumper::print_dump_summary(o, r, json);
   return 0;
 }
 

@@ -202,11 +202,18 @@ wait_exit() {
 
 # dump NAME IMAGE [EXTRA ARGS...]: dumps NAME with --kill and checks that
 # ckpt succeeded, said nothing alarming, and that the process is gone.
+# DUMP_SNAPSHOT=1 (the e2e.snapshot.* tests): a snapshot dump of the running
+# tree instead (--snapshot, which --kill would turn off), after which the
+# test kills the tree itself.
 dump() {
   local name=$1 img=$2; shift 2
   local pid rc
   pid=$(pid_of "$name")
   disown "$pid"
+  if [[ -n ${DUMP_SNAPSHOT:-} ]]; then
+    _snapshot_dump "$name" "$pid" "$img" "$@"
+    return
+  fi
   "$CKPT" dump "$pid" -o "$img" --compress "$COMPRESS" --kill "$@" \
     >"$WORK/dump-$name.out" 2>"$WORK/dump-$name.err"
   rc=$?
@@ -214,6 +221,33 @@ dump() {
   check_quiet "$WORK/dump-$name.err" "ckpt dump"
   [[ -s $img ]] || fail "ckpt dump exited 0 but $img is missing or empty"
   wait_gone "$name"
+}
+
+_tree_of() {  # PID: it and its descendants, parents first
+  local c
+  echo "$1"
+  for c in $(cat /proc/"$1"/task/*/children 2>/dev/null); do _tree_of "$c"; done
+}
+_snapshot_dump() {
+  local name=$1 pid=$2 img=$3 rc members; shift 3
+  "$CKPT" dump "$pid" -o "$img" --compress "$COMPRESS" --snapshot "$@" \
+    >"$WORK/dump-$name.out" 2>"$WORK/dump-$name.err"
+  rc=$?
+  ((rc == 0)) || fail "ckpt dump $pid -o $img --compress $COMPRESS --snapshot exited $rc"
+  check_quiet "$WORK/dump-$name.err" "ckpt dump --snapshot"
+  grep -qE '^ckpt: dumped pid .*, frozen [0-9]+ ms \(snapshot\)$' "$WORK/dump-$name.err" ||
+    fail "ckpt dump --snapshot did not make a snapshot: $(cat "$WORK/dump-$name.err")"
+  [[ -s $img ]] || fail "ckpt dump exited 0 but $img is missing or empty"
+  members=$(_tree_of "$pid")
+  kill -9 $members 2>/dev/null
+  wait_gone "$name"
+  local m i  # every member, before a restore wants their pids
+  for m in $members; do
+    for ((i = 0; i < WAIT_SECONDS * 20; i++)); do
+      [[ -e /proc/$m ]] || break
+      sleep 0.05
+    done
+  done
 }
 
 # dump_live NAME IMAGE: dumps without --kill; NAME must go on running, not

@@ -173,7 +173,10 @@ TEST_CASE("the memory dump records inherited pages as chunks without bytes; the 
   child.vmas = c.child_vmas();
   format::ImageWriter writer(fd, {format::ChunkEncoding::Raw, 0});
   writer.write_metadata(child);
-  dumper::MemoryStats st = dumper::dump_memory(c.pid, child.vmas, writer, [] {}, &in);
+  dumper::MemoryCopy copy(c.pid, child.vmas, &in);
+  copy.copy_all();
+  const std::vector<PageChunk> parent_chunks = c.parent_chunks();
+  dumper::MemoryStats st = copy.write(writer, [] {}, &parent_chunks);
   CHECK(st.pages_inherited == in.pages());
   CHECK(st.pages_saved == 2);  // page 5 (written) and 61 (its own); 10-11 were dropped
   child.chunks = writer.chunks();
