@@ -308,7 +308,7 @@ MemberRecords read_member(const Tracee& tracee, pid_t root, const PtyEnds& pty_e
 
 DumpReport dump(const DumpOptions& o) {
   auto t0 = std::chrono::steady_clock::now();
-  ImageFile::check_path(o.output);  // before the process is touched
+  ImageFile::check_path(o.output, o.connection);  // before the process is touched
   check_target(o.pid);
   ProcessTree tree(o.pid, o.single);
   // Everything below reads stopped processes; the Tracees' destructors release them.
@@ -363,7 +363,7 @@ DumpReport dump(const DumpOptions& o) {
   for (const Image* image : images)
     if (image) note_outside_pipes(image->files, o.output, r.warnings, image->process.pid, o.pid);
 
-  ImageFile file(o.output);
+  ImageFile file(o.output, o.connection);
   format::ImageWriter writer(file.fd(), o.compression);
   writer.write_tree_metadata(record, std::vector<const Image*>(images.begin(), images.end()));
   MemoryStats mem;
@@ -400,12 +400,13 @@ DumpReport dump(const DumpOptions& o) {
   }
   writer.finish();
   x86::fault_point("dump: image written");
-  check_restorable(o.pid, file.fd());
+  check_restorable(o.pid, writer.readable_fd());
   if (o.executable) file.make_executable();
   // The connections go into repair mode for good only now, so that closing
   // them with the process sends nothing (and only if nothing arrived since).
   if (o.kill) tcp.freeze();
   x86::fault_point("dump: tcp frozen");
+  writer.end_stream();  // a stream's last record: only now is it a complete image
   file.commit();
   if (o.kill) {
     tree.kill();

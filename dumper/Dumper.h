@@ -24,6 +24,9 @@ struct DumpOptions {
   bool tcp_established = false;  // carry established TCP connections with TCP_REPAIR (needs CAP_NET_ADMIN)
   bool executable = false;  // u+x on the image, for ./IMAGE through binfmt_misc
   format::Compression compression;
+  // ckpt migrate: the connection the image goes to (dumper/Migrate.h); with
+  // kill, the process dies only once the destination has confirmed.
+  int connection = -1;
 };
 
 struct DumpReport {
