@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# Live migration over loopback, inside a network namespace of the test's
+# own (unshare -n): `restore --listen` waits, `ckpt migrate` sends.
+#  - a connection without the token (a stranger's bytes, a wrong token, a
+#    token file others may read, none at all) is refused: nothing is read
+#    past the token, the source is never touched, the listener waits on;
+#  - a destination that fails after staging, before its point of no return
+#    (made to fail, made to die), and one that refuses the image (a tree)
+#    leave the source running untouched, and it still checks;
+#  - then a migration that succeeds: the source dies only then, and the
+#    process on the destination finds its memory exact;
+#  - migrate --lazy (post-copy) is refused with one line.
+if [[ -z ${CKPT_MIGRATE_NETNS:-} ]]; then
+  unshare -n true 2>/dev/null || {
+    echo "check_migrate: SKIP: cannot create a network namespace (unshare -n needs root here)"
+    exit 77
+  }
+  CKPT_MIGRATE_NETNS=1 exec unshare -n bash "$0" "$@"
+fi
+source "$(dirname "$0")/lib.sh"
+ip link set lo up || fail "cannot bring up lo in the test's network namespace"
+ADDR=127.0.0.1:7001
+
+umask 077
+head -c 24 /dev/urandom | base64 >"$WORK/token"
+head -c 24 /dev/urandom | base64 >"$WORK/other"
+
+start orig "$PROGRAMS/stream_target"
+wait_lines orig 1
+pid=$PID_orig
+
+untouched() {
+  local state tracer
+  state=$(proc_state "$pid")
+  [[ $state == S || $state == R ]] || fail "the source (pid $pid) is in state '$state' after $1"
+  tracer=$(awk '/^TracerPid:/ {print $2}' "/proc/$pid/status")
+  [[ $tracer == 0 ]] || fail "the source (pid $pid) is still traced by $tracer after $1"
+}
+# listen NAME [ENV...]: restore --listen as NAME, waited for until it listens.
+listen() {
+  local name=$1 i; shift
+  _spawn "$name" env "$@" "$RESTORE" --listen "$ADDR" --token-file "$WORK/token"
+  for ((i = 0; i < WAIT_SECONDS * 20; i++)); do
+    grep -q 'listening on' "$WORK/$name.err" 2>/dev/null && return 0
+    sleep 0.05
+  done
+  fail "restore --listen $ADDR did not start listening"
+}
+# migrate [ARGS...]: ckpt migrate $pid $ADDR ARGS; sets RC, output in migrate.err.
+migrate() {
+  "$CKPT" migrate "$pid" "$ADDR" "$@" >"$WORK/migrate.out" 2>"$WORK/migrate.err"
+  RC=$?
+}
+migrate_fails() {  # WHAT PATTERN
+  ((RC == 1)) || fail "$1: ckpt migrate exited $RC, expected 1: $(cat "$WORK/migrate.err")"
+  grep -qE "$2" "$WORK/migrate.err" || fail "$1: ckpt migrate did not say '$2': $(cat "$WORK/migrate.err")"
+  untouched "$1"
+}
+
+# 1. Refused connections, one listener throughout.
+listen dest
+migrate --token-file "$WORK/other"
+migrate_fails "a wrong token" 'refused the token; nothing was dumped'
+CKPT_TOKEN=$(cat "$WORK/token")x migrate
+migrate_fails "a wrong token in CKPT_TOKEN" 'refused the token'
+env -u CKPT_TOKEN "$CKPT" migrate "$pid" "$ADDR" >"$WORK/migrate.out" 2>"$WORK/migrate.err"
+RC=$?
+migrate_fails "no token at all" 'a token is needed'
+cp "$WORK/token" "$WORK/open-token" && chmod 644 "$WORK/open-token"
+migrate --token-file "$WORK/open-token"
+migrate_fails "a token file others may read" 'may be read by others'
+# A stranger: the listener answers REFUSED to the first 12 bytes that are not a hello.
+exec {sock}<>/dev/tcp/127.0.0.1/7001 || fail "cannot connect to the listener"
+printf 'GET / HTTP/1.0\r\n\r\n' >&"$sock"
+read -r -t "$WAIT_SECONDS" answer <&"$sock"
+exec {sock}>&-
+[[ $answer == REFUSED ]] || fail "a connection without a hello got '$answer', not REFUSED"
+n=$(grep -c 'refused a connection from 127.0.0.1' "$WORK/dest.err")
+((n == 3)) || fail "the listener reported $n refused connections, expected 3: $(cat "$WORK/dest.err")"
+[[ $(proc_state "$PID_dest") == S ]] || fail "the listener did not go on waiting after refusing connections"
+
+# 2. migrate --lazy: refused before anything happens.
+migrate --lazy --token-file "$WORK/token"
+migrate_fails "migrate --lazy" 'post-copy.*not supported yet'
+
+# 3. A destination that fails after receiving and staging the image, just
+#    before its point of no return: the source resumes untouched.
+kill "$PID_dest"; wait_exit dest any
+for how in fail kill; do
+  listen "dest_$how" CKPT_FAULT=$how "CKPT_FAULT_AT=restore: before confirming to the sender"
+  migrate --token-file "$WORK/token"
+  migrate_fails "a destination that ${how}s before its point of no return" \
+    'before its point of no return.*goes on running here, untouched'
+  wait_exit "dest_$how" any
+  ((EXIT_STATUS != 0)) || fail "the destination made to $how exited 0"
+  [[ ! -s $WORK/dest_$how.out ]] || fail "the destination made to $how restored something: $(cat "$WORK/dest_$how.out")"
+done
+
+# 4. A destination that refuses the image (a process tree, not taken by --listen yet).
+start tree bash -c 'sleep 1000 & read -r line; kill $!'
+listen dest_tree
+"$CKPT" migrate "$PID_tree" "$ADDR" --token-file "$WORK/token" >"$WORK/migrate.out" 2>"$WORK/migrate.err"
+RC=$?
+((RC == 1)) || fail "migrating a tree to a --listen that refuses trees exited $RC"
+grep -q 'closed the connection before its point of no return\|answered .FAIL' "$WORK/migrate.err" ||
+  fail "migrating a refused tree: $(cat "$WORK/migrate.err")"
+wait_exit dest_tree 1
+grep -q 'process tree' "$WORK/dest_tree.err" || fail "the destination did not say why it refused the tree: $(cat "$WORK/dest_tree.err")"
+[[ $(proc_state "$PID_tree") == S ]] || fail "the tree's root did not go on running"
+send tree done
+wait_exit tree 0
+
+# 5. Success: the source dies only after the destination's word; the memory is exact there.
+untouched "the failed migrations"
+listen back
+t0=$(now_ms)
+disown "$pid"  # killed by ckpt migrate: no "Killed" notice from bash
+migrate --token-file "$WORK/token"
+((RC == 0)) || fail "ckpt migrate exited $RC: $(cat "$WORK/migrate.err")"
+grep -q "migrated pid $pid to $ADDR" "$WORK/migrate.err" || fail "ckpt migrate's summary: $(cat "$WORK/migrate.err")"
+wait_gone orig
+send back check
+close_input back
+wait_exit back 0
+grep -q '^PASS .*read(0) returned 6' "$WORK/back.out" || fail "the migrated process did not PASS: $(cat "$WORK/back.out")"
+log "migrated in $(( $(now_ms) - t0 )) ms: $(cat "$WORK/back.out")"
