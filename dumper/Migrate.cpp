@@ -116,7 +116,8 @@ DumpReport migrate(DumpOptions dump_options, const MigrateOptions& m) {
   std::string answer = read_reply(conn.fd, 16, kHelloTimeoutMs, m.destination, false);
   if (answer != "ACCEPT\n")
     throw DumpError("migrate: " + m.destination +
-                    (answer == "REFUSED\n" ? " refused the token" : " did not accept the connection (not a restore --listen?)") +
+                    (answer == "REFUSED\n" ? " refused the token"
+                                            : " closed the connection without accepting it (a wrong token, or not a restore --listen)") +
                     "; nothing was dumped");
   dump_options.output = m.destination;
   dump_options.connection = conn.fd;

@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -146,6 +147,12 @@ int receive_from_network(const CommandLine& cl) {
     peer = peer_name(from);
     if (accept_hello(conn, token)) break;
     std::fprintf(stderr, "restore: refused a connection from %s: no valid token\n", peer.c_str());
+    // Closing with unread bytes would reset the connection, and a reset can
+    // overtake the refusal: end our side, give the sender a moment to read
+    // the answer and close its own, reading nothing more of it.
+    ::shutdown(conn, SHUT_WR);
+    pollfd p{conn, POLLRDHUP, 0};
+    ::poll(&p, 1, 1000);
     ::close(conn);
   }
   ::close(lfd);  // one image
