@@ -3,11 +3,14 @@
 # benchmark with its baseline in the same run, prints a table and writes
 # docs/benchmarks-restore.png. Not part of CI; see docs/benchmarks.md.
 #
-#   bash bench/run.sh [BUILD_DIR] [--quick] [--only=tree]
+#   bash bench/run.sh [BUILD_DIR] [--quick] [--only=tree|migrate]
 #
 # --only=tree runs the process-tree group alone (h: restore of a root with 8
 # children against fork of 8 children and against restore of the root alone;
 # PSS before and after), its baselines still measured in the same run.
+# --only=migrate runs the live-migration group alone (m: downtime of `ckpt
+# migrate` over loopback in a network namespace of its own, against the same
+# move through an image file: dump --kill, then restore).
 # BUILD_DIR defaults to build/. If it holds no ckpt/restore, the product is
 # configured (Release) and built there. Run as root: `ckpt dump` needs ptrace
 # rights over the benchmark's processes, and missing tools are apt-get
