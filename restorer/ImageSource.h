@@ -20,7 +20,7 @@ int open_image_source(const CommandLine& cl);
 
 // A migration: tells the sender that this restore has passed every check
 // and is about to jump (the sender then kills its process). Call right
-// before launch(). Nothing otherwise. Throws RestoreError if the sender is
+// before launch(), or before a tree's go (Tree.cpp). Nothing otherwise. Throws RestoreError if the sender is
 // gone: then this restore must not go on (the process may run there).
 void confirm_image_source();
 

@@ -5,8 +5,9 @@
 #    token file others may read, none at all) is refused: nothing is read
 #    past the token, the source is never touched, the listener waits on;
 #  - a destination that fails after staging, before its point of no return
-#    (made to fail, made to die), and one that refuses the image (a tree)
-#    leave the source running untouched, and it still checks;
+#    (made to fail, made to die) leaves the source running untouched, and it
+#    still checks; the same for a tree (a bash and its sleep), which then
+#    moves whole;
 #  - then a migration that succeeds: the source dies only then, and the
 #    process on the destination finds its memory exact;
 #  - migrate --lazy (post-copy) is refused with one line.
@@ -39,7 +40,7 @@ untouched() {
 # listen NAME [ENV...]: restore --listen as NAME, waited for until it listens.
 listen() {
   local name=$1 i; shift
-  _spawn "$name" env "$@" "$RESTORE" --listen "$ADDR" --token-file "$WORK/token"
+  _spawn "$name" env "$@" "$RESTORE" --listen "$ADDR" --token-file "$WORK/token" ${LISTEN_FLAGS:-}
   for ((i = 0; i < WAIT_SECONDS * 20; i++)); do
     grep -q 'listening on' "$WORK/$name.err" 2>/dev/null && return 0
     sleep 0.05
@@ -96,19 +97,52 @@ for how in fail kill; do
   [[ ! -s $WORK/dest_$how.out ]] || fail "the destination made to $how restored something: $(cat "$WORK/dest_$how.out")"
 done
 
-# 4. A destination that refuses the image (a process tree, not taken by --listen yet).
-start tree bash -c 'sleep 1000 & read -r line; kill $!'
-listen dest_tree
+# 4. A process tree (a bash and its background sleep): a destination that
+#    fails before the tree's go leaves both running; then it moves whole.
+start tree bash -c 'sleep 1000 & read -r line; echo "tree done: $line"'
+tree_child() { local c; c=$(cat "/proc/$1/task/$1/children" 2>/dev/null); echo "${c%% *}"; }
+for ((i = 0; i < WAIT_SECONDS * 20; i++)); do
+  sleeper=$(tree_child "$PID_tree")
+  [[ -n $sleeper ]] && break
+  sleep 0.05
+done
+[[ -n $sleeper ]] || fail "the tree's bash did not start its sleep"
+_PIDS[sleeper]=$sleeper  # killed with the test if it fails
+# On one machine the source's pids are still taken while the destination
+# restores (the source dies only after the go): the members get new ones.
+LISTEN_FLAGS=--new-pids
+listen dest_tree CKPT_FAULT=fail "CKPT_FAULT_AT=restore: before confirming to the sender"
 "$CKPT" migrate "$PID_tree" "$ADDR" --token-file "$WORK/token" >"$WORK/migrate.out" 2>"$WORK/migrate.err"
 RC=$?
-((RC == 1)) || fail "migrating a tree to a --listen that refuses trees exited $RC"
-grep -q 'closed the connection before its point of no return\|answered .FAIL' "$WORK/migrate.err" ||
-  fail "migrating a refused tree: $(cat "$WORK/migrate.err")"
+((RC == 1)) || fail "migrating a tree to a destination that fails before its go exited $RC"
+grep -q 'before its point of no return' "$WORK/migrate.err" || fail "the failed tree migration: $(cat "$WORK/migrate.err")"
 wait_exit dest_tree 1
-grep -q 'process tree' "$WORK/dest_tree.err" || fail "the destination did not say why it refused the tree: $(cat "$WORK/dest_tree.err")"
-[[ $(proc_state "$PID_tree") == S ]] || fail "the tree's root did not go on running"
-send tree done
-wait_exit tree 0
+grep -q 'injected failure' "$WORK/dest_tree.err" || fail "the tree's destination failed elsewhere: $(cat "$WORK/dest_tree.err")"
+for p in "$PID_tree" "$sleeper"; do
+  [[ $(proc_state "$p") == S ]] || fail "pid $p of the tree did not go on running after the failed migration"
+  [[ $(awk '/^TracerPid:/ {print $2}' "/proc/$p/status") == 0 ]] || fail "pid $p of the tree is still traced"
+done
+listen tree_back
+disown "$PID_tree"
+"$CKPT" migrate "$PID_tree" "$ADDR" --token-file "$WORK/token" >"$WORK/migrate.out" 2>"$WORK/migrate.err"
+RC=$?
+((RC == 0)) || fail "migrating the tree exited $RC: $(cat "$WORK/migrate.err")"
+wait_gone tree
+[[ $(proc_state "$sleeper") == gone ]] || fail "the tree's sleep (pid $sleeper) outlived the migration"
+moved_child=""
+for ((i = 0; i < WAIT_SECONDS * 20; i++)); do
+  moved_child=$(tree_child "$PID_tree_back")
+  [[ -n $moved_child ]] && break
+  sleep 0.05
+done
+[[ -n $moved_child ]] && _PIDS[moved_sleep]=$moved_child
+[[ $(tr '\0' ' ' <"/proc/$moved_child/cmdline" 2>/dev/null) == "sleep 1000 " ]] ||
+  fail "the migrated bash has no sleep child (child '$moved_child')"
+send tree_back moved
+wait_exit tree_back 0
+kill "$moved_child"  # the sleep outlives its bash (it would have before the move too)
+grep -q '^tree done: moved' "$WORK/tree_back.out" || fail "the migrated tree's bash said: $(cat "$WORK/tree_back.out")"
+LISTEN_FLAGS=
 
 # 5. Success: the source dies only after the destination's word; the memory is exact there.
 untouched "the failed migrations"
