@@ -58,6 +58,19 @@ migrate_fails() {  # WHAT PATTERN
   untouched "$1"
 }
 
+# 0. restore --listen's own refusals, before it listens.
+listen_refused() {  # PATTERN ARGS...
+  local want=$1; shift
+  env -u CKPT_TOKEN "$RESTORE" --listen "$@" >"$WORK/lr.out" 2>"$WORK/lr.err" </dev/null && fail "restore --listen $* was accepted"
+  grep -q "$want" "$WORK/lr.err" || fail "restore --listen $*: expected '$want', got: $(cat "$WORK/lr.err")"
+  grep -q 'listening' "$WORK/lr.err" && fail "restore --listen $* listened before refusing"
+  return 0
+}
+listen_refused 'a token is needed' 7001
+listen_refused 'not a numeric IPv4 or IPv6 address' localhost:7001 --token-file "$WORK/token"
+listen_refused 'port must be a number from 1 to 65535' 127.0.0.1:70000 --token-file "$WORK/token"
+listen_refused 'may be read by others' 7001 --token-file /etc/passwd
+
 # 1. Refused connections, one listener throughout.
 listen dest
 migrate --token-file "$WORK/other"
