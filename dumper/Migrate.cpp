@@ -119,7 +119,9 @@ DumpReport migrate(DumpOptions dump_options, const MigrateOptions& m) {
                     (answer == "REFUSED\n" ? " refused the token"
                                             : " closed the connection without accepting it (a wrong token, or not a restore --listen)") +
                     "; nothing was dumped");
-  dump_options.output = m.destination;
+  // How the dump's messages name the image: a warning's `restore --inherit-fd N IMAGE`
+  // becomes `restore --inherit-fd N --listen=PORT`, the destination's command.
+  dump_options.output = "--listen=" + m.destination.substr(m.destination.rfind(':') + 1);
   dump_options.connection = conn.fd;
   dump_options.kill = true;
   return dump(dump_options);
