@@ -2,6 +2,7 @@
 #include "format/ImageStream.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -37,6 +38,11 @@ size_t read_full(int fd, void* p, size_t n, const std::string& what) {
   while (done < n) {
     ssize_t r = ::read(fd, static_cast<uint8_t*>(p) + done, n - done);
     if (r < 0 && errno == EINTR) continue;
+    if (r < 0 && errno == EAGAIN) {  // a non-blocking pipe or socket: wait for more
+      pollfd w{fd, POLLIN, 0};
+      ::poll(&w, 1, -1);
+      continue;
+    }
     if (r < 0) fail(what, std::string("cannot read the image: ") + std::strerror(errno));
     if (r == 0) break;
     done += size_t(r);
@@ -72,6 +78,11 @@ int receive_image(int in, const std::string& what) {
     loff_t at = loff_t(total);
     ssize_t n = splice(in, nullptr, mem, &at, 1u << 20, SPLICE_F_MOVE);
     if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) {
+      pollfd w{in, POLLIN, 0};
+      ::poll(&w, 1, -1);
+      continue;
+    }
     if (n < 0 && total == 0 && (errno == EINVAL || errno == ENOSYS)) break;  // read() below, then
     if (n < 0) fail(what, std::string("cannot read the image: ") + std::strerror(errno));
     if (n == 0) done = true;

@@ -1,6 +1,7 @@
 // Streaming image writer (see ImageWriter.h, docs/format.md).
 #include "format/ImageWriter.h"
 
+#include <poll.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -81,6 +82,11 @@ void ImageWriter::flush(const void* extra, size_t extra_size) {
     if (count == 0) break;
     ssize_t n = ::writev(fd_, next, count);
     if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) {  // a non-blocking pipe or socket (shared with whoever set it so): wait
+      pollfd p{fd_, POLLOUT, 0};
+      ::poll(&p, 1, -1);
+      continue;
+    }
     if (n < 0) throw std::system_error(errno, std::generic_category(), "writing the image");
     for (size_t done = size_t(n); done > 0;) {  // a short write: skip what went out
       size_t step = done < next->iov_len ? done : next->iov_len;

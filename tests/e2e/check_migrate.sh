@@ -97,9 +97,18 @@ n=$(grep -c 'refused a connection from 127.0.0.1' "$WORK/dest.err")
 migrate --lazy --token-file "$WORK/token"
 migrate_fails "migrate --lazy" 'post-copy.*not supported yet'
 
+# 2b. restore --listen --check: the whole image checked there, nothing
+#     restored, and the source goes on (a dry run of the migration).
+kill "$PID_dest"; wait_exit dest any
+_spawn dry "$RESTORE" --listen "$ADDR" --token-file "$WORK/token" --check
+for ((i = 0; i < WAIT_SECONDS * 20; i++)); do grep -q 'listening on' "$WORK/dry.err" && break; sleep 0.05; done
+migrate --token-file "$WORK/token"
+migrate_fails "restore --listen --check" "answered 'FAIL' before its point of no return"
+wait_exit dry 0
+grep -q 'can be restored here' "$WORK/dry.out" || fail "restore --listen --check said: $(cat "$WORK/dry.out" "$WORK/dry.err")"
+
 # 3. A destination that fails after receiving and staging the image, just
 #    before its point of no return: the source resumes untouched.
-kill "$PID_dest"; wait_exit dest any
 for how in fail kill; do
   listen "dest_$how" CKPT_FAULT=$how "CKPT_FAULT_AT=restore: before confirming to the sender"
   migrate --token-file "$WORK/token"
