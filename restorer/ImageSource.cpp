@@ -68,8 +68,8 @@ bool recv_exact(int fd, void* p, size_t n) {
   return true;
 }
 
-// Reads the hello and answers it. Nothing beyond the token is read from a
-// connection that does not carry it.
+// Reads the hello: whether it carries the token. Nothing beyond the token
+// is read from a connection that does not.
 bool accept_hello(int conn, const std::string& token) {
   timeval tv{kHelloTimeoutSeconds, 0};
   setsockopt(conn, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
@@ -80,8 +80,6 @@ bool accept_hello(int conn, const std::string& token) {
   ok = ok && len == token.size();
   std::string got(ok ? len : 0, '\0');
   ok = ok && recv_exact(conn, got.data(), len) && format::same_token(got, token);
-  const char* answer = ok ? "ACCEPT\n" : "REFUSED\n";
-  (void)!::send(conn, answer, std::strlen(answer), MSG_NOSIGNAL);
   tv = {0, 0};  // the image itself may be slow to come: no limit
   setsockopt(conn, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   return ok;
@@ -145,8 +143,15 @@ int receive_from_network(const CommandLine& cl) {
       throw RestoreError(std::string("--listen: accept: ") + std::strerror(e));
     }
     peer = peer_name(from);
-    if (accept_hello(conn, token)) break;
+    if (accept_hello(conn, token)) {
+      static const char kAccept[] = "ACCEPT\n";
+      (void)!::send(conn, kAccept, sizeof kAccept - 1, MSG_NOSIGNAL);  // a sender gone shows in the stream
+      break;
+    }
+    // Said before the answer, so that whoever reads the answer finds the line.
     std::fprintf(stderr, "restore: refused a connection from %s: no valid token\n", peer.c_str());
+    static const char kRefused[] = "REFUSED\n";
+    (void)!::send(conn, kRefused, sizeof kRefused - 1, MSG_NOSIGNAL);
     // Closing with unread bytes would reset the connection, and a reset can
     // overtake the refusal: end our side, give the sender a moment to read
     // the answer and close its own, reading nothing more of it.

@@ -71,8 +71,16 @@ listen_refused 'not a numeric IPv4 or IPv6 address' localhost:7001 --token-file 
 listen_refused 'port must be a number from 1 to 65535' 127.0.0.1:70000 --token-file "$WORK/token"
 listen_refused 'may be read by others' 7001 --token-file /etc/passwd
 
+# Nobody listening, or not HOST:PORT: refused before the process is touched.
+migrate --token-file "$WORK/token"
+migrate_fails "no listener" 'cannot connect to 127.0.0.1:7001: Connection refused'
+"$CKPT" migrate "$pid" 7001 --token-file "$WORK/token" >"$WORK/migrate.out" 2>"$WORK/migrate.err"
+RC=$?
+migrate_fails "a destination without a port" 'must be HOST:PORT'
+
 # 1. Refused connections, one listener throughout.
 listen dest
+listen_refused 'Address already in use' "$ADDR" --token-file "$WORK/token"
 migrate --token-file "$WORK/other"
 migrate_fails "a wrong token" 'refused the token; nothing was dumped'
 CKPT_TOKEN=$(cat "$WORK/token")x migrate

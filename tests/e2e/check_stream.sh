@@ -68,6 +68,12 @@ must_pass "restore - < FILE"
 grep -q 'opened for appending' "$WORK/dump.err" || fail "-o - >> FILE: no reason given: $(cat "$WORK/dump.err")"
 { echo x; "$CKPT" dump "$pid" -o - 2>"$WORK/dump.err"; } >"$WORK/offset.ckpt" && fail "ckpt dump -o - at offset 2 was accepted"
 grep -q 'at offset 2' "$WORK/dump.err" || fail "-o - at an offset: no reason given: $(cat "$WORK/dump.err")"
+( exec >&-; "$CKPT" dump "$pid" -o - 2>"$WORK/dump.err" ) && fail "ckpt dump -o - with stdout closed was accepted"
+grep -q 'standard output is closed' "$WORK/dump.err" || fail "-o - with stdout closed: $(cat "$WORK/dump.err")"
+"$CKPT" dump "$pid" -o - --executable 2>"$WORK/dump.err" | cat >"$WORK/exec.stream"
+((PIPESTATUS[0] == 1)) || fail "ckpt dump -o - --executable into a pipe did not fail"
+grep -q -- '--executable needs an image file' "$WORK/dump.err" || fail "-o - --executable: $(cat "$WORK/dump.err")"
+"$RESTORE" - <"$WORK/exec.stream" >/dev/null 2>"$WORK/exec.err" && fail "the stream of a failed dump was restored"
 untouched "the refused dumps to files"
 
 # 4. A stream kept in a file (restore - copies it, as from a pipe); inspect and verify.
