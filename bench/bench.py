@@ -317,6 +317,75 @@ class Bench:
         res["bytes"] = {n: os.path.getsize(p) for n, p in images.items()}
         return res
 
+    # --- live migration (issue 17) ------------------------------------------
+    def moved(self, proc, t0, expect_sum):
+        """Reads the restored hog's "T <ns>" and "SUM <hex>": the time it ran again, checked."""
+        t = sm = None
+        for raw in proc.stdout:
+            w = raw.decode().split()
+            if len(w) == 2 and w[0] == "T":
+                t = int(w[1])
+            elif len(w) == 2 and w[0] == "SUM":
+                sm = w[1]
+                break
+        if t is None or sm != expect_sum:
+            die(f"the moved hog came back wrong (T {t}, SUM {sm}, expected {expect_sum})")
+        proc.stdin.close()
+        proc.wait(timeout=60)
+        return {"ms": (t - t0) / 1e6}
+
+    def migrate_once(self, mib, compress, token):
+        """Downtime of `ckpt migrate` over loopback in a network namespace of its own: from just before
+        ckpt starts (the hog is frozen soon after) until the hog runs again on the destination."""
+        hog, s = self.start_hog(mib, "random")
+        dest = subprocess.Popen(["unshare", "-n", "sh", "-c", 'ip link set lo up && exec "$@"', "sh",
+                                 *self.restore_cmd, "--listen", "127.0.0.1:7100", "--token-file", token],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, close_fds=True)
+        dest.stdin.write(b"go\n")
+        dest.stdin.flush()
+        if b"listening on" not in dest.stderr.readline():
+            die("restore --listen did not start")
+        t0 = time.monotonic_ns()
+        r = subprocess.run(["nsenter", "-t", str(dest.pid), "-n", self.ckpt, "migrate", str(hog.pid),
+                            "127.0.0.1:7100", "--token-file", token, "--compress", compress],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            die(f"ckpt migrate failed: {r.stderr.strip()}")
+        res = self.moved(dest, t0, s)
+        hog.wait(timeout=60)  # killed by the migration
+        return res
+
+    def move_by_file(self, mib, compress):
+        """The baseline: the same move through an image file on one machine (dump --kill, then restore)."""
+        hog, s = self.start_hog(mib, "random")
+        img = os.path.join(self.work, f"move{mib}.ckpt")
+        if os.path.exists(img):
+            os.unlink(img)
+        t0 = time.monotonic_ns()
+        r = subprocess.run([self.ckpt, "dump", str(hog.pid), "-o", img, "--kill", "--compress", compress],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            die(f"ckpt dump --kill failed: {r.stderr.strip()}")
+        back = subprocess.Popen([*self.restore_cmd, img], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL, close_fds=True)
+        back.stdin.write(b"go\n")
+        back.stdin.flush()
+        res = self.moved(back, t0, s)
+        hog.wait(timeout=60)
+        return res
+
+    def migration(self, mib):
+        token = os.path.join(self.work, "token")
+        with open(os.open(token, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+            f.write(os.urandom(24).hex())
+        runs = 2 if self.quick else 5
+        return self.interleaved(f"migrate {mib} MiB random", runs, {
+            "file_raw": lambda: self.move_by_file(mib, "none"),
+            "migrate_raw": lambda: self.migrate_once(mib, "none", token),
+            "file_zstd": lambda: self.move_by_file(mib, "zstd:3"),
+            "migrate_zstd": lambda: self.migrate_once(mib, "zstd:3", token),
+        }), runs
+
     # --- the process tree (issue 13) ----------------------------------------
     @staticmethod
     def tree_pids(root):
@@ -591,6 +660,17 @@ def freeze_rows(fr, b):
     return L
 
 
+def migrate_rows(m, mib, runs):
+    """The m lines: downtime of a live migration against the same move through an image file."""
+    L = [f"m  live migration, {mib} MiB random, loopback in a network namespace; downtime = from ckpt's start "
+         f"until the process runs again there; medians of {runs} runs, ms; one full dump (no pre-copy rounds yet)"]
+    for enc, name in (("raw", "none"), ("zstd", "zstd:3")):
+        ck, base = med(m[f"migrate_{enc}"]), med(m[f"file_{enc}"])
+        L.append(f"m  {'migrate --compress ' + name + ' (vs dump --kill + restore)':<49}{ck:9.1f}{base:10.1f}  "
+                 f"{ck / base:6.2f}  {'':<7} (info)")
+    return L
+
+
 def med(rs, key="ms"):
     return statistics.median(float(r[key]) if isinstance(r, dict) else r for r in rs)
 
@@ -633,7 +713,7 @@ def main():
     ap.add_argument("--work", required=True)
     ap.add_argument("--png")
     ap.add_argument("--quick", action="store_true", help="fewer runs and sizes (for trying the script)")
-    ap.add_argument("--only", choices=["tree", "tiny", "restore", "freeze"],
+    ap.add_argument("--only", choices=["tree", "tiny", "restore", "freeze", "migrate"],
                     help="run one group alone (its baselines still in the same run)")
     a = ap.parse_args()
     b = Bench(a)
@@ -654,6 +734,15 @@ def main():
         if b.busy_groups:
             L.append("WARNING: started on a busy machine: " + ", ".join(b.busy_groups)
                      + ("; ckpt ran SCHED_FIFO above them (CKPT_BENCH_RT=1)" if b.rt else ""))
+        print("\n".join(L))
+        return
+
+    if a.only == "migrate":
+        mib = 64 if a.quick else 256
+        m, runs = b.migration(mib)
+        L = [f"machine: {machine()}"] + migrate_rows(m, mib, runs)
+        if b.busy_groups:
+            L.append("WARNING: started on a busy machine: " + ", ".join(b.busy_groups))
         print("\n".join(L))
         return
 

@@ -15,6 +15,9 @@
 # --only=tiny runs the tiny static process group alone (i: restore of a
 # static program that has just started, raw and zstd:3, against fork+exec of
 # a static no-op).
+# --only=migrate runs the live-migration group alone (m: downtime of `ckpt
+# migrate` over loopback in a network namespace of its own, against the same
+# move through an image file: dump --kill, then restore).
 # BUILD_DIR defaults to build/. If it holds no ckpt/restore, the product is
 # configured (Release) and built there. Run as root: `ckpt dump` needs ptrace
 # rights over the benchmark's processes, and missing tools are apt-get

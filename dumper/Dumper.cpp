@@ -328,7 +328,7 @@ MemberRecords read_member(const Tracee& tracee, pid_t root, const PtyEnds& pty_e
 
 DumpReport dump(const DumpOptions& o) {
   const auto t_start = std::chrono::steady_clock::now();
-  ImageFile::check_path(o.output);  // before the process is touched
+  ImageFile::check_path(o.output, o.connection);  // before the process is touched
   check_target(o.pid);
   // Memory for the copy of the pages, touched now rather than while the tree waits.
   CopyArena arena;
@@ -452,7 +452,7 @@ DumpReport dump(const DumpOptions& o) {
     x86::fault_point("dump: snapshot copied");
   }
 
-  ImageFile file(o.output);
+  ImageFile file(o.output, o.connection);
   format::ImageWriter writer(file.fd(), o.compression);
   writer.write_tree_metadata(record, std::vector<const Image*>(images.begin(), images.end()));
   MemoryStats mem;
@@ -471,12 +471,13 @@ DumpReport dump(const DumpOptions& o) {
   if (!aside && !o.kill) release();
   writer.finish();
   x86::fault_point("dump: image written");
-  check_restorable(o.pid, file.fd());
+  check_restorable(o.pid, writer.readable_fd());
   if (o.executable) file.make_executable();
   // The connections go into repair mode for good only now, so that closing
   // them with the process sends nothing (and only if nothing arrived since).
   if (o.kill) tcp.freeze();
   x86::fault_point("dump: tcp frozen");
+  writer.end_stream();  // a stream's last record: only now is it a complete image
   file.commit();
   if (o.kill) {
     tree.kill();

@@ -27,6 +27,9 @@ struct DumpOptions {
   // before its first write (dumper/Snapshot.h); ignored with --kill.
   bool snapshot = false;  // u+x on the image, for ./IMAGE through binfmt_misc
   format::Compression compression;
+  // ckpt migrate: the connection the image goes to (dumper/Migrate.h); with
+  // kill, the process dies only once the destination has confirmed.
+  int connection = -1;
 };
 
 struct DumpReport {

@@ -9,8 +9,14 @@
 // The output path names a regular file or nothing yet. A symlink, a device,
 // a FIFO or a socket there is refused (check_path): renaming over it would
 // replace the link or node itself (-o /dev/stdout became a regular file),
-// not write where it points. Writing an image to a stream is a later
-// feature; check_path is where it would branch off.
+// not write where it points.
+//
+// "-" is standard output: a regular file is written in place (from its
+// start: `>>` or an offset other than 0 is refused), anything else but a
+// terminal gets the stream encoding (format/ImageStream.h), whose end
+// record the writer sends once the image is checked. A connection given
+// by `ckpt migrate` (Migrate.h) is a stream too; its commit() waits for
+// the destination's word that it has passed its point of no return.
 #pragma once
 
 #include <cstdint>
@@ -21,9 +27,10 @@ namespace ckpt::dumper {
 class ImageFile {
  public:
   // Throws DumpError, in one line, if `path` cannot take an image.
-  static void check_path(const std::string& path);
+  // `connection` >= 0: the image goes to that socket (migrate), not to `path`.
+  static void check_path(const std::string& path, int connection = -1);
 
-  explicit ImageFile(const std::string& path);
+  explicit ImageFile(const std::string& path, int connection = -1);
   ~ImageFile();
   ImageFile(const ImageFile&) = delete;
   ImageFile& operator=(const ImageFile&) = delete;
@@ -36,10 +43,14 @@ class ImageFile {
   // rename: nothing is ever changed through the final name, which someone
   // else may replace (with a symlink) once the rename is done.
   void make_executable();
-  // fsync, rename to the final name, fsync the folder.
+  // fsync, rename to the final name, fsync the folder. Standard output: an
+  // fsync if it is a file. A migration: half-close the connection and wait
+  // for the destination's confirmation; throws DumpError without it.
   void commit();
 
  private:
+  enum class Mode { Path, StdoutFile, Stream, Connection };
+  Mode mode_ = Mode::Path;
   std::string path_, temp_;
   int fd_ = -1;
   uint64_t written_back_ = 0;  // write_back() has been started up to here

@@ -1,6 +1,7 @@
 // `ckpt`: the command line of the dumper side. Subcommands:
 //   dump PID -o FILE [--kill] [--single] [--compress none|zstd[:LEVEL]] [--ignore-fds] [--inherit-outside-sockets]
 //        [--tcp-established] [--executable] [--json] [--snapshot]
+//   migrate PID HOST:PORT [--token-file FILE] [dump's options but -o, --kill, --executable]
 //   inspect FILE [--json]
 //   verify FILE
 //   run FILE [--lazy] [--new-pids] [--pid-ns] [--inherit-fd N]... [--external-fds=null]
@@ -20,6 +21,7 @@
 #include "dumper/Dumper.h"
 #include "dumper/DumpSummary.h"
 #include "dumper/Inspect.h"
+#include "dumper/Migrate.h"
 #include "dumper/Tracee.h"
 #include "format/FormatError.h"
 #include "format/Printable.h"
@@ -32,7 +34,9 @@ namespace {
 const char* kUsage =
     "usage: ckpt dump PID -o FILE [--kill] [--single] [--compress none|zstd[:LEVEL]] [--ignore-fds] [--executable]\n"
     "                [--inherit-outside-sockets] [--tcp-established] [--json] [--snapshot]\n"
-    "       ckpt inspect FILE [--json]\n"
+    "       ckpt migrate PID HOST:PORT [--token-file FILE] [--single] [--compress ...] [--ignore-fds]\n"
+    "                [--inherit-outside-sockets] [--tcp-established]   (token also from CKPT_TOKEN)\n"
+    "       ckpt inspect FILE [--json]   (FILE - : standard input; dump -o - writes to standard output)\n"
     "       ckpt verify FILE\n"
     "       ckpt run FILE [--lazy] [--new-pids] [--pid-ns] [--inherit-fd N]... [--external-fds=null]\n";
 
@@ -97,6 +101,39 @@ int cmd_dump(const std::vector<std::string>& args) {
   // Messages carry names the target chose (paths, memfd names): printed escaped.
   for (const std::string& w : r.warnings) std::fprintf(stderr, "ckpt: warning: %s\n", format::printable(w).c_str());
   dumper::print_dump_summary(o, r, json);
+  return 0;
+}
+
+int cmd_migrate(const std::vector<std::string>& args) {
+  std::string pid_text, compress = "zstd:3";
+  dumper::DumpOptions o;
+  dumper::MigrateOptions m;
+  po::options_description opts;
+  opts.add_options()("pid", po::value(&pid_text))("destination", po::value(&m.destination))(
+      "token-file", po::value(&m.token_file))("lazy", po::bool_switch(&m.lazy))("single", po::bool_switch(&o.single))(
+      "ignore-fds", po::bool_switch(&o.ignore_fds))("inherit-outside-sockets", po::bool_switch(&o.inherit_outside_sockets))(
+      "compress", po::value(&compress))("tcp-established", po::bool_switch(&o.tcp_established));
+  po::positional_options_description pos;
+  pos.add("pid", 1).add("destination", 1);
+  po::variables_map vm;
+  po::store(po::command_line_parser(args).options(opts).positional(pos).run(), vm);
+  po::notify(vm);
+  if (!vm.count("destination")) throw UsageError("migrate takes PID and HOST:PORT");
+  try {
+    size_t used = 0;
+    long pid = std::stol(pid_text, &used);
+    if (used != pid_text.size() || pid <= 0 || pid > 0x3fffffff) throw std::out_of_range("pid");
+    o.pid = pid_t(pid);
+  } catch (const std::exception&) {
+    throw UsageError("'" + pid_text + "' is not a process id");
+  }
+  o.compression = parse_compression(compress);
+  dumper::DumpReport r = dumper::migrate(o, m);
+  for (const std::string& w : r.warnings) std::fprintf(stderr, "ckpt: warning: %s\n", format::printable(w).c_str());
+  std::fprintf(stderr, "ckpt: migrated pid %d to %s: %llu pages, %llu bytes, frozen %.0f ms until the destination took over; "
+                       "process killed here\n",
+               o.pid, format::printable(m.destination).c_str(), (unsigned long long)r.pages_saved,
+               (unsigned long long)r.image_bytes, r.seconds * 1000);
   return 0;
 }
 
@@ -167,6 +204,7 @@ int main(int argc, char** argv) {
   args.erase(args.begin());
   try {
     if (cmd == "dump") return cmd_dump(args);
+    if (cmd == "migrate") return cmd_migrate(args);
     if (cmd == "inspect") return cmd_inspect(args);
     if (cmd == "verify") return cmd_verify(args);
     if (cmd == "run") return cmd_run(args, argv[0]);

@@ -23,12 +23,18 @@
 #include "format/Limits.h"
 #include "format/InetSocket.h"
 #include "format/Pty.h"
+#include "format/ImageStream.h"
 #include "format/Sections.h"
 #include "format/Validate.h"
 
 namespace ckpt::format {
 
 int open_image(const std::string& path) {
+  if (path == "-") {  // standard input: a pipe, a socket or a file, never a terminal
+    if (isatty(STDIN_FILENO))
+      throw std::runtime_error("standard input is a terminal: '-' reads an image from a pipe, a socket or a file");
+    return receive_image(STDIN_FILENO, "standard input");
+  }
   int probe = ::open(path.c_str(), O_PATH | O_CLOEXEC);
   if (probe < 0) throw std::runtime_error("cannot open " + path + ": " + std::strerror(errno));
   struct stat st;

@@ -29,6 +29,8 @@ struct SectionInfo {
 // open): anything but a regular file (a FIFO would hang the open, a device
 // would act) is refused with std::runtime_error before it is opened; the
 // real open goes through that descriptor, so it reaches the file checked.
+// "-" is standard input: an image or an image stream read to its end into
+// memory (format/ImageStream.h); a terminal there is refused.
 int open_image(const std::string& path);
 
 class ImageReader {

@@ -1,6 +1,9 @@
 // Streaming image writer (see ImageWriter.h, docs/format.md).
 #include "format/ImageWriter.h"
 
+#include <poll.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 #include <zstd.h>
@@ -10,6 +13,7 @@
 #include <stdexcept>
 #include <system_error>
 
+#include "format/ImageStream.h"
 #include "format/Limits.h"
 #include "format/InetSocket.h"
 #include "format/Pty.h"
@@ -30,12 +34,34 @@ ImageWriter::ImageWriter(int fd, Compression compression) : fd_(fd), compression
     scratch_.resize(ZSTD_compressBound(size_t(kMaxChunkPages) * kPageSize));
   }
   FileHeader h{};  // rewritten by finish()
+  struct stat st;
+  if (fstat(fd_, &st) != 0) throw std::system_error(errno, std::generic_category(), "stat of the image output");
+  if (!S_ISREG(st.st_mode)) {
+    shadow_ = memfd_create("ckpt-image-check", MFD_CLOEXEC);
+    if (shadow_ < 0) throw std::system_error(errno, std::generic_category(), "creating a memfd for the stream's check");
+    std::memcpy(h.magic, kStreamMagic.data(), 8);  // the rest comes in the end record
+    h.version = kVersion;
+  }
   write(&h, sizeof h);
 }
 
-ImageWriter::~ImageWriter() { ZSTD_freeCCtx(cctx_); }
+ImageWriter::~ImageWriter() {
+  ZSTD_freeCCtx(cctx_);
+  if (shadow_ >= 0) ::close(shadow_);
+}
+
+static void pwrite_all(int fd, const void* p, size_t n, uint64_t at, const char* what) {
+  auto c = static_cast<const uint8_t*>(p);
+  while (n > 0) {
+    ssize_t w = ::pwrite(fd, c, n, off_t(at));
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) throw std::system_error(errno, std::generic_category(), what);
+    c += w, n -= size_t(w), at += uint64_t(w);
+  }
+}
 
 void ImageWriter::write(const void* p, size_t n) {
+  if (shadow_ >= 0 && !in_page_data_) pwrite_all(shadow_, p, n, offset_, "mirroring the image stream");
   offset_ += n;
   if (in_page_data_) page_data_sum_.update(p, n);
   if (n >= kDirectWrite) {
@@ -56,6 +82,11 @@ void ImageWriter::flush(const void* extra, size_t extra_size) {
     if (count == 0) break;
     ssize_t n = ::writev(fd_, next, count);
     if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) {  // a non-blocking pipe or socket (shared with whoever set it so): wait
+      pollfd p{fd_, POLLOUT, 0};
+      ::poll(&p, 1, -1);
+      continue;
+    }
     if (n < 0) throw std::system_error(errno, std::generic_category(), "writing the image");
     for (size_t done = size_t(n); done > 0;) {  // a short write: skip what went out
       size_t step = done < next->iov_len ? done : next->iov_len;
@@ -211,12 +242,30 @@ void ImageWriter::finish() {
   h.file_size = offset_;
   h.page_size = kPageSize;
   h.checksum = checksum(&h, offsetof(FileHeader, checksum));
-  auto pwrite_all = [&](const void* p, size_t n, uint64_t at) {
-    if (::pwrite(fd_, p, n, off_t(at)) != ssize_t(n))
-      throw std::system_error(errno, std::generic_category(), "writing the image header");
-  };
-  pwrite_all(&pd, sizeof pd, page_data_header_);
-  pwrite_all(&h, sizeof h, 0);
+  if (shadow_ >= 0) {
+    if (ftruncate(shadow_, off_t(offset_)) != 0)
+      throw std::system_error(errno, std::generic_category(), "sizing the image stream's mirror");
+    pwrite_all(shadow_, &pd, sizeof pd, page_data_header_, "mirroring the image stream");
+    pwrite_all(shadow_, &h, sizeof h, 0, "mirroring the image stream");
+    StreamEnd end{};
+    std::memcpy(end.magic, kStreamEndMagic.data(), 8);
+    end.page_data_offset = page_data_header_;
+    end.page_data = pd;
+    end.header = h;
+    end.checksum = checksum(&end, offsetof(StreamEnd, checksum));
+    auto b = reinterpret_cast<const uint8_t*>(&end);
+    stream_end_.assign(b, b + sizeof end);
+    return;
+  }
+  pwrite_all(fd_, &pd, sizeof pd, page_data_header_, "writing the image header");
+  pwrite_all(fd_, &h, sizeof h, 0, "writing the image header");
+}
+
+void ImageWriter::end_stream() {
+  if (shadow_ < 0) return;
+  if (stream_end_.empty()) throw std::logic_error("end_stream before finish");
+  flush(stream_end_.data(), stream_end_.size());
+  stream_end_.clear();
 }
 
 }  // namespace ckpt::format

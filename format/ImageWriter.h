@@ -2,6 +2,11 @@
 // metadata sections, page data (chunk by chunk, as the dumper reads memory),
 // page index, trailer; then the header again with the trailer's offset.
 // The caller owns the file (temporary name, fsync, rename: dumper/ImageFile).
+// To a descriptor that is not a regular file (a pipe, a socket) it writes
+// the stream encoding instead (format/ImageStream.h): nothing is sought
+// back; the two late headers go into an end record that end_stream() sends
+// last, and a private memfd mirrors everything but the page contents so
+// that the image can still be read back and checked (readable_fd()).
 #pragma once
 
 #include <cstdint>
@@ -61,6 +66,15 @@ class ImageWriter {
     return pages_written < kSmallChunkSpan ? kSmallChunkPages : kMaxChunkPages;
   }
 
+  // A stream: sends the end record finish() prepared (only once the caller
+  // has checked the image: a stream without it is refused by its reader).
+  // A file: nothing.
+  void end_stream();
+  // A descriptor that reads as the finished image's file would, but for
+  // page contents in a stream (left as holes): for checking it.
+  int readable_fd() const { return shadow_ >= 0 ? shadow_ : fd_; }
+  bool streaming() const { return shadow_ >= 0; }
+
   uint64_t bytes_written() const { return offset_; }
   uint64_t pages_written() const { return pages_; }
   // Member `index`'s chunks added so far, in order (a child member's
@@ -89,6 +103,8 @@ class ImageWriter {
   bool in_page_data_ = false;
   uint64_t page_data_header_ = 0;
   StreamingChecksum page_data_sum_;
+  int shadow_ = -1;                  // a stream's mirror (see above)
+  std::vector<uint8_t> stream_end_;  // a stream's end record, once finished
 };
 
 }  // namespace ckpt::format

@@ -12,8 +12,13 @@ namespace ckpt::restorer {
 const char* const kUsage =
     "usage: restore IMAGE [--lazy] [--check] [--verbose] [--host-clocks] [--inherit-fd N]...\n"
     "                     [--external-fds=null] [--new-pids] [--pid-ns]\n"
+    "       restore --listen [ADDR:]PORT [--token-file FILE] [options above]\n"
     "       restore --install-binfmt | --uninstall-binfmt\n"
-    "  Replaces this process with the one saved in IMAGE (made by `ckpt dump`).\n"
+    "  Replaces this process with the one saved in IMAGE (made by `ckpt dump`); IMAGE - reads\n"
+    "  it from standard input (a pipe, a socket or a file; `ckpt dump PID -o - | restore -`).\n"
+    "  --listen   wait for one image from `ckpt migrate` on TCP PORT (all addresses, or ADDR)\n"
+    "             and become it; the connection must carry the token of --token-file FILE\n"
+    "             (or the environment's CKPT_TOKEN); it is not encrypted: tunnel it (ssh -L)\n"
     "  --lazy     bring private anonymous memory in on first touch (and in the background)\n"
     "             instead of before the program runs again: start-up time independent of\n"
     "             memory size; a detached page server (ckpt-lazy) lives until all is in\n"
@@ -90,6 +95,13 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
         value = argv[++i];
       }
       cl.inherit_fds.push_back(fd_number(name, value.c_str()));
+    } else if (name == "--listen" || name == "--token-file") {
+      if (!has_value) {
+        if (i + 1 >= argc) throw UsageError("the required argument for option '" + name + "' is missing");
+        value = argv[++i];
+      }
+      if (value.empty()) throw UsageError("option '" + name + "' needs a value");
+      (name == "--listen" ? cl.listen : cl.token_file) = value;
     } else if (name == "--external-fds") {
       if (!has_value) {
         if (i + 1 >= argc) throw UsageError("the required argument for option '--external-fds' is missing");
@@ -107,8 +119,14 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
     if (cl.install_binfmt && cl.uninstall_binfmt)
       throw UsageError("--install-binfmt and --uninstall-binfmt exclude each other");
     if (!cl.image.empty() || cl.check || cl.lazy || cl.pid_ns) throw UsageError("--install-binfmt and --uninstall-binfmt take no image");
+  } else if (!cl.listen.empty()) {
+    if (!cl.image.empty()) throw UsageError("--listen takes no IMAGE: the image comes over the connection");
+    if (cl.pid_ns) throw UsageError("--listen does not take --pid-ns yet");
+    cl.image = "(listen " + cl.listen + ")";  // how messages name the image
   } else if (cl.image.empty()) {
     throw UsageError("missing IMAGE");
+  } else if (!cl.token_file.empty()) {
+    throw UsageError("--token-file goes with --listen");
   }
   if (cl.pid_ns && cl.new_pids)
     throw UsageError("--pid-ns gives every process its saved pid: --new-pids is for restores without it");

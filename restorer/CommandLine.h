@@ -19,6 +19,8 @@ struct CommandLine {
   bool external_null = false;    // --external-fds=null
   bool pid_ns = false;           // --pid-ns: the saved pid, in a pid namespace of its own (PidNamespace.h)
   bool new_pids = false;         // --new-pids: a tree's members may get pids other than their saved ones
+  std::string listen;            // --listen [ADDR:]PORT: the image comes over TCP (restorer/Listen.h)
+  std::string token_file;        // --token-file FILE (else CKPT_TOKEN)
 };
 
 // A command line restore does not accept; what() says why, in one line.

@@ -29,6 +29,7 @@
 #include "restorer/MemberLaunch.h"
 #include "restorer/PidNamespace.h"
 #include "restorer/OwnFiles.h"
+#include "restorer/ImageSource.h"
 #include "restorer/RestoreError.h"
 #include "restorer/Stager.h"
 #include "restorer/UnixSocket.h"
@@ -531,6 +532,12 @@ int restore_tree(const format::ImageReader& reader, const CommandLine& cl, const
   run.status_w = -1;
   collect_reports(run, pidfds);
   for (const PreparedFiles& f : run.files) seal_memfds(f);
+  try {
+    confirm_image_source();  // a migration's sender kills its tree now (ImageSource.h)
+  } catch (const std::exception&) {
+    kill_members(run);
+    throw;
+  }
   // Go: every member passes its point of no return. (The root's read end
   // stays open until the byte is in, so that the write cannot fail.)
   const char byte = 'g';

@@ -27,6 +27,7 @@
 #include "restorer/Binfmt.h"
 #include "restorer/CommandLine.h"
 #include "restorer/DeletedFiles.h"
+#include "restorer/ImageSource.h"
 #include "restorer/Descriptors.h"
 #include "restorer/LazyPages.h"
 #include "restorer/Launch.h"
@@ -106,7 +107,7 @@ int main(int argc, char** argv) {
       return 1;
     }
   try {
-    int fd = format::open_image(image_path);
+    int fd = restorer::open_image_source(cl);  // a file, standard input or --listen
     // The page server starts first: its exec overlaps all that follows.
     std::unique_ptr<restorer::LazyPages> lazy_pages;
     if (lazy && !check_only && !cl.pid_ns) lazy_pages = restorer::start_page_server(fd, image_path);
@@ -187,6 +188,7 @@ int main(int argc, char** argv) {
     restorer::fill_pipes(files);
     restorer::seal_memfds(files);
     files.deleted_exe = restorer::finish_deleted_files(image, files.deleted);
+    restorer::confirm_image_source();  // a migration's sender kills its process now
     restorer::launch(image, fit, plan, files, options);
   } catch (const format::FormatError& e) {
     std::fprintf(stderr, "restore: %s: bad image %s\n", format::printable(image_path).c_str(),

@@ -92,3 +92,17 @@ TEST_CASE("command line: refusals") {
   CHECK(refusal({"--install-binfmt", "a"}) == "--install-binfmt and --uninstall-binfmt take no image");
   CHECK(refusal({"--uninstall-binfmt", "--check"}) == "--install-binfmt and --uninstall-binfmt take no image");
 }
+
+TEST_CASE("command line: --listen and --token-file") {
+  CommandLine cl = parse({"--listen", "127.0.0.1:7001", "--token-file=t", "--new-pids"});
+  CHECK(cl.listen == "127.0.0.1:7001");
+  CHECK(cl.token_file == "t");
+  CHECK(cl.new_pids);
+  CHECK(cl.image == "(listen 127.0.0.1:7001)");
+  CHECK(parse({"--listen=7001"}).listen == "7001");
+  CHECK(refusal({"--listen", "7001", "app.ckpt"}) == "--listen takes no IMAGE: the image comes over the connection");
+  CHECK(refusal({"--listen", "7001", "--pid-ns"}) == "--listen does not take --pid-ns yet");
+  CHECK(refusal({"app.ckpt", "--token-file", "t"}) == "--token-file goes with --listen");
+  CHECK(refusal({"--listen"}) == "the required argument for option '--listen' is missing");
+  CHECK(refusal({"--listen="}) == "option '--listen' needs a value");
+}
