@@ -383,7 +383,10 @@ DumpReport dump(const DumpOptions& o) {
       }
     }
     writer.begin_member(uint32_t(i));
-    MemoryStats m = dump_memory(ms[i].pid, images[i]->vmas, writer, [&] { file.write_back(writer.bytes_written()); },
+    MemoryStats m = dump_memory(ms[i].pid, images[i]->vmas, writer, [&] {
+                                  file.write_back(writer.bytes_written());
+                                  if (o.on_memory_written) o.on_memory_written(writer.pages_written() * format::kPageSize);
+                                },
                                 inherited.runs.empty() ? nullptr : &inherited);
     mem.pages_saved += m.pages_saved;
     mem.zero_pages_skipped += m.zero_pages_skipped;

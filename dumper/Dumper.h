@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,9 @@ struct DumpOptions {
   bool tcp_established = false;  // carry established TCP connections with TCP_REPAIR (needs CAP_NET_ADMIN)
   bool executable = false;  // u+x on the image, for ./IMAGE through binfmt_misc
   format::Compression compression;
+  // Called after each batch of pages is written, with the bytes of memory
+  // saved so far (the progress line, common/Progress.h); may be empty.
+  std::function<void(uint64_t)> on_memory_written;
 };
 
 struct DumpReport {

@@ -19,6 +19,9 @@ struct CommandLine {
   bool external_null = false;    // --external-fds=null
   bool pid_ns = false;           // --pid-ns: the saved pid, in a pid namespace of its own (PidNamespace.h)
   bool new_pids = false;         // --new-pids: a tree's members may get pids other than their saved ones
+  bool version = false;          // --version: print it and exit (like --help, nothing else is checked)
+  bool progress = false;         // --progress: the progress line also when stderr is not a terminal
+  bool no_progress = false;      // --no-progress: never the progress line (common/Progress.h)
 };
 
 // A command line restore does not accept; what() says why, in one line.

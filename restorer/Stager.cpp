@@ -1,6 +1,8 @@
 // Staging of memory contents (see Stager.h).
 #include "restorer/Stager.h"
 
+#include "common/Progress.h"
+
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -255,6 +257,7 @@ void stage_memory(const format::ImageReader& reader, const format::Image& image,
         out.populate(to, todo[ci]->size());
         reader.read_chunk(*todo[ci], dctx.get(), scratch, pages,
                           [&](uint64_t at, const uint8_t* data, size_t n) { out.write(to + at, data, n); });
+        common::progress_add(todo[ci]->size());  // the progress line, if one is shown (restorer/StageProgress.h)
       } catch (...) {
         std::lock_guard<std::mutex> g(error_lock);
         if (!failed.exchange(true)) error = std::current_exception();
