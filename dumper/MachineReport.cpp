@@ -432,11 +432,26 @@ void probe_restore(std::vector<Finding>& out, const std::string& restore) {
                    "install restore beside ckpt (cmake --install) or put it on PATH"});
     return;
   }
+  // Run directly, not through a shell: a minimal root (a container, the
+  // package test's chroot) may have none.
   std::string version;
-  if (FILE* p = popen(("'" + restore + "' --version 2>&1").c_str(), "r")) {
+  int p[2];
+  if (pipe2(p, O_CLOEXEC) == 0) {
+    pid_t child = fork();
+    if (child == 0) {
+      dup2(p[1], 1);
+      dup2(p[1], 2);
+      execl(restore.c_str(), "restore", "--version", static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    ::close(p[1]);
     char buf[256];
-    while (std::fgets(buf, sizeof buf, p)) version += buf;
-    pclose(p);
+    for (ssize_t n; (n = ::read(p[0], buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR);)
+      if (n > 0) version.append(buf, size_t(n));
+    ::close(p[0]);
+    if (child > 0)
+      while (waitpid(child, nullptr, 0) < 0 && errno == EINTR) {
+      }
   }
   while (!version.empty() && version.back() == '\n') version.pop_back();
   const std::string wanted = "image format " + std::to_string(format::kVersion);
