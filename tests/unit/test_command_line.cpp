@@ -92,3 +92,13 @@ TEST_CASE("command line: refusals") {
   CHECK(refusal({"--install-binfmt", "a"}) == "--install-binfmt and --uninstall-binfmt take no image");
   CHECK(refusal({"--uninstall-binfmt", "--check"}) == "--install-binfmt and --uninstall-binfmt take no image");
 }
+
+TEST_CASE("command line: --version, --progress, --no-progress") {
+  CHECK(parse({"--version"}).version);
+  CHECK(parse({"--version"}).image.empty());  // like --help: no image needed
+  CHECK(parse({"app.ckpt", "--progress"}).progress);
+  CHECK(parse({"--no-progress", "app.ckpt"}).no_progress);
+  CHECK(!parse({"app.ckpt"}).progress);
+  CHECK(refusal({"app.ckpt", "--progress", "--no-progress"}) == "--progress and --no-progress exclude each other");
+  CHECK(refusal({"--version=2"}) == "option '--version' does not take any arguments");
+}
