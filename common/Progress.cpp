@@ -78,14 +78,22 @@ void Progress::set(uint64_t done) {
 
 void Progress::maybe_draw(uint64_t done) {
   const int64_t now = now_ns(), elapsed = now - start_ns_;
+  int64_t unset = 0;
+  if (first_ns_.load(std::memory_order_relaxed) == 0 && first_ns_.compare_exchange_strong(unset, now))
+    first_done_.store(done, std::memory_order_relaxed);
   if (elapsed < after_ns_) return;
   int64_t last = last_draw_ns_.load(std::memory_order_relaxed);
   if (last && now - last < kRedrawNs) return;
   if (drawing_.exchange(true, std::memory_order_acquire)) return;  // another thread draws
   last_draw_ns_.store(now, std::memory_order_relaxed);
   char done_s[32], total_s[32], rate_s[32], line[192];
-  const double seconds = double(elapsed) / double(kNs);
-  const double rate = seconds > 0 ? double(done) / seconds : 0;
+  // Over the time since the first report once that is long enough to
+  // mean something, else over the whole operation.
+  const int64_t since_first = now - first_ns_.load(std::memory_order_relaxed);
+  const uint64_t first_done = first_done_.load(std::memory_order_relaxed);
+  const double rate = since_first >= kRedrawNs && done > first_done
+                          ? double(done - first_done) * double(kNs) / double(since_first)
+                          : elapsed > 0 ? double(done) * double(kNs) / double(elapsed) : 0;
   size_text(done_s, sizeof done_s, double(done));
   size_text(rate_s, sizeof rate_s, rate);
   int n;

@@ -44,6 +44,10 @@ class Progress {
   int64_t start_ns_, after_ns_;
   std::atomic<uint64_t> done_{0};
   std::atomic<int64_t> last_draw_ns_{0};
+  // The first report: the rate is measured from it, not from the start
+  // (a dump reads registers, descriptors and the rest before any page).
+  std::atomic<int64_t> first_ns_{0};
+  std::atomic<uint64_t> first_done_{0};
   std::atomic<bool> drawing_{false};
   std::atomic<bool> drawn_{false};
 };
