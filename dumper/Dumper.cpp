@@ -460,8 +460,13 @@ DumpReport dump(const DumpOptions& o) {
     if (!images[i]) continue;
     writer.begin_member(uint32_t(i));
     const int32_t p = record.members[i].parent;
-    MemoryStats m = copies[i]->write(writer, [&] { file.write_back(writer.bytes_written()); },
-                                     p >= 0 && images[size_t(p)] ? &writer.chunks(uint32_t(p)) : nullptr);
+    MemoryStats m = copies[i]->write(
+        writer,
+        [&] {
+          file.write_back(writer.bytes_written());
+          if (o.on_memory_written) o.on_memory_written(writer.pages_written() * format::kPageSize);
+        },
+        p >= 0 && images[size_t(p)] ? &writer.chunks(uint32_t(p)) : nullptr);
     copies[i].reset();  // its buffer is no longer needed
     mem.pages_saved += m.pages_saved;
     mem.zero_pages_skipped += m.zero_pages_skipped;

@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,9 @@ struct DumpOptions {
   // ckpt migrate: the connection the image goes to (dumper/Migrate.h); with
   // kill, the process dies only once the destination has confirmed.
   int connection = -1;
+  // Called after each batch of pages is written, with the bytes of memory
+  // saved so far (the progress line, common/Progress.h); may be empty.
+  std::function<void(uint64_t)> on_memory_written;
 };
 
 struct DumpReport {

@@ -83,32 +83,56 @@ uint64_t pages_in(const Image& img, const Vma& v) {
   return n;
 }
 
-void print_json(const ImageReader& r, std::ostream& out) {
-  const Image& img = r.image();
-  PageTotals t = totals(img);
-  out << "{\"version\":" << img.version << ",\"file_size\":" << r.file_size() << ",\"process\":{\"pid\":"
-      << img.process.pid << ",\"comm\":" << json_string(img.process.comm) << ",\"exe\":" << json_string(img.process.exe)
-      << ",\"uid\":" << img.process.uid << ",\"gid\":" << img.process.gid
-      << ",\"kernel\":" << json_string(img.process.kernel_release) << "},\"sections\":[";
-  for (size_t i = 0; i < r.sections().size(); ++i) {
-    const SectionInfo& s = r.sections()[i];
-    out << (i ? "," : "") << "{\"type\":\"" << section_name(s.type) << "\",\"offset\":" << s.offset
-        << ",\"length\":" << s.length << "}";
+// The flags restore will need for this member's outside ends, one entry
+// per end (the same rules as the text's "outside ..." lines).
+void outside_ends_json(const Image& img, std::ostream& out) {
+  out << "[";
+  bool first = true;
+  for (int fd : outside_pipe_ends(img)) {
+    auto f = std::lower_bound(img.files.fds.begin(), img.files.fds.end(), fd,
+                              [](const FdEntry& e, int n) { return e.fd < n; });
+    const bool socket = f->kind == FdKind::UnixSocket;
+    out << (first ? "" : ",") << "{\"fd\":" << fd << ",\"kind\":\"" << (socket ? "socket" : "pipe")
+        << "\",\"restore_flags\":[\"--inherit-fd " << fd << "\"" << (socket ? "" : ",\"--external-fds=null\"") << "]}";
+    first = false;
   }
-  out << "],\"vmas\":[";
+  out << "]";
+}
+
+// Everything `inspect` prints for one process, as the members of a JSON
+// object (without its braces): the root's are the top level's, every
+// member's are its tree entry's "image".
+void member_json(const Image& img, std::ostream& out) {
+  PageTotals t = totals(img);
+  out << "\"process\":{\"pid\":" << img.process.pid << ",\"comm\":" << json_string(img.process.comm)
+      << ",\"exe\":" << json_string(img.process.exe) << ",\"uid\":" << img.process.uid << ",\"gid\":" << img.process.gid
+      << ",\"kernel\":" << json_string(img.process.kernel_release) << "}";
+  const MmInfo& m = img.mm;
+  out << ",\"mm\":{\"start_code\":" << m.start_code << ",\"end_code\":" << m.end_code << ",\"start_data\":" << m.start_data
+      << ",\"end_data\":" << m.end_data << ",\"start_brk\":" << m.start_brk << ",\"brk\":" << m.brk
+      << ",\"start_stack\":" << m.start_stack << ",\"auxv_bytes\":" << m.auxv.size() << ",\"syscall_gadget\":"
+      << m.syscall_gadget << ",\"sigreturn_gadget\":" << m.sigreturn_gadget << "}";
+  out << ",\"vmas\":[";
   for (size_t i = 0; i < img.vmas.size(); ++i) {
     const Vma& v = img.vmas[i];
     out << (i ? "," : "") << "{\"start\":" << v.start << ",\"end\":" << v.end << ",\"prot\":\"" << prot_text(v.prot)
         << "\",\"kind\":\"" << vma_kind_name(v.kind) << "\",\"flags\":" << v.flags << ",\"offset\":" << v.pgoff
         << ",\"path\":" << json_string(v.file.path) << ",\"pages\":" << pages_in(img, v) << ",\"guard_ranges\":" << v.guards.size() << "}";
   }
-  out << "],\"task\":{\"cwd\":" << json_string(img.task.cwd) << ",\"umask\":" << img.task.umask
-      << ",\"shared_pending\":" << img.task.shared_pending.size() << ",\"ldt_slots\":" << img.task.ldt.size()
-      << ",\"oom_score_adj\":" << img.task.oom_score_adj << ",\"membarrier\":" << img.task.membarrier
-      << ",\"monotonic_ns\":" << img.task.monotonic_ns << ",\"boottime_ns\":" << img.task.boottime_ns
+  const TaskState& task = img.task;
+  unsigned handled = 0, ignored = 0;
+  for (const SigAction& a : task.sigactions) {
+    if (a.handler == 1) ++ignored;  // SIG_IGN
+    else if (a.handler > 1) ++handled;
+  }
+  out << "],\"task\":{\"cwd\":" << json_string(task.cwd) << ",\"umask\":" << task.umask
+      << ",\"signal_handlers\":" << handled << ",\"signals_ignored\":" << ignored << ",\"personality\":" << task.personality
+      << ",\"shared_pending\":" << task.shared_pending.size() << ",\"ldt_slots\":" << task.ldt.size()
+      << ",\"oom_score_adj\":" << task.oom_score_adj << ",\"membarrier\":" << task.membarrier
+      << ",\"monotonic_ns\":" << task.monotonic_ns << ",\"boottime_ns\":" << task.boottime_ns
       << ",\"posix_timers\":[";
-  for (size_t i = 0; i < img.task.timers.size(); ++i) {
-    const PosixTimer& p = img.task.timers[i];
+  for (size_t i = 0; i < task.timers.size(); ++i) {
+    const PosixTimer& p = task.timers[i];
     out << (i ? "," : "") << "{\"id\":" << p.id << ",\"clock\":" << p.clock << ",\"notify\":" << p.notify
         << ",\"signo\":" << p.signo << ",\"sigev_value\":" << p.sigev_value << ",\"target_tid\":" << p.target_tid
         << ",\"value_ns\":" << p.value_ns << ",\"interval_ns\":" << p.interval_ns << "}";
@@ -117,7 +141,32 @@ void print_json(const ImageReader& r, std::ostream& out) {
   for (size_t i = 0; i < img.files.fds.size(); ++i) {
     const FdEntry& f = img.files.fds[i];
     out << (i ? "," : "") << "{\"fd\":" << f.fd << ",\"kind\":\"" << fd_kind_name(f.kind)
-        << "\",\"path\":" << json_string(f.file.path) << ",\"external\":" << (f.external ? "true" : "false") << "}";
+        << "\",\"path\":" << json_string(f.file.path) << ",\"external\":" << (f.external ? "true" : "false")
+        << ",\"dups\":[";
+    for (size_t d = 0; d < f.dups.size(); ++d) out << (d ? "," : "") << f.dups[d].fd;
+    out << "],\"locks\":" << f.locks.size() << "}";
+  }
+  out << "],\"stdio_dups\":[";
+  for (size_t i = 0; i < img.files.stdio_dups.size(); ++i)
+    out << (i ? "," : "") << "{\"fd\":" << img.files.stdio_dups[i].fd << ",\"of\":" << img.files.stdio_dups[i].of << "}";
+  out << "],\"shared_memory_objects\":" << img.files.objects.size() << ",\"deleted_files\":[";
+  for (size_t i = 0; i < img.files.deleted.size(); ++i) {
+    const DeletedFile& d = img.files.deleted[i];
+    out << (i ? "," : "") << "{\"path\":" << json_string(d.path) << ",\"mode\":" << d.mode << ",\"uid\":" << d.uid
+        << ",\"gid\":" << d.gid << ",\"by_handle\":" << (d.mount.empty() ? "false" : "true")
+        << ",\"cwd\":" << ((d.flags & kDeletedIsCwd) ? "true" : "false") << "}";
+  }
+  out << "],\"unix_sockets\":[";
+  for (size_t i = 0; i < img.files.unix_sockets.size(); ++i) {
+    const format::UnixSocket& u = img.files.unix_sockets[i];
+    size_t bytes = 0;
+    for (const format::UnixMessage& msg : u.messages) bytes += msg.data.size();
+    out << (i ? "," : "") << "{\"ino\":" << u.ino << ",\"type\":" << json_string(format::unix_type_name(u.type))
+        << ",\"state\":" << json_string(format::unix_state_name(u.state))
+        << ",\"name\":" << json_string(format::unix_name_text(u.name)) << ",\"unlinked\":" << (u.unlinked ? "true" : "false")
+        << ",\"peer\":" << u.peer << ",\"listener\":" << u.listener << ",\"backlog\":" << u.backlog
+        << ",\"queued_connections\":" << u.queue.size() << ",\"messages\":" << u.messages.size()
+        << ",\"message_bytes\":" << bytes << ",\"shutdown\":" << unsigned(u.shutdown) << "}";
   }
   out << "],\"inet_sockets\":[";
   for (size_t i = 0; i < img.files.inet_sockets.size(); ++i) {
@@ -137,7 +186,8 @@ void print_json(const ImageReader& r, std::ostream& out) {
         << json_string(tcp_state_name(c.state)) << ",\"send_seq\":" << c.send_seq << ",\"send_bytes\":"
         << c.send_queue.size() << ",\"unsent\":" << c.unsent << ",\"recv_seq\":" << c.recv_seq
         << ",\"recv_bytes\":" << c.recv_queue.size() << ",\"mss\":" << c.mss << ",\"options\":" << c.tcp_options
-        << "}";
+        << ",\"snd_wnd\":" << c.snd_wnd << ",\"rcv_wnd\":" << c.rcv_wnd << ",\"shutdown\":" << unsigned(c.shutdown)
+        << ",\"socket_options\":" << c.options.size() << "}";
   }
   out << "],\"ptys\":[";
   for (size_t i = 0; i < img.ptys.size(); ++i) {
@@ -162,27 +212,60 @@ void print_json(const ImageReader& r, std::ostream& out) {
   out << ",\"outside_pipe_ends\":[";
   const std::vector<int> outside = outside_pipe_ends(img);
   for (size_t i = 0; i < outside.size(); ++i) out << (i ? "," : "") << outside[i];
-  out << "],\"threads\":[";
+  out << "],\"outside_ends\":";
+  outside_ends_json(img, out);
+  out << ",\"threads\":[";
   for (size_t i = 0; i < img.threads.size(); ++i) {
     const ThreadState& th = img.threads[i];
     out << (i ? "," : "") << "{\"tid\":" << th.tid << ",\"rip\":" << th.gpr[RIP] << ",\"rsp\":" << th.gpr[RSP]
-        << ",\"xsave_bytes\":" << th.xsave.size() << ",\"xfeatures\":" << th.xfeatures << "}";
+        << ",\"orig_rax\":" << int64_t(th.gpr[ORIG_RAX]) << ",\"rax\":" << int64_t(th.gpr[RAX])
+        << ",\"xsave_bytes\":" << th.xsave.size() << ",\"xfeatures\":" << th.xfeatures << ",\"sigmask\":" << th.sigmask
+        << ",\"pending\":" << th.pending.size() << ",\"altstack_sp\":" << th.altstack_sp
+        << ",\"altstack_size\":" << th.altstack_size << ",\"altstack_flags\":" << th.altstack_flags
+        << ",\"rseq\":" << th.rseq.address << ",\"robust_list\":" << th.robust_list
+        << ",\"clear_child_tid\":" << th.clear_child_tid << ",\"cached_tid_address\":" << th.cached_tid_address << "}";
   }
   out << "],\"chunks\":" << img.chunks.size() << ",\"pages\":" << t.pages << ",\"stored_bytes\":" << t.stored
       << ",\"raw_chunks\":" << t.raw_chunks << ",\"zstd_chunks\":" << t.zstd_chunks
-      << ",\"inherited_pages\":" << t.inherited_pages << ",\"inherited_chunks\":" << t.inherited_chunks << ",\"tree\":[";
-  // The top-level records above are the root's; every member, the root first:
+      << ",\"inherited_pages\":" << t.inherited_pages << ",\"inherited_chunks\":" << t.inherited_chunks;
+}
+
+void print_json(const ImageReader& r, std::ostream& out) {
+  const Image& img = r.image();
   const ProcessTree& tree = r.tree();
+  out << "{\"version\":" << img.version << ",\"file_size\":" << r.file_size() << ",\"sections\":[";
+  for (size_t i = 0; i < r.sections().size(); ++i) {
+    const SectionInfo& s = r.sections()[i];
+    out << (i ? "," : "") << "{\"type\":\"" << section_name(s.type) << "\",\"offset\":" << s.offset
+        << ",\"length\":" << s.length << ",\"checksum\":" << json_string(format::hex(s.checksum))
+        << ",\"member\":" << (section_is_per_member(s.type) ? int64_t(s.member) : -1) << "}";
+  }
+  // Incremental images (issue 17, helper incr): the chain of parent images
+  // restore follows goes here, as "parents":[...], before the root's records.
+  out << "],";
+  // The top-level records are the root's (as they always were); every
+  // member, the root first, is in "tree" with all of its own under "image".
+  member_json(img, out);
+  out << ",\"tree\":[";
   for (size_t i = 0; i < tree.members.size(); ++i) {
     const TreeMember& m = tree.members[i];
+    const bool live = m.state == kMemberLive;
     const Image& mi = r.member(i);
     out << (i ? "," : "") << "{\"pid\":" << m.pid << ",\"parent\":" << m.parent << ",\"pgid\":" << m.pgid
-        << ",\"sid\":" << m.sid << ",\"state\":\"" << (m.state == kMemberLive ? "live" : "zombie")
+        << ",\"sid\":" << m.sid << ",\"state\":\"" << (live ? "live" : "zombie")
         << "\",\"exit_status\":" << m.exit_status << ",\"subreaper\":" << m.subreaper
-        << ",\"comm\":" << json_string(m.state == kMemberLive ? mi.process.comm : m.comm)
+        << ",\"comm\":" << json_string(live ? mi.process.comm : m.comm)
         << ",\"vmas\":" << mi.vmas.size()
         << ",\"threads\":" << mi.threads.size() << ",\"fds\":" << mi.files.fds.size()
-        << ",\"chunks\":" << mi.chunks.size() << ",\"inherited_pages\":" << totals(mi).inherited_pages << "}";
+        << ",\"chunks\":" << mi.chunks.size() << ",\"inherited_pages\":" << totals(mi).inherited_pages << ",\"image\":";
+    if (live) {
+      out << "{";
+      member_json(mi, out);
+      out << "}";
+    } else {
+      out << "null";
+    }
+    out << "}";
   }
   out << "]}\n";
 }

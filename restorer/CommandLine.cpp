@@ -11,9 +11,10 @@ namespace ckpt::restorer {
 
 const char* const kUsage =
     "usage: restore IMAGE [--lazy] [--check] [--verbose] [--host-clocks] [--inherit-fd N]...\n"
-    "                     [--external-fds=null] [--new-pids] [--pid-ns]\n"
+    "                     [--external-fds=null] [--new-pids] [--pid-ns] [--progress | --no-progress]\n"
     "       restore --listen [ADDR:]PORT [--token-file FILE] [options above]\n"
     "       restore --install-binfmt | --uninstall-binfmt\n"
+    "       restore --version | --help\n"
     "  Replaces this process with the one saved in IMAGE (made by `ckpt dump`); IMAGE - reads\n"
     "  it from standard input (a pipe, a socket or a file; `ckpt dump PID -o - | restore -`).\n"
     "  --listen   wait for one image from `ckpt migrate` on TCP PORT (all addresses, or ADDR)\n"
@@ -37,8 +38,16 @@ const char* const kUsage =
     "             a mount namespace with its own /proc) whose init restore provides; restore\n"
     "             itself stays outside, passes on the signals it is sent and exits as the\n"
     "             restored process (a tree's root) does\n"
+    "  --progress     show bytes done, rate and time left while memory is staged (restores over\n"
+    "             1 s), also when stderr is not a terminal (by default: only when it is one)\n"
+    "  --no-progress  never show that line\n"
     "  --install-binfmt    (root) register this restore with binfmt_misc, so ./IMAGE runs\n"
-    "  --uninstall-binfmt  (root) remove that registration\n";
+    "  --uninstall-binfmt  (root) remove that registration\n"
+    "  --version  print the version, the image format it reads and the commit, and exit\n"
+    "  -h, --help print this help and exit\n"
+    "  Exit status: 0 --check passed (or --help, --version); 1 bad image, unfit machine or failure\n"
+    "  before the restored program runs; 2 usage; 120 failure after the point of no return;\n"
+    "  otherwise the restored program's own.\n";
 
 static int fd_number(const std::string& option, const char* text) {
   errno = 0;
@@ -85,6 +94,9 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
                  : name == "--install-binfmt"   ? &cl.install_binfmt
                  : name == "--uninstall-binfmt" ? &cl.uninstall_binfmt
                  : name == "--help"             ? &cl.help
+                 : name == "--version"          ? &cl.version
+                 : name == "--progress"         ? &cl.progress
+                 : name == "--no-progress"      ? &cl.no_progress
                                                 : nullptr;
     if (flag) {
       if (has_value) throw UsageError("option '" + name + "' does not take any arguments");
@@ -114,7 +126,8 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
       throw UsageError("unrecognised option '" + name + "'");
     }
   }
-  if (cl.help) return cl;
+  if (cl.help || cl.version) return cl;
+  if (cl.progress && cl.no_progress) throw UsageError("--progress and --no-progress exclude each other");
   if (cl.install_binfmt || cl.uninstall_binfmt) {
     if (cl.install_binfmt && cl.uninstall_binfmt)
       throw UsageError("--install-binfmt and --uninstall-binfmt exclude each other");

@@ -21,6 +21,9 @@ struct CommandLine {
   bool new_pids = false;         // --new-pids: a tree's members may get pids other than their saved ones
   std::string listen;            // --listen [ADDR:]PORT: the image comes over TCP (restorer/Listen.h)
   std::string token_file;        // --token-file FILE (else CKPT_TOKEN)
+  bool version = false;          // --version: print it and exit (like --help, nothing else is checked)
+  bool progress = false;         // --progress: the progress line also when stderr is not a terminal
+  bool no_progress = false;      // --no-progress: never the progress line (common/Progress.h)
 };
 
 // A command line restore does not accept; what() says why, in one line.

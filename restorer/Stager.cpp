@@ -1,6 +1,8 @@
 // Staging of memory contents (see Stager.h).
 #include "restorer/Stager.h"
 
+#include "common/Progress.h"
+
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -313,6 +315,7 @@ void stage_memory(const format::ImageReader& reader, const format::Image& image,
         out.populate(dest[ci], todo[ci]->size());
         if (!dctx && todo[ci]->encoding == format::ChunkEncoding::Zstd) dctx.reset(ZSTD_createDCtx());
         reader.read_chunk(*todo[ci], dest[ci], dctx.get(), scratch);
+        common::progress_add(todo[ci]->size());  // the progress line, if one is shown (restorer/StageProgress.h)
       } catch (...) {
         std::lock_guard<std::mutex> g(error_lock);
         if (!failed.exchange(true)) error = std::current_exception();

@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "common/Version.h"
 #include "format/FormatError.h"
 #include "format/ImageReader.h"
 #include "format/Printable.h"
@@ -33,6 +34,7 @@
 #include "restorer/Launch.h"
 #include "restorer/MachineCheck.h"
 #include "restorer/RestoreError.h"
+#include "restorer/StageProgress.h"
 #include "restorer/Stager.h"
 #include "restorer/OwnFiles.h"
 #include "restorer/PidNamespace.h"
@@ -83,6 +85,10 @@ int main(int argc, char** argv) {
   }
   if (cl.help) {
     std::fputs(restorer::kUsage, stdout);
+    return 0;
+  }
+  if (cl.version) {
+    std::fputs(common::version_text("restore").c_str(), stdout);
     return 0;
   }
   const std::string& image_path = cl.image;
@@ -170,7 +176,10 @@ int main(int argc, char** argv) {
         options.lazy_go_fd = lazy_pages->go_fd;
       }
     }
-    restorer::stage_memory(reader, fit, plan, files);
+    {
+      restorer::StageProgress progress(image, plan, cl);
+      restorer::stage_memory(reader, fit, plan, files);
+    }
     restorer::check_launch(image, fit, plan);
     if (lazy_pages) restorer::confirm_page_server(*lazy_pages);
     // Single-threaded from here (the stager's threads and the lazy

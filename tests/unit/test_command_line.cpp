@@ -106,3 +106,13 @@ TEST_CASE("command line: --listen and --token-file") {
   CHECK(refusal({"--listen"}) == "the required argument for option '--listen' is missing");
   CHECK(refusal({"--listen="}) == "option '--listen' needs a value");
 }
+
+TEST_CASE("command line: --version, --progress, --no-progress") {
+  CHECK(parse({"--version"}).version);
+  CHECK(parse({"--version"}).image.empty());  // like --help: no image needed
+  CHECK(parse({"app.ckpt", "--progress"}).progress);
+  CHECK(parse({"--no-progress", "app.ckpt"}).no_progress);
+  CHECK(!parse({"app.ckpt"}).progress);
+  CHECK(refusal({"app.ckpt", "--progress", "--no-progress"}) == "--progress and --no-progress exclude each other");
+  CHECK(refusal({"--version=2"}) == "option '--version' does not take any arguments");
+}
