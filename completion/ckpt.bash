@@ -20,22 +20,34 @@ _ckpt() {
     esac
   done
   if [[ -z $cmd ]]; then
-    COMPREPLY=($(compgen -W "dump inspect verify run check --version --help" -- "$cur"))
+    COMPREPLY=($(compgen -W "dump migrate inspect verify run check --version --help" -- "$cur"))
     return
   fi
   # Positional arguments already given after the command (option values aside).
   for ((i = i + 1; i < COMP_CWORD; i++)); do
     case ${COMP_WORDS[i]} in
-      -o | --output | --compress | --inherit-fd | --external-fds) ((i++)) ;;
+      -o | --output | --compress | --inherit-fd | --external-fds | --token-file) ((i++)) ;;
       -*) ;;
       *) ((args++)) ;;
     esac
   done
   case $cmd in
     dump)
-      opts="-o --output --kill --single --compress --ignore-fds --inherit-outside-sockets --tcp-established --executable --progress --no-progress --help"
+      opts="-o --output --kill --single --compress --ignore-fds --inherit-outside-sockets --tcp-established --executable --json --snapshot --progress --no-progress --help"
       case $prev in
         -o | --output) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        --compress) COMPREPLY=($(compgen -W "none zstd zstd:1 zstd:3 zstd:9 zstd:19" -- "$cur")); return ;;
+      esac
+      if [[ $cur == -* ]]; then
+        COMPREPLY=($(compgen -W "$opts" -- "$cur"))
+      elif ((args == 0)); then
+        COMPREPLY=($(compgen -W "$(cd /proc && printf '%s ' [0-9]*)" -- "$cur"))
+      fi
+      ;;
+    migrate)
+      opts="--token-file --lazy --single --compress --ignore-fds --inherit-outside-sockets --tcp-established --help"
+      case $prev in
+        --token-file) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return ;;
         --compress) COMPREPLY=($(compgen -W "none zstd zstd:1 zstd:3 zstd:9 zstd:19" -- "$cur")); return ;;
       esac
       if [[ $cur == -* ]]; then
@@ -63,9 +75,10 @@ _ckpt() {
 
 _ckpt_restore() {
   local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
-  local opts="--lazy --check --verbose --host-clocks --inherit-fd --external-fds=null --new-pids --pid-ns --progress --no-progress --install-binfmt --uninstall-binfmt --version --help"
+  local opts="--lazy --check --verbose --host-clocks --inherit-fd --external-fds=null --new-pids --pid-ns --listen --token-file --progress --no-progress --install-binfmt --uninstall-binfmt --version --help"
   COMPREPLY=()
-  [[ $prev == --inherit-fd ]] && return
+  [[ $prev == --inherit-fd || $prev == --listen ]] && return
+  if [[ $prev == --token-file ]]; then compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return; fi
   if [[ $cur == -* ]]; then
     COMPREPLY=($(compgen -W "$opts" -- "$cur"))
   else
