@@ -1,0 +1,19 @@
+// Reads how the kernel schedules a process (format/Scheduling.h): policy,
+// priority, nice, CPU affinity, I/O priority and timer slack of every
+// thread. Refuses, naming the thread and the value, what a restore could
+// not give back exactly: threads that differ from the leader (the restored
+// threads all inherit the leader's), SCHED_DEADLINE, utilization clamps,
+// and reset-on-fork in a process with more than one thread.
+#pragma once
+
+#include <sys/types.h>
+
+#include <vector>
+
+#include "format/Scheduling.h"
+
+namespace ckpt::dumper {
+
+format::Scheduling read_scheduling(pid_t pid, const std::vector<pid_t>& tids);
+
+}  // namespace ckpt::dumper
