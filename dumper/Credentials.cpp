@@ -38,9 +38,6 @@ ThreadCreds read_thread(pid_t pid, pid_t tid) {
   format::Credentials& c = t.c;
   t.uids = field(status, "Uid", tid);
   t.gids = field(status, "Gid", tid);
-  uint32_t r, e;
-  std::istringstream(t.uids) >> r >> e >> c.suid >> c.fsuid;
-  std::istringstream(t.gids) >> r >> e >> c.sgid >> c.fsgid;
   std::istringstream groups(field(status, "Groups", tid));
   for (uint32_t g; groups >> g;) c.groups.push_back(g);
   auto hex = [&](const char* key) { return std::stoull(field(status, key, tid), nullptr, 16); };

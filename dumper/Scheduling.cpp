@@ -11,7 +11,6 @@
 #include <string>
 
 #include "dumper/Tracee.h"
-#include "x86/ProcMaps.h"
 
 namespace ckpt::dumper {
 
@@ -63,14 +62,7 @@ format::Scheduling read_thread(pid_t pid, pid_t tid) {
     refuse(pid, tid, std::string("cannot be asked its CPU affinity: ") + std::strerror(errno));
   while (!mask.empty() && mask.back() == 0) mask.pop_back();
   s.affinity = std::move(mask);
-  // /proc/TID (not task/TID): the file is in the thread group's directory only.
-  const std::string slack = "/proc/" + std::to_string(tid) + "/timerslack_ns";
-  try {
-    s.timer_slack_ns = std::stoull(x86::read_proc_file(slack));
-  } catch (const std::exception& e) {
-    refuse(pid, tid, "cannot be asked its timer slack (" + slack + "): " + e.what());
-  }
-  return s;
+  return s;  // the timer slack is asked by the thread itself (check_timer_slack)
 }
 
 bool same(const format::Scheduling& a, const format::Scheduling& b) {
@@ -79,6 +71,13 @@ bool same(const format::Scheduling& a, const format::Scheduling& b) {
 }
 
 }  // namespace
+
+void check_timer_slack(pid_t pid, pid_t tid, uint64_t slack, format::Scheduling& s, bool leader) {
+  if (leader) s.timer_slack_ns = slack;
+  else if (slack != s.timer_slack_ns)
+    refuse(pid, tid, "has a timer slack of " + std::to_string(slack) + " ns, the thread group's leader " +
+                         std::to_string(s.timer_slack_ns) + " ns; ckpt gives every restored thread the leader's");
+}
 
 format::Scheduling read_scheduling(pid_t pid, const std::vector<pid_t>& tids) {
   const pid_t leader = tids.empty() ? pid : tids.front();

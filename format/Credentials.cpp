@@ -9,7 +9,6 @@ namespace ckpt::format {
 
 std::vector<uint8_t> encode_credentials(const Credentials& c) {
   ByteWriter w;
-  for (uint32_t v : {c.suid, c.fsuid, c.sgid, c.fsgid}) w.u32(v);
   w.u32(uint32_t(c.groups.size()));
   for (uint32_t g : c.groups) w.u32(g);
   for (uint64_t v : {c.cap_inheritable, c.cap_permitted, c.cap_effective, c.cap_bounding, c.cap_ambient}) w.u64(v);
@@ -22,10 +21,6 @@ std::vector<uint8_t> encode_credentials(const Credentials& c) {
 Credentials decode_credentials(const uint8_t* data, size_t n, uint64_t base) {
   ByteReader r(data, n, base);
   Credentials c;
-  c.suid = r.u32("saved uid");
-  c.fsuid = r.u32("file-system uid");
-  c.sgid = r.u32("saved gid");
-  c.fsgid = r.u32("file-system gid");
   c.groups.resize(r.count("supplementary group count", kMaxGroups, 4));
   for (uint32_t& g : c.groups) g = r.u32("supplementary group");
   c.cap_inheritable = r.u64("inheritable capabilities");

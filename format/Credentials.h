@@ -1,5 +1,5 @@
-// What a process may do, beyond its real and effective ids (ProcessInfo):
-// saved and file-system ids, supplementary groups, capability sets,
+// What a process may do, beyond its user and group ids (ProcessInfo):
+// supplementary groups, capability sets,
 // securebits and its seccomp filters (SectionType::Credentials, one per
 // member; docs/format.md, "Credentials"). An image never grants any of it:
 // restore runs the process with its caller's credentials, so it refuses
@@ -15,7 +15,6 @@
 namespace ckpt::format {
 
 struct Credentials {
-  uint32_t suid = 0, fsuid = 0, sgid = 0, fsgid = 0;
   std::vector<uint32_t> groups;  // getgroups order as /proc shows it (ascending)
   uint64_t cap_inheritable = 0, cap_permitted = 0, cap_effective = 0, cap_bounding = 0, cap_ambient = 0;
   uint32_t securebits = 0;       // prctl(PR_GET_SECUREBITS)

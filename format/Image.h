@@ -21,7 +21,7 @@ namespace ckpt::format {
 // Bytes 0..7 of every image; what binfmt_misc matches.
 inline constexpr std::array<uint8_t, 8> kMagic = {0x7f, 'C', 'K', 'P', 'T', '\r', '\n', 0x1a};
 inline constexpr std::array<uint8_t, 8> kTrailerMagic = {'C', 'K', 'P', 'T', 'E', 'N', 'D', 0};
-inline constexpr uint32_t kVersion = 3;
+inline constexpr uint32_t kVersion = 4;
 inline constexpr uint32_t kMachineX86_64 = 62;  // EM_X86_64
 inline constexpr uint32_t kPageSize = 4096;
 

@@ -1,10 +1,14 @@
 // The restored process runs with restore's credentials (an image never
-// grants any), so restore refuses unless its own are exactly the saved ones
-// (format/Credentials.h): saved and file-system ids, supplementary groups,
-// the five capability sets, securebits and the number of seccomp filters.
-// Each difference is named with what the caller can do about it. Phase 1,
-// no side effects.
+// grants any). Compared with the saved ones (saved and file-system ids in
+// ProcessInfo; format/Credentials.h: supplementary groups, the five
+// capability sets, securebits, seccomp mode and filter count): where restore
+// has more (a capability or group the process lacked, fewer seccomp
+// filters, other ids or securebits) the restore is refused, naming it and
+// what the caller can do; where it has less, one warning line names what
+// the process will lack. Phase 1, last, no side effects.
 #pragma once
+
+#include <string>
 
 namespace ckpt::format {
 struct Image;
@@ -12,6 +16,8 @@ struct Image;
 
 namespace ckpt::restorer {
 
-void check_full_credentials(const format::Image& image);
+// Throws where the restored process would have more than it had; returns
+// warning lines (each ending in a newline) for what it would have less of.
+std::string check_full_credentials(const format::Image& image);
 
 }  // namespace ckpt::restorer

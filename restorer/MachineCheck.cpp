@@ -19,7 +19,6 @@
 
 #include "format/Hex.h"
 #include "format/Checksum.h"
-#include "restorer/Credentials.h"
 #include "restorer/RestoreError.h"
 #include "restorer/TaskRestore.h"
 #include "x86/Cpu.h"
@@ -299,7 +298,6 @@ MachineFit check_machine(const format::Image& image, const std::vector<x86::Maps
   check_signal_room(image);
   check_epoll_targets(image);
   check_credentials(image.process);
-  check_full_credentials(image);
   check_task(image);
   check_memory(image);
   check_guard_pages(image);

@@ -3,12 +3,15 @@
 # back exactly.
 #   dump refusals (the process runs on, untouched): a thread scheduled
 #   unlike its leader (its own nice value), SCHED_DEADLINE;
-#   restore refusals (phase 1: exit 1, one line, the caller never becomes
-#   the program), from images edited by tests/tools/image_edit: a CPU this
-#   machine lacks, another bounding set, one more supplementary group, a
-#   seccomp filter restore does not run under, another saved uid; a bad
+#   restore refusals where the restored process would have more than it
+#   had or could not be scheduled as it was (phase 1: exit 1, one line, the
+#   caller never becomes the program), from images edited by
+#   tests/tools/image_edit: a CPU this machine lacks, a smaller bounding
+#   set, a seccomp filter restore does not run under, another saved uid; a
+#   group restore has and the process lacked (setpriv --groups); a bad
 #   policy, a nice value out of range and a missing section are format
 #   errors;
+#   less than it had is one warning line: a group it was in, a capability;
 #   carried: a process started with a smaller bounding set is refused by a
 #   plain restore and restored exactly under the same bounding set; a
 #   SCHED_FIFO process under taskset comes back SCHED_FIFO, same priority,
@@ -77,10 +80,23 @@ refused() {
   log "refused $name: $(cat "$WORK/$name.err")"
 }
 refused cpu "CPUs 4000.*its CPU affinity cannot be set here" affinity_cpu=4000
-refused bounding "bounding capabilities 0x1, here 0x" cap_bnd=1
-refused groups "supplementary groups .*4242" groups_add=4242
-refused seccomp "seccomp mode 2 with 1 filters, here mode 0" seccomp_filters=1
-refused suid "saved/file-system uid 12345" suid=12345
+refused bounding "include bounding capabilities 0x[0-9a-f]+ the process did not have \(its bounding set was 0x1;" cap_bnd=1
+refused seccomp "under seccomp mode 0 with 0 filters, while the process ran under mode 2 with 1" seccomp_filters=1
+refused suid "saved/file-system uid 0/0 and gid 0/0 differ from the saved 12345/0" suid=12345
+setpriv --groups 4242 "$RESTORE" --check "$WORK/base.ckpt" >/dev/null 2>"$WORK/groups.err" </dev/null &&
+  fail "restore in group 4242 accepted a process that was in no supplementary group"
+grep -q "include supplementary groups 4242 the process was not in" "$WORK/groups.err" || fail "groups: $(cat "$WORK/groups.err")"
+log "refused an extra group: $(cat "$WORK/groups.err")"
+# Less than it had: warned, one line each, and the restore goes on.
+"$EDIT" "$WORK/base.ckpt" "$WORK/ingroup.ckpt" groups_add=4242 || fail "image_edit groups_add failed"
+"$RESTORE" --check "$WORK/ingroup.ckpt" >/dev/null 2>"$WORK/ingroup.err" </dev/null ||
+  fail "restore --check of a process in group 4242: $(cat "$WORK/ingroup.err")"
+grep -q "^restore: warning: .*without its supplementary groups 4242$" "$WORK/ingroup.err" || fail "no warning: $(cat "$WORK/ingroup.err")"
+setpriv --bounding-set -sys_time "$RESTORE" --check "$WORK/base.ckpt" >/dev/null 2>"$WORK/lesscaps.err" </dev/null ||
+  fail "restore --check without CAP_SYS_TIME: $(cat "$WORK/lesscaps.err")"
+grep -q "^restore: warning: .*without permitted capabilities 0x2000000 it had$" "$WORK/lesscaps.err" ||
+  fail "no warning for the missing capability: $(cat "$WORK/lesscaps.err")"
+log "warned: $(cat "$WORK/ingroup.err" "$WORK/lesscaps.err" | tr '\n' ' ')"
 refused policy "scheduling: unknown scheduling policy 6" sched_policy=6
 refused nice "scheduling: nice value 25 is outside" sched_nice=25
 refused nosched "no scheduling section" no_scheduling=1
@@ -94,7 +110,7 @@ want=$(grep CapBnd "/proc/$PID_bnd/status")
 "$CKPT" dump "$PID_bnd" -o "$WORK/bnd.ckpt" --kill >/dev/null 2>"$WORK/dump-bnd.err" || fail "dump: $(cat "$WORK/dump-bnd.err")"
 wait_gone bnd
 "$RESTORE" "$WORK/bnd.ckpt" >/dev/null 2>"$WORK/bnd-plain.err" </dev/null && fail "a plain restore ran the process with all of root's bounding set"
-grep -qE "(permitted|bounding) capabilities 0x[0-9a-f]+, here 0x" "$WORK/bnd-plain.err" || fail "plain restore: $(cat "$WORK/bnd-plain.err")"
+grep -qE "include (permitted|bounding) capabilities 0x[0-9a-f]+ the process did not have" "$WORK/bnd-plain.err" || fail "plain restore: $(cat "$WORK/bnd-plain.err")"
 RESTORE_FLAGS= _spawn rbnd "${LESS_CAPS[@]}" "$RESTORE" "$WORK/bnd.ckpt"
 wait_lines rbnd 1
 got=$(grep CapBnd "/proc/$(pid_of rbnd)/status")

@@ -283,7 +283,7 @@ int main(int argc, char** argv) {
         g.push_back(uint32_t(n));
         std::sort(g.begin(), g.end());
       } else if (field == "seccomp_filters") img.credentials.value().seccomp_mode = 2, img.credentials.value().seccomp_filters = uint32_t(n);
-      else if (field == "suid") img.credentials.value().suid = uint32_t(n);
+      else if (field == "suid") img.process.suid = uint32_t(n);
       else if (field == "no_credentials") img.credentials.reset();
       else if (field.rfind("tcp_", 0) == 0) {
         if (img.tcp.empty()) throw std::runtime_error("the image has no TCP connection");
