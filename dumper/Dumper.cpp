@@ -16,6 +16,8 @@
 #include <memory>
 #include <sstream>
 
+#include "dumper/Credentials.h"
+#include "dumper/Scheduling.h"
 #include "dumper/AddressSpace.h"
 #include "dumper/Descriptors.h"
 #include "dumper/Pty.h"
@@ -318,6 +320,8 @@ MemberRecords read_member(const Tracee& tracee, pid_t root, const PtyEnds& pty_e
   site.sigreturn = image.mm.sigreturn_gadget;
   if (!site.syscall) throw DumpError("pid " + std::to_string(pid) + " has no system call instruction to inject through");
   x86::fault_point("dump: registers read");
+  image.scheduling = read_scheduling(pid, tracee.tids());
+  image.credentials = read_credentials(pid, tracee.tids());
   read_task_state(tracee, site, image, &out.subreaper);
   out.site = site;
   x86::fault_point("dump: task state read");

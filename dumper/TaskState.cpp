@@ -17,7 +17,9 @@
 #include <cstring>
 #include <sstream>
 
+#include "dumper/Credentials.h"
 #include "dumper/PosixTimers.h"
+#include "dumper/Scheduling.h"
 #include "x86/ProcMaps.h"
 #include "x86/RemoteSyscall.h"
 
@@ -120,7 +122,7 @@ uint32_t membarrier_registrations(pid_t pid, x86::RemoteSyscall& rs) {
 }  // namespace
 
 static void inject_getters(pid_t pid, const x86::InjectionSite& site, format::TaskState* t, format::ThreadState& th,
-                           uint32_t* subreaper);
+                           uint32_t* subreaper, uint32_t* securebits, uint64_t* timer_slack);
 static void inject_process_getters(pid_t pid, x86::RemoteSyscall& rs, uint64_t buf, format::TaskState& t);
 
 void read_task_state(const Tracee& tracee, const x86::InjectionSite& site, format::Image& image, uint32_t* subreaper) {
@@ -176,7 +178,16 @@ void read_task_state(const Tracee& tracee, const x86::InjectionSite& site, forma
     const uint64_t rseq_cs_at = th.rseq.address ? th.rseq.address + 8 : 0;
     uint64_t rseq_cs = 0;
     bool have_rseq_cs = rseq_cs_at && read_word(pid, rseq_cs_at, &rseq_cs);
-    inject_getters(pid, site, th.tid == pid ? &t : nullptr, th, th.tid == pid ? subreaper : nullptr);
+    uint32_t securebits = 0;
+    uint64_t slack = 0;
+    inject_getters(pid, site, th.tid == pid ? &t : nullptr, th, th.tid == pid ? subreaper : nullptr, &securebits,
+                   &slack);
+    if (image.scheduling) check_timer_slack(pid, th.tid, slack, *image.scheduling, &th == &image.threads.front());
+    if (image.credentials) {  // per thread, like all credentials: the leader's, which every thread must share
+      if (&th == &image.threads.front()) image.credentials->securebits = securebits;
+      else if (securebits != image.credentials->securebits)
+        refuse_securebits(pid, th.tid, securebits, image.credentials->securebits);
+    }
     if (have_rseq_cs) write_word(pid, rseq_cs_at, rseq_cs);
   }
   check_timer_targets(pid, t.timers, image.threads);
@@ -190,9 +201,11 @@ void read_task_state(const Tracee& tracee, const x86::InjectionSite& site, forma
 }
 
 static void inject_getters(pid_t pid, const x86::InjectionSite& site, format::TaskState* t, format::ThreadState& th,
-                           uint32_t* subreaper) {
+                           uint32_t* subreaper, uint32_t* securebits, uint64_t* timer_slack) {
   x86::RemoteSyscall rs(th.tid, site);
   const uint64_t buf = rs.scratch();
+  *securebits = uint32_t(checked(pid, rs.call(SYS_prctl, PR_GET_SECUREBITS), "its securebits"));
+  *timer_slack = uint64_t(checked(pid, rs.call(SYS_prctl, PR_GET_TIMERSLACK), "its timer slack"));
   if (t) inject_process_getters(pid, rs, buf, *t);
   if (subreaper) {
     int on = 0;

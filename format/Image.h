@@ -13,13 +13,15 @@
 #include "format/SocketOptions.h"
 #include "format/TcpConnection.h"
 #include "format/Terminal.h"
+#include "format/Scheduling.h"
+#include "format/Credentials.h"
 
 namespace ckpt::format {
 
 // Bytes 0..7 of every image; what binfmt_misc matches.
 inline constexpr std::array<uint8_t, 8> kMagic = {0x7f, 'C', 'K', 'P', 'T', '\r', '\n', 0x1a};
 inline constexpr std::array<uint8_t, 8> kTrailerMagic = {'C', 'K', 'P', 'T', 'E', 'N', 'D', 0};
-inline constexpr uint32_t kVersion = 3;
+inline constexpr uint32_t kVersion = 4;
 inline constexpr uint32_t kMachineX86_64 = 62;  // EM_X86_64
 inline constexpr uint32_t kPageSize = 4096;
 
@@ -40,6 +42,8 @@ enum class SectionType : uint32_t {
   UnixSockets = 25,  // FileTable::unix_sockets; optional (written only when there are some)
   InetSockets = 26,  // FileTable::inet_sockets; optional (written only when there are some)
   Tcp = 27,       // std::vector<TcpConnection>; optional (written only when there are connections)
+  Scheduling = 36,   // Scheduling (format/Scheduling.h); one per member (required by validation)
+  Credentials = 37,  // Credentials (format/Credentials.h); one per member (required by validation)
 };
 inline constexpr uint32_t kSectionTypeCount = 8;  // types 1..kSectionTypeCount are all required
 // Whether a section type beyond the required ones is known (it may be absent).
@@ -47,7 +51,8 @@ inline bool section_type_is_optional(uint32_t t) {
   return t == uint32_t(SectionType::SysvShm) || t == uint32_t(SectionType::Tree) ||
          t == uint32_t(SectionType::UnixSockets) || t == uint32_t(SectionType::InetSockets) ||
          t == uint32_t(SectionType::Tcp) || t == uint32_t(SectionType::Ptys) ||
-         t == uint32_t(SectionType::Terminal);
+         t == uint32_t(SectionType::Terminal) || t == uint32_t(SectionType::Scheduling) ||
+         t == uint32_t(SectionType::Credentials);
 }
 // Whether a section belongs to one member of the tree (its header's flags
 // carry the member's index) rather than to the whole image (flags 0).
@@ -582,6 +587,8 @@ struct Image {
   std::vector<TcpConnection> tcp;    // sorted by id (TcpConnection.h)
   std::vector<Pty> ptys;             // sorted by id
   std::optional<TerminalInfo> terminal;  // the user's terminal, when an fd (0-2 included) was on it
+  std::optional<Scheduling> scheduling;    // always written; validation requires it
+  std::optional<Credentials> credentials;  // always written; validation requires it
 };
 
 // For a validated image (every chunk inside one VMA): the index of the VMA

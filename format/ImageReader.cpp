@@ -227,6 +227,8 @@ ImageReader::ImageReader(int fd) : fd_(fd) {
       case SectionType::Tcp: img.tcp = decode_tcp_connections(p.data(), p.size(), s.payload()); break;
       case SectionType::Ptys: img.ptys = decode_ptys(p.data(), p.size(), s.payload()); break;
       case SectionType::Terminal: img.terminal = decode_terminal(p.data(), p.size(), s.payload()); break;
+      case SectionType::Scheduling: img.scheduling = decode_scheduling(p.data(), p.size(), s.payload()); break;
+      case SectionType::Credentials: img.credentials = decode_credentials(p.data(), p.size(), s.payload()); break;
       case SectionType::PageData:
       case SectionType::Tree: break;
     }

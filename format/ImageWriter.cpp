@@ -145,6 +145,8 @@ void ImageWriter::write_tree_metadata(const ProcessTree& tree, const std::vector
     if (!image->tcp.empty()) section(SectionType::Tcp, encode_tcp_connections(image->tcp), i);
     if (!image->ptys.empty()) section(SectionType::Ptys, encode_ptys(image->ptys), i);
     if (image->terminal) section(SectionType::Terminal, encode_terminal(*image->terminal), i);
+    if (image->scheduling) section(SectionType::Scheduling, encode_scheduling(*image->scheduling), i);
+    if (image->credentials) section(SectionType::Credentials, encode_credentials(*image->credentials), i);
   }
   begin_page_data();
 }

@@ -47,6 +47,9 @@ inline constexpr uint32_t kMaxNetlinkGroupBytes = 128;         // a netlink sock
 inline constexpr uint32_t kMaxMulticastGroups = 4096;          // per socket (igmp_max_memberships is 20 by default)
 inline constexpr uint32_t kMaxMulticastSources = 4096;         // per group (igmp_max_msf is 10 by default)
 inline constexpr uint32_t kMaxTcpConnections = 1u << 16;
+inline constexpr uint32_t kMaxAffinityWords = 128;  // 8192 CPUs (NR_CPUS upper bound)
+inline constexpr uint32_t kMaxGroups = 65536;       // NGROUPS_MAX
+inline constexpr uint32_t kMaxSeccompFilters = 32768; // MAX_INSNS_PER_PATH / 8: the kernel's bound on a filter chain
 inline constexpr uint32_t kMaxPtys = 4096;               // /proc/sys/kernel/pty/max default
 // One line discipline's buffer (N_TTY_BUF_SIZE): what a pty holds queued in
 // each direction and ckpt carries; more is refused at dump.

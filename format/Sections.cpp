@@ -25,6 +25,8 @@ const char* section_name(SectionType type) {
     case SectionType::Tcp: return "tcp";
     case SectionType::Ptys: return "ptys";
     case SectionType::Terminal: return "terminal";
+    case SectionType::Scheduling: return "scheduling";
+    case SectionType::Credentials: return "credentials";
     case SectionType::Tree: return "tree";
     case SectionType::UnixSockets: return "unix_sockets";
   }

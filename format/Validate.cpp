@@ -400,6 +400,15 @@ void validate_image(const Image& image, const std::vector<SectionInfo>& sections
   validate_ptys(image, bad_ptys);  // across the tree's members: validate_tree
   const uint64_t terminal_at = image.terminal ? section_offset(sections, SectionType::Terminal) : files_at;
   validate_terminal(image, [&](const std::string& why) { throw FormatError(terminal_at, "terminal: " + why); });
+  // Scheduling and credentials: required, since without them a restore
+  // could not tell whether the process would run as it did.
+  if (!image.scheduling) throw FormatError(task_at, "the member has no scheduling section");
+  if (!image.credentials) throw FormatError(task_at, "the member has no credentials section");
+  const uint64_t sched_at = section_offset(sections, SectionType::Scheduling);
+  validate_scheduling(*image.scheduling, [&](const std::string& why) { throw FormatError(sched_at, "scheduling: " + why); });
+  const uint64_t creds_at = section_offset(sections, SectionType::Credentials);
+  validate_credentials(*image.credentials,
+                       [&](const std::string& why) { throw FormatError(creds_at, "credentials: " + why); });
 
   const uint64_t threads_at = section_offset(sections, SectionType::Threads);
   std::vector<int32_t> tids;

@@ -24,6 +24,7 @@
 #include "restorer/DeletedFiles.h"
 #include "restorer/PosixTimers.h"
 #include "restorer/RestoreError.h"
+#include "restorer/Scheduling.h"
 #include "x86/Cpu.h"
 #include "x86/Syscall.h"
 
@@ -72,6 +73,7 @@ static void claim_xsave_permission(const format::TaskState& t) {
 }
 
 void check_task(const format::Image& image) {
+  check_scheduling(image);
   // LDT entries and segment selectors are the format's rules (format/Validate.cpp).
   const format::TaskState& t = image.task;
   claim_xsave_permission(t);
@@ -181,6 +183,7 @@ std::string apply_process_state(const format::Image& image) {
     if ((t.membarrier & cmd) && syscall(SYS_membarrier, long(cmd), 0, 0) != 0)
       fail("cannot register for membarrier command " + std::to_string(cmd));
   warnings += set_oom_score_adj(t.oom_score_adj);
+  apply_scheduling(image);  // last: a nice or real-time launcher from here on
   return warnings;
 }
 

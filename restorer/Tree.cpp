@@ -23,6 +23,7 @@
 #include "format/Printable.h"
 #include "restorer/AddressPlan.h"
 #include "restorer/ChildPages.h"
+#include "restorer/Credentials.h"
 #include "restorer/DeletedFiles.h"
 #include "restorer/Launch.h"
 #include "restorer/MachineCheck.h"
@@ -409,6 +410,13 @@ int restore_tree(const format::ImageReader& reader, const CommandLine& cl, const
   check_sysv_shm(root);
   check_own_files(root, cl.pid_ns);
   const ClockPlan clocks = plan_clocks(root, cl.host_clocks);
+  // Last: a more specific refusal comes first, and no warning precedes one.
+  std::string warnings = clocks.warning;
+  for (size_t i = 0; i < n; ++i) {
+    if (!live(run, i)) continue;
+    const std::string w = check_full_credentials(image_of(run, i));  // members usually share theirs: said once
+    if (warnings.find(w) == std::string::npos) warnings += w;
+  }
   if (!cl.new_pids && !cl.pid_ns) {  // with --pid-ns every pid is free in the new namespace
     if (!may_choose_pids())
       throw RestoreError("the tree's members need their saved pids, which takes CAP_CHECKPOINT_RESTORE; "
@@ -431,11 +439,11 @@ int restore_tree(const format::ImageReader& reader, const CommandLine& cl, const
     reader.verify_page_data();
     reader.verify_chunks();
     if (cl.pid_ns) probe_pid_namespace(reader);
-    std::fputs(clocks.warning.c_str(), stderr);
+    std::fputs(warnings.c_str(), stderr);
     std::printf("%s: can be restored here (%zu processes)\n", cl.image.c_str(), n);
     return 0;
   }
-  std::fputs(clocks.warning.c_str(), stderr);
+  std::fputs(warnings.c_str(), stderr);
   // restore --pid-ns: from here on this is the root, with its saved pid, in
   // a new pid namespace where every member is created (PidNamespace.h).
   std::vector<x86::MapsEntry> own_maps;

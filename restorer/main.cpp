@@ -27,6 +27,7 @@
 #include "restorer/AddressPlan.h"
 #include "restorer/Binfmt.h"
 #include "restorer/CommandLine.h"
+#include "restorer/Credentials.h"
 #include "restorer/DeletedFiles.h"
 #include "restorer/ImageSource.h"
 #include "restorer/Descriptors.h"
@@ -132,7 +133,9 @@ int main(int argc, char** argv) {
     restorer::check_sysv_shm(image);
     restorer::check_own_files(image, cl.pid_ns);
     const restorer::ClockPlan clocks = restorer::plan_clocks(image, cl.host_clocks);
-    std::fputs(clocks.warning.c_str(), stderr);
+    // Last: a more specific refusal comes first, and no warning precedes one.
+    const std::string credential_warnings = restorer::check_full_credentials(image);
+    std::fputs((clocks.warning + credential_warnings).c_str(), stderr);
     if (check_only) {
       // What restore checks later, without staging: the saved resource
       // limits (tried on a child) and all page data.

@@ -125,7 +125,9 @@ no_unshare=(python3 "$WORK/no_unshare.py")
   fail "restore went on without its time namespace"
 grep -q 'time namespace: cannot create one: Operation not permitted (restore --host-clocks does without one)' \
   "$WORK/r.err" || fail "restore with unshare refused: $(cat "$WORK/r.err")"
-(($(wc -l <"$WORK/r.err") == 1)) && [[ ! -s $WORK/r.out ]] || fail "restore with unshare refused said more than one line"
+# (Besides the warning that the filter itself is one the process lacked.)
+(($(grep -vc '^restore: warning: .* more seccomp filters than the process had$' "$WORK/r.err") == 1)) &&
+  [[ ! -s $WORK/r.out ]] || fail "restore with unshare refused said more than one line: $(cat "$WORK/r.err")"
 _spawn back "${no_unshare[@]}" "$RESTORE" --host-clocks "$WORK/clocks.ckpt"
 send back tick
 wait_lines back 1

@@ -40,6 +40,11 @@
 // sock_mcast_if=N (its first multicast group's interface index),
 // sock_unnamed=1 (one more socket record that no fd names).
 // Task: timer_clock=N (the first POSIX timer's clock), oom_score_adj=N.
+// Scheduling: sched_policy=N, sched_priority=N, sched_nice=N, sched_ioprio=N,
+// affinity_cpu=N (only CPU N), no_scheduling=1 (the section left out).
+// Credentials: cap_bnd=N (the bounding set), groups_add=N (one more
+// supplementary group), seccomp_filters=N (mode 2 with N filters), suid=N,
+// no_credentials=1 (the section left out).
 // Unix sockets: unix=I:FIELD:VALUE changes record I (in ino order) of the
 // unix_sockets section: type, state, peer, listener, shutdown, backlog,
 // passcred, peek_off, unlinked, mode, rcvtimeo, sndbuf, file_ino (numbers), name and sender
@@ -264,6 +269,22 @@ int main(int argc, char** argv) {
       else if (field == "cwd") img.task.cwd = value;
       else if (field == "timer_clock" && !img.task.timers.empty()) img.task.timers[0].clock = int32_t(n);
       else if (field == "oom_score_adj") img.task.oom_score_adj = int32_t(int64_t(n));
+      else if (field == "sched_policy") img.scheduling.value().policy = uint32_t(n);
+      else if (field == "sched_priority") img.scheduling.value().rt_priority = uint32_t(n);
+      else if (field == "sched_nice") img.scheduling.value().nice = int32_t(int64_t(n));
+      else if (field == "sched_ioprio") img.scheduling.value().ioprio = uint32_t(n);
+      else if (field == "affinity_cpu") {
+        img.scheduling.value().affinity.assign(n / 64 + 1, 0);
+        img.scheduling.value().affinity[n / 64] = uint64_t(1) << (n % 64);
+      } else if (field == "no_scheduling") img.scheduling.reset();
+      else if (field == "cap_bnd") img.credentials.value().cap_bounding = n;
+      else if (field == "groups_add") {
+        auto& g = img.credentials.value().groups;
+        g.push_back(uint32_t(n));
+        std::sort(g.begin(), g.end());
+      } else if (field == "seccomp_filters") img.credentials.value().seccomp_mode = 2, img.credentials.value().seccomp_filters = uint32_t(n);
+      else if (field == "suid") img.process.suid = uint32_t(n);
+      else if (field == "no_credentials") img.credentials.reset();
       else if (field.rfind("tcp_", 0) == 0) {
         if (img.tcp.empty()) throw std::runtime_error("the image has no TCP connection");
         TcpConnection& c = img.tcp[0];

@@ -46,6 +46,8 @@ Image with_files(std::vector<FdEntry> fds) {
   img.process.pid = t.tid;  // the leader comes first
   img.threads.push_back(t);
   img.files.fds = std::move(fds);
+  img.scheduling = Scheduling{0, 0, 0, 0, 0, 50000, {1}};
+  img.credentials = Credentials{};
   return img;
 }
 

@@ -178,6 +178,14 @@ Image realistic_image() {
   p.id = 7, p.clock = -6, p.signo = 32, p.notify = kNotifyThreadId, p.target_tid = 41237;
   p.sigev_value = 0x5555deadbeef, p.value_ns = 0, p.interval_ns = 0, p.overrun = 0;
   img.task.timers.push_back(p);
+  img.scheduling = Scheduling{3, 0, 7, 0, (2 << 13) | 6, 123456, {0x5}};
+  Credentials c;
+  c.groups = {4, 24, 27};
+  c.cap_permitted = c.cap_effective = 0x3000;
+  c.cap_bounding = 0x1ffffffffff;
+  c.securebits = 0x2f;
+  c.seccomp_mode = 2, c.seccomp_filters = 3;
+  img.credentials = c;
   return img;
 }
 
@@ -324,6 +332,30 @@ void replace_payload(std::vector<uint8_t>& b, SectionType t, const std::vector<u
 void check_same_image(const Image& got, const Image& want) {
   CHECK(got.version == want.version);
   CHECK(got.flags == want.flags);
+  REQUIRE(got.scheduling.has_value() == want.scheduling.has_value());
+  if (want.scheduling) {
+    const Scheduling &a = *got.scheduling, &b = *want.scheduling;
+    CHECK(a.policy == b.policy);
+    CHECK(a.flags == b.flags);
+    CHECK(a.nice == b.nice);
+    CHECK(a.rt_priority == b.rt_priority);
+    CHECK(a.ioprio == b.ioprio);
+    CHECK(a.timer_slack_ns == b.timer_slack_ns);
+    CHECK(a.affinity == b.affinity);
+  }
+  REQUIRE(got.credentials.has_value() == want.credentials.has_value());
+  if (want.credentials) {
+    const Credentials &a = *got.credentials, &b = *want.credentials;
+    CHECK(a.groups == b.groups);
+    CHECK(a.cap_inheritable == b.cap_inheritable);
+    CHECK(a.cap_permitted == b.cap_permitted);
+    CHECK(a.cap_effective == b.cap_effective);
+    CHECK(a.cap_bounding == b.cap_bounding);
+    CHECK(a.cap_ambient == b.cap_ambient);
+    CHECK(a.securebits == b.securebits);
+    CHECK(a.seccomp_mode == b.seccomp_mode);
+    CHECK(a.seccomp_filters == b.seccomp_filters);
+  }
 
   const ProcessInfo &p = got.process, &q = want.process;
   CHECK(p.pid == q.pid);
@@ -443,11 +475,12 @@ void check_round_trip(Compression c) {
   struct stat st;
   REQUIRE(::fstat(f.fd(), &st) == 0);
   CHECK(reader.file_size() == uint64_t(st.st_size));
-  REQUIRE(reader.sections().size() == 9);
-  const SectionType order[] = {SectionType::Tree,    SectionType::Process, SectionType::Mm,
-                               SectionType::Task,    SectionType::Files,   SectionType::Vmas,
-                               SectionType::Threads, SectionType::PageData, SectionType::PageIndex};
-  for (size_t i = 0; i < 9; ++i) {
+  REQUIRE(reader.sections().size() == 11);
+  const SectionType order[] = {SectionType::Tree,       SectionType::Process,     SectionType::Mm,
+                               SectionType::Task,       SectionType::Files,       SectionType::Vmas,
+                               SectionType::Threads,    SectionType::Scheduling,  SectionType::Credentials,
+                               SectionType::PageData,   SectionType::PageIndex};
+  for (size_t i = 0; i < 11; ++i) {
     CHECK(reader.sections()[i].type == order[i]);
     CHECK(reader.sections()[i].offset % 8 == 0);
   }
@@ -559,16 +592,20 @@ TEST_CASE("format: an unsupported version is refused, naming both versions") {
   FileHeader h = header(b);
   h.version = kVersion + 1;
   put_header(b, h);
-  CHECK_THROWS_WITH_AS(open_bytes(b), has("unsupported format version 4 (this build reads version 3)"),
+  CHECK_THROWS_WITH_AS(open_bytes(b), has("unsupported format version 5 (this build reads version 4)"),
                        FormatError);
   // Images of earlier editions (1: first release; 2: one process only) are refused the same way: dump again.
   h.version = 1;
   put_header(b, h);
-  CHECK_THROWS_WITH_AS(open_bytes(b), has("unsupported format version 1 (this build reads version 3)"),
+  CHECK_THROWS_WITH_AS(open_bytes(b), has("unsupported format version 1 (this build reads version 4)"),
                        FormatError);
   h.version = 2;
   put_header(b, h);
-  CHECK_THROWS_WITH_AS(open_bytes(b), has("unsupported format version 2 (this build reads version 3)"),
+  CHECK_THROWS_WITH_AS(open_bytes(b), has("unsupported format version 2 (this build reads version 4)"),
+                       FormatError);
+  h.version = 3;  // 3: before the scheduling and credentials sections
+  put_header(b, h);
+  CHECK_THROWS_WITH_AS(open_bytes(b), has("unsupported format version 3 (this build reads version 4)"),
                        FormatError);
 }
 
@@ -1755,7 +1792,7 @@ TEST_CASE("format: a process tree round-trips, each member with its own sections
   CHECK(r.member(2).vmas.empty());
   size_t per_member = 0;
   for (const SectionInfo& s : r.sections()) per_member += s.member == 1;
-  CHECK(per_member == 7);  // process, mm, task, files, vmas, threads, page_index
+  CHECK(per_member == 9);  // process, mm, task, files, vmas, threads, scheduling, credentials, page_index
   r.verify_chunks();
 }
 
