@@ -60,7 +60,10 @@ std::vector<bool> choose_lazy(const format::Image& image) {
   std::sort(touched.begin(), touched.end());  // searched per VMA: a scan each would be V x threads
   // Huge-page memory takes whole huge pages from userfaultfd, and droppable
   // memory may be dropped under the server: both are filled eagerly.
-  const uint32_t eager_flags = format::kVmaLocked | format::kVmaDontFork | format::kVmaWipeOnFork |
+  // MADV_DONTFORK stays lazy (V8 marks node's heap so): a fork simply has
+  // no such area, and the server's copies into the fork's space fail with
+  // ENOENT, which settles those pages (e2e.lazy.state_dontfork).
+  const uint32_t eager_flags = format::kVmaLocked | format::kVmaWipeOnFork |
                                format::kVmaHugetlb | format::kVmaDroppable;
   for (size_t i = 0; i < image.vmas.size(); ++i) {
     const Vma& v = image.vmas[i];

@@ -27,7 +27,7 @@ namespace ckpt::restorer {
 // (the arguments and environment behind /proc/PID/cmdline and environ),
 // executable areas (JIT code may hold rseq critical sections the launcher
 // inspects), and areas whose kernel flags would touch or hide pages (mlock,
-// MADV_DONTFORK, MADV_WIPEONFORK).
+// MADV_WIPEONFORK; MADV_DONTFORK areas are lazy).
 std::vector<bool> choose_lazy(const format::Image& image);
 
 // A page server on its way: started before the image is even read (its
