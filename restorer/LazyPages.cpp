@@ -9,6 +9,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sched.h>
 #include <sys/wait.h>
@@ -216,6 +217,7 @@ std::unique_ptr<LazyPages> start_page_server(int image_fd, const std::string& im
   auto lp = std::make_unique<LazyPages>();
   lp->learn = options.learn;
   lp->verbose = options.verbose;
+  lp->image_path = image_path;
   lp->uffd = ready_userfaultfd();
   if (image_path.size() >= sizeof(Spawn::path)) throw RestoreError("--lazy: the image's path is too long");
   int go[2];
@@ -267,7 +269,14 @@ std::unique_ptr<LazyPages> start_page_server(int image_fd, const std::string& im
 }
 
 void commit_lazy_areas(LazyPages& lp, const format::Image& image, const std::vector<bool>& lazy) {
-  std::string line = areas_digest(image, lazy) + (lp.learn ? " learn" : "") + (lp.verbose ? " verbose" : "") + "\n";
+  // With a working set beside the image (brought in after staging, unless
+  // it proves bad), the server holds background copying back until the
+  // program goes idle: copying while the program works slows it down
+  // (mmap_lock, the other core) for pages it does not need yet.
+  struct stat st;
+  const bool ws = !lp.learn && stat(working_set_path(lp.image_path).c_str(), &st) == 0 && S_ISREG(st.st_mode);
+  std::string line = areas_digest(image, lazy) + (lp.learn ? " learn" : "") + (lp.verbose ? " verbose" : "") +
+                     (ws ? " hold" : "") + "\n";
   if (::write(lp.go_fd, line.data(), line.size()) != ssize_t(line.size()))
     throw RestoreError(std::string("--lazy: cannot reach the page server: ") + std::strerror(errno));
 }
@@ -335,11 +344,12 @@ int run_page_server(int argc, char** argv) {
   while (::read(kServerGoFd, &c, 1) == 1 && c != '\n') said += c;
   if (said.empty()) return 0;  // the launcher stopped before: nothing to serve
   // The digest, then what else the launcher asks for, as words.
-  bool learn = false, verbose = false;
+  bool learn = false, verbose = false, hold = false;
   for (size_t sp; (sp = said.rfind(' ')) != std::string::npos; said.resize(sp)) {
     const std::string word = said.substr(sp + 1);
     learn |= word == "learn";
     verbose |= word == "verbose";
+    hold |= word == "hold";
   }
   auto give_up = [&](const std::string& why) {
     syscall(SYS_pidfd_send_signal, kServerPidFd, SIGKILL, nullptr, 0);
@@ -360,6 +370,7 @@ int run_page_server(int argc, char** argv) {
     setup.target_pidfd = kServerPidFd;
     setup.finish_now = &g_finish_now;
     setup.verbose = verbose;
+    setup.hold_until_idle = hold;
     if (learn) {
       const std::string path = working_set_path(argv[3]);
       const size_t slash = path.rfind('/');

@@ -35,6 +35,7 @@ std::vector<bool> choose_lazy(const format::Image& image);
 // chosen, confirmed just before the point of no return.
 struct LazyPages {
   bool learn = false, verbose = false;  // told to the server with the areas' digest
+  std::string image_path;               // whose IMAGE.ws, if there is one, makes the server hold back copying
   int uffd = -1;   // the launcher's copy; the trampoline registers the areas with it, then closes it
   int go_fd = -1;  // the launcher writes the areas' digest here, the trampoline one byte to start serving
   ~LazyPages();    // closing go_fd unstarted lets the server exit quietly

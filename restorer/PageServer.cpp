@@ -486,6 +486,7 @@ void Server::finish_learning(const char* why) {
 void Server::run() {
   const uint64_t started = now_ms();
   uint64_t prefetch_at = started + setup_.prefetch_delay_ms;
+  bool holding = setup_.hold_until_idle;
   uint64_t next_probe = 0;
   std::vector<pollfd> fds;
   for (;;) {
@@ -505,6 +506,14 @@ void Server::run() {
       if (why && !poisoned_) finish_learning(why);
       if (why && poisoned_) learning_ = false;
       if (!learning_ && !(setup_.finish_now && *setup_.finish_now)) prefetch_at = now_ms() + setup_.prefetch_delay_ms;
+    }
+    if (holding) {
+      const uint64_t now = now_ms();
+      if ((setup_.finish_now && *setup_.finish_now) || poisoned_ ||
+          now >= std::max(started, last_fault_ms_) + setup_.learn_idle_ms) {
+        holding = false;
+        if (!(setup_.finish_now && *setup_.finish_now)) prefetch_at = now + setup_.prefetch_delay_ms;
+      }
     }
     // Spaces that are gone, or fully copied: closing the uffd unregisters
     // what is left, whose pages then behave as never touched (zeros), which
@@ -532,10 +541,10 @@ void Server::run() {
     const uint64_t now = now_ms();
     int timeout = !retry_.empty()                  ? 1
                   : poisoned_                      ? 200
-                  : learning_                      ? 20
+                  : learning_ || holding           ? 20
                   : now >= prefetch_at             ? 0
                                                    : int(std::min<uint64_t>(prefetch_at - now, 200));
-    if ((now < prefetch_at || poisoned_) && now >= next_probe) {
+    if ((now < prefetch_at || holding || learning_ || poisoned_) && now >= next_probe) {
       for (Space& s : spaces_) s.dead = s.dead || (!s.target && gone(s));
       next_probe = now + 200;
     }
@@ -560,7 +569,7 @@ void Server::run() {
     for (auto& [s, address] : again) {
       if (!s->dead && !poisoned_) serve(*s, address);
     }
-    if (!poisoned_ && !learning_ && now_ms() >= prefetch_at && retry_.empty()) {
+    if (!poisoned_ && !learning_ && !holding && now_ms() >= prefetch_at && retry_.empty()) {
       for (Space& s : spaces_) {
         if (s.dead || s.next_chunk >= catalog_.chunks().size()) continue;
         if (prefetch(s) == Outcome::Dead) s.dead = true;

@@ -42,6 +42,10 @@ struct PageServerSetup {
   std::string ws_name, ws_shown;   // IMAGE.ws's base name; the path as the user gave it, for messages
   uint64_t image_id = 0;
   unsigned learn_idle_ms = 250;
+  // A working set was brought in before the program ran: background
+  // copying waits until the program goes idle by the same rule (counted
+  // from the start if it never faults); faults are served meanwhile.
+  bool hold_until_idle = false;
   unsigned learn_limit_ms = 60000;
 };
 

@@ -12,6 +12,8 @@
 #   3. the next --lazy restore of the image copies the working set's pages
 #      before the program runs (its --verbose line) and its server then
 #      serves no fault for them (its --verbose count);
+#      with copying not held back by the test, the server holds it back
+#      until the program is idle, then copies the rest and ends by itself;
 #   4. a working set with a flipped byte, and one left beside an image that
 #      a new dump replaced (stale), are ignored with one line saying why,
 #      and the restore goes on as a plain --lazy one;
@@ -81,6 +83,18 @@ copied=$(sed -n 's/^restore: working set .*: \([0-9]*\) pages copied and [0-9]* 
 ((FAULTS == 0)) ||
   fail "with the working set brought in, the server still served $FAULTS faults (plain --lazy: $plain_faults)"
 log "used: $copied pages brought in before the program ran; faults served $FAULTS (plain --lazy: $plain_faults)"
+
+# 3b. With a working set the server holds background copying back until
+# the program goes idle, then copies the rest and ends by itself.
+RESTORE_FLAGS="--lazy" restore_start idle "$WORK/app.ckpt"
+send idle touch
+wait_lines idle 1
+wait_lazy_server_gone "$WORK/app.ckpt"
+send idle check
+close_input idle
+wait_exit idle any
+grep -q '^PASS' "$WORK/idle.out" && ((EXIT_STATUS == 0)) ||
+  fail "after its page server ended by itself, the program did not PASS: $(head -n 3 "$WORK/idle.out")"
 
 # 4a. A corrupt working set is ignored, saying why.
 cp "$WORK/app.ckpt.ws" "$WORK/good.ws"
