@@ -151,7 +151,7 @@ def rows(b, results, med):
         row("w", f"{name} restore zstd:3 (vs cold start)", med(res["zstd"]), cold, zt)
         row("w", f"{name} restore raw (vs cold start)", med(res["raw"]), cold)
         row("w", f"{name} restore --lazy raw (vs cold start)", med(res["lazy"]), cold, lt)
-        row("w", f"{name} --lazy, learned working set (vs cold)", med(res["learned"]), cold)
+        row("w", f"{name} --lazy, learned working set (vs cold)", med(res["learned"]), cold, lt)
         row("w", f"{name} --lazy, learned (vs plain --lazy)", med(res["learned"]), med(res["lazy"]), 0.7)
         for note in res["notes"]:
             L.append(f"w    {note}")
