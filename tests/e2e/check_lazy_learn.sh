@@ -7,6 +7,8 @@
 # background copying held back, so that every page not yet in faults:
 #   1. --learn writes IMAGE.ws holding at least the 512 pages touched, and
 #      far fewer than the area's 8192;
+#      in a directory the server cannot write, one line says so and the
+#      program runs on;
 #   2. a plain --lazy restore of a copy of the image (no working set) serves
 #      at least one fault per 1 MiB chunk touched (16);
 #   3. the next --lazy restore of the image copies the working set's pages
@@ -42,7 +44,7 @@ lazy_run() {
   [[ $line == "answer 512" ]] || fail "$name: the restored program answered '$line' to touch, expected 'answer 512'"
   if [[ " $* " == *" --learn "* ]]; then
     for ((i = 0; i < WAIT_SECONDS * 20; i++)); do
-      grep -q 'recorded in' "$WORK/$name.err" && break
+      grep -qE 'recorded in|no working set recorded' "$WORK/$name.err" && break
       sleep 0.05
     done
   fi
@@ -68,6 +70,17 @@ learned=$(sed -n 's/^restore --lazy --learn: \([0-9]*\) pages in [0-9]* runs rec
   fail "--learn recorded '${learned}' pages, expected the 512 touched (and a few more), far fewer than 8192"
 ls "$WORK" | grep -q '\.tmp\.' && fail "a temporary file of the working set was left behind: $(ls "$WORK")"
 log "learned: $(grep 'recorded in' "$WORK/learn.err"); $FAULTS faults served while learning"
+
+# 1b. A directory the server cannot write (it keeps no capability, so not
+# even root's DAC override): one line, and the program runs on unharmed.
+mkdir "$WORK/ro"
+cp "$WORK/app.ckpt" "$WORK/ro/app.ckpt"
+chown nobody "$WORK/ro" 2>/dev/null && chmod 555 "$WORK/ro" || fail "cannot make $WORK/ro read-only for the test"
+lazy_run rolearn "$WORK/ro/app.ckpt" --learn
+grep -qE "^restore --lazy --learn: no working set recorded: cannot create app\.ckpt\.ws\.tmp\.[0-9]+: Permission denied$" \
+  "$WORK/rolearn.err" || fail "an unwritable directory did not give its one line: $(cat "$WORK/rolearn.err")"
+[[ -e $WORK/ro/app.ckpt.ws ]] && fail "a working set appeared in the read-only directory"
+chmod 755 "$WORK/ro"
 
 # 2. The control: the same image without a working set.
 lazy_run plain "$WORK/plain.ckpt"

@@ -92,3 +92,12 @@ TEST_CASE("command line: refusals") {
   CHECK(refusal({"--install-binfmt", "a"}) == "--install-binfmt and --uninstall-binfmt take no image");
   CHECK(refusal({"--uninstall-binfmt", "--check"}) == "--install-binfmt and --uninstall-binfmt take no image");
 }
+
+TEST_CASE("command line: --learn") {
+  CommandLine cl = parse({"--lazy", "--learn", "a"});
+  CHECK(cl.lazy);
+  CHECK(cl.learn);
+  CHECK_FALSE(parse({"--lazy", "a"}).learn);
+  CHECK(refusal({"--learn", "a"}) == "--learn records what a --lazy restore serves: it needs --lazy");
+  CHECK(refusal({"--lazy", "--learn=1", "a"}) == "option '--learn' does not take any arguments");
+}
