@@ -706,6 +706,21 @@ def plot(sweep, png):
     fig.savefig(png, dpi=110)
 
 
+def warm_start(b, a):
+    """Group warm (issue 18): bench/warm.py; its plot beside the restore plot, as benchmarks-warm.png."""
+    import warm
+    png = os.path.join(os.path.dirname(a.png), "benchmarks-warm.png") if a.png else None
+    L = [f"machine: {machine()}"] + warm.run(b, med, png)
+    if b.busy_groups:
+        L.append("WARNING: started on a busy machine: " + ", ".join(b.busy_groups)
+                 + ("; the timed processes ran SCHED_FIFO above them (CKPT_BENCH_RT=1)" if b.rt else ""))
+    elif b.rt:
+        L.append("timed processes ran SCHED_FIFO (CKPT_BENCH_RT=1)")
+    print("\n".join(L))
+    if png:
+        print(f"plot: {png}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", required=True)
@@ -713,7 +728,7 @@ def main():
     ap.add_argument("--work", required=True)
     ap.add_argument("--png")
     ap.add_argument("--quick", action="store_true", help="fewer runs and sizes (for trying the script)")
-    ap.add_argument("--only", choices=["tree", "tiny", "restore", "freeze", "migrate"],
+    ap.add_argument("--only", choices=["tree", "tiny", "restore", "freeze", "migrate", "warm"],
                     help="run one group alone (its baselines still in the same run)")
     a = ap.parse_args()
     b = Bench(a)
@@ -744,6 +759,11 @@ def main():
         if b.busy_groups:
             L.append("WARNING: started on a busy machine: " + ", ".join(b.busy_groups))
         print("\n".join(L))
+        print("\n".join(L))
+        return
+
+    if a.only == "warm":
+        warm_start(b, a)
         return
 
     if a.only == "tree":

@@ -9,6 +9,9 @@
 # huge-page floor, zstd:3 against raw from 1 MiB to 1 GiB; issue 18).
 # --only=freeze runs the freeze group alone (how long ckpt dump keeps a running
 # process stopped: zstd:19 against --compress none, and --snapshot; issue 17).
+# --only=warm runs the warm-start group alone (bench/warm.py: python3+numpy,
+# java, node; cold start against restore, until the program answers) and
+# writes docs/benchmarks-warm.png.
 # --only=tree runs the process-tree group alone (h: restore of a root with 8
 # children against fork of 8 children and against restore of the root alone;
 # PSS before and after), its baselines still measured in the same run.
@@ -48,6 +51,12 @@ need=()
 [[ -x $py ]] || need+=(python3)
 [[ -x $py ]] && "$py" -c 'import matplotlib' 2>/dev/null || need+=(python3-matplotlib)
 command -v gcc >/dev/null || need+=(gcc libc6-dev)
+# The warm-start group (--only=warm, issue 18): numpy, a JDK (javac too) and node.
+if [[ " ${only[*]} " == *" warm "* ]]; then
+  [[ -x $py ]] && "$py" -c 'import numpy' 2>/dev/null || need+=(python3-numpy)
+  command -v javac >/dev/null || need+=(default-jdk-headless)
+  command -v node >/dev/null || command -v nodejs >/dev/null || need+=(nodejs)
+fi
 if ! command -v criu >/dev/null && apt-cache policy criu 2>/dev/null | grep -q 'Candidate: [0-9]'; then
   need+=(criu)
 fi
@@ -77,6 +86,9 @@ gcc -O2 -static -o "$tools/tiny" "$repo/bench/tiny.c"  # issue 18's tiny static 
 gcc -O2 -o "$tools/tlaunch" "$repo/bench/tlaunch.c"
 gcc -O2 -o "$tools/vmread" "$repo/bench/vmread.c"
 gcc -O2 -o "$tools/treehog" "$repo/bench/treehog.c"
+if [[ " ${only[*]} " == *" warm "* ]]; then
+  javac -d "$tools" "$repo/bench/warm_java.java"
+fi
 
 echo "ckpt $(git -C "$repo" describe --always --dirty 2>/dev/null || echo '?'), built in $build"
 "$py" "$repo/bench/bench.py" --build "$build" --tools "$tools" --work "$tmp/work" \

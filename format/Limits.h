@@ -56,6 +56,10 @@ inline constexpr uint32_t kMaxPtys = 4096;               // /proc/sys/kernel/pty
 inline constexpr uint32_t kMaxPtyQueueBytes = 4096;
 inline constexpr uint32_t kPtyCcCount = 19;                // NCCS of the kernel's termios2
 inline constexpr uint32_t kMaxWindowDimension = 65535;  // each field of the terminal's struct winsize
+// A working-set file (IMAGE.ws, format/WorkingSet.h): runs of pages, and
+// pages in all (64 GiB); the restorer also needs every page in a lazy area.
+inline constexpr uint32_t kMaxWorkingSetRuns = 1u << 20;
+inline constexpr uint64_t kMaxWorkingSetPages = 1ull << 24;
 // Highest user address + 1 with 4-level paging (TASK_SIZE_MAX on x86-64).
 inline constexpr uint64_t kUserSpaceEnd = 0x00007ffffffff000ull;
 

@@ -10,7 +10,7 @@
 namespace ckpt::restorer {
 
 const char* const kUsage =
-    "usage: restore IMAGE [--lazy] [--check] [--verbose] [--host-clocks] [--inherit-fd N]...\n"
+    "usage: restore IMAGE [--lazy [--learn]] [--check] [--verbose] [--host-clocks] [--inherit-fd N]...\n"
     "                     [--external-fds=null] [--new-pids] [--pid-ns] [--progress | --no-progress]\n"
     "       restore --listen [ADDR:]PORT [--token-file FILE] [options above]\n"
     "       restore --install-binfmt | --uninstall-binfmt\n"
@@ -23,6 +23,9 @@ const char* const kUsage =
     "  --lazy     bring private anonymous memory in on first touch (and in the background)\n"
     "             instead of before the program runs again: start-up time independent of\n"
     "             memory size; a detached page server (ckpt-lazy) lives until all is in\n"
+    "  --learn    with --lazy: record the pages the program touches until it first goes idle\n"
+    "             (no new page for 250 ms) in IMAGE.ws; a later --lazy restore brings them\n"
+    "             in before the program runs\n"
     "  --check    validate the image against this machine and exit 0, restoring nothing\n"
     "  --verbose  say what is done, on stderr\n"
     "  --host-clocks  CLOCK_MONOTONIC and CLOCK_BOOTTIME read the host's values (ahead by the\n"
@@ -88,6 +91,7 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
     bool* flag = name == "--check"              ? &cl.check
                  : name == "--verbose"          ? &cl.verbose
                  : name == "--lazy"             ? &cl.lazy
+                 : name == "--learn"            ? &cl.learn
                  : name == "--host-clocks"      ? &cl.host_clocks
                  : name == "--new-pids"         ? &cl.new_pids
                  : name == "--pid-ns"           ? &cl.pid_ns
@@ -141,6 +145,7 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
   } else if (!cl.token_file.empty()) {
     throw UsageError("--token-file goes with --listen");
   }
+  if (cl.learn && !cl.lazy) throw UsageError("--learn records what a --lazy restore serves: it needs --lazy");
   if (cl.pid_ns && cl.new_pids)
     throw UsageError("--pid-ns gives every process its saved pid: --new-pids is for restores without it");
   return cl;

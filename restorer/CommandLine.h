@@ -13,7 +13,7 @@ extern const char* const kUsage;
 
 struct CommandLine {
   std::string image;
-  bool check = false, verbose = false, lazy = false, install_binfmt = false, uninstall_binfmt = false, help = false;
+  bool check = false, verbose = false, lazy = false, learn = false, install_binfmt = false, uninstall_binfmt = false, help = false;
   bool host_clocks = false;  // no time namespace: CLOCK_MONOTONIC/BOOTTIME are the host's
   std::vector<int> inherit_fds;  // in the order given, repeats kept
   bool external_null = false;    // --external-fds=null

@@ -9,6 +9,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sched.h>
 #include <sys/wait.h>
@@ -27,6 +28,7 @@
 #include "format/Hex.h"
 #include "restorer/PageServer.h"
 #include "restorer/RestoreError.h"
+#include "restorer/WorkingSet.h"
 #include "x86/Syscall.h"
 
 namespace ckpt::restorer {
@@ -59,7 +61,10 @@ std::vector<bool> choose_lazy(const format::Image& image) {
   std::sort(touched.begin(), touched.end());  // searched per VMA: a scan each would be V x threads
   // Huge-page memory takes whole huge pages from userfaultfd, and droppable
   // memory may be dropped under the server: both are filled eagerly.
-  const uint32_t eager_flags = format::kVmaLocked | format::kVmaDontFork | format::kVmaWipeOnFork |
+  // MADV_DONTFORK stays lazy (V8 marks node's heap so): a fork simply has
+  // no such area, and the server's copies into the fork's space fail with
+  // ENOENT, which settles those pages (e2e.lazy.state_dontfork).
+  const uint32_t eager_flags = format::kVmaLocked | format::kVmaWipeOnFork |
                                format::kVmaHugetlb | format::kVmaDroppable;
   for (size_t i = 0; i < image.vmas.size(); ++i) {
     const Vma& v = image.vmas[i];
@@ -139,8 +144,10 @@ void check_lazy_pages() { ::close(ready_userfaultfd()); }
 // reparented and never the restored process's child. The launcher reaps
 // the middle just before its point of no return. Fixed fds in the server:
 // a pidfd of this very process (the restored one), so that the server can
-// only ever signal it, never whatever process gets its number later.
-enum : int { kServerImageFd = 3, kServerUffd = 4, kServerGoFd = 5, kServerPidFd = 6, kServerFds = 7 };
+// only ever signal it, never whatever process gets its number later; and,
+// for --learn, the image's directory (O_PATH), where the server writes
+// IMAGE.ws (it runs in / and its image path may be relative).
+enum : int { kServerImageFd = 3, kServerUffd = 4, kServerGoFd = 5, kServerPidFd = 6, kServerWsDir = 7, kServerFds = 8 };
 constexpr size_t kSpawnStack = 64 * 1024;
 
 namespace {
@@ -206,8 +213,11 @@ LazyPages::~LazyPages() {
   if (spawn_area_) munmap(spawn_area_, 3 * kSpawnStack);
 }
 
-std::unique_ptr<LazyPages> start_page_server(int image_fd, const std::string& image_path) {
+std::unique_ptr<LazyPages> start_page_server(int image_fd, const std::string& image_path, PageServerOptions options) {
   auto lp = std::make_unique<LazyPages>();
+  lp->learn = options.learn;
+  lp->verbose = options.verbose;
+  lp->image_path = image_path;
   lp->uffd = ready_userfaultfd();
   if (image_path.size() >= sizeof(Spawn::path)) throw RestoreError("--lazy: the image's path is too long");
   int go[2];
@@ -222,14 +232,26 @@ std::unique_ptr<LazyPages> start_page_server(int image_fd, const std::string& im
     throw RestoreError(std::string("--lazy: cannot create the page server's pipe: ") + std::strerror(err));
   }
   lp->go_fd = go[1];
+  int dir = null;  // fd 7 of a server that does not learn: /dev/null, never an fd of the launcher's
+  if (options.learn) {
+    const size_t slash = image_path.rfind('/');
+    const std::string d = slash == std::string::npos ? "." : slash == 0 ? "/" : image_path.substr(0, slash);
+    dir = ::open(d.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (dir < 0) {
+      int err = errno;
+      ::close(null), ::close(go[0]), ::close(self);
+      throw RestoreError("--learn: cannot open the image's directory " + d + ": " + std::strerror(err));
+    }
+  }
   void* m = mmap(nullptr, 3 * kSpawnStack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (m == MAP_FAILED) {
     int err = errno;
     ::close(null), ::close(go[0]), ::close(self);
+    if (dir != null) ::close(dir);
     throw RestoreError(std::string("--lazy: cannot map the page server's start-up stacks: ") + std::strerror(err));
   }
   lp->spawn_area_ = static_cast<uint8_t*>(m);
-  auto* s = new (m) Spawn{{null, null, -1, image_fd, lp->uffd, go[0], self}, {}, environ, {}, {}};
+  auto* s = new (m) Spawn{{null, null, -1, image_fd, lp->uffd, go[0], self, dir}, {}, environ, {}, {}};
   std::snprintf(s->target, sizeof s->target, "%d", int(getpid()));
   std::memcpy(s->path, image_path.c_str(), image_path.size() + 1);
   s->argv[0] = "restore", s->argv[1] = "--page-server", s->argv[2] = s->target, s->argv[3] = s->path;
@@ -241,12 +263,20 @@ std::unique_ptr<LazyPages> start_page_server(int image_fd, const std::string& im
   int err = errno;
   x86::set_signal_mask(s->mask);
   ::close(null), ::close(go[0]), ::close(self);  // the middle has copies: its fd table was copied at the clone
+  if (dir != null) ::close(dir);
   if (lp->middle_ < 0) throw RestoreError(std::string("--lazy: cannot start the page server: ") + std::strerror(err));
   return lp;
 }
 
 void commit_lazy_areas(LazyPages& lp, const format::Image& image, const std::vector<bool>& lazy) {
-  std::string line = areas_digest(image, lazy) + "\n";
+  // With a working set beside the image (brought in after staging, unless
+  // it proves bad), the server holds background copying back until the
+  // program goes idle: copying while the program works slows it down
+  // (mmap_lock, the other core) for pages it does not need yet.
+  struct stat st;
+  const bool ws = !lp.learn && stat(working_set_path(lp.image_path).c_str(), &st) == 0 && S_ISREG(st.st_mode);
+  std::string line = areas_digest(image, lazy) + (lp.learn ? " learn" : "") + (lp.verbose ? " verbose" : "") +
+                     (ws ? " hold" : "") + "\n";
   if (::write(lp.go_fd, line.data(), line.size()) != ssize_t(line.size()))
     throw RestoreError(std::string("--lazy: cannot reach the page server: ") + std::strerror(errno));
 }
@@ -313,6 +343,14 @@ int run_page_server(int argc, char** argv) {
   char c;
   while (::read(kServerGoFd, &c, 1) == 1 && c != '\n') said += c;
   if (said.empty()) return 0;  // the launcher stopped before: nothing to serve
+  // The digest, then what else the launcher asks for, as words.
+  bool learn = false, verbose = false, hold = false;
+  for (size_t sp; (sp = said.rfind(' ')) != std::string::npos; said.resize(sp)) {
+    const std::string word = said.substr(sp + 1);
+    learn |= word == "learn";
+    verbose |= word == "verbose";
+    hold |= word == "hold";
+  }
   auto give_up = [&](const std::string& why) {
     syscall(SYS_pidfd_send_signal, kServerPidFd, SIGKILL, nullptr, 0);
     std::fprintf(stderr, "restore --lazy: %s; the restored process %d was killed\n", why.c_str(), int(target));
@@ -331,6 +369,17 @@ int run_page_server(int argc, char** argv) {
     setup.target = target;
     setup.target_pidfd = kServerPidFd;
     setup.finish_now = &g_finish_now;
+    setup.verbose = verbose;
+    setup.hold_until_idle = hold;
+    if (learn) {
+      const std::string path = working_set_path(argv[3]);
+      const size_t slash = path.rfind('/');
+      setup.learn = true;
+      setup.ws_dir_fd = kServerWsDir;
+      setup.ws_name = slash == std::string::npos ? path : path.substr(slash + 1);
+      setup.ws_shown = path;
+      setup.image_id = format::image_identity(reader);
+    }
     if (const char* d = std::getenv("CKPT_LAZY_PREFETCH_DELAY_MS")) setup.prefetch_delay_ms = unsigned(std::atoi(d));
     serve_pages(reader, setup);
   } catch (const std::exception& e) {

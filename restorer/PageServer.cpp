@@ -31,6 +31,8 @@
 #include "format/FormatError.h"
 #include "format/Hex.h"
 #include "format/Limits.h"
+#include "format/WorkingSet.h"
+#include "restorer/WorkingSet.h"
 
 namespace ckpt::restorer {
 
@@ -60,6 +62,12 @@ struct Space {
 
 enum class Outcome { Done, Retry, Dead };
 
+uint64_t now_ms() {
+  timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return uint64_t(t.tv_sec) * 1000 + uint64_t(t.tv_nsec) / 1000000;
+}
+
 // The saved side: which pages exist, where each chunk's bytes are.
 class Catalog {
  public:
@@ -88,6 +96,11 @@ class Catalog {
     if (it == chunks_.begin()) return nullptr;
     const PageChunk* c = *(it - 1);
     return saved < c->vaddr + c->size() ? c : nullptr;
+  }
+  // The saved page of a bit index (index()'s inverse).
+  uint64_t address(uint64_t i) const {
+    size_t a = size_t(std::upper_bound(base_.begin(), base_.end(), i) - base_.begin()) - 1;
+    return areas_[a].start + (i - base_[a]) * kPageSize;
   }
   // First chunk starting at or after `saved` (its vaddr), or ~0.
   uint64_t next_chunk_start(uint64_t saved) const {
@@ -133,6 +146,8 @@ class Server {
     for (const format::Vma& v : setup.areas) s.regions.push_back({v.start, v.end, v.start});
     s.resolved.assign((catalog_.pages() + 63) / 64, 0);
     spaces_.push_back(std::move(s));
+    learning_ = setup.learn;
+    if (learning_) learned_.assign((catalog_.pages() + 63) / 64, 0);
   }
   [[noreturn]] void run();
 
@@ -168,12 +183,17 @@ class Server {
   void learn_process(Space& s, pid_t tid);
   bool kill_space(Space& s);
   void corrupt(const format::FormatError& e);
+  void finish_learning(const char* why);
 
   Catalog catalog_;
   const PageServerSetup& setup_;
   std::list<Space> spaces_;
   std::vector<std::pair<Space*, uint64_t>> retry_;  // faults to serve again once events are applied
   bool poisoned_ = false;  // a chunk proved corrupt: nothing more is served, every process is killed
+  uint64_t target_faults_ = 0;     // faults of the restored process served (--verbose says how many)
+  bool learning_ = false;          // --learn, until the restored process goes idle
+  std::vector<uint64_t> learned_;  // bit per saved page (Catalog index): faulted on while learning
+  uint64_t last_fault_ms_ = 0;     // of the restored process; 0: none yet
 };
 
 // Copies (or, with no data, maps zeros into) the unresolved pages of the
@@ -238,9 +258,10 @@ Outcome Server::fault(Space& s, uint64_t address) {
     try {
       const uint8_t* data = catalog_.load(*c);
       uint64_t end = c->vaddr + c->size();
-      uint64_t first_end = std::min(end, saved + kFirstWindow);
+      // Learning: this page alone, so that the next page touched faults too.
+      uint64_t first_end = std::min(end, saved + (learning_ ? kPageSize : kFirstWindow));
       o = fill(s, saved, first_end, data + (saved - c->vaddr));
-      if (o == Outcome::Done) o = fill(s, c->vaddr, end, data);
+      if (o == Outcome::Done && !learning_) o = fill(s, c->vaddr, end, data);
     } catch (const format::FormatError& e) {
       corrupt(e);
       return Outcome::Done;  // the faulting process has been killed, or will be at its next fault
@@ -248,7 +269,7 @@ Outcome Server::fault(Space& s, uint64_t address) {
   } else if (!is_resolved(s, catalog_.index(saved))) {
     // Never saved (untouched or all zeros at the dump): a run of zero pages.
     settled = false;
-    uint64_t end = std::min({catalog_.next_chunk_start(saved), saved + kZeroRun});
+    uint64_t end = std::min({catalog_.next_chunk_start(saved), saved + (learning_ ? kPageSize : kZeroRun)});
     o = fill(s, saved, end, nullptr);
   }
   if (o != Outcome::Done || !settled) return o;
@@ -313,6 +334,15 @@ void Server::handle(Space& s, const uffd_msg& m) {
   switch (m.event) {
     case UFFD_EVENT_PAGEFAULT:
       if (s.pidfd < 0) learn_process(s, pid_t(m.arg.pagefault.feat.ptid));
+      if (s.target) {
+        ++target_faults_;
+        uint64_t saved;
+        if (learning_ && to_saved(s, m.arg.pagefault.address & ~uint64_t(kPageSize - 1), &saved)) {
+          int64_t i = catalog_.index(saved);
+          if (i >= 0) learned_[i / 64] |= uint64_t(1) << (i % 64);
+        }
+        last_fault_ms_ = now_ms();
+      }
       if (poisoned_) {
         kill_space(s);  // its memory can no longer be completed
         break;
@@ -426,18 +456,65 @@ void Server::corrupt(const format::FormatError& e) {
                e.what(), int(setup_.target));
 }
 
-static uint64_t now_ms() {
-  timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return uint64_t(t.tv_sec) * 1000 + uint64_t(t.tv_nsec) / 1000000;
+// Writes what was learned as IMAGE.ws; from here on the server serves as
+// without --learn. A working set that cannot be written costs only speed:
+// one line says why.
+void Server::finish_learning(const char* why) {
+  learning_ = false;
+  format::WorkingSet ws;
+  ws.image_id = setup_.image_id;
+  for (uint64_t w = 0; w < learned_.size(); ++w)
+    for (uint64_t bits = learned_[w]; bits; bits &= bits - 1) {
+      const uint64_t a = catalog_.address(w * 64 + uint64_t(__builtin_ctzll(bits)));
+      if (!ws.runs.empty() && ws.runs.back().start + ws.runs.back().pages * kPageSize == a)
+        ++ws.runs.back().pages;
+      else
+        ws.runs.push_back({a, 1});
+    }
+  learned_.clear();
+  try {
+    write_working_set(setup_.ws_dir_fd, setup_.ws_name, ws);
+    if (setup_.verbose)
+      std::fprintf(stderr, "restore --lazy --learn: %llu pages in %zu runs recorded in %s (%s)\n",
+                   (unsigned long long)ws.page_count(), ws.runs.size(), setup_.ws_shown.c_str(), why);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "restore --lazy --learn: no working set recorded: %s\n", e.what());
+  }
+  close(setup_.ws_dir_fd);
 }
 
 void Server::run() {
-  uint64_t prefetch_at = now_ms() + setup_.prefetch_delay_ms;
+  const uint64_t started = now_ms();
+  uint64_t prefetch_at = started + setup_.prefetch_delay_ms;
+  bool holding = setup_.hold_until_idle;
   uint64_t next_probe = 0;
   std::vector<pollfd> fds;
   for (;;) {
     if (setup_.finish_now && *setup_.finish_now) prefetch_at = 0;
+    if (learning_) {
+      // Ends at the first quiet spell after the first fault (the program
+      // has answered and waits), at the limit, at the restored process's
+      // end, or when told to finish.
+      const uint64_t now = now_ms();
+      const bool target_alive = std::any_of(spaces_.begin(), spaces_.end(), [](const Space& s) { return s.target && !s.dead; });
+      const char* why = !target_alive                                                ? "the restored process ended"
+                        : setup_.finish_now && *setup_.finish_now                   ? "told to finish"
+                        : poisoned_                                                  ? "the image proved corrupt"
+                        : now >= started + setup_.learn_limit_ms                     ? "time limit reached"
+                        : last_fault_ms_ && now >= last_fault_ms_ + setup_.learn_idle_ms ? "the program went idle"
+                                                                                      : nullptr;
+      if (why && !poisoned_) finish_learning(why);
+      if (why && poisoned_) learning_ = false;
+      if (!learning_ && !(setup_.finish_now && *setup_.finish_now)) prefetch_at = now_ms() + setup_.prefetch_delay_ms;
+    }
+    if (holding) {
+      const uint64_t now = now_ms();
+      if ((setup_.finish_now && *setup_.finish_now) || poisoned_ ||
+          now >= std::max(started, last_fault_ms_) + setup_.learn_idle_ms) {
+        holding = false;
+        if (!(setup_.finish_now && *setup_.finish_now)) prefetch_at = now + setup_.prefetch_delay_ms;
+      }
+    }
     // Spaces that are gone, or fully copied: closing the uffd unregisters
     // what is left, whose pages then behave as never touched (zeros), which
     // is what they are. Once poisoned, only spaces whose process is dead.
@@ -454,13 +531,20 @@ void Server::run() {
         ++it;
       }
     }
-    if (spaces_.empty()) _exit(poisoned_ ? 1 : 0);
+    if (spaces_.empty()) {
+      if (learning_) finish_learning("the restored process ended");
+      if (setup_.verbose)
+        std::fprintf(stderr, "restore --lazy: the page server served %llu page faults of the restored process\n",
+                     (unsigned long long)target_faults_);
+      _exit(poisoned_ ? 1 : 0);
+    }
     const uint64_t now = now_ms();
     int timeout = !retry_.empty()                  ? 1
                   : poisoned_                      ? 200
+                  : learning_ || holding           ? 20
                   : now >= prefetch_at             ? 0
                                                    : int(std::min<uint64_t>(prefetch_at - now, 200));
-    if ((now < prefetch_at || poisoned_) && now >= next_probe) {
+    if ((now < prefetch_at || holding || learning_ || poisoned_) && now >= next_probe) {
       for (Space& s : spaces_) s.dead = s.dead || (!s.target && gone(s));
       next_probe = now + 200;
     }
@@ -485,7 +569,7 @@ void Server::run() {
     for (auto& [s, address] : again) {
       if (!s->dead && !poisoned_) serve(*s, address);
     }
-    if (!poisoned_ && now_ms() >= prefetch_at && retry_.empty()) {
+    if (!poisoned_ && !learning_ && !holding && now_ms() >= prefetch_at && retry_.empty()) {
       for (Space& s : spaces_) {
         if (s.dead || s.next_chunk >= catalog_.chunks().size()) continue;
         if (prefetch(s) == Outcome::Dead) s.dead = true;

@@ -15,6 +15,7 @@
 #include <signal.h>
 #include <sys/types.h>
 
+#include <string>
 #include <vector>
 
 #include "format/ImageReader.h"
@@ -29,6 +30,23 @@ struct PageServerSetup {
   const volatile sig_atomic_t* finish_now = nullptr;  // set by SIGTERM/HUP/INT: copy everything now, then exit
   std::vector<format::Vma> areas;  // the lazy areas as saved, sorted by address
   unsigned prefetch_delay_ms = 0;  // background copying starts this long after the go byte (tests)
+  bool verbose = false;            // on stderr: what was learned; faults served, when the server ends
+  // restore --lazy --learn: record the saved pages the restored process
+  // faults on, from its start until it goes idle (no new fault for
+  // learn_idle_ms after its first one, or learn_limit_ms in all, or its
+  // end), then write them as ws_name in ws_dir_fd (WorkingSet.h). While it
+  // learns, a fault gets only its own page and background copying waits,
+  // so that every page touched is seen.
+  bool learn = false;
+  int ws_dir_fd = -1;
+  std::string ws_name, ws_shown;   // IMAGE.ws's base name; the path as the user gave it, for messages
+  uint64_t image_id = 0;
+  unsigned learn_idle_ms = 250;
+  // A working set was brought in before the program ran: background
+  // copying waits until the program goes idle by the same rule (counted
+  // from the start if it never faults); faults are served meanwhile.
+  bool hold_until_idle = false;
+  unsigned learn_limit_ms = 60000;
 };
 
 // Runs the server and exits the process (status 0 when every area is

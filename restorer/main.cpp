@@ -32,6 +32,7 @@
 #include "restorer/ImageSource.h"
 #include "restorer/Descriptors.h"
 #include "restorer/LazyPages.h"
+#include "restorer/WorkingSet.h"
 #include "restorer/Launch.h"
 #include "restorer/MachineCheck.h"
 #include "restorer/RestoreError.h"
@@ -117,7 +118,7 @@ int main(int argc, char** argv) {
     int fd = restorer::open_image_source(cl);  // a file, standard input or --listen
     // The page server starts first: its exec overlaps all that follows.
     std::unique_ptr<restorer::LazyPages> lazy_pages;
-    if (lazy && !check_only && !cl.pid_ns) lazy_pages = restorer::start_page_server(fd, image_path);
+    if (lazy && !check_only && !cl.pid_ns) lazy_pages = restorer::start_page_server(fd, image_path, {cl.learn, verbose});
     format::ImageReader reader(fd);
     const format::Image& image = reader.image();
     if (cl.pid_ns) restorer::check_pid_namespace(reader);
@@ -156,7 +157,7 @@ int main(int argc, char** argv) {
       restorer::enter_pid_namespace(reader, terminal.leads_own_group());
       terminal.lead_saved_group();
       self = x86::parse_maps(x86::read_proc_file("/proc/self/maps"));
-      if (lazy) lazy_pages = restorer::start_page_server(fd, image_path);
+      if (lazy) lazy_pages = restorer::start_page_server(fd, image_path, {cl.learn, verbose});
     }
     restorer::AddressPlan plan = restorer::plan_addresses(image, self, restorer::home_size(image),
                                                           restorer::vdso_scratch_size(image, fit.vdso));
@@ -183,6 +184,7 @@ int main(int argc, char** argv) {
       restorer::StageProgress progress(image, plan, cl);
       restorer::stage_memory(reader, fit, plan, files);
     }
+    if (lazy_pages && !cl.learn) restorer::bring_in_working_set(reader, plan, image_path, verbose);
     restorer::check_launch(image, fit, plan);
     if (lazy_pages) restorer::confirm_page_server(*lazy_pages);
     // Single-threaded from here (the stager's threads and the lazy

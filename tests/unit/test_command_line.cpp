@@ -115,4 +115,11 @@ TEST_CASE("command line: --version, --progress, --no-progress") {
   CHECK(!parse({"app.ckpt"}).progress);
   CHECK(refusal({"app.ckpt", "--progress", "--no-progress"}) == "--progress and --no-progress exclude each other");
   CHECK(refusal({"--version=2"}) == "option '--version' does not take any arguments");
+TEST_CASE("command line: --learn") {
+  CommandLine cl = parse({"--lazy", "--learn", "a"});
+  CHECK(cl.lazy);
+  CHECK(cl.learn);
+  CHECK_FALSE(parse({"--lazy", "a"}).learn);
+  CHECK(refusal({"--learn", "a"}) == "--learn records what a --lazy restore serves: it needs --lazy");
+  CHECK(refusal({"--lazy", "--learn=1", "a"}) == "option '--learn' does not take any arguments");
 }
