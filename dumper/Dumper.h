@@ -24,6 +24,8 @@ struct DumpOptions {
   bool tcp_established = false;  // carry established TCP connections with TCP_REPAIR (needs CAP_NET_ADMIN)
   bool executable = false;  // u+x on the image, for ./IMAGE through binfmt_misc
   format::Compression compression;
+  // --copies-return TID:FD:VALUE (libckpt; dumper/CopiesReturn.h), "" when not given
+  std::string copies_return;
 };
 
 struct DumpReport {

@@ -19,6 +19,7 @@
 
 #include "dumper/Dumper.h"
 #include "dumper/Inspect.h"
+#include "dumper/RunAndDump.h"
 #include "dumper/Tracee.h"
 #include "format/FormatError.h"
 #include "format/Printable.h"
@@ -33,7 +34,9 @@ const char* kUsage =
     "                [--inherit-outside-sockets] [--tcp-established]\n"
     "       ckpt inspect FILE [--json]\n"
     "       ckpt verify FILE\n"
-    "       ckpt run FILE [--lazy] [--new-pids] [--pid-ns] [--inherit-fd N]... [--external-fds=null]\n";
+    "       ckpt run FILE [--lazy] [--new-pids] [--pid-ns] [--inherit-fd N]... [--external-fds=null]\n"
+    "       ckpt run -o FILE (--when-output REGEX | --after SECONDS | --on-signal SIG) [--kill] [--compress C]\n"
+    "                [--ignore-fds] -- CMD ARGS...   (start CMD, dump it then; -o tells this form apart)\n";
 
 struct UsageError : std::runtime_error {
   using std::runtime_error::runtime_error;
@@ -79,7 +82,7 @@ int cmd_dump(const std::vector<std::string>& args) {
       "kill", po::bool_switch(&o.kill))("single", po::bool_switch(&o.single))("ignore-fds", po::bool_switch(&o.ignore_fds))(
       "inherit-outside-sockets", po::bool_switch(&o.inherit_outside_sockets))(
       "compress", po::value(&compress))("executable", po::bool_switch(&o.executable))(
-      "tcp-established", po::bool_switch(&o.tcp_established));
+      "tcp-established", po::bool_switch(&o.tcp_established))("copies-return", po::value(&o.copies_return));
   parse(args, opts, "pid", 1);
   size_t used = 0;
   try {
@@ -172,7 +175,7 @@ int main(int argc, char** argv) {
     if (cmd == "dump") return cmd_dump(args);
     if (cmd == "inspect") return cmd_inspect(args);
     if (cmd == "verify") return cmd_verify(args);
-    if (cmd == "run") return cmd_run(args, argv[0]);
+    if (cmd == "run") return dumper::is_run_and_dump(args) ? dumper::run_and_dump(args) : cmd_run(args, argv[0]);
     throw UsageError("unknown command '" + cmd + "'");
   } catch (const UsageError& e) {
     std::fprintf(stderr, "ckpt: %s\n%s", format::printable(e.what()).c_str(), kUsage);
