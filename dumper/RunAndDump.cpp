@@ -139,17 +139,22 @@ class OutputWatch {
   // Waits up to `ms` (-1: no limit) for output; true once REGEX matched.
   bool pump(int ms) {
     pollfd p[2];
+    Stream* of[2];
     int n = 0;
     for (auto& s : streams_)
-      if (s.fd >= 0) p[n++] = {s.fd, POLLIN, 0};
+      if (s.fd >= 0) {
+        of[n] = &s;
+        p[n++] = {s.fd, POLLIN, 0};
+      }
     if (n == 0) {
       if (ms > 0) poll(nullptr, 0, ms);
       return false;
     }
     if (poll(p, nfds_t(n), ms) <= 0) return false;
     bool matched = false;
-    for (auto& s : streams_) {
-      if (s.fd < 0) continue;
+    for (int i = 0; i < n; ++i) {
+      if (!p[i].revents) continue;
+      Stream& s = *of[i];
       char buf[65536];
       ssize_t r = read(s.fd, buf, sizeof buf);
       if (r < 0 && (errno == EINTR || errno == EAGAIN)) continue;
