@@ -9,6 +9,12 @@
 # python/examples (a warm SQLite worker checkpointed once, one fresh copy
 # per test) and every test passes.
 source "$(dirname "$0")/lib.sh"
+# The programs below checkpoint themselves with what they inherit: nothing
+# but 0-2 (an fd left open by the test runner would be an outside pipe end).
+for fd in /proc/$$/fd/*; do
+  fd=${fd##*/}
+  ((fd > 2)) && eval "exec $fd>&-"
+done
 
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 export CKPT_LIB=$(cd "$PROGRAMS/../../lib" && pwd)/libckpt.so
