@@ -32,6 +32,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/* _Fork (glibc 2.34): a fork that runs no pthread_atfork handler, so the
+ * program's handlers never see libckpt's short-lived children, and is
+ * async-signal-safe, as the middle child and the helper need. */
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
+#define plain_fork _Fork
+#else
+#define plain_fork fork
+#endif
+
 #ifndef CKPT_INSTALLED_BIN
 #define CKPT_INSTALLED_BIN "/usr/local/bin/ckpt"
 #endif
@@ -153,7 +162,7 @@ static void run_helper(int out, const char *exe, char *const argv[]) {
    * the helper or the dumper: only 0-2 and the pipe. */
   syscall(SYS_close_range, 4u, ~0u, 0u);
   fcntl(3, F_SETFD, FD_CLOEXEC);
-  pid_t d = fork();
+  pid_t d = plain_fork();
   if (d == 0) {
     extern char **environ;
     execve(exe, argv, environ);
@@ -245,13 +254,13 @@ int ckpt_checkpoint(const char *path, unsigned flags) {
   }
   argv[argc] = NULL;
 
-  pid_t middle = fork();
+  pid_t middle = plain_fork();
   if (middle < 0) {
     fail(CKPT_E_SYSTEM, "ckpt_checkpoint: fork: %s", strerror(errno));
     goto out;
   }
   if (middle == 0) {
-    pid_t helper = fork();
+    pid_t helper = plain_fork();
     if (helper == 0) run_helper(report[1], exe, argv);
     write_all(pidpipe[1], (const char *)&helper, sizeof helper);
     _exit(helper < 0);
