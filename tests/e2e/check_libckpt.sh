@@ -8,7 +8,10 @@
 # dumper missing (CKPT_E_NODUMPER 2), an unwritable output path
 # (CKPT_E_DUMP 4, ckpt's line naming it) and the dumper killed in the
 # middle of the dump (CKPT_FAULT=kill, CKPT_E_DUMP): the caller gets the
-# code and a message and runs on, neither stopped nor traced.
+# code and a message and runs on, neither stopped nor traced. And
+# libckpt's own refusals: no path, unknown flags, a 65th hook, a second
+# checkpoint while one runs (CKPT_E_BUSY), a dumper failing without a
+# word, a child subreaper caller.
 source "$(dirname "$0")/lib.sh"
 
 caller=$PROGRAMS/libckpt_caller
@@ -49,4 +52,12 @@ CKPT_BIN=$CKPT CKPT_FAULT=kill CKPT_FAULT_AT=6 run_caller killed 2 "$WORK/k.ckpt
 grep -q '^error 4 .*signal 9' "$WORK/killed.out" || fail "dumper killed: message does not say so"
 [[ -e $WORK/k.ckpt ]] && fail "dumper killed: an image was committed"
 log "errors reported with code and message, caller running"
+
+# libckpt's own refusals (tests/programs/libckpt_errors.c); the slow dumper
+# holds the first checkpoint while a second one is tried.
+printf '#!/bin/sh\nsleep 1\necho "ckpt: slow and failing" >&2\nexit 1\n' >"$WORK/slow-ckpt"
+chmod +x "$WORK/slow-ckpt"
+(cd "$WORK" && timeout 120 "$PROGRAMS/libckpt_errors" "$WORK/slow-ckpt" >"$WORK/errors.out" 2>"$WORK/errors.err") ||
+  fail "libckpt_errors failed"
+grep -q '^PASS' "$WORK/errors.out" || fail "libckpt_errors: no PASS"
 log PASS
