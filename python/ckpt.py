@@ -12,9 +12,10 @@ makes of it; it raises CkptError (with .code and the message) otherwise,
 and the original then runs on. Other Python threads keep running while the
 dump is taken (the call releases the GIL) and are in the image.
 
-Every restored copy starts from the same memory: the `random` module, uuid4
-(through os.urandom it is fine), numpy's generators and any id counter give
-every copy the same sequence. Register what must differ:
+Every restored copy starts from the same memory: the `random` module,
+numpy's generators and any counter give every copy the same sequence
+(os.urandom, secrets and uuid.uuid4 draw from the kernel and differ).
+Register what must differ:
 
     ckpt.on_restore(random.seed)        # each copy draws its own numbers
 
