@@ -218,7 +218,7 @@ static int after_restore(void) {
   return CKPT_RESTORED;
 }
 
-int ckpt_checkpoint(const char *path, unsigned flags) {
+static int checkpoint_once(const char *path, unsigned flags) {
   if (!path || !*path) return fail(CKPT_E_INVAL, "ckpt_checkpoint: no output path");
   if (flags & ~(CKPT_IGNORE_FDS | CKPT_NO_COMPRESS)) return fail(CKPT_E_INVAL, "ckpt_checkpoint: unknown flags %#x", flags);
   int subreaper = 0;
@@ -332,4 +332,16 @@ out:
   }
   pthread_mutex_unlock(&busy);
   return result;
+}
+
+/* A signal the calling thread handles just as the dumper seizes it takes
+ * the thread out of its read: the dump is refused, untouched, and taken
+ * again (docs/architecture.md, "Known gaps"). */
+int ckpt_checkpoint(const char *path, unsigned flags) {
+  int r = -1;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    r = checkpoint_once(path, flags);
+    if (r != -1 || last_code != CKPT_E_DUMP || !strstr(last_message, "is not waiting in read(")) break;
+  }
+  return r;
 }

@@ -55,7 +55,8 @@ log "errors reported with code and message, caller running"
 
 # libckpt's own refusals (tests/programs/libckpt_errors.c); the slow dumper
 # holds the first checkpoint while a second one is tried.
-printf '#!/bin/sh\nsleep 1\necho "ckpt: slow and failing" >&2\nexit 1\n' >"$WORK/slow-ckpt"
+printf '#!/bin/sh\n: >started\nwhile [ ! -e release ]; do sleep 0.01; done\necho "ckpt: slow and failing" >&2\nexit 1\n' \
+  >"$WORK/slow-ckpt"
 chmod +x "$WORK/slow-ckpt"
 (cd "$WORK" && timeout 120 "$PROGRAMS/libckpt_errors" "$WORK/slow-ckpt" >"$WORK/errors.out" 2>"$WORK/errors.err") ||
   fail "libckpt_errors failed"

@@ -3,12 +3,13 @@
  * code and a message, the caller going on (tests/e2e/check_libckpt.sh):
  * no path, unknown flags, more hooks than the limit, a NULL hook, a second
  * checkpoint while one is in progress (SLOW_DUMPER stands in for ckpt: it
- * sleeps, then fails), a dumper that fails without a word, and a caller
+ * creates ./started, waits for ./release, then fails), a dumper that fails without a word, and a caller
  * that is a child subreaper.
  */
 #include <pthread.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include "ckpt/ckpt.h"
@@ -51,16 +52,14 @@ int main(int argc, char **argv)
 	setenv("CKPT_BIN", argv[1], 1);
 	pthread_t t;
 	pthread_create(&t, NULL, slow_checkpoint, NULL);
-	/* The slow dumper is running once the other thread holds the lock:
-	 * retry until the second call is refused as busy (up to 20 s). */
-	int r = 0;
-	for (int i = 0; i < 2000; ++i) {
-		r = ckpt_checkpoint("other.ckpt", 0);
-		if (r == -1 && ckpt_error() == CKPT_E_BUSY)
-			break;
+	/* The slow dumper creates "started" in the current folder, then waits
+	 * for "release": in between, the first checkpoint is in progress. */
+	for (int i = 0; i < 6000 && access("started", F_OK) != 0; ++i)
 		usleep(10000);
-	}
-	expect(r, CKPT_E_BUSY, "second checkpoint at once");
+	if (access("started", F_OK) != 0)
+		FAIL("the slow dumper never started");
+	expect(ckpt_checkpoint("other.ckpt", 0), CKPT_E_BUSY, "second checkpoint at once");
+	close(open("release", O_WRONLY | O_CREAT, 0600));
 	void *first;
 	pthread_join(t, &first);
 	if ((long)first != -1)
