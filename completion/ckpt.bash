@@ -33,7 +33,7 @@ _ckpt() {
   done
   case $cmd in
     dump)
-      opts="-o --output --kill --single --compress --ignore-fds --inherit-outside-sockets --tcp-established --executable --json --snapshot --progress --no-progress --help"
+      opts="-o --output --kill --single --compress --ignore-fds --inherit-outside-sockets --tcp-established --executable --copies-return --json --snapshot --progress --no-progress --help"
       case $prev in
         -o | --output) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return ;;
         --compress) COMPREPLY=($(compgen -W "none zstd zstd:1 zstd:3 zstd:9 zstd:19" -- "$cur")); return ;;

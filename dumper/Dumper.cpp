@@ -19,6 +19,7 @@
 #include "dumper/Credentials.h"
 #include "dumper/Scheduling.h"
 #include "dumper/AddressSpace.h"
+#include "dumper/CopiesReturn.h"
 #include "dumper/Descriptors.h"
 #include "dumper/Pty.h"
 #include "dumper/GuardRegions.h"
@@ -334,6 +335,8 @@ DumpReport dump(const DumpOptions& o) {
   const auto t_start = std::chrono::steady_clock::now();
   ImageFile::check_path(o.output, o.connection);  // before the process is touched
   check_target(o.pid);
+  const CopiesReturn copies_return = parse_copies_return(o.copies_return);
+  if (copies_return.active()) wait_for_read(o.pid, copies_return);
   // Memory for the copy of the pages, touched now rather than while the tree waits.
   CopyArena arena;
   if (!o.kill && !o.snapshot) {
@@ -368,6 +371,7 @@ DumpReport dump(const DumpOptions& o) {
   const UnixSocketSet unix_sockets = read_tree_unix_sockets(live, o.pid);
   for (size_t i = 0; i < ms.size(); ++i)
     if (ms[i].tracee) records[i] = read_member(*ms[i].tracee, o.pid, pty_ends, terminal, unix_sockets, o, r, tcp);
+  if (copies_return.active()) apply_copies_return(records[0].image, copies_return);
   if (!o.kill)
     for (std::string& w : tcp.running_warnings()) r.warnings.push_back(std::move(w));
   format::ProcessTree record = tree.record();

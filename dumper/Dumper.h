@@ -34,6 +34,8 @@ struct DumpOptions {
   // Called after each batch of pages is written, with the bytes of memory
   // saved so far (the progress line, common/Progress.h); may be empty.
   std::function<void(uint64_t)> on_memory_written;
+  // --copies-return TID:FD:VALUE (libckpt; dumper/CopiesReturn.h), "" when not given
+  std::string copies_return;
 };
 
 struct DumpReport {

@@ -31,6 +31,7 @@
 #include "dumper/Inspect.h"
 #include "dumper/Migrate.h"
 #include "dumper/MachineReport.h"
+#include "dumper/RunAndDump.h"
 #include "dumper/Tracee.h"
 #include "format/FormatError.h"
 #include "format/Printable.h"
@@ -47,6 +48,8 @@ const char* kUsage =
     "  ckpt inspect FILE [--json]       print what an image holds (FILE -: standard input)\n"
     "  ckpt verify FILE                 check every checksum and decode every page of an image\n"
     "  ckpt run FILE [OPTIONS]          restore an image (runs restore)\n"
+    "  ckpt run -o FILE (--when-output REGEX | --after SECONDS | --on-signal SIG) [--kill] -- CMD ARGS...\n"
+    "                                   start CMD and dump it at that moment (-o tells this form apart)\n"
     "  ckpt check [--json]              what this machine and user can do with ckpt\n"
     "  ckpt --version                   version, image format and commit\n";
 
@@ -163,6 +166,7 @@ int cmd_dump(const std::vector<std::string>& args) {
       ("inherit-outside-sockets", po::bool_switch(&o.inherit_outside_sockets), "save a Unix socket connected outside the processes as an outside end (restore --inherit-fd)")
       ("tcp-established", po::bool_switch(&o.tcp_established), "carry established TCP connections (TCP_REPAIR; needs CAP_NET_ADMIN)")
       ("executable", po::bool_switch(&o.executable), "make the image executable, to run as ./FILE through binfmt_misc")
+      ("copies-return", po::value(&o.copies_return)->value_name("TID:FD:VALUE"), "(libckpt) in the image, thread TID's read(FD) returns VALUE and FD is left out")
       ("json", po::bool_switch(&json), "print the summary as one JSON object on stdout (frozen_ms, sizes, warnings)")
       ("snapshot", po::bool_switch(&o.snapshot), "stop the processes only to write-protect their memory; each page is copied before its first write")
       ("progress", po::bool_switch(&progress), "show bytes done, rate and time left even when stderr is not a terminal")
@@ -362,7 +366,7 @@ int main(int argc, char** argv) {
     if (cmd == "migrate") return cmd_migrate(args);
     if (cmd == "inspect") return cmd_inspect(args);
     if (cmd == "verify") return cmd_verify(args);
-    if (cmd == "run") return cmd_run(args, argv[0]);
+    if (cmd == "run") return dumper::is_run_and_dump(args) ? dumper::run_and_dump(args) : cmd_run(args, argv[0]);
     if (cmd == "check") return cmd_check(args, argv[0]);
     throw UsageError("unknown command '" + cmd + "'");
   } catch (const UsageError& e) {
