@@ -36,9 +36,10 @@ tmux_capture old >"$CAPTURE_DIR/bash-before.txt"
 tmux_dump old "$WORK/bash.ckpt"
 
 tmux_shell new 90x30
-# In the background, restore cannot give the shell the terminal, and says so.
+# In the background, restore cannot give the shell the terminal, and says so
+# (after the calling shell's next prompt, or before it: the job races it).
 tmux_type new "$RESTORE --pid-ns $WORK/bash.ckpt &"; tmux_keys new Enter
-tmux_wait new '^restore: note: the process is a job-control shell and restore is not in the' "the note of a restore in the background"
+tmux_wait new '^(ckpt\$ )?restore: note: the process is a job-control shell and restore is not in the' "the note of a restore in the background"
 tmux_type new 'kill -KILL %1; wait; clear'; tmux_keys new Enter
 tmux_wait new '^ckpt\$$' "the calling shell's prompt alone"
 tmux_type new "$RESTORE --pid-ns $WORK/bash.ckpt"; tmux_keys new Enter
