@@ -202,8 +202,8 @@ void bring_in_working_set(const format::ImageReader& reader, const AddressPlan& 
           pages = buffer.data();
         }
         for (const Piece& p : jobs[j].pieces) {
-          out.populate(p.staged, p.to - p.from);
-          out.write(p.staged, pages + (p.from - c.vaddr), p.to - p.from);
+          out.populate(p.staged, p.to - p.from);  // present first: the copy takes no fault
+          std::memcpy(p.staged, pages + (p.from - c.vaddr), p.to - p.from);
         }
       } catch (...) {
         std::lock_guard<std::mutex> g(error_lock);

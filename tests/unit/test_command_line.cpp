@@ -115,6 +115,8 @@ TEST_CASE("command line: --version, --progress, --no-progress") {
   CHECK(!parse({"app.ckpt"}).progress);
   CHECK(refusal({"app.ckpt", "--progress", "--no-progress"}) == "--progress and --no-progress exclude each other");
   CHECK(refusal({"--version=2"}) == "option '--version' does not take any arguments");
+}
+
 TEST_CASE("command line: --learn") {
   CommandLine cl = parse({"--lazy", "--learn", "a"});
   CHECK(cl.lazy);
