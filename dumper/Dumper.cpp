@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <optional>
 #include <cinttypes>
 #include <chrono>
 #include <cstring>
@@ -233,6 +234,7 @@ namespace {
 struct MemberRecords {
   Image image;
   uint32_t subreaper = 0;
+  x86::InjectionSite site;  // where calls can be injected (DirtyTracker::start)
 };
 
 MemberRecords read_member(const Tracee& tracee, pid_t root, const PtyEnds& pty_ends, const UserTerminal& terminal,
@@ -300,6 +302,7 @@ MemberRecords read_member(const Tracee& tracee, pid_t root, const PtyEnds& pty_e
   if (!site.syscall) throw DumpError("pid " + std::to_string(pid) + " has no system call instruction to inject through");
   x86::fault_point("dump: registers read");
   read_task_state(tracee, site, image, &out.subreaper);
+  out.site = site;
   x86::fault_point("dump: task state read");
   return out;
 }
@@ -310,6 +313,17 @@ DumpReport dump(const DumpOptions& o) {
   auto t0 = std::chrono::steady_clock::now();
   ImageFile::check_path(o.output);  // before the process is touched
   check_target(o.pid);
+  // An incremental dump: its parent and the tracking that goes on from it,
+  // checked before the process is touched.
+  std::optional<ParentRef> parent;
+  if (o.parent_ref) parent = *o.parent_ref;
+  else if (!o.parent.empty()) parent = ParentRef::open(o.parent);
+  std::shared_ptr<DirtyTracker> tracker = o.in_process ? *o.in_process : nullptr;
+  if (parent && !tracker) tracker = DirtyTracker::from_keeper(o.pid, *parent);
+  if (parent && (tracker->pid() != o.pid || tracker->last_checksum() != parent->checksum))
+    throw DumpError("pid " + std::to_string(o.pid) + ": --parent " + parent->path +
+                    " is not the image its tracking goes on from");
+  auto frozen_at = std::chrono::steady_clock::now();
   ProcessTree tree(o.pid, o.single);
   // Everything below reads stopped processes; the Tracees' destructors release them.
   check_unshared(tree);
@@ -336,6 +350,28 @@ DumpReport dump(const DumpOptions& o) {
   const UnixSocketSet unix_sockets = read_tree_unix_sockets(live, o.pid);
   for (size_t i = 0; i < ms.size(); ++i)
     if (ms[i].tracee) records[i] = read_member(*ms[i].tracee, o.pid, pty_ends, terminal, unix_sockets, o, r, tcp);
+  // Tracking and the parent's pages, in the freeze: the pages left to the
+  // parent are exactly those unwritten since the image it was armed for.
+  ParentPages from_parent;
+  if ((o.track || parent) && ms.size() > 1)
+    throw DumpError("pid " + std::to_string(o.pid) + " has children: incremental dumps (--track, --parent) are of one "
+                    "process (--single dumps it alone)");
+  if (o.track && !tracker) tracker = DirtyTracker::start(o.pid, records[0].site);
+  if (parent) {
+    from_parent = tracker->collect(records[0].image.vmas, *parent);
+    format::ParentLink link;
+    link.path = parent->path;
+    link.checksum = parent->checksum;
+    link.depth = parent->depth + 1;
+    for (const PageRange& run : from_parent.runs) link.runs.push_back({run.start, (run.end - run.start) / format::kPageSize});
+    records[0].image.parent = std::move(link);
+    r.pages_from_parent = from_parent.pages();
+  }
+  if (o.track) {
+    if (size_t missed = tracker->arm(records[0].image.vmas))
+      r.warnings.push_back(std::to_string(missed) + " memory area(s) of pid " + std::to_string(o.pid) +
+                           " cannot be tracked (registered with a userfaultfd of its own?): every dump saves them whole");
+  }
   if (!o.kill)
     for (std::string& w : tcp.running_warnings()) r.warnings.push_back(std::move(w));
   format::ProcessTree record = tree.record();
@@ -384,7 +420,7 @@ DumpReport dump(const DumpOptions& o) {
     }
     writer.begin_member(uint32_t(i));
     MemoryStats m = dump_memory(ms[i].pid, images[i]->vmas, writer, [&] { file.write_back(writer.bytes_written()); },
-                                inherited.runs.empty() ? nullptr : &inherited);
+                                inherited.runs.empty() ? nullptr : &inherited, parent ? &from_parent : nullptr);
     mem.pages_saved += m.pages_saved;
     mem.zero_pages_skipped += m.zero_pages_skipped;
     mem.pages_inherited += m.pages_inherited;
@@ -397,6 +433,7 @@ DumpReport dump(const DumpOptions& o) {
   if (!o.kill) {
     tcp.release();  // out of repair mode (it already is between reads and freeze)
     tree.release();
+    r.frozen_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - frozen_at).count();
   }
   writer.finish();
   x86::fault_point("dump: image written");
@@ -409,8 +446,36 @@ DumpReport dump(const DumpOptions& o) {
   file.commit();
   if (o.kill) {
     tree.kill();
+    r.frozen_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - frozen_at).count();
     tcp.keep();  // closed with the processes, in repair mode: no FIN, no RST
     tcp.check_unchanged();
+  }
+  // The image is committed: it is the base of the tracking from now on (or the tracking ends).
+  uint64_t sum = 0;
+  if (pread(file.fd(), &sum, 8, off_t(writer.bytes_written() - 8)) != 8)
+    throw DumpError(std::string("cannot read back the image's checksum: ") + std::strerror(errno));
+  r.as_parent.path = o.output;
+  if (char* real = realpath(o.output.c_str(), nullptr)) {
+    r.as_parent.path = real;
+    free(real);
+  }
+  r.as_parent.checksum = sum;
+  r.as_parent.depth = parent ? parent->depth + 1 : 0;
+  r.as_parent.vmas = records[0].image.vmas;
+  if (tracker && o.track && !o.kill) {
+    if (o.in_process) {
+      tracker->went_on_from(sum);
+      *o.in_process = tracker;
+    } else {
+      try {
+        tracker->keep(sum);
+      } catch (const DumpError& e) {
+        r.warnings.push_back(e.what());
+      }
+    }
+  } else if (tracker) {
+    tracker->stop();
+    if (o.in_process) o.in_process->reset();
   }
 
   r.image_bytes = writer.bytes_written();

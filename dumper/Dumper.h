@@ -5,9 +5,11 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "dumper/DirtyPages.h"
 #include "format/ImageWriter.h"
 
 namespace ckpt::dumper {
@@ -24,6 +26,15 @@ struct DumpOptions {
   bool tcp_established = false;  // carry established TCP connections with TCP_REPAIR (needs CAP_NET_ADMIN)
   bool executable = false;  // u+x on the image, for ./IMAGE through binfmt_misc
   format::Compression compression;
+  // Incremental dumps (dumper/DirtyPages.h). `track`: the process goes on
+  // with its writes tracked, for a later dump with a parent. `parent`: save
+  // only the pages written since that image (by path, or `parent_ref`).
+  bool track = false;
+  std::string parent;
+  const ParentRef* parent_ref = nullptr;  // instead of `parent`, for chains dumped in one process
+  // Chains dumped in one process: the tracker is kept in *in_process (made
+  // by a dump with `track` when empty) instead of by a keeper process.
+  std::shared_ptr<DirtyTracker>* in_process = nullptr;
 };
 
 struct DumpReport {
@@ -37,6 +48,10 @@ struct DumpReport {
   // One line each, without "ckpt: ": fds left out by --ignore-fds, pipe
   // ends whose other end is outside (and the restore flag they need).
   std::vector<std::string> warnings;
+  uint64_t pages_from_parent = 0;  // an incremental dump's pages that are its parent's
+  double frozen_seconds = 0;       // from the seize to the release (or the kill)
+  // The image just written, as the parent of the next dump of a chain.
+  ParentRef as_parent;
 };
 
 // Throws DumpError with a one-line message on any failure; the target is

@@ -1,6 +1,6 @@
 // `ckpt`: the command line of the dumper side. Subcommands:
 //   dump PID -o FILE [--kill] [--single] [--compress none|zstd[:LEVEL]] [--ignore-fds] [--inherit-outside-sockets]
-//        [--tcp-established] [--executable]
+//        [--tcp-established] [--executable] [--track] [--parent IMAGE]
 //   inspect FILE [--json]
 //   verify FILE
 //   run FILE [--lazy] [--new-pids] [--pid-ns] [--inherit-fd N]... [--external-fds=null]
@@ -30,7 +30,7 @@ namespace {
 
 const char* kUsage =
     "usage: ckpt dump PID -o FILE [--kill] [--single] [--compress none|zstd[:LEVEL]] [--ignore-fds] [--executable]\n"
-    "                [--inherit-outside-sockets] [--tcp-established]\n"
+    "                [--inherit-outside-sockets] [--tcp-established] [--track] [--parent IMAGE]\n"
     "       ckpt inspect FILE [--json]\n"
     "       ckpt verify FILE\n"
     "       ckpt run FILE [--lazy] [--new-pids] [--pid-ns] [--inherit-fd N]... [--external-fds=null]\n";
@@ -79,8 +79,10 @@ int cmd_dump(const std::vector<std::string>& args) {
       "kill", po::bool_switch(&o.kill))("single", po::bool_switch(&o.single))("ignore-fds", po::bool_switch(&o.ignore_fds))(
       "inherit-outside-sockets", po::bool_switch(&o.inherit_outside_sockets))(
       "compress", po::value(&compress))("executable", po::bool_switch(&o.executable))(
-      "tcp-established", po::bool_switch(&o.tcp_established));
+      "tcp-established", po::bool_switch(&o.tcp_established))("track", po::bool_switch(&o.track))(
+      "parent", po::value(&o.parent));
   parse(args, opts, "pid", 1);
+  if (o.track && o.kill) throw UsageError("--track keeps the process running to track its writes: not with --kill");
   size_t used = 0;
   try {
     long pid = std::stol(pid_text, &used);
@@ -95,6 +97,7 @@ int cmd_dump(const std::vector<std::string>& args) {
   for (const std::string& w : r.warnings) std::fprintf(stderr, "ckpt: warning: %s\n", format::printable(w).c_str());
   std::string tree = r.members > 1 ? " and " + std::to_string(r.members - 1) + (r.members == 2 ? " descendant" : " descendants") : "";
   if (r.pages_inherited) tree += " (" + std::to_string(r.pages_inherited) + " of their pages shared with their parents)";
+  if (!o.parent.empty()) tree += " (incremental: " + std::to_string(r.pages_from_parent) + " pages left to the parent image)";
   std::fprintf(stderr, "ckpt: dumped pid %d%s to %s: %zu memory areas, %llu pages saved (%llu zero pages skipped), "
                        "%llu bytes, %.3f s%s\n",
                o.pid, tree.c_str(), format::printable(o.output).c_str(), r.vmas, (unsigned long long)r.pages_saved,

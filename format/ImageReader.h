@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -72,7 +73,17 @@ class ImageReader {
   // must refuse that staging would.
   void verify_chunks() const;
 
+  // An incremental image's chain, resolved (restorer/ImageChain.h): the
+  // root's chunks become `chunks` (its own, and the pages it takes from
+  // its ancestors, PageChunk::resolved()), read from `ancestors` (the
+  // parent first), which this reader keeps open.
+  void adopt_chain(std::vector<PageChunk> chunks, std::vector<std::shared_ptr<const ImageReader>> ancestors);
+  const std::vector<std::shared_ptr<const ImageReader>>& ancestors() const { return ancestors_; }
+
  private:
+  const ImageReader& holder(const PageChunk& c) const;
+  void read_resolved(const PageChunk& c, ZSTD_DCtx_s* dctx, std::vector<uint8_t>& scratch, std::vector<uint8_t>& pages,
+                     const ChunkSink& sink) const;
   void read_exact(void* dst, size_t n, uint64_t offset, const char* what) const;
   std::vector<uint8_t> read_section(const SectionInfo& s) const;
   void decompress_chunk(const PageChunk& c, void* dest, ZSTD_DCtx_s* dctx, std::vector<uint8_t>& scratch) const;
@@ -82,6 +93,7 @@ class ImageReader {
   std::vector<SectionInfo> sections_;
   ProcessTree tree_;
   std::vector<Image> members_;
+  std::vector<std::shared_ptr<const ImageReader>> ancestors_;
 };
 
 }  // namespace ckpt::format

@@ -114,6 +114,7 @@ void ImageWriter::write_tree_metadata(const ProcessTree& tree, const std::vector
     if (!image->tcp.empty()) section(SectionType::Tcp, encode_tcp_connections(image->tcp), i);
     if (!image->ptys.empty()) section(SectionType::Ptys, encode_ptys(image->ptys), i);
     if (image->terminal) section(SectionType::Terminal, encode_terminal(*image->terminal), i);
+    if (image->parent) section(SectionType::Parent, encode_parent_link(*image->parent), i);
   }
   begin_page_data();
 }

@@ -53,6 +53,8 @@ inline constexpr uint32_t kMaxPtys = 4096;               // /proc/sys/kernel/pty
 inline constexpr uint32_t kMaxPtyQueueBytes = 4096;
 inline constexpr uint32_t kPtyCcCount = 19;                // NCCS of the kernel's termios2
 inline constexpr uint32_t kMaxWindowDimension = 65535;  // each field of the terminal's struct winsize
+inline constexpr uint32_t kMaxParentRuns = 1u << 22;   // runs of pages an incremental image takes from its parent (16 bytes each)
+inline constexpr uint32_t kMaxChainDepth = 1024;          // images in a chain of incremental dumps, the full one included
 // Highest user address + 1 with 4-level paging (TASK_SIZE_MAX on x86-64).
 inline constexpr uint64_t kUserSpaceEnd = 0x00007ffffffff000ull;
 

@@ -25,6 +25,7 @@ const char* section_name(SectionType type) {
     case SectionType::Tcp: return "tcp";
     case SectionType::Ptys: return "ptys";
     case SectionType::Terminal: return "terminal";
+    case SectionType::Parent: return "parent";
     case SectionType::Tree: return "tree";
     case SectionType::UnixSockets: return "unix_sockets";
   }
