@@ -49,33 +49,39 @@ Opened open_parents(const ImageReader& top, const std::string& top_path) {
     const std::string who = cur_path + " is an incremental image, and its parent " + link.path;
     if (o.readers.size() + 1 >= kMaxChainDepth)
       throw std::runtime_error(who + " makes the chain longer than " + std::to_string(kMaxChainDepth) + " images");
-    // At the path recorded at dump; else beside the child under the same
-    // name (a chain copied to another directory or machine together).
-    std::string found = link.path;
-    int fd = -1;
-    try {
-      fd = open_image(found);
-    } catch (const std::exception&) {
-      found = dir_of(cur_path) + base_of(link.path);
-      if (access(found.c_str(), F_OK) != 0) throw std::runtime_error(who + " is missing (nor is it beside it)");
-      fd = open_image(found);
-    }
+    // Beside the child under the same name (a chain copied to another
+    // folder or machine together), else at the path recorded at dump:
+    // the first of them that is the very image the child names.
+    std::vector<std::string> candidates = {dir_of(cur_path) + base_of(link.path)};
+    if (candidates[0] != link.path) candidates.push_back(link.path);
     std::shared_ptr<const ImageReader> reader;
-    try {
-      reader = std::shared_ptr<const ImageReader>(new ImageReader(fd), [fd](const ImageReader* r) {
-        delete r;
+    std::string found, mismatch;
+    for (const std::string& path : candidates) {
+      if (access(path.c_str(), F_OK) != 0) continue;
+      int fd = open_image(path);
+      try {
+        reader = std::shared_ptr<const ImageReader>(new ImageReader(fd), [fd](const ImageReader* r) {
+          delete r;
+          ::close(fd);
+        });
+      } catch (const std::exception& e) {
         ::close(fd);
-      });
-    } catch (const std::exception& e) {
-      ::close(fd);
-      throw std::runtime_error(who + (found == link.path ? "" : " (found at " + found + ")") +
-                               " is not a valid image: " + e.what());
+        throw std::runtime_error(who + (path == link.path ? "" : " (found at " + path + ")") +
+                                 " is not a valid image: " + e.what());
+      }
+      const uint64_t sum = image_checksum(*reader);
+      if (sum == link.checksum) {
+        found = path;
+        break;
+      }
+      if (mismatch.empty())
+        mismatch = who + (path == link.path ? "" : " (found at " + path + ")") +
+                   " is not the image it was dumped against (checksum " + hex16(sum) + ", expected " +
+                   hex16(link.checksum) + ")";
+      reader.reset();
     }
-    const uint64_t sum = image_checksum(*reader);
-    if (sum != link.checksum)
-      throw std::runtime_error(who + (found == link.path ? "" : " (found at " + found + ")") +
-                               " is not the image it was dumped against (checksum " + hex16(sum) + ", expected " +
-                               hex16(link.checksum) + ")");
+    if (!reader) throw std::runtime_error(mismatch.empty() ? who + " is missing (nor is it beside it)" : mismatch);
+    const uint64_t sum = link.checksum;
     if (reader->member_count() > 1)
       throw std::runtime_error(who + " is a process tree; incremental images are of one process");
     const uint32_t below = reader->image().parent ? reader->image().parent->depth : 0;
@@ -173,12 +179,21 @@ std::vector<ChainLink> follow_chain(ImageReader& top, const std::string& top_pat
   merged.reserve(img.chunks.size() + taken.size());
   std::merge(img.chunks.begin(), img.chunks.end(), taken.begin(), taken.end(), std::back_inserter(merged),
              [](const PageChunk& a, const PageChunk& b) { return a.vaddr < b.vaddr; });
-  top.adopt_chain(std::move(merged), std::move(o.readers));
+  std::vector<std::string> paths;
+  for (size_t i = 1; i < o.links.size(); ++i) paths.push_back(o.links[i].path);
+  top.adopt_chain(std::move(merged), std::move(o.readers), std::move(paths));
   return o.links;
 }
 
 void verify_chain_page_data(const ImageReader& top) {
-  for (const auto& a : top.ancestors()) a->verify_page_data();
+  for (size_t i = 0; i < top.ancestors().size(); ++i) {
+    try {
+      top.ancestors()[i]->verify_page_data();
+    } catch (const FormatError& e) {
+      throw std::runtime_error("the image " + top.ancestor_paths().at(i) + " below it in its chain is corrupt: " +
+                               e.what());
+    }
+  }
 }
 
 }  // namespace ckpt::format

@@ -270,13 +270,21 @@ void ImageReader::read_resolved(const PageChunk& c, ZSTD_DCtx_s* dctx, std::vect
   if (c.skip > s.npages || c.npages > s.npages - c.skip)
     throw FormatError(c.offset, "the chunk at " + hex(c.vaddr) + " lies outside the chunk that holds it");
   pages.resize(s.size());
-  holder(c).read_chunk(s, pages.data(), dctx, scratch);
+  try {
+    holder(c).read_chunk(s, pages.data(), dctx, scratch);
+  } catch (const FormatError& e) {
+    if (c.source == 0) throw;
+    throw std::runtime_error("the image " + ancestor_paths_.at(c.source - 1) + " below it in its chain is corrupt: " +
+                             e.what());
+  }
   sink(0, pages.data() + uint64_t(c.skip) * kPageSize, c.size());
 }
 
-void ImageReader::adopt_chain(std::vector<PageChunk> chunks, std::vector<std::shared_ptr<const ImageReader>> ancestors) {
+void ImageReader::adopt_chain(std::vector<PageChunk> chunks, std::vector<std::shared_ptr<const ImageReader>> ancestors,
+                              std::vector<std::string> paths) {
   members_.at(0).chunks = std::move(chunks);
   ancestors_ = std::move(ancestors);
+  ancestor_paths_ = std::move(paths);
 }
 
 void ImageReader::read_chunk(const PageChunk& c, void* dest, ZSTD_DCtx_s* dctx, std::vector<uint8_t>& scratch) const {

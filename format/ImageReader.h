@@ -77,8 +77,11 @@ class ImageReader {
   // root's chunks become `chunks` (its own, and the pages it takes from
   // its ancestors, PageChunk::resolved()), read from `ancestors` (the
   // parent first), which this reader keeps open.
-  void adopt_chain(std::vector<PageChunk> chunks, std::vector<std::shared_ptr<const ImageReader>> ancestors);
+  // `paths`: where each ancestor was found, for errors in its page data.
+  void adopt_chain(std::vector<PageChunk> chunks, std::vector<std::shared_ptr<const ImageReader>> ancestors,
+                   std::vector<std::string> paths);
   const std::vector<std::shared_ptr<const ImageReader>>& ancestors() const { return ancestors_; }
+  const std::vector<std::string>& ancestor_paths() const { return ancestor_paths_; }
 
  private:
   const ImageReader& holder(const PageChunk& c) const;
@@ -94,6 +97,7 @@ class ImageReader {
   ProcessTree tree_;
   std::vector<Image> members_;
   std::vector<std::shared_ptr<const ImageReader>> ancestors_;
+  std::vector<std::string> ancestor_paths_;
 };
 
 }  // namespace ckpt::format
