@@ -3,8 +3,10 @@
 # benchmark with its baseline in the same run, prints a table and writes
 # docs/benchmarks-restore.png. Not part of CI; see docs/benchmarks.md.
 #
-#   bash bench/run.sh [BUILD_DIR] [--quick] [--only=tree]
+#   bash bench/run.sh [BUILD_DIR] [--quick] [--only=tree|incremental]
 #
+# --only=incremental runs the incremental-dump group alone (i: freeze of an
+# incremental dump of a 1 GiB process writing 16 MiB/s against a full dump).
 # --only=tree runs the process-tree group alone (h: restore of a root with 8
 # children against fork of 8 children and against restore of the root alone;
 # PSS before and after), its baselines still measured in the same run.
@@ -65,6 +67,7 @@ gcc -O2 -static -o "$tools/nop" "$repo/bench/nop.c"
 gcc -O2 -o "$tools/tlaunch" "$repo/bench/tlaunch.c"
 gcc -O2 -o "$tools/vmread" "$repo/bench/vmread.c"
 gcc -O2 -o "$tools/treehog" "$repo/bench/treehog.c"
+gcc -O2 -o "$tools/dirtier" "$repo/bench/dirtier.c"
 
 echo "ckpt $(git -C "$repo" describe --always --dirty 2>/dev/null || echo '?'), built in $build"
 "$py" "$repo/bench/bench.py" --build "$build" --tools "$tools" --work "$tmp/work" \
