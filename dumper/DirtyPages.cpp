@@ -336,34 +336,59 @@ DirtyTracker::~DirtyTracker() {
   else ask_keeper(pid_, start_time_, {kExit, 0, 0}, &reply, nullptr);
 }
 
-ParentPages DirtyTracker::collect(const std::vector<Vma>& vmas, const ParentRef& parent) {
+DirtyTracker::Collected DirtyTracker::collect(const std::vector<Vma>& vmas, const ParentRef& parent) {
   ScopedFd pagemap(::open(("/proc/" + std::to_string(pid_) + "/pagemap").c_str(), O_RDONLY | O_CLOEXEC));
   if (pagemap.get() < 0) fail(pid_, std::string("cannot open its pagemap: ") + std::strerror(errno));
   rearmed_ = true;
-  ParentPages out;
+  Collected out;
+  std::vector<PageRange>& runs = out.from_parent.runs;
   std::vector<PageRegion> regions;
+  // A part of `v` left to dump_memory, joined to the last one when they touch.
+  auto read_part = [&](const Vma& v, uint64_t a, uint64_t b) {
+    if (!out.to_read.empty() && out.to_read.back().end == a && out.to_read.back().start >= v.start) {
+      out.to_read.back().end = b;
+      return;
+    }
+    Vma part = v;
+    part.start = a;
+    part.end = b;
+    out.to_read.push_back(std::move(part));
+  };
   size_t pi = 0;
   for (const Vma& v : vmas) {
-    if (!format::vma_is_trackable(v)) continue;
+    if (!format::vma_is_trackable(v)) {
+      out.to_read.push_back(v);
+      continue;
+    }
     regions.clear();
     if (scan_and_protect(pagemap.get(), v.start, v.end, &regions) != 0) {
-      if (errno == EPERM) continue;  // not registered: saved whole, registered by arm()
-      fail(pid_, "cannot scan the written pages of " + hex(v.start) + "-" + hex(v.end) + ": " + std::strerror(errno));
+      if (errno != EPERM)
+        fail(pid_, "cannot scan the written pages of " + hex(v.start) + "-" + hex(v.end) + ": " + std::strerror(errno));
+      out.to_read.push_back(v);  // not registered: saved whole (arm() registers it)
+      continue;
     }
     for (const PageRegion& r : regions) {
-      if ((r.categories & kPageIsWritten) || !(r.categories & (kPageIsPresent | kPageIsSwapped))) continue;
-      // Only where the parent had a trackable area (it always did, since
-      // the area was registered and protected when the parent was dumped;
-      // anything else is saved whole rather than trusted).
+      // Written (or no page there at all): the ordinary rules decide.
+      if ((r.categories & kPageIsWritten) || !(r.categories & (kPageIsPresent | kPageIsSwapped))) {
+        read_part(v, r.start, r.end);
+        continue;
+      }
+      // Unwritten: the parent's, where the parent had a trackable area (it
+      // always did, since the area was registered and protected when the
+      // parent was dumped); anything else is read rather than trusted.
+      uint64_t at = r.start;
       while (pi < parent.vmas.size() && parent.vmas[pi].end <= r.start) ++pi;
       for (size_t k = pi; k < parent.vmas.size() && parent.vmas[k].start < r.end; ++k) {
         const Vma& p = parent.vmas[k];
         if (!format::vma_is_trackable(p)) continue;
         const uint64_t a = std::max(r.start, p.start), b = std::min(r.end, p.end);
         if (a >= b) continue;
-        if (!out.runs.empty() && out.runs.back().end == a && a != v.start && a != p.start) out.runs.back().end = b;
-        else out.runs.push_back({a, b});
+        if (a > at) read_part(v, at, a);
+        if (!runs.empty() && runs.back().end == a && a != v.start && a != p.start) runs.back().end = b;
+        else runs.push_back({a, b});
+        at = b;
       }
+      if (at < r.end) read_part(v, at, r.end);
     }
   }
   return out;

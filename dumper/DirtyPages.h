@@ -78,11 +78,18 @@ class DirtyTracker {
   // The checksum of the image the tracking goes on from (0: none yet).
   uint64_t last_checksum() const { return last_; }
 
-  // In the freeze: the pages of `vmas` that are the parent's (present or
+  // In the freeze: which pages of `vmas` are the parent's (present or
   // swapped, trackable here and in the parent, registered, not written
-  // since the last arm), and every registered area protected again.
-  // From here on the keeper's image is stale until keep().
-  ParentPages collect(const std::vector<format::Vma>& vmas, const ParentRef& parent);
+  // since the last arm), and what is left to read: `vmas` with each
+  // registered area cut down to its written parts (the pages the parent
+  // cannot have), for dump_memory, whose usual rules then apply. Every
+  // registered area is protected again; the keeper's image is stale from
+  // here until keep().
+  struct Collected {
+    ParentPages from_parent;
+    std::vector<format::Vma> to_read;
+  };
+  Collected collect(const std::vector<format::Vma>& vmas, const ParentRef& parent);
   // In the freeze, after collect (or alone for a first dump): registers
   // and protects the trackable areas of `vmas` not registered yet. Returns
   // how many could not be (they are saved whole by the next dump).

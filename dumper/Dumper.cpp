@@ -353,12 +353,15 @@ DumpReport dump(const DumpOptions& o) {
   // Tracking and the parent's pages, in the freeze: the pages left to the
   // parent are exactly those unwritten since the image it was armed for.
   ParentPages from_parent;
+  std::vector<format::Vma> to_read;  // an incremental dump's: only the parts of tracked areas written since
   if ((o.track || parent) && ms.size() > 1)
     throw DumpError("pid " + std::to_string(o.pid) + " has children: incremental dumps (--track, --parent) are of one "
                     "process (--single dumps it alone)");
   if (o.track && !tracker) tracker = DirtyTracker::start(o.pid, records[0].site);
   if (parent) {
-    from_parent = tracker->collect(records[0].image.vmas, *parent);
+    DirtyTracker::Collected c = tracker->collect(records[0].image.vmas, *parent);
+    from_parent = std::move(c.from_parent);
+    to_read = std::move(c.to_read);
     format::ParentLink link;
     link.path = parent->path;
     link.checksum = parent->checksum;
@@ -419,8 +422,9 @@ DumpReport dump(const DumpOptions& o) {
       }
     }
     writer.begin_member(uint32_t(i));
-    MemoryStats m = dump_memory(ms[i].pid, images[i]->vmas, writer, [&] { file.write_back(writer.bytes_written()); },
-                                inherited.runs.empty() ? nullptr : &inherited, parent ? &from_parent : nullptr);
+    MemoryStats m = dump_memory(ms[i].pid, parent ? to_read : images[i]->vmas, writer,
+                                [&] { file.write_back(writer.bytes_written()); },
+                                inherited.runs.empty() ? nullptr : &inherited);
     mem.pages_saved += m.pages_saved;
     mem.zero_pages_skipped += m.zero_pages_skipped;
     mem.pages_inherited += m.pages_inherited;
