@@ -49,6 +49,11 @@ constexpr uint64_t kPmScanCheckWpAsync = 1 << 1;
 constexpr uint64_t kPageIsWritten = 1 << 1;
 constexpr uint64_t kPageIsPresent = 1 << 3;
 constexpr uint64_t kPageIsSwapped = 1 << 4;
+// dump_memory reads pagemap and pages in windows of this size from each
+// area's start (kBatchBytes of MemoryDump.cpp): an incremental dump hands it
+// only the windows holding pages to read, so that it walks neither the
+// pagemap of the rest nor a batch per written page.
+constexpr uint64_t kWindow = 4u << 20;
 
 [[noreturn]] void fail(pid_t pid, const std::string& why) { throw DumpError("pid " + std::to_string(pid) + ": " + why); }
 
@@ -343,16 +348,9 @@ DirtyTracker::Collected DirtyTracker::collect(const std::vector<Vma>& vmas, cons
   Collected out;
   std::vector<PageRange>& runs = out.from_parent.runs;
   std::vector<PageRegion> regions;
-  // A part of `v` left to dump_memory, joined to the last one when they touch.
-  auto read_part = [&](const Vma& v, uint64_t a, uint64_t b) {
-    if (!out.to_read.empty() && out.to_read.back().end == a && out.to_read.back().start >= v.start) {
-      out.to_read.back().end = b;
-      return;
-    }
-    Vma part = v;
-    part.start = a;
-    part.end = b;
-    out.to_read.push_back(std::move(part));
+  std::vector<bool> windows;  // of the area being scanned: whether dump_memory must look at it
+  auto must_read = [&](const Vma& v, uint64_t a, uint64_t b) {
+    for (uint64_t w = (a - v.start) / kWindow; w <= (b - 1 - v.start) / kWindow; ++w) windows[w] = true;
   };
   size_t pi = 0;
   for (const Vma& v : vmas) {
@@ -367,10 +365,11 @@ DirtyTracker::Collected DirtyTracker::collect(const std::vector<Vma>& vmas, cons
       out.to_read.push_back(v);  // not registered: saved whole (arm() registers it)
       continue;
     }
+    windows.assign((v.size() + kWindow - 1) / kWindow, false);
     for (const PageRegion& r : regions) {
       // Written (or no page there at all): the ordinary rules decide.
       if ((r.categories & kPageIsWritten) || !(r.categories & (kPageIsPresent | kPageIsSwapped))) {
-        read_part(v, r.start, r.end);
+        if (r.categories & (kPageIsPresent | kPageIsSwapped)) must_read(v, r.start, r.end);
         continue;
       }
       // Unwritten: the parent's, where the parent had a trackable area (it
@@ -383,12 +382,27 @@ DirtyTracker::Collected DirtyTracker::collect(const std::vector<Vma>& vmas, cons
         if (!format::vma_is_trackable(p)) continue;
         const uint64_t a = std::max(r.start, p.start), b = std::min(r.end, p.end);
         if (a >= b) continue;
-        if (a > at) read_part(v, at, a);
+        if (a > at) must_read(v, at, a);
         if (!runs.empty() && runs.back().end == a && a != v.start && a != p.start) runs.back().end = b;
         else runs.push_back({a, b});
         at = b;
       }
-      if (at < r.end) read_part(v, at, r.end);
+      if (at < r.end) must_read(v, at, r.end);
+    }
+    // dump_memory gets the windows with something to read, joined; in
+    // them it leaves out the parent's pages (its `from_parent`).
+    for (size_t w = 0; w < windows.size();) {
+      if (!windows[w]) {
+        ++w;
+        continue;
+      }
+      size_t e = w;
+      while (e < windows.size() && windows[e]) ++e;
+      Vma part = v;
+      part.start = v.start + w * kWindow;
+      part.end = std::min(v.end, v.start + e * kWindow);
+      out.to_read.push_back(std::move(part));
+      w = e;
     }
   }
   return out;

@@ -81,8 +81,9 @@ class DirtyTracker {
   // In the freeze: which pages of `vmas` are the parent's (present or
   // swapped, trackable here and in the parent, registered, not written
   // since the last arm), and what is left to read: `vmas` with each
-  // registered area cut down to its written parts (the pages the parent
-  // cannot have), for dump_memory, whose usual rules then apply. Every
+  // registered area cut down to the 4 MiB windows that hold written pages,
+  // for dump_memory, which leaves the parent's pages out and applies its
+  // usual rules to the rest. Every
   // registered area is protected again; the keeper's image is stale from
   // here until keep().
   struct Collected {

@@ -424,7 +424,7 @@ DumpReport dump(const DumpOptions& o) {
     writer.begin_member(uint32_t(i));
     MemoryStats m = dump_memory(ms[i].pid, parent ? to_read : images[i]->vmas, writer,
                                 [&] { file.write_back(writer.bytes_written()); },
-                                inherited.runs.empty() ? nullptr : &inherited);
+                                inherited.runs.empty() ? nullptr : &inherited, parent ? &from_parent : nullptr);
     mem.pages_saved += m.pages_saved;
     mem.zero_pages_skipped += m.zero_pages_skipped;
     mem.pages_inherited += m.pages_inherited;

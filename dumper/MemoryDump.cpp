@@ -179,7 +179,7 @@ class BatchQueue {
 // The reading thread: walks the VMAs that take pages through pagemap, reads
 // the wanted pages into batches and leaves out all-zero anonymous pages.
 static void read_pages(pid_t pid, const std::vector<Vma>& vmas, const InheritedPages* inherited, BatchQueue& queue,
-                       MemoryStats& stats) {
+                       MemoryStats& stats, const ParentPages* parent_pages) {
   const std::string proc = "/proc/" + std::to_string(pid);
   ScopedFd pagemap(::open((proc + "/pagemap").c_str(), O_RDONLY | O_CLOEXEC));
   ScopedFd mem(::open((proc + "/mem").c_str(), O_RDONLY | O_CLOEXEC));
@@ -214,6 +214,7 @@ static void read_pages(pid_t pid, const std::vector<Vma>& vmas, const InheritedP
       auto wanted = [&](uint64_t i) {
         uint64_t e = entries[i];
         if (from_parent(i)) return false;
+        if (parent_pages && parent_pages->contains(base + i * kPageSize)) return false;  // the parent image's
         if ((e & kPmGuard) || (!v.guards.empty() && guarded(i))) return false;
         if (v.kind == VmaKind::FileSharedOwn) return base + i * kPageSize < own_end;
         if (e & kPmSwapped) return true;
@@ -278,13 +279,14 @@ static void read_pages(pid_t pid, const std::vector<Vma>& vmas, const InheritedP
 }
 
 MemoryStats dump_memory(pid_t pid, const std::vector<Vma>& vmas, format::ImageWriter& writer,
-                        const std::function<void()>& written, const InheritedPages* inherited) {
+                        const std::function<void()>& written, const InheritedPages* inherited,
+                        const ParentPages* from_parent) {
   MemoryStats stats;
   BatchQueue queue;
   std::thread reader([&] {
     std::exception_ptr error;
     try {
-      read_pages(pid, vmas, inherited, queue, stats);
+      read_pages(pid, vmas, inherited, queue, stats, from_parent);
     } catch (...) {
       error = std::current_exception();
     }

@@ -12,6 +12,7 @@
 #include <functional>
 #include <vector>
 
+#include "dumper/DirtyPages.h"
 #include "dumper/SharedPages.h"
 #include "format/Image.h"
 #include "format/ImageWriter.h"
@@ -27,8 +28,11 @@ struct MemoryStats {
 // `written` is called after each batch of pages has gone to the writer.
 // `inherited` (a child member's, or nullptr): pages recorded as inherited
 // chunks instead of being read, in address order with the others.
+// `from_parent` (an incremental dump's, or nullptr): pages left out because
+// they are the parent image's (DirtyPages.h).
 MemoryStats dump_memory(pid_t pid, const std::vector<format::Vma>& vmas, format::ImageWriter& writer,
-                        const std::function<void()>& written, const InheritedPages* inherited = nullptr);
+                        const std::function<void()>& written, const InheritedPages* inherited = nullptr,
+                        const ParentPages* from_parent = nullptr);
 
 // Reads `len` bytes at `addr` of `pid` (used for the vdso too).
 void read_remote(pid_t pid, int mem_fd, uint64_t addr, void* out, size_t len);
