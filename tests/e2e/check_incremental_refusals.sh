@@ -4,7 +4,11 @@
 #   dump: --parent of a process whose writes are not tracked; --parent with
 #     an image that is not the last its tracking went on from (and the
 #     tracking goes on, untouched, from the right one); --track of a process
-#     with children; --track with --kill (a usage error, exit 2).
+#     with children; --track with --kill (a usage error, exit 2). A dump
+#     that fails before re-protecting the pages leaves the tracking as it
+#     was; one that fails after ends it (keeper gone, no `uw` area left),
+#     and the next --parent is refused.
+#   restore --lazy of an incremental image.
 #   restore (and --check, verify): a missing parent; a parent replaced by
 #     another image (checksum mismatch); a corrupt link (a parent whose
 #     metadata or page data is damaged). A chain copied to another folder
@@ -63,9 +67,23 @@ refused "--parent with a missing image" 1 "--parent .*x-missing.ckpt" \
 [[ $(proc_state "$PID_t") == [SR] ]] || fail "the process is not running after the refusals"
 send t "step 2"
 wait_lines t 3
-disown "$PID_t"
-incr t "$WORK/i2.ckpt" --parent "$WORK/i1.ckpt" --kill  # the tracking went on from i1 through the refusals
-wait_gone t
+# A dump that fails before it re-protects anything leaves the tracking as it was ...
+CKPT_FAULT=fail CKPT_FAULT_AT="dump: registers read" "$CKPT" dump "$PID_t" --parent "$WORK/i1.ckpt" --track \
+  -o "$WORK/x.ckpt" >/dev/null 2>"$WORK/f.err" && fail "a dump with a forced failure succeeded"
+incr t "$WORK/i2.ckpt" --parent "$WORK/i1.ckpt" --track  # the tracking went on from i1 through the refusals
+# ... one that fails after it ends the tracking: no image is its base any more.
+CKPT_FAULT=fail CKPT_FAULT_AT="dump: memory read" "$CKPT" dump "$PID_t" --parent "$WORK/i2.ckpt" --track \
+  -o "$WORK/x.ckpt" >/dev/null 2>"$WORK/f.err" && fail "a dump with a forced failure succeeded"
+[[ -e $WORK/x.ckpt ]] && fail "a failed dump left x.ckpt"
+refused "--parent after a dump that failed past its re-protection" 1 "its writes are not being tracked" \
+  "$CKPT" dump "$PID_t" --parent "$WORK/i2.ckpt" -o "$WORK/x.ckpt"
+for ((i = 0; i < 100; i++)); do
+  grep -q "@ckpt-track/$PID_t/" /proc/net/unix || break
+  sleep 0.05
+done
+grep -q "@ckpt-track/$PID_t/" /proc/net/unix && fail "the keeper outlived a failed dump past its re-protection"
+grep -q '^VmFlags:.* uw' "/proc/$PID_t/smaps" && fail "areas are still write-protect tracked after the tracking ended"
+[[ $(proc_state "$PID_t") == [SR] ]] || fail "the process is not running after the failed dumps"
 
 # A process with a child: incremental dumps are of one process.
 start tree bash -c 'sleep 1000 & read x'
@@ -89,6 +107,9 @@ send moved "check 2"
 close_input moved
 wait_exit moved any
 grep -q '^PASS' "$WORK/moved.out" || fail "a chain moved to another folder does not restore: $(head -n 5 "$WORK/moved.out" "$WORK/moved.err")"
+
+refused "restore --lazy of an incremental image" 1 "--lazy cannot restore an incremental image" \
+  "$RESTORE" --lazy "$WORK/i2.ckpt"
 
 # A missing parent (base.ckpt, two links down, is gone).
 restore_refused "a missing parent" "its parent .*/base.ckpt is missing" "$WORK/i2.ckpt"
