@@ -137,6 +137,24 @@ bool flush_peer_ack(int s, int reuseaddr) {
   return false;
 }
 
+// Outside ESTABLISHED the kernel sends no window probe, so the peer cannot
+// be made to pay a delayed acknowledgement at once. What it can still owe
+// is the acknowledgement of what the original sent and it has not yet
+// acknowledged (data or our FIN): waits until nothing is outstanding
+// (tcpi_unacked 0), at most as long as a probe's answer. Once everything
+// is acknowledged, nothing the original sent calls for another one.
+bool wait_all_acked(int s) {
+  TcpInfoSegs now{};
+  if (!tcp_segs(s, &now)) return false;
+  const uint64_t limit_us = std::max<uint64_t>(2000000, 4ull * now.base.tcpi_rtt);
+  for (uint64_t waited = 0; waited <= limit_us; waited += 1000) {
+    if (!tcp_segs(s, &now)) return false;
+    if (now.base.tcpi_unacked == 0) return true;
+    usleep(1000);
+  }
+  return false;
+}
+
 uint32_t queue_seq(int s, int queue) {
   int v = 0;
   if (set_int(s, IPPROTO_TCP, TCP_REPAIR_QUEUE, queue) != 0 || get_int(s, IPPROTO_TCP, TCP_QUEUE_SEQ, &v) != 0)
@@ -385,12 +403,19 @@ void TcpConnections::freeze() {
   // Every probe before any seal: two ends both in the dump answer each
   // other's, which a sealed end would drop. A probe goes out only in
   // ESTABLISHED (tcp_send_window_probe).
-  for (auto& [ino, h] : held_)
+  for (auto& [ino, h] : held_) {
     if (h.record.state == format::kTcpEstablished && !flush_peer_ack(h.copy, h.reuseaddr))
       throw DumpError("pid " + std::to_string(h.pid) + ": fd " + std::to_string(h.fd) + ": the TCP connection " +
                       endpoints(h.record) +
                       ": its peer did not answer a window probe, so an acknowledgement it may still owe could "
                       "reach the closed socket and reset the connection; nothing was written, dump again");
+    if (h.record.state != format::kTcpEstablished && !wait_all_acked(h.copy))
+      throw DumpError("pid " + std::to_string(h.pid) + ": fd " + std::to_string(h.fd) + ": the TCP connection " +
+                      endpoints(h.record) + " in state " + format::tcp_state_name(h.record.state) +
+                      ": its peer has not acknowledged everything the process sent, so the acknowledgement it "
+                      "still owes could reach the closed socket and reset the connection; nothing was written, "
+                      "dump again");
+  }
   for (auto& [ino, h] : held_) {
     const int s = h.copy;
     TcpInfoSegs segs{};

@@ -186,7 +186,7 @@ ssize_t send_from(int fd, const std::vector<uint8_t>& data, const std::vector<ui
     std::memcpy(CMSG_DATA(c), &info, sizeof info);
     m.msg_controllen = CMSG_SPACE(sizeof info);
   }
-  return sendmsg(fd, &m, 0);
+  return sendmsg(fd, &m, MSG_NOSIGNAL);  // an EPIPE is a refusal, not a death by SIGPIPE
 }
 
 // Where a datagram is sent to reach `s`: its own address, with loopback

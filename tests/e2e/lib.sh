@@ -31,7 +31,9 @@ _cleanup() {
     kill -9 "$pid" 2>/dev/null
     wait "$pid" 2>/dev/null
   done
-  rm -rf "$WORK"
+  # Never into another file system: a mount a test left under $WORK (a
+  # bind mount of /dev, say) keeps its contents, instead of losing them.
+  rm -rf --one-file-system "$WORK"
 }
 trap _cleanup EXIT
 
