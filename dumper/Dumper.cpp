@@ -323,7 +323,6 @@ DumpReport dump(const DumpOptions& o) {
   if (parent && (tracker->pid() != o.pid || tracker->last_checksum() != parent->checksum))
     throw DumpError("pid " + std::to_string(o.pid) + ": --parent " + parent->path +
                     " is not the image its tracking goes on from");
-  auto frozen_at = std::chrono::steady_clock::now();
   ProcessTree tree(o.pid, o.single);
   // Everything below reads stopped processes; the Tracees' destructors release them.
   check_unshared(tree);
@@ -437,7 +436,6 @@ DumpReport dump(const DumpOptions& o) {
   if (!o.kill) {
     tcp.release();  // out of repair mode (it already is between reads and freeze)
     tree.release();
-    r.frozen_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - frozen_at).count();
   }
   writer.finish();
   x86::fault_point("dump: image written");
@@ -450,7 +448,6 @@ DumpReport dump(const DumpOptions& o) {
   file.commit();
   if (o.kill) {
     tree.kill();
-    r.frozen_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - frozen_at).count();
     tcp.keep();  // closed with the processes, in repair mode: no FIN, no RST
     tcp.check_unchanged();
   }

@@ -49,7 +49,6 @@ struct DumpReport {
   // ends whose other end is outside (and the restore flag they need).
   std::vector<std::string> warnings;
   uint64_t pages_from_parent = 0;  // an incremental dump's pages that are its parent's
-  double frozen_seconds = 0;       // from the seize to the release (or the kill)
   // The image just written, as the parent of the next dump of a chain.
   ParentRef as_parent;
 };
