@@ -2,7 +2,7 @@
 # Incremental dumps (docs/architecture.md, "Incremental dumps"): a chain of
 # a full `--track` dump and three `--parent` dumps of tests/programs/
 # incr_chain, whose memory changes in known steps in between (pages
-# rewritten and zapped, an area unmapped, one appearing, one moved by
+# rewritten and zapped, in transparent huge pages too, an area unmapped, one appearing, one moved by
 # mremap, one replaced by MAP_FIXED, a copied-on-write file page, malloc
 # memory), restores exactly at every link: each image restored checks from
 # inside its memory and maps as they were at its step. Each incremental

@@ -18,7 +18,8 @@
  * "check N" with N > 0 must FAIL.
  *
  * The areas (all private anonymous unless said):
- *   A  4 MiB: all written at step 0; step t writes the pages i % (t+3) == 0;
+ *   A  4 MiB, MADV_HUGEPAGE (transparent huge pages where the kernel gives
+ *      them: tracking then splits them as they are written): all written at step 0; step t writes the pages i % (t+3) == 0;
  *      from step 2 on, step t zaps (MADV_DONTNEED) the pages i % 97 == t
  *   B  256 KiB, written at step 0, unmapped at step 2
  *   C  512 KiB, appears at step 1 (written), half rewritten at step 2
@@ -220,6 +221,7 @@ int main(int argc, char **argv)
 	fresh = tp_start(argc, argv);
 	setvbuf(stdin, NULL, _IONBF, 0); /* no buffer allocated later: the maps stay as snapshotted */
 	A = anon(A_PAGES * PG);
+	madvise(A, A_PAGES * PG, MADV_HUGEPAGE);
 	B = anon(B_PAGES * PG);
 	D = anon(D_PAGES * PG);
 	E = anon(E_PAGES * PG);
