@@ -318,6 +318,13 @@ DumpReport dump(const DumpOptions& o) {
   std::optional<ParentRef> parent;
   if (o.parent_ref) parent = *o.parent_ref;
   else if (!o.parent.empty()) parent = ParentRef::open(o.parent);
+  if (parent) {
+    // Renamed over its own parent, the image would name a parent that no longer exists.
+    char* out = realpath(o.output.c_str(), nullptr);
+    const bool same = out && parent->path == out;
+    free(out);
+    if (same) throw DumpError("-o " + o.output + " is the --parent image: an incremental image needs its parent kept");
+  }
   std::shared_ptr<DirtyTracker> tracker = o.in_process ? *o.in_process : nullptr;
   if (parent && !tracker) tracker = DirtyTracker::from_keeper(o.pid, *parent);
   if (parent && (tracker->pid() != o.pid || tracker->last_checksum() != parent->checksum))

@@ -4,7 +4,8 @@
 #   dump: --parent of a process whose writes are not tracked; --parent with
 #     an image that is not the last its tracking went on from (and the
 #     tracking goes on, untouched, from the right one); --track of a process
-#     with children; --track with --kill (a usage error, exit 2). A dump
+#     with children; --track with --kill (a usage error, exit 2); -o naming
+#     the --parent image itself. A dump
 #     that fails before re-protecting the pages leaves the tracking as it
 #     was; one that fails after ends it (keeper gone, no `uw` area left),
 #     and the next --parent is refused.
@@ -61,6 +62,8 @@ wait_lines t 2
 incr t "$WORK/i1.ckpt" --parent "$WORK/base.ckpt" --track
 refused "--parent with an older image of the chain" 1 "is not the last image its tracking went on from" \
   "$CKPT" dump "$PID_t" --parent "$WORK/base.ckpt" -o "$WORK/x.ckpt"
+refused "-o naming the --parent image" 1 "is the --parent image" \
+  "$CKPT" dump "$PID_t" --parent "$WORK/i1.ckpt" -o "$WORK/i1.ckpt"
 refused "--parent with a missing image" 1 "--parent .*x-missing.ckpt" \
   "$CKPT" dump "$PID_t" --parent "$WORK/x-missing.ckpt" -o "$WORK/x.ckpt"
 [[ -e $WORK/x.ckpt ]] && fail "a refused dump left x.ckpt"
