@@ -581,6 +581,93 @@ class Bench:
         return lines
 
 
+def incremental(b, mib=1024, rate=16, runs=5, pause=1.0):
+    """Group `incremental` (issue 17): how long a dump freezes a process of `mib` MiB that writes `rate` MiB/s.
+
+    Each run starts a fresh dirtier, then dumps it three times: a full dump (the baseline), a full dump
+    with --track, and, `pause` s of writing later, an incremental dump with --parent (which ends the
+    tracking). The freeze is what the process itself sees: the longest stall of its 1 ms loop
+    (dirtier.c), so it holds for any dumper. All images raw (--compress none): compression
+    would only lengthen the full dumps' freeze. With CKPT_BENCH_RT=1, ckpt and the dirtier run
+    SCHED_FIFO (chrt), so that the busy machine's other work does not count."""
+    chrt = ["chrt", "-f", "10"] if b.rt and shutil.which("chrt") else []
+    out = {"full": [], "track": [], "incr": [], "full_ms": [], "incr_ms": [], "incr_bytes": [], "full_bytes": []}
+    b.wait_idle("incremental")
+    for i in range(runs + 1):
+        p = subprocess.Popen(chrt + [b.tool("dirtier"), str(mib), str(rate)], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, close_fds=True)
+        if p.stdout.readline().decode().strip() != "READY":
+            die("dirtier did not start")
+
+        def gap():
+            p.stdin.write(b"gap\n")
+            p.stdin.flush()
+            line = p.stdout.readline().decode().split()
+            if len(line) != 2 or line[0] != "GAP":
+                die("dirtier did not answer")
+            return int(line[1]) / 1000.0
+
+        def dump(out, *args):
+            if os.path.exists(out):
+                os.unlink(out)
+            t0 = time.monotonic()
+            r = subprocess.run(chrt + [b.ckpt, "dump", str(p.pid), "-o", out, "--compress", "none", *args],
+                               capture_output=True, text=True)
+            if r.returncode != 0:
+                die(f"ckpt dump {' '.join(args)} failed: {r.stderr.strip()}")
+            return (time.monotonic() - t0) * 1000, os.path.getsize(out)
+
+        try:
+            time.sleep(0.2)
+            gap()
+            full_ms, full_bytes = dump(os.path.join(b.work, "full.ckpt"))
+            time.sleep(0.2)
+            g_full = gap()
+            dump(os.path.join(b.work, "base.ckpt"), "--track")
+            time.sleep(0.2)
+            g_track = gap()
+            time.sleep(pause)
+            gap()
+            incr_ms, incr_bytes = dump(os.path.join(b.work, "incr.ckpt"), "--parent", os.path.join(b.work, "base.ckpt"))
+            time.sleep(0.2)
+            g_incr = gap()
+        finally:
+            p.stdin.close()
+            p.wait(timeout=60)
+        print(f"  incremental run {i}{' (warm-up)' if not i else ''}: freeze full {g_full:.1f} ms, --track "
+              f"{g_track:.1f} ms, --parent {g_incr:.1f} ms; dump full {full_ms:.0f} ms, --parent {incr_ms:.0f} ms",
+              file=sys.stderr)
+        if i:
+            for k, v in (("full", g_full), ("track", g_track), ("incr", g_incr), ("full_ms", full_ms),
+                         ("incr_ms", incr_ms), ("incr_bytes", incr_bytes), ("full_bytes", full_bytes)):
+                out[k].append(v)
+    for f in ("full.ckpt", "base.ckpt", "incr.ckpt"):
+        if os.path.exists(os.path.join(b.work, f)):
+            os.unlink(os.path.join(b.work, f))
+    out.update(runs=runs, mib=mib, rate=rate, pause=pause)
+    return out
+
+
+def incremental_rows(r):
+    """The j lines: freezes of the incremental group, ckpt / baseline / ratio / target / verdict."""
+    f, t, n = med(r["full"]), med(r["track"]), med(r["incr"])
+    mi = 2 ** 20
+    L = [f"j  incremental: {r['mib']} MiB process writing {r['rate']} MiB/s to random pages; freeze = the longest "
+         f"stall the process saw (1 ms clock); raw images; medians of {r['runs']} runs, ms",
+         f"{'':<3}{'benchmark':<46}{'ckpt':>9}{'baseline':>10}  {'ratio':>6}  {'target':<7} verdict"]
+
+    def row(name, ck, base, target=None):
+        ratio = ck / base if base else float("inf")
+        v = ("holds" if ratio <= target else "MISSED") if target else "(info)"
+        L.append(f"j  {name:<46}{ck:9.1f}{base:10.1f}  {ratio:6.3f}  {('<= %g' % target) if target else '':<7} {v}")
+
+    row(f"freeze, --parent {r['pause']:g} s after --track (vs full)", n, f, 0.05)
+    row("freeze, full dump with --track (vs full)", t, f)
+    row("dump time, --parent (vs full)", med(r["incr_ms"]), med(r["full_ms"]))
+    L.append(f"j  image sizes: full {med(r['full_bytes']) / mi:.1f} MiB, incremental {med(r['incr_bytes']) / mi:.1f} MiB")
+    return L
+
+
 def tree_rows(t, b):
     """The h lines: restore of the tree against fork and against the single process; PSS before and after."""
     f, tr, sg = med(t["fork"]), med(t["tree"]), med(t["single"])
@@ -728,7 +815,7 @@ def main():
     ap.add_argument("--work", required=True)
     ap.add_argument("--png")
     ap.add_argument("--quick", action="store_true", help="fewer runs and sizes (for trying the script)")
-    ap.add_argument("--only", choices=["tree", "tiny", "restore", "freeze", "migrate", "warm"],
+    ap.add_argument("--only", choices=["tree", "tiny", "restore", "freeze", "migrate", "warm", "incremental"],
                     help="run one group alone (its baselines still in the same run)")
     a = ap.parse_args()
     b = Bench(a)
@@ -764,6 +851,15 @@ def main():
 
     if a.only == "warm":
         warm_start(b, a)
+        print("\n".join(L))
+        return
+
+    if a.only == "incremental":
+        r = incremental(b, runs=3 if a.quick else 5)
+        L = [f"machine: {machine()}"] + incremental_rows(r)
+        if b.busy_groups:
+            L.append("WARNING: started on a busy machine: " + ", ".join(b.busy_groups))
+        print("\n".join(L))
         return
 
     if a.only == "tree":

@@ -65,11 +65,13 @@ std::vector<Vma> read_address_space(pid_t pid) {
       throw DumpError("pid " + std::to_string(pid) + ": cannot dump the mapping " + range_text(e) +
                       (e.path.empty() ? "" : " " + e.path) + ": " + why);
     };
-    // A userfaultfd-registered area ("um", "uw", "ui") may still lack pages
-    // that its handler has not brought in yet (a `restore --lazy` in
-    // progress, or the program's own userfaultfd): pagemap shows them as
-    // never touched, so the image would silently read zeros there.
-    if (e.has_flag("um") || e.has_flag("uw") || e.has_flag("ui"))
+    // A userfaultfd-registered area for missing or minor faults ("um",
+    // "ui") may still lack pages that its handler has not brought in yet (a
+    // `restore --lazy` in progress, or the program's own userfaultfd):
+    // pagemap shows them as never touched, so the image would silently read
+    // zeros there. Write-protection alone ("uw": the tracking of `ckpt dump
+    // --track`, dumper/DirtyPages.h) hides no page: its contents are exact.
+    if (e.has_flag("um") || e.has_flag("ui"))
       refuse("it is registered with a userfaultfd (a lazy restore still bringing pages in, or the program's own "
              "userfaultfd), so pages not yet filled cannot be told from untouched ones; dump again once it is done");
     if (e.path == "[vdso]") v.kind = VmaKind::Vdso;

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <optional>
 #include <cinttypes>
 #include <chrono>
 #include <cstring>
@@ -335,6 +336,23 @@ DumpReport dump(const DumpOptions& o) {
   const auto t_start = std::chrono::steady_clock::now();
   ImageFile::check_path(o.output, o.connection);  // before the process is touched
   check_target(o.pid);
+  // An incremental dump: its parent and the tracking that goes on from it,
+  // checked before the process is touched.
+  std::optional<ParentRef> parent;
+  if (o.parent_ref) parent = *o.parent_ref;
+  else if (!o.parent.empty()) parent = ParentRef::open(o.parent);
+  if (parent) {
+    // Renamed over its own parent, the image would name a parent that no longer exists.
+    char* out = realpath(o.output.c_str(), nullptr);
+    const bool same = out && parent->path == out;
+    free(out);
+    if (same) throw DumpError("-o " + o.output + " is the --parent image: an incremental image needs its parent kept");
+  }
+  std::shared_ptr<DirtyTracker> tracker = o.in_process ? *o.in_process : nullptr;
+  if (parent && !tracker) tracker = DirtyTracker::from_keeper(o.pid, *parent);
+  if (parent && (tracker->pid() != o.pid || tracker->last_checksum() != parent->checksum))
+    throw DumpError("pid " + std::to_string(o.pid) + ": --parent " + parent->path +
+                    " is not the image its tracking goes on from");
   const CopiesReturn copies_return = parse_copies_return(o.copies_return);
   if (copies_return.active()) wait_for_read(o.pid, copies_return);
   // Memory for the copy of the pages, touched now rather than while the tree waits.
@@ -372,6 +390,31 @@ DumpReport dump(const DumpOptions& o) {
   for (size_t i = 0; i < ms.size(); ++i)
     if (ms[i].tracee) records[i] = read_member(*ms[i].tracee, o.pid, pty_ends, terminal, unix_sockets, o, r, tcp);
   if (copies_return.active()) apply_copies_return(records[0].image, copies_return);
+  // Tracking and the parent's pages, in the freeze: the pages left to the
+  // parent are exactly those unwritten since the image it was armed for.
+  ParentPages from_parent;
+  std::vector<format::Vma> to_read;  // an incremental dump's: only the parts of tracked areas written since
+  if ((o.track || parent) && ms.size() > 1)
+    throw DumpError("pid " + std::to_string(o.pid) + " has children: incremental dumps (--track, --parent) are of one "
+                    "process (--single dumps it alone)");
+  if (o.track && !tracker) tracker = DirtyTracker::start(o.pid, records[0].site);
+  if (parent) {
+    DirtyTracker::Collected c = tracker->collect(records[0].image.vmas, *parent);
+    from_parent = std::move(c.from_parent);
+    to_read = std::move(c.to_read);
+    format::ParentLink link;
+    link.path = parent->path;
+    link.checksum = parent->checksum;
+    link.depth = parent->depth + 1;
+    for (const PageRange& run : from_parent.runs) link.runs.push_back({run.start, (run.end - run.start) / format::kPageSize});
+    records[0].image.parent = std::move(link);
+    r.pages_from_parent = from_parent.pages();
+  }
+  if (o.track) {
+    if (size_t missed = tracker->arm(records[0].image.vmas))
+      r.warnings.push_back(std::to_string(missed) + " memory area(s) of pid " + std::to_string(o.pid) +
+                           " cannot be tracked (registered with a userfaultfd of its own?): every dump saves them whole");
+  }
   if (!o.kill)
     for (std::string& w : tcp.running_warnings()) r.warnings.push_back(std::move(w));
   format::ProcessTree record = tree.record();
@@ -418,7 +461,10 @@ DumpReport dump(const DumpOptions& o) {
         r.warnings.push_back(kFramesHiddenWarning);
       }
     }
-    copies[i] = std::make_unique<MemoryCopy>(ms[i].pid, images[i]->vmas, inherited.runs.empty() ? nullptr : &inherited);
+    // An incremental dump reads only the parts of tracked areas written since its parent.
+    copies[i] = std::make_unique<MemoryCopy>(ms[i].pid, parent ? to_read : images[i]->vmas,
+                                             inherited.runs.empty() ? nullptr : &inherited,
+                                             parent ? &from_parent : nullptr);
     copy_bytes += copies[i]->bytes();
     r.vmas += images[i]->vmas.size();
   }
@@ -497,6 +543,33 @@ DumpReport dump(const DumpOptions& o) {
     r.frozen_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     tcp.keep();  // closed with the processes, in repair mode: no FIN, no RST
     tcp.check_unchanged();
+  }
+  // The image is committed: it is the base of the tracking from now on (or the tracking ends).
+  uint64_t sum = 0;
+  if (pread(writer.readable_fd(), &sum, 8, off_t(writer.bytes_written() - 8)) != 8)  // (a stream's copy too)
+    throw DumpError(std::string("cannot read back the image's checksum: ") + std::strerror(errno));
+  r.as_parent.path = o.output;
+  if (char* real = realpath(o.output.c_str(), nullptr)) {
+    r.as_parent.path = real;
+    free(real);
+  }
+  r.as_parent.checksum = sum;
+  r.as_parent.depth = parent ? parent->depth + 1 : 0;
+  r.as_parent.vmas = records[0].image.vmas;
+  if (tracker && o.track && !o.kill) {
+    if (o.in_process) {
+      tracker->went_on_from(sum);
+      *o.in_process = tracker;
+    } else {
+      try {
+        tracker->keep(sum);
+      } catch (const DumpError& e) {
+        r.warnings.push_back(e.what());
+      }
+    }
+  } else if (tracker) {
+    tracker->stop();
+    if (o.in_process) o.in_process->reset();
   }
 
   r.image_bytes = writer.bytes_written();

@@ -6,9 +6,11 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "dumper/DirtyPages.h"
 #include "format/ImageWriter.h"
 
 namespace ckpt::dumper {
@@ -23,10 +25,10 @@ struct DumpOptions {
   // processes is saved as an outside end (restore --inherit-fd), not refused
   bool inherit_outside_sockets = false;
   bool tcp_established = false;  // carry established TCP connections with TCP_REPAIR (needs CAP_NET_ADMIN)
-  bool executable = false;
+  bool executable = false;  // u+x on the image, for ./IMAGE through binfmt_misc
   // Stop the tree only to write-protect its memory, then copy each page
   // before its first write (dumper/Snapshot.h); ignored with --kill.
-  bool snapshot = false;  // u+x on the image, for ./IMAGE through binfmt_misc
+  bool snapshot = false;
   format::Compression compression;
   // ckpt migrate: the connection the image goes to (dumper/Migrate.h); with
   // kill, the process dies only once the destination has confirmed.
@@ -36,6 +38,15 @@ struct DumpOptions {
   std::function<void(uint64_t)> on_memory_written;
   // --copies-return TID:FD:VALUE (libckpt; dumper/CopiesReturn.h), "" when not given
   std::string copies_return;
+  // Incremental dumps (dumper/DirtyPages.h). `track`: the process goes on
+  // with its writes tracked, for a later dump with a parent. `parent`: save
+  // only the pages written since that image (by path, or `parent_ref`).
+  bool track = false;
+  std::string parent;
+  const ParentRef* parent_ref = nullptr;  // instead of `parent`, for chains dumped in one process
+  // Chains dumped in one process: the tracker is kept in *in_process (made
+  // by a dump with `track` when empty) instead of by a keeper process.
+  std::shared_ptr<DirtyTracker>* in_process = nullptr;
 };
 
 struct DumpReport {
@@ -54,6 +65,9 @@ struct DumpReport {
   // One line each, without "ckpt: ": fds left out by --ignore-fds, pipe
   // ends whose other end is outside (and the restore flag they need).
   std::vector<std::string> warnings;
+  uint64_t pages_from_parent = 0;  // an incremental dump's pages that are its parent's
+  // The image just written, as the parent of the next dump of a chain.
+  ParentRef as_parent;
 };
 
 // Throws DumpError with a one-line message on any failure; the target is

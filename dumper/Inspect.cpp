@@ -19,6 +19,7 @@
 #include "format/Hex.h"
 #include "format/InetSocket.h"
 #include "format/Printable.h"
+#include "format/ImageChain.h"
 #include "format/ImageReader.h"
 
 namespace ckpt::dumper {
@@ -230,18 +231,52 @@ void member_json(const Image& img, std::ostream& out) {
       << ",\"inherited_pages\":" << t.inherited_pages << ",\"inherited_chunks\":" << t.inherited_chunks;
 }
 
-void print_json(const ImageReader& r, std::ostream& out) {
+// An incremental image's chain, itself first (docs/format.md, "Incremental
+// images"); a chain that cannot be followed is shown as such, not refused.
+struct Chain {
+  std::vector<ChainLink> links;
+  std::string broken;  // why it cannot be followed
+};
+
+Chain chain_of(const ImageReader& r, const std::string& path) {
+  Chain c;
+  if (!r.image().parent) return c;
+  try {
+    c.links = describe_chain(r, path);
+  } catch (const std::exception& e) {
+    c.broken = e.what();
+  }
+  return c;
+}
+
+std::string chain_json(const ImageReader& r, const Chain& c) {
+  if (!r.image().parent) return "";
+  const ParentLink& p = *r.image().parent;
+  char sum[24];
+  std::snprintf(sum, sizeof sum, "%016" PRIx64, p.checksum);
+  std::string s = ",\"parent\":{\"path\":" + json_string(p.path) + ",\"checksum\":\"" + sum +
+                  "\",\"depth\":" + std::to_string(p.depth) + ",\"runs\":" + std::to_string(p.runs.size()) + "}";
+  s += ",\"chain\":[";
+  for (size_t i = 0; i < c.links.size(); ++i) {
+    std::snprintf(sum, sizeof sum, "%016" PRIx64, c.links[i].checksum);
+    s += std::string(i ? "," : "") + "{\"path\":" + json_string(c.links[i].path) + ",\"checksum\":\"" + sum +
+         "\",\"parent_pages\":" + std::to_string(c.links[i].parent_pages) + "}";
+  }
+  s += "]";
+  if (!c.broken.empty()) s += ",\"chain_error\":" + json_string(c.broken);
+  return s;
+}
+
+void print_json(const ImageReader& r, std::ostream& out, const Chain& chain) {
   const Image& img = r.image();
   const ProcessTree& tree = r.tree();
-  out << "{\"version\":" << img.version << ",\"file_size\":" << r.file_size() << ",\"sections\":[";
+  out << "{\"version\":" << img.version << ",\"file_size\":" << r.file_size() << chain_json(r, chain) << ",\"sections\":[";
   for (size_t i = 0; i < r.sections().size(); ++i) {
     const SectionInfo& s = r.sections()[i];
     out << (i ? "," : "") << "{\"type\":\"" << section_name(s.type) << "\",\"offset\":" << s.offset
         << ",\"length\":" << s.length << ",\"checksum\":" << json_string(format::hex(s.checksum))
         << ",\"member\":" << (section_is_per_member(s.type) ? int64_t(s.member) : -1) << "}";
   }
-  // Incremental images (issue 17, helper incr): the chain of parent images
-  // restore follows goes here, as "parents":[...], before the root's records.
   out << "],";
   // The top-level records are the root's (as they always were); every
   // member, the root first, is in "tree" with all of its own under "image".
@@ -272,9 +307,23 @@ void print_json(const ImageReader& r, std::ostream& out) {
 
 void print_member(const Image& img, std::ostream& out);
 
-void print_text(const ImageReader& r, std::ostream& out) {
+void print_text(const ImageReader& r, std::ostream& out, const Chain& chain) {
   char line[512];
   out << "ckpt image, format version " << r.image().version << ", " << r.file_size() << " bytes\n";
+  if (r.image().parent) {
+    const ParentLink& p = *r.image().parent;
+    uint64_t pages = 0;
+    for (const ParentRun& run : p.runs) pages += run.npages;
+    std::snprintf(line, sizeof line, "incremental: %" PRIu64 " pages in %zu runs are its parent's, checksum %016" PRIx64
+                  ", %u image(s) below\n", pages, p.runs.size(), p.checksum, p.depth);
+    out << line << "parent: " << printable(p.path) << "\n";
+    if (!chain.broken.empty()) out << "chain: broken: " << printable(chain.broken) << "\n";
+    for (size_t i = 0; i < chain.links.size(); ++i) {
+      std::snprintf(line, sizeof line, "  chain %zu: %016" PRIx64 " ", i, chain.links[i].checksum);
+      out << line << printable(chain.links[i].path)
+          << (i + 1 == chain.links.size() ? " (full image)" : "") << "\n";
+    }
+  }
   const ProcessTree& tree = r.tree();
   if (tree.members.size() > 1) {
     out << "process tree: " << tree.members.size() << " processes\n";
@@ -461,14 +510,18 @@ void print_member(const Image& img, std::ostream& out) {
 void inspect_image(const std::string& path, bool json, std::ostream& out) {
   OpenImage f(path);
   ImageReader r(f.fd);
-  if (json) print_json(r, out);
-  else print_text(r, out);
+  const Chain chain = chain_of(r, path);
+  if (json) print_json(r, out, chain);
+  else print_text(r, out, chain);
 }
 
 void verify_image(const std::string& path, std::ostream& out) {
   OpenImage f(path);
   ImageReader r(f.fd);
+  // An incremental image is verified with its whole chain: every parent there and the same, every page readable.
+  const std::vector<ChainLink> chain = follow_chain(r, path);
   r.verify_page_data();
+  verify_chain_page_data(r);
   r.verify_chunks();  // every member's stored chunks (not the inherited ones), read and decoded as staging would
   size_t vmas = 0, chunks = 0;
   for (size_t i = 0; i < r.member_count(); ++i) {
@@ -476,7 +529,8 @@ void verify_image(const std::string& path, std::ostream& out) {
     chunks += r.member(i).chunks.size();
   }
   out << printable(path) << ": ok (" << (r.member_count() > 1 ? std::to_string(r.member_count()) + " processes, " : "")
-      << r.sections().size() << " sections, " << vmas << " memory areas, " << chunks << " chunks)\n";
+      << r.sections().size() << " sections, " << vmas << " memory areas, " << chunks << " chunks"
+      << (chain.size() > 1 ? ", a chain of " + std::to_string(chain.size()) + " images" : "") << ")\n";
 }
 
 }  // namespace ckpt::dumper

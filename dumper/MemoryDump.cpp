@@ -84,7 +84,9 @@ uint64_t memory_available() {
   return kib << 10;
 }
 
-MemoryCopy::MemoryCopy(pid_t pid, const std::vector<Vma>& vmas, const InheritedPages* inherited) : pid_(pid) {
+MemoryCopy::MemoryCopy(pid_t pid, const std::vector<Vma>& vmas, const InheritedPages* inherited,
+                       const ParentPages* parent_pages)
+    : pid_(pid) {
   const std::string proc = "/proc/" + std::to_string(pid);
   pagemap_ = ::open((proc + "/pagemap").c_str(), O_RDONLY | O_CLOEXEC);
   mem_ = ::open((proc + "/mem").c_str(), O_RDONLY | O_CLOEXEC);
@@ -123,6 +125,7 @@ MemoryCopy::MemoryCopy(pid_t pid, const std::vector<Vma>& vmas, const InheritedP
       auto from_parent = [&](uint64_t i) { return inherited && inherited->contains(base + i * kPageSize); };
       auto wanted = [&](uint64_t i) {
         uint64_t e = entries[i];
+        if (parent_pages && parent_pages->contains(base + i * kPageSize)) return false;  // the parent image's
         if ((e & kPmGuard) || (!v.guards.empty() && guarded(i))) return false;
         if (v.kind == VmaKind::FileSharedOwn) return base + i * kPageSize < own_end;
         if (e & kPmSwapped) return true;

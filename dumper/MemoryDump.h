@@ -24,6 +24,8 @@
 #include <functional>
 #include <vector>
 
+#include "dumper/DirtyPages.h"
+#include "dumper/DirtyPages.h"
 #include "dumper/SharedPages.h"
 #include "format/Image.h"
 #include "format/ImageWriter.h"
@@ -76,7 +78,10 @@ uint64_t estimate_copy_bytes(pid_t pid);
 class MemoryCopy {
  public:
   // Plans: reads the target's pagemap. The target must be stopped.
-  MemoryCopy(pid_t pid, const std::vector<format::Vma>& vmas, const InheritedPages* inherited);
+  // `parent_pages` (an incremental dump's, or nullptr): pages left out
+  // because they are the parent image's (DirtyPages.h).
+  MemoryCopy(pid_t pid, const std::vector<format::Vma>& vmas, const InheritedPages* inherited,
+             const ParentPages* parent_pages = nullptr);
   ~MemoryCopy();
   MemoryCopy(const MemoryCopy&) = delete;
   MemoryCopy& operator=(const MemoryCopy&) = delete;

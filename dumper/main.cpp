@@ -167,6 +167,8 @@ int cmd_dump(const std::vector<std::string>& args) {
       ("tcp-established", po::bool_switch(&o.tcp_established), "carry established TCP connections (TCP_REPAIR; needs CAP_NET_ADMIN)")
       ("executable", po::bool_switch(&o.executable), "make the image executable, to run as ./FILE through binfmt_misc")
       ("copies-return", po::value(&o.copies_return)->value_name("TID:FD:VALUE"), "(libckpt) in the image, thread TID's read(FD) returns VALUE and FD is left out")
+      ("track", po::bool_switch(&o.track), "go on tracking the process's writes, for a later dump with --parent")
+      ("parent", po::value(&o.parent)->value_name("IMAGE"), "save only the pages written since IMAGE (made with --track); restore follows the chain")
       ("json", po::bool_switch(&json), "print the summary as one JSON object on stdout (frozen_ms, sizes, warnings)")
       ("snapshot", po::bool_switch(&o.snapshot), "stop the processes only to write-protect their memory; each page is copied before its first write")
       ("progress", po::bool_switch(&progress), "show bytes done, rate and time left even when stderr is not a terminal")
@@ -182,6 +184,7 @@ int cmd_dump(const std::vector<std::string>& args) {
     throw UsageError("'" + pid_text + "' is not a process id");
   }
   o.compression = parse_compression(compress);
+  if (o.track && o.kill) throw UsageError("--track keeps the process running to track its writes: not with --kill");
   const common::ProgressMode mode = progress_mode(progress, no_progress);
   common::Progress line("ckpt", "dumping", common::progress_wanted(mode) ? dumper::estimate_dump_bytes(o.pid, o.single) : 0, mode);
   if (line.enabled()) o.on_memory_written = [&line](uint64_t bytes) { line.set(bytes); };

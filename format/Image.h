@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "format/ParentLink.h"
 #include "format/UnixSocket.h"
 #include "format/SocketOptions.h"
 #include "format/TcpConnection.h"
@@ -44,6 +45,7 @@ enum class SectionType : uint32_t {
   Tcp = 27,       // std::vector<TcpConnection>; optional (written only when there are connections)
   Scheduling = 36,   // Scheduling (format/Scheduling.h); one per member (required by validation)
   Credentials = 37,  // Credentials (format/Credentials.h); one per member (required by validation)
+  Parent = 30,    // ParentLink (format/ParentLink.h); optional (only in an incremental image)
 };
 inline constexpr uint32_t kSectionTypeCount = 8;  // types 1..kSectionTypeCount are all required
 // Whether a section type beyond the required ones is known (it may be absent).
@@ -52,7 +54,7 @@ inline bool section_type_is_optional(uint32_t t) {
          t == uint32_t(SectionType::UnixSockets) || t == uint32_t(SectionType::InetSockets) ||
          t == uint32_t(SectionType::Tcp) || t == uint32_t(SectionType::Ptys) ||
          t == uint32_t(SectionType::Terminal) || t == uint32_t(SectionType::Scheduling) ||
-         t == uint32_t(SectionType::Credentials);
+         t == uint32_t(SectionType::Credentials) || t == uint32_t(SectionType::Parent);
 }
 // Whether a section belongs to one member of the tree (its header's flags
 // carry the member's index) rather than to the whole image (flags 0).
@@ -195,6 +197,15 @@ struct PageChunk {
   uint64_t checksum = 0;     // xxh3-64 of the stored bytes
   uint64_t size() const { return uint64_t(npages) * kPageSize; }
   bool inherited() const { return encoding == ChunkEncoding::Inherited; }
+  // Never stored: set only on a chunk resolved through a chain of
+  // incremental images (restorer/ImageChain.h). `source`: the image holding
+  // the bytes (0 this one, 1 its parent, ...); then encoding, offset,
+  // stored_size and checksum are that image's chunk of `stored_npages`
+  // pages, of which this one is the `skip`-th page onward.
+  uint32_t source = 0;
+  uint32_t skip = 0;
+  uint32_t stored_npages = 0;
+  bool resolved() const { return stored_npages != 0; }
 };
 
 // General registers in the order of the kernel's struct user_regs_struct.
@@ -589,6 +600,7 @@ struct Image {
   std::optional<TerminalInfo> terminal;  // the user's terminal, when an fd (0-2 included) was on it
   std::optional<Scheduling> scheduling;    // always written; validation requires it
   std::optional<Credentials> credentials;  // always written; validation requires it
+  std::optional<ParentLink> parent;  // an incremental image's parent (format/ParentLink.h)
 };
 
 // For a validated image (every chunk inside one VMA): the index of the VMA

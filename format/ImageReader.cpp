@@ -229,6 +229,11 @@ ImageReader::ImageReader(int fd) : fd_(fd) {
       case SectionType::Terminal: img.terminal = decode_terminal(p.data(), p.size(), s.payload()); break;
       case SectionType::Scheduling: img.scheduling = decode_scheduling(p.data(), p.size(), s.payload()); break;
       case SectionType::Credentials: img.credentials = decode_credentials(p.data(), p.size(), s.payload()); break;
+      case SectionType::Parent:
+        if (s.member != 0 || members_.size() > 1)
+          throw FormatError(s.offset, "parent section in a process tree (incremental images are of one process)");
+        img.parent = decode_parent_link(p.data(), p.size(), s.payload());
+        break;
       case SectionType::PageData:
       case SectionType::Tree: break;
     }
@@ -247,6 +252,8 @@ ImageReader::ImageReader(int fd) : fd_(fd) {
     validate_image(members_[m], own, m == 0, parent);
   }
   validate_tree(tree_, members_, sections_);
+  for (const SectionInfo& s : sections_)
+    if (s.type == SectionType::Parent) validate_parent_link(members_[0], s.offset);
   windows_.clear();
   windows_.shrink_to_fit();
 }
@@ -282,8 +289,56 @@ static void refuse_inherited(const PageChunk& c) {
     throw FormatError(c.offset, "the chunk at " + hex(c.vaddr) + " holds its parent's pages, not bytes of its own");
 }
 
+// A chunk resolved through a chain (restorer/ImageChain.h): the whole
+// stored chunk of the image that holds it is read and checked, and only
+// this chunk's pages of it are kept.
+const ImageReader& ImageReader::holder(const PageChunk& c) const {
+  if (c.source == 0) return *this;
+  if (c.source > ancestors_.size())
+    throw FormatError(c.offset, "the chunk at " + hex(c.vaddr) + " names image " + std::to_string(c.source) +
+                                    " of a chain of " + std::to_string(ancestors_.size() + 1));
+  return *ancestors_[c.source - 1];
+}
+
+static PageChunk stored_chunk(const PageChunk& c) {
+  PageChunk s = c;
+  s.vaddr = c.vaddr - uint64_t(c.skip) * kPageSize;
+  s.npages = c.stored_npages;
+  s.source = s.skip = s.stored_npages = 0;
+  return s;
+}
+
+void ImageReader::read_resolved(const PageChunk& c, ZSTD_DCtx_s* dctx, std::vector<uint8_t>& scratch,
+                                std::vector<uint8_t>& pages, const ChunkSink& sink) const {
+  const PageChunk s = stored_chunk(c);
+  if (c.skip > s.npages || c.npages > s.npages - c.skip)
+    throw FormatError(c.offset, "the chunk at " + hex(c.vaddr) + " lies outside the chunk that holds it");
+  pages.resize(s.size());
+  try {
+    holder(c).read_chunk(s, pages.data(), dctx, scratch);
+  } catch (const FormatError& e) {
+    if (c.source == 0) throw;
+    throw std::runtime_error("the image " + ancestor_paths_.at(c.source - 1) + " below it in its chain is corrupt: " +
+                             e.what());
+  }
+  sink(0, pages.data() + uint64_t(c.skip) * kPageSize, c.size());
+}
+
+void ImageReader::adopt_chain(std::vector<PageChunk> chunks, std::vector<std::shared_ptr<const ImageReader>> ancestors,
+                              std::vector<std::string> paths) {
+  members_.at(0).chunks = std::move(chunks);
+  ancestors_ = std::move(ancestors);
+  ancestor_paths_ = std::move(paths);
+}
+
 void ImageReader::read_chunk(const PageChunk& c, void* dest, ZSTD_DCtx_s* dctx, std::vector<uint8_t>& scratch) const {
   refuse_inherited(c);
+  if (c.resolved()) {
+    std::vector<uint8_t> pages;
+    read_resolved(c, dctx, scratch, pages,
+                  [&](uint64_t at, const uint8_t* data, size_t n) { std::memcpy(static_cast<uint8_t*>(dest) + at, data, n); });
+    return;
+  }
   if (c.encoding == ChunkEncoding::Raw) {
     read_exact(dest, c.stored_size, c.offset, "page data");
     if (checksum(dest, c.stored_size) != c.checksum) throw chunk_checksum_mismatch(c);
@@ -295,6 +350,7 @@ void ImageReader::read_chunk(const PageChunk& c, void* dest, ZSTD_DCtx_s* dctx, 
 void ImageReader::read_chunk(const PageChunk& c, ZSTD_DCtx_s* dctx, std::vector<uint8_t>& scratch,
                              std::vector<uint8_t>& pages, const ChunkSink& sink) const {
   refuse_inherited(c);
+  if (c.resolved()) return read_resolved(c, dctx, scratch, pages, sink);
   if (c.encoding == ChunkEncoding::Raw) {
     scratch.resize(std::min<uint64_t>(c.stored_size, kChunkPiece));
     StreamingChecksum sum;

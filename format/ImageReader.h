@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -74,7 +75,20 @@ class ImageReader {
   // must refuse that staging would.
   void verify_chunks() const;
 
+  // An incremental image's chain, resolved (restorer/ImageChain.h): the
+  // root's chunks become `chunks` (its own, and the pages it takes from
+  // its ancestors, PageChunk::resolved()), read from `ancestors` (the
+  // parent first), which this reader keeps open.
+  // `paths`: where each ancestor was found, for errors in its page data.
+  void adopt_chain(std::vector<PageChunk> chunks, std::vector<std::shared_ptr<const ImageReader>> ancestors,
+                   std::vector<std::string> paths);
+  const std::vector<std::shared_ptr<const ImageReader>>& ancestors() const { return ancestors_; }
+  const std::vector<std::string>& ancestor_paths() const { return ancestor_paths_; }
+
  private:
+  const ImageReader& holder(const PageChunk& c) const;
+  void read_resolved(const PageChunk& c, ZSTD_DCtx_s* dctx, std::vector<uint8_t>& scratch, std::vector<uint8_t>& pages,
+                     const ChunkSink& sink) const;
   void read_exact(void* dst, size_t n, uint64_t offset, const char* what) const;
   // Reads [offset, offset + n) of the file in one call, so that the small
   // reads of the structure within it are served from memory (a small image
@@ -94,6 +108,8 @@ class ImageReader {
   std::vector<SectionInfo> sections_;
   ProcessTree tree_;
   std::vector<Image> members_;
+  std::vector<std::shared_ptr<const ImageReader>> ancestors_;
+  std::vector<std::string> ancestor_paths_;
 };
 
 }  // namespace ckpt::format

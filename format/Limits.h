@@ -60,6 +60,8 @@ inline constexpr uint32_t kMaxWindowDimension = 65535;  // each field of the ter
 // pages in all (64 GiB); the restorer also needs every page in a lazy area.
 inline constexpr uint32_t kMaxWorkingSetRuns = 1u << 20;
 inline constexpr uint64_t kMaxWorkingSetPages = 1ull << 24;
+inline constexpr uint32_t kMaxParentRuns = 1u << 22;   // runs of pages an incremental image takes from its parent (16 bytes each)
+inline constexpr uint32_t kMaxChainDepth = 1024;          // images in a chain of incremental dumps, the full one included
 // Highest user address + 1 with 4-level paging (TASK_SIZE_MAX on x86-64).
 inline constexpr uint64_t kUserSpaceEnd = 0x00007ffffffff000ull;
 

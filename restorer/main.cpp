@@ -22,6 +22,7 @@
 
 #include "common/Version.h"
 #include "format/FormatError.h"
+#include "format/ImageChain.h"
 #include "format/ImageReader.h"
 #include "format/Printable.h"
 #include "restorer/AddressPlan.h"
@@ -120,6 +121,11 @@ int main(int argc, char** argv) {
     std::unique_ptr<restorer::LazyPages> lazy_pages;
     if (lazy && !check_only && !cl.pid_ns) lazy_pages = restorer::start_page_server(fd, image_path, {cl.learn, verbose});
     format::ImageReader reader(fd);
+    // An incremental image: its parents are checked and its pages resolved, before anything else.
+    if (reader.image().parent) {
+      if (lazy) throw std::runtime_error("--lazy cannot restore an incremental image (restore it without --lazy)");
+      format::follow_chain(reader, image_path);
+    }
     const format::Image& image = reader.image();
     if (cl.pid_ns) restorer::check_pid_namespace(reader);
     std::vector<x86::MapsEntry> self = x86::parse_maps(x86::read_proc_file("/proc/self/maps"));
@@ -145,6 +151,7 @@ int main(int argc, char** argv) {
       restorer::plan_rlimits(image, limits, &limit_mask);
       restorer::check_launch_layout(image);
       reader.verify_page_data();
+      format::verify_chain_page_data(reader);
       reader.verify_chunks();  // as staging reads them: what it would refuse, --check refuses
       if (lazy) restorer::check_lazy_pages();
       if (cl.pid_ns) restorer::probe_pid_namespace(reader);

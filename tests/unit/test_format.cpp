@@ -24,10 +24,12 @@
 #include "format/Codec.h"
 #include "format/FormatError.h"
 #include "format/Image.h"
+#include "format/ImageChain.h"
 #include "format/ImageReader.h"
 #include "format/ImageWriter.h"
 #include "format/Layout.h"
 #include "format/Limits.h"
+#include "format/ParentLink.h"
 #include "format/Sections.h"
 #include "format/UnixSocket.h"
 
@@ -1937,4 +1939,148 @@ TEST_CASE("format: unix sockets across the tree's members") {
             t.child.files.fds.push_back(f);
           },
           "unix sockets 60 and 61 bind the same name");
+}
+
+// ------------------------------------------------- incremental images (section 30)
+
+namespace {
+
+// A directory of its own for a chain of images at real paths, removed with them.
+struct ChainDir {
+  std::string path;
+  ChainDir() {
+    char name[] = "/tmp/ckpt-test-chain-XXXXXX";
+    REQUIRE(::mkdtemp(name) != nullptr);
+    path = name;
+  }
+  ~ChainDir() {
+    for (const char* f : {"base", "mid", "top", "other", "noheap"}) ::unlink((path + "/" + f).c_str());
+    ::rmdir(path.c_str());
+  }
+  std::string at(const char* f) const { return path + "/" + f; }
+};
+
+// Writes `img` with `runs` of pages to the file `path`; returns its trailer checksum.
+uint64_t write_file(const std::string& path, const Image& img, const std::vector<Run>& runs) {
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  REQUIRE(fd >= 0);
+  ::ftruncate(fd, 0);
+  write_image(fd, img, runs, {ChunkEncoding::Zstd, 3});
+  ImageReader r(fd);
+  uint64_t sum = image_checksum(r);
+  ::close(fd);
+  return sum;
+}
+
+Image with_parent(const std::string& path, uint64_t sum, uint32_t depth, std::vector<ParentRun> runs) {
+  Image img = realistic_image();
+  img.parent = ParentLink{path, sum, depth, std::move(runs)};
+  return img;
+}
+
+// The bytes of the page at `addr` as the resolved chunks of `r` give them; empty: no chunk has it.
+std::vector<uint8_t> page_at(const ImageReader& r, uint64_t addr) {
+  ZstdDctx d;
+  std::vector<uint8_t> scratch;
+  for (const PageChunk& c : r.image().chunks) {
+    if (addr < c.vaddr || addr >= c.vaddr + c.size()) continue;
+    std::vector<uint8_t> all(c.size());
+    r.read_chunk(c, all.data(), d.p, scratch);
+    return std::vector<uint8_t>(all.begin() + (addr - c.vaddr), all.begin() + (addr - c.vaddr) + kPageSize);
+  }
+  return {};
+}
+
+std::vector<uint8_t> page_of(const std::vector<uint8_t>& pages, uint64_t i) {
+  return std::vector<uint8_t>(pages.begin() + i * kPageSize, pages.begin() + (i + 1) * kPageSize);
+}
+
+}  // namespace
+
+TEST_CASE("format: an incremental image's parent record round-trips") {
+  Image img = with_parent("/images/base.ckpt", 0x1234, 2, {{kHeap, 3}, {kHeap + 5 * kPageSize, 2}, {kAnon, 300}});
+  auto o = write_and_open(img, {{kHeap + 3 * kPageSize, compressible_pages(2, 1)}});
+  const Image& back = o->reader->image();
+  REQUIRE(back.parent);
+  CHECK(back.parent->path == "/images/base.ckpt");
+  CHECK(back.parent->checksum == 0x1234);
+  CHECK(back.parent->depth == 2);
+  REQUIRE(back.parent->runs.size() == 3);
+  CHECK(back.parent->runs[2].vaddr == kAnon);
+  CHECK(back.parent->runs[2].npages == 300);
+  CHECK_FALSE(write_and_open(realistic_image(), one_page())->reader->image().parent);
+}
+
+TEST_CASE("format: a parent record that breaks the rules is refused") {
+  auto refused = [](Image img, const std::vector<Run>& runs, const char* why) {
+    CHECK_THROWS_WITH_AS(write_and_open(img, runs), has(why), FormatError);
+  };
+  refused(with_parent("base.ckpt", 1, 1, {}), one_page(), "parent path is not absolute");
+  refused(with_parent("/b", 1, 1, {{kHeap + 1, 1}}), one_page(), "not page-aligned");
+  refused(with_parent("/b", 1, 1, {{kHeap, 0}}), one_page(), "page count 0 out of range");
+  refused(with_parent("/b", 1, 1, {{kHeap, 4}, {kHeap + 2 * kPageSize, 1}}), one_page(), "overlaps or is out of order");
+  refused(with_parent("/b", 1, 1, {{kHeap + (kHeapPages - 1) * kPageSize, 2}}), one_page(), "not inside one VMA");
+  refused(with_parent("/b", 1, 1, {{0x55555555a000, 1}}), one_page(), "whose pages are never the parent's");
+  refused(with_parent("/b", 1, 1, {{kStackEnd - 2 * kPageSize, 2}}), one_page(), "overlaps the image's own chunk");
+  refused(with_parent("/b", 1, 0, {}), one_page(), "chain depth 0 out of range");
+  refused(with_parent("/b", 1, kMaxChainDepth + 1, {}), one_page(), "chain depth");
+}
+
+TEST_CASE("format: a chain resolves each page from the newest image that has it") {
+  ChainDir dir;
+  const std::vector<uint8_t> a = compressible_pages(8, 11), b = random_pages(4, 12), c = compressible_pages(2, 13);
+  // base: heap pages 0-7 (a). mid: its own pages 2-5 (b), 0-1 and 6-9 the parent's
+  // (8-9: none there, so zero). top: its own 4-5 (c), 0-3 and 6-7 the parent's.
+  const uint64_t base = write_file(dir.at("base"), realistic_image(), {{kHeap, a}});
+  const uint64_t mid = write_file(dir.at("mid"), with_parent(dir.at("base"), base, 1, {{kHeap, 2}, {kHeap + 6 * kPageSize, 4}}),
+                                  {{kHeap + 2 * kPageSize, b}});
+  write_file(dir.at("top"), with_parent(dir.at("mid"), mid, 2, {{kHeap, 4}, {kHeap + 6 * kPageSize, 2}}),
+             {{kHeap + 4 * kPageSize, c}});
+  int fd = open_image(dir.at("top"));
+  ImageReader top(fd);
+  std::vector<ChainLink> chain = follow_chain(top, dir.at("top"));
+  REQUIRE(chain.size() == 3);
+  CHECK(chain[2].path == dir.at("base"));
+  CHECK(chain[2].checksum == base);
+  CHECK(page_at(top, kHeap) == page_of(a, 0));
+  CHECK(page_at(top, kHeap + kPageSize) == page_of(a, 1));
+  CHECK(page_at(top, kHeap + 2 * kPageSize) == page_of(b, 0));
+  CHECK(page_at(top, kHeap + 3 * kPageSize) == page_of(b, 1));
+  CHECK(page_at(top, kHeap + 4 * kPageSize) == page_of(c, 0));
+  CHECK(page_at(top, kHeap + 5 * kPageSize) == page_of(c, 1));
+  CHECK(page_at(top, kHeap + 6 * kPageSize) == page_of(a, 6));
+  CHECK(page_at(top, kHeap + 7 * kPageSize) == page_of(a, 7));
+  CHECK(page_at(top, kHeap + 8 * kPageSize).empty());  // in no image: zero
+  top.verify_chunks();
+  verify_chain_page_data(top);
+  ::close(fd);
+}
+
+TEST_CASE("format: a chain with a missing, different or inconsistent parent is refused") {
+  ChainDir dir;
+  const uint64_t base = write_file(dir.at("base"), realistic_image(), {{kHeap, compressible_pages(4, 1)}});
+  write_file(dir.at("other"), realistic_image(), {{kHeap, compressible_pages(4, 2)}});
+  auto follow = [&](const Image& img) {
+    write_file(dir.at("top"), img, {});
+    int fd = open_image(dir.at("top"));
+    ImageReader top(fd);
+    struct Closer {
+      int fd;
+      ~Closer() { ::close(fd); }
+    } closer{fd};
+    follow_chain(top, dir.at("top"));
+  };
+  CHECK_NOTHROW(follow(with_parent(dir.at("base"), base, 1, {{kHeap, 4}})));
+  CHECK_THROWS_WITH(follow(with_parent(dir.at("gone"), base, 1, {{kHeap, 4}})), has("gone is missing"));
+  CHECK_THROWS_WITH(follow(with_parent(dir.at("other"), base, 1, {{kHeap, 4}})),
+                    has("is not the image it was dumped against (checksum"));
+  CHECK_THROWS_WITH(follow(with_parent(dir.at("base"), base, 2, {{kHeap, 4}})), has("has 0 images below it, not the 1"));
+  Image noheap = realistic_image();
+  noheap.vmas.erase(noheap.vmas.begin() + 3);  // the heap
+  REQUIRE(noheap.vmas[3].kind == VmaKind::AnonPrivate);
+  const uint64_t nh = write_file(dir.at("noheap"), noheap, {});
+  CHECK_THROWS_WITH(follow(with_parent(dir.at("noheap"), nh, 1, {{kHeap, 1}})),
+                    has("but the parent has no private anonymous area there"));
+  // A chain copied elsewhere together: the parent is found beside its child.
+  CHECK_NOTHROW(follow(with_parent("/nowhere/base", base, 1, {{kHeap, 4}})));
 }

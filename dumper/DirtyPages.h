@@ -1,0 +1,121 @@
+// Write tracking for incremental dumps (docs/architecture.md, "Incremental
+// dumps"). The kernel here has no soft-dirty bit (CONFIG_MEM_SOFT_DIRTY is
+// off), so tracking is userfaultfd write-protection in asynchronous mode
+// (UFFD_FEATURE_WP_ASYNC, Linux 6.7+): the trackable areas of the process
+// (format::vma_is_trackable) are registered with a userfaultfd made in the
+// process's own mm and write-protected; the process's first write to a page
+// then only clears the page's protection bit, with no fault delivered to
+// anyone; PAGEMAP_SCAN reports the pages whose bit is clear (PAGE_IS_WRITTEN)
+// and protects them again in the same walk.
+//
+// The registration lives as long as the userfaultfd: between dumps a small
+// keeper process (`ckpt-track`, forked by `ckpt dump --track`) holds it, so
+// that the process itself holds no extra fd; it answers on an abstract Unix
+// socket named after the process's pid and start time, only to its own user
+// (or root), and exits when the process does or when a dump without --track
+// ends the chain. The keeper also remembers the trailer checksum of the last
+// image whose dump re-armed the tracking: only that image can be a --parent.
+//
+// What tracking cannot see is saved whole: areas of any other kind, areas
+// not registered (new since the last dump, moved by mremap, replaced by
+// MAP_FIXED, or registered with another userfaultfd by the process itself:
+// PAGEMAP_SCAN refuses them as not write-protect-async), and pages outside
+// the parent's trackable areas.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "dumper/ScopedFd.h"
+#include "dumper/SharedPages.h"
+#include "format/Image.h"
+#include "x86/RemoteSyscall.h"
+
+namespace ckpt::dumper {
+
+// What an incremental dump needs of its parent image: its identity and its
+// areas. From a file (`open`), or from the report of the dump that wrote it
+// (DumpReport::as_parent), for a caller that chains dumps in one process.
+struct ParentRef {
+  std::string path;        // absolute
+  uint64_t checksum = 0;   // its trailer checksum (format::image_checksum)
+  uint32_t depth = 0;      // images below it (0: a full image)
+  std::vector<format::Vma> vmas;
+  // Throws DumpError naming the file when it is missing, not an image or
+  // a process tree.
+  static ParentRef open(const std::string& path);
+};
+
+// Pages whose contents are the parent's (sorted, disjoint runs).
+struct ParentPages {
+  std::vector<PageRange> runs;
+  bool contains(uint64_t addr) const;
+  uint64_t pages() const;
+};
+
+class DirtyTracker {
+ public:
+  // Starts tracking `pid` (stopped, all threads): a userfaultfd made in it
+  // by one injected call through `site`, taken over with pidfd_getfd and
+  // closed there again. Throws DumpError when the kernel or the process
+  // cannot (seccomp, no WP_ASYNC).
+  static std::unique_ptr<DirtyTracker> start(pid_t pid, const x86::InjectionSite& site);
+  // The tracking a keeper holds for `pid` (running or stopped), which must
+  // go on from `parent`. Throws DumpError, naming why, when there is no
+  // keeper for this very process or it last armed for another image. The
+  // keeper forgets its image from now on, until keep() or a failure before
+  // the re-arm (the destructor tells it again then).
+  static std::unique_ptr<DirtyTracker> from_keeper(pid_t pid, const ParentRef& parent);
+  ~DirtyTracker();
+  DirtyTracker(const DirtyTracker&) = delete;
+  DirtyTracker& operator=(const DirtyTracker&) = delete;
+
+  pid_t pid() const { return pid_; }
+  // The checksum of the image the tracking goes on from (0: none yet).
+  uint64_t last_checksum() const { return last_; }
+
+  // In the freeze: which pages of `vmas` are the parent's (present or
+  // swapped, trackable here and in the parent, registered, not written
+  // since the last arm), and what is left to read: `vmas` with each
+  // registered area cut down to the 4 MiB windows that hold written pages,
+  // for dump_memory, which leaves the parent's pages out and applies its
+  // usual rules to the rest. Every
+  // registered area is protected again; the keeper's image is stale from
+  // here until keep().
+  struct Collected {
+    ParentPages from_parent;
+    std::vector<format::Vma> to_read;
+  };
+  Collected collect(const std::vector<format::Vma>& vmas, const ParentRef& parent);
+  // In the freeze, after collect (or alone for a first dump): registers
+  // and protects the trackable areas of `vmas` not registered yet. Returns
+  // how many could not be (they are saved whole by the next dump).
+  size_t arm(const std::vector<format::Vma>& vmas);
+  // After the image is committed: tracking goes on from that image, held
+  // by a keeper (started now if there is none).
+  void keep(uint64_t image_checksum);
+  // The same for a caller that holds this object between dumps itself
+  // (chains dumped in one process): no keeper.
+  void went_on_from(uint64_t image_checksum) {
+    settled_ = true;
+    last_ = image_checksum;
+  }
+  // After the image is committed, without --track: tracking ends (the
+  // keeper exits; the last reference to the userfaultfd closes with this
+  // object, and the kernel drops the registration and the protection).
+  void stop();
+
+ private:
+  DirtyTracker(pid_t pid, int uffd, int pidfd, uint64_t start_time);
+  pid_t pid_;
+  ScopedFd uffd_, pidfd_;
+  uint64_t start_time_;
+  uint64_t last_ = 0;
+  bool from_keeper_ = false, rearmed_ = false, settled_ = false;
+};
+
+}  // namespace ckpt::dumper

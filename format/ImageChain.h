@@ -1,0 +1,41 @@
+// Following an incremental image down to its full image (docs/format.md,
+// "Incremental images"): each parent is opened (at the path its child
+// names, else under the same name beside the child), checked to be the very
+// image the child was dumped against (its trailer checksum), and read like
+// any image; then the child's pages are resolved: each page of a parent run
+// becomes the chunk of the nearest image below that holds it, or nothing
+// (zero) when none does. No side effects: restore, `restore --check`,
+// `ckpt verify` and `ckpt inspect` all go through it before anything else.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "format/ImageReader.h"
+
+namespace ckpt::format {
+
+// One image of a chain, as found.
+struct ChainLink {
+  std::string path;      // where it was found
+  uint64_t checksum = 0; // its trailer checksum
+  uint64_t own_pages = 0, parent_pages = 0;  // pages in its own chunks; pages of its parent runs
+};
+
+// Opens the chain below `top` (opened from `top_path`) and resolves its
+// pages into it (ImageReader::adopt_chain). Nothing happens for a full
+// image. Throws std::runtime_error with one line naming the image and its
+// parent when a parent is missing, different (checksum mismatch), not an
+// image of one process, or too deep; FormatError for a corrupt link.
+// Returns the chain, `top` first, its full image last.
+std::vector<ChainLink> follow_chain(ImageReader& top, const std::string& top_path);
+
+// What follow_chain would report for the chain, for `ckpt inspect`: the
+// same checks, the same result, `top` itself untouched.
+std::vector<ChainLink> describe_chain(const ImageReader& top, const std::string& top_path);
+
+// Every ancestor's page data section checksum (restore --check, verify).
+void verify_chain_page_data(const ImageReader& top);
+
+}  // namespace ckpt::format
