@@ -26,16 +26,17 @@ _ckpt() {
   # Positional arguments already given after the command (option values aside).
   for ((i = i + 1; i < COMP_CWORD; i++)); do
     case ${COMP_WORDS[i]} in
-      -o | --output | --compress | --inherit-fd | --external-fds | --token-file) ((i++)) ;;
+      -o | --output | --compress | --inherit-fd | --external-fds | --token-file | --parent) ((i++)) ;;
       -*) ;;
       *) ((args++)) ;;
     esac
   done
   case $cmd in
     dump)
-      opts="-o --output --kill --single --compress --ignore-fds --inherit-outside-sockets --tcp-established --executable --copies-return --json --snapshot --progress --no-progress --help"
+      opts="-o --output --kill --single --compress --ignore-fds --inherit-outside-sockets --tcp-established --executable --copies-return --track --parent --json --snapshot --progress --no-progress --help"
       case $prev in
         -o | --output) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        --parent) _ckpt_images "$cur"; return ;;
         --compress) COMPREPLY=($(compgen -W "none zstd zstd:1 zstd:3 zstd:9 zstd:19" -- "$cur")); return ;;
       esac
       if [[ $cur == -* ]]; then
@@ -75,7 +76,7 @@ _ckpt() {
 
 _ckpt_restore() {
   local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
-  local opts="--lazy --check --verbose --host-clocks --inherit-fd --external-fds=null --new-pids --pid-ns --listen --token-file --progress --no-progress --install-binfmt --uninstall-binfmt --version --help"
+  local opts="--lazy --learn --check --verbose --host-clocks --inherit-fd --external-fds=null --new-pids --pid-ns --listen --token-file --progress --no-progress --install-binfmt --uninstall-binfmt --version --help"
   COMPREPLY=()
   [[ $prev == --inherit-fd || $prev == --listen ]] && return
   if [[ $prev == --token-file ]]; then compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return; fi

@@ -11,25 +11,15 @@
 #include <string>
 
 #include "dumper/Tracee.h"
+#include "x86/SchedAttr.h"
 
 namespace ckpt::dumper {
 
 namespace {
 
-// struct sched_attr (linux/sched/types.h), SCHED_ATTR_SIZE_VER1.
-struct SchedAttr {
-  uint32_t size;
-  uint32_t sched_policy;
-  uint64_t sched_flags;
-  int32_t sched_nice;
-  uint32_t sched_priority;
-  uint64_t sched_runtime, sched_deadline, sched_period;
-  uint32_t sched_util_min, sched_util_max;
-};
-static_assert(sizeof(SchedAttr) == 56);
-
-constexpr uint32_t kSchedDeadline = 6;
-constexpr int kIoprioWhoProcess = 1;
+using x86::kIoprioWhoProcess;
+using x86::kSchedDeadline;
+using x86::SchedAttr;
 constexpr size_t kMaskBytes = 1024;  // 8192 CPUs
 
 [[noreturn]] void refuse(pid_t pid, pid_t tid, const std::string& why) {
@@ -41,7 +31,7 @@ format::Scheduling read_thread(pid_t pid, pid_t tid) {
   SchedAttr attr{};
   if (syscall(SYS_sched_getattr, tid, &attr, sizeof attr, 0) != 0)
     refuse(pid, tid, std::string("cannot be asked how it is scheduled (sched_getattr): ") + std::strerror(errno));
-  if (attr.sched_policy == kSchedDeadline)
+  if (attr.sched_policy == uint32_t(kSchedDeadline))
     refuse(pid, tid, "runs under SCHED_DEADLINE, which ckpt does not carry (its threads could not be created again)");
   // Without CONFIG_UCLAMP_TASK both read 0; the defaults are 0 and 1024.
   if (attr.sched_util_max != 0 && (attr.sched_util_min != 0 || attr.sched_util_max != 1024))

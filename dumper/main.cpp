@@ -147,6 +147,16 @@ po::variables_map parse(const std::vector<std::string>& args, const po::options_
   return vm;
 }
 
+pid_t parse_pid(const std::string& text) {
+  try {
+    size_t used = 0;
+    long pid = std::stol(text, &used);
+    if (used == text.size() && pid > 0 && pid <= 0x3fffffff) return pid_t(pid);
+  } catch (const std::exception&) {
+  }
+  throw UsageError("'" + text + "' is not a process id");
+}
+
 common::ProgressMode progress_mode(bool on, bool off) {
   if (on && off) throw UsageError("--progress and --no-progress exclude each other");
   return on ? common::ProgressMode::On : off ? common::ProgressMode::Off : common::ProgressMode::Auto;
@@ -175,14 +185,7 @@ int cmd_dump(const std::vector<std::string>& args) {
       ("no-progress", po::bool_switch(&no_progress), "never show the progress line");
   if (wants_help(args)) return print_help(kDump, opts);
   parse(args, opts, "pid", &pid_text);
-  size_t used = 0;
-  try {
-    long pid = std::stol(pid_text, &used);
-    if (used != pid_text.size() || pid <= 0 || pid > 0x3fffffff) throw std::out_of_range("pid");
-    o.pid = pid_t(pid);
-  } catch (const std::exception&) {
-    throw UsageError("'" + pid_text + "' is not a process id");
-  }
+  o.pid = parse_pid(pid_text);
   o.compression = parse_compression(compress);
   if (o.track && o.kill) throw UsageError("--track keeps the process running to track its writes: not with --kill");
   const common::ProgressMode mode = progress_mode(progress, no_progress);
@@ -222,14 +225,7 @@ int cmd_migrate(const std::vector<std::string>& args) {
     throw UsageError(e.what());
   }
   if (!vm.count("destination")) throw UsageError("migrate takes PID and HOST:PORT");
-  try {
-    size_t used = 0;
-    long pid = std::stol(pid_text, &used);
-    if (used != pid_text.size() || pid <= 0 || pid > 0x3fffffff) throw std::out_of_range("pid");
-    o.pid = pid_t(pid);
-  } catch (const std::exception&) {
-    throw UsageError("'" + pid_text + "' is not a process id");
-  }
+  o.pid = parse_pid(pid_text);
   o.compression = parse_compression(compress);
   dumper::DumpReport r = dumper::migrate(o, m);
   for (const std::string& w : r.warnings) std::fprintf(stderr, "ckpt: warning: %s\n", format::printable(w).c_str());

@@ -15,23 +15,15 @@
 
 #include "format/Image.h"
 #include "restorer/RestoreError.h"
+#include "x86/SchedAttr.h"
 #include "x86/Syscall.h"
 
 namespace ckpt::restorer {
 
 namespace {
 
-struct SchedAttr {  // struct sched_attr, SCHED_ATTR_SIZE_VER0
-  uint32_t size;
-  uint32_t sched_policy;
-  uint64_t sched_flags;
-  int32_t sched_nice;
-  uint32_t sched_priority;
-  uint64_t sched_runtime, sched_deadline, sched_period;
-};
-static_assert(sizeof(SchedAttr) == 48);
-
-constexpr long kIoprioWhoProcess = 1;
+using x86::kIoprioWhoProcess;
+using x86::SchedAttr;
 constexpr size_t kMaskWords = 128;  // 8192 CPUs, as the dumper reads them
 
 // What one task reads of its own scheduling: raw system calls only (it
