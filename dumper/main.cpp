@@ -4,7 +4,7 @@
 //   migrate PID HOST:PORT [options]  move it to a `restore --listen` (dumper/Migrate.h)
 //   inspect FILE [--json]        print what an image holds
 //   verify FILE                  check every byte of an image
-//   run FILE [options]           exec `restore ... FILE` (beside this binary or on PATH)
+//   run FILE [options]           exec `restore ... FILE` (beside this binary, in a build tree ../restorer/, or on PATH)
 //   check [--json]               what this machine and user can do (dumper/MachineReport.h)
 // Exit status: 0 success, 1 failure (one line on stderr), 2 usage.
 //
@@ -264,9 +264,12 @@ std::string restore_program(const char* argv0, bool* found) {
   char exe[4096];
   ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
   if (n > 0) self.assign(exe, size_t(n));
-  std::string beside = self.substr(0, self.rfind('/') + 1) + "restore";
+  const std::string dir = self.substr(0, self.rfind('/') + 1);
   *found = true;
-  if (access(beside.c_str(), X_OK) == 0) return beside;
+  // Installed, both are in one folder; in a build tree, restore is in
+  // restorer/ beside the dumper/ that holds ckpt.
+  for (const std::string& candidate : {dir + "restore", dir + "../restorer/restore"})
+    if (access(candidate.c_str(), X_OK) == 0) return candidate;
   if (const char* path = std::getenv("PATH")) {
     std::string p = path;
     for (size_t at = 0; at <= p.size();) {
