@@ -348,6 +348,9 @@ DumpReport dump(const DumpOptions& o) {
     free(out);
     if (same) throw DumpError("-o " + o.output + " is the --parent image: an incremental image needs its parent kept");
   }
+  if (o.snapshot && (o.track || parent))
+    throw DumpError("--snapshot and --track/--parent each write-protect the memory with a userfaultfd of their own: "
+                    "use one or the other");
   std::shared_ptr<DirtyTracker> tracker = o.in_process ? *o.in_process : nullptr;
   if (parent && !tracker) tracker = DirtyTracker::from_keeper(o.pid, *parent);
   if (parent && (tracker->pid() != o.pid || tracker->last_checksum() != parent->checksum))
@@ -487,6 +490,10 @@ DumpReport dump(const DumpOptions& o) {
                              "; its memory was copied while it was stopped");
       copies[i]->copy_all(&arena);
     }
+  if (snapshot && snapshot->areas_copied_stopped())
+    r.warnings.push_back(std::to_string(snapshot->areas_copied_stopped()) +
+                         " memory area(s) could not be write-protected for the snapshot (registered with another "
+                         "userfaultfd: the process's own, or a --track keeper's); they were copied while it was stopped");
   x86::fault_point("dump: memory read");
   auto release = [&] {
     // Everything is read: a tree left running goes on while the image is

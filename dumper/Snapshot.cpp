@@ -86,7 +86,9 @@ bool Snapshot::protect(MemoryCopy& copy, const std::vector<Vma>& vmas, pid_t tid
       uffdio_register reg{};
       reg.range = {v.start, v.end - v.start};
       reg.mode = UFFDIO_REGISTER_MODE_WP;
-      if (protectable(v) && ioctl(m->uffd.get(), UFFDIO_REGISTER, &reg) == 0) {
+      const bool registered = protectable(v) && ioctl(m->uffd.get(), UFFDIO_REGISTER, &reg) == 0;
+      if (protectable(v) && !registered) ++areas_copied_stopped_;
+      if (registered) {
         uffdio_writeprotect wp{};
         wp.range = {v.start, v.end - v.start};
         wp.mode = UFFDIO_WRITEPROTECT_MODE_WP;

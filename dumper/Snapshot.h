@@ -49,12 +49,16 @@ class Snapshot {
   void run();
   // Pages copied ahead of the copier because the tree was about to write them.
   uint64_t pages_faulted() const;
+  // Areas protect() could not register (another userfaultfd has them, e.g.
+  // a --track keeper's) and so copied while the tree was stopped.
+  size_t areas_copied_stopped() const { return areas_copied_stopped_; }
 
  private:
   struct Member;
   struct Shared;
   std::vector<std::unique_ptr<Member>> members_;
   std::unique_ptr<Shared> shared_;
+  size_t areas_copied_stopped_ = 0;
 };
 
 }  // namespace ckpt::dumper

@@ -188,6 +188,9 @@ int cmd_dump(const std::vector<std::string>& args) {
   o.pid = parse_pid(pid_text);
   o.compression = parse_compression(compress);
   if (o.track && o.kill) throw UsageError("--track keeps the process running to track its writes: not with --kill");
+  if (o.snapshot && (o.track || !o.parent.empty()))
+    throw UsageError("--snapshot and --track/--parent each write-protect the memory with a userfaultfd of their own: "
+                     "use one or the other");
   const common::ProgressMode mode = progress_mode(progress, no_progress);
   common::Progress line("ckpt", "dumping", common::progress_wanted(mode) ? dumper::estimate_dump_bytes(o.pid, o.single) : 0, mode);
   if (line.enabled()) o.on_memory_written = [&line](uint64_t bytes) { line.set(bytes); };

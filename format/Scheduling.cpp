@@ -58,7 +58,7 @@ void validate_scheduling(const Scheduling& s, const std::function<void(const std
     bad("real-time priority " + std::to_string(s.rt_priority) + " does not fit policy " + policy_name(s.policy));
   if (s.nice < -20 || s.nice > 19) bad("nice value " + std::to_string(s.nice) + " is outside -20..19");
   const uint32_t cls = s.ioprio >> 13, level = s.ioprio & 0x1fff;
-  if (cls > 3 || (cls != 0 && cls != 3 && level > 7) || (cls == 3 && level != 0))
+  if (cls > 3 || level > 7)  // (ioprio_set keeps whatever level it was given, the idle class's too)
     bad("I/O priority " + std::to_string(s.ioprio) + " is not a valid class and level");
   bool any = false;
   for (uint64_t word : s.affinity) any |= word != 0;

@@ -4,7 +4,9 @@
 #   dump: --parent of a process whose writes are not tracked; --parent with
 #     an image that is not the last its tracking went on from (and the
 #     tracking goes on, untouched, from the right one); --track of a process
-#     with children; --track with --kill (a usage error, exit 2); -o naming
+#     with children; --track with --kill and --snapshot with --track (usage
+#     errors, exit 2; a --snapshot dump of a tracked process copies its
+#     tracked areas while stopped and says so); -o naming
 #     the --parent image itself. A dump
 #     that fails before re-protecting the pages leaves the tracking as it
 #     was; one that fails after ends it (keeper gone, no `uw` area left),
@@ -56,6 +58,8 @@ incr t "$WORK/plain.ckpt"
 refused "--parent of an untracked process" 1 "its writes are not being tracked" \
   "$CKPT" dump "$PID_t" --parent "$WORK/plain.ckpt" -o "$WORK/x.ckpt"
 refused "--track with --kill" 2 "not with --kill" "$CKPT" dump "$PID_t" --track --kill -o "$WORK/x.ckpt"
+refused "--snapshot with --track" 2 "each write-protect the memory with a userfaultfd" \
+  "$CKPT" dump "$PID_t" --snapshot --track -o "$WORK/x.ckpt"
 incr t "$WORK/base.ckpt" --track
 send t "step 1"
 wait_lines t 2
@@ -74,6 +78,13 @@ wait_lines t 3
 CKPT_FAULT=fail CKPT_FAULT_AT="dump: registers read" "$CKPT" dump "$PID_t" --parent "$WORK/i1.ckpt" --track \
   -o "$WORK/x.ckpt" >/dev/null 2>"$WORK/f.err" && fail "a dump with a forced failure succeeded"
 incr t "$WORK/i2.ckpt" --parent "$WORK/i1.ckpt" --track  # the tracking went on from i1 through the refusals
+# A snapshot of a tracked process: its areas are the keeper's userfaultfd's,
+# so they are copied while it is stopped, and the dump says so (the tracking
+# goes on: the --parent dumps below still find it).
+"$CKPT" dump "$PID_t" --snapshot -o "$WORK/snap.ckpt" >/dev/null 2>"$WORK/snap.err" ||
+  fail "a --snapshot dump of a tracked process: $(cat "$WORK/snap.err")"
+grep -q "could not be write-protected for the snapshot" "$WORK/snap.err" ||
+  fail "a --snapshot dump of a tracked process did not say its areas were copied while stopped: $(cat "$WORK/snap.err")"
 # ... one that fails after it ends the tracking: no image is its base any more.
 CKPT_FAULT=fail CKPT_FAULT_AT="dump: memory read" "$CKPT" dump "$PID_t" --parent "$WORK/i2.ckpt" --track \
   -o "$WORK/x.ckpt" >/dev/null 2>"$WORK/f.err" && fail "a dump with a forced failure succeeded"
