@@ -138,7 +138,25 @@ void member_json(const Image& img, std::ostream& out) {
         << ",\"signo\":" << p.signo << ",\"sigev_value\":" << p.sigev_value << ",\"target_tid\":" << p.target_tid
         << ",\"value_ns\":" << p.value_ns << ",\"interval_ns\":" << p.interval_ns << "}";
   }
-  out << "]},\"fds\":[";
+  out << "]}";
+  if (img.scheduling) {
+    const Scheduling& sc = *img.scheduling;
+    out << ",\"scheduling\":{\"policy\":" << sc.policy << ",\"flags\":" << sc.flags << ",\"nice\":" << sc.nice
+        << ",\"rt_priority\":" << sc.rt_priority << ",\"ioprio\":" << sc.ioprio
+        << ",\"timer_slack_ns\":" << sc.timer_slack_ns << ",\"cpus\":" << json_string(cpu_list(sc.affinity)) << "}";
+  }
+  if (img.credentials) {
+    const Credentials& c = *img.credentials;
+    out << ",\"credentials\":{\"groups\":[";
+    for (size_t i = 0; i < c.groups.size(); ++i) out << (i ? "," : "") << c.groups[i];
+    out << "],\"cap_inheritable\":" << json_string(hex(c.cap_inheritable))
+        << ",\"cap_permitted\":" << json_string(hex(c.cap_permitted))
+        << ",\"cap_effective\":" << json_string(hex(c.cap_effective))
+        << ",\"cap_bounding\":" << json_string(hex(c.cap_bounding))
+        << ",\"cap_ambient\":" << json_string(hex(c.cap_ambient)) << ",\"securebits\":" << c.securebits
+        << ",\"seccomp_mode\":" << c.seccomp_mode << ",\"seccomp_filters\":" << c.seccomp_filters << "}";
+  }
+  out << ",\"fds\":[";
   for (size_t i = 0; i < img.files.fds.size(); ++i) {
     const FdEntry& f = img.files.fds[i];
     out << (i ? "," : "") << "{\"fd\":" << f.fd << ",\"kind\":\"" << fd_kind_name(f.kind)
@@ -383,6 +401,16 @@ void print_member(const Image& img, std::ostream& out) {
                 "clocks at dump: monotonic %.3f s, boottime %.3f s; oom_score_adj %d; membarrier registrations %#x\n",
                 double(task.monotonic_ns) / 1e9, double(task.boottime_ns) / 1e9, task.oom_score_adj, task.membarrier);
   out << line;
+  if (img.scheduling) out << "scheduling: " << scheduling_text(*img.scheduling) << "\n";
+  if (img.credentials) {
+    const Credentials& c = *img.credentials;
+    std::string groups;
+    for (uint32_t g : c.groups) groups += (groups.empty() ? "" : ",") + std::to_string(g);
+    out << "credentials: groups " << (groups.empty() ? "none" : groups) << ", capabilities permitted "
+        << hex(c.cap_permitted) << " effective " << hex(c.cap_effective) << " inheritable " << hex(c.cap_inheritable)
+        << " bounding " << hex(c.cap_bounding) << " ambient " << hex(c.cap_ambient) << ", securebits "
+        << hex(c.securebits) << ", seccomp mode " << c.seccomp_mode << " (" << c.seccomp_filters << " filters)\n";
+  }
   for (const PosixTimer& p : task.timers) {
     static const char* const kinds[] = {"signal", "none", "thread", "?", "thread-id"};
     std::snprintf(line, sizeof line,

@@ -128,4 +128,6 @@ policy=$(chrt -p "$pid")
 [[ $policy == *"SCHED_FIFO"*"priority: 10"* ]] || fail "restored scheduling: $policy"
 [[ $(taskset -pc "$pid") == *": 1" ]] || fail "restored affinity: $(taskset -pc "$pid")"
 log "SCHED_FIFO 10 on CPU 1 carried: $(tr '\n' ' ' <<<"$policy")"
+"$CKPT" inspect "$WORK/rt.ckpt" | grep -q "^scheduling: policy SCHED_FIFO priority 10, nice 0, CPUs 1," ||
+  fail "ckpt inspect does not show the saved scheduling: $("$CKPT" inspect "$WORK/rt.ckpt" | grep -i sched)"
 log PASS
