@@ -9,6 +9,7 @@
 // 2 usage; after it: 120 (trampoline::kExitAfterPointOfNoReturn).
 #include <fcntl.h>
 #include <sys/auxv.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -70,6 +71,11 @@ static bool is_page_server(int argc, char** argv, bool binfmt) {
 }
 
 int main(int argc, char** argv) {
+  // A write into a pipe or socket that lost its reader (an image's queued
+  // data, a sender gone) is then an error, reported in one line, never a
+  // death by SIGPIPE. The restored process gets its own saved action: the
+  // trampoline installs all 64.
+  signal(SIGPIPE, SIG_IGN);
   const bool binfmt = started_by_binfmt(argc, argv);
   // Internal: the page server of a restore --lazy (restorer/LazyPages.h).
   if (is_page_server(argc, argv, binfmt)) return restorer::run_page_server(argc, argv);

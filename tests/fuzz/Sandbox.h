@@ -121,6 +121,7 @@ int run_sandboxed(Fn fn) {
       std::fprintf(stderr, "fuzz_image: no sandbox: %s\n", in ? "the id maps were not written" : std::strerror(errno));
       _exit(kNoSandbox);
     }
+    signal(SIGPIPE, SIG_IGN);  // as restore's main does: a write nobody reads is an error, not a death
     std::string why;
     if (!enter_sandbox(&why)) {
       std::fprintf(stderr, "fuzz_image: no sandbox: %s\n", why.c_str());
