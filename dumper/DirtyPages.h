@@ -78,6 +78,13 @@ class DirtyTracker {
   // The checksum of the image the tracking goes on from (0: none yet).
   uint64_t last_checksum() const { return last_; }
 
+  // Before the freeze, changing nothing: the bytes of the pages present or
+  // swapped in the trackable areas of `vmas` that the process has written
+  // since the last arm (every page of an area not registered). Only an
+  // estimate of the next copy (the process runs on, and areas of other
+  // kinds are saved whole), to size the memory it is copied into; 0 when
+  // the scan fails.
+  uint64_t written_bytes(const std::vector<format::Vma>& vmas) const;
   // In the freeze: which pages of `vmas` are the parent's (present or
   // swapped, trackable here and in the parent, registered, not written
   // since the last arm), and what is left to read: `vmas` with each

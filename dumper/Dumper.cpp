@@ -361,7 +361,17 @@ DumpReport dump(const DumpOptions& o) {
   // Memory for the copy of the pages, touched now rather than while the tree waits.
   CopyArena arena;
   if (!o.kill && !o.snapshot) {
-    const uint64_t estimate = estimate_copy_bytes(o.pid);
+    uint64_t estimate = estimate_copy_bytes(o.pid);
+    // An incremental dump copies the pages written since its parent, not
+    // its resident set: making room for all of that first would take up to
+    // seconds (while the process writes more pages to copy in the freeze)
+    // and as much memory. A short estimate only costs a buffer mapped in the
+    // freeze (MemoryCopy::allocate); the slack covers areas saved whole
+    // (stacks, file mappings) and the writes until the seize.
+    if (parent) {
+      const uint64_t written = tracker->written_bytes(parent->vmas);
+      estimate = std::min<uint64_t>(estimate, written + written / 4 + (uint64_t(32) << 20));
+    }
     std::vector<std::string> unused;
     if (fits_in_memory(estimate, o.pid, unused)) arena.reserve(estimate);
   }
