@@ -40,7 +40,8 @@ mkdir -p "$ROOT"/var/lib/dpkg/{info,updates} "$ROOT"/var/log "$ROOT"/tmp "$ROOT"
 touch "$ROOT"/var/lib/dpkg/status
 dpkg --root="$ROOT" --log=/dev/null --force-depends -i "$deb" >"$WORK/dpkg.out" 2>&1 || fail "dpkg -i failed: $(cat "$WORK/dpkg.out")"
 dpkg --root="$ROOT" -s ckpt 2>/dev/null | grep -qx 'Status: install ok installed' || fail "dpkg --root does not list ckpt as installed"
-man -l "$ROOT/usr/share/man/man1/ckpt.1" 2>&1 | grep -q 'ckpt check' || fail "the installed ckpt(1) does not render"
+page=$(man -l "$ROOT/usr/share/man/man1/ckpt.1" 2>&1) || fail "the installed ckpt(1) does not render: $page"
+grep -q 'ckpt check' <<<"$page" || fail "the installed ckpt(1) does not render"  # (not a pipe: pipefail and grep -q race)
 bash -c "source '$ROOT/usr/share/bash-completion/completions/ckpt' && complete -p ckpt && complete -p restore" >/dev/null ||
   fail "the installed completion does not load"
 

@@ -128,6 +128,7 @@ policy=$(chrt -p "$pid")
 [[ $policy == *"SCHED_FIFO"*"priority: 10"* ]] || fail "restored scheduling: $policy"
 [[ $(taskset -pc "$pid") == *": 1" ]] || fail "restored affinity: $(taskset -pc "$pid")"
 log "SCHED_FIFO 10 on CPU 1 carried: $(tr '\n' ' ' <<<"$policy")"
-"$CKPT" inspect "$WORK/rt.ckpt" | grep -q "^scheduling: policy SCHED_FIFO priority 10, nice 0, CPUs 1," ||
-  fail "ckpt inspect does not show the saved scheduling: $("$CKPT" inspect "$WORK/rt.ckpt" | grep -i sched)"
+shown=$("$CKPT" inspect "$WORK/rt.ckpt") || fail "ckpt inspect rt.ckpt failed"
+grep -q "^scheduling: policy SCHED_FIFO priority 10, nice 0, CPUs 1," <<<"$shown" ||
+  fail "ckpt inspect does not show the saved scheduling: $(grep -i sched <<<"$shown")"
 log PASS
