@@ -264,6 +264,11 @@ void validate_image(const Image& image, const std::vector<SectionInfo>& sections
     } else if (v.kind == VmaKind::HugetlbShared || (v.flags & kVmaHuge1G)) {
       bad("huge-page kind or size without the huge-page flag");
     }
+    // The kernel takes MADV_WIPEONFORK only on memory with no file behind
+    // it (not shared, not huge-page, not even /dev/zero's).
+    if ((v.flags & kVmaWipeOnFork) &&
+        ((v.kind != VmaKind::AnonPrivate && v.kind != VmaKind::Heap && v.kind != VmaKind::Stack) || (v.flags & kVmaHugetlb)))
+      bad("wipe-on-fork flag on a kind with a file behind it");
     uint64_t guard_end = v.start;
     for (const GuardRange& g : v.guards) {
       if (!page_aligned(g.start) || !page_aligned(g.end) || g.start >= g.end) bad("guard range not page-aligned or empty");

@@ -1282,6 +1282,20 @@ TEST_CASE("format: huge-page memory must be aligned and of a kind that has it") 
   CHECK_THROWS_WITH_AS(write_and_open(img, {}), has("huge-page flag on a kind without huge pages"), FormatError);
 }
 
+// A fresh-clone corruption sweep flipped every flag of a file mapping on:
+// restore --check passed it, and restore's madvise then failed.
+TEST_CASE("format: wipe-on-fork only on memory with no file behind it") {
+  Image img = realistic_image();
+  anon_vma(img).flags = kVmaWipeOnFork;
+  CHECK(write_and_open(img, realistic_runs())->reader->image().vmas.size() == img.vmas.size());
+  anon_vma(img).flags = kVmaWipeOnFork | kVmaHugetlb;
+  CHECK_THROWS_WITH_AS(write_and_open(img, {}), has("wipe-on-fork flag on a kind with a file"), FormatError);
+  img = realistic_image();
+  img.vmas[0].flags |= kVmaWipeOnFork;
+  REQUIRE(img.vmas[0].kind == VmaKind::FilePrivate);
+  CHECK_THROWS_WITH_AS(write_and_open(img, {}), has("wipe-on-fork flag on a kind with a file"), FormatError);
+}
+
 // Issue 16: rules a crafted image once slipped past (format.md §8).
 TEST_CASE("format: the fs and gs bases must be user addresses") {
   Image img = realistic_image();
