@@ -216,28 +216,56 @@ Outcome Server::fill(Space& s, uint64_t lo, uint64_t hi, const uint8_t* data) {
   return Outcome::Done;
 }
 
+// Whether the kernel holds an event (mremap, munmap, fork, MADV_DONTNEED)
+// for this uffd that has not been read yet. It counts such an event from
+// before it changes any area until it is read, and every ioctl that
+// places pages fails with EAGAIN meanwhile, but only once it has found
+// the area: a copy into an area that an mremap has just moved away fails
+// with ENOENT instead, though the pages now live elsewhere and the event
+// saying where is on its way. UFFDIO_WRITEPROTECT looks at the count
+// before it looks for areas; un-protecting a page of an area registered
+// for missing pages only changes nothing (ENOENT).
+static bool event_pending(int fd, uint64_t page) {
+  uffdio_writeprotect wp{{page, kPageSize}, UFFDIO_WRITEPROTECT_MODE_DONTWAKE};
+  return ioctl(fd, UFFDIO_WRITEPROTECT, &wp) != 0 && errno == EAGAIN;
+}
+
 Outcome Server::fill_run(Space& s, uint64_t cur, uint64_t saved, uint64_t len, const uint8_t* src) {
+  bool one_by_one = false;  // the run spans areas the program has split since: a page per ioctl
   while (len) {
+    const uint64_t n = one_by_one ? kPageSize : len;
     long done;
+    int r;
     if (src) {
-      uffdio_copy c{cur, uint64_t(src), len, 0, 0};
-      ioctl(s.fd, UFFDIO_COPY, &c);
+      uffdio_copy c{cur, uint64_t(src), n, 0, 0};
+      r = ioctl(s.fd, UFFDIO_COPY, &c);
       done = long(c.copy);
     } else {
-      uffdio_zeropage z{{cur, len}, 0, 0};
-      ioctl(s.fd, UFFDIO_ZEROPAGE, &z);
+      uffdio_zeropage z{{cur, n}, 0, 0};
+      r = ioctl(s.fd, UFFDIO_ZEROPAGE, &z);
       done = long(z.zeropage);
     }
+    // Checks that fail before any page is tried (ESRCH: the address space
+    // is gone) leave the count unwritten: errno says why.
+    if (r != 0 && done == 0) done = -long(errno);
     if (done > 0) {
       for (uint64_t i = 0; i < uint64_t(done); i += kPageSize) resolve(s, catalog_.index(saved + i));
     } else if (done == -EAGAIN) {
       return Outcome::Retry;  // an event is queued: apply it first
     } else if (done == -ESRCH) {
       return Outcome::Dead;  // the address space is gone
+    } else if ((done == -ENOENT || done == -EINVAL) && n > kPageSize) {
+      // No one registered area holds the whole run: the program has split
+      // it (mprotect, mlock, madvise) or an event is on its way.
+      one_by_one = true;
+      continue;
+    } else if ((done == -ENOENT || done == -EINVAL) && event_pending(s.fd, cur)) {
+      return Outcome::Retry;  // moved or unmapped: where to, the event will say
     } else {
       // EEXIST: the page is there already (the program's own, or copied
-      // before); ENOENT/EINVAL: no longer a registered area. Either way
-      // this page is settled; go on with the next.
+      // before); ENOENT/EINVAL with no event coming: no registered area
+      // holds the page any more (unregistered, or not passed on by fork).
+      // Either way this page is settled; go on with the next.
       resolve(s, catalog_.index(saved));
       done = long(kPageSize);
     }

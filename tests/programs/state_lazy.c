@@ -18,6 +18,8 @@
  *   touched   pages 10-19 read, then MADV_DONTNEED: zeros too;
  *   mremap    pages 1000-1999 moved elsewhere: their pattern there;
  *   munmap    pages 3000-3099 unmapped and mapped anew: zeros;
+ *   split     pages 5043-5099 made read-only (the area is now two), then
+ *             pages 5041-5099 read: their pattern;
  *   fork      a child reads pages 4000-4999 (the pattern), 100-199 (zeros
  *             and the one write), writes, exits; the parent's stay as they
  *             were; then the parent reads 4000-4999 itself;
@@ -76,7 +78,10 @@ static int range_original(const unsigned char *base, size_t from, size_t to, con
 {
 	for (size_t pg = from; pg < to; pg++)
 		if (!original(base + (pg - from) * PAGE, pg)) {
-			FAIL("%s: page %zu differs from the dump", what, pg);
+			const uint64_t *w = (const uint64_t *)(base + (pg - from) * PAGE);
+			FAIL("%s: page %zu differs from the dump (%s; first word %#llx, expected %#llx)", what, pg,
+			     is_zero(base + (pg - from) * PAGE) ? "zeros" : "not zeros", (unsigned long long)w[0],
+			     (unsigned long long)(pg % 7 ? word(pg, 0) : 0));
 			return 0;
 		}
 	return 1;
@@ -134,6 +139,13 @@ static void check(void)
 	else
 		range_zero(area + 3000 * PAGE, 100, "munmap then mmap");
 
+	/* split: pages 5043-5099 made read-only, so that the area the page
+	 * server registered is now two; the fault at 5041 and its chunk span both */
+	if (mprotect(area + 5043 * PAGE, 57 * PAGE, PROT_READ) != 0)
+		FAIL("split: mprotect failed");
+	else
+		range_original(area + 5041 * PAGE, 5041, 5100, "split");
+
 	/* fork */
 	fflush(stdout);
 	pid_t child = fork();
@@ -179,6 +191,6 @@ int main(int argc, char **argv)
 	check();
 	if (failures)
 		return 1;
-	printf("PASS lazy memory reads as saved through a kernel read, MADV_DONTNEED, mremap, munmap and fork\n");
+	printf("PASS lazy memory reads as saved through a kernel read, MADV_DONTNEED, mremap, munmap, a split and fork\n");
 	return 0;
 }
