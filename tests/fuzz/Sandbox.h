@@ -52,10 +52,27 @@ constexpr unsigned kAtRecursive = 0x8000;
 constexpr long SYS_mount_setattr = 442;
 #endif
 
+// One byte through a pipe, again after a signal: libFuzzer's -timeout
+// alarm interrupts reads (its handler has no SA_RESTART), and a parent
+// that gave up on an interrupted read closed the pipe under the child's
+// write, which then died of SIGPIPE ("the sandboxed child failed (signal 13)").
+inline bool pipe_byte(int fd, bool write_it) {
+  char c = 0;
+  for (;;) {
+    ssize_t n = write_it ? ::write(fd, &c, 1) : ::read(fd, &c, 1);
+    if (n == 1) return true;
+    if (n < 0 && errno == EINTR) continue;
+    return false;
+  }
+}
+
 inline bool write_file(const char* path, const std::string& text) {
   int fd = ::open(path, O_WRONLY | O_CLOEXEC);
   if (fd < 0) return false;
-  bool ok = ::write(fd, text.data(), text.size()) == ssize_t(text.size());
+  ssize_t w;
+  while ((w = ::write(fd, text.data(), text.size())) < 0 && errno == EINTR) {
+  }
+  bool ok = w == ssize_t(text.size());
   ::close(fd);
   return ok;
 }
@@ -111,17 +128,16 @@ int run_sandboxed(Fn fn) {
   }
   pid_t child = fork();
   if (child == 0) {
+    signal(SIGPIPE, SIG_IGN);  // as restore's main does: a write nobody reads is an error, not a death
     ::close(ready[0]), ::close(go[1]);
-    char c = 0;
     // A network namespace of its own too: images may hold sockets, which
     // prepare_files creates, binds, listens on and sends to (and whose
     // multicast groups it joins); in a fresh namespace nothing is reachable.
     bool in = unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET) == 0;
-    if (::write(ready[1], &c, 1) != 1 || !in || ::read(go[0], &c, 1) != 1) {
+    if (!pipe_byte(ready[1], true) || !in || !pipe_byte(go[0], false)) {
       std::fprintf(stderr, "fuzz_image: no sandbox: %s\n", in ? "the id maps were not written" : std::strerror(errno));
       _exit(kNoSandbox);
     }
-    signal(SIGPIPE, SIG_IGN);  // as restore's main does: a write nobody reads is an error, not a death
     std::string why;
     if (!enter_sandbox(&why)) {
       std::fprintf(stderr, "fuzz_image: no sandbox: %s\n", why.c_str());
@@ -135,12 +151,11 @@ int run_sandboxed(Fn fn) {
     const std::string proc = "/proc/" + std::to_string(child) + "/";
     const uid_t outside_uid = getuid() == 0 ? 65534 : getuid();
     const gid_t outside_gid = getuid() == 0 ? 65534 : getgid();
-    char c;
-    bool ok = ::read(ready[0], &c, 1) == 1 &&
+    bool ok = pipe_byte(ready[0], false) &&
               (getuid() == 0 || write_file((proc + "setgroups").c_str(), "deny")) &&
               write_file((proc + "uid_map").c_str(), "0 " + std::to_string(outside_uid) + " 1") &&
               write_file((proc + "gid_map").c_str(), "0 " + std::to_string(outside_gid) + " 1");
-    if (ok) (void)!::write(go[1], &c, 1);
+    if (ok) (void)pipe_byte(go[1], true);
   }
   ::close(ready[0]), ::close(go[1]);
   if (child < 0) return kNoSandbox;
