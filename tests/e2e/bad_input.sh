@@ -91,7 +91,7 @@ expect_refused "ckpt dump into a missing folder" "$CKPT" dump "$pid" -o "$WORK/o
 expect_files "$WORK/out" ""
 alive_and_well victim 2
 expect_refused "ckpt dump into /proc" "$CKPT" dump "$pid" -o /proc/x.ckpt --kill
-ls -A /proc | grep -q ckpt && problem "files left in /proc: $(ls -A /proc | grep ckpt)"
+grep -q ckpt <(ls -A /proc) && problem "files left in /proc: $(ls -A /proc | grep ckpt)"
 alive_and_well victim 3
 # A read-only folder: root ignores the mode, so as root the dumper and its
 # target run as nobody (through setpriv, util-linux), in a folder nobody

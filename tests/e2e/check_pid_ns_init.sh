@@ -26,7 +26,7 @@ inner=${inner%% *}
 nsenter --target "$inner" --pid --mount "$CKPT" dump 1 -o "$img" --compress "$COMPRESS" \
   >"$WORK/dump.out" 2>"$WORK/dump.err" || fail "ckpt dump 1 inside the namespace failed: $(cat "$WORK/dump.err")"
 check_quiet "$WORK/dump.err" "ckpt dump"
-"$CKPT" inspect "$img" | grep -q '^process: pid 1 ' || fail "the image does not say pid 1: $("$CKPT" inspect "$img" | head -n 2)"
+grep -q '^process: pid 1 ' <("$CKPT" inspect "$img") || fail "the image does not say pid 1: $("$CKPT" inspect "$img" | head -n 2)"
 kill -KILL "$inner"
 wait_exit ns any
 

@@ -83,7 +83,7 @@ grep -q "can be restored here (2 processes)" "$WORK/check.out" || fail "restore 
 grep -q '^process tree: 2 processes$' "$WORK/inspect.out" &&
   grep -qE "^  member 1: pid $child, child of pid $root, group [0-9]+, session [0-9]+ \\(sleep\\)$" "$WORK/inspect.out" ||
   fail "ckpt inspect does not show the tree: $(head -n 5 "$WORK/inspect.out")"
-"$CKPT" verify "$WORK/tree.ckpt" | grep -q '(2 processes, ' || fail "ckpt verify does not count the processes"
+grep -q '(2 processes, ' <("$CKPT" verify "$WORK/tree.ckpt") || fail "ckpt verify does not count the processes"
 expect_refused "--lazy of a tree" "restore --lazy cannot restore a process tree \\(2 processes\\)" \
   "$RESTORE" --lazy --new-pids "$WORK/tree.ckpt"
 # With --new-pids: a second tree beside the first, with a child of its own.

@@ -39,7 +39,7 @@ rc=$?
 ((rc == 1)) && grep -q "segment id $A is taken" "$WORK/r2.err" || fail "restore with the id taken: exit $rc, $(cat "$WORK/r2.err")"
 log "refused: $(cat "$WORK/r2.err")"
 ipcrm -m "$other"
-ipcs -m | grep -q "^0x[0-9a-f]* *$A " && fail "a refused restore left segment $A behind"
+grep -q "^0x[0-9a-f]* *$A " <(ipcs -m) && fail "a refused restore left segment $A behind"
 
 # Refusals at dump.
 start part "$PROGRAMS/$prog" --partial
