@@ -27,8 +27,10 @@ namespace ckpt::restorer {
 
 namespace {
 
+// False at EOF (errno 0) or on an error (errno says which).
 bool recv_exact(int fd, void* p, size_t n) {
   size_t done = 0;
+  errno = 0;
   while (done < n) {
     ssize_t r = ::recv(fd, static_cast<uint8_t*>(p) + done, n - done, 0);
     if (r < 0 && errno == EINTR) continue;
@@ -83,6 +85,7 @@ class ChunkReceiver {
     if (!recv_exact(conn_, &head, sizeof head))
       throw format::FormatError(0, std::string("pages from the migration's source: the connection ended (") +
                                        (errno ? std::strerror(errno) : "EOF") + ") before every page had arrived");
+    // (offset 0: the message names no chunk; the image itself is not at fault)
     if (std::memcmp(head.magic, format::kChunkMagic.data(), 8) != 0 || head.reserved != 0)
       throw format::FormatError(0, "pages from the migration's source: not a chunk message");
     auto it = expected_.find(head.offset);
@@ -218,8 +221,8 @@ void NetworkPages::finish(bool ok) {
   const int conn = impl_->rx.connection();
   send_all(conn, ok ? "DONE\n" : "FAIL\n");
   if (impl_->verbose)
-    std::fprintf(stderr, "restore --lazy: %llu chunks came from the migration's source after the process started, "
-                         "%llu of them asked for on first touch\n",
+    std::fprintf(stderr, "restore --lazy: %llu chunks came from the migration's source after the process started; "
+                         "%llu were asked for when needed before they had come\n",
                  (unsigned long long)impl_->rx.count(), (unsigned long long)impl_->rx.requests());
   // The sender ends the connection once it has read the word: read to that
   // end (a close with unread bytes would reset the connection, and a reset
