@@ -164,7 +164,9 @@ bool PageService::on_line(const std::string& line) {
     // SIGSTOP turns any release into a stop; the kill at the end overrides it.
     ::kill(pid_, SIGSTOP);
     x86::fault_point("migrate --lazy: the process runs there");
-    return true;
+    // Every chunk was asked for before "OK" (nothing lazy there: the areas
+    // were all staged), and "OK" comes only once they were all received.
+    return unsent_ != 0;
   }
   if (line == "DONE" && running_there_) return false;
   if (line == "FAIL") {
