@@ -4,6 +4,8 @@
 #include "dumper/MigratePages.h"
 
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -220,6 +222,11 @@ void PageService::queue_next() {
 }
 
 void PageService::run() {
+  int on = 1;
+  setsockopt(conn_, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+  setsockopt(conn_, IPPROTO_TCP, TCP_KEEPIDLE, &format::kLazyKeepIdle, sizeof(int));
+  setsockopt(conn_, IPPROTO_TCP, TCP_KEEPINTVL, &format::kLazyKeepInterval, sizeof(int));
+  setsockopt(conn_, IPPROTO_TCP, TCP_KEEPCNT, &format::kLazyKeepCount, sizeof(int));
   send_skeleton();
   fcntl(conn_, F_SETFL, fcntl(conn_, F_GETFL) | O_NONBLOCK);
   std::string in;

@@ -56,4 +56,9 @@ static_assert(sizeof(ChunkHead) == 32);
 // A request line is at most this long ("R " + 20 digits + "\n").
 inline constexpr size_t kLazyLineMax = 32;
 
+// Both ends set TCP keepalive on the connection, so that a peer that is
+// gone without a word (its machine down, the link cut) is noticed: idle
+// seconds before the first probe, seconds between probes, probes.
+inline constexpr int kLazyKeepIdle = 10, kLazyKeepInterval = 5, kLazyKeepCount = 6;
+
 }  // namespace ckpt::format

@@ -2,6 +2,8 @@
 #include "restorer/NetworkPages.h"
 
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -132,6 +134,11 @@ bool is_lazy_migration(int connection) {
 }
 
 int receive_skeleton(int connection, const std::string& what, bool fetch_all) {
+  int on = 1;  // a source gone without a word is noticed (the page server blocks in recv)
+  setsockopt(connection, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+  setsockopt(connection, IPPROTO_TCP, TCP_KEEPIDLE, &format::kLazyKeepIdle, sizeof(int));
+  setsockopt(connection, IPPROTO_TCP, TCP_KEEPINTVL, &format::kLazyKeepInterval, sizeof(int));
+  setsockopt(connection, IPPROTO_TCP, TCP_KEEPCNT, &format::kLazyKeepCount, sizeof(int));
   format::LazyHead head;
   if (!recv_exact(connection, &head, sizeof head)) fail(what, "the post-copy stream ended before its header");
   if (std::memcmp(head.magic, format::kLazyMagic.data(), 8) != 0 ||

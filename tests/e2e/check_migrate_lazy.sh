@@ -199,6 +199,12 @@ disown "$pid"
 "$CKPT" migrate --lazy "$pid" "$ADDR" --token-file "$WORK/token" >"$WORK/migrate.out" 2>"$WORK/migrate.err" &
 mpid=$!
 wait_running_there back
+# The connection and the image's memfd belong to the page server, not to the program.
+for f in /proc/"$PID_back"/fd/*; do
+  case $(readlink "$f") in
+    socket:* | */memfd:ckpt-image*) fail "the migrated process holds fd ${f##*/} -> $(readlink "$f")" ;;
+  esac
+done
 send back check
 wait "$mpid"
 RC=$?
