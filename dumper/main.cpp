@@ -212,7 +212,7 @@ int cmd_migrate(const std::vector<std::string>& args) {
       ("token-file", po::value(&m.token_file)->value_name("FILE"), "the shared token (mode 0600 or stricter; else CKPT_TOKEN)")
       ("lazy", po::bool_switch(&m.lazy), "post-copy: start on the destination before all memory has arrived; the rest follows on first touch and in the background")
       ("single", po::bool_switch(&o.single), "move PID alone; refused if it has children")
-      ("compress", po::value(&compress)->value_name("none|zstd[:LEVEL]"), "page data compression on the wire (default zstd:3)")
+      ("compress", po::value(&compress)->value_name("none|zstd[:LEVEL]"), "page data compression on the wire (default zstd:3; none with --lazy)")
       ("ignore-fds", po::bool_switch(&o.ignore_fds), "leave out, with a warning each, the descriptors ckpt would refuse")
       ("inherit-outside-sockets", po::bool_switch(&o.inherit_outside_sockets), "save a Unix socket connected outside the processes as an outside end")
       ("tcp-established", po::bool_switch(&o.tcp_established), "carry established TCP connections (TCP_REPAIR; needs CAP_NET_ADMIN)");
@@ -230,6 +230,8 @@ int cmd_migrate(const std::vector<std::string>& args) {
   }
   if (!vm.count("destination")) throw UsageError("migrate takes PID and HOST:PORT");
   o.pid = parse_pid(pid_text);
+  // Post-copy: compressing is in the freeze and shortens only the transfer, which it leaves out (docs/benchmarks.md, p).
+  if (m.lazy && !vm.count("compress")) compress = "none";
   o.compression = parse_compression(compress);
   dumper::LazyMigrationReport lazy;
   m.lazy_report = &lazy;
