@@ -12,6 +12,9 @@
 #    page server kill the process there, and the source resumes; ckpt
 #    migrate dying makes the destination kill its process at its next
 #    missing page, and the source is left stopped, whole;
+#  - peers that break the protocol (tests/e2e/lazy_peer.py): bad requests
+#    (the source runs on, or past the point of no return is left stopped);
+#    chunks duplicated, cut, renumbered or damaged on their way (refused);
 #  - success: the process runs there before all its pages arrived (pages
 #    asked for on first touch > 0), its memory is exact, the source is gone.
 if [[ -z ${CKPT_MIGRATE_NETNS:-} ]]; then
@@ -190,7 +193,56 @@ grep -q PASS "$WORK/dest_cut.out" && fail "the process there ran on without its 
 kill -CONT "$pid"
 untouched "SIGCONT after the broken migration"
 
-# 7. Success: the process runs there before its pages have all arrived
+# 7. Peers that break the protocol (tests/e2e/lazy_peer.py).
+PEER=$(dirname "$0")/lazy_peer.py
+peer() {  # NAME ARGS...: lazy_peer.py ARGS as NAME, waited for until it listens
+  local name=$1 i; shift
+  _spawn "$name" python3 "$PEER" "$@"
+  for ((i = 0; i < WAIT_SECONDS * 20; i++)); do
+    grep -q listening "$WORK/$name.out" 2>/dev/null && return 0
+    sleep 0.05
+  done
+  fail "lazy_peer.py $* did not listen: $(cat "$WORK/$name.err")"
+}
+#    A destination's requests the source must refuse: the source runs on.
+for case in "badoffset|asked for a chunk at offset 12345, which the image has not" \
+            "notreq|sent 'HELLO', which is not a request" "long|a line longer than 32 bytes"; do
+  mode=${case%%|*}
+  peer "fake_$mode" dest "${ADDR##*:}" "$mode" "$WORK/token"
+  migrate
+  migrate_fails "a destination that sends $mode" "${case#*|}.*untouched"
+  wait_exit "fake_$mode" any
+done
+#    The same past the point of no return: the source is left stopped.
+peer fake_afterok dest "${ADDR##*:}" afterok "$WORK/token"
+migrate
+((RC == 1)) || fail "a bad request past the point of no return: ckpt migrate exited $RC: $(cat "$WORK/migrate.err")"
+grep -q "asked for a chunk at offset 12345.*left STOPPED here" "$WORK/migrate.err" ||
+  fail "a bad request past the point of no return: $(cat "$WORK/migrate.err")"
+wait_exit fake_afterok any
+for ((i = 0; i < WAIT_SECONDS * 20; i++)); do
+  [[ $(proc_state "$pid") == T ]] && break
+  sleep 0.05
+done
+[[ $(proc_state "$pid") == T ]] || fail "the source is in state $(proc_state "$pid"), not stopped, after a broken post-copy"
+kill -CONT "$pid"
+untouched "SIGCONT after a bad request past the point of no return"
+#    Chunks changed on their way to a real destination: it refuses them.
+for case in "dup|the same chunk twice" "cut|the connection ended in the middle of a chunk" \
+            "renumber|that the image's page index does not name" "magic|not a chunk message"; do
+  mode=${case%%|*}
+  listen "dest_$mode"
+  peer "proxy_$mode" proxy 7003 "${ADDR##*:}" "$mode"
+  "$CKPT" migrate --lazy "$pid" 127.0.0.1:7003 --token-file "$WORK/token" >"$WORK/migrate.out" 2>"$WORK/migrate.err"
+  RC=$?
+  migrate_fails "a first chunk that is $mode on its way" 'goes on running here'
+  wait_exit "proxy_$mode" any
+  wait_exit "dest_$mode" any
+  ((EXIT_STATUS != 0)) || fail "the destination given a $mode chunk exited 0"
+  wait_text "$WORK/dest_$mode.err" "${case#*|}" || fail "the destination given a $mode chunk said: $(cat "$WORK/dest_$mode.err")"
+done
+
+# 8. Success: the process runs there before its pages have all arrived
 #    (background copying there is held back, so that it touches them first).
 listen back CKPT_LAZY_PREFETCH_DELAY_MS=30000
 LISTEN_FLAGS=
