@@ -133,14 +133,17 @@ bool is_lazy_migration(int connection) {
   return n == ssize_t(sizeof magic) && std::memcmp(magic, format::kLazyMagic.data(), 8) == 0;
 }
 
-int receive_skeleton(int connection, const std::string& what, bool fetch_all) {
+int receive_skeleton(int connection, const std::string& what, bool fetch_all, const uint8_t* tag) {
   int on = 1;  // a source gone without a word is noticed (the page server blocks in recv)
   setsockopt(connection, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
   setsockopt(connection, IPPROTO_TCP, TCP_KEEPIDLE, &format::kLazyKeepIdle, sizeof(int));
   setsockopt(connection, IPPROTO_TCP, TCP_KEEPINTVL, &format::kLazyKeepInterval, sizeof(int));
   setsockopt(connection, IPPROTO_TCP, TCP_KEEPCNT, &format::kLazyKeepCount, sizeof(int));
   format::LazyHead head;
-  if (!recv_exact(connection, &head, sizeof head)) fail(what, "the post-copy stream ended before its header");
+  const size_t skip = tag ? 8 : 0;
+  if (tag) std::memcpy(head.magic, tag, 8);
+  if (!recv_exact(connection, reinterpret_cast<uint8_t*>(&head) + skip, sizeof head - skip))
+    fail(what, "the post-copy stream ended before its header");
   if (std::memcmp(head.magic, format::kLazyMagic.data(), 8) != 0 ||
       head.checksum != format::checksum(&head, offsetof(format::LazyHead, checksum)))
     fail(what, "the post-copy header is damaged (checksum)");

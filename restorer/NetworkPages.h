@@ -14,6 +14,7 @@
 // the usual check of that chunk against its checksum in the index.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -30,8 +31,9 @@ bool is_lazy_migration(int connection);
 // Receives the skeleton from `connection` into a memfd and returns a
 // read-only descriptor of it (ImageReader checks it). `fetch_all` (restore
 // --check): every chunk is asked for and received first, so the image is
-// whole. Throws std::runtime_error in one line.
-int receive_skeleton(int connection, const std::string& what, bool fetch_all);
+// whole. `tag`: the 8 bytes of kLazyMagic, when the caller has read them
+// already (a frame tag among others). Throws std::runtime_error in one line.
+int receive_skeleton(int connection, const std::string& what, bool fetch_all, const uint8_t* tag = nullptr);
 
 // The connection of a post-copy migration, or -1 (no such migration).
 int network_pages_connection();
