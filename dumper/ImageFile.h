@@ -17,6 +17,8 @@
 // record the writer sends once the image is checked. A connection given
 // by `ckpt migrate` (Migrate.h) is a stream too; its commit() waits for
 // the destination's word that it has passed its point of no return.
+// `in_memory` (ckpt migrate --lazy, MigratePages.h): the image goes to a
+// memfd of this process, which DumpOptions::deliver then serves from.
 #pragma once
 
 #include <cstdint>

@@ -232,7 +232,7 @@ void NetworkPages::finish(bool ok) {
   send_all(conn, ok ? "DONE\n" : "FAIL\n");
   if (impl_->verbose)
     std::fprintf(stderr, "restore --lazy: %llu chunks came from the migration's source after the process started; "
-                         "%llu were asked for when needed before they had come\n",
+                         "%llu of them asked for before they had come\n",
                  (unsigned long long)impl_->rx.count(), (unsigned long long)impl_->rx.requests());
   // The sender ends the connection once it has read the word: read to that
   // end (a close with unread bytes would reset the connection, and a reset
