@@ -386,6 +386,43 @@ class Bench:
             "migrate_zstd": lambda: self.migrate_once(mib, "zstd:3", token),
         }), runs
 
+    # --- post-copy migration (issue 17, ckpt migrate --lazy) ---------------
+    def postcopy_once(self, mib, lazy, compress, token):
+        """One `ckpt migrate [--lazy]` of a hog over loopback in a network namespace of its own.
+        downtime: from just before ckpt starts until the hog runs again there (its own clock);
+        total: until ckpt migrate returns (with --lazy: every page delivered there)."""
+        hog, s = self.start_hog(mib, "random")
+        dest = subprocess.Popen(["unshare", "-n", "sh", "-c", 'ip link set lo up && exec "$@"', "sh",
+                                 *self.restore_cmd, "--listen", "127.0.0.1:7101", "--token-file", token],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, close_fds=True)
+        dest.stdin.write(b"go\n")
+        dest.stdin.flush()
+        if b"listening on" not in dest.stderr.readline():
+            die("restore --listen did not start")
+        t0 = time.monotonic_ns()
+        r = subprocess.run(["nsenter", "-t", str(dest.pid), "-n", self.ckpt, "migrate", str(hog.pid),
+                            "127.0.0.1:7101", "--token-file", token, "--compress", compress,
+                            *(["--lazy"] if lazy else [])], capture_output=True, text=True)
+        t_end = time.monotonic_ns()
+        if r.returncode != 0:
+            die(f"ckpt migrate {'--lazy ' if lazy else ''}failed: {r.stderr.strip()}")
+        res = self.moved(dest, t0, s)  # the hog's SUM reads all its memory: every page checked there
+        res["total_ms"] = (t_end - t0) / 1e6
+        hog.wait(timeout=60)
+        return res
+
+    def postcopy(self, mib):
+        token = os.path.join(self.work, "token")
+        with open(os.open(token, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+            f.write(os.urandom(24).hex())
+        runs = 2 if self.quick else 5
+        return self.interleaved(f"postcopy {mib} MiB random", runs, {
+            "full_raw": lambda: self.postcopy_once(mib, False, "none", token),
+            "lazy_raw": lambda: self.postcopy_once(mib, True, "none", token),
+            "full_zstd": lambda: self.postcopy_once(mib, False, "zstd:3", token),
+            "lazy_zstd": lambda: self.postcopy_once(mib, True, "zstd:3", token),
+        }), runs
+
     # --- the process tree (issue 13) ----------------------------------------
     @staticmethod
     def tree_pids(root):
@@ -758,6 +795,20 @@ def migrate_rows(m, mib, runs):
     return L
 
 
+def postcopy_rows(m, mib, runs):
+    """The p lines: downtime of ckpt migrate --lazy against ckpt migrate (one full dump), same run."""
+    L = [f"p  post-copy migration, {mib} MiB random, loopback in a network namespace; downtime = from ckpt's "
+         f"start until the process runs again there; total = until ckpt migrate returns; medians of {runs} runs, ms"]
+    for enc, name in (("raw", "none"), ("zstd", "zstd:3")):
+        lz, full = med(m[f"lazy_{enc}"]), med(m[f"full_{enc}"])
+        L.append(f"p  {'downtime, migrate --lazy --compress ' + name + ' (vs migrate)':<49}{lz:9.1f}{full:10.1f}  "
+                 f"{lz / full:6.2f}  {'< 1':<7} {'ok' if lz < full else 'MISSED'}")
+        lt, ft = med(m[f"lazy_{enc}"], "total_ms"), med(m[f"full_{enc}"], "total_ms")
+        L.append(f"p  {'total, migrate --lazy --compress ' + name + ' (vs migrate)':<49}{lt:9.1f}{ft:10.1f}  "
+                 f"{lt / ft:6.2f}  {'':<7} (info)")
+    return L
+
+
 def med(rs, key="ms"):
     return statistics.median(float(r[key]) if isinstance(r, dict) else r for r in rs)
 
@@ -815,7 +866,7 @@ def main():
     ap.add_argument("--work", required=True)
     ap.add_argument("--png")
     ap.add_argument("--quick", action="store_true", help="fewer runs and sizes (for trying the script)")
-    ap.add_argument("--only", choices=["tree", "tiny", "restore", "freeze", "migrate", "warm", "incremental"],
+    ap.add_argument("--only", choices=["tree", "tiny", "restore", "freeze", "migrate", "warm", "incremental", "postcopy"],
                     help="run one group alone (its baselines still in the same run)")
     a = ap.parse_args()
     b = Bench(a)
@@ -846,6 +897,15 @@ def main():
         if b.busy_groups:
             L.append("WARNING: started on a busy machine: " + ", ".join(b.busy_groups))
         print("\n".join(L))
+        print("\n".join(L))
+        return
+
+    if a.only == "postcopy":
+        mib = 64 if a.quick else 256
+        m, runs = b.postcopy(mib)
+        L = [f"machine: {machine()}"] + postcopy_rows(m, mib, runs)
+        if b.busy_groups:
+            L.append("WARNING: started on a busy machine: " + ", ".join(b.busy_groups))
         print("\n".join(L))
         return
 

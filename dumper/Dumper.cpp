@@ -334,7 +334,7 @@ MemberRecords read_member(const Tracee& tracee, pid_t root, const PtyEnds& pty_e
 
 DumpReport dump(const DumpOptions& o) {
   const auto t_start = std::chrono::steady_clock::now();
-  ImageFile::check_path(o.output, o.connection);  // before the process is touched
+  ImageFile::check_path(o.output, o.connection, bool(o.deliver));  // before the process is touched
   check_target(o.pid);
   // An incremental dump: its parent and the tracking that goes on from it,
   // checked before the process is touched.
@@ -523,7 +523,7 @@ DumpReport dump(const DumpOptions& o) {
     x86::fault_point("dump: snapshot copied");
   }
 
-  ImageFile file(o.output, o.connection);
+  ImageFile file(o.output, o.connection, bool(o.deliver));
   format::ImageWriter writer(file.fd(), o.compression);
   writer.write_tree_metadata(record, std::vector<const Image*>(images.begin(), images.end()));
   MemoryStats mem;
@@ -555,6 +555,7 @@ DumpReport dump(const DumpOptions& o) {
   x86::fault_point("dump: tcp frozen");
   writer.end_stream();  // a stream's last record: only now is it a complete image
   file.commit();
+  if (o.deliver) o.deliver(file.fd());  // migrate --lazy: returns once the process may die
   if (o.kill) {
     tree.kill();
     r.frozen_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -33,6 +33,11 @@ struct DumpOptions {
   // ckpt migrate: the connection the image goes to (dumper/Migrate.h); with
   // kill, the process dies only once the destination has confirmed.
   int connection = -1;
+  // ckpt migrate --lazy (dumper/MigratePages.h): the image goes to a memory
+  // file of this process instead of `output`, and once it is complete and
+  // checked, deliver(its fd) runs before --kill kills; a throw from it
+  // releases the tree as any failed dump does.
+  std::function<void(int image_fd)> deliver;
   // Called after each batch of pages is written, with the bytes of memory
   // saved so far (the progress line, common/Progress.h); may be empty.
   std::function<void(uint64_t)> on_memory_written;

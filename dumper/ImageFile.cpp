@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -40,8 +41,8 @@ static void check_stdout() {
                     ", not at its start; an image is written from the file's start");
 }
 
-void ImageFile::check_path(const std::string& path, int connection) {
-  if (connection >= 0) return;
+void ImageFile::check_path(const std::string& path, int connection, bool in_memory) {
+  if (connection >= 0 || in_memory) return;
   if (path == "-") return check_stdout();
   if (path.empty() || path.back() == '/') throw DumpError("output path '" + path + "' names no file");
   struct stat st;
@@ -65,8 +66,14 @@ void ImageFile::check_path(const std::string& path, int connection) {
                   "pipe or a socket: -o - and a redirection)");
 }
 
-ImageFile::ImageFile(const std::string& path, int connection) : path_(path) {
-  check_path(path, connection);
+ImageFile::ImageFile(const std::string& path, int connection, bool in_memory) : path_(path) {
+  check_path(path, connection, in_memory);
+  if (in_memory) {
+    mode_ = Mode::Memory;
+    fd_ = memfd_create("ckpt-migrate-image", MFD_CLOEXEC);
+    if (fd_ < 0) throw DumpError(std::string("cannot create a memory file for the image: ") + std::strerror(errno));
+    return;
+  }
   if (connection >= 0 || path == "-") {
     // A reader gone away is an error of write(), not a signal that would
     // kill the dumper in the middle of its work.
@@ -99,7 +106,7 @@ ImageFile::ImageFile(const std::string& path, int connection) : path_(path) {
 }
 
 ImageFile::~ImageFile() {
-  if (mode_ == Mode::StdoutFile && fd_ >= 0) ::close(fd_);
+  if ((mode_ == Mode::StdoutFile || mode_ == Mode::Memory) && fd_ >= 0) ::close(fd_);
   if (mode_ != Mode::Path) return;  // standard output and the connection are the caller's
   if (fd_ >= 0) ::close(fd_);
   if (!committed_) ::unlink(temp_.c_str());
@@ -116,7 +123,7 @@ void ImageFile::write_back(uint64_t end) {
 }
 
 void ImageFile::make_executable() {
-  if (mode_ == Mode::Stream || mode_ == Mode::Connection)
+  if (mode_ == Mode::Stream || mode_ == Mode::Connection || mode_ == Mode::Memory)
     throw DumpError("--executable needs an image file, not a stream");
   if (fchmod(fd_, S_IRUSR | S_IWUSR | S_IXUSR) != 0)
     throw DumpError("cannot make " + temp_ + " executable: " + std::strerror(errno));
@@ -128,7 +135,7 @@ void ImageFile::commit() {
     committed_ = true;
     return;
   }
-  if (mode_ == Mode::Stream) {
+  if (mode_ == Mode::Stream || mode_ == Mode::Memory) {
     committed_ = true;
     return;
   }

@@ -17,6 +17,8 @@
 // record the writer sends once the image is checked. A connection given
 // by `ckpt migrate` (Migrate.h) is a stream too; its commit() waits for
 // the destination's word that it has passed its point of no return.
+// `in_memory` (ckpt migrate --lazy, MigratePages.h): the image goes to a
+// memfd of this process, which DumpOptions::deliver then serves from.
 #pragma once
 
 #include <cstdint>
@@ -28,9 +30,10 @@ class ImageFile {
  public:
   // Throws DumpError, in one line, if `path` cannot take an image.
   // `connection` >= 0: the image goes to that socket (migrate), not to `path`.
-  static void check_path(const std::string& path, int connection = -1);
+  // `in_memory`: the image goes to a memfd of this process (migrate --lazy), not to `path`.
+  static void check_path(const std::string& path, int connection = -1, bool in_memory = false);
 
-  explicit ImageFile(const std::string& path, int connection = -1);
+  explicit ImageFile(const std::string& path, int connection = -1, bool in_memory = false);
   ~ImageFile();
   ImageFile(const ImageFile&) = delete;
   ImageFile& operator=(const ImageFile&) = delete;
@@ -49,7 +52,7 @@ class ImageFile {
   void commit();
 
  private:
-  enum class Mode { Path, StdoutFile, Stream, Connection };
+  enum class Mode { Path, StdoutFile, Stream, Connection, Memory };
   Mode mode_ = Mode::Path;
   std::string path_, temp_;
   int fd_ = -1;

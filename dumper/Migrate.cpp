@@ -11,6 +11,7 @@
 #include <cstring>
 #include <string>
 
+#include "dumper/MigratePages.h"
 #include "dumper/Tracee.h"
 #include "format/Handshake.h"
 
@@ -98,9 +99,6 @@ void await_destination(int fd) {
 }
 
 DumpReport migrate(DumpOptions dump_options, const MigrateOptions& m) {
-  if (m.lazy)
-    throw DumpError("migrate --lazy (post-copy) is not supported yet: ckpt migrate sends all memory before the process "
-                    "starts on the destination");
   std::string token;
   try {
     token = format::load_token(m.token_file);
@@ -119,6 +117,11 @@ DumpReport migrate(DumpOptions dump_options, const MigrateOptions& m) {
                     (answer == "REFUSED\n" ? " refused the token"
                                             : " closed the connection without accepting it (a wrong token, or not a restore --listen)") +
                     "; nothing was dumped");
+  if (m.lazy) {  // post-copy: the rest is dumper/MigratePages.h
+    LazyMigrationReport lazy = migrate_lazily(dump_options, conn.fd, m.destination);
+    if (m.lazy_report) *m.lazy_report = lazy;
+    return lazy.dump;
+  }
   // How the dump's messages name the image: a warning's `restore --inherit-fd N IMAGE`
   // becomes `restore --inherit-fd N --listen=PORT`, the destination's command.
   dump_options.output = "--listen=" + m.destination.substr(m.destination.rfind(':') + 1);

@@ -7,8 +7,8 @@
 // before that point, or the connection breaks, the process is released
 // exactly as a failed dump releases it: it goes on running, untouched.
 //
-// One full dump (no pre-copy rounds yet) and no post-copy (--lazy):
-// docs/architecture.md, "Live migration".
+// One full dump (no pre-copy rounds yet); --lazy (post-copy) is
+// dumper/MigratePages.h. docs/architecture.md, "Live migration".
 #pragma once
 
 #include <string>
@@ -20,7 +20,8 @@ namespace ckpt::dumper {
 struct MigrateOptions {
   std::string destination;  // HOST:PORT ([v6 address]:PORT too)
   std::string token_file;   // empty: the environment's CKPT_TOKEN
-  bool lazy = false;        // post-copy: refused, not built yet
+  bool lazy = false;        // post-copy (dumper/MigratePages.h)
+  struct LazyMigrationReport* lazy_report = nullptr;  // filled by a --lazy migration, if given
 };
 
 // Connects, authenticates, dumps `dump` (its output and connection are set

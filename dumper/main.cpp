@@ -30,6 +30,7 @@
 #include "dumper/DumpSummary.h"
 #include "dumper/Inspect.h"
 #include "dumper/Migrate.h"
+#include "dumper/MigratePages.h"
 #include "dumper/MachineReport.h"
 #include "dumper/RunAndDump.h"
 #include "dumper/Tracee.h"
@@ -209,9 +210,9 @@ int cmd_migrate(const std::vector<std::string>& args) {
   po::options_description opts(kHelpWidth, kHelpWidth / 2);
   opts.add_options()
       ("token-file", po::value(&m.token_file)->value_name("FILE"), "the shared token (mode 0600 or stricter; else CKPT_TOKEN)")
-      ("lazy", po::bool_switch(&m.lazy), "post-copy: start on the destination before all memory has arrived (not supported yet)")
+      ("lazy", po::bool_switch(&m.lazy), "post-copy: start on the destination before all memory has arrived; the rest follows on first touch and in the background")
       ("single", po::bool_switch(&o.single), "move PID alone; refused if it has children")
-      ("compress", po::value(&compress)->value_name("none|zstd[:LEVEL]"), "page data compression on the wire (default zstd:3)")
+      ("compress", po::value(&compress)->value_name("none|zstd[:LEVEL]"), "page data compression on the wire (default zstd:3; none with --lazy)")
       ("ignore-fds", po::bool_switch(&o.ignore_fds), "leave out, with a warning each, the descriptors ckpt would refuse")
       ("inherit-outside-sockets", po::bool_switch(&o.inherit_outside_sockets), "save a Unix socket connected outside the processes as an outside end")
       ("tcp-established", po::bool_switch(&o.tcp_established), "carry established TCP connections (TCP_REPAIR; needs CAP_NET_ADMIN)");
@@ -229,9 +230,14 @@ int cmd_migrate(const std::vector<std::string>& args) {
   }
   if (!vm.count("destination")) throw UsageError("migrate takes PID and HOST:PORT");
   o.pid = parse_pid(pid_text);
+  // Post-copy: compressing is in the freeze and shortens only the transfer, which it leaves out (docs/benchmarks.md, p).
+  if (m.lazy && !vm.count("compress")) compress = "none";
   o.compression = parse_compression(compress);
+  dumper::LazyMigrationReport lazy;
+  m.lazy_report = &lazy;
   dumper::DumpReport r = dumper::migrate(o, m);
   for (const std::string& w : r.warnings) std::fprintf(stderr, "ckpt: warning: %s\n", format::printable(w).c_str());
+  if (m.lazy) return dumper::print_lazy_summary(o.pid, m.destination, lazy);
   std::fprintf(stderr, "ckpt: migrated pid %d to %s: %llu pages, %llu bytes, frozen %.0f ms until the destination took over; "
                        "process killed here\n",
                o.pid, format::printable(m.destination).c_str(), (unsigned long long)r.pages_saved,

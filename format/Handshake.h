@@ -12,6 +12,9 @@
 //                       EOF when its trampoline closes the launcher's files.
 //                       "FAIL\n" if the restore ends before the jump.
 // The sender kills its process only on exactly "OK\n" followed by EOF.
+// Post-copy (ckpt migrate --lazy), appended: after "ACCEPT\n" the sender
+// sends format::kLazyMagic in place of the stream (the receiver peeks at
+// it), and the rest follows format/LazyWire.h; the hello is unchanged.
 #pragma once
 
 #include <array>

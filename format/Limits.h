@@ -64,5 +64,9 @@ inline constexpr uint32_t kMaxParentRuns = 1u << 22;   // runs of pages an incre
 inline constexpr uint32_t kMaxChainDepth = 1024;          // images in a chain of incremental dumps, the full one included
 // Highest user address + 1 with 4-level paging (TASK_SIZE_MAX on x86-64).
 inline constexpr uint64_t kUserSpaceEnd = 0x00007ffffffff000ull;
+// Post-copy migration (format/LazyWire.h): the image the sender announces,
+// and the part of it sent before the process starts (all but page data).
+inline constexpr uint64_t kMaxLazyImageBytes = 1ull << 46;      // more than any user address space holds
+inline constexpr uint64_t kMaxLazySkeletonBytes = 4ull << 30;  // metadata only: far below this
 
 }  // namespace ckpt::format

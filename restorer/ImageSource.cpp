@@ -19,6 +19,7 @@
 #include "format/ImageReader.h"
 #include "format/ImageStream.h"
 #include "format/Printable.h"
+#include "restorer/NetworkPages.h"
 #include "restorer/RestoreError.h"
 #include "x86/FaultPoint.h"
 
@@ -165,6 +166,8 @@ int receive_from_network(const CommandLine& cl) {
   fstat(conn, &st);
   g_sender = conn, g_sender_dev = st.st_dev, g_sender_ino = st.st_ino;
   std::atexit(tell_sender_failed);  // any exit before the jump; a jump never exits
+  if (is_lazy_migration(conn))  // ckpt migrate --lazy: restorer/NetworkPages.h
+    return receive_skeleton(conn, "the image from " + peer, cl.check);
   return format::receive_image(conn, "the image from " + peer);
 }
 

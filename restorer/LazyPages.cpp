@@ -26,6 +26,7 @@
 
 #include "format/Checksum.h"
 #include "format/Hex.h"
+#include "restorer/NetworkPages.h"
 #include "restorer/PageServer.h"
 #include "restorer/RestoreError.h"
 #include "restorer/WorkingSet.h"
@@ -146,8 +147,10 @@ void check_lazy_pages() { ::close(ready_userfaultfd()); }
 // a pidfd of this very process (the restored one), so that the server can
 // only ever signal it, never whatever process gets its number later; and,
 // for --learn, the image's directory (O_PATH), where the server writes
-// IMAGE.ws (it runs in / and its image path may be relative).
-enum : int { kServerImageFd = 3, kServerUffd = 4, kServerGoFd = 5, kServerPidFd = 6, kServerWsDir = 7, kServerFds = 8 };
+// IMAGE.ws (it runs in / and its image path may be relative); for a
+// post-copy migration, its connection (NetworkPages.h), else /dev/null.
+enum : int { kServerImageFd = 3, kServerUffd = 4, kServerGoFd = 5, kServerPidFd = 6, kServerWsDir = 7, kServerNetFd = 8,
+             kServerFds = 9 };
 constexpr size_t kSpawnStack = 64 * 1024;
 
 namespace {
@@ -251,7 +254,8 @@ std::unique_ptr<LazyPages> start_page_server(int image_fd, const std::string& im
     throw RestoreError(std::string("--lazy: cannot map the page server's start-up stacks: ") + std::strerror(err));
   }
   lp->spawn_area_ = static_cast<uint8_t*>(m);
-  auto* s = new (m) Spawn{{null, null, -1, image_fd, lp->uffd, go[0], self, dir}, {}, environ, {}, {}};
+  const int net = network_pages_connection();
+  auto* s = new (m) Spawn{{null, null, -1, image_fd, lp->uffd, go[0], self, dir, net >= 0 ? net : null}, {}, environ, {}, {}};
   std::snprintf(s->target, sizeof s->target, "%d", int(getpid()));
   std::memcpy(s->path, image_path.c_str(), image_path.size() + 1);
   s->argv[0] = "restore", s->argv[1] = "--page-server", s->argv[2] = s->target, s->argv[3] = s->path;
@@ -276,7 +280,8 @@ void commit_lazy_areas(LazyPages& lp, const format::Image& image, const std::vec
   struct stat st;
   const bool ws = !lp.learn && stat(working_set_path(lp.image_path).c_str(), &st) == 0 && S_ISREG(st.st_mode);
   std::string line = areas_digest(image, lazy) + (lp.learn ? " learn" : "") + (lp.verbose ? " verbose" : "") +
-                     (ws ? " hold" : "") + "\n";
+                     (ws ? " hold" : "") +
+                     (network_pages_connection() >= 0 ? " net" : "") + "\n";
   if (::write(lp.go_fd, line.data(), line.size()) != ssize_t(line.size()))
     throw RestoreError(std::string("--lazy: cannot reach the page server: ") + std::strerror(errno));
 }
@@ -344,12 +349,13 @@ int run_page_server(int argc, char** argv) {
   while (::read(kServerGoFd, &c, 1) == 1 && c != '\n') said += c;
   if (said.empty()) return 0;  // the launcher stopped before: nothing to serve
   // The digest, then what else the launcher asks for, as words.
-  bool learn = false, verbose = false, hold = false;
+  bool learn = false, verbose = false, hold = false, net = false;
   for (size_t sp; (sp = said.rfind(' ')) != std::string::npos; said.resize(sp)) {
     const std::string word = said.substr(sp + 1);
     learn |= word == "learn";
     verbose |= word == "verbose";
     hold |= word == "hold";
+    net |= word == "net";
   }
   auto give_up = [&](const std::string& why) {
     syscall(SYS_pidfd_send_signal, kServerPidFd, SIGKILL, nullptr, 0);
@@ -381,6 +387,7 @@ int run_page_server(int argc, char** argv) {
       setup.image_id = format::image_identity(reader);
     }
     if (const char* d = std::getenv("CKPT_LAZY_PREFETCH_DELAY_MS")) setup.prefetch_delay_ms = unsigned(std::atoi(d));
+    if (net) setup.pages = new NetworkPages(kServerNetFd, kServerImageFd, reader.image(), verbose);  // lives until _exit
     serve_pages(reader, setup);
   } catch (const std::exception& e) {
     return give_up(std::string("the page server cannot read ") + argv[3] + ": " + e.what());

@@ -32,6 +32,7 @@
 #include "format/Hex.h"
 #include "format/Limits.h"
 #include "format/WorkingSet.h"
+#include "restorer/NetworkPages.h"
 #include "restorer/WorkingSet.h"
 
 namespace ckpt::restorer {
@@ -112,6 +113,7 @@ class Catalog {
   const uint8_t* load(const PageChunk& c) {
     if (loaded_ != &c) {
       loaded_ = nullptr;
+      if (network_) network_->ensure(c);  // post-copy: the bytes come from the source first
       reader_.read_chunk(c, buffer_.get(), dctx_.get(), scratch_);
       loaded_ = &c;
     }
@@ -134,6 +136,9 @@ class Catalog {
   std::vector<uint8_t> scratch_;
   std::unique_ptr<uint8_t[]> buffer_;
   const PageChunk* loaded_ = nullptr;
+
+ public:
+  NetworkPages* network_ = nullptr;
 };
 
 class Server {
@@ -146,6 +151,7 @@ class Server {
     for (const format::Vma& v : setup.areas) s.regions.push_back({v.start, v.end, v.start});
     s.resolved.assign((catalog_.pages() + 63) / 64, 0);
     spaces_.push_back(std::move(s));
+    catalog_.network_ = setup.pages;
     learning_ = setup.learn;
     if (learning_) learned_.assign((catalog_.pages() + 63) / 64, 0);
   }
@@ -564,6 +570,7 @@ void Server::run() {
       if (setup_.verbose)
         std::fprintf(stderr, "restore --lazy: the page server served %llu page faults of the restored process\n",
                      (unsigned long long)target_faults_);
+      if (setup_.pages) setup_.pages->finish(!poisoned_);
       _exit(poisoned_ ? 1 : 0);
     }
     const uint64_t now = now_ms();

@@ -22,6 +22,8 @@
 
 namespace ckpt::restorer {
 
+class NetworkPages;
+
 struct PageServerSetup {
   int uffd = -1;         // registered by the trampoline, for the restored process's mm
   int go_fd = -1;        // read end: one byte once the areas are registered, EOF if the restore ended before
@@ -47,6 +49,9 @@ struct PageServerSetup {
   // from the start if it never faults); faults are served meanwhile.
   bool hold_until_idle = false;
   unsigned learn_limit_ms = 60000;
+  // A post-copy migration (NetworkPages.h): a chunk's bytes come over the
+  // connection (ensure) before the image is read for them; told at the end.
+  NetworkPages* pages = nullptr;
 };
 
 // Runs the server and exits the process (status 0 when every area is

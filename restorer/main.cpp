@@ -34,6 +34,7 @@
 #include "restorer/ImageSource.h"
 #include "restorer/Descriptors.h"
 #include "restorer/LazyPages.h"
+#include "restorer/NetworkPages.h"
 #include "restorer/WorkingSet.h"
 #include "restorer/Launch.h"
 #include "restorer/MachineCheck.h"
@@ -101,7 +102,8 @@ int main(int argc, char** argv) {
     return 0;
   }
   const std::string& image_path = cl.image;
-  const bool check_only = cl.check, verbose = cl.verbose, lazy = cl.lazy, install = cl.install_binfmt, uninstall = cl.uninstall_binfmt;
+  bool lazy = cl.lazy;
+  const bool check_only = cl.check, verbose = cl.verbose, install = cl.install_binfmt, uninstall = cl.uninstall_binfmt;
   const std::vector<int>& inherit_list = cl.inherit_fds;
   if (install || uninstall) {
     try {
@@ -123,6 +125,7 @@ int main(int argc, char** argv) {
     }
   try {
     int fd = restorer::open_image_source(cl);  // a file, standard input or --listen
+    lazy = lazy || restorer::network_pages_connection() >= 0;  // ckpt migrate --lazy chose it (NetworkPages.h)
     // The page server starts first: its exec overlaps all that follows.
     std::unique_ptr<restorer::LazyPages> lazy_pages;
     if (lazy && !check_only && !cl.pid_ns) lazy_pages = restorer::start_page_server(fd, image_path, {cl.learn, verbose});
@@ -193,6 +196,7 @@ int main(int argc, char** argv) {
         options.lazy_go_fd = lazy_pages->go_fd;
       }
     }
+    restorer::fetch_staged_pages(image, plan.lazy);  // post-copy: what is staged comes first
     {
       restorer::StageProgress progress(image, plan, cl);
       restorer::stage_memory(reader, fit, plan, files);
