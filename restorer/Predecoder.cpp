@@ -3,6 +3,7 @@
 
 #include <zstd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 
@@ -41,10 +42,17 @@ void Predecoder::run() {
   std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx*)> dctx(ZSTD_createDCtx(), ZSTD_freeDCtx);
   if (!dctx) return;
   std::vector<uint8_t> scratch;
+  // The largest chunks first: the most decompression taken off staging per
+  // chunk done (a small image's few big chunks, not its many small ones).
+  std::vector<size_t> order;
+  for (size_t i = 0; i < image_.chunks.size(); ++i)
+    if (image_.chunks[i].encoding == format::ChunkEncoding::Zstd && !image_.chunks[i].resolved()) order.push_back(i);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return image_.chunks[a].npages > image_.chunks[b].npages; });
   uint64_t held = 0;
-  for (size_t i = 0; i < image_.chunks.size() && !stop_; ++i) {
+  for (size_t i : order) {
+    if (stop_) break;
     const format::PageChunk& c = image_.chunks[i];
-    if (c.encoding != format::ChunkEncoding::Zstd || c.resolved()) continue;
     if (held + c.size() > kBudget) break;
     int expected = kFree;
     if (!state_[i].compare_exchange_strong(expected, kBusy)) continue;  // staging took it

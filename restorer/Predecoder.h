@@ -1,8 +1,9 @@
 // Decompression that starts before staging. Between reading the image and
 // staging its memory, `restore` works alone on one core for a while (the
 // machine checks, the files, the address plan: about 1 ms, most of a small
-// image's restore); a Predecoder decompresses the image's first compressed
-// chunks on another core meanwhile, into buffers of its own. Staging then
+// image's restore); a Predecoder decompresses the image's compressed chunks
+// on another core meanwhile, the largest first, up to kBudget, into
+// buffers of its own. Staging then
 // copies those pages into place (as cheap as reading a raw chunk) and
 // decompresses the rest itself; a chunk it reaches first is its own (the
 // thread never decompresses a chunk twice, nor one staging took). Staging
