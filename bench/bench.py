@@ -911,7 +911,6 @@ def main():
 
     if a.only == "warm":
         warm_start(b, a)
-        print("\n".join(L))
         return
 
     if a.only == "incremental":

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
+#define ZSTD_STATIC_LINKING_ONLY  // ZSTD_c_literalCompressionMode
 #include <zstd.h>
 
 #include <cerrno>
@@ -31,6 +32,10 @@ ImageWriter::ImageWriter(int fd, Compression compression) : fd_(fd), compression
   if (compression_.encoding == ChunkEncoding::Zstd) {
     cctx_ = ZSTD_createCCtx();
     ZSTD_CCtx_setParameter(cctx_, ZSTD_c_compressionLevel, compression_.level);
+    // An experimental parameter (zstd 1.5+): a library without it refuses it,
+    // and its frames are only a little slower to decompress. Any zstd
+    // decoder reads the frames either way.
+    if (compression_.level <= kFastLevel) ZSTD_CCtx_setParameter(cctx_, ZSTD_c_literalCompressionMode, ZSTD_ps_disable);
     scratch_.resize(ZSTD_compressBound(size_t(kMaxChunkPages) * kPageSize));
   }
   FileHeader h{};  // rewritten by finish()
@@ -179,7 +184,7 @@ void ImageWriter::add_pages(uint64_t vaddr, const void* pages, uint64_t npages) 
     if (cctx_) {
       size_t z = ZSTD_compress2(cctx_, scratch_.data(), scratch_.size(), bytes, raw_size);
       if (ZSTD_isError(z)) throw std::runtime_error(std::string("zstd: ") + ZSTD_getErrorName(z));
-      if (z < raw_size) {  // incompressible pages are stored raw, page-aligned
+      if (z * kMinRatio <= raw_size) {  // else stored raw, page-aligned: faster to restore (kMinRatio)
         stored = scratch_.data();
         stored_size = z;
         c.encoding = ChunkEncoding::Zstd;

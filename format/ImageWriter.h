@@ -26,6 +26,20 @@ struct Compression {
   int level = 3;
 };
 
+// What the writer does with a chunk that compresses, chosen for restore
+// speed (docs/format.md §6.1, docs/benchmarks.md "zstd against raw"). A
+// compressed chunk costs its decompression at restore (about 1-1.5 GB/s a
+// core for ordinary data), a raw one a copy from the page cache (about
+// 5 GB/s with its checksum): so a chunk is kept compressed only where it
+// shrinks to at most 1/kMinRatio of its size; below that it is stored raw,
+// faster to restore from any source faster than about 0.6 GB/s (the page
+// cache, an SSD).
+inline constexpr uint64_t kMinRatio = 2;
+// At levels up to kFastLevel (the default's) literals are not Huffman-coded:
+// 16-20 % faster decompression of program memory (python3, a JVM) for 1-4 %
+// larger chunks. Higher levels are asked for size: they keep it.
+inline constexpr int kFastLevel = 5;
+
 class ImageWriter {
  public:
   ImageWriter(int fd, Compression compression);

@@ -62,10 +62,12 @@ bool matches(const Reading& r, const format::Scheduling& s, const char** what) {
 bool real_time(uint32_t policy) { return policy == SCHED_FIFO || policy == SCHED_RR; }
 
 // The calls, in an order that works: affinity and I/O priority first, the
-// timer slack while the policy is still the caller's (a real-time task
-// ignores PR_SET_TIMERSLACK and has none), the nice value, the policy last.
-// Returns 0, or the step (1-5) that failed with its error in *err; raw
-// system calls only.
+// nice value, the policy, then the timer slack (a real-time task ignores
+// PR_SET_TIMERSLACK and has none, and one that leaves a real-time policy
+// gets its "default" slack, which is 0 for a task forked by a real-time
+// parent: a launcher run under SCHED_FIFO, e.g. by `chrt -f`, must set the
+// slack once it has the saved normal policy). Returns 0, or the step (1-5)
+// that failed with its error in *err; raw system calls only.
 long set_own(const format::Scheduling& s, const uint64_t* mask, long* err) {
   SchedAttr a{};
   a.size = sizeof a;
@@ -75,10 +77,10 @@ long set_own(const format::Scheduling& s, const uint64_t* mask, long* err) {
   a.sched_priority = s.rt_priority;
   long step = 1, r = x86::syscall3(SYS_sched_setaffinity, 0, kMaskWords * 8, long(mask));
   if (r == 0) step = 2, r = x86::syscall3(SYS_ioprio_set, kIoprioWhoProcess, 0, long(s.ioprio));
-  if (r == 0 && !real_time(s.policy) && s.timer_slack_ns)
-    step = 3, r = x86::syscall5(SYS_prctl, PR_SET_TIMERSLACK, long(s.timer_slack_ns), 0, 0, 0);
   if (r == 0) step = 4, r = x86::syscall3(SYS_setpriority, PRIO_PROCESS, 0, s.nice);
   if (r == 0) step = 5, r = x86::syscall3(SYS_sched_setattr, 0, long(&a), 0);
+  if (r == 0 && !real_time(s.policy) && s.timer_slack_ns)
+    step = 3, r = x86::syscall5(SYS_prctl, PR_SET_TIMERSLACK, long(s.timer_slack_ns), 0, 0, 0);
   *err = r < 0 ? -r : 0;
   return r == 0 ? 0 : step;
 }

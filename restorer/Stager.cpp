@@ -148,12 +148,12 @@ void stage_outside(const format::Image& image, const AddressPlan& plan, const Sy
 }
 
 void stage_memory(const format::ImageReader& reader, const MachineFit& fit, const AddressPlan& plan,
-                  const PreparedFiles& files) {
-  stage_memory(reader, reader.image(), fit, plan, files);
+                  const PreparedFiles& files, Predecoder* pre) {
+  stage_memory(reader, reader.image(), fit, plan, files, nullptr, pre);
 }
 
 void stage_memory(const format::ImageReader& reader, const format::Image& image, const MachineFit& fit,
-                  const AddressPlan& plan, const PreparedFiles& files, const ChildPages* keep) {
+                  const AddressPlan& plan, const PreparedFiles& files, const ChildPages* keep, Predecoder* pre) {
   const std::vector<size_t> chunk_vma = format::chunk_vmas(image);
   std::vector<bool> has_pages(image.vmas.size(), false);
   for (size_t vi : chunk_vma) has_pages[vi] = true;
@@ -300,6 +300,7 @@ void stage_memory(const format::ImageReader& reader, const format::Image& image,
   close_run();
   std::sort(huge.begin(), huge.end());  // staged areas need not be in address order
   const unsigned workers = stage_workers(todo);
+  if (pre) pre->stop();  // from here on every core is staging's
   give_huge_pages(huge, workers);
   std::atomic<size_t> next{0};
   std::atomic<bool> failed{false};
@@ -313,6 +314,10 @@ void stage_memory(const format::ImageReader& reader, const format::Image& image,
     for (size_t ci; !failed && (ci = next++) < todo.size();) {
       try {
         out.populate(dest[ci], todo[ci]->size());
+        if (pre && pre->take(*todo[ci], dest[ci])) {  // decompressed before staging began: copied
+          common::progress_add(todo[ci]->size());
+          continue;
+        }
         if (!dctx && todo[ci]->encoding == format::ChunkEncoding::Zstd) dctx.reset(ZSTD_createDCtx());
         reader.read_chunk(*todo[ci], dest[ci], dctx.get(), scratch);
         common::progress_add(todo[ci]->size());  // the progress line, if one is shown (restorer/StageProgress.h)
@@ -326,6 +331,7 @@ void stage_memory(const format::ImageReader& reader, const format::Image& image,
   for (unsigned w = 1; w < workers; ++w) helpers.emplace_back(work);
   work();
   for (std::thread& t : helpers) t.join();
+  if (pre) pre->finish();
   if (error) std::rethrow_exception(error);
   for (size_t i = 0; i < image.vmas.size(); ++i) {
     const Vma& v = image.vmas[i];

@@ -11,19 +11,23 @@
 #include "restorer/Descriptors.h"
 #include "restorer/MachineCheck.h"
 #include "restorer/OwnFiles.h"
+#include "restorer/Predecoder.h"
 #include "restorer/SysvShm.h"
 
 namespace ckpt::restorer {
 
 // Throws RestoreError (or format::FormatError for corrupt page data).
+// `pre` (or nullptr): chunks already decompressed (Predecoder.h); it is
+// stopped when the filling starts and finished when it ends.
 void stage_memory(const format::ImageReader& reader, const MachineFit& fit, const AddressPlan& plan,
-                  const PreparedFiles& files);
+                  const PreparedFiles& files, Predecoder* pre = nullptr);
 // The same for one member of a tree (its chunks are in the reader's page
 // data). `keep` (a child member's, or nullptr): areas that already hold the
 // parent's copy of their pages; only their own chunks are written, and
 // pages no chunk covers are discarded.
 void stage_memory(const format::ImageReader& reader, const format::Image& image, const MachineFit& fit,
-                  const AddressPlan& plan, const PreparedFiles& files, const ChildPages* keep = nullptr);
+                  const AddressPlan& plan, const PreparedFiles& files, const ChildPages* keep = nullptr,
+                  Predecoder* pre = nullptr);
 
 // After every check of the launch and before descriptors, the first side
 // effects outside the launcher: SysV segments attached at their staged

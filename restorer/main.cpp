@@ -17,6 +17,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -142,6 +143,11 @@ int main(int argc, char** argv) {
       lazy_pages.reset();
       return restorer::restore_tree(reader, cl, {inherit, cl.external_null}, self);
     }
+    // Compressed chunks start decompressing on another core while the
+    // checks and the plan below run on this one (restorer/Predecoder.h).
+    std::optional<restorer::Predecoder> predecoder;
+    if (!check_only && !lazy && !cl.pid_ns && !image.parent && restorer::Predecoder::useful(image))
+      predecoder.emplace(reader, image);
     restorer::MachineFit fit = restorer::check_machine(image, self);
     restorer::Terminal terminal = restorer::Terminal::plan(image, cl.pid_ns);
     const restorer::ExternalFds external{inherit, cl.external_null, &terminal};
@@ -199,8 +205,10 @@ int main(int argc, char** argv) {
     restorer::fetch_staged_pages(image, plan.lazy);  // post-copy: what is staged comes first
     {
       restorer::StageProgress progress(image, plan, cl);
-      restorer::stage_memory(reader, fit, plan, files);
+      restorer::stage_memory(reader, fit, plan, files, predecoder ? &*predecoder : nullptr);
     }
+    if (verbose && predecoder)
+      std::fprintf(stderr, "restore: %zu compressed chunks were decompressed before staging began\n", predecoder->taken());
     if (lazy_pages && !cl.learn) restorer::bring_in_working_set(reader, plan, image_path, verbose);
     restorer::check_launch(image, fit, plan);
     if (lazy_pages) restorer::confirm_page_server(*lazy_pages);

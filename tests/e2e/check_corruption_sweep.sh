@@ -207,7 +207,10 @@ def mutant(what, p):
     if outcome == "hung":
         problems.append("%s: restore hung (killed after %d s, before any point of no return)" % (what, HANG))
     elif outcome == "restored":
-        after = [l for l in err if not l.startswith("restore: home at") and not l.startswith("restore: warning: ")]
+        # Only what restore said after its point of no return ("home at"
+        # comes last before the jump; --verbose's earlier lines are not errors).
+        ponr = next((i for i, l in enumerate(err) if l.startswith("restore: home at")), -1)
+        after = [l for l in err[ponr + 1:] if not l.startswith("restore: warning: ")]
         if rc == 120 or any(l.startswith("restore: ") for l in after):
             problems.append("%s: restore failed after its point of no return (exit %s): %s" % (what, rc, err[:3]))
         elif v not in (0, None):

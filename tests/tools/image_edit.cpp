@@ -26,7 +26,8 @@
 // add_socket=FD (a bound UDP socket with an option, a queued datagram and a
 // multicast group).
 // Page data: corrupt_chunk=1 (one byte of the first chunk's stored bytes
-// flipped, its checksum left: refused only while staging); share_chunks=1
+// flipped, its checksum left: refused only while staging); corrupt_zstd=1
+// (the same in the first zstd chunk, halfway through); share_chunks=1
 // (every zstd chunk of the first one's size points at its stored bytes).
 // Size: bulk=N (N anonymous shared objects and their mappings, N mappings
 // of the first mapped file, N eventfds and an epoll fd watching them all:
@@ -212,7 +213,7 @@ int main(int argc, char** argv) {
     Image img = reader.image();
     Compression out_compression{ChunkEncoding::Raw, 0};
     std::vector<Vma> saved_areas;  // add_saved: pages written as zeros
-    bool corrupt_chunk = false, share_chunks = false;
+    bool corrupt_chunk = false, corrupt_zstd = false, share_chunks = false;
     std::string sock_pick;  // which socket the sock_ fields change: the first one, or the first "listen", "udp", "netlink"
     for (int i = 3; i < argc; ++i) {
       std::string arg = argv[i];
@@ -365,6 +366,7 @@ int main(int argc, char** argv) {
         else throw std::runtime_error("unknown pty field " + key);
       }
       else if (field == "corrupt_chunk") corrupt_chunk = n != 0;
+      else if (field == "corrupt_zstd") corrupt_zstd = n != 0;
       else if (field == "share_chunks") share_chunks = n != 0;
       else if (field == "bulk") add_bulk(img, uint32_t(n), true);
       else if (field == "bulk_maps") add_bulk(img, uint32_t(n), false);
@@ -509,14 +511,19 @@ int main(int argc, char** argv) {
           if (c.encoding == ChunkEncoding::Zstd && c.npages == first->npages)
             c.offset = first->offset, c.stored_size = first->stored_size, c.checksum = first->checksum;
       });
-    if (corrupt_chunk) {
+    if (corrupt_chunk || corrupt_zstd) {
       int back = ::open(argv[2], O_RDONLY);
       ImageReader check(back);
-      const PageChunk& c = check.image().chunks.at(0);
+      const auto& chunks = check.image().chunks;
+      auto c = corrupt_chunk ? chunks.begin() : std::find_if(chunks.begin(), chunks.end(), [](const PageChunk& k) {
+        return k.encoding == ChunkEncoding::Zstd;
+      });
+      if (c == chunks.end()) throw std::runtime_error("corrupt_zstd: the image has no zstd chunk");
+      const uint64_t at = c->offset + (corrupt_chunk ? 0 : c->stored_size / 2);
       uint8_t byte;
-      pread_all(out, &byte, 1, c.offset);
+      pread_all(out, &byte, 1, at);
       byte ^= 0x5a;
-      pwrite_all(out, &byte, 1, c.offset);
+      pwrite_all(out, &byte, 1, at);
       ::close(back);
     }
     ::close(out);

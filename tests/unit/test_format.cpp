@@ -8,6 +8,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#define ZSTD_STATIC_LINKING_ONLY  // ZSTD_getFrameHeader, to look inside a frame
 #include <zstd.h>
 
 #include <algorithm>
@@ -542,6 +543,100 @@ TEST_CASE("format: a realistic image round-trips, raw") { check_round_trip({Chun
 
 TEST_CASE("format: a realistic image round-trips, zstd with raw chunks for incompressible pages") {
   check_round_trip({ChunkEncoding::Zstd, 3});
+}
+
+// Pages of which every one holds `unique` random bytes, then the same bytes
+// again and again to its end: zstd (any level) shrinks a page to about
+// `unique` bytes, whatever it does with literals.
+std::vector<uint8_t> pages_shrinking_to(uint64_t npages, size_t unique, uint32_t seed) {
+  std::vector<uint8_t> b = random_pages(npages, seed);
+  for (uint64_t p = 0; p < npages; ++p)
+    for (size_t i = unique; i < kPageSize; ++i) b[p * kPageSize + i] = b[p * kPageSize + i - unique];
+  return b;
+}
+
+// The writer's rule for restore speed (ImageWriter.h kMinRatio): a chunk
+// that zstd shrinks by less than half is stored raw (decompressing it would
+// cost more at restore than reading the bytes it saves); one that shrinks
+// to half or less stays compressed. Both read back byte for byte.
+TEST_CASE("format: zstd keeps a chunk compressed only where it shrinks to half or less") {
+  const std::vector<Run> runs = {
+      {kHeap, pages_shrinking_to(64, 3072, 7)},                          // about 1.33 : 1
+      {kHeap + 64 * kPageSize, pages_shrinking_to(64, 1024, 8)},         // about 4 : 1
+      {kHeap + 128 * kPageSize, pages_shrinking_to(64, 2048 - 160, 9)},  // just over 2 : 1
+  };
+  TempFile f;
+  write_image(f.fd(), realistic_image(), runs, {ChunkEncoding::Zstd, 3});
+  ImageReader reader(f.fd());
+  const std::vector<PageChunk>& chunks = reader.image().chunks;
+  REQUIRE(chunks.size() == 3);
+  CHECK(chunks[0].encoding == ChunkEncoding::Raw);
+  CHECK(chunks[0].offset % kPageSize == 0);
+  for (size_t i : {1, 2}) {
+    CAPTURE(i);
+    CHECK(chunks[i].encoding == ChunkEncoding::Zstd);
+    CHECK(chunks[i].stored_size * kMinRatio <= chunks[i].size());
+  }
+  ZstdDctx dctx;
+  std::vector<uint8_t> scratch, page(64 * kPageSize);
+  for (size_t i = 0; i < 3; ++i) {
+    CAPTURE(i);
+    reader.read_chunk(chunks[i], page.data(), dctx.p, scratch);
+    CHECK(std::memcmp(page.data(), runs[i].bytes.data(), page.size()) == 0);
+  }
+}
+
+// The literals section types of the compressed blocks of a zstd frame
+// (RFC 8878 3.1.1.2, 3.1.1.3.1.1): 0 raw, 1 RLE, 2 Huffman-coded, 3 treeless.
+std::vector<int> literal_block_types(const std::vector<uint8_t>& frame) {
+  ZSTD_frameHeader h;
+  REQUIRE(ZSTD_getFrameHeader(&h, frame.data(), frame.size()) == 0);
+  std::vector<int> types;
+  for (size_t at = h.headerSize; at + 3 <= frame.size();) {
+    const uint32_t bh = uint32_t(frame[at]) | uint32_t(frame[at + 1]) << 8 | uint32_t(frame[at + 2]) << 16;
+    const uint32_t type = (bh >> 1) & 3, size = bh >> 3;
+    at += 3;
+    if (type == 2) types.push_back(frame[at] & 3);  // a compressed block starts with its literals section
+    at += type == 1 ? 1 : size;                      // an RLE block stores one byte
+    if (bh & 1) break;                               // the last block
+  }
+  return types;
+}
+
+// At the default level literals are stored as they are (ImageWriter.h
+// kFastLevel: Huffman-coded literals made program memory 16-20 % slower to
+// decompress); zstd:19 still codes them.
+TEST_CASE("format: zstd:3 leaves literals uncoded, zstd:19 codes them") {
+  // 1 KiB of letters (4 bits of 8 used: Huffman would halve them) repeated
+  // to the end of each page.
+  std::vector<uint8_t> pages = random_pages(64, 12);
+  for (uint64_t p = 0; p < 64; ++p)
+    for (size_t i = 0; i < kPageSize; ++i) {
+      uint8_t& b = pages[p * kPageSize + i];
+      b = i < 1024 ? uint8_t('a' + b % 16) : pages[p * kPageSize + i - 1024];
+    }
+  for (int level : {3, 19}) {
+    CAPTURE(level);
+    TempFile f;
+    write_image(f.fd(), realistic_image(), {{kHeap, pages}}, {ChunkEncoding::Zstd, level});
+    ImageReader reader(f.fd());
+    REQUIRE(reader.image().chunks.size() == 1);
+    const PageChunk& c = reader.image().chunks[0];
+    REQUIRE(c.encoding == ChunkEncoding::Zstd);
+    std::vector<uint8_t> stored(c.stored_size);
+    REQUIRE(::pread(f.fd(), stored.data(), stored.size(), off_t(c.offset)) == ssize_t(stored.size()));
+    const std::vector<int> types = literal_block_types(stored);
+    REQUIRE(!types.empty());
+    const auto coded = std::count(types.begin(), types.end(), 2) + std::count(types.begin(), types.end(), 3);
+    if (level == 3)
+      CHECK(coded == 0);
+    else
+      CHECK(coded > 0);
+    ZstdDctx dctx;
+    std::vector<uint8_t> scratch, back(c.size());
+    reader.read_chunk(c, back.data(), dctx.p, scratch);
+    CHECK(back == pages);
+  }
 }
 
 TEST_CASE("format: the file starts with the magic binfmt_misc matches") {
