@@ -95,8 +95,12 @@ refused device "/dev/null.*regular file" -- file_path=/dev/null
 
 # Memory: saved pages (all-zero, so the image stays small: zstd) beyond
 # what this machine can give. Placed far from the counter's mappings.
-avail_kib=$(awk '/^MemAvailable:/ {a=$2} /^SwapFree:/ {s=$2} END {print a + s}' /proc/meminfo)
-want=$(((avail_kib + 512 * 1024) * 1024))
+# Sized from MemTotal + SwapTotal, which what restore finds available
+# (MemAvailable + SwapFree) never exceeds: sized from what was available
+# when the image was made, memory freed meanwhile by whatever else runs
+# made it fit, and the restore went on to stage it.
+total_kib=$(awk '/^MemTotal:/ {m=$2} /^SwapTotal:/ {s=$2} END {print m + s}' /proc/meminfo)
+want=$(((total_kib + 512 * 1024) * 1024))
 want=$(((want + (1 << 20) - 1) / (1 << 20) * (1 << 20)))
 refused too-much-memory "MiB of saved memory but this machine has [0-9]+ MiB available" -- \
   compress=zstd add_saved=0x200000000000:$want
