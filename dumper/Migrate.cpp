@@ -145,13 +145,13 @@ bool has_children(pid_t pid) {
 }
 
 // A private folder for the rounds' images (mode 0700), removed with what is
-// left in it. In /dev/shm when there is one (memory, no disk write and
-// fsync in the way of the next round), else $TMPDIR or /tmp.
+// left in it: in $TMPDIR when set, else in /dev/shm when there is one
+// (memory: no disk write and fsync in the way of the next round), else /tmp.
 class RoundFolder {
  public:
   RoundFolder() {
     const char* tmp = std::getenv("TMPDIR");
-    std::string base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : tmp && *tmp ? tmp : "/tmp";
+    std::string base = tmp && *tmp ? tmp : access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
     std::string templ = base + "/ckpt-migrate-XXXXXX";
     if (!mkdtemp(templ.data()))
       throw DumpError("migrate: cannot create a folder for the pre-copy rounds in " + base + ": " + std::strerror(errno));
