@@ -2098,3 +2098,38 @@ TEST_CASE("format: a chain with a missing, different or inconsistent parent is r
   // A chain copied elsewhere together: the parent is found beside its child.
   CHECK_NOTHROW(follow(with_parent("/nowhere/base", base, 1, {{kHeap, 4}})));
 }
+
+TEST_CASE("format: a chain over held images (a migration's rounds) looks parents up by checksum, never by path") {
+  ChainDir dir;
+  const std::vector<uint8_t> a = compressible_pages(4, 21);
+  const uint64_t base = write_file(dir.at("base"), realistic_image(), {{kHeap, a}});
+  const uint64_t other = write_file(dir.at("other"), realistic_image(), {{kHeap, compressible_pages(4, 22)}});
+  int base_fd = open_image(dir.at("base")), other_fd = open_image(dir.at("other"));
+  auto follow = [&](const std::string& parent_path, const HeldImages& held) {
+    write_file(dir.at("top"), with_parent(parent_path, base, 1, {{kHeap, 4}}), {});
+    int fd = open_image(dir.at("top"));
+    struct Closer {
+      int fd;
+      ~Closer() { ::close(fd); }
+    } closer{fd};
+    ImageReader top(fd);
+    std::vector<ChainLink> chain = follow_chain(top, "the final image", &held);
+    CHECK(page_at(top, kHeap + kPageSize) == page_of(a, 1));
+    return chain;
+  };
+  // Named by a path that exists nowhere here: found among the held images.
+  std::vector<ChainLink> chain = follow("/sender/round-0.ckpt", {{"round 1", other_fd, other}, {"round 0", base_fd, base}});
+  REQUIRE(chain.size() == 2);
+  CHECK(chain[1].path == "round 0");
+  CHECK(chain[1].checksum == base);
+  // The file at the path the image names is the very parent, but it was not received: refused.
+  CHECK_THROWS_WITH(follow(dir.at("base"), {{"round 0", other_fd, other}}), has("is not among the images received before it"));
+  CHECK_THROWS_WITH(follow(dir.at("base"), {}), has("is not among the images received before it"));
+  // A held image whose descriptor is not an image at all.
+  int junk = memfd_create("junk", MFD_CLOEXEC);
+  REQUIRE(::write(junk, "not an image", 12) == 12);
+  CHECK_THROWS_WITH(follow(dir.at("base"), {{"round 0", junk, base}}), has("(round 0) is not a valid image"));
+  ::close(junk);
+  ::close(base_fd);
+  ::close(other_fd);
+}
