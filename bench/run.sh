@@ -23,6 +23,8 @@
 # --only=migrate runs the live-migration group alone (m: downtime of `ckpt
 # migrate` over loopback in a network namespace of its own, against the same
 # move through an image file: dump --kill, then restore).
+# --only=precopy runs the pre-copy group alone (p: downtime of `ckpt migrate` of a
+# 256 MiB process writing 16 MiB/s, pre-copy rounds against --rounds 0).
 # BUILD_DIR defaults to build/. If it holds no ckpt/restore, the product is
 # configured (Release) and built there. Run as root: `ckpt dump` needs ptrace
 # rights over the benchmark's processes, and missing tools are apt-get
