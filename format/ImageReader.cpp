@@ -8,6 +8,8 @@
 #include <zstd.h>
 
 #include <algorithm>
+#include <array>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <memory>
@@ -93,7 +95,9 @@ std::vector<uint8_t> ImageReader::read_section(const SectionInfo& s) const {
   return buf;
 }
 
-ImageReader::ImageReader(int fd) : fd_(fd) {
+static std::atomic<uint64_t> g_reader_serial{0};
+
+ImageReader::ImageReader(int fd) : fd_(fd), serial_(++g_reader_serial) {
   struct stat st;
   if (fstat(fd, &st) != 0) throw std::system_error(errno, std::generic_category(), "stat of the image");
   if (!S_ISREG(st.st_mode)) throw FormatError(0, "not a regular file");
@@ -308,20 +312,55 @@ static PageChunk stored_chunk(const PageChunk& c) {
   return s;
 }
 
+namespace {
+
+// The stored chunks this thread last read for resolved pieces. A chain
+// splits a stored chunk into as many pieces as the newer images cut it
+// (the pages written since are theirs): without this, each piece read and
+// checked the whole stored chunk again, and a restore of a chain whose
+// writes were scattered read its memory many times over. Now each stored
+// chunk is read and checked once per thread that meets it (the stager's
+// workers take pieces from one counter, so a few times at most). Keyed by
+// the holder's serial (a reader's address may be reused by the next one)
+// and the stored chunk's offset, size and checksum: the bytes kept are
+// exactly those whose checksum was checked against it.
+struct DecodedChunk {
+  uint64_t holder = 0;  // the holder's serial; 0: nothing kept
+  uint64_t offset = 0, stored_size = 0, checksum = 0, size = 0;
+  std::vector<uint8_t> pages;  // grown, never shrunk: `size` bytes of it are the chunk's
+};
+constexpr size_t kDecodedChunks = 4;
+thread_local std::array<DecodedChunk, kDecodedChunks> t_decoded;
+thread_local size_t t_decoded_next = 0;
+
+}  // namespace
+
 void ImageReader::read_resolved(const PageChunk& c, ZSTD_DCtx_s* dctx, std::vector<uint8_t>& scratch,
-                                std::vector<uint8_t>& pages, const ChunkSink& sink) const {
+                                std::vector<uint8_t>& /*pages*/, const ChunkSink& sink) const {
   const PageChunk s = stored_chunk(c);
   if (c.skip > s.npages || c.npages > s.npages - c.skip)
     throw FormatError(c.offset, "the chunk at " + hex(c.vaddr) + " lies outside the chunk that holds it");
-  pages.resize(s.size());
+  const ImageReader& h = holder(c);
+  for (const DecodedChunk& d : t_decoded)
+    if (d.holder == h.serial_ && d.offset == s.offset && d.stored_size == s.stored_size && d.checksum == s.checksum &&
+        d.size == s.size())
+      return sink(0, d.pages.data() + uint64_t(c.skip) * kPageSize, c.size());
+  DecodedChunk& d = t_decoded[t_decoded_next++ % kDecodedChunks];
+  d.holder = 0;  // until the read below has checked it
+  if (d.pages.size() < s.size()) d.pages.resize(s.size());
   try {
-    holder(c).read_chunk(s, pages.data(), dctx, scratch);
+    h.read_chunk(s, d.pages.data(), dctx, scratch);
   } catch (const FormatError& e) {
     if (c.source == 0) throw;
     throw std::runtime_error("the image " + ancestor_paths_.at(c.source - 1) + " below it in its chain is corrupt: " +
                              e.what());
   }
-  sink(0, pages.data() + uint64_t(c.skip) * kPageSize, c.size());
+  d.holder = h.serial_;
+  d.offset = s.offset;
+  d.stored_size = s.stored_size;
+  d.checksum = s.checksum;
+  d.size = s.size();
+  sink(0, d.pages.data() + uint64_t(c.skip) * kPageSize, c.size());
 }
 
 void ImageReader::adopt_chain(std::vector<PageChunk> chunks, std::vector<std::shared_ptr<const ImageReader>> ancestors,

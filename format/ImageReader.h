@@ -110,6 +110,9 @@ class ImageReader {
   std::vector<Image> members_;
   std::vector<std::shared_ptr<const ImageReader>> ancestors_;
   std::vector<std::string> ancestor_paths_;
+  // This reader's identity among all made in the process (never reused,
+  // unlike its address): what read_resolved's per-thread cache is keyed by.
+  uint64_t serial_;
 };
 
 }  // namespace ckpt::format

@@ -2099,6 +2099,54 @@ TEST_CASE("format: a chain with a missing, different or inconsistent parent is r
   CHECK_NOTHROW(follow(with_parent("/nowhere/base", base, 1, {{kHeap, 4}})));
 }
 
+TEST_CASE("format: the pieces of one stored chunk read alike however often; a corrupt one is refused every time") {
+  ChainDir dir;
+  const std::vector<uint8_t> a = random_pages(8, 31), own = compressible_pages(2, 32);
+  // base: heap pages 0-7 in one stored chunk; top: its own 2 and 5, the rest the
+  // parent's: three pieces of base's chunk (0-1, 3-4, 6-7), each read many times.
+  const uint64_t base = write_file(dir.at("base"), realistic_image(), {{kHeap, a}});
+  write_file(dir.at("top"), with_parent(dir.at("base"), base, 1, {{kHeap, 2}, {kHeap + 3 * kPageSize, 2}, {kHeap + 6 * kPageSize, 2}}),
+             {{kHeap + 2 * kPageSize, page_of(own, 0)}, {kHeap + 5 * kPageSize, page_of(own, 1)}});
+  auto check = [&] {
+    int fd = open_image(dir.at("top"));
+    struct Closer {
+      int fd;
+      ~Closer() { ::close(fd); }
+    } closer{fd};
+    ImageReader top(fd);
+    follow_chain(top, dir.at("top"));
+    for (int round = 0; round < 3; ++round)
+      for (uint64_t i : {0, 1, 3, 4, 6, 7, 2, 5}) {
+        const auto want = i == 2 ? page_of(own, 0) : i == 5 ? page_of(own, 1) : page_of(a, i);
+        CHECK(page_at(top, kHeap + i * kPageSize) == want);
+      }
+  };
+  check();
+  // One byte of base's stored chunk changed: every piece of it is refused, each time it is read.
+  uint64_t at = 0;
+  {
+    int fd = open_image(dir.at("base"));
+    ImageReader r(fd);
+    at = r.image().chunks.at(0).offset + 100;
+    ::close(fd);
+  }
+  int fd = ::open(dir.at("base").c_str(), O_RDWR | O_CLOEXEC);
+  REQUIRE(fd >= 0);
+  uint8_t byte = 0;
+  REQUIRE(::pread(fd, &byte, 1, off_t(at)) == 1);
+  byte ^= 0x40;
+  REQUIRE(::pwrite(fd, &byte, 1, off_t(at)) == 1);
+  ::close(fd);
+  int tfd = open_image(dir.at("top"));
+  ImageReader top(tfd);
+  follow_chain(top, dir.at("top"));
+  for (int round = 0; round < 2; ++round)
+    for (uint64_t i : {0, 3, 6})
+      CHECK_THROWS_WITH(page_at(top, kHeap + i * kPageSize), has("below it in its chain is corrupt"));
+  CHECK(page_at(top, kHeap + 2 * kPageSize) == page_of(own, 0));  // its own pages are still fine
+  ::close(tfd);
+}
+
 TEST_CASE("format: a chain over held images (a migration's rounds) looks parents up by checksum, never by path") {
   ChainDir dir;
   const std::vector<uint8_t> a = compressible_pages(4, 21);
