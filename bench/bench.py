@@ -692,9 +692,14 @@ def precopy(b, mib=256, rate=16, runs=5):
             line = dest.stdout.readline().decode().split()
             if len(line) != 2 or line[0] != "GAP":
                 die(f"the migrated dirtier did not answer: {line}")
-            said = re.search(r"downtime (\d+) ms", r.stderr)
+            # ckpt's own split: pre-copy "downtime N ms: frozen F ms reading and sending, then W ms until
+            # the destination's OK"; one freeze "frozen N ms until the destination took over (W ms of it ...)".
+            said = (re.search(r"downtime (\d+) ms: frozen \d+ ms reading and sending, then (\d+) ms", r.stderr) or
+                    re.search(r"frozen (\d+) ms until the destination took over \((\d+) ms", r.stderr))
+            if not said:
+                die(f"ckpt migrate did not report its downtime: {r.stderr.strip()}")
             rounds = len(re.findall(r"^ckpt: migrate round ", r.stderr, re.M))
-            return {"ms": int(line[1]) / 1000.0, "reported_ms": float(said.group(1)) if said else float("nan"),
+            return {"ms": int(line[1]) / 1000.0, "reported_ms": float(said.group(1)), "await_ms": float(said.group(2)),
                     "total_ms": total, "rounds": rounds}
         finally:
             dest.stdin.close()
@@ -705,7 +710,8 @@ def precopy(b, mib=256, rate=16, runs=5):
         for k, (compress, flags) in cases.items():
             res = once(compress, flags)
             print(f"  precopy run {i}{' (warm-up)' if not i else ''} {k}: stall {res['ms']:.1f} ms (ckpt says "
-                  f"{res['reported_ms']:.0f} ms), {res['rounds']} rounds, {res['total_ms']:.0f} ms in all", file=sys.stderr)
+                  f"{res['reported_ms']:.0f} ms, {res['await_ms']:.0f} of it waiting for OK), {res['rounds']} rounds, "
+                  f"{res['total_ms']:.0f} ms in all", file=sys.stderr)
             if i:
                 out[k].append(res)
     out.update(runs=runs, mib=mib, rate=rate)
@@ -722,9 +728,10 @@ def precopy_rows(r):
         ck, base = med(pre), med(one)
         L.append(f"p  {'downtime, pre-copy, ' + name + ' (vs --rounds 0)':<46}{ck:9.1f}{base:10.1f}  {ck / base:6.3f}  "
                  f"{'':<7} (info)")
-        L.append(f"p    ckpt's own figure {med(pre, 'reported_ms'):.0f} ms vs {med(one, 'reported_ms'):.0f} ms; "
-                 f"rounds {statistics.median(x['rounds'] for x in pre):g}; whole migration "
-                 f"{med(pre, 'total_ms'):.0f} ms vs {med(one, 'total_ms'):.0f} ms")
+        L.append(f"p    ckpt's own downtime {med(pre, 'reported_ms'):.0f} ms vs {med(one, 'reported_ms'):.0f} ms, of which "
+                 f"waiting for the destination's OK (its checks and staging) {med(pre, 'await_ms'):.0f} vs "
+                 f"{med(one, 'await_ms'):.0f} ms; rounds {statistics.median(x['rounds'] for x in pre):g}; whole "
+                 f"migration {med(pre, 'total_ms'):.0f} ms vs {med(one, 'total_ms'):.0f} ms")
     return L
 
 
