@@ -110,13 +110,18 @@ uint64_t check_round(int fd, uint32_t round, const std::string& name) {
 
 // The frames after ACCEPT: pre-copy rounds, each answered NEXT once checked,
 // then the final image, whose stream is received as `restore -` receives one.
-int receive_frames(int conn, const std::string& peer) {
+int receive_frames(int conn, const std::string& peer, bool lazy) {
   for (uint32_t round = 0;; ++round) {
     uint8_t head[8];
     if (!recv_exact(conn, head, sizeof head))
       throw RestoreError("the sender " + peer + " closed the connection before the final image" +
                          (round ? " (after " + std::to_string(round) + " pre-copy round(s))" : std::string()));
     if (format::frame_kind(head) == format::FrameKind::Final) return format::receive_image(conn, "the image from " + peer);
+    // Refused at the first round rather than after the last: the chain
+    // they make is not something a lazy restore can serve (main.cpp).
+    if (lazy)
+      throw RestoreError("the sender " + peer + " sends pre-copy rounds, which restore --listen --lazy cannot take "
+                         "(an incremental image); run ckpt migrate with --rounds 0");
     if (round >= format::kMaxRounds)
       throw RestoreError("the sender " + peer + " sent more than " + std::to_string(format::kMaxRounds) +
                          " pre-copy rounds");
@@ -215,7 +220,7 @@ int receive_from_network(const CommandLine& cl) {
   fstat(conn, &st);
   g_sender = conn, g_sender_dev = st.st_dev, g_sender_ino = st.st_ino;
   std::atexit(tell_sender_failed);  // any exit before the jump; a jump never exits
-  return receive_frames(conn, peer);
+  return receive_frames(conn, peer, cl.lazy);
 }
 
 }  // namespace

@@ -9,6 +9,8 @@
 #    source running and unchanged: not traced, the same maps, no
 #    userfaultfd left in it (no fd, no area with the uw flag), the rounds'
 #    temporary files gone;
+#  - restore --listen --lazy refuses the first round (a chain is not for a
+#    lazy restore), naming --rounds 0; the source runs on unchanged;
 #  - then stamper (threads that write every page of 16 MiB again and
 #    again) moves with at least two pre-copy rounds while it runs and a
 #    final incremental dump: the rounds and the downtime are reported, the
@@ -122,6 +124,19 @@ for how in fail kill; do
   [[ ! -s $WORK/mid_$how.out ]] || fail "the destination made to $how restored something"
   untouched "a destination that ${how}s after round 1"
 done
+
+# 2b. restore --listen --lazy cannot take a chain: refused at the first round, the source runs on.
+_spawn lazy_dest "$RESTORE" --listen "$ADDR" --token-file "$WORK/token" --lazy
+for ((i = 0; i < WAIT_SECONDS * 20; i++)); do grep -q 'listening on' "$WORK/lazy_dest.err" && break; sleep 0.05; done
+"$CKPT" migrate "$pid" "$ADDR" --token-file "$WORK/token" >"$WORK/migrate.out" 2>"$WORK/migrate.err"
+RC=$?
+((RC == 1)) || fail "migrating with rounds to restore --listen --lazy exited $RC: $(cat "$WORK/migrate.err")"
+grep -qE 'round 0.*goes on running here, untouched' "$WORK/migrate.err" ||
+  fail "the refusal of rounds by restore --listen --lazy was not reported: $(cat "$WORK/migrate.err")"
+wait_exit lazy_dest 1
+grep -q 'restore --listen --lazy cannot take .*run ckpt migrate with --rounds 0' "$WORK/lazy_dest.err" ||
+  fail "restore --listen --lazy did not say why it refused the rounds: $(cat "$WORK/lazy_dest.err")"
+untouched "restore --listen --lazy refusing the rounds"
 
 # 3. Success: at least two rounds while stamper writes, then the final freeze.
 listen back
