@@ -116,7 +116,9 @@ int receive_round(int conn, uint64_t length, const std::string& what) {
     }
     got += uint64_t(n);
   }
-  fcntl(mem.fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
+  // Sealed for good: what is checked once it has come is what is staged (HeldImage).
+  if (fcntl(mem.fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) != 0)
+    throw std::runtime_error(what + ": cannot seal the memfd holding it: " + std::strerror(errno));
   Closer ro{::open(("/proc/self/fd/" + std::to_string(mem.fd)).c_str(), O_RDONLY | O_CLOEXEC)};
   if (ro.fd < 0) throw std::runtime_error(what + ": cannot reopen it: " + std::strerror(errno));
   return receive_image(ro.fd, what);  // a plain image: used as it is; a stream: its headers put in place

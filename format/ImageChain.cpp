@@ -47,7 +47,9 @@ std::shared_ptr<const ImageReader> open_held(const HeldImage& h, const std::stri
   int fd = ::open(("/proc/self/fd/" + std::to_string(h.fd)).c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) throw std::runtime_error(who + ": cannot reopen " + h.name + ": " + std::strerror(errno));
   try {
-    return std::shared_ptr<const ImageReader>(new ImageReader(fd), [fd](const ImageReader* r) {
+    auto* reader = new ImageReader(fd);
+    if (h.page_data_checked) reader->trust_page_data();
+    return std::shared_ptr<const ImageReader>(reader, [fd](const ImageReader* r) {
       delete r;
       ::close(fd);
     });

@@ -94,7 +94,8 @@ bool accept_hello(int conn, const std::string& token) {
 
 // One pre-copy round, checked whole while the source still runs: an image
 // of one process, the child of the round before it (round 0: a full
-// image), its chain resolved against the rounds held, every page checksum.
+// image), every checksum of its page data and chunks, its chain resolved
+// against the rounds held.
 // Returns its trailer checksum, its identity for the next round.
 uint64_t check_round(int fd, uint32_t round, const std::string& name) {
   format::ImageReader reader(fd);
@@ -103,8 +104,12 @@ uint64_t check_round(int fd, uint32_t round, const std::string& name) {
   if (round == 0 && parent) throw std::runtime_error(name + " is an incremental image; round 0 must be a full one");
   if (round > 0 && (!parent || parent->checksum != g_rounds.back().checksum))
     throw std::runtime_error(name + " is not an incremental image of round " + std::to_string(round - 1));
-  if (parent) format::follow_chain(reader, name, &g_rounds);
+  // Every byte and every chunk of its own (before the chain is resolved
+  // into it: the rounds below were checked when they came), so that its
+  // raw chunks need no checksum again when they are staged (HeldImage).
   reader.verify_page_data();
+  reader.verify_chunks();
+  if (parent) format::follow_chain(reader, name, &g_rounds);
   return format::image_checksum(reader);
 }
 
@@ -131,7 +136,7 @@ int receive_frames(int conn, const std::string& peer, bool lazy) {
     const std::string name = "round " + std::to_string(round) + " from " + peer;
     int fd = format::receive_round(conn, length, name);
     const uint64_t checksum = check_round(fd, round, name);
-    g_rounds.push_back({name, fd, checksum});
+    g_rounds.push_back({name, fd, checksum, true});  // checked whole, in a sealed memfd (format::receive_round)
     // For tests: a destination that fails (or dies) in the middle of the pre-copy rounds.
     x86::fault_point(("restore: round " + std::to_string(round) + " received").c_str());
     if (::send(conn, format::kNextReply, std::strlen(format::kNextReply), MSG_NOSIGNAL) != ssize_t(std::strlen(format::kNextReply)))

@@ -1975,11 +1975,12 @@ struct ChainDir {
 };
 
 // Writes `img` with `runs` of pages to the file `path`; returns its trailer checksum.
-uint64_t write_file(const std::string& path, const Image& img, const std::vector<Run>& runs) {
+uint64_t write_file(const std::string& path, const Image& img, const std::vector<Run>& runs,
+                    Compression comp = {ChunkEncoding::Zstd, 3}) {
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   REQUIRE(fd >= 0);
   ::ftruncate(fd, 0);
-  write_image(fd, img, runs, {ChunkEncoding::Zstd, 3});
+  write_image(fd, img, runs, comp);
   ImageReader r(fd);
   uint64_t sum = image_checksum(r);
   ::close(fd);
@@ -2173,6 +2174,31 @@ TEST_CASE("format: a chain over held images (a migration's rounds) looks parents
   // The file at the path the image names is the very parent, but it was not received: refused.
   CHECK_THROWS_WITH(follow(dir.at("base"), {{"round 0", other_fd, other}}), has("is not among the images received before it"));
   CHECK_THROWS_WITH(follow(dir.at("base"), {}), has("is not among the images received before it"));
+  // Raw and checked whole when received (page_data_checked): its pieces are read alone, and read alike.
+  for (bool checked : {false, true}) {
+    const uint64_t raw = write_file(dir.at("other"), realistic_image(), {{kHeap, a}}, {ChunkEncoding::Raw, 0});
+    int raw_fd = open_image(dir.at("other"));
+    const std::vector<uint8_t> mine = compressible_pages(1, 23);
+    write_file(dir.at("top"), with_parent("/sender/round-0.ckpt", raw, 1, {{kHeap, 1}, {kHeap + 2 * kPageSize, 2}}),
+               {{kHeap + kPageSize, mine}});
+    int fd = open_image(dir.at("top"));
+    ImageReader top(fd);
+    HeldImages held{{"round 0", raw_fd, raw, checked}};
+    follow_chain(top, "the final image", &held);
+    CHECK(page_at(top, kHeap) == page_of(a, 0));
+    CHECK(page_at(top, kHeap + kPageSize) == mine);
+    CHECK(page_at(top, kHeap + 2 * kPageSize) == page_of(a, 2));
+    CHECK(page_at(top, kHeap + 3 * kPageSize) == page_of(a, 3));
+    std::vector<uint8_t> all(4 * kPageSize);
+    ZstdDctx d;
+    std::vector<uint8_t> scratch;
+    for (const PageChunk& c : top.image().chunks)
+      if (c.vaddr >= kHeap && c.vaddr < kHeap + 4 * kPageSize) top.read_chunk(c, all.data() + (c.vaddr - kHeap), d.p, scratch);
+    CHECK(std::memcmp(all.data(), a.data(), kPageSize) == 0);
+    CHECK(std::memcmp(all.data() + 2 * kPageSize, a.data() + 2 * kPageSize, 2 * kPageSize) == 0);
+    ::close(fd);
+    ::close(raw_fd);
+  }
   // A held image whose descriptor is not an image at all.
   int junk = memfd_create("junk", MFD_CLOEXEC);
   REQUIRE(::write(junk, "not an image", 12) == 12);
