@@ -179,6 +179,7 @@ void send_round(int conn, const std::string& path, uint32_t k, const std::string
   struct stat st;
   if (file.fd < 0 || fstat(file.fd, &st) != 0)
     throw DumpError("migrate: cannot read back round " + std::to_string(k) + ": " + std::strerror(errno));
+  ::unlink(path.c_str());  // sent from the open file: nothing is left behind if ckpt dies now
   const auto header = format::round_header(uint64_t(st.st_size));
   send_all(conn, header.data(), header.size(), dest);
   off_t at = 0;
@@ -217,8 +218,7 @@ std::vector<RoundReport> precopy(int conn, const DumpOptions& base, const Migrat
     o.on_memory_written = nullptr;
     DumpReport r = dump(o);
     send_round(conn, o.output, k, m.destination);
-    ::unlink(o.output.c_str());  // the destination holds it now; its identity stays in `last`
-    last = r.as_parent;
+    last = r.as_parent;  // its identity: the file is gone, the destination holds the image
     RoundReport rr{r.pages_saved, r.image_bytes, since(t0), r.frozen_seconds};
     std::fprintf(stderr, "ckpt: migrate round %u: %llu pages, %llu bytes, %.0f ms (frozen %.1f ms)\n", k,
                  (unsigned long long)rr.pages, (unsigned long long)rr.image_bytes, rr.seconds * 1000,
@@ -275,8 +275,9 @@ MigrateReport migrate(DumpOptions dump_options, const MigrateOptions& m) {
                     "starts on the destination");
   Fd conn{open_connection(m)};
   MigrateReport report;
-  // Declared before the rounds' state, so destroyed after it: whatever
-  // happens, the tracking ends (and its files go) before ckpt returns.
+  // The rounds' write tracking, held here between dumps: it ends when this
+  // returns or throws (the last reference closes the userfaultfd, and the
+  // kernel drops its registrations and protections in the process).
   std::shared_ptr<DirtyTracker> tracker;
   ParentRef last;
   uint32_t rounds = m.rounds;

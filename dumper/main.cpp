@@ -71,8 +71,9 @@ const Command kMigrate = {"migrate", "ckpt migrate PID HOST:PORT [OPTIONS]",
                           "Sends process PID (and its descendants) over TCP to a `restore --listen` on HOST:PORT,\n"
                           "which becomes it. Pre-copy rounds of dumps (a full one, then the pages written since)\n"
                           "are sent while PID runs; then a short final freeze. PID is killed here only once the\n"
-                          "destination has passed its point of no return, and resumes untouched if it fails before. The token comes from --token-file\n"
-                          "or CKPT_TOKEN. The link is not encrypted: tunnel it (ssh -L) across untrusted networks."};
+                          "destination has passed its point of no return, and resumes untouched if it fails before.\n"
+                          "The token comes from --token-file or CKPT_TOKEN. The link is not encrypted: tunnel it\n"
+                          "(ssh -L) across untrusted networks."};
 const Command kInspect = {"inspect", "ckpt inspect FILE [--json]",
                           "Prints what image FILE holds: the process tree, memory areas, descriptors, outside\n"
                           "pipe ends and the restore flags they need. Touches no process."};
