@@ -8,7 +8,8 @@
 #  - a destination that fails, or dies, after pre-copy round 1 leaves the
 #    source running and unchanged: not traced, the same maps, no
 #    userfaultfd left in it (no fd, no area with the uw flag), the rounds'
-#    temporary files gone;
+#    temporary files gone; the same after all rounds and the final dump
+#    when the destination fails just before its point of no return;
 #  - restore --listen --lazy refuses the first round (a chain is not for a
 #    lazy restore), naming --rounds 0; the source runs on unchanged;
 #  - then stamper (threads that write every page of 16 MiB again and
@@ -124,6 +125,20 @@ for how in fail kill; do
   [[ ! -s $WORK/mid_$how.out ]] || fail "the destination made to $how restored something"
   untouched "a destination that ${how}s after round 1"
 done
+
+# 2a. A destination that fails after all rounds and the final image, just
+#     before its point of no return: the final (frozen) dump is undone too.
+listen late_fail CKPT_FAULT=fail "CKPT_FAULT_AT=restore: before confirming to the sender"
+"$CKPT" migrate "$pid" "$ADDR" --token-file "$WORK/token" --rounds 3 --precopy-threshold 0 \
+  >"$WORK/migrate.out" 2>"$WORK/migrate.err"
+RC=$?
+((RC == 1)) || fail "migrating to a destination that fails before its point of no return exited $RC: $(cat "$WORK/migrate.err")"
+grep -q '^ckpt: migrate round 1: ' "$WORK/migrate.err" || fail "no round 1 before the final: $(cat "$WORK/migrate.err")"
+grep -q "answered 'FAIL' before its point of no return.*goes on running here, untouched" "$WORK/migrate.err" ||
+  fail "the failure before the point of no return was not reported: $(cat "$WORK/migrate.err")"
+wait_exit late_fail 1
+grep -q 'round 1: .* received and checked' "$WORK/late_fail.err" || fail "the destination took no rounds: $(cat "$WORK/late_fail.err")"
+untouched "a destination that fails after the final image"
 
 # 2b. restore --listen --lazy cannot take a chain: refused at the first round, the source runs on.
 _spawn lazy_dest "$RESTORE" --listen "$ADDR" --token-file "$WORK/token" --lazy
