@@ -933,7 +933,6 @@ def main():
         if b.busy_groups:
             L.append("WARNING: started on a busy machine: " + ", ".join(b.busy_groups))
         print("\n".join(L))
-        print("\n".join(L))
         return
 
     if a.only == "warm":
