@@ -25,6 +25,8 @@
 # move through an image file: dump --kill, then restore).
 # --only=postcopy runs the post-copy group alone (p: downtime and total time
 # of `ckpt migrate --lazy` against `ckpt migrate`, one full dump, in one run).
+# --only=precopy runs the pre-copy group alone (p: downtime of `ckpt migrate` of a
+# 256 MiB process writing 16 MiB/s, pre-copy rounds against --rounds 0).
 # BUILD_DIR defaults to build/. If it holds no ckpt/restore, the product is
 # configured (Release) and built there. Run as root: `ckpt dump` needs ptrace
 # rights over the benchmark's processes, and missing tools are apt-get

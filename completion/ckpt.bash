@@ -46,9 +46,10 @@ _ckpt() {
       fi
       ;;
     migrate)
-      opts="--token-file --lazy --single --compress --ignore-fds --inherit-outside-sockets --tcp-established --help"
+      opts="--token-file --lazy --rounds --precopy-threshold --single --compress --ignore-fds --inherit-outside-sockets --tcp-established --help"
       case $prev in
         --token-file) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        --rounds | --precopy-threshold) return ;;
         --compress) COMPREPLY=($(compgen -W "none zstd zstd:1 zstd:3 zstd:9 zstd:19" -- "$cur")); return ;;
       esac
       if [[ $cur == -* ]]; then

@@ -31,6 +31,7 @@
 #include "dumper/Inspect.h"
 #include "dumper/Migrate.h"
 #include "dumper/MigratePages.h"
+#include "format/Handshake.h"
 #include "dumper/MachineReport.h"
 #include "dumper/RunAndDump.h"
 #include "dumper/Tracee.h"
@@ -69,9 +70,11 @@ const Command kDump = {"dump", "ckpt dump PID -o FILE [OPTIONS]",
                        "and leaves it running as it was (or kills it with --kill once FILE is safe on disk)."};
 const Command kMigrate = {"migrate", "ckpt migrate PID HOST:PORT [OPTIONS]",
                           "Sends process PID (and its descendants) over TCP to a `restore --listen` on HOST:PORT,\n"
-                          "which becomes it; PID is killed here only once the destination has passed its point of\n"
-                          "no return, and resumes untouched if it fails before. The token comes from --token-file\n"
-                          "or CKPT_TOKEN. The link is not encrypted: tunnel it (ssh -L) across untrusted networks."};
+                          "which becomes it. Pre-copy rounds of dumps (a full one, then the pages written since)\n"
+                          "are sent while PID runs; then a short final freeze. PID is killed here only once the\n"
+                          "destination has passed its point of no return, and resumes untouched if it fails before.\n"
+                          "The token comes from --token-file or CKPT_TOKEN. The link is not encrypted: tunnel it\n"
+                          "(ssh -L) across untrusted networks."};
 const Command kInspect = {"inspect", "ckpt inspect FILE [--json]",
                           "Prints what image FILE holds: the process tree, memory areas, descriptors, outside\n"
                           "pipe ends and the restore flags they need. Touches no process."};
@@ -207,10 +210,13 @@ int cmd_migrate(const std::vector<std::string>& args) {
   std::string pid_text, compress = "zstd:3";
   dumper::DumpOptions o;
   dumper::MigrateOptions m;
+  uint64_t threshold_mib = m.threshold_bytes >> 20;
   po::options_description opts(kHelpWidth, kHelpWidth / 2);
   opts.add_options()
       ("token-file", po::value(&m.token_file)->value_name("FILE"), "the shared token (mode 0600 or stricter; else CKPT_TOKEN)")
       ("lazy", po::bool_switch(&m.lazy), "post-copy: start on the destination before all memory has arrived; the rest follows on first touch and in the background")
+      ("rounds", po::value(&m.rounds)->value_name("N"), "pre-copy: at most N rounds of dumps while the process runs, then the final freeze (default 5; 0: one dump in one freeze; not with --lazy)")
+      ("precopy-threshold", po::value(&threshold_mib)->value_name("MIB"), "pre-copy ends after a round of at most MIB MiB of pages (default 8)")
       ("single", po::bool_switch(&o.single), "move PID alone; refused if it has children")
       ("compress", po::value(&compress)->value_name("none|zstd[:LEVEL]"), "page data compression on the wire (default zstd:3; none with --lazy)")
       ("ignore-fds", po::bool_switch(&o.ignore_fds), "leave out, with a warning each, the descriptors ckpt would refuse")
@@ -233,15 +239,21 @@ int cmd_migrate(const std::vector<std::string>& args) {
   // Post-copy: compressing is in the freeze and shortens only the transfer, which it leaves out (docs/benchmarks.md, p).
   if (m.lazy && !vm.count("compress")) compress = "none";
   o.compression = parse_compression(compress);
+  if (m.rounds > format::kMaxRounds)
+    throw UsageError("--rounds " + std::to_string(m.rounds) + ": at most " + std::to_string(format::kMaxRounds));
+  if (threshold_mib > (uint64_t(1) << 30)) throw UsageError("--precopy-threshold: at most 1073741824 MiB");
+  // Post-copy moves the process in one freeze: a lazy restore takes no chain.
+  if (m.lazy && (vm.count("rounds") || vm.count("precopy-threshold")))
+    throw UsageError("--lazy takes no pre-copy rounds (--rounds, --precopy-threshold): post-copy moves the process in one freeze");
+  m.threshold_bytes = threshold_mib << 20;
   dumper::LazyMigrationReport lazy;
   m.lazy_report = &lazy;
-  dumper::DumpReport r = dumper::migrate(o, m);
-  for (const std::string& w : r.warnings) std::fprintf(stderr, "ckpt: warning: %s\n", format::printable(w).c_str());
-  if (m.lazy) return dumper::print_lazy_summary(o.pid, m.destination, lazy);
-  std::fprintf(stderr, "ckpt: migrated pid %d to %s: %llu pages, %llu bytes, frozen %.0f ms until the destination took over; "
-                       "process killed here\n",
-               o.pid, format::printable(m.destination).c_str(), (unsigned long long)r.pages_saved,
-               (unsigned long long)r.image_bytes, r.seconds * 1000);
+  dumper::MigrateReport r = dumper::migrate(o, m);
+  if (m.lazy) {
+    for (const std::string& w : r.final.warnings) std::fprintf(stderr, "ckpt: warning: %s\n", format::printable(w).c_str());
+    return dumper::print_lazy_summary(o.pid, m.destination, lazy);
+  }
+  dumper::print_migrate_summary(o.pid, m, r);
   return 0;
 }
 

@@ -1,11 +1,13 @@
 // Chains of incremental images (see ImageChain.h).
 #include "format/ImageChain.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <stdexcept>
 
 #include "format/FormatError.h"
@@ -39,7 +41,25 @@ struct Opened {
 };
 
 // Opens and checks every parent below `top`; reads no page data.
-Opened open_parents(const ImageReader& top, const std::string& top_path) {
+// A held image's own reader, on a description of its own (the reader may
+// depend on the file offset; the holder's descriptor is left as it is).
+std::shared_ptr<const ImageReader> open_held(const HeldImage& h, const std::string& who) {
+  int fd = ::open(("/proc/self/fd/" + std::to_string(h.fd)).c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw std::runtime_error(who + ": cannot reopen " + h.name + ": " + std::strerror(errno));
+  try {
+    auto* reader = new ImageReader(fd);
+    if (h.page_data_checked) reader->trust_page_data();
+    return std::shared_ptr<const ImageReader>(reader, [fd](const ImageReader* r) {
+      delete r;
+      ::close(fd);
+    });
+  } catch (const std::exception& e) {
+    ::close(fd);
+    throw std::runtime_error(who + " (" + h.name + ") is not a valid image: " + e.what());
+  }
+}
+
+Opened open_parents(const ImageReader& top, const std::string& top_path, const HeldImages* held) {
   Opened o;
   o.links.push_back({top_path, image_checksum(top), 0, 0});
   const ImageReader* cur = &top;
@@ -54,8 +74,18 @@ Opened open_parents(const ImageReader& top, const std::string& top_path) {
     // the first of them that is the very image the child names.
     std::vector<std::string> candidates = {dir_of(cur_path) + base_of(link.path)};
     if (candidates[0] != link.path) candidates.push_back(link.path);
+    if (held) candidates.clear();
     std::shared_ptr<const ImageReader> reader;
     std::string found, mismatch;
+    if (held) {
+      for (const HeldImage& h : *held)
+        if (h.checksum == link.checksum) {
+          reader = open_held(h, who);
+          found = h.name;
+          break;
+        }
+      if (!reader) throw std::runtime_error(who + " is not among the images received before it");
+    }
     for (const std::string& path : candidates) {
       if (access(path.c_str(), F_OK) != 0) continue;
       int fd = open_image(path);
@@ -133,16 +163,16 @@ void check_runs_against(const Image& image, const Image& parent, const std::stri
 }  // namespace
 
 std::vector<ChainLink> describe_chain(const ImageReader& top, const std::string& top_path) {
-  return open_parents(top, top_path).links;
+  return open_parents(top, top_path, nullptr).links;
 }
 
-std::vector<ChainLink> follow_chain(ImageReader& top, const std::string& top_path) {
+std::vector<ChainLink> follow_chain(ImageReader& top, const std::string& top_path, const HeldImages* held) {
   if (!top.image().parent) {
     std::vector<ChainLink> one{{top_path, image_checksum(top), 0, 0}};
     for (const PageChunk& c : top.image().chunks) one[0].own_pages += c.npages;
     return one;
   }
-  Opened o = open_parents(top, top_path);
+  Opened o = open_parents(top, top_path, held);
   // From the full image up: each image's pages are its own chunks and its
   // parent runs resolved against the image below.
   std::vector<PageChunk> below;

@@ -23,13 +23,29 @@ struct ChainLink {
   uint64_t own_pages = 0, parent_pages = 0;  // pages in its own chunks; pages of its parent runs
 };
 
+// Images a restore already holds, by identity, instead of files: the
+// pre-copy rounds a migration received (restorer/ImageSource.h). When a
+// follow_chain is given them, every parent is looked up among them by its
+// checksum and nowhere else (no path the sender named is ever opened).
+struct HeldImage {
+  std::string name;       // how messages name it ("round 2 of the migration")
+  int fd = -1;            // read-only; owned by the holder
+  uint64_t checksum = 0;  // its trailer checksum (image_checksum)
+  // Its page data was checked whole (verify_page_data) and `fd` cannot
+  // change (a sealed memfd): its readers skip the checksums of raw chunks
+  // (ImageReader::trust_page_data).
+  bool page_data_checked = false;
+};
+using HeldImages = std::vector<HeldImage>;
+
 // Opens the chain below `top` (opened from `top_path`) and resolves its
 // pages into it (ImageReader::adopt_chain). Nothing happens for a full
 // image. Throws std::runtime_error with one line naming the image and its
 // parent when a parent is missing, different (checksum mismatch), not an
 // image of one process, or too deep; FormatError for a corrupt link.
 // Returns the chain, `top` first, its full image last.
-std::vector<ChainLink> follow_chain(ImageReader& top, const std::string& top_path);
+// `held`: see HeldImage (nullptr: parents are files).
+std::vector<ChainLink> follow_chain(ImageReader& top, const std::string& top_path, const HeldImages* held = nullptr);
 
 // What follow_chain would report for the chain, for `ckpt inspect`: the
 // same checks, the same result, `top` itself untouched.

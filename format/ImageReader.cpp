@@ -8,9 +8,13 @@
 #include <zstd.h>
 
 #include <algorithm>
+#include <array>
+#include <atomic>
+#include <condition_variable>
 #include <cerrno>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -93,7 +97,9 @@ std::vector<uint8_t> ImageReader::read_section(const SectionInfo& s) const {
   return buf;
 }
 
-ImageReader::ImageReader(int fd) : fd_(fd) {
+static std::atomic<uint64_t> g_reader_serial{0};
+
+ImageReader::ImageReader(int fd) : fd_(fd), serial_(++g_reader_serial) {
   struct stat st;
   if (fstat(fd, &st) != 0) throw std::system_error(errno, std::generic_category(), "stat of the image");
   if (!S_ISREG(st.st_mode)) throw FormatError(0, "not a regular file");
@@ -273,7 +279,7 @@ void ImageReader::decompress_chunk(const PageChunk& c, void* dest, ZSTD_DCtx_s* 
                                    std::vector<uint8_t>& scratch) const {
   scratch.resize(c.stored_size);
   read_exact(scratch.data(), c.stored_size, c.offset, "page data");
-  if (checksum(scratch.data(), c.stored_size) != c.checksum) throw chunk_checksum_mismatch(c);
+  if (!page_data_trusted_ && checksum(scratch.data(), c.stored_size) != c.checksum) throw chunk_checksum_mismatch(c);
   size_t n = ZSTD_decompressDCtx(dctx, dest, c.size(), scratch.data(), c.stored_size);
   if (ZSTD_isError(n))
     throw FormatError(c.offset, std::string("page data does not decompress: ") + ZSTD_getErrorName(n));
@@ -308,20 +314,103 @@ static PageChunk stored_chunk(const PageChunk& c) {
   return s;
 }
 
+namespace {
+
+// The stored chunks last read for resolved pieces, shared by the threads
+// that stage a chain. A chain splits a stored chunk into as many pieces as
+// the newer images cut it (the pages written since are theirs): without
+// this, each piece read and checked the whole stored chunk again, and a
+// restore of a chain whose writes were scattered (a migration's final
+// image, in its downtime) read its memory many times over. Now each
+// stored chunk is read and checked once while it is among the
+// kDecodedChunks used last (the stager's workers take the pieces in
+// address order, so those of one chunk come together, between pieces of
+// other chunks); a thread that needs one another is reading waits for it.
+// A piece that is a whole stored chunk is read straight, not kept. Keyed by the holder's serial (a reader's address
+// may be reused by the next one) and the stored chunk's offset, size and
+// checksum: the bytes kept are exactly those whose checksum was checked.
+struct DecodedChunk {
+  uint64_t holder = 0, offset = 0, stored_size = 0, checksum = 0;
+  std::vector<uint8_t> pages;
+  bool ready = false, failed = false;  // under ChunkCache::lock
+};
+constexpr size_t kDecodedChunks = 8;
+struct ChunkCache {
+  std::mutex lock;
+  std::condition_variable settled;
+  std::vector<std::shared_ptr<DecodedChunk>> entries;  // least recently used first
+};
+ChunkCache& chunk_cache() {
+  static ChunkCache cache;
+  return cache;
+}
+
+}  // namespace
+
 void ImageReader::read_resolved(const PageChunk& c, ZSTD_DCtx_s* dctx, std::vector<uint8_t>& scratch,
                                 std::vector<uint8_t>& pages, const ChunkSink& sink) const {
   const PageChunk s = stored_chunk(c);
   if (c.skip > s.npages || c.npages > s.npages - c.skip)
     throw FormatError(c.offset, "the chunk at " + hex(c.vaddr) + " lies outside the chunk that holds it");
-  pages.resize(s.size());
-  try {
-    holder(c).read_chunk(s, pages.data(), dctx, scratch);
-  } catch (const FormatError& e) {
-    if (c.source == 0) throw;
-    throw std::runtime_error("the image " + ancestor_paths_.at(c.source - 1) + " below it in its chain is corrupt: " +
-                             e.what());
+  const ImageReader& h = holder(c);
+  auto read = [&](uint8_t* into) {
+    try {
+      if (into) h.read_chunk(s, into, dctx, scratch);
+      else h.read_chunk(s, dctx, scratch, pages, sink);  // the whole stored chunk: straight to the sink
+    } catch (const FormatError& e) {
+      if (c.source == 0) throw;
+      throw std::runtime_error("the image " + ancestor_paths_.at(c.source - 1) + " below it in its chain is corrupt: " +
+                               e.what());
+    }
+  };
+  // A piece that is its whole stored chunk is its only reader: nothing to keep.
+  if (c.skip == 0 && c.npages == s.npages) return read(nullptr);
+  ChunkCache& cache = chunk_cache();
+  std::shared_ptr<DecodedChunk> e;
+  bool mine = false;
+  {
+    std::unique_lock<std::mutex> g(cache.lock);
+    for (size_t i = 0; i < cache.entries.size(); ++i) {
+      const auto& x = cache.entries[i];
+      if (x->holder == h.serial_ && x->offset == s.offset && x->stored_size == s.stored_size && x->checksum == s.checksum) {
+        e = x;
+        cache.entries.erase(cache.entries.begin() + long(i));
+        cache.entries.push_back(e);  // the most recently used last: the oldest goes first
+        break;
+      }
+    }
+    if (e) {
+      cache.settled.wait(g, [&] { return e->ready || e->failed; });
+    } else {
+      e = std::make_shared<DecodedChunk>();
+      e->holder = h.serial_, e->offset = s.offset, e->stored_size = s.stored_size, e->checksum = s.checksum;
+      cache.entries.push_back(e);
+      if (cache.entries.size() > kDecodedChunks) cache.entries.erase(cache.entries.begin());
+      mine = true;
+    }
   }
-  sink(0, pages.data() + uint64_t(c.skip) * kPageSize, c.size());
+  if (!mine && !e->failed) return sink(0, e->pages.data() + uint64_t(c.skip) * kPageSize, c.size());
+  if (!mine) {  // the thread that read it found it bad: read it here too, for the error
+    pages.resize(s.size());
+    read(pages.data());
+    return sink(0, pages.data() + uint64_t(c.skip) * kPageSize, c.size());
+  }
+  try {
+    e->pages.resize(s.size());
+    read(e->pages.data());
+  } catch (...) {
+    std::lock_guard<std::mutex> g(cache.lock);
+    e->failed = true;
+    cache.entries.erase(std::remove(cache.entries.begin(), cache.entries.end(), e), cache.entries.end());
+    cache.settled.notify_all();
+    throw;
+  }
+  {
+    std::lock_guard<std::mutex> g(cache.lock);
+    e->ready = true;
+  }
+  cache.settled.notify_all();
+  sink(0, e->pages.data() + uint64_t(c.skip) * kPageSize, c.size());
 }
 
 void ImageReader::adopt_chain(std::vector<PageChunk> chunks, std::vector<std::shared_ptr<const ImageReader>> ancestors,
@@ -334,6 +423,26 @@ void ImageReader::adopt_chain(std::vector<PageChunk> chunks, std::vector<std::sh
 void ImageReader::read_chunk(const PageChunk& c, void* dest, ZSTD_DCtx_s* dctx, std::vector<uint8_t>& scratch) const {
   refuse_inherited(c);
   if (c.resolved()) {
+    // A raw piece of an image whose page data was checked whole and cannot
+    // change: only its own pages are read, straight into place.
+    const ImageReader& h = holder(c);
+    const PageChunk s = stored_chunk(c);
+    if (h.page_data_trusted_ && c.encoding == ChunkEncoding::Raw && s.stored_size == s.size() && c.skip <= s.npages &&
+        c.npages <= s.npages - c.skip) {
+      h.read_exact(dest, c.size(), s.offset + uint64_t(c.skip) * kPageSize, "page data");
+      return;
+    }
+    // A piece that is its whole stored chunk: straight into place too (checked as always).
+    if (c.skip == 0 && c.npages == s.npages) {
+      try {
+        h.read_chunk(s, dest, dctx, scratch);
+      } catch (const FormatError& e) {
+        if (c.source == 0) throw;
+        throw std::runtime_error("the image " + ancestor_paths_.at(c.source - 1) + " below it in its chain is corrupt: " +
+                                 e.what());
+      }
+      return;
+    }
     std::vector<uint8_t> pages;
     read_resolved(c, dctx, scratch, pages,
                   [&](uint64_t at, const uint8_t* data, size_t n) { std::memcpy(static_cast<uint8_t*>(dest) + at, data, n); });
@@ -341,7 +450,7 @@ void ImageReader::read_chunk(const PageChunk& c, void* dest, ZSTD_DCtx_s* dctx, 
   }
   if (c.encoding == ChunkEncoding::Raw) {
     read_exact(dest, c.stored_size, c.offset, "page data");
-    if (checksum(dest, c.stored_size) != c.checksum) throw chunk_checksum_mismatch(c);
+    if (!page_data_trusted_ && checksum(dest, c.stored_size) != c.checksum) throw chunk_checksum_mismatch(c);
     return;
   }
   decompress_chunk(c, dest, dctx, scratch);

@@ -70,6 +70,12 @@ class ImageReader {
                   const ChunkSink& sink) const;
   // Checks the checksum of the whole page data section.
   void verify_page_data() const;
+  // For a caller that has run verify_page_data() on a descriptor whose
+  // bytes cannot change since (a sealed memfd: a migration's pre-copy
+  // round, restorer/ImageSource.h): raw chunks are then read without their
+  // checksum again, and a chain's raw pieces of them alone, not their whole
+  // stored chunk. Compressed chunks are decoded and checked as always.
+  void trust_page_data() { page_data_trusted_ = true; }
   // Reads every chunk as staging would (its checksum, and its decompression
   // into exactly its declared size), keeping nothing: what `restore --check`
   // must refuse that staging would.
@@ -110,6 +116,10 @@ class ImageReader {
   std::vector<Image> members_;
   std::vector<std::shared_ptr<const ImageReader>> ancestors_;
   std::vector<std::string> ancestor_paths_;
+  // This reader's identity among all made in the process (never reused,
+  // unlike its address): what read_resolved's chunk cache is keyed by.
+  uint64_t serial_;
+  bool page_data_trusted_ = false;  // trust_page_data()
 };
 
 }  // namespace ckpt::format

@@ -14,9 +14,12 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "format/Handshake.h"
+#include "format/ImageChain.h"
 #include "format/ImageReader.h"
+#include "format/ParentLink.h"
 #include "format/ImageStream.h"
 #include "format/Printable.h"
 #include "restorer/NetworkPages.h"
@@ -35,6 +38,10 @@ constexpr int kHelloTimeoutSeconds = 30;
 int g_sender = -1;
 dev_t g_sender_dev = 0;
 ino_t g_sender_ino = 0;
+
+// The pre-copy rounds received, oldest first (each a sealed memfd), for
+// the final image's chain; they live as long as the restore.
+format::HeldImages g_rounds;
 
 void tell_sender_failed() {
   struct stat st;
@@ -84,6 +91,62 @@ bool accept_hello(int conn, const std::string& token) {
   tv = {0, 0};  // the image itself may be slow to come: no limit
   setsockopt(conn, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   return ok;
+}
+
+// One pre-copy round, checked whole while the source still runs: an image
+// of one process, the child of the round before it (round 0: a full
+// image), every checksum of its page data and chunks, its chain resolved
+// against the rounds held.
+// Returns its trailer checksum, its identity for the next round.
+uint64_t check_round(int fd, uint32_t round, const std::string& name) {
+  format::ImageReader reader(fd);
+  if (reader.member_count() > 1) throw std::runtime_error(name + " is a process tree; rounds are of one process");
+  const auto& parent = reader.image().parent;
+  if (round == 0 && parent) throw std::runtime_error(name + " is an incremental image; round 0 must be a full one");
+  if (round > 0 && (!parent || parent->checksum != g_rounds.back().checksum))
+    throw std::runtime_error(name + " is not an incremental image of round " + std::to_string(round - 1));
+  // Every byte and every chunk of its own (before the chain is resolved
+  // into it: the rounds below were checked when they came), so that its
+  // raw chunks need no checksum again when they are staged (HeldImage).
+  reader.verify_page_data();
+  reader.verify_chunks();
+  if (parent) format::follow_chain(reader, name, &g_rounds);
+  return format::image_checksum(reader);
+}
+
+// The frames after ACCEPT: pre-copy rounds, each answered NEXT once checked,
+// then the final image, whose stream is received as `restore -` receives one.
+int receive_frames(int conn, const std::string& peer, bool lazy, bool check) {
+  for (uint32_t round = 0;; ++round) {
+    uint8_t head[8];
+    if (!recv_exact(conn, head, sizeof head))
+      throw RestoreError("the sender " + peer + " closed the connection before the final image" +
+                         (round ? " (after " + std::to_string(round) + " pre-copy round(s))" : std::string()));
+    // ckpt migrate --lazy, which sends no rounds: restorer/NetworkPages.h.
+    if (round == 0 && std::memcmp(head, format::kLazyMagic.data(), sizeof head) == 0)
+      return receive_skeleton(conn, "the image from " + peer, check, head);
+    if (format::frame_kind(head) == format::FrameKind::Final) return format::receive_image(conn, "the image from " + peer);
+    // Refused at the first round rather than after the last: the chain
+    // they make is not something a lazy restore can serve (main.cpp).
+    if (lazy)
+      throw RestoreError("the sender " + peer + " sends pre-copy rounds, which restore --listen --lazy cannot take "
+                         "(an incremental image); run ckpt migrate with --rounds 0");
+    if (round >= format::kMaxRounds)
+      throw RestoreError("the sender " + peer + " sent more than " + std::to_string(format::kMaxRounds) +
+                         " pre-copy rounds");
+    if (!recv_exact(conn, head, sizeof head))
+      throw RestoreError("the sender " + peer + " closed the connection in the header of round " + std::to_string(round));
+    const uint64_t length = format::round_length(head);
+    const std::string name = "round " + std::to_string(round) + " from " + peer;
+    int fd = format::receive_round(conn, length, name);
+    const uint64_t checksum = check_round(fd, round, name);
+    g_rounds.push_back({name, fd, checksum, true});  // checked whole, in a sealed memfd (format::receive_round)
+    // For tests: a destination that fails (or dies) in the middle of the pre-copy rounds.
+    x86::fault_point(("restore: round " + std::to_string(round) + " received").c_str());
+    if (::send(conn, format::kNextReply, std::strlen(format::kNextReply), MSG_NOSIGNAL) != ssize_t(std::strlen(format::kNextReply)))
+      throw RestoreError("the sender " + peer + " is gone after round " + std::to_string(round) + ": " + std::strerror(errno));
+    std::fprintf(stderr, "restore: round %u: %llu bytes received and checked\n", round, (unsigned long long)length);
+  }
 }
 
 // ADDR is a numeric address (restore is static: no name service); none
@@ -166,9 +229,7 @@ int receive_from_network(const CommandLine& cl) {
   fstat(conn, &st);
   g_sender = conn, g_sender_dev = st.st_dev, g_sender_ino = st.st_ino;
   std::atexit(tell_sender_failed);  // any exit before the jump; a jump never exits
-  if (is_lazy_migration(conn))  // ckpt migrate --lazy: restorer/NetworkPages.h
-    return receive_skeleton(conn, "the image from " + peer, cl.check);
-  return format::receive_image(conn, "the image from " + peer);
+  return receive_frames(conn, peer, cl.lazy, cl.check);
 }
 
 }  // namespace
@@ -184,6 +245,8 @@ int open_image_source(const CommandLine& cl) {
   }
   return fd;
 }
+
+const format::HeldImages* received_images() { return g_rounds.empty() ? nullptr : &g_rounds; }
 
 void confirm_image_source() {
   if (g_sender < 0) return;

@@ -125,14 +125,6 @@ int g_image_rw = -1;
 
 }  // namespace
 
-bool is_lazy_migration(int connection) {
-  uint8_t magic[8];
-  ssize_t n;
-  while ((n = ::recv(connection, magic, sizeof magic, MSG_PEEK | MSG_WAITALL)) < 0 && errno == EINTR) {
-  }
-  return n == ssize_t(sizeof magic) && std::memcmp(magic, format::kLazyMagic.data(), 8) == 0;
-}
-
 int receive_skeleton(int connection, const std::string& what, bool fetch_all, const uint8_t* tag) {
   int on = 1;  // a source gone without a word is noticed (the page server blocks in recv)
   setsockopt(connection, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);

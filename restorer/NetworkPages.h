@@ -24,15 +24,11 @@ namespace ckpt::restorer {
 
 // --- The launcher ---
 
-// Whether the connection (its hello accepted) carries a post-copy migration
-// rather than an image stream. Reads nothing (peeks).
-bool is_lazy_migration(int connection);
-
 // Receives the skeleton from `connection` into a memfd and returns a
 // read-only descriptor of it (ImageReader checks it). `fetch_all` (restore
 // --check): every chunk is asked for and received first, so the image is
 // whole. `tag`: the 8 bytes of kLazyMagic, when the caller has read them
-// already (a frame tag among others). Throws std::runtime_error in one line.
+// already (a frame tag among others, format/Handshake.h). Throws std::runtime_error in one line.
 int receive_skeleton(int connection, const std::string& what, bool fetch_all, const uint8_t* tag = nullptr);
 
 // The connection of a post-copy migration, or -1 (no such migration).

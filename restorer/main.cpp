@@ -134,7 +134,7 @@ int main(int argc, char** argv) {
     // An incremental image: its parents are checked and its pages resolved, before anything else.
     if (reader.image().parent) {
       if (lazy) throw std::runtime_error("--lazy cannot restore an incremental image (restore it without --lazy)");
-      format::follow_chain(reader, image_path);
+      format::follow_chain(reader, image_path, restorer::received_images());  // a migration's rounds, or files
     }
     const format::Image& image = reader.image();
     if (cl.pid_ns) restorer::check_pid_namespace(reader);

@@ -2070,11 +2070,12 @@ struct ChainDir {
 };
 
 // Writes `img` with `runs` of pages to the file `path`; returns its trailer checksum.
-uint64_t write_file(const std::string& path, const Image& img, const std::vector<Run>& runs) {
+uint64_t write_file(const std::string& path, const Image& img, const std::vector<Run>& runs,
+                    Compression comp = {ChunkEncoding::Zstd, 3}) {
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   REQUIRE(fd >= 0);
   ::ftruncate(fd, 0);
-  write_image(fd, img, runs, {ChunkEncoding::Zstd, 3});
+  write_image(fd, img, runs, comp);
   ImageReader r(fd);
   uint64_t sum = image_checksum(r);
   ::close(fd);
@@ -2192,4 +2193,112 @@ TEST_CASE("format: a chain with a missing, different or inconsistent parent is r
                     has("but the parent has no private anonymous area there"));
   // A chain copied elsewhere together: the parent is found beside its child.
   CHECK_NOTHROW(follow(with_parent("/nowhere/base", base, 1, {{kHeap, 4}})));
+}
+
+TEST_CASE("format: the pieces of one stored chunk read alike however often; a corrupt one is refused every time") {
+  ChainDir dir;
+  const std::vector<uint8_t> a = random_pages(8, 31), own = compressible_pages(2, 32);
+  // base: heap pages 0-7 in one stored chunk; top: its own 2 and 5, the rest the
+  // parent's: three pieces of base's chunk (0-1, 3-4, 6-7), each read many times.
+  const uint64_t base = write_file(dir.at("base"), realistic_image(), {{kHeap, a}});
+  write_file(dir.at("top"), with_parent(dir.at("base"), base, 1, {{kHeap, 2}, {kHeap + 3 * kPageSize, 2}, {kHeap + 6 * kPageSize, 2}}),
+             {{kHeap + 2 * kPageSize, page_of(own, 0)}, {kHeap + 5 * kPageSize, page_of(own, 1)}});
+  auto check = [&] {
+    int fd = open_image(dir.at("top"));
+    struct Closer {
+      int fd;
+      ~Closer() { ::close(fd); }
+    } closer{fd};
+    ImageReader top(fd);
+    follow_chain(top, dir.at("top"));
+    for (int round = 0; round < 3; ++round)
+      for (uint64_t i : {0, 1, 3, 4, 6, 7, 2, 5}) {
+        const auto want = i == 2 ? page_of(own, 0) : i == 5 ? page_of(own, 1) : page_of(a, i);
+        CHECK(page_at(top, kHeap + i * kPageSize) == want);
+      }
+  };
+  check();
+  // One byte of base's stored chunk changed: every piece of it is refused, each time it is read.
+  uint64_t at = 0;
+  {
+    int fd = open_image(dir.at("base"));
+    ImageReader r(fd);
+    at = r.image().chunks.at(0).offset + 100;
+    ::close(fd);
+  }
+  int fd = ::open(dir.at("base").c_str(), O_RDWR | O_CLOEXEC);
+  REQUIRE(fd >= 0);
+  uint8_t byte = 0;
+  REQUIRE(::pread(fd, &byte, 1, off_t(at)) == 1);
+  byte ^= 0x40;
+  REQUIRE(::pwrite(fd, &byte, 1, off_t(at)) == 1);
+  ::close(fd);
+  int tfd = open_image(dir.at("top"));
+  ImageReader top(tfd);
+  follow_chain(top, dir.at("top"));
+  for (int round = 0; round < 2; ++round)
+    for (uint64_t i : {0, 3, 6})
+      CHECK_THROWS_WITH(page_at(top, kHeap + i * kPageSize), has("below it in its chain is corrupt"));
+  CHECK(page_at(top, kHeap + 2 * kPageSize) == page_of(own, 0));  // its own pages are still fine
+  ::close(tfd);
+}
+
+TEST_CASE("format: a chain over held images (a migration's rounds) looks parents up by checksum, never by path") {
+  ChainDir dir;
+  const std::vector<uint8_t> a = compressible_pages(4, 21);
+  const uint64_t base = write_file(dir.at("base"), realistic_image(), {{kHeap, a}});
+  const uint64_t other = write_file(dir.at("other"), realistic_image(), {{kHeap, compressible_pages(4, 22)}});
+  int base_fd = open_image(dir.at("base")), other_fd = open_image(dir.at("other"));
+  auto follow = [&](const std::string& parent_path, const HeldImages& held) {
+    write_file(dir.at("top"), with_parent(parent_path, base, 1, {{kHeap, 4}}), {});
+    int fd = open_image(dir.at("top"));
+    struct Closer {
+      int fd;
+      ~Closer() { ::close(fd); }
+    } closer{fd};
+    ImageReader top(fd);
+    std::vector<ChainLink> chain = follow_chain(top, "the final image", &held);
+    CHECK(page_at(top, kHeap + kPageSize) == page_of(a, 1));
+    return chain;
+  };
+  // Named by a path that exists nowhere here: found among the held images.
+  std::vector<ChainLink> chain = follow("/sender/round-0.ckpt", {{"round 1", other_fd, other}, {"round 0", base_fd, base}});
+  REQUIRE(chain.size() == 2);
+  CHECK(chain[1].path == "round 0");
+  CHECK(chain[1].checksum == base);
+  // The file at the path the image names is the very parent, but it was not received: refused.
+  CHECK_THROWS_WITH(follow(dir.at("base"), {{"round 0", other_fd, other}}), has("is not among the images received before it"));
+  CHECK_THROWS_WITH(follow(dir.at("base"), {}), has("is not among the images received before it"));
+  // Raw and checked whole when received (page_data_checked): its pieces are read alone, and read alike.
+  for (bool checked : {false, true}) {
+    const uint64_t raw = write_file(dir.at("other"), realistic_image(), {{kHeap, a}}, {ChunkEncoding::Raw, 0});
+    int raw_fd = open_image(dir.at("other"));
+    const std::vector<uint8_t> mine = compressible_pages(1, 23);
+    write_file(dir.at("top"), with_parent("/sender/round-0.ckpt", raw, 1, {{kHeap, 1}, {kHeap + 2 * kPageSize, 2}}),
+               {{kHeap + kPageSize, mine}});
+    int fd = open_image(dir.at("top"));
+    ImageReader top(fd);
+    HeldImages held{{"round 0", raw_fd, raw, checked}};
+    follow_chain(top, "the final image", &held);
+    CHECK(page_at(top, kHeap) == page_of(a, 0));
+    CHECK(page_at(top, kHeap + kPageSize) == mine);
+    CHECK(page_at(top, kHeap + 2 * kPageSize) == page_of(a, 2));
+    CHECK(page_at(top, kHeap + 3 * kPageSize) == page_of(a, 3));
+    std::vector<uint8_t> all(4 * kPageSize);
+    ZstdDctx d;
+    std::vector<uint8_t> scratch;
+    for (const PageChunk& c : top.image().chunks)
+      if (c.vaddr >= kHeap && c.vaddr < kHeap + 4 * kPageSize) top.read_chunk(c, all.data() + (c.vaddr - kHeap), d.p, scratch);
+    CHECK(std::memcmp(all.data(), a.data(), kPageSize) == 0);
+    CHECK(std::memcmp(all.data() + 2 * kPageSize, a.data() + 2 * kPageSize, 2 * kPageSize) == 0);
+    ::close(fd);
+    ::close(raw_fd);
+  }
+  // A held image whose descriptor is not an image at all.
+  int junk = memfd_create("junk", MFD_CLOEXEC);
+  REQUIRE(::write(junk, "not an image", 12) == 12);
+  CHECK_THROWS_WITH(follow(dir.at("base"), {{"round 0", junk, base}}), has("(round 0) is not a valid image"));
+  ::close(junk);
+  ::close(base_fd);
+  ::close(other_fd);
 }
