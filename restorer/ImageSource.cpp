@@ -21,6 +21,7 @@
 #include "format/ImageReader.h"
 #include "format/ParentLink.h"
 #include "format/ImageStream.h"
+#include "format/LazyWire.h"
 #include "format/Printable.h"
 #include "restorer/NetworkPages.h"
 #include "restorer/RestoreError.h"
