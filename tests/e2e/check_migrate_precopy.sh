@@ -193,3 +193,15 @@ wait_gone one
 send one_back check
 wait_exit one_back 0
 grep -q '^PASS' "$WORK/one_back.out" || fail "the process moved with --rounds 0 did not PASS: $(cat "$WORK/one_back.out")"
+
+# 5. Usage errors, before anything is touched (exit 2, what is wrong and the usage line).
+for bad in "--rounds 65|at most 64" "--precopy-threshold 1073741825|at most 1073741824 MiB" \
+  "--lazy --rounds 2|--lazy takes no pre-copy rounds" "--lazy --precopy-threshold 4|--lazy takes no pre-copy rounds"; do
+  args=${bad%%|*} want=${bad#*|}
+  # shellcheck disable=SC2086  # the options are words
+  "$CKPT" migrate $$ 127.0.0.1:9 $args >"$WORK/usage.out" 2>"$WORK/usage.err"
+  RC=$?
+  ((RC == 2)) && grep -q -- "^ckpt: .*$want" "$WORK/usage.err" && grep -q "^usage: ckpt migrate" "$WORK/usage.err" ||
+    fail "ckpt migrate $args exited $RC: $(cat "$WORK/usage.err")"
+done
+log "usage errors refused: --rounds above 64, a threshold too large, --lazy with rounds"
