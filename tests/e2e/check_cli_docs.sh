@@ -41,13 +41,13 @@ for cmd in "${!HELP[@]}"; do
   while read -r opt; do
     [[ $opt == --help ]] || grep -q -- "$(printf '%s' "$opt" | sed 's/-/\\\\-/g')" "$CKPT_MAN" ||
       fail "ckpt $cmd $opt is not in ckpt(1)"
-    complete_words _ckpt ckpt "$cmd" -- | grep -q -- "^$opt\(=.*\)\?$" || fail "the completion does not offer ckpt $cmd $opt"
+    grep -q -- "^$opt\(=.*\)\?$" <<<"$(complete_words _ckpt ckpt "$cmd" --)" || fail "the completion does not offer ckpt $cmd $opt"
     ((checked++))
   done < <("$CKPT" "$cmd" --help | options_of)
 done
 while read -r opt; do
   grep -q -- "$(printf '%s' "$opt" | sed 's/-/\\\\-/g')" "$RESTORE_MAN" || fail "restore $opt is not in restore(1)"
-  complete_words _ckpt_restore restore -- | grep -q -- "^$opt\(=.*\)\?$" || fail "the completion does not offer restore $opt"
+  grep -q -- "^$opt\(=.*\)\?$" <<<"$(complete_words _ckpt_restore restore --)" || fail "the completion does not offer restore $opt"
   ((checked++))
 done < <("$RESTORE" --help | options_of)
 ((checked > 30)) || fail "only $checked options found in the --help texts"
@@ -56,8 +56,8 @@ log "$checked options in the pages and the completion"
 # 3. Completion at work: subcommands, options, pids, image files, option values.
 [[ $(complete_words _ckpt ckpt i) == inspect ]] || fail "ckpt i<TAB>: $(complete_words _ckpt ckpt i)"
 [[ $(complete_words _ckpt ckpt dump --ki) == --kill ]] || fail "ckpt dump --ki<TAB>: $(complete_words _ckpt ckpt dump --ki)"
-complete_words _ckpt ckpt dump "$$" | grep -qx "$$" || fail "ckpt dump <TAB> does not offer pid $$"
-complete_words _ckpt ckpt dump 1 --compress z | grep -qx 'zstd:3' || fail "ckpt dump --compress z<TAB> does not offer zstd:3"
+grep -qx "$$" <<<"$(complete_words _ckpt ckpt dump "$$")" || fail "ckpt dump <TAB> does not offer pid $$"
+grep -qx 'zstd:3' <<<"$(complete_words _ckpt ckpt dump 1 --compress z)" || fail "ckpt dump --compress z<TAB> does not offer zstd:3"
 mkdir "$WORK/imgs"
 touch "$WORK/imgs/app.ckpt" "$WORK/imgs/notes.txt"
 [[ $(complete_words _ckpt ckpt inspect "$WORK/imgs/") == "$WORK/imgs/app.ckpt" ]] ||
@@ -75,5 +75,5 @@ for f in bin/ckpt bin/restore share/man/man1/ckpt.1 share/man/man1/restore.1 \
   [[ -f $WORK/prefix/$f ]] || fail "cmake --install did not install $f: $(cat "$WORK/install.out")"
 done
 [[ -x $WORK/prefix/bin/ckpt && -x $WORK/prefix/bin/restore ]] || fail "the installed programs are not executable"
-MANPATH=$WORK/prefix/share/man man -w ckpt | grep -q "$WORK/prefix/share/man/man1/ckpt.1" || fail "man does not find the installed ckpt(1)"
+grep -q "$WORK/prefix/share/man/man1/ckpt.1" <<<"$(MANPATH=$WORK/prefix/share/man man -w ckpt)" || fail "man does not find the installed ckpt(1)"
 log "PASS"
