@@ -256,10 +256,12 @@ struct MemberRecords {
   Image image;
   uint32_t subreaper = 0;
   x86::InjectionSite site;  // where calls can be injected (a snapshot's userfaultfd)
+  bool flags_from_before = false;  // its VmFlags were read before the freeze (AddressSpace.h)
 };
 
 MemberRecords read_member(const Tracee& tracee, pid_t root, const PtyEnds& pty_ends, const UserTerminal& terminal,
-                          const UnixSocketSet& unix_sockets, const DumpOptions& o, DumpReport& r, TcpConnections& tcp) {
+                          const UnixSocketSet& unix_sockets, const DumpOptions& o, DumpReport& r, TcpConnections& tcp,
+                          const MapsBefore* maps_before) {
   const pid_t pid = tracee.pid();
   if (tracee.tids().size() > format::kMaxThreads)
     throw DumpError("pid " + std::to_string(pid) + " has " + std::to_string(tracee.tids().size()) +
@@ -267,7 +269,9 @@ MemberRecords read_member(const Tracee& tracee, pid_t root, const PtyEnds& pty_e
   MemberRecords out;
   Image& image = out.image;
   image.process = process_info(pid);
-  image.vmas = read_address_space(pid);
+  x86::time_point("dump: member read begins");
+  image.vmas = read_address_space(pid, maps_before, &out.flags_from_before);
+  x86::time_point("dump: address space read");
   read_guard_regions(pid, image.vmas);
   image.sysv_shm = read_sysv_shm(pid, image.vmas);
   image.mm = mm_info(pid, image.vmas);
@@ -324,6 +328,7 @@ MemberRecords read_member(const Tracee& tracee, pid_t root, const PtyEnds& pty_e
   x86::fault_point("dump: registers read");
   image.scheduling = read_scheduling(pid, tracee.tids());
   image.credentials = read_credentials(pid, tracee.tids());
+  x86::time_point("dump: registers read");
   read_task_state(tracee, site, image, &out.subreaper);
   out.site = site;
   x86::fault_point("dump: task state read");
@@ -375,8 +380,14 @@ DumpReport dump(const DumpOptions& o) {
     std::vector<std::string> unused;
     if (fits_in_memory(estimate, o.pid, unused)) arena.reserve(estimate);
   }
+  // The root's smaps, whose page walk would otherwise be part of the freeze
+  // (AddressSpace.h). Not for --kill: nothing runs after its freeze.
+  MapsBefore maps_before;
+  if (!o.kill) maps_before = read_maps_before(o.pid);
   const auto t0 = std::chrono::steady_clock::now();  // the freeze begins with the seize
+  x86::time_point("dump: seize");
   ProcessTree tree(o.pid, o.single);
+  x86::time_point("dump: seized");
   // Everything below reads stopped processes; the Tracees' destructors release them.
   check_unshared(tree);
   DumpReport r;
@@ -401,8 +412,11 @@ DumpReport dump(const DumpOptions& o) {
     if (m.tracee) live.push_back(m.pid);
   const UnixSocketSet unix_sockets = read_tree_unix_sockets(live, o.pid);
   for (size_t i = 0; i < ms.size(); ++i)
-    if (ms[i].tracee) records[i] = read_member(*ms[i].tracee, o.pid, pty_ends, terminal, unix_sockets, o, r, tcp);
+    if (ms[i].tracee)
+      records[i] = read_member(*ms[i].tracee, o.pid, pty_ends, terminal, unix_sockets, o, r, tcp,
+                               ms[i].pid == o.pid ? &maps_before : nullptr);
   if (copies_return.active()) apply_copies_return(records[0].image, copies_return);
+  x86::time_point("dump: members read");
   // Tracking and the parent's pages, in the freeze: the pages left to the
   // parent are exactly those unwritten since the image it was armed for.
   ParentPages from_parent;
@@ -455,6 +469,7 @@ DumpReport dump(const DumpOptions& o) {
   for (const Image* image : images)
     if (image) note_outside_pipes(image->files, o.output, r.warnings, image->process.pid, o.pid);
 
+  x86::time_point("dump: tracking done, files linked");
   // Plan every member's pages, parents first: pages a child still shares
   // copy-on-write with its parent are recorded as the parent's (found
   // against the parent's plan; MemoryCopy::write drops those the parent
@@ -477,10 +492,11 @@ DumpReport dump(const DumpOptions& o) {
     // An incremental dump reads only the parts of tracked areas written since its parent.
     copies[i] = std::make_unique<MemoryCopy>(ms[i].pid, parent ? to_read : images[i]->vmas,
                                              inherited.runs.empty() ? nullptr : &inherited,
-                                             parent ? &from_parent : nullptr);
+                                             parent ? &from_parent : nullptr, o.snapshot || parent.has_value());
     copy_bytes += copies[i]->bytes();
     r.vmas += images[i]->vmas.size();
   }
+  x86::time_point("dump: pages planned");
   // Copy the pages aside while stopped, then let the tree run while they
   // are compressed and written. With --kill it stays stopped anyway, and
   // without the memory for a copy it stays stopped while its pages are
@@ -512,8 +528,18 @@ DumpReport dump(const DumpOptions& o) {
     tcp.release();  // out of repair mode (it already is between reads and freeze)
     tree.release();
     r.frozen_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    x86::time_point("dump: released");
   };
   if (aside) release();
+  // Flags taken from before the freeze: still the same once it runs, or
+  // they may have been other at the freeze (AddressSpace.h). A snapshot
+  // checks after its copy, so that no write waits on this read.
+  auto check_flags = [&] {
+    for (size_t i = 0; i < ms.size(); ++i)
+      if (images[i] && records[i].flags_from_before) check_flags_kept(ms[i].pid, images[i]->vmas);
+    x86::time_point("dump: flags checked");
+  };
+  if (aside && !snapshot) check_flags();
   if (snapshot) {
     x86::fault_point("dump: snapshot running");
     snapshot->run();
@@ -521,6 +547,7 @@ DumpReport dump(const DumpOptions& o) {
     r.pages_faulted = snapshot->pages_faulted();
     snapshot.reset();  // every protection lifted, every userfaultfd closed
     x86::fault_point("dump: snapshot copied");
+    check_flags();
   }
 
   ImageFile file(o.output, o.connection);
@@ -544,7 +571,10 @@ DumpReport dump(const DumpOptions& o) {
     mem.pages_inherited += m.pages_inherited;
   }
   x86::fault_point("dump: pages written");
-  if (!aside && !o.kill) release();
+  if (!aside && !o.kill) {
+    release();
+    check_flags();
+  }
   writer.finish();
   x86::fault_point("dump: image written");
   check_restorable(o.pid, writer.readable_fd());

@@ -2,6 +2,7 @@
 #include "dumper/MemoryDump.h"
 
 #include <fcntl.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -84,8 +85,65 @@ uint64_t memory_available() {
   return kib << 10;
 }
 
+namespace {
+
+// PAGEMAP_SCAN (Linux 6.7+; uapi linux/fs.h, newer than Debian 12's headers).
+struct PmScanArg {
+  uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages;
+  uint64_t category_inverted, category_mask, category_anyof_mask, return_mask;
+};
+struct PageRegion {
+  uint64_t start, end, categories;
+};
+constexpr unsigned long kPagemapScan = _IOWR('f', 16, PmScanArg);
+constexpr uint64_t kPageIsPresent = 1 << 3;
+constexpr uint64_t kPageIsSwapped = 1 << 4;
+
+// The regions of [start, end) holding present or swapped pages, in order;
+// false when the kernel has no PAGEMAP_SCAN (the caller reads pagemap).
+bool scan_regions(int pagemap, uint64_t start, uint64_t end, std::vector<PageRange>& out) {
+  PageRegion vec[512];
+  for (uint64_t at = start; at < end;) {
+    PmScanArg a{};
+    a.size = sizeof a;
+    a.start = at;
+    a.end = end;
+    a.vec = reinterpret_cast<uint64_t>(vec);
+    a.vec_len = std::size(vec);
+    a.category_anyof_mask = kPageIsPresent | kPageIsSwapped;
+    a.return_mask = kPageIsPresent | kPageIsSwapped;
+    long n = ioctl(pagemap, kPagemapScan, &a);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return false;
+    // A call that stops inside a region reports it again from walk_end: keep each page once.
+    for (long i = 0; i < n; ++i) {
+      PageRange r{vec[i].start, vec[i].end};
+      if (!out.empty() && r.start < out.back().end) r.start = out.back().end;
+      if (r.start >= r.end) continue;
+      if (!out.empty() && out.back().end == r.start) out.back().end = r.end;
+      else out.push_back(r);
+    }
+    if (a.walk_end <= at) return false;
+    at = a.walk_end;
+  }
+  return true;
+}
+
+// [a, b) less the sorted, disjoint `holes`, as ranges passed to `emit`.
+template <class Ranges, class F>
+void without(uint64_t a, uint64_t b, const Ranges& holes, F&& emit) {
+  auto it = std::upper_bound(holes.begin(), holes.end(), a, [](uint64_t x, const auto& h) { return x < h.end; });
+  for (; a < b && it != holes.end() && it->start < b; ++it) {
+    if (it->start > a) emit(a, it->start);
+    a = std::max(a, it->end);
+  }
+  if (a < b) emit(a, b);
+}
+
+}  // namespace
+
 MemoryCopy::MemoryCopy(pid_t pid, const std::vector<Vma>& vmas, const InheritedPages* inherited,
-                       const ParentPages* parent_pages)
+                       const ParentPages* parent_pages, bool scan)
     : pid_(pid) {
   const std::string proc = "/proc/" + std::to_string(pid);
   pagemap_ = ::open((proc + "/pagemap").c_str(), O_RDONLY | O_CLOEXEC);
@@ -98,9 +156,43 @@ MemoryCopy::MemoryCopy(pid_t pid, const std::vector<Vma>& vmas, const InheritedP
   }
 
   std::vector<uint64_t> entries(kBatchPages);
+  std::vector<PageRange> regions;
+  bool can_scan = scan && !inherited;
   for (size_t vi = 0; vi < vmas.size(); ++vi) {
     const Vma& v = vmas[vi];
     if (!format::vma_kind_takes_pages(v.kind)) continue;
+    const bool anon_private = v.kind == VmaKind::AnonPrivate || v.kind == VmaKind::Heap || v.kind == VmaKind::Stack ||
+                              v.kind == VmaKind::DevZeroPrivate;
+    regions.clear();
+    if (can_scan && anon_private && !(v.flags & format::kVmaHugetlb)) {
+      if (scan_regions(pagemap_, v.start, v.end, regions)) {
+        // As the pagemap plan would have it: guards and the parent's pages
+        // left out, runs within its 4 MiB windows from the area's start.
+        auto add = [&](uint64_t a, uint64_t b) {
+          while (a < b) {
+            const uint64_t window_end = v.start + ((a - v.start) / kBatchBytes + 1) * kBatchBytes;
+            const uint64_t e = std::min(b, window_end);
+            PageRun r;
+            r.vaddr = a;
+            r.npages = (e - a) / kPageSize;
+            r.vma = vi;
+            r.via_mem = true;
+            r.skip_zero = true;
+            r.offset = bytes_;
+            bytes_ += r.npages * kPageSize;
+            runs_.push_back(r);
+            a = e;
+          }
+        };
+        for (const PageRange& g : regions)
+          without(g.start, g.end, v.guards, [&](uint64_t a, uint64_t b) {
+            if (parent_pages) without(a, b, parent_pages->runs, add);
+            else add(a, b);
+          });
+        continue;
+      }
+      can_scan = false;  // no PAGEMAP_SCAN here: pagemap for the rest
+    }
     // Pages still the file's or object's are not saved, and a zero page copied
     // on write differs from what lies beneath it, so it is kept.
     const bool file_backed = v.kind == VmaKind::FilePrivate || format::vma_kind_is_private_object(v.kind) ||

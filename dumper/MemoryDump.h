@@ -80,8 +80,16 @@ class MemoryCopy {
   // Plans: reads the target's pagemap. The target must be stopped.
   // `parent_pages` (an incremental dump's, or nullptr): pages left out
   // because they are the parent image's (DirtyPages.h).
+  // `scan`: private anonymous areas (without inherited pages) are planned
+  // from PAGEMAP_SCAN's regions of present or swapped pages, one ioctl
+  // instead of a pagemap entry per page; pagemap's "mapped once" bit is
+  // not among its categories, so their pages are read through
+  // /proc/PID/mem, which takes no pin (see MemoryDump.cpp). For a snapshot
+  // (whose protected pages are read that way anyway) and an incremental
+  // dump (which reads few pages); a kernel without PAGEMAP_SCAN gets the
+  // pagemap.
   MemoryCopy(pid_t pid, const std::vector<format::Vma>& vmas, const InheritedPages* inherited,
-             const ParentPages* parent_pages = nullptr);
+             const ParentPages* parent_pages = nullptr, bool scan = false);
   ~MemoryCopy();
   MemoryCopy(const MemoryCopy&) = delete;
   MemoryCopy& operator=(const MemoryCopy&) = delete;

@@ -17,6 +17,7 @@
 #include "dumper/TargetUffd.h"
 #include "dumper/Tracee.h"
 #include "format/Hex.h"
+#include "x86/FaultPoint.h"
 
 namespace ckpt::dumper {
 
@@ -67,6 +68,7 @@ bool Snapshot::protect(MemoryCopy& copy, const std::vector<Vma>& vmas, pid_t tid
     *why = u.why;
     return false;
   }
+  x86::time_point("snapshot: userfaultfd made");
   auto m = std::make_unique<Member>();
   m->copy = &copy;
   m->uffd.reset(u.fd);
@@ -74,6 +76,7 @@ bool Snapshot::protect(MemoryCopy& copy, const std::vector<Vma>& vmas, pid_t tid
   const auto& runs = copy.runs();
   m->wp.assign(runs.size(), false);
   m->done.assign(copy.bytes() / kPageSize, 0);
+  x86::time_point("snapshot: buffer mapped");
   // Each area that has pages to copy, once: registered and protected whole.
   std::vector<int8_t> area(vmas.size(), -1);  // -1 not tried, 0 copy now, 1 protected
   for (size_t i = 0; i < runs.size(); ++i) {
@@ -108,6 +111,7 @@ bool Snapshot::protect(MemoryCopy& copy, const std::vector<Vma>& vmas, pid_t tid
     else copy.copy(i);  // now, while stopped
   }
   members_.push_back(std::move(m));
+  x86::time_point("snapshot: protected");
   return true;
 }
 

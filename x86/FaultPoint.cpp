@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -15,7 +16,7 @@ namespace ckpt::x86 {
 
 namespace {
 
-enum class Mode { Off, Kill, Fail, Stop, Trace };
+enum class Mode { Off, Kill, Fail, Stop, Trace, Time };
 
 struct Config {
   Mode mode = Mode::Off;
@@ -29,6 +30,7 @@ struct Config {
     else if (std::strcmp(m, "fail") == 0) mode = Mode::Fail;
     else if (std::strcmp(m, "stop") == 0) mode = Mode::Stop;
     else if (std::strcmp(m, "trace") == 0) mode = Mode::Trace;
+    else if (std::strcmp(m, "time") == 0) mode = Mode::Time;
     if (const char* n = std::getenv("CKPT_FAULT_AT")) {
       char* end = nullptr;
       at = std::strtoul(n, &end, 10);
@@ -44,9 +46,18 @@ Config& config() {
 
 }  // namespace
 
+void time_point(const char* where) {
+  Config& c = config();
+  if (c.mode != Mode::Time) return;
+  static const auto t0 = std::chrono::steady_clock::now();
+  std::fprintf(stderr, "ckpt time %.3f ms: %s\n",
+               std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count(), where);
+}
+
 void fault_point(const char* where, bool may_throw) {
   Config& c = config();
   if (c.mode == Mode::Off) return;
+  if (c.mode == Mode::Time) return time_point(where);
   ++c.reached;
   if (c.mode == Mode::Trace) {
     std::fprintf(stderr, "ckpt fault point %lu: %s\n", c.reached, where);
