@@ -233,6 +233,11 @@ bool ParentPages::contains(uint64_t addr) const {
   return it != runs.end() && it->start <= addr;
 }
 
+bool ParentPages::is_written(uint64_t start, uint64_t end) const {
+  auto it = std::upper_bound(written.begin(), written.end(), start, [](uint64_t a, const PageRange& r) { return a < r.end; });
+  return it != written.end() && it->start <= start && end <= it->end;
+}
+
 uint64_t ParentPages::pages() const {
   uint64_t n = 0;
   for (const PageRange& r : runs) n += (r.end - r.start) / kPageSize;
@@ -397,7 +402,14 @@ DirtyTracker::Collected DirtyTracker::collect(const std::vector<Vma>& vmas, cons
     for (const PageRegion& r : regions) {
       // Written (or no page there at all): the ordinary rules decide.
       if ((r.categories & kPageIsWritten) || !(r.categories & (kPageIsPresent | kPageIsSwapped))) {
-        if (r.categories & (kPageIsPresent | kPageIsSwapped)) must_read(v, r.start, r.end);
+        if (r.categories & (kPageIsPresent | kPageIsSwapped)) {
+          must_read(v, r.start, r.end);
+          std::vector<PageRange>& w = out.from_parent.written;
+          if (!(v.flags & format::kVmaMergeable)) {  // KSM may share a written page again
+            if (!w.empty() && w.back().end == r.start) w.back().end = r.end;
+            else w.push_back({r.start, r.end});
+          }
+        }
         continue;
       }
       // Unwritten: the parent's, where the parent had a trackable area (it

@@ -50,9 +50,13 @@ struct ParentRef {
   static ParentRef open(const std::string& path);
 };
 
-// Pages whose contents are the parent's (sorted, disjoint runs).
+// Pages whose contents are the parent's (sorted, disjoint runs), and
+// those written since it (present or swapped): a write gave the process a
+// page of its own, which a read that pins it cannot unshare (MemoryDump.h).
 struct ParentPages {
   std::vector<PageRange> runs;
+  std::vector<PageRange> written;
+  bool is_written(uint64_t start, uint64_t end) const;
   bool contains(uint64_t addr) const;
   uint64_t pages() const;
 };

@@ -33,6 +33,7 @@
 #include "dumper/TreeFiles.h"
 #include "dumper/ScopedFd.h"
 #include "dumper/TaskState.h"
+#include "dumper/TargetUffd.h"
 #include "dumper/TcpConnection.h"
 #include "dumper/TargetFile.h"
 #include "dumper/UnixSocket.h"
@@ -248,6 +249,53 @@ static bool fits_in_memory(uint64_t bytes, pid_t pid, std::vector<std::string>& 
   return false;
 }
 
+// Where calls can be injected into the stopped `image.process.pid`, from
+// its vdso and its executable mappings (as read_member finds it).
+static x86::InjectionSite injection_site(format::Image& image) {
+  x86::InjectionSite site;
+  for (const auto& v : image.vmas) {
+    if (v.kind != format::VmaKind::Vdso) continue;
+    std::vector<uint8_t> bytes(v.size());
+    read_remote(image.process.pid, -1, v.start, bytes.data(), bytes.size());
+    site.syscall = x86::find_syscall_instruction(bytes.data(), bytes.size(), v.start);
+    site.syscall_ret = x86::find_syscall_ret(bytes.data(), bytes.size(), v.start);
+  }
+  const uint64_t syscall_ret = find_resume_gadgets(image);
+  if (!site.syscall) site.syscall = image.mm.syscall_gadget;
+  if (!site.syscall_ret) site.syscall_ret = syscall_ret;
+  site.sigreturn = image.mm.sigreturn_gadget;
+  return site;
+}
+
+// A snapshot's root, protected before the freeze (Snapshot.h): stopped
+// only to make its userfaultfd, then protected while it runs. Whatever
+// goes wrong here leaves it as it was, and the freeze does it all.
+static void prepare_snapshot(pid_t pid, const MapsBefore& before, Snapshot& snapshot, DumpReport& r) {
+  int fd = -1;
+  std::vector<format::Vma> vmas;
+  try {
+    const auto t = std::chrono::steady_clock::now();
+    {
+      Tracee tracee(pid);
+      format::Image image;
+      image.process.pid = pid;
+      image.vmas = read_address_space(pid, &before);
+      const x86::InjectionSite site = injection_site(image);
+      if (site.syscall && site.syscall_ret && site.sigreturn) {  // with the safety frame only
+        TargetUffd u = open_target_uffd(pid, tracee.tids().front(), site, Snapshot::features());
+        fd = u.fd;
+        vmas = std::move(image.vmas);
+      }
+    }
+    r.prestop_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+    x86::time_point("snapshot: stop before the freeze over");
+  } catch (const std::exception&) {
+    if (fd >= 0) close(fd);
+    return;
+  }
+  if (fd >= 0) snapshot.prepare(pid, fd, vmas);
+}
+
 namespace {
 
 // One live member's records, read while every member is stopped. `root`:
@@ -384,13 +432,22 @@ DumpReport dump(const DumpOptions& o) {
   // (AddressSpace.h). Not for --kill: nothing runs after its freeze.
   MapsBefore maps_before;
   if (!o.kill) maps_before = read_maps_before(o.pid);
+  // A snapshot protects the root's memory before the freeze (Snapshot.h).
+  // Its protection is lifted from pages written until Snapshot::protect,
+  // in the freeze: ckpt's own writes there (injected calls' frames) too.
+  DumpReport r;
+  std::unique_ptr<Snapshot> snapshot;
+  if (o.snapshot && !o.kill) {
+    snapshot = std::make_unique<Snapshot>();
+    prepare_snapshot(o.pid, maps_before, *snapshot, r);
+    x86::fault_point("dump: snapshot protected before the freeze");
+  }
   const auto t0 = std::chrono::steady_clock::now();  // the freeze begins with the seize
   x86::time_point("dump: seize");
   ProcessTree tree(o.pid, o.single);
   x86::time_point("dump: seized");
   // Everything below reads stopped processes; the Tracees' destructors release them.
   check_unshared(tree);
-  DumpReport r;
   // Declared after the tree, so destroyed before it: a connection is out of
   // repair mode before the processes run again (TcpConnection.h). One for
   // the whole tree: a connection is read once, whichever members hold it.
@@ -503,8 +560,7 @@ DumpReport dump(const DumpOptions& o) {
   // written straight from it.
   const bool aside = !o.kill && (copy_bytes <= arena.size() || fits_in_memory(copy_bytes, o.pid, r.warnings));
   // A snapshot copies only what it cannot protect now, the rest once the tree runs (Snapshot.h).
-  std::unique_ptr<Snapshot> snapshot;
-  if (aside && o.snapshot) snapshot = std::make_unique<Snapshot>();
+  if (!aside) snapshot.reset();  // its protection lifted: the tree stays stopped while it is written
   if (aside)
     for (size_t i = 0; i < ms.size(); ++i) {
       if (!copies[i]) continue;

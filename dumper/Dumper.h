@@ -60,6 +60,9 @@ struct DumpReport {
   // From the seize to the release (or, with --kill, to the kill): how long
   // the processes did not run.
   double frozen_seconds = 0;
+  // A snapshot's stop before the freeze, only long enough to make the
+  // userfaultfd its memory is protected with while it runs (Snapshot.h).
+  double prestop_seconds = 0;
   bool snapshot = false;       // memory copied after the freeze (--snapshot)
   uint64_t pages_faulted = 0;  // of those, pages copied as the tree was about to write them
   // One line each, without "ckpt: ": fds left out by --ignore-fds, pipe

@@ -176,7 +176,9 @@ MemoryCopy::MemoryCopy(pid_t pid, const std::vector<Vma>& vmas, const InheritedP
             r.vaddr = a;
             r.npages = (e - a) / kPageSize;
             r.vma = vi;
-            r.via_mem = true;
+            // Pages written since the parent are the process's own: read
+            // directly (pagemap's "mapped once" bit is not at hand).
+            r.via_mem = !(parent_pages && parent_pages->is_written(a, e));
             r.skip_zero = true;
             r.offset = bytes_;
             bytes_ += r.npages * kPageSize;
@@ -360,7 +362,34 @@ void MemoryCopy::copy(size_t i, uint64_t from, uint64_t npages, bool same_mm) {
 
 void MemoryCopy::copy_all(CopyArena* arena) {
   allocate(arena);
-  for (size_t i = 0; i < runs_.size(); ++i) copy(i);
+  // Runs read directly and adjacent in the buffer go to one
+  // process_vm_readv, up to IOV_MAX of them: an incremental dump's written
+  // pages are thousands of one-page runs, each a system call otherwise.
+  constexpr size_t kIovMax = 1024;
+  std::vector<iovec> remote;
+  remote.reserve(kIovMax);
+  for (size_t i = 0; i < runs_.size();) {
+    const PageRun& r = runs_[i];
+    if (r.inherited || r.via_mem) {
+      copy(i++);
+      continue;
+    }
+    size_t j = i;
+    uint64_t bytes = 0;
+    remote.clear();
+    while (j < runs_.size() && remote.size() < kIovMax && !runs_[j].inherited && !runs_[j].via_mem &&
+           runs_[j].offset == r.offset + bytes) {
+      remote.push_back({reinterpret_cast<void*>(runs_[j].vaddr), runs_[j].npages * kPageSize});
+      bytes += runs_[j].npages * kPageSize;
+      ++j;
+    }
+    iovec local{buffer_ + r.offset, bytes};
+    if (j - i > 1 && process_vm_readv(pid_, &local, 1, remote.data(), remote.size(), 0) == ssize_t(bytes)) {
+      i = j;
+      continue;
+    }
+    for (; i < j; ++i) copy(i);  // one at a time, each with its own fallback
+  }
 }
 
 MemoryStats MemoryCopy::write(format::ImageWriter& writer, const std::function<void()>& written,

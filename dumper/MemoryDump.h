@@ -110,7 +110,8 @@ class MemoryCopy {
   // Reads run `i` (or `npages` of it from page `from`) into the buffer.
   // `same_mm`: only through mem_fd(), never by pid (a running target may exec).
   void copy(size_t i, uint64_t from = 0, uint64_t npages = ~0ull, bool same_mm = false);
-  // Allocates, then reads every run.
+  // Allocates, then reads every run (the runs read directly, many to a
+  // process_vm_readv).
   void copy_all(CopyArena* arena = nullptr);
   // The fd of /proc/PID/mem opened while stopped: it keeps reading this very
   // address space, and fails once it is gone (exit, exec).

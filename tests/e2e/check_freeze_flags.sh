@@ -109,4 +109,5 @@ $second-$area_end rw- $dc"
     fail "$mode: the image's areas are not the target's at the freeze: $(area_flags "$WORK/split-$mode.ckpt")"
   left_alone "$mode split"
 done
+
 log "layout changes before the freeze reach the image; in-place flag changes fail the dump, target left running"
