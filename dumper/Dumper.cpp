@@ -432,6 +432,16 @@ DumpReport dump(const DumpOptions& o) {
   // (AddressSpace.h). Not for --kill: nothing runs after its freeze.
   MapsBefore maps_before;
   if (!o.kill) maps_before = read_maps_before(o.pid);
+  // An incremental dump copies what was written since its parent before
+  // the freeze, and in it only what was written since (DirtyPages.h).
+  std::unique_ptr<Precopy> precopy;
+  if (parent && !o.kill && !maps_before.entries.empty()) {
+    std::vector<PageRange> registered;  // as smaps showed them: one scan each
+    for (const x86::MapsEntry& e : maps_before.entries)
+      if (e.has_flag("uw")) registered.push_back({e.start, e.end});
+    precopy = tracker->precopy(parent->vmas, registered);
+    x86::time_point("dump: precopied");
+  }
   // A snapshot protects the root's memory before the freeze (Snapshot.h).
   // Its protection is lifted from pages written until Snapshot::protect,
   // in the freeze: ckpt's own writes there (injected calls' frames) too.
@@ -483,7 +493,7 @@ DumpReport dump(const DumpOptions& o) {
                     "process (--single dumps it alone)");
   if (o.track && !tracker) tracker = DirtyTracker::start(o.pid, records[0].site);
   if (parent) {
-    DirtyTracker::Collected c = tracker->collect(records[0].image.vmas, *parent);
+    DirtyTracker::Collected c = tracker->collect(records[0].image.vmas, *parent, precopy.get());
     from_parent = std::move(c.from_parent);
     to_read = std::move(c.to_read);
     format::ParentLink link;
@@ -493,6 +503,7 @@ DumpReport dump(const DumpOptions& o) {
     for (const PageRange& run : from_parent.runs) link.runs.push_back({run.start, (run.end - run.start) / format::kPageSize});
     records[0].image.parent = std::move(link);
     r.pages_from_parent = from_parent.pages();
+    for (const PageRange& p : from_parent.precopied) r.pages_precopied += (p.end - p.start) / format::kPageSize;
   }
   if (o.track) {
     if (size_t missed = tracker->arm(records[0].image.vmas))
@@ -685,3 +696,4 @@ DumpReport dump(const DumpOptions& o) {
 }
 
 }  // namespace ckpt::dumper
+

@@ -69,6 +69,8 @@ struct DumpReport {
   // ends whose other end is outside (and the restore flag they need).
   std::vector<std::string> warnings;
   uint64_t pages_from_parent = 0;  // an incremental dump's pages that are its parent's
+  // Of its pages, those copied before the freeze and unwritten since (DirtyPages.h, Precopy).
+  uint64_t pages_precopied = 0;
   // The image just written, as the parent of the next dump of a chain.
   ParentRef as_parent;
 };

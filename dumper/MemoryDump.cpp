@@ -168,7 +168,7 @@ MemoryCopy::MemoryCopy(pid_t pid, const std::vector<Vma>& vmas, const InheritedP
       if (scan_regions(pagemap_, v.start, v.end, regions)) {
         // As the pagemap plan would have it: guards and the parent's pages
         // left out, runs within its 4 MiB windows from the area's start.
-        auto add = [&](uint64_t a, uint64_t b) {
+        auto add_part = [&](uint64_t a, uint64_t b, bool precopied) {
           while (a < b) {
             const uint64_t window_end = v.start + ((a - v.start) / kBatchBytes + 1) * kBatchBytes;
             const uint64_t e = std::min(b, window_end);
@@ -176,6 +176,12 @@ MemoryCopy::MemoryCopy(pid_t pid, const std::vector<Vma>& vmas, const InheritedP
             r.vaddr = a;
             r.npages = (e - a) / kPageSize;
             r.vma = vi;
+            if (precopied && (r.precopied = parent_pages->precopied_data(a, e))) {
+              r.skip_zero = true;
+              runs_.push_back(r);
+              a = e;
+              continue;
+            }
             // Pages written since the parent are the process's own: read
             // directly (pagemap's "mapped once" bit is not at hand).
             r.via_mem = !(parent_pages && parent_pages->is_written(a, e));
@@ -185,6 +191,19 @@ MemoryCopy::MemoryCopy(pid_t pid, const std::vector<Vma>& vmas, const InheritedP
             runs_.push_back(r);
             a = e;
           }
+        };
+        // Split at the edges of the pages the precopy has (DirtyPages.h).
+        auto add = [&](uint64_t a, uint64_t b) {
+          if (!parent_pages || parent_pages->precopied.empty()) return add_part(a, b, false);
+          const auto& pc = parent_pages->precopied;
+          auto it = std::upper_bound(pc.begin(), pc.end(), a, [](uint64_t x, const PageRange& r) { return x < r.end; });
+          for (; a < b && it != pc.end() && it->start < b; ++it) {
+            if (it->start > a) add_part(a, it->start, false);
+            const uint64_t e = std::min(b, it->end);
+            add_part(std::max(a, it->start), e, true);
+            a = e;
+          }
+          if (a < b) add_part(a, b, false);
         };
         for (const PageRange& g : regions)
           without(g.start, g.end, v.guards, [&](uint64_t a, uint64_t b) {
@@ -352,7 +371,7 @@ void MemoryCopy::allocate(CopyArena* arena) {
 
 void MemoryCopy::copy(size_t i, uint64_t from, uint64_t npages, bool same_mm) {
   const PageRun& r = runs_.at(i);
-  if (r.inherited) return;
+  if (r.inherited || r.precopied) return;
   npages = std::min(npages, r.npages - from);
   const uint64_t addr = r.vaddr + from * kPageSize;
   uint8_t* to = buffer_ + r.offset + from * kPageSize;
@@ -370,7 +389,7 @@ void MemoryCopy::copy_all(CopyArena* arena) {
   remote.reserve(kIovMax);
   for (size_t i = 0; i < runs_.size();) {
     const PageRun& r = runs_[i];
-    if (r.inherited || r.via_mem) {
+    if (r.inherited || r.via_mem || r.precopied) {
       copy(i++);
       continue;
     }
@@ -378,7 +397,7 @@ void MemoryCopy::copy_all(CopyArena* arena) {
     uint64_t bytes = 0;
     remote.clear();
     while (j < runs_.size() && remote.size() < kIovMax && !runs_[j].inherited && !runs_[j].via_mem &&
-           runs_[j].offset == r.offset + bytes) {
+           !runs_[j].precopied && runs_[j].offset == r.offset + bytes) {
       remote.push_back({reinterpret_cast<void*>(runs_[j].vaddr), runs_[j].npages * kPageSize});
       bytes += runs_[j].npages * kPageSize;
       ++j;
@@ -424,7 +443,9 @@ MemoryStats MemoryCopy::write(format::ImageWriter& writer, const std::function<v
       continue;
     }
     const uint8_t* data;
-    if (buffer_) {
+    if (r.precopied) {
+      data = r.precopied;
+    } else if (buffer_) {
       data = buffer_ + r.offset;
     } else {
       scratch.resize(r.npages * kPageSize);

@@ -47,6 +47,9 @@ struct PageRun {
   bool inherited = false;      // the parent's pages: no data
   bool via_mem = false;        // read through /proc/PID/mem (see MemoryDump.cpp)
   bool skip_zero = false;      // anonymous memory: all-zero pages are left out
+  // Contents copied before the freeze and unwritten since (an incremental
+  // dump's precopy, DirtyPages.h): not read again, not in the buffer.
+  const uint8_t* precopied = nullptr;
 };
 
 // Memory for the copies, mapped and first-touched before the tree is
@@ -106,7 +109,7 @@ class MemoryCopy {
   // Maps the buffer, from `arena` if it has room (throws DumpError if it cannot).
   void allocate(CopyArena* arena = nullptr);
   bool allocated() const { return buffer_ != nullptr; }
-  uint8_t* data(const PageRun& r) const { return buffer_ + r.offset; }
+  const uint8_t* data(const PageRun& r) const { return r.precopied ? r.precopied : buffer_ + r.offset; }
   // Reads run `i` (or `npages` of it from page `from`) into the buffer.
   // `same_mm`: only through mem_fd(), never by pid (a running target may exec).
   void copy(size_t i, uint64_t from = 0, uint64_t npages = ~0ull, bool same_mm = false);
