@@ -434,8 +434,10 @@ DumpReport dump(const DumpOptions& o) {
   if (!o.kill) maps_before = read_maps_before(o.pid);
   // An incremental dump copies what was written since its parent before
   // the freeze, and in it only what was written since (DirtyPages.h).
+  // Not for a tracker held by the caller (in_process): only a keeper's
+  // lifts the precopy's protection again when the dump fails.
   std::unique_ptr<Precopy> precopy;
-  if (parent && !o.kill && !maps_before.entries.empty()) {
+  if (parent && !o.kill && !o.in_process && !maps_before.entries.empty()) {
     std::vector<PageRange> registered;  // as smaps showed them: one scan each
     for (const x86::MapsEntry& e : maps_before.entries)
       if (e.has_flag("uw")) registered.push_back({e.start, e.end});
