@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <memory>
 #include <sstream>
+#include <thread>
 
 #include "dumper/Credentials.h"
 #include "dumper/Scheduling.h"
@@ -611,12 +612,29 @@ DumpReport dump(const DumpOptions& o) {
   if (aside && !snapshot) check_flags();
   if (snapshot) {
     x86::fault_point("dump: snapshot running");
-    snapshot->run();
+    // The flags are checked while the copy runs, on a thread of their own:
+    // the sooner after the release, the fewer changes made after the freeze
+    // are taken for changes before it.
+    std::exception_ptr flags_error;
+    std::thread flags([&] {
+      try {
+        check_flags();
+      } catch (...) {
+        flags_error = std::current_exception();
+      }
+    });
+    try {
+      snapshot->run();
+    } catch (...) {
+      flags.join();
+      throw;
+    }
+    flags.join();
     r.snapshot = true;
     r.pages_faulted = snapshot->pages_faulted();
     snapshot.reset();  // every protection lifted, every userfaultfd closed
     x86::fault_point("dump: snapshot copied");
-    check_flags();
+    if (flags_error) std::rethrow_exception(flags_error);
   }
 
   ImageFile file(o.output, o.connection);
