@@ -177,17 +177,18 @@ bool Snapshot::protect(MemoryCopy& copy, const std::vector<Vma>& vmas, pid_t tid
   ScopedFd pagemap(-1);
   if (prepared_ && prepared_->pid == pid) {
     freeze();
-    // Protected before the freeze, if it is still the same address space
-    // (an exec since leaves the userfaultfd watching none: ESRCH).
+    // Protected before the freeze, if it is still the same address space:
+    // an exec since leaves the userfaultfd watching one that is gone, where
+    // nothing registers. Registering again what is registered changes
+    // nothing; if no area registers, a new userfaultfd is made below.
     pagemap.reset(::open(("/proc/" + std::to_string(pid) + "/pagemap").c_str(), O_RDONLY | O_CLOEXEC));
-    bool same_mm = pagemap.get() >= 0;
+    bool same_mm = false;
     for (const Vma& v : vmas)
-      if (same_mm && protectable(v)) {
+      if (pagemap.get() >= 0 && !same_mm && protectable(v)) {
         uffdio_register probe{};
         probe.range = {v.start, v.end - v.start};
         probe.mode = UFFDIO_REGISTER_MODE_WP;
-        same_mm = ioctl(prepared_->uffd.get(), UFFDIO_REGISTER, &probe) == 0 || errno != ESRCH;
-        break;
+        same_mm = ioctl(prepared_->uffd.get(), UFFDIO_REGISTER, &probe) == 0;
       }
     if (same_mm) m = std::move(prepared_);
     prepared_.reset();

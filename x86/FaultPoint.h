@@ -8,6 +8,10 @@
 //   CKPT_FAULT=stop CKPT_FAULT_AT=N  ckpt stops itself (SIGSTOP) at the Nth
 //                                    point, for a test to act, then SIGCONT it
 //   CKPT_FAULT=trace                 each point is named on stderr as reached
+//   CKPT_FAULT=wait CKPT_FAULT_AT=N  the thread reaching the Nth point creates
+//     CKPT_FAULT_FILE=PATH           PATH and waits until it is removed, while
+//                                    ckpt's other threads go on (a test acts
+//                                    on the target meanwhile, then removes it)
 //   CKPT_FAULT=time                  each point and each time_point is named
 //                                    on stderr with the milliseconds since
 //                                    the first (for tracing where a freeze

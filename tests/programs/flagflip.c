@@ -7,9 +7,13 @@
  *   "dontfork"  madvise(MADV_DONTFORK) on the whole area (its VmFlags
  *               change, its line in /proc/PID/maps does not)
  *   "dofork"    madvise(MADV_DOFORK) on the whole area (back again)
+ *   "write"     a new byte (0xa5, then 0xa6...) in every page of the area
+ *   "check"     prints "BYTES <first> <last>": the first byte of its first and last page, in hex
+ *   "exec"      runs itself again (a new address space, a new area, 0x5a again)
  *   "split"     mprotect(PROT_READ) on its first page (the area splits)
  *   and answers "ok" (or "failed") on a line of its own. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -20,7 +24,8 @@ static void say(const char *s) {
   if (write(1, s, strlen(s)) < 0) _exit(3);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+  (void)argc;
   /* Between two inaccessible pages: an area of its own, which no flag
    * change merges with a neighbour. */
   char *r = mmap(NULL, (kPages + 2) * kPage, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -39,6 +44,20 @@ int main(void) {
     if (!strncmp(line, "dontfork", 8)) r = madvise(m, kPages * kPage, MADV_DONTFORK);
     else if (!strncmp(line, "dofork", 6)) r = madvise(m, kPages * kPage, MADV_DOFORK);
     else if (!strncmp(line, "split", 5)) r = mprotect(m, kPage, PROT_READ);
+    else if (!strncmp(line, "write", 5)) {
+      static unsigned char next = 0xa5;
+      for (int p = 0; p < kPages; ++p) m[p * kPage] = (char)next;
+      ++next;
+      r = 0;
+    } else if (!strncmp(line, "check", 5)) {
+      char out[32];
+      snprintf(out, sizeof out, "BYTES %02x %02x\n", (unsigned char)m[0], (unsigned char)m[(kPages - 1) * kPage]);
+      say(out);
+      continue;
+    } else if (!strncmp(line, "exec", 4)) {
+      execv("/proc/self/exe", argv);
+      _exit(4);
+    }
     say(r == 0 ? "ok\n" : "failed\n");
   }
 }
