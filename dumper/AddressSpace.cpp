@@ -49,9 +49,52 @@ static bool is_dev_zero(const std::string& proc, const x86::MapsEntry& e) {
   return stat(link, &st) == 0 && S_ISCHR(st.st_mode) && major(st.st_rdev) == 1 && minor(st.st_rdev) == 5;
 }
 
-std::vector<Vma> read_address_space(pid_t pid) {
+static std::vector<x86::MapsEntry> read_smaps(pid_t pid) {
+  try {
+    return x86::parse_maps(x86::read_proc_file("/proc/" + std::to_string(pid) + "/smaps"));
+  } catch (const std::exception& e) {
+    throw DumpError("pid " + std::to_string(pid) + ": cannot read its smaps (did it exit?): " + e.what());
+  }
+}
+
+MapsBefore read_maps_before(pid_t pid) {
+  MapsBefore b;
+  try {
+    b.entries = x86::parse_maps(x86::read_proc_file("/proc/" + std::to_string(pid) + "/smaps"));
+  } catch (const std::exception&) {
+    return {};  // the freeze reads it and says why
+  }
+  for (const x86::MapsEntry& e : b.entries)
+    if (e.has_flag("ht") || e.has_flag("um") || e.has_flag("ui")) return {};
+  return b;
+}
+
+// Everything maps shows of an area: what smaps showed of it then is still its own.
+static bool same_area(const x86::MapsEntry& a, const x86::MapsEntry& b) {
+  return a.start == b.start && a.end == b.end && a.offset == b.offset && a.read == b.read && a.write == b.write &&
+         a.exec == b.exec && a.shared == b.shared && a.dev_major == b.dev_major && a.dev_minor == b.dev_minor &&
+         a.inode == b.inode && a.path == b.path;
+}
+
+std::vector<Vma> read_address_space(pid_t pid, const MapsBefore* before, bool* used_before) {
   const std::string proc = "/proc/" + std::to_string(pid);
-  std::vector<x86::MapsEntry> entries = x86::parse_maps(x86::read_proc_file(proc + "/smaps"));
+  std::vector<x86::MapsEntry> entries;
+  if (used_before) *used_before = false;
+  if (before && !before->entries.empty()) {
+    std::vector<x86::MapsEntry> now;
+    try {
+      now = x86::parse_maps(x86::read_proc_file(proc + "/maps"));
+    } catch (const std::exception& e) {
+      throw DumpError("pid " + std::to_string(pid) + ": cannot read its maps (did it exit?): " + e.what());
+    }
+    bool same = now.size() == before->entries.size();
+    for (size_t i = 0; same && i < now.size(); ++i) same = same_area(now[i], before->entries[i]);
+    if (same) {
+      entries = before->entries;
+      if (used_before) *used_before = true;
+    }
+  }
+  if (entries.empty()) entries = read_smaps(pid);
   std::vector<Vma> vmas;
   std::vector<std::pair<size_t, uint64_t>> hugetlb_shared;  // VMA index, kB of huge pages it maps
   for (const x86::MapsEntry& e : entries) {
@@ -192,6 +235,30 @@ std::vector<Vma> read_address_space(pid_t pid) {
                       "-" + format::hex(v.end) + ": " + why);
   }
   return vmas;
+}
+
+void check_flags_kept(pid_t pid, const std::vector<Vma>& vmas) {
+  std::vector<x86::MapsEntry> now;
+  try {
+    now = x86::parse_maps(x86::read_proc_file("/proc/" + std::to_string(pid) + "/smaps"));
+  } catch (const std::exception&) {
+    return;  // gone: every area it had is unmapped, nothing left to differ
+  }
+  // Both sorted by address: each area now against the image's areas it overlaps.
+  size_t vi = 0;
+  for (const x86::MapsEntry& e : now) {
+    while (vi < vmas.size() && vmas[vi].end <= e.start) ++vi;
+    for (size_t k = vi; k < vmas.size() && vmas[k].start < e.end; ++k) {
+      const Vma& v = vmas[k];
+      const uint32_t had = v.flags & ~format::kVmaHuge1G, has = vma_flags(e);
+      if (had == has && !e.has_flag("um") && !e.has_flag("ui")) continue;
+      throw DumpError("pid " + std::to_string(pid) + ": the flags of its memory at " + format::hex(v.start) + "-" +
+                      format::hex(v.end) + " changed around the freeze (madvise, mlock or a userfaultfd: VmFlags " +
+                      format::hex(had) + " then, " + format::hex(has) +
+                      (e.has_flag("um") || e.has_flag("ui") ? " and registered for missing pages" : "") +
+                      " now), so they are not known as they were at the freeze; nothing was written: dump it again");
+    }
+  }
 }
 
 }  // namespace ckpt::dumper

@@ -10,6 +10,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -49,6 +50,7 @@ constexpr uint64_t kPmScanCheckWpAsync = 1 << 1;
 constexpr uint64_t kPageIsWritten = 1 << 1;
 constexpr uint64_t kPageIsPresent = 1 << 3;
 constexpr uint64_t kPageIsSwapped = 1 << 4;
+constexpr uint64_t kNotOwnKnown = 1ull << 63;  // ours, never the kernel's: see collect
 // dump_memory reads pagemap and pages in windows of this size from each
 // area's start (kBatchBytes of MemoryDump.cpp): an incremental dump hands it
 // only the windows holding pages to read, so that it walks neither the
@@ -233,6 +235,22 @@ bool ParentPages::contains(uint64_t addr) const {
   return it != runs.end() && it->start <= addr;
 }
 
+bool ParentPages::is_written(uint64_t start, uint64_t end) const {
+  auto it = std::upper_bound(written.begin(), written.end(), start, [](uint64_t a, const PageRange& r) { return a < r.end; });
+  return it != written.end() && it->start <= start && end <= it->end;
+}
+
+const uint8_t* ParentPages::precopied_data(uint64_t start, uint64_t end) const {
+  if (!precopy) return nullptr;
+  auto in = [&](const auto& v) {
+    auto it = std::upper_bound(v.begin(), v.end(), start, [](uint64_t a, const auto& r) { return a < r.end; });
+    return it != v.end() && it->start <= start && end <= it->end ? &*it : nullptr;
+  };
+  if (!in(precopied)) return nullptr;
+  const Precopy::Range* c = in(precopy->copied);
+  return c ? precopy->data.get() + c->offset + (start - c->start) : nullptr;
+}
+
 uint64_t ParentPages::pages() const {
   uint64_t n = 0;
   for (const PageRange& r : runs) n += (r.end - r.start) / kPageSize;
@@ -334,6 +352,19 @@ std::unique_ptr<DirtyTracker> DirtyTracker::from_keeper(pid_t pid, const ParentR
 
 DirtyTracker::~DirtyTracker() {
   if (settled_ || !from_keeper_) return;  // a tracker of our own ends with its fd
+  // A precopy's protection lifted again: those pages show as written (and
+  // its markers go), as before it; if that cannot be, the tracking ends.
+  if (!rearmed_ && !undo_.empty() && !undo_lost_)
+    for (const PageRange& u : undo_) {
+      uffdio_writeprotect wp{};
+      wp.range = {u.start, u.end - u.start};
+      wp.mode = 0;
+      if (ioctl(uffd_.get(), UFFDIO_WRITEPROTECT, &wp) != 0) {  // part of it gone: which pages were written is lost
+        undo_lost_ = true;
+        break;
+      }
+    }
+  if (undo_lost_) rearmed_ = true;
   // A dump that failed: before the re-arm the keeper's image still holds;
   // after it, nothing does, and the tracking ends.
   Reply reply{};
@@ -369,7 +400,78 @@ uint64_t DirtyTracker::written_bytes(const std::vector<Vma>& vmas) const {
   return bytes;
 }
 
-DirtyTracker::Collected DirtyTracker::collect(const std::vector<Vma>& vmas, const ParentRef& parent) {
+std::unique_ptr<Precopy> DirtyTracker::precopy(const std::vector<Vma>& parent_vmas,
+                                               const std::vector<PageRange>& registered) {
+  ScopedFd pagemap(::open(("/proc/" + std::to_string(pid_) + "/pagemap").c_str(), O_RDONLY | O_CLOEXEC));
+  if (pagemap.get() < 0) return nullptr;
+  auto p = std::make_unique<Precopy>();
+  std::vector<PageRegion> regions;
+  // One scan per registered area (as smaps showed them): one that changed
+  // since fails as a whole, and what it protected again is lost.
+  size_t ri = 0;
+  for (const Vma& v : parent_vmas) {
+    if (!format::vma_is_trackable(v)) continue;
+    while (ri < registered.size() && registered[ri].end <= v.start) ++ri;
+    for (size_t k = ri; k < registered.size() && registered[k].start < v.end; ++k) {
+      const uint64_t a = std::max(v.start, registered[k].start), b = std::min(v.end, registered[k].end);
+      regions.clear();
+      if (scan_and_protect(pagemap.get(), a, b, &regions) != 0) {
+        p->lost = undo_lost_ = true;
+        return p;
+      }
+      auto add = [](std::vector<PageRange>& to, const PageRegion& r) {
+        if (!to.empty() && to.back().end == r.start) to.back().end = r.end;
+        else to.push_back({r.start, r.end});
+      };
+      for (const PageRegion& r : regions) {
+        if (!(r.categories & (kPageIsPresent | kPageIsSwapped))) {
+          add(p->absent, r);
+          add(undo_, r);
+        } else if (r.categories & kPageIsWritten) {
+          add(p->written, r);
+          add(undo_, r);
+        }
+      }
+    }
+  }
+  uint64_t bytes = 0;
+  for (const PageRange& r : p->written) bytes += r.end - r.start;
+  if (!bytes) return p;
+  p->data.reset(new (std::nothrow) uint8_t[bytes]);
+  if (!p->data) return p;  // nothing copied: the freeze copies them
+  // Copied while it runs: a page written after its protection above is
+  // written again for the freeze's collect, which copies it again.
+  constexpr size_t kIovMax = 1024;
+  std::vector<iovec> remote;
+  uint64_t at = 0;
+  for (size_t i = 0; i < p->written.size();) {
+    remote.clear();
+    uint64_t n = 0;
+    size_t j = i;
+    for (; j < p->written.size() && remote.size() < kIovMax; ++j) {
+      remote.push_back({reinterpret_cast<void*>(p->written[j].start), p->written[j].end - p->written[j].start});
+      n += p->written[j].end - p->written[j].start;
+    }
+    iovec local{p->data.get() + at, n};
+    if (process_vm_readv(pid_, &local, 1, remote.data(), remote.size(), 0) == ssize_t(n)) {
+      for (size_t k = i; k < j; ++k) {
+        const PageRange& w = p->written[k];
+        if (!p->copied.empty() && p->copied.back().end == w.start &&
+            p->copied.back().offset + (p->copied.back().end - p->copied.back().start) == at)
+          p->copied.back().end = w.end;
+        else p->copied.push_back({w.start, w.end, at});
+        at += w.end - w.start;
+      }
+    } else {
+      at += n;  // something gone meanwhile: the freeze reads these
+    }
+    i = j;
+  }
+  return p;
+}
+
+DirtyTracker::Collected DirtyTracker::collect(const std::vector<Vma>& vmas, const ParentRef& parent,
+                                              const Precopy* pre) {
   ScopedFd pagemap(::open(("/proc/" + std::to_string(pid_) + "/pagemap").c_str(), O_RDONLY | O_CLOEXEC));
   if (pagemap.get() < 0) fail(pid_, std::string("cannot open its pagemap: ") + std::strerror(errno));
   rearmed_ = true;
@@ -394,10 +496,71 @@ DirtyTracker::Collected DirtyTracker::collect(const std::vector<Vma>& vmas, cons
       continue;
     }
     windows.assign((v.size() + kWindow - 1) / kWindow, false);
+    // Unwritten since the precopy but written before it: written since the
+    // parent, with the precopy's copy as their contents (or, if it lost
+    // track, every page is taken as written).
+    if (pre) {
+      std::vector<PageRegion> split;
+      for (const PageRegion& r : regions) {
+        if ((r.categories & kPageIsWritten) || !(r.categories & (kPageIsPresent | kPageIsSwapped))) {
+          split.push_back(r);
+          continue;
+        }
+        uint64_t at = r.start;
+        // Lost track: read, but not known to be written (so not read directly).
+        const uint64_t how = pre->lost ? kPageIsWritten | kNotOwnKnown : kPageIsWritten;
+        auto emit = [&](uint64_t a, uint64_t b, bool written) {
+          if (a < b) split.push_back({a, b, r.categories | (written ? how : 0)});
+          if (written && !pre->lost && a < b) {
+            if (!out.from_parent.precopied.empty() && out.from_parent.precopied.back().end == a)
+              out.from_parent.precopied.back().end = b;
+            else out.from_parent.precopied.push_back({a, b});
+          }
+        };
+        if (pre->lost) {
+          emit(r.start, r.end, true);
+          continue;
+        }
+        // Each page: written before the precopy (its copy stands), absent
+        // then (a marker or a page faulted in since: read, it is zero), or
+        // neither (the parent's rules).
+        auto in = [](const std::vector<PageRange>& v, uint64_t a) {
+          auto it = std::upper_bound(v.begin(), v.end(), a, [](uint64_t x, const PageRange& y) { return x < y.end; });
+          return it != v.end() && it->start <= a ? it->end : uint64_t(0);
+        };
+        auto next_edge = [](const std::vector<PageRange>& v, uint64_t a) {
+          auto it = std::upper_bound(v.begin(), v.end(), a, [](uint64_t x, const PageRange& y) { return x < y.end; });
+          return it == v.end() ? ~uint64_t(0) : it->start;
+        };
+        while (at < r.end) {
+          if (uint64_t e = in(pre->written, at)) {
+            emit(at, std::min(e, r.end), true);
+            at = std::min(e, r.end);
+          } else if (uint64_t e2 = in(pre->absent, at)) {
+            const uint64_t b = std::min(e2, r.end);
+            split.push_back({at, b, r.categories | kPageIsWritten | kNotOwnKnown});
+            at = b;
+          } else {
+            const uint64_t b = std::min({r.end, next_edge(pre->written, at), next_edge(pre->absent, at)});
+            emit(at, b, false);
+            at = b;
+          }
+        }
+      }
+      regions.swap(split);
+    }
     for (const PageRegion& r : regions) {
       // Written (or no page there at all): the ordinary rules decide.
       if ((r.categories & kPageIsWritten) || !(r.categories & (kPageIsPresent | kPageIsSwapped))) {
-        if (r.categories & (kPageIsPresent | kPageIsSwapped)) must_read(v, r.start, r.end);
+        if (r.categories & (kPageIsPresent | kPageIsSwapped)) {
+          must_read(v, r.start, r.end);
+          std::vector<PageRange>& w = out.from_parent.written;
+          // KSM may share a written page again
+          if (!(v.flags & format::kVmaMergeable) && !(r.categories & kNotOwnKnown)) {
+            if (!w.empty() && w.back().end == r.start) w.back().end = r.end;
+            else w.push_back({r.start, r.end});
+          }
+        }
         continue;
       }
       // Unwritten: the parent's, where the parent had a trackable area (it
@@ -433,6 +596,7 @@ DirtyTracker::Collected DirtyTracker::collect(const std::vector<Vma>& vmas, cons
       w = e;
     }
   }
+  if (pre && !pre->lost) out.from_parent.precopy = pre;
   return out;
 }
 

@@ -50,9 +50,37 @@ struct ParentRef {
   static ParentRef open(const std::string& path);
 };
 
-// Pages whose contents are the parent's (sorted, disjoint runs).
+// Before the freeze of an incremental dump, the pages written since the
+// parent are protected again and copied while the process runs; the
+// freeze then copies only those written since (DirtyTracker::precopy).
+struct Precopy {
+  struct Range {
+    uint64_t start = 0, end = 0, offset = 0;  // [start, end) of the process, at `offset` in `data`
+  };
+  std::vector<PageRange> written;  // written since the parent and protected again (sorted)
+  // Without a page then (the scan put a protection marker there, which a
+  // later scan reports as an unwritten page: it is not the parent's).
+  std::vector<PageRange> absent;
+  std::vector<Range> copied;       // of those, the pages in `data` (sorted, adjacent ones merged)
+  std::unique_ptr<uint8_t[]> data;
+  // A scan failed part-way: pages it protected again are no longer known
+  // as written, so the freeze takes no page as the parent's.
+  bool lost = false;
+};
+
+// Pages whose contents are the parent's (sorted, disjoint runs), and
+// those written since it (present or swapped): a write gave the process a
+// page of its own, which a read that pins it cannot unshare (MemoryDump.h).
 struct ParentPages {
   std::vector<PageRange> runs;
+  std::vector<PageRange> written;
+  bool is_written(uint64_t start, uint64_t end) const;
+  // Pages whose contents at the freeze are those the precopy copied
+  // (unwritten since), and the precopy itself (or nullptr).
+  std::vector<PageRange> precopied;
+  const Precopy* precopy = nullptr;
+  // Where the contents of [start, end) are in precopy->data, if all there; else nullptr.
+  const uint8_t* precopied_data(uint64_t start, uint64_t end) const;
   bool contains(uint64_t addr) const;
   uint64_t pages() const;
 };
@@ -97,7 +125,15 @@ class DirtyTracker {
     ParentPages from_parent;
     std::vector<format::Vma> to_read;
   };
-  Collected collect(const std::vector<format::Vma>& vmas, const ParentRef& parent);
+  Collected collect(const std::vector<format::Vma>& vmas, const ParentRef& parent, const Precopy* precopy = nullptr);
+  // Before the freeze, while the process runs: protects again and copies
+  // the pages of the registered areas (`registered`: [start, end) of the
+  // areas smaps showed with "uw") inside the parent's trackable areas that
+  // were written since the parent. A dump that fails before collect lifts
+  // that protection again (they show as written, as they were) and the
+  // keeper's image stays the base; if a scan failed part-way, the tracking ends.
+  std::unique_ptr<Precopy> precopy(const std::vector<format::Vma>& parent_vmas,
+                                   const std::vector<PageRange>& registered);
   // In the freeze, after collect (or alone for a first dump): registers
   // and protects the trackable areas of `vmas` not registered yet. Returns
   // how many could not be (they are saved whole by the next dump).
@@ -123,6 +159,8 @@ class DirtyTracker {
   uint64_t start_time_;
   uint64_t last_ = 0;
   bool from_keeper_ = false, rearmed_ = false, settled_ = false;
+  std::vector<PageRange> undo_;  // a precopy's protection, lifted if the dump fails before collect
+  bool undo_lost_ = false;
 };
 
 }  // namespace ckpt::dumper

@@ -14,11 +14,12 @@ void print_dump_summary(const DumpOptions& o, const DumpReport& r, bool json) {
     std::printf("{\"pid\": %d, \"output\": %s, \"members\": %zu, \"vmas\": %zu, \"pages_saved\": %llu, "
                 "\"zero_pages_skipped\": %llu, \"pages_inherited\": %llu, \"image_bytes\": %llu, "
                 "\"seconds\": %.6f, \"frozen_ms\": %.3f, \"snapshot\": %s, \"pages_faulted\": %llu, \"killed\": %s, "
-                "\"pages_from_parent\": %llu, \"warnings\": [",
+                "\"pages_from_parent\": %llu, \"prestop_ms\": %.3f, \"pages_precopied\": %llu, \"warnings\": [",
                 o.pid, format::json_string(o.output).c_str(), r.members, r.vmas, (unsigned long long)r.pages_saved,
                 (unsigned long long)r.zero_pages_skipped, (unsigned long long)r.pages_inherited,
                 (unsigned long long)r.image_bytes, r.seconds, r.frozen_seconds * 1000, r.snapshot ? "true" : "false",
-                (unsigned long long)r.pages_faulted, o.kill ? "true" : "false", (unsigned long long)r.pages_from_parent);
+                (unsigned long long)r.pages_faulted, o.kill ? "true" : "false", (unsigned long long)r.pages_from_parent,
+                r.prestop_seconds * 1000, (unsigned long long)r.pages_precopied);
     for (size_t i = 0; i < r.warnings.size(); ++i)
       std::printf("%s%s", i ? ", " : "", format::json_string(r.warnings[i]).c_str());
     std::printf("]}\n");

@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <memory>
 #include <sstream>
+#include <thread>
 
 #include "dumper/Credentials.h"
 #include "dumper/Scheduling.h"
@@ -33,6 +34,7 @@
 #include "dumper/TreeFiles.h"
 #include "dumper/ScopedFd.h"
 #include "dumper/TaskState.h"
+#include "dumper/TargetUffd.h"
 #include "dumper/TcpConnection.h"
 #include "dumper/TargetFile.h"
 #include "dumper/UnixSocket.h"
@@ -248,6 +250,53 @@ static bool fits_in_memory(uint64_t bytes, pid_t pid, std::vector<std::string>& 
   return false;
 }
 
+// Where calls can be injected into the stopped `image.process.pid`, from
+// its vdso and its executable mappings (as read_member finds it).
+static x86::InjectionSite injection_site(format::Image& image) {
+  x86::InjectionSite site;
+  for (const auto& v : image.vmas) {
+    if (v.kind != format::VmaKind::Vdso) continue;
+    std::vector<uint8_t> bytes(v.size());
+    read_remote(image.process.pid, -1, v.start, bytes.data(), bytes.size());
+    site.syscall = x86::find_syscall_instruction(bytes.data(), bytes.size(), v.start);
+    site.syscall_ret = x86::find_syscall_ret(bytes.data(), bytes.size(), v.start);
+  }
+  const uint64_t syscall_ret = find_resume_gadgets(image);
+  if (!site.syscall) site.syscall = image.mm.syscall_gadget;
+  if (!site.syscall_ret) site.syscall_ret = syscall_ret;
+  site.sigreturn = image.mm.sigreturn_gadget;
+  return site;
+}
+
+// A snapshot's root, protected before the freeze (Snapshot.h): stopped
+// only to make its userfaultfd, then protected while it runs. Whatever
+// goes wrong here leaves it as it was, and the freeze does it all.
+static void prepare_snapshot(pid_t pid, const MapsBefore& before, Snapshot& snapshot, DumpReport& r) {
+  int fd = -1;
+  std::vector<format::Vma> vmas;
+  try {
+    const auto t = std::chrono::steady_clock::now();
+    {
+      Tracee tracee(pid);
+      format::Image image;
+      image.process.pid = pid;
+      image.vmas = read_address_space(pid, &before);
+      const x86::InjectionSite site = injection_site(image);
+      if (site.syscall && site.syscall_ret && site.sigreturn) {  // with the safety frame only
+        TargetUffd u = open_target_uffd(pid, tracee.tids().front(), site, Snapshot::features());
+        fd = u.fd;
+        vmas = std::move(image.vmas);
+      }
+    }
+    r.prestop_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+    x86::time_point("snapshot: stop before the freeze over");
+  } catch (const std::exception&) {
+    if (fd >= 0) close(fd);
+    return;
+  }
+  if (fd >= 0) snapshot.prepare(pid, fd, vmas);
+}
+
 namespace {
 
 // One live member's records, read while every member is stopped. `root`:
@@ -256,10 +305,12 @@ struct MemberRecords {
   Image image;
   uint32_t subreaper = 0;
   x86::InjectionSite site;  // where calls can be injected (a snapshot's userfaultfd)
+  bool flags_from_before = false;  // its VmFlags were read before the freeze (AddressSpace.h)
 };
 
 MemberRecords read_member(const Tracee& tracee, pid_t root, const PtyEnds& pty_ends, const UserTerminal& terminal,
-                          const UnixSocketSet& unix_sockets, const DumpOptions& o, DumpReport& r, TcpConnections& tcp) {
+                          const UnixSocketSet& unix_sockets, const DumpOptions& o, DumpReport& r, TcpConnections& tcp,
+                          const MapsBefore* maps_before) {
   const pid_t pid = tracee.pid();
   if (tracee.tids().size() > format::kMaxThreads)
     throw DumpError("pid " + std::to_string(pid) + " has " + std::to_string(tracee.tids().size()) +
@@ -267,7 +318,9 @@ MemberRecords read_member(const Tracee& tracee, pid_t root, const PtyEnds& pty_e
   MemberRecords out;
   Image& image = out.image;
   image.process = process_info(pid);
-  image.vmas = read_address_space(pid);
+  x86::time_point("dump: member read begins");
+  image.vmas = read_address_space(pid, maps_before, &out.flags_from_before);
+  x86::time_point("dump: address space read");
   read_guard_regions(pid, image.vmas);
   image.sysv_shm = read_sysv_shm(pid, image.vmas);
   image.mm = mm_info(pid, image.vmas);
@@ -324,6 +377,7 @@ MemberRecords read_member(const Tracee& tracee, pid_t root, const PtyEnds& pty_e
   x86::fault_point("dump: registers read");
   image.scheduling = read_scheduling(pid, tracee.tids());
   image.credentials = read_credentials(pid, tracee.tids());
+  x86::time_point("dump: registers read");
   read_task_state(tracee, site, image, &out.subreaper);
   out.site = site;
   x86::fault_point("dump: task state read");
@@ -375,11 +429,38 @@ DumpReport dump(const DumpOptions& o) {
     std::vector<std::string> unused;
     if (fits_in_memory(estimate, o.pid, unused)) arena.reserve(estimate);
   }
+  // The root's smaps, whose page walk would otherwise be part of the freeze
+  // (AddressSpace.h). Not for --kill: nothing runs after its freeze.
+  MapsBefore maps_before;
+  if (!o.kill) maps_before = read_maps_before(o.pid);
+  // An incremental dump copies what was written since its parent before
+  // the freeze, and in it only what was written since (DirtyPages.h).
+  // Not for a tracker held by the caller (in_process): only a keeper's
+  // lifts the precopy's protection again when the dump fails.
+  std::unique_ptr<Precopy> precopy;
+  if (parent && !o.kill && !o.in_process && !maps_before.entries.empty()) {
+    std::vector<PageRange> registered;  // as smaps showed them: one scan each
+    for (const x86::MapsEntry& e : maps_before.entries)
+      if (e.has_flag("uw")) registered.push_back({e.start, e.end});
+    precopy = tracker->precopy(parent->vmas, registered);
+    x86::time_point("dump: precopied");
+  }
+  // A snapshot protects the root's memory before the freeze (Snapshot.h).
+  // Its protection is lifted from pages written until Snapshot::protect,
+  // in the freeze: ckpt's own writes there (injected calls' frames) too.
+  DumpReport r;
+  std::unique_ptr<Snapshot> snapshot;
+  if (o.snapshot && !o.kill) {
+    snapshot = std::make_unique<Snapshot>();
+    prepare_snapshot(o.pid, maps_before, *snapshot, r);
+    x86::fault_point("dump: snapshot protected before the freeze");
+  }
   const auto t0 = std::chrono::steady_clock::now();  // the freeze begins with the seize
+  x86::time_point("dump: seize");
   ProcessTree tree(o.pid, o.single);
+  x86::time_point("dump: seized");
   // Everything below reads stopped processes; the Tracees' destructors release them.
   check_unshared(tree);
-  DumpReport r;
   // Declared after the tree, so destroyed before it: a connection is out of
   // repair mode before the processes run again (TcpConnection.h). One for
   // the whole tree: a connection is read once, whichever members hold it.
@@ -401,8 +482,11 @@ DumpReport dump(const DumpOptions& o) {
     if (m.tracee) live.push_back(m.pid);
   const UnixSocketSet unix_sockets = read_tree_unix_sockets(live, o.pid);
   for (size_t i = 0; i < ms.size(); ++i)
-    if (ms[i].tracee) records[i] = read_member(*ms[i].tracee, o.pid, pty_ends, terminal, unix_sockets, o, r, tcp);
+    if (ms[i].tracee)
+      records[i] = read_member(*ms[i].tracee, o.pid, pty_ends, terminal, unix_sockets, o, r, tcp,
+                               ms[i].pid == o.pid ? &maps_before : nullptr);
   if (copies_return.active()) apply_copies_return(records[0].image, copies_return);
+  x86::time_point("dump: members read");
   // Tracking and the parent's pages, in the freeze: the pages left to the
   // parent are exactly those unwritten since the image it was armed for.
   ParentPages from_parent;
@@ -412,7 +496,7 @@ DumpReport dump(const DumpOptions& o) {
                     "process (--single dumps it alone)");
   if (o.track && !tracker) tracker = DirtyTracker::start(o.pid, records[0].site);
   if (parent) {
-    DirtyTracker::Collected c = tracker->collect(records[0].image.vmas, *parent);
+    DirtyTracker::Collected c = tracker->collect(records[0].image.vmas, *parent, precopy.get());
     from_parent = std::move(c.from_parent);
     to_read = std::move(c.to_read);
     format::ParentLink link;
@@ -422,6 +506,7 @@ DumpReport dump(const DumpOptions& o) {
     for (const PageRange& run : from_parent.runs) link.runs.push_back({run.start, (run.end - run.start) / format::kPageSize});
     records[0].image.parent = std::move(link);
     r.pages_from_parent = from_parent.pages();
+    for (const PageRange& p : from_parent.precopied) r.pages_precopied += (p.end - p.start) / format::kPageSize;
   }
   if (o.track) {
     if (size_t missed = tracker->arm(records[0].image.vmas))
@@ -455,6 +540,7 @@ DumpReport dump(const DumpOptions& o) {
   for (const Image* image : images)
     if (image) note_outside_pipes(image->files, o.output, r.warnings, image->process.pid, o.pid);
 
+  x86::time_point("dump: tracking done, files linked");
   // Plan every member's pages, parents first: pages a child still shares
   // copy-on-write with its parent are recorded as the parent's (found
   // against the parent's plan; MemoryCopy::write drops those the parent
@@ -477,18 +563,18 @@ DumpReport dump(const DumpOptions& o) {
     // An incremental dump reads only the parts of tracked areas written since its parent.
     copies[i] = std::make_unique<MemoryCopy>(ms[i].pid, parent ? to_read : images[i]->vmas,
                                              inherited.runs.empty() ? nullptr : &inherited,
-                                             parent ? &from_parent : nullptr);
+                                             parent ? &from_parent : nullptr, o.snapshot || parent.has_value());
     copy_bytes += copies[i]->bytes();
     r.vmas += images[i]->vmas.size();
   }
+  x86::time_point("dump: pages planned");
   // Copy the pages aside while stopped, then let the tree run while they
   // are compressed and written. With --kill it stays stopped anyway, and
   // without the memory for a copy it stays stopped while its pages are
   // written straight from it.
   const bool aside = !o.kill && (copy_bytes <= arena.size() || fits_in_memory(copy_bytes, o.pid, r.warnings));
   // A snapshot copies only what it cannot protect now, the rest once the tree runs (Snapshot.h).
-  std::unique_ptr<Snapshot> snapshot;
-  if (aside && o.snapshot) snapshot = std::make_unique<Snapshot>();
+  if (!aside) snapshot.reset();  // its protection lifted: the tree stays stopped while it is written
   if (aside)
     for (size_t i = 0; i < ms.size(); ++i) {
       if (!copies[i]) continue;
@@ -512,15 +598,43 @@ DumpReport dump(const DumpOptions& o) {
     tcp.release();  // out of repair mode (it already is between reads and freeze)
     tree.release();
     r.frozen_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    x86::time_point("dump: released");
   };
   if (aside) release();
+  // Flags taken from before the freeze: still the same once it runs, or
+  // they may have been other at the freeze (AddressSpace.h). A snapshot
+  // checks after its copy, so that no write waits on this read.
+  auto check_flags = [&] {
+    for (size_t i = 0; i < ms.size(); ++i)
+      if (images[i] && records[i].flags_from_before) check_flags_kept(ms[i].pid, images[i]->vmas);
+    x86::time_point("dump: flags checked");
+  };
+  if (aside && !snapshot) check_flags();
   if (snapshot) {
     x86::fault_point("dump: snapshot running");
-    snapshot->run();
+    // The flags are checked while the copy runs, on a thread of their own:
+    // the sooner after the release, the fewer changes made after the freeze
+    // are taken for changes before it.
+    std::exception_ptr flags_error;
+    std::thread flags([&] {
+      try {
+        check_flags();
+      } catch (...) {
+        flags_error = std::current_exception();
+      }
+    });
+    try {
+      snapshot->run();
+    } catch (...) {
+      flags.join();
+      throw;
+    }
+    flags.join();
     r.snapshot = true;
     r.pages_faulted = snapshot->pages_faulted();
     snapshot.reset();  // every protection lifted, every userfaultfd closed
     x86::fault_point("dump: snapshot copied");
+    if (flags_error) std::rethrow_exception(flags_error);
   }
 
   ImageFile file(o.output, o.connection, bool(o.deliver));
@@ -544,7 +658,10 @@ DumpReport dump(const DumpOptions& o) {
     mem.pages_inherited += m.pages_inherited;
   }
   x86::fault_point("dump: pages written");
-  if (!aside && !o.kill) release();
+  if (!aside && !o.kill) {
+    release();
+    check_flags();
+  }
   writer.finish();
   x86::fault_point("dump: image written");
   check_restorable(o.pid, writer.readable_fd());
@@ -600,3 +717,4 @@ DumpReport dump(const DumpOptions& o) {
 }
 
 }  // namespace ckpt::dumper
+

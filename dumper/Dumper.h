@@ -65,12 +65,17 @@ struct DumpReport {
   // From the seize to the release (or, with --kill, to the kill): how long
   // the processes did not run.
   double frozen_seconds = 0;
+  // A snapshot's stop before the freeze, only long enough to make the
+  // userfaultfd its memory is protected with while it runs (Snapshot.h).
+  double prestop_seconds = 0;
   bool snapshot = false;       // memory copied after the freeze (--snapshot)
   uint64_t pages_faulted = 0;  // of those, pages copied as the tree was about to write them
   // One line each, without "ckpt: ": fds left out by --ignore-fds, pipe
   // ends whose other end is outside (and the restore flag they need).
   std::vector<std::string> warnings;
   uint64_t pages_from_parent = 0;  // an incremental dump's pages that are its parent's
+  // Of its pages, those copied before the freeze and unwritten since (DirtyPages.h, Precopy).
+  uint64_t pages_precopied = 0;
   // The image just written, as the parent of the next dump of a chain.
   ParentRef as_parent;
 };

@@ -2,6 +2,7 @@
 #include "dumper/MemoryDump.h"
 
 #include <fcntl.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -84,8 +85,65 @@ uint64_t memory_available() {
   return kib << 10;
 }
 
+namespace {
+
+// PAGEMAP_SCAN (Linux 6.7+; uapi linux/fs.h, newer than Debian 12's headers).
+struct PmScanArg {
+  uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages;
+  uint64_t category_inverted, category_mask, category_anyof_mask, return_mask;
+};
+struct PageRegion {
+  uint64_t start, end, categories;
+};
+constexpr unsigned long kPagemapScan = _IOWR('f', 16, PmScanArg);
+constexpr uint64_t kPageIsPresent = 1 << 3;
+constexpr uint64_t kPageIsSwapped = 1 << 4;
+
+// The regions of [start, end) holding present or swapped pages, in order;
+// false when the kernel has no PAGEMAP_SCAN (the caller reads pagemap).
+bool scan_regions(int pagemap, uint64_t start, uint64_t end, std::vector<PageRange>& out) {
+  PageRegion vec[512];
+  for (uint64_t at = start; at < end;) {
+    PmScanArg a{};
+    a.size = sizeof a;
+    a.start = at;
+    a.end = end;
+    a.vec = reinterpret_cast<uint64_t>(vec);
+    a.vec_len = std::size(vec);
+    a.category_anyof_mask = kPageIsPresent | kPageIsSwapped;
+    a.return_mask = kPageIsPresent | kPageIsSwapped;
+    long n = ioctl(pagemap, kPagemapScan, &a);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return false;
+    // A call that stops inside a region reports it again from walk_end: keep each page once.
+    for (long i = 0; i < n; ++i) {
+      PageRange r{vec[i].start, vec[i].end};
+      if (!out.empty() && r.start < out.back().end) r.start = out.back().end;
+      if (r.start >= r.end) continue;
+      if (!out.empty() && out.back().end == r.start) out.back().end = r.end;
+      else out.push_back(r);
+    }
+    if (a.walk_end <= at) return false;
+    at = a.walk_end;
+  }
+  return true;
+}
+
+// [a, b) less the sorted, disjoint `holes`, as ranges passed to `emit`.
+template <class Ranges, class F>
+void without(uint64_t a, uint64_t b, const Ranges& holes, F&& emit) {
+  auto it = std::upper_bound(holes.begin(), holes.end(), a, [](uint64_t x, const auto& h) { return x < h.end; });
+  for (; a < b && it != holes.end() && it->start < b; ++it) {
+    if (it->start > a) emit(a, it->start);
+    a = std::max(a, it->end);
+  }
+  if (a < b) emit(a, b);
+}
+
+}  // namespace
+
 MemoryCopy::MemoryCopy(pid_t pid, const std::vector<Vma>& vmas, const InheritedPages* inherited,
-                       const ParentPages* parent_pages)
+                       const ParentPages* parent_pages, bool scan)
     : pid_(pid) {
   const std::string proc = "/proc/" + std::to_string(pid);
   pagemap_ = ::open((proc + "/pagemap").c_str(), O_RDONLY | O_CLOEXEC);
@@ -98,9 +156,64 @@ MemoryCopy::MemoryCopy(pid_t pid, const std::vector<Vma>& vmas, const InheritedP
   }
 
   std::vector<uint64_t> entries(kBatchPages);
+  std::vector<PageRange> regions;
+  bool can_scan = scan && !inherited;
   for (size_t vi = 0; vi < vmas.size(); ++vi) {
     const Vma& v = vmas[vi];
     if (!format::vma_kind_takes_pages(v.kind)) continue;
+    const bool anon_private = v.kind == VmaKind::AnonPrivate || v.kind == VmaKind::Heap || v.kind == VmaKind::Stack ||
+                              v.kind == VmaKind::DevZeroPrivate;
+    regions.clear();
+    if (can_scan && anon_private && !(v.flags & format::kVmaHugetlb)) {
+      if (scan_regions(pagemap_, v.start, v.end, regions)) {
+        // As the pagemap plan would have it: guards and the parent's pages
+        // left out, runs within its 4 MiB windows from the area's start.
+        auto add_part = [&](uint64_t a, uint64_t b, bool precopied) {
+          while (a < b) {
+            const uint64_t window_end = v.start + ((a - v.start) / kBatchBytes + 1) * kBatchBytes;
+            const uint64_t e = std::min(b, window_end);
+            PageRun r;
+            r.vaddr = a;
+            r.npages = (e - a) / kPageSize;
+            r.vma = vi;
+            if (precopied && (r.precopied = parent_pages->precopied_data(a, e))) {
+              r.skip_zero = true;
+              runs_.push_back(r);
+              a = e;
+              continue;
+            }
+            // Pages written since the parent are the process's own: read
+            // directly (pagemap's "mapped once" bit is not at hand).
+            r.via_mem = !(parent_pages && parent_pages->is_written(a, e));
+            r.skip_zero = true;
+            r.offset = bytes_;
+            bytes_ += r.npages * kPageSize;
+            runs_.push_back(r);
+            a = e;
+          }
+        };
+        // Split at the edges of the pages the precopy has (DirtyPages.h).
+        auto add = [&](uint64_t a, uint64_t b) {
+          if (!parent_pages || parent_pages->precopied.empty()) return add_part(a, b, false);
+          const auto& pc = parent_pages->precopied;
+          auto it = std::upper_bound(pc.begin(), pc.end(), a, [](uint64_t x, const PageRange& r) { return x < r.end; });
+          for (; a < b && it != pc.end() && it->start < b; ++it) {
+            if (it->start > a) add_part(a, it->start, false);
+            const uint64_t e = std::min(b, it->end);
+            add_part(std::max(a, it->start), e, true);
+            a = e;
+          }
+          if (a < b) add_part(a, b, false);
+        };
+        for (const PageRange& g : regions)
+          without(g.start, g.end, v.guards, [&](uint64_t a, uint64_t b) {
+            if (parent_pages) without(a, b, parent_pages->runs, add);
+            else add(a, b);
+          });
+        continue;
+      }
+      can_scan = false;  // no PAGEMAP_SCAN here: pagemap for the rest
+    }
     // Pages still the file's or object's are not saved, and a zero page copied
     // on write differs from what lies beneath it, so it is kept.
     const bool file_backed = v.kind == VmaKind::FilePrivate || format::vma_kind_is_private_object(v.kind) ||
@@ -258,7 +371,7 @@ void MemoryCopy::allocate(CopyArena* arena) {
 
 void MemoryCopy::copy(size_t i, uint64_t from, uint64_t npages, bool same_mm) {
   const PageRun& r = runs_.at(i);
-  if (r.inherited) return;
+  if (r.inherited || r.precopied) return;
   npages = std::min(npages, r.npages - from);
   const uint64_t addr = r.vaddr + from * kPageSize;
   uint8_t* to = buffer_ + r.offset + from * kPageSize;
@@ -268,7 +381,34 @@ void MemoryCopy::copy(size_t i, uint64_t from, uint64_t npages, bool same_mm) {
 
 void MemoryCopy::copy_all(CopyArena* arena) {
   allocate(arena);
-  for (size_t i = 0; i < runs_.size(); ++i) copy(i);
+  // Runs read directly and adjacent in the buffer go to one
+  // process_vm_readv, up to IOV_MAX of them: an incremental dump's written
+  // pages are thousands of one-page runs, each a system call otherwise.
+  constexpr size_t kIovMax = 1024;
+  std::vector<iovec> remote;
+  remote.reserve(kIovMax);
+  for (size_t i = 0; i < runs_.size();) {
+    const PageRun& r = runs_[i];
+    if (r.inherited || r.via_mem || r.precopied) {
+      copy(i++);
+      continue;
+    }
+    size_t j = i;
+    uint64_t bytes = 0;
+    remote.clear();
+    while (j < runs_.size() && remote.size() < kIovMax && !runs_[j].inherited && !runs_[j].via_mem &&
+           !runs_[j].precopied && runs_[j].offset == r.offset + bytes) {
+      remote.push_back({reinterpret_cast<void*>(runs_[j].vaddr), runs_[j].npages * kPageSize});
+      bytes += runs_[j].npages * kPageSize;
+      ++j;
+    }
+    iovec local{buffer_ + r.offset, bytes};
+    if (j - i > 1 && process_vm_readv(pid_, &local, 1, remote.data(), remote.size(), 0) == ssize_t(bytes)) {
+      i = j;
+      continue;
+    }
+    for (; i < j; ++i) copy(i);  // one at a time, each with its own fallback
+  }
 }
 
 MemoryStats MemoryCopy::write(format::ImageWriter& writer, const std::function<void()>& written,
@@ -303,7 +443,9 @@ MemoryStats MemoryCopy::write(format::ImageWriter& writer, const std::function<v
       continue;
     }
     const uint8_t* data;
-    if (buffer_) {
+    if (r.precopied) {
+      data = r.precopied;
+    } else if (buffer_) {
       data = buffer_ + r.offset;
     } else {
       scratch.resize(r.npages * kPageSize);

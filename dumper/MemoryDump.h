@@ -25,7 +25,6 @@
 #include <vector>
 
 #include "dumper/DirtyPages.h"
-#include "dumper/DirtyPages.h"
 #include "dumper/SharedPages.h"
 #include "format/Image.h"
 #include "format/ImageWriter.h"
@@ -47,6 +46,9 @@ struct PageRun {
   bool inherited = false;      // the parent's pages: no data
   bool via_mem = false;        // read through /proc/PID/mem (see MemoryDump.cpp)
   bool skip_zero = false;      // anonymous memory: all-zero pages are left out
+  // Contents copied before the freeze and unwritten since (an incremental
+  // dump's precopy, DirtyPages.h): not read again, not in the buffer.
+  const uint8_t* precopied = nullptr;
 };
 
 // Memory for the copies, mapped and first-touched before the tree is
@@ -80,8 +82,16 @@ class MemoryCopy {
   // Plans: reads the target's pagemap. The target must be stopped.
   // `parent_pages` (an incremental dump's, or nullptr): pages left out
   // because they are the parent image's (DirtyPages.h).
+  // `scan`: private anonymous areas (without inherited pages) are planned
+  // from PAGEMAP_SCAN's regions of present or swapped pages, one ioctl
+  // instead of a pagemap entry per page; pagemap's "mapped once" bit is
+  // not among its categories, so their pages are read through
+  // /proc/PID/mem, which takes no pin (see MemoryDump.cpp). For a snapshot
+  // (whose protected pages are read that way anyway) and an incremental
+  // dump (which reads few pages); a kernel without PAGEMAP_SCAN gets the
+  // pagemap.
   MemoryCopy(pid_t pid, const std::vector<format::Vma>& vmas, const InheritedPages* inherited,
-             const ParentPages* parent_pages = nullptr);
+             const ParentPages* parent_pages = nullptr, bool scan = false);
   ~MemoryCopy();
   MemoryCopy(const MemoryCopy&) = delete;
   MemoryCopy& operator=(const MemoryCopy&) = delete;
@@ -98,11 +108,12 @@ class MemoryCopy {
   // Maps the buffer, from `arena` if it has room (throws DumpError if it cannot).
   void allocate(CopyArena* arena = nullptr);
   bool allocated() const { return buffer_ != nullptr; }
-  uint8_t* data(const PageRun& r) const { return buffer_ + r.offset; }
+  const uint8_t* data(const PageRun& r) const { return r.precopied ? r.precopied : buffer_ + r.offset; }
   // Reads run `i` (or `npages` of it from page `from`) into the buffer.
   // `same_mm`: only through mem_fd(), never by pid (a running target may exec).
   void copy(size_t i, uint64_t from = 0, uint64_t npages = ~0ull, bool same_mm = false);
-  // Allocates, then reads every run.
+  // Allocates, then reads every run (the runs read directly, many to a
+  // process_vm_readv).
   void copy_all(CopyArena* arena = nullptr);
   // The fd of /proc/PID/mem opened while stopped: it keeps reading this very
   // address space, and fails once it is gone (exit, exec).

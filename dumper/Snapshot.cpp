@@ -2,6 +2,7 @@
 #include "dumper/Snapshot.h"
 
 #include <linux/userfaultfd.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
@@ -17,6 +18,7 @@
 #include "dumper/TargetUffd.h"
 #include "dumper/Tracee.h"
 #include "format/Hex.h"
+#include "x86/FaultPoint.h"
 
 namespace ckpt::dumper {
 
@@ -32,6 +34,10 @@ static constexpr uint64_t kStepPages = 64;
 struct Snapshot::Member {
   MemoryCopy* copy = nullptr;
   ScopedFd uffd{-1};
+  pid_t pid = 0;
+  std::vector<uffd_msg> waiting;  // write faults read in the freeze, answered by run()
+  std::thread passing;            // before the freeze: lifts the protection of each page written
+  ScopedFd stop_passing{-1};
   std::vector<bool> wp;        // per run: write-protected, copied after the freeze
   std::vector<uint8_t> done;   // per page of the buffer: copied
 };
@@ -47,7 +53,14 @@ Snapshot::Snapshot() : shared_(std::make_unique<Shared>()) {
   if (shared_->stop.get() < 0) throw DumpError(std::string("cannot make an eventfd: ") + std::strerror(errno));
 }
 
-Snapshot::~Snapshot() = default;  // ScopedFds close the userfaultfds
+Snapshot::~Snapshot() {
+  freeze();  // the thread stops; the ScopedFds close the userfaultfds
+}
+
+uint64_t Snapshot::features() {
+  return UFFD_FEATURE_PAGEFAULT_FLAG_WP | UFFD_FEATURE_EVENT_REMOVE | UFFD_FEATURE_EVENT_UNMAP |
+         UFFD_FEATURE_EVENT_REMAP;
+}
 
 // Private anonymous memory: only this mm can write its pages, and a
 // userfaultfd protects them in sync mode.
@@ -57,23 +70,146 @@ static bool protectable(const Vma& v) {
   return anon && !(v.flags & format::kVmaHugetlb);
 }
 
+namespace {
+
+void unprotect(int uffd, uint64_t addr, uint64_t len);
+
+// PAGEMAP_SCAN (Linux 6.7+; uapi linux/fs.h, newer than Debian 12's headers).
+struct PmScanArg {
+  uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages;
+  uint64_t category_inverted, category_mask, category_anyof_mask, return_mask;
+};
+struct PageRegion {
+  uint64_t start, end, categories;
+};
+constexpr unsigned long kPagemapScan = _IOWR('f', 16, PmScanArg);
+constexpr uint64_t kPageIsWritten = 1 << 1;
+constexpr uint64_t kPageIsPresent = 1 << 3;
+constexpr uint64_t kPageIsSwapped = 1 << 4;
+
+// Protects again the pages of [start, end) that have a page (present or
+// swapped) but not the protection bit: written since the area was
+// protected, or new. False when the scan or a protection failed.
+bool protect_unprotected(int pagemap, int uffd, uint64_t start, uint64_t end) {
+  PageRegion vec[512];
+  for (uint64_t at = start; at < end;) {
+    PmScanArg a{};
+    a.size = sizeof a;
+    a.start = at;
+    a.end = end;
+    a.vec = reinterpret_cast<uint64_t>(vec);
+    a.vec_len = std::size(vec);
+    a.category_mask = kPageIsWritten;
+    a.category_anyof_mask = kPageIsPresent | kPageIsSwapped;
+    a.return_mask = kPageIsWritten;
+    long n = ioctl(pagemap, kPagemapScan, &a);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 || a.walk_end <= at) return false;
+    for (long i = 0; i < n; ++i) {
+      uffdio_writeprotect wp{};
+      wp.range = {vec[i].start, vec[i].end - vec[i].start};
+      wp.mode = UFFDIO_WRITEPROTECT_MODE_WP;
+      if (ioctl(uffd, UFFDIO_WRITEPROTECT, &wp) != 0) return false;
+    }
+    at = a.walk_end;
+  }
+  return true;
+}
+
+}  // namespace
+
+void Snapshot::prepare(pid_t pid, int uffd, const std::vector<Vma>& vmas) {
+  auto m = std::make_unique<Member>();
+  m->pid = pid;
+  m->uffd.reset(uffd);
+  m->stop_passing.reset(eventfd(0, EFD_CLOEXEC));
+  if (m->stop_passing.get() < 0) return;  // no thread to answer faults: all is protected in the freeze
+  const int fd = m->uffd.get(), stop = m->stop_passing.get();
+  // Started before anything is protected: a write never waits for nobody.
+  m->passing = std::thread([fd, stop] {
+    pollfd fds[2] = {{fd, POLLIN, 0}, {stop, POLLIN, 0}};
+    uffd_msg msgs[16];
+    for (;;) {
+      if (poll(fds, 2, -1) < 0 && errno != EINTR) return;
+      if (fds[1].revents) return;
+      ssize_t n;
+      while ((n = read(fd, msgs, sizeof msgs)) > 0)
+        for (ssize_t j = 0; j < n / ssize_t(sizeof(uffd_msg)); ++j)
+          if (msgs[j].event == UFFD_EVENT_PAGEFAULT)
+            unprotect(fd, msgs[j].arg.pagefault.address & ~uint64_t(kPageSize - 1), kPageSize);
+      // Memory given back or moved before the freeze is no concern of the snapshot's: read, that is all.
+    }
+  });
+  prepared_ = std::move(m);
+  for (const Vma& v : vmas) {
+    if (!protectable(v)) continue;
+    uffdio_register reg{};
+    reg.range = {v.start, v.end - v.start};
+    reg.mode = UFFDIO_REGISTER_MODE_WP;
+    if (ioctl(fd, UFFDIO_REGISTER, &reg) != 0) continue;  // the freeze tries again, and copies it if it must
+    uffdio_writeprotect wp{};
+    wp.range = {v.start, v.end - v.start};
+    wp.mode = UFFDIO_WRITEPROTECT_MODE_WP;
+    (void)ioctl(fd, UFFDIO_WRITEPROTECT, &wp);  // whatever is left unprotected, the freeze protects
+  }
+  x86::time_point("snapshot: protected before the freeze");
+}
+
+void Snapshot::freeze() {
+  Member* m = prepared_.get();
+  if (!m || !m->passing.joinable()) return;
+  uint64_t one = 1;
+  (void)!write(m->stop_passing.get(), &one, sizeof one);
+  m->passing.join();
+  // Faults already queued are the stopped threads' writes to come: answered
+  // (the page copied first) once the copy runs. Events happened before the freeze.
+  uffd_msg msgs[16];
+  ssize_t n;
+  while ((n = read(m->uffd.get(), msgs, sizeof msgs)) > 0)
+    for (ssize_t j = 0; j < n / ssize_t(sizeof(uffd_msg)); ++j)
+      if (msgs[j].event == UFFD_EVENT_PAGEFAULT) m->waiting.push_back(msgs[j]);
+}
+
 bool Snapshot::protect(MemoryCopy& copy, const std::vector<Vma>& vmas, pid_t tid, const x86::InjectionSite& site,
                        std::string* why) {
   const pid_t pid = copy.pid();
-  TargetUffd u = open_target_uffd(pid, tid, site,
-                                  UFFD_FEATURE_PAGEFAULT_FLAG_WP | UFFD_FEATURE_EVENT_REMOVE |
-                                      UFFD_FEATURE_EVENT_UNMAP | UFFD_FEATURE_EVENT_REMAP);
-  if (u.fd < 0) {
-    *why = u.why;
-    return false;
+  std::unique_ptr<Member> m;
+  ScopedFd pagemap(-1);
+  if (prepared_ && prepared_->pid == pid) {
+    freeze();
+    // Protected before the freeze, if it is still the same address space:
+    // an exec since leaves the userfaultfd watching one that is gone, where
+    // nothing registers. Registering again what is registered changes
+    // nothing; if no area registers, a new userfaultfd is made below.
+    pagemap.reset(::open(("/proc/" + std::to_string(pid) + "/pagemap").c_str(), O_RDONLY | O_CLOEXEC));
+    bool same_mm = false;
+    for (const Vma& v : vmas)
+      if (pagemap.get() >= 0 && !same_mm && protectable(v)) {
+        uffdio_register probe{};
+        probe.range = {v.start, v.end - v.start};
+        probe.mode = UFFDIO_REGISTER_MODE_WP;
+        same_mm = ioctl(prepared_->uffd.get(), UFFDIO_REGISTER, &probe) == 0;
+      }
+    if (same_mm) m = std::move(prepared_);
+    prepared_.reset();
   }
-  auto m = std::make_unique<Member>();
+  if (!m) {
+    pagemap.reset(-1);
+    TargetUffd u = open_target_uffd(pid, tid, site, features());
+    if (u.fd < 0) {
+      *why = u.why;
+      return false;
+    }
+    m = std::make_unique<Member>();
+    m->uffd.reset(u.fd);
+  }
+  x86::time_point("snapshot: userfaultfd made");
   m->copy = &copy;
-  m->uffd.reset(u.fd);
   copy.allocate();
   const auto& runs = copy.runs();
   m->wp.assign(runs.size(), false);
   m->done.assign(copy.bytes() / kPageSize, 0);
+  x86::time_point("snapshot: buffer mapped");
   // Each area that has pages to copy, once: registered and protected whole.
   std::vector<int8_t> area(vmas.size(), -1);  // -1 not tried, 0 copy now, 1 protected
   for (size_t i = 0; i < runs.size(); ++i) {
@@ -92,7 +228,9 @@ bool Snapshot::protect(MemoryCopy& copy, const std::vector<Vma>& vmas, pid_t tid
         uffdio_writeprotect wp{};
         wp.range = {v.start, v.end - v.start};
         wp.mode = UFFDIO_WRITEPROTECT_MODE_WP;
-        if (ioctl(m->uffd.get(), UFFDIO_WRITEPROTECT, &wp) == 0) {
+        // Protected before the freeze: only what is not protected any more.
+        const bool rest = pagemap.get() >= 0 && protect_unprotected(pagemap.get(), m->uffd.get(), v.start, v.end);
+        if (rest || ioctl(m->uffd.get(), UFFDIO_WRITEPROTECT, &wp) == 0) {
           a = 1;
         } else {
           const int e = errno;
@@ -108,6 +246,7 @@ bool Snapshot::protect(MemoryCopy& copy, const std::vector<Vma>& vmas, pid_t tid
     else copy.copy(i);  // now, while stopped
   }
   members_.push_back(std::move(m));
+  x86::time_point("snapshot: protected");
   return true;
 }
 
@@ -206,7 +345,11 @@ void Snapshot::run() {
     while ((n = read(members_[k]->uffd.get(), msgs, sizeof msgs)) > 0)
       for (ssize_t j = 0; j < n / ssize_t(sizeof(uffd_msg)); ++j) handle(*members_[k], msgs[j]);
   };
-  for (size_t k = 0; k < members_.size(); ++k) drain(k);
+  for (size_t k = 0; k < members_.size(); ++k) {
+    for (const uffd_msg& msg : members_[k]->waiting) handle(*members_[k], msg);
+    members_[k]->waiting.clear();
+    drain(k);
+  }
   // The fault handler: every write fault of every member, until told to stop.
   std::thread handler([&] {
     std::vector<pollfd> fds;

@@ -14,6 +14,16 @@
 // madvise DONTNEED/FREE, mremap) before its pages there were copied, exits
 // or execs during the copy fails the image, in one line; it runs on
 // untouched either way.
+//
+// Write-protecting a gigabyte of small pages takes 10-20 ms, so the root
+// is protected before the freeze (prepare): a brief stop makes its
+// userfaultfd, then, while it runs, its private anonymous areas are
+// registered and protected, each write fault meanwhile only lifting the
+// protection of its page. In the freeze (protect) only what is not
+// protected any more is: PAGEMAP_SCAN reports the pages without the
+// protection bit (written since, or new), and those are protected again,
+// so that at the release every planned page is protected exactly as if
+// all of it had been protected in the freeze.
 #pragma once
 
 #include <sys/types.h>
@@ -43,6 +53,17 @@ class Snapshot {
   // all (copy.copy_all()). `tid`: a stopped thread of it to inject through.
   bool protect(MemoryCopy& copy, const std::vector<format::Vma>& vmas, pid_t tid, const x86::InjectionSite& site,
                std::string* why);
+  // Before the freeze, with `uffd` made in `pid` (now running again):
+  // registers and protects the areas of `vmas` that can be, and lifts the
+  // protection of each page written before the freeze (a thread of ckpt's).
+  void prepare(pid_t pid, int uffd, const std::vector<format::Vma>& vmas);
+  // No protection is lifted any more; write faults left waiting are
+  // answered once the copy runs. Called by protect, in the freeze, once
+  // ckpt has written what it writes into the member (injected calls'
+  // frames, put back): a write of ckpt's after it would wait forever.
+  void freeze();
+  // The features a snapshot's userfaultfd needs.
+  static uint64_t features();
   // Once the tree runs: handles write faults and copies every protected
   // page; returns when all are in the buffers. Throws DumpError when a page
   // could not be had as it was at the freeze.
@@ -57,6 +78,7 @@ class Snapshot {
   struct Member;
   struct Shared;
   std::vector<std::unique_ptr<Member>> members_;
+  std::unique_ptr<Member> prepared_;  // the root's, protected before the freeze
   std::unique_ptr<Shared> shared_;
   size_t areas_copied_stopped_ = 0;
 };

@@ -8,6 +8,14 @@
 //   CKPT_FAULT=stop CKPT_FAULT_AT=N  ckpt stops itself (SIGSTOP) at the Nth
 //                                    point, for a test to act, then SIGCONT it
 //   CKPT_FAULT=trace                 each point is named on stderr as reached
+//   CKPT_FAULT=wait CKPT_FAULT_AT=N  the thread reaching the Nth point creates
+//     CKPT_FAULT_FILE=PATH           PATH and waits until it is removed, while
+//                                    ckpt's other threads go on (a test acts
+//                                    on the target meanwhile, then removes it)
+//   CKPT_FAULT=time                  each point and each time_point is named
+//                                    on stderr with the milliseconds since
+//                                    the first (for tracing where a freeze
+//                                    goes; time points are not counted)
 //
 // CKPT_FAULT_AT may also name the point ("dump: tcp frozen"): the first point
 // of that name, for points whose number depends on the process dumped.
@@ -22,5 +30,9 @@ namespace ckpt::x86 {
 // `may_throw`: false where an exception cannot be taken (destructors):
 // there only CKPT_FAULT=kill acts.
 void fault_point(const char* where, bool may_throw = true);
+
+// A step worth timing: named with a timestamp under CKPT_FAULT=time only,
+// never counted as a fault point (so the numbers of those stay put).
+void time_point(const char* where);
 
 }  // namespace ckpt::x86

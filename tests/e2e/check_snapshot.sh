@@ -29,6 +29,7 @@ snapshot_of() {  # NAME IMAGE: a snapshot dump that must succeed, with no fallba
 import json, sys
 d = json.load(open(sys.argv[1]))
 assert d["snapshot"] is True and d["warnings"] == [] and d["frozen_ms"] > 0, d
+assert d["prestop_ms"] > 0, "not protected before the freeze: %r" % d
 print("snapshot: frozen %.1f ms, %d pages saved, %d copied on a write fault" % (d["frozen_ms"], d["pages_saved"], d["pages_faulted"]))
 PY
 }

@@ -5,7 +5,7 @@
  * restored program notices. Driven by tests/e2e/check_snapshot.sh and
  * check_short_freeze.sh.
  *
- *   stamper MIB THREADS [tear]
+ *   stamper MIB THREADS [tear|slow]
  *
  * Each thread owns a slice of the buffer's pages and sweeps it again and
  * again: pass g reads the first word of each page, which must still hold
@@ -22,6 +22,9 @@
  * stops them, prints "PASS ..." or "FAIL ..." per thread that found a wrong
  * stamp, and exits 0 or 1. `tear` plants a wrong stamp before the threads
  * start, which the check must report: it shows the check can fail.
+ * `slow` sleeps 1 ms every 16 pages, so that a sweep takes longer than an
+ * incremental dump's precopy takes to reach its freeze
+ * (tests/e2e/check_incremental_busy.sh).
  * SIGUSR1 gives the buffer's last MiB back to the kernel (madvise
  * MADV_DONTNEED), from the signal handler: a snapshot that has not copied
  * it yet must fail rather than save zeros.
@@ -46,6 +49,7 @@ struct worker {
 
 static struct worker workers[MAX_THREADS];
 static volatile int stop;
+static int slow;
 static uint8_t *buf;
 static size_t buf_pages;
 
@@ -71,6 +75,8 @@ static void *sweep(void *arg)
 			}
 			*p = g;
 			w->pos = i + 1;
+			if (slow && (i & 15) == 15)
+				usleep(1000);
 		}
 		if (!stop)
 			w->passes = w->passes + 1;
@@ -82,11 +88,12 @@ int main(int argc, char **argv)
 {
 	tp_start(argc, argv);
 	if (argc < 3) {
-		fprintf(stderr, "usage: stamper MIB THREADS [tear]\n");
+		fprintf(stderr, "usage: stamper MIB THREADS [tear|slow]\n");
 		return 2;
 	}
 	size_t mib = strtoul(argv[1], NULL, 10), n = strtoul(argv[2], NULL, 10);
 	int tear = argc > 3 && strcmp(argv[3], "tear") == 0;
+	slow = argc > 3 && strcmp(argv[3], "slow") == 0;
 	if (n < 1 || n > MAX_THREADS || mib < 1)
 		return 2;
 	size_t pages = mib << 8;
