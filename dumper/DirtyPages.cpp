@@ -25,6 +25,7 @@
 #include "format/ImageReader.h"
 #include "format/ParentLink.h"
 #include "x86/ProcMaps.h"
+#include "x86/PagemapScan.h"
 
 namespace ckpt::dumper {
 
@@ -34,22 +35,18 @@ using format::Vma;
 
 namespace {
 
-// Linux 6.7+ (uapi linux/userfaultfd.h, linux/fs.h); Debian 12's headers are older.
+using x86::PmScanArg;
+using x86::PageRegion;
+using x86::kPagemapScan;
+using x86::kPmScanWpMatching;
+using x86::kPmScanCheckWpAsync;
+using x86::kPageIsWritten;
+using x86::kPageIsPresent;
+using x86::kPageIsSwapped;
+
+// Linux 6.7+ (uapi linux/userfaultfd.h); Debian 12's headers are older.
 constexpr uint64_t kUffdFeatureWpUnpopulated = 1ull << 13;
 constexpr uint64_t kUffdFeatureWpAsync = 1ull << 15;
-struct PmScanArg {
-  uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages;
-  uint64_t category_inverted, category_mask, category_anyof_mask, return_mask;
-};
-struct PageRegion {
-  uint64_t start, end, categories;
-};
-constexpr unsigned long kPagemapScan = _IOWR('f', 16, PmScanArg);
-constexpr uint64_t kPmScanWpMatching = 1 << 0;
-constexpr uint64_t kPmScanCheckWpAsync = 1 << 1;
-constexpr uint64_t kPageIsWritten = 1 << 1;
-constexpr uint64_t kPageIsPresent = 1 << 3;
-constexpr uint64_t kPageIsSwapped = 1 << 4;
 constexpr uint64_t kNotOwnKnown = 1ull << 63;  // ours, never the kernel's: see collect
 // dump_memory reads pagemap and pages in windows of this size from each
 // area's start (kBatchBytes of MemoryDump.cpp): an incremental dump hands it

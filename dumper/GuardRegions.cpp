@@ -14,22 +14,16 @@
 #include "dumper/Tracee.h"
 #include "format/Hex.h"
 #include "format/Limits.h"
+#include "x86/PagemapScan.h"
 
 namespace ckpt::dumper {
 
 namespace {
 
-// From the kernel's uapi <linux/fs.h> (6.7+; PAGE_IS_GUARD 6.14+); Debian
-// 12's headers are from 6.1.
-struct PageRegion {
-  uint64_t start, end, categories;
-};
-struct PmScanArg {
-  uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages;
-  uint64_t category_inverted, category_mask, category_anyof_mask, return_mask;
-};
-constexpr unsigned long kPagemapScan = _IOWR('f', 16, PmScanArg);
-constexpr uint64_t kPageIsGuard = 1u << 8;
+using x86::PmScanArg;
+using x86::PageRegion;
+using x86::kPagemapScan;
+using x86::kPageIsGuard;
 
 }  // namespace
 

@@ -30,23 +30,20 @@
 
 #include "format/Image.h"
 #include "format/Printable.h"
+#include "x86/PagemapScan.h"
 
 namespace ckpt::dumper {
 
 namespace {
 
+using x86::PmScanArg;
+using x86::PageRegion;
+using x86::kPagemapScan;
+
 // From the kernel's uapi headers newer than Debian 12's (6.1).
 constexpr int kCapCheckpointRestore = 40;
 constexpr int kMadvPopulateWrite = 23;
 constexpr uint64_t kUffdFeatureWpAsync = 1u << 15;
-struct PageRegion {
-  uint64_t start, end, categories;
-};
-struct PmScanArg {
-  uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages;
-  uint64_t category_inverted, category_mask, category_anyof_mask, return_mask;
-};
-constexpr unsigned long kPagemapScan = _IOWR('f', 16, PmScanArg);
 struct CloneArgs {
   uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size, cgroup;
 };

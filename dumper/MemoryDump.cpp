@@ -17,6 +17,7 @@
 #include "dumper/ScopedFd.h"
 #include "dumper/Tracee.h"
 #include "format/Validate.h"
+#include "x86/PagemapScan.h"
 
 namespace ckpt::dumper {
 
@@ -87,17 +88,12 @@ uint64_t memory_available() {
 
 namespace {
 
-// PAGEMAP_SCAN (Linux 6.7+; uapi linux/fs.h, newer than Debian 12's headers).
-struct PmScanArg {
-  uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages;
-  uint64_t category_inverted, category_mask, category_anyof_mask, return_mask;
-};
-struct PageRegion {
-  uint64_t start, end, categories;
-};
-constexpr unsigned long kPagemapScan = _IOWR('f', 16, PmScanArg);
-constexpr uint64_t kPageIsPresent = 1 << 3;
-constexpr uint64_t kPageIsSwapped = 1 << 4;
+using x86::PmScanArg;
+using x86::PageRegion;
+using x86::kPagemapScan;
+using x86::kPageIsPresent;
+using x86::kPageIsSwapped;
+
 
 // The regions of [start, end) holding present or swapped pages, in order;
 // false when the kernel has no PAGEMAP_SCAN (the caller reads pagemap).

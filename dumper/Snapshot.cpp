@@ -19,6 +19,7 @@
 #include "dumper/Tracee.h"
 #include "format/Hex.h"
 #include "x86/FaultPoint.h"
+#include "x86/PagemapScan.h"
 
 namespace ckpt::dumper {
 
@@ -72,20 +73,15 @@ static bool protectable(const Vma& v) {
 
 namespace {
 
+using x86::PmScanArg;
+using x86::PageRegion;
+using x86::kPagemapScan;
+using x86::kPageIsWritten;
+using x86::kPageIsPresent;
+using x86::kPageIsSwapped;
+
 void unprotect(int uffd, uint64_t addr, uint64_t len);
 
-// PAGEMAP_SCAN (Linux 6.7+; uapi linux/fs.h, newer than Debian 12's headers).
-struct PmScanArg {
-  uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages;
-  uint64_t category_inverted, category_mask, category_anyof_mask, return_mask;
-};
-struct PageRegion {
-  uint64_t start, end, categories;
-};
-constexpr unsigned long kPagemapScan = _IOWR('f', 16, PmScanArg);
-constexpr uint64_t kPageIsWritten = 1 << 1;
-constexpr uint64_t kPageIsPresent = 1 << 3;
-constexpr uint64_t kPageIsSwapped = 1 << 4;
 
 // Protects again the pages of [start, end) that have a page (present or
 // swapped) but not the protection bit: written since the area was

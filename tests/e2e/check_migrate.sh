@@ -11,42 +11,15 @@
 #  - then a migration that succeeds: the source dies only then, and the
 #    process on the destination finds its memory exact;
 #  (migrate --lazy, post-copy: check_migrate_lazy.sh.)
-if [[ -z ${CKPT_MIGRATE_NETNS:-} ]]; then
-  unshare -n true 2>/dev/null || {
-    echo "check_migrate: SKIP: cannot create a network namespace (unshare -n needs root here)"
-    exit 77
-  }
-  CKPT_MIGRATE_NETNS=1 exec unshare -n bash "$0" "$@"
-fi
-source "$(dirname "$0")/lib.sh"
-ip link set lo up || fail "cannot bring up lo in the test's network namespace"
+source "$(dirname "$0")/migrate_lib.sh"
 ADDR=127.0.0.1:7001
 
-umask 077
-head -c 24 /dev/urandom | base64 >"$WORK/token"
 head -c 24 /dev/urandom | base64 >"$WORK/other"
 
 start orig "$PROGRAMS/stream_target"
 wait_lines orig 1
 pid=$PID_orig
 
-untouched() {
-  local state tracer
-  state=$(proc_state "$pid")
-  [[ $state == S || $state == R ]] || fail "the source (pid $pid) is in state '$state' after $1"
-  tracer=$(awk '/^TracerPid:/ {print $2}' "/proc/$pid/status")
-  [[ $tracer == 0 ]] || fail "the source (pid $pid) is still traced by $tracer after $1"
-}
-# listen NAME [ENV...]: restore --listen as NAME, waited for until it listens.
-listen() {
-  local name=$1 i; shift
-  _spawn "$name" env "$@" "$RESTORE" --listen "$ADDR" --token-file "$WORK/token" ${LISTEN_FLAGS:-}
-  for ((i = 0; i < WAIT_SECONDS * 20; i++)); do
-    grep -q 'listening on' "$WORK/$name.err" 2>/dev/null && return 0
-    sleep 0.05
-  done
-  fail "restore --listen $ADDR did not start listening"
-}
 # migrate [ARGS...]: ckpt migrate $pid $ADDR ARGS; sets RC, output in migrate.err.
 migrate() {
   "$CKPT" migrate "$pid" "$ADDR" "$@" >"$WORK/migrate.out" 2>"$WORK/migrate.err"

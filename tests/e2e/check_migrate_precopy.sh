@@ -17,32 +17,12 @@
 #    final incremental dump: the rounds and the downtime are reported, the
 #    source is gone, and the moved process finds every stamp as it must;
 #  - --rounds 0 keeps the one-freeze migration of one full dump.
-if [[ -z ${CKPT_MIGRATE_NETNS:-} ]]; then
-  unshare -n true 2>/dev/null || {
-    echo "check_migrate_precopy: SKIP: cannot create a network namespace (unshare -n needs root here)"
-    exit 77
-  }
-  CKPT_MIGRATE_NETNS=1 exec unshare -n bash "$0" "$@"
-fi
-source "$(dirname "$0")/lib.sh"
-ip link set lo up || fail "cannot bring up lo in the test's network namespace"
+source "$(dirname "$0")/migrate_lib.sh"
 ADDR=127.0.0.1:7001
 
-umask 077
-head -c 24 /dev/urandom | base64 >"$WORK/token"
 mkdir "$WORK/tmp"
 export TMPDIR=$WORK/tmp  # where ckpt migrate keeps its rounds' images
 
-# listen NAME [ENV...]: restore --listen as NAME, waited for until it listens.
-listen() {
-  local name=$1 i; shift
-  _spawn "$name" env "$@" "$RESTORE" --listen "$ADDR" --token-file "$WORK/token"
-  for ((i = 0; i < WAIT_SECONDS * 20; i++)); do
-    grep -q 'listening on' "$WORK/$name.err" 2>/dev/null && return 0
-    sleep 0.05
-  done
-  fail "restore --listen $ADDR did not start listening"
-}
 
 # 1. A sender with the token but bad frames: each refused before anything is restored.
 start idle "$PROGRAMS/sleeper"
@@ -99,15 +79,11 @@ start orig "$PROGRAMS/stamper" 16 2
 wait_lines orig 1
 pid=$PID_orig
 maps_before=$(cat "/proc/$pid/maps")
-untouched() {
-  local state tracer
-  state=$(proc_state "$pid")
-  [[ $state == S || $state == R ]] || fail "the source (pid $pid) is in state '$state' after $1"
-  tracer=$(awk '/^TracerPid:/ {print $2}' "/proc/$pid/status")
-  [[ $tracer == 0 ]] || fail "the source (pid $pid) is still traced by $tracer after $1"
+untouched_here() {  # untouched (migrate_lib.sh), and nothing of the tracking or the rounds left
+  untouched "$1"
   [[ $(cat "/proc/$pid/maps") == "$maps_before" ]] || fail "the source's maps changed after $1: $(diff <(echo "$maps_before") "/proc/$pid/maps")"
   grep -q '^VmFlags:.* uw' "/proc/$pid/smaps" && fail "an area of the source is still write-protect tracked (uw) after $1"
-  ls -l "/proc/$pid/fd" | grep -q userfaultfd && fail "the source holds a userfaultfd after $1"
+  grep -q userfaultfd <(ls -l "/proc/$pid/fd") && fail "the source holds a userfaultfd after $1"
   [[ -z $(ls -A "$WORK/tmp") ]] || fail "ckpt migrate left files behind after $1: $(ls -A "$WORK/tmp")"
   return 0
 }
@@ -123,7 +99,7 @@ for how in fail kill; do
   wait_exit "mid_$how" any
   ((EXIT_STATUS != 0)) || fail "the destination made to $how after round 1 exited 0"
   [[ ! -s $WORK/mid_$how.out ]] || fail "the destination made to $how restored something"
-  untouched "a destination that ${how}s after round 1"
+  untouched_here "a destination that ${how}s after round 1"
 done
 
 # 2a. A destination that fails after all rounds and the final image, just
@@ -138,7 +114,7 @@ grep -q "answered 'FAIL' before its point of no return.*goes on running here, un
   fail "the failure before the point of no return was not reported: $(cat "$WORK/migrate.err")"
 wait_exit late_fail 1
 grep -q 'round 1: .* received and checked' "$WORK/late_fail.err" || fail "the destination took no rounds: $(cat "$WORK/late_fail.err")"
-untouched "a destination that fails after the final image"
+untouched_here "a destination that fails after the final image"
 
 # 2b. restore --listen --lazy cannot take a chain: refused at the first round, the source runs on.
 _spawn lazy_dest "$RESTORE" --listen "$ADDR" --token-file "$WORK/token" --lazy
@@ -151,7 +127,7 @@ grep -qE 'round 0.*goes on running here, untouched' "$WORK/migrate.err" ||
 wait_exit lazy_dest 1
 grep -q 'restore --listen --lazy cannot take .*run ckpt migrate with --rounds 0' "$WORK/lazy_dest.err" ||
   fail "restore --listen --lazy did not say why it refused the rounds: $(cat "$WORK/lazy_dest.err")"
-untouched "restore --listen --lazy refusing the rounds"
+untouched_here "restore --listen --lazy refusing the rounds"
 
 # 3. Success: at least two rounds while stamper writes, then the final freeze.
 listen back
