@@ -373,26 +373,18 @@ uint64_t DirtyTracker::written_bytes(const std::vector<Vma>& vmas) const {
   ScopedFd pagemap(::open(("/proc/" + std::to_string(pid_) + "/pagemap").c_str(), O_RDONLY | O_CLOEXEC));
   if (pagemap.get() < 0) return 0;
   // No PM_SCAN_WP_MATCHING: nothing is protected again, the collect in the freeze still sees every write.
-  std::vector<PageRegion> vec(4096);
+  PmScanArg query{};
+  query.category_mask = kPageIsWritten;
+  query.category_anyof_mask = kPageIsPresent | kPageIsSwapped;
+  query.return_mask = kPageIsWritten;
   uint64_t bytes = 0;
   for (const Vma& v : vmas) {
     if (!format::vma_is_trackable(v)) continue;
-    for (uint64_t at = v.start; at < v.end;) {
-      PmScanArg a{};
-      a.size = sizeof a;
-      a.start = at;
-      a.end = v.end;
-      a.vec = reinterpret_cast<uint64_t>(vec.data());
-      a.vec_len = vec.size();
-      a.category_mask = kPageIsWritten;
-      a.category_anyof_mask = kPageIsPresent | kPageIsSwapped;
-      a.return_mask = kPageIsWritten;
-      long n = ioctl(pagemap.get(), kPagemapScan, &a);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0 || a.walk_end <= at) return 0;  // e.g. the area is gone: no estimate
-      for (long i = 0; i < n; ++i) bytes += vec[size_t(i)].end - vec[size_t(i)].start;
-      at = a.walk_end;
-    }
+    if (!x86::scan_pages(pagemap.get(), v.start, v.end, query, [&](const PageRegion& r) {
+          bytes += r.end - r.start;
+          return true;
+        }))
+      return 0;  // e.g. the area is gone: no estimate
   }
   return bytes;
 }

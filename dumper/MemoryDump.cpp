@@ -98,31 +98,18 @@ using x86::kPageIsSwapped;
 // The regions of [start, end) holding present or swapped pages, in order;
 // false when the kernel has no PAGEMAP_SCAN (the caller reads pagemap).
 bool scan_regions(int pagemap, uint64_t start, uint64_t end, std::vector<PageRange>& out) {
-  PageRegion vec[512];
-  for (uint64_t at = start; at < end;) {
-    PmScanArg a{};
-    a.size = sizeof a;
-    a.start = at;
-    a.end = end;
-    a.vec = reinterpret_cast<uint64_t>(vec);
-    a.vec_len = std::size(vec);
-    a.category_anyof_mask = kPageIsPresent | kPageIsSwapped;
-    a.return_mask = kPageIsPresent | kPageIsSwapped;
-    long n = ioctl(pagemap, kPagemapScan, &a);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return false;
-    // A call that stops inside a region reports it again from walk_end: keep each page once.
-    for (long i = 0; i < n; ++i) {
-      PageRange r{vec[i].start, vec[i].end};
-      if (!out.empty() && r.start < out.back().end) r.start = out.back().end;
-      if (r.start >= r.end) continue;
-      if (!out.empty() && out.back().end == r.start) out.back().end = r.end;
-      else out.push_back(r);
-    }
-    if (a.walk_end <= at) return false;
-    at = a.walk_end;
-  }
-  return true;
+  PmScanArg query{};
+  query.category_anyof_mask = kPageIsPresent | kPageIsSwapped;
+  query.return_mask = kPageIsPresent | kPageIsSwapped;
+  return x86::scan_pages(pagemap, start, end, query, [&](const PageRegion& region) {
+    // A region reported again from where a full vector stopped: each page once.
+    PageRange r{region.start, region.end};
+    if (!out.empty() && r.start < out.back().end) r.start = out.back().end;
+    if (r.start >= r.end) return true;
+    if (!out.empty() && out.back().end == r.start) out.back().end = r.end;
+    else out.push_back(r);
+    return true;
+  });
 }
 
 // [a, b) less the sorted, disjoint `holes`, as ranges passed to `emit`.

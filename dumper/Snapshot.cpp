@@ -87,29 +87,16 @@ void unprotect(int uffd, uint64_t addr, uint64_t len);
 // swapped) but not the protection bit: written since the area was
 // protected, or new. False when the scan or a protection failed.
 bool protect_unprotected(int pagemap, int uffd, uint64_t start, uint64_t end) {
-  PageRegion vec[512];
-  for (uint64_t at = start; at < end;) {
-    PmScanArg a{};
-    a.size = sizeof a;
-    a.start = at;
-    a.end = end;
-    a.vec = reinterpret_cast<uint64_t>(vec);
-    a.vec_len = std::size(vec);
-    a.category_mask = kPageIsWritten;
-    a.category_anyof_mask = kPageIsPresent | kPageIsSwapped;
-    a.return_mask = kPageIsWritten;
-    long n = ioctl(pagemap, kPagemapScan, &a);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 || a.walk_end <= at) return false;
-    for (long i = 0; i < n; ++i) {
-      uffdio_writeprotect wp{};
-      wp.range = {vec[i].start, vec[i].end - vec[i].start};
-      wp.mode = UFFDIO_WRITEPROTECT_MODE_WP;
-      if (ioctl(uffd, UFFDIO_WRITEPROTECT, &wp) != 0) return false;
-    }
-    at = a.walk_end;
-  }
-  return true;
+  PmScanArg query{};
+  query.category_mask = kPageIsWritten;
+  query.category_anyof_mask = kPageIsPresent | kPageIsSwapped;
+  query.return_mask = kPageIsWritten;
+  return x86::scan_pages(pagemap, start, end, query, [&](const PageRegion& region) {
+    uffdio_writeprotect wp{};
+    wp.range = {region.start, region.end - region.start};
+    wp.mode = UFFDIO_WRITEPROTECT_MODE_WP;
+    return ioctl(uffd, UFFDIO_WRITEPROTECT, &wp) == 0;
+  });
 }
 
 }  // namespace

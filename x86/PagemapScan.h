@@ -6,7 +6,9 @@
 
 #include <sys/ioctl.h>
 
+#include <cerrno>
 #include <cstdint>
+#include <iterator>
 
 namespace ckpt::x86 {
 
@@ -28,5 +30,31 @@ constexpr uint64_t kPageIsWritten = 1 << 1;  // PAGE_IS_WRITTEN (async write-pro
 constexpr uint64_t kPageIsPresent = 1 << 3;
 constexpr uint64_t kPageIsSwapped = 1 << 4;
 constexpr uint64_t kPageIsGuard = 1 << 8;  // PAGE_IS_GUARD, Linux 6.14+
+
+// Walks [start, end) of `pagemap` with the categories and flags of
+// `query` (its size, range and vector are filled in here) and calls
+// fn(region) for each region reported, in order; a region that a full
+// vector cut short is reported again from where the walk stopped. False
+// when the kernel has no PAGEMAP_SCAN, a call fails or does not advance
+// (the range changed), or fn returns false.
+template <class Fn>
+bool scan_pages(int pagemap, uint64_t start, uint64_t end, const PmScanArg& query, Fn fn) {
+  PageRegion vec[512];
+  for (uint64_t at = start; at < end;) {
+    PmScanArg a = query;
+    a.size = sizeof a;
+    a.start = at;
+    a.end = end;
+    a.vec = reinterpret_cast<uint64_t>(vec);
+    a.vec_len = std::size(vec);
+    long n = ioctl(pagemap, kPagemapScan, &a);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 || a.walk_end <= at) return false;
+    for (long i = 0; i < n; ++i)
+      if (!fn(vec[i])) return false;
+    at = a.walk_end;
+  }
+  return true;
+}
 
 }  // namespace ckpt::x86
