@@ -130,6 +130,20 @@ format::Compression parse_compression(const std::string& s) {
   throw UsageError("--compress takes none, zstd or zstd:LEVEL (LEVEL 1-19), not '" + s + "'");
 }
 
+// Parses `args` against `all` (options and hidden positionals, placed by
+// `pos`); a parse error is a UsageError.
+po::variables_map parse_all(const std::vector<std::string>& args, const po::options_description& all,
+                            const po::positional_options_description& pos) {
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(args).options(all).positional(pos).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw UsageError(e.what());
+  }
+  return vm;
+}
+
 // The subcommand's options (`visible`, with their descriptions) plus its
 // positional argument (hidden from --help; the synopsis names it).
 po::variables_map parse(const std::vector<std::string>& args, const po::options_description& visible,
@@ -139,13 +153,7 @@ po::variables_map parse(const std::vector<std::string>& args, const po::options_
   if (positional_value) all.add_options()(positional_name, po::value(const_cast<std::string*>(positional_value)));
   po::positional_options_description pos;
   if (positional_value) pos.add(positional_name, 1);
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(args).options(all).positional(pos).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    throw UsageError(e.what());
-  }
+  po::variables_map vm = parse_all(args, all, pos);
   if (positional_value && !vm.count(positional_name))
     throw UsageError(std::string("missing ") + positional_name);
   return vm;
@@ -227,13 +235,7 @@ int cmd_migrate(const std::vector<std::string>& args) {
   all.add(opts).add_options()("pid", po::value(&pid_text))("destination", po::value(&m.destination));
   po::positional_options_description pos;
   pos.add("pid", 1).add("destination", 1);
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(args).options(all).positional(pos).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    throw UsageError(e.what());
-  }
+  po::variables_map vm = parse_all(args, all, pos);
   if (!vm.count("destination")) throw UsageError("migrate takes PID and HOST:PORT");
   o.pid = parse_pid(pid_text);
   // Post-copy: compressing is in the freeze and shortens only the transfer, which it leaves out (docs/benchmarks.md, p).
