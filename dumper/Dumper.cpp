@@ -250,21 +250,35 @@ static bool fits_in_memory(uint64_t bytes, pid_t pid, std::vector<std::string>& 
   return false;
 }
 
-// Where calls can be injected into the stopped `image.process.pid`, from
-// its vdso and its executable mappings (as read_member finds it).
-static x86::InjectionSite injection_site(format::Image& image) {
+// For syscall injection into the stopped `image.process.pid`: code in the
+// vdso (always mapped and present) if it has it (the vdso's size and
+// checksum go into image.mm on the way)...
+static x86::InjectionSite vdso_site(format::Image& image) {
   x86::InjectionSite site;
   for (const auto& v : image.vmas) {
     if (v.kind != format::VmaKind::Vdso) continue;
     std::vector<uint8_t> bytes(v.size());
     read_remote(image.process.pid, -1, v.start, bytes.data(), bytes.size());
+    image.mm.vdso_size = v.size();
+    image.mm.vdso_hash = format::checksum(bytes.data(), bytes.size());
     site.syscall = x86::find_syscall_instruction(bytes.data(), bytes.size(), v.start);
     site.syscall_ret = x86::find_syscall_ret(bytes.data(), bytes.size(), v.start);
   }
+  return site;
+}
+
+// ...else the process's own (x86/RemoteSyscall.h), found with the resume
+// gadgets.
+static void complete_site(x86::InjectionSite& site, format::Image& image) {
   const uint64_t syscall_ret = find_resume_gadgets(image);
   if (!site.syscall) site.syscall = image.mm.syscall_gadget;
   if (!site.syscall_ret) site.syscall_ret = syscall_ret;
   site.sigreturn = image.mm.sigreturn_gadget;
+}
+
+static x86::InjectionSite injection_site(format::Image& image) {
+  x86::InjectionSite site = vdso_site(image);
+  complete_site(site, image);
   return site;
 }
 
@@ -327,21 +341,10 @@ MemberRecords read_member(const Tracee& tracee, pid_t root, const PtyEnds& pty_e
   image.files = read_files(pid, image.vmas, o.ignore_fds ? &r.warnings : nullptr, root, o.inherit_outside_sockets, &tcp,
                            &pty_ends, terminal, &image.terminal, &unix_sockets);
   image.tcp = tcp.records_for(image.files);
-  // For syscall injection: code in the vdso (always mapped and present) if
-  // it has it, else the process's own (x86/RemoteSyscall.h).
-  x86::InjectionSite site;
-  for (const auto& v : image.vmas) {
-    if (v.kind != format::VmaKind::Vdso) continue;
-    std::vector<uint8_t> bytes(v.size());
-    read_remote(pid, -1, v.start, bytes.data(), bytes.size());
-    image.mm.vdso_size = v.size();
-    image.mm.vdso_hash = format::checksum(bytes.data(), bytes.size());
-    site.syscall = x86::find_syscall_instruction(bytes.data(), bytes.size(), v.start);
-    site.syscall_ret = x86::find_syscall_ret(bytes.data(), bytes.size(), v.start);
-  }
+  x86::InjectionSite site = vdso_site(image);
   x86::fault_point("dump: memory map and files read");
 
-  const uint64_t syscall_ret = find_resume_gadgets(image);
+  complete_site(site, image);
 
   // State of an XSAVE component granted only on request (AMX tile data)
   // cannot be put back through sigreturn, which a restored process resumes by.
@@ -370,9 +373,6 @@ MemberRecords read_member(const Tracee& tracee, pid_t root, const PtyEnds& pty_e
     if (!t.comm.empty() && t.comm.back() == '\n') t.comm.pop_back();
     image.threads.push_back(std::move(t));
   }
-  if (!site.syscall) site.syscall = image.mm.syscall_gadget;
-  if (!site.syscall_ret) site.syscall_ret = syscall_ret;
-  site.sigreturn = image.mm.sigreturn_gadget;
   if (!site.syscall) throw DumpError("pid " + std::to_string(pid) + " has no system call instruction to inject through");
   x86::fault_point("dump: registers read");
   image.scheduling = read_scheduling(pid, tracee.tids());

@@ -32,8 +32,8 @@ struct HeldImage {
   int fd = -1;            // read-only; owned by the holder
   uint64_t checksum = 0;  // its trailer checksum (image_checksum)
   // Its page data was checked whole (verify_page_data) and `fd` cannot
-  // change (a sealed memfd): its readers skip the checksums of raw chunks
-  // (ImageReader::trust_page_data).
+  // change (a sealed memfd): its readers skip the chunks' checksums, which
+  // were checked at receipt (ImageReader::trust_page_data).
   bool page_data_checked = false;
 };
 using HeldImages = std::vector<HeldImage>;

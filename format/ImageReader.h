@@ -72,9 +72,10 @@ class ImageReader {
   void verify_page_data() const;
   // For a caller that has run verify_page_data() on a descriptor whose
   // bytes cannot change since (a sealed memfd: a migration's pre-copy
-  // round, restorer/ImageSource.h): raw chunks are then read without their
-  // checksum again, and a chain's raw pieces of them alone, not their whole
-  // stored chunk. Compressed chunks are decoded and checked as always.
+  // round, restorer/ImageSource.h): chunks are then read without their
+  // checksum again (raw or compressed: verify_chunks checked every one at
+  // receipt), and a chain's raw pieces of them alone, not their whole
+  // stored chunk.
   void trust_page_data() { page_data_trusted_ = true; }
   // Reads every chunk as staging would (its checksum, and its decompression
   // into exactly its declared size), keeping nothing: what `restore --check`

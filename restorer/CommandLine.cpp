@@ -146,6 +146,10 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
     throw UsageError("--token-file goes with --listen");
   }
   if (cl.learn && !cl.lazy) throw UsageError("--learn records what a --lazy restore serves: it needs --lazy");
+  // The working set lives beside the image file (IMAGE.ws): a stream or a
+  // connection has no such place.
+  if (cl.learn && (!cl.listen.empty() || cl.image == "-"))
+    throw UsageError("--learn keeps the working set beside the image file: not with --listen or - (a stream)");
   if (cl.pid_ns && cl.new_pids)
     throw UsageError("--pid-ns gives every process its saved pid: --new-pids is for restores without it");
   return cl;

@@ -209,7 +209,9 @@ int main(int argc, char** argv) {
     }
     if (verbose && predecoder)
       std::fprintf(stderr, "restore: %zu compressed chunks were decompressed before staging began\n", predecoder->taken());
-    if (lazy_pages && !cl.learn) restorer::bring_in_working_set(reader, plan, image_path, verbose);
+    // A working set is kept beside an image file only (IMAGE.ws; CommandLine.cpp).
+    const bool from_file = cl.listen.empty() && cl.image != "-";
+    if (lazy_pages && !cl.learn && from_file) restorer::bring_in_working_set(reader, plan, image_path, verbose);
     restorer::check_launch(image, fit, plan);
     if (lazy_pages) restorer::confirm_page_server(*lazy_pages);
     // Single-threaded from here (the stager's threads and the lazy

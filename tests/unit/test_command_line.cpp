@@ -124,4 +124,7 @@ TEST_CASE("command line: --learn") {
   CHECK_FALSE(parse({"--lazy", "a"}).learn);
   CHECK(refusal({"--learn", "a"}) == "--learn records what a --lazy restore serves: it needs --lazy");
   CHECK(refusal({"--lazy", "--learn=1", "a"}) == "option '--learn' does not take any arguments");
+  CHECK(refusal({"--lazy", "--learn", "-"}) == "--learn keeps the working set beside the image file: not with --listen or - (a stream)");
+  CHECK(refusal({"--lazy", "--learn", "--listen", "7000"}) ==
+        "--learn keeps the working set beside the image file: not with --listen or - (a stream)");
 }
