@@ -106,9 +106,9 @@ void write_word(pid_t pid, uint64_t addr, uint64_t value) {
 // MEMBARRIER_CMD_GET_REGISTRATIONS (Linux 6.3) names the REGISTER_*
 // commands the process's mm went through. Where the kernel cannot say, it
 // is refused unless this kernel offers no registration at all.
-uint32_t membarrier_registrations(pid_t pid, x86::RemoteSyscall& rs) {
-  constexpr long kGetRegistrations = 1 << 9;
-  long r = rs.call(SYS_membarrier, kGetRegistrations, 0, 0);
+constexpr long kMembarrierGetRegistrations = 1 << 9;
+
+uint32_t membarrier_registrations(pid_t pid, long r) {
   if (r >= 0) {
     if (uint32_t(r) & ~format::kMembarrierRegistrations)
       fail(pid, "has membarrier registrations this ckpt does not know (" + std::to_string(r) + ")");
@@ -123,7 +123,6 @@ uint32_t membarrier_registrations(pid_t pid, x86::RemoteSyscall& rs) {
 
 static void inject_getters(pid_t pid, const x86::InjectionSite& site, format::TaskState* t, format::ThreadState& th,
                            uint32_t* subreaper, uint32_t* securebits, uint64_t* timer_slack);
-static void inject_process_getters(pid_t pid, x86::RemoteSyscall& rs, uint64_t buf, format::TaskState& t);
 
 void read_task_state(const Tracee& tracee, const x86::InjectionSite& site, format::Image& image, uint32_t* subreaper) {
   const pid_t pid = tracee.pid();
@@ -200,71 +199,149 @@ void read_task_state(const Tracee& tracee, const x86::InjectionSite& site, forma
       fail(pid, "the C library's cached thread id is not at the same place in every thread");
 }
 
+// The getters' calls, gathered so that they run as one injected batch:
+// each output gets its own slice of the scratch buffer, read back in one
+// go once every call has run.
+class Getters {
+ public:
+  Getters(pid_t pid, x86::RemoteSyscall& rs) : pid_(pid), rs_(rs), buf_(rs.scratch()) {}
+  // A slice of the scratch buffer for one call's output.
+  uint64_t out(size_t size) {
+    const uint64_t at = buf_ + used_;
+    used_ += (size + 15) & ~size_t(15);
+    if (used_ > x86::RemoteSyscall::kScratchSize) throw std::logic_error("injected getters outgrow the scratch buffer");
+    return at;
+  }
+  // Queues a call; `what` names it in a failure ("its securebits").
+  size_t add(const char* what, long nr, long a = 0, long b = 0, long c = 0, long d = 0) {
+    calls_.push_back({nr, {a, b, c, d, 0, 0}});
+    what_.push_back(what);
+    return calls_.size() - 1;
+  }
+  void run() {
+    results_ = rs_.call_batch(calls_);
+    bytes_.resize(used_);
+    if (used_) rs_.read(buf_, bytes_.data(), used_);
+  }
+  long raw(size_t call) const { return results_.at(call); }
+  long result(size_t call) const { return checked(pid_, results_.at(call), what_.at(call)); }
+  // Copies `size` bytes of the output at `addr` (from out()).
+  void copy(uint64_t addr, void* to, size_t size) const { std::memcpy(to, bytes_.data() + (addr - buf_), size); }
+
+ private:
+  pid_t pid_;
+  x86::RemoteSyscall& rs_;
+  uint64_t buf_;
+  size_t used_ = 0;
+  std::vector<x86::RemoteSyscall::Call> calls_;
+  std::vector<const char*> what_;
+  std::vector<long> results_;
+  std::vector<uint8_t> bytes_;
+};
+
 static void inject_getters(pid_t pid, const x86::InjectionSite& site, format::TaskState* t, format::ThreadState& th,
                            uint32_t* subreaper, uint32_t* securebits, uint64_t* timer_slack) {
   x86::RemoteSyscall rs(th.tid, site);
-  const uint64_t buf = rs.scratch();
-  *securebits = uint32_t(checked(pid, rs.call(SYS_prctl, PR_GET_SECUREBITS), "its securebits"));
-  *timer_slack = uint64_t(checked(pid, rs.call(SYS_prctl, PR_GET_TIMERSLACK), "its timer slack"));
-  if (t) inject_process_getters(pid, rs, buf, *t);
+  Getters g(pid, rs);
+  const size_t bits = g.add("its securebits", SYS_prctl, PR_GET_SECUREBITS);
+  const size_t slack = g.add("its timer slack", SYS_prctl, PR_GET_TIMERSLACK);
+  const uint64_t reaper_at = subreaper ? g.out(4) : 0;
+  const size_t reaper = subreaper ? g.add("the child-subreaper flag", SYS_prctl, PR_GET_CHILD_SUBREAPER, long(reaper_at)) : 0;
+  const uint64_t ss_at = g.out(sizeof(stack_t));
+  const size_t ss = g.add("the alternate signal stack", SYS_sigaltstack, 0, long(ss_at));
+  const uint64_t tid_at = g.out(8);
+  const size_t tid_address = g.add("the clear-child-tid address", SYS_prctl, PR_GET_TID_ADDRESS, long(tid_at));
+
+  // Per process, once (the leader's injection): signal actions, interval
+  // timers, flags and clocks.
+  std::vector<std::pair<size_t, uint64_t>> actions, itimers;
+  size_t pdeath = 0, perm = 0, dumpable = 0, thp = 0, membarrier = 0, mono = 0, boot = 0;
+  uint64_t pdeath_at = 0, perm_at = 0, mono_at = 0, boot_at = 0;
+  if (t) {
+    for (unsigned sig = 1; sig <= format::kSignalCount; ++sig) {
+      const uint64_t at = g.out(sizeof(format::SigAction));
+      actions.emplace_back(g.add("a signal handler", SYS_rt_sigaction, sig, 0, long(at), 8), at);
+    }
+    for (int which = 0; which < 3; ++which) {
+      const uint64_t at = g.out(sizeof(itimerval));
+      itimers.emplace_back(g.add("an interval timer", SYS_getitimer, which, long(at)), at);
+    }
+    pdeath_at = g.out(4);
+    pdeath = g.add("the parent-death signal", SYS_prctl, PR_GET_PDEATHSIG, long(pdeath_at));
+    perm_at = g.out(8);
+    perm = g.add("the XSAVE feature permission", SYS_arch_prctl, ARCH_GET_XCOMP_PERM, long(perm_at));
+    dumpable = g.add("the dumpable flag", SYS_prctl, PR_GET_DUMPABLE);
+    thp = g.add("the THP-disable flag", SYS_prctl, PR_GET_THP_DISABLE);
+    membarrier = g.add("the membarrier registrations", SYS_membarrier, kMembarrierGetRegistrations, 0, 0);
+    // The clocks as the process sees them (it may live in a time namespace).
+    mono_at = g.out(sizeof(timespec));
+    mono = g.add("CLOCK_MONOTONIC", SYS_clock_gettime, CLOCK_MONOTONIC, long(mono_at));
+    boot_at = g.out(sizeof(timespec));
+    boot = g.add("CLOCK_BOOTTIME", SYS_clock_gettime, CLOCK_BOOTTIME, long(boot_at));
+  }
+  g.run();
+
+  *securebits = uint32_t(g.result(bits));
+  *timer_slack = uint64_t(g.result(slack));
   if (subreaper) {
+    g.result(reaper);
     int on = 0;
-    checked(pid, rs.call(SYS_prctl, PR_GET_CHILD_SUBREAPER, long(buf)), "the child-subreaper flag");
-    rs.read(buf, &on, 4);
+    g.copy(reaper_at, &on, 4);
     *subreaper = on ? 1 : 0;
   }
-  checked(pid, rs.call(SYS_sigaltstack, 0, long(buf)), "the alternate signal stack");
-  stack_t ss;
-  rs.read(buf, &ss, sizeof ss);
-  th.altstack_sp = reinterpret_cast<uint64_t>(ss.ss_sp);
-  th.altstack_size = ss.ss_size;
-  th.altstack_flags = ss.ss_flags;
-  checked(pid, rs.call(SYS_prctl, PR_GET_TID_ADDRESS, long(buf)), "the clear-child-tid address");
-  rs.read(buf, &th.clear_child_tid, 8);
+  g.result(ss);
+  stack_t stack;
+  g.copy(ss_at, &stack, sizeof stack);
+  th.altstack_sp = reinterpret_cast<uint64_t>(stack.ss_sp);
+  th.altstack_size = stack.ss_size;
+  th.altstack_flags = stack.ss_flags;
+  g.result(tid_address);
+  g.copy(tid_at, &th.clear_child_tid, 8);
+  if (t) {
+    for (size_t i = 0; i < actions.size(); ++i) {
+      g.result(actions[i].first);
+      g.copy(actions[i].second, &t->sigactions[i], sizeof(format::SigAction));
+    }
+    for (size_t i = 0; i < itimers.size(); ++i) {
+      g.result(itimers[i].first);
+      itimerval v;
+      g.copy(itimers[i].second, &v, sizeof v);
+      t->itimers[i] = {v.it_interval.tv_sec, v.it_interval.tv_usec, v.it_value.tv_sec, v.it_value.tv_usec};
+    }
+    g.result(pdeath);
+    g.copy(pdeath_at, &t->pdeath_signal, 4);
+    // The XSAVE features granted on request (AMX tile data) are a
+    // per-process permission the restored process must hold again.
+    // EINVAL: a kernel older than 5.16, where there are none.
+    if (g.raw(perm) != -EINVAL) {
+      g.result(perm);
+      g.copy(perm_at, &t->xcomp_perm, 8);
+    }
+    t->dumpable = int32_t(g.result(dumpable));
+    t->thp_disable = uint32_t(g.result(thp));
+    t->membarrier = membarrier_registrations(pid, g.raw(membarrier));
+    timespec ts;
+    g.result(mono);
+    g.copy(mono_at, &ts, sizeof ts);
+    t->monotonic_ns = int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+    g.result(boot);
+    g.copy(boot_at, &ts, sizeof ts);
+    t->boottime_ns = int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+    // Calls that need the whole buffer or depend on what /proc says, after
+    // the batch (they reuse the buffer from its start).
+    const uint64_t buf = rs.scratch();
+    // modify_ldt returns an int: only the low 32 bits of rax are meaningful.
+    int ldt_bytes =
+        int(checked(pid, int(rs.call(SYS_modify_ldt, 0, long(buf), LDT_ENTRIES * LDT_ENTRY_SIZE)), "the LDT"));
+    if (ldt_bytes > 0) {
+      std::vector<uint64_t> ldt(size_t(ldt_bytes) / 8);
+      rs.read(buf, ldt.data(), ldt.size() * 8);
+      while (!ldt.empty() && ldt.back() == 0) ldt.pop_back();
+      t->ldt = std::move(ldt);
+    }
+    t->timers = read_posix_timers(pid, rs, buf);
+  }
   th.cached_tid_address = find_cached_tid(rs, th.tid, th.gpr[format::FS_BASE]);
-}
-
-static void inject_process_getters(pid_t pid, x86::RemoteSyscall& rs, uint64_t buf, format::TaskState& t) {
-  for (unsigned sig = 1; sig <= format::kSignalCount; ++sig) {
-    checked(pid, rs.call(SYS_rt_sigaction, sig, 0, long(buf), 8), "a signal handler");
-    rs.read(buf, &t.sigactions[sig - 1], sizeof(format::SigAction));
-  }
-  for (int which = 0; which < 3; ++which) {
-    checked(pid, rs.call(SYS_getitimer, which, long(buf)), "an interval timer");
-    itimerval v;
-    rs.read(buf, &v, sizeof v);
-    t.itimers[size_t(which)] = {v.it_interval.tv_sec, v.it_interval.tv_usec, v.it_value.tv_sec, v.it_value.tv_usec};
-  }
-  // modify_ldt returns an int: only the low 32 bits of rax are meaningful.
-  int ldt_bytes = int(checked(pid, int(rs.call(SYS_modify_ldt, 0, long(buf), LDT_ENTRIES * LDT_ENTRY_SIZE)), "the LDT"));
-  if (ldt_bytes > 0) {
-    std::vector<uint64_t> ldt(size_t(ldt_bytes) / 8);
-    rs.read(buf, ldt.data(), ldt.size() * 8);
-    while (!ldt.empty() && ldt.back() == 0) ldt.pop_back();
-    t.ldt = std::move(ldt);
-  }
-  checked(pid, rs.call(SYS_prctl, PR_GET_PDEATHSIG, long(buf)), "the parent-death signal");
-  rs.read(buf, &t.pdeath_signal, 4);
-  // The XSAVE features granted on request (AMX tile data) are a per-process
-  // permission the restored process must hold again. EINVAL: a kernel older
-  // than 5.16, where there are none.
-  long perm = rs.call(SYS_arch_prctl, ARCH_GET_XCOMP_PERM, long(buf));
-  if (perm != -EINVAL) {
-    checked(pid, perm, "the XSAVE feature permission");
-    rs.read(buf, &t.xcomp_perm, 8);
-  }
-  t.dumpable = int32_t(checked(pid, rs.call(SYS_prctl, PR_GET_DUMPABLE), "the dumpable flag"));
-  t.thp_disable = uint32_t(checked(pid, rs.call(SYS_prctl, PR_GET_THP_DISABLE), "the THP-disable flag"));
-  t.timers = read_posix_timers(pid, rs, buf);
-  t.membarrier = membarrier_registrations(pid, rs);
-  // The clocks as the process sees them (it may live in a time namespace).
-  timespec ts;
-  checked(pid, rs.call(SYS_clock_gettime, CLOCK_MONOTONIC, long(buf)), "CLOCK_MONOTONIC");
-  rs.read(buf, &ts, sizeof ts);
-  t.monotonic_ns = int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-  checked(pid, rs.call(SYS_clock_gettime, CLOCK_BOOTTIME, long(buf)), "CLOCK_BOOTTIME");
-  rs.read(buf, &ts, sizeof ts);
-  t.boottime_ns = int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
 }
 
 }  // namespace ckpt::dumper

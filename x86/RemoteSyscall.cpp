@@ -16,6 +16,7 @@
 
 #include <elf.h>
 #include <signal.h>
+#include <poll.h>
 #include <sys/mman.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
@@ -23,7 +24,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <sched.h>
+#include <sys/stat.h>
+
 #include <algorithm>
+#include <chrono>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -31,6 +36,7 @@
 
 #include "x86/Cpu.h"
 #include "x86/FaultPoint.h"
+#include "x86/InjectedBatch.h"
 #include "x86/ProcMaps.h"
 #include "x86/ResumeGadgets.h"
 #include "x86/SigFrame.h"
@@ -231,10 +237,23 @@ long RemoteSyscall::call(long nr, long a, long b, long c, long d, long e, long f
   UserRegs r = saved_;
   r.rip = insn_;
   if (frame_addr_) r.rsp = frame_addr_;  // `ret` pops the sigreturn sequence's address from here
-  r.rax = uint64_t(nr);
-  r.orig_rax = uint64_t(-1);  // not in a system call: no restart handling on the way out
+  if (batch_area_) {
+    // While the batch area exists, `ret` takes the batch code's tail
+    // instead: it unmaps the area before it enters the frame.
+    r.rsp = batch_area_ + batch::kHeaderAt + batch::kHeaderTail;
+    r.r13 = batch_area_ + batch::kHeaderAt, r.r14 = site_.syscall_ret, r.r15 = batch_area_, r.rbp = batch::kAreaSize;
+  }
   r.rdi = uint64_t(a), r.rsi = uint64_t(b), r.rdx = uint64_t(c);
   r.r10 = uint64_t(d), r.r8 = uint64_t(e), r.r9 = uint64_t(f);
+  return run_call(r, nr);
+}
+
+// Runs one call from the registers `r` (rip at the `syscall`), through its
+// entry and exit stops.
+long RemoteSyscall::run_call(UserRegs r, long nr) {
+  last_result_ = kNoResult;
+  r.rax = uint64_t(nr);
+  r.orig_rax = uint64_t(-1);  // not in a system call: no restart handling on the way out
   fault_point("inject: before setting the registers");
   dirty_ = true;
   if (ptrace(PTRACE_SETREGS, tid_, nullptr, &r) != 0)
@@ -254,13 +273,237 @@ long RemoteSyscall::call(long nr, long a, long b, long c, long d, long e, long f
   UserRegs out;
   if (ptrace(PTRACE_GETREGS, tid_, nullptr, &out) != 0)
     throw ptrace_error(tid_, "read the registers of");
-  if (out.rip != insn_ + 2 || out.orig_rax != uint64_t(nr))
+  if (out.rip != r.rip + 2 || out.orig_rax != uint64_t(nr))
     throw RemoteSyscallError(who(tid_) + " did not execute the injected system call");
   resume_and_wait(Stop::SyscallExit);
-  fault_point("inject: at the system call's exit");
   if (ptrace(PTRACE_GETREGS, tid_, nullptr, &out) != 0)
     throw ptrace_error(tid_, "read the registers of");
-  return long(out.rax);
+  // Kept for a caller whose call made something to undo (a mapping)
+  // should a later step fail.
+  last_result_ = long(out.rax);
+  fault_point("inject: at the system call's exit");
+  return last_result_;
+}
+
+// A hole of `size` bytes in the thread's address space, 1 MiB clear of
+// its neighbours and never in the gap a stack grows into; 0 if none.
+static uint64_t find_hole(pid_t tid, size_t size) {
+  constexpr uint64_t kMargin = 1 << 20, kUserTop = 0x7ffffffff000;
+  std::vector<MapsEntry> maps;
+  try {
+    maps = parse_maps(read_proc_file("/proc/" + std::to_string(tid) + "/maps"));
+  } catch (const std::exception&) {
+    return 0;
+  }
+  uint64_t best = 0;
+  for (size_t i = 0; i + 1 < maps.size(); ++i) {
+    if (maps[i + 1].path == "[stack]") continue;
+    const uint64_t low = maps[i].end, high = std::min(maps[i + 1].start, kUserTop);
+    if (high > low && high - low >= size + 2 * kMargin) best = std::max(best, (high - kMargin - size) & ~uint64_t(4095));
+  }
+  return best;
+}
+
+// Whether ckpt and the thread see the same pid namespace: only then does
+// ckpt's pid name ckpt in a pidfd_open the thread makes.
+static bool same_pid_namespace(pid_t tid) {
+  struct stat self, other;
+  return stat("/proc/self/ns/pid", &self) == 0 &&
+         stat(("/proc/" + std::to_string(tid) + "/ns/pid").c_str(), &other) == 0 && self.st_dev == other.st_dev &&
+         self.st_ino == other.st_ino;
+}
+
+// How long the batch code waits for the tracer once it is done: with a
+// pidfd of the dumper it also wakes the moment the dumper is gone, so the
+// timeout only bounds a dumper held up that long; without one, it is how
+// long a dumper's death leaves the thread waiting.
+static constexpr int64_t kWaitWithPidfd = 60, kWaitWithout = 2;
+// How long the tracer waits for the calls themselves.
+static constexpr auto kBatchDeadline = std::chrono::seconds(10);
+
+// Maps the batch area (read, write, execute: the code and its table) at a
+// hole, by a call whose way back unmaps it again (a register-only frame
+// below the scratch buffer's start: rt_sigreturn into `munmap` from the
+// `syscall; ret` site, whose `ret` enters the safety frame), so that the
+// dumper's death right after it leaves nothing behind. False where the
+// tracee refuses (an executable area denied by memory-deny-write-execute
+// or a security module, no hole): the calls then go one by one.
+bool RemoteSyscall::prepare_batch() {
+  if (batch_area_) return true;
+  scratch();
+  if (batch_refused_ || !frame_addr_ || !scratch_on_stack_) return false;
+  batch_refused_ = true;
+  const uint64_t hole = find_hole(tid_, batch::kAreaSize);
+  if (!hole) return false;
+  UserRegs undo = saved_;
+  undo.rip = site_.syscall_ret, undo.rsp = frame_addr_;
+  undo.rax = SYS_munmap, undo.rdi = hole, undo.rsi = batch::kAreaSize;
+  std::vector<uint8_t> frame(sizeof(RtSigframe));
+  KernelStack keep_altstack{0, 3, 0, 0};  // invalid flags: sigreturn leaves the alternate stack alone
+  build_register_frame(frame.data(), undo, ~uint64_t(0), site_.sigreturn, keep_altstack);
+  if (!write_remote(tid_, scratch_, frame.data(), frame.size()))
+    throw ptrace_error(tid_, "write the memory of");
+  UserRegs r = saved_;
+  r.rip = insn_, r.rsp = scratch_;
+  r.rdi = hole, r.rsi = batch::kAreaSize, r.rdx = PROT_READ | PROT_WRITE | PROT_EXEC;
+  r.r10 = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, r.r8 = uint64_t(-1), r.r9 = 0;
+  // The code goes in at once, also when a later step fails: the clean-up
+  // runs its tail.
+  auto install = [&] {
+    const batch::Header header{0, -1, POLLIN, 0, 0, 0, frame_addr_, hole + batch::tail_offset(),
+                               same_pid_namespace(tid_) ? int32_t(getpid()) : 0, 0};
+    if (!write_remote(tid_, hole, batch::code(), batch::code_size()) ||
+        !write_remote(tid_, hole + batch::kHeaderAt, &header, sizeof header))
+      throw ptrace_error(tid_, "write the memory of");
+    batch_area_ = hole;
+  };
+  try {
+    run_call(r, SYS_mmap);
+  } catch (const RemoteSyscallError&) {
+    if (last_result_ == long(hole)) install();
+    throw;
+  }
+  if (last_result_ != long(hole)) return false;  // refused (or elsewhere, which MAP_FIXED_NOREPLACE never does)
+  install();
+  batch_refused_ = false;
+  return true;
+}
+
+std::vector<long> RemoteSyscall::call_batch(const std::vector<Call>& calls) {
+  if (!insn_) begin();
+  std::vector<long> results;
+  results.reserve(calls.size());
+  if (calls.size() >= kBatchMin && prepare_batch()) {
+    for (size_t at = 0; at < calls.size(); at += batch::kCapacity)
+      run_batch(calls.data() + at, std::min(batch::kCapacity, calls.size() - at), results);
+    return results;
+  }
+  for (const Call& c : calls)
+    results.push_back(call(c.nr, c.args[0], c.args[1], c.args[2], c.args[3], c.args[4], c.args[5]));
+  return results;
+}
+
+// Waits for the interrupt stop a PTRACE_INTERRUPT asked for. A stop for a
+// signal that cannot be blocked (SIGSTOP) is kept aside and suppressed, as
+// in resume_and_wait.
+void RemoteSyscall::wait_interrupt_stop() {
+  for (;;) {
+    int status;
+    pid_t w = waitpid(tid_, &status, __WALL);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0 || WIFEXITED(status) || WIFSIGNALED(status))
+      throw RemoteSyscallError(who(tid_) + " exited during injected system calls");
+    if (!WIFSTOPPED(status)) continue;
+    if ((status >> 16) == PTRACE_EVENT_STOP && WSTOPSIG(status) == SIGTRAP) break;
+    if ((status >> 16) == 0 && WSTOPSIG(status) != kSyscallStop) {
+      siginfo_t info;
+      if (ptrace(PTRACE_GETSIGINFO, tid_, nullptr, &info) == 0) intercepted_.push_back(info);
+    }
+    if (ptrace(PTRACE_CONT, tid_, nullptr, nullptr) != 0) throw ptrace_error(tid_, "resume");
+  }
+  at_ = Stop::Interrupt;
+}
+
+// Takes a thread running the batch code into an interrupt stop; false if
+// it had already left the code by itself (ckpt was held up past the code's
+// wait): it has then unmapped the area, closed the pidfd and returned
+// through the safety frame, so it runs on as its own (forget_thread).
+bool RemoteSyscall::stop_batch() {
+  if (ptrace(PTRACE_INTERRUPT, tid_, nullptr, nullptr) != 0) throw ptrace_error(tid_, "interrupt");
+  wait_interrupt_stop();
+  UserRegs out;
+  if (ptrace(PTRACE_GETREGS, tid_, nullptr, &out) != 0)
+    throw ptrace_error(tid_, "read the registers of");
+  if (out.rip >= batch_area_ && out.rip < batch_area_ + batch::kHeaderAt) return true;
+  forget_thread();
+  return false;
+}
+
+// The thread's registers, mask and stack are its own again and no longer
+// ours to put back; what the batch code did not undo itself is left.
+void RemoteSyscall::forget_thread() noexcept {
+  dirty_ = false;
+  frame_addr_ = 0;
+  covered_.clear();
+  batch_area_ = 0;
+  scratch_ = 0;  // a mapped one is left to the process: its address may be in use again by now
+}
+
+void RemoteSyscall::run_batch(const Call* calls, size_t n, std::vector<long>& results) {
+  std::vector<batch::Entry> table(n);
+  for (size_t i = 0; i < n; ++i) {
+    table[i].nr = calls[i].nr;
+    for (int a = 0; a < 6; ++a) table[i].args[a] = calls[i].args[a];
+    table[i].result = batch::kNotRun;
+  }
+  const uint64_t header_at = batch_area_ + batch::kHeaderAt, table_at = batch_area_ + batch::kTableAt;
+  // done = 0 and the wait (which ppoll counts down); the pidfd stays.
+  const int64_t wait_sec = same_pid_namespace(tid_) ? kWaitWithPidfd : kWaitWithout;
+  const uint64_t not_done = 0;
+  const int64_t wait[2] = {wait_sec, 0};
+  if (!write_remote(tid_, table_at, table.data(), n * sizeof(batch::Entry)) ||
+      !write_remote(tid_, header_at, &not_done, 8) || !write_remote(tid_, header_at + 16, wait, sizeof wait))
+    throw ptrace_error(tid_, "write the injected calls into");
+  UserRegs r = saved_;
+  r.rip = batch_area_;
+  r.rsp = frame_addr_;
+  r.orig_rax = uint64_t(-1);
+  r.rax = 0;
+  r.rbx = table_at, r.r12 = n, r.r13 = header_at;
+  r.r14 = site_.syscall_ret, r.r15 = batch_area_, r.rbp = batch::kAreaSize;
+  fault_point("inject: before setting the registers");
+  dirty_ = true;
+  if (ptrace(PTRACE_SETREGS, tid_, nullptr, &r) != 0)
+    throw ptrace_error(tid_, "set the registers of");
+  if (at_ == Stop::Interrupt) {
+    uint64_t all = ~uint64_t(0);
+    if (ptrace(PTRACE_SETSIGMASK, tid_, reinterpret_cast<void*>(sizeof all), &all) != 0)
+      throw ptrace_error(tid_, "block the signals of");
+  }
+  fault_point("inject: batch set up");
+  if (ptrace(PTRACE_CONT, tid_, nullptr, nullptr) != 0) throw ptrace_error(tid_, "resume");
+  at_ = Stop::Running;
+  // The thread runs the calls on its own; it is watched for the done word
+  // and for stops (an unblockable SIGSTOP, its death).
+  const auto deadline = std::chrono::steady_clock::now() + kBatchDeadline;
+  bool done = false;
+  for (;;) {
+    uint64_t word = 0;
+    if (read_remote(tid_, header_at, &word, 8) && word == 1) {
+      done = true;
+      break;
+    }
+    int status;
+    pid_t w = waitpid(tid_, &status, __WALL | WNOHANG);
+    if (w == tid_) {
+      if (WIFEXITED(status) || WIFSIGNALED(status))
+        throw RemoteSyscallError(who(tid_) + " exited during injected system calls");
+      if (WIFSTOPPED(status)) {
+        if ((status >> 16) == 0 && WSTOPSIG(status) != kSyscallStop) {
+          siginfo_t info;
+          if (ptrace(PTRACE_GETSIGINFO, tid_, nullptr, &info) == 0) intercepted_.push_back(info);
+        }
+        if (ptrace(PTRACE_CONT, tid_, nullptr, nullptr) != 0) throw ptrace_error(tid_, "resume");
+      }
+    } else if (w < 0 && errno != EINTR) {
+      throw RemoteSyscallError(who(tid_) + " exited during injected system calls");
+    }
+    if (std::chrono::steady_clock::now() > deadline) break;
+    sched_yield();
+  }
+  fault_point("inject: batch done");
+  if (!stop_batch())
+    throw RemoteSyscallError(who(tid_) + " ran on by itself during injected system calls: ckpt was held up for over " +
+                             std::to_string(wait_sec) + " s");
+  if (!done)
+    throw RemoteSyscallError(who(tid_) + " did not finish its injected system calls within " +
+                             std::to_string(std::chrono::seconds(kBatchDeadline).count()) + " s");
+  if (!read_remote(tid_, table_at, table.data(), n * sizeof(batch::Entry)))
+    throw ptrace_error(tid_, "read the memory of");
+  for (const batch::Entry& e : table) {
+    if (e.result == batch::kNotRun) throw RemoteSyscallError(who(tid_) + " did not run an injected system call");
+    results.push_back(long(e.result));
+  }
 }
 
 uint64_t RemoteSyscall::scratch() {
@@ -280,26 +523,74 @@ void RemoteSyscall::read(uint64_t addr, void* out, size_t len) const {
 
 RemoteSyscall::~RemoteSyscall() { finish(); }
 
+// Unmaps the batch area the way a dying dumper would leave it to: the
+// thread runs the code's tail (close the pidfd, munmap), watched through
+// its syscall-stops up to the munmap's exit, from where the thread is
+// taken back as after any call (or, should we vanish, goes on through
+// `ret` into the safety frame).
+void RemoteSyscall::run_tail() {
+  const uint64_t header_at = batch_area_ + batch::kHeaderAt;
+  int32_t pidfd = -1;
+  if (!read_remote(tid_, header_at + batch::kHeaderPidfd, &pidfd, 4)) throw ptrace_error(tid_, "read the memory of");
+  UserRegs r = saved_;
+  r.rip = batch_area_ + batch::tail_offset();
+  r.orig_rax = uint64_t(-1);
+  r.r13 = header_at, r.r14 = site_.syscall_ret, r.r15 = batch_area_, r.rbp = batch::kAreaSize;
+  if (ptrace(PTRACE_SETREGS, tid_, nullptr, &r) != 0) throw ptrace_error(tid_, "set the registers of");
+  if (at_ == Stop::Interrupt) {
+    uint64_t all = ~uint64_t(0);
+    if (ptrace(PTRACE_SETSIGMASK, tid_, reinterpret_cast<void*>(sizeof all), &all) != 0)
+      throw ptrace_error(tid_, "block the signals of");
+  }
+  fault_point("restore: batch tail set up", false);
+  auto step = [&](long nr) {
+    resume_and_wait(Stop::SyscallEnter);
+    UserRegs out;
+    if (ptrace(PTRACE_GETREGS, tid_, nullptr, &out) != 0) throw ptrace_error(tid_, "read the registers of");
+    if (out.orig_rax != uint64_t(nr)) throw RemoteSyscallError(who(tid_) + " strayed from the batch code's tail");
+    resume_and_wait(Stop::SyscallExit);
+  };
+  if (pidfd >= 0) step(SYS_close);
+  step(SYS_munmap);
+  batch_area_ = 0;
+  fault_point("restore: batch area unmapped", false);
+}
+
 void RemoteSyscall::finish() noexcept {
+  if (at_ == Stop::Running) {  // a failure while the batch code ran
+    try {
+      if (!stop_batch()) return;
+    } catch (const std::exception&) {
+      return;  // the thread is gone
+    }
+  }
+  // Stopped at a call's entry (a failure in between): the call is
+  // cancelled (orig_rax -1) and the thread taken to its exit stop.
+  if (dirty_ && at_ == Stop::SyscallEnter) {
+    UserRegs r;
+    try {
+      if (ptrace(PTRACE_GETREGS, tid_, nullptr, &r) == 0) {
+        r.orig_rax = uint64_t(-1);
+        if (ptrace(PTRACE_SETREGS, tid_, nullptr, &r) == 0) resume_and_wait(Stop::SyscallExit);
+      }
+    } catch (const std::exception&) {
+      return;  // the thread is gone
+    }
+  }
+  if (batch_area_) {
+    try {
+      run_tail();
+    } catch (const std::exception&) {
+      // Left where it is: let go, the thread runs the tail by itself.
+      return;
+    }
+  }
   try {
     if (scratch_ && !scratch_on_stack_) call(SYS_munmap, long(scratch_), kScratchSize);
     fault_point("restore: scratch unmapped");
   } catch (const std::exception&) {
   }
   if (dirty_) {
-    // Stopped at a call's entry (a failure in between): the call is
-    // cancelled (orig_rax -1) and the thread taken to its exit stop.
-    if (at_ == Stop::SyscallEnter) {
-      UserRegs r;
-      try {
-        if (ptrace(PTRACE_GETREGS, tid_, nullptr, &r) == 0) {
-          r.orig_rax = uint64_t(-1);
-          if (ptrace(PTRACE_SETREGS, tid_, nullptr, &r) == 0) resume_and_wait(Stop::SyscallExit);
-        }
-      } catch (const std::exception&) {
-        return;  // the thread is gone
-      }
-    }
     // Order matters should we vanish in between: while the registers are
     // the call's, the frame takes the thread back; once they are its own
     // (and the interrupt queued, which makes the way out run the kernel's

@@ -22,12 +22,11 @@ std::string xsave_area_problem(const uint8_t* xsave, size_t size, uint64_t xfeat
   return "";
 }
 
-uint64_t build_sigframe(uint8_t* out, uint64_t frame_addr, const UserRegs& r, uint64_t sigmask, const uint8_t* xsave,
-                        size_t xsave_size, uint64_t xfeatures, uint64_t pretcode, const KernelStack* altstack) {
-  std::memset(out, 0, sigframe_size(xsave_size));
+// The frame's registers, mask and alternate stack; fpstate left 0.
+static RtSigframe register_frame(const UserRegs& r, uint64_t sigmask, uint64_t pretcode, const KernelStack* altstack) {
   RtSigframe f{};
   f.pretcode = pretcode;
-  f.uc.uc_flags = kUcFpXstate | kUcSigcontextSs | kUcStrictRestoreSs;
+  f.uc.uc_flags = kUcSigcontextSs | kUcStrictRestoreSs;
   if (altstack) f.uc.uc_stack = *altstack;
   else f.uc.uc_stack.ss_flags = SS_DISABLE;
   KernelSigcontext& sc = f.uc.uc_mcontext;
@@ -38,8 +37,22 @@ uint64_t build_sigframe(uint8_t* out, uint64_t frame_addr, const UserRegs& r, ui
   sc.rip = r.rip, sc.eflags = r.eflags;
   sc.cs = kUserCs;
   sc.ss = kUserDs;
-  sc.fpstate = frame_addr + kSigframeFpOffset;
   f.uc.uc_sigmask = sigmask;
+  return f;
+}
+
+void build_register_frame(uint8_t* out, const UserRegs& regs, uint64_t sigmask, uint64_t pretcode,
+                          const KernelStack& altstack) {
+  const RtSigframe f = register_frame(regs, sigmask, pretcode, &altstack);
+  std::memcpy(out, &f, sizeof f);
+}
+
+uint64_t build_sigframe(uint8_t* out, uint64_t frame_addr, const UserRegs& r, uint64_t sigmask, const uint8_t* xsave,
+                        size_t xsave_size, uint64_t xfeatures, uint64_t pretcode, const KernelStack* altstack) {
+  std::memset(out, 0, sigframe_size(xsave_size));
+  RtSigframe f = register_frame(r, sigmask, pretcode, altstack);
+  f.uc.uc_flags |= kUcFpXstate;
+  f.uc.uc_mcontext.fpstate = frame_addr + kSigframeFpOffset;
   std::memcpy(out, &f, sizeof f);
 
   uint8_t* fp = out + kSigframeFpOffset;

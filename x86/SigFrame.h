@@ -63,6 +63,12 @@ inline constexpr size_t kSigframeFpOffset = 448;  // sizeof(RtSigframe) rounded 
 // Bytes a frame takes for an XSAVE area of `xsave_size` bytes.
 inline size_t sigframe_size(size_t xsave_size) { return kSigframeFpOffset + xsave_size + 4; }
 
+// Builds a frame without any XSAVE area (fpstate 0: rt_sigreturn resets
+// the FPU state) in `out` (sizeof(RtSigframe) bytes): only for a frame
+// whose way on ends in a full one that loads the thread's own state.
+void build_register_frame(uint8_t* out, const UserRegs& regs, uint64_t sigmask, uint64_t pretcode,
+                          const KernelStack& altstack);
+
 // Checks an XSAVE area saved by PTRACE_GETREGSET(NT_X86_XSTATE) against
 // what XRSTOR would refuse (standard format, header bits within `xfeatures`,
 // MXCSR reserved bits clear). Returns "" or a one-line reason.

@@ -234,20 +234,22 @@ fi
 wait_lines big 2
 untouched big 3
 
-# --- ckpt killed while a system call is injected: at the 10th call's set-up,
-# entry and exit stops, and at each step of putting the thread back.
+# --- ckpt killed while a system call is injected: at the 2nd call's set-up,
+# entry and exit stops, while a batch of calls runs and once it is done,
+# and at each step of putting the thread back.
 CKPT_FAULT=trace "$CKPT" dump "$PID_victim" -o "$WORK/out/trace.ckpt" >/dev/null 2>"$WORK/trace.err" ||
   fail "a traced dump failed: $(grep -v '^ckpt fault point' "$WORK/trace.err" | head -n 3)"
 rm -f "$WORK/out/trace.ckpt"
 untouched victim $((++step))
 mapfile -t kill_at < <(awk -F'[ :]+' '
-  /inject: registers set/ && ++set == 10 {print $4}
+  /inject: registers set/ && ++set == 2 {print $4}
   /inject: signals blocked/ {print $4}
-  /at the system call.s entry/ && ++entry == 10 {print $4}
-  /at the system call.s exit/ && ++exit_ == 10 {print $4}
+  /at the system call.s entry/ && ++entry == 2 {print $4}
+  /at the system call.s exit/ && ++exit_ == 2 {print $4}
+  /inject: batch (set up|done)/ {print $4}
   /restore: (interrupt queued|signal mask put back|registers put back|stack bytes put back)/ {print $4}
 ' "$WORK/trace.err")
-((${#kill_at[@]} >= 7)) || fail "the traced dump shows only ${#kill_at[@]} injection kill points: $(head -n 20 "$WORK/trace.err")"
+((${#kill_at[@]} >= 9)) || fail "the traced dump shows only ${#kill_at[@]} injection kill points: $(head -n 20 "$WORK/trace.err")"
 for n in "${kill_at[@]}"; do
   what=$(grep "^ckpt fault point $n: " "$WORK/trace.err" | cut -d: -f2-)
   (CKPT_FAULT=kill CKPT_FAULT_AT=$n "$CKPT" dump "$PID_victim" -o "$WORK/out/k.ckpt" >/dev/null 2>&1
