@@ -107,6 +107,7 @@ void write_word(pid_t pid, uint64_t addr, uint64_t value) {
 // commands the process's mm went through. Where the kernel cannot say, it
 // is refused unless this kernel offers no registration at all.
 constexpr long kMembarrierGetRegistrations = 1 << 9;
+constexpr long kPrGetMdwe = 66;  // PR_GET_MDWE, Linux 6.3
 
 uint32_t membarrier_registrations(pid_t pid, long r) {
   if (r >= 0) {
@@ -255,7 +256,7 @@ static void inject_getters(pid_t pid, const x86::InjectionSite& site, format::Ta
   // Per process, once (the leader's injection): signal actions, interval
   // timers, flags and clocks.
   std::vector<std::pair<size_t, uint64_t>> actions, itimers;
-  size_t pdeath = 0, perm = 0, dumpable = 0, thp = 0, membarrier = 0, mono = 0, boot = 0;
+  size_t pdeath = 0, perm = 0, dumpable = 0, thp = 0, membarrier = 0, mdwe = 0, mono = 0, boot = 0;
   uint64_t pdeath_at = 0, perm_at = 0, mono_at = 0, boot_at = 0;
   if (t) {
     for (unsigned sig = 1; sig <= format::kSignalCount; ++sig) {
@@ -273,6 +274,7 @@ static void inject_getters(pid_t pid, const x86::InjectionSite& site, format::Ta
     dumpable = g.add("the dumpable flag", SYS_prctl, PR_GET_DUMPABLE);
     thp = g.add("the THP-disable flag", SYS_prctl, PR_GET_THP_DISABLE);
     membarrier = g.add("the membarrier registrations", SYS_membarrier, kMembarrierGetRegistrations, 0, 0);
+    mdwe = g.add("the memory-deny-write-execute flags", SYS_prctl, kPrGetMdwe);
     // The clocks as the process sees them (it may live in a time namespace).
     mono_at = g.out(sizeof(timespec));
     mono = g.add("CLOCK_MONOTONIC", SYS_clock_gettime, CLOCK_MONOTONIC, long(mono_at));
@@ -320,6 +322,11 @@ static void inject_getters(pid_t pid, const x86::InjectionSite& site, format::Ta
     t->dumpable = int32_t(g.result(dumpable));
     t->thp_disable = uint32_t(g.result(thp));
     t->membarrier = membarrier_registrations(pid, g.raw(membarrier));
+    // Memory-deny-write-execute (Linux 6.3; EINVAL before: never set) is
+    // not restored: a process that asked for it would come back without.
+    if (g.raw(mdwe) != -EINVAL && g.result(mdwe) != 0)
+      fail(pid, "runs under memory-deny-write-execute (prctl PR_SET_MDWE, flags " + std::to_string(g.raw(mdwe)) +
+                    "), which ckpt does not restore");
     timespec ts;
     g.result(mono);
     g.copy(mono_at, &ts, sizeof ts);
