@@ -130,6 +130,7 @@ void member_json(const Image& img, std::ostream& out) {
       << ",\"signal_handlers\":" << handled << ",\"signals_ignored\":" << ignored << ",\"personality\":" << task.personality
       << ",\"shared_pending\":" << task.shared_pending.size() << ",\"ldt_slots\":" << task.ldt.size()
       << ",\"oom_score_adj\":" << task.oom_score_adj << ",\"membarrier\":" << task.membarrier
+      << ",\"mdwe\":" << task.mdwe
       << ",\"monotonic_ns\":" << task.monotonic_ns << ",\"boottime_ns\":" << task.boottime_ns
       << ",\"posix_timers\":[";
   for (size_t i = 0; i < task.timers.size(); ++i) {
@@ -398,8 +399,10 @@ void print_member(const Image& img, std::ostream& out) {
       << " signal handlers (" << ignored << " ignored), " << task.shared_pending.size() << " shared pending signals, "
       << task.ldt.size() << " LDT slots, personality " << hex(task.personality) << "\n";
   std::snprintf(line, sizeof line,
-                "clocks at dump: monotonic %.3f s, boottime %.3f s; oom_score_adj %d; membarrier registrations %#x\n",
-                double(task.monotonic_ns) / 1e9, double(task.boottime_ns) / 1e9, task.oom_score_adj, task.membarrier);
+                "clocks at dump: monotonic %.3f s, boottime %.3f s; oom_score_adj %d; membarrier registrations %#x; "
+                "memory-deny-write-execute %#x\n",
+                double(task.monotonic_ns) / 1e9, double(task.boottime_ns) / 1e9, task.oom_score_adj, task.membarrier,
+                task.mdwe);
   out << line;
   if (img.scheduling) out << "scheduling: " << scheduling_text(*img.scheduling) << "\n";
   if (img.credentials) {

@@ -322,11 +322,10 @@ static void inject_getters(pid_t pid, const x86::InjectionSite& site, format::Ta
     t->dumpable = int32_t(g.result(dumpable));
     t->thp_disable = uint32_t(g.result(thp));
     t->membarrier = membarrier_registrations(pid, g.raw(membarrier));
-    // Memory-deny-write-execute (Linux 6.3; EINVAL before: never set) is
-    // not restored: a process that asked for it would come back without.
-    if (g.raw(mdwe) != -EINVAL && g.result(mdwe) != 0)
-      fail(pid, "runs under memory-deny-write-execute (prctl PR_SET_MDWE, flags " + std::to_string(g.raw(mdwe)) +
-                    "), which ckpt does not restore");
+    // Memory-deny-write-execute (Linux 6.3; EINVAL before: never set).
+    if (g.raw(mdwe) != -EINVAL) t->mdwe = uint32_t(g.result(mdwe));
+    if (t->mdwe & ~format::kMdweFlags)
+      fail(pid, "has memory-deny-write-execute flags this ckpt does not know (" + std::to_string(t->mdwe) + ")");
     timespec ts;
     g.result(mono);
     g.copy(mono_at, &ts, sizeof ts);

@@ -22,7 +22,7 @@ namespace ckpt::format {
 // Bytes 0..7 of every image; what binfmt_misc matches.
 inline constexpr std::array<uint8_t, 8> kMagic = {0x7f, 'C', 'K', 'P', 'T', '\r', '\n', 0x1a};
 inline constexpr std::array<uint8_t, 8> kTrailerMagic = {'C', 'K', 'P', 'T', 'E', 'N', 'D', 0};
-inline constexpr uint32_t kVersion = 4;
+inline constexpr uint32_t kVersion = 5;
 inline constexpr uint32_t kMachineX86_64 = 62;  // EM_X86_64
 inline constexpr uint32_t kPageSize = 4096;
 
@@ -296,6 +296,10 @@ struct PosixTimer {
 
 // Process-wide kernel state beyond memory and identity: what the process
 // could observe with getters and that a restore must put back.
+// Memory-deny-write-execute (prctl PR_SET_MDWE): REFUSE_EXEC_GAIN 1,
+// NO_INHERIT 2 (only with 1).
+inline constexpr uint32_t kMdweFlags = 3;
+
 struct TaskState {
   std::string cwd;
   uint32_t umask = 022;
@@ -318,6 +322,7 @@ struct TaskState {
   // (0: not recorded); the restore's time namespace continues from them.
   int64_t monotonic_ns = 0, boottime_ns = 0;
   std::vector<PosixTimer> timers;                  // sorted by id
+  uint32_t mdwe = 0;                               // PR_GET_MDWE (Linux 6.3): kMdweFlags bits
 };
 
 // Shared memory whose contents live in the image: the object behind

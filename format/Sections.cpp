@@ -365,6 +365,7 @@ std::vector<uint8_t> encode_task(const TaskState& t) {
     w.i64(p.interval_ns);
     w.i32(p.overrun);
   }
+  w.u32(t.mdwe);
   return w.bytes();
 }
 
@@ -409,6 +410,7 @@ TaskState decode_task(const uint8_t* data, size_t n, uint64_t base) {
     p.interval_ns = r.i64("timer interval");
     p.overrun = r.i32("timer overrun");
   }
+  t.mdwe = r.u32("memory-deny-write-execute flags");
   r.expect_end("task section");
   return t;
 }

@@ -319,6 +319,7 @@ void validate_image(const Image& image, const std::vector<SectionInfo>& sections
       bad_task("invalid interval timer");
   if (task.oom_score_adj < -1000 || task.oom_score_adj > 1000) bad_task("oom_score_adj out of [-1000, 1000]");
   if (task.membarrier & ~kMembarrierRegistrations) bad_task("unknown membarrier registration bits");
+  if ((task.mdwe & ~kMdweFlags) || task.mdwe == 2) bad_task("invalid memory-deny-write-execute flags");
   if (task.monotonic_ns < 0 || task.boottime_ns < 0) bad_task("negative clock value");
 
 

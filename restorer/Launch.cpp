@@ -441,6 +441,7 @@ void launch(const format::Image& image, const MachineFit& fit, const AddressPlan
 
   const format::MmInfo& m = image.mm;
   plan->set_mm = set_mm;
+  plan->mdwe = image.task.mdwe;
   plan->mm = {m.start_code, m.end_code, m.start_data, m.end_data, m.start_brk, m.brk, m.start_stack,
               m.arg_start, m.arg_end, m.env_start, m.env_end, 0, 0, uint32_t(exe_fd)};
   if (!m.auxv.empty()) {

@@ -30,6 +30,9 @@
 
 namespace ckpt::restorer {
 
+// prctl PR_GET_MDWE (Linux 6.3); PR_SET_MDWE is the trampoline's, last.
+static constexpr int kPrGetMdwe = 66;
+
 static const char* const kRlimitNames[format::kRlimitCount] = {
     "CPU", "FSIZE", "DATA", "STACK", "CORE", "RSS", "NPROC", "NOFILE",
     "MEMLOCK", "AS", "LOCKS", "SIGPENDING", "MSGQUEUE", "NICE", "RTPRIO", "RTTIME"};
@@ -104,6 +107,9 @@ void check_task(const format::Image& image) {
       throw RestoreError("the process registered for membarrier commands (" + std::to_string(t.membarrier) +
                          ") this kernel does not offer (" + std::to_string(offered < 0 ? 0 : offered) + ")");
   }
+  if (t.mdwe && prctl(kPrGetMdwe, 0, 0, 0, 0) < 0)
+    throw RestoreError("the process ran under memory-deny-write-execute (prctl PR_SET_MDWE), which this kernel "
+                       "does not offer (Linux 6.3)");
   if (deleted_cwd(image)) return;  // recreated with the deleted files (DeletedFiles.h)
   struct stat st;
   if (stat(t.cwd.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))

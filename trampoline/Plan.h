@@ -206,6 +206,9 @@ struct Plan {
   int32_t tree_arrive_fd, tree_resume_fd;
   uint32_t tree_wait_count;
   uint32_t tree_root;  // 1: this is the root (it waits and releases); 0: a member (it announces and waits)
+  // prctl(PR_SET_MDWE, mdwe) once nothing more is mapped (0: not set).
+  uint32_t mdwe;
+  uint32_t pad5;
 };
 
 inline const Range* plan_keeps(const Plan* p) {

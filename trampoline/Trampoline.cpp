@@ -407,6 +407,10 @@ extern "C" [[noreturn]] __attribute__((section(".text.entry"), used)) void tramp
     tree_barrier(plan);
   }
 
+  // Memory-deny-write-execute once every area is in place with its own
+  // protection (it would refuse the steps that made them executable).
+  if (plan->mdwe) check(syscall5(__NR_prctl, 65 /* PR_SET_MDWE */, plan->mdwe, 0, 0, 0), "setting memory-deny-write-execute");
+
   // Resource limits last: the saved ones may be below what the steps above needed.
   for (long r = 0; r < 16; ++r)
     if (plan->rlimit_mask & (1u << r))

@@ -1,7 +1,7 @@
 // A process under memory-deny-write-execute (prctl PR_SET_MDWE, Linux
 // 6.3): no mapping of it may be writable and executable, or become
 // executable later. Prints "ready mdwe=N", then answers each line on stdin
-// with "alive mdwe=N" (PR_GET_MDWE again). Used by check_mdwe_refused.sh.
+// with "alive mdwe=N" (PR_GET_MDWE again). Used by check_mdwe_injection.sh.
 #include <stdio.h>
 #include <sys/prctl.h>
 

@@ -689,20 +689,24 @@ TEST_CASE("format: an unsupported version is refused, naming both versions") {
   FileHeader h = header(b);
   h.version = kVersion + 1;
   put_header(b, h);
-  CHECK_THROWS_WITH_AS(open_bytes(b), has("unsupported format version 5 (this build reads version 4)"),
+  CHECK_THROWS_WITH_AS(open_bytes(b), has("unsupported format version 6 (this build reads version 5)"),
                        FormatError);
   // Images of earlier editions (1: first release; 2: one process only) are refused the same way: dump again.
   h.version = 1;
   put_header(b, h);
-  CHECK_THROWS_WITH_AS(open_bytes(b), has("unsupported format version 1 (this build reads version 4)"),
+  CHECK_THROWS_WITH_AS(open_bytes(b), has("unsupported format version 1 (this build reads version 5)"),
                        FormatError);
   h.version = 2;
   put_header(b, h);
-  CHECK_THROWS_WITH_AS(open_bytes(b), has("unsupported format version 2 (this build reads version 4)"),
+  CHECK_THROWS_WITH_AS(open_bytes(b), has("unsupported format version 2 (this build reads version 5)"),
                        FormatError);
   h.version = 3;  // 3: before the scheduling and credentials sections
   put_header(b, h);
-  CHECK_THROWS_WITH_AS(open_bytes(b), has("unsupported format version 3 (this build reads version 4)"),
+  CHECK_THROWS_WITH_AS(open_bytes(b), has("unsupported format version 3 (this build reads version 5)"),
+                       FormatError);
+  h.version = 4;  // 4: before memory-deny-write-execute in the task record
+  put_header(b, h);
+  CHECK_THROWS_WITH_AS(open_bytes(b), has("unsupported format version 4 (this build reads version 5)"),
                        FormatError);
 }
 
@@ -1218,13 +1222,20 @@ TEST_CASE("format: POSIX timers, oom_score_adj, membarrier and clocks out of ran
   refused([](Image& i) { i.task.membarrier = 1u << 3; }, "unknown membarrier registration bits");
   refused([](Image& i) { i.task.monotonic_ns = -1; }, "negative clock value");
   refused([](Image& i) { i.task.boottime_ns = -1; }, "negative clock value");
+  refused([](Image& i) { i.task.mdwe = 4; }, "invalid memory-deny-write-execute flags");
+  refused([](Image& i) { i.task.mdwe = 2; }, "invalid memory-deny-write-execute flags");  // NO_INHERIT alone
+  {
+    Image img = realistic_image();
+    img.task.mdwe = 3;
+    CHECK(write_and_open(img, {})->reader->image().task.mdwe == 3);
+  }
   // SIGEV_NONE carries no signal: any number is kept as it was.
   Image img = realistic_image();
   img.task.timers[0].notify = kNotifyNone, img.task.timers[0].signo = 0;
   CHECK_NOTHROW(write_and_open(img, {}));
 
   std::vector<uint8_t> b = encode_task(realistic_image().task);
-  b[b.size() - 2 * (4 * 4 + 8 + 4 + 8 * 2 + 4) - 4] = 0xff;  // the timer count's low byte: 255 timers
+  b[b.size() - 4 - 2 * (4 * 4 + 8 + 4 + 8 * 2 + 4) - 4] = 0xff;  // the timer count's low byte: 255 timers
   CHECK_THROWS_WITH_AS(decode_task(b.data(), b.size(), 0), has("POSIX timer count"), FormatError);
 }
 
