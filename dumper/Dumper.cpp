@@ -443,7 +443,7 @@ DumpReport dump(const DumpOptions& o) {
     for (const x86::MapsEntry& e : maps_before.entries)
       if (e.has_flag("uw")) registered.push_back({e.start, e.end});
     precopy = tracker->precopy(parent->vmas, registered);
-    x86::time_point("dump: precopied");
+    x86::fault_point("dump: precopied");
   }
   // A snapshot protects the root's memory before the freeze (Snapshot.h).
   // Its protection is lifted from pages written until Snapshot::protect,
