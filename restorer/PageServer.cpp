@@ -88,8 +88,11 @@ uint64_t now_ms() {
 // reads at most kReadAheadBytes of pages in all (the first chunks in that
 // order), then ends, so that the server never holds more for it; a chunk
 // it has read is the server's once taken, and freed when the next one is.
-// Under a real-time policy it yields after each chunk, so that it never
-// keeps the program or the server from a core for more than one chunk.
+// It runs SCHED_IDLE: only on CPU time that nothing else wants (a program
+// waiting on the server leaves its core idle), never delaying the program,
+// the server or anything else on a busy machine. The server therefore
+// never waits for it: a chunk it is reading when the server needs it is
+// read by the server, and the thread drops its copy.
 //
 // Tests (e2e.check_lazy_readahead): CKPT_TEST_LAZY_READAHEAD=all makes the
 // server wait for the thread to finish before serving, so that the pages
@@ -110,10 +113,9 @@ class ReadAhead {
   std::unique_ptr<uint8_t[]> take(size_t i) {
     int s = kFree;
     if (state_[i].compare_exchange_strong(s, kGone)) return nullptr;
-    while (s == kBusy) {
-      state_[i].wait(kBusy, std::memory_order_acquire);
-      s = state_[i].load(std::memory_order_acquire);
-    }
+    // On it now: the server reads the chunk itself rather than wait for a
+    // thread that runs only when a core is idle; the thread drops its copy.
+    if (s == kBusy && state_[i].compare_exchange_strong(s, kGone)) return nullptr;
     if (s != kReady) return nullptr;
     state_[i].store(kGone, std::memory_order_relaxed);
     ++taken_;
@@ -132,8 +134,11 @@ class ReadAhead {
     sigset_t all;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, nullptr);
-    int policy = sched_getscheduler(0);
-    const bool realtime = policy == SCHED_FIFO || policy == SCHED_RR;
+    // Only CPU time that nothing else wants: the kernel preempts a
+    // SCHED_IDLE thread as soon as any other becomes runnable (lowering
+    // one's own policy needs no privilege).
+    sched_param idle{};
+    sched_setscheduler(0, SCHED_IDLE, &idle);
     std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx*)> dctx(ZSTD_createDCtx(), ZSTD_freeDCtx);
     if (!dctx) return;
     std::vector<uint8_t> scratch;
@@ -156,9 +161,10 @@ class ReadAhead {
         pages_[i] = std::move(pages);
         held += c.size();
       }
-      state_[i].store(ok ? kReady : kGone, std::memory_order_release);
-      state_[i].notify_all();
-      if (realtime) sched_yield();
+      int busy = kBusy;
+      if (!state_[i].compare_exchange_strong(busy, ok ? kReady : kGone, std::memory_order_acq_rel) && ok) {
+        pages_[i].reset();  // the server took the chunk over meanwhile
+      }
     }
   }
 
