@@ -107,9 +107,9 @@ class ReadAhead {
   // Never destroyed while the thread runs: the server ends with _exit.
   ReadAhead(const ReadAhead&) = delete;
   ReadAhead& operator=(const ReadAhead&) = delete;
-  // Chunk i's pages, checked, if the thread has them (waiting while it
-  // reads them); the caller owns them. Otherwise nullptr, and the thread
-  // will not read it.
+  // Chunk i's pages, checked, if the thread has them; the caller owns
+  // them. Otherwise nullptr (never read yet, or being read: the caller
+  // reads it itself), and the thread will not read it or keep it.
   std::unique_ptr<uint8_t[]> take(size_t i) {
     int s = kFree;
     if (state_[i].compare_exchange_strong(s, kGone)) return nullptr;
