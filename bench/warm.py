@@ -13,9 +13,13 @@ Three real programs, each until it answers one request: python3 with numpy and f
            untimed) left its working set (IMAGE.ws).
 
 Every run is checked: the answer's digest must be the one the program gave before the dump (tlaunch's SUM), and
-the learned case must say (once, with --verbose) that it brought its working set in.
+the learned case must say (once, with --verbose) that it brought its working set in. One more untimed --verbose
+`restore --lazy` of the raw image, background copying held back, says how many page faults the program takes
+until it answers without a working set.
+CKPT_BENCH_WARM=python3 (a comma-separated list) runs only those programs.
 """
 import os
+import select
 import subprocess
 import sys
 import time
@@ -91,6 +95,36 @@ def uses_working_set(b, name, img, expect):
     return line
 
 
+def plain_lazy_faults(b, name, img, expect):
+    """One untimed `restore --lazy --verbose` without a working set and with background copying held back 2 s
+    (CKPT_LAZY_PREFETCH_DELAY_MS): how many page-server round trips the program needs until it answers, whatever
+    the race between it and background copying (said when the server is done: the program waits for its next
+    request meanwhile, and its stdin stays open until then, so that no exit path adds faults)."""
+    p = subprocess.Popen([*b.restore_cmd, "--lazy", "--verbose", img], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, close_fds=True,
+                         env={**os.environ, "CKPT_LAZY_PREFETCH_DELAY_MS": "2000"})
+    p.stdin.write(b"go\n")
+    p.stdin.flush()
+    got = [p.stdout.readline().decode().split() for _ in range(2)]
+    if got[1] != ["SUM", expect]:
+        sys.exit(f"bench: warm {name}: a plain --lazy restore answered {got}, expected SUM {expect}")
+    line, buf = None, b""
+    deadline = time.monotonic() + 60
+    while line is None and time.monotonic() < deadline:
+        if not select.select([p.stderr], [], [], 1)[0]:
+            continue
+        chunk = os.read(p.stderr.fileno(), 4096)
+        if not chunk:
+            break
+        buf += chunk
+        line = next((l for l in buf.decode(errors="replace").splitlines() if "page faults of the restored" in l), None)
+    p.stdin.close()
+    p.wait(timeout=60)
+    if line is None:
+        sys.exit(f"bench: warm {name}: restore --lazy --verbose did not say how many faults it served")
+    return line.replace("restore --lazy: ", "restore --lazy (no working set, background copying held 2 s): ")
+
+
 def run_case(b, name, cmd, runs):
     if b.quick:
         runs = 2
@@ -115,6 +149,7 @@ def run_case(b, name, cmd, runs):
         b.page_cache(f)
     learned_line = learn(b, name, learned, s)
     used_line = uses_working_set(b, name, learned, s)
+    plain_line = plain_lazy_faults(b, name, raw, s)
 
     def answered(kv):
         kv["ms"] = kv["sum_ms"]  # until the answer arrived, not only until the program ran
@@ -128,7 +163,7 @@ def run_case(b, name, cmd, runs):
         "learned": lambda: answered(b.tlaunch([*b.restore_cmd, "--lazy", learned], expect_sum=s)),
     })
     res["sizes"] = (os.path.getsize(zst), os.path.getsize(raw))
-    res["notes"] = (learned_line, used_line)
+    res["notes"] = (plain_line, learned_line, used_line)
     res["runs"] = runs
     return res
 
@@ -186,7 +221,11 @@ def plot(results, med, png):
 def run(b, med, png=None):
     """The group: returns the table's lines (and writes the plot to png, if given)."""
     results = []
+    # CKPT_BENCH_WARM=python3,node: only those programs (while working on one; a full run measures all three).
+    only = [p for p in os.environ.get("CKPT_BENCH_WARM", "").split(",") if p]
     for name, cmd, runs, zt, lt in cases(b.tools):
+        if only and name not in only:
+            continue
         print(f"warm start: {name}...", file=sys.stderr)
         results.append((name, run_case(b, name, cmd, runs), zt, lt))
     if png:

@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <linux/userfaultfd.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
@@ -22,11 +23,14 @@
 #include <zstd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <list>
 #include <memory>
+#include <new>
+#include <thread>
 
 #include "format/FormatError.h"
 #include "format/Hex.h"
@@ -45,6 +49,7 @@ namespace {
 
 constexpr uint64_t kFirstWindow = 16 * kPageSize;  // copied first on a fault, so the thread resumes sooner
 constexpr uint64_t kZeroRun = 256 * kPageSize;      // never-saved pages mapped as zeros per fault, at most
+constexpr uint64_t kReadAheadBytes = 64u << 20;     // pages the read-ahead thread reads, at most
 
 // [cur, end) of the served address space shows the saved pages from `saved`.
 struct Region {
@@ -68,6 +73,108 @@ uint64_t now_ms() {
   clock_gettime(CLOCK_MONOTONIC, &t);
   return uint64_t(t.tv_sec) * 1000 + uint64_t(t.tv_nsec) / 1000000;
 }
+
+// Chunks read and checked by a thread of its own, ahead of the server:
+// from the areas' digest on (while the launcher still stages and launches)
+// and then while the program runs, in the order background copying takes
+// them. A served program waits on the server nearly all the time, and the
+// server would otherwise read and check each chunk itself when a fault
+// first needs it; this thread does that on the core the waiting program
+// leaves idle. It only turns image bytes into checked pages in buffers of
+// its own, which the server takes (it shares nothing else with the
+// server's bookkeeping), and the bytes the server copies are still the
+// bytes that were checked. A chunk it cannot read, or finds corrupt, is
+// left to the server, which reads it again and reports it as ever. It
+// reads at most kReadAheadBytes of pages in all (the first chunks in that
+// order), then ends, so that the server never holds more for it; a chunk
+// it has read is the server's once taken, and freed when the next one is.
+// It runs SCHED_IDLE: only on CPU time that nothing else wants (a program
+// waiting on the server leaves its core idle), never delaying the program,
+// the server or anything else on a busy machine. The server therefore
+// never waits for it: a chunk it is reading when the server needs it is
+// read by the server, and the thread drops its copy.
+//
+// Tests (e2e.check_lazy_readahead): CKPT_TEST_LAZY_READAHEAD=all makes the
+// server wait for the thread to finish before serving, so that the pages
+// served come from chunks read ahead whatever the machine's speed.
+class ReadAhead {
+ public:
+  ReadAhead(const format::ImageReader& reader, const std::vector<const PageChunk*>& chunks)
+      : reader_(reader), chunks_(chunks), state_(new std::atomic<int>[chunks.size()]), pages_(chunks.size()) {
+    for (size_t i = 0; i < chunks.size(); ++i) state_[i].store(kFree, std::memory_order_relaxed);
+    thread_ = std::thread([this] { run(); });
+  }
+  // Never destroyed while the thread runs: the server ends with _exit.
+  ReadAhead(const ReadAhead&) = delete;
+  ReadAhead& operator=(const ReadAhead&) = delete;
+  // Chunk i's pages, checked, if the thread has them; the caller owns
+  // them. Otherwise nullptr (never read yet, or being read: the caller
+  // reads it itself), and the thread will not read it or keep it.
+  std::unique_ptr<uint8_t[]> take(size_t i) {
+    int s = kFree;
+    if (state_[i].compare_exchange_strong(s, kGone)) return nullptr;
+    // On it now: the server reads the chunk itself rather than wait for a
+    // thread that runs only when a core is idle; the thread drops its copy.
+    if (s == kBusy && state_[i].compare_exchange_strong(s, kGone)) return nullptr;
+    if (s != kReady) return nullptr;
+    state_[i].store(kGone, std::memory_order_relaxed);
+    ++taken_;
+    return std::move(pages_[i]);
+  }
+  // Waits until the thread has ended (tests).
+  void wait() {
+    if (thread_.joinable()) thread_.join();
+  }
+  size_t taken() const { return taken_; }
+
+ private:
+  enum State : int { kFree, kBusy, kReady, kGone };
+  void run() {
+    // Signals (SIGTERM: finish now) go to the server's thread, whose poll they interrupt.
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, nullptr);
+    // Only CPU time that nothing else wants: the kernel preempts a
+    // SCHED_IDLE thread as soon as any other becomes runnable (lowering
+    // one's own policy needs no privilege).
+    sched_param idle{};
+    sched_setscheduler(0, SCHED_IDLE, &idle);
+    std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx*)> dctx(ZSTD_createDCtx(), ZSTD_freeDCtx);
+    if (!dctx) return;
+    std::vector<uint8_t> scratch;
+    uint64_t held = 0;
+    for (size_t i = 0; i < chunks_.size(); ++i) {
+      const PageChunk& c = *chunks_[i];
+      if (held + c.size() > kReadAheadBytes) break;
+      int s = kFree;
+      if (!state_[i].compare_exchange_strong(s, kBusy)) continue;  // the server read it itself
+      std::unique_ptr<uint8_t[]> pages(new (std::nothrow) uint8_t[c.size()]);
+      bool ok = pages != nullptr;
+      if (ok) {
+        try {
+          reader_.read_chunk(c, pages.get(), dctx.get(), scratch);
+        } catch (...) {
+          ok = false;  // the server reads it again and reports it
+        }
+      }
+      if (ok) {
+        pages_[i] = std::move(pages);
+        held += c.size();
+      }
+      int busy = kBusy;
+      if (!state_[i].compare_exchange_strong(busy, ok ? kReady : kGone, std::memory_order_acq_rel) && ok) {
+        pages_[i].reset();  // the server took the chunk over meanwhile
+      }
+    }
+  }
+
+  const format::ImageReader& reader_;
+  const std::vector<const PageChunk*>& chunks_;
+  std::unique_ptr<std::atomic<int>[]> state_;  // per chunk
+  std::vector<std::unique_ptr<uint8_t[]>> pages_;
+  std::atomic<size_t> taken_{0};
+  std::thread thread_;
+};
 
 // The saved side: which pages exist, where each chunk's bytes are.
 class Catalog {
@@ -109,16 +216,27 @@ class Catalog {
                                [](const PageChunk* c, uint64_t a) { return c->vaddr < a; });
     return it == chunks_.end() ? ~uint64_t(0) : (*it)->vaddr;
   }
-  // The chunk's pages, decoded and checked (the last one is kept).
+  // The chunk's pages, decoded and checked: from the read-ahead thread if
+  // it has them, else read here (the last one is kept).
   const uint8_t* load(const PageChunk& c) {
-    if (loaded_ != &c) {
-      loaded_ = nullptr;
-      if (network_) network_->ensure(c);  // post-copy: the bytes come from the source first
-      reader_.read_chunk(c, buffer_.get(), dctx_.get(), scratch_);
-      loaded_ = &c;
+    if (loaded_ == &c) return data_;
+    loaded_ = nullptr;
+    if (ahead_) {
+      auto it = std::lower_bound(chunks_.begin(), chunks_.end(), c.vaddr,
+                                 [](const PageChunk* x, uint64_t a) { return x->vaddr < a; });
+      if (it != chunks_.end() && *it == &c && (taken_ = ahead_->take(size_t(it - chunks_.begin())))) {
+        loaded_ = &c;
+        return data_ = taken_.get();
+      }
     }
-    return buffer_.get();
+    if (network_) network_->ensure(c);  // post-copy: the bytes come from the source first
+    reader_.read_chunk(c, buffer_.get(), dctx_.get(), scratch_);
+    loaded_ = &c;
+    return data_ = buffer_.get();
   }
+  // Starts reading ahead (ReadAhead above).
+  void read_ahead() { ahead_ = std::make_unique<ReadAhead>(reader_, chunks_); }
+  ReadAhead* ahead() const { return ahead_.get(); }
 
  private:
   long area_of(uint64_t saved) const {
@@ -135,7 +253,10 @@ class Catalog {
   std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx*)> dctx_;
   std::vector<uint8_t> scratch_;
   std::unique_ptr<uint8_t[]> buffer_;
+  std::unique_ptr<uint8_t[]> taken_;  // the last chunk the read-ahead thread gave
   const PageChunk* loaded_ = nullptr;
+  const uint8_t* data_ = nullptr;     // loaded_'s pages
+  std::unique_ptr<ReadAhead> ahead_;
 
  public:
   NetworkPages* network_ = nullptr;
@@ -155,6 +276,12 @@ class Server {
     learning_ = setup.learn;
     if (learning_) learned_.assign((catalog_.pages() + 63) / 64, 0);
   }
+  // After the areas' digest: starts reading ahead, unless chunks come over
+  // a connection (post-copy: read only when needed) or a working set is
+  // brought in (the launcher fills it on both cores just before the go
+  // byte, and the program then faults on little). Then waits for the go
+  // byte; false on EOF (the restore stopped before its point of no return).
+  bool wait_for_go();
   [[noreturn]] void run();
 
  private:
@@ -517,6 +644,21 @@ void Server::finish_learning(const char* why) {
   close(setup_.ws_dir_fd);
 }
 
+bool Server::wait_for_go() {
+  if (!setup_.pages && !setup_.hold_until_idle && !catalog_.chunks().empty()) {
+    catalog_.read_ahead();
+    const char* test = std::getenv("CKPT_TEST_LAZY_READAHEAD");
+    if (test && std::strcmp(test, "all") == 0) catalog_.ahead()->wait();
+  }
+  char go = 0;
+  ssize_t n;
+  while ((n = read(setup_.go_fd, &go, 1)) < 0 && errno == EINTR) {
+  }
+  if (n != 1) return false;
+  close(setup_.go_fd);
+  return true;
+}
+
 void Server::run() {
   const uint64_t started = now_ms();
   uint64_t prefetch_at = started + setup_.prefetch_delay_ms;
@@ -567,6 +709,9 @@ void Server::run() {
     }
     if (spaces_.empty()) {
       if (learning_) finish_learning("the restored process ended");
+      if (setup_.verbose && catalog_.ahead())
+        std::fprintf(stderr, "restore --lazy: the page server took %zu of %zu chunks read and checked ahead\n",
+                     catalog_.ahead()->taken(), catalog_.chunks().size());
       if (setup_.verbose)
         std::fprintf(stderr, "restore --lazy: the page server served %llu page faults of the restored process\n",
                      (unsigned long long)target_faults_);
@@ -617,13 +762,9 @@ void Server::run() {
 }  // namespace
 
 void serve_pages(const format::ImageReader& reader, const PageServerSetup& setup) {
-  char go = 0;
-  ssize_t n;
-  while ((n = read(setup.go_fd, &go, 1)) < 0 && errno == EINTR) {
-  }
-  if (n != 1) _exit(0);  // the restore ended before its point of no return: nothing to serve
-  close(setup.go_fd);
-  Server(reader, setup).run();
+  static Server server(reader, setup);  // static: run() never returns, and the read-ahead thread uses it
+  if (!server.wait_for_go()) _exit(0);  // the restore ended before its point of no return: nothing to serve
+  server.run();
 }
 
 }  // namespace ckpt::restorer
