@@ -15,6 +15,7 @@
 #include <cstring>
 #include <memory>
 #include <mutex>
+#include <new>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -454,6 +455,18 @@ void ImageReader::read_chunk(const PageChunk& c, void* dest, ZSTD_DCtx_s* dctx, 
     return;
   }
   decompress_chunk(c, dest, dctx, scratch);
+}
+
+std::unique_ptr<uint8_t[]> ImageReader::read_chunk_ahead(const PageChunk& c, ZSTD_DCtx_s* dctx,
+                                                         std::vector<uint8_t>& scratch) const noexcept {
+  std::unique_ptr<uint8_t[]> pages(new (std::nothrow) uint8_t[c.size()]);
+  if (!pages) return nullptr;
+  try {
+    read_chunk(c, pages.get(), dctx, scratch);
+  } catch (...) {
+    return nullptr;
+  }
+  return pages;
 }
 
 void ImageReader::read_chunk(const PageChunk& c, ZSTD_DCtx_s* dctx, std::vector<uint8_t>& scratch,

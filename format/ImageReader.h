@@ -57,6 +57,12 @@ class ImageReader {
   // c.size() bytes (a chunk can never expand past its declared size).
   // An inherited chunk has no bytes: reading one throws.
   void read_chunk(const PageChunk& c, void* dest, ZSTD_DCtx_s* dctx, std::vector<uint8_t>& scratch) const;
+  // The same read and checks into a buffer of its own, for a thread that
+  // reads ahead of another: null where the chunk cannot be read, is
+  // corrupt or memory is short (the other reader reads it again and
+  // reports it).
+  std::unique_ptr<uint8_t[]> read_chunk_ahead(const PageChunk& c, ZSTD_DCtx_s* dctx,
+                                              std::vector<uint8_t>& scratch) const noexcept;
   // The same read and checks, but the pages go to `sink(at, data, n)` (`at`:
   // their offset in the chunk), in order, rather than to one destination: a
   // raw chunk in pieces of at most kChunkPiece bytes read through `scratch`,

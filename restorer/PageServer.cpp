@@ -148,15 +148,8 @@ class ReadAhead {
       if (held + c.size() > kReadAheadBytes) break;
       int s = kFree;
       if (!state_[i].compare_exchange_strong(s, kBusy)) continue;  // the server read it itself
-      std::unique_ptr<uint8_t[]> pages(new (std::nothrow) uint8_t[c.size()]);
-      bool ok = pages != nullptr;
-      if (ok) {
-        try {
-          reader_.read_chunk(c, pages.get(), dctx.get(), scratch);
-        } catch (...) {
-          ok = false;  // the server reads it again and reports it
-        }
-      }
+      std::unique_ptr<uint8_t[]> pages = reader_.read_chunk_ahead(c, dctx.get(), scratch);
+      const bool ok = pages != nullptr;  // else the server reads it again and reports it
       if (ok) {
         pages_[i] = std::move(pages);
         held += c.size();

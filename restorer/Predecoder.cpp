@@ -56,15 +56,8 @@ void Predecoder::run() {
     if (held + c.size() > kBudget) break;
     int expected = kFree;
     if (!state_[i].compare_exchange_strong(expected, kBusy)) continue;  // staging took it
-    std::unique_ptr<uint8_t[]> pages(new (std::nothrow) uint8_t[c.size()]);
-    bool ok = pages != nullptr;
-    if (ok) {
-      try {
-        reader_.read_chunk(c, pages.get(), dctx.get(), scratch);
-      } catch (...) {
-        ok = false;  // staging reads it again and reports the error
-      }
-    }
+    std::unique_ptr<uint8_t[]> pages = reader_.read_chunk_ahead(c, dctx.get(), scratch);
+    const bool ok = pages != nullptr;  // else staging reads it again and reports the error
     if (ok) {
       pages_[i] = std::move(pages);
       held += c.size();

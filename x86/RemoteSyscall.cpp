@@ -206,6 +206,15 @@ void RemoteSyscall::begin() {
   insn_ = site_.syscall;
 }
 
+// A signal-delivery-stop (all the thread can take is SIGSTOP: every
+// blockable signal is blocked): its siginfo is kept, to be sent again once
+// the thread is back (finish), and the caller resumes it without it.
+void RemoteSyscall::keep_signal(int status) {
+  if ((status >> 16) != 0 || WSTOPSIG(status) == kSyscallStop) return;
+  siginfo_t info;
+  if (ptrace(PTRACE_GETSIGINFO, tid_, nullptr, &info) == 0) intercepted_.push_back(info);
+}
+
 // Resumes the thread to its next syscall-stop of kind `want`. A stop for a
 // signal that cannot be blocked (SIGSTOP) is kept aside and suppressed; a
 // group stop or an interrupt stop is passed by.
@@ -223,10 +232,7 @@ void RemoteSyscall::resume_and_wait(Stop want) {
       at_ = want;
       return;
     }
-    if ((status >> 16) == 0) {
-      siginfo_t info;
-      if (ptrace(PTRACE_GETSIGINFO, tid_, nullptr, &info) == 0) intercepted_.push_back(info);
-    }
+    keep_signal(status);
     if (ptrace(PTRACE_SYSCALL, tid_, nullptr, nullptr) != 0)
       throw ptrace_error(tid_, "resume");
   }
@@ -395,10 +401,7 @@ void RemoteSyscall::wait_interrupt_stop() {
       throw RemoteSyscallError(who(tid_) + " exited during injected system calls");
     if (!WIFSTOPPED(status)) continue;
     if ((status >> 16) == PTRACE_EVENT_STOP && WSTOPSIG(status) == SIGTRAP) break;
-    if ((status >> 16) == 0 && WSTOPSIG(status) != kSyscallStop) {
-      siginfo_t info;
-      if (ptrace(PTRACE_GETSIGINFO, tid_, nullptr, &info) == 0) intercepted_.push_back(info);
-    }
+    keep_signal(status);
     if (ptrace(PTRACE_CONT, tid_, nullptr, nullptr) != 0) throw ptrace_error(tid_, "resume");
   }
   at_ = Stop::Interrupt;
@@ -479,10 +482,7 @@ void RemoteSyscall::run_batch(const Call* calls, size_t n, std::vector<long>& re
       if (WIFEXITED(status) || WIFSIGNALED(status))
         throw RemoteSyscallError(who(tid_) + " exited during injected system calls");
       if (WIFSTOPPED(status)) {
-        if ((status >> 16) == 0 && WSTOPSIG(status) != kSyscallStop) {
-          siginfo_t info;
-          if (ptrace(PTRACE_GETSIGINFO, tid_, nullptr, &info) == 0) intercepted_.push_back(info);
-        }
+        keep_signal(status);
         if (ptrace(PTRACE_CONT, tid_, nullptr, nullptr) != 0) throw ptrace_error(tid_, "resume");
       }
     } else if (w < 0 && errno != EINTR) {
