@@ -78,17 +78,31 @@ struct Seccomp {
   int mode = -1;
   long filters = -1;
 };
-static Seccomp seccomp_of(const std::string& status_path) {
+static Seccomp seccomp_of(const std::string& status) {
   Seccomp s;
-  try {
-    std::string status = read_proc_file(status_path);
+  {
     size_t at = status.find("\nSeccomp:");
     if (at != std::string::npos) s.mode = std::atoi(status.c_str() + at + 9);
     at = status.find("\nSeccomp_filters:");
     if (at != std::string::npos) s.filters = std::atol(status.c_str() + at + 17);
-  } catch (const std::exception&) {
   }
   return s;
+}
+
+static std::string status_of(const std::string& path) {
+  try {
+    return read_proc_file(path);
+  } catch (const std::exception&) {
+    return "";
+  }
+}
+
+bool shadow_stack_enabled(const std::string& status) {
+  const size_t at = status.find("\nx86_Thread_features:");
+  if (at == std::string::npos) return false;
+  const size_t end = status.find('\n', at + 1);
+  const std::string features = status.substr(at, end == std::string::npos ? std::string::npos : end - at);
+  return features.find(" shstk") != std::string::npos || features.find("\tshstk") != std::string::npos;
 }
 
 RemoteSyscall::RemoteSyscall(pid_t tid, const InjectionSite& site) : tid_(tid), site_(site) {
@@ -98,8 +112,9 @@ RemoteSyscall::RemoteSyscall(pid_t tid, const InjectionSite& site) : tid_(tid), 
   // more of them than ckpt itself has only its environment's (a
   // container's), under which ckpt runs too; more than that is its own
   // sandbox, which the restored process would lose.
-  const Seccomp target = seccomp_of("/proc/" + std::to_string(tid_) + "/status");
-  const Seccomp self = seccomp_of("/proc/thread-self/status");
+  const std::string status = status_of("/proc/" + std::to_string(tid_) + "/status");
+  const Seccomp target = seccomp_of(status);
+  const Seccomp self = seccomp_of(status_of("/proc/thread-self/status"));
   if (target.mode == 1)
     throw RemoteSyscallError(who(tid_) + " runs in seccomp strict mode: ckpt can neither inject system calls there "
                                          "(they would kill it) nor restore that mode");
@@ -107,6 +122,12 @@ RemoteSyscall::RemoteSyscall(pid_t tid, const InjectionSite& site) : tid_(tid), 
     throw RemoteSyscallError(who(tid_) + " runs under seccomp filters of its own (" +
                              std::to_string(target.filters) + ", ckpt has " + std::to_string(self.filters) +
                              "): ckpt can neither inject system calls there (they could kill it) nor restore them");
+  // With a shadow stack (CET), the `ret` every injected call returns
+  // through would fault: the thread would die of SIGSEGV. Nor is the
+  // shadow stack saved.
+  if (shadow_stack_enabled(status))
+    throw RemoteSyscallError(who(tid_) + " runs with a shadow stack (x86_Thread_features: shstk): ckpt can neither "
+                                         "inject system calls there (their return would fault) nor restore it");
   if (ptrace(PTRACE_GETREGS, tid_, nullptr, &saved_) != 0)
     throw ptrace_error(tid_, "read the registers of");
   if (ptrace(PTRACE_GETSIGMASK, tid_, reinterpret_cast<void*>(sizeof saved_mask_), &saved_mask_) != 0)

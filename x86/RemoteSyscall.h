@@ -124,6 +124,11 @@ class RemoteSyscall {
   std::vector<siginfo_t> intercepted_;
 };
 
+// Whether /proc/TID/status text says the thread runs with a user shadow
+// stack ("x86_Thread_features: shstk ...", kernels with
+// CONFIG_X86_USER_SHADOW_STACK).
+bool shadow_stack_enabled(const std::string& status);
+
 // Finds a `syscall` instruction in `code` (bytes at address `base`); 0 if none.
 uint64_t find_syscall_instruction(const uint8_t* code, size_t size, uint64_t base);
 // Finds a `syscall; ret` sequence; 0 if none.

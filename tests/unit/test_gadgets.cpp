@@ -34,3 +34,11 @@ TEST_CASE("without a strict syscall; ret the scan is not complete") {
   CHECK_FALSE(found.complete());
   CHECK(find_syscall_ret(code.data(), code.size(), 0x2000) == 0);
 }
+
+TEST_CASE("a thread with a user shadow stack is recognised from its status") {
+  CHECK_FALSE(shadow_stack_enabled("Name:\tsleep\nSeccomp:\t0\n"));  // a kernel without shadow stacks
+  CHECK_FALSE(shadow_stack_enabled("Name:\tsleep\nx86_Thread_features:\t\nx86_Thread_features_locked:\tshstk wrss\n"));
+  CHECK(shadow_stack_enabled("Name:\tsleep\nx86_Thread_features:\tshstk wrss\nx86_Thread_features_locked:\t\n"));
+  CHECK(shadow_stack_enabled("Name:\tsleep\nx86_Thread_features:\twrss shstk\n"));
+  CHECK_FALSE(shadow_stack_enabled("Name:\tsleep\nx86_Thread_features:\twrss\n"));
+}
