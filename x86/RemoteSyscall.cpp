@@ -451,6 +451,9 @@ void RemoteSyscall::forget_thread() noexcept {
   covered_.clear();
   batch_area_ = 0;
   scratch_ = 0;  // a mapped one is left to the process: its address may be in use again by now
+  // A SIGSTOP kept aside meanwhile is the thread's again at once.
+  for (const siginfo_t& info : intercepted_) syscall(SYS_tkill, tid_, info.si_signo);
+  intercepted_.clear();
 }
 
 void RemoteSyscall::run_batch(const Call* calls, size_t n, std::vector<long>& results) {
