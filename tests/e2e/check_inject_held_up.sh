@@ -6,11 +6,12 @@
 # longer the thread's.
 #
 # The target, tests/programs/dump_target, runs in a pid namespace of its
-# own (unshare --pid --fork --mount-proc, so that its /proc is its own): there the batch code cannot open a pidfd of
-# ckpt (ckpt's pid is not visible), so its wait is the short timeout
-# (2 s). ckpt is stopped at "inject: batch done" (CKPT_FAULT=stop) for 3 s,
-# then continued. Checked: exit 1, one line saying the thread ran on by
-# itself; the target untraced, its maps as before, and its own check
+# own (unshare --pid --fork --mount-proc: its /proc is its own), where the
+# batch code cannot open a pidfd of ckpt (ckpt's pid is not visible
+# there), so its wait is the short timeout (2 s). ckpt is stopped at
+# "inject: batch done" (CKPT_FAULT=stop) until the area is gone (2.5 s at
+# least), then continued. Checked: exit 1, one line saying the thread ran
+# on by itself; the target untraced, its maps as before, and its own check
 # (masks, pending signals, actions, memory, registers of a busy thread)
 # passes. Then an ordinary dump of it, with a batch, succeeds.
 source "$(dirname "$0")/lib.sh"
@@ -51,8 +52,12 @@ for ((i = 0; i < WAIT_SECONDS * 100; i++)); do
   sleep 0.01
 done
 [[ $(proc_state "$dumper") == T ]] || fail "ckpt did not stop at 'inject: batch done': $(cat "$WORK/held.err")"
-sleep 3  # past the batch code's 2 s wait
-# The thread went back by itself: the batch area is gone already.
+sleep 2.5  # past the batch code's 2 s wait
+# The thread goes back by itself: the batch area goes with it.
+for ((i = 0; i < WAIT_SECONDS * 10; i++)); do
+  [[ $(<"/proc/$target/maps") == "$maps_before" ]] && break
+  sleep 0.1
+done
 [[ $(<"/proc/$target/maps") == "$maps_before" ]] || fail "the batch area is still mapped after the code's wait"
 kill -CONT "$dumper"
 wait "$dumper"
