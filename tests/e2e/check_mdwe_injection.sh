@@ -19,10 +19,12 @@ grep -q 'inject: at the system call.s exit' "$WORK/trace.err" || fail "the trace
 grep -q 'inject: batch' "$WORK/trace.err" && fail "a batch of injected calls ran in a process that cannot map one"
 [[ $(<"/proc/$pid/maps") == "$maps_before" ]] || fail "the dump changed the process's maps"
 [[ $(awk '/^TracerPid:/ {print $2}' "/proc/$pid/status") == 0 ]] || fail "the process is still traced"
-"$CKPT" inspect "$WORK/m.ckpt" | grep -q 'memory-deny-write-execute 0x1$' || fail "the image does not hold the flag"
+"$CKPT" inspect "$WORK/m.ckpt" >"$WORK/inspect.out" || fail "ckpt inspect failed"
+grep -q 'memory-deny-write-execute 0x1$' "$WORK/inspect.out" ||
+  fail "the image does not hold the flag: $(grep 'memory-deny' "$WORK/inspect.out")"
 send m "still there?"
 wait_lines m 2
-tail -n 1 "$WORK/m.out" | grep -qx 'alive mdwe=1' || fail "the process did not answer as before: $(tail -n 1 "$WORK/m.out")"
+[[ $(tail -n 1 "$WORK/m.out") == 'alive mdwe=1' ]] || fail "the process did not answer as before: $(tail -n 1 "$WORK/m.out")"
 log "calls injected one by one: $(grep -c 'inject: at the system call.s exit' "$WORK/trace.err") of them; the image holds the flag"
 close_input m
 wait_exit m 0
