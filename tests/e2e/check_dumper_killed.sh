@@ -21,18 +21,8 @@
 # critical section must still leave it only through its abort handler.
 source "$(dirname "$0")/lib.sh"
 
-# checked: one "check N" round trip, which must answer "ok N".
-step=0
-checked() {
-  local i
-  step=$((step + 1))
-  send t "check $step"
-  for ((i = 0; i < WAIT_SECONDS * 20; i++)); do
-    grep -qE "^(ok|bad) $step\$" "$WORK/t.out" && break
-    sleep 0.05
-  done
-  grep -qx "ok $step" "$WORK/t.out" || fail "$1: the target's check $step did not pass"
-}
+# checked WHAT: one "check N" round trip with the target (lib.sh).
+checked() { target_check t "$1"; }
 
 # untraced: the dead dumper's ptrace is gone and the target is running.
 untraced() {

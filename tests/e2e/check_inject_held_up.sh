@@ -30,17 +30,7 @@ done
 [[ -n $target ]] || fail "no dump_target under unshare (pid $PID_ns)"
 grep -qE '^NSpid:\s+[0-9]+\s+2$' "/proc/$target/status" || fail "pid $target is not pid 2 of a namespace of its own"
 
-step=0
-checked() {
-  local i
-  step=$((step + 1))
-  send ns "check $step"
-  for ((i = 0; i < WAIT_SECONDS * 20; i++)); do
-    grep -qE "^(ok|bad) $step\$" "$WORK/ns.out" && break
-    sleep 0.05
-  done
-  grep -qx "ok $step" "$WORK/ns.out" || fail "$1: the target's check $step did not pass: $(tail -n 5 "$WORK/ns.out")"
-}
+checked() { target_check ns "$1"; }
 checked "before any dump"
 maps_before=$(<"/proc/$target/maps")
 

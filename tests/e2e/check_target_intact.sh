@@ -29,16 +29,10 @@
 # SIGTRAP (and the other pending signals) back with their siginfo.
 source "$(dirname "$0")/lib.sh"
 
-step=0
+# checked WHAT NAME: one "check N" round trip with the target (lib.sh),
+# which must be untraced too.
 checked() {
-  local i
-  step=$((step + 1))
-  send "$2" "check $step"
-  for ((i = 0; i < WAIT_SECONDS * 20; i++)); do
-    grep -qE "^(ok|bad) $step\$" "$WORK/$2.out" && break
-    sleep 0.05
-  done
-  grep -qx "ok $step" "$WORK/$2.out" || fail "$1: the target's check $step did not pass"
+  target_check "$2" "$1"
   [[ $(awk '/^TracerPid:/ {print $2}' "/proc/$(pid_of "$2")/status") == 0 ]] || fail "$1: the target is still traced"
 }
 

@@ -180,6 +180,22 @@ wait_lines() {
   fail "$name (pid $pid, state $(proc_state "$pid")) printed $have lines in ${WAIT_SECONDS}s, expected $want"
 }
 
+# target_check NAME WHAT: one "check N" round trip with
+# tests/programs/dump_target started as NAME (N counts up across the
+# test), which must answer "ok N"; else the test fails, saying WHAT.
+TARGET_STEP=0
+target_check() {
+  local i
+  TARGET_STEP=$((TARGET_STEP + 1))
+  send "$1" "check $TARGET_STEP"
+  for ((i = 0; i < WAIT_SECONDS * 20; i++)); do
+    grep -qE "^(ok|bad) $TARGET_STEP\$" "$WORK/$1.out" && break
+    sleep 0.05
+  done
+  grep -qx "ok $TARGET_STEP" "$WORK/$1.out" ||
+    fail "$2: the target's check $TARGET_STEP did not pass: $(grep -v '^ok ' "$WORK/$1.out" | tail -n 5)"
+}
+
 # wait_exit NAME [EXPECTED_STATUS]: waits (bounded) for NAME to end and checks
 # its exit status (default 0).  Sets EXIT_STATUS.
 wait_exit() {
