@@ -201,22 +201,23 @@ void read_task_state(const Tracee& tracee, const x86::InjectionSite& site, forma
 }
 
 // The getters' calls, gathered so that they run as one injected batch:
-// each output gets its own slice of the scratch buffer, read back in one
-// go once every call has run.
+// each call's output gets its own slice of the scratch buffer (the
+// argument kOut stands for it), read back in one go once every call ran.
 class Getters {
  public:
+  static constexpr long kOut = -0x4f7574;  // an argument no getter takes: replaced by the output slice
   Getters(pid_t pid, x86::RemoteSyscall& rs) : pid_(pid), rs_(rs), buf_(rs.scratch()) {}
-  // A slice of the scratch buffer for one call's output.
-  uint64_t out(size_t size) {
+  // Queues a call with `out_size` bytes of output; `what` names it in a
+  // failure ("its securebits").
+  size_t add(const char* what, size_t out_size, long nr, long a = 0, long b = 0, long c = 0, long d = 0) {
     const uint64_t at = buf_ + used_;
-    used_ += (size + 15) & ~size_t(15);
+    used_ += (out_size + 15) & ~size_t(15);
     if (used_ > x86::RemoteSyscall::kScratchSize) throw std::logic_error("injected getters outgrow the scratch buffer");
-    return at;
-  }
-  // Queues a call; `what` names it in a failure ("its securebits").
-  size_t add(const char* what, long nr, long a = 0, long b = 0, long c = 0, long d = 0) {
-    calls_.push_back({nr, {a, b, c, d, 0, 0}});
-    what_.push_back(what);
+    x86::RemoteSyscall::Call call{nr, {a, b, c, d, 0, 0}};
+    for (long& arg : call.args)
+      if (arg == kOut) arg = long(at);
+    calls_.push_back(call);
+    out_.push_back({what, at});
     return calls_.size() - 1;
   }
   void run() {
@@ -225,113 +226,97 @@ class Getters {
     if (used_) rs_.read(buf_, bytes_.data(), used_);
   }
   long raw(size_t call) const { return results_.at(call); }
-  long result(size_t call) const { return checked(pid_, results_.at(call), what_.at(call)); }
-  // Copies `size` bytes of the output at `addr` (from out()).
-  void copy(uint64_t addr, void* to, size_t size) const { std::memcpy(to, bytes_.data() + (addr - buf_), size); }
+  // The call's result, checked, and its first `size` bytes of output in `to`.
+  long take(size_t call, void* to = nullptr, size_t size = 0) const {
+    const long r = checked(pid_, results_.at(call), out_.at(call).what);
+    if (to) std::memcpy(to, bytes_.data() + (out_[call].at - buf_), size);
+    return r;
+  }
 
  private:
+  struct Out {
+    const char* what;
+    uint64_t at;
+  };
   pid_t pid_;
   x86::RemoteSyscall& rs_;
   uint64_t buf_;
   size_t used_ = 0;
   std::vector<x86::RemoteSyscall::Call> calls_;
-  std::vector<const char*> what_;
+  std::vector<Out> out_;
   std::vector<long> results_;
   std::vector<uint8_t> bytes_;
 };
 
 static void inject_getters(pid_t pid, const x86::InjectionSite& site, format::TaskState* t, format::ThreadState& th,
                            uint32_t* subreaper, uint32_t* securebits, uint64_t* timer_slack) {
+  using G = Getters;
   x86::RemoteSyscall rs(th.tid, site);
-  Getters g(pid, rs);
-  const size_t bits = g.add("its securebits", SYS_prctl, PR_GET_SECUREBITS);
-  const size_t slack = g.add("its timer slack", SYS_prctl, PR_GET_TIMERSLACK);
-  const uint64_t reaper_at = subreaper ? g.out(4) : 0;
-  const size_t reaper = subreaper ? g.add("the child-subreaper flag", SYS_prctl, PR_GET_CHILD_SUBREAPER, long(reaper_at)) : 0;
-  const uint64_t ss_at = g.out(sizeof(stack_t));
-  const size_t ss = g.add("the alternate signal stack", SYS_sigaltstack, 0, long(ss_at));
-  const uint64_t tid_at = g.out(8);
-  const size_t tid_address = g.add("the clear-child-tid address", SYS_prctl, PR_GET_TID_ADDRESS, long(tid_at));
+  G g(pid, rs);
+  const size_t bits = g.add("its securebits", 0, SYS_prctl, PR_GET_SECUREBITS);
+  const size_t slack = g.add("its timer slack", 0, SYS_prctl, PR_GET_TIMERSLACK);
+  const size_t reaper = subreaper ? g.add("the child-subreaper flag", 4, SYS_prctl, PR_GET_CHILD_SUBREAPER, G::kOut) : 0;
+  const size_t ss = g.add("the alternate signal stack", sizeof(stack_t), SYS_sigaltstack, 0, G::kOut);
+  const size_t tid_address = g.add("the clear-child-tid address", 8, SYS_prctl, PR_GET_TID_ADDRESS, G::kOut);
 
   // Per process, once (the leader's injection): signal actions, interval
   // timers, flags and clocks.
-  std::vector<std::pair<size_t, uint64_t>> actions, itimers;
-  size_t pdeath = 0, perm = 0, dumpable = 0, thp = 0, membarrier = 0, mdwe = 0, mono = 0, boot = 0;
-  uint64_t pdeath_at = 0, perm_at = 0, mono_at = 0, boot_at = 0;
+  size_t actions = 0, itimers = 0, pdeath = 0, perm = 0, dumpable = 0, thp = 0, membarrier = 0, mdwe = 0, mono = 0,
+         boot = 0;
   if (t) {
-    for (unsigned sig = 1; sig <= format::kSignalCount; ++sig) {
-      const uint64_t at = g.out(sizeof(format::SigAction));
-      actions.emplace_back(g.add("a signal handler", SYS_rt_sigaction, sig, 0, long(at), 8), at);
-    }
-    for (int which = 0; which < 3; ++which) {
-      const uint64_t at = g.out(sizeof(itimerval));
-      itimers.emplace_back(g.add("an interval timer", SYS_getitimer, which, long(at)), at);
-    }
-    pdeath_at = g.out(4);
-    pdeath = g.add("the parent-death signal", SYS_prctl, PR_GET_PDEATHSIG, long(pdeath_at));
-    perm_at = g.out(8);
-    perm = g.add("the XSAVE feature permission", SYS_arch_prctl, ARCH_GET_XCOMP_PERM, long(perm_at));
-    dumpable = g.add("the dumpable flag", SYS_prctl, PR_GET_DUMPABLE);
-    thp = g.add("the THP-disable flag", SYS_prctl, PR_GET_THP_DISABLE);
-    membarrier = g.add("the membarrier registrations", SYS_membarrier, kMembarrierGetRegistrations, 0, 0);
-    mdwe = g.add("the memory-deny-write-execute flags", SYS_prctl, kPrGetMdwe);
+    actions = g.add("a signal handler", sizeof(format::SigAction), SYS_rt_sigaction, 1, 0, G::kOut, 8);
+    for (unsigned sig = 2; sig <= format::kSignalCount; ++sig)
+      g.add("a signal handler", sizeof(format::SigAction), SYS_rt_sigaction, sig, 0, G::kOut, 8);
+    itimers = g.add("an interval timer", sizeof(itimerval), SYS_getitimer, 0, G::kOut);
+    for (int which = 1; which < 3; ++which) g.add("an interval timer", sizeof(itimerval), SYS_getitimer, which, G::kOut);
+    pdeath = g.add("the parent-death signal", 4, SYS_prctl, PR_GET_PDEATHSIG, G::kOut);
+    perm = g.add("the XSAVE feature permission", 8, SYS_arch_prctl, ARCH_GET_XCOMP_PERM, G::kOut);
+    dumpable = g.add("the dumpable flag", 0, SYS_prctl, PR_GET_DUMPABLE);
+    thp = g.add("the THP-disable flag", 0, SYS_prctl, PR_GET_THP_DISABLE);
+    membarrier = g.add("the membarrier registrations", 0, SYS_membarrier, kMembarrierGetRegistrations, 0, 0);
+    mdwe = g.add("the memory-deny-write-execute flags", 0, SYS_prctl, kPrGetMdwe);
     // The clocks as the process sees them (it may live in a time namespace).
-    mono_at = g.out(sizeof(timespec));
-    mono = g.add("CLOCK_MONOTONIC", SYS_clock_gettime, CLOCK_MONOTONIC, long(mono_at));
-    boot_at = g.out(sizeof(timespec));
-    boot = g.add("CLOCK_BOOTTIME", SYS_clock_gettime, CLOCK_BOOTTIME, long(boot_at));
+    mono = g.add("CLOCK_MONOTONIC", sizeof(timespec), SYS_clock_gettime, CLOCK_MONOTONIC, G::kOut);
+    boot = g.add("CLOCK_BOOTTIME", sizeof(timespec), SYS_clock_gettime, CLOCK_BOOTTIME, G::kOut);
   }
   g.run();
 
-  *securebits = uint32_t(g.result(bits));
-  *timer_slack = uint64_t(g.result(slack));
+  *securebits = uint32_t(g.take(bits));
+  *timer_slack = uint64_t(g.take(slack));
   if (subreaper) {
-    g.result(reaper);
     int on = 0;
-    g.copy(reaper_at, &on, 4);
+    g.take(reaper, &on, 4);
     *subreaper = on ? 1 : 0;
   }
-  g.result(ss);
   stack_t stack;
-  g.copy(ss_at, &stack, sizeof stack);
+  g.take(ss, &stack, sizeof stack);
   th.altstack_sp = reinterpret_cast<uint64_t>(stack.ss_sp);
   th.altstack_size = stack.ss_size;
   th.altstack_flags = stack.ss_flags;
-  g.result(tid_address);
-  g.copy(tid_at, &th.clear_child_tid, 8);
+  g.take(tid_address, &th.clear_child_tid, 8);
   if (t) {
-    for (size_t i = 0; i < actions.size(); ++i) {
-      g.result(actions[i].first);
-      g.copy(actions[i].second, &t->sigactions[i], sizeof(format::SigAction));
-    }
-    for (size_t i = 0; i < itimers.size(); ++i) {
-      g.result(itimers[i].first);
+    for (size_t i = 0; i < format::kSignalCount; ++i) g.take(actions + i, &t->sigactions[i], sizeof(format::SigAction));
+    for (size_t i = 0; i < 3; ++i) {
       itimerval v;
-      g.copy(itimers[i].second, &v, sizeof v);
+      g.take(itimers + i, &v, sizeof v);
       t->itimers[i] = {v.it_interval.tv_sec, v.it_interval.tv_usec, v.it_value.tv_sec, v.it_value.tv_usec};
     }
-    g.result(pdeath);
-    g.copy(pdeath_at, &t->pdeath_signal, 4);
+    g.take(pdeath, &t->pdeath_signal, 4);
     // The XSAVE features granted on request (AMX tile data) are a
     // per-process permission the restored process must hold again.
     // EINVAL: a kernel older than 5.16, where there are none.
-    if (g.raw(perm) != -EINVAL) {
-      g.result(perm);
-      g.copy(perm_at, &t->xcomp_perm, 8);
-    }
-    t->dumpable = int32_t(g.result(dumpable));
-    t->thp_disable = uint32_t(g.result(thp));
+    if (g.raw(perm) != -EINVAL) g.take(perm, &t->xcomp_perm, 8);
+    t->dumpable = int32_t(g.take(dumpable));
+    t->thp_disable = uint32_t(g.take(thp));
     t->membarrier = membarrier_registrations(pid, g.raw(membarrier));
     // Memory-deny-write-execute (Linux 6.3; EINVAL before: never set).
-    if (g.raw(mdwe) != -EINVAL) t->mdwe = uint32_t(g.result(mdwe));
+    if (g.raw(mdwe) != -EINVAL) t->mdwe = uint32_t(g.take(mdwe));
     if (t->mdwe & ~format::kMdweFlags)
       fail(pid, "has memory-deny-write-execute flags this ckpt does not know (" + std::to_string(t->mdwe) + ")");
     timespec ts;
-    g.result(mono);
-    g.copy(mono_at, &ts, sizeof ts);
+    g.take(mono, &ts, sizeof ts);
     t->monotonic_ns = int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-    g.result(boot);
-    g.copy(boot_at, &ts, sizeof ts);
+    g.take(boot, &ts, sizeof ts);
     t->boottime_ns = int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
     // Calls that need the whole buffer or depend on what /proc says, after
     // the batch (they reuse the buffer from its start).

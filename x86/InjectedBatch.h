@@ -48,7 +48,11 @@ struct Header {
   int32_t pad;
 };
 static_assert(sizeof(Header) == 56);
-inline constexpr size_t kHeaderPidfd = 8, kHeaderFrame = 32, kHeaderTail = 40, kHeaderDumper = 48;
+// The offsets the code uses (InjectedBatch.cpp's asm) and the tracer too.
+inline constexpr size_t kHeaderPidfd = 8, kHeaderWait = 16, kHeaderFrame = 32, kHeaderTail = 40, kHeaderDumper = 48;
+static_assert(offsetof(Header, pidfd) == kHeaderPidfd && offsetof(Header, wait_sec) == kHeaderWait &&
+              offsetof(Header, frame) == kHeaderFrame && offsetof(Header, tail) == kHeaderTail &&
+              offsetof(Header, dumper) == kHeaderDumper);
 
 struct Entry {
   int64_t nr;

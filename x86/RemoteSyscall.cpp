@@ -200,7 +200,7 @@ void RemoteSyscall::begin() {
       const uint64_t below = (addr - kScratchSize) & ~uint64_t(63);
       if (addr > kScratchSize + 4096) {
         try {
-          for (const MapsEntry& m : parse_maps(read_proc_file("/proc/" + std::to_string(tid_) + "/maps")))
+          for (const MapsEntry& m : maps())
             if (m.start <= below && addr + size <= m.end && m.read && m.write && !m.shared &&
                 (m.path.empty() || m.path == "[stack]"))
               low = below;
@@ -312,16 +312,21 @@ long RemoteSyscall::run_call(UserRegs r, long nr) {
   return last_result_;
 }
 
+// The thread's /proc maps, read once: nothing maps or unmaps in a frozen
+// process but the injection itself (a scratch buffer mapped for want of
+// stack room, after which no batch is made).
+const std::vector<MapsEntry>& RemoteSyscall::maps() {
+  if (!maps_read_) {
+    maps_ = parse_maps(read_proc_file("/proc/" + std::to_string(tid_) + "/maps"));
+    maps_read_ = true;
+  }
+  return maps_;
+}
+
 // A hole of `size` bytes in the thread's address space, 1 MiB clear of
 // its neighbours and never in the gap a stack grows into; 0 if none.
-static uint64_t find_hole(pid_t tid, size_t size) {
+static uint64_t find_hole(const std::vector<MapsEntry>& maps, size_t size) {
   constexpr uint64_t kMargin = 1 << 20, kUserTop = 0x7ffffffff000;
-  std::vector<MapsEntry> maps;
-  try {
-    maps = parse_maps(read_proc_file("/proc/" + std::to_string(tid) + "/maps"));
-  } catch (const std::exception&) {
-    return 0;
-  }
   uint64_t best = 0;
   for (size_t i = 0; i + 1 < maps.size(); ++i) {
     if (maps[i + 1].path == "[stack]") continue;
@@ -360,8 +365,13 @@ bool RemoteSyscall::prepare_batch() {
   scratch();
   if (batch_refused_ || !frame_addr_ || !scratch_on_stack_) return false;
   batch_refused_ = true;
-  const uint64_t hole = find_hole(tid_, batch::kAreaSize);
+  uint64_t hole = 0;
+  try {
+    hole = find_hole(maps(), batch::kAreaSize);
+  } catch (const std::exception&) {
+  }
   if (!hole) return false;
+  dumper_pid_ = same_pid_namespace(tid_) ? int32_t(getpid()) : 0;
   UserRegs undo = saved_;
   undo.rip = site_.syscall_ret, undo.rsp = frame_addr_;
   undo.rax = SYS_munmap, undo.rdi = hole, undo.rsi = batch::kAreaSize;
@@ -378,7 +388,7 @@ bool RemoteSyscall::prepare_batch() {
   // runs its tail.
   auto install = [&] {
     const batch::Header header{0, -1, POLLIN, 0, 0, 0, frame_addr_, hole + batch::tail_offset(),
-                               same_pid_namespace(tid_) ? int32_t(getpid()) : 0, 0};
+                               dumper_pid_, 0};
     if (!write_remote(tid_, hole, batch::code(), batch::code_size()) ||
         !write_remote(tid_, hole + batch::kHeaderAt, &header, sizeof header))
       throw ptrace_error(tid_, "write the memory of");
@@ -465,11 +475,11 @@ void RemoteSyscall::run_batch(const Call* calls, size_t n, std::vector<long>& re
   }
   const uint64_t header_at = batch_area_ + batch::kHeaderAt, table_at = batch_area_ + batch::kTableAt;
   // done = 0 and the wait (which ppoll counts down); the pidfd stays.
-  const int64_t wait_sec = same_pid_namespace(tid_) ? kWaitWithPidfd : kWaitWithout;
+  const int64_t wait_sec = dumper_pid_ ? kWaitWithPidfd : kWaitWithout;
   const uint64_t not_done = 0;
   const int64_t wait[2] = {wait_sec, 0};
   if (!write_remote(tid_, table_at, table.data(), n * sizeof(batch::Entry)) ||
-      !write_remote(tid_, header_at, &not_done, 8) || !write_remote(tid_, header_at + 16, wait, sizeof wait))
+      !write_remote(tid_, header_at, &not_done, 8) || !write_remote(tid_, header_at + batch::kHeaderWait, wait, sizeof wait))
     throw ptrace_error(tid_, "write the injected calls into");
   UserRegs r = saved_;
   r.rip = batch_area_;

@@ -31,6 +31,7 @@
 #include <string>
 #include <vector>
 
+#include "x86/ProcMaps.h"
 #include "x86/Registers.h"
 
 namespace ckpt::x86 {
@@ -92,6 +93,7 @@ class RemoteSyscall {
   void finish() noexcept;
   long run_call(UserRegs r, long nr);
   bool prepare_batch();
+  const std::vector<MapsEntry>& maps();
   void run_tail();
   void run_batch(const Call* calls, size_t n, std::vector<long>& results);
   void wait_interrupt_stop();
@@ -116,6 +118,9 @@ class RemoteSyscall {
   // The batch area mapped in the tracee (0: none).
   uint64_t batch_area_ = 0;
   bool batch_refused_ = false;
+  int32_t dumper_pid_ = 0;  // ckpt's pid as the thread sees it, for the batch code's pidfd; 0: not visible
+  std::vector<MapsEntry> maps_;
+  bool maps_read_ = false;
   // The last call's raw result once its exit stop was reached.
   static constexpr long kNoResult = long(0x7ffe'dead'beef'0001);
   long last_result_ = kNoResult;
