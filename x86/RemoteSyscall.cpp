@@ -275,6 +275,17 @@ long RemoteSyscall::call(long nr, long a, long b, long c, long d, long e, long f
   return run_call(r, nr);
 }
 
+// From an interrupt stop (the thread's own mask still in force), every
+// signal blocked: none may be taken while the registers are not the
+// thread's own (its handler would see them); the safety frame puts the
+// mask back should we vanish. From a syscall-stop it is blocked already.
+void RemoteSyscall::block_signals() {
+  if (at_ != Stop::Interrupt) return;
+  uint64_t all = ~uint64_t(0);
+  if (ptrace(PTRACE_SETSIGMASK, tid_, reinterpret_cast<void*>(sizeof all), &all) != 0)
+    throw ptrace_error(tid_, "block the signals of");
+}
+
 // Runs one call from the registers `r` (rip at the `syscall`), through its
 // entry and exit stops.
 long RemoteSyscall::run_call(UserRegs r, long nr) {
@@ -287,12 +298,7 @@ long RemoteSyscall::run_call(UserRegs r, long nr) {
     throw ptrace_error(tid_, "set the registers of");
   fault_point("inject: registers set");
   if (at_ == Stop::Interrupt) {
-    // No signal may be taken while the registers are not the thread's own
-    // (its handler would see them); the frame puts the mask back should
-    // we vanish.
-    uint64_t all = ~uint64_t(0);
-    if (ptrace(PTRACE_SETSIGMASK, tid_, reinterpret_cast<void*>(sizeof all), &all) != 0)
-      throw ptrace_error(tid_, "block the signals of");
+    block_signals();
     fault_point("inject: signals blocked");
   }
   resume_and_wait(Stop::SyscallEnter);
@@ -492,11 +498,7 @@ void RemoteSyscall::run_batch(const Call* calls, size_t n, std::vector<long>& re
   dirty_ = true;
   if (ptrace(PTRACE_SETREGS, tid_, nullptr, &r) != 0)
     throw ptrace_error(tid_, "set the registers of");
-  if (at_ == Stop::Interrupt) {
-    uint64_t all = ~uint64_t(0);
-    if (ptrace(PTRACE_SETSIGMASK, tid_, reinterpret_cast<void*>(sizeof all), &all) != 0)
-      throw ptrace_error(tid_, "block the signals of");
-  }
+  block_signals();
   fault_point("inject: batch set up");
   if (ptrace(PTRACE_CONT, tid_, nullptr, nullptr) != 0) throw ptrace_error(tid_, "resume");
   at_ = Stop::Running;
@@ -571,11 +573,7 @@ void RemoteSyscall::run_tail() {
   r.orig_rax = uint64_t(-1);
   r.r13 = header_at, r.r14 = site_.syscall_ret, r.r15 = batch_area_, r.rbp = batch::kAreaSize;
   if (ptrace(PTRACE_SETREGS, tid_, nullptr, &r) != 0) throw ptrace_error(tid_, "set the registers of");
-  if (at_ == Stop::Interrupt) {
-    uint64_t all = ~uint64_t(0);
-    if (ptrace(PTRACE_SETSIGMASK, tid_, reinterpret_cast<void*>(sizeof all), &all) != 0)
-      throw ptrace_error(tid_, "block the signals of");
-  }
+  block_signals();
   fault_point("restore: batch tail set up", false);
   auto step = [&](long nr) {
     resume_and_wait(Stop::SyscallEnter);

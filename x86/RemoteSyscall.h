@@ -98,6 +98,7 @@ class RemoteSyscall {
   void run_batch(const Call* calls, size_t n, std::vector<long>& results);
   void wait_interrupt_stop();
   void keep_signal(int status);
+  void block_signals();
   bool stop_batch();
   void forget_thread() noexcept;
 
