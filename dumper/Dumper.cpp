@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "dumper/Credentials.h"
+#include "dumper/Seccomp.h"
 #include "dumper/Scheduling.h"
 #include "dumper/AddressSpace.h"
 #include "dumper/CopiesReturn.h"
@@ -332,6 +333,8 @@ MemberRecords read_member(const Tracee& tracee, pid_t root, const PtyEnds& pty_e
   MemberRecords out;
   Image& image = out.image;
   image.process = process_info(pid);
+  // Seccomp filters first: one ckpt cannot carry is refused before any call is injected.
+  image.seccomp = read_seccomp(pid, tracee.tids());
   x86::time_point("dump: member read begins");
   image.vmas = read_address_space(pid, maps_before, &out.flags_from_before);
   x86::time_point("dump: address space read");

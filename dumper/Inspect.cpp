@@ -16,6 +16,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "format/Checksum.h"
 #include "format/Hex.h"
 #include "format/InetSocket.h"
 #include "format/Printable.h"
@@ -156,6 +157,14 @@ void member_json(const Image& img, std::ostream& out) {
         << ",\"cap_bounding\":" << json_string(hex(c.cap_bounding))
         << ",\"cap_ambient\":" << json_string(hex(c.cap_ambient)) << ",\"securebits\":" << c.securebits
         << ",\"seccomp_mode\":" << c.seccomp_mode << ",\"seccomp_filters\":" << c.seccomp_filters << "}";
+  }
+  if (!img.seccomp.empty()) {
+    out << ",\"seccomp\":[";
+    for (size_t i = 0; i < img.seccomp.size(); ++i)
+      out << (i ? "," : "") << "{\"flags\":" << img.seccomp[i].flags
+          << ",\"instructions\":" << img.seccomp[i].program.size() << ",\"xxh3\":"
+          << json_string(hex(format::checksum(img.seccomp[i].program.data(), img.seccomp[i].program.size() * 8))) << "}";
+    out << "]";
   }
   out << ",\"fds\":[";
   for (size_t i = 0; i < img.files.fds.size(); ++i) {
@@ -414,6 +423,10 @@ void print_member(const Image& img, std::ostream& out) {
         << " bounding " << hex(c.cap_bounding) << " ambient " << hex(c.cap_ambient) << ", securebits "
         << hex(c.securebits) << ", seccomp mode " << c.seccomp_mode << " (" << c.seccomp_filters << " filters)\n";
   }
+  for (size_t i = 0; i < img.seccomp.size(); ++i)
+    out << "seccomp filter " << i << " (carried, oldest first): " << img.seccomp[i].program.size() << " instructions"
+        << ((img.seccomp[i].flags & format::kSeccompFlagLog) ? ", flag LOG" : "") << ", xxh3 "
+        << hex(format::checksum(img.seccomp[i].program.data(), img.seccomp[i].program.size() * 8)) << "\n";
   for (const PosixTimer& p : task.timers) {
     static const char* const kinds[] = {"signal", "none", "thread", "?", "thread-id"};
     std::snprintf(line, sizeof line,

@@ -195,7 +195,8 @@ void probe_caps(std::vector<Finding>& out) {
   const Cap list[] = {
       {CAP_SYS_PTRACE, "CAP_SYS_PTRACE", "dump processes of other users; userfaultfd fork events for restore --lazy"},
       {kCapCheckpointRestore, "CAP_CHECKPOINT_RESTORE", "saved pids for a tree's members, the saved exe link, map_files"},
-      {CAP_SYS_ADMIN, "CAP_SYS_ADMIN", "restore --pid-ns, time namespaces (with CAP_SYS_TIME), what CAP_CHECKPOINT_RESTORE allows"},
+      {CAP_SYS_ADMIN, "CAP_SYS_ADMIN", "restore --pid-ns, time namespaces (with CAP_SYS_TIME), a process's own seccomp filters (read, "
+                                       "suspended for ckpt's calls; also needs ckpt outside seccomp), what CAP_CHECKPOINT_RESTORE allows"},
       {CAP_NET_ADMIN, "CAP_NET_ADMIN", "dump --tcp-established and the restore of those connections (TCP_REPAIR)"},
       {CAP_SYS_RESOURCE, "CAP_SYS_RESOURCE", "the saved [heap]/[stack] layout (PR_SET_MM), raising limits"},
   };

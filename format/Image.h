@@ -16,13 +16,16 @@
 #include "format/Terminal.h"
 #include "format/Scheduling.h"
 #include "format/Credentials.h"
+#include "format/Seccomp.h"
 
 namespace ckpt::format {
 
 // Bytes 0..7 of every image; what binfmt_misc matches.
 inline constexpr std::array<uint8_t, 8> kMagic = {0x7f, 'C', 'K', 'P', 'T', '\r', '\n', 0x1a};
 inline constexpr std::array<uint8_t, 8> kTrailerMagic = {'C', 'K', 'P', 'T', 'E', 'N', 'D', 0};
-inline constexpr uint32_t kVersion = 5;
+inline constexpr uint32_t kVersion = 6;
+// Version 5 is version 6 without the seccomp section: still read.
+inline constexpr uint32_t kOldestVersion = 5;
 inline constexpr uint32_t kMachineX86_64 = 62;  // EM_X86_64
 inline constexpr uint32_t kPageSize = 4096;
 
@@ -45,6 +48,7 @@ enum class SectionType : uint32_t {
   Tcp = 27,       // std::vector<TcpConnection>; optional (written only when there are connections)
   Scheduling = 36,   // Scheduling (format/Scheduling.h); one per member (required by validation)
   Credentials = 37,  // Credentials (format/Credentials.h); one per member (required by validation)
+  Seccomp = 38,   // std::vector<SeccompFilter> (format/Seccomp.h); optional (only when the filters are carried)
   Parent = 30,    // ParentLink (format/ParentLink.h); optional (only in an incremental image)
 };
 inline constexpr uint32_t kSectionTypeCount = 8;  // types 1..kSectionTypeCount are all required
@@ -54,7 +58,8 @@ inline bool section_type_is_optional(uint32_t t) {
          t == uint32_t(SectionType::UnixSockets) || t == uint32_t(SectionType::InetSockets) ||
          t == uint32_t(SectionType::Tcp) || t == uint32_t(SectionType::Ptys) ||
          t == uint32_t(SectionType::Terminal) || t == uint32_t(SectionType::Scheduling) ||
-         t == uint32_t(SectionType::Credentials) || t == uint32_t(SectionType::Parent);
+         t == uint32_t(SectionType::Credentials) || t == uint32_t(SectionType::Parent) ||
+         t == uint32_t(SectionType::Seccomp);
 }
 // Whether a section belongs to one member of the tree (its header's flags
 // carry the member's index) rather than to the whole image (flags 0).
@@ -606,6 +611,10 @@ struct Image {
   std::optional<Scheduling> scheduling;    // always written; validation requires it
   std::optional<Credentials> credentials;  // always written; validation requires it
   std::optional<ParentLink> parent;  // an incremental image's parent (format/ParentLink.h)
+  // The seccomp filter chain every thread was under, oldest first, when
+  // ckpt carried it (empty: none, or only filters restore must run under
+  // itself; docs/format.md §5.17).
+  std::vector<SeccompFilter> seccomp;
 };
 
 // For a validated image (every chunk inside one VMA): the index of the VMA

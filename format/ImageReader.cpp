@@ -110,9 +110,10 @@ ImageReader::ImageReader(int fd) : fd_(fd), serial_(++g_reader_serial) {
   if (file_size_ < sizeof h) throw FormatError(0, "file is too short to be an image (" + std::to_string(file_size_) + " bytes)");
   read_exact(&h, sizeof h, 0, "file header");
   if (std::memcmp(h.magic, kMagic.data(), 8) != 0) throw FormatError(0, "not a ckpt image (bad magic)");
-  if (h.version != kVersion)
+  if (h.version < kOldestVersion || h.version > kVersion)
     throw FormatError(offsetof(FileHeader, version), "unsupported format version " + std::to_string(h.version) +
-                                                         " (this build reads version " + std::to_string(kVersion) + ")");
+                                                         " (this build reads versions " + std::to_string(kOldestVersion) +
+                                                         " and " + std::to_string(kVersion) + ")");
   if (h.checksum != checksum(&h, offsetof(FileHeader, checksum)))
     throw FormatError(offsetof(FileHeader, checksum), "file header checksum mismatch (corrupted or incomplete image)");
   if (h.machine != kMachineX86_64) throw FormatError(offsetof(FileHeader, machine), "image is not for x86-64");
@@ -162,6 +163,8 @@ ImageReader::ImageReader(int fd) : fd_(fd), serial_(++g_reader_serial) {
     const TrailerEntry& e = entries[i];
     uint64_t at = h.trailer_offset + sizeof th + i * sizeof(TrailerEntry);
     if ((e.type < 1 || e.type > kSectionTypeCount) && !section_type_is_optional(e.type)) throw FormatError(at, "unknown section type " + std::to_string(e.type));
+    if (e.type == uint32_t(SectionType::Seccomp) && h.version < 6)
+      throw FormatError(at, "seccomp section in a version-" + std::to_string(h.version) + " image (added in version 6)");
     auto type = SectionType(e.type);
     // Per-member sections carry the member's index in flags; the others 0.
     if (section_is_per_member(type) ? e.flags >= kMaxMembers : e.flags != 0)
@@ -236,6 +239,7 @@ ImageReader::ImageReader(int fd) : fd_(fd), serial_(++g_reader_serial) {
       case SectionType::Terminal: img.terminal = decode_terminal(p.data(), p.size(), s.payload()); break;
       case SectionType::Scheduling: img.scheduling = decode_scheduling(p.data(), p.size(), s.payload()); break;
       case SectionType::Credentials: img.credentials = decode_credentials(p.data(), p.size(), s.payload()); break;
+      case SectionType::Seccomp: img.seccomp = decode_seccomp(p.data(), p.size(), s.payload()); break;
       case SectionType::Parent:
         if (s.member != 0 || members_.size() > 1)
           throw FormatError(s.offset, "parent section in a process tree (incremental images are of one process)");

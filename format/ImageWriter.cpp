@@ -152,6 +152,7 @@ void ImageWriter::write_tree_metadata(const ProcessTree& tree, const std::vector
     if (image->terminal) section(SectionType::Terminal, encode_terminal(*image->terminal), i);
     if (image->scheduling) section(SectionType::Scheduling, encode_scheduling(*image->scheduling), i);
     if (image->credentials) section(SectionType::Credentials, encode_credentials(*image->credentials), i);
+    if (!image->seccomp.empty()) section(SectionType::Seccomp, encode_seccomp(image->seccomp), i);
     if (image->parent) section(SectionType::Parent, encode_parent_link(*image->parent), i);
   }
   begin_page_data();

@@ -27,6 +27,7 @@ const char* section_name(SectionType type) {
     case SectionType::Terminal: return "terminal";
     case SectionType::Scheduling: return "scheduling";
     case SectionType::Credentials: return "credentials";
+    case SectionType::Seccomp: return "seccomp";
     case SectionType::Parent: return "parent";
     case SectionType::Tree: return "tree";
     case SectionType::UnixSockets: return "unix_sockets";

@@ -415,6 +415,15 @@ void validate_image(const Image& image, const std::vector<SectionInfo>& sections
   const uint64_t creds_at = section_offset(sections, SectionType::Credentials);
   validate_credentials(*image.credentials,
                        [&](const std::string& why) { throw FormatError(creds_at, "credentials: " + why); });
+  if (!image.seccomp.empty()) {
+    const uint64_t seccomp_at = section_offset(sections, SectionType::Seccomp);
+    auto bad_seccomp = [&](const std::string& why) { throw FormatError(seccomp_at, "seccomp: " + why); };
+    validate_seccomp(image.seccomp, bad_seccomp);
+    if (image.credentials->seccomp_mode != 2 || image.credentials->seccomp_filters != image.seccomp.size())
+      bad_seccomp(std::to_string(image.seccomp.size()) + " filters, where the credentials say " +
+                  std::to_string(image.credentials->seccomp_filters) + " in mode " +
+                  std::to_string(image.credentials->seccomp_mode));
+  }
 
   const uint64_t threads_at = section_offset(sections, SectionType::Threads);
   std::vector<int32_t> tids;

@@ -98,11 +98,20 @@ std::string check_full_credentials(const format::Image& image) {
     throw RestoreError(lead + "whose securebits " + format::hex(own.securebits) + " differ from the saved " +
                        format::hex(want.securebits));
   const uint32_t own_filters = own.seccomp_mode == 2 ? own.seccomp_filters : 0;
+  if (!image.seccomp.empty()) {
+    // Carried: restore attaches them last (restorer/Seccomp.h), on top of
+    // whatever it runs under itself.
+    if (own_filters)
+      warnings += "restore: warning: " + lead + "under " + std::to_string(own_filters) +
+                  " seccomp filters of restore's own, on top of the process's " +
+                  std::to_string(image.seccomp.size()) + "\n";
+    return warnings;
+  }
   if (own.seccomp_mode < want.seccomp_mode || own_filters < want.seccomp_filters)
     throw RestoreError(lead + "under seccomp mode " + std::to_string(own.seccomp_mode) + " with " +
                        std::to_string(own_filters) + " filters, while the process ran under mode " +
                        std::to_string(want.seccomp_mode) + " with " + std::to_string(want.seccomp_filters) +
-                       " (ckpt does not carry seccomp filters: restore must run under the same ones)");
+                       " (filters ckpt did not carry, shared with ckpt at the dump: restore must run under the same ones)");
   if (own.seccomp_mode != want.seccomp_mode || own_filters != want.seccomp_filters)
     warnings += "restore: warning: " + lead + "under " + std::to_string(own_filters - want.seccomp_filters) +
                 " more seccomp filters than the process had\n";

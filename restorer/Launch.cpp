@@ -23,6 +23,7 @@
 #include "format/Limits.h"
 #include "restorer/PosixTimers.h"
 #include "restorer/RestoreError.h"
+#include "restorer/Seccomp.h"
 #include "trampoline/Blob.h"
 #include "trampoline/Plan.h"
 #include "restorer/TaskRestore.h"
@@ -51,6 +52,7 @@ struct HomeLayout {
   uint64_t plan, frame, stack_top, size;
   size_t plan_bytes, keep_offset, move_offset, auxv_offset, ldt_offset, shared_offset, thread_offset;
   size_t fd_move_offset, lock_offset, fixup_offset, others_offset, others_pending_offset, lazy_offset, timer_offset;
+  size_t seccomp_offset;       // SeccompPlan[], then every filter's instructions
   size_t frame_stride;         // one fallback frame per thread, from `frame`
   uint64_t thread_stacks;      // 16 KiB per other thread, from here
 };
@@ -85,7 +87,10 @@ static HomeLayout layout(const format::Image& image) {
   for (size_t i = 1; i < image.threads.size(); ++i) others_pending += image.threads[i].pending.size();
   h.lazy_offset = h.others_pending_offset + others_pending * sizeof(trampoline::QueuedSignal);
   h.timer_offset = h.lazy_offset + image.vmas.size() * sizeof(Range);
-  h.auxv_offset = h.timer_offset + image.task.timers.size() * sizeof(trampoline::TimerPlan);
+  h.seccomp_offset = (h.timer_offset + image.task.timers.size() * sizeof(trampoline::TimerPlan) + 7) & ~size_t(7);
+  size_t seccomp_insns = 0;
+  for (const format::SeccompFilter& f : image.seccomp) seccomp_insns += f.program.size();
+  h.auxv_offset = h.seccomp_offset + image.seccomp.size() * sizeof(trampoline::SeccompPlan) + seccomp_insns * 8;
   h.plan_bytes = h.auxv_offset + image.mm.auxv.size();
   h.plan = page_up(blob_size());
   h.frame = (h.plan + h.plan_bytes + 63) & ~uint64_t(63);
@@ -460,6 +465,27 @@ void launch(const format::Image& image, const MachineFit& fit, const AddressPlan
   plan->timer_offset = h.timer_offset;
   plan->timer_count = uint32_t(image.task.timers.size());
   plan_posix_timers(image, reinterpret_cast<trampoline::TimerPlan*>(base + h.plan + h.timer_offset));
+  // The carried seccomp filters: each SeccompPlan's sock_fprog points at its
+  // instructions, placed after the array, at their final address.
+  plan->seccomp_offset = h.seccomp_offset;
+  plan->seccomp_count = uint32_t(image.seccomp.size());
+  {
+    auto* sp = reinterpret_cast<trampoline::SeccompPlan*>(base + h.plan + h.seccomp_offset);
+    size_t insn_at = h.seccomp_offset + image.seccomp.size() * sizeof(trampoline::SeccompPlan);
+    for (const format::SeccompFilter& f : image.seccomp) {
+      sp->len = uint16_t(f.program.size());
+      sp->filter = ap.home + h.plan + insn_at;
+      sp->flags = f.flags;
+      for (const format::SeccompInsn& i : f.program) {
+        std::memcpy(base + h.plan + insn_at, &i.code, 2);
+        base[h.plan + insn_at + 2] = i.jt;
+        base[h.plan + insn_at + 3] = i.jf;
+        std::memcpy(base + h.plan + insn_at + 4, &i.k, 4);
+        insn_at += 8;
+      }
+      ++sp;
+    }
+  }
   plan->close_upto = files.close_upto;
   plan->close_from = options.tree.root ? 3 : 0;
   plan->tree_member = options.tree.member;
@@ -615,7 +641,23 @@ void launch(const format::Image& image, const MachineFit& fit, const AddressPlan
   if (options.verbose)
     std::fprintf(stderr, "restore: home at %#lx (%lu bytes), %zu moves, %zu kept ranges\n", (unsigned long)ap.home,
                  (unsigned long)h.size, moves.size(), keep.size());
-  std::fputs((limit_warnings + apply_process_state(image)).c_str(), stderr);
+  const std::string state_warnings = apply_process_state(image);
+  if (!image.seccomp.empty()) {
+    // Filters the trampoline would attach and then be stopped by, or that
+    // the kernel would not take: refused here (restorer/Seccomp.h). The
+    // probe runs with the credentials and no_new_privs just applied.
+    SeccompFinish finish;
+    finish.filters_at = ap.home + h.plan + h.seccomp_offset;
+    finish.tsync = plan->thread_count != 0;
+    finish.unmap_home = plan->finish_gadget != 0;
+    finish.home_start = plan->home_start;
+    finish.home_length = plan->home_length;
+    finish.first_done_fd = plan->sync_fd_base;
+    finish.done_fds = int32_t(plan->thread_count ? plan->thread_count + 1 : 0);
+    check_seccomp_finish(image, finish);
+    probe_seccomp(image);
+  }
+  std::fputs((limit_warnings + state_warnings).c_str(), stderr);
   std::fflush(nullptr);
   // Last of all (a full-screen program's raw mode would garble the lines
   // above); put back by the Terminal if anything threw before this.

@@ -20,6 +20,17 @@ struct Move {
   uint64_t from, to, len;
 };
 
+// One carried seccomp filter: seccomp(SECCOMP_SET_MODE_FILTER, flags, this),
+// its first 16 bytes being the struct sock_fprog the call takes (the length,
+// then the absolute address of the instructions, which follow in the plan).
+struct SeccompPlan {
+  uint16_t len;
+  uint16_t pad[3];
+  uint64_t filter;
+  uint32_t flags;
+  uint32_t pad2;
+};
+
 // The kernel's struct sigaction for rt_sigaction on x86-64.
 struct KernelSigaction {
   uint64_t handler, flags, restorer, mask;
@@ -208,7 +219,10 @@ struct Plan {
   uint32_t tree_root;  // 1: this is the root (it waits and releases); 0: a member (it announces and waits)
   // prctl(PR_SET_MDWE, mdwe) once nothing more is mapped (0: not set).
   uint32_t mdwe;
-  uint32_t pad5;
+  // The carried seccomp filters (SeccompPlan[], oldest first), attached
+  // last of all by the leader, for every thread at once.
+  uint32_t seccomp_count;
+  uint64_t seccomp_offset;
 };
 
 inline const Range* plan_keeps(const Plan* p) {
@@ -237,6 +251,9 @@ inline const TimerPlan* plan_timers(const Plan* p) {
 }
 inline const LdtEntry* plan_ldt(const Plan* p) {
   return reinterpret_cast<const LdtEntry*>(reinterpret_cast<const char*>(p) + p->ldt_offset);
+}
+inline const SeccompPlan* plan_seccomp(const Plan* p) {
+  return reinterpret_cast<const SeccompPlan*>(reinterpret_cast<const char*>(p) + p->seccomp_offset);
 }
 inline const QueuedSignal* plan_signals(const Plan* p, uint64_t offset) {
   return reinterpret_cast<const QueuedSignal*>(reinterpret_cast<const char*>(p) + offset);

@@ -63,22 +63,27 @@ void queue_signals(const Plan* plan, uint64_t offset, uint32_t count, long pid, 
 // last syscall runs from there: munmap of the home for the leader, close of
 // its done fd for another thread, after which `ret` pops the frame's
 // pretcode, the process's own rt_sigreturn sequence.
+// Every argument register of these last calls is known (a, b, then zeros),
+// so that restore can tell what a carried seccomp filter answers them.
 [[noreturn]] __attribute__((noinline)) void resume(uint64_t rsp, uint64_t gadget, long nr, long a, long b) {
+  register long r10 asm("r10") = 0;
+  register long r8 asm("r8") = 0;
+  register long r9 asm("r9") = 0;
   if (gadget) {
     asm volatile("mov %0, %%rsp\n\t"
                  "jmp *%1"
                  :
-                 : "r"(rsp - 8), "r"(gadget), "a"(nr), "D"(a), "S"(b)
+                 : "r"(rsp - 8), "r"(gadget), "a"(nr), "D"(a), "S"(b), "d"(0L), "r"(r10), "r"(r8), "r"(r9)
                  : "memory");
     __builtin_unreachable();
   }
-  if (nr != __NR_munmap) syscall1(nr, a);  // a thread's done fd; the home stays in this mode
+  if (nr != __NR_munmap) syscall6(nr, a, b, 0, 0, 0, 0);  // a thread's done fd; the home stays in this mode
   asm volatile("mov %0, %%rsp\n\t"
                "mov %1, %%eax\n\t"
                "syscall\n\t"
                "ud2"
                :
-               : "r"(rsp), "i"(__NR_rt_sigreturn)
+               : "r"(rsp), "i"(__NR_rt_sigreturn), "D"(a), "S"(b), "d"(0L), "r"(r10), "r"(r8), "r"(r9)
                : "memory");
   __builtin_unreachable();
 }
@@ -415,6 +420,19 @@ extern "C" [[noreturn]] __attribute__((section(".text.entry"), used)) void tramp
   for (long r = 0; r < 16; ++r)
     if (plan->rlimit_mask & (1u << r))
       check(syscall4(__NR_prlimit64, 0, r, long(&plan->rlimits[r]), 0), "setting a resource limit");
+
+  // Seccomp filters after every other step, the threads' included (each has
+  // left the home but for its rt_sigreturn), all threads at once (TSYNC:
+  // none has a filter of its own yet). restore checked that the calls left
+  // (the next attachments, the munmap and close below and rt_sigreturn)
+  // pass them, and that the kernel takes them (restorer/Seccomp.h).
+  for (uint32_t i = 0; i < plan->seccomp_count; ++i) {
+    const SeccompPlan* s = plan_seccomp(plan) + i;
+    const long r = syscall6(317 /* __NR_seccomp */, 1 /* SECCOMP_SET_MODE_FILTER */,
+                            long(s->flags) | (plan->thread_count ? 1 /* SECCOMP_FILTER_FLAG_TSYNC */ : 0), long(s), 0,
+                            0, 0);
+    check(r > 0 ? -16 /* EBUSY: a thread (id r) could not take it */ : r, "attaching a seccomp filter");
+  }
 
   // 5. Resume: the kernel loads every register, the signal mask and the
   // XSAVE state from the frame. With the process's own code, munmap(home)

@@ -111,17 +111,22 @@ RemoteSyscall::RemoteSyscall(pid_t tid, const InjectionSite& site) : tid_(tid), 
   // (USER_NOTIF). Filters are inherited and never removed: a thread with no
   // more of them than ckpt itself has only its environment's (a
   // container's), under which ckpt runs too; more than that is its own
-  // sandbox, which the restored process would lose.
+  // sandbox, which ckpt carries (dumper/Seccomp.cpp) and suspends while it
+  // injects (PTRACE_O_SUSPEND_SECCOMP: CAP_SYS_ADMIN, and no seccomp of
+  // ckpt's own), or refuses.
   const std::string status = status_of("/proc/" + std::to_string(tid_) + "/status");
   const Seccomp target = seccomp_of(status);
   const Seccomp self = seccomp_of(status_of("/proc/thread-self/status"));
   if (target.mode == 1)
     throw RemoteSyscallError(who(tid_) + " runs in seccomp strict mode: ckpt can neither inject system calls there "
                                          "(they would kill it) nor restore that mode");
-  if (target.mode != 0 && (target.mode != self.mode || target.filters < 0 || target.filters > self.filters))
+  const bool own_filters =
+      target.mode != 0 && (target.mode != self.mode || target.filters < 0 || target.filters > self.filters);
+  if (own_filters && self.mode != 0)
     throw RemoteSyscallError(who(tid_) + " runs under seccomp filters of its own (" +
                              std::to_string(target.filters) + ", ckpt has " + std::to_string(self.filters) +
-                             "): ckpt can neither inject system calls there (they could kill it) nor restore them");
+                             "): ckpt, itself under seccomp, can neither inject system calls there (they could kill "
+                             "it) nor read the filters to carry them");
   // With a shadow stack (CET), the `ret` every injected call returns
   // through would fault: the thread would die of SIGSEGV. Nor is the
   // shadow stack saved.
@@ -132,8 +137,15 @@ RemoteSyscall::RemoteSyscall(pid_t tid, const InjectionSite& site) : tid_(tid), 
     throw ptrace_error(tid_, "read the registers of");
   if (ptrace(PTRACE_GETSIGMASK, tid_, reinterpret_cast<void*>(sizeof saved_mask_), &saved_mask_) != 0)
     throw ptrace_error(tid_, "read the signal mask of");
-  if (ptrace(PTRACE_SETOPTIONS, tid_, nullptr, reinterpret_cast<void*>(PTRACE_O_TRACESYSGOOD)) != 0)
+  if (ptrace(PTRACE_SETOPTIONS, tid_, nullptr,
+             reinterpret_cast<void*>(PTRACE_O_TRACESYSGOOD | (own_filters ? PTRACE_O_SUSPEND_SECCOMP : 0))) != 0) {
+    if (own_filters)
+      throw RemoteSyscallError(who(tid_) + " runs under seccomp filters of its own (" + std::to_string(target.filters) +
+                               "), which ckpt cannot suspend to inject its calls (PTRACE_O_SUSPEND_SECCOMP: " +
+                               std::strerror(errno) + "; it needs CAP_SYS_ADMIN)");
     throw ptrace_error(tid_, "set the ptrace options of");
+  }
+  seccomp_suspended_ = own_filters;
 }
 
 // A thread inside an rseq critical section resumes at its abort handler,
@@ -369,7 +381,7 @@ static constexpr auto kBatchDeadline = std::chrono::seconds(10);
 bool RemoteSyscall::prepare_batch() {
   if (batch_area_) return true;
   scratch();
-  if (batch_refused_ || !frame_addr_ || !scratch_on_stack_) return false;
+  if (batch_refused_ || seccomp_suspended_ || !frame_addr_ || !scratch_on_stack_) return false;
   batch_refused_ = true;
   uint64_t hole = 0;
   try {
@@ -639,6 +651,10 @@ void RemoteSyscall::finish() noexcept {
     write_remote(tid_, covered_at_, covered_.data(), covered_.size());
     fault_point("restore: stack bytes put back", false);
   }
+  // Its filters apply again before it can run anything but the kernel's way
+  // back to the interrupt stop.
+  if (seccomp_suspended_ && ptrace(PTRACE_SETOPTIONS, tid_, nullptr, reinterpret_cast<void*>(PTRACE_O_TRACESYSGOOD)) == 0)
+    seccomp_suspended_ = false;
   if (!dirty_) return;
   // Back to an interrupt stop, as before the first call: the queued
   // interrupt stops the thread inside the same signal handling, before it

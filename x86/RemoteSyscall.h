@@ -119,6 +119,10 @@ class RemoteSyscall {
   // The batch area mapped in the tracee (0: none).
   uint64_t batch_area_ = 0;
   bool batch_refused_ = false;
+  // The thread's own seccomp filters are suspended while ckpt holds it
+  // (PTRACE_O_SUSPEND_SECCOMP): single calls only, so that the thread never
+  // runs code of its own, nor batch code left to itself, without them.
+  bool seccomp_suspended_ = false;
   int32_t dumper_pid_ = 0;  // ckpt's pid as the thread sees it, for the batch code's pidfd; 0: not visible
   std::vector<MapsEntry> maps_;
   bool maps_read_ = false;

@@ -46,6 +46,9 @@
 // Credentials: cap_bnd=N (the bounding set), groups_add=N (one more
 // supplementary group), seccomp_filters=N (mode 2 with N filters), suid=N,
 // no_credentials=1 (the section left out).
+// Seccomp (carried filters): seccomp_jump=N (the first filter begins with a
+// jump N instructions ahead), seccomp_extra=1 (filter 0 once more, beyond
+// the credentials' count).
 // Unix sockets: unix=I:FIELD:VALUE changes record I (in ino order) of the
 // unix_sockets section: type, state, peer, listener, shutdown, backlog,
 // passcred, peek_off, unlinked, mode, rcvtimeo, sndbuf, file_ino (numbers), name and sender
@@ -286,6 +289,8 @@ int main(int argc, char** argv) {
       } else if (field == "seccomp_filters") img.credentials.value().seccomp_mode = 2, img.credentials.value().seccomp_filters = uint32_t(n);
       else if (field == "suid") img.process.suid = uint32_t(n);
       else if (field == "no_credentials") img.credentials.reset();
+      else if (field == "seccomp_jump") img.seccomp.at(0).program.at(0) = {0x05 /* BPF_JMP | BPF_JA */, 0, 0, uint32_t(n)};
+      else if (field == "seccomp_extra") img.seccomp.push_back(img.seccomp.at(0));
       else if (field.rfind("tcp_", 0) == 0) {
         if (img.tcp.empty()) throw std::runtime_error("the image has no TCP connection");
         TcpConnection& c = img.tcp[0];

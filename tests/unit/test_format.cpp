@@ -689,25 +689,42 @@ TEST_CASE("format: an unsupported version is refused, naming both versions") {
   FileHeader h = header(b);
   h.version = kVersion + 1;
   put_header(b, h);
-  CHECK_THROWS_WITH_AS(open_bytes(b), has("unsupported format version 6 (this build reads version 5)"),
+  CHECK_THROWS_WITH_AS(open_bytes(b), has("unsupported format version 7 (this build reads versions 5 and 6)"),
                        FormatError);
   // Images of earlier editions (1: first release; 2: one process only) are refused the same way: dump again.
   h.version = 1;
   put_header(b, h);
-  CHECK_THROWS_WITH_AS(open_bytes(b), has("unsupported format version 1 (this build reads version 5)"),
+  CHECK_THROWS_WITH_AS(open_bytes(b), has("unsupported format version 1 (this build reads versions 5 and 6)"),
                        FormatError);
   h.version = 2;
   put_header(b, h);
-  CHECK_THROWS_WITH_AS(open_bytes(b), has("unsupported format version 2 (this build reads version 5)"),
+  CHECK_THROWS_WITH_AS(open_bytes(b), has("unsupported format version 2 (this build reads versions 5 and 6)"),
                        FormatError);
   h.version = 3;  // 3: before the scheduling and credentials sections
   put_header(b, h);
-  CHECK_THROWS_WITH_AS(open_bytes(b), has("unsupported format version 3 (this build reads version 5)"),
+  CHECK_THROWS_WITH_AS(open_bytes(b), has("unsupported format version 3 (this build reads versions 5 and 6)"),
                        FormatError);
   h.version = 4;  // 4: before memory-deny-write-execute in the task record
   put_header(b, h);
-  CHECK_THROWS_WITH_AS(open_bytes(b), has("unsupported format version 4 (this build reads version 5)"),
+  CHECK_THROWS_WITH_AS(open_bytes(b), has("unsupported format version 4 (this build reads versions 5 and 6)"),
                        FormatError);
+  // 5: version 6 without the seccomp section, still read.
+  h.version = 5;
+  put_header(b, h);
+  CHECK_NOTHROW(open_bytes(b));
+}
+
+TEST_CASE("format: a carried seccomp chain round-trips, and a version-5 image cannot hold one") {
+  Image img = realistic_image();
+  img.credentials->seccomp_mode = 2;
+  img.credentials->seccomp_filters = 1;
+  img.seccomp = {{kSeccompFlagLog, {{0x06 /* BPF_RET | BPF_K */, 0, 0, 0x7fff0000 /* ALLOW */}}}};
+  auto b = image_bytes(img, one_page(), {});
+  CHECK(open_bytes(b)->reader->image().seccomp == img.seccomp);
+  FileHeader h = header(b);
+  h.version = 5;
+  put_header(b, h);
+  CHECK_THROWS_WITH_AS(open_bytes(b), has("seccomp section in a version-5 image"), FormatError);
 }
 
 TEST_CASE("format: other header fields are checked") {

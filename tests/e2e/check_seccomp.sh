@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# Seccomp filters carried (tests/programs/state_seccomp.c; e2e.state_seccomp
+# checks their effect in both threads after a restore):
+#   - the image holds the process's two filters, oldest first, the first
+#     with its LOG flag; a dump of the restored process holds the very same
+#     (same order, flags and instructions: `ckpt inspect` prints a checksum
+#     of each program); the process was dumped with its filters suspended
+#     for ckpt's calls, one call at a time (no batch);
+#   - refused at dump, naming the reason, the process left running and
+#     untraced: a filter that hands calls to a supervisor (USER_NOTIF),
+#     threads under different chains, and ckpt itself under a filter (it
+#     can then neither read nor suspend the process's);
+#   - refused by restore before the point of no return (the original,
+#     dumped without --kill, still answers; nothing restored runs): a filter
+#     that would fail restore's own last munmap, filters the kernel will not
+#     take from the process (attached with a capability it dropped, without
+#     no_new_privs: tried in a child of restore); crafted images: a program
+#     jumping beyond its end, and more filters than the credentials count.
+source "$(dirname "$0")/lib.sh"
+TOOLS="$PROGRAMS/../tools"
+
+filters() { "$CKPT" inspect "$1" | grep '^seccomp filter' || true; }
+
+start s "$PROGRAMS/state_seccomp"
+wait_lines s 1
+disown "$PID_s"
+CKPT_FAULT=trace "$CKPT" dump "$PID_s" -o "$WORK/s.ckpt" --kill >/dev/null 2>"$WORK/s.err" ||
+  fail "the dump failed: $(grep -v '^ckpt fault point' "$WORK/s.err" | head -n 3)"
+grep -q 'inject: batch' "$WORK/s.err" && fail "a batch of injected calls ran while the process's filters were suspended"
+wait_gone s
+filters "$WORK/s.ckpt" >"$WORK/s.filters"
+[[ $(wc -l <"$WORK/s.filters") == 2 ]] || fail "the image does not hold two filters: $(cat "$WORK/s.filters")"
+grep -q '^seccomp filter 0 .*flag LOG' "$WORK/s.filters" || fail "filter 0 is not the LOG one: $(cat "$WORK/s.filters")"
+grep -q '^seccomp filter 1 .*flag LOG' "$WORK/s.filters" && fail "filter 1 has the LOG flag: $(cat "$WORK/s.filters")"
+restore_start r "$WORK/s.ckpt"
+for ((i = 0; i < 100; i++)); do
+  [[ $(awk '/^Seccomp_filters:/ {print $2}' "/proc/$PID_r/status" 2>/dev/null) == 2 ]] && break
+  sleep 0.05
+done
+"$CKPT" dump "$PID_r" -o "$WORK/again.ckpt" >/dev/null 2>"$WORK/again.err" ||
+  fail "the dump of the restored process failed: $(cat "$WORK/again.err")"
+filters "$WORK/again.ckpt" >"$WORK/again.filters"
+diff "$WORK/s.filters" "$WORK/again.filters" >/dev/null ||
+  fail "the restored process's filters differ: $(cat "$WORK/s.filters") / $(cat "$WORK/again.filters")"
+send r check
+close_input r
+wait_exit r 0
+grep -q '^PASS' "$WORK/r.out" || fail "the restored process did not pass its check: $(cat "$WORK/r.out")"
+log "carried: $(tr '\n' ';' <"$WORK/s.filters")"
+
+# refused_dump MODE WHAT: the dump fails naming WHAT; the process runs on, untraced.
+refused_dump() {
+  local mode=$1 what=$2
+  start "d$mode" "$PROGRAMS/state_seccomp" "--$mode"
+  wait_lines "d$mode" 1
+  local pid
+  pid=$(pid_of "d$mode")
+  "$CKPT" dump "$pid" -o "$WORK/$mode.ckpt" --kill >/dev/null 2>"$WORK/$mode.err" &&
+    fail "a process with $mode filters was dumped"
+  grep -q "$what" "$WORK/$mode.err" || fail "the refusal of $mode does not say '$what': $(cat "$WORK/$mode.err")"
+  [[ -e $WORK/$mode.ckpt ]] && fail "a refused dump left $WORK/$mode.ckpt"
+  [[ $(awk '/^TracerPid:/ {print $2}' "/proc/$pid/status") == 0 ]] || fail "the $mode process is still traced"
+  [[ $(proc_state "$pid") == S ]] || fail "the $mode process is in state $(proc_state "$pid") after the refusal"
+  log "refused at dump: $(head -n 1 "$WORK/$mode.err")"
+  kill "$pid"
+}
+refused_dump notify "SECCOMP_RET_USER_NOTIF"
+refused_dump split "other seccomp filters than thread"
+
+# ckpt itself under a filter (of its own, on acct) cannot read the
+# process's: refused, saying what it needs.
+start u "$PROGRAMS/state_seccomp"
+wait_lines u 1
+"$PROGRAMS/dump_target" --under-seccomp 163 "$CKPT" dump "$PID_u" -o "$WORK/u.ckpt" >/dev/null 2>"$WORK/u.err" &&
+  fail "ckpt under a seccomp filter of its own dumped a process under two others"
+grep -q "cannot read filter 0.*no seccomp filter of its own" "$WORK/u.err" ||
+  fail "the refusal under ckpt's own filter does not say why: $(cat "$WORK/u.err")"
+[[ $(awk '/^TracerPid:/ {print $2}' "/proc/$PID_u/status") == 0 ]] || fail "the process is still traced"
+log "refused, ckpt under a filter itself: $(head -n 1 "$WORK/u.err")"
+send u check
+close_input u
+wait_exit u 0
+
+# refused_restore IMAGE WHAT: restore fails before the point of no return, naming WHAT.
+refused_restore() {
+  local img=$1 what=$2 rc
+  ${RESTORE_WITH:-} "$RESTORE" "$img" </dev/null >"$WORK/refused.out" 2>"$WORK/refused.err"
+  rc=$?
+  ((rc != 0 && rc != 120)) || fail "restore of $img exited $rc (want a refusal before the point of no return)"
+  grep -q "$what" "$WORK/refused.err" || fail "restore of $img does not say '$what': $(cat "$WORK/refused.err")"
+  [[ -s $WORK/refused.out ]] && fail "something of $img ran: $(cat "$WORK/refused.out")"
+  log "refused at restore: $(grep -m1 "$what" "$WORK/refused.err")"
+}
+start m "$PROGRAMS/state_seccomp" --deny-munmap
+wait_lines m 1
+dump_live m "$WORK/munmap.ckpt"
+refused_restore "$WORK/munmap.ckpt" "answers 0x50001 to restore's last munmap"
+send m check
+close_input m
+wait_exit m 0
+# Filters attached with CAP_SYS_ADMIN, which the process then dropped, and
+# no no_new_privs: restore, run with the same capabilities, is refused by
+# the kernel when it tries them (in a child, before the point of no return).
+start n "$PROGRAMS/state_seccomp" --no-nnp
+wait_lines n 1
+dump_live n "$WORK/nnp.ckpt"
+RESTORE_WITH="setpriv --bounding-set=-sys_admin --" refused_restore "$WORK/nnp.ckpt" "the kernel refuses the process's seccomp filter 0: Permission denied (the process had neither no_new_privs nor CAP_SYS_ADMIN)"
+send n check
+close_input n
+wait_exit n 0
+"$TOOLS/image_edit" "$WORK/s.ckpt" "$WORK/jump.ckpt" seccomp_jump=9 || fail "image_edit seccomp_jump failed"
+refused_restore "$WORK/jump.ckpt" "seccomp: filter 0: instruction 0: jumps beyond the program"
+"$TOOLS/image_edit" "$WORK/s.ckpt" "$WORK/extra.ckpt" seccomp_extra=1 || fail "image_edit seccomp_extra failed"
+refused_restore "$WORK/extra.ckpt" "3 filters, where the credentials say 2"
+log "PASS"
