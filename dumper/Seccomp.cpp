@@ -5,30 +5,16 @@
 #include <sys/ptrace.h>
 
 #include <cerrno>
-#include <cstdlib>
 #include <cstring>
 #include <string>
 
 #include "dumper/Tracee.h"
 #include "x86/ProcMaps.h"
+#include "x86/RemoteSyscall.h"
 
 namespace ckpt::dumper {
 
 namespace {
-
-struct Mode {
-  int mode = 0;
-  long filters = 0;
-};
-
-Mode mode_of(const std::string& status) {
-  Mode m;
-  size_t at = status.find("\nSeccomp:");
-  if (at != std::string::npos) m.mode = std::atoi(status.c_str() + at + 9);
-  at = status.find("\nSeccomp_filters:");
-  if (at != std::string::npos) m.filters = std::atol(status.c_str() + at + 17);
-  return m;
-}
 
 std::string who(pid_t pid, pid_t tid) {
   return "pid " + std::to_string(pid) + (tid == pid ? "" : ": thread " + std::to_string(tid));
@@ -78,11 +64,11 @@ std::vector<format::SeccompFilter> read_chain(pid_t pid, pid_t tid, long count) 
 }  // namespace
 
 std::vector<format::SeccompFilter> read_seccomp(pid_t pid, const std::vector<pid_t>& tids) {
-  const Mode self = mode_of(x86::read_proc_file("/proc/thread-self/status"));
+  const x86::Seccomp self = x86::seccomp_of(x86::read_proc_file("/proc/thread-self/status"));
   std::vector<format::SeccompFilter> chain;
   bool have = false;
   for (pid_t tid : tids) {
-    const Mode m = mode_of(x86::read_proc_file("/proc/" + std::to_string(pid) + "/task/" + std::to_string(tid) + "/status"));
+    const x86::Seccomp m = x86::seccomp_of(x86::read_proc_file("/proc/" + std::to_string(pid) + "/task/" + std::to_string(tid) + "/status"));
     if (m.mode == 1)
       throw DumpError(who(pid, tid) + " runs in seccomp strict mode: ckpt can neither inject system calls there "
                                       "(they would kill it) nor restore that mode");

@@ -72,13 +72,7 @@ static bool code_is(pid_t tid, uint64_t addr, const uint8_t* want, size_t len) {
   return addr && len <= sizeof have && read_remote(tid, addr, have, len) && std::memcmp(have, want, len) == 0;
 }
 
-// A task's seccomp mode (0 none, 1 strict, 2 filter) and number of
-// filters, from /proc; -1 where unknown.
-struct Seccomp {
-  int mode = -1;
-  long filters = -1;
-};
-static Seccomp seccomp_of(const std::string& status) {
+Seccomp seccomp_of(const std::string& status) {
   Seccomp s;
   {
     size_t at = status.find("\nSeccomp:");

@@ -134,6 +134,14 @@ class RemoteSyscall {
   std::vector<siginfo_t> intercepted_;
 };
 
+// A task's seccomp mode (0 none, 1 strict, 2 filter) and number of
+// filters, from its /proc status text; -1 where unknown.
+struct Seccomp {
+  int mode = -1;
+  long filters = -1;
+};
+Seccomp seccomp_of(const std::string& status);
+
 // Whether /proc/TID/status text says the thread runs with a user shadow
 // stack ("x86_Thread_features: shstk ...", kernels with
 // CONFIG_X86_USER_SHADOW_STACK).
