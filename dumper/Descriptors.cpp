@@ -265,14 +265,26 @@ format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas, st
     f.cloexec = (raw_flags & O_CLOEXEC) ? 1 : 0;
     f.flags = raw_flags & ~uint32_t(O_CLOEXEC);
     f.pos = std::stoll(fdinfo_field(info, "pos"));
-    if (raw_flags & O_PATH) refuse_fd(pid, n, "O_PATH descriptors are not supported yet (" + target + ")");
+    // An O_PATH descriptor only names a file (no I/O, no offset, no lock,
+    // no owner): carried for a file, directory or device that is reopened
+    // by its path, the kinds below; refused for anything else.
+    if (raw_flags & O_PATH) {
+      std::string name;
+      const bool by_path = (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode) || (S_ISCHR(st.st_mode) && !is_tty(st.st_rdev))) &&
+                           !target.empty() && target[0] == '/' && !strip_deleted(target, &name) &&
+                           target.rfind("/memfd:", 0) != 0 && own_proc_path(pid, n, target, is_root).empty();
+      if (!by_path)
+        refuse_fd(pid, n, "O_PATH descriptors are carried only for files, directories and devices that still have "
+                          "their path (" + target + ")");
+      f.pos = 0;
+    }
     for (size_t i = 1; i < group.size(); ++i) {
       uint32_t dup_flags = uint32_t(std::stoul(fdinfo_field(read_fdinfo(pid, group[i]), "flags"), nullptr, 8));
       f.dups.push_back({group[i], (dup_flags & O_CLOEXEC) ? 1u : 0u});
     }
     f.locks = read_locks(pid, n, info);
     f.file.path = target;
-    read_file_owner(pid, f);
+    if (!(raw_flags & O_PATH)) read_file_owner(pid, f);  // F_GETOWN_EX of an O_PATH fd: EBADF
 
     uint64_t connection = 0;
     if (target.rfind("socket:", 0) == 0) {

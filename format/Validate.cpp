@@ -118,6 +118,16 @@ static void validate_descriptions(const FileTable& files, int32_t lowest_fd,
       numbers.push_back(prev = d.fd);
     }
     const uint32_t access = f.flags & O_ACCMODE;
+    // An O_PATH descriptor only names its file: no other flag O_PATH drops,
+    // no offset, lock or owner, and only on what is reopened by path.
+    if (f.flags & O_PATH) {
+      if (f.kind != FdKind::RegularFile && f.kind != FdKind::Directory && f.kind != FdKind::CharDevice)
+        bad_fd("O_PATH on kind " + std::string(fd_kind_name(f.kind)));
+      if (f.flags & ~uint32_t(O_PATH | O_DIRECTORY | O_NOFOLLOW | O_LARGEFILE))
+        bad_fd("O_PATH with flags it does not keep");
+      if (f.pos != 0 || !f.locks.empty() || f.owner != kOwnerNone) bad_fd("O_PATH with an offset, a lock or an owner");
+      if (f.file.path.rfind("/proc/self", 0) == 0) bad_fd("O_PATH on a file of the process's own /proc directory");
+    }
     for (const FileLock& l : f.locks) {
       std::string what = std::string(lock_kind_name(l.kind)) + " ";
       if (l.write > 1) bad_fd(what + "type is not 0 (read) or 1 (write)");

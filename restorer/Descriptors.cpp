@@ -102,10 +102,13 @@ bool is_own_proc_file(const std::string& path) { return path == "/proc/self" || 
 // status flags are set afterwards with F_SETFL.
 int open_like(const FdEntry& f, const std::string& path, uint32_t extra = 0) {
   // Only flags that say how an existing file is used; never O_CREAT,
-  // O_TRUNC, O_PATH, O_TMPFILE or anything else an image could abuse.
+  // O_TRUNC, O_TMPFILE or anything else an image could abuse. An O_PATH
+  // descriptor (it only names the file) is the probe itself, opened with
+  // the flags O_PATH keeps.
   constexpr uint32_t kAllowed = O_ACCMODE | O_APPEND | O_NONBLOCK | O_DSYNC | O_SYNC | O_DIRECT | O_NOATIME |
                                 O_LARGEFILE | O_DIRECTORY;
-  int probe = ::open(path.c_str(), O_PATH | O_CLOEXEC);
+  const bool path_only = f.flags & O_PATH;
+  int probe = ::open(path.c_str(), O_PATH | O_CLOEXEC | (path_only ? int(f.flags & (O_DIRECTORY | O_NOFOLLOW)) : 0));
   if (probe < 0) fail(f, std::string("cannot open it: ") + std::strerror(errno));
   struct stat st;
   bool same_kind = fstat(probe, &st) == 0;
@@ -120,6 +123,7 @@ int open_like(const FdEntry& f, const std::string& path, uint32_t extra = 0) {
     ::close(probe);
     fail(f, std::string("it is no longer a ") + format::fd_kind_name(f.kind) + " (changed since it was checked)");
   }
+  if (path_only) return probe;
   uint32_t flags = (f.flags & kAllowed) | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | extra;
   int fd = ::open(("/proc/self/fd/" + std::to_string(probe)).c_str(), int(flags));
   int e = errno;
@@ -207,6 +211,8 @@ void check_files(const format::Image& image, const ExternalFds& external, bool r
         if (is_own_proc_file(f.file.path)) {
           // Generated on reading (the dump saved no size or time): the
           // restored process's own, opened as /proc/self by its launcher.
+        } else if (f.flags & O_PATH) {
+          // It only names the file: its contents do not matter.
         } else if ((f.flags & O_ACCMODE) == O_RDONLY) {
           if (uint64_t(st.st_size) != f.file.size || mtime_of(st) != f.file.mtime_ns)
             fail(f, "the file changed since the dump (size or modification time)");
@@ -514,7 +520,7 @@ void prepare_fds(const format::Image& image, const ExternalFds& external /*check
       }
     }
     if (fd < 0) fail(f, std::string("cannot recreate it: ") + std::strerror(errno));
-    if (f.kind != FdKind::Epoll && fcntl(fd, F_SETFL, int(f.flags & kSettable)) != 0)
+    if (f.kind != FdKind::Epoll && !(f.flags & O_PATH) && fcntl(fd, F_SETFL, int(f.flags & kSettable)) != 0)
       fail(f, std::string("cannot set its flags: ") + std::strerror(errno));
     set_file_owner(f, fd);
     if (f.flags & O_ASYNC) out.fixups.push_back({f.fd, trampoline::kFixupAsync, 0, 0});
@@ -523,7 +529,7 @@ void prepare_fds(const format::Image& image, const ExternalFds& external /*check
         out.fixups.push_back({f.fd, trampoline::kFixupLease, l.write ? F_WRLCK : F_RDLCK, 0});
     if ((f.kind == FdKind::RegularFile || f.kind == FdKind::Directory || f.kind == FdKind::DeletedFile ||
          f.kind == FdKind::Memfd) &&
-        lseek(fd, f.pos, SEEK_SET) != f.pos)
+        !(f.flags & O_PATH) && lseek(fd, f.pos, SEEK_SET) != f.pos)
       fail(f, "cannot seek to offset " + std::to_string(f.pos));
     int high = fcntl(fd, F_DUPFD_CLOEXEC, base);
     if (high < 0) fail(f, std::string("cannot move it out of the way: ") + std::strerror(errno));

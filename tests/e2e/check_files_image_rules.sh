@@ -7,6 +7,7 @@
 #   - the same epoll entry twice (EEXIST): refused by validation;
 #   - one fd number given to two open files: refused by validation;
 #   - a write lock through an fd open only for reading: refused by validation;
+#   - O_PATH on an eventfd, and on a file with an offset: refused by validation;
 #   - an epoll entry watching /dev/null (a device without poll: EPERM):
 #     passes validation, refused by restore while it fills the epoll sets,
 #     before the point of no return.
@@ -56,6 +57,8 @@ refused epoll-regular-file "epoll fd $epfd: .*watches a file, which epoll cannot
 refused epoll-twice "epoll fd $epfd: fd $efd is watched twice" validated epoll_twice=1
 refused fd-twice "fd $efd belongs to two open files" validated dup_fd="$efd"
 refused lock-read-only "fd $file: POSIX lock for writing on an fd not open for writing" validated lock=write
+refused opath-eventfd "fd $efd: O_PATH on kind eventfd" validated opath=eventfd
+refused opath-offset "fd $file: O_PATH with an offset, a lock or an owner" validated opath=file
 refused epoll-dev-null "epoll fd $epfd: cannot watch fd $efd again: Operation not permitted" runtime epoll_file="$null"
 
 restore_start back "$WORK/base.ckpt"

@@ -4,7 +4,9 @@
 # anything, and the process runs on:
 #   - SIGIO going to another process (F_SETOWN of the parent's pid: ids
 #     mean nothing after restore);
-#   - an O_PATH descriptor (it would come back as a real open).
+#   - an O_PATH descriptor of a FIFO, and one of a deleted file (carried
+#     only for files, directories and devices reopened by path:
+#     e2e.state_fd_opath).
 source "$(dirname "$0")/lib.sh"
 
 PYTHON=/usr/bin/python3
@@ -36,9 +38,19 @@ print(r, flush=True)
 sys.stdin.readline()
 print("still running", flush=True)
 '
-refused opath "cannot dump fd FD: O_PATH descriptors are not supported yet" '
+refused opath_fifo "cannot dump fd FD: O_PATH descriptors are carried only for files, directories and devices that still have their path" '
 import os, sys
-p = os.open("/etc/hostname", os.O_PATH)
+os.mkfifo("'"$WORK"'/fifo")
+p = os.open("'"$WORK"'/fifo", os.O_PATH)
+print(p, flush=True)
+sys.stdin.readline()
+print("still running", flush=True)
+'
+refused opath_deleted "cannot dump fd FD: O_PATH descriptors are carried only for files, directories and devices that still have their path" '
+import os, sys
+open("'"$WORK"'/gone", "w").close()
+p = os.open("'"$WORK"'/gone", os.O_PATH)
+os.unlink("'"$WORK"'/gone")
 print(p, flush=True)
 sys.stdin.readline()
 print("still running", flush=True)

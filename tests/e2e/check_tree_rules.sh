@@ -3,7 +3,7 @@
 # naming the pid and why, leaving every member as it was (issue 13):
 #   - `ckpt dump --single` of a process with children;
 #   - a descendant traced by someone else (strace), or holding an fd ckpt
-#     refuses (O_PATH), one owning its fd's SIGIO (F_SETOWN) or holding a
+#     refuses (O_PATH of a FIFO), one owning its fd's SIGIO (F_SETOWN) or holding a
 #     lease, or one
 #     sharing its parent's fd table or fs state;
 #   - restore while a member's saved pid is taken (the original still
@@ -107,11 +107,11 @@ untouched "$root" "$child"
 
 # A descendant holding an fd ckpt refuses: the dump names that pid and fd,
 # before --kill, and every member goes on.
-start opath bash -c 'python3 -c "import os, sys, time; os.open(\"/tmp\", os.O_PATH); print(\"ok\", flush=True); time.sleep(1000)" & wait'
+start opath bash -c 'python3 -c "import os, sys, time; os.mkfifo(\"'"$WORK"'/fifo\"); os.open(\"'"$WORK"'/fifo\", os.O_PATH); print(\"ok\", flush=True); time.sleep(1000)" & wait'
 wait_lines opath 1
 opchild=$(tr -d ' ' <"/proc/$PID_opath/task/$PID_opath/children")
 _PIDS[opchild]=$opchild  # killed with the test: it outlives its bash otherwise
-expect_refused "a descendant's refused fd" "pid $opchild: .*fd [0-9]+.*O_PATH descriptors are not supported" \
+expect_refused "a descendant's refused fd" "pid $opchild: .*fd [0-9]+.*O_PATH descriptors are carried only for" \
   "$CKPT" dump "$PID_opath" -o "$WORK/opath.ckpt" --kill
 untouched "$PID_opath" "$opchild"
 

@@ -16,7 +16,8 @@
 // epoll entry watches the open file of fd FD instead); epoll_twice=1 (the
 // first epoll entry appears twice); dup_fd=N (the first open file also has
 // fd N); lock=write|read (the first regular file gets a POSIX lock of that
-// type on bytes 0-9).
+// type on bytes 0-9); opath=file|eventfd (that fd's flags become O_PATH
+// alone; the file's offset 4096).
 // Descriptors: add_pipe=FD1,FD2:BYTES (two read ends of one new pipe of
 // BYTES bytes, each carrying BYTES bytes of unread data); add_fifo=FD:PATH:BYTES
 // (the read end of a FIFO, BYTES of unread data); add_deleted=FD:PATH:BYTES
@@ -224,7 +225,7 @@ int main(int argc, char** argv) {
       if (eq == std::string::npos) throw std::runtime_error("expected FIELD=VALUE, got " + arg);
       std::string field = arg.substr(0, eq), value = arg.substr(eq + 1);
       bool text = field == "sock_pick" || field == "sock_addr" || field == "cwd" || field == "file_path" ||
-                  field == "saved_file_path" || field == "exe" || field == "compress" || field == "lock" ||
+                  field == "saved_file_path" || field == "exe" || field == "compress" || field == "lock" || field == "opath" ||
                   field.rfind("add_", 0) == 0 || field == "unix" || field == "pty";
       auto first_epoll = [&]() -> FdEntry& {
         for (FdEntry& f : img.files.fds)
@@ -480,6 +481,12 @@ int main(int argc, char** argv) {
                               [](const FdEntry& e) { return e.kind == FdKind::RegularFile; });
         if (f == img.files.fds.end()) throw std::runtime_error("the image has no regular file open");
         f->locks.push_back({LockKind::Posix, value == "write" ? 1u : 0u, 0, 10});
+      } else if (field == "opath") {  // opath=file|eventfd: that fd's flags become O_PATH alone
+        const FdKind kind = value == "file" ? FdKind::RegularFile : FdKind::EventFd;
+        auto f = std::find_if(img.files.fds.begin(), img.files.fds.end(), [&](const FdEntry& e) { return e.kind == kind; });
+        if (f == img.files.fds.end()) throw std::runtime_error("the image has no such fd");
+        f->flags = O_PATH;
+        if (kind == FdKind::RegularFile) f->pos = 4096;
       }
       else throw std::runtime_error("unknown field " + field);
     }
