@@ -6,6 +6,8 @@
 #     (same order, flags and instructions: `ckpt inspect` prints a checksum
 #     of each program); the process was dumped with its filters suspended
 #     for ckpt's calls, one call at a time (no batch);
+#   - ckpt killed at fault points of such a dump: the process is left as
+#     it was, under its filters, each time;
 #   - refused at dump, naming the reason, the process left running and
 #     untraced: a filter that hands calls to a supervisor (USER_NOTIF),
 #     threads under different chains, and ckpt itself under a filter (it
@@ -47,6 +49,42 @@ close_input r
 wait_exit r 0
 grep -q '^PASS' "$WORK/r.out" || fail "the restored process did not pass its check: $(cat "$WORK/r.out")"
 log "carried: $(tr '\n' ';' <"$WORK/s.filters")"
+
+# ckpt killed at fault points of a dump of a process under its own filters
+# (every 7th point, and every point that is not one of the single calls'):
+# each time the process is left untraced, in its wait, under its 2 filters
+# (the suspension ends with ckpt), its maps as before; its check then
+# passes (the filters still act, in both threads).
+start k "$PROGRAMS/state_seccomp"
+wait_lines k 1
+maps_before=$(<"/proc/$PID_k/maps")
+CKPT_FAULT=trace "$CKPT" dump "$PID_k" -o "$WORK/ktrace.ckpt" >/dev/null 2>"$WORK/ktrace.err" ||
+  fail "the traced dump failed: $(grep -v '^ckpt fault point' "$WORK/ktrace.err" | head -n 3)"
+sed -n 's/^ckpt fault point \([0-9]*\): /\1 /p' "$WORK/ktrace.err" >"$WORK/kpoints"
+kills=0
+while read -r n what; do
+  [[ $what == inject:* ]] && ((n % 7)) && continue
+  (CKPT_FAULT=kill CKPT_FAULT_AT=$n "$CKPT" dump "$PID_k" -o "$WORK/k.ckpt" >/dev/null 2>"$WORK/k.err"
+   echo $? >"$WORK/k.rc") 2>/dev/null
+  [[ $(<"$WORK/k.rc") == 137 ]] || fail "point $n ($what): ckpt exited $(<"$WORK/k.rc") instead of being killed"
+  for ((i = 0; i < 200; i++)); do
+    [[ $(awk '/^TracerPid:/ {print $2}' "/proc/$PID_k/status") == 0 && $(proc_state "$PID_k") == S &&
+       $(<"/proc/$PID_k/maps") == "$maps_before" ]] && break
+    sleep 0.01
+  done
+  [[ $(awk '/^TracerPid:/ {print $2}' "/proc/$PID_k/status") == 0 ]] || fail "killed at point $n ($what): still traced"
+  [[ $(proc_state "$PID_k") == S ]] || fail "killed at point $n ($what): state $(proc_state "$PID_k")"
+  [[ $(<"/proc/$PID_k/maps") == "$maps_before" ]] || fail "killed at point $n ($what): its maps changed"
+  [[ $(awk '/^Seccomp_filters:/ {print $2}' "/proc/$PID_k/status") == 2 ]] || fail "killed at point $n ($what): filters changed"
+  rm -f "$WORK"/k.ckpt*
+  kills=$((kills + 1))
+done <"$WORK/kpoints"
+((kills >= 40)) || fail "only $kills kill points"
+send k check
+close_input k
+wait_exit k 0
+grep -q '^PASS' "$WORK/k.out" || fail "after ckpt was killed $kills times, the check failed: $(cat "$WORK/k.out")"
+log "ckpt killed at $kills of $(wc -l <"$WORK/kpoints") points of a dump under the process's filters; $(grep '^PASS' "$WORK/k.out")"
 
 # refused_dump MODE WHAT: the dump fails naming WHAT; the process runs on, untraced.
 refused_dump() {
