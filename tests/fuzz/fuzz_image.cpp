@@ -50,6 +50,7 @@
 #include "restorer/Descriptors.h"
 #include "restorer/MachineCheck.h"
 #include "restorer/RestoreError.h"
+#include "restorer/Seccomp.h"
 #include "restorer/Stager.h"
 #include "restorer/TaskRestore.h"
 #include "tests/fuzz/Sandbox.h"
@@ -162,6 +163,17 @@ static void run_one(const uint8_t* data, size_t size) {
     }
     try {
       restorer::check_files(image, {});
+    } catch (const restorer::RestoreError&) {
+    }
+    try {  // a carried seccomp chain run over the trampoline's last calls: computation only
+      restorer::SeccompFinish finish;
+      finish.tsync = image.threads.size() > 1;
+      finish.unmap_home = true;
+      finish.home_start = 0x7ffff0000000;
+      finish.home_length = 0x20000;
+      finish.first_done_fd = 1000;
+      finish.done_fds = int32_t(std::min<size_t>(image.threads.size(), 64));
+      restorer::check_seccomp_finish(image, finish);
     } catch (const restorer::RestoreError&) {
     }
     reader.verify_page_data();

@@ -67,6 +67,11 @@ done
 "$PROGRAMS/../tools/image_edit" "$WORK/corpus/sleeper-none.ckpt" "$WORK/corpus/sleeper-socket.ckpt" add_socket=7 \
   >/dev/null 2>"$WORK/edit.err" || { echo "run_fuzz: cannot make the socket seed: $(cat "$WORK/edit.err")" >&2; exit 1; }
 
+# And one carrying seccomp filters (image_edit seccomp_add): their decoder,
+# the kernel's checks and the interpreter restore runs them through.
+"$PROGRAMS/../tools/image_edit" "$WORK/corpus/sleeper-none.ckpt" "$WORK/corpus/sleeper-seccomp.ckpt" seccomp_add=2 \
+  >/dev/null 2>"$WORK/edit.err" || { echo "run_fuzz: cannot make the seccomp seed: $(cat "$WORK/edit.err")" >&2; exit 1; }
+
 artifacts=${FUZZ_ARTIFACTS:-$WORK/artifacts}
 mkdir -p "$artifacts"
 CKPT_FUZZ_STATS="$WORK/sandbox.stats" "$FUZZER" -max_total_time="${FUZZ_SECONDS:-60}" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \

@@ -49,7 +49,8 @@
 // no_credentials=1 (the section left out).
 // Seccomp (carried filters): seccomp_jump=N (the first filter begins with a
 // jump N instructions ahead), seccomp_extra=1 (filter 0 once more, beyond
-// the credentials' count).
+// the credentials' count), seccomp_add=N (N carried filters of every
+// instruction kind, mode 2: a fuzzing seed).
 // Unix sockets: unix=I:FIELD:VALUE changes record I (in ino order) of the
 // unix_sockets section: type, state, peer, listener, shutdown, backlog,
 // passcred, peek_off, unlinked, mode, rcvtimeo, sndbuf, file_ino (numbers), name and sender
@@ -292,6 +293,25 @@ int main(int argc, char** argv) {
       else if (field == "no_credentials") img.credentials.reset();
       else if (field == "seccomp_jump") img.seccomp.at(0).program.at(0) = {0x05 /* BPF_JMP | BPF_JA */, 0, 0, uint32_t(n)};
       else if (field == "seccomp_extra") img.seccomp.push_back(img.seccomp.at(0));
+      else if (field == "seccomp_add") {  // N carried filters of every instruction kind (a fuzzing seed)
+        img.seccomp.clear();
+        for (uint64_t i = 0; i < n; ++i)
+          img.seccomp.push_back({i ? 0u : 2u /* LOG */,
+                                 {{0x20, 0, 0, 0},                       // ld [nr]
+                                  {0x15, 0, 2, 39},                      // jeq getpid
+                                  {0x20, 0, 0, 16},                      // ld [args[0]]
+                                  {0x06, 0, 0, 0x00050001},              // ret ERRNO(1)
+                                  {0x20, 0, 0, 24},                      // ld [args[1]]
+                                  {0x02, 0, 0, 3},                       // st M[3]
+                                  {0x61, 0, 0, 3},                       // ldx M[3]
+                                  {0x0c, 0, 0, 0},                       // add x
+                                  {0x54, 0, 0, 0xff},                    // and #0xff
+                                  {0x45, 1, 0, 0x80},                    // jset #0x80
+                                  {0x06, 0, 0, 0x7fff0000},              // ret ALLOW
+                                  {0x06, 0, 0, 0x7ffc0000}}});           // ret LOG
+        img.credentials.value().seccomp_mode = 2;
+        img.credentials.value().seccomp_filters = uint32_t(n);
+      }
       else if (field.rfind("tcp_", 0) == 0) {
         if (img.tcp.empty()) throw std::runtime_error("the image has no TCP connection");
         TcpConnection& c = img.tcp[0];
