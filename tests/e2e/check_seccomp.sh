@@ -6,6 +6,7 @@
 #     (same order, flags and instructions: `ckpt inspect` prints a checksum
 #     of each program); the process was dumped with its filters suspended
 #     for ckpt's calls, one call at a time (no batch);
+#   - a tree (bash and its child) under a filter: each member carries it;
 #   - ckpt killed at fault points of such a dump: the process is left as
 #     it was, under its filters, each time;
 #   - refused at dump, naming the reason, the process left running and
@@ -49,6 +50,35 @@ close_input r
 wait_exit r 0
 grep -q '^PASS' "$WORK/r.out" || fail "the restored process did not pass its check: $(cat "$WORK/r.out")"
 log "carried: $(tr '\n' ';' <"$WORK/s.filters")"
+
+# A tree under a filter: bash and its child, both under the filter
+# dump_target attached before exec (acct fails with EPERM). Dumped with
+# --kill, restored: both members carry it (one filter each), and the child
+# is still sleep, bash still waiting for it.
+start tree "$PROGRAMS/dump_target" --under-seccomp 163 bash -c 'sleep 1000 & echo "child $!"; wait'
+wait_lines tree 1
+tchild=$(awk '/^child/ {print $2}' "$WORK/tree.out")
+_PIDS[tree_child]=$tchild
+[[ $(awk '/^Seccomp_filters:/ {print $2}' "/proc/$tchild/status") == 1 ]] || fail "the tree's child has no filter"
+dump tree "$WORK/tree.ckpt"
+[[ $("$CKPT" inspect "$WORK/tree.ckpt" | grep -c '^seccomp filter 0 ') == 2 ]] ||
+  fail "the tree's image does not carry a filter for each member: $("$CKPT" inspect "$WORK/tree.ckpt" | grep -i seccomp)"
+restore_start rtree "$WORK/tree.ckpt"
+for ((i = 0; i < 100; i++)); do
+  rchild=$(cat "/proc/$PID_rtree/task/$PID_rtree/children" 2>/dev/null | tr -d ' ')
+  [[ -n $rchild && $(tr '\0' ' ' <"/proc/$rchild/cmdline" 2>/dev/null) == "sleep 1000 " &&
+     $(awk '/^Seccomp_filters:/ {print $2}' "/proc/$rchild/status" 2>/dev/null) == 1 ]] && break
+  sleep 0.05
+done
+[[ -n $rchild ]] || fail "the restored tree has no child"
+_PIDS[rtree_child]=$rchild
+for p in "$PID_rtree" "$rchild"; do
+  [[ $(awk '/^Seccomp_filters:/ {print $2}' "/proc/$p/status") == 1 ]] ||
+    fail "restored member $p has $(awk '/^Seccomp_filters:/ {print $2}' "/proc/$p/status") filters, want 1"
+done
+log "a tree under a filter: both members restored under it (pids $PID_rtree, $rchild)"
+kill "$rchild"
+wait_exit rtree 0
 
 # ckpt killed at fault points of a dump of a process under its own filters
 # (every 7th point, and every point that is not one of the single calls'):
