@@ -57,19 +57,10 @@ wait_lines p 2
 [[ $(sed -n 2p "$WORK/p.out") == "$(want_answer first 1)" ]] ||
   fail "the sandboxed interpreter answered '$(sed -n 2p "$WORK/p.out")' before any dump"
 dump p "$WORK/py.ckpt"
-"$CKPT" inspect "$WORK/py.ckpt" | grep '^seccomp filter' >"$WORK/py.filters"
+seccomp_filters "$WORK/py.ckpt" >"$WORK/py.filters"
 [[ $(wc -l <"$WORK/py.filters") == 2 ]] || fail "the image does not carry two filters: $(cat "$WORK/py.filters")"
 grep -q '^seccomp filter 0 .*flag LOG' "$WORK/py.filters" || fail "filter 0 lost its LOG flag: $(cat "$WORK/py.filters")"
-restore_start r "$WORK/py.ckpt"
-for ((i = 0; i < 100; i++)); do
-  [[ $(awk '/^Seccomp_filters:/ {print $2}' "/proc/$PID_r/status" 2>/dev/null) == 2 ]] && break
-  sleep 0.05
-done
-"$CKPT" dump "$PID_r" -o "$WORK/again.ckpt" >/dev/null 2>"$WORK/again.err" ||
-  fail "the dump of the restored interpreter failed: $(cat "$WORK/again.err")"
-"$CKPT" inspect "$WORK/again.ckpt" | grep '^seccomp filter' >"$WORK/again.filters"
-diff "$WORK/py.filters" "$WORK/again.filters" >/dev/null ||
-  fail "the restored interpreter's filters differ: $(cat "$WORK/py.filters") / $(cat "$WORK/again.filters")"
+restored_same_filters r "$WORK/py.ckpt"
 send r second
 wait_lines r 1
 [[ $(head -n 1 "$WORK/r.out") == "$(want_answer second 2)" ]] ||

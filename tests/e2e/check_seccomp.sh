@@ -22,8 +22,6 @@
 source "$(dirname "$0")/lib.sh"
 TOOLS="$PROGRAMS/../tools"
 
-filters() { "$CKPT" inspect "$1" | grep '^seccomp filter' || true; }
-
 start s "$PROGRAMS/state_seccomp"
 wait_lines s 1
 disown "$PID_s"
@@ -31,20 +29,11 @@ CKPT_FAULT=trace "$CKPT" dump "$PID_s" -o "$WORK/s.ckpt" --kill >/dev/null 2>"$W
   fail "the dump failed: $(grep -v '^ckpt fault point' "$WORK/s.err" | head -n 3)"
 grep -q 'inject: batch' "$WORK/s.err" && fail "a batch of injected calls ran while the process's filters were suspended"
 wait_gone s
-filters "$WORK/s.ckpt" >"$WORK/s.filters"
+seccomp_filters "$WORK/s.ckpt" >"$WORK/s.filters"
 [[ $(wc -l <"$WORK/s.filters") == 2 ]] || fail "the image does not hold two filters: $(cat "$WORK/s.filters")"
 grep -q '^seccomp filter 0 .*flag LOG' "$WORK/s.filters" || fail "filter 0 is not the LOG one: $(cat "$WORK/s.filters")"
 grep -q '^seccomp filter 1 .*flag LOG' "$WORK/s.filters" && fail "filter 1 has the LOG flag: $(cat "$WORK/s.filters")"
-restore_start r "$WORK/s.ckpt"
-for ((i = 0; i < 100; i++)); do
-  [[ $(awk '/^Seccomp_filters:/ {print $2}' "/proc/$PID_r/status" 2>/dev/null) == 2 ]] && break
-  sleep 0.05
-done
-"$CKPT" dump "$PID_r" -o "$WORK/again.ckpt" >/dev/null 2>"$WORK/again.err" ||
-  fail "the dump of the restored process failed: $(cat "$WORK/again.err")"
-filters "$WORK/again.ckpt" >"$WORK/again.filters"
-diff "$WORK/s.filters" "$WORK/again.filters" >/dev/null ||
-  fail "the restored process's filters differ: $(cat "$WORK/s.filters") / $(cat "$WORK/again.filters")"
+restored_same_filters r "$WORK/s.ckpt"
 send r check
 close_input r
 wait_exit r 0

@@ -352,6 +352,28 @@ wait_lazy_server_gone() {
   fail "the page server of $1 (pid $pid) is still running after ${WAIT_SECONDS}s"
 }
 
+# seccomp_filters IMAGE: the image's carried seccomp filters, a line each
+# (`ckpt inspect`: order, flags, instruction count, program checksum).
+seccomp_filters() { "$CKPT" inspect "$1" | grep '^seccomp filter' || true; }
+
+# restored_same_filters NAME IMAGE: restores IMAGE as NAME, waits until its
+# filters are attached, dumps it again (it runs on) and fails unless that
+# image carries the very same filters.
+restored_same_filters() {
+  local name=$1 img=$2 want pid i
+  want=$(seccomp_filters "$img")
+  restore_start "$name" "$img"
+  pid=$(pid_of "$name")
+  for ((i = 0; i < 100; i++)); do
+    [[ $(awk '/^Seccomp_filters:/ {print $2}' "/proc/$pid/status" 2>/dev/null) == "$(grep -c . <<<"$want")" ]] && break
+    sleep 0.05
+  done
+  "$CKPT" dump "$pid" -o "$WORK/$name.again.ckpt" >/dev/null 2>"$WORK/$name.again.err" ||
+    fail "the dump of the restored $name failed: $(cat "$WORK/$name.again.err")"
+  [[ $(seccomp_filters "$WORK/$name.again.ckpt") == "$want" ]] ||
+    fail "the restored $name's filters differ: $want / $(seccomp_filters "$WORK/$name.again.ckpt")"
+}
+
 # The two halves of the state.sh protocol (see its header), for scripts
 # that add steps of their own in between.
 # fresh_must_fail PROGRAM [ARGS...]: PROGRAM --fresh must FAIL its check,
