@@ -5,10 +5,12 @@
 #include <linux/seccomp.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <new>
@@ -97,6 +99,7 @@ void probe_seccomp(const format::Image& image) {
     throw RestoreError(std::string("cannot probe the seccomp filters: ") + std::strerror(errno));
   }
   if (child == 0) {
+    if (image.task.no_new_privs) prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
     for (size_t i = 0; i < programs.size(); ++i) {
       sock_fprog prog{uint16_t(programs[i].size()), programs[i].data()};
       if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, image.seccomp[i].flags, &prog) != 0) {
@@ -128,6 +131,20 @@ void probe_seccomp(const format::Image& image) {
     throw RestoreError("the kernel refuses the process's seccomp filter " + std::to_string(r.filter) + ": " +
                        std::strerror(r.error) +
                        (r.error == EACCES ? " (the process had neither no_new_privs nor CAP_SYS_ADMIN)" : ""));
+}
+
+void check_seccomp(const format::Image& image) {
+  if (image.seccomp.empty()) return;
+  SeccompFinish finish;
+  finish.filters_at = 0x7ffffff00000;
+  finish.tsync = image.threads.size() > 1;
+  finish.unmap_home = image.mm.syscall_gadget && image.mm.sigreturn_gadget;
+  finish.home_start = 0x7fffffe00000;
+  finish.home_length = 0x20000;
+  finish.first_done_fd = 1000;
+  finish.done_fds = finish.tsync ? int32_t(std::min<size_t>(image.threads.size(), 64)) : 0;
+  check_seccomp_finish(image, finish);
+  probe_seccomp(image);
 }
 
 }  // namespace ckpt::restorer

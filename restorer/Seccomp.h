@@ -32,9 +32,15 @@ struct SeccompFinish {
 // process's own resume code or the home's, not known to the check).
 void check_seccomp_finish(const format::Image& image, const SeccompFinish& finish);
 
-// Attaches the chain in a child of the launcher, which has restore's final
-// credentials and no_new_privs by now: refuses (RestoreError, with the
-// kernel's reason) a chain the kernel would not take.
+// Attaches the chain in a child of the launcher (restore's credentials,
+// which must be the process's, and the process's no_new_privs, set in the
+// child): refuses (RestoreError, with the kernel's reason) a chain the
+// kernel would not take.
 void probe_seccomp(const format::Image& image);
+
+// Both, for `restore --check`, which plans no addresses: the home's place
+// is guessed (near the top of user space, as usual), so a filter that looks
+// at munmap's arguments is judged exactly only by a real restore.
+void check_seccomp(const format::Image& image);
 
 }  // namespace ckpt::restorer

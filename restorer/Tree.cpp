@@ -32,6 +32,7 @@
 #include "restorer/OwnFiles.h"
 #include "restorer/ImageSource.h"
 #include "restorer/RestoreError.h"
+#include "restorer/Seccomp.h"
 #include "restorer/Stager.h"
 #include "restorer/UnixSocket.h"
 #include "format/UnixSocket.h"
@@ -435,6 +436,7 @@ int restore_tree(const format::ImageReader& reader, const CommandLine& cl, const
       uint32_t mask = 0;
       plan_rlimits(image_of(run, i), limits, &mask);
       check_launch_layout(image_of(run, i));
+      check_seccomp(image_of(run, i));
     }
     reader.verify_page_data();
     reader.verify_chunks();

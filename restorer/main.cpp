@@ -40,6 +40,7 @@
 #include "restorer/Launch.h"
 #include "restorer/MachineCheck.h"
 #include "restorer/RestoreError.h"
+#include "restorer/Seccomp.h"
 #include "restorer/StageProgress.h"
 #include "restorer/Stager.h"
 #include "restorer/OwnFiles.h"
@@ -165,6 +166,7 @@ int main(int argc, char** argv) {
       uint32_t limit_mask = 0;
       restorer::plan_rlimits(image, limits, &limit_mask);
       restorer::check_launch_layout(image);
+      restorer::check_seccomp(image);
       reader.verify_page_data();
       format::verify_chain_page_data(reader);
       reader.verify_chunks();  // as staging reads them: what it would refuse, --check refuses

@@ -13,7 +13,8 @@
 #     untraced: a filter that hands calls to a supervisor (USER_NOTIF),
 #     threads under different chains, and ckpt itself under a filter (it
 #     can then neither read nor suspend the process's);
-#   - refused by restore before the point of no return (the original,
+#   - refused by restore before the point of no return, and by
+#     `restore --check` as well (the original,
 #     dumped without --kill, still answers; nothing restored runs): a filter
 #     that would fail restore's own last munmap, filters the kernel will not
 #     take from the process (attached with a capability it dropped, without
@@ -33,6 +34,7 @@ seccomp_filters "$WORK/s.ckpt" >"$WORK/s.filters"
 [[ $(wc -l <"$WORK/s.filters") == 2 ]] || fail "the image does not hold two filters: $(cat "$WORK/s.filters")"
 grep -q '^seccomp filter 0 .*flag LOG' "$WORK/s.filters" || fail "filter 0 is not the LOG one: $(cat "$WORK/s.filters")"
 grep -q '^seccomp filter 1 .*flag LOG' "$WORK/s.filters" && fail "filter 1 has the LOG flag: $(cat "$WORK/s.filters")"
+"$RESTORE" --check "$WORK/s.ckpt" >/dev/null 2>"$WORK/s.check.err" || fail "restore --check refused the image: $(cat "$WORK/s.check.err")"
 restored_same_filters r "$WORK/s.ckpt"
 send r check
 close_input r
@@ -146,7 +148,11 @@ refused_restore() {
   ((rc != 0 && rc != 120)) || fail "restore of $img exited $rc (want a refusal before the point of no return)"
   grep -q "$what" "$WORK/refused.err" || fail "restore of $img does not say '$what': $(cat "$WORK/refused.err")"
   [[ -s $WORK/refused.out ]] && fail "something of $img ran: $(cat "$WORK/refused.out")"
-  log "refused at restore: $(grep -m1 "$what" "$WORK/refused.err")"
+  ${RESTORE_WITH:-} "$RESTORE" --check "$img" </dev/null >/dev/null 2>"$WORK/refused.check.err"
+  rc=$?
+  ((rc == 1)) || fail "restore --check of $img exited $rc, want 1 (a refusal)"
+  grep -q "$what" "$WORK/refused.check.err" || fail "restore --check of $img does not say '$what': $(cat "$WORK/refused.check.err")"
+  log "refused at restore (and by restore --check): $(grep -m1 "$what" "$WORK/refused.err")"
 }
 start m "$PROGRAMS/state_seccomp" --deny-munmap
 wait_lines m 1
