@@ -284,7 +284,7 @@ format::FileTable read_files(pid_t pid, const std::vector<format::Vma>& vmas, st
     }
     f.locks = read_locks(pid, n, info);
     f.file.path = target;
-    if (!(raw_flags & O_PATH)) read_file_owner(pid, f);  // F_GETOWN_EX of an O_PATH fd: EBADF
+    read_file_owner(pid, f);
 
     uint64_t connection = 0;
     if (target.rfind("socket:", 0) == 0) {

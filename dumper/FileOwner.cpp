@@ -14,6 +14,7 @@
 namespace ckpt::dumper {
 
 void read_file_owner(pid_t tgid, format::FdEntry& f) {
+  if (f.flags & O_PATH) return;  // no owner, and F_GETOWN_EX of an O_PATH fd fails (EBADF)
   ScopedFd copy(copy_open_file(tgid, f.fd));
   f_owner_ex owner{};
   if (fcntl(copy.get(), F_GETOWN_EX, &owner) != 0)

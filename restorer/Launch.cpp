@@ -476,13 +476,9 @@ void launch(const format::Image& image, const MachineFit& fit, const AddressPlan
       sp->len = uint16_t(f.program.size());
       sp->filter = ap.home + h.plan + insn_at;
       sp->flags = f.flags;
-      for (const format::SeccompInsn& i : f.program) {
-        std::memcpy(base + h.plan + insn_at, &i.code, 2);
-        base[h.plan + insn_at + 2] = i.jt;
-        base[h.plan + insn_at + 3] = i.jf;
-        std::memcpy(base + h.plan + insn_at + 4, &i.k, 4);
-        insn_at += 8;
-      }
+      // SeccompInsn is laid out as struct sock_filter (format/Seccomp.h).
+      std::memcpy(base + h.plan + insn_at, f.program.data(), f.program.size() * sizeof(format::SeccompInsn));
+      insn_at += f.program.size() * sizeof(format::SeccompInsn);
       ++sp;
     }
   }

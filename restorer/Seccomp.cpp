@@ -124,13 +124,13 @@ void probe_seccomp(const format::Image& image) {
     usleep(1000);
   }
   const bool done = report->done;
-  const Report r{{0}, report->filter, report->error};
+  const int filter = report->filter, error = report->error;
   munmap(shared, sizeof(Report));
   if (!done) throw RestoreError("the probe that attaches the process's seccomp filters died before saying how it went");
-  if (r.filter >= 0)
-    throw RestoreError("the kernel refuses the process's seccomp filter " + std::to_string(r.filter) + ": " +
-                       std::strerror(r.error) +
-                       (r.error == EACCES ? " (the process had neither no_new_privs nor CAP_SYS_ADMIN)" : ""));
+  if (filter >= 0)
+    throw RestoreError("the kernel refuses the process's seccomp filter " + std::to_string(filter) + ": " +
+                       std::strerror(error) +
+                       (error == EACCES ? " (the process had neither no_new_privs nor CAP_SYS_ADMIN)" : ""));
 }
 
 void check_seccomp(const format::Image& image) {
